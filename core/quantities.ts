@@ -1,0 +1,59 @@
+/**
+ * Canonical quantities: the only value names that travel on the wire, are stored, and are read by
+ * analytics. Profiles map device registers/nodes onto these names. The unit is part of the name.
+ * `min`/`max` are physical plausibility limits: a value outside them is dead-lettered by ingest.
+ */
+export interface QuantityInfo {
+  unit: string
+  description: string
+  min: number
+  max: number
+  /** Cumulative counters only grow (except on reset/rollover): analytics differentiate them. */
+  cumulative?: boolean
+}
+
+const LARGE = 1e12
+
+export const QUANTITIES = {
+  voltage_l1_v: { unit: 'V', description: 'phase L1 to neutral voltage', min: 0, max: 1e6 },
+  voltage_l2_v: { unit: 'V', description: 'phase L2 to neutral voltage', min: 0, max: 1e6 },
+  voltage_l3_v: { unit: 'V', description: 'phase L3 to neutral voltage', min: 0, max: 1e6 },
+  voltage_l12_v: { unit: 'V', description: 'line L1-L2 voltage', min: 0, max: 1e6 },
+  voltage_l23_v: { unit: 'V', description: 'line L2-L3 voltage', min: 0, max: 1e6 },
+  voltage_l31_v: { unit: 'V', description: 'line L3-L1 voltage', min: 0, max: 1e6 },
+  current_l1_a: { unit: 'A', description: 'phase L1 current', min: -1e6, max: 1e6 },
+  current_l2_a: { unit: 'A', description: 'phase L2 current', min: -1e6, max: 1e6 },
+  current_l3_a: { unit: 'A', description: 'phase L3 current', min: -1e6, max: 1e6 },
+  active_power_kw: { unit: 'kW', description: 'total active power', min: -1e7, max: 1e7 },
+  active_power_l1_kw: { unit: 'kW', description: 'phase L1 active power', min: -1e7, max: 1e7 },
+  active_power_l2_kw: { unit: 'kW', description: 'phase L2 active power', min: -1e7, max: 1e7 },
+  active_power_l3_kw: { unit: 'kW', description: 'phase L3 active power', min: -1e7, max: 1e7 },
+  reactive_power_kvar: { unit: 'kvar', description: 'total reactive power', min: -1e7, max: 1e7 },
+  apparent_power_kva: { unit: 'kVA', description: 'total apparent power', min: 0, max: 1e7 },
+  power_factor: { unit: '1', description: 'total power factor (signed)', min: -1, max: 1 },
+  power_factor_l1: { unit: '1', description: 'phase L1 power factor', min: -1, max: 1 },
+  power_factor_l2: { unit: '1', description: 'phase L2 power factor', min: -1, max: 1 },
+  power_factor_l3: { unit: '1', description: 'phase L3 power factor', min: -1, max: 1 },
+  frequency_hz: { unit: 'Hz', description: 'grid frequency', min: 0, max: 1000 },
+  energy_import_kwh: { unit: 'kWh', description: 'imported active energy counter', min: 0, max: LARGE, cumulative: true },
+  energy_export_kwh: { unit: 'kWh', description: 'exported active energy counter', min: 0, max: LARGE, cumulative: true },
+  energy_total_kwh: { unit: 'kWh', description: 'total (import + export) active energy counter', min: 0, max: LARGE, cumulative: true },
+  gas_m3: { unit: 'm3', description: 'natural gas volume counter', min: 0, max: LARGE, cumulative: true },
+  steam_t: { unit: 't', description: 'steam mass counter', min: 0, max: LARGE, cumulative: true },
+  water_m3: { unit: 'm3', description: 'water volume counter', min: 0, max: LARGE, cumulative: true },
+  output_count: { unit: 'pcs', description: 'production counter (parts)', min: 0, max: LARGE, cumulative: true },
+  output_t: { unit: 't', description: 'production counter (mass)', min: 0, max: LARGE, cumulative: true },
+  machine_state: { unit: 'enum', description: '0 stopped, 1 idle, 2 running, 3 fault', min: 0, max: 3 },
+  temperature_c: { unit: '°C', description: 'temperature', min: -273.15, max: 3000 },
+} as const satisfies Record<string, QuantityInfo>
+
+export type Quantity = keyof typeof QUANTITIES
+export const QUANTITY_NAMES = Object.keys(QUANTITIES) as Quantity[]
+
+export function isQuantity(name: string): name is Quantity {
+  return Object.prototype.hasOwnProperty.call(QUANTITIES, name)
+}
+
+export function quantityInfo(name: Quantity): QuantityInfo {
+  return QUANTITIES[name]
+}

@@ -1,0 +1,33 @@
+import Type from 'typebox'
+
+export const EmbeddedStoreConfigSchema = Type.Object(
+  {
+    backend: Type.Literal('embedded'),
+    path: Type.String({ default: './data/plantwatt.db', description: 'SQLite database file (created with its folder)' }),
+  },
+  { additionalProperties: false },
+)
+
+export const InfluxStoreConfigSchema = Type.Object(
+  {
+    backend: Type.Literal('influxdb'),
+    url: Type.String({ description: 'base URL, e.g. http://127.0.0.1:8086' }),
+    database: Type.String({ description: 'database (1.x) or bucket mapped through DBRP (2.x/3.x)' }),
+    retentionPolicy: Type.Optional(Type.String({ description: 'retention policy (1.x); default the database default' })),
+    token: Type.Optional(Type.String({ description: 'API token (2.x/3.x), sent as "Authorization: Token …"; prefer env PLANTWATT_INFLUX_TOKEN' })),
+    username: Type.Optional(Type.String({ description: 'user (1.x auth)' })),
+    password: Type.Optional(Type.String({ description: 'password (1.x auth); prefer env PLANTWATT_INFLUX_PASSWORD' })),
+    createDatabase: Type.Boolean({ default: true, description: 'run CREATE DATABASE at start (1.x; harmless when it exists)' }),
+    timeoutMs: Type.Integer({ minimum: 100, default: 10_000, description: 'HTTP request timeout' }),
+  },
+  { additionalProperties: false },
+)
+
+export const StoreConfigSchema = Type.Union([EmbeddedStoreConfigSchema, InfluxStoreConfigSchema], {
+  default: { backend: 'embedded' },
+  description: 'where telemetry is stored: embedded (default) or influxdb',
+})
+
+export type EmbeddedStoreConfig = Type.Static<typeof EmbeddedStoreConfigSchema>
+export type InfluxStoreConfig = Type.Static<typeof InfluxStoreConfigSchema>
+export type StoreConfig = Type.Static<typeof StoreConfigSchema>

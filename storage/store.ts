@@ -1,0 +1,92 @@
+/**
+ * The TelemetryStore contract. Every backend (embedded, influxdb) implements it and runs the one
+ * contract suite in `store.contract.ts`.
+ *
+ * Data model (InfluxDB's): a point is a measurement, a tag set, numeric fields and a timestamp in
+ * epoch milliseconds. A *series* is (measurement, tag set, field). Writes are idempotent by
+ * (series, timestamp): writing the same series and timestamp again replaces the value, so a replay
+ * after a fault duplicates nothing.
+ */
+
+/** The measurement telemetry samples are stored in; tags: enterprise, site, line, device. */
+export const TELEMETRY_MEASUREMENT = 'telemetry'
+/** Tags of the telemetry measurement, outermost first. */
+export const TELEMETRY_TAGS = ['enterprise', 'site', 'line', 'device'] as const
+
+export interface TelemetryPoint {
+  measurement: string
+  tags: Readonly<Record<string, string>>
+  /** Field name → finite number. */
+  fields: Readonly<Record<string, number>>
+  /** Epoch milliseconds. */
+  ts: number
+}
+
+export const AGGREGATE_FNS = ['mean', 'min', 'max', 'sum', 'count', 'first', 'last', 'spread'] as const
+export type AggregateFn = (typeof AGGREGATE_FNS)[number]
+
+/** Tag → exact value, or → any of several values. */
+export type TagFilter = Readonly<Record<string, string | readonly string[]>>
+
+export interface AggregateQuery {
+  measurement: string
+  fields: readonly string[]
+  filter?: TagFilter
+  /** Inclusive start, epoch ms. */
+  start: number
+  /** Exclusive stop, epoch ms. */
+  stop: number
+  /**
+   * Window length (`core/duration.ts` syntax: 1m, 15m, 1h, 1d, 1w, 1mo, 1y). Fixed windows shorter
+   * than a day align on multiples of their length from local midnight; days at local midnight;
+   * weeks on Monday local midnight; months and years on the 1st, local midnight.
+   * Absent: one window over the whole range, whose windowStart is `start`.
+   */
+  every?: string
+  fn: AggregateFn
+  /** Tag keys to group by; rows carry only these tags. */
+  groupBy?: readonly string[]
+  /** IANA time zone the windows align in. Default Asia/Shanghai. */
+  timezone?: string
+}
+
+export interface AggregateRow {
+  /** The group's tag values (only the keys named in groupBy). */
+  tags: Record<string, string>
+  field: string
+  /** Window start, epoch ms. Windows without data are omitted. */
+  windowStart: number
+  value: number
+}
+
+export interface LatestQuery {
+  measurement: string
+  filter?: TagFilter
+  /** Fields to return; all fields when absent. */
+  fields?: readonly string[]
+  /** Ignore points older than this (epoch ms). Default: no bound. */
+  since?: number
+}
+
+export interface LatestRow {
+  /** The full tag set of the series. */
+  tags: Record<string, string>
+  field: string
+  /** Timestamp of this field's newest point. */
+  ts: number
+  value: number
+}
+
+export interface TelemetryStore {
+  /** Registry key of the backend: 'embedded' | 'influxdb'. */
+  readonly backend: string
+  /** Durable when the promise resolves; idempotent by (series, ts). */
+  write(points: readonly TelemetryPoint[]): Promise<void>
+  /** Window aggregates, ordered by tags, field, windowStart. */
+  aggregate(query: AggregateQuery): Promise<AggregateRow[]>
+  /** Newest value of each (series) matching the query. */
+  latest(query: LatestQuery): Promise<LatestRow[]>
+  /** Liveness check: resolves when the backend answers. */
+  ping(): Promise<void>
+  close(): Promise<void>
+}
