@@ -77,3 +77,41 @@ export function loadConfigFile<S extends TSchema>(schema: S, file: string): Read
   }
   return validateConfig(schema, parseConfigText(text, file), file)
 }
+
+interface SchemaNode {
+  type?: string
+  description?: string
+  default?: unknown
+  properties?: Record<string, SchemaNode>
+  anyOf?: SchemaNode[]
+  const?: unknown
+  items?: SchemaNode
+  enum?: unknown[]
+}
+
+/**
+ * Lists every option of a config schema as `path  (default …)  description` lines, for `--help`.
+ * Generated from the schema so the help never drifts from what is validated.
+ */
+export function describeSchema(schema: TSchema, prefix = ''): string[] {
+  const lines: string[] = []
+  const walk = (node: SchemaNode, path: string): void => {
+    if (node.properties) {
+      for (const [key, child] of Object.entries(node.properties)) walk(child, path ? `${path}.${key}` : key)
+      return
+    }
+    if (node.anyOf && node.anyOf.every((v) => v.properties)) {
+      for (const variant of node.anyOf) walk(variant, path)
+      return
+    }
+    if (node.type === 'array' && node.items?.properties) {
+      walk(node.items, `${path}[]`)
+      return
+    }
+    const kind = node.const !== undefined ? JSON.stringify(node.const) : node.anyOf ? node.anyOf.map((v) => JSON.stringify(v.const)).join('|') : node.type ?? ''
+    const def = node.default !== undefined && typeof node.default !== 'object' ? ` (default ${JSON.stringify(node.default)})` : ''
+    lines.push(`  ${path.padEnd(34)} ${kind}${def}${node.description ? `  ${node.description}` : ''}`)
+  }
+  walk(schema as SchemaNode, prefix)
+  return lines
+}
