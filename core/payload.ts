@@ -14,7 +14,7 @@ export const SampleSchema = Type.Object(
   {
     ts: Type.Integer({ minimum: MIN_TS, maximum: MAX_TS, description: 'epoch milliseconds at the edge' }),
     values: Type.Record(Type.String(), Type.Number(), { description: 'canonical quantity → value' }),
-    quality: Type.Optional(Type.Record(Type.String(), Type.Union(QUALITIES.map((q) => Type.Literal(q))))),
+    quality: Type.Optional(Type.Record(Type.String(), Type.Enum(QUALITIES))),
   },
   { additionalProperties: false },
 )

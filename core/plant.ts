@@ -9,7 +9,7 @@ export const PlantDeviceSchema = Type.Object(
   {
     id: Id('device id, unique within its line'),
     name: Type.Optional(Type.String({ description: 'display name' })),
-    kind: Type.Union(DEVICE_KINDS.map((k) => Type.Literal(k)), { default: 'meter', description: 'what the device is' }),
+    kind: Type.Enum(DEVICE_KINDS, { default: 'meter', description: 'what the device is' }),
     keyEquipment: Type.Boolean({ default: false, description: 'counts towards NC and networking rates' }),
     ncCapable: Type.Boolean({ default: false, description: 'numerically controlled (数控)' }),
   },

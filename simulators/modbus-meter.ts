@@ -1,0 +1,180 @@
+import Type from 'typebox'
+import { schemaProblems } from '../core/config.ts'
+import { PlantWattError } from '../core/errors.ts'
+import { createMeterModel, type MeterExtraValues, type MeterValues } from './load.ts'
+import { METER_PROFILE_IDS, METER_PROFILES, type MeterProfileId } from './meters/index.ts'
+import type { ModbusUnit } from './modbus/pdu.ts'
+import { RegisterSpace } from './modbus/registers.ts'
+import { startModbusTcpServer, type ModbusTcpServer } from './modbus/tcp-server.ts'
+
+/** The values a meter served from one update tick until the next. */
+export interface MeterSnapshot {
+  /** Epoch ms of the tick (from the meter's clock). */
+  ts: number
+  /** Tick number, 0 for the state at start. */
+  seq: number
+  /** Canonical quantities (core/quantities.ts). */
+  values: MeterValues
+  /** Served values without a canonical name (per-phase VA/var, neutral current, kvarh). */
+  extra: MeterExtraValues
+}
+
+const OptionsSchema = Type.Object(
+  {
+    host: Type.Optional(Type.String({ minLength: 1 })),
+    port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+    unitId: Type.Optional(Type.Integer({ minimum: 1, maximum: 247 })),
+    profile: Type.Enum(METER_PROFILE_IDS),
+    ratedKw: Type.Number({ exclusiveMinimum: 0 }),
+    seed: Type.Optional(Type.Integer()),
+    updateIntervalMs: Type.Optional(Type.Integer({ minimum: 0 })),
+    startEnergyKwh: Type.Optional(Type.Number({ minimum: 0 })),
+    timezone: Type.Optional(Type.String()),
+    historySize: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+)
+
+export interface MeterDeviceOptions {
+  /** Modbus unit (slave) id, 1–247. Default 1. */
+  unitId?: number
+  profile: MeterProfileId
+  /** Active power at load shape 1.0, kW. */
+  ratedKw: number
+  /** Default 1. */
+  seed?: number
+  /** Import energy counter at start, kWh. Default 0. */
+  startEnergyKwh?: number
+  /** IANA zone whose local time of week drives the load shape. Default Asia/Shanghai. */
+  timezone?: string
+  /** Epoch-ms clock read at each tick. Default Date.now. Inject one to run hours in milliseconds. */
+  clock?: () => number
+  /** Snapshots kept by history(). Default 3600. */
+  historySize?: number
+}
+
+/** A simulated meter without transport: its register image changes only when tick() runs. */
+export interface MeterDevice extends ModbusUnit {
+  readonly unitId: number
+  readonly profile: MeterProfileId
+  snapshot(): MeterSnapshot
+  /** The last `historySize` snapshots, oldest first. */
+  history(): MeterSnapshot[]
+  /** Reads the clock, integrates energy since the previous tick and publishes a new image. */
+  tick(): MeterSnapshot
+}
+
+export interface MeterSimulatorOptions extends MeterDeviceOptions {
+  /** Default 127.0.0.1. */
+  host?: string
+  /** 0 = any free port (default); RunningMeter.port reports the bound one. */
+  port?: number
+  /** Real-time period of update ticks, ms. 0 = only when tick() is called. Default 1000. */
+  updateIntervalMs?: number
+}
+
+export interface RunningMeter {
+  readonly host: string
+  readonly port: number
+  readonly unitId: number
+  readonly profile: MeterProfileId
+  /** What the registers hold now. */
+  snapshot(): MeterSnapshot
+  /** The last served snapshots (default 3600), oldest first, to match a read to the tick it saw. */
+  history(): MeterSnapshot[]
+  /** Forces an update tick now (reads the clock); the timer keeps running. */
+  tick(): MeterSnapshot
+  /** Stops ticking and stops serving this meter; the port is freed once no meter uses it. */
+  stop(): Promise<void>
+}
+
+function checkOptions(options: MeterSimulatorOptions): void {
+  const { clock, ...data } = options
+  const problems = schemaProblems(OptionsSchema, data)
+  if (clock !== undefined && typeof clock !== 'function') problems.push({ path: '/clock', message: 'must be a function returning epoch ms' })
+  if (problems.length > 0) {
+    throw new PlantWattError('SIM_ERR_CONFIG', `meter simulator options: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { details: problems })
+  }
+}
+
+/** Builds a meter (no I/O, no timers) and runs its first tick so the registers hold values at once. */
+export function createMeterDevice(options: MeterDeviceOptions): MeterDevice {
+  checkOptions(options)
+  const unitId = options.unitId ?? 1
+  const profile = METER_PROFILES[options.profile]
+  const clock = options.clock ?? Date.now
+  const historySize = options.historySize ?? 3600
+  const model = createMeterModel({ ratedKw: options.ratedKw, seed: options.seed ?? 1, startEnergyKwh: options.startEnergyKwh ?? 0, timezone: options.timezone ?? 'Asia/Shanghai' })
+  const input = new RegisterSpace(profile.input, `${profile.id} input registers`)
+  const holding = new RegisterSpace(profile.holding, `${profile.id} holding registers`)
+  const ring: MeterSnapshot[] = []
+  let next = 0
+  let current: MeterSnapshot
+  let seq = 0
+
+  const tick = (): MeterSnapshot => {
+    const reading = model.update(clock())
+    const snap: MeterSnapshot = Object.freeze({ ts: reading.ts, seq: seq++, values: Object.freeze(reading.values), extra: Object.freeze(reading.extra) })
+    input.update({ reading, unitId })
+    holding.update({ reading, unitId })
+    current = snap
+    if (ring.length < historySize) ring.push(snap)
+    else ring[next] = snap
+    next = (next + 1) % historySize
+    return snap
+  }
+  current = tick()
+
+  return {
+    unitId,
+    profile: options.profile,
+    snapshot: () => current,
+    history: () => (ring.length < historySize ? ring.slice() : [...ring.slice(next), ...ring.slice(0, next)]),
+    tick,
+    readInputRegisters: (address, count) => input.read(address, count),
+    readHoldingRegisters: (address, count) => holding.read(address, count),
+  }
+}
+
+/**
+ * Serves several meters on one TCP endpoint, dispatched by unit id (like an RS-485 gateway), each
+ * ticking on its own timer. Used by startMeterSimulator (one meter) and by startSimulation.
+ */
+export async function serveMeters(endpoint: { host?: string; port?: number }, meters: ReadonlyArray<{ device: MeterDevice; updateIntervalMs: number }>): Promise<RunningMeter[]> {
+  const units = new Map<number, ModbusUnit>()
+  for (const { device } of meters) {
+    if (units.has(device.unitId)) throw new PlantWattError('SIM_ERR_CONFIG', `unit id ${device.unitId} is used twice on ${endpoint.host ?? '127.0.0.1'}:${endpoint.port ?? 0}`)
+    units.set(device.unitId, device)
+  }
+  const server: ModbusTcpServer = await startModbusTcpServer({ host: endpoint.host, port: endpoint.port, units })
+  return meters.map(({ device, updateIntervalMs }) => {
+    const timer = updateIntervalMs > 0 ? setInterval(device.tick, updateIntervalMs) : undefined
+    // The server keeps the process alive while it serves; the timer alone should not.
+    timer?.unref()
+    let stopped: Promise<void> | undefined
+    return {
+      host: server.host,
+      port: server.port,
+      unitId: device.unitId,
+      profile: device.profile,
+      snapshot: device.snapshot,
+      history: device.history,
+      tick: device.tick,
+      stop() {
+        stopped ??= (async () => {
+          if (timer) clearInterval(timer)
+          units.delete(device.unitId)
+          if (units.size === 0) await server.close()
+        })()
+        return stopped
+      },
+    }
+  })
+}
+
+/** Starts one simulated meter on its own Modbus TCP port. */
+export async function startMeterSimulator(options: MeterSimulatorOptions): Promise<RunningMeter> {
+  const device = createMeterDevice(options)
+  const [meter] = await serveMeters({ host: options.host, port: options.port }, [{ device, updateIntervalMs: options.updateIntervalMs ?? 1000 }])
+  return meter as RunningMeter
+}
