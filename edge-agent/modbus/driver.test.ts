@@ -1,0 +1,169 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { validateConfig } from '../../core/config.ts'
+import { isPlantWattError } from '../../core/errors.ts'
+import { ModbusDeviceSchema, type ModbusDeviceConfig } from '../config.ts'
+import type { Driver } from '../driver.ts'
+import { loadProfile } from '../profile.ts'
+import { createModbusDriver } from './driver.ts'
+import { startTestModbusServer, type TestModbusServer, type TestServerOptions } from './test-server.ts'
+import { SDM630_VALUES, SDM630_WORDS, closeTo } from './test-fixtures.ts'
+
+const sdm630 = loadProfile('eastron-sdm630')
+const opened: { close(): Promise<void> }[] = []
+afterEach(async () => {
+  for (const o of opened.splice(0).reverse()) await o.close()
+})
+
+async function server(options: Partial<TestServerOptions> = {}): Promise<TestModbusServer> {
+  const s = await startTestModbusServer({ units: { 1: { input: { ...SDM630_WORDS } } }, ...options })
+  opened.push(s)
+  return s
+}
+
+function device(port: number, over: Record<string, unknown> = {}): ModbusDeviceConfig {
+  return validateConfig(
+    ModbusDeviceSchema,
+    { enterprise: 'e', site: 's', line: 'l', device: 'm1', driver: 'modbus', profile: 'eastron-sdm630', connection: { host: '127.0.0.1', port, timeoutMs: 150 }, ...over },
+    'test',
+  ) as ModbusDeviceConfig
+}
+
+async function connected(d: ModbusDeviceConfig, profile = sdm630): Promise<Driver> {
+  const driver = createModbusDriver(d, profile)
+  opened.push(driver)
+  await driver.connect(AbortSignal.timeout(2000))
+  return driver
+}
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p
+  } catch (err) {
+    if (isPlantWattError(err)) return err.code
+    throw err
+  }
+  throw new Error('expected a rejection')
+}
+
+describe('modbus driver over TCP', () => {
+  it('reads the SDM630 map in four planned requests and publishes canonical units', async () => {
+    const s = await server()
+    const driver = await connected(device(s.port))
+    expect(driver.endpoint).toBe(`tcp://127.0.0.1:${s.port} unit 1`)
+    const before = Date.now()
+    const result = await driver.read(AbortSignal.timeout(2000))
+    expect(closeTo(result.values, SDM630_VALUES)).toEqual([])
+    expect(result.values.active_power_l1_kw).toBeCloseTo(2.048, 12)
+    expect(result.quality).toEqual({})
+    expect(result.errors).toEqual([])
+    expect(result.ts).toBeGreaterThanOrEqual(before)
+    expect(s.requests.map(({ at: _at, ...r }) => r)).toEqual([
+      { unit: 1, fc: 4, address: 0x00, count: 0x12 },
+      { unit: 1, fc: 4, address: 0x1e, count: 6 },
+      { unit: 1, fc: 4, address: 0x34, count: 0x18 },
+      { unit: 1, fc: 4, address: 0x156, count: 2 },
+    ])
+  })
+
+  it('creating a driver does no I/O', async () => {
+    const s = await server()
+    createModbusDriver(device(s.port), sdm630)
+    await new Promise((r) => setTimeout(r, 20))
+    expect(s.requests).toHaveLength(0)
+  })
+
+  it('an exception on one request marks only its points bad; the others keep their values', async () => {
+    // MB §7 exception 02 Illegal Data Address for the totals block 0x34–0x4B
+    const s = await server({ exceptions: [{ table: 'input', from: 0x40, to: 0x41, code: 0x02 }] })
+    const driver = await connected(device(s.port))
+    const result = await driver.read(AbortSignal.timeout(2000))
+    const failed = ['active_power_kw', 'apparent_power_kva', 'reactive_power_kvar', 'power_factor', 'frequency_hz', 'energy_import_kwh', 'energy_export_kwh']
+    const good = Object.fromEntries(Object.entries(SDM630_VALUES).filter(([k]) => !failed.includes(k)))
+    expect(closeTo(result.values, good)).toEqual([])
+    expect(result.quality).toEqual(Object.fromEntries(failed.map((q) => [q, 'bad'])))
+    expect(result.errors.map((e) => [e.point, e.code])).toEqual(failed.map((q) => [q, 'EDGE_ERR_MODBUS_EXCEPTION']))
+    expect(result.errors[0]?.message).toMatch(/input 0x0034 ×24: Modbus exception 2/)
+    // a deterministic exception is not retried
+    expect(s.requests.filter((r) => r.address === 0x34)).toHaveLength(1)
+  })
+
+  it('a request without a reply times out, is retried, and marks only its points bad', async () => {
+    const s = await server({ silent: [{ table: 'input', from: 0x156, to: 0x157 }] })
+    const driver = await connected(device(s.port, { retries: 2 }))
+    const result = await driver.read(AbortSignal.timeout(5000))
+    expect(result.quality).toEqual({ energy_total_kwh: 'bad' })
+    expect(result.errors).toEqual([{ point: 'energy_total_kwh', code: 'EDGE_ERR_TIMEOUT', message: expect.stringMatching(/input 0x0156 ×2: no reply within 150 ms/) }])
+    expect(Object.keys(result.values)).toHaveLength(19)
+    expect(s.requests.filter((r) => r.address === 0x156)).toHaveLength(3)
+    // the connection survives a single timeout: the next read works without reconnecting
+    const again = await driver.read(AbortSignal.timeout(5000))
+    expect(again.values.voltage_l1_v).toBe(230)
+  })
+
+  it('NaN in a float register is a decode error, never a value', async () => {
+    const s = await server()
+    s.setWords(1, 'input', 0x46, [0x7fc0, 0x0000])
+    s.setWords(1, 'input', 0x00, [0xffff, 0xffff])
+    const driver = await connected(device(s.port))
+    const result = await driver.read(AbortSignal.timeout(2000))
+    expect(result.values).not.toHaveProperty('frequency_hz')
+    expect(result.values).not.toHaveProperty('voltage_l1_v')
+    expect(result.quality).toEqual({ frequency_hz: 'bad', voltage_l1_v: 'bad' })
+    expect(result.errors.map((e) => e.code)).toEqual(['EDGE_ERR_DECODE', 'EDGE_ERR_DECODE'])
+    expect(result.values.voltage_l2_v).toBe(231)
+  })
+
+  it('no reply to any request throws EDGE_ERR_TIMEOUT and drops the connection', async () => {
+    const s = await server({ silent: [{ table: 'input', from: 0, to: 0xffff }] })
+    const driver = await connected(device(s.port, { retries: 0 }))
+    expect(await codeOf(driver.read(AbortSignal.timeout(5000)))).toBe('EDGE_ERR_TIMEOUT')
+    expect(await codeOf(driver.read(AbortSignal.timeout(5000)))).toBe('EDGE_ERR_NOT_CONNECTED')
+  })
+
+  it('reports a lost connection and reads again after reconnecting to the restarted server', async () => {
+    const s = await server()
+    const d = device(s.port)
+    const driver = await connected(d)
+    expect((await driver.read(AbortSignal.timeout(2000))).values.voltage_l1_v).toBe(230)
+    await s.close()
+    expect(await codeOf(driver.read(AbortSignal.timeout(2000)))).toBe('EDGE_ERR_CONNECTION')
+    expect(await codeOf(driver.connect(AbortSignal.timeout(2000)))).toBe('EDGE_ERR_CONNECT')
+    const restarted = await server({ port: s.port })
+    restarted.setWords(1, 'input', 0x00, [0x4367, 0x0000])
+    await driver.connect(AbortSignal.timeout(2000))
+    expect((await driver.read(AbortSignal.timeout(2000))).values.voltage_l1_v).toBe(231)
+  })
+
+  it('reads holding registers, word orders and coils from a custom profile', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-driver-'))
+    const file = join(dir, 'acme.yaml')
+    writeFileSync(
+      file,
+      [
+        'name: acme', 'vendor: ACME', 'model: M1', 'source: test table', 'points:',
+        '  - { quantity: voltage_l1_v, function: holding, address: 0x61, type: uint16, scale: 0.1 }',
+        '  - { quantity: active_power_kw, function: holding, address: 0x164, type: int32, scale: 0.001 }',
+        '  - { quantity: energy_import_kwh, function: holding, address: 0x0A, type: uint32, wordOrder: CDAB, scale: 0.01 }',
+        '  - { quantity: temperature_c, function: input, address: 0x10, type: int16, scale: 0.1 }',
+        '  - { quantity: machine_state, function: coil, address: 3 }',
+      ].join('\n'),
+    )
+    const s = await server({
+      units: {
+        7: {
+          holding: { 0x61: 0x08fc, 0x164: 0xffff, 0x165: 0xfc18, 0x0a: 0xcd15, 0x0b: 0x075b },
+          input: { 0x10: 0xff9c },
+          coil: { 3: true, 4: false },
+        },
+      },
+    })
+    const driver = await connected(device(s.port, { connection: { host: '127.0.0.1', port: s.port, unitId: 7, timeoutMs: 150 } }), loadProfile(file))
+    const result = await driver.read(AbortSignal.timeout(2000))
+    expect(result.errors).toEqual([])
+    expect(closeTo(result.values, { voltage_l1_v: 230, active_power_kw: -1, energy_import_kwh: 1234567.89, temperature_c: -10, machine_state: 1 })).toEqual([])
+    expect(s.requests.map((r) => [r.unit, r.fc, r.address, r.count])).toEqual([[7, 1, 3, 1], [7, 3, 0x0a, 2], [7, 3, 0x61, 1], [7, 3, 0x164, 2], [7, 4, 0x10, 1]])
+  })
+})

@@ -1,0 +1,200 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import Type from 'typebox'
+import { Value } from 'typebox/value'
+import { parseConfigText, schemaProblems, type ConfigProblem } from '../core/config.ts'
+import { PlantWattError } from '../core/errors.ts'
+import { isQuantity, type Quantity } from '../core/quantities.ts'
+import {
+  DATA_TYPES,
+  MAX_ADDRESS,
+  MODBUS_FUNCTIONS,
+  WORD_ORDERS,
+  formatAddress,
+  functionFromCode,
+  isBitFunction,
+  widthOf,
+  type DataType,
+  type ModbusFunction,
+  type WordOrder,
+} from './modbus/types.ts'
+
+const literals = <T extends string | number>(values: readonly T[]) => values.map((v) => Type.Literal(v))
+
+export const ProfilePointSchema = Type.Object(
+  {
+    quantity: Type.String({ description: 'canonical quantity name (core/quantities.ts), unit in the name' }),
+    function: Type.Union([...literals(MODBUS_FUNCTIONS), ...literals([1, 2, 3, 4] as const)], {
+      description: 'table to read: coil (FC1), discrete (FC2), holding (FC3), input (FC4); or the function code',
+    }),
+    address: Type.Integer({ description: '0-based register or bit address as sent on the wire (YAML hex like 0x34 allowed)' }),
+    type: Type.Optional(
+      Type.Union(literals(DATA_TYPES), { description: 'value type; bit for coil/discrete (the default there), required for registers' }),
+    ),
+    wordOrder: Type.Union(literals(WORD_ORDERS), { default: 'ABCD', description: 'byte order of multi-register values relative to big-endian ABCD' }),
+    scale: Type.Number({ default: 1, description: 'value = raw × scale + offset, into the quantity’s unit' }),
+    offset: Type.Number({ default: 0, description: 'added after scaling, in the quantity’s unit' }),
+    description: Type.Optional(Type.String({ description: "the vendor's name for the register" })),
+  },
+  { additionalProperties: false },
+)
+
+/** A Modbus device profile: the register map of one meter model onto canonical quantities. */
+export const ModbusProfileSchema = Type.Object(
+  {
+    name: Type.String({ pattern: '^[a-z0-9][a-z0-9_.-]{0,63}$', description: 'profile name, e.g. eastron-sdm630' }),
+    vendor: Type.String({ minLength: 1, description: 'manufacturer' }),
+    model: Type.String({ minLength: 1, description: 'meter model' }),
+    source: Type.String({ minLength: 1, description: 'where the register map comes from (manual, version, page)' }),
+    description: Type.Optional(Type.String()),
+    points: Type.Array(ProfilePointSchema, { minItems: 1, description: 'one entry per published quantity' }),
+  },
+  { additionalProperties: false },
+)
+
+/** A validated point, normalised: function by name, type always set, width known. */
+export interface ProfilePoint {
+  readonly quantity: Quantity
+  readonly function: ModbusFunction
+  readonly address: number
+  readonly type: DataType
+  readonly wordOrder: WordOrder
+  readonly scale: number
+  readonly offset: number
+  /** Registers (or bits, for coil/discrete) the point spans. */
+  readonly width: number
+  readonly description?: string
+}
+
+export interface ModbusProfile {
+  readonly name: string
+  readonly vendor: string
+  readonly model: string
+  readonly source: string
+  readonly description?: string
+  /** The file it was loaded from. */
+  readonly file: string
+  readonly points: readonly ProfilePoint[]
+}
+
+const PROFILE_DIR = fileURLToPath(new URL('./profiles/', import.meta.url))
+const NAME_RE = /^[a-z0-9][a-z0-9_.-]{0,63}$/
+
+/** Where `nameOrPath` is read from: a shipped profile by name, otherwise a file path. */
+export function resolveProfile(nameOrPath: string): string {
+  if (NAME_RE.test(nameOrPath) && !/\.ya?ml$/.test(nameOrPath)) return `${PROFILE_DIR}${nameOrPath}.yaml`
+  return nameOrPath
+}
+
+/** Names of the profiles shipped in edge-agent/profiles/. */
+export function shippedProfiles(): string[] {
+  return readdirSync(PROFILE_DIR)
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => f.slice(0, -'.yaml'.length))
+    .sort()
+}
+
+/**
+ * Validates a parsed profile. Problems name the point (index, quantity and register): unknown
+ * quantity, address outside 0..65535, type not matching the table, overlapping registers,
+ * a quantity mapped twice. All problems are reported in one EDGE_ERR_PROFILE.
+ */
+export function validateProfile(raw: unknown, file: string): ModbusProfile {
+  const problems: ConfigProblem[] = []
+  const fail = (): never => {
+    const lines = problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')
+    throw new PlantWattError('EDGE_ERR_PROFILE', `profile ${file}: ${problems.length} problem(s)\n${lines}`, { details: problems })
+  }
+  const defaulted: unknown = Value.Default(ModbusProfileSchema, Value.Clone(raw ?? {}))
+  problems.push(...schemaProblems(ModbusProfileSchema, defaulted))
+  if (problems.length > 0) fail()
+  const parsed = defaulted as Type.Static<typeof ModbusProfileSchema>
+
+  const points: ProfilePoint[] = []
+  const seen = new Map<string, number>()
+  parsed.points.forEach((p, i) => {
+    const fn = typeof p.function === 'number' ? (functionFromCode(p.function) as ModbusFunction) : p.function
+    const where = `/points/${i}`
+    const label = `${p.quantity} (${formatAddress(fn, Math.max(0, Math.min(MAX_ADDRESS, p.address)))})`
+    if (!isQuantity(p.quantity)) problems.push({ path: `${where}/quantity`, message: `unknown quantity ${JSON.stringify(p.quantity)}: use a canonical name from core/quantities.ts` })
+    const bits = isBitFunction(fn)
+    const type: DataType | undefined = p.type ?? (bits ? 'bit' : undefined)
+    if (type === undefined) {
+      problems.push({ path: `${where}/type`, message: `${label}: a ${fn} register needs a type (${DATA_TYPES.filter((t) => t !== 'bit').join(', ')})` })
+      return
+    }
+    if (bits !== (type === 'bit')) {
+      problems.push({ path: `${where}/type`, message: `${label}: type ${type} does not fit the ${fn} table (${bits ? 'bits only' : 'registers only, not bit'})` })
+      return
+    }
+    const width = widthOf(type)
+    if (p.address < 0 || p.address + width - 1 > MAX_ADDRESS) {
+      problems.push({ path: `${where}/address`, message: `${p.quantity}: address ${p.address} (${type}, ${width} ${bits ? 'bit' : 'register(s)'}) is outside 0..65535` })
+      return
+    }
+    if (p.scale === 0) problems.push({ path: `${where}/scale`, message: `${label}: scale 0 would publish a constant` })
+    const previous = seen.get(p.quantity)
+    if (previous !== undefined) problems.push({ path: `${where}/quantity`, message: `${label}: quantity already mapped by /points/${previous}` })
+    seen.set(p.quantity, i)
+    points.push(
+      Object.freeze({
+        quantity: p.quantity as Quantity,
+        function: fn,
+        address: p.address,
+        type,
+        wordOrder: p.wordOrder,
+        scale: p.scale,
+        offset: p.offset,
+        width,
+        ...(p.description === undefined ? {} : { description: p.description }),
+      }),
+    )
+  })
+  // Overlaps: two points reading the same register of the same table.
+  for (const fn of MODBUS_FUNCTIONS) {
+    const sorted = points.filter((p) => p.function === fn).sort((a, b) => a.address - b.address)
+    for (let i = 1; i < sorted.length; i++) {
+      const prev = sorted[i - 1] as ProfilePoint
+      const cur = sorted[i] as ProfilePoint
+      if (cur.address < prev.address + prev.width) {
+        problems.push({
+          path: `/points/${parsed.points.findIndex((q) => q.quantity === cur.quantity)}/address`,
+          message: `${cur.quantity} (${formatAddress(fn, cur.address)}, ${cur.type}) overlaps ${prev.quantity} (${formatAddress(fn, prev.address)}, ${prev.type})`,
+        })
+      }
+    }
+  }
+  if (problems.length > 0) fail()
+  return Object.freeze({
+    name: parsed.name,
+    vendor: parsed.vendor,
+    model: parsed.model,
+    source: parsed.source,
+    ...(parsed.description === undefined ? {} : { description: parsed.description }),
+    file,
+    points: Object.freeze(points),
+  })
+}
+
+/**
+ * Loads a profile by shipped name (`eastron-sdm630`) or by path to a YAML file, validates it and
+ * returns it frozen. Throws EDGE_ERR_PROFILE naming the file and each bad point.
+ */
+export function loadProfile(nameOrPath: string): ModbusProfile {
+  const file = resolveProfile(nameOrPath)
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? 'error'
+    const hint = file === nameOrPath ? '' : ` (shipped profiles: ${shippedProfiles().join(', ')})`
+    throw new PlantWattError('EDGE_ERR_PROFILE', `profile ${JSON.stringify(nameOrPath)}: cannot read ${file} (${code})${hint}`, { cause })
+  }
+  let raw: unknown
+  try {
+    raw = parseConfigText(text, file)
+  } catch (cause) {
+    throw new PlantWattError('EDGE_ERR_PROFILE', (cause as Error).message, { cause })
+  }
+  return validateProfile(raw, file)
+}

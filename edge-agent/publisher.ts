@@ -1,0 +1,124 @@
+import type { MqttClient } from 'mqtt'
+import { describeError } from '../core/errors.ts'
+import type { Logger } from '../core/logger.ts'
+import { encodePayload } from '../core/payload.ts'
+import { buildTopic, type DeviceAddress } from '../core/topic.ts'
+import type { Outbox, OutboxBatch } from './outbox.ts'
+
+export type StateStatus = 'online' | 'offline'
+
+/** Body of a retained `state` message: the device (or agent) and which agent speaks for it. */
+export interface StateMessage {
+  status: StateStatus
+  agent: string
+  /** Epoch ms of the change. */
+  ts: number
+}
+
+export function stateMessage(status: StateStatus, agent: string, ts = Date.now()): Buffer {
+  const body: StateMessage = { status, agent, ts }
+  return Buffer.from(JSON.stringify(body))
+}
+
+export interface PublisherOptions {
+  client: MqttClient
+  outbox: Outbox
+  maxSamplesPerMessage: number
+  qos: 0 | 1
+  logger: Logger
+  /** Called once per delivered message (after PUBACK for QoS 1). */
+  onDelivered(batch: OutboxBatch): void
+  onFailed(batch: OutboxBatch, err: Error): void
+}
+
+/**
+ * Drains the outbox into `data` messages: one message in flight per device (keeps order and lets
+ * `seq` advance by one per delivered message), samples removed only once the broker acknowledged
+ * them. While the client is disconnected nothing is taken; mqtt.js resends what was in flight
+ * when it reconnects (QoS 1 messages stay in its outgoing store).
+ */
+export class Publisher {
+  private inFlight = 0
+  private closed = false
+  private scheduled = false
+  private idleWaiters: (() => void)[] = []
+
+  constructor(private readonly o: PublisherOptions) {}
+
+  /** Publishes what can be published now; cheap to call often (coalesced to one pass per tick). */
+  schedule(): void {
+    if (this.scheduled || this.closed) return
+    this.scheduled = true
+    setImmediate(() => {
+      this.scheduled = false
+      this.pump()
+    })
+  }
+
+  private pump(): void {
+    const { client, outbox } = this.o
+    while (!this.closed && client.connected) {
+      const batch = outbox.take(this.o.maxSamplesPerMessage)
+      if (!batch) break
+      this.send(batch)
+    }
+    this.notifyIdle()
+  }
+
+  private send(batch: OutboxBatch): void {
+    this.inFlight++
+    const body = encodePayload({ seq: batch.seq, samples: [...batch.samples] })
+    this.o.client.publish(buildTopic(batch.address, 'data'), body, { qos: this.o.qos }, (err) => {
+      this.inFlight--
+      if (err) {
+        this.o.outbox.release(batch)
+        this.o.onFailed(batch, err)
+        if (!this.closed) this.o.logger.warn({ device: batch.key, seq: batch.seq, err: describeError(err) }, 'publish failed; samples kept for retry')
+      } else {
+        this.o.outbox.ack(batch)
+        this.o.onDelivered(batch)
+      }
+      this.schedule()
+      this.notifyIdle()
+    })
+  }
+
+  /** Resolves when the outbox is empty and nothing is in flight, or after `timeoutMs`. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const idle = () => this.inFlight === 0 && this.o.outbox.depth() === 0
+    if (idle()) return true
+    this.schedule()
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.idleWaiters = this.idleWaiters.filter((w) => w !== check)
+        resolve(idle())
+      }, timeoutMs)
+      const check = () => {
+        if (!idle()) return
+        clearTimeout(timer)
+        this.idleWaiters = this.idleWaiters.filter((w) => w !== check)
+        resolve(true)
+      }
+      this.idleWaiters.push(check)
+    })
+  }
+
+  private notifyIdle(): void {
+    for (const w of [...this.idleWaiters]) w()
+  }
+
+  /** Retained state for a device or the agent; only sent while connected (the caller replays on connect). */
+  publishState(address: DeviceAddress, status: StateStatus, agent: string): Promise<void> {
+    if (!this.o.client.connected) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      this.o.client.publish(buildTopic(address, 'state'), stateMessage(status, agent), { qos: 1, retain: true }, (err) => {
+        if (err && !this.closed) this.o.logger.warn({ device: address.device, err: describeError(err) }, 'state publish failed')
+        resolve()
+      })
+    })
+  }
+
+  close(): void {
+    this.closed = true
+  }
+}
