@@ -1,0 +1,100 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { DeadLetterLog } from '../core/dead-letter.ts'
+import type { Logger } from '../core/logger.ts'
+import type { PlantModel } from '../core/plant.ts'
+import type { TelemetryStore } from '../storage/store.ts'
+import { resolveApiConfig, type ApiConfig } from './config.ts'
+import type { ApiContext } from './context.ts'
+import { formatValidationErrors, toErrorReply } from './errors.ts'
+import { PlantIndex } from './plant-index.ts'
+import { deadLetterRoutes } from './routes/dead-letters.ts'
+import { deviceRoutes } from './routes/devices.ts'
+import { healthRoutes } from './routes/health.ts'
+import { liveRoutes } from './routes/live.ts'
+import { quantityRoutes } from './routes/quantities.ts'
+import { seriesRoutes } from './routes/series.ts'
+import { webRoutes } from './routes/web.ts'
+
+export const API_PREFIX = '/api/v1'
+
+export interface BuildOptions {
+  store: TelemetryStore
+  /** Devices, names and time zones; without it only devices seen in telemetry are known. */
+  plant?: PlantModel
+  /** Defaults filled for what is missing. */
+  config?: Partial<ApiConfig>
+  /** Where ingest sets aside bad messages; /dead-letters answers 503 without it. */
+  deadLetters?: DeadLetterLog
+  /** Status of the other components of this process, reported by /health. */
+  status?: () => Record<string, unknown>
+  /** Fastify request logging: false (default), true (Fastify's own pino), or a pino logger. */
+  logger?: boolean | Logger
+  /** Clock, epoch ms; default Date.now. */
+  now?: () => number
+}
+
+/**
+ * The HTTP API as a Fastify instance, not listening: tests call `inject()`, `startApi` listens.
+ * One plugin per area under /api/v1; OpenAPI at /docs (JSON at /docs/json); the live page at /.
+ */
+export async function build(opts: BuildOptions): Promise<FastifyInstance> {
+  const config = resolveApiConfig(opts.config)
+  const ctx: ApiContext = {
+    store: opts.store,
+    plant: new PlantIndex(opts.plant),
+    config,
+    deadLetters: opts.deadLetters,
+    status: opts.status,
+    now: opts.now ?? Date.now,
+  }
+  const logging = typeof opts.logger === 'object' ? { loggerInstance: opts.logger } : { logger: opts.logger ?? false }
+  const app = Fastify({
+    ...logging,
+    // Unknown query parameters are reported, not silently dropped: a typo must not change the answer.
+    ajv: { customOptions: { removeAdditional: false } },
+    schemaErrorFormatter: formatValidationErrors,
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const { statusCode, body } = toErrorReply(err)
+    if (statusCode >= 500) req.log.error({ err }, 'request failed')
+    else req.log.info({ code: body.error.code, statusCode }, body.error.message)
+    return reply.code(statusCode).send(body)
+  })
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: { code: 'API_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0] ?? ''}` } }),
+  )
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'PlantWatt API',
+        description: 'Live and historical telemetry of the plant. Times are epoch milliseconds; errors are `{ error: { code, message, details? } }`.',
+        version: 'v1',
+      },
+      tags: [
+        { name: 'telemetry', description: 'devices, live values and series' },
+        { name: 'reference', description: 'canonical quantities' },
+        { name: 'system', description: 'health and dead letters' },
+        { name: 'ui', description: 'the built-in web page' },
+      ],
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+
+  const routeOpts = { ctx, prefix: API_PREFIX }
+  await app.register(healthRoutes, routeOpts)
+  await app.register(quantityRoutes, routeOpts)
+  await app.register(deviceRoutes, routeOpts)
+  await app.register(liveRoutes, routeOpts)
+  await app.register(seriesRoutes, routeOpts)
+  await app.register(deadLetterRoutes, routeOpts)
+  await app.register(webRoutes, { ctx })
+  await app.ready()
+  // Callers only inject, listen and close: the type provider and logger generics are internal.
+  return app as unknown as FastifyInstance
+}
