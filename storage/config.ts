@@ -4,6 +4,12 @@ export const EmbeddedStoreConfigSchema = Type.Object(
   {
     backend: Type.Literal('embedded'),
     path: Type.String({ default: './data/plantwatt.db', description: 'SQLite database file (created with its folder)' }),
+    synchronous: Type.Optional(
+      Type.Union([Type.Literal('normal'), Type.Literal('full')], {
+        default: 'normal',
+        description: 'normal: a stored batch survives a process crash; full: also a power loss (fsync per write, slower)',
+      }),
+    ),
   },
   { additionalProperties: false },
 )

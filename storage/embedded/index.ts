@@ -1,0 +1,295 @@
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import Database from 'better-sqlite3'
+import { PlantWattError } from '../../core/errors.ts'
+import {
+  canonicalTags,
+  filterMatchesNothing,
+  groupTags,
+  matchesFilter,
+  sortAggregateRows,
+  sortLatestRows,
+  validateAggregateQuery,
+  validatePoints,
+} from '../query.ts'
+import type { AggregateFn, AggregateQuery, AggregateRow, LatestQuery, LatestRow, TelemetryPoint, TelemetryStore } from '../store.ts'
+import { DEFAULT_TIMEZONE, windowRuns } from '../windows.ts'
+
+/** Options of the embedded (SQLite) store. */
+export interface EmbeddedStoreOptions {
+  /** Database file, created with its folder; ':memory:' for a private in-memory store. */
+  path: string
+  /**
+   * 'normal' (default): a resolved write survives a crash of the process, not necessarily a
+   * power loss or OS crash (the last commits may roll back; the file stays consistent).
+   * 'full': fsync on every commit, survives power loss too, slower.
+   */
+  synchronous?: 'normal' | 'full'
+  /** How long a writer waits for another process' write lock before failing. Default 5000. */
+  busyTimeoutMs?: number
+}
+
+const SCHEMA_VERSION = 1
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS series (
+  id INTEGER PRIMARY KEY,
+  measurement TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  field TEXT NOT NULL,
+  UNIQUE (measurement, tags, field)
+);
+CREATE TABLE IF NOT EXISTS points (
+  series_id INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  value REAL NOT NULL,
+  PRIMARY KEY (series_id, ts)
+) WITHOUT ROWID;
+`
+
+// better-sqlite3 binds every JS number as REAL: cast where integer division must happen.
+const BUCKET = 'CAST(@origin AS INTEGER) + ((p.ts - CAST(@origin AS INTEGER)) / CAST(@length AS INTEGER)) * CAST(@length AS INTEGER)'
+
+const AGG_SQL: Record<AggregateFn, string> = {
+  mean: 'avg(p.value) AS v',
+  min: 'min(p.value) AS v',
+  max: 'max(p.value) AS v',
+  sum: 'sum(p.value) AS v',
+  count: 'count(*) AS v',
+  spread: 'max(p.value) - min(p.value) AS v',
+  // SQLite: with a single min()/max() aggregate, bare columns come from the row holding it.
+  first: 'p.value AS v, min(p.ts) AS edge',
+  last: 'p.value AS v, max(p.ts) AS edge',
+}
+
+interface SeriesRow {
+  id: number
+  measurement: string
+  tags: Record<string, string>
+  field: string
+}
+
+/**
+ * Known series, loaded lazily and topped up from `id > maxId`: series are never deleted, and other
+ * processes sharing the file (ingest) add new ones at any time.
+ */
+class SeriesIndex {
+  private readonly byKey = new Map<string, SeriesRow>()
+  private readonly byMeasurement = new Map<string, SeriesRow[]>()
+  private maxId = 0
+
+  static key(measurement: string, tagsKey: string, field: string): string {
+    return `${measurement}\u0000${tagsKey}\u0000${field}`
+  }
+
+  get(key: string): SeriesRow | undefined {
+    return this.byKey.get(key)
+  }
+
+  add(row: SeriesRow, key = SeriesIndex.key(row.measurement, canonicalTags(row.tags), row.field)): void {
+    if (this.byKey.has(key)) return
+    this.byKey.set(key, row)
+    const list = this.byMeasurement.get(row.measurement)
+    if (list) list.push(row)
+    else this.byMeasurement.set(row.measurement, [row])
+  }
+
+  refresh(select: Database.Statement<[number], { id: number; measurement: string; tags: string; field: string }>): void {
+    for (const r of select.all(this.maxId)) {
+      this.add({ id: r.id, measurement: r.measurement, tags: JSON.parse(r.tags) as Record<string, string>, field: r.field })
+      if (r.id > this.maxId) this.maxId = r.id
+    }
+  }
+
+  of(measurement: string): readonly SeriesRow[] {
+    return this.byMeasurement.get(measurement) ?? []
+  }
+}
+
+function sqliteError(code: string, what: string, cause: unknown): PlantWattError {
+  if (cause instanceof PlantWattError) return cause
+  const sqliteCode = (cause as { code?: unknown }).code
+  // Another process held the write lock for longer than busy_timeout: transient, worth a retry.
+  if (sqliteCode === 'SQLITE_BUSY' || sqliteCode === 'SQLITE_LOCKED') {
+    return new PlantWattError('STORAGE_ERR_UNAVAILABLE', `${what}: database is locked by another process`, { cause })
+  }
+  return new PlantWattError(code, `${what}: ${(cause as Error).message ?? String(cause)}`, { cause })
+}
+
+/**
+ * The embedded store: one SQLite file in WAL mode, which several processes may share (ingest
+ * writing while the API, alerts and CLI read). No I/O beyond opening the file.
+ *
+ * better-sqlite3 is synchronous: each call blocks the event loop while SQLite works. A write of
+ * 5,000 points takes a few milliseconds and a day of 1-minute windows over a few devices well under
+ * that; very large scans (years of raw points) would stall the process for their duration — bound
+ * query ranges at the API, or move such queries to a worker thread.
+ */
+export function createEmbeddedStore(options: EmbeddedStoreOptions): TelemetryStore {
+  const { path } = options
+  const inMemory = path === ':memory:' || path === ''
+  let db: Database.Database
+  try {
+    if (!inMemory && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true })
+    db = new Database(path)
+    // WAL: readers never block the writer nor each other, across processes. With synchronous=NORMAL
+    // a commit is written to the WAL without fsync (fsync at checkpoints): it survives a process
+    // crash and the database cannot corrupt, but a power loss may drop the last commits.
+    db.pragma('journal_mode = WAL')
+    db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`)
+    const version = db.pragma('user_version', { simple: true }) as number
+    if (version > SCHEMA_VERSION) {
+      throw new PlantWattError('STORAGE_ERR_SCHEMA', `${path}: schema version ${version} is newer than this PlantWatt (${SCHEMA_VERSION})`)
+    }
+    db.exec(SCHEMA)
+    if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`)
+  } catch (cause) {
+    if (cause instanceof PlantWattError) throw cause
+    throw new PlantWattError('STORAGE_ERR_UNAVAILABLE', `cannot open embedded store ${path}: ${(cause as Error).message}`, { cause })
+  }
+
+  const selectNewSeries = db.prepare<[number], { id: number; measurement: string; tags: string; field: string }>(
+    'SELECT id, measurement, tags, field FROM series WHERE id > ? ORDER BY id',
+  )
+  const upsertSeries = db.prepare<[string, string, string], { id: number }>(
+    'INSERT INTO series (measurement, tags, field) VALUES (?, ?, ?) ON CONFLICT (measurement, tags, field) DO UPDATE SET field = excluded.field RETURNING id',
+  )
+  const upsertPoint = db.prepare<[number, number, number]>(
+    'INSERT INTO points (series_id, ts, value) VALUES (?, ?, ?) ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value',
+  )
+  const latestOf = db.prepare<[number, number], { ts: number; value: number }>(
+    'SELECT ts, value FROM points WHERE series_id = ? AND ts >= ? ORDER BY ts DESC LIMIT 1',
+  )
+  const aggregateStatements = new Map<AggregateFn, Database.Statement>()
+  const aggregateStatement = (fn: AggregateFn): Database.Statement => {
+    let s = aggregateStatements.get(fn)
+    if (!s) {
+      // CROSS JOIN keeps the selected series as the outer loop: one (series_id, ts) range seek each.
+      s = db.prepare(`
+        WITH sel (series_id, grp) AS (SELECT value ->> 0, value ->> 1 FROM json_each(@series))
+        SELECT sel.grp AS grp, ${BUCKET} AS ws, ${AGG_SQL[fn]}
+        FROM sel CROSS JOIN points AS p
+        WHERE p.series_id = sel.series_id AND p.ts >= @from AND p.ts < @to
+        GROUP BY sel.grp, ws`)
+      aggregateStatements.set(fn, s)
+    }
+    return s
+  }
+
+  const index = new SeriesIndex()
+  let closed = false
+
+  const assertOpen = (): void => {
+    if (closed) throw new PlantWattError('STORAGE_ERR_CLOSED', `embedded store ${path} is closed`)
+  }
+
+  const writeBatch = db.transaction((points: readonly TelemetryPoint[], created: Map<string, SeriesRow>) => {
+    for (const p of points) {
+      const tagsKey = canonicalTags(p.tags)
+      for (const [field, value] of Object.entries(p.fields)) {
+        const key = SeriesIndex.key(p.measurement, tagsKey, field)
+        let series = index.get(key) ?? created.get(key)
+        if (!series) {
+          const row = upsertSeries.get(p.measurement, tagsKey, field) as { id: number }
+          series = { id: row.id, measurement: p.measurement, tags: { ...p.tags }, field }
+          created.set(key, series)
+        }
+        upsertPoint.run(series.id, p.ts, value)
+      }
+    }
+  })
+
+  return {
+    backend: 'embedded',
+
+    async write(points: readonly TelemetryPoint[]): Promise<void> {
+      assertOpen()
+      if (points.length === 0) return
+      validatePoints(points)
+      const created = new Map<string, SeriesRow>()
+      try {
+        // IMMEDIATE takes the write lock up front, so busy_timeout applies instead of a deadlock
+        // error when another process writes at the same time.
+        writeBatch.immediate(points, created)
+      } catch (cause) {
+        throw sqliteError('STORAGE_ERR_WRITE', `write of ${points.length} point(s) to ${path}`, cause)
+      }
+      // Only after commit: a rolled-back series id must not be remembered.
+      for (const [key, row] of created) index.add(row, key)
+    },
+
+    async aggregate(q: AggregateQuery): Promise<AggregateRow[]> {
+      assertOpen()
+      validateAggregateQuery(q)
+      const runs = windowRuns(q.start, q.stop, q.every, q.timezone ?? DEFAULT_TIMEZONE)
+      if (runs.length === 0 || filterMatchesNothing(q.filter)) return []
+      try {
+        index.refresh(selectNewSeries)
+        const groupBy = q.groupBy ?? []
+        const groups: { tags: Record<string, string>; field: string }[] = []
+        const groupOf = new Map<string, number>()
+        const selected: [number, number][] = []
+        for (const s of index.of(q.measurement)) {
+          if (!q.fields.includes(s.field) || !matchesFilter(s.tags, q.filter)) continue
+          const tags = groupTags(s.tags, groupBy)
+          const key = JSON.stringify([groupBy.map((k) => tags[k]), s.field])
+          let g = groupOf.get(key)
+          if (g === undefined) {
+            g = groups.length
+            groups.push({ tags, field: s.field })
+            groupOf.set(key, g)
+          }
+          selected.push([s.id, g])
+        }
+        if (selected.length === 0) return []
+        const series = JSON.stringify(selected)
+        const statement = aggregateStatement(q.fn)
+        const rows: AggregateRow[] = []
+        for (const run of runs) {
+          const params = { series, origin: run.origin, length: run.lengthMs, from: run.from, to: run.to }
+          for (const r of statement.all(params) as { grp: number; ws: number; v: number }[]) {
+            const group = groups[r.grp] as { tags: Record<string, string>; field: string }
+            rows.push({ tags: { ...group.tags }, field: group.field, windowStart: r.ws, value: r.v })
+          }
+        }
+        return sortAggregateRows(rows, q)
+      } catch (cause) {
+        throw sqliteError('STORAGE_ERR_QUERY', `aggregate ${q.fn} of ${q.measurement} in ${path}`, cause)
+      }
+    },
+
+    async latest(q: LatestQuery): Promise<LatestRow[]> {
+      assertOpen()
+      if (filterMatchesNothing(q.filter)) return []
+      try {
+        index.refresh(selectNewSeries)
+        const since = q.since ?? Number.MIN_SAFE_INTEGER
+        const rows: LatestRow[] = []
+        for (const s of index.of(q.measurement)) {
+          if ((q.fields && !q.fields.includes(s.field)) || !matchesFilter(s.tags, q.filter)) continue
+          const p = latestOf.get(s.id, since)
+          if (p) rows.push({ tags: { ...s.tags }, field: s.field, ts: p.ts, value: p.value })
+        }
+        return sortLatestRows(rows)
+      } catch (cause) {
+        throw sqliteError('STORAGE_ERR_QUERY', `latest of ${q.measurement} in ${path}`, cause)
+      }
+    },
+
+    async ping(): Promise<void> {
+      assertOpen()
+      try {
+        db.prepare('SELECT 1').get()
+      } catch (cause) {
+        throw sqliteError('STORAGE_ERR_UNAVAILABLE', `embedded store ${path}`, cause)
+      }
+    },
+
+    async close(): Promise<void> {
+      if (closed) return
+      closed = true
+      db.close()
+    },
+  }
+}
