@@ -87,3 +87,18 @@ export async function startSimulation(config: SimConfig, options: SimulationOpti
   meters.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0))
   return { meters, close }
 }
+
+// Scenario API (issue 4): plant scenarios, live runs, backfill, faults, RTU.
+export { createSimClock, type SimClock, type SimClockOptions } from './clock.ts'
+export { FaultBook, LOAD_FAULT_KINDS, type FaultRecord } from './faults.ts'
+export { serveMetersRtu, type RunningRtuMeter, type MeterHooks } from './modbus-meter.ts'
+export { startModbusRtuServer, type ModbusRtuServer, type ModbusRtuServerOptions } from './modbus/rtu-server.ts'
+export { BENCHMARKS, gradeSec, secTargetKwhPerUnit, type BenchmarkId, type SecGrade } from './scenario/benchmarks.ts'
+export { backfillScenario, type BackfillOptions, type BackfillResult } from './scenario/backfill.ts'
+export { buildScenarioModel, scenarioPlantModel, type ScenarioMeter, type ScenarioModel, type ScenarioProduction } from './scenario/model.ts'
+export { startScenario, type RunningScenario, type ScenarioCounter, type ScenarioMeterEndpoint, type ScenarioRunOptions } from './scenario/run.ts'
+export { FAULT_KINDS, loadScenario, parseScenario, ScenarioSchema, type FaultInput, type FaultKind, type FaultSpec, type Scenario } from './scenario/schema.ts'
+export { createMachineModel, CYCLE_SECONDS, MACHINE_STATES, type MachineKind, type MachineSnapshot } from './opcua/machine.ts'
+// The OPC UA server itself (node-opcua, slow to load) is imported from './opcua/server.ts' directly.
+export type { MachineVariable, OpcuaMachineServer, OpcuaMachineServerOptions } from './opcua/server.ts'
+export type { ScenarioOpcuaEndpoint } from './scenario/run.ts'

@@ -45,6 +45,13 @@ export interface LoadModelOptions {
   timezone?: string
   /** Default: the shipped steel-plant shape (data/steel-load-shape.json). */
   shape?: LoadShape
+  /**
+   * Active power at t, kW, replacing rating × shape × noise (a scenario's line or sub-meter model).
+   * Must be a pure function of t so that values stay reproducible.
+   */
+  powerKw?: (t: number) => number
+  /** Total power factor at t, replacing the shape's; clamped to 0.7–0.99. */
+  powerFactor?: (t: number) => number
 }
 
 /** Instantaneous electrical values at time t (no counters). */
@@ -66,7 +73,7 @@ const PF_MAX = 0.99
 const CH = { powerFast: 1, powerSlow: 2, v1: 3, v2: 4, v3: 5, hz: 6, pf: 7 } as const
 
 /** Offset of `timeZone` from UTC at t, ms. Cached per hour: zones change offset on hour boundaries. */
-function createOffsetFn(timeZone: string): (t: number) => number {
+export function createOffsetFn(timeZone: string): (t: number) => number {
   let fmt: Intl.DateTimeFormat
   try {
     fmt = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' })
@@ -108,11 +115,15 @@ export function createLoadModel(options: LoadModelOptions): LoadModel {
 
   const valuesAt = (t: number): Instantaneous => {
     const minute = localMinuteOfWeek(t, offsetAt(t))
-    const level = interpolateSlots(shape.power, minute, shape.slotMinutes)
-    // ±2 % on a 5 s and a 1 min time scale: process jitter on top of the slot mean.
-    const noise = 0.012 * valueNoise(seed, CH.powerFast, t, 5_000) + 0.008 * valueNoise(seed, CH.powerSlow, t, 60_000)
-    const pKw = Math.max(0, ratedKw * level * (1 + noise))
-    const pfShape = interpolateSlots(shape.powerFactor, minute, shape.slotMinutes)
+    let pKw: number
+    if (options.powerKw) pKw = Math.max(0, options.powerKw(t))
+    else {
+      const level = interpolateSlots(shape.power, minute, shape.slotMinutes)
+      // ±2 % on a 5 s and a 1 min time scale: process jitter on top of the slot mean.
+      const noise = 0.012 * valueNoise(seed, CH.powerFast, t, 5_000) + 0.008 * valueNoise(seed, CH.powerSlow, t, 60_000)
+      pKw = Math.max(0, ratedKw * level * (1 + noise))
+    }
+    const pfShape = options.powerFactor ? options.powerFactor(t) : interpolateSlots(shape.powerFactor, minute, shape.slotMinutes)
     const pf = Math.min(PF_MAX, Math.max(PF_MIN, pfShape + 0.005 * valueNoise(seed, CH.pf, t, 30_000)))
     // Grid voltage ±0.8 % per phase and frequency ±0.04 Hz, both wandering slowly.
     const v = [CH.v1, CH.v2, CH.v3].map((ch) => NOMINAL_V * (1 + 0.008 * valueNoise(seed, ch, t, 20_000))) as [number, number, number]

@@ -1,10 +1,12 @@
 import Type from 'typebox'
 import { schemaProblems } from '../core/config.ts'
 import { PlantWattError } from '../core/errors.ts'
-import { createMeterModel, type MeterExtraValues, type MeterValues } from './load.ts'
-import { METER_PROFILE_IDS, METER_PROFILES, type MeterProfileId } from './meters/index.ts'
+import { createMeterModel, createOffsetFn, type MeterExtraValues, type MeterReading, type MeterValues } from './load.ts'
+import { defaultCtRatio, METER_PROFILE_IDS, METER_PROFILES, type MeterProfileId } from './meters/index.ts'
+import { hubeiTouPeriodAt } from './tou.ts'
 import type { ModbusUnit } from './modbus/pdu.ts'
 import { RegisterSpace } from './modbus/registers.ts'
+import { startModbusRtuServer, type ModbusRtuServerOptions } from './modbus/rtu-server.ts'
 import { startModbusTcpServer, type ModbusTcpServer } from './modbus/tcp-server.ts'
 
 /** The values a meter served from one update tick until the next. */
@@ -31,6 +33,8 @@ const OptionsSchema = Type.Object(
     startEnergyKwh: Type.Optional(Type.Number({ minimum: 0 })),
     timezone: Type.Optional(Type.String()),
     historySize: Type.Optional(Type.Integer({ minimum: 1 })),
+    ctRatio: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    ptRatio: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
   },
   { additionalProperties: false },
 )
@@ -51,6 +55,26 @@ export interface MeterDeviceOptions {
   clock?: () => number
   /** Snapshots kept by history(). Default 3600. */
   historySize?: number
+  /** CT ratio served (and applied by secondary-side maps). Default: 1, or a standard x/5 A ratio for the rating on secondary-side profiles. */
+  ctRatio?: number
+  /** PT ratio. Default 1 (low-voltage connection). */
+  ptRatio?: number
+  /** Active power at t, kW, replacing rating × steel shape (scenario lines). Pure in t. */
+  powerKw?: (t: number) => number
+  /** Total power factor at t (scenario lines). Pure in t. */
+  powerFactor?: (t: number) => number
+  /** Fault hooks (faults.ts): what the device shows and whether it answers. */
+  hooks?: MeterHooks
+}
+
+/** Ways a fault changes a meter without touching its physics. All default to "healthy". */
+export interface MeterHooks {
+  /** Alters the values the registers show (garbage, stuck, counter reset) at clock time t. */
+  present?: (reading: MeterReading, t: number) => MeterReading
+  /** False while the device is offline: requests get no answer at all. */
+  online?: (t: number) => boolean
+  /** Offset of the device's own clock from true time, ms (clock skew); moves its TOU split. */
+  clockOffsetMs?: (t: number) => number
 }
 
 /** A simulated meter without transport: its register image changes only when tick() runs. */
@@ -62,6 +86,10 @@ export interface MeterDevice extends ModbusUnit {
   history(): MeterSnapshot[]
   /** Reads the clock, integrates energy since the previous tick and publishes a new image. */
   tick(): MeterSnapshot
+  readonly ctRatio: number
+  readonly ptRatio: number
+  /** Forward energy by Hubei TOU period (critical peak, peak, flat, valley) as of the last tick, kWh. */
+  touImportKwh(): [number, number, number, number]
 }
 
 export interface MeterSimulatorOptions extends MeterDeviceOptions {
@@ -89,9 +117,12 @@ export interface RunningMeter {
 }
 
 function checkOptions(options: MeterSimulatorOptions): void {
-  const { clock, ...data } = options
+  const { clock, powerKw, powerFactor, hooks, ...data } = options
   const problems = schemaProblems(OptionsSchema, data)
-  if (clock !== undefined && typeof clock !== 'function') problems.push({ path: '/clock', message: 'must be a function returning epoch ms' })
+  for (const [key, fn] of Object.entries({ clock, powerKw, powerFactor })) {
+    if (fn !== undefined && typeof fn !== 'function') problems.push({ path: `/${key}`, message: 'must be a function of epoch ms' })
+  }
+  if (hooks !== undefined && (typeof hooks !== 'object' || hooks === null)) problems.push({ path: '/hooks', message: 'must be an object' })
   if (problems.length > 0) {
     throw new PlantWattError('SIM_ERR_CONFIG', `meter simulator options: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { details: problems })
   }
@@ -104,19 +135,42 @@ export function createMeterDevice(options: MeterDeviceOptions): MeterDevice {
   const profile = METER_PROFILES[options.profile]
   const clock = options.clock ?? Date.now
   const historySize = options.historySize ?? 3600
-  const model = createMeterModel({ ratedKw: options.ratedKw, seed: options.seed ?? 1, startEnergyKwh: options.startEnergyKwh ?? 0, timezone: options.timezone ?? 'Asia/Shanghai' })
+  const timezone = options.timezone ?? 'Asia/Shanghai'
+  const model = createMeterModel({
+    ratedKw: options.ratedKw,
+    seed: options.seed ?? 1,
+    startEnergyKwh: options.startEnergyKwh ?? 0,
+    timezone,
+    ...(options.powerKw ? { powerKw: options.powerKw } : {}),
+    ...(options.powerFactor ? { powerFactor: options.powerFactor } : {}),
+  })
+  const ctRatio = options.ctRatio ?? (profile.side === 'secondary' ? defaultCtRatio(options.ratedKw) : 1)
+  const ptRatio = options.ptRatio ?? 1
+  const hooks = options.hooks ?? {}
+  const offsetAt = createOffsetFn(timezone)
   const input = new RegisterSpace(profile.input, `${profile.id} input registers`)
   const holding = new RegisterSpace(profile.holding, `${profile.id} holding registers`)
   const ring: MeterSnapshot[] = []
   let next = 0
   let current: MeterSnapshot
   let seq = 0
+  // The start energy is booked as valley energy: a TOU split needs somewhere to put what came before.
+  const tou: [number, number, number, number] = [0, 0, 0, options.startEnergyKwh ?? 0]
+  let lastImport = options.startEnergyKwh ?? 0
 
   const tick = (): MeterSnapshot => {
-    const reading = model.update(clock())
+    const t = clock()
+    const physical = model.update(t)
+    // A meter books each increment into the period its own clock shows (so clock skew moves it).
+    const deviceT = t + (hooks.clockOffsetMs?.(t) ?? 0)
+    const period = hubeiTouPeriodAt(deviceT, offsetAt(deviceT))
+    tou[period] += physical.values.energy_import_kwh - lastImport
+    lastImport = physical.values.energy_import_kwh
+    const reading = hooks.present ? hooks.present(physical, t) : physical
     const snap: MeterSnapshot = Object.freeze({ ts: reading.ts, seq: seq++, values: Object.freeze(reading.values), extra: Object.freeze(reading.extra) })
-    input.update({ reading, unitId })
-    holding.update({ reading, unitId })
+    const frame = { reading, unitId, ctRatio, ptRatio, touImportKwh: [...tou] as [number, number, number, number] }
+    input.update(frame)
+    holding.update(frame)
     current = snap
     if (ring.length < historySize) ring.push(snap)
     else ring[next] = snap
@@ -131,6 +185,10 @@ export function createMeterDevice(options: MeterDeviceOptions): MeterDevice {
     snapshot: () => current,
     history: () => (ring.length < historySize ? ring.slice() : [...ring.slice(next), ...ring.slice(0, next)]),
     tick,
+    ctRatio,
+    ptRatio,
+    touImportKwh: () => [...tou] as [number, number, number, number],
+    ...(hooks.online ? { responding: () => (hooks.online as (t: number) => boolean)(clock()) } : {}),
     readInputRegisters: (address, count) => input.read(address, count),
     readHoldingRegisters: (address, count) => holding.read(address, count),
   }
@@ -155,6 +213,48 @@ export async function serveMeters(endpoint: { host?: string; port?: number }, me
     return {
       host: server.host,
       port: server.port,
+      unitId: device.unitId,
+      profile: device.profile,
+      snapshot: device.snapshot,
+      history: device.history,
+      tick: device.tick,
+      stop() {
+        stopped ??= (async () => {
+          if (timer) clearInterval(timer)
+          units.delete(device.unitId)
+          if (units.size === 0) await server.close()
+        })()
+        return stopped
+      },
+    }
+  })
+}
+
+/** A meter served over Modbus RTU: like RunningMeter, with the serial device in place of host/port. */
+export interface RunningRtuMeter extends Omit<RunningMeter, 'host' | 'port'> {
+  readonly path: string
+}
+
+/**
+ * Serves several meters as slaves on one serial line (RS-485 bus), by unit id, each ticking on its
+ * own timer. The line is closed once every meter on it has stopped.
+ */
+export async function serveMetersRtu(
+  serial: Omit<ModbusRtuServerOptions, 'units'>,
+  meters: ReadonlyArray<{ device: MeterDevice; updateIntervalMs: number }>,
+): Promise<RunningRtuMeter[]> {
+  const units = new Map<number, ModbusUnit>()
+  for (const { device } of meters) {
+    if (units.has(device.unitId)) throw new PlantWattError('SIM_ERR_CONFIG', `unit id ${device.unitId} is used twice on ${serial.path}`)
+    units.set(device.unitId, device)
+  }
+  const server = await startModbusRtuServer({ ...serial, units })
+  return meters.map(({ device, updateIntervalMs }) => {
+    const timer = updateIntervalMs > 0 ? setInterval(device.tick, updateIntervalMs) : undefined
+    timer?.unref()
+    let stopped: Promise<void> | undefined
+    return {
+      path: server.path,
       unitId: device.unitId,
       profile: device.profile,
       snapshot: device.snapshot,

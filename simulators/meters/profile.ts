@@ -5,6 +5,12 @@ import type { RegisterField } from '../modbus/registers.ts'
 export interface MeterFrame {
   reading: MeterReading
   unitId: number
+  /** Current transformer ratio (primary A / secondary A); 1 for a direct-connected meter. */
+  ctRatio: number
+  /** Voltage transformer ratio; 1 on low-voltage (230/400 V) connections. */
+  ptRatio: number
+  /** Forward (import) energy split by Hubei TOU period: critical peak, peak, flat, valley, kWh. */
+  touImportKwh: readonly [number, number, number, number]
 }
 
 /**
@@ -17,6 +23,11 @@ export interface MeterProfile {
   description: string
   /** The vendor document the map was written from. */
   source: string
+  /**
+   * 'secondary': the map serves values on the secondary side of the CT (and PT), so the device
+   * picks a standard CT ratio (x/5 A) from its rating unless one is given. Default 'primary'.
+   */
+  side?: 'primary' | 'secondary'
   /** FC 04. */
   input: readonly RegisterField<MeterFrame>[]
   /** FC 03. */

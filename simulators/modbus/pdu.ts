@@ -6,6 +6,8 @@ export interface ModbusUnit {
   readInputRegisters(address: number, count: number): Buffer | ModbusExceptionCode
   /** FC 03. */
   readHoldingRegisters(address: number, count: number): Buffer | ModbusExceptionCode
+  /** False while the device is offline: the transport sends no answer at all. Default true. */
+  responding?(): boolean
 }
 
 // Modbus Application Protocol V1.1b3 §6.3/§6.4: 1..125 (0x7D) registers per read.

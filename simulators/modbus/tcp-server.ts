@@ -70,6 +70,11 @@ export async function startModbusTcpServer(options: ModbusTcpServerOptions): Pro
         const pdu = pending.subarray(MBAP_BYTES, 6 + length)
         stats.requests++
         const unit = units.get(unitId)
+        if (unit?.responding && !unit.responding()) {
+          // An offline device behind a gateway: the request times out at the client.
+          pending = pending.subarray(6 + length)
+          continue
+        }
         const reply = unit ? handlePdu(unit, pdu) : exceptionPdu(pdu[0] ?? 0, ModbusException.GatewayTargetFailedToRespond)
         if ((reply[0] as number) & 0x80) stats.exceptions++
         const header = Buffer.allocUnsafe(MBAP_BYTES)
