@@ -1,0 +1,31 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { parseConfigText, validateConfig } from '../core/config.ts'
+import { DEFAULT_MAX_PAYLOAD_BYTES } from '../core/payload.ts'
+import { BrokerConfigSchema } from './config.ts'
+
+describe('broker config', () => {
+  it('fills every default from an empty section', () => {
+    expect(validateConfig(BrokerConfigSchema, {})).toEqual({ host: '127.0.0.1', port: 1883, maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES, validatePayloads: true })
+  })
+
+  it('reports every bad key at once', () => {
+    expect(() => validateConfig(BrokerConfigSchema, { port: 70000, maxPayloadBytes: 0, tls: true }, 'broker.yaml')).toThrow(
+      expect.objectContaining({
+        code: 'CORE_ERR_CONFIG',
+        details: expect.arrayContaining([
+          expect.objectContaining({ path: '/port' }),
+          expect.objectContaining({ path: '/maxPayloadBytes' }),
+          expect.objectContaining({ path: '/tls', message: 'unknown key' }),
+        ]),
+      }),
+    )
+  })
+
+  it('accepts the sample config, which states the defaults', () => {
+    const file = join(import.meta.dirname, 'examples', 'broker.yaml')
+    const doc = parseConfigText(readFileSync(file, 'utf8'), file) as { broker: unknown }
+    expect(validateConfig(BrokerConfigSchema, doc.broker, file)).toEqual(validateConfig(BrokerConfigSchema, {}))
+  })
+})

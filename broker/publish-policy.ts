@@ -1,0 +1,76 @@
+import type { DeadLetter } from '../core/dead-letter.ts'
+import { PlantWattError, isPlantWattError } from '../core/errors.ts'
+import { DEAD_LETTER_TOPIC } from '../core/mqtt.ts'
+import { decodePayload } from '../core/payload.ts'
+import { parseTopic } from '../core/topic.ts'
+
+/** Dead letters keep at most this much of the original payload. */
+export const DEAD_LETTER_COPY_BYTES = 64 * 1024
+
+/**
+ * What the broker does with a client's PUBLISH:
+ * - `accept`: route it as sent;
+ * - `divert`: route it to the dead-letter topic instead (the sender still gets its PUBACK, so an
+ *   edge agent does not replay the same poison message forever);
+ * - `reject`: refuse it, which makes Aedes close the connection — for topics no PlantWatt client
+ *   has any business publishing to.
+ */
+export type PublishVerdict =
+  | { kind: 'accept' }
+  | { kind: 'divert'; error: PlantWattError }
+  | { kind: 'reject'; error: PlantWattError }
+
+export interface PublishPolicyOptions {
+  maxPayloadBytes: number
+  validatePayloads: boolean
+}
+
+function asCoded(err: unknown, fallback: string): PlantWattError {
+  return isPlantWattError(err) ? err : new PlantWattError(fallback, err instanceof Error ? err.message : String(err), { cause: err })
+}
+
+/** Decides a publish from its topic and payload alone; no I/O. */
+export function judgePublish(topic: string, payload: Buffer, opts: PublishPolicyOptions): PublishVerdict {
+  // [MQTT-4.7.2-1] topics starting with $ are the server's ($SYS): clients must not write there.
+  if (topic.startsWith('$')) {
+    return { kind: 'reject', error: new PlantWattError('BROKER_ERR_TOPIC_RESERVED', `publishing to ${JSON.stringify(topic)} is not allowed: $ topics belong to the broker`) }
+  }
+  // Only the broker diverts into the dead-letter topic; a client writing there could forge entries.
+  if (topic === DEAD_LETTER_TOPIC) {
+    return { kind: 'reject', error: new PlantWattError('BROKER_ERR_TOPIC_RESERVED', `publishing to ${DEAD_LETTER_TOPIC} is reserved to the broker`) }
+  }
+  if (!topic.startsWith('pw/')) {
+    return { kind: 'reject', error: new PlantWattError('BROKER_ERR_TOPIC_NAMESPACE', `topic ${JSON.stringify(topic.slice(0, 200))} is outside pw/`) }
+  }
+  let channel: string
+  try {
+    channel = parseTopic(topic).channel
+  } catch (err) {
+    return { kind: 'divert', error: asCoded(err, 'CORE_ERR_TOPIC') }
+  }
+  if (payload.length > opts.maxPayloadBytes) {
+    return { kind: 'divert', error: new PlantWattError('CORE_ERR_PAYLOAD_SIZE', `payload of ${payload.length} bytes exceeds the limit of ${opts.maxPayloadBytes}`) }
+  }
+  if (channel === 'data' && opts.validatePayloads) {
+    try {
+      decodePayload(payload, { maxBytes: opts.maxPayloadBytes })
+    } catch (err) {
+      return { kind: 'divert', error: asCoded(err, 'BROKER_ERR_PAYLOAD') }
+    }
+  }
+  return { kind: 'accept' }
+}
+
+/** The dead-letter envelope published on DEAD_LETTER_TOPIC in place of a diverted message. */
+export function deadLetterEnvelope(error: PlantWattError, topic: string, payload: Buffer, ts = Date.now()): DeadLetter {
+  return {
+    ts,
+    reason: error.code,
+    message: error.message,
+    topic,
+    payload: payload.subarray(0, DEAD_LETTER_COPY_BYTES).toString('utf8'),
+    payloadBytes: payload.length,
+    source: 'broker',
+  }
+}
+

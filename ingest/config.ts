@@ -1,0 +1,39 @@
+import Type from 'typebox'
+import { DEFAULT_MAX_PAYLOAD_BYTES } from '../core/payload.ts'
+
+export const IngestRetrySchema = Type.Object(
+  {
+    initialMs: Type.Integer({ minimum: 1, default: 200, description: 'first wait after a failed store write' }),
+    maxMs: Type.Integer({ minimum: 1, default: 10_000, description: 'the wait doubles up to this' }),
+  },
+  { additionalProperties: false, default: {} },
+)
+
+export const IngestPartitionSchema = Type.Object(
+  {
+    index: Type.Integer({ minimum: 0, description: "this instance's partition, 0 … count-1" }),
+    count: Type.Integer({ minimum: 1, description: 'number of ingest instances sharing the topic space' }),
+  },
+  { additionalProperties: false },
+)
+
+/** Ingest: MQTT subscriber → decode + validate → batch → TelemetryStore.write. */
+export const IngestConfigSchema = Type.Object(
+  {
+    batchSize: Type.Integer({ minimum: 1, default: 5000, description: 'write once this many points (one per sample) are pending' }),
+    flushIntervalMs: Type.Integer({ minimum: 1, default: 500, description: 'write at the latest this long after the first pending message' }),
+    maxPayloadBytes: Type.Integer({ minimum: 1, default: DEFAULT_MAX_PAYLOAD_BYTES, description: 'larger payloads are dead-lettered (bytes)' }),
+    maxInFlightMessages: Type.Integer({
+      minimum: 1,
+      default: 10_000,
+      description: 'messages received but not yet written and acknowledged; at the bound ingest stops reading (backpressure)',
+    }),
+    retry: IngestRetrySchema,
+    deadLetterFile: Type.Optional(Type.String({ description: 'JSON Lines file dead letters are appended to (folder created)' })),
+    deadLetterMemory: Type.Integer({ minimum: 0, default: 1000, description: 'newest dead letters kept in memory for the API' }),
+    partition: Type.Optional(IngestPartitionSchema),
+  },
+  { additionalProperties: false },
+)
+
+export type IngestConfig = Type.Static<typeof IngestConfigSchema>

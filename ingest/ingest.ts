@@ -1,0 +1,427 @@
+import { hostname } from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt'
+import Type from 'typebox'
+import { Compile } from 'typebox/compile'
+import type { DeadLetter, DeadLetterLog } from '../core/dead-letter.ts'
+import { describeError, isPlantWattError, PlantWattError } from '../core/errors.ts'
+import { createLogger, type Logger } from '../core/logger.ts'
+import { DEAD_LETTER_TOPIC, type MqttClientConfig } from '../core/mqtt.ts'
+import { decodePayload } from '../core/payload.ts'
+import { deviceKey, listPlantDevices, type PlantModel } from '../core/plant.ts'
+import { channelFilter, parseTopic } from '../core/topic.ts'
+import type { TelemetryPoint, TelemetryStore } from '../storage/store.ts'
+import type { IngestConfig } from './config.ts'
+import { createDeadLetterLog } from './dead-letter.ts'
+import { partitionOf, payloadToPoints } from './telemetry.ts'
+
+/** Counters since start. */
+export interface IngestStats {
+  /** Connected to the broker now. */
+  connected: boolean
+  /** Messages taken from the broker (data and dead-letter topic). */
+  received: number
+  /** Data messages whose points were written. */
+  writtenMessages: number
+  writtenSamples: number
+  /** TelemetryPoints written (one per sample). */
+  writtenPoints: number
+  /** Store writes retried after a failure. */
+  retried: number
+  /** Dead letters recorded, per reason (broker-diverted and ingest's own). */
+  deadLettered: Record<string, number>
+  /** Messages of devices owned by another partition, acknowledged without writing. */
+  skipped: number
+  /** Messages taken but not yet written and acknowledged. */
+  inFlight: number
+  /** How long the oldest message in flight has waited, ms (0 when none): grows while the store is down. */
+  lagMs: number
+}
+
+export interface RunningIngest {
+  stats(): IngestStats
+  deadLetters: DeadLetterLog
+  /** Writes and acknowledges everything taken so far. */
+  flush(): Promise<void>
+  /** Stops taking messages, flushes, disconnects. */
+  close(): Promise<void>
+}
+
+export interface StartIngestOptions {
+  config: IngestConfig
+  mqtt: MqttClientConfig
+  store: TelemetryStore
+  /** With `plant.strict`, telemetry of devices not in the model is dead-lettered. */
+  plant?: PlantModel
+  /** Default: a log built from config.deadLetterFile and config.deadLetterMemory (closed by close()). */
+  deadLetters?: DeadLetterLog
+  logger?: Logger
+  /** How long startIngest waits for the first connection to the broker. Default 30 000 ms. */
+  connectTimeoutMs?: number
+}
+
+/** A message taken from the broker, waiting to be written (if it has points) and acknowledged. */
+interface Pending {
+  /** Set for QoS 1 messages: the id to PUBACK. */
+  messageId: number | undefined
+  /** The connection it arrived on: a PUBACK is only meaningful on that connection. */
+  connection: number
+  points: TelemetryPoint[]
+  samples: number
+  receivedAt: number
+}
+
+const DeadLetterSchema = Type.Object(
+  {
+    ts: Type.Integer({ minimum: 0 }),
+    reason: Type.String({ minLength: 1, maxLength: 200 }),
+    message: Type.String(),
+    topic: Type.String(),
+    payload: Type.String(),
+    payloadBytes: Type.Integer({ minimum: 0 }),
+    source: Type.String({ maxLength: 50 }),
+  },
+  { additionalProperties: false },
+)
+const checkDeadLetter = Compile(DeadLetterSchema)
+
+const DEAD_LETTER_COPY_BYTES = 64 * 1024
+const DEAD_LETTER_WARN_INTERVAL_MS = 10_000
+
+/**
+ * Passed to mqtt.js's handleMessage callback for QoS 1 messages: with an error it skips its
+ * automatic PUBACK (mqtt 5.16 handlers/publish.js) and goes on reading, so the PUBACK can be sent
+ * once the message is written. customHandleAcks cannot do this: mqtt.js only honours it on
+ * MQTT 5 (Aedes speaks 3.1.1), and it runs inside the serial packet pump, so holding it would stop
+ * every further packet until the write.
+ */
+const DEFER_ACK = new Error('PUBACK deferred until the message is written')
+
+interface AckSender {
+  _sendPacket(packet: { cmd: 'puback'; messageId: number }, cb?: (err?: Error) => void): void
+}
+
+function defaultClientId(partition: IngestConfig['partition']): string {
+  const host = hostname().toLowerCase().replace(/[^a-z0-9_-]/g, '-')
+  return `plantwatt-ingest-${host}${partition ? `-p${partition.index}` : ''}`
+}
+
+function payloadCopy(payload: Buffer): string {
+  return payload.subarray(0, DEAD_LETTER_COPY_BYTES).toString('utf8')
+}
+
+/**
+ * Subscribes (persistent session, QoS 1) to telemetry and to the broker's dead-letter topic,
+ * validates every message again (the broker may be one that does not), writes in batches and
+ * acknowledges each message only once its points are in the store: a crash redelivers, never loses.
+ */
+export async function startIngest(opts: StartIngestOptions): Promise<RunningIngest> {
+  const { config, store } = opts
+  const logger = opts.logger ?? createLogger('ingest')
+  const partition = config.partition
+  if (partition && partition.index >= partition.count) {
+    throw new PlantWattError('INGEST_ERR_CONFIG', `ingest.partition.index ${partition.index} must be below partition.count ${partition.count}`)
+  }
+  const ownsDeadLetters = opts.deadLetters === undefined
+  const deadLetters = opts.deadLetters ?? createDeadLetterLog({ file: config.deadLetterFile, memory: config.deadLetterMemory, logger })
+  const knownDevices = opts.plant?.strict ? new Set(listPlantDevices(opts.plant).map(deviceKey)) : undefined
+  const dataFilter = channelFilter('data')
+
+  const counters = { received: 0, writtenMessages: 0, writtenSamples: 0, writtenPoints: 0, retried: 0, skipped: 0 }
+  const deadLettered: Record<string, number> = {}
+  const lastWarned = new Map<string, number>()
+
+  const queue: Pending[] = []
+  let queuedPoints = 0
+  let writingBatch: Pending[] = []
+  let writing: Promise<void> | undefined
+  let timer: NodeJS.Timeout | undefined
+  let unsettled = 0
+  /** The mqtt.js callback of the last message taken while at the in-flight bound. */
+  let held: (() => void) | undefined
+  let connection = 0
+  let closing = false
+  const stopRetrying = new AbortController()
+
+  function record(entry: DeadLetter): void {
+    deadLettered[entry.reason] = (deadLettered[entry.reason] ?? 0) + 1
+    deadLetters.add(entry)
+    // One warning per reason per interval: a flood of poison must not flood the log.
+    const now = Date.now()
+    if (now - (lastWarned.get(entry.reason) ?? 0) >= DEAD_LETTER_WARN_INTERVAL_MS) {
+      lastWarned.set(entry.reason, now)
+      logger.warn({ reason: entry.reason, topic: entry.topic.slice(0, 200), source: entry.source, total: deadLettered[entry.reason] }, `dead letter: ${entry.message}`)
+    }
+  }
+
+  function deadLetterFrom(err: unknown, topic: string, payload: Buffer): DeadLetter {
+    const coded = isPlantWattError(err) ? err : new PlantWattError('INGEST_ERR_INTERNAL', describeError(err), { cause: err })
+    return { ts: Date.now(), reason: coded.code, message: coded.message, topic, payload: payloadCopy(payload), payloadBytes: payload.length, source: 'ingest' }
+  }
+
+  /** Turns one message into the points to write; anything invalid is recorded as a dead letter. */
+  function take(topic: string, payload: Buffer): { points: TelemetryPoint[]; samples: number } {
+    const none = { points: [], samples: 0 }
+    if (topic === DEAD_LETTER_TOPIC) {
+      // With partitions, one instance keeps the broker's dead letters so they are counted once.
+      if (partition && partition.index !== 0) {
+        counters.skipped++
+        return none
+      }
+      let envelope: unknown
+      try {
+        envelope = JSON.parse(payload.toString('utf8'))
+      } catch {
+        envelope = undefined
+      }
+      if (checkDeadLetter.Check(envelope)) record(envelope)
+      else record(deadLetterFrom(new PlantWattError('INGEST_ERR_DEAD_LETTER_ENVELOPE', `message on ${DEAD_LETTER_TOPIC} is not a dead-letter envelope`), topic, payload))
+      return none
+    }
+    try {
+      const address = parseTopic(topic)
+      if (address.channel !== 'data') throw new PlantWattError('INGEST_ERR_CHANNEL', `ingest only stores the data channel, got ${JSON.stringify(topic)}`)
+      const key = deviceKey(address)
+      if (partition && partitionOf(key, partition.count) !== partition.index) {
+        counters.skipped++
+        return none
+      }
+      const decoded = decodePayload(payload, { maxBytes: config.maxPayloadBytes })
+      if (knownDevices && !knownDevices.has(key)) {
+        throw new PlantWattError('INGEST_ERR_UNKNOWN_DEVICE', `device ${key} is not in the plant model (plant.strict is on)`)
+      }
+      return { points: payloadToPoints(address, decoded), samples: decoded.samples.length }
+    } catch (err) {
+      record(deadLetterFrom(err, topic, payload))
+      return none
+    }
+  }
+
+  const client: MqttClient = mqtt.connect(opts.mqtt.url, {
+    clientId: opts.mqtt.clientId ?? defaultClientId(partition),
+    username: opts.mqtt.username,
+    password: opts.mqtt.password,
+    keepalive: opts.mqtt.keepaliveS,
+    reconnectPeriod: opts.mqtt.reconnectPeriodMs,
+    // [MQTT-3.1.2-4] a persistent session: QoS 1 messages published while ingest is away are
+    // queued by the broker and delivered when it comes back with the same client id.
+    clean: false,
+    protocolVersion: 4,
+    resubscribe: false,
+  } satisfies IClientOptions)
+
+  function acknowledge(entry: Pending): void {
+    // [MQTT-4.4.0-1] after a reconnect the broker resends unacknowledged messages itself; a PUBACK
+    // for an id of an earlier connection could acknowledge a different message.
+    if (entry.messageId === undefined || entry.connection !== connection || !client.connected) return
+    ;(client as unknown as AckSender)._sendPacket({ cmd: 'puback', messageId: entry.messageId })
+  }
+
+  function settle(count: number): void {
+    unsettled -= count
+    if (held && unsettled < config.maxInFlightMessages) {
+      const resume = held
+      held = undefined
+      resume()
+    }
+  }
+
+  async function writeWithRetry(points: TelemetryPoint[]): Promise<boolean> {
+    let delayMs = config.retry.initialMs
+    for (;;) {
+      try {
+        await store.write(points)
+        return true
+      } catch (err) {
+        if (closing) {
+          logger.warn({ err: describeError(err), points: points.length }, 'store write failed while closing: left unacknowledged for the broker to redeliver')
+          return false
+        }
+        counters.retried++
+        logger.warn({ err: describeError(err), points: points.length, retryInMs: delayMs }, 'store write failed; retrying the batch')
+        // Half fixed, half random: instances that failed together do not retry together.
+        const waitMs = delayMs / 2 + Math.random() * (delayMs / 2)
+        await sleep(waitMs, undefined, { signal: stopRetrying.signal }).catch(() => undefined)
+        delayMs = Math.min(delayMs * 2, config.retry.maxMs)
+      }
+    }
+  }
+
+  /** Takes the next batch off the queue: a run of point-less entries, or whole messages up to batchSize points. */
+  function nextBatch(): Pending[] {
+    const batch: Pending[] = []
+    let points = 0
+    if (queue[0] && queue[0].points.length === 0) {
+      while (queue[0] && queue[0].points.length === 0) batch.push(queue.shift() as Pending)
+      return batch
+    }
+    while (queue[0] && (batch.length === 0 || points + queue[0].points.length <= config.batchSize)) {
+      const entry = queue.shift() as Pending
+      points += entry.points.length
+      batch.push(entry)
+    }
+    queuedPoints -= points
+    return batch
+  }
+
+  async function writeBatch(): Promise<void> {
+    const batch = nextBatch()
+    writingBatch = batch
+    try {
+      const points = batch.flatMap((e) => e.points)
+      const written = points.length === 0 || (await writeWithRetry(points))
+      if (written) {
+        for (const entry of batch) {
+          if (entry.points.length > 0) {
+            counters.writtenMessages++
+            counters.writtenSamples += entry.samples
+            counters.writtenPoints += entry.points.length
+          }
+          // [MQTT-4.6.0-2] PUBACKs go out in the order the PUBLISH packets arrived.
+          acknowledge(entry)
+        }
+      }
+    } catch (err) {
+      logger.error({ err: describeError(err) }, 'batch failed; left unacknowledged for the broker to redeliver')
+    } finally {
+      writingBatch = []
+      settle(batch.length)
+    }
+  }
+
+  function startWrite(): void {
+    if (writing || queue.length === 0) return
+    if (timer) clearTimeout(timer)
+    timer = undefined
+    writing = writeBatch().finally(() => {
+      writing = undefined
+      schedule()
+    })
+  }
+
+  function schedule(): void {
+    if (writing || queue.length === 0) return
+    // Dead letters and skipped messages have nothing to write: acknowledge them at once.
+    if (queuedPoints >= config.batchSize || queue[0]?.points.length === 0) {
+      startWrite()
+      return
+    }
+    timer ??= setTimeout(() => {
+      timer = undefined
+      startWrite()
+    }, config.flushIntervalMs)
+  }
+
+  async function flush(): Promise<void> {
+    while (queue.length > 0 || writing) {
+      if (writing) await writing
+      else startWrite()
+    }
+  }
+
+  client.handleMessage = (packet: IPublishPacket, callback: (err?: Error) => void): void => {
+    // Not taken and not acknowledged: the persistent session keeps it for the next start.
+    if (closing) return
+    counters.received++
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload, 'utf8') : packet.payload
+    let taken: { points: TelemetryPoint[]; samples: number }
+    try {
+      taken = take(packet.topic, payload)
+    } catch (err) {
+      record(deadLetterFrom(err, packet.topic, payload))
+      taken = { points: [], samples: 0 }
+    }
+    // QoS 2 never arrives (the subscription is QoS 1); should a broker send it, mqtt.js completes it.
+    const ackLater = packet.qos === 1
+    queue.push({ messageId: ackLater ? packet.messageId : undefined, connection, points: taken.points, samples: taken.samples, receivedAt: Date.now() })
+    queuedPoints += taken.points.length
+    unsettled++
+    schedule()
+    const resume = (): void => callback(ackLater ? DEFER_ACK : undefined)
+    // Backpressure: not calling back stops mqtt.js reading, so TCP and then the broker hold the rest.
+    if (unsettled >= config.maxInFlightMessages) held = resume
+    else resume()
+  }
+
+  const firstSubscription = deferred()
+  client.on('connect', () => {
+    connection++
+    client.subscribe({ [dataFilter]: { qos: 1 }, [DEAD_LETTER_TOPIC]: { qos: 1 } }, (err, granted) => {
+      // [MQTT-3.9.3] SUBACK return code 0x80 means the subscription was refused.
+      const refused = granted?.filter((g) => g.qos !== 1 && g.qos !== 0) ?? []
+      if (err || refused.length > 0) {
+        const error = new PlantWattError('INGEST_ERR_SUBSCRIBE', `subscription refused: ${err ? describeError(err) : refused.map((g) => g.topic).join(', ')}`, { cause: err })
+        logger.error({ err: error.message }, 'cannot subscribe')
+        firstSubscription.reject(error)
+        return
+      }
+      firstSubscription.resolve()
+    })
+  })
+  client.on('close', () => {
+    // That connection's packet pump is gone; the broker redelivers what it had not acknowledged.
+    held = undefined
+  })
+  client.on('error', (err: Error & { code?: unknown }) => {
+    logger.warn({ err: describeError(err) }, 'mqtt error')
+    // A CONNACK refusal (bad credentials, not authorized) will not heal by retrying; a refused TCP
+    // connection may (the broker may still be starting).
+    if (typeof err.code === 'number') {
+      firstSubscription.reject(new PlantWattError('INGEST_ERR_CONNECT', `broker ${opts.mqtt.url} refused the connection: ${err.message}`, { cause: err }))
+    }
+  })
+
+  const connectTimeoutMs = opts.connectTimeoutMs ?? 30_000
+  const timeout = setTimeout(() => {
+    firstSubscription.reject(new PlantWattError('INGEST_ERR_CONNECT', `no connection to the broker ${opts.mqtt.url} within ${connectTimeoutMs} ms`))
+  }, connectTimeoutMs)
+  try {
+    await firstSubscription.promise
+  } catch (err) {
+    client.end(true)
+    if (ownsDeadLetters) await deadLetters.close()
+    throw err
+  } finally {
+    clearTimeout(timeout)
+  }
+  logger.info({ url: opts.mqtt.url, clientId: client.options.clientId }, 'ingest subscribed')
+
+  let closed: Promise<void> | undefined
+  return {
+    deadLetters,
+    stats: () => {
+      const oldest = writingBatch[0]?.receivedAt ?? queue[0]?.receivedAt
+      return {
+        connected: client.connected,
+        ...counters,
+        deadLettered: { ...deadLettered },
+        inFlight: unsettled,
+        lagMs: oldest === undefined ? 0 : Date.now() - oldest,
+      }
+    },
+    flush,
+    close() {
+      closed ??= (async () => {
+        closing = true
+        stopRetrying.abort()
+        await flush()
+        if (timer) clearTimeout(timer)
+        await client.endAsync()
+        if (ownsDeadLetters) await deadLetters.close()
+        logger.info('ingest stopped')
+      })()
+      return closed
+    },
+  }
+}
+
+/** Node 20 has no Promise.withResolvers. */
+function deferred(): { promise: Promise<void>; resolve(): void; reject(err: Error): void } {
+  let resolve!: () => void
+  let reject!: (err: Error) => void
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  return { promise, resolve, reject }
+}

@@ -1,0 +1,36 @@
+import type { Payload } from '../core/payload.ts'
+import type { DeviceAddress } from '../core/topic.ts'
+import { TELEMETRY_MEASUREMENT, type TelemetryPoint } from '../storage/store.ts'
+
+/** Stored quality marker: field `q_<quantity>` is 1 for uncertain, 2 for bad; absent when good. */
+export const QUALITY_CODES = { uncertain: 1, bad: 2 } as const
+
+/**
+ * One point per sample: tags = the device address, fields = the values whose quality is not bad,
+ * plus `seq` (gaps and duplicates stay visible) and a `q_<quantity>` marker per non-good quality.
+ */
+export function payloadToPoints(address: DeviceAddress, payload: Payload): TelemetryPoint[] {
+  const tags = { enterprise: address.enterprise, site: address.site, line: address.line, device: address.device }
+  return payload.samples.map((sample) => {
+    const fields: Record<string, number> = {}
+    const quality = sample.quality ?? {}
+    for (const [name, value] of Object.entries(sample.values)) {
+      if (quality[name] !== 'bad') fields[name] = value
+    }
+    fields.seq = payload.seq
+    for (const [name, q] of Object.entries(quality)) {
+      if (q !== 'good') fields[`q_${name}`] = QUALITY_CODES[q]
+    }
+    return { measurement: TELEMETRY_MEASUREMENT, tags, fields, ts: sample.ts }
+  })
+}
+
+/** FNV-1a: a stable, well-spread hash so every ingest instance agrees on who owns a device. */
+export function partitionOf(key: string, count: number): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return (h >>> 0) % count
+}
