@@ -148,8 +148,8 @@ export function createMeterDevice(options: MeterDeviceOptions): MeterDevice {
   const ptRatio = options.ptRatio ?? 1
   const hooks = options.hooks ?? {}
   const offsetAt = createOffsetFn(timezone)
-  const input = new RegisterSpace(profile.input, `${profile.id} input registers`)
-  const holding = new RegisterSpace(profile.holding, `${profile.id} holding registers`)
+  const input = new RegisterSpace(profile.input, `${profile.id} input registers`, profile.gaps)
+  const holding = new RegisterSpace(profile.holding, `${profile.id} holding registers`, profile.gaps)
   const ring: MeterSnapshot[] = []
   let next = 0
   let current: MeterSnapshot

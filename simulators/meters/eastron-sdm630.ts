@@ -61,6 +61,9 @@ export const eastronSdm630: MeterProfile = {
   id: 'eastron-sdm630',
   description: 'Eastron SDM630 three-phase multifunction meter (Modbus, float32 SI values)',
   source: 'Eastron SDM630 Modbus Protocol: input registers 30001–30345, holding registers 40003–40029',
+  // Integrations bulk-read SDM meters across the gaps of the input map (up to 80 registers at a
+  // time), so the gaps read as zeros rather than failing the whole read.
+  gaps: 'zero',
   input,
   holding,
 }

@@ -1,5 +1,5 @@
 import type { MeterReading } from '../load.ts'
-import type { RegisterField } from '../modbus/registers.ts'
+import type { GapPolicy, RegisterField } from '../modbus/registers.ts'
 
 /** What a register value is computed from: the meter's reading and its own settings. */
 export interface MeterFrame {
@@ -28,6 +28,8 @@ export interface MeterProfile {
    * picks a standard CT ratio (x/5 A) from its rating unless one is given. Default 'primary'.
    */
   side?: 'primary' | 'secondary'
+  /** Block reads across unmapped registers; default 'exception'. */
+  gaps?: GapPolicy
   /** FC 04. */
   input: readonly RegisterField<MeterFrame>[]
   /** FC 03. */

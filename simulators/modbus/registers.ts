@@ -67,17 +67,27 @@ const FIRST = 1
 const REST = 2
 
 /**
+ * How a device answers a block read that spans unmapped registers between mapped ones:
+ * 'exception' (Illegal Data Address for the whole read) or 'zero' (the gap reads as zeros, as
+ * meters that are commonly bulk-read across their gaps do). Either way a read must start and end
+ * on whole parameters, and a read of unmapped registers only is an Illegal Data Address.
+ */
+export type GapPolicy = 'exception' | 'zero'
+
+/**
  * A device's register space (input or holding): a dense image of every register up to the highest
  * mapped one, rebuilt as a whole on each update so that a read never mixes two updates. Reads must
- * cover whole parameters: touching an unmapped register or cutting a 32-bit value in half is an
+ * cover whole parameters: starting on an unmapped register or cutting a 32-bit value in half is an
  * Illegal Data Address, so a client off by one register gets an exception, not a plausible number.
  */
 export class RegisterSpace<R> {
   readonly fields: readonly RegisterField<R>[]
   private readonly layout: Uint8Array
   private image: Buffer
+  private readonly gaps: GapPolicy
 
-  constructor(fields: readonly RegisterField<R>[], label = 'register map') {
+  constructor(fields: readonly RegisterField<R>[], label = 'register map', gaps: GapPolicy = 'exception') {
+    this.gaps = gaps
     const end = fields.reduce((m, f) => Math.max(m, f.address + registerCount(f.type)), 0)
     if (end > 0x10000) throw new PlantWattError('SIM_ERR_REGISTER_MAP', `${label}: address beyond 0xFFFF`)
     this.layout = new Uint8Array(end)
@@ -105,7 +115,9 @@ export class RegisterSpace<R> {
     const end = address + count
     if (end > this.layout.length || this.layout[address] !== FIRST) return ModbusException.IllegalDataAddress
     if (end < this.layout.length && this.layout[end] === REST) return ModbusException.IllegalDataAddress
-    for (let a = address; a < end; a++) if (this.layout[a] === UNMAPPED) return ModbusException.IllegalDataAddress
+    if (this.gaps === 'exception') {
+      for (let a = address; a < end; a++) if (this.layout[a] === UNMAPPED) return ModbusException.IllegalDataAddress
+    }
     return this.image.subarray(address * 2, end * 2)
   }
 }

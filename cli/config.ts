@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs'
+import Type from 'typebox'
+import { parseConfigText, validateConfig } from '../core/config.ts'
+import { PlantWattError } from '../core/errors.ts'
+import { PlantModelSchema } from '../core/plant.ts'
+import { MqttClientConfigSchema } from '../core/mqtt.ts'
+import { StoreConfigSchema } from '../storage/config.ts'
+import { BrokerConfigSchema } from '../broker/config.ts'
+import { IngestConfigSchema } from '../ingest/config.ts'
+import { EdgeConfigSchema } from '../edge-agent/config.ts'
+import { ApiConfigSchema } from '../api/config.ts'
+import { SimConfigSchema } from '../simulators/config.ts'
+
+/**
+ * The one config file every `plantwatt` command reads: each command takes the sections it needs,
+ * so one file can describe a whole single-plant installation or just one component.
+ */
+export const PlantWattConfigSchema = Type.Object(
+  {
+    plant: Type.Optional(PlantModelSchema),
+    mqtt: Type.Optional(MqttClientConfigSchema),
+    storage: Type.Optional(StoreConfigSchema),
+    broker: Type.Optional(BrokerConfigSchema),
+    ingest: Type.Optional(IngestConfigSchema),
+    edge: Type.Optional(EdgeConfigSchema),
+    api: Type.Optional(ApiConfigSchema),
+    sim: Type.Optional(SimConfigSchema),
+  },
+  { additionalProperties: false },
+)
+
+export type PlantWattConfig = Type.Static<typeof PlantWattConfigSchema>
+
+/** Every section present, defaults filled: what the commands work with. */
+export type ResolvedConfig = Readonly<Required<PlantWattConfig>>
+
+const SECTIONS = ['plant', 'mqtt', 'storage', 'broker', 'ingest', 'edge', 'api', 'sim'] as const
+
+/**
+ * Reads a config file (or none: all defaults), validates it whole — every problem in every section
+ * reported at once — and returns it with every section filled with its defaults.
+ */
+export function loadPlantWattConfig(file: string | undefined): ResolvedConfig {
+  let raw: unknown = {}
+  if (file !== undefined) {
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch (cause) {
+      throw new PlantWattError('CORE_ERR_CONFIG', `${file}: cannot read config file (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause })
+    }
+    raw = parseConfigText(text, file)
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new PlantWattError('CORE_ERR_CONFIG', `${file ?? 'config'}: the top level must be a mapping of sections (${SECTIONS.join(', ')})`)
+  }
+  const filled: Record<string, unknown> = { storage: { backend: 'embedded' } }
+  for (const s of SECTIONS) if (!(s in filled)) filled[s] = {}
+  Object.assign(filled, raw)
+  return validateConfig(PlantWattConfigSchema, filled, file ?? 'config') as ResolvedConfig
+}

@@ -1,0 +1,257 @@
+import { readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Command, Option } from 'commander'
+import { stringify as toYaml } from 'yaml'
+import type { TSchema } from 'typebox'
+import { describeSchema } from '../core/config.ts'
+import { describeError } from '../core/errors.ts'
+import { createLogger, type Logger } from '../core/logger.ts'
+import { PlantModelSchema } from '../core/plant.ts'
+import { MqttClientConfigSchema } from '../core/mqtt.ts'
+import { StoreConfigSchema } from '../storage/config.ts'
+import { BrokerConfigSchema } from '../broker/config.ts'
+import { IngestConfigSchema } from '../ingest/config.ts'
+import { EdgeConfigSchema } from '../edge-agent/config.ts'
+import { ApiConfigSchema } from '../api/config.ts'
+import { SimConfigSchema } from '../simulators/config.ts'
+import { loadPlantWattConfig, type ResolvedConfig } from './config.ts'
+import { clientId, closeAll, edgeConfigWith, edgeDevicesForSimulators, startAll, type Closable } from './wiring.ts'
+import { createStore } from '../storage/index.ts'
+import { startBroker } from '../broker/index.ts'
+import { startIngest } from '../ingest/index.ts'
+import { startEdgeAgent } from '../edge-agent/index.ts'
+import { startApi } from '../api/index.ts'
+import { startSimulation } from '../simulators/index.ts'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }
+const DEMO_CONFIG = join(root, 'examples', 'demo.yaml')
+
+const SECTION_SCHEMAS: Record<string, TSchema> = {
+  plant: PlantModelSchema,
+  mqtt: MqttClientConfigSchema,
+  storage: StoreConfigSchema,
+  broker: BrokerConfigSchema,
+  ingest: IngestConfigSchema,
+  edge: EdgeConfigSchema,
+  api: ApiConfigSchema,
+  sim: SimConfigSchema,
+}
+
+/** `--help` text listing every config key of the sections a command reads, from the schemas. */
+function configHelp(sections: string[]): string {
+  const lines = ['', 'Config file keys this command reads (YAML; every key optional unless a default is missing):']
+  for (const s of sections) {
+    const schema = SECTION_SCHEMAS[s]
+    if (schema) lines.push(...describeSchema(schema, s))
+  }
+  lines.push('', 'Environment: PLANTWATT_LOG_LEVEL (default warn for up, info otherwise), PLANTWATT_MQTT_PASSWORD,', '  PLANTWATT_INFLUX_TOKEN, PLANTWATT_INFLUX_PASSWORD override the secrets of the file.')
+  return lines.join('\n')
+}
+
+interface CommonOptions {
+  config?: string
+}
+
+function portOption(name: string, what: string): Option {
+  return new Option(`--${name} <port>`, `${what} (0 = any free port)`).argParser((v) => {
+    const n = Number(v)
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--${name} must be a port number 0-65535, got ${v}`)
+    return n
+  })
+}
+
+/** Secrets from the environment win over the file, so that files can be committed without them. */
+function withSecretsFromEnv(cfg: ResolvedConfig): ResolvedConfig {
+  const env = process.env
+  const out = structuredClone(cfg) as { -readonly [K in keyof ResolvedConfig]: ResolvedConfig[K] }
+  if (env.PLANTWATT_MQTT_PASSWORD) out.mqtt = { ...out.mqtt, password: env.PLANTWATT_MQTT_PASSWORD }
+  if (out.storage.backend === 'influxdb') {
+    if (env.PLANTWATT_INFLUX_TOKEN) out.storage = { ...out.storage, token: env.PLANTWATT_INFLUX_TOKEN }
+    if (env.PLANTWATT_INFLUX_PASSWORD) out.storage = { ...out.storage, password: env.PLANTWATT_INFLUX_PASSWORD }
+  }
+  return out
+}
+
+function load(opts: CommonOptions, fallback?: string): ResolvedConfig {
+  return withSecretsFromEnv(loadPlantWattConfig(opts.config ?? fallback))
+}
+
+/** Keeps the process up until SIGINT/SIGTERM, then stops everything in reverse order. */
+function runUntilSignal(closables: Closable[], logger: Logger): void {
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    process.stdout.write(`\n${signal}: stopping…\n`)
+    const force = setTimeout(() => {
+      process.stderr.write('did not stop within 10 s; exiting\n')
+      process.exit(1)
+    }, 10_000)
+    force.unref()
+    void closeAll(closables, logger).then(() => {
+      process.stdout.write('stopped.\n')
+      process.exit(0)
+    })
+  }
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
+}
+
+function override<T extends object>(section: T, patch: Partial<T>): T {
+  const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined))
+  return { ...section, ...defined }
+}
+
+const program = new Command('plantwatt')
+  .description('PlantWatt: industrial energy monitoring — edge agents, MQTT broker, ingest, storage and API')
+  .version(pkg.version)
+  .showHelpAfterError()
+
+program
+  .command('up')
+  .description('run the whole system in one process: simulators, edge agent, broker, ingest and API on the embedded store')
+  .option('-c, --config <file>', 'YAML config file', DEMO_CONFIG)
+  .addOption(portOption('api-port', 'HTTP port of the API and web UI'))
+  .addOption(portOption('broker-port', 'MQTT port of the broker'))
+  .option('--store-path <file>', 'embedded store file (overrides storage.path)')
+  .addHelpText('after', configHelp(['plant', 'storage', 'broker', 'ingest', 'edge', 'api', 'sim']))
+  .action(async (opts: CommonOptions & { apiPort?: number; brokerPort?: number; storePath?: string }) => {
+    const logger = createLogger('plantwatt', process.env.PLANTWATT_LOG_LEVEL ?? 'warn')
+    const file = load(opts)
+    const cfg: ResolvedConfig = {
+      ...file,
+      api: override(file.api, { port: opts.apiPort }),
+      broker: override(file.broker, { port: opts.brokerPort }),
+      storage: file.storage.backend === 'embedded' && opts.storePath ? { ...file.storage, path: opts.storePath } : file.storage,
+    }
+    const up = await startAll(cfg, logger)
+    const storeText = cfg.storage.backend === 'embedded' ? `embedded store ${cfg.storage.path}` : `InfluxDB ${cfg.storage.url} database ${cfg.storage.database}`
+    const lines = [
+      `PlantWatt ${pkg.version} is running in one process (${storeText})`,
+      `  Web UI        ${up.apiUrl}/`,
+      `  Live values   ${up.apiUrl}/api/v1/live`,
+      `  API docs      ${up.apiUrl}/docs`,
+      `  Health        ${up.apiUrl}/api/v1/health`,
+      `  MQTT broker   ${up.brokerUrl}`,
+      ...up.simulators.map((s) => `  Simulator     ${s.id.padEnd(14)} modbus-tcp://${s.host}:${s.port} unit ${s.unitId} (${s.profile})`),
+      'Press Ctrl-C to stop.',
+    ]
+    process.stdout.write(lines.join('\n') + '\n')
+    runUntilSignal(up.closables, logger)
+  })
+
+program
+  .command('broker')
+  .description('run the MQTT broker (Aedes) alone')
+  .option('-c, --config <file>', 'YAML config file')
+  .addOption(portOption('port', 'MQTT port'))
+  .option('--host <address>', 'address to listen on')
+  .addHelpText('after', configHelp(['broker']))
+  .action(async (opts: CommonOptions & { port?: number; host?: string }) => {
+    const logger = createLogger('broker')
+    const cfg = load(opts)
+    const broker = await startBroker(override(cfg.broker, { port: opts.port, host: opts.host }), { logger })
+    process.stdout.write(`broker listening on ${broker.url}\n`)
+    runUntilSignal([{ name: 'broker', close: () => broker.close() }], logger)
+  })
+
+program
+  .command('edge')
+  .description('run an edge agent: poll the configured devices and publish to the broker')
+  .option('-c, --config <file>', 'YAML config file (sections mqtt, edge)')
+  .addHelpText('after', configHelp(['mqtt', 'edge']))
+  .action(async (opts: CommonOptions) => {
+    const logger = createLogger('edge')
+    const cfg = load(opts)
+    const edge = await startEdgeAgent({ config: cfg.edge, mqtt: { ...cfg.mqtt, clientId: cfg.mqtt.clientId ?? clientId(`edge-${cfg.edge.agentId}`) }, logger })
+    process.stdout.write(`edge agent ${cfg.edge.agentId} polling ${cfg.edge.devices.length} device(s), publishing to ${cfg.mqtt.url}\n`)
+    runUntilSignal([{ name: 'edge', close: () => edge.close() }], logger)
+  })
+
+program
+  .command('ingest')
+  .description('run ingest: subscribe to telemetry, validate, batch and write to the store')
+  .option('-c, --config <file>', 'YAML config file (sections mqtt, storage, ingest, plant)')
+  .addHelpText('after', configHelp(['mqtt', 'storage', 'ingest', 'plant']))
+  .action(async (opts: CommonOptions) => {
+    const logger = createLogger('ingest')
+    const cfg = load(opts)
+    const store = await createStore(cfg.storage)
+    const ingest = await startIngest({ config: cfg.ingest, mqtt: { ...cfg.mqtt, clientId: cfg.mqtt.clientId ?? clientId('ingest') }, store, plant: cfg.plant, logger })
+    process.stdout.write(`ingest subscribed at ${cfg.mqtt.url}, writing to ${cfg.storage.backend}\n`)
+    runUntilSignal(
+      [
+        { name: 'store', close: () => store.close() },
+        { name: 'ingest', close: () => ingest.close() },
+      ],
+      logger,
+    )
+  })
+
+program
+  .command('api')
+  .description('run the HTTP API and web UI')
+  .option('-c, --config <file>', 'YAML config file (sections storage, api, plant)')
+  .addOption(portOption('port', 'HTTP port'))
+  .addHelpText('after', configHelp(['storage', 'api', 'plant']))
+  .action(async (opts: CommonOptions & { port?: number }) => {
+    const logger = createLogger('api')
+    const cfg = load(opts)
+    const store = await createStore(cfg.storage)
+    const api = await startApi({ store, plant: cfg.plant, config: override(cfg.api, { port: opts.port }) })
+    process.stdout.write(`API on ${api.url}/ (docs ${api.url}/docs)\n`)
+    runUntilSignal(
+      [
+        { name: 'store', close: () => store.close() },
+        { name: 'api', close: () => api.close() },
+      ],
+      logger,
+    )
+  })
+
+program
+  .command('sim')
+  .description('run the simulated devices of the config (sim section) and print their endpoints')
+  .option('-c, --config <file>', 'YAML config file (sections sim, plant)', DEMO_CONFIG)
+  .option('--edge-config <file>', 'write an edge-agent config (mqtt + edge sections) that reads these simulators')
+  .addHelpText('after', configHelp(['sim', 'plant']))
+  .action(async (opts: CommonOptions & { edgeConfig?: string }) => {
+    const logger = createLogger('sim')
+    const cfg = load(opts)
+    const sim = await startSimulation(cfg.sim)
+    for (const m of sim.meters) process.stdout.write(`${m.id.padEnd(16)} modbus-tcp://${m.host}:${m.port} unit ${m.unitId} (${m.profile})\n`)
+    if (opts.edgeConfig) {
+      const endpoints = sim.meters.map((m) => ({ id: m.id, host: m.host, port: m.port, unitId: m.unitId, profile: m.profile }))
+      const edge = edgeConfigWith(cfg.edge, edgeDevicesForSimulators(cfg.plant, endpoints))
+      writeFileSync(opts.edgeConfig, `# written by plantwatt sim\n${toYaml({ mqtt: cfg.mqtt, edge })}`)
+      process.stdout.write(`edge config written to ${opts.edgeConfig}: run \`plantwatt edge -c ${opts.edgeConfig}\`\n`)
+    }
+    runUntilSignal([{ name: 'simulators', close: () => sim.close() }], logger)
+  })
+
+program
+  .command('check')
+  .description('validate a config file and report every problem at once')
+  .requiredOption('-c, --config <file>', 'YAML config file')
+  .action((opts: CommonOptions) => {
+    loadPlantWattConfig(opts.config)
+    process.stdout.write(`${opts.config}: ok\n`)
+  })
+
+program
+  .command('bench')
+  .description('run the benchmarks and print their results as JSON (also written to bench/results/)')
+  .option('--samples <n>', 'samples to push through broker → ingest → store', '200000')
+  .action(async (opts: { samples: string }) => {
+    const { runBenchmarks } = await import('../bench/run.ts')
+    await runBenchmarks({ samples: Number(opts.samples) })
+  })
+
+try {
+  await program.parseAsync(process.argv)
+} catch (err) {
+  process.stderr.write(`plantwatt: ${describeError(err)}\n`)
+  process.exitCode = 1
+}

@@ -1,0 +1,121 @@
+import { hostname } from 'node:os'
+import { validateConfig } from '../core/config.ts'
+import { PlantWattError } from '../core/errors.ts'
+import { listPlantDevices, type PlantModel } from '../core/plant.ts'
+import type { Logger } from '../core/logger.ts'
+import type { MqttClientConfig } from '../core/mqtt.ts'
+import { createStore, type TelemetryStore } from '../storage/index.ts'
+import { startBroker } from '../broker/index.ts'
+import { startIngest } from '../ingest/index.ts'
+import { startEdgeAgent } from '../edge-agent/index.ts'
+import { EdgeConfigSchema, type EdgeConfig } from '../edge-agent/config.ts'
+import { startApi } from '../api/index.ts'
+import { startSimulation } from '../simulators/index.ts'
+import type { ResolvedConfig } from './config.ts'
+
+/** Something started that must be stopped, in reverse order of starting. */
+export interface Closable {
+  name: string
+  close(): Promise<void>
+}
+
+export interface SimEndpoint {
+  id: string
+  host: string
+  port: number
+  unitId: number
+  profile: string
+}
+
+/**
+ * Edge-agent devices for simulated meters: each meter is named after a device of the plant model,
+ * whose place in the plant gives the topic.
+ */
+export function edgeDevicesForSimulators(plant: PlantModel, meters: readonly SimEndpoint[]): EdgeConfig['devices'] {
+  const byId = new Map(listPlantDevices(plant).map((d) => [d.device, d]))
+  return meters.map((m) => {
+    const d = byId.get(m.id)
+    if (!d) {
+      throw new PlantWattError('CLI_ERR_SIM_DEVICE', `simulated meter ${JSON.stringify(m.id)} is not a device of the plant model: add it to plant.enterprises[].sites[].lines[].devices`)
+    }
+    return {
+      enterprise: d.enterprise,
+      site: d.site,
+      line: d.line,
+      device: d.device,
+      driver: 'modbus',
+      profile: m.profile,
+      connection: { transport: 'tcp', host: m.host, port: m.port, unitId: m.unitId },
+    }
+  }) as unknown as EdgeConfig['devices']
+}
+
+/** A complete edge config (defaults filled) from the file's edge section plus extra devices. */
+export function edgeConfigWith(base: EdgeConfig, extra: EdgeConfig['devices']): EdgeConfig {
+  return validateConfig(EdgeConfigSchema, { ...structuredClone(base), devices: [...structuredClone(base.devices), ...structuredClone(extra)] }, 'edge') as EdgeConfig
+}
+
+export function clientId(component: string): string {
+  return `plantwatt-${component}-${hostname().toLowerCase().replace(/[^a-z0-9_-]/g, '-')}`
+}
+
+export interface UpResult {
+  store: TelemetryStore
+  brokerUrl: string
+  apiUrl: string
+  simulators: SimEndpoint[]
+  /** The running simulation, so tests can compare what was served with what was stored. */
+  simulation: Awaited<ReturnType<typeof startSimulation>>
+  closables: Closable[]
+}
+
+/**
+ * `plantwatt up`: store, broker, ingest, simulators, edge agent and API in one process. Started in
+ * dependency order; on a failure everything already started is stopped again.
+ */
+export async function startAll(cfg: ResolvedConfig, logger: Logger): Promise<UpResult> {
+  const closables: Closable[] = []
+  try {
+    const store = await createStore(cfg.storage)
+    closables.push({ name: 'store', close: () => store.close() })
+
+    const broker = await startBroker(cfg.broker, { logger: logger.child({ component: 'broker' }) })
+    closables.push({ name: 'broker', close: () => broker.close() })
+    const mqtt = (component: string): MqttClientConfig => ({ ...cfg.mqtt, url: broker.url, clientId: cfg.mqtt.clientId ?? clientId(component) })
+
+    const ingest = await startIngest({ config: cfg.ingest, mqtt: mqtt('ingest'), store, plant: cfg.plant, logger: logger.child({ component: 'ingest' }) })
+    closables.push({ name: 'ingest', close: () => ingest.close() })
+
+    const sim = await startSimulation(cfg.sim)
+    closables.push({ name: 'simulators', close: () => sim.close() })
+    const simulators: SimEndpoint[] = sim.meters.map((m) => ({ id: m.id, host: m.host, port: m.port, unitId: m.unitId, profile: m.profile }))
+
+    const edgeConfig = edgeConfigWith(cfg.edge, edgeDevicesForSimulators(cfg.plant, simulators))
+    const edge = await startEdgeAgent({ config: edgeConfig, mqtt: mqtt('edge'), logger: logger.child({ component: 'edge' }) })
+    closables.push({ name: 'edge', close: () => edge.close() })
+
+    const api = await startApi({
+      store,
+      plant: cfg.plant,
+      config: cfg.api,
+      deadLetters: ingest.deadLetters,
+      status: () => ({ broker: broker.stats(), ingest: ingest.stats(), edge: edge.status() }),
+    })
+    closables.push({ name: 'api', close: () => api.close() })
+    return { store, brokerUrl: broker.url, apiUrl: api.url, simulators, simulation: sim, closables }
+  } catch (err) {
+    await closeAll(closables, logger)
+    throw err
+  }
+}
+
+/** Stops in reverse order; one failing close does not keep the others open. */
+export async function closeAll(closables: readonly Closable[], logger: Logger): Promise<void> {
+  for (const c of [...closables].reverse()) {
+    try {
+      await c.close()
+    } catch (err) {
+      logger.warn({ err, component: c.name }, 'error while stopping')
+    }
+  }
+}

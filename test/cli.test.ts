@@ -1,0 +1,102 @@
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'plantwatt.js')
+const tmp = mkdtempSync(join(tmpdir(), 'pw-cli-'))
+afterAll(() => rmSync(tmp, { recursive: true, force: true }))
+
+function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 })
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+/** Resolves with the text printed so far once `pattern` appears on stdout. */
+function waitForOutput(child: ChildProcessWithoutNullStreams, pattern: RegExp, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = ''
+    let err = ''
+    const timer = setTimeout(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms; stdout: ${out}; stderr: ${err}`)), timeoutMs)
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+      if (pattern.test(out)) {
+        clearTimeout(timer)
+        resolve(out)
+      }
+    })
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`exited with ${code} before ${pattern}; stdout: ${out}; stderr: ${err}`))
+    })
+  })
+}
+
+describe('plantwatt CLI', () => {
+  it('documents every command and its config keys in --help', () => {
+    const top = run(['--help'])
+    expect(top.status).toBe(0)
+    for (const cmd of ['up', 'broker', 'edge', 'ingest', 'api', 'sim', 'check', 'bench']) expect(top.stdout).toContain(cmd)
+    const broker = run(['broker', '--help'])
+    expect(broker.status).toBe(0)
+    expect(broker.stdout).toContain('--port <port>')
+    expect(broker.stdout).toMatch(/broker\.port\s+integer \(default 1883\)/)
+    const edge = run(['edge', '--help'])
+    expect(edge.stdout).toContain('edge.devices[].connection.host')
+  })
+
+  it('reports every problem of a bad config file at once, with paths, and exits 1', () => {
+    const file = join(tmp, 'two-errors.yaml')
+    writeFileSync(file, 'broker:\n  port: 70000\napi:\n  colour: blue\n')
+    const r = run(['check', '-c', file])
+    expect(r.status).toBe(1)
+    expect(r.stderr).toContain('CORE_ERR_CONFIG')
+    expect(r.stderr).toContain('2 problem(s)')
+    expect(r.stderr).toContain('/broker/port')
+    expect(r.stderr).toContain('/api/colour')
+    expect(r.stderr).not.toMatch(/at .*\.ts:\d+/) // no stack trace
+  })
+
+  it('accepts the shipped demo and sample configs', () => {
+    for (const file of ['examples/demo.yaml']) {
+      const r = run(['check', '-c', join(import.meta.dirname, '..', file)])
+      expect(r.stderr).toBe('')
+      expect(r.status).toBe(0)
+    }
+  })
+
+  it('`up` serves live values of every simulated meter within 10 s and stops cleanly on Ctrl-C', async () => {
+    const child = spawn(process.execPath, [BIN, 'up', '--api-port', '0', '--broker-port', '0', '--store-path', join(tmp, 'up.db')], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    try {
+      const out = await waitForOutput(child, /Press Ctrl-C to stop/, 30_000)
+      const api = /Live values\s+(http:\/\/\S+)\/api\/v1\/live/.exec(out)?.[1]
+      expect(api).toBeDefined()
+      expect(out).toMatch(/Simulator\s+main-meter\s+modbus-tcp:\/\/127\.0\.0\.1:\d+/)
+      const started = Date.now()
+      let devices: { device: string; values: Record<string, number> }[] = []
+      while (Date.now() - started < 10_000) {
+        const res = await fetch(`${api}/api/v1/live`)
+        devices = ((await res.json()) as { devices: typeof devices }).devices
+        if (devices.length === 2 && devices.every((d) => typeof d.values.active_power_kw === 'number')) break
+        await new Promise((r) => setTimeout(r, 250))
+      }
+      expect(devices.map((d) => d.device).sort()).toEqual(['main-meter', 'mill-drive'])
+      for (const d of devices) {
+        expect(d.values.frequency_hz).toBeGreaterThan(49.5)
+        expect(d.values.frequency_hz).toBeLessThan(50.5)
+        expect(d.values.energy_import_kwh).toBeGreaterThanOrEqual(0)
+      }
+      const page = await (await fetch(`${api}/`)).text()
+      expect(page).toContain('/api/v1/live')
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+      child.kill('SIGINT')
+      expect(await exited).toBe(0)
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL')
+    }
+  })
+})
