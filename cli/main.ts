@@ -16,13 +16,11 @@ import { EdgeConfigSchema } from '../edge-agent/config.ts'
 import { ApiConfigSchema } from '../api/config.ts'
 import { SimConfigSchema } from '../simulators/config.ts'
 import { loadPlantWattConfig, type ResolvedConfig } from './config.ts'
-import { clientId, closeAll, edgeConfigWith, edgeDevicesForSimulators, startAll, type Closable } from './wiring.ts'
-import { createStore } from '../storage/index.ts'
-import { startBroker } from '../broker/index.ts'
-import { startIngest } from '../ingest/index.ts'
-import { startEdgeAgent } from '../edge-agent/index.ts'
-import { startApi } from '../api/index.ts'
-import { startSimulation } from '../simulators/index.ts'
+import type { Closable } from './wiring.ts'
+
+// Components are imported when a command runs, so `--help` and `check` start fast and a command
+// loads only what it runs.
+const wiring = () => import('./wiring.ts')
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }
@@ -80,6 +78,7 @@ function load(opts: CommonOptions, fallback?: string): ResolvedConfig {
 
 /** Keeps the process up until SIGINT/SIGTERM, then stops everything in reverse order. */
 function runUntilSignal(closables: Closable[], logger: Logger): void {
+  const closeAll = async (list: readonly Closable[], log: Logger) => (await wiring()).closeAll(list, log)
   let stopping = false
   const stop = (signal: string) => {
     if (stopping) return
@@ -126,6 +125,7 @@ program
       broker: override(file.broker, { port: opts.brokerPort }),
       storage: file.storage.backend === 'embedded' && opts.storePath ? { ...file.storage, path: opts.storePath } : file.storage,
     }
+    const { startAll } = await wiring()
     const up = await startAll(cfg, logger)
     const storeText = cfg.storage.backend === 'embedded' ? `embedded store ${cfg.storage.path}` : `InfluxDB ${cfg.storage.url} database ${cfg.storage.database}`
     const lines = [
@@ -152,6 +152,7 @@ program
   .action(async (opts: CommonOptions & { port?: number; host?: string }) => {
     const logger = createLogger('broker')
     const cfg = load(opts)
+    const { startBroker } = await import('../broker/index.ts')
     const broker = await startBroker(override(cfg.broker, { port: opts.port, host: opts.host }), { logger })
     process.stdout.write(`broker listening on ${broker.url}\n`)
     runUntilSignal([{ name: 'broker', close: () => broker.close() }], logger)
@@ -165,6 +166,8 @@ program
   .action(async (opts: CommonOptions) => {
     const logger = createLogger('edge')
     const cfg = load(opts)
+    const { startEdgeAgent } = await import('../edge-agent/index.ts')
+    const { clientId } = await wiring()
     const edge = await startEdgeAgent({ config: cfg.edge, mqtt: { ...cfg.mqtt, clientId: cfg.mqtt.clientId ?? clientId(`edge-${cfg.edge.agentId}`) }, logger })
     process.stdout.write(`edge agent ${cfg.edge.agentId} polling ${cfg.edge.devices.length} device(s), publishing to ${cfg.mqtt.url}\n`)
     runUntilSignal([{ name: 'edge', close: () => edge.close() }], logger)
@@ -178,6 +181,9 @@ program
   .action(async (opts: CommonOptions) => {
     const logger = createLogger('ingest')
     const cfg = load(opts)
+    const { createStore } = await import('../storage/index.ts')
+    const { startIngest } = await import('../ingest/index.ts')
+    const { clientId } = await wiring()
     const store = await createStore(cfg.storage)
     const ingest = await startIngest({ config: cfg.ingest, mqtt: { ...cfg.mqtt, clientId: cfg.mqtt.clientId ?? clientId('ingest') }, store, plant: cfg.plant, logger })
     process.stdout.write(`ingest subscribed at ${cfg.mqtt.url}, writing to ${cfg.storage.backend}\n`)
@@ -199,6 +205,8 @@ program
   .action(async (opts: CommonOptions & { port?: number }) => {
     const logger = createLogger('api')
     const cfg = load(opts)
+    const { createStore } = await import('../storage/index.ts')
+    const { startApi } = await import('../api/index.ts')
     const store = await createStore(cfg.storage)
     const api = await startApi({ store, plant: cfg.plant, config: override(cfg.api, { port: opts.port }) })
     process.stdout.write(`API on ${api.url}/ (docs ${api.url}/docs)\n`)
@@ -220,6 +228,8 @@ program
   .action(async (opts: CommonOptions & { edgeConfig?: string }) => {
     const logger = createLogger('sim')
     const cfg = load(opts)
+    const { startSimulation } = await import('../simulators/index.ts')
+    const { edgeConfigWith, edgeDevicesForSimulators } = await wiring()
     const sim = await startSimulation(cfg.sim)
     for (const m of sim.meters) process.stdout.write(`${m.id.padEnd(16)} modbus-tcp://${m.host}:${m.port} unit ${m.unitId} (${m.profile})\n`)
     if (opts.edgeConfig) {
