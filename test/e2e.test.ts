@@ -146,6 +146,26 @@ describe.each(backends)('end to end on the $name store: simulator → edge agent
     })
   })
 
+  it('disconnects a client that publishes to a wildcard topic [MQTT-3.3.2-2] and keeps serving the others', async () => {
+    for (const topic of ['pw/v1/+/wuhan/rolling-1/main-meter/data', 'pw/v1/demo-steel/#']) {
+      const client = await mqtt.connectAsync(up.brokerUrl, { clientId: `e2e-wild-${backend.name}`, reconnectPeriod: 0 })
+      const closed = new Promise<boolean>((resolve) => {
+        client.once('close', () => resolve(true))
+        setTimeout(() => resolve(false), 5000)
+      })
+      client.publish(topic, JSON.stringify({ seq: 1, samples: [{ ts: Date.now(), values: { active_power_kw: 1 } }] }), { qos: 1 })
+      expect(await closed, topic).toBe(true)
+      client.end(true)
+    }
+    const health = await getJson<{ status: string }>(`${up.apiUrl}/api/v1/health`)
+    expect(health.body.status).toBe('ok')
+    const before = (await getJson<{ devices: LiveDevice[] }>(`${up.apiUrl}/api/v1/live`)).body.devices.find((d) => d.device === 'mill-drive')!
+    await waitFor('telemetry still flowing', async () => {
+      const now = (await getJson<{ devices: LiveDevice[] }>(`${up.apiUrl}/api/v1/live`)).body.devices.find((d) => d.device === 'mill-drive')
+      return now && now.ts > before.ts ? now : undefined
+    })
+  })
+
   it('rejects a range whose start is after its stop with a coded 400', async () => {
     const res = await getJson<{ error: { code: string; message: string } }>(
       `${up.apiUrl}/api/v1/series?device=main-meter&quantity=active_power_kw&start=2025-01-02T00:00:00Z&stop=2025-01-01T00:00:00Z`,
