@@ -115,8 +115,10 @@ program
   .addOption(portOption('api-port', 'HTTP port of the API and web UI'))
   .addOption(portOption('broker-port', 'MQTT port of the broker'))
   .option('--store-path <file>', 'embedded store file (overrides storage.path)')
+  .option('--scenario <name|file>', "run a plant scenario (shipped: hubei) instead of the config's sim meters; its plant model replaces plant")
+  .option('--ground-truth <file>', "with --scenario: append the scenario's injected faults here (JSONL)")
   .addHelpText('after', configHelp(['plant', 'storage', 'broker', 'ingest', 'edge', 'api', 'sim']))
-  .action(async (opts: CommonOptions & { apiPort?: number; brokerPort?: number; storePath?: string }) => {
+  .action(async (opts: CommonOptions & { apiPort?: number; brokerPort?: number; storePath?: string; scenario?: string; groundTruth?: string }) => {
     const logger = createLogger('plantwatt', process.env.PLANTWATT_LOG_LEVEL ?? 'warn')
     const file = load(opts)
     const cfg: ResolvedConfig = {
@@ -126,16 +128,19 @@ program
       storage: file.storage.backend === 'embedded' && opts.storePath ? { ...file.storage, path: opts.storePath } : file.storage,
     }
     const { startAll } = await wiring()
-    const up = await startAll(cfg, logger)
+    const scenario = opts.scenario ? (await import('../simulators/index.ts')).loadScenario(opts.scenario) : undefined
+    const up = await startAll(cfg, logger, { ...(scenario ? { scenario } : {}), ...(opts.groundTruth ? { groundTruthFile: opts.groundTruth } : {}) })
     const storeText = cfg.storage.backend === 'embedded' ? `embedded store ${cfg.storage.path}` : `InfluxDB ${cfg.storage.url} database ${cfg.storage.database}`
     const lines = [
-      `PlantWatt ${pkg.version} is running in one process (${storeText})`,
+      `PlantWatt ${pkg.version} is running in one process (${storeText}${scenario ? `, scenario ${scenario.name}` : ''})`,
       `  Web UI        ${up.apiUrl}/`,
       `  Live values   ${up.apiUrl}/api/v1/live`,
       `  API docs      ${up.apiUrl}/docs`,
       `  Health        ${up.apiUrl}/api/v1/health`,
       `  MQTT broker   ${up.brokerUrl}`,
-      ...up.simulators.map((s) => `  Simulator     ${s.id.padEnd(14)} modbus-tcp://${s.host}:${s.port} unit ${s.unitId} (${s.profile})`),
+      ...(up.simulators.length > 12
+        ? [`  Simulators    ${up.simulators.length} meters on ${new Set(up.simulators.map((s) => s.port)).size} Modbus TCP ports (plantwatt sim --scenario … lists them)`]
+        : up.simulators.map((s) => `  Simulator     ${s.id.padEnd(14)} modbus-tcp://${s.host}:${s.port} unit ${s.unitId} (${s.profile})`)),
       'Press Ctrl-C to stop.',
     ]
     process.stdout.write(lines.join('\n') + '\n')
@@ -224,12 +229,29 @@ program
   .description('run the simulated devices of the config (sim section) and print their endpoints')
   .option('-c, --config <file>', 'YAML config file (sections sim, plant)', DEMO_CONFIG)
   .option('--edge-config <file>', 'write an edge-agent config (mqtt + edge sections) that reads these simulators')
+  .option('--scenario <name|file>', "run a plant scenario (shipped: hubei) instead of the config's sim meters")
+  .option('--ground-truth <file>', "with --scenario: append the scenario's injected faults here (JSONL)")
   .addHelpText('after', configHelp(['sim', 'plant']))
-  .action(async (opts: CommonOptions & { edgeConfig?: string }) => {
+  .action(async (opts: CommonOptions & { edgeConfig?: string; scenario?: string; groundTruth?: string }) => {
     const logger = createLogger('sim')
     const cfg = load(opts)
-    const { startSimulation } = await import('../simulators/index.ts')
-    const { edgeConfigWith, edgeDevicesForSimulators } = await wiring()
+    const { startSimulation, startScenario, loadScenario, scenarioPlantModel } = await import('../simulators/index.ts')
+    const { edgeConfigWith, edgeDevicesForSimulators, edgeDevicesForScenario } = await wiring()
+    if (opts.scenario) {
+      const scenario = loadScenario(opts.scenario)
+      const run = await startScenario(scenario, opts.groundTruth ? { groundTruthFile: opts.groundTruth } : {})
+      for (const m of run.meters) {
+        const where = m.transport === 'tcp' ? `modbus-tcp://${m.host}:${m.port}` : `modbus-rtu:${m.path}@${m.baudRate}`
+        process.stdout.write(`${m.key.padEnd(44)} ${where} unit ${m.unitId} (${m.profile}, ${m.role})\n`)
+      }
+      if (opts.edgeConfig) {
+        const edge = edgeConfigWith(cfg.edge, edgeDevicesForScenario(run))
+        writeFileSync(opts.edgeConfig, `# written by plantwatt sim --scenario ${scenario.name}\n${toYaml({ mqtt: cfg.mqtt, plant: scenarioPlantModel(scenario), edge })}`)
+        process.stdout.write(`edge config written to ${opts.edgeConfig}: run \`plantwatt edge -c ${opts.edgeConfig}\`\n`)
+      }
+      runUntilSignal([{ name: 'scenario', close: () => run.close() }], logger)
+      return
+    }
     const sim = await startSimulation(cfg.sim)
     for (const m of sim.meters) process.stdout.write(`${m.id.padEnd(16)} modbus-tcp://${m.host}:${m.port} unit ${m.unitId} (${m.profile})\n`)
     if (opts.edgeConfig) {
@@ -239,6 +261,39 @@ program
       process.stdout.write(`edge config written to ${opts.edgeConfig}: run \`plantwatt edge -c ${opts.edgeConfig}\`\n`)
     }
     runUntilSignal([{ name: 'simulators', close: () => sim.close() }], logger)
+  })
+
+program
+  .command('backfill')
+  .description("write history of a plant scenario straight into the configured store (demos, benchmarks)")
+  .option('-c, --config <file>', 'YAML config file (section storage)')
+  .option('--scenario <name|file>', 'scenario to simulate', 'hubei')
+  .option('--days <n>', 'days of history, ending now', '30')
+  .option('--step <seconds>', 'seconds between samples', '60')
+  .option('--fields <set>', "'core' (power, energy, PF, output) or 'all'", 'core')
+  .option('--store-path <file>', 'embedded store file (overrides storage.path)')
+  .addHelpText('after', configHelp(['storage']))
+  .action(async (opts: CommonOptions & { scenario: string; days: string; step: string; fields: string; storePath?: string }) => {
+    const days = Number(opts.days)
+    const stepS = Number(opts.step)
+    if (!(days > 0 && days <= 3660)) throw new Error(`--days must be between 0 and 3660, got ${opts.days}`)
+    if (!(stepS >= 1 && stepS <= 86_400)) throw new Error(`--step must be 1–86400 seconds, got ${opts.step}`)
+    if (opts.fields !== 'core' && opts.fields !== 'all') throw new Error(`--fields must be core or all, got ${opts.fields}`)
+    const cfg = load(opts)
+    const storage = cfg.storage.backend === 'embedded' && opts.storePath ? { ...cfg.storage, path: opts.storePath } : cfg.storage
+    const { createStore } = await import('../storage/index.ts')
+    const { loadScenario, backfillScenario } = await import('../simulators/index.ts')
+    const scenario = loadScenario(opts.scenario)
+    const store = await createStore(storage)
+    const stop = Date.now() - (Date.now() % 60_000)
+    const started = performance.now()
+    try {
+      const result = await backfillScenario(scenario, store, { start: stop - days * 86_400_000, stop, stepMs: stepS * 1000, fields: opts.fields })
+      const seconds = (performance.now() - started) / 1000
+      process.stdout.write(`${JSON.stringify({ scenario: scenario.name, days, stepS, seconds: Number(seconds.toFixed(1)), ...result })}\n`)
+    } finally {
+      await store.close()
+    }
   })
 
 program

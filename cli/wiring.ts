@@ -10,7 +10,7 @@ import { startIngest } from '../ingest/index.ts'
 import { startEdgeAgent } from '../edge-agent/index.ts'
 import { EdgeConfigSchema, type EdgeConfig } from '../edge-agent/config.ts'
 import { startApi } from '../api/index.ts'
-import { startSimulation } from '../simulators/index.ts'
+import { startSimulation, startScenario, scenarioPlantModel, type Scenario } from '../simulators/index.ts'
 import type { ResolvedConfig } from './config.ts'
 
 /** Something started that must be stopped, in reverse order of starting. */
@@ -63,18 +63,41 @@ export interface UpResult {
   store: TelemetryStore
   brokerUrl: string
   apiUrl: string
+  plant: PlantModel
   simulators: SimEndpoint[]
-  /** The running simulation, so tests can compare what was served with what was stored. */
-  simulation: Awaited<ReturnType<typeof startSimulation>>
+  /** The running simulation (config `sim` section), so tests can compare served with stored values. */
+  simulation?: Awaited<ReturnType<typeof startSimulation>>
+  /** The running scenario when started with one. */
+  scenario?: Awaited<ReturnType<typeof startScenario>>
   closables: Closable[]
+}
+
+export interface StartAllOptions {
+  /** Run this plant scenario instead of the config's `sim` meters; its plant model replaces `plant`. */
+  scenario?: Scenario
+  /** Where the scenario writes the ground truth of its faults (JSONL). */
+  groundTruthFile?: string
+}
+
+/** Edge-agent devices for the Modbus TCP meters of a running scenario. */
+export function edgeDevicesForScenario(run: Awaited<ReturnType<typeof startScenario>>): EdgeConfig['devices'] {
+  return run.meters
+    .filter((m) => m.transport === 'tcp')
+    .map((m) => ({
+      ...m.address,
+      driver: 'modbus',
+      profile: m.profile,
+      connection: { transport: 'tcp', host: m.host, port: m.port, unitId: m.unitId },
+    })) as unknown as EdgeConfig['devices']
 }
 
 /**
  * `plantwatt up`: store, broker, ingest, simulators, edge agent and API in one process. Started in
  * dependency order; on a failure everything already started is stopped again.
  */
-export async function startAll(cfg: ResolvedConfig, logger: Logger): Promise<UpResult> {
+export async function startAll(cfg: ResolvedConfig, logger: Logger, options: StartAllOptions = {}): Promise<UpResult> {
   const closables: Closable[] = []
+  const plant: PlantModel = options.scenario ? scenarioPlantModel(options.scenario) : cfg.plant
   try {
     const store = await createStore(cfg.storage)
     closables.push({ name: 'store', close: () => store.close() })
@@ -83,26 +106,40 @@ export async function startAll(cfg: ResolvedConfig, logger: Logger): Promise<UpR
     closables.push({ name: 'broker', close: () => broker.close() })
     const mqtt = (component: string): MqttClientConfig => ({ ...cfg.mqtt, url: broker.url, clientId: cfg.mqtt.clientId ?? clientId(component) })
 
-    const ingest = await startIngest({ config: cfg.ingest, mqtt: mqtt('ingest'), store, plant: cfg.plant, logger: logger.child({ component: 'ingest' }) })
+    const ingest = await startIngest({ config: cfg.ingest, mqtt: mqtt('ingest'), store, plant, logger: logger.child({ component: 'ingest' }) })
     closables.push({ name: 'ingest', close: () => ingest.close() })
 
-    const sim = await startSimulation(cfg.sim)
-    closables.push({ name: 'simulators', close: () => sim.close() })
-    const simulators: SimEndpoint[] = sim.meters.map((m) => ({ id: m.id, host: m.host, port: m.port, unitId: m.unitId, profile: m.profile }))
+    let simulators: SimEndpoint[]
+    let simDevices: EdgeConfig['devices']
+    let simulation: UpResult['simulation']
+    let scenario: UpResult['scenario']
+    if (options.scenario) {
+      const run = await startScenario(options.scenario, options.groundTruthFile ? { groundTruthFile: options.groundTruthFile } : {})
+      scenario = run
+      closables.push({ name: 'scenario', close: () => run.close() })
+      simulators = run.meters.filter((m) => m.transport === 'tcp').map((m) => ({ id: m.key, host: m.host as string, port: m.port as number, unitId: m.unitId, profile: m.profile }))
+      simDevices = edgeDevicesForScenario(run)
+    } else {
+      const sim = await startSimulation(cfg.sim)
+      simulation = sim
+      closables.push({ name: 'simulators', close: () => sim.close() })
+      simulators = sim.meters.map((m) => ({ id: m.id, host: m.host, port: m.port, unitId: m.unitId, profile: m.profile }))
+      simDevices = edgeDevicesForSimulators(plant, simulators)
+    }
 
-    const edgeConfig = edgeConfigWith(cfg.edge, edgeDevicesForSimulators(cfg.plant, simulators))
+    const edgeConfig = edgeConfigWith(cfg.edge, simDevices)
     const edge = await startEdgeAgent({ config: edgeConfig, mqtt: mqtt('edge'), logger: logger.child({ component: 'edge' }) })
     closables.push({ name: 'edge', close: () => edge.close() })
 
     const api = await startApi({
       store,
-      plant: cfg.plant,
+      plant,
       config: cfg.api,
       deadLetters: ingest.deadLetters,
       status: () => ({ broker: broker.stats(), ingest: ingest.stats(), edge: edge.status() }),
     })
     closables.push({ name: 'api', close: () => api.close() })
-    return { store, brokerUrl: broker.url, apiUrl: api.url, simulators, simulation: sim, closables }
+    return { store, brokerUrl: broker.url, apiUrl: api.url, plant, simulators, ...(simulation ? { simulation } : {}), ...(scenario ? { scenario } : {}), closables }
   } catch (err) {
     await closeAll(closables, logger)
     throw err

@@ -91,7 +91,7 @@ describe.each(backends)('end to end on the $name store: simulator → edge agent
     expect(devices.map((d) => d.device).sort()).toEqual(['main-meter', 'mill-drive'])
     for (const live of devices) {
       expect(live).toMatchObject({ enterprise: 'demo-steel', site: 'wuhan', line: 'rolling-1' })
-      const meter = up.simulation.meters.find((m) => m.id === live.device)
+      const meter = up.simulation!.meters.find((m) => m.id === live.device)
       expect(meter).toBeDefined()
       // The stored sample must equal, quantity by quantity, one snapshot the simulator served.
       const served = meter!.meter.history().find((s) => closeTo(live.values.active_power_kw as number, s.values.active_power_kw as number))
@@ -117,7 +117,7 @@ describe.each(backends)('end to end on the $name store: simulator → edge agent
     // The energy counter never decreases: its last value is its maximum.
     expect(last.body.points[0]?.value).toBe(max.body.points[0]?.value)
     expect(min.body.points[0]!.value).toBeLessThanOrEqual(max.body.points[0]!.value)
-    const served = up.simulation.meters.find((m) => m.id === 'main-meter')!.meter.history()
+    const served = up.simulation!.meters.find((m) => m.id === 'main-meter')!.meter.history()
     expect(served.some((s) => closeTo(max.body.points[0]!.value, s.values.energy_import_kwh as number))).toBe(true)
   })
 
