@@ -9,6 +9,8 @@ import { buildTopic, type DeviceAddress } from '../core/topic.ts'
 import { EdgeConfigSchema, type EdgeConfig, type EdgeDeviceConfig } from './config.ts'
 import type { Driver } from './driver.ts'
 import { BUILTIN_DRIVERS, createDriver, type DriverFactory } from './drivers.ts'
+import { createDiskOutbox } from './disk-outbox.ts'
+import { busKey, busLocation } from './modbus/client.ts'
 import { createMemoryOutbox, deviceKey, type Outbox } from './outbox.ts'
 import { DevicePoller, type LastError } from './poller.ts'
 import { Publisher, stateMessage } from './publisher.ts'
@@ -19,7 +21,10 @@ export interface EdgeAgentOptions {
   logger?: Logger
   /** Driver registry. Default: the built-in drivers (modbus). */
   drivers?: Readonly<Record<string, DriverFactory>>
-  /** Where samples wait for the broker. Default: in memory, `config.outboxMaxSamples` samples. */
+  /**
+   * Where samples wait for the broker. Default from the config: `buffer: memory`, or `buffer: disk`
+   * (`<bufferDir>/<agentId>.sqlite`), both bounded by `outboxMaxSamples`. Closed by `close()`.
+   */
   outbox?: Outbox
   /** How long `close()` waits for buffered samples to be delivered, ms. Default 2000. */
   closeDrainMs?: number
@@ -83,7 +88,17 @@ function checkConfig(config: EdgeConfig, registry: Readonly<Record<string, Drive
   const seen = new Map<string, number>()
   const agent = agentStateAddress(config)
   const drivers: Driver[] = []
+  const buses = new Map<string, { index: number; settings: string }>()
   config.devices.forEach((d, i) => {
+    if (d.driver === 'modbus' && d.connection.transport !== 'tcp') {
+      // Devices on one bus share one port: its line settings must agree.
+      const location = busLocation(d.connection)
+      const key = busKey(location)
+      const settings = JSON.stringify(location)
+      const first = buses.get(key)
+      if (!first) buses.set(key, { index: i, settings })
+      else if (first.settings !== settings) problems.push({ path: `/devices/${i}/connection`, message: `bus ${key} is configured with other line settings at /devices/${first.index}/connection` })
+    }
     const key = deviceKey(d)
     const dup = seen.get(key)
     if (dup !== undefined) problems.push({ path: `/devices/${i}`, message: `device ${key} is already configured at /devices/${dup}` })
@@ -122,7 +137,11 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<Running
   const config = validateConfig(EdgeConfigSchema, options.config, 'edge') as EdgeConfig
   const logger = options.logger ?? silentLogger()
   const { drivers } = checkConfig(config, options.drivers ?? BUILTIN_DRIVERS)
-  const outbox = options.outbox ?? createMemoryOutbox({ maxSamples: config.outboxMaxSamples })
+  const outbox =
+    options.outbox ??
+    (config.buffer === 'disk'
+      ? createDiskOutbox({ dir: config.bufferDir, file: `${config.agentId}.sqlite`, maxSamples: config.outboxMaxSamples, sync: config.bufferSync })
+      : createMemoryOutbox({ maxSamples: config.outboxMaxSamples }))
   const agentAddress = agentStateAddress(config)
   const agentId = config.agentId
   const m = options.mqtt
@@ -185,7 +204,8 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<Running
       },
       logger.child({ device: key, driver: driver.kind }),
     )
-    entries.set(key, { key, address, poller, publishedSamples: 0, publishedMessages: 0, nextSeq: 0 })
+    // A disk outbox continues numbering where the last run stopped.
+    entries.set(key, { key, address, poller, publishedSamples: 0, publishedMessages: 0, nextSeq: outbox.nextSeq(key) })
   })
 
   let wasConnected = false

@@ -41,7 +41,16 @@ describe('edge config', () => {
   })
 
   it('an empty section is a valid agent with no devices (plantwatt up adds the simulated ones)', () => {
-    expect(validateConfig(EdgeConfigSchema, {})).toEqual({ agentId: 'edge', publishQos: 1, maxSamplesPerMessage: 100, outboxMaxSamples: 100_000, devices: [] })
+    expect(validateConfig(EdgeConfigSchema, {})).toEqual({
+      agentId: 'edge',
+      publishQos: 1,
+      maxSamplesPerMessage: 100,
+      outboxMaxSamples: 100_000,
+      buffer: 'memory',
+      bufferDir: './data/edge-buffer',
+      bufferSync: 'normal',
+      devices: [],
+    })
   })
 
   it('reports every bad key with its path', () => {

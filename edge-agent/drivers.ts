@@ -2,14 +2,17 @@ import { PlantWattError } from '../core/errors.ts'
 import type { EdgeDeviceConfig } from './config.ts'
 import type { Driver } from './driver.ts'
 import { createModbusDriver } from './modbus/driver.ts'
+import { createOpcuaDriver } from './opcua/driver.ts'
+import { loadOpcuaProfile } from './opcua/profile.ts'
 import { loadProfile } from './profile.ts'
 
 /** Builds a driver for one configured device: validates, loads what it needs, does no network I/O. */
 export type DriverFactory = (device: EdgeDeviceConfig) => Driver
 
-/** The drivers shipped with the agent, keyed by the device's `driver` value. `opcua` joins later. */
+/** The drivers shipped with the agent, keyed by the device's `driver` value. */
 export const BUILTIN_DRIVERS: Readonly<Record<string, DriverFactory>> = Object.freeze({
   modbus: (device: EdgeDeviceConfig) => createModbusDriver(device, loadProfile(device.profile)),
+  opcua: (device: EdgeDeviceConfig) => createOpcuaDriver(device, loadOpcuaProfile(device.profile)),
 })
 
 /** Creates the driver for `device` from `registry`; EDGE_ERR_DRIVER_UNKNOWN names the known ones. */

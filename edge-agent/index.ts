@@ -1,6 +1,21 @@
 /** The edge agent: drivers, profiles, scheduler, outbox and MQTT publisher. */
 export { startEdgeAgent, agentStateAddress, type AgentStatus, type DeviceStatus, type EdgeAgentOptions, type RunningEdgeAgent } from './agent.ts'
-export { EdgeConfigSchema, ModbusDeviceSchema, ModbusTcpConnectionSchema, type EdgeConfig, type EdgeDeviceConfig, type ModbusDeviceConfig } from './config.ts'
+export {
+  EdgeConfigSchema,
+  ModbusConnectionSchema,
+  ModbusDeviceSchema,
+  ModbusTcpConnectionSchema,
+  OpcuaConnectionSchema,
+  type EdgeConfig,
+  type EdgeDeviceConfig,
+  type ModbusConnection,
+  type ModbusDeviceConfig,
+  type OpcuaConnection,
+} from './config.ts'
+export { createDiskOutbox, type DiskOutboxOptions, type DiskOutboxSync } from './disk-outbox.ts'
+export { describePlan, planDevices, type DevicePlan, type PlannedRequest } from './describe-plan.ts'
+export { createOpcuaDriver, ensureOpcuaCertificate } from './opcua/driver.ts'
+export { loadOpcuaProfile, shippedOpcuaProfiles, OpcuaProfileSchema, type OpcuaPoint, type OpcuaProfile } from './opcua/profile.ts'
 export type { Driver, PointError, ReadResult } from './driver.ts'
 export { BUILTIN_DRIVERS, createDriver, type DriverFactory } from './drivers.ts'
 export { createMemoryOutbox, deviceKey, type Outbox, type OutboxBatch } from './outbox.ts'

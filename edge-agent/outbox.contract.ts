@@ -32,6 +32,8 @@ export function describeOutboxContract(name: string, create: (opts: { maxSamples
       box.ack(second!)
       expect(box.take(10)).toBeUndefined()
       expect(box.depth()).toBe(0)
+      expect(box.nextSeq(deviceKey(A))).toBe(2)
+      expect(box.nextSeq(deviceKey(B))).toBe(0)
       box.push(A, sample(5))
       expect(box.take(10)?.seq).toBe(2)
       await box.close()

@@ -40,6 +40,8 @@ export interface Outbox {
   depth(key?: string): number
   /** Samples dropped because the outbox was full, since start, for one device or all. */
   dropped(key?: string): number
+  /** The `seq` the device's next message will carry (0 for a device never seen). */
+  nextSeq(key: string): number
   close(): Promise<void>
 }
 
@@ -133,6 +135,10 @@ class MemoryOutbox implements Outbox {
     let n = 0
     for (const q of this.queues.values()) n += q.dropped
     return n
+  }
+
+  nextSeq(key: string): number {
+    return this.queues.get(key)?.seq ?? this.options.firstSeq ?? 0
   }
 
   async close(): Promise<void> {}

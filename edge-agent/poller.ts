@@ -3,7 +3,7 @@ import { describeError, isPlantWattError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Sample } from '../core/payload.ts'
 import type { EdgeDeviceConfig } from './config.ts'
-import type { Driver, PointError } from './driver.ts'
+import type { Driver, PointError, ReadResult } from './driver.ts'
 import { toSample } from './sample.ts'
 
 export interface LastError {
@@ -49,6 +49,7 @@ export class DevicePoller {
   private failing = false
   private readonly stop = new AbortController()
   private loop: Promise<void> | undefined
+  private unsubscribe: (() => void) | undefined
 
   constructor(
     readonly device: EdgeDeviceConfig,
@@ -62,12 +63,15 @@ export class DevicePoller {
   }
 
   start(): void {
+    // Push drivers (OPC UA subscriptions) deliver between polls; polls then only check the link.
+    if (this.driver.subscribe && !this.unsubscribe) this.unsubscribe = this.driver.subscribe((result) => this.accept(result))
     this.loop ??= this.run()
   }
 
   /** Stops after the poll in progress (bounded by the driver's timeouts) and closes the driver. */
   async close(): Promise<void> {
     this.stop.abort()
+    this.unsubscribe?.()
     await this.loop
     await this.driver.close().catch((err: unknown) => this.logger.warn({ err: describeError(err) }, 'driver close failed'))
     this.setConnected(false)
@@ -102,21 +106,7 @@ export class DevicePoller {
       }
       const result = await this.driver.read(signal)
       if (signal.aborted) return
-      const { sample, rejected } = toSample(result)
-      const pointErrors: PointError[] = [...result.errors, ...rejected]
-      this.counters.reads++
-      this.counters.lastReadTs = result.ts
-      this.counters.pointErrors += pointErrors.length
-      const first = pointErrors[0]
-      if (first) {
-        this.counters.lastError = { code: first.code, message: `${first.point}: ${first.message}`, ts: Date.now() }
-        this.logger.debug({ errors: pointErrors }, 'points bad')
-      }
-      if (this.failing) {
-        this.failing = false
-        this.logger.info({ endpoint: this.driver.endpoint }, 'device reads again')
-      }
-      if (sample) this.hooks.onSample(sample)
+      this.accept(result)
     } catch (err) {
       if (signal.aborted) return
       this.counters.readErrors++
@@ -128,6 +118,25 @@ export class DevicePoller {
       if (this.connectedFlag) await this.driver.close().catch(() => {})
       this.setConnected(false)
     }
+  }
+
+  /** A result from a poll or a push: counted, converted, and handed on as a sample. */
+  private accept(result: ReadResult): void {
+    const { sample, rejected } = toSample(result)
+    const pointErrors: PointError[] = [...result.errors, ...rejected]
+    this.counters.reads++
+    this.counters.lastReadTs = result.ts
+    this.counters.pointErrors += pointErrors.length
+    const first = pointErrors[0]
+    if (first) {
+      this.counters.lastError = { code: first.code, message: `${first.point}: ${first.message}`, ts: Date.now() }
+      this.logger.debug({ errors: pointErrors }, 'points bad')
+    }
+    if (this.failing) {
+      this.failing = false
+      this.logger.info({ endpoint: this.driver.endpoint }, 'device reads again')
+    }
+    if (sample) this.hooks.onSample(sample)
   }
 
   private setConnected(connected: boolean): void {

@@ -86,7 +86,7 @@ describe('profile validation', () => {
       '/points/1/quantity: unknown quantity "volts": use a canonical name from core/quantities.ts',
       '/points/3/address: frequency_hz: address 65535 (float32, 2 register(s)) is outside 0..65535',
       '/points/4/address: power_factor: address 70000 (int16, 1 register(s)) is outside 0..65535',
-      '/points/5/type: active_power_kw (holding 0x0003): a holding register needs a type (uint16, int16, uint32, int32, float32, uint64, int64, float64)',
+      '/points/5/type: active_power_kw (holding 0x0003): a holding register needs a type (uint16, int16, uint32, int32, float32, uint64, int64, float64, string)',
       '/points/6/type: machine_state (coil 0x0003): type uint16 does not fit the coil table (bits only)',
       '/points/7/quantity: voltage_l1_v (input 0x000A): quantity already mapped by /points/0',
       '/points/2/address: current_l1_a (input 0x0001, float32) overlaps voltage_l1_v (input 0x0000, float32)',

@@ -32,6 +32,8 @@ export const ProfilePointSchema = Type.Object(
       Type.Union(literals(DATA_TYPES), { description: 'value type; bit for coil/discrete (the default there), required for registers' }),
     ),
     wordOrder: Type.Union(literals(WORD_ORDERS), { default: 'ABCD', description: 'byte order of multi-register values relative to big-endian ABCD' }),
+    length: Type.Optional(Type.Integer({ minimum: 1, maximum: 125, description: 'string only: registers the text spans (2 characters each)' })),
+    map: Type.Optional(Type.Record(Type.String(), Type.Number(), { description: 'string only: text → published number, e.g. { RUN: 2, IDLE: 1 }' })),
     scale: Type.Number({ default: 1, description: 'value = raw × scale + offset, into the quantity’s unit' }),
     offset: Type.Number({ default: 0, description: 'added after scaling, in the quantity’s unit' }),
     description: Type.Optional(Type.String({ description: "the vendor's name for the register" })),
@@ -63,6 +65,8 @@ export interface ProfilePoint {
   readonly offset: number
   /** Registers (or bits, for coil/discrete) the point spans. */
   readonly width: number
+  /** `string` only: text → published number. */
+  readonly map?: Readonly<Record<string, number>>
   readonly description?: string
 }
 
@@ -118,7 +122,7 @@ export function validateProfile(raw: unknown, file: string): ModbusProfile {
     const label = `${p.quantity} (${formatAddress(fn, Math.max(0, Math.min(MAX_ADDRESS, p.address)))})`
     if (!isQuantity(p.quantity)) problems.push({ path: `${where}/quantity`, message: `unknown quantity ${JSON.stringify(p.quantity)}: use a canonical name from core/quantities.ts` })
     const bits = isBitFunction(fn)
-    const type: DataType | undefined = p.type ?? (bits ? 'bit' : undefined)
+    const type = (p.type ?? (bits ? 'bit' : undefined)) as DataType | undefined
     if (type === undefined) {
       problems.push({ path: `${where}/type`, message: `${label}: a ${fn} register needs a type (${DATA_TYPES.filter((t) => t !== 'bit').join(', ')})` })
       return
@@ -127,7 +131,15 @@ export function validateProfile(raw: unknown, file: string): ModbusProfile {
       problems.push({ path: `${where}/type`, message: `${label}: type ${type} does not fit the ${fn} table (${bits ? 'bits only' : 'registers only, not bit'})` })
       return
     }
-    const width = widthOf(type)
+    if (type === 'string' && (p.length === undefined || p.map === undefined)) {
+      problems.push({ path: `${where}/type`, message: `${label}: a string point needs length (registers) and map (text → number)` })
+      return
+    }
+    if (type !== 'string' && (p.length !== undefined || p.map !== undefined)) {
+      problems.push({ path: `${where}/${p.length !== undefined ? 'length' : 'map'}`, message: `${label}: length and map are for string points only` })
+      return
+    }
+    const width = widthOf(type, p.length)
     if (p.address < 0 || p.address + width - 1 > MAX_ADDRESS) {
       problems.push({ path: `${where}/address`, message: `${p.quantity}: address ${p.address} (${type}, ${width} ${bits ? 'bit' : 'register(s)'}) is outside 0..65535` })
       return
@@ -146,6 +158,7 @@ export function validateProfile(raw: unknown, file: string): ModbusProfile {
         scale: p.scale,
         offset: p.offset,
         width,
+        ...(p.map === undefined ? {} : { map: Object.freeze({ ...p.map }) }),
         ...(p.description === undefined ? {} : { description: p.description }),
       }),
     )

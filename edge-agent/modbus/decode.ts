@@ -8,6 +8,8 @@ export interface ValueSpec {
   /** value = raw × scale + offset */
   scale: number
   offset: number
+  /** `string` only: text → published number. */
+  map?: Readonly<Record<string, number>>
 }
 
 export type DecodeResult = { ok: true; value: number } | { ok: false; message: string }
@@ -30,7 +32,7 @@ function toBigEndianBytes(words: readonly number[], wordOrder: WordOrder): Buffe
  * wire (each word big-endian per MB §4.2), combining them in `wordOrder`. Returns NaN or ±Infinity
  * when the registers hold them (floats); 64-bit integers beyond 2^53 lose precision.
  */
-export function decodeWords(words: readonly number[], type: Exclude<DataType, 'bit'>, wordOrder: WordOrder): number {
+export function decodeWords(words: readonly number[], type: Exclude<DataType, 'bit' | 'string'>, wordOrder: WordOrder): number {
   const width = widthOf(type)
   if (words.length !== width) {
     throw new PlantWattError('EDGE_ERR_DECODE', `${type} needs ${width} register(s), got ${words.length}`)
@@ -57,6 +59,16 @@ export function decodeWords(words: readonly number[], type: Exclude<DataType, 'b
 }
 
 /**
+ * Decodes the text held in `words`: two bytes per register, the first character in the high byte
+ * (MB §4.2 big-endian); `BADC`/`DCBA` read byte-swapped strings, `CDAB`/`DCBA` reversed word order.
+ * Trailing NULs and spaces (the usual padding) are removed.
+ */
+export function decodeString(words: readonly number[], wordOrder: WordOrder): string {
+  const buf = toBigEndianBytes(words, wordOrder)
+  return buf.toString('latin1').replace(/[\0 ]+$/, '')
+}
+
+/**
  * Decodes one point and applies scale and offset. Anything that is not a finite number (a float
  * register holding NaN/Infinity, e.g. a meter's "no value" marker or garbage) is a failure, so the
  * point is reported bad instead of being published.
@@ -67,6 +79,12 @@ export function decodeValue(raw: readonly number[] | readonly boolean[], spec: V
     if (spec.type === 'bit') {
       if (raw.length !== 1 || typeof raw[0] !== 'boolean') return { ok: false, message: `bit needs exactly one boolean, got ${JSON.stringify(raw)}` }
       value = raw[0] ? 1 : 0
+    } else if (spec.type === 'string') {
+      if (!raw.every((w): w is number => typeof w === 'number')) return { ok: false, message: 'string needs register words, got bits' }
+      const text = decodeString(raw as readonly number[], spec.wordOrder)
+      const mapped = spec.map && Object.prototype.hasOwnProperty.call(spec.map, text) ? spec.map[text] : undefined
+      if (mapped === undefined) return { ok: false, message: `string ${JSON.stringify(text)} is not in the point's map` }
+      value = mapped
     } else {
       if (!raw.every((w): w is number => typeof w === 'number')) return { ok: false, message: `${spec.type} needs register words, got bits` }
       value = decodeWords(raw as readonly number[], spec.type, spec.wordOrder)

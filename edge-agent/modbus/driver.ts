@@ -1,15 +1,16 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Quality } from '../../core/payload.ts'
 import { PlantWattError } from '../../core/errors.ts'
 import type { ModbusDeviceConfig } from '../config.ts'
 import type { Driver, PointError, ReadResult } from '../driver.ts'
 import type { ModbusProfile, ProfilePoint } from '../profile.ts'
-import { classifyRequestError, createTcpClient, type ModbusClient, type RequestFailure } from './client.ts'
+import { busLocation, classifyRequestError, createClient, type ModbusClient, type RequestFailure } from './client.ts'
 import { decodeValue } from './decode.ts'
 import { planReads, type ReadRequest } from './plan.ts'
 import { formatAddress, isBitFunction } from './types.ts'
 
 export interface ModbusDriverOptions {
-  /** Builds the transport client (tests, and the RTU transport later). Default: Modbus TCP. */
+  /** Builds the transport client (tests). Default: by `connection.transport`. */
   createClient?: (device: ModbusDeviceConfig) => ModbusClient
 }
 
@@ -32,8 +33,7 @@ class ModbusDriver implements Driver {
     readonly profile: ModbusProfile,
     private readonly options: ModbusDriverOptions,
   ) {
-    const c = device.connection
-    this.endpoint = `tcp://${c.host}:${c.port} unit ${c.unitId}`
+    this.endpoint = endpointOf(device)
     this.plan = planReads(profile.points, {
       maxRegistersPerRead: device.maxRegistersPerRead,
       maxGapRegisters: device.maxGapRegisters,
@@ -42,7 +42,7 @@ class ModbusDriver implements Driver {
 
   async connect(signal: AbortSignal): Promise<void> {
     await this.close()
-    const client = (this.options.createClient ?? ((d: ModbusDeviceConfig) => createTcpClient(d.connection)))(this.device)
+    const client = (this.options.createClient ?? ((d: ModbusDeviceConfig) => createClient(d.connection)))(this.device)
     try {
       await client.connect(signal)
     } catch (cause) {
@@ -55,22 +55,39 @@ class ModbusDriver implements Driver {
   async read(signal: AbortSignal): Promise<ReadResult> {
     const client = this.client
     if (!client?.isOpen) throw new PlantWattError('EDGE_ERR_NOT_CONNECTED', `${this.endpoint}: not connected`)
+    return client.exclusive ? client.exclusive(() => this.readAll(client, signal)) : this.readAll(client, signal)
+  }
+
+  private async readAll(client: ModbusClient, signal: AbortSignal): Promise<ReadResult> {
+    // On a shared RTU bus a unit that does not answer would hold the line for every request of
+    // its poll; after its first unanswered request the rest of the poll is skipped.
+    const shared = this.device.connection.transport !== 'tcp'
+    let skip: RequestFailure | undefined
     const values: Record<string, number> = {}
     const quality: Record<string, Quality> = {}
     const errors: PointError[] = []
     let timeouts = 0
     for (const req of this.plan) {
       signal.throwIfAborted()
+      if (skip) {
+        timeouts++
+        this.markBad(req, skip, quality, errors)
+        continue
+      }
       let data: readonly number[] | readonly boolean[]
       try {
-        data = await this.execute(client, req)
+        data = await this.execute(client, req, signal)
       } catch (err) {
+        signal.throwIfAborted()
         const failure = classifyRequestError(err)
         if (failure.code === 'EDGE_ERR_CONNECTION' || !client.isOpen) {
           await this.close()
           throw new PlantWattError('EDGE_ERR_CONNECTION', `${this.endpoint}: connection lost reading ${describeRequest(req)}: ${failure.message}`, { cause: err })
         }
-        if (failure.code === 'EDGE_ERR_TIMEOUT') timeouts++
+        if (failure.code === 'EDGE_ERR_TIMEOUT') {
+          timeouts++
+          if (shared) skip = { code: 'EDGE_ERR_TIMEOUT', message: `skipped: unit ${this.device.connection.unitId} did not answer ${describeRequest(req)}` }
+        }
         this.markBad(req, failure, quality, errors)
         continue
       }
@@ -87,7 +104,8 @@ class ModbusDriver implements Driver {
       }
     }
     if (this.plan.length > 0 && timeouts === this.plan.length) {
-      // Nothing answered: a half-open TCP connection never recovers by itself, so start afresh.
+      // Nothing answered: a half-open TCP connection never recovers by itself, so start afresh (on
+      // a shared bus this only releases this device's hold on the port).
       await this.close()
       throw new PlantWattError('EDGE_ERR_TIMEOUT', `${this.endpoint}: no reply to any of ${this.plan.length} request(s) within ${this.device.connection.timeoutMs} ms`)
     }
@@ -100,7 +118,7 @@ class ModbusDriver implements Driver {
     await client?.close()
   }
 
-  private async execute(client: ModbusClient, req: ReadRequest<ProfilePoint>): Promise<readonly number[] | readonly boolean[]> {
+  private async execute(client: ModbusClient, req: ReadRequest<ProfilePoint>, signal: AbortSignal): Promise<readonly number[] | readonly boolean[]> {
     for (let attempt = 0; ; attempt++) {
       try {
         return isBitFunction(req.function)
@@ -108,19 +126,50 @@ class ModbusDriver implements Driver {
           : await client.readRegisters(req.function as 'holding' | 'input', req.address, req.count)
       } catch (err) {
         const failure = classifyRequestError(err)
-        const transient = failure.code === 'EDGE_ERR_TIMEOUT' || (failure.modbusCode !== undefined && TRANSIENT_EXCEPTIONS.has(failure.modbusCode))
+        const transient =
+          failure.code === 'EDGE_ERR_TIMEOUT' ||
+          failure.code === 'EDGE_ERR_CRC' ||
+          failure.code === 'EDGE_ERR_FRAME' ||
+          (failure.modbusCode !== undefined && TRANSIENT_EXCEPTIONS.has(failure.modbusCode))
         if (!transient || attempt >= this.device.retries || !client.isOpen) throw err
+        const backoff = this.device.retryBackoffMs * 2 ** attempt
+        if (backoff > 0) await sleep(backoff, undefined, { signal })
       }
     }
   }
 
   private markBad(req: ReadRequest<ProfilePoint>, failure: RequestFailure, quality: Record<string, Quality>, errors: PointError[]): void {
-    const what = failure.code === 'EDGE_ERR_TIMEOUT' ? `no reply within ${this.device.connection.timeoutMs} ms` : failure.message
+    const what = failure.code === 'EDGE_ERR_TIMEOUT' && !failure.message.startsWith('skipped') ? `no reply within ${this.device.connection.timeoutMs} ms` : failure.message
     for (const point of req.points) {
       quality[point.quantity] = 'bad'
       errors.push({ point: point.quantity, code: failure.code, message: `${this.endpoint} ${describeRequest(req)}: ${what}` })
     }
   }
+}
+
+const SERIAL_KEYS = ['path', 'baudRate', 'parity', 'dataBits', 'stopBits'] as const
+
+/** Keys a transport needs, and keys that mean nothing for it (a likely mix-up worth reporting). */
+export function connectionProblems(c: ModbusDeviceConfig['connection']): string[] {
+  const problems: string[] = []
+  if (c.transport === 'rtu') {
+    if (c.path === undefined) problems.push('transport rtu needs path (e.g. /dev/ttyUSB0)')
+    if (c.host !== undefined) problems.push('host is not used by transport rtu (use rtu-over-tcp for a serial gateway)')
+  } else {
+    if (c.host === undefined) problems.push(`transport ${c.transport} needs host`)
+    for (const k of SERIAL_KEYS) if (c[k] !== undefined) problems.push(`${k} is only used by transport rtu`)
+  }
+  if (c.transport === 'rtu' && c.dataBits === 7) problems.push('dataBits 7 is Modbus ASCII; RTU needs 8 (Modbus over Serial Line §2.5.1)')
+  return problems
+}
+
+/** How a device is named in errors: `tcp://h:502 unit 1`, `rtu:/dev/ttyUSB0 9600 8E1 unit 3`. */
+export function endpointOf(device: ModbusDeviceConfig): string {
+  const c = device.connection
+  if (c.transport === 'tcp') return `tcp://${c.host}:${c.port} unit ${c.unitId}`
+  const loc = busLocation(c)
+  if (loc.transport === 'rtu') return `rtu:${loc.path} ${loc.baudRate} ${loc.dataBits}${loc.parity[0]!.toUpperCase()}${loc.stopBits} unit ${c.unitId}`
+  return `rtu-over-tcp://${loc.host}:${loc.port} unit ${c.unitId}`
 }
 
 /**
@@ -133,8 +182,10 @@ export function createModbusDriver(device: ModbusDeviceConfig, profile: ModbusPr
   if (device.driver !== 'modbus') {
     throw new PlantWattError('EDGE_ERR_DRIVER_CONFIG', `device ${device.device}: driver ${JSON.stringify(device.driver)} is not modbus`)
   }
-  if (device.connection.transport !== 'tcp') {
-    throw new PlantWattError('EDGE_ERR_DRIVER_CONFIG', `device ${device.device}: transport ${JSON.stringify(device.connection.transport)} is not supported yet`)
+  const problems = connectionProblems(device.connection)
+  if (device.opcua !== undefined) problems.push('the opcua: section is for driver opcua only')
+  if (problems.length > 0) {
+    throw new PlantWattError('EDGE_ERR_DRIVER_CONFIG', `device ${device.device}: connection: ${problems.join('; ')}`, { details: problems })
   }
   try {
     return new ModbusDriver(device, profile, options)

@@ -20,10 +20,11 @@ export function isBitFunction(fn: ModbusFunction): boolean {
 }
 
 /**
- * Value types. `string` is reserved for a later issue: payload values are numbers, so a string
- * point needs a mapping (e.g. to `machine_state`) before it can be published.
+ * Value types. A `string` spans `length` registers (two ASCII bytes each, first character in the
+ * high byte); payload values are numbers, so a string point carries a `map` from text to number
+ * (e.g. "RUN" → 2 for `machine_state`).
  */
-export const DATA_TYPES = ['bit', 'uint16', 'int16', 'uint32', 'int32', 'float32', 'uint64', 'int64', 'float64'] as const
+export const DATA_TYPES = ['bit', 'uint16', 'int16', 'uint32', 'int32', 'float32', 'uint64', 'int64', 'float64', 'string'] as const
 export type DataType = (typeof DATA_TYPES)[number]
 
 /**
@@ -35,9 +36,11 @@ export type DataType = (typeof DATA_TYPES)[number]
 export const WORD_ORDERS = ['ABCD', 'CDAB', 'BADC', 'DCBA'] as const
 export type WordOrder = (typeof WORD_ORDERS)[number]
 
-/** Width of a value: registers for register types, 1 (bit) for `bit`. */
-export function widthOf(type: DataType): number {
+/** Width of a value: registers for register types, 1 (bit) for `bit`, `length` registers for `string`. */
+export function widthOf(type: DataType, length = 1): number {
   switch (type) {
+    case 'string':
+      return length
     case 'bit':
     case 'uint16':
     case 'int16':
