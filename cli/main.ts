@@ -290,7 +290,7 @@ program
     try {
       const result = await backfillScenario(scenario, store, { start: stop - days * 86_400_000, stop, stepMs: stepS * 1000, fields: opts.fields })
       const seconds = (performance.now() - started) / 1000
-      process.stdout.write(`${JSON.stringify({ scenario: scenario.name, days, stepS, seconds: Number(seconds.toFixed(1)), ...result })}\n`)
+      process.stdout.write(`${JSON.stringify({ scenario: scenario.name, days, stepS, devices: result.devices, points: result.points, seconds: Number(seconds.toFixed(1)), pointsPerS: Math.round(result.points / seconds) })}\n`)
     } finally {
       await store.close()
     }
