@@ -293,8 +293,10 @@ describe('edge agent: Modbus TCP → MQTT', () => {
     expect(s.readErrors).toBeGreaterThanOrEqual(1)
     expect(s.lastError?.code).toBe('EDGE_ERR_TIMEOUT')
     // no overlap: each request to the silent device started only after the previous one timed out
+    // (50 ms). Overlapping polls would start a request every 20 ms tick or less; the margin below
+    // that absorbs the arrival jitter of a loaded machine (seen at 41.6 ms in a full parallel run).
     const at = slow.requests.map((r) => r.at)
-    for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!).toBeGreaterThanOrEqual(45)
+    for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!).toBeGreaterThanOrEqual(30)
     expect(at.length).toBeGreaterThanOrEqual(5)
     expect(dataOf(sub.messages, 'slow')).toEqual([])
   })

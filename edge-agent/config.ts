@@ -19,7 +19,7 @@ const modbusConnectionProperties = {
   port: Type.Integer({ minimum: 1, maximum: 65535, default: 502, description: 'tcp, rtu-over-tcp: TCP port (Modbus standard 502)' }),
   path: Type.Optional(Type.String({ minLength: 1, description: 'rtu: serial device, e.g. /dev/ttyUSB0; devices with the same path share the bus' })),
   baudRate: Type.Optional(Type.Integer({ minimum: 300, maximum: 921_600, description: 'rtu: bits per second (default 9600)' })),
-  parity: Type.Optional(Type.Enum(['none', 'even', 'odd'], { description: 'rtu: parity (default none; Modbus over serial line §2.5.1 recommends even)' })),
+  parity: Type.Optional(Type.Enum(['none', 'even', 'odd'], { description: 'rtu: parity none | even | odd (default none; Modbus over Serial Line §2.5.1 makes even the default)' })),
   dataBits: Type.Optional(Type.Union([Type.Literal(7), Type.Literal(8)], { description: 'rtu: data bits (default 8; RTU requires 8)' })),
   stopBits: Type.Optional(Type.Union([Type.Literal(1), Type.Literal(2)], { description: 'rtu: stop bits (default 1)' })),
   unitId: Type.Integer({ minimum: 0, maximum: 255, default: 1, description: 'unit identifier: the slave id on the bus or behind a gateway' }),
@@ -40,8 +40,8 @@ export const ModbusTcpConnectionSchema = ModbusConnectionSchema
 export const OpcuaConnectionSchema = Type.Object(
   {
     endpointUrl: Type.String({ pattern: '^opc\\.tcp://', description: 'server endpoint, e.g. opc.tcp://10.0.0.7:4840' }),
-    securityMode: Type.Enum(['None', 'Sign', 'SignAndEncrypt'], { default: 'SignAndEncrypt', description: 'message security mode' }),
-    securityPolicy: Type.Enum(['None', 'Basic256Sha256'], { default: 'Basic256Sha256', description: 'security policy (None only with securityMode None)' }),
+    securityMode: Type.Enum(['None', 'Sign', 'SignAndEncrypt'], { default: 'SignAndEncrypt', description: 'message security mode: None | Sign | SignAndEncrypt' }),
+    securityPolicy: Type.Enum(['None', 'Basic256Sha256'], { default: 'Basic256Sha256', description: 'security policy: None | Basic256Sha256 (None only with securityMode None)' }),
     pkiDir: Type.String({ minLength: 1, default: './data/opcua-pki', description: "the agent's certificate store: own/, trusted/, rejected/" }),
     applicationName: Type.String({ minLength: 1, default: 'plantwatt-edge', description: 'client application name; its certificate URI is urn:<host>:<applicationName>' }),
     username: Type.Optional(Type.String({ minLength: 1, description: 'user name; the password comes from env PLANTWATT_OPCUA_PASSWORD or `password`' })),
@@ -50,7 +50,7 @@ export const OpcuaConnectionSchema = Type.Object(
     samplingIntervalMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 1000, description: 'subscribe: monitored item sampling interval, ms' }),
     publishingIntervalMs: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 1000, description: 'subscribe: subscription publishing interval, ms' }),
     queueSize: Type.Integer({ minimum: 1, maximum: 10_000, default: 10, description: 'subscribe: values the server queues per item between publishes' }),
-    deadband: Type.Enum(['none', 'absolute', 'percent'], { default: 'none', description: 'subscribe: data change filter deadband type' }),
+    deadband: Type.Enum(['none', 'absolute', 'percent'], { default: 'none', description: 'subscribe: data change filter deadband: none | absolute | percent' }),
     deadbandValue: Type.Number({ minimum: 0, default: 0, description: 'subscribe: deadband, in the value’s unit (absolute) or % of its EURange (percent)' }),
     timeoutMs: Type.Integer({ minimum: 100, maximum: 120_000, default: 5000, description: 'connect and request timeout, ms' }),
   },

@@ -1,9 +1,19 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { PlantWattError } from '../core/errors.ts'
 import { loadProfile, shippedProfiles, validateProfile } from './profile.ts'
+
+const tempDirs: string[] = []
+const tempDir = (prefix: string) => {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  tempDirs.push(dir)
+  return dir
+}
+afterAll(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true })
+})
 
 const base = { name: 'test', vendor: 'ACME', model: 'M1', source: 'ACME M1 manual v2, table 4' }
 
@@ -48,7 +58,7 @@ describe('shipped profiles', () => {
 
 describe('profile validation', () => {
   it('normalises function codes, fills defaults and loads YAML hex addresses from a path', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pw-profile-'))
+    const dir = tempDir('pw-profile-')
     const file = join(dir, 'acme.yaml')
     writeFileSync(
       file,

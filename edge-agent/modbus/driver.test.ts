@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { validateConfig } from '../../core/config.ts'
 import { isPlantWattError } from '../../core/errors.ts'
 import { ModbusDeviceSchema, type ModbusDeviceConfig } from '../config.ts'
@@ -10,6 +10,16 @@ import { loadProfile } from '../profile.ts'
 import { createModbusDriver } from './driver.ts'
 import { startTestModbusServer, type TestModbusServer, type TestServerOptions } from './test-server.ts'
 import { SDM630_VALUES, SDM630_WORDS, closeTo } from './test-fixtures.ts'
+
+const tempDirs: string[] = []
+const tempDir = (prefix: string) => {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  tempDirs.push(dir)
+  return dir
+}
+afterAll(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true })
+})
 
 const sdm630 = loadProfile('eastron-sdm630')
 const opened: { close(): Promise<void> }[] = []
@@ -138,7 +148,7 @@ describe('modbus driver over TCP', () => {
   })
 
   it('reads holding registers, word orders and coils from a custom profile', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pw-driver-'))
+    const dir = tempDir('pw-driver-')
     const file = join(dir, 'acme.yaml')
     writeFileSync(
       file,

@@ -1,0 +1,325 @@
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import {
+  AttributeIds,
+  ClientMonitoredItem,
+  ClientSubscription,
+  DataChangeFilter,
+  DataChangeTrigger,
+  DeadbandType,
+  MessageSecurityMode,
+  OPCUACertificateManager,
+  OPCUAClient,
+  SecurityPolicy,
+  TimestampsToReturn,
+  UserTokenType,
+  type ClientSession,
+  type DataValue,
+  type StatusCode,
+  type UserIdentityInfo,
+} from 'node-opcua'
+import type { Quality } from '../../core/payload.ts'
+import { PlantWattError } from '../../core/errors.ts'
+import type { EdgeDeviceConfig, OpcuaConnection } from '../config.ts'
+import type { Driver, PointError, ReadResult } from '../driver.ts'
+import type { OpcuaPoint, OpcuaProfile } from './profile.ts'
+
+/** Bounds a node-opcua promise: a vanished server may never answer. */
+async function within<T>(ms: number, what: string, p: Promise<T>, code = 'EDGE_ERR_TIMEOUT'): Promise<T> {
+  const ac = new AbortController()
+  try {
+    return await Promise.race([p, sleep(ms, undefined, { signal: ac.signal }).then(() => Promise.reject(new PlantWattError(code, `${what}: no answer within ${ms} ms`)))])
+  } finally {
+    ac.abort()
+  }
+}
+
+/** The agent's certificate store for `conn`, created if missing (no server contact). */
+export async function opcuaCertificateManager(conn: OpcuaConnection): Promise<OPCUACertificateManager> {
+  const cm = new OPCUACertificateManager({ rootFolder: conn.pkiDir, automaticallyAcceptUnknownCertificate: false })
+  await cm.initialize()
+  return cm
+}
+
+/**
+ * Makes sure the agent's own certificate exists in `pkiDir/own` (RSA 2048, URI
+ * urn:<host>:<applicationName>: OPC UA Part 4 CreateSession requires the client's applicationUri
+ * to match the URI in its certificate) and returns its file, so it can be handed to the server's administrator.
+ */
+export async function ensureOpcuaCertificate(conn: OpcuaConnection): Promise<string> {
+  const cm = await opcuaCertificateManager(conn)
+  const client = OPCUAClient.create({ applicationName: conn.applicationName, applicationUri: applicationUri(conn), clientCertificateManager: cm })
+  await client.createDefaultCertificate()
+  await cm.dispose()
+  return join(conn.pkiDir, 'own', 'certs', 'client_certificate.pem')
+}
+
+const applicationUri = (conn: OpcuaConnection) => `urn:${hostname()}:${conn.applicationName}`
+
+/** OPC UA Part 4, StatusCode: the two top bits are the severity: 00 good, 01 uncertain, 10/11 bad. */
+function qualityOf(status: StatusCode): Quality {
+  const severity = status.value >>> 30
+  return severity === 0 ? 'good' : severity === 1 ? 'uncertain' : 'bad'
+}
+
+const NODE_ERRORS = new Set(['BadNodeIdUnknown', 'BadNodeIdInvalid', 'BadAttributeIdInvalid', 'BadNotReadable'])
+
+/** A Variant's value as a number in the point's unit, or why not. */
+export function toNumber(value: unknown, point: Pick<OpcuaPoint, 'scale' | 'offset' | 'map'>): { ok: true; value: number } | { ok: false; message: string } {
+  let raw: number
+  if (typeof value === 'number') raw = value
+  else if (typeof value === 'boolean') raw = value ? 1 : 0
+  else if (typeof value === 'bigint') raw = Number(value)
+  else if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'number')) raw = (value[0] as number) * 2 ** 32 + (value[1] as number) // node-opcua (U)Int64: [high, low]
+  else if (typeof value === 'string') {
+    const mapped = point.map && Object.prototype.hasOwnProperty.call(point.map, value) ? point.map[value] : undefined
+    if (mapped === undefined) return { ok: false, message: `text ${JSON.stringify(value)} is not in the point's map` }
+    raw = mapped
+  } else return { ok: false, message: `value ${JSON.stringify(value)} is not a number` }
+  const scaled = raw * point.scale + point.offset
+  return Number.isFinite(scaled) ? { ok: true, value: scaled } : { ok: false, message: `${raw} is not finite` }
+}
+
+class OpcuaDriver implements Driver {
+  readonly kind = 'opcua'
+  readonly endpoint: string
+  private client: OPCUAClient | undefined
+  private session: ClientSession | undefined
+  private subscription: ClientSubscription | undefined
+  private certificates: OPCUACertificateManager | undefined
+  private lost = false
+  private listener: ((result: ReadResult) => void) | undefined
+  /** Points that could not be monitored on this connection, reported with every read. */
+  private itemErrors: PointError[] = []
+  private pending: { values: Record<string, number>; quality: Record<string, Quality>; errors: PointError[]; ts: number } | undefined
+
+  constructor(
+    private readonly conn: OpcuaConnection,
+    readonly profile: OpcuaProfile,
+  ) {
+    this.endpoint = `${conn.endpointUrl} ${conn.securityMode}${conn.securityMode === 'None' ? '' : `/${conn.securityPolicy}`}`
+  }
+
+  subscribe(onResult: (result: ReadResult) => void): () => void {
+    this.listener = onResult
+    return () => {
+      if (this.listener === onResult) this.listener = undefined
+    }
+  }
+
+  async connect(signal: AbortSignal): Promise<void> {
+    await this.close()
+    const c = this.conn
+    this.lost = false
+    this.certificates = await opcuaCertificateManager(c)
+    const client = OPCUAClient.create({
+      applicationName: c.applicationName,
+      applicationUri: applicationUri(c),
+      clientCertificateManager: this.certificates,
+      securityMode: MessageSecurityMode[c.securityMode],
+      securityPolicy: c.securityPolicy === 'None' ? SecurityPolicy.None : SecurityPolicy.Basic256Sha256,
+      endpointMustExist: false,
+      // Reconnection is the poller's: it closes and connects afresh, which re-creates the session
+      // and the subscription even after a server restart lost them.
+      connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 500 },
+      requestedSessionTimeout: 60_000,
+      transportTimeout: c.timeoutMs,
+      defaultTransactionTimeout: c.timeoutMs,
+    })
+    this.client = client
+    // Only the current client's events count: an old one may report its close after a reconnect.
+    const lost = () => {
+      if (this.client === client) this.lost = true
+    }
+    client.on('connection_lost', lost)
+    client.on('close', lost)
+    // Bounded by the poller's stop signal too; the listener goes when connect ends, so reconnects
+    // to a server that stays away do not pile listeners onto the long-lived signal.
+    let onAbort: (() => void) | undefined
+    const abort = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new PlantWattError('EDGE_ERR_CONNECT', 'aborted'))
+      if (signal.aborted) onAbort()
+      else signal.addEventListener('abort', onAbort, { once: true })
+    })
+    abort.catch(() => {})
+    try {
+      await this.open(client, signal, abort)
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  private async open(client: OPCUAClient, signal: AbortSignal, abort: Promise<never>): Promise<void> {
+    const c = this.conn
+    try {
+      await Promise.race([within(c.timeoutMs, `connect to ${c.endpointUrl}`, client.connect(c.endpointUrl), 'EDGE_ERR_CONNECT'), abort])
+    } catch (cause) {
+      await this.close()
+      const reason = (cause as Error).message
+      const hint = /certificate/i.test(reason) ? ` (is the server's certificate in ${join(c.pkiDir, 'trusted', 'certs')}? refused ones are in ${join(c.pkiDir, 'rejected')})` : ''
+      throw new PlantWattError('EDGE_ERR_CONNECT', `cannot connect to ${this.endpoint}: ${reason}${hint}`, { cause })
+    }
+    const password = c.password ?? process.env.PLANTWATT_OPCUA_PASSWORD
+    const identity: UserIdentityInfo = c.username === undefined ? { type: UserTokenType.Anonymous } : { type: UserTokenType.UserName, userName: c.username, password: password ?? '' }
+    try {
+      this.session = await Promise.race([within(c.timeoutMs, 'create session', client.createSession(identity), 'EDGE_ERR_CONNECT'), abort])
+    } catch (cause) {
+      await this.close()
+      const reason = (cause as Error).message
+      const auth = /BadUserAccessDenied|BadIdentityToken|user/i.test(reason)
+      throw new PlantWattError(auth ? 'EDGE_ERR_AUTH' : 'EDGE_ERR_CONNECT', `${this.endpoint}: session refused${auth ? ` for user ${JSON.stringify(c.username)}` : ''}: ${reason}`, { cause })
+    }
+    signal.throwIfAborted()
+    if (c.mode === 'subscribe') await this.createSubscription(this.session)
+  }
+
+  private async createSubscription(session: ClientSession): Promise<void> {
+    const c = this.conn
+    const subscription = await within(
+      c.timeoutMs,
+      'create subscription',
+      session.createSubscription2({
+        requestedPublishingInterval: c.publishingIntervalMs,
+        // OPC UA Part 4, CreateSubscription: lifetime count at least 3 × keep-alive count.
+        requestedLifetimeCount: 60,
+        requestedMaxKeepAliveCount: 10,
+        maxNotificationsPerPublish: 0,
+        publishingEnabled: true,
+        priority: 1,
+      }),
+    )
+    this.subscription = subscription
+    this.itemErrors = []
+    const filter =
+      c.deadband === 'none'
+        ? null
+        : new DataChangeFilter({
+            trigger: DataChangeTrigger.StatusValue,
+            deadbandType: c.deadband === 'absolute' ? DeadbandType.Absolute : DeadbandType.Percent,
+            deadbandValue: c.deadbandValue,
+          })
+    for (const point of this.profile.points) {
+      // Listen before the item exists on the server: the first value can come in the first publish
+      // response, and an event without a listener is lost.
+      const item: ClientMonitoredItem = ClientMonitoredItem.create(
+        subscription,
+        { nodeId: point.nodeId, attributeId: AttributeIds.Value },
+        { samplingInterval: c.samplingIntervalMs, queueSize: c.queueSize, discardOldest: true, filter },
+        TimestampsToReturn.Both,
+      )
+      item.on('changed', (dv: DataValue) => this.collect(point, dv))
+      try {
+        await within(
+          c.timeoutMs,
+          `monitor ${point.nodeId}`,
+          new Promise<void>((resolve, reject) => {
+            item.once('initialized', () => resolve())
+            item.once('err', (message: unknown) => reject(new Error(String(message))))
+          }),
+        )
+      } catch (err) {
+        this.itemErrors.push(this.pointError(point, /Bad\w+/.exec((err as Error).message)?.[0] ?? (err as Error).message))
+        continue
+      }
+      const status = item.statusCode
+      if (qualityOf(status) === 'bad') this.itemErrors.push(this.pointError(point, status.name))
+    }
+  }
+
+  private pointError(point: OpcuaPoint, status: string): PointError {
+    const code = NODE_ERRORS.has(status) || /BadNodeId/.test(status) ? 'EDGE_ERR_OPCUA_NODE' : 'EDGE_ERR_OPCUA_STATUS'
+    return { point: point.quantity, code, message: `${this.endpoint} node ${point.nodeId}: ${status}` }
+  }
+
+  /** One DataValue into a result: a bad status is quality 'bad' and never a number. */
+  private apply(point: OpcuaPoint, dv: DataValue, into: { values: Record<string, number>; quality: Record<string, Quality>; errors: PointError[] }): void {
+    const quality = qualityOf(dv.statusCode)
+    if (quality === 'bad') {
+      into.quality[point.quantity] = 'bad'
+      into.errors.push(this.pointError(point, dv.statusCode.name))
+      return
+    }
+    const n = toNumber(dv.value?.value, point)
+    if (!n.ok) {
+      into.quality[point.quantity] = 'bad'
+      into.errors.push({ point: point.quantity, code: 'EDGE_ERR_DECODE', message: `${this.endpoint} node ${point.nodeId}: ${n.message}` })
+      return
+    }
+    into.values[point.quantity] = n.value
+    if (quality === 'uncertain') into.quality[point.quantity] = 'uncertain'
+  }
+
+  /** Notifications of one publish response arrive synchronously: gather them into one sample. */
+  private collect(point: OpcuaPoint, dv: DataValue): void {
+    const ts = (dv.sourceTimestamp ?? dv.serverTimestamp)?.getTime() ?? Date.now()
+    if (!this.pending) {
+      this.pending = { values: {}, quality: {}, errors: [], ts }
+      setImmediate(() => {
+        const batch = this.pending
+        this.pending = undefined
+        if (batch && this.listener) this.listener(batch)
+      })
+    }
+    this.pending.ts = Math.max(this.pending.ts, ts)
+    this.apply(point, dv, this.pending)
+  }
+
+  async read(signal: AbortSignal): Promise<ReadResult> {
+    const session = this.session
+    if (!session || this.lost) {
+      if (session) await this.close()
+      throw new PlantWattError(session ? 'EDGE_ERR_CONNECTION' : 'EDGE_ERR_NOT_CONNECTED', `${this.endpoint}: ${session ? 'connection lost' : 'not connected'}`)
+    }
+    signal.throwIfAborted()
+    if (this.conn.mode === 'subscribe') {
+      // Values arrive through `subscribe`; a poll only reports the items that could not be monitored.
+      return { ts: Date.now(), values: {}, quality: {}, errors: [...this.itemErrors] }
+    }
+    const points = this.profile.points
+    let values: DataValue[]
+    try {
+      values = await within(this.conn.timeoutMs, 'read', session.read(points.map((p) => ({ nodeId: p.nodeId, attributeId: AttributeIds.Value }))))
+    } catch (cause) {
+      await this.close()
+      throw new PlantWattError('EDGE_ERR_CONNECTION', `${this.endpoint}: read failed: ${(cause as Error).message}`, { cause })
+    }
+    const result = { ts: Date.now(), values: {} as Record<string, number>, quality: {} as Record<string, Quality>, errors: [] as PointError[] }
+    points.forEach((p, i) => this.apply(p, values[i] as DataValue, result))
+    return result
+  }
+
+  async close(): Promise<void> {
+    const { client, session, subscription } = this
+    this.client = undefined
+    this.session = undefined
+    this.subscription = undefined
+    const quiet = async (what: Promise<unknown> | undefined) => {
+      if (what) await within(1000, 'close', what).catch(() => {})
+    }
+    if (!this.lost) {
+      await quiet(subscription?.terminate())
+      await quiet(session?.close())
+    }
+    await quiet(client?.disconnect())
+    // The manager may watch its folders: release it with the connection (connect makes a new one).
+    const certificates = this.certificates
+    this.certificates = undefined
+    await quiet(certificates?.dispose())
+  }
+}
+
+/**
+ * An OPC UA driver for one device (`driver: opcua`, settings under `opcua:`). No I/O until
+ * `connect`. In `subscribe` mode values are pushed through `subscribe` as the server publishes
+ * them; in `poll` mode `read` uses the Read service. Each value's StatusCode becomes its quality.
+ */
+export function createOpcuaDriver(device: EdgeDeviceConfig, profile: OpcuaProfile): Driver {
+  if (device.driver !== 'opcua') throw new PlantWattError('EDGE_ERR_DRIVER_CONFIG', `device ${device.device}: driver ${JSON.stringify(device.driver)} is not opcua`)
+  const conn = device.opcua
+  if (!conn) throw new PlantWattError('EDGE_ERR_DRIVER_CONFIG', `device ${device.device}: driver opcua needs an opcua: section (endpointUrl, securityMode …)`)
+  if ((conn.securityMode === 'None') !== (conn.securityPolicy === 'None')) {
+    throw new PlantWattError('EDGE_ERR_DRIVER_CONFIG', `device ${device.device}: securityMode ${conn.securityMode} does not go with securityPolicy ${conn.securityPolicy}`)
+  }
+  return new OpcuaDriver(conn, profile)
+}
