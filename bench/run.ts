@@ -1,11 +1,9 @@
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
-import mqtt from 'mqtt'
 import { Point } from '@influxdata/influxdb-client'
 import { silentLogger } from '../core/logger.ts'
-import { buildTopic } from '../core/topic.ts'
-import { encodePayload, type Sample } from '../core/payload.ts'
+import type { Sample } from '../core/payload.ts'
 import { validateConfig } from '../core/config.ts'
 import { MqttClientConfigSchema } from '../core/mqtt.ts'
 import { createInfluxStore } from '../storage/influxdb/index.ts'
@@ -15,10 +13,40 @@ import { BrokerConfigSchema } from '../broker/config.ts'
 import { startIngest } from '../ingest/index.ts'
 import { IngestConfigSchema } from '../ingest/config.ts'
 import { startInfluxd, type RunningInfluxd } from '../test/influxd.ts'
+import { fanIn, type FanInResult } from './fan-in.ts'
+import { qos0Flood, type FloodResult } from './flood.ts'
+import { processCpuSeconds, runLoad } from './load.ts'
+import { startScript } from '../test/child.ts'
 
 export interface BenchOptions {
   /** Samples pushed through the pipeline (each sample = one InfluxDB point with 4 fields). */
   samples: number
+  /** Fan-in: messages each of the 50 publishers sends. Default 1000. */
+  fanInMessagesPerPublisher?: number
+  /** QoS 0 flood length, s. Default 6. */
+  floodSeconds?: number
+}
+
+export interface BenchResult {
+  benchmark: string
+  date: string
+  machine: { cpus: number; model: string; node: string }
+  pipeline: {
+    what: string
+    samples: number
+    devices: number
+    samplesPerMessage: number
+    settings: PipelineSettings
+    pipelineSamplesPerS: number
+    rawInfluxPointsPerS: number
+    ratio: number
+    brokerIngestCpuUsPerSample: number
+    stored: number
+    lost: number
+  }
+  pipelineBrokerInOwnProcess: { what: string; samplesPerS: number; ratio: number; brokerCpuUsPerSample: number; ingestCpuUsPerSample: number; lost: number }
+  fanIn: { what: string; results: FanInResult[] }
+  qos0Flood: FloodResult
 }
 
 const DEVICES = 100
@@ -68,77 +96,132 @@ async function rawInfluxRate(influx: RunningInfluxd, total: number): Promise<{ p
   return { pointsPerS: lines.length / seconds, seconds }
 }
 
-/** Samples through broker → ingest → InfluxDB, from one publisher per 10 devices, QoS 1. */
-async function pipelineRate(influx: RunningInfluxd, total: number): Promise<{ samplesPerS: number; seconds: number; stored: number }> {
+export interface PipelineSettings {
+  publishers: number
+  /** Unacknowledged messages each publisher keeps in flight. */
+  window: number
+  batchSize: number
+  flushIntervalMs: number
+  maxInFlightMessages: number
+}
+
+export const PIPELINE_DEFAULTS: PipelineSettings = { publishers: 10, window: 500, batchSize: 10_000, flushIntervalMs: 200, maxInFlightMessages: 10_000 }
+
+/**
+ * Samples through broker → ingest → InfluxDB, QoS 1. Publishers run in a child process, so the
+ * broker and ingest (this process) have a core to themselves and influxd the other; the clock
+ * stops when InfluxDB holds every point.
+ */
+export interface PipelineRun {
+  samplesPerS: number
+  seconds: number
+  stored: number
+  /** CPU of this process (broker + ingest, or ingest alone when the broker runs in a child). */
+  cpuSecondsHere: number
+  /** CPU of the broker child process, when there is one. */
+  cpuSecondsBrokerChild: number | undefined
+}
+
+export async function pipelineRate(influx: RunningInfluxd, total: number, settings: PipelineSettings = PIPELINE_DEFAULTS, brokerIn: 'this-process' | 'child' = 'this-process'): Promise<PipelineRun> {
   const db = 'bench_pipeline'
   const store = await createInfluxStore({ backend: 'influxdb', url: influx.url, database: db, createDatabase: true, timeoutMs: 30_000 })
-  const broker = await startBroker(validateConfig(BrokerConfigSchema, { port: 0 }), { logger: silentLogger() })
+  await fetch(`${influx.url}/query?q=${encodeURIComponent(`DROP SERIES FROM "${TELEMETRY_MEASUREMENT}"`)}&db=${db}`, { method: 'POST' })
+  // Publishers here are anonymous (loopback) with the default publish policy (payloads validated);
+  // the rate limit is lifted: 10 connections carry what 1,000 gateways would.
+  const brokerConfig = { port: 0, publishRate: { messagesPerS: 0 } }
+  const child = brokerIn === 'child' ? await startScript('broker-process.ts', { PW_BROKER_CONFIG: JSON.stringify(brokerConfig) }) : undefined
+  const broker = child
+    ? { url: child.ready.url as string, close: () => child.kill('SIGTERM') }
+    : await startBroker(validateConfig(BrokerConfigSchema, brokerConfig), { logger: silentLogger() })
+  const stat = (pid: number): string => readFileSync(`/proc/${pid}/stat`, 'utf8')
+  let childCpu = 0
   const ingest = await startIngest({
-    config: validateConfig(IngestConfigSchema, {}),
+    config: validateConfig(IngestConfigSchema, { batchSize: settings.batchSize, flushIntervalMs: settings.flushIntervalMs, maxInFlightMessages: settings.maxInFlightMessages }),
     mqtt: validateConfig(MqttClientConfigSchema, { url: broker.url, clientId: 'bench-ingest' }),
     store,
     logger: silentLogger(),
   })
   const perDevice = Math.ceil(total / DEVICES)
-  const publishers = await Promise.all(Array.from({ length: 10 }, (_, k) => mqtt.connectAsync(broker.url, { clientId: `bench-pub-${k}` })))
-  const started = performance.now()
-  await Promise.all(
-    publishers.map(async (client, k) => {
-      let seq = 0
-      for (let i = 0; i < perDevice; i += SAMPLES_PER_MESSAGE) {
-        const sends: Promise<unknown>[] = []
-        for (let d = k * (DEVICES / 10); d < (k + 1) * (DEVICES / 10); d++) {
-          const samples: Sample[] = []
-          for (let j = i; j < Math.min(i + SAMPLES_PER_MESSAGE, perDevice); j++) samples.push(sampleFor(d, j))
-          const topic = buildTopic({ enterprise: 'bench', site: 's1', line: 'l1', device: `m${d}` }, 'data')
-          sends.push(client.publishAsync(topic, encodePayload({ seq: seq, samples }), { qos: 1 }))
-        }
-        seq++
-        await Promise.all(sends)
-      }
-    }),
-  )
   const expected = perDevice * DEVICES
+  let started = performance.now()
+  let cpu = process.cpuUsage()
+  await runLoad(
+    { mode: 'pipeline', url: broker.url, publishers: settings.publishers, devices: DEVICES, perDevice, samplesPerMessage: SAMPLES_PER_MESSAGE, window: settings.window, t0: T0 },
+    () => {
+      started = performance.now()
+      cpu = process.cpuUsage()
+      if (child) childCpu = processCpuSeconds(child.pid, stat)
+    },
+  )
   await ingest.flush()
   let stored = 0
   const deadline = Date.now() + 120_000
   while (Date.now() < deadline) {
-    stored = await countPoints(influx, db)
+    if (ingest.stats().writtenPoints >= expected) stored = await countPoints(influx, db)
     if (stored >= expected) break
-    await new Promise((r) => setTimeout(r, 100))
+    await new Promise((r) => setTimeout(r, 50))
   }
   const seconds = (performance.now() - started) / 1000
-  await Promise.all(publishers.map((c) => c.endAsync()))
+  const used = process.cpuUsage(cpu)
+  const brokerChildCpu = child ? processCpuSeconds(child.pid, stat) - childCpu : undefined
   await ingest.close()
   await broker.close()
   await store.close()
-  return { samplesPerS: expected / seconds, seconds, stored }
+  return { samplesPerS: expected / seconds, seconds, stored, cpuSecondsHere: (used.user + used.system) / 1e6, cpuSecondsBrokerChild: brokerChildCpu }
 }
 
-export async function runBenchmarks(opts: BenchOptions): Promise<void> {
+/**
+ * `npm run bench`: the raw InfluxDB ceiling, the pipeline against it, three brokers on the same
+ * fan-in load, and memory under a QoS 0 flood. Prints one JSON object and writes it to bench/results/.
+ */
+export async function runBenchmarks(opts: BenchOptions): Promise<BenchResult> {
   const influx = await startInfluxd()
+  let raw: Awaited<ReturnType<typeof rawInfluxRate>>
+  let pipeline: PipelineRun
+  let split: PipelineRun
   try {
-    const raw = await rawInfluxRate(influx, opts.samples)
-    const pipeline = await pipelineRate(influx, opts.samples)
-    const expected = Math.ceil(opts.samples / DEVICES) * DEVICES
-    const result = {
-      benchmark: 'broker → ingest → influxdb',
-      date: new Date().toISOString(),
-      machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version },
-      samples: expected,
-      devices: DEVICES,
-      samplesPerMessage: SAMPLES_PER_MESSAGE,
-      pipelineSamplesPerS: Math.round(pipeline.samplesPerS),
-      rawInfluxPointsPerS: Math.round(raw.pointsPerS),
-      ratio: Number((pipeline.samplesPerS / raw.pointsPerS).toFixed(3)),
-      stored: pipeline.stored,
-      lost: expected - pipeline.stored,
-    }
-    const dir = join(import.meta.dirname, 'results')
-    mkdirSync(dir, { recursive: true })
-    writeFileSync(join(dir, `pipeline-${result.date.replace(/[:.]/g, '-')}.json`), JSON.stringify(result, null, 2))
-    process.stdout.write(JSON.stringify(result, null, 2) + '\n')
+    raw = await rawInfluxRate(influx, opts.samples)
+    pipeline = await pipelineRate(influx, opts.samples)
+    split = await pipelineRate(influx, opts.samples, PIPELINE_DEFAULTS, 'child')
   } finally {
     await influx.stop()
   }
+  const fanInMessages = opts.fanInMessagesPerPublisher ?? 1000
+  const fanInResults: FanInResult[] = []
+  for (const broker of ['plantwatt', 'aedes', 'mosquitto'] as const) fanInResults.push(await fanIn(broker, fanInMessages))
+  const flood = await qos0Flood(opts.floodSeconds ?? 6)
+  const expected = Math.ceil(opts.samples / DEVICES) * DEVICES
+  const result: BenchResult = {
+    benchmark: 'plantwatt broker + ingest',
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version },
+    pipeline: {
+      what: 'broker → ingest → influxdb, QoS 1, publishers in a child process',
+      samples: expected,
+      devices: DEVICES,
+      samplesPerMessage: SAMPLES_PER_MESSAGE,
+      settings: PIPELINE_DEFAULTS,
+      pipelineSamplesPerS: Math.round(pipeline.samplesPerS),
+      rawInfluxPointsPerS: Math.round(raw.pointsPerS),
+      ratio: Number((pipeline.samplesPerS / raw.pointsPerS).toFixed(3)),
+      brokerIngestCpuUsPerSample: Number(((pipeline.cpuSecondsHere * 1e6) / expected).toFixed(1)),
+      stored: pipeline.stored,
+      lost: expected - pipeline.stored,
+    },
+    pipelineBrokerInOwnProcess: {
+      what: 'the same, the broker in a child process: CPU of broker and ingest apart',
+      samplesPerS: Math.round(split.samplesPerS),
+      ratio: Number((split.samplesPerS / raw.pointsPerS).toFixed(3)),
+      brokerCpuUsPerSample: Number((((split.cpuSecondsBrokerChild ?? 0) * 1e6) / expected).toFixed(1)),
+      ingestCpuUsPerSample: Number(((split.cpuSecondsHere * 1e6) / expected).toFixed(1)),
+      lost: expected - split.stored,
+    },
+    fanIn: { what: '50 publishers → 1 subscriber, QoS 1, 100 in flight per publisher', results: fanInResults },
+    qos0Flood: flood,
+  }
+  const dir = join(import.meta.dirname, 'results')
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, `bench-${result.date.replace(/[:.]/g, '-')}.json`), JSON.stringify(result, null, 2))
+  process.stdout.write(JSON.stringify(result, null, 2) + '\n')
+  return result
 }

@@ -7,17 +7,30 @@ import { BrokerConfigSchema } from './config.ts'
 
 describe('broker config', () => {
   it('fills every default from an empty section', () => {
-    expect(validateConfig(BrokerConfigSchema, {})).toEqual({ host: '127.0.0.1', port: 1883, maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES, validatePayloads: true })
+    expect(validateConfig(BrokerConfigSchema, {})).toEqual({
+      host: '127.0.0.1',
+      port: 1883,
+      maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
+      validatePayloads: true,
+      users: [],
+      anonymous: 'auto',
+      maxConnections: 10_000,
+      publishRate: { messagesPerS: 2000, burst: 20_000 },
+      drainTimeoutMs: 10_000,
+    })
   })
 
   it('reports every bad key at once', () => {
-    expect(() => validateConfig(BrokerConfigSchema, { port: 70000, maxPayloadBytes: 0, tls: true }, 'broker.yaml')).toThrow(
+    expect(() => validateConfig(BrokerConfigSchema, { port: 70000, maxPayloadBytes: 0, tlsPort: 8883, users: [{ username: 'gw', passwordHash: 'secret', role: 'root' }] }, 'broker.yaml')).toThrow(
       expect.objectContaining({
         code: 'CORE_ERR_CONFIG',
         details: expect.arrayContaining([
           expect.objectContaining({ path: '/port' }),
           expect.objectContaining({ path: '/maxPayloadBytes' }),
-          expect.objectContaining({ path: '/tls', message: 'unknown key' }),
+          expect.objectContaining({ path: '/tlsPort', message: 'unknown key' }),
+          // A plain-text password is refused: only scrypt hashes are accepted.
+          expect.objectContaining({ path: '/users/0/passwordHash' }),
+          expect.objectContaining({ path: '/users/0/role' }),
         ]),
       }),
     )

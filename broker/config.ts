@@ -1,7 +1,58 @@
 import Type from 'typebox'
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../core/payload.ts'
+import { ID_PATTERN } from '../core/topic.ts'
+import { BROKER_ROLES } from './acl.ts'
 
-/** The MQTT broker (Aedes): where it listens and what it lets through. */
+export const ANONYMOUS_POLICIES = ['auto', 'loopback', 'never', 'always'] as const
+
+/** One broker user: a gateway (edge agent) or a service, with its scrypt password hash. */
+export const BrokerUserSchema = Type.Object(
+  {
+    username: Type.String({ minLength: 1, maxLength: 128 }),
+    passwordHash: Type.String({ pattern: '^scrypt\\$', description: 'scrypt$N$r$p$salt$hash from `plantwatt broker passwd`; never the password itself' }),
+    role: Type.Enum(BROKER_ROLES, { description: 'gateway: publishes under its enterprise/site; ingest, service: read pw/#; admin: everything' }),
+    enterprise: Type.Optional(Type.String({ pattern: ID_PATTERN, description: "gateway: the enterprise it publishes for" })),
+    site: Type.Optional(Type.String({ pattern: ID_PATTERN, description: 'gateway: its site (absent: every site of the enterprise)' })),
+  },
+  { additionalProperties: false },
+)
+
+export const BrokerTlsSchema = Type.Object(
+  {
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8883, description: 'MQTT over TLS port; 0 picks a free port' }),
+    certFile: Type.String({ description: 'PEM certificate (chain) of the broker' }),
+    keyFile: Type.String({ description: 'PEM private key of the broker' }),
+    caFile: Type.Optional(Type.String({ description: 'PEM CA that client certificates must chain to (with clientCertificates: require)' })),
+    clientCertificates: Type.Enum(['none', 'require'] as const, { default: 'none', description: 'require: refuse TLS clients without a certificate from caFile' }),
+  },
+  { additionalProperties: false },
+)
+
+export const BrokerWebSocketSchema = Type.Object(
+  {
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8083, description: 'MQTT over WebSocket port; 0 picks a free port' }),
+    path: Type.String({ default: '/mqtt', pattern: '^/', description: 'HTTP path of the WebSocket endpoint' }),
+  },
+  { additionalProperties: false },
+)
+
+export const BrokerClusterSchema = Type.Object(
+  {
+    redisUrl: Type.String({ pattern: '^rediss?://', description: 'redis://[:password@]host:port[/db]: shared routing (mqemitter-redis) and sessions (aedes-persistence-redis)' }),
+    brokerId: Type.Optional(Type.String({ pattern: ID_PATTERN, description: 'this node in the cluster; default a random id' })),
+  },
+  { additionalProperties: false },
+)
+
+export const BrokerPublishRateSchema = Type.Object(
+  {
+    messagesPerS: Type.Integer({ minimum: 0, default: 2000, description: 'sustained publishes per second per connection; 0 = unlimited' }),
+    burst: Type.Integer({ minimum: 1, default: 20_000, description: 'publishes a connection may send at once before throttling starts' }),
+  },
+  { additionalProperties: false, default: {} },
+)
+
+/** The MQTT broker (Aedes): where it listens, who may connect and what it lets through. */
 export const BrokerConfigSchema = Type.Object(
   {
     host: Type.String({ default: '127.0.0.1', description: 'interface to listen on (0.0.0.0 for all)' }),
@@ -12,8 +63,20 @@ export const BrokerConfigSchema = Type.Object(
       description: 'larger payloads are dead-lettered; packets over 4× this close the connection (bytes)',
     }),
     validatePayloads: Type.Boolean({ default: true, description: 'decode and check data payloads; invalid ones go to the dead-letter topic' }),
+    users: Type.Array(BrokerUserSchema, { default: [], description: 'who may connect with a username and password' }),
+    anonymous: Type.Enum(ANONYMOUS_POLICIES, {
+      default: 'auto',
+      description: 'clients without a username: auto = loopback when no users are configured, never otherwise; loopback = only from 127.0.0.1/::1 (full access); never; always',
+    }),
+    maxConnections: Type.Integer({ minimum: 1, default: 10_000, description: 'connected clients; more are refused with CONNACK 3 (server unavailable)' }),
+    publishRate: BrokerPublishRateSchema,
+    drainTimeoutMs: Type.Integer({ minimum: 0, default: 10_000, description: 'a subscriber that does not read for this long is disconnected (ms; 0 = never)' }),
+    tls: Type.Optional(BrokerTlsSchema),
+    websocket: Type.Optional(BrokerWebSocketSchema),
+    cluster: Type.Optional(BrokerClusterSchema),
   },
   { additionalProperties: false },
 )
 
 export type BrokerConfig = Type.Static<typeof BrokerConfigSchema>
+export type BrokerUser = Type.Static<typeof BrokerUserSchema>

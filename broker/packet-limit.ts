@@ -1,5 +1,4 @@
 import { Duplex } from 'node:stream'
-import type { Socket } from 'node:net'
 import { PlantWattError } from '../core/errors.ts'
 
 /**
@@ -52,14 +51,14 @@ export class PacketSizeGuard {
 }
 
 /**
- * Wraps a socket so that what the broker reads passes through a PacketSizeGuard; a packet over the
+ * Wraps a socket (TCP, TLS or a WebSocket stream) so that what the broker reads passes through a PacketSizeGuard; a packet over the
  * limit destroys the connection. Writes, end and destroy go straight to the socket.
  */
 export class PacketLimitedConnection extends Duplex {
   private readonly guard: PacketSizeGuard
 
   constructor(
-    private readonly socket: Socket,
+    private readonly socket: Duplex,
     maxPacketBytes: number,
     onTooLarge: (err: PlantWattError) => void,
   ) {
@@ -86,6 +85,11 @@ export class PacketLimitedConnection extends Duplex {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     this.socket.write(chunk, callback)
+  }
+
+  /** mqtt-packet corks around each packet: hand the pieces to the socket as one write (one syscall). */
+  override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
+    this.socket.write(chunks.length === 1 ? (chunks[0] as { chunk: Buffer }).chunk : Buffer.concat(chunks.map((c) => c.chunk)), callback)
   }
 
   override _final(callback: (error?: Error | null) => void): void {

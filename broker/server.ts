@@ -1,12 +1,23 @@
 import net from 'node:net'
+import http from 'node:http'
+import tls from 'node:tls'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
+import type { Duplex } from 'node:stream'
 import { Aedes, type AedesOptions, type AuthenticateError, type Client, type PublishPacket } from 'aedes'
+import { createWebSocketStream, WebSocketServer } from 'ws'
+import { validateConfig } from '../core/config.ts'
 import { describeError, PlantWattError } from '../core/errors.ts'
 import { createLogger, type Logger } from '../core/logger.ts'
 import { DEAD_LETTER_TOPIC } from '../core/mqtt.ts'
-import type { BrokerConfig } from './config.ts'
+import { compileAcl, type ClientAcl } from './acl.ts'
+import { clusterParts } from './cluster.ts'
+import { BrokerConfigSchema, type BrokerConfig } from './config.ts'
 import { PacketLimitedConnection } from './packet-limit.ts'
+import { parsePasswordHash, verifyPassword } from './password.ts'
 import { deadLetterEnvelope, judgePublish } from './publish-policy.ts'
+import { PublishThrottle } from './rate-limit.ts'
+import { compileUsers } from './users.ts'
 
 /** Counters since start. */
 export interface BrokerStats {
@@ -21,6 +32,16 @@ export interface BrokerStats {
   rejected: number
   /** Connections closed because a packet exceeded the packet limit. */
   oversizePackets: number
+  /** CONNACK 4 (bad username or password) and 5 (not authorized) sent. */
+  authFailures: number
+  /** Connections refused at maxConnections (CONNACK 3, or cut before CONNECT). */
+  refusedConnections: number
+  /** Subscriptions refused by the ACL (SUBACK 0x80). */
+  refusedSubscriptions: number
+  /** Publishes held back by the per-connection rate limit (delayed, not dropped). */
+  throttled: number
+  /** Publishes held back because Aedes' routing queue was full (a subscriber not reading). */
+  heldForRouting: number
 }
 
 export interface RunningBroker {
@@ -28,14 +49,18 @@ export interface RunningBroker {
   port: number
   /** mqtt://host:port */
   url: string
+  /** mqtts://host:port when `tls` is configured. */
+  tlsUrl?: string
+  /** ws://host:port/path when `websocket` is configured. */
+  wsUrl?: string
   stats(): BrokerStats
   /** Disconnects every client and stops listening. */
   close(): Promise<void>
 }
 
 /**
- * Access-control seams, all optional (default: everyone may connect, publish where the publish
- * policy allows, and subscribe anywhere). A later layer supplies hashed credentials and topic ACLs.
+ * Access-control seams, all optional. Each one given replaces the config's own check (users with
+ * scrypt hashes and role ACLs, `anonymous`); clients it admits get full (admin) topic access.
  */
 export interface BrokerAccessControl {
   authenticate?(request: { clientId: string; username: string | undefined; password: Buffer | undefined }): boolean | Promise<boolean>
@@ -49,6 +74,37 @@ export interface StartBrokerOptions extends BrokerAccessControl {
   logger?: Logger
 }
 
+/** A broker config as written: every key optional, defaults filled by startBroker. */
+export type BrokerConfigInput = Partial<Omit<BrokerConfig, 'publishRate' | 'tls' | 'websocket'>> & {
+  publishRate?: Partial<BrokerConfig['publishRate']>
+  tls?: Omit<NonNullable<BrokerConfig['tls']>, 'port' | 'clientCertificates'> & Partial<Pick<NonNullable<BrokerConfig['tls']>, 'port' | 'clientCertificates'>>
+  websocket?: Partial<NonNullable<BrokerConfig['websocket']>>
+}
+
+type AuthenticateDone = (error: AuthenticateError | null, success: boolean | null) => void
+
+/** [MQTT-3.2.2-3] CONNACK return codes. */
+const CONNACK = { unavailable: 3, badCredentials: 4, notAuthorized: 5 } as const
+const CONNACK_TEXT: Record<number, string> = { 3: 'server unavailable', 4: 'bad username or password', 5: 'not authorized' }
+/** Sockets that have not sent CONNECT yet may exceed maxConnections by this much (Aedes cuts them after its connectTimeout). */
+const HANDSHAKE_SLACK = 100
+/** Publishes waiting in Aedes' emitter queue beyond which new ones are held (see gate()). */
+const MAX_ROUTING_QUEUE = 500
+/** Checked against when a username is unknown, so the answer takes as long as for a known one. */
+const DUMMY_HASH = parsePasswordHash('scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=')
+const ADMIN_ACL = compileAcl({ role: 'admin' })
+
+/** Whether a client without a username, connecting from `remote`, may in under `policy` (auto resolved). */
+export function anonymousAllowed(policy: 'loopback' | 'never' | 'always', remote: string | undefined): boolean {
+  if (policy !== 'loopback') return policy === 'always'
+  if (!remote) return false
+  return remote === '::1' || remote.startsWith('127.') || remote.startsWith('::ffff:127.')
+}
+
+function formatUrl(scheme: string, host: string, port: number, path = ''): string {
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}${path}`
+}
+
 /** Packets may be this many times maxPayloadBytes before the connection is cut unread. */
 const PACKET_LIMIT_FACTOR = 4
 /** [MQTT-3.1.3-5] servers must accept 1–23 byte client ids and may accept longer; ours derive from host names. */
@@ -59,64 +115,190 @@ function payloadBuffer(payload: PublishPacket['payload']): Buffer {
 }
 
 /** Starts an Aedes broker on `config.host:config.port` (0 = a free port) and resolves once listening. */
-export async function startBroker(config: BrokerConfig, opts: StartBrokerOptions = {}): Promise<RunningBroker> {
+export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOptions = {}): Promise<RunningBroker> {
+  const config = validateConfig(BrokerConfigSchema, input, 'broker') as BrokerConfig
   const logger = opts.logger ?? createLogger('broker')
-  const counters = { accepted: 0, diverted: 0, rejected: 0, oversizePackets: 0 }
+  const users = compileUsers(config.users)
+  const anonymous = config.anonymous === 'auto' ? (users.size > 0 ? 'never' : 'loopback') : config.anonymous
+  const counters = { accepted: 0, diverted: 0, rejected: 0, oversizePackets: 0, authFailures: 0, refusedConnections: 0, refusedSubscriptions: 0, throttled: 0, heldForRouting: 0 }
+  let aedesRef: Aedes | undefined
+  /** Each connection's permissions, set when it authenticates: no lookup by name per message. */
+  const acls = new WeakMap<Client, ClientAcl>()
+  const throttles = new WeakMap<Client, PublishThrottle>()
+  const remotes = new WeakMap<object, string>()
+  const rate = config.publishRate
+  const tlsFiles = config.tls
+    ? (() => {
+        try {
+          const t = config.tls
+          return { cert: readFileSync(t.certFile), key: readFileSync(t.keyFile), ca: t.caFile ? readFileSync(t.caFile) : undefined }
+        } catch (cause) {
+          throw new PlantWattError('BROKER_ERR_TLS', `cannot read the broker's TLS files: ${describeError(cause)}`, { cause })
+        }
+      })()
+    : undefined
   const divertedByReason: Record<string, number> = {}
   const policy = { maxPayloadBytes: config.maxPayloadBytes, validatePayloads: config.validatePayloads }
   const maxPacketBytes = config.maxPayloadBytes * PACKET_LIMIT_FACTOR + 65_540
 
-  const authorizePublish: NonNullable<AedesOptions['authorizePublish']> = (client, packet, callback) => {
-    const clientId = client?.id ?? ''
-    const decide = async (): Promise<PlantWattError | null> => {
-      if (opts.authorizePublish && !(await opts.authorizePublish({ clientId, topic: packet.topic }))) {
-        return new PlantWattError('BROKER_ERR_NOT_AUTHORIZED', `client ${JSON.stringify(clientId)} may not publish to ${JSON.stringify(packet.topic)}`)
-      }
-      const payload = payloadBuffer(packet.payload)
-      const verdict = judgePublish(packet.topic, payload, policy)
-      if (verdict.kind === 'reject') return verdict.error
-      if (verdict.kind === 'divert') {
-        counters.diverted++
-        divertedByReason[verdict.error.code] = (divertedByReason[verdict.error.code] ?? 0) + 1
-        logger.debug({ clientId, topic: packet.topic.slice(0, 200), reason: verdict.error.code }, 'publish diverted to the dead-letter topic')
-        const envelope = deadLetterEnvelope(verdict.error, packet.topic, payload)
-        packet.topic = DEAD_LETTER_TOPIC
-        packet.payload = Buffer.from(JSON.stringify(envelope))
-        // A retained dead letter would be replayed to every new subscriber as if it were new.
-        packet.retain = false
-        return null
-      }
-      counters.accepted++
+  /** The ACL, then the topic and payload policy; synchronous, so the common path costs no promise. */
+  const judge = (client: Client | null, clientId: string, packet: PublishPacket, seamAllowed: boolean): PlantWattError | null => {
+    // A null client is the broker's own publish (a will of a node that died, in a cluster).
+    const acl = client ? acls.get(client) : ADMIN_ACL
+    if (!acl || !acl.canPublish(packet.topic) || !seamAllowed) {
+      return new PlantWattError('BROKER_ERR_NOT_AUTHORIZED', `client ${JSON.stringify(clientId)} (${acl?.scope ?? 'unauthenticated'}) may not publish to ${JSON.stringify(packet.topic.slice(0, 200))}`)
+    }
+    const payload = payloadBuffer(packet.payload)
+    const verdict = judgePublish(packet.topic, payload, policy)
+    if (verdict.kind === 'reject') return verdict.error
+    if (verdict.kind === 'divert') {
+      counters.diverted++
+      divertedByReason[verdict.error.code] = (divertedByReason[verdict.error.code] ?? 0) + 1
+      logger.debug({ clientId, topic: packet.topic.slice(0, 200), reason: verdict.error.code }, 'publish diverted to the dead-letter topic')
+      const envelope = deadLetterEnvelope(verdict.error, packet.topic, payload)
+      packet.topic = DEAD_LETTER_TOPIC
+      packet.payload = Buffer.from(JSON.stringify(envelope))
+      // A retained dead letter would be replayed to every new subscriber as if it were new.
+      packet.retain = false
       return null
     }
-    decide().then(
-      (error) => {
-        if (error) {
-          counters.rejected++
-          logger.warn({ clientId, topic: packet.topic.slice(0, 200), code: error.code }, 'publish refused; closing the connection')
-        }
-        callback(error)
-      },
-      (err: unknown) => {
-        counters.rejected++
-        logger.error({ clientId, err: describeError(err) }, 'publish authorization failed')
-        callback(new PlantWattError('BROKER_ERR_AUTHORIZE', describeError(err), { cause: err }))
-      },
-    )
+    counters.accepted++
+    return null
   }
 
-  const options: AedesOptions = { maxClientsIdLength: MAX_CLIENT_ID_LENGTH, authorizePublish }
+  /**
+   * Bounds what waits in Aedes' emitter queue (mqemitter keeps every publish beyond `concurrency`
+   * in an unbounded array while a subscriber does not drain). Past MAX_ROUTING_QUEUE a publish is
+   * held here; since Aedes reads a publisher's next packets only after the current ones, the
+   * publishers' sockets — then TCP — take the backlog. It also keeps mqemitter's synchronous drain
+   * of that queue (when a stuck subscriber is cut) from overflowing the stack.
+   */
+  const held: (() => void)[] = []
+  let gateTimer: NodeJS.Timeout | undefined
+  const mq = () => (aedesRef as unknown as { mq: { length: number } } | undefined)?.mq.length ?? 0
+  const releaseHeld = (): void => {
+    let room = MAX_ROUTING_QUEUE - mq()
+    while (held.length > 0 && room-- > 0) queueMicrotask(held.shift() as () => void)
+    if (held.length === 0 && gateTimer) {
+      clearInterval(gateTimer)
+      gateTimer = undefined
+    }
+  }
+  const gate = (go: () => void): void => {
+    if (held.length === 0 && mq() < MAX_ROUTING_QUEUE) {
+      queueMicrotask(go)
+      return
+    }
+    held.push(go)
+    counters.heldForRouting++
+    gateTimer ??= setInterval(releaseHeld, 5)
+  }
+
+  const authorizePublish: NonNullable<AedesOptions['authorizePublish']> = (client, packet, callback) => {
+    const clientId = client?.id ?? ''
+    const finish = (error: PlantWattError | null): void => {
+      if (error) {
+        counters.rejected++
+        logger.warn({ clientId, topic: packet.topic.slice(0, 200), code: error.code }, `publish refused; closing the connection: ${error.message}`)
+      }
+      callback(error)
+    }
+    const run = (): void => {
+      const seam = opts.authorizePublish
+      if (!seam) {
+        const verdict = judge(client, clientId, packet, true)
+        // Never answer Aedes synchronously: with no subscriber a publish completes at once, Aedes then
+        // parses the next buffered packet inside this call, and a flood overflows the stack.
+        gate(() => finish(verdict))
+        return
+      }
+      Promise.resolve(seam({ clientId, topic: packet.topic })).then(
+        (ok) => {
+          const verdict = judge(client, clientId, packet, ok)
+          gate(() => finish(verdict))
+        },
+        (err: unknown) => {
+          counters.rejected++
+          logger.error({ clientId, err: describeError(err) }, 'publish authorization failed')
+          callback(new PlantWattError('BROKER_ERR_AUTHORIZE', describeError(err), { cause: err }))
+        },
+      )
+    }
+    const throttle = client ? throttles.get(client) : undefined
+    const delay = throttle ? throttle.delayMs() : 0
+    if (delay > 0) {
+      counters.throttled++
+      setTimeout(run, delay)
+    } else run()
+  }
+
+  const cluster = config.cluster ? clusterParts(config.cluster) : undefined
+  const options: AedesOptions = {
+    maxClientsIdLength: MAX_CLIENT_ID_LENGTH,
+    authorizePublish,
+    drainTimeout: config.drainTimeoutMs,
+    ...(cluster ? { mq: cluster.mq, persistence: cluster.persistence, ...(cluster.id ? { id: cluster.id } : {}) } : {}),
+  }
+
+  const admit = (client: Client, acl: ClientAcl, done: AuthenticateDone): void => {
+    acls.set(client, acl)
+    if (rate.messagesPerS > 0) throttles.set(client, new PublishThrottle(rate.messagesPerS, rate.burst))
+    done(null, true)
+  }
+  const refuse = (client: Client, returnCode: 3 | 4 | 5, username: string | undefined, why: string, done: AuthenticateDone): void => {
+    if (returnCode === CONNACK.unavailable) counters.refusedConnections++
+    else counters.authFailures++
+    logger.warn({ clientId: client.id, username, remote: remotes.get(client.conn), returnCode }, `connection refused (CONNACK ${returnCode}, ${CONNACK_TEXT[returnCode]}): ${why}`)
+    done(Object.assign(new Error(CONNACK_TEXT[returnCode]), { returnCode }) as AuthenticateError, false)
+  }
+
   if (opts.authenticate) {
     const authenticate = opts.authenticate
     options.authenticate = (client, username, password, done) => {
       Promise.resolve(authenticate({ clientId: client.id, username, password })).then(
-        (ok) => (ok ? done(null, true) : done(null, false)),
+        (ok) => (ok ? admit(client, ADMIN_ACL, done) : refuse(client, CONNACK.notAuthorized, username, 'refused by the authenticate function', done)),
         (err: unknown) => {
           logger.error({ clientId: client.id, err: describeError(err) }, 'authentication failed')
           // [MQTT-3.2.2] CONNACK return code 3: server unavailable
           done(Object.assign(new Error('authentication unavailable'), { returnCode: 3 }) as AuthenticateError, false)
         },
       )
+    }
+  } else {
+    options.authenticate = (client, username, password, done) => {
+      if (aedes.connectedClients >= config.maxConnections) {
+        refuse(client, CONNACK.unavailable, username, `maxConnections (${config.maxConnections}) reached`, done)
+        return
+      }
+      if (username === undefined || username === '') {
+        const remote = remotes.get(client.conn)
+        if (anonymousAllowed(anonymous, remote)) admit(client, ADMIN_ACL, done)
+        else refuse(client, CONNACK.notAuthorized, username, `anonymous clients are not allowed (anonymous: ${anonymous}) from ${remote ?? 'unknown'}`, done)
+        return
+      }
+      const user = users.get(username)
+      verifyPassword(password ?? Buffer.alloc(0), user?.hash ?? DUMMY_HASH).then(
+        (ok) => {
+          if (ok && user) admit(client, user.acl, done)
+          else refuse(client, CONNACK.badCredentials, username, user ? 'wrong password' : 'unknown user', done)
+        },
+        (err: unknown) => {
+          logger.error({ clientId: client.id, err: describeError(err) }, 'password check failed')
+          refuse(client, CONNACK.unavailable, username, 'password check failed', done)
+        },
+      )
+    }
+  }
+  if (!opts.authorizeSubscribe) {
+    options.authorizeSubscribe = (client, subscription, done) => {
+      const acl = acls.get(client)
+      if (acl?.canSubscribe(subscription.topic)) {
+        done(null, subscription)
+        return
+      }
+      counters.refusedSubscriptions++
+      logger.warn({ clientId: client.id, scope: acl?.scope, filter: subscription.topic.slice(0, 200) }, 'subscription refused (SUBACK 0x80)')
+      done(null, null)
     }
   }
   if (opts.authorizeSubscribe) {
@@ -133,43 +315,81 @@ export async function startBroker(config: BrokerConfig, opts: StartBrokerOptions
   }
 
   const aedes = await Aedes.createBroker(options)
+  aedesRef = aedes
   aedes.on('clientError', (client: Client, err: Error) => {
     logger.debug({ clientId: client.id, err: err.message }, 'client error')
   })
-  const sockets = new Set<net.Socket>()
-  const server = net.createServer((socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-    const conn = new PacketLimitedConnection(socket, maxPacketBytes, (err) => {
+  const sockets = new Set<Duplex>()
+  /** Every transport ends here: size guard, connection cap, then Aedes. */
+  const accept = (stream: Duplex, remote: string | undefined): void => {
+    if (sockets.size >= config.maxConnections + HANDSHAKE_SLACK) {
+      counters.refusedConnections++
+      stream.destroy()
+      return
+    }
+    sockets.add(stream)
+    stream.on('close', () => sockets.delete(stream))
+    const conn = new PacketLimitedConnection(stream, maxPacketBytes, (err) => {
       counters.oversizePackets++
-      logger.warn({ remote: socket.remoteAddress, code: err.code }, err.message)
+      logger.warn({ remote, code: err.code }, err.message)
     })
+    if (remote !== undefined) remotes.set(conn, remote)
     aedes.handle(conn)
-  })
-  server.listen(config.port, config.host)
-  try {
-    await once(server, 'listening')
-  } catch (cause) {
-    await new Promise<void>((resolve) => aedes.close(() => resolve()))
-    throw new PlantWattError('BROKER_ERR_LISTEN', `cannot listen on ${config.host}:${config.port}: ${describeError(cause)}`, { cause })
   }
-  const port = (server.address() as net.AddressInfo).port
+  const servers: { server: net.Server | http.Server; name: string }[] = []
+  const listen = async (server: net.Server | http.Server, port: number, name: string): Promise<number> => {
+    server.listen(port, config.host)
+    try {
+      await once(server, 'listening')
+    } catch (cause) {
+      for (const s of servers) s.server.close()
+      for (const s of sockets) s.destroy()
+      await new Promise<void>((resolve) => aedes.close(() => resolve()))
+      throw new PlantWattError('BROKER_ERR_LISTEN', `cannot listen (${name}) on ${config.host}:${port}: ${describeError(cause)}`, { cause })
+    }
+    servers.push({ server, name })
+    return (server.address() as net.AddressInfo).port
+  }
+
   const host = config.host
-  const url = `mqtt://${host.includes(':') ? `[${host}]` : host}:${port}`
-  logger.info({ url }, 'broker listening')
+  const port = await listen(net.createServer((socket) => accept(socket, socket.remoteAddress)), config.port, 'mqtt')
+  const url = formatUrl('mqtt', host, port)
+  let tlsUrl: string | undefined
+  if (config.tls && tlsFiles) {
+    const requireCert = config.tls.clientCertificates === 'require'
+    const server = tls.createServer({ cert: tlsFiles.cert, key: tlsFiles.key, ...(tlsFiles.ca ? { ca: tlsFiles.ca } : {}), requestCert: requireCert, rejectUnauthorized: requireCert, minVersion: 'TLSv1.2' }, (socket) => accept(socket, socket.remoteAddress))
+    server.on('tlsClientError', (err) => logger.warn({ err: err.message }, 'TLS handshake failed'))
+    tlsUrl = formatUrl('mqtts', host, await listen(server, config.tls.port, 'tls'))
+  }
+  let wsUrl: string | undefined
+  let wss: WebSocketServer | undefined
+  if (config.websocket) {
+    const server = http.createServer((_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n')
+    })
+    const w = new WebSocketServer({ server, path: config.websocket.path, maxPayload: maxPacketBytes })
+    wss = w
+    w.on('connection', (ws, req) => accept(createWebSocketStream(ws), req.socket.remoteAddress))
+    wsUrl = formatUrl('ws', host, await listen(server, config.websocket.port, 'websocket'), config.websocket.path)
+  }
+  logger.info({ url, tlsUrl, wsUrl, users: users.size, anonymous, cluster: config.cluster ? aedes.id : undefined }, 'broker listening')
 
   let closing: Promise<void> | undefined
   return {
     host,
     port,
     url,
+    ...(tlsUrl ? { tlsUrl } : {}),
+    ...(wsUrl ? { wsUrl } : {}),
     stats: () => ({ clients: aedes.connectedClients, ...counters, divertedByReason: { ...divertedByReason } }),
     close() {
       closing ??= (async () => {
-        const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()))
+        if (gateTimer) clearInterval(gateTimer)
+        const serversClosed = servers.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve())))
+        wss?.close()
         await new Promise<void>((resolve) => aedes.close(() => resolve()))
         for (const socket of sockets) socket.destroy()
-        await serverClosed
+        await Promise.all(serversClosed)
         logger.info({ url }, 'broker stopped')
       })()
       return closing

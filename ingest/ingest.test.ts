@@ -305,6 +305,9 @@ describe('ingest: broker → validate → batch → store', () => {
     const pub = await publisher(b.url)
     const first = await ingest(b.url, store, { clientId: 'ingest-restart' })
     for (let seq = 1; seq <= 5; seq++) await pub.publishAsync(TOPIC, message(seq, T0 + seq * 1000), { qos: 1 })
+    // The broker's PUBACK to the publisher can come before ingest has the message: wait for it, or
+    // close() leaves it unacknowledged and the second instance rightly gets it again.
+    await waitFor('the first five taken', () => (first.stats().received === 5 ? true : undefined))
     await first.close()
     for (let seq = 6; seq <= 15; seq++) await pub.publishAsync(TOPIC, message(seq, T0 + seq * 1000), { qos: 1 })
     const second = await ingest(b.url, store, { clientId: 'ingest-restart' })

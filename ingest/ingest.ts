@@ -346,17 +346,28 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
   const firstSubscription = deferred()
   client.on('connect', () => {
     connection++
-    client.subscribe({ [dataFilter]: { qos: 1 }, [DEAD_LETTER_TOPIC]: { qos: 1 } }, (err, granted) => {
-      // [MQTT-3.9.3] SUBACK return code 0x80 means the subscription was refused.
-      const refused = granted?.filter((g) => g.qos !== 1 && g.qos !== 0) ?? []
-      if (err || refused.length > 0) {
-        const error = new PlantWattError('INGEST_ERR_SUBSCRIBE', `subscription refused: ${err ? describeError(err) : refused.map((g) => g.topic).join(', ')}`, { cause: err })
-        logger.error({ err: error.message }, 'cannot subscribe')
-        firstSubscription.reject(error)
+    // One filter per SUBSCRIBE: aedes-persistence-redis 11.2 never answers a persistent session's
+    // SUBSCRIBE that carries two filters (the Redis-backed broker cluster), every broker takes this.
+    const filters = [dataFilter, DEAD_LETTER_TOPIC]
+    const subscribeNext = (i: number): void => {
+      const filter = filters[i]
+      if (filter === undefined) {
+        firstSubscription.resolve()
         return
       }
-      firstSubscription.resolve()
-    })
+      client.subscribe(filter, { qos: 1 }, (err, granted) => {
+        // [MQTT-3.9.3] SUBACK return code 0x80 means the subscription was refused.
+        const refused = granted?.filter((g) => g.qos !== 1 && g.qos !== 0) ?? []
+        if (err || refused.length > 0) {
+          const error = new PlantWattError('INGEST_ERR_SUBSCRIBE', `subscription refused: ${err ? describeError(err) : refused.map((g) => g.topic).join(', ')}`, { cause: err })
+          logger.error({ err: error.message }, 'cannot subscribe')
+          firstSubscription.reject(error)
+          return
+        }
+        subscribeNext(i + 1)
+      })
+    }
+    subscribeNext(0)
   })
   client.on('close', () => {
     // That connection's packet pump is gone; the broker redelivers what it had not acknowledged.

@@ -1,0 +1,130 @@
+/**
+ * The load side of the benchmarks, in its own process so that the broker (and ingest) measured in
+ * the parent get their own core. Env PW_BENCH_LOAD = JSON LoadJob; prints one JSON result line.
+ */
+import mqtt, { type MqttClient } from 'mqtt'
+import { encodePayload, type Sample } from '../core/payload.ts'
+import { buildTopic } from '../core/topic.ts'
+
+export type LoadJob =
+  | { mode: 'pipeline'; url: string; publishers: number; devices: number; perDevice: number; samplesPerMessage: number; window: number; t0: number }
+  | { mode: 'fanin'; url: string; publishers: number; messages: number; window: number; credentials?: { username: string; password: string }[]; subscriber?: { username: string; password: string } }
+  | { mode: 'flood'; url: string; publishers: number; seconds: number; payloadBytes: number }
+
+export interface LoadResult {
+  sent: number
+  received: number
+  seconds: number
+}
+
+function sampleFor(device: number, i: number, t0: number): Sample {
+  const kw = 100 + ((device * 7 + i) % 50)
+  return { ts: t0 + i * 1000, values: { active_power_kw: kw, energy_import_kwh: 1000 + i * 0.03, frequency_hz: 50 + ((i % 10) - 5) / 100 } }
+}
+
+/** Sends `count` messages built by `make`, keeping at most `window` unacknowledged. */
+async function windowed(client: MqttClient, count: number, window: number, make: (i: number) => [string, Buffer]): Promise<void> {
+  let next = 0
+  await new Promise<void>((resolve, reject) => {
+    let inFlight = 0
+    let done = 0
+    const pump = (): void => {
+      while (inFlight < window && next < count) {
+        const [topic, payload] = make(next++)
+        inFlight++
+        client.publish(topic, payload, { qos: 1 }, (err) => {
+          if (err) return reject(err)
+          inFlight--
+          if (++done === count) resolve()
+          else pump()
+        })
+      }
+    }
+    if (count === 0) resolve()
+    else pump()
+  })
+}
+
+async function run(job: LoadJob): Promise<LoadResult> {
+  if (job.mode === 'pipeline') {
+    const clients = await Promise.all(Array.from({ length: job.publishers }, (_, k) => mqtt.connectAsync(job.url, { clientId: `bench-pub-${k}`, reconnectPeriod: 0 })))
+    const perPublisher = job.devices / job.publishers
+    const messagesPerDevice = Math.ceil(job.perDevice / job.samplesPerMessage)
+    process.stdout.write('"start"\n')
+    const started = performance.now()
+    await Promise.all(
+      clients.map((client, k) =>
+        windowed(client, messagesPerDevice * perPublisher, job.window, (i) => {
+          const d = k * perPublisher + (i % perPublisher)
+          const seq = Math.floor(i / perPublisher)
+          const samples: Sample[] = []
+          for (let j = seq * job.samplesPerMessage; j < Math.min((seq + 1) * job.samplesPerMessage, job.perDevice); j++) samples.push(sampleFor(d, j, job.t0))
+          return [buildTopic({ enterprise: 'bench', site: 's1', line: 'l1', device: `m${d}` }, 'data'), encodePayload({ seq, samples })]
+        }),
+      ),
+    )
+    const seconds = (performance.now() - started) / 1000
+    await Promise.all(clients.map((c) => c.endAsync()))
+    return { sent: messagesPerDevice * job.devices, received: 0, seconds }
+  }
+  if (job.mode === 'fanin') {
+    const sub = await mqtt.connectAsync(job.url, { clientId: 'bench-sub', reconnectPeriod: 0, ...(job.subscriber ?? {}) })
+    let received = 0
+    const total = job.publishers * job.messages
+    const all = new Promise<void>((resolve) => sub.on('message', () => ++received === total && resolve()))
+    await sub.subscribeAsync('pw/v1/+/+/+/+/data', { qos: 1 })
+    const clients = await Promise.all(
+      Array.from({ length: job.publishers }, (_, k) => mqtt.connectAsync(job.url, { clientId: `bench-fan-${k}`, reconnectPeriod: 0, ...(job.credentials?.[k] ?? {}) })),
+    )
+    const payloads = Array.from({ length: job.publishers }, (_, k) => encodePayload({ seq: k, samples: [sampleFor(k, 0, Date.UTC(2025, 0, 1))] }))
+    process.stdout.write('"start"\n')
+    const started = performance.now()
+    await Promise.all(
+      clients.map((client, k) => {
+        const topic = buildTopic({ enterprise: `e${k}`, site: 's1', line: 'l1', device: `m${k}` }, 'data')
+        return windowed(client, job.messages, job.window, () => [topic, payloads[k] as Buffer])
+      }),
+    )
+    await all
+    const seconds = (performance.now() - started) / 1000
+    await Promise.all([...clients, sub].map((c) => c.endAsync(true)))
+    return { sent: total, received, seconds }
+  }
+  // QoS 0 flood towards a subscriber that stops reading: what does the broker hold?
+  const sub = await mqtt.connectAsync(job.url, { clientId: 'flood-sub', reconnectPeriod: 0 })
+  await sub.subscribeAsync('pw/v1/+/+/+/+/data', { qos: 0 })
+  let received = 0
+  sub.on('message', () => received++)
+  ;(sub as unknown as { stream: { pause(): void } }).stream.pause()
+  const clients = await Promise.all(Array.from({ length: job.publishers }, (_, k) => mqtt.connectAsync(job.url, { clientId: `flood-${k}`, reconnectPeriod: 0 })))
+  const payload = Buffer.from(JSON.stringify({ seq: 0, samples: [{ ts: Date.UTC(2025, 0, 1), values: { active_power_kw: 1 } }], pad: undefined })).toString().padEnd(job.payloadBytes, ' ')
+  let sent = 0
+  process.stdout.write('"start"\n')
+  const deadline = performance.now() + job.seconds * 1000
+  const started = performance.now()
+  await Promise.all(
+    clients.map(async (client, k) => {
+      const topic = buildTopic({ enterprise: 'flood', site: 's1', line: 'l1', device: `m${k}` }, 'data')
+      while (performance.now() < deadline && client.connected) {
+        // Wait for the socket to drain like any well-behaved publisher: the broker's own reading pace is the limit.
+        await new Promise<void>((resolve) => client.publish(topic, payload, { qos: 0 }, () => resolve()))
+        sent++
+      }
+    }),
+  )
+  const seconds = (performance.now() - started) / 1000
+  for (const c of [...clients, sub]) c.end(true)
+  return { sent, received, seconds }
+}
+
+const job = JSON.parse(process.env.PW_BENCH_LOAD ?? '{}') as LoadJob
+run(job).then(
+  (result) => {
+    process.stdout.write(`${JSON.stringify(result)}\n`)
+    process.exit(0)
+  },
+  (err: unknown) => {
+    process.stderr.write(`${String(err)}\n`)
+    process.exit(1)
+  },
+)
