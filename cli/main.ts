@@ -98,6 +98,41 @@ function runUntilSignal(closables: Closable[], logger: Logger): void {
   process.on('SIGTERM', () => stop('SIGTERM'))
 }
 
+/** A password from the terminal (not echoed) or from standard input (first line). */
+async function readPassword(): Promise<string> {
+  const stdin = process.stdin
+  if (!stdin.isTTY) {
+    let text = ''
+    for await (const chunk of stdin) text += String(chunk)
+    return text.split(/\r?\n/)[0] ?? ''
+  }
+  process.stderr.write('Password: ')
+  stdin.setRawMode(true)
+  stdin.resume()
+  return new Promise((resolve, reject) => {
+    let value = ''
+    const onData = (buf: Buffer) => {
+      for (const ch of buf.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') {
+          stdin.off('data', onData)
+          stdin.setRawMode(false)
+          stdin.pause()
+          process.stderr.write('\n')
+          resolve(value)
+          return
+        }
+        if (ch === '\u0003') {
+          stdin.setRawMode(false)
+          reject(new Error('cancelled'))
+          return
+        }
+        value = ch === '\u007f' ? value.slice(0, -1) : value + ch
+      }
+    }
+    stdin.on('data', onData)
+  })
+}
+
 function override<T extends object>(section: T, patch: Partial<T>): T {
   const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined))
   return { ...section, ...defined }
@@ -149,28 +184,45 @@ program
 
 program
   .command('broker')
-  .description('run the MQTT broker (Aedes) alone')
+  .description("run the MQTT broker (Aedes) alone; 'plantwatt broker passwd' hashes a password for broker.users")
+  .argument('[action]', "'passwd': read a password (prompt or stdin) and print its scrypt hash for broker.users[].passwordHash")
   .option('-c, --config <file>', 'YAML config file')
   .addOption(portOption('port', 'MQTT port'))
   .option('--host <address>', 'address to listen on')
   .addHelpText('after', configHelp(['broker']))
-  .action(async (opts: CommonOptions & { port?: number; host?: string }) => {
+  .action(async (action: string | undefined, opts: CommonOptions & { port?: number; host?: string }) => {
+    if (action !== undefined && action !== 'passwd') throw new Error(`unknown broker action ${JSON.stringify(action)} (expected passwd)`)
+    if (action === 'passwd') {
+      const { hashPassword } = await import('../broker/index.ts')
+      const password = await readPassword()
+      if (password.length < 8) throw new Error('password must have at least 8 characters')
+      process.stdout.write(`${await hashPassword(password)}\n`)
+      return
+    }
     const logger = createLogger('broker')
     const cfg = load(opts)
     const { startBroker } = await import('../broker/index.ts')
     const broker = await startBroker(override(cfg.broker, { port: opts.port, host: opts.host }), { logger })
-    process.stdout.write(`broker listening on ${broker.url}\n`)
+    const urls = [broker.url, broker.tlsUrl, broker.wsUrl].filter((u): u is string => typeof u === 'string')
+    process.stdout.write(`broker listening on ${urls.join(', ')}\n`)
     runUntilSignal([{ name: 'broker', close: () => broker.close() }], logger)
   })
 
 program
   .command('edge')
-  .description('run an edge agent: poll the configured devices and publish to the broker')
+  .description("run an edge agent: poll the configured devices and publish to the broker; 'plantwatt edge plan' prints the read plan")
+  .argument('[action]', "'plan': print each device's coalesced Modbus requests (or OPC UA nodes) and exit")
   .option('-c, --config <file>', 'YAML config file (sections mqtt, edge)')
   .addHelpText('after', configHelp(['mqtt', 'edge']))
-  .action(async (opts: CommonOptions) => {
-    const logger = createLogger('edge')
+  .action(async (action: string | undefined, opts: CommonOptions) => {
+    if (action !== undefined && action !== 'plan') throw new Error(`unknown edge action ${JSON.stringify(action)} (expected plan)`)
     const cfg = load(opts)
+    if (action === 'plan') {
+      const { describePlan } = await import('../edge-agent/index.ts')
+      process.stdout.write(describePlan(cfg.edge) + '\n')
+      return
+    }
+    const logger = createLogger('edge')
     const { startEdgeAgent } = await import('../edge-agent/index.ts')
     const { clientId } = await wiring()
     const edge = await startEdgeAgent({ config: cfg.edge, mqtt: { ...cfg.mqtt, clientId: cfg.mqtt.clientId ?? clientId(`edge-${cfg.edge.agentId}`) }, logger })

@@ -2,7 +2,7 @@ import { PlantWattError } from '../core/errors.ts'
 import type { EdgeDeviceConfig } from './config.ts'
 import type { Driver } from './driver.ts'
 import { createModbusDriver } from './modbus/driver.ts'
-import { createOpcuaDriver } from './opcua/driver.ts'
+import { createLazyOpcuaDriver } from './opcua/lazy.ts'
 import { loadOpcuaProfile } from './opcua/profile.ts'
 import { loadProfile } from './profile.ts'
 
@@ -12,7 +12,7 @@ export type DriverFactory = (device: EdgeDeviceConfig) => Driver
 /** The drivers shipped with the agent, keyed by the device's `driver` value. */
 export const BUILTIN_DRIVERS: Readonly<Record<string, DriverFactory>> = Object.freeze({
   modbus: (device: EdgeDeviceConfig) => createModbusDriver(device, loadProfile(device.profile)),
-  opcua: (device: EdgeDeviceConfig) => createOpcuaDriver(device, loadOpcuaProfile(device.profile)),
+  opcua: (device: EdgeDeviceConfig) => createLazyOpcuaDriver(device, loadOpcuaProfile(device.profile)),
 })
 
 /** Creates the driver for `device` from `registry`; EDGE_ERR_DRIVER_UNKNOWN names the known ones. */

@@ -14,7 +14,8 @@ export {
 } from './config.ts'
 export { createDiskOutbox, type DiskOutboxOptions, type DiskOutboxSync } from './disk-outbox.ts'
 export { describePlan, planDevices, type DevicePlan, type PlannedRequest } from './describe-plan.ts'
-export { createOpcuaDriver, ensureOpcuaCertificate } from './opcua/driver.ts'
+// createOpcuaDriver and ensureOpcuaCertificate: import './opcua/driver.ts' directly (it loads node-opcua).
+export { createLazyOpcuaDriver } from './opcua/lazy.ts'
 export { loadOpcuaProfile, shippedOpcuaProfiles, OpcuaProfileSchema, type OpcuaPoint, type OpcuaProfile } from './opcua/profile.ts'
 export type { Driver, PointError, ReadResult } from './driver.ts'
 export { BUILTIN_DRIVERS, createDriver, type DriverFactory } from './drivers.ts'

@@ -24,6 +24,7 @@ import { PlantWattError } from '../../core/errors.ts'
 import type { EdgeDeviceConfig, OpcuaConnection } from '../config.ts'
 import type { Driver, PointError, ReadResult } from '../driver.ts'
 import type { OpcuaPoint, OpcuaProfile } from './profile.ts'
+import { checkOpcuaDevice } from './lazy.ts'
 
 /** Bounds a node-opcua promise: a vanished server may never answer. */
 async function within<T>(ms: number, what: string, p: Promise<T>, code = 'EDGE_ERR_TIMEOUT'): Promise<T> {
@@ -315,11 +316,5 @@ class OpcuaDriver implements Driver {
  * them; in `poll` mode `read` uses the Read service. Each value's StatusCode becomes its quality.
  */
 export function createOpcuaDriver(device: EdgeDeviceConfig, profile: OpcuaProfile): Driver {
-  if (device.driver !== 'opcua') throw new PlantWattError('EDGE_ERR_DRIVER_CONFIG', `device ${device.device}: driver ${JSON.stringify(device.driver)} is not opcua`)
-  const conn = device.opcua
-  if (!conn) throw new PlantWattError('EDGE_ERR_DRIVER_CONFIG', `device ${device.device}: driver opcua needs an opcua: section (endpointUrl, securityMode …)`)
-  if ((conn.securityMode === 'None') !== (conn.securityPolicy === 'None')) {
-    throw new PlantWattError('EDGE_ERR_DRIVER_CONFIG', `device ${device.device}: securityMode ${conn.securityMode} does not go with securityPolicy ${conn.securityPolicy}`)
-  }
-  return new OpcuaDriver(conn, profile)
+  return new OpcuaDriver(checkOpcuaDevice(device), profile)
 }
