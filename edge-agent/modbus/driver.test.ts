@@ -78,6 +78,31 @@ describe('modbus driver over TCP', () => {
     ])
   })
 
+  it('learns the holes of a device that refuses reads across unmapped registers (exception 02)', async () => {
+    // 0x36–0x37 lies between total W (0x34) and VA (0x38) and is not implemented on this device.
+    const s = await server({ exceptions: [{ table: 'input', from: 0x36, to: 0x37, code: 2 }] })
+    const driver = await connected(device(s.port))
+    const first = await driver.read(AbortSignal.timeout(2000))
+    expect(closeTo(first.values, SDM630_VALUES)).toEqual([])
+    expect(first.errors).toEqual([])
+    const firstPoll = s.requests.map(({ at: _at, ...r }) => r)
+    expect(firstPoll).toContainEqual({ unit: 1, fc: 4, address: 0x34, count: 0x18 })
+    // The split: gap-free runs around the hole, read in the same poll.
+    expect(firstPoll.slice(-5)).toEqual([
+      { unit: 1, fc: 4, address: 0x34, count: 2 },
+      { unit: 1, fc: 4, address: 0x38, count: 2 },
+      { unit: 1, fc: 4, address: 0x3c, count: 4 },
+      { unit: 1, fc: 4, address: 0x46, count: 6 },
+      { unit: 1, fc: 4, address: 0x156, count: 2 },
+    ])
+    s.requests.length = 0
+    const second = await driver.read(AbortSignal.timeout(2000))
+    expect(closeTo(second.values, SDM630_VALUES)).toEqual([])
+    // The next poll uses the learned plan: no request spans the hole any more.
+    expect(s.requests.some((r) => r.fc === 4 && r.address <= 0x37 && r.address + r.count > 0x36)).toBe(false)
+    expect(s.requests).toHaveLength(7)
+  })
+
   it('creating a driver does no I/O', async () => {
     const s = await server()
     createModbusDriver(device(s.port), sdm630)
@@ -86,8 +111,9 @@ describe('modbus driver over TCP', () => {
   })
 
   it('an exception on one request marks only its points bad; the others keep their values', async () => {
-    // MB §7 exception 02 Illegal Data Address for the totals block 0x34–0x4B
-    const s = await server({ exceptions: [{ table: 'input', from: 0x40, to: 0x41, code: 0x02 }] })
+    // MB §7 exception 04 Server Device Failure for the totals block 0x34–0x4B (02 is learned
+    // as a hole instead: see the next test)
+    const s = await server({ exceptions: [{ table: 'input', from: 0x40, to: 0x41, code: 0x04 }] })
     const driver = await connected(device(s.port))
     const result = await driver.read(AbortSignal.timeout(2000))
     const failed = ['active_power_kw', 'apparent_power_kva', 'reactive_power_kvar', 'power_factor', 'frequency_hz', 'energy_import_kwh', 'energy_export_kwh']
@@ -95,7 +121,7 @@ describe('modbus driver over TCP', () => {
     expect(closeTo(result.values, good)).toEqual([])
     expect(result.quality).toEqual(Object.fromEntries(failed.map((q) => [q, 'bad'])))
     expect(result.errors.map((e) => [e.point, e.code])).toEqual(failed.map((q) => [q, 'EDGE_ERR_MODBUS_EXCEPTION']))
-    expect(result.errors[0]?.message).toMatch(/input 0x0034 ×24: Modbus exception 2/)
+    expect(result.errors[0]?.message).toMatch(/input 0x0034 ×24: Modbus exception 4/)
     // a deterministic exception is not retried
     expect(s.requests.filter((r) => r.address === 0x34)).toHaveLength(1)
   })

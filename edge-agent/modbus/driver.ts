@@ -17,6 +17,8 @@ export interface ModbusDriverOptions {
 // MB §7: 05 Acknowledge, 06 Server Device Busy and 0B Gateway Target Device Failed to Respond are
 // transient; the other exceptions answer the same way every time, so retrying them is pointless.
 const TRANSIENT_EXCEPTIONS = new Set([0x05, 0x06, 0x0b])
+// MB §7: exception 02, the address range of the request is not (wholly) implemented.
+const ILLEGAL_DATA_ADDRESS = 0x02
 
 function describeRequest(req: ReadRequest<ProfilePoint>): string {
   return `${formatAddress(req.function, req.address)} ×${req.count}`
@@ -25,7 +27,7 @@ function describeRequest(req: ReadRequest<ProfilePoint>): string {
 class ModbusDriver implements Driver {
   readonly kind = 'modbus'
   readonly endpoint: string
-  private readonly plan: ReadRequest<ProfilePoint>[]
+  private plan: ReadRequest<ProfilePoint>[]
   private client: ModbusClient | undefined
 
   constructor(
@@ -67,8 +69,11 @@ class ModbusDriver implements Driver {
     const quality: Record<string, Quality> = {}
     const errors: PointError[] = []
     let timeouts = 0
-    for (const req of this.plan) {
+    let executed = 0
+    const queue = [...this.plan]
+    for (let req = queue.shift(); req !== undefined; req = queue.shift()) {
       signal.throwIfAborted()
+      executed++
       if (skip) {
         timeouts++
         this.markBad(req, skip, quality, errors)
@@ -88,6 +93,15 @@ class ModbusDriver implements Driver {
           timeouts++
           if (shared) skip = { code: 'EDGE_ERR_TIMEOUT', message: `skipped: unit ${this.device.connection.unitId} did not answer ${describeRequest(req)}` }
         }
+        if (failure.modbusCode === ILLEGAL_DATA_ADDRESS && req.points.length > 1) {
+          // Many devices refuse a read that spans registers they do not implement. Learn the
+          // device's holes: split the read (first into gap-free runs, then into single points) for
+          // this poll and every later one, so the points around the hole still get values.
+          const parts = this.splitRequest(req)
+          this.plan = this.plan.flatMap((r) => (r === req ? parts : [r]))
+          queue.unshift(...parts)
+          continue
+        }
         this.markBad(req, failure, quality, errors)
         continue
       }
@@ -103,13 +117,19 @@ class ModbusDriver implements Driver {
         }
       }
     }
-    if (this.plan.length > 0 && timeouts === this.plan.length) {
+    if (executed > 0 && timeouts === executed) {
       // Nothing answered: a half-open TCP connection never recovers by itself, so start afresh (on
       // a shared bus this only releases this device's hold on the port).
       await this.close()
-      throw new PlantWattError('EDGE_ERR_TIMEOUT', `${this.endpoint}: no reply to any of ${this.plan.length} request(s) within ${this.device.connection.timeoutMs} ms`)
+      throw new PlantWattError('EDGE_ERR_TIMEOUT', `${this.endpoint}: no reply to any of ${executed} request(s) within ${this.device.connection.timeoutMs} ms`)
     }
     return { ts: Date.now(), values, quality, errors }
+  }
+
+  private splitRequest(req: ReadRequest<ProfilePoint>): ReadRequest<ProfilePoint>[] {
+    const runs = planReads(req.points, { maxRegistersPerRead: this.device.maxRegistersPerRead, maxGapRegisters: 0, maxGapBits: 0 })
+    if (runs.length > 1) return runs
+    return req.points.map((p) => ({ function: p.function, address: p.address, count: p.width, points: [p] }))
   }
 
   async close(): Promise<void> {
