@@ -15,6 +15,7 @@ import { IngestConfigSchema } from '../ingest/config.ts'
 import { startInfluxd, type RunningInfluxd } from '../test/influxd.ts'
 import { fanIn, type FanInResult } from './fan-in.ts'
 import { qos0Flood, type FloodResult } from './flood.ts'
+import { runUiBenchmark } from './ui.ts'
 import { processCpuSeconds, runLoad } from './load.ts'
 import { startScript } from '../test/child.ts'
 
@@ -31,6 +32,8 @@ export interface BenchResult {
   benchmark: string
   date: string
   machine: { cpus: number; model: string; node: string }
+  /** The live web page: time to first values after load, and its transfer size. */
+  ui: { firstValuesMs: number; pageBytes: number }
   pipeline: {
     what: string
     samples: number
@@ -190,6 +193,7 @@ export async function runBenchmarks(opts: BenchOptions): Promise<BenchResult> {
   const fanInResults: FanInResult[] = []
   for (const broker of ['plantwatt', 'aedes', 'mosquitto'] as const) fanInResults.push(await fanIn(broker, fanInMessages))
   const flood = await qos0Flood(opts.floodSeconds ?? 6)
+  const ui = await runUiBenchmark()
   const expected = Math.ceil(opts.samples / DEVICES) * DEVICES
   const result: BenchResult = {
     benchmark: 'plantwatt broker + ingest',
@@ -218,6 +222,7 @@ export async function runBenchmarks(opts: BenchOptions): Promise<BenchResult> {
     },
     fanIn: { what: '50 publishers → 1 subscriber, QoS 1, 100 in flight per publisher', results: fanInResults },
     qos0Flood: flood,
+    ui,
   }
   const dir = join(import.meta.dirname, 'results')
   mkdirSync(dir, { recursive: true })
