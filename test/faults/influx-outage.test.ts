@@ -13,9 +13,9 @@ afterAll(async () => {
   await influx?.stop()
 })
 
-// The issue asks for 30 s; 10 s keeps CI short and proves the same path: writes fail, ingest retries
-// with backoff, stops reading at maxInFlightMessages (the broker queues the rest), resumes alone.
-const OUTAGE_MS = 10_000
+// Writes fail for the whole outage: ingest retries with backoff, stops reading at
+// maxInFlightMessages (the broker queues the rest for its persistent session), resumes alone.
+const OUTAGE_MS = 30_000
 
 it(`fault 1: InfluxDB stopped for ${OUTAGE_MS / 1000} s under steady load, then started — every (device, seq) stored exactly once`, async () => {
   influx = await startInfluxd()
@@ -49,4 +49,4 @@ it(`fault 1: InfluxDB stopped for ${OUTAGE_MS / 1000} s under steady load, then 
     await broker.close()
     await store.close()
   }
-})
+}, 150_000)
