@@ -38,6 +38,8 @@ export interface FaultBookOptions {
   groundTruthFile?: string
 }
 
+const groundTruthLine = (r: FaultRecord) => ({ ...r, startIso: new Date(r.start).toISOString(), endIso: r.end === null ? null : new Date(r.end).toISOString() })
+
 const minutesOf = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5))
 
 /**
@@ -82,9 +84,25 @@ export class FaultBook {
     const record: FaultRecord = Object.freeze({ id: this.faults.length + 1, device: filled.device, kind: filled.kind, start, end, parameters })
     this.faults.push(record)
     if (this.opts.groundTruthFile) {
-      const line = { ...record, startIso: new Date(start).toISOString(), endIso: end === null ? null : new Date(end).toISOString() }
-      appendFileSync(this.opts.groundTruthFile, `${JSON.stringify(line)}\n`)
+      appendFileSync(this.opts.groundTruthFile, `${JSON.stringify(groundTruthLine(record))}\n`)
     }
+    return record
+  }
+
+  /**
+   * Ends an open fault at `at` (epoch ms), e.g. from the control endpoint, and rewrites the ground
+   * truth with its end. SIM_ERR_FAULT_NOT_FOUND for an unknown id; SIM_ERR_FAULT_STATE when the
+   * fault has already ended by `at` or has not started yet (it would never have acted).
+   */
+  end(id: number, at: number): FaultRecord {
+    const i = this.faults.findIndex((f) => f.id === id)
+    const f = this.faults[i]
+    if (!f) throw new PlantWattError('SIM_ERR_FAULT_NOT_FOUND', `no fault ${id}`)
+    if (f.end !== null && f.end <= at) throw new PlantWattError('SIM_ERR_FAULT_STATE', `fault ${id} (${f.kind} on ${f.device}) already ended at ${new Date(f.end).toISOString()}`)
+    if (!(at > f.start)) throw new PlantWattError('SIM_ERR_FAULT_STATE', `fault ${id} (${f.kind} on ${f.device}) has not started yet (starts ${new Date(f.start).toISOString()})`)
+    const record: FaultRecord = Object.freeze({ ...f, end: at })
+    this.faults[i] = record
+    if (this.opts.groundTruthFile) writeFileSync(this.opts.groundTruthFile, this.faults.map((r) => `${JSON.stringify(groundTruthLine(r))}\n`).join(''))
     return record
   }
 

@@ -96,7 +96,9 @@ export { startModbusRtuServer, type ModbusRtuServer, type ModbusRtuServerOptions
 export { BENCHMARKS, gradeSec, secTargetKwhPerUnit, type BenchmarkId, type SecGrade } from './scenario/benchmarks.ts'
 export { backfillScenario, type BackfillOptions, type BackfillResult } from './scenario/backfill.ts'
 export { buildScenarioModel, scenarioPlantModel, type ScenarioMeter, type ScenarioModel, type ScenarioProduction } from './scenario/model.ts'
-export { startScenario, type RunningScenario, type ScenarioCounter, type ScenarioMeterEndpoint, type ScenarioRunOptions } from './scenario/run.ts'
+export { startScenario, type RunningScenario, type ScenarioCounter, type ScenarioMeterEndpoint, type ScenarioPlcEndpoint, type ScenarioRunOptions } from './scenario/run.ts'
+export { createLinePlcDevice, LINE_PLC_PROFILES, LINE_PLC_REGISTERS, type LinePlcDevice, type LinePlcOptions, type LinePlcProfileId } from './plc.ts'
+export { startFaultControl, type FaultControl, type FaultControlOptions } from './control.ts'
 export { FAULT_KINDS, loadScenario, parseScenario, ScenarioSchema, type FaultInput, type FaultKind, type FaultSpec, type Scenario } from './scenario/schema.ts'
 export { createMachineModel, CYCLE_SECONDS, MACHINE_STATES, type MachineKind, type MachineSnapshot } from './opcua/machine.ts'
 // The OPC UA server itself (node-opcua, slow to load) is imported from './opcua/server.ts' directly.

@@ -198,12 +198,18 @@ export function createMeterDevice(options: MeterDeviceOptions): MeterDevice {
  * Serves several meters on one TCP endpoint, dispatched by unit id (like an RS-485 gateway), each
  * ticking on its own timer. Used by startMeterSimulator (one meter) and by startSimulation.
  */
-export async function serveMeters(endpoint: { host?: string; port?: number }, meters: ReadonlyArray<{ device: MeterDevice; updateIntervalMs: number }>): Promise<RunningMeter[]> {
+export async function serveMeters(
+  endpoint: { host?: string; port?: number },
+  meters: ReadonlyArray<{ device: MeterDevice; updateIntervalMs: number }>,
+  /** More units on the same endpoint (line PLCs), served until the last meter stops; they tick elsewhere. */
+  extraUnits: ReadonlyArray<ModbusUnit & { readonly unitId: number }> = [],
+): Promise<RunningMeter[]> {
   const units = new Map<number, ModbusUnit>()
-  for (const { device } of meters) {
+  for (const device of [...meters.map((m) => m.device), ...extraUnits]) {
     if (units.has(device.unitId)) throw new PlantWattError('SIM_ERR_CONFIG', `unit id ${device.unitId} is used twice on ${endpoint.host ?? '127.0.0.1'}:${endpoint.port ?? 0}`)
     units.set(device.unitId, device)
   }
+  let live = meters.length
   const server: ModbusTcpServer = await startModbusTcpServer({ host: endpoint.host, port: endpoint.port, units })
   return meters.map(({ device, updateIntervalMs }) => {
     const timer = updateIntervalMs > 0 ? setInterval(device.tick, updateIntervalMs) : undefined
@@ -222,7 +228,7 @@ export async function serveMeters(endpoint: { host?: string; port?: number }, me
         stopped ??= (async () => {
           if (timer) clearInterval(timer)
           units.delete(device.unitId)
-          if (units.size === 0) await server.close()
+          if (--live === 0) await server.close()
         })()
         return stopped
       },
@@ -242,12 +248,15 @@ export interface RunningRtuMeter extends Omit<RunningMeter, 'host' | 'port'> {
 export async function serveMetersRtu(
   serial: Omit<ModbusRtuServerOptions, 'units'>,
   meters: ReadonlyArray<{ device: MeterDevice; updateIntervalMs: number }>,
+  /** More slaves on the same line (line PLCs), served until the last meter stops; they tick elsewhere. */
+  extraUnits: ReadonlyArray<ModbusUnit & { readonly unitId: number }> = [],
 ): Promise<RunningRtuMeter[]> {
   const units = new Map<number, ModbusUnit>()
-  for (const { device } of meters) {
+  for (const device of [...meters.map((m) => m.device), ...extraUnits]) {
     if (units.has(device.unitId)) throw new PlantWattError('SIM_ERR_CONFIG', `unit id ${device.unitId} is used twice on ${serial.path}`)
     units.set(device.unitId, device)
   }
+  let live = meters.length
   const server = await startModbusRtuServer({ ...serial, units })
   return meters.map(({ device, updateIntervalMs }) => {
     const timer = updateIntervalMs > 0 ? setInterval(device.tick, updateIntervalMs) : undefined
@@ -264,7 +273,7 @@ export async function serveMetersRtu(
         stopped ??= (async () => {
           if (timer) clearInterval(timer)
           units.delete(device.unitId)
-          if (units.size === 0) await server.close()
+          if (--live === 0) await server.close()
         })()
         return stopped
       },

@@ -5,6 +5,7 @@ import { createSimClock } from '../clock.ts'
 import { FaultBook, type FaultRecord } from '../faults.ts'
 import type { MeterProfileId } from '../meters/index.ts'
 import { createMeterDevice, serveMeters, serveMetersRtu, type MeterDevice, type MeterSnapshot } from '../modbus-meter.ts'
+import { createLinePlcDevice, LINE_PLC_REGISTERS, type LinePlcDevice, type LinePlcProfileId } from '../plc.ts'
 import { createMachineModel, type MachineKind, type MachineSnapshot } from '../opcua/machine.ts'
 import type { MachineVariable } from '../opcua/server.ts'
 import { buildScenarioModel, scenarioDeviceKeys, scenarioPlantModel, type ScenarioProduction } from './model.ts'
@@ -60,7 +61,7 @@ export interface ScenarioMeterEndpoint {
   tick(): MeterSnapshot
 }
 
-/** A line's production counter in a live run (read it in-process; OPC UA is not served yet). */
+/** A line's production counter in a live run: the true count, in-process (run.plcs serves it over Modbus). */
 export interface ScenarioCounter {
   address: DeviceAddress
   key: string
@@ -70,17 +71,48 @@ export interface ScenarioCounter {
   tick(): { ts: number; value: number }
 }
 
+/**
+ * A line's production counter served over Modbus by a "line PLC" (plc.ts) on the line's meter
+ * endpoint, under its own unit id (one above the highest meter unit id there).
+ */
+export interface ScenarioPlcEndpoint {
+  address: DeviceAddress
+  /** enterprise/site/line/device (the line's productionDevice) */
+  key: string
+  quantity: 'output_t' | 'output_count'
+  /** Edge-agent profile id: plantwatt-line-plc-t (output_t) or plantwatt-line-plc-pcs (output_count). */
+  profile: LinePlcProfileId
+  transport: 'tcp' | 'rtu'
+  host?: string
+  port?: number
+  path?: string
+  baudRate?: number
+  unitId: number
+  /** Holding register (FC 03) of the count: 0x0000 float32 tonnes, or 0x0002 uint32 parts. */
+  register: number
+  /** What the registers hold now (faults applied, float32-rounded tonnes / whole parts). */
+  snapshot(): { ts: number; value: number }
+  tick(): { ts: number; value: number }
+}
+
 export interface RunningScenario {
   name: string
   clock: () => number
   meters: ScenarioMeterEndpoint[]
   production: ScenarioCounter[]
+  /** The production counters served over Modbus (one line PLC per line, same order as production). */
+  plcs: ScenarioPlcEndpoint[]
   /** OPC UA servers (empty unless options.opcua was given). */
   opcua: ScenarioOpcuaEndpoint[]
   /** The plant model (core/plant.ts) the run's devices belong to. */
   plantModel: PlantModel
   /** Injects a fault now (it acts from its start) and appends it to the ground truth. */
   injectFault(spec: FaultInput): FaultRecord
+  /**
+   * Ends an open fault at the run's clock time now (the ground truth is rewritten with its end).
+   * SIM_ERR_FAULT_NOT_FOUND for an unknown id, SIM_ERR_FAULT_STATE if it already ended or has not started.
+   */
+  endFault(id: number): FaultRecord
   /** Faults of the run so far, from the scenario file and injected. */
   faults(): FaultRecord[]
   /** Ticks every device once (reads the clock). */
@@ -128,6 +160,24 @@ export async function startScenario(scenario: Scenario, options: ScenarioRunOpti
     groups.set(m.endpoint, g)
   }
 
+  // Each line's production counter, and the PLC serving it on the line's main-meter endpoint.
+  const production = model.production.map((p) => productionCounter(p, clock))
+  const plcsByEndpoint = new Map<string, { device: LinePlcDevice; index: number }[]>()
+  const plcs: ScenarioPlcEndpoint[] = []
+  model.production.forEach((p, index) => {
+    const lineKey = p.key.slice(0, p.key.lastIndexOf('/'))
+    const main = model.meters.find((m) => m.role === 'main' && m.key.startsWith(`${lineKey}/`))
+    if (!main) return
+    const group = groups.get(main.endpoint) ?? []
+    const taken = plcsByEndpoint.get(main.endpoint) ?? []
+    const unitId = Math.max(0, ...group.map((g) => g.meter.unitId), ...taken.map((t) => t.device.unitId)) + 1
+    if (unitId > 247) throw new PlantWattError('SIM_ERR_CONFIG', `scenario ${scenario.name}: no unit id left for the production counter ${p.key} on ${main.endpoint}`)
+    const counter = production[index]!
+    const device = createLinePlcDevice({ unitId, quantity: p.quantity, tick: counter.tick, present: faults.createPresenter(p.key, [p.quantity]), online: (t) => faults.online(p.key, t), clock })
+    taken.push({ device, index })
+    plcsByEndpoint.set(main.endpoint, taken)
+  })
+
   const meters: ScenarioMeterEndpoint[] = []
   const stops: (() => Promise<void>)[] = []
   const close = async (): Promise<void> => {
@@ -135,17 +185,25 @@ export async function startScenario(scenario: Scenario, options: ScenarioRunOpti
   }
   for (const [endpoint, members] of groups) {
     const first = members[0]!.meter
+    const linePlcs = plcsByEndpoint.get(endpoint) ?? []
     try {
       const entries = members.map(({ device }) => ({ device, updateIntervalMs }))
+      const plcDevices = linePlcs.map((x) => x.device)
+      const plcEndpoint = (x: { device: LinePlcDevice; index: number }, where: Pick<ScenarioPlcEndpoint, 'transport' | 'host' | 'port' | 'path' | 'baudRate'>): ScenarioPlcEndpoint => {
+        const p = model.production[x.index]!
+        return { address: p.address, key: p.key, quantity: p.quantity, profile: x.device.profile, ...where, unitId: x.device.unitId, register: LINE_PLC_REGISTERS[p.quantity], snapshot: x.device.snapshot, tick: x.device.tick }
+      }
       if (first.transport === 'rtu') {
-        const running = await serveMetersRtu({ path: first.serialPath as string, baudRate: first.baudRate }, entries)
+        const running = await serveMetersRtu({ path: first.serialPath as string, baudRate: first.baudRate }, entries, plcDevices)
+        for (const x of linePlcs) plcs.push(plcEndpoint(x, { transport: 'rtu', path: running[0]!.path, baudRate: first.baudRate }))
         running.forEach((r, i) => {
           const m = members[i]!.meter
           stops.push(r.stop)
           meters.push({ address: m.address, key: m.key, role: m.role, profile: m.profile, transport: 'rtu', path: r.path, baudRate: m.baudRate, unitId: r.unitId, snapshot: r.snapshot, tick: r.tick })
         })
       } else {
-        const running = await serveMeters({ host: first.host, port: first.port }, entries)
+        const running = await serveMeters({ host: first.host, port: first.port }, entries, plcDevices)
+        for (const x of linePlcs) plcs.push(plcEndpoint(x, { transport: 'tcp', host: running[0]!.host, port: running[0]!.port }))
         running.forEach((r, i) => {
           const m = members[i]!.meter
           stops.push(r.stop)
@@ -157,7 +215,10 @@ export async function startScenario(scenario: Scenario, options: ScenarioRunOpti
       throw new PlantWattError('SIM_ERR_LISTEN', `scenario ${scenario.name}: meters on ${endpoint} (${members.map((x) => x.meter.key).join(', ')}): ${(cause as Error).message}`, { cause })
     }
   }
-  const production = model.production.map((p) => productionCounter(p, clock))
+  const plcOrder = new Map(model.production.map((p, i) => [p.key, i]))
+  plcs.sort((a, b) => (plcOrder.get(a.key) ?? 0) - (plcOrder.get(b.key) ?? 0))
+  const plcDevicesAll = [...plcsByEndpoint.values()].flat()
+  const unserved = production.filter((_, i) => !plcDevicesAll.some((x) => x.index === i))
 
   const opcua: ScenarioOpcuaEndpoint[] = []
   const machineTicks: (() => void)[] = []
@@ -195,7 +256,9 @@ export async function startScenario(scenario: Scenario, options: ScenarioRunOpti
     }
   }
   const tickCounters = (): void => {
-    for (const p of production) p.tick()
+    // A PLC's tick reads its counter; counters without a PLC tick alone.
+    for (const x of plcDevicesAll) x.device.tick()
+    for (const p of unserved) p.tick()
     for (const t of machineTicks) t()
   }
   const timer = updateIntervalMs > 0 ? setInterval(tickCounters, updateIntervalMs) : undefined
@@ -211,9 +274,11 @@ export async function startScenario(scenario: Scenario, options: ScenarioRunOpti
     clock,
     meters,
     production,
+    plcs,
     opcua,
     plantModel: scenarioPlantModel(scenario),
     injectFault: (spec) => faults.inject(spec),
+    endFault: (id) => faults.end(id, clock()),
     faults: () => faults.list(),
     tick() {
       for (const m of meters) m.tick()
