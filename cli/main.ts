@@ -152,8 +152,9 @@ program
   .option('--store-path <file>', 'embedded store file (overrides storage.path)')
   .option('--scenario <name|file>', "run a plant scenario (shipped: hubei) instead of the config's sim meters; its plant model replaces plant")
   .option('--ground-truth <file>', "with --scenario: append the scenario's injected faults here (JSONL)")
+  .addOption(portOption('control-port', 'with --scenario: HTTP endpoint to inject and end faults (GET/POST /faults, DELETE /faults/<id>)'))
   .addHelpText('after', configHelp(['plant', 'storage', 'broker', 'ingest', 'edge', 'api', 'sim']))
-  .action(async (opts: CommonOptions & { apiPort?: number; brokerPort?: number; storePath?: string; scenario?: string; groundTruth?: string }) => {
+  .action(async (opts: CommonOptions & { apiPort?: number; brokerPort?: number; storePath?: string; scenario?: string; groundTruth?: string; controlPort?: number }) => {
     const logger = createLogger('plantwatt', process.env.PLANTWATT_LOG_LEVEL ?? 'warn')
     const file = load(opts)
     const cfg: ResolvedConfig = {
@@ -165,6 +166,13 @@ program
     const { startAll } = await wiring()
     const scenario = opts.scenario ? (await import('../simulators/index.ts')).loadScenario(opts.scenario) : undefined
     const up = await startAll(cfg, logger, { ...(scenario ? { scenario } : {}), ...(opts.groundTruth ? { groundTruthFile: opts.groundTruth } : {}) })
+    let controlUrl: string | undefined
+    if (up.scenario && opts.controlPort !== undefined) {
+      const { startFaultControl } = await import('../simulators/control.ts')
+      const control = await startFaultControl(up.scenario, { port: opts.controlPort })
+      up.closables.push({ name: 'fault control', close: () => control.close() })
+      controlUrl = control.url
+    }
     const storeText = cfg.storage.backend === 'embedded' ? `embedded store ${cfg.storage.path}` : `InfluxDB ${cfg.storage.url} database ${cfg.storage.database}`
     const lines = [
       `PlantWatt ${pkg.version} is running in one process (${storeText}${scenario ? `, scenario ${scenario.name}` : ''})`,
@@ -173,6 +181,7 @@ program
       `  API docs      ${up.apiUrl}/docs`,
       `  Health        ${up.apiUrl}/api/v1/health`,
       `  MQTT broker   ${up.brokerUrl}`,
+      ...(controlUrl ? [`  Fault control ${controlUrl}/faults`] : []),
       ...(up.simulators.length > 12
         ? [`  Simulators    ${up.simulators.length} meters on ${new Set(up.simulators.map((s) => s.port)).size} Modbus TCP ports (plantwatt sim --scenario … lists them)`]
         : up.simulators.map((s) => `  Simulator     ${s.id.padEnd(14)} modbus-tcp://${s.host}:${s.port} unit ${s.unitId} (${s.profile})`)),
@@ -283,8 +292,9 @@ program
   .option('--edge-config <file>', 'write an edge-agent config (mqtt + edge sections) that reads these simulators')
   .option('--scenario <name|file>', "run a plant scenario (shipped: hubei) instead of the config's sim meters")
   .option('--ground-truth <file>', "with --scenario: append the scenario's injected faults here (JSONL)")
+  .addOption(portOption('control-port', 'with --scenario: HTTP endpoint to inject and end faults (GET/POST /faults, DELETE /faults/<id>)'))
   .addHelpText('after', configHelp(['sim', 'plant']))
-  .action(async (opts: CommonOptions & { edgeConfig?: string; scenario?: string; groundTruth?: string }) => {
+  .action(async (opts: CommonOptions & { edgeConfig?: string; scenario?: string; groundTruth?: string; controlPort?: number }) => {
     const logger = createLogger('sim')
     const cfg = load(opts)
     const { startSimulation, startScenario, loadScenario, scenarioPlantModel } = await import('../simulators/index.ts')
@@ -292,16 +302,24 @@ program
     if (opts.scenario) {
       const scenario = loadScenario(opts.scenario)
       const run = await startScenario(scenario, opts.groundTruth ? { groundTruthFile: opts.groundTruth } : {})
-      for (const m of run.meters) {
+      for (const m of [...run.meters, ...run.plcs]) {
+        const role = 'role' in m ? m.role : 'plc'
         const where = m.transport === 'tcp' ? `modbus-tcp://${m.host}:${m.port}` : `modbus-rtu:${m.path}@${m.baudRate}`
-        process.stdout.write(`${m.key.padEnd(44)} ${where} unit ${m.unitId} (${m.profile}, ${m.role})\n`)
+        process.stdout.write(`${m.key.padEnd(44)} ${where} unit ${m.unitId} (${m.profile}, ${role})\n`)
+      }
+      const closables: Closable[] = [{ name: 'scenario', close: () => run.close() }]
+      if (opts.controlPort !== undefined) {
+        const { startFaultControl } = await import('../simulators/control.ts')
+        const control = await startFaultControl(run, { port: opts.controlPort })
+        closables.push({ name: 'fault control', close: () => control.close() })
+        process.stdout.write(`fault control: GET/POST ${control.url}/faults, DELETE ${control.url}/faults/<id>\n`)
       }
       if (opts.edgeConfig) {
         const edge = edgeConfigWith(cfg.edge, edgeDevicesForScenario(run))
         writeFileSync(opts.edgeConfig, `# written by plantwatt sim --scenario ${scenario.name}\n${toYaml({ mqtt: cfg.mqtt, plant: scenarioPlantModel(scenario), edge })}`)
         process.stdout.write(`edge config written to ${opts.edgeConfig}: run \`plantwatt edge -c ${opts.edgeConfig}\`\n`)
       }
-      runUntilSignal([{ name: 'scenario', close: () => run.close() }], logger)
+      runUntilSignal(closables, logger)
       return
     }
     const sim = await startSimulation(cfg.sim)

@@ -79,9 +79,9 @@ export interface StartAllOptions {
   groundTruthFile?: string
 }
 
-/** Edge-agent devices for the Modbus TCP meters of a running scenario. */
+/** Edge-agent devices for the Modbus TCP meters and line PLCs (production counters) of a running scenario. */
 export function edgeDevicesForScenario(run: Awaited<ReturnType<typeof startScenario>>): EdgeConfig['devices'] {
-  return run.meters
+  return [...run.meters, ...run.plcs]
     .filter((m) => m.transport === 'tcp')
     .map((m) => ({
       ...m.address,
