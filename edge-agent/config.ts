@@ -74,6 +74,12 @@ export const ModbusDeviceSchema = Type.Object(
     // defaulted object, hence spelled out); the Modbus driver checks it has what its transport needs.
     connection: Type.Object(modbusConnectionProperties, { additionalProperties: false, default: { transport: 'tcp', port: 502, unitId: 1, timeoutMs: 1000 } }),
     opcua: Type.Optional(OpcuaConnectionSchema),
+    ctRatio: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, description: "CT ratio (e.g. 80 for 400/5 A) for points with ratio ct/ctpt; overrides the meter's CT register (for meters whose ratio is not programmed)" }),
+    ),
+    ptRatio: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, description: "PT ratio (e.g. 100 for 10 kV/100 V) for points with ratio pt/ctpt; overrides the meter's PT register" }),
+    ),
     pollIntervalMs: Type.Integer({ minimum: 10, maximum: 86_400_000, default: 1000, description: 'poll period, ms' }),
     retries: Type.Integer({ minimum: 0, maximum: 10, default: 1, description: 'extra attempts per request after a timeout, a busy reply or (rtu) a garbled frame' }),
     retryBackoffMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 20, description: 'wait before the first retry, doubled for each further one, ms' }),

@@ -8,7 +8,7 @@ const config = validateConfig(
   {
     devices: [
       { enterprise: 'e', site: 's', line: 'l', device: 'main', driver: 'modbus', profile: 'eastron-sdm630', connection: { host: '10.0.0.5' } },
-      { enterprise: 'e', site: 's', line: 'l', device: 'sub', driver: 'modbus', profile: 'acrel-adl400-secondary', maxGapRegisters: 0, connection: { transport: 'rtu', path: '/dev/ttyUSB0', parity: 'even', unitId: 3 } },
+      { enterprise: 'e', site: 's', line: 'l', device: 'sub', driver: 'modbus', profile: 'acrel-adl400-secondary', maxGapRegisters: 0, ctRatio: 80, connection: { transport: 'rtu', path: '/dev/ttyUSB0', parity: 'even', unitId: 3 } },
       { enterprise: 'e', site: 's', line: 'l', device: 'bad', driver: 'modbus', profile: 'no-such-meter', connection: { host: '10.0.0.6' } },
       { enterprise: 'e', site: 's', line: 'l', device: 'cnc', driver: 'opcua', profile: 'generic-cnc', opcua: { endpointUrl: 'opc.tcp://10.0.0.9:4840' } },
     ],
@@ -45,5 +45,8 @@ describe('edge plan', () => {
     expect(text).toContain('  4 request(s) per poll for 20 point(s)')
     expect(text).toMatch(/\n  FC4 input 0x0034 ×24 +\(10 unused\) active_power_kw, apparent_power_kva,/)
     expect(text).toContain('  error: EDGE_ERR_PROFILE')
+    expect(main!.ratios).toEqual([])
+    expect(sub!.ratios).toEqual(['CT 80 (config ctRatio)', 'PT holding 0x008D uint16 (read at connect)'])
+    expect(text).toContain('  9 request(s) per poll for 17 point(s)\n  ratios: CT 80 (config ctRatio), PT holding 0x008D uint16 (read at connect)\n')
   })
 })

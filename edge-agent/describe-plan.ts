@@ -33,6 +33,8 @@ export interface DevicePlan {
   requests: PlannedRequest[]
   /** OPC UA: the nodes read or monitored, with the quantity each becomes. */
   nodes: { nodeId: string; quantity: string }[]
+  /** Modbus: where the CT / PT ratios of scaled points come from, e.g. `CT holding 0x008E uint16 (read at connect)`. */
+  ratios: string[]
   /** Why the device cannot be planned (unknown profile …); `requests` is then empty. */
   error?: string
 }
@@ -45,7 +47,7 @@ export interface DevicePlan {
 export function planDevices(config: EdgeConfig): DevicePlan[] {
   return config.devices.map((d) => {
     const endpoint = d.driver === 'opcua' ? `${d.opcua?.endpointUrl ?? '?'} ${d.opcua?.mode ?? ''}`.trim() : endpointOf(d)
-    const base = { key: deviceKey(d), driver: d.driver, endpoint, profile: d.profile, pollIntervalMs: d.pollIntervalMs, requests: [] as PlannedRequest[], nodes: [] as DevicePlan['nodes'] }
+    const base = { key: deviceKey(d), driver: d.driver, endpoint, profile: d.profile, pollIntervalMs: d.pollIntervalMs, requests: [] as PlannedRequest[], ratios: [] as string[], nodes: [] as DevicePlan['nodes'] }
     try {
       if (d.driver === 'opcua') {
         return { ...base, nodes: loadOpcuaProfile(d.profile).points.map((p) => ({ nodeId: p.nodeId, quantity: p.quantity })) }
@@ -59,7 +61,16 @@ export function planDevices(config: EdgeConfig): DevicePlan[] {
         unused: r.count - r.points.reduce((n, p) => n + p.width, 0),
         points: r.points.map((p) => p.quantity),
       }))
-      return { ...base, requests }
+      const ratios = (['ct', 'pt'] as const)
+        .filter((k) => profile.points.some((p) => p.ratio?.includes(k)))
+        .map((k) => {
+          const override = k === 'ct' ? d.ctRatio : d.ptRatio
+          const reg = profile.ratios?.[k]
+          const name = k.toUpperCase()
+          if (override !== undefined) return `${name} ${override} (config ${k}Ratio)`
+          return reg ? `${name} ${formatAddress(reg.function, reg.address)} ${reg.type} (read at connect)` : `${name} ?`
+        })
+      return { ...base, requests, ratios }
     } catch (err) {
       return { ...base, error: describeError(err) }
     }
@@ -82,6 +93,7 @@ export function describePlan(config: EdgeConfig): string {
     }
     const points = d.requests.reduce((n, r) => n + r.points.length, 0)
     lines.push(`  ${d.requests.length} request(s) per poll for ${points} point(s)`)
+    if (d.ratios.length > 0) lines.push(`  ratios: ${d.ratios.join(', ')}`)
     for (const r of d.requests) {
       const range = `${formatAddress(r.function, r.address)} ×${r.count}`
       lines.push(`  FC${r.functionCode} ${range.padEnd(22)} ${r.unused > 0 ? `(${r.unused} unused) ` : ''}${r.points.join(', ')}`)

@@ -113,4 +113,41 @@ describe('profile validation', () => {
     )
     expect(problemsOf({ ...base, points: [] })).toEqual([expect.stringMatching(/^\/points: /)])
   })
+
+  it('a point with ratio needs the matching ratio register, and is named when it lacks it', () => {
+    const ct = { function: 'holding', address: 0x8e, type: 'uint16', scale: 1 }
+    const pt = { function: 3, address: 0x8d, type: 'uint16' }
+    const points = [
+      { quantity: 'current_l1_a', function: 'holding', address: 0x64, type: 'uint16', scale: 0.01, ratio: 'ct' },
+      { quantity: 'voltage_l1_v', function: 'holding', address: 0x61, type: 'uint16', scale: 0.1, ratio: 'pt' },
+      { quantity: 'active_power_kw', function: 'holding', address: 0x16a, type: 'int32', scale: 0.001, ratio: 'ctpt' },
+      { quantity: 'frequency_hz', function: 'holding', address: 0x77, type: 'uint16', scale: 0.01 },
+    ]
+    const ok = validateProfile({ ...base, ratios: { ct, pt }, points }, 'test.yaml')
+    expect(ok.ratios).toEqual({
+      ct: { function: 'holding', address: 0x8e, type: 'uint16', wordOrder: 'ABCD', scale: 1, width: 1 },
+      pt: { function: 'holding', address: 0x8d, type: 'uint16', wordOrder: 'ABCD', scale: 1, width: 1 },
+    })
+    expect(ok.points.map((p) => p.ratio)).toEqual(['ct', 'pt', 'ctpt', undefined])
+    expect(problemsOf({ ...base, ratios: { ct }, points })).toEqual([
+      '/points/1/ratio: voltage_l1_v (holding 0x0061): ratio pt needs ratios.pt (the register holding the PT ratio)',
+      '/points/2/ratio: active_power_kw (holding 0x016A): ratio ctpt needs ratios.pt (the register holding the PT ratio)',
+    ])
+    expect(problemsOf({ ...base, points })).toEqual([
+      '/points/0/ratio: current_l1_a (holding 0x0064): ratio ct needs ratios.ct (the register holding the CT ratio)',
+      '/points/1/ratio: voltage_l1_v (holding 0x0061): ratio pt needs ratios.pt (the register holding the PT ratio)',
+      '/points/2/ratio: active_power_kw (holding 0x016A): ratio ctpt needs ratios.pt and ratios.ct (the register holding the PT/CT ratio)',
+    ])
+    expect(problemsOf({ ...base, ratios: { ct: { ...ct, type: 'bit' } }, points: [points[0]] })).toEqual([expect.stringMatching(/^\/ratios\/ct\/type/)])
+    expect(problemsOf({ ...base, ratios: { ct }, points: [{ ...points[0], ratio: 'cts' }] })).toEqual([expect.stringMatching(/^\/points\/0\/ratio/)])
+  })
+
+  it('the shipped acrel-adl400-secondary scales currents by CT, voltages by PT, powers and energies by both', () => {
+    const p = loadProfile('acrel-adl400-secondary')
+    expect(p.ratios).toMatchObject({ pt: { function: 'holding', address: 0x8d, type: 'uint16', scale: 1 }, ct: { function: 'holding', address: 0x8e, type: 'uint16', scale: 1 } })
+    for (const point of p.points) {
+      const want = point.quantity.startsWith('current') ? 'ct' : point.quantity.startsWith('voltage') ? 'pt' : ['frequency_hz', 'power_factor'].includes(point.quantity) ? undefined : 'ctpt'
+      expect([point.quantity, point.ratio]).toEqual([point.quantity, want])
+    }
+  })
 })

@@ -19,6 +19,10 @@ import {
   type WordOrder,
 } from './modbus/types.ts'
 
+/** Which transformer ratio a point is multiplied by: CT, PT, or both (powers and energies). */
+export const RATIO_KINDS = ['ct', 'pt', 'ctpt'] as const
+export type RatioKind = (typeof RATIO_KINDS)[number]
+
 const literals = <T extends string | number>(values: readonly T[]) => values.map((v) => Type.Literal(v))
 
 export const ProfilePointSchema = Type.Object(
@@ -37,6 +41,21 @@ export const ProfilePointSchema = Type.Object(
     scale: Type.Number({ default: 1, description: 'value = raw × scale + offset, into the quantity’s unit' }),
     offset: Type.Number({ default: 0, description: 'added after scaling, in the quantity’s unit' }),
     description: Type.Optional(Type.String({ description: "the vendor's name for the register" })),
+    ratio: Type.Optional(
+      Type.Enum(RATIO_KINDS, { description: 'multiply by the transformer ratio: ct (currents), pt (voltages), ctpt (powers, energies); needs the matching `ratios` register' }),
+    ),
+  },
+  { additionalProperties: false },
+)
+
+/** A register holding a transformer ratio (CT or PT), read at connect. */
+export const RatioRegisterSchema = Type.Object(
+  {
+    function: Type.Union([...literals(['holding', 'input'] as const), ...literals([3, 4] as const)], { description: 'holding (FC3) or input (FC4)' }),
+    address: Type.Integer({ minimum: 0, maximum: MAX_ADDRESS, description: '0-based register address' }),
+    type: Type.Union(literals(DATA_TYPES.filter((t) => t !== 'bit' && t !== 'string')), { description: 'numeric register type' }),
+    wordOrder: Type.Union(literals(WORD_ORDERS), { default: 'ABCD' }),
+    scale: Type.Number({ default: 1, description: 'ratio = raw × scale' }),
   },
   { additionalProperties: false },
 )
@@ -49,6 +68,12 @@ export const ModbusProfileSchema = Type.Object(
     model: Type.String({ minLength: 1, description: 'meter model' }),
     source: Type.String({ minLength: 1, description: 'where the register map comes from (manual, version, page)' }),
     description: Type.Optional(Type.String()),
+    ratios: Type.Optional(
+      Type.Object(
+        { pt: Type.Optional(RatioRegisterSchema), ct: Type.Optional(RatioRegisterSchema) },
+        { additionalProperties: false, description: 'registers holding the PT (voltage) and CT (current) transformer ratios, for points with `ratio`' },
+      ),
+    ),
     points: Type.Array(ProfilePointSchema, { minItems: 1, description: 'one entry per published quantity' }),
   },
   { additionalProperties: false },
@@ -68,6 +93,18 @@ export interface ProfilePoint {
   /** `string` only: text → published number. */
   readonly map?: Readonly<Record<string, number>>
   readonly description?: string
+  /** Multiply the decoded value by the CT ratio, the PT ratio, or both. */
+  readonly ratio?: RatioKind
+}
+
+/** A validated ratio register. */
+export interface RatioRegister {
+  readonly function: 'holding' | 'input'
+  readonly address: number
+  readonly type: DataType
+  readonly wordOrder: WordOrder
+  readonly scale: number
+  readonly width: number
 }
 
 export interface ModbusProfile {
@@ -79,6 +116,8 @@ export interface ModbusProfile {
   /** The file it was loaded from. */
   readonly file: string
   readonly points: readonly ProfilePoint[]
+  /** Registers holding the transformer ratios, when the profile has points with `ratio`. */
+  readonly ratios?: { readonly pt?: RatioRegister; readonly ct?: RatioRegister }
 }
 
 const PROFILE_DIR = fileURLToPath(new URL('./profiles/', import.meta.url))
@@ -114,6 +153,17 @@ export function validateProfile(raw: unknown, file: string): ModbusProfile {
   if (problems.length > 0) fail()
   const parsed = defaulted as Type.Static<typeof ModbusProfileSchema>
 
+  const ratios: { pt?: RatioRegister; ct?: RatioRegister } = {}
+  for (const kind of ['pt', 'ct'] as const) {
+    const r = parsed.ratios?.[kind]
+    if (r === undefined) continue
+    const fn = (typeof r.function === 'number' ? functionFromCode(r.function) : r.function) as 'holding' | 'input'
+    const width = widthOf(r.type as DataType)
+    if (r.address + width - 1 > MAX_ADDRESS) problems.push({ path: `/ratios/${kind}/address`, message: `${kind.toUpperCase()} ratio register ${r.address} (${r.type}) is outside 0..65535` })
+    if (r.scale === 0) problems.push({ path: `/ratios/${kind}/scale`, message: `${kind.toUpperCase()} ratio: scale 0 would make the ratio 0` })
+    ratios[kind] = Object.freeze({ function: fn, address: r.address, type: r.type as DataType, wordOrder: r.wordOrder, scale: r.scale, width })
+  }
+
   const points: ProfilePoint[] = []
   const seen = new Map<string, number>()
   parsed.points.forEach((p, i) => {
@@ -148,6 +198,12 @@ export function validateProfile(raw: unknown, file: string): ModbusProfile {
     const previous = seen.get(p.quantity)
     if (previous !== undefined) problems.push({ path: `${where}/quantity`, message: `${label}: quantity already mapped by /points/${previous}` })
     seen.set(p.quantity, i)
+    if (p.ratio !== undefined) {
+      const missing = (['pt', 'ct'] as const).filter((k) => p.ratio!.includes(k) && ratios[k] === undefined)
+      if (missing.length > 0) {
+        problems.push({ path: `${where}/ratio`, message: `${label}: ratio ${p.ratio} needs ${missing.map((k) => `ratios.${k}`).join(' and ')} (the register holding the ${missing.map((k) => k.toUpperCase()).join('/')} ratio)` })
+      }
+    }
     points.push(
       Object.freeze({
         quantity: p.quantity as Quantity,
@@ -160,6 +216,7 @@ export function validateProfile(raw: unknown, file: string): ModbusProfile {
         width,
         ...(p.map === undefined ? {} : { map: Object.freeze({ ...p.map }) }),
         ...(p.description === undefined ? {} : { description: p.description }),
+        ...(p.ratio === undefined ? {} : { ratio: p.ratio }),
       }),
     )
   })
@@ -186,6 +243,7 @@ export function validateProfile(raw: unknown, file: string): ModbusProfile {
     ...(parsed.description === undefined ? {} : { description: parsed.description }),
     file,
     points: Object.freeze(points),
+    ...(ratios.pt === undefined && ratios.ct === undefined ? {} : { ratios: Object.freeze(ratios) }),
   })
 }
 

@@ -51,9 +51,12 @@ const CASES: Record<string, { tables: RegisterTables; expected: Record<string, n
         0x172: 0xffff, 0x173: 0xfc18, // Q -1000 ×0.001 → -1.000 kvar
         0x17f: 0xfc7c, // PF -900 ×0.001 → -0.900
         0x0a: 0x0012, 0x0b: 0xd687, // forward 1234567 ×0.01 → 12345.67 kWh
+        0x8d: 0x000a, // PT 10 (e.g. 1 kV / 100 V)
+        0x8e: 0x0050, // CT 80 (400/5 A)
       },
     },
-    expected: { voltage_l1_v: 230, current_l1_a: 10, frequency_hz: 50, active_power_kw: 123.456, reactive_power_kvar: -1, power_factor: -0.9, energy_import_kwh: 12345.67 },
+    // secondary side × PT (V), × CT (A), × PT·CT = 800 (power, energy); Hz and PF unscaled
+    expected: { voltage_l1_v: 2300, current_l1_a: 800, frequency_hz: 50, active_power_kw: 98764.8, reactive_power_kvar: -800, power_factor: -0.9, energy_import_kwh: 9876536 },
   },
   'acrel-adl400-primary': {
     tables: {

@@ -203,3 +203,91 @@ describe('modbus driver over TCP', () => {
     expect(s.requests.map((r) => [r.unit, r.fc, r.address, r.count])).toEqual([[7, 1, 3, 1], [7, 3, 0x0a, 2], [7, 3, 0x61, 1], [7, 3, 0x164, 2], [7, 4, 0x10, 1]])
   })
 })
+
+describe('modbus driver: CT/PT ratios (acrel-adl400-secondary)', () => {
+  const adl400 = loadProfile('acrel-adl400-secondary')
+  // Literal secondary-side words: PT 1 (no voltage transformer), CT 80 (400/5 A).
+  const ADL400_WORDS = {
+    0x00: 0x0001, 0x01: 0x86a0, // combined energy 100000 ×0.01 → 1000.00 kWh secondary
+    0x61: 0x08fc, // Ua 2300 ×0.1 → 230.0 V
+    0x64: 0x00fa, // Ia 250 ×0.01 → 2.50 A secondary
+    0x77: 0x1388, // 50.00 Hz
+    0x8d: 0x0001, // PT ratio 1
+    0x8e: 0x0050, // CT ratio 80
+    0x16a: 0x0000, 0x16b: 0x05dc, // P 1500 ×0.001 → 1.500 kW secondary
+    0x17f: 0x03b6, // PF 950 ×0.001 → 0.950
+  }
+  const adlServer = (options: Partial<TestServerOptions> = {}) => server({ units: { 1: { holding: { ...ADL400_WORDS } } }, ...options })
+  const adlDevice = (port: number, over: Record<string, unknown> = {}) => device(port, { profile: 'acrel-adl400-secondary', maxGapRegisters: 0, ...over })
+
+  it('reads PT and CT at connect and multiplies: A ×CT, V ×PT, kW and kWh ×CT·PT; Hz and PF unscaled', async () => {
+    const s = await adlServer()
+    const driver = await connected(adlDevice(s.port), adl400)
+    expect(s.requests.slice(0, 2).map((r) => [r.fc, r.address, r.count])).toEqual([[3, 0x8e, 1], [3, 0x8d, 1]])
+    expect((driver as unknown as { ratios: unknown }).ratios).toEqual({ ct: { value: 80, source: 'meter' }, pt: { value: 1, source: 'meter' } })
+    const r = await driver.read(AbortSignal.timeout(2000))
+    expect(r.errors).toEqual([])
+    expect(r.values.current_l1_a).toBeCloseTo(200, 9)
+    expect(r.values.voltage_l1_v).toBeCloseTo(230, 9)
+    expect(r.values.active_power_kw).toBeCloseTo(120, 9)
+    expect(r.values.energy_total_kwh).toBeCloseTo(80_000, 6)
+    expect(r.values.frequency_hz).toBeCloseTo(50, 9)
+    expect(r.values.power_factor).toBeCloseTo(0.95, 9)
+    // the ratios are not read again on every poll
+    const polls = s.requests.length
+    await driver.read(AbortSignal.timeout(2000))
+    expect(s.requests.slice(polls).some((q) => q.address === 0x8d || q.address === 0x8e)).toBe(false)
+  })
+
+  it('a failed CT read marks the CT-scaled points bad (never unscaled) and is retried on the next poll', async () => {
+    const exceptions = [{ table: 'holding' as const, from: 0x8e, to: 0x8e, code: 0x04 }]
+    const s = await adlServer({ exceptions })
+    const driver = await connected(adlDevice(s.port), adl400)
+    const r = await driver.read(AbortSignal.timeout(2000))
+    const ctScaled = adl400.points.filter((p) => p.ratio === 'ct' || p.ratio === 'ctpt').map((p) => p.quantity)
+    expect(ctScaled).toEqual(expect.arrayContaining(['current_l1_a', 'active_power_kw', 'energy_total_kwh']))
+    for (const q of ctScaled) {
+      expect(r.values[q], q).toBeUndefined()
+      expect(r.quality[q], q).toBe('bad')
+    }
+    expect(r.errors.map((e) => e.point).sort()).toEqual([...ctScaled].sort())
+    expect(r.errors.find((e) => e.point === 'current_l1_a')?.message).toMatch(/holding 0x0064: needs the ct ratio: CT ratio \(holding 0x008E uint16\): .*exception/i)
+    expect(r.values.voltage_l1_v).toBeCloseTo(230, 9) // PT read fine
+    expect(r.values.frequency_hz).toBeCloseTo(50, 9)
+    exceptions.length = 0 // the meter answers again
+    const next = await driver.read(AbortSignal.timeout(2000))
+    expect(next.errors).toEqual([])
+    expect(next.values.current_l1_a).toBeCloseTo(200, 9)
+  })
+
+  it('a ratio of 0 from the meter is not used', async () => {
+    const s = await adlServer()
+    s.setWords(1, 'holding', 0x8e, [0])
+    const driver = await connected(adlDevice(s.port), adl400)
+    const r = await driver.read(AbortSignal.timeout(2000))
+    expect(r.quality.current_l1_a).toBe('bad')
+    expect(r.errors.find((e) => e.point === 'current_l1_a')).toMatchObject({ code: 'EDGE_ERR_RATIO', message: expect.stringMatching(/reports 0, not a ratio/) })
+  })
+
+  it('ctRatio / ptRatio in the device config win over the meter, whose register is then not read', async () => {
+    const s = await adlServer({ exceptions: [{ table: 'holding', from: 0x8e, to: 0x8e, code: 0x02 }] })
+    const driver = await connected(adlDevice(s.port, { ctRatio: 40, ptRatio: 2 }), adl400)
+    expect(s.requests.some((q) => q.address === 0x8d || q.address === 0x8e)).toBe(false)
+    const r = await driver.read(AbortSignal.timeout(2000))
+    expect(r.errors).toEqual([])
+    expect(r.values.current_l1_a).toBeCloseTo(100, 9)
+    expect(r.values.voltage_l1_v).toBeCloseTo(460, 9)
+    expect(r.values.active_power_kw).toBeCloseTo(120, 9) // 1.5 × 40 × 2
+    expect(() => adlDevice(s.port, { ctRatio: 0 })).toThrow(/ctRatio/)
+  })
+
+  it('reads the ratios again on reconnect', async () => {
+    const s = await adlServer()
+    const driver = await connected(adlDevice(s.port), adl400)
+    expect((await driver.read(AbortSignal.timeout(2000))).values.current_l1_a).toBeCloseTo(200, 9)
+    s.setWords(1, 'holding', 0x8e, [40]) // CT changed to 200/5
+    expect((await driver.read(AbortSignal.timeout(2000))).values.current_l1_a).toBeCloseTo(200, 9)
+    await driver.connect(AbortSignal.timeout(2000))
+    expect((await driver.read(AbortSignal.timeout(2000))).values.current_l1_a).toBeCloseTo(100, 9)
+  })
+})

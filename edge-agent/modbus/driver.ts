@@ -3,7 +3,7 @@ import type { Quality } from '../../core/payload.ts'
 import { PlantWattError } from '../../core/errors.ts'
 import type { ModbusDeviceConfig } from '../config.ts'
 import type { Driver, PointError, ReadResult } from '../driver.ts'
-import type { ModbusProfile, ProfilePoint } from '../profile.ts'
+import type { ModbusProfile, ProfilePoint, RatioRegister } from '../profile.ts'
 import { busLocation, classifyRequestError, createClient, type ModbusClient, type RequestFailure } from './client.ts'
 import { decodeValue } from './decode.ts'
 import { planReads, type ReadRequest } from './plan.ts'
@@ -20,6 +20,11 @@ const TRANSIENT_EXCEPTIONS = new Set([0x05, 0x06, 0x0b])
 // MB §7: exception 02, the address range of the request is not (wholly) implemented.
 const ILLEGAL_DATA_ADDRESS = 0x02
 
+type RatioName = 'ct' | 'pt'
+
+/** A transformer ratio in use: its value, or why it is unknown (the points needing it are then bad). */
+export type RatioState = { value: number; source: 'config' | 'meter' } | { error: { code: string; message: string } }
+
 function describeRequest(req: ReadRequest<ProfilePoint>): string {
   return `${formatAddress(req.function, req.address)} ×${req.count}`
 }
@@ -29,6 +34,9 @@ class ModbusDriver implements Driver {
   readonly endpoint: string
   private plan: ReadRequest<ProfilePoint>[]
   private client: ModbusClient | undefined
+  /** The CT / PT ratios the scaled points need (only those), set at connect. */
+  readonly ratios: Partial<Record<RatioName, RatioState>> = {}
+  private readonly neededRatios: RatioName[]
 
   constructor(
     private readonly device: ModbusDeviceConfig,
@@ -40,6 +48,47 @@ class ModbusDriver implements Driver {
       maxRegistersPerRead: device.maxRegistersPerRead,
       maxGapRegisters: device.maxGapRegisters,
     })
+    this.neededRatios = (['ct', 'pt'] as const).filter((k) => profile.points.some((p) => p.ratio?.includes(k)))
+  }
+
+  /** Reads (or takes from the config) the ratios the profile's points need. Throws only on a lost connection. */
+  private async loadRatios(client: ModbusClient, signal: AbortSignal, onlyMissing: boolean): Promise<void> {
+    for (const kind of this.neededRatios) {
+      const override = kind === 'ct' ? this.device.ctRatio : this.device.ptRatio
+      if (override !== undefined) {
+        this.ratios[kind] = { value: override, source: 'config' }
+        continue
+      }
+      if (onlyMissing && this.ratios[kind] !== undefined && 'value' in this.ratios[kind]) continue
+      const reg = this.profile.ratios?.[kind] as RatioRegister // validateProfile guarantees it
+      const where = `${kind.toUpperCase()} ratio (${formatAddress(reg.function, reg.address)} ${reg.type})`
+      try {
+        const words = await this.execute(client, { function: reg.function, address: reg.address, count: reg.width, points: [] }, signal)
+        const decoded = decodeValue(words, { type: reg.type, wordOrder: reg.wordOrder, scale: reg.scale, offset: 0 })
+        if (!decoded.ok) this.ratios[kind] = { error: { code: 'EDGE_ERR_RATIO', message: `${where}: ${decoded.message}` } }
+        else if (!(decoded.value > 0) || !Number.isFinite(decoded.value)) this.ratios[kind] = { error: { code: 'EDGE_ERR_RATIO', message: `${where}: the meter reports ${decoded.value}, not a ratio` } }
+        else this.ratios[kind] = { value: decoded.value, source: 'meter' }
+      } catch (err) {
+        signal.throwIfAborted()
+        const failure = classifyRequestError(err)
+        if (failure.code === 'EDGE_ERR_CONNECTION' || !client.isOpen) throw err
+        this.ratios[kind] = { error: { code: failure.code, message: `${where}: ${failure.message}` } }
+      }
+    }
+  }
+
+  /** The multiplier of a point, or why it has none. */
+  private multiplier(point: ProfilePoint): { value: number } | { error: { code: string; message: string } } {
+    if (point.ratio === undefined) return { value: 1 }
+    let value = 1
+    for (const kind of ['ct', 'pt'] as const) {
+      if (!point.ratio.includes(kind)) continue
+      const r = this.ratios[kind]
+      if (r === undefined) return { error: { code: 'EDGE_ERR_RATIO', message: `${kind.toUpperCase()} ratio not read yet` } }
+      if ('error' in r) return r
+      value *= r.value
+    }
+    return { value }
   }
 
   async connect(signal: AbortSignal): Promise<void> {
@@ -50,6 +99,16 @@ class ModbusDriver implements Driver {
     } catch (cause) {
       await client.close()
       throw cause instanceof PlantWattError ? cause : new PlantWattError('EDGE_ERR_CONNECT', `${this.endpoint}: cannot connect`, { cause })
+    }
+    // Ratios are read afresh on every (re)connect: a replaced meter may have other settings.
+    for (const k of this.neededRatios) delete this.ratios[k]
+    try {
+      const load = () => this.loadRatios(client, signal, false)
+      await (client.exclusive ? client.exclusive(load) : load())
+    } catch (cause) {
+      await client.close()
+      if (signal.aborted) throw cause
+      throw new PlantWattError('EDGE_ERR_CONNECTION', `${this.endpoint}: connection lost reading the transformer ratios: ${classifyRequestError(cause).message}`, { cause })
     }
     this.client = client
   }
@@ -70,6 +129,16 @@ class ModbusDriver implements Driver {
     const errors: PointError[] = []
     let timeouts = 0
     let executed = 0
+    if (this.neededRatios.some((k) => this.ratios[k] === undefined || 'error' in this.ratios[k])) {
+      // A ratio the connect could not read is tried again on every poll until it is known.
+      try {
+        await this.loadRatios(client, signal, true)
+      } catch (err) {
+        signal.throwIfAborted()
+        await this.close()
+        throw new PlantWattError('EDGE_ERR_CONNECTION', `${this.endpoint}: connection lost reading the transformer ratios: ${classifyRequestError(err).message}`, { cause: err })
+      }
+    }
     const queue = [...this.plan]
     for (let req = queue.shift(); req !== undefined; req = queue.shift()) {
       signal.throwIfAborted()
@@ -109,8 +178,13 @@ class ModbusDriver implements Driver {
         const offset = point.address - req.address
         const raw = data.slice(offset, offset + point.width)
         const decoded = decodeValue(raw, point)
-        if (decoded.ok) {
-          values[point.quantity] = decoded.value
+        const factor = decoded.ok ? this.multiplier(point) : undefined
+        if (factor !== undefined && 'error' in factor) {
+          // Never published unscaled: a secondary-side value would be off by the whole ratio.
+          quality[point.quantity] = 'bad'
+          errors.push({ point: point.quantity, code: factor.error.code, message: `${this.endpoint} ${formatAddress(point.function, point.address)}: needs the ${point.ratio} ratio: ${factor.error.message}` })
+        } else if (decoded.ok) {
+          values[point.quantity] = decoded.value * (factor?.value ?? 1)
         } else {
           quality[point.quantity] = 'bad'
           errors.push({ point: point.quantity, code: 'EDGE_ERR_DECODE', message: `${formatAddress(point.function, point.address)} ${point.type}: ${decoded.message}` })
