@@ -41,6 +41,16 @@ const CASES: Record<string, { tables: RegisterTables; expected: Record<string, n
     },
     expected: { voltage_l1_v: 220, current_l1_a: 10.5, active_power_kw: 12.3456, reactive_power_kvar: -9.8765, power_factor: 0.95, frequency_hz: 50, energy_import_kwh: 1234.5 },
   },
+  'plantwatt-line-plc-t': {
+    // 1234.5 t as IEEE 754 float32 = 0x449A5000
+    tables: { holding: { 0x00: 0x449a, 0x01: 0x5000 } },
+    expected: { output_t: 1234.5 },
+  },
+  'plantwatt-line-plc-pcs': {
+    // 70000 parts = 0x00011170 as uint32, high word first
+    tables: { holding: { 0x02: 0x0001, 0x03: 0x1170 } },
+    expected: { output_count: 70000 },
+  },
   'acrel-adl400-secondary': {
     tables: {
       holding: {
