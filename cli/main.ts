@@ -293,15 +293,23 @@ program
   .option('--scenario <name|file>', "run a plant scenario (shipped: hubei) instead of the config's sim meters")
   .option('--ground-truth <file>', "with --scenario: append the scenario's injected faults here (JSONL)")
   .addOption(portOption('control-port', 'with --scenario: HTTP endpoint to inject and end faults (GET/POST /faults, DELETE /faults/<id>)'))
+  .option('--opcua-pki <dir>', "with --scenario: PKI folder of the machines' OPC UA servers", './data/sim-pki')
+  .option('--no-opcua', "with --scenario: don't serve the OPC UA machines")
   .addHelpText('after', configHelp(['sim', 'plant']))
-  .action(async (opts: CommonOptions & { edgeConfig?: string; scenario?: string; groundTruth?: string; controlPort?: number }) => {
+  .action(async (opts: CommonOptions & { edgeConfig?: string; scenario?: string; groundTruth?: string; controlPort?: number; opcuaPki: string; opcua: boolean }) => {
     const logger = createLogger('sim')
     const cfg = load(opts)
     const { startSimulation, startScenario, loadScenario, scenarioPlantModel } = await import('../simulators/index.ts')
     const { edgeConfigWith, edgeDevicesForSimulators, edgeDevicesForScenario } = await wiring()
     if (opts.scenario) {
       const scenario = loadScenario(opts.scenario)
-      const run = await startScenario(scenario, opts.groundTruth ? { groundTruthFile: opts.groundTruth } : {})
+      const run = await startScenario(scenario, {
+        ...(opts.groundTruth ? { groundTruthFile: opts.groundTruth } : {}),
+        ...(opts.opcua === false ? {} : { opcua: { pkiFolder: opts.opcuaPki } }),
+      })
+      for (const o of run.opcua) {
+        process.stdout.write(`${o.lineKey.padEnd(44)} ${o.endpointUrl} (OPC UA: ${o.machines.map((m) => m.address.device).join(', ')})\n`)
+      }
       for (const m of [...run.meters, ...run.plcs]) {
         const role = 'role' in m ? m.role : 'plc'
         const where = m.transport === 'tcp' ? `modbus-tcp://${m.host}:${m.port}` : `modbus-rtu:${m.path}@${m.baudRate}`
