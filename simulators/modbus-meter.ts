@@ -194,31 +194,35 @@ export function createMeterDevice(options: MeterDeviceOptions): MeterDevice {
   }
 }
 
-/**
- * Serves several meters on one TCP endpoint, dispatched by unit id (like an RS-485 gateway), each
- * ticking on its own timer. Used by startMeterSimulator (one meter) and by startSimulation.
- */
-export async function serveMeters(
-  endpoint: { host?: string; port?: number },
-  meters: ReadonlyArray<{ device: MeterDevice; updateIntervalMs: number }>,
-  /** More units on the same endpoint (line PLCs), served until the last meter stops; they tick elsewhere. */
-  extraUnits: ReadonlyArray<ModbusUnit & { readonly unitId: number }> = [],
-): Promise<RunningMeter[]> {
+type ServedMeter = { device: MeterDevice; updateIntervalMs: number }
+type ExtraUnit = ModbusUnit & { readonly unitId: number }
+
+/** The unit table of one transport: every meter and extra unit by unit id, each id once. */
+function unitTable(meters: ReadonlyArray<ServedMeter>, extraUnits: ReadonlyArray<ExtraUnit>, where: string): Map<number, ModbusUnit> {
   const units = new Map<number, ModbusUnit>()
   for (const device of [...meters.map((m) => m.device), ...extraUnits]) {
-    if (units.has(device.unitId)) throw new PlantWattError('SIM_ERR_CONFIG', `unit id ${device.unitId} is used twice on ${endpoint.host ?? '127.0.0.1'}:${endpoint.port ?? 0}`)
+    if (units.has(device.unitId)) throw new PlantWattError('SIM_ERR_CONFIG', `unit id ${device.unitId} is used twice on ${where}`)
     units.set(device.unitId, device)
   }
+  return units
+}
+
+/**
+ * Per meter: its update timer and a stop() that removes its unit and closes the shared server
+ * once the last meter on it has stopped.
+ */
+function runMeters(
+  meters: ReadonlyArray<ServedMeter>,
+  units: Map<number, ModbusUnit>,
+  server: { close(): Promise<void> },
+): Array<Omit<RunningMeter, 'host' | 'port'>> {
   let live = meters.length
-  const server: ModbusTcpServer = await startModbusTcpServer({ host: endpoint.host, port: endpoint.port, units })
   return meters.map(({ device, updateIntervalMs }) => {
     const timer = updateIntervalMs > 0 ? setInterval(device.tick, updateIntervalMs) : undefined
     // The server keeps the process alive while it serves; the timer alone should not.
     timer?.unref()
     let stopped: Promise<void> | undefined
     return {
-      host: server.host,
-      port: server.port,
       unitId: device.unitId,
       profile: device.profile,
       snapshot: device.snapshot,
@@ -234,6 +238,21 @@ export async function serveMeters(
       },
     }
   })
+}
+
+/**
+ * Serves several meters on one TCP endpoint, dispatched by unit id (like an RS-485 gateway), each
+ * ticking on its own timer. Used by startMeterSimulator (one meter) and by startSimulation.
+ */
+export async function serveMeters(
+  endpoint: { host?: string; port?: number },
+  meters: ReadonlyArray<ServedMeter>,
+  /** More units on the same endpoint (line PLCs), served until the last meter stops; they tick elsewhere. */
+  extraUnits: ReadonlyArray<ExtraUnit> = [],
+): Promise<RunningMeter[]> {
+  const units = unitTable(meters, extraUnits, `${endpoint.host ?? '127.0.0.1'}:${endpoint.port ?? 0}`)
+  const server: ModbusTcpServer = await startModbusTcpServer({ host: endpoint.host, port: endpoint.port, units })
+  return runMeters(meters, units, server).map((m) => ({ ...m, host: server.host, port: server.port }))
 }
 
 /** A meter served over Modbus RTU: like RunningMeter, with the serial device in place of host/port. */
@@ -247,38 +266,13 @@ export interface RunningRtuMeter extends Omit<RunningMeter, 'host' | 'port'> {
  */
 export async function serveMetersRtu(
   serial: Omit<ModbusRtuServerOptions, 'units'>,
-  meters: ReadonlyArray<{ device: MeterDevice; updateIntervalMs: number }>,
+  meters: ReadonlyArray<ServedMeter>,
   /** More slaves on the same line (line PLCs), served until the last meter stops; they tick elsewhere. */
-  extraUnits: ReadonlyArray<ModbusUnit & { readonly unitId: number }> = [],
+  extraUnits: ReadonlyArray<ExtraUnit> = [],
 ): Promise<RunningRtuMeter[]> {
-  const units = new Map<number, ModbusUnit>()
-  for (const device of [...meters.map((m) => m.device), ...extraUnits]) {
-    if (units.has(device.unitId)) throw new PlantWattError('SIM_ERR_CONFIG', `unit id ${device.unitId} is used twice on ${serial.path}`)
-    units.set(device.unitId, device)
-  }
-  let live = meters.length
+  const units = unitTable(meters, extraUnits, serial.path)
   const server = await startModbusRtuServer({ ...serial, units })
-  return meters.map(({ device, updateIntervalMs }) => {
-    const timer = updateIntervalMs > 0 ? setInterval(device.tick, updateIntervalMs) : undefined
-    timer?.unref()
-    let stopped: Promise<void> | undefined
-    return {
-      path: server.path,
-      unitId: device.unitId,
-      profile: device.profile,
-      snapshot: device.snapshot,
-      history: device.history,
-      tick: device.tick,
-      stop() {
-        stopped ??= (async () => {
-          if (timer) clearInterval(timer)
-          units.delete(device.unitId)
-          if (--live === 0) await server.close()
-        })()
-        return stopped
-      },
-    }
-  })
+  return runMeters(meters, units, server).map((m) => ({ ...m, path: server.path }))
 }
 
 /** Starts one simulated meter on its own Modbus TCP port. */
