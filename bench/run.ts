@@ -16,6 +16,7 @@ import { startInfluxd, type RunningInfluxd } from '../test/influxd.ts'
 import { fanIn, type FanInResult } from './fan-in.ts'
 import { qos0Flood, type FloodResult } from './flood.ts'
 import { runUiBenchmark } from './ui.ts'
+import { runEdgeBenchmark, type EdgeBenchmarkResult } from './edge.ts'
 import { processCpuSeconds, runLoad } from './load.ts'
 import { startScript } from '../test/child.ts'
 
@@ -34,6 +35,8 @@ export interface BenchResult {
   machine: { cpus: number; model: string; node: string }
   /** The live web page: time to first values after load, and its transfer size. */
   ui: { firstValuesMs: number; pageBytes: number }
+  /** The edge agent: decoded Modbus values per second (and per CPU second) from simulated SDM630 meters. */
+  edge: EdgeBenchmarkResult
   pipeline: {
     what: string
     samples: number
@@ -194,6 +197,7 @@ export async function runBenchmarks(opts: BenchOptions): Promise<BenchResult> {
   for (const broker of ['plantwatt', 'aedes', 'mosquitto'] as const) fanInResults.push(await fanIn(broker, fanInMessages))
   const flood = await qos0Flood(opts.floodSeconds ?? 6)
   const ui = await runUiBenchmark()
+  const edge = await runEdgeBenchmark()
   const expected = Math.ceil(opts.samples / DEVICES) * DEVICES
   const result: BenchResult = {
     benchmark: 'plantwatt broker + ingest',
@@ -223,6 +227,7 @@ export async function runBenchmarks(opts: BenchOptions): Promise<BenchResult> {
     fanIn: { what: '50 publishers → 1 subscriber, QoS 1, 100 in flight per publisher', results: fanInResults },
     qos0Flood: flood,
     ui,
+    edge,
   }
   const dir = join(import.meta.dirname, 'results')
   mkdirSync(dir, { recursive: true })

@@ -301,4 +301,83 @@ describe('edge agent: Modbus TCP → MQTT', () => {
     expect(at.length).toBeGreaterThanOrEqual(5)
     expect(dataOf(sub.messages, 'slow')).toEqual([])
   })
+
+  it('republishes each retained state with growing counters every statusIntervalMs', async () => {
+    const broker = await startBroker()
+    cleanups.push(() => broker.close())
+    const sub = await subscribe(broker.url)
+    cleanups.push(() => sub.client.endAsync(true))
+    const meter = await modbus()
+    const a = await agent(edgeConfig([{ device: 'meter-a', port: meter.port, pollIntervalMs: 20 }], { statusIntervalMs: 150 }), broker)
+    const withCounters = (device: string) => statesOf(sub.messages, device).filter((s) => (s as StateBody).counters !== undefined) as StateBody[]
+    await waitFor('3 periodic states', () => withCounters('meter-a').filter((s) => s.counters.published > 0).length >= 3)
+    const states = withCounters('meter-a').filter((s) => s.counters.published > 0)
+    const [first, second] = [states.at(-2)!, states.at(-1)!]
+    for (const s of [first, second]) {
+      expect(s).toMatchObject({ status: 'online', agent: 'edge-t' })
+      expect(Object.keys(s.counters).sort()).toEqual(['bufferDepth', 'dropped', 'pointErrors', 'published', 'readErrors', 'reads'])
+      expect(s.counters).toMatchObject({ readErrors: 0, pointErrors: 0, dropped: 0 })
+      expect(s.counters.reads).toBeGreaterThan(0)
+      expect(s.counters.bufferDepth).toBeGreaterThanOrEqual(0)
+      // every published sample was read first
+      expect(s.counters.published).toBeLessThanOrEqual(s.counters.reads)
+    }
+    // ~150 ms apart at 20 ms polls: several more reads and deliveries
+    expect(second.ts - first.ts).toBeGreaterThanOrEqual(100)
+    expect(second.counters.reads).toBeGreaterThan(first.counters.reads + 2)
+    expect(second.counters.published).toBeGreaterThan(first.counters.published)
+    // the agent's own state sums its devices
+    const agentStates = withCounters('edge-t')
+    expect(agentStates.length).toBeGreaterThanOrEqual(2)
+    expect(agentStates.at(-1)!.counters.reads).toBeGreaterThan(0)
+
+    // retained: a late subscriber gets the latest state, counters included, not older than the last tick
+    const late = await subscribe(broker.url)
+    cleanups.push(() => late.client.endAsync(true))
+    await waitFor('retained device state', () => statesOf(late.messages, 'meter-a').length > 0)
+    const retained = late.messages.find((m) => m.topic.endsWith('/meter-a/state'))!
+    expect(retained.retain).toBe(true)
+    const body = retained.body as StateBody
+    expect(body.status).toBe('online')
+    expect(body.counters.reads).toBeGreaterThanOrEqual(second.counters.reads)
+    expect(body.counters.reads).toBeLessThanOrEqual(a.status().devices[0]!.reads)
+    expect(body.counters.published).toBeGreaterThanOrEqual(second.counters.published)
+
+    // the offline state on close carries the final counters
+    await a.close()
+    const final = a.status().devices[0]!
+    await waitFor('offline with counters', () => withCounters('meter-a').at(-1)?.status === 'offline')
+    expect(withCounters('meter-a').at(-1)!.counters).toMatchObject({ reads: final.reads, published: final.publishedSamples, bufferDepth: 0, dropped: 0 })
+  })
+
+  it('counts samples dropped beyond outboxMaxSamples in the retained state', async () => {
+    // a free port with no broker yet: the agent keeps retrying while its samples pile up
+    const probe = await startBroker()
+    const port = probe.port
+    await probe.close()
+    const meter = await modbus()
+    const a = await agent(edgeConfig([{ device: 'meter-a', port: meter.port, pollIntervalMs: 10 }], { statusIntervalMs: 100, outboxMaxSamples: 3 }), { url: `mqtt://127.0.0.1:${port}` } as Broker)
+    await waitFor('drops', () => a.status().devices[0]!.dropped >= 5)
+    expect(a.status().devices[0]!.outboxDepth).toBe(3)
+    const broker = await startBroker(port)
+    cleanups.push(() => broker.close())
+    const sub = await subscribe(broker.url)
+    cleanups.push(() => sub.client.endAsync(true))
+    await waitFor('state with drops', () => statesOf(sub.messages, 'meter-a').some((s) => ((s as StateBody).counters?.dropped ?? 0) >= 5))
+    const s = statesOf(sub.messages, 'meter-a').find((m) => ((m as StateBody).counters?.dropped ?? 0) >= 5) as StateBody
+    expect(s.counters.dropped).toBeLessThanOrEqual(a.status().devices[0]!.dropped)
+    expect(s.counters.bufferDepth).toBeLessThanOrEqual(3)
+    // nothing dropped silently: every read is delivered, buffered or dropped
+    await waitFor('a later state', () => statesOf(sub.messages, 'meter-a').filter((m) => (m as StateBody).counters).length >= 3)
+    const last = statesOf(sub.messages, 'meter-a').at(-1) as StateBody
+    expect(last.counters.published + last.counters.bufferDepth + last.counters.dropped).toBeGreaterThanOrEqual(last.counters.reads - 1)
+    expect(last.counters.published + last.counters.bufferDepth + last.counters.dropped).toBeLessThanOrEqual(last.counters.reads)
+  })
 })
+
+interface StateBody {
+  status: string
+  agent: string
+  ts: number
+  counters: { reads: number; readErrors: number; pointErrors: number; published: number; bufferDepth: number; dropped: number }
+}

@@ -13,7 +13,7 @@ import { createDiskOutbox } from './disk-outbox.ts'
 import { busKey, busLocation } from './modbus/client.ts'
 import { createMemoryOutbox, deviceKey, type Outbox } from './outbox.ts'
 import { DevicePoller, type LastError } from './poller.ts'
-import { Publisher, stateMessage } from './publisher.ts'
+import { Publisher, stateMessage, type StateCounters } from './publisher.ts'
 
 export interface EdgeAgentOptions {
   config: EdgeConfig
@@ -153,6 +153,9 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<Running
     connectTimeout: 10_000,
     clean: true,
     protocolVersion: 4, // MQTT 3.1.1: what Aedes and every broker we list speak
+    // A refused CONNACK (broker restarting, its user store not loaded yet) must not end the retries:
+    // mqtt.js stops reconnecting after one unless told otherwise, and the agent would buffer forever.
+    reconnectOnConnackError: true,
   }
   if (m.username !== undefined) clientOptions.username = m.username
   const password = m.password ?? process.env.PLANTWATT_MQTT_PASSWORD
@@ -199,7 +202,7 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<Running
           publisher.schedule()
         },
         onConnectionChange(connected) {
-          void publisher.publishState(address, connected ? 'online' : 'offline', agentId)
+          void publisher.publishState(address, connected ? 'online' : 'offline', agentId, countersOf(key))
         },
       },
       logger.child({ device: key, driver: driver.kind }),
@@ -208,34 +211,68 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<Running
     entries.set(key, { key, address, poller, publishedSamples: 0, publishedMessages: 0, nextSeq: outbox.nextSeq(key) })
   })
 
+  const countersOf = (key: string): StateCounters => {
+    const e = entries.get(key)
+    const c = e?.poller.counters
+    return {
+      reads: c?.reads ?? 0,
+      readErrors: c?.readErrors ?? 0,
+      pointErrors: c?.pointErrors ?? 0,
+      published: e?.publishedSamples ?? 0,
+      bufferDepth: outbox.depth(key),
+      dropped: outbox.dropped(key),
+    }
+  }
+  /** The agent's own counters: its devices' summed (buffer depth and drops of the whole outbox). */
+  const agentCounters = (): StateCounters => {
+    const sum: StateCounters = { reads: 0, readErrors: 0, pointErrors: 0, published: 0, bufferDepth: outbox.depth(), dropped: outbox.dropped() }
+    for (const e of entries.values()) {
+      sum.reads += e.poller.counters.reads
+      sum.readErrors += e.poller.counters.readErrors
+      sum.pointErrors += e.poller.counters.pointErrors
+      sum.published += e.publishedSamples
+    }
+    return sum
+  }
+  /** Retained state with counters of the agent and of every device it has reached or tried to poll. */
+  const publishStates = (): void => {
+    if (agentAddress) void publisher.publishState(agentAddress, 'online', agentId, agentCounters())
+    for (const e of entries.values()) {
+      const polled = e.poller.counters.reads + e.poller.counters.readErrors > 0
+      // A device that went down while the broker was away would otherwise keep a stale 'online'.
+      if (e.poller.connected || polled) void publisher.publishState(e.address, e.poller.connected ? 'online' : 'offline', agentId, countersOf(e.key))
+    }
+  }
+
   let wasConnected = false
   client.on('connect', () => {
     logger.info({ url: m.url }, wasConnected ? 'reconnected to the broker' : 'connected to the broker')
     wasConnected = true
     // Birth: the agent, then each device's current state (a broker restart may have lost retained ones).
-    if (agentAddress) void publisher.publishState(agentAddress, 'online', agentId)
-    for (const e of entries.values()) {
-      const polled = e.poller.counters.reads + e.poller.counters.readErrors > 0
-      // A device that went down while the broker was away would otherwise keep a stale 'online'.
-      if (e.poller.connected || polled) void publisher.publishState(e.address, e.poller.connected ? 'online' : 'offline', agentId)
-    }
+    publishStates()
     publisher.schedule()
   })
   client.on('offline', () => logger.warn({ url: m.url }, 'broker unreachable; buffering samples'))
   client.on('error', (err) => logger.warn({ url: m.url, err: describeError(err) }, 'mqtt error'))
 
   for (const e of entries.values()) e.poller.start()
+  // Counters go stale between status changes: republish every state periodically (only while connected).
+  const statusTimer = setInterval(() => {
+    if (client.connected) publishStates()
+  }, config.statusIntervalMs)
+  statusTimer.unref()
   logger.info({ agentId, devices: entries.size }, 'edge agent started')
 
   let closing: Promise<void> | undefined
   const close = async (): Promise<void> => {
+    clearInterval(statusTimer)
     await Promise.all([...entries.values()].map((e) => e.poller.close()))
     if (client.connected) {
       const drained = await publisher.drain(options.closeDrainMs ?? 2000)
       if (!drained) logger.warn({ depth: outbox.depth() }, 'closing with undelivered samples')
       const deadline = sleep(1000)
-      const offline = [...entries.values()].map((e) => publisher.publishState(e.address, 'offline', agentId))
-      if (agentAddress) offline.push(publisher.publishState(agentAddress, 'offline', agentId))
+      const offline = [...entries.values()].map((e) => publisher.publishState(e.address, 'offline', agentId, countersOf(e.key)))
+      if (agentAddress) offline.push(publisher.publishState(agentAddress, 'offline', agentId, agentCounters()))
       await Promise.race([Promise.all(offline), deadline])
     }
     publisher.close()

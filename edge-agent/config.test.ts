@@ -49,6 +49,7 @@ describe('edge config', () => {
       buffer: 'memory',
       bufferDir: './data/edge-buffer',
       bufferSync: 'normal',
+      statusIntervalMs: 10_000,
       devices: [],
     })
   })

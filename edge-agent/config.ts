@@ -123,6 +123,12 @@ export const EdgeConfigSchema = Type.Object(
       default: 'normal',
       description: 'disk buffer: normal (each sample committed before it is published; survives a process crash) or full (also fsynced; survives power loss, slower)',
     }),
+    statusIntervalMs: Type.Integer({
+      minimum: 10,
+      maximum: 86_400_000,
+      default: 10_000,
+      description: "how often each device's retained state (status and counters) is republished, ms; also on every status change",
+    }),
     devices: Type.Array(ModbusDeviceSchema, { default: [], description: 'devices this agent polls' }),
   },
   { additionalProperties: false },

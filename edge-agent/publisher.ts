@@ -7,16 +7,34 @@ import type { Outbox, OutboxBatch } from './outbox.ts'
 
 export type StateStatus = 'online' | 'offline'
 
+/** Counters carried by a state message, since the agent started (the agent's own: summed over its devices). */
+export interface StateCounters {
+  /** Polls that returned a result. */
+  reads: number
+  /** Polls that failed as a whole. */
+  readErrors: number
+  /** Points reported bad, summed over all polls. */
+  pointErrors: number
+  /** Samples delivered to the broker (acknowledged for QoS 1). */
+  published: number
+  /** Samples waiting in the outbox. */
+  bufferDepth: number
+  /** Samples dropped because the outbox was full. */
+  dropped: number
+}
+
 /** Body of a retained `state` message: the device (or agent) and which agent speaks for it. */
 export interface StateMessage {
   status: StateStatus
   agent: string
-  /** Epoch ms of the change. */
+  /** Epoch ms of the change (or of the periodic republish). */
   ts: number
+  /** Absent only in the last will, which the broker sends as it was registered at connect. */
+  counters?: StateCounters
 }
 
-export function stateMessage(status: StateStatus, agent: string, ts = Date.now()): Buffer {
-  const body: StateMessage = { status, agent, ts }
+export function stateMessage(status: StateStatus, agent: string, ts = Date.now(), counters?: StateCounters): Buffer {
+  const body: StateMessage = counters ? { status, agent, ts, counters: { ...counters } } : { status, agent, ts }
   return Buffer.from(JSON.stringify(body))
 }
 
@@ -108,10 +126,10 @@ export class Publisher {
   }
 
   /** Retained state for a device or the agent; only sent while connected (the caller replays on connect). */
-  publishState(address: DeviceAddress, status: StateStatus, agent: string): Promise<void> {
+  publishState(address: DeviceAddress, status: StateStatus, agent: string, counters?: StateCounters): Promise<void> {
     if (!this.o.client.connected) return Promise.resolve()
     return new Promise<void>((resolve) => {
-      this.o.client.publish(buildTopic(address, 'state'), stateMessage(status, agent), { qos: 1, retain: true }, (err) => {
+      this.o.client.publish(buildTopic(address, 'state'), stateMessage(status, agent, Date.now(), counters), { qos: 1, retain: true }, (err) => {
         if (err && !this.closed) this.o.logger.warn({ device: address.device, err: describeError(err) }, 'state publish failed')
         resolve()
       })
