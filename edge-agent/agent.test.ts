@@ -1,6 +1,3 @@
-import net from 'node:net'
-import { once } from 'node:events'
-import { Aedes } from 'aedes'
 import { connectAsync, type MqttClient } from 'mqtt'
 import { afterEach, describe, expect, it } from 'vitest'
 import { validateConfig } from '../core/config.ts'
@@ -9,51 +6,7 @@ import { startEdgeAgent, type RunningEdgeAgent } from './agent.ts'
 import { EdgeConfigSchema, type EdgeConfig } from './config.ts'
 import { SDM630_VALUES, SDM630_WORDS, closeTo } from './modbus/test-fixtures.ts'
 import { startTestModbusServer, type TestModbusServer, type TestServerOptions } from './modbus/test-server.ts'
-
-interface Broker {
-  url: string
-  port: number
-  aedes: Aedes
-  /** Closes the connection of one client from the broker side (no DISCONNECT: its will fires). */
-  drop(clientId: string): void
-  /** Stops accepting connections; open ones stay. */
-  stopAccepting(): void
-  close(): Promise<void>
-}
-
-async function startBroker(port = 0, admit: (clientId: string) => boolean = () => true): Promise<Broker> {
-  const aedes = await Aedes.createBroker({ authenticate: (client, _u, _p, done) => done(null, admit(client.id)) })
-  const server = net.createServer(aedes.handle)
-  const sockets = new Set<net.Socket>()
-  server.on('connection', (s) => {
-    sockets.add(s)
-    s.on('close', () => sockets.delete(s))
-  })
-  server.listen(port, '127.0.0.1')
-  await once(server, 'listening')
-  const actual = (server.address() as net.AddressInfo).port
-  const clients = new Map<string, { close(): void }>()
-  aedes.on('client', (c) => clients.set(c.id, c))
-  const closed = new Promise<void>((resolve) => server.on('close', () => resolve()))
-  let accepting = true
-  const stopAccepting = () => {
-    if (accepting) server.close()
-    accepting = false
-  }
-  return {
-    url: `mqtt://127.0.0.1:${actual}`,
-    port: actual,
-    aedes,
-    drop: (clientId) => clients.get(clientId)?.close(),
-    stopAccepting,
-    async close() {
-      stopAccepting()
-      for (const s of sockets) s.destroy()
-      await closed
-      await new Promise<void>((resolve) => aedes.close(() => resolve()))
-    },
-  }
-}
+import { startTestBroker as startBroker, waitFor, type TestBroker as Broker } from './test-mqtt.ts'
 
 interface Received {
   topic: string
@@ -73,13 +26,6 @@ async function subscribe(url: string): Promise<{ client: MqttClient; messages: R
   return { client, messages }
 }
 
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
 
 const cleanups: (() => Promise<unknown>)[] = []
 afterEach(async () => {
