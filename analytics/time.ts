@@ -1,15 +1,15 @@
 import { isPlantWattError } from '../core/errors.ts'
-import * as windows from '../storage/windows.ts'
+import * as windows from '../core/windows.ts'
 import { analyticsError } from './errors.ts'
 import type { TimeRange } from './types.ts'
 
 /**
- * Local-time helpers for analytics. The window grid itself comes from storage/windows.ts so that
+ * Local-time helpers for analytics. The window grid itself comes from core/windows.ts so that
  * analytics buckets and store aggregates can never disagree on where an hour, day or month starts.
  * (That file is pure time arithmetic; it would sit better in core/ — see analytics/README.md.)
  */
 
-/** storage/windows.ts reports an unknown zone as STORAGE_ERR_QUERY: analytics callers get ANALYTICS_ERR_INPUT. */
+/** core/windows.ts reports an unknown zone as STORAGE_ERR_QUERY: analytics callers get ANALYTICS_ERR_INPUT. */
 function zoned<T>(fn: () => T): T {
   try {
     return fn()

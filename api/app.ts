@@ -5,6 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { DeadLetterLog } from '../core/dead-letter.ts'
 import type { Logger } from '../core/logger.ts'
 import type { PlantModel } from '../core/plant.ts'
+import { MemoryEventLog, type EventLog } from '../storage/events.ts'
 import type { TelemetryStore } from '../storage/store.ts'
 import { resolveApiConfig, type ApiConfig } from './config.ts'
 import type { ApiContext } from './context.ts'
@@ -17,6 +18,12 @@ import { liveRoutes } from './routes/live.ts'
 import { quantityRoutes } from './routes/quantities.ts'
 import { seriesRoutes } from './routes/series.ts'
 import { webRoutes } from './routes/web.ts'
+import { alertRoutes } from './routes/alerts.ts'
+import { commissionRoutes } from './routes/commission.ts'
+import { importRoutes } from './routes/import.ts'
+import { reportRoutes } from './routes/reports.ts'
+import { streamRoutes } from './routes/stream.ts'
+import { installAuth } from './auth.ts'
 
 export const API_PREFIX = '/api/v1'
 
@@ -26,6 +33,8 @@ export interface BuildOptions {
   plant?: PlantModel
   /** Defaults filled for what is missing. */
   config?: Partial<ApiConfig>
+  /** Event log (alerts, baseline revisions, imports); default: in memory, lost at exit. */
+  events?: EventLog
   /** Where ingest sets aside bad messages; /dead-letters answers 503 without it. */
   deadLetters?: DeadLetterLog
   /** Status of the other components of this process, reported by /health. */
@@ -45,6 +54,8 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   const ctx: ApiContext = {
     store: opts.store,
     plant: new PlantIndex(opts.plant),
+    model: opts.plant ?? { timezone: 'Asia/Shanghai', strict: false, enterprises: [] },
+    events: opts.events ?? new MemoryEventLog(),
     config,
     deadLetters: opts.deadLetters,
     status: opts.status,
@@ -86,6 +97,8 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
+  await installAuth(app as unknown as FastifyInstance, ctx)
+
   const routeOpts = { ctx, prefix: API_PREFIX }
   await app.register(healthRoutes, routeOpts)
   await app.register(quantityRoutes, routeOpts)
@@ -93,6 +106,11 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(liveRoutes, routeOpts)
   await app.register(seriesRoutes, routeOpts)
   await app.register(deadLetterRoutes, routeOpts)
+  await app.register(reportRoutes, routeOpts)
+  await app.register(commissionRoutes, routeOpts)
+  await app.register(alertRoutes, routeOpts)
+  await app.register(importRoutes, routeOpts)
+  await app.register(streamRoutes, routeOpts)
   await app.register(webRoutes, { ctx })
   await app.ready()
   // Callers only inject, listen and close: the type provider and logger generics are internal.

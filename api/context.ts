@@ -1,4 +1,6 @@
 import type { DeadLetterLog } from '../core/dead-letter.ts'
+import type { PlantModel } from '../core/plant.ts'
+import type { EventLog } from '../storage/events.ts'
 import type { TelemetryStore } from '../storage/store.ts'
 import type { ApiConfig } from './config.ts'
 import type { PlantIndex } from './plant-index.ts'
@@ -7,6 +9,10 @@ import type { PlantIndex } from './plant-index.ts'
 export interface ApiContext {
   store: TelemetryStore
   plant: PlantIndex
+  /** The plant model as configured (empty when none was given). */
+  model: PlantModel
+  /** Alert transitions, baseline revisions, imports; a MemoryEventLog when none was given. */
+  events: EventLog
   config: Readonly<ApiConfig>
   deadLetters: DeadLetterLog | undefined
   status: (() => Record<string, unknown>) | undefined

@@ -14,6 +14,14 @@ export const API_ERRORS = {
   API_ERR_DEVICE_AMBIGUOUS: 400,
   API_ERR_QUANTITY_UNKNOWN: 400,
   API_ERR_DEVICE_UNKNOWN: 404,
+  /** No or bad credentials. */
+  API_ERR_UNAUTHORIZED: 401,
+  /** Authenticated, but the role may not do this. */
+  API_ERR_FORBIDDEN: 403,
+  /** A state change that conflicts with the current state (e.g. acknowledging a resolved alert). */
+  API_ERR_CONFLICT: 409,
+  /** Too many requests from this client; retry after the time given. */
+  API_ERR_RATE_LIMITED: 429,
   API_ERR_NOT_FOUND: 404,
   /** A request the server could not parse (bad JSON body, unsupported media type …). */
   API_ERR_BAD_REQUEST: 400,
@@ -47,7 +55,10 @@ export type ErrorBody = Type.Static<typeof ErrorBodySchema>
 /** Error responses every route may give; merged into each route's response schema. */
 export const ERROR_RESPONSES = {
   400: ErrorBodySchema,
+  401: ErrorBodySchema,
+  403: ErrorBodySchema,
   404: ErrorBodySchema,
+  429: ErrorBodySchema,
   500: ErrorBodySchema,
   503: ErrorBodySchema,
 } as const

@@ -1,4 +1,4 @@
-import { assertTimeZone, zoneOffsetMs } from '../storage/windows.ts'
+import { assertTimeZone, zoneOffsetMs } from '../core/windows.ts'
 import { apiError } from './errors.ts'
 
 const EPOCH_MS_RE = /^[0-9]{1,15}$/

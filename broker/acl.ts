@@ -1,5 +1,5 @@
 import { PlantWattError } from '../core/errors.ts'
-import { isValidId, TOPIC_ROOT } from '../core/topic.ts'
+import { COMMAND_CHANNEL, isValidId, TOPIC_ROOT } from '../core/topic.ts'
 
 /**
  * What a broker user is for:
@@ -13,7 +13,7 @@ export const BROKER_ROLES = ['gateway', 'ingest', 'service', 'admin'] as const
 export type BrokerRole = (typeof BROKER_ROLES)[number]
 
 /** Command topics a gateway may subscribe to: `pw/v1/{enterprise}/{site}/{line}/{device}/command`. */
-export const COMMAND_CHANNEL = 'command'
+export { COMMAND_CHANNEL }
 
 export interface AclSubject {
   role: BrokerRole

@@ -16,11 +16,35 @@ export const PlantDeviceSchema = Type.Object(
   { additionalProperties: false },
 )
 
+const HHMM = '^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$'
+
+export const PlantShiftSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, description: 'shift name, e.g. A, night' }),
+    start: Type.String({ pattern: HHMM, description: 'local start time HH:MM' }),
+    end: Type.String({ pattern: HHMM, description: 'local end time HH:MM; at or before start = ends the next day' }),
+  },
+  { additionalProperties: false },
+)
+
+export const PlantProductSchema = Type.Object(
+  {
+    id: Id('product id'),
+    name: Type.Optional(Type.String()),
+    unit: Type.Enum(['t', 'pcs'], { description: 't → the output_t counter, pcs → output_count' }),
+    productionDevice: Type.String({ pattern: ID_PATTERN, description: 'device id (on this line) whose counter measures the output' }),
+    benchmark: Type.Optional(Type.String({ description: 'product id of the national benchmark table (analytics/reference/benchmarks.ts) the line is graded on' })),
+  },
+  { additionalProperties: false },
+)
+
 export const PlantLineSchema = Type.Object(
   {
     id: Id('line id, unique within its site'),
     name: Type.Optional(Type.String()),
     mainMeter: Type.Optional(Type.String({ pattern: ID_PATTERN, description: "the device id of the line's main meter (roll-ups use it, never main + sub)" })),
+    product: Type.Optional(PlantProductSchema),
+    shifts: Type.Array(PlantShiftSchema, { default: [], description: 'shift pattern, for energy per shift' }),
     devices: Type.Array(PlantDeviceSchema, { default: [] }),
   },
   { additionalProperties: false },
@@ -31,6 +55,8 @@ export const PlantSiteSchema = Type.Object(
     id: Id('site id, unique within its enterprise'),
     name: Type.Optional(Type.String()),
     timezone: Type.Optional(Type.String({ description: "IANA time zone; defaults to the plant's" })),
+    tariff: Type.Optional(Type.String({ description: 'tariff id (analytics reference); default: the single-part tariff of the enterprise region' })),
+    contractedDemandKw: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'contracted maximum 15-minute demand, kW' })),
     lines: Type.Array(PlantLineSchema, { default: [] }),
   },
   { additionalProperties: false },
@@ -42,6 +68,10 @@ export const PlantEnterpriseSchema = Type.Object(
     name: Type.Optional(Type.String()),
     industry: Type.Optional(Type.String({ description: 'e.g. cement, steel, auto-parts' })),
     region: Type.String({ default: 'hubei', description: 'region key for tariffs and emission factors' }),
+    attributes: Type.Record(Type.String(), Type.Union([Type.Number(), Type.Boolean(), Type.String()]), {
+      default: {},
+      description: 'declared facts used by qualification rules (e.g. mesDeployed: true, digitalWorkshops: 2)',
+    }),
     sites: Type.Array(PlantSiteSchema, { default: [] }),
   },
   { additionalProperties: false },
@@ -58,6 +88,9 @@ export const PlantModelSchema = Type.Object(
 )
 
 export type PlantDevice = Type.Static<typeof PlantDeviceSchema>
+export type PlantLine = Type.Static<typeof PlantLineSchema>
+export type PlantProduct = Type.Static<typeof PlantProductSchema>
+export type PlantShift = Type.Static<typeof PlantShiftSchema>
 export type PlantModel = Type.Static<typeof PlantModelSchema>
 
 export interface PlantDeviceEntry extends DeviceAddress {

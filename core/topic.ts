@@ -5,7 +5,9 @@ export const ID_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$'
 const ID_RE = new RegExp(ID_PATTERN)
 
 export const TOPIC_ROOT = 'pw/v1'
-export const CHANNELS = ['data', 'state', 'alert'] as const
+/** data: samples; state: birth/death and counters; alert: alert events; command: to a gateway (services publish, the gateway subscribes). */
+export const CHANNELS = ['data', 'state', 'alert', 'command'] as const
+export const COMMAND_CHANNEL = 'command' satisfies Channel
 export type Channel = (typeof CHANNELS)[number]
 
 /** Where a device sits in the plant: the identity carried by every topic and every stored series. */

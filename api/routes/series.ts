@@ -5,7 +5,7 @@ import { isPlantWattError } from '../../core/errors.ts'
 import { QUANTITIES, QUANTITY_NAMES, isQuantity } from '../../core/quantities.ts'
 import { isValidId, type DeviceAddress } from '../../core/topic.ts'
 import { AGGREGATE_FNS, TELEMETRY_MEASUREMENT } from '../../storage/store.ts'
-import { windowRuns } from '../../storage/windows.ts'
+import { windowRuns } from '../../core/windows.ts'
 import { ERROR_RESPONSES, apiError } from '../errors.ts'
 import { addressFilter } from '../plant-index.ts'
 import { InstantSchema, StringEnum } from '../schemas.ts'
@@ -103,7 +103,7 @@ function parseEvery(text: string): Duration {
     if (!isPlantWattError(err)) throw err
     throw bad(err.message)
   }
-  // Windows of a day or more align on local midnights (storage/windows.ts): 36h has no such grid.
+  // Windows of a day or more align on local midnights (core/windows.ts): 36h has no such grid.
   if (every.kind === 'fixed' && every.ms >= DAY_MS && every.ms % DAY_MS !== 0) {
     throw bad(`${JSON.stringify(text)}: windows of a day or longer must be whole days (1d, 2d), weeks, months or years`)
   }

@@ -15,7 +15,7 @@ import { PanelBuilder as StateTimelinePanel } from '@grafana/grafana-foundation-
 import { PanelBuilder as TablePanel } from '@grafana/grafana-foundation-sdk/table'
 import { PanelBuilder as TextPanel, TextMode } from '@grafana/grafana-foundation-sdk/text'
 import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries'
-import { DEFAULT_TIMEZONE } from '../../storage/windows.ts'
+import { DEFAULT_TIMEZONE } from '../../core/windows.ts'
 import {
   ALERT_EVENT,
   energyQuery,

@@ -6,7 +6,7 @@ import { interpolateSlots, loadLoadShape } from '../load-shape.ts'
 import { hashString, mixSeed, valueNoise } from '../prng.ts'
 import type { MeterProfileId } from '../meters/index.ts'
 import type { MachineKind } from '../opcua/machine.ts'
-import { secTargetKwhPerUnit } from './benchmarks.ts'
+import { secTargetKwhPerUnit, type BenchmarkId } from './benchmarks.ts'
 import type { Scenario, ScenarioLine, ScenarioShift } from './schema.ts'
 
 /** A meter of the scenario with its power model; the same model drives live servers and backfill. */
@@ -223,6 +223,13 @@ export function scenarioDeviceKeys(scenario: Scenario): Set<string> {
  * The plant model (core/plant.ts PlantModelSchema) of a scenario: enterprises → sites → lines with
  * their main meter, sub-meters (key equipment and NC flags), production counter and machines.
  */
+/** The analytics reference product (analytics/reference/benchmarks.ts) each scenario indicator grades against. */
+const REFERENCE_BENCHMARK: Readonly<Record<BenchmarkId, string>> = {
+  'clinker-electricity': 'cement-clinker-electricity',
+  'eaf-steel': 'eaf-steel-70t',
+  'clinker-energy': 'cement-clinker',
+}
+
 export function scenarioPlantModel(scenario: Scenario): PlantModel {
   return {
     timezone: scenario.timezone,
@@ -232,6 +239,7 @@ export function scenarioPlantModel(scenario: Scenario): PlantModel {
       ...(e.name ? { name: e.name } : {}),
       ...(e.industry ? { industry: e.industry } : {}),
       region: e.region,
+      attributes: { ...e.attributes },
       sites: e.sites.map((s) => ({
         id: s.id,
         ...(s.name ? { name: s.name } : {}),
@@ -240,6 +248,14 @@ export function scenarioPlantModel(scenario: Scenario): PlantModel {
           id: l.id,
           ...(l.name ? { name: l.name } : {}),
           mainMeter: l.mainMeter.id,
+          product: {
+            id: l.product.id,
+            ...(l.product.name ? { name: l.product.name } : {}),
+            unit: l.product.unit,
+            productionDevice: l.productionDevice,
+            ...(l.product.benchmark ? { benchmark: REFERENCE_BENCHMARK[l.product.benchmark] } : {}),
+          },
+          shifts: l.shifts.map((sh) => ({ name: sh.name, start: sh.start, end: sh.end })),
           devices: [
             { id: l.mainMeter.id, name: l.mainMeter.name ?? l.mainMeter.id, kind: 'meter' as const, keyEquipment: false, ncCapable: false },
             ...l.subMeters.map((m) => ({ id: m.id, name: m.name ?? m.id, kind: 'meter' as const, keyEquipment: m.keyEquipment, ncCapable: m.ncCapable })),

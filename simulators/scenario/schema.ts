@@ -119,6 +119,10 @@ export const EnterpriseSchema = Type.Object(
     name: Type.Optional(Type.String()),
     industry: Type.Optional(Type.String()),
     region: Type.String({ default: 'hubei' }),
+    attributes: Type.Record(Type.String(), Type.Union([Type.Number(), Type.Boolean(), Type.String()]), {
+      default: {},
+      description: 'declared facts for qualification rules (core/plant.ts), passed to the plant model',
+    }),
     sites: Type.Array(SiteSchema, { minItems: 1 }),
   },
   { additionalProperties: false },

@@ -13,7 +13,7 @@ import {
   validatePoints,
 } from '../query.ts'
 import type { AggregateFn, AggregateQuery, AggregateRow, LatestQuery, LatestRow, TelemetryPoint, TelemetryStore } from '../store.ts'
-import { DEFAULT_TIMEZONE, windowRuns } from '../windows.ts'
+import { DEFAULT_TIMEZONE, windowRuns } from '../../core/windows.ts'
 
 /** Options of the embedded (SQLite) store. */
 export interface EmbeddedStoreOptions {

@@ -9,7 +9,7 @@ import {
   validatePoints,
 } from '../query.ts'
 import type { AggregateQuery, AggregateRow, LatestQuery, LatestRow, TelemetryPoint, TelemetryStore } from '../store.ts'
-import { DEFAULT_TIMEZONE, windowRuns } from '../windows.ts'
+import { DEFAULT_TIMEZONE, windowRuns } from '../../core/windows.ts'
 import { fromClause, ident, tagConditions, where } from './influxql.ts'
 
 /** Options of the InfluxDB store; `InfluxStoreConfig` from storage/config.ts fits. */
@@ -75,7 +75,7 @@ function errorText(body: string): string {
 /**
  * The InfluxDB store, over the v1-compatible HTTP API that InfluxDB 1.x, 2.x (compat endpoints) and
  * 3.x all serve: line protocol to `/write`, InfluxQL to `/query`. Windows are computed client-side
- * (storage/windows.ts) and queried as runs of `GROUP BY time(length, phase)` in UTC, so they match
+ * (core/windows.ts) and queried as runs of `GROUP BY time(length, phase)` in UTC, so they match
  * the embedded store exactly, DST and calendar months included; InfluxQL's tz() is not used.
  *
  * Resolves once `CREATE DATABASE` succeeded (when `createDatabase`, the default), so an unreachable

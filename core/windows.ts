@@ -1,5 +1,5 @@
-import { parseDuration, type Duration } from '../core/duration.ts'
-import { PlantWattError } from '../core/errors.ts'
+import { parseDuration, type Duration } from './duration.ts'
+import { PlantWattError } from './errors.ts'
 
 /**
  * Time windows in an IANA time zone, shared by both stores (and by analytics): the one place that

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { isPlantWattError } from '../core/errors.ts'
+import { isPlantWattError } from './errors.ts'
 import { startOfLocalDate, windowRuns, windowStartOf, windowStarts, zoneOffsetMs } from './windows.ts'
 
 const utc = (iso: string): number => Date.parse(iso)

@@ -1,0 +1,88 @@
+import type { TagFilter } from './store.ts'
+
+/**
+ * The event log: things that happened (alert transitions, baseline revisions, imports), kept next to
+ * the telemetry in the same backend so one backup holds both. Unlike telemetry, fields may be text.
+ *
+ * Data model: an event has a kind (InfluxDB: the measurement, e.g. `alert_event`), tags (indexed,
+ * filterable: enterprise, site, line, device, rule …), fields (number, boolean or text) and a time in
+ * epoch ms. Appends are idempotent by (kind, tag set, ts): appending the same event again replaces it.
+ */
+export interface StoredEvent {
+  kind: string
+  /** Epoch ms. */
+  ts: number
+  tags: Readonly<Record<string, string>>
+  fields: Readonly<Record<string, string | number | boolean>>
+}
+
+export interface EventQuery {
+  kind: string
+  filter?: TagFilter
+  /** Inclusive, epoch ms. */
+  start?: number
+  /** Exclusive, epoch ms. */
+  stop?: number
+  /** Most events returned (after ordering). */
+  limit?: number
+  /** By ts; default 'asc'. */
+  order?: 'asc' | 'desc'
+}
+
+export interface EventLog {
+  /** 'memory' | 'embedded' | 'influxdb'. */
+  readonly backend: string
+  /** Durable when the promise resolves. */
+  append(events: readonly StoredEvent[]): Promise<void>
+  query(query: EventQuery): Promise<StoredEvent[]>
+  close(): Promise<void>
+}
+
+/** Canonical identity of an event: kind, sorted tags, ts. */
+export function eventIdentity(e: Pick<StoredEvent, 'kind' | 'tags' | 'ts'>): string {
+  const tags = Object.keys(e.tags).sort().map((k) => `${k}=${e.tags[k] ?? ''}`).join(',')
+  return `${e.kind}|${tags}|${e.ts}`
+}
+
+/** True when the event's tags satisfy the filter (a value, or any of several values, per tag). */
+export function matchesTagFilter(tags: Readonly<Record<string, string>>, filter: TagFilter | undefined): boolean {
+  if (!filter) return true
+  for (const [key, want] of Object.entries(filter)) {
+    const have = tags[key]
+    if (have === undefined) return false
+    if (typeof want === 'string' ? have !== want : !want.includes(have)) return false
+  }
+  return true
+}
+
+/** Orders and cuts a list of events as `query` asks (shared by every backend that filters in memory). */
+export function selectEvents(events: Iterable<StoredEvent>, query: EventQuery): StoredEvent[] {
+  const out: StoredEvent[] = []
+  for (const e of events) {
+    if (e.kind !== query.kind) continue
+    if (query.start !== undefined && e.ts < query.start) continue
+    if (query.stop !== undefined && e.ts >= query.stop) continue
+    if (!matchesTagFilter(e.tags, query.filter)) continue
+    out.push(e)
+  }
+  out.sort(query.order === 'desc' ? (a, b) => b.ts - a.ts : (a, b) => a.ts - b.ts)
+  return query.limit === undefined ? out : out.slice(0, query.limit)
+}
+
+/** An event log in memory: for a process without storage, and for tests where storage is not the point. */
+export class MemoryEventLog implements EventLog {
+  readonly backend = 'memory'
+  private readonly events = new Map<string, StoredEvent>()
+
+  async append(events: readonly StoredEvent[]): Promise<void> {
+    for (const e of events) this.events.set(eventIdentity(e), { kind: e.kind, ts: e.ts, tags: { ...e.tags }, fields: { ...e.fields } })
+  }
+
+  async query(query: EventQuery): Promise<StoredEvent[]> {
+    return selectEvents(this.events.values(), query)
+  }
+
+  async close(): Promise<void> {
+    this.events.clear()
+  }
+}
