@@ -58,6 +58,8 @@ export const ERROR_RESPONSES = {
   401: ErrorBodySchema,
   403: ErrorBodySchema,
   404: ErrorBodySchema,
+  409: ErrorBodySchema,
+  422: ErrorBodySchema,
   429: ErrorBodySchema,
   500: ErrorBodySchema,
   503: ErrorBodySchema,
@@ -97,8 +99,24 @@ export function toErrorReply(err: unknown): ErrorReply {
   return { statusCode: 500, body: { error: { code: 'API_ERR_INTERNAL', message: 'internal server error' } } }
 }
 
+/** Codes of the layers below the API (reports/, analytics/, alerts/) and their HTTP statuses. */
+const LAYER_ERRORS: Readonly<Record<string, number>> = {
+  REPORTS_ERR_SCOPE: 404,
+  REPORTS_ERR_INPUT: 400,
+  ANALYTICS_ERR_INPUT: 400,
+  ANALYTICS_ERR_TARIFF: 400,
+  ANALYTICS_ERR_FACTOR: 400,
+  ANALYTICS_ERR_BENCHMARK: 400,
+  ANALYTICS_ERR_SHIFTS: 400,
+  ANALYTICS_ERR_REGRESSION: 422,
+  ANALYTICS_ERR_PLANT: 400,
+  CORE_ERR_CONFIG: 400,
+}
+
 function statusOf(code: string): number | undefined {
   if (code.startsWith('STORAGE_ERR_')) return API_ERRORS.API_ERR_STORAGE
+  const layer = LAYER_ERRORS[code]
+  if (layer !== undefined) return layer
   return Object.prototype.hasOwnProperty.call(API_ERRORS, code) ? API_ERRORS[code as ApiErrorCode] : undefined
 }
 
