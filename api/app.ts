@@ -22,6 +22,7 @@ import { alertRoutes } from './routes/alerts.ts'
 import { commissionRoutes } from './routes/commission.ts'
 import { importRoutes } from './routes/import.ts'
 import { reportRoutes } from './routes/reports.ts'
+import { efficiencyRoutes } from './routes/efficiency.ts'
 import { streamRoutes } from './routes/stream.ts'
 import { installAuth } from './auth.ts'
 
@@ -107,6 +108,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(seriesRoutes, routeOpts)
   await app.register(deadLetterRoutes, routeOpts)
   await app.register(reportRoutes, routeOpts)
+  await app.register(efficiencyRoutes, routeOpts)
   await app.register(commissionRoutes, routeOpts)
   await app.register(alertRoutes, routeOpts)
   await app.register(importRoutes, routeOpts)
