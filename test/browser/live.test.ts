@@ -61,7 +61,7 @@ describe('live page in Chromium', () => {
     for (const key of METERS) {
       const row = page.locator('#rows tr', { has: page.locator('.path', { hasText: key }) })
       await expect.poll(() => row.count()).toBe(1)
-      expect(await row.locator('.badge').textContent()).toContain('online')
+      expect(await row.locator('.badge').textContent()).toBe('在线')
       expect(await powerText(key)).toMatch(/^\d+\.\d$/)
     }
     expect(load.firstValuesMs).toBeGreaterThan(0)
@@ -90,12 +90,20 @@ describe('live page in Chromium', () => {
     expect(Math.abs(powerOf(now, key)! - shown)).toBeLessThan(0.25 * Math.max(1, shown))
   })
 
-  it('is bilingual (Chinese first, English beside it): the page has no language switch', async () => {
+  it('is Chinese by default and switches to English and back with the header button', async () => {
     expect(await page.getAttribute('html', 'lang')).toBe('zh-CN')
-    const header = await page.locator('thead').textContent()
-    expect(header).toContain('有功功率')
-    expect(header).toContain('Active power')
-    expect(await page.locator('button, select, [role="switch"]').count()).toBe(0)
+    expect(await page.locator('thead').textContent()).toContain('有功功率')
+    expect(await page.locator('#nav').textContent()).toContain('实时')
+    await page.click('#lang')
+    await expect.poll(() => page.getAttribute('html', 'lang')).toBe('en')
+    await expect.poll(async () => (await page.locator('thead').textContent()) ?? '').toContain('Active power')
+    expect(await page.locator('#nav').textContent()).toContain('Live')
+    expect(await page.locator('thead').textContent()).not.toContain('有功功率')
+    // Still live after the switch: the rows come back with values.
+    await expect.poll(() => powerText(METERS[0]!), { timeout: 5_000 }).toMatch(/^\d+\.\d$/)
+    await page.click('#lang')
+    await expect.poll(() => page.getAttribute('html', 'lang')).toBe('zh-CN')
+    await expect.poll(async () => (await page.locator('thead').textContent()) ?? '').toContain('有功功率')
   })
 
   it('fits 1280×800 and a tablet without the page scrolling sideways; screenshots saved', async () => {
