@@ -153,8 +153,10 @@ program
   .option('--scenario <name|file>', "run a plant scenario (shipped: hubei) instead of the config's sim meters; its plant model replaces plant")
   .option('--ground-truth <file>', "with --scenario: append the scenario's injected faults here (JSONL)")
   .addOption(portOption('control-port', 'with --scenario: HTTP endpoint to inject and end faults (GET/POST /faults, DELETE /faults/<id>)'))
+  .option('--opcua-dir <dir>', "with --scenario: folder for the OPC UA machines' certificates and generated profiles", './data/opcua')
+  .option('--no-opcua', "with --scenario: don't serve and poll the OPC UA machines")
   .addHelpText('after', configHelp(['plant', 'storage', 'broker', 'ingest', 'edge', 'api', 'sim']))
-  .action(async (opts: CommonOptions & { apiPort?: number; brokerPort?: number; storePath?: string; scenario?: string; groundTruth?: string; controlPort?: number }) => {
+  .action(async (opts: CommonOptions & { apiPort?: number; brokerPort?: number; storePath?: string; scenario?: string; groundTruth?: string; controlPort?: number; opcuaDir: string; opcua: boolean }) => {
     const logger = createLogger('plantwatt', process.env.PLANTWATT_LOG_LEVEL ?? 'warn')
     const file = load(opts)
     const cfg: ResolvedConfig = {
@@ -165,7 +167,11 @@ program
     }
     const { startAll } = await wiring()
     const scenario = opts.scenario ? (await import('../simulators/index.ts')).loadScenario(opts.scenario) : undefined
-    const up = await startAll(cfg, logger, { ...(scenario ? { scenario } : {}), ...(opts.groundTruth ? { groundTruthFile: opts.groundTruth } : {}) })
+    const up = await startAll(cfg, logger, {
+      ...(scenario ? { scenario } : {}),
+      ...(opts.groundTruth ? { groundTruthFile: opts.groundTruth } : {}),
+      ...(scenario && opts.opcua !== false ? { opcuaDir: opts.opcuaDir } : {}),
+    })
     let controlUrl: string | undefined
     if (up.scenario && opts.controlPort !== undefined) {
       const { startFaultControl } = await import('../simulators/control.ts')
@@ -182,6 +188,7 @@ program
       `  Health        ${up.apiUrl}/api/v1/health`,
       `  MQTT broker   ${up.brokerUrl}`,
       ...(controlUrl ? [`  Fault control ${controlUrl}/faults`] : []),
+      ...(up.scenario?.opcua ?? []).map((o) => `  OPC UA        ${o.endpointUrl} (${o.machines.map((m) => m.address.device).join(', ')})`),
       ...(up.simulators.length > 12
         ? [`  Simulators    ${up.simulators.length} meters on ${new Set(up.simulators.map((s) => s.port)).size} Modbus TCP ports (plantwatt sim --scenario … lists them)`]
         : up.simulators.map((s) => `  Simulator     ${s.id.padEnd(14)} modbus-tcp://${s.host}:${s.port} unit ${s.unitId} (${s.profile})`)),

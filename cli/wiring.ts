@@ -1,4 +1,7 @@
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
+import { join, resolve } from 'node:path'
+import { stringify as toYaml } from 'yaml'
 import { validateConfig } from '../core/config.ts'
 import { PlantWattError } from '../core/errors.ts'
 import { listPlantDevices, type PlantModel } from '../core/plant.ts'
@@ -77,6 +80,11 @@ export interface StartAllOptions {
   scenario?: Scenario
   /** Where the scenario writes the ground truth of its faults (JSONL). */
   groundTruthFile?: string
+  /**
+   * With a scenario: serve its machines over OPC UA and poll them, keeping certificates and generated
+   * profiles in this folder. Absent: no OPC UA (faster start; tests that don't need machines).
+   */
+  opcuaDir?: string
 }
 
 /** Edge-agent devices for the Modbus TCP meters and line PLCs (production counters) of a running scenario. */
@@ -89,6 +97,45 @@ export function edgeDevicesForScenario(run: Awaited<ReturnType<typeof startScena
       profile: m.profile,
       connection: { transport: 'tcp', host: m.host, port: m.port, unitId: m.unitId },
     })) as unknown as EdgeConfig['devices']
+}
+
+/**
+ * Edge-agent devices for the OPC UA machines of a running scenario. Each machine's node ids are its
+ * own (`ns=N;s=<machine>.<Variable>`), so each gets a profile written to `dir` — the shipped
+ * generic-cnc profile with its node ids. The simulators run on loopback with security None (the
+ * agent would otherwise have to be told to trust their self-made certificates; see
+ * edge-agent/README.md for SignAndEncrypt against a real server).
+ */
+export function edgeDevicesForOpcua(run: Awaited<ReturnType<typeof startScenario>>, dir: string): EdgeConfig['devices'] {
+  if (run.opcua.length === 0) return []
+  const profiles = join(dir, 'opcua-profiles')
+  mkdirSync(profiles, { recursive: true })
+  const devices: unknown[] = []
+  for (const endpoint of run.opcua) {
+    for (const m of endpoint.machines) {
+      const file = resolve(profiles, `${m.key.replaceAll('/', '.')}.yaml`)
+      const profile = {
+        name: `sim-${m.address.device}`,
+        vendor: 'PlantWatt simulator',
+        model: `${m.kind} (generic-cnc node ids of ${m.key})`,
+        source: 'written by plantwatt up --scenario from the simulator’s node ids',
+        points: [
+          { quantity: 'machine_state', nodeId: m.nodeIds.State },
+          { quantity: 'active_power_kw', nodeId: m.nodeIds.PowerKw },
+          { quantity: 'energy_import_kwh', nodeId: m.nodeIds.EnergyKwh },
+          { quantity: 'output_count', nodeId: m.nodeIds.PartCount },
+        ],
+      }
+      writeFileSync(file, `# written by plantwatt up --scenario; regenerated at every start\n${toYaml(profile)}`)
+      devices.push({
+        ...m.address,
+        driver: 'opcua',
+        profile: file,
+        opcua: { endpointUrl: endpoint.endpointUrl, securityMode: 'None', securityPolicy: 'None', pkiDir: join(dir, 'edge-pki'), mode: 'subscribe' },
+      })
+    }
+  }
+  return devices as EdgeConfig['devices']
 }
 
 /**
@@ -114,11 +161,14 @@ export async function startAll(cfg: ResolvedConfig, logger: Logger, options: Sta
     let simulation: UpResult['simulation']
     let scenario: UpResult['scenario']
     if (options.scenario) {
-      const run = await startScenario(options.scenario, options.groundTruthFile ? { groundTruthFile: options.groundTruthFile } : {})
+      const run = await startScenario(options.scenario, {
+        ...(options.groundTruthFile ? { groundTruthFile: options.groundTruthFile } : {}),
+        ...(options.opcuaDir ? { opcua: { pkiFolder: join(options.opcuaDir, 'sim-pki') } } : {}),
+      })
       scenario = run
       closables.push({ name: 'scenario', close: () => run.close() })
       simulators = run.meters.filter((m) => m.transport === 'tcp').map((m) => ({ id: m.key, host: m.host as string, port: m.port as number, unitId: m.unitId, profile: m.profile }))
-      simDevices = edgeDevicesForScenario(run)
+      simDevices = [...edgeDevicesForScenario(run), ...(options.opcuaDir ? edgeDevicesForOpcua(run, options.opcuaDir) : [])]
     } else {
       const sim = await startSimulation(cfg.sim)
       simulation = sim
