@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
+import { gzipSync } from 'node:zlib'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { RouteOptions } from '../context.ts'
 
@@ -13,17 +14,24 @@ const ASSETS: Record<string, { url: URL; type: string }> = {
   'uplot.css': { url: new URL(import.meta.resolve('uplot/dist/uPlot.min.css')), type: 'text/css; charset=utf-8' },
 }
 
-/** The built-in web UI at `/` (one page, views by URL fragment) and its assets under /ui/. No build step. */
+/**
+ * The built-in web UI at `/` (one page, views by URL fragment) and its assets under /ui/. No build
+ * step; the files are gzipped once at start and sent compressed to browsers that accept it.
+ */
 export const webRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app) => {
   const html = await readFile(new URL('index.html', WEB), 'utf8')
-  const files = new Map<string, { body: string; type: string }>()
-  for (const [name, a] of Object.entries(ASSETS)) files.set(name, { body: await readFile(fileURLToPath(a.url), 'utf8'), type: a.type })
+  const files = new Map<string, { body: string; gzip: Buffer; type: string }>()
+  for (const [name, a] of Object.entries(ASSETS)) {
+    const body = await readFile(fileURLToPath(a.url), 'utf8')
+    files.set(name, { body, gzip: gzipSync(body, { level: 9 }), type: a.type })
+  }
   app.get('/', { schema: { summary: 'The web UI (HTML)', tags: ['ui'] } }, async (_req, reply) =>
     reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(html),
   )
   app.get<{ Params: { file: string } }>('/ui/:file', { schema: { summary: 'A file of the web UI (script, style sheet, chart library)', tags: ['ui'], hide: true } }, async (req, reply) => {
     const f = files.get(req.params.file)
     if (!f) return reply.code(404).send({ error: { code: 'API_ERR_NOT_FOUND', message: `no UI file ${JSON.stringify(req.params.file)}` } })
-    return reply.type(f.type).header('cache-control', 'no-cache').send(f.body)
+    reply.type(f.type).header('cache-control', 'no-cache').header('vary', 'accept-encoding')
+    return /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? '')) ? reply.header('content-encoding', 'gzip').send(f.gzip) : reply.send(f.body)
   })
 }
