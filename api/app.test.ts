@@ -198,8 +198,11 @@ describe('GET /api/v1/live', () => {
 
 describe('GET /api/v1/devices', () => {
   it('merges the plant model with devices seen in telemetry', async () => {
-    const { status, body } = await get<{ ts: number; devices: unknown[] }>('/api/v1/devices')
+    const { status, body: answer } = await get<{ ts: number; devices: unknown[]; rows: unknown[] }>('/api/v1/devices')
     expect(status).toBe(200)
+    // `rows` (for CSV export) holds the same devices.
+    expect(answer.rows).toEqual(answer.devices)
+    const body = { ts: answer.ts, devices: answer.devices }
     expect(body).toEqual({
       ts: NOW,
       devices: [
@@ -437,7 +440,7 @@ describe('GET /api/v1/quantities and /api/v1/health', () => {
   it('reports the store and the components of the process', async () => {
     const { status, body } = await get<unknown>('/api/v1/health')
     expect(status).toBe(200)
-    expect(body).toEqual({ status: 'ok', store: { backend: 'embedded', ok: true }, components: { ingest: { stored: 12 } } })
+    expect(body).toEqual({ status: 'ok', auth: 'off', store: { backend: 'embedded', ok: true }, components: { ingest: { stored: 12 } } })
   })
 
   it('answers 503 degraded when the store does not answer', async () => {
@@ -462,6 +465,7 @@ describe('errors', () => {
       write: (p) => store.write(p),
       aggregate: method === 'aggregate' ? () => Promise.reject(err) : (q) => store.aggregate(q),
       latest: method === 'latest' ? () => Promise.reject(err) : (q) => store.latest(q),
+      raw: (q) => store.raw(q),
       ping: () => store.ping(),
       close: async () => {},
     }

@@ -26,6 +26,8 @@ import { efficiencyRoutes } from './routes/efficiency.ts'
 import { plantRoutes } from './routes/plant.ts'
 import { streamRoutes } from './routes/stream.ts'
 import { installAuth } from './auth.ts'
+import { installCsv } from './csv.ts'
+import { StreamHub } from './hub.ts'
 import type { CommissionConfigInput } from '../reports/commission.ts'
 
 export const API_PREFIX = '/api/v1'
@@ -46,6 +48,8 @@ export interface BuildOptions {
   logger?: boolean | Logger
   /** Clock, epoch ms; default Date.now. */
   now?: () => number
+  /** Where the alert service (or anything else) publishes events for the live streams; default a new one. */
+  hub?: StreamHub
   /** Commission scope: target, networking window, period, ranking weights, qualification rules (reports/commission.ts); defaults filled. */
   commission?: CommissionConfigInput
 }
@@ -65,6 +69,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
     deadLetters: opts.deadLetters,
     status: opts.status,
     now: opts.now ?? Date.now,
+    hub: opts.hub ?? new StreamHub(),
     commission: opts.commission,
   }
   const logging = typeof opts.logger === 'object' ? { loggerInstance: opts.logger } : { logger: opts.logger ?? false }
@@ -104,6 +109,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
   await installAuth(app as unknown as FastifyInstance, ctx)
+  installCsv(app as unknown as FastifyInstance, API_PREFIX)
 
   const routeOpts = { ctx, prefix: API_PREFIX }
   await app.register(healthRoutes, routeOpts)

@@ -1,15 +1,272 @@
-import type { FastifyInstance } from 'fastify'
+import { createHash, randomBytes } from 'node:crypto'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import fastifyJwt from '@fastify/jwt'
+import rateLimit from '@fastify/rate-limit'
+import { parsePasswordHash, verifyPassword, type PasswordHash } from '../broker/password.ts'
+import { PlantWattError } from '../core/errors.ts'
+import { API_PREFIX } from './app.ts'
+import { authSettings, rateLimitSettings, type AuthConfig } from './config.ts'
 import type { ApiContext } from './context.ts'
-import type { Principal } from './principal.ts'
+import { apiError } from './errors.ts'
+import { ANONYMOUS_ADMIN, NOBODY, requirePermission, type Principal } from './principal.ts'
+import { authRoutes } from './routes/auth.ts'
+
+/** An unknown user is checked against this hash, so that the answer takes as long as for a known one. */
+const DUMMY_HASH = parsePasswordHash('scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=')
+/** Bad keys remembered, so repeating one costs no scrypt; bounded so random keys cannot grow it. */
+const REJECTED_KEYS_MAX = 1024
+/** scrypt checks of unknown keys at once: a flood of random keys queues instead of taking every core. */
+const KEY_CHECKS_AT_ONCE = 2
+
+const MISSING = `credentials required: send "Authorization: Bearer <token>" (from POST ${API_PREFIX}/auth/login) or "X-API-Key: <key>"`
+
+interface UserEntry {
+  principal: Principal
+  hash: PasswordHash
+  /** Changes with the password hash: a token issued before a password change no longer verifies. */
+  fingerprint: string
+}
+
+interface TokenClaims {
+  sub: string
+  role: string
+  enterprise?: string
+  /** fingerprint of the user's password hash at login */
+  pwh: string
+}
+
+/** A signed login token and when it expires (epoch ms). */
+export interface IssuedToken {
+  token: string
+  expiresAt: number
+}
+
+/** What the auth routes need from the plugin: checking passwords and issuing tokens. */
+export interface Authenticator {
+  /** False while no key and no user is configured: everyone is an anonymous admin. */
+  readonly enabled: boolean
+  readonly hasUsers: boolean
+  /** The user's principal when the password is right; null otherwise (constant time in both cases). */
+  login(username: string, password: string): Promise<Principal | null>
+  issue(principal: Principal): Promise<IssuedToken>
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
+const principalOf = (id: string, role: Principal['role'], enterprise: string | undefined, via: Principal['via']): Principal =>
+  Object.freeze(enterprise === undefined ? { id, role, via } : { id, role, enterprise, via })
 
 /**
- * Authentication: sets `req.principal` on every request before routes run. (Being built: API keys,
- * JWT, roles, tenant scope, rate limiting. Until then every request is an anonymous admin.)
+ * API keys: sha256 hashes are looked up directly; scrypt hashes cost one scrypt per configured key on
+ * the first use of a key (~50 ms each), after which the key is remembered (by its sha256) in memory.
  */
-export async function installAuth(app: FastifyInstance, _ctx: ApiContext): Promise<void> {
-  const anonymous: Principal = { id: 'anonymous', role: 'admin' }
+class KeyRing {
+  private readonly bySha = new Map<string, Principal>()
+  private readonly scrypt: { principal: Principal; hash: PasswordHash }[] = []
+  private readonly verified = new Map<string, Principal>()
+  private readonly rejected = new Set<string>()
+  private readonly pending = new Map<string, Promise<Principal | null>>()
+  private running = 0
+  private readonly waiting: (() => void)[] = []
+
+  constructor(keys: AuthConfig['apiKeys']) {
+    for (const k of keys) {
+      const principal = principalOf(k.id, k.role, k.enterprise, 'api-key')
+      if (k.keyHash.startsWith('sha256$')) this.bySha.set(k.keyHash.slice('sha256$'.length), principal)
+      else this.scrypt.push({ principal, hash: parsePasswordHash(k.keyHash) })
+    }
+  }
+
+  /** The key's principal, null when it is known to be bad, undefined when a scrypt check is needed. */
+  quick(digest: string): Principal | null | undefined {
+    const known = this.bySha.get(digest) ?? this.verified.get(digest)
+    if (known) return known
+    if (this.rejected.has(digest) || this.scrypt.length === 0) return null
+    return undefined
+  }
+
+  /** The slow path, after rate limiting: concurrent requests with the same key share one check. */
+  check(key: string, digest: string): Promise<Principal | null> {
+    const quick = this.quick(digest)
+    if (quick !== undefined) return Promise.resolve(quick)
+    let p = this.pending.get(digest)
+    if (!p) {
+      p = (async () => {
+        while (this.running >= KEY_CHECKS_AT_ONCE) await new Promise<void>((resolve) => this.waiting.push(resolve))
+        this.running++
+        try {
+          return await this.scan(key, digest)
+        } finally {
+          this.running--
+          this.waiting.shift()?.()
+        }
+      })().finally(() => this.pending.delete(digest))
+      this.pending.set(digest, p)
+    }
+    return p
+  }
+
+  private async scan(key: string, digest: string): Promise<Principal | null> {
+    for (const entry of this.scrypt) {
+      if (await verifyPassword(key, entry.hash)) {
+        this.verified.set(digest, entry.principal)
+        return entry.principal
+      }
+    }
+    if (this.rejected.size >= REJECTED_KEYS_MAX) this.rejected.delete(this.rejected.values().next().value as string)
+    this.rejected.add(digest)
+    return null
+  }
+}
+
+/** Per request: what the onRequest hook found and the preValidation hook must still settle. */
+interface Pending {
+  /** An X-API-Key that needs a scrypt check. */
+  key?: { key: string; digest: string }
+  /** Why the credentials were refused (401 on a protected route). */
+  problem?: string
+}
+
+function isProtected(req: FastifyRequest): boolean {
+  if (req.routeOptions.config?.public === true) return false
+  const path = req.url.split('?')[0] ?? ''
+  return path === API_PREFIX || path.startsWith(`${API_PREFIX}/`)
+}
+
+/**
+ * Authentication, authorisation and rate limiting. Sets `req.principal` on every request:
+ *
+ * - no key and no user configured → every request is ANONYMOUS_ADMIN (auth off);
+ * - `X-API-Key: <key>` → the key's principal; `Authorization: Bearer <jwt>` → the user's principal;
+ * - otherwise NOBODY, and every /api/v1 route that is not `config.public` answers 401.
+ *
+ * Then `config.permission` of the route is checked (403). Rate limiting runs between the two, keyed
+ * by principal (by IP before a principal is known), so a bad key costs a scrypt only within the limit.
+ */
+export async function installAuth(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const settings = authSettings(ctx.config)
+  const limits = rateLimitSettings(ctx.config)
+  const enabled = settings.apiKeys.length > 0 || settings.users.length > 0
+  const keys = new KeyRing(settings.apiKeys)
+  const users = new Map<string, UserEntry>(
+    settings.users.map((u) => [u.username, { principal: principalOf(u.username, u.role, u.enterprise, 'jwt'), hash: parsePasswordHash(u.passwordHash), fingerprint: sha256(u.passwordHash).slice(0, 16) }]),
+  )
+
+  let secret = settings.jwtSecret ?? process.env.PLANTWATT_JWT_SECRET
+  if (secret === undefined || secret.length === 0) {
+    secret = randomBytes(32).toString('base64')
+    if (users.size > 0) app.log.warn('api.auth.jwtSecret and PLANTWATT_JWT_SECRET are not set: login tokens are signed with a random secret and die with this process')
+  } else if (secret.length < 32) {
+    throw new PlantWattError('CORE_ERR_CONFIG', 'PLANTWATT_JWT_SECRET must have at least 32 characters (e.g. openssl rand -base64 48)')
+  }
+  await app.register(fastifyJwt, { secret, sign: { algorithm: 'HS256' }, verify: { algorithms: ['HS256'] } })
+
+  const pending = new WeakMap<FastifyRequest, Pending>()
   app.decorateRequest('principal', null as unknown as Principal)
+
+  const fromToken = (token: string): Principal | string => {
+    let claims: TokenClaims
+    try {
+      claims = app.jwt.verify<TokenClaims>(token, { clockTimestamp: ctx.now() })
+    } catch (err) {
+      const code = (err as { code?: string }).code
+      return code === 'FAST_JWT_EXPIRED' ? 'bearer token has expired: log in again' : 'bearer token is not valid'
+    }
+    // The role and scope come from the config of now, not from the token: removing a user, changing
+    // their role or password takes effect at once.
+    const user = users.get(claims.sub)
+    if (!user || user.fingerprint !== claims.pwh) return 'bearer token is not valid'
+    return user.principal
+  }
+
   app.addHook('onRequest', async (req) => {
-    req.principal = anonymous
+    if (!enabled) {
+      req.principal = ANONYMOUS_ADMIN
+      return
+    }
+    req.principal = NOBODY
+    const header = req.headers.authorization
+    const apiKey = req.headers['x-api-key']
+    const query = req.query as Record<string, unknown> | undefined
+    // EventSource cannot send headers: routes that opt in take the token as ?access_token=.
+    let queryToken: string | undefined
+    if (req.routeOptions.config?.tokenInQuery === true && query && typeof query.access_token === 'string') {
+      queryToken = query.access_token
+      delete query.access_token
+    }
+    if (header === undefined && apiKey === undefined && queryToken === undefined) {
+      pending.set(req, { problem: MISSING })
+      return
+    }
+    if ([header, apiKey, queryToken].filter((v) => v !== undefined).length > 1) {
+      pending.set(req, { problem: 'send one credential: Authorization, X-API-Key or access_token, not several' })
+      return
+    }
+    if (apiKey !== undefined) {
+      if (typeof apiKey !== 'string' || apiKey.length === 0 || apiKey.length > 512) {
+        pending.set(req, { problem: 'X-API-Key header must hold one key' })
+        return
+      }
+      const digest = sha256(apiKey)
+      const found = keys.quick(digest)
+      if (found) req.principal = found
+      else if (found === null) pending.set(req, { problem: 'API key not recognised' })
+      else pending.set(req, { key: { key: apiKey, digest } })
+      return
+    }
+    let token = queryToken
+    if (token === undefined) {
+      const m = /^Bearer ([A-Za-z0-9_.~+/=-]+)$/.exec(header ?? '')
+      if (!m) {
+        pending.set(req, { problem: 'Authorization header must be "Bearer <token>"' })
+        return
+      }
+      token = m[1] as string
+    }
+    const found = fromToken(token)
+    if (typeof found === 'string') pending.set(req, { problem: found })
+    else req.principal = found
   })
+
+  if (limits.max > 0 || limits.loginMax > 0) {
+    await app.register(rateLimit, {
+      global: limits.max > 0,
+      max: limits.max,
+      timeWindow: limits.timeWindowMs,
+      keyGenerator: (req) => (req.principal.via === 'none' ? `ip:${req.ip}` : `${req.principal.via ?? 'p'}:${req.principal.id}`),
+      errorResponseBuilder: (_req, c) =>
+        apiError('API_ERR_RATE_LIMITED', `too many requests: at most ${c.max} per ${limits.timeWindowMs / 1000} s; retry in ${c.after}`, { max: c.max, retryAfterS: Math.ceil(c.ttl / 1000) }),
+    })
+  }
+
+  app.addHook('preValidation', async (req) => {
+    const p = pending.get(req)
+    if (p?.key) {
+      const found = await keys.check(p.key.key, p.key.digest)
+      if (found) req.principal = found
+      else p.problem = 'API key not recognised'
+    }
+    if (p?.problem !== undefined && isProtected(req)) throw apiError('API_ERR_UNAUTHORIZED', p.problem)
+    const permission = req.routeOptions.config?.permission
+    if (permission !== undefined) requirePermission(req, permission)
+  })
+
+  const authenticator: Authenticator = {
+    enabled,
+    hasUsers: users.size > 0,
+    async login(username, password) {
+      const user = users.get(username)
+      const ok = await verifyPassword(password, user?.hash ?? DUMMY_HASH)
+      return ok && user ? user.principal : null
+    },
+    async issue(principal) {
+      const user = users.get(principal.id)
+      if (!user) throw apiError('API_ERR_UNAUTHORIZED', 'only configured users get tokens')
+      const now = ctx.now()
+      const claims: TokenClaims = { sub: principal.id, role: principal.role, pwh: user.fingerprint, ...(principal.enterprise === undefined ? {} : { enterprise: principal.enterprise }) }
+      const token = app.jwt.sign(claims, { expiresIn: settings.tokenTtlS, clockTimestamp: now })
+      // exp is whole seconds from iat (floor of now in s), as the verifier reads it.
+      return { token, expiresAt: (Math.floor(now / 1000) + settings.tokenTtlS) * 1000 }
+    },
+  }
+  await app.register(authRoutes, { ctx, auth: authenticator, prefix: API_PREFIX, loginRateLimit: limits.loginMax > 0 ? { max: limits.loginMax, timeWindowMs: limits.timeWindowMs } : undefined })
 }

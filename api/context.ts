@@ -2,7 +2,9 @@ import type { DeadLetterLog } from '../core/dead-letter.ts'
 import type { PlantModel } from '../core/plant.ts'
 import type { EventLog } from '../storage/events.ts'
 import type { TelemetryStore } from '../storage/store.ts'
+import type { CommissionConfigInput } from '../reports/commission.ts'
 import type { ApiConfig } from './config.ts'
+import type { StreamHub } from './hub.ts'
 import type { PlantIndex } from './plant-index.ts'
 
 /** What every route plugin is given: injected, never imported from module scope. */
@@ -18,6 +20,10 @@ export interface ApiContext {
   status: (() => Record<string, unknown>) | undefined
   /** Clock, epoch ms. */
   now: () => number
+  /** Events pushed to the live streams (GET /api/v1/stream) by other parts of the process; build() always sets one. */
+  hub?: StreamHub | undefined
+  /** Commission scope config as given (the commission routes resolve defaults); undefined = defaults. */
+  commission?: CommissionConfigInput | undefined
 }
 
 /** Options of every route plugin. */

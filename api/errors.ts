@@ -20,6 +20,8 @@ export const API_ERRORS = {
   API_ERR_FORBIDDEN: 403,
   /** A state change that conflicts with the current state (e.g. acknowledging a resolved alert). */
   API_ERR_CONFLICT: 409,
+  /** The answer cannot be given in the format asked for (e.g. CSV of an answer without rows). */
+  API_ERR_NOT_ACCEPTABLE: 406,
   /** Too many requests from this client; retry after the time given. */
   API_ERR_RATE_LIMITED: 429,
   API_ERR_NOT_FOUND: 404,
@@ -58,6 +60,7 @@ export const ERROR_RESPONSES = {
   401: ErrorBodySchema,
   403: ErrorBodySchema,
   404: ErrorBodySchema,
+  406: ErrorBodySchema,
   409: ErrorBodySchema,
   422: ErrorBodySchema,
   429: ErrorBodySchema,

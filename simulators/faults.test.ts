@@ -212,6 +212,7 @@ describe('ground truth and injection', () => {
       write: async (p) => void points.push(...p),
       aggregate: async () => [],
       latest: async () => [],
+      raw: async () => [],
       ping: async () => undefined,
       close: async () => undefined,
     }

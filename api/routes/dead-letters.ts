@@ -34,6 +34,8 @@ export const deadLetterRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
   app.get(
     '/dead-letters',
     {
+      // Payloads of every enterprise, unfiltered: admins only.
+      config: { permission: 'system' },
       schema: {
         summary: 'Messages that were set aside instead of stored, newest first, with counts per reason',
         tags: ['system'],

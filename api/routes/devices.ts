@@ -7,6 +7,7 @@ import { AddressFilterSchema } from '../schemas.ts'
 import { snapshotsFromLatest } from '../telemetry.ts'
 import type { RouteOptions } from '../context.ts'
 import { matchesFilter, tagFilterOf } from './filter.ts'
+import { scopedEnterprise } from '../principal.ts'
 
 const DeviceSchema = Type.Object({
   enterprise: Type.String(),
@@ -24,12 +25,14 @@ const DeviceSchema = Type.Object({
 const DevicesSchema = Type.Object({
   ts: Type.Integer({ description: 'server time of the answer, epoch ms' }),
   devices: Type.Array(DeviceSchema),
+  rows: Type.Array(DeviceSchema, { description: 'the same devices, as the table of the CSV export' }),
 }, { description: 'devices, ordered by address' })
 
 export const deviceRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { ctx }) => {
   app.get(
     '/devices',
     {
+      config: { permission: 'live' },
       schema: {
         summary: 'Devices of the plant model and devices seen in telemetry, with when they last reported',
         tags: ['telemetry'],
@@ -39,7 +42,11 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
     },
     async (req) => {
       const now = ctx.now()
-      const filter = tagFilterOf(req.query)
+      // Another enterprise's devices answer as an unknown enterprise's: none.
+      const enterprise = scopedEnterprise(req.principal, req.query.enterprise)
+      if (enterprise === null) return { ts: now, devices: [], rows: [] }
+      const query = { ...req.query, ...(enterprise === undefined ? {} : { enterprise }) }
+      const filter = tagFilterOf(query)
       const seen = snapshotsFromLatest(
         await ctx.store.latest({ measurement: TELEMETRY_MEASUREMENT, since: now - ctx.config.liveWindowS * 1000, ...(filter ? { filter } : {}) }),
       )
@@ -50,7 +57,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
         out.set(key, { ...base, lastSeen: ts, online: ts !== null && now - ts <= ctx.config.onlineAfterMs })
       }
       for (const d of ctx.plant.devices) {
-        if (!matchesFilter(d, req.query)) continue
+        if (!matchesFilter(d, query)) continue
         const { enterprise, site, line, device } = d
         entry(deviceKey(d), { enterprise, site, line, device, name: d.name, kind: d.kind, mainMeter: d.mainMeter, inModel: true })
       }
@@ -61,7 +68,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
         entry(key, { enterprise, site, line, device, name: device, kind: null, mainMeter: false, inModel: false })
       }
       const devices = [...out.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, d]) => d)
-      return { ts: now, devices }
+      return { ts: now, devices, rows: devices }
     },
   )
 }

@@ -11,6 +11,7 @@ import { addressFilter } from '../plant-index.ts'
 import { InstantSchema, StringEnum } from '../schemas.ts'
 import { isValidTimeZone, parseInstant } from '../time.ts'
 import type { ApiContext, RouteOptions } from '../context.ts'
+import { canSeeEnterprise, type Principal } from '../principal.ts'
 
 const DAY_MS = 86_400_000
 
@@ -54,9 +55,10 @@ interface ResolvedDevice extends DeviceAddress {
 
 /**
  * A full path must name a device of the model or one that has reported; a bare id must be unique
- * in the model (or, when absent from it, in telemetry).
+ * in the model (or, when absent from it, in telemetry). Only devices of enterprises the principal may
+ * see count: another enterprise's device answers exactly as an unknown one.
  */
-async function resolveDevice(ctx: ApiContext, text: string): Promise<ResolvedDevice> {
+async function resolveDevice(ctx: ApiContext, text: string, principal: Principal): Promise<ResolvedDevice> {
   const parts = text.split('/')
   if ((parts.length !== 1 && parts.length !== 4) || !parts.every(isValidId)) {
     throw apiError('API_ERR_VALIDATION', `query parameter "device": ${JSON.stringify(text)} is neither enterprise/site/line/device nor a device id`, [
@@ -67,6 +69,7 @@ async function resolveDevice(ctx: ApiContext, text: string): Promise<ResolvedDev
   if (parts.length === 4) {
     const [enterprise, site, line, device] = parts as [string, string, string, string]
     const address = { enterprise, site, line, device }
+    if (!canSeeEnterprise(principal, enterprise)) throw unknown()
     const known = ctx.plant.get(address)
     if (known) return { ...address, timezone: known.timezone }
     const rows = await ctx.store.latest({ measurement: TELEMETRY_MEASUREMENT, filter: addressFilter(address) })
@@ -74,13 +77,13 @@ async function resolveDevice(ctx: ApiContext, text: string): Promise<ResolvedDev
     return { ...address, timezone: ctx.plant.timezone }
   }
   const id = parts[0] as string
-  const inModel = ctx.plant.withId(id)
+  const inModel = ctx.plant.withId(id).filter((d) => canSeeEnterprise(principal, d.enterprise))
   const candidates: DeviceAddress[] = [...inModel]
   if (candidates.length === 0) {
     const seen = new Map<string, DeviceAddress>()
-    for (const row of await ctx.store.latest({ measurement: TELEMETRY_MEASUREMENT, filter: { device: id } })) {
+    for (const row of await ctx.store.latest({ measurement: TELEMETRY_MEASUREMENT, filter: { device: id, ...(principal.enterprise === undefined ? {} : { enterprise: principal.enterprise }) } })) {
       const { enterprise, site, line } = row.tags
-      if (enterprise !== undefined && site !== undefined && line !== undefined) seen.set(`${enterprise}/${site}/${line}`, { enterprise, site, line, device: id })
+      if (enterprise !== undefined && site !== undefined && line !== undefined && canSeeEnterprise(principal, enterprise)) seen.set(`${enterprise}/${site}/${line}`, { enterprise, site, line, device: id })
     }
     candidates.push(...seen.values())
   }
@@ -114,6 +117,7 @@ export const seriesRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
   app.get(
     '/series',
     {
+      config: { permission: 'live' },
       schema: {
         summary: 'Window aggregates of one quantity of one device over a time range',
         tags: ['telemetry'],
@@ -134,7 +138,7 @@ export const seriesRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
         throw apiError('API_ERR_VALIDATION', `query parameter "tz": ${JSON.stringify(q.tz)} is not an IANA time zone (e.g. Asia/Shanghai)`, [{ parameter: 'tz', in: 'querystring', message: 'unknown time zone' }])
       }
       const every = q.every === undefined ? undefined : parseEvery(q.every)
-      const device = await resolveDevice(ctx, q.device)
+      const device = await resolveDevice(ctx, q.device, req.principal)
       const timezone = q.tz ?? device.timezone
       const start = parseInstant(q.start, 'start', timezone)
       const stop = parseInstant(q.stop, 'stop', timezone)

@@ -92,18 +92,18 @@ describe('live page in Chromium', () => {
 
   it('is Chinese by default and switches to English and back with the header button', async () => {
     expect(await page.getAttribute('html', 'lang')).toBe('zh-CN')
-    expect(await page.locator('thead').textContent()).toContain('有功功率')
+    expect(await page.locator('table:has(#rows) thead').textContent()).toContain('有功功率')
     expect(await page.locator('#nav').textContent()).toContain('实时')
     await page.click('#lang')
     await expect.poll(() => page.getAttribute('html', 'lang')).toBe('en')
-    await expect.poll(async () => (await page.locator('thead').textContent()) ?? '').toContain('Active power')
+    await expect.poll(async () => (await page.locator('table:has(#rows) thead').textContent()) ?? '').toContain('Active power')
     expect(await page.locator('#nav').textContent()).toContain('Live')
-    expect(await page.locator('thead').textContent()).not.toContain('有功功率')
+    expect(await page.locator('table:has(#rows) thead').textContent()).not.toContain('有功功率')
     // Still live after the switch: the rows come back with values.
     await expect.poll(() => powerText(METERS[0]!), { timeout: 5_000 }).toMatch(/^\d+\.\d$/)
     await page.click('#lang')
     await expect.poll(() => page.getAttribute('html', 'lang')).toBe('zh-CN')
-    await expect.poll(async () => (await page.locator('thead').textContent()) ?? '').toContain('有功功率')
+    await expect.poll(async () => (await page.locator('table:has(#rows) thead').textContent()) ?? '').toContain('有功功率')
   })
 
   it('fits 1280×800 and a tablet without the page scrolling sideways; screenshots saved', async () => {
