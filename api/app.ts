@@ -26,11 +26,12 @@ import { efficiencyRoutes } from './routes/efficiency.ts'
 import { plantRoutes } from './routes/plant.ts'
 import { streamRoutes } from './routes/stream.ts'
 import { installAuth } from './auth.ts'
+import { API_PREFIX } from './prefix.ts'
 import { installCsv } from './csv.ts'
 import { StreamHub } from './hub.ts'
 import type { CommissionConfigInput } from '../reports/commission.ts'
 
-export const API_PREFIX = '/api/v1'
+export { API_PREFIX }
 
 export interface BuildOptions {
   store: TelemetryStore

@@ -10,6 +10,7 @@ import { IngestConfigSchema } from '../ingest/config.ts'
 import { EdgeConfigSchema } from '../edge-agent/config.ts'
 import { ApiConfigSchema } from '../api/config.ts'
 import { SimConfigSchema } from '../simulators/config.ts'
+import { CommissionConfigSchema } from '../reports/commission.ts'
 
 /**
  * The one config file every `plantwatt` command reads: each command takes the sections it needs,
@@ -25,6 +26,7 @@ export const PlantWattConfigSchema = Type.Object(
     edge: Type.Optional(EdgeConfigSchema),
     api: Type.Optional(ApiConfigSchema),
     sim: Type.Optional(SimConfigSchema),
+    commission: Type.Optional(CommissionConfigSchema),
   },
   { additionalProperties: false },
 )
@@ -34,7 +36,7 @@ export type PlantWattConfig = Type.Static<typeof PlantWattConfigSchema>
 /** Every section present, defaults filled: what the commands work with. */
 export type ResolvedConfig = Readonly<Required<PlantWattConfig>>
 
-const SECTIONS = ['plant', 'mqtt', 'storage', 'broker', 'ingest', 'edge', 'api', 'sim'] as const
+const SECTIONS = ['plant', 'mqtt', 'storage', 'broker', 'ingest', 'edge', 'api', 'sim', 'commission'] as const
 
 /**
  * Reads a config file (or none: all defaults), validates it whole — every problem in every section

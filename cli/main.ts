@@ -281,7 +281,7 @@ program
     const { createStore } = await import('../storage/index.ts')
     const { startApi } = await import('../api/index.ts')
     const store = await createStore(cfg.storage)
-    const api = await startApi({ store, plant: cfg.plant, config: override(cfg.api, { port: opts.port }) })
+    const api = await startApi({ store, plant: cfg.plant, config: override(cfg.api, { port: opts.port }), commission: cfg.commission, logger })
     process.stdout.write(`API on ${api.url}/ (docs ${api.url}/docs)\n`)
     runUntilSignal(
       [

@@ -185,6 +185,8 @@ export async function startAll(cfg: ResolvedConfig, logger: Logger, options: Sta
       store,
       plant,
       config: cfg.api,
+      commission: cfg.commission,
+      logger: logger.child({ component: 'api' }),
       deadLetters: ingest.deadLetters,
       status: () => ({ broker: broker.stats(), ingest: ingest.stats(), edge: edge.status() }),
     })

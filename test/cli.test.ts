@@ -91,7 +91,9 @@ describe('plantwatt CLI', () => {
         expect(d.values.energy_import_kwh).toBeGreaterThanOrEqual(0)
       }
       const page = await (await fetch(`${api}/`)).text()
-      expect(page).toContain('/api/v1/live')
+      expect(page).toContain('src="/ui/app.js"')
+      const script = await (await fetch(`${api}/ui/app.js`)).text()
+      expect(script).toContain('live?')
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
       child.kill('SIGINT')
       expect(await exited).toBe(0)
