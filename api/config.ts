@@ -68,6 +68,7 @@ export const ApiConfigSchema = Type.Object(
     maxPoints: Type.Integer({ minimum: 1, default: 100_000, description: 'most rows (windows) one answer may hold' }),
     liveWindowS: Type.Integer({ minimum: 1, default: 3600, description: 'how far back /live and /devices look for telemetry, in seconds' }),
     onlineAfterMs: Type.Integer({ minimum: 1, default: 10_000, description: 'a device is online when its newest sample is at most this old, in ms' }),
+    importMaxBytes: Type.Integer({ minimum: 1, default: 104_857_600, description: 'largest CSV body POST /api/v1/import accepts, bytes (a larger one: 413)' }),
     // Sections without a default at this level: absent = their defaults (authSettings() & co.).
     auth: Type.Optional(AuthConfigSchema),
     rateLimit: Type.Optional(RateLimitConfigSchema),

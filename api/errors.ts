@@ -22,6 +22,8 @@ export const API_ERRORS = {
   API_ERR_CONFLICT: 409,
   /** The answer cannot be given in the format asked for (e.g. CSV of an answer without rows). */
   API_ERR_NOT_ACCEPTABLE: 406,
+  /** The request body is larger than the route accepts. */
+  API_ERR_PAYLOAD_TOO_LARGE: 413,
   /** Too many requests from this client; retry after the time given. */
   API_ERR_RATE_LIMITED: 429,
   API_ERR_NOT_FOUND: 404,
@@ -61,6 +63,7 @@ export const ERROR_RESPONSES = {
   403: ErrorBodySchema,
   404: ErrorBodySchema,
   406: ErrorBodySchema,
+  413: ErrorBodySchema,
   409: ErrorBodySchema,
   422: ErrorBodySchema,
   429: ErrorBodySchema,
@@ -96,7 +99,7 @@ export function toErrorReply(err: unknown): ErrorReply {
   // Fastify's own client errors (body parsing, media type, payload size) carry a 4xx status and a
   // message written for the client.
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500 && typeof e.message === 'string') {
-    const code = e.statusCode === 404 ? 'API_ERR_NOT_FOUND' : 'API_ERR_BAD_REQUEST'
+    const code = e.statusCode === 404 ? 'API_ERR_NOT_FOUND' : e.statusCode === 413 ? 'API_ERR_PAYLOAD_TOO_LARGE' : 'API_ERR_BAD_REQUEST'
     return { statusCode: e.statusCode, body: { error: { code, message: e.message } } }
   }
   return { statusCode: 500, body: { error: { code: 'API_ERR_INTERNAL', message: 'internal server error' } } }

@@ -1,5 +1,179 @@
+import Type from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { isPlantWattError } from '../../core/errors.ts'
+import { IMPORT_LAYOUTS, IMPORT_ROW_CODES, MIDNIGHT_RULES, TIMESTAMP_FORMATS, TIMESTAMP_IS, importCsv, parseColumnMapping, type ImportOptionsInput } from '../../importer/index.ts'
+import type { DeviceAddress } from '../../core/topic.ts'
+import { ERROR_RESPONSES, apiError } from '../errors.ts'
+import { assertEnterprise, requirePermission } from '../principal.ts'
+import { StringEnum } from '../schemas.ts'
 import type { RouteOptions } from '../context.ts'
 
-/** Routes for CSV import of historical interval data. (Being built: registered in app.ts so the work lands in one place.) */
-export const importRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async () => {}
+/** Default largest CSV body, bytes (about a year of 1-minute rows of one meter in the long layout). */
+export const DEFAULT_IMPORT_MAX_BYTES = 100 * 1024 * 1024
+
+/** Options of the import plugin beyond the shared context. */
+export interface ImportRouteOptions extends RouteOptions {
+  /** Largest accepted text/csv body in bytes; a larger one is answered 413. Default: `api.importMaxBytes` when the API config has it, else 100 MiB. */
+  maxBodyBytes?: number
+}
+
+const Column = (description: string) => Type.Optional(Type.String({ minLength: 1, maxLength: 200, description }))
+
+const ImportQuerySchema = Type.Object(
+  {
+    layout: Type.Optional(StringEnum(IMPORT_LAYOUTS, { default: 'auto', description: 'long: timestamp,device,quantity,value; interval: timestamp[,device],kWh per interval; auto: from the header' })),
+    device: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: 'interval layout without a device column: enterprise/site/line/device, or a device id unique in the plant model' })),
+    timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "IANA zone of timestamps without an offset; default the device's site (or the plant's) zone" })),
+    timestampFormat: Type.Optional(StringEnum(TIMESTAMP_FORMATS, { default: 'auto', description: 'auto: ISO 8601 or dd/mm/yyyy HH:MM (see dateOrder); epoch-ms, epoch-s' })),
+    dateOrder: Type.Optional(StringEnum(['dmy', 'mdy'] as const, { default: 'dmy', description: '01/02/2018 is 1 February (dmy) or 2 January (mdy)' })),
+    timestampIs: Type.Optional(StringEnum(TIMESTAMP_IS, { default: 'end', description: 'interval layout: the timestamp marks the end (default) or the start of its interval' })),
+    midnight: Type.Optional(StringEnum(MIDNIGHT_RULES, { default: 'auto', description: 'interval layout: auto reads a D 00:00 row that follows later rows of day D as the end of day D' })),
+    intervalMinutes: Type.Optional(Type.Integer({ minimum: 1, maximum: 1440, description: 'interval layout: interval length; default the smallest step between rows' })),
+    startKwh: Type.Optional(Type.Number({ minimum: 0, description: 'interval layout: counter value at the start of the first interval (default 0)' })),
+    timestampColumn: Column('timestamp column; default timestamp, time, ts, datetime or date'),
+    deviceColumn: Column('device column; default device'),
+    quantityColumn: Column('long layout: quantity column; default quantity'),
+    valueColumn: Column('long layout: value column; default value'),
+    qualityColumn: Column('long layout: optional quality column (good|uncertain|bad); default quality'),
+    energyColumn: Column('interval layout: kWh per interval; default Usage_kWh, kwh, energy_kwh, interval_kwh or consumption_kwh'),
+    map: Type.Optional(
+      Type.Array(Type.String({ minLength: 3, maxLength: 300 }), {
+        maxItems: 50,
+        description: 'interval layout: extra column → quantity, `Column:quantity` or `Column:quantity*scale` (repeat the parameter); cumulative quantities become counters',
+      }),
+    ),
+    delimiter: Type.Optional(StringEnum([',', ';', '\t', '|'] as const, { description: 'field separator; default ,' })),
+    dryRun: Type.Optional(Type.Boolean({ default: false, description: 'validate and count only; nothing is written' })),
+  },
+  { additionalProperties: false },
+)
+
+const RowErrorSchema = Type.Object(
+  {
+    line: Type.Integer({ description: 'line in the file, 1-based, the header being line 1' }),
+    column: Type.Union([Type.String(), Type.Null()], { description: 'the column at fault as named in the header; null for the row as a whole' }),
+    code: StringEnum(IMPORT_ROW_CODES, { description: 'why the row was rejected' }),
+    message: Type.String(),
+  },
+  { description: 'one rejected row' },
+)
+
+const ImportAnswerSchema = Type.Object(
+  {
+    importId: Type.String({ description: 'id of this import (tag import_id of its events)' }),
+    layout: StringEnum(['long', 'interval'] as const, { description: 'the layout read' }),
+    dryRun: Type.Boolean(),
+    total: Type.Integer({ description: 'data rows in the file' }),
+    imported: Type.Integer({ description: 'good rows, written (or writable on a dry run)' }),
+    rejected: Type.Integer({ description: 'bad rows, none of them written' }),
+    points: Type.Integer({ description: 'telemetry points written (interval layout: one counter reading per interval end, plus one at the start of the first interval and after each gap)' }),
+    devices: Type.Array(Type.String(), { description: 'devices written, enterprise/site/line/device' }),
+    first: Type.Union([Type.Integer(), Type.Null()], { description: 'earliest timestamp of a good row, epoch ms' }),
+    last: Type.Union([Type.Integer(), Type.Null()], { description: 'latest timestamp of a good row, epoch ms' }),
+    gaps: Type.Integer({ description: 'interval layout: intervals after a hole in the series' }),
+    midnightShifted: Type.Integer({ description: 'interval layout: D 00:00 rows read as the end of day D' }),
+    rowsTruncated: Type.Boolean({ description: 'true when there were more bad rows than `rows` lists' }),
+    rows: Type.Array(RowErrorSchema, { description: 'the rejected rows, by line (the CSV export renders this table)' }),
+  },
+  { description: 'what was imported and the report of rejected rows' },
+)
+
+function configuredMaxBytes(opts: ImportRouteOptions): number {
+  if (opts.maxBodyBytes !== undefined) return opts.maxBodyBytes
+  const fromConfig = (opts.ctx.config as Readonly<Record<string, unknown>>).importMaxBytes
+  return typeof fromConfig === 'number' && fromConfig > 0 ? fromConfig : DEFAULT_IMPORT_MAX_BYTES
+}
+
+/**
+ * POST /import: a CSV body of historical data (importer/), for engineers and admins, into the
+ * principal's own enterprise only.
+ */
+export const importRoutes: FastifyPluginAsyncTypebox<ImportRouteOptions> = async (app, opts) => {
+  const { ctx } = opts
+  const bodyLimit = configuredMaxBytes(opts)
+  // Encapsulated: only this plugin's routes take CSV bodies. A larger body is refused with 413 while it streams in.
+  for (const type of ['text/csv', 'application/csv']) {
+    app.addContentTypeParser(type, { parseAs: 'string', bodyLimit }, (_req, body, done) => done(null, body))
+  }
+
+  app.post(
+    '/import',
+    {
+      bodyLimit,
+      config: { permission: 'import', csvName: 'import-report' },
+      schema: {
+        summary: 'Import historical interval data from CSV',
+        description:
+          'Body: text/csv. Layouts: long (timestamp, device, quantity, value[, quality]) and interval (timestamp, device or ?device=, kWh per interval; ' +
+          'interval energy becomes the cumulative counter energy_import_kwh). Every row is validated before anything is written; bad rows are reported by line ' +
+          'and skipped, good rows written idempotently (importing the same file again changes nothing). Roles engineer and admin; ' +
+          "an enterprise user imports into that enterprise only. `?format=csv` renders the `rows` report.",
+        tags: ['telemetry'],
+        consumes: ['text/csv'],
+        querystring: ImportQuerySchema,
+        body: Type.String({ description: 'the CSV text: a header line, then data rows (UTF-8, BOM and CRLF accepted)' }),
+        response: { 200: ImportAnswerSchema, ...ERROR_RESPONSES },
+      },
+    },
+    async (req) => {
+      // The auth plugin checks config.permission before the body is read; checked here too so the
+      // route is safe wherever it is mounted.
+      requirePermission(req, 'import')
+      const q = req.query
+      const options: ImportOptionsInput = {}
+      const copy = ['layout', 'device', 'timezone', 'timestampFormat', 'dateOrder', 'timestampIs', 'midnight', 'intervalMinutes', 'startKwh', 'timestampColumn', 'deviceColumn', 'quantityColumn', 'valueColumn', 'qualityColumn', 'energyColumn', 'delimiter', 'dryRun'] as const
+      for (const k of copy) if (q[k] !== undefined) (options as Record<string, unknown>)[k] = q[k]
+      const principal = req.principal
+      const authorized = new Map<string, boolean>()
+      try {
+        if (q.map) options.columns = Object.fromEntries(q.map.map(parseColumnMapping))
+        const result = await importCsv({ text: req.body }, options, {
+          store: ctx.store,
+          plant: ctx.model,
+          events: ctx.events,
+          now: ctx.now,
+          principal: principal.id,
+          ...(principal.enterprise !== undefined ? { enterprise: principal.enterprise } : {}),
+          authorize: (a: DeviceAddress) => {
+            let ok = authorized.get(a.enterprise)
+            if (ok === undefined) {
+              try {
+                assertEnterprise(req, a.enterprise)
+                ok = true
+              } catch {
+                ok = false
+              }
+              authorized.set(a.enterprise, ok)
+            }
+            return ok ? undefined : { code: 'IMPORT_ERR_ENTERPRISE', message: `device ${a.enterprise}/${a.site}/${a.line}/${a.device} belongs to another enterprise: ${principal.id} may import into ${principal.enterprise ?? 'any'} only` }
+          },
+        })
+        return {
+          importId: result.importId,
+          layout: result.layout,
+          dryRun: result.dryRun,
+          total: result.rows,
+          imported: result.imported,
+          rejected: result.rejected,
+          points: result.points,
+          devices: result.devices,
+          first: result.first,
+          last: result.last,
+          gaps: result.gaps,
+          midnightShifted: result.midnightShifted,
+          rowsTruncated: result.errorsTruncated,
+          rows: result.errors,
+        }
+      } catch (err) {
+        // The importer's file-level codes travel in details.code until api/errors.ts maps IMPORT_ERR_* itself.
+        if (isPlantWattError(err) && err.code.startsWith('IMPORT_ERR_') && err.code !== 'IMPORT_ERR_WRITE' && err.code !== 'IMPORT_ERR_INTERNAL') {
+          throw apiError('API_ERR_BAD_REQUEST', `${err.code}: ${err.message}`, { code: err.code, ...(err.details !== undefined ? { details: err.details } : {}) })
+        }
+        if (isPlantWattError(err, 'IMPORT_ERR_WRITE')) {
+          throw apiError('API_ERR_STORAGE', err.message, err.details)
+        }
+        throw err
+      }
+    },
+  )
+}
