@@ -1,22 +1,69 @@
-import { resolve } from 'node:path'
+/**
+ * Edge agent figures for `npm run bench` (`runEdgeBenchmark()`), or alone:
+ *
+ *   node --import tsx bench/edge.ts            # JSON on stdout
+ *   PW_BENCH_CPU_PROF=/tmp/prof node --import tsx bench/edge.ts   # also a .cpuprofile of each agent run
+ *
+ * Three processes per run, so the agent's CPU and memory are its own: the "world" (PlantWatt broker,
+ * simulated Modbus meters, node-opcua machine servers), the agent (this file with role `agent`:
+ * one edge agent, measuring its own CPU time and peak RSS over the window), and this orchestrator.
+ * Modbus: devices polled every 10 ms (the schema's minimum), ramped until the agent is the
+ * bottleneck (≥ 0.9 of a core, or no more throughput); OPC UA: subscriptions with monitored items
+ * on simulated machines whose every variable changes at each 100 ms sampling tick.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { validateConfig } from '../core/config.ts'
 import { silentLogger } from '../core/logger.ts'
-import { startBroker } from '../broker/index.ts'
-import { BrokerConfigSchema } from '../broker/config.ts'
+import type { MqttClientConfig } from '../core/mqtt.ts'
+import { QUANTITIES } from '../core/quantities.ts'
 import { EdgeConfigSchema, type EdgeConfig } from '../edge-agent/config.ts'
-import { planDevices } from '../edge-agent/describe-plan.ts'
 import { startEdgeAgent, type AgentStatus } from '../edge-agent/agent.ts'
-import { startMeterSimulator, type RunningMeter } from '../simulators/index.ts'
+import type { MachineSnapshot } from '../simulators/opcua/machine.ts'
+// The world (broker, simulators, node-opcua servers) and the orchestrator import what they need
+// when they run, so the agent process loads only the agent (its peak RSS is the agent's).
 
-/** Edge agent figures for `npm run bench`. */
+/** EMQ Neuron: ~100 000 Modbus points/s on ~1.2 cores (its published performance test). */
+export const NEURON = { pointsPerS: 100_000, cores: 1.2, pointsPerCoreS: Math.round(100_000 / 1.2) }
+
+/** One measured agent run. */
+export interface EdgeRun {
+  workload: 'sdm630' | 'dense' | 'opcua'
+  buffer: 'disk' | 'memory'
+  devices: number
+  /** Values decoded and handed to the outbox (good points) per wall-clock second. */
+  valuesPerS: number
+  /** Values per CPU second of the agent process: the per-core figure. */
+  valuesPerCpuS: number
+  /** Agent CPU seconds (user + system) over the window. */
+  agentCpuS: number
+  /** CPU cores the agent used on average. */
+  agentCores: number
+  /** Cores the world process (broker + simulators) used on average. */
+  worldCores: number
+  peakRssMiB: number
+  seconds: number
+  /** Samples (one per poll or per publish response) per second. */
+  samplesPerS: number
+  readErrors: number
+  pointErrors: number
+  /** Samples acknowledged by the broker per second (QoS 1). */
+  publishedSamplesPerS: number
+  /** Samples waiting in the outbox at the end of the window. */
+  outboxDepth: number
+}
+
+/** Edge agent figures. The top-level fields are the Modbus SDM630 run where the ramp stopped. */
 export interface EdgeBenchmarkResult {
   what: string
   /** Values decoded (good points) per wall-clock second, all devices together. */
   decodedValuesPerS: number
-  /** Decoded values per CPU second of this process: an upper bound on the agent's cost, see `what`. */
+  /** Decoded values per CPU second of the agent process. */
   valuesPerCpuS: number
-  /** CPU cores this process used on average while measuring. */
+  /** CPU cores the agent used on average while measuring. */
   cores: number
   devices: number
   /** Points per poll of one device (values in one sample). */
@@ -30,103 +77,356 @@ export interface EdgeBenchmarkResult {
   pointErrors: number
   /** Samples acknowledged by the broker during the window. */
   publishedSamples: number
-  /** Peak resident set size of this process while measuring, MiB. */
+  /** Peak resident set size of the agent process while measuring, MiB. */
   peakRssMiB: number
+  /** Every Modbus SDM630 step of the ramp (disk buffer, the default). */
+  modbusRamp: EdgeRun[]
+  /** One read of 30 float32 values per poll (60 registers), at the ramp's top device count. */
+  modbusDense: EdgeRun
+  /** The ramp's top step again with `buffer: memory`: what the disk buffer costs. */
+  memoryBuffer: EdgeRun
+  /** (valuesPerCpuS memory − disk) / memory, %. */
+  diskBufferCostPct: number
+  opcua: EdgeRun & { items: number; samplingIntervalMs: number; publishingIntervalMs: number; notificationsPerS: number; notificationsPerCpuS: number }
+  neuron: typeof NEURON & { sdm630Ratio: number; denseRatio: number }
 }
 
 export interface EdgeBenchmarkOptions {
-  /** Default 20. */
-  devices?: number
-  /** Measuring window, ms (after a 1 s warm-up). Default 5000. */
+  /** Modbus device counts to ramp through (stops early once the agent is the bottleneck). Default [10, 30, 60]. */
+  ramp?: number[]
+  /** Measuring window per run, ms (after a 1.5 s warm-up). Default 4000. */
   durationMs?: number
-  /** Poll period per device, ms. Default 10 (the schema's minimum): as fast as the meters answer. */
+  /** Poll period per Modbus device, ms. Default 10. */
   pollIntervalMs?: number
+  /** OPC UA: servers × machines per server (node-opcua allows 10 sessions per server by default). Default 4 × 8. */
+  opcuaServers?: number
+  opcuaMachinesPerServer?: number
 }
 
-const totals = (s: AgentStatus) =>
-  s.devices.reduce(
-    (t, d) => ({ reads: t.reads + d.reads, readErrors: t.readErrors + d.readErrors, pointErrors: t.pointErrors + d.pointErrors, published: t.published + d.publishedSamples }),
-    { reads: 0, readErrors: 0, pointErrors: 0, published: 0 },
-  )
+const SELF = fileURLToPath(import.meta.url)
+const SDM630_REQUESTS = 4
 
-/**
- * N simulated Eastron SDM630 meters (Modbus TCP, each on its own port), one edge agent polling them
- * and publishing QoS 1 to a PlantWatt broker, all in this process. Decoded values come from the
- * agent's own counters: reads × points per sample − bad points, over the window.
- */
-export async function runEdgeBenchmark(options: EdgeBenchmarkOptions = {}): Promise<EdgeBenchmarkResult> {
-  const n = options.devices ?? 20
-  const durationMs = options.durationMs ?? 5000
-  const pollIntervalMs = options.pollIntervalMs ?? 10
-  const meters: RunningMeter[] = []
+/* ---------------------------------------------------------------- world (child process) */
+
+interface WorldSpec {
+  modbus?: { workload: 'sdm630' | 'dense'; devices: number }
+  opcua?: { servers: number; machinesPerServer: number; publishMs: number; pkiDir: string }
+}
+
+interface WorldInfo {
+  brokerUrl: string
+  modbus: { host: string; port: number; unitId: number }[]
+  opcua: { endpointUrl: string; machines: { id: string; nodeIds: Record<string, string> }[] }[]
+}
+
+/** 30 canonical quantities, float32 ABCD at holding 0, 2, 4 …: one 60-register read per poll. */
+const DENSE_QUANTITIES = Object.keys(QUANTITIES).slice(0, 30)
+
+function denseProfileYaml(): string {
+  const points = DENSE_QUANTITIES.map((q, i) => `  - { quantity: ${q}, function: holding, address: ${2 * i}, type: float32 }`)
+  return ['name: bench-dense', 'vendor: PlantWatt', 'model: bench', 'source: bench/edge.ts (30 float32 values in one block)', 'points:', ...points, ''].join('\n')
+}
+
+async function runWorld(spec: WorldSpec): Promise<void> {
+  const { startBroker } = await import('../broker/index.ts')
+  const { BrokerConfigSchema } = await import('../broker/config.ts')
+  const { startMeterSimulator } = await import('../simulators/index.ts')
+  const { startTestModbusServer } = await import('../edge-agent/modbus/test-server.ts')
+  const { startOpcuaMachineServer } = spec.opcua ? await import('../simulators/opcua/server.ts') : { startOpcuaMachineServer: undefined }
+  const closers: (() => Promise<unknown>)[] = []
   const broker = await startBroker(validateConfig(BrokerConfigSchema, { port: 0, publishRate: { messagesPerS: 0 } }), { logger: silentLogger() })
-  try {
-    for (let i = 0; i < n; i++) meters.push(await startMeterSimulator({ profile: 'eastron-sdm630', ratedKw: 50 + i, port: 0 }))
-    const config = validateConfig(
-      EdgeConfigSchema,
-      {
-        agentId: 'bench-edge',
-        statusIntervalMs: 1000,
-        devices: meters.map((m, i) => ({
-          enterprise: 'bench',
-          site: 's1',
-          line: 'l1',
-          device: `m${i}`,
-          driver: 'modbus',
-          profile: 'eastron-sdm630',
-          pollIntervalMs,
-          connection: { host: m.host, port: m.port, unitId: m.unitId, timeoutMs: 1000 },
-        })),
-      },
-      'bench edge',
-    ) as EdgeConfig
-    const plan = planDevices(config)[0]!
-    const valuesPerSample = plan.requests.reduce((k, r) => k + r.points.length, 0)
-    const agent = await startEdgeAgent({ config, mqtt: { url: broker.url, keepaliveS: 30, reconnectPeriodMs: 100, clientId: 'bench-edge' }, logger: silentLogger() })
-    try {
-      await new Promise((r) => setTimeout(r, 1000)) // warm-up: connections, JIT
-      const before = totals(agent.status())
-      const cpu0 = process.cpuUsage()
-      const t0 = performance.now()
-      let peakRss = process.memoryUsage.rss()
-      const sampler = setInterval(() => {
-        peakRss = Math.max(peakRss, process.memoryUsage.rss())
-      }, 50)
-      await new Promise((r) => setTimeout(r, durationMs))
-      clearInterval(sampler)
-      peakRss = Math.max(peakRss, process.memoryUsage.rss())
-      const seconds = (performance.now() - t0) / 1000
-      const used = process.cpuUsage(cpu0)
-      const cpuS = (used.user + used.system) / 1e6
-      const after = totals(agent.status())
-      const polls = after.reads - before.reads
-      const pointErrors = after.pointErrors - before.pointErrors
-      const values = polls * valuesPerSample - pointErrors
-      return {
-        what: `${n} simulated SDM630 meters over Modbus TCP → edge agent → broker (QoS 1); simulators and broker run in the agent's process, so CPU and memory are upper bounds for the agent`,
-        decodedValuesPerS: Math.round(values / seconds),
-        valuesPerCpuS: Math.round(values / cpuS),
-        cores: Number((cpuS / seconds).toFixed(2)),
-        devices: n,
-        valuesPerSample,
-        requestsPerPoll: plan.requests.length,
-        pollIntervalMs,
-        seconds: Number(seconds.toFixed(2)),
-        polls,
-        readErrors: after.readErrors - before.readErrors,
-        pointErrors,
-        publishedSamples: after.published - before.published,
-        peakRssMiB: Number((peakRss / 2 ** 20).toFixed(1)),
-      }
-    } finally {
-      await agent.close()
+  closers.push(() => broker.close())
+  const info: WorldInfo = { brokerUrl: broker.url, modbus: [], opcua: [] }
+  if (spec.modbus?.workload === 'sdm630') {
+    for (let i = 0; i < spec.modbus.devices; i++) {
+      const m = await startMeterSimulator({ profile: 'eastron-sdm630', ratedKw: 50 + i, port: 0 })
+      closers.push(() => m.stop())
+      info.modbus.push({ host: m.host, port: m.port, unitId: m.unitId })
     }
-  } finally {
-    await Promise.all(meters.map((m) => m.stop()))
-    await broker.close()
+  } else if (spec.modbus?.workload === 'dense') {
+    // 0.5 is inside every quantity's plausibility range; float32 0.5 = 0x3F00 0x0000.
+    const holding: Record<number, number> = {}
+    for (let i = 0; i < DENSE_QUANTITIES.length; i++) {
+      holding[2 * i] = 0x3f00
+      holding[2 * i + 1] = 0
+    }
+    for (let i = 0; i < spec.modbus.devices; i++) {
+      const s = await startTestModbusServer({ units: { 1: { holding } } })
+      // The test server logs every request; a bench run would grow it without bound.
+      const timer = setInterval(() => s.requests.splice(0), 1000)
+      closers.push(async () => {
+        clearInterval(timer)
+        await s.close()
+      })
+      info.modbus.push({ host: '127.0.0.1', port: s.port, unitId: 1 })
+    }
+  }
+  if (spec.opcua && startOpcuaMachineServer) {
+    let tick = 0
+    const servers: { publish(): void }[] = []
+    for (let s = 0; s < spec.opcua.servers; s++) {
+      // Every variable changes at every tick, so each monitored item notifies at each sampling.
+      const machines = Array.from({ length: spec.opcua.machinesPerServer }, (_, m) => ({
+        id: `m${s}x${m}`,
+        kind: 'cnc' as const,
+        snapshot: (): MachineSnapshot => ({ ts: Date.now(), state: (tick % 4) as 0 | 1 | 2 | 3, stateName: 'running', powerKw: 10 + (tick % 100) / 10, energyKwh: 1000 + tick, partCount: tick, product: 'disc' }),
+      }))
+      const server = await startOpcuaMachineServer({ pkiFolder: join(spec.opcua.pkiDir, `server-${s}`), name: `bench-${s}`, machines })
+      closers.push(() => server.close())
+      servers.push(server)
+      info.opcua.push({ endpointUrl: server.endpointUrl, machines: machines.map((m) => ({ id: m.id, nodeIds: { ...(server.nodeIds[m.id] as Record<string, string>) } })) })
+    }
+    const timer = setInterval(() => {
+      tick++
+      for (const s of servers) s.publish()
+    }, spec.opcua.publishMs)
+    closers.push(async () => clearInterval(timer))
+  }
+  process.stdout.write(`${JSON.stringify(info)}\n`)
+  process.once('SIGTERM', () => {
+    void Promise.allSettled(closers.reverse().map((c) => c())).then(() => process.exit(0))
+  })
+}
+
+/* ---------------------------------------------------------------- agent (child process) */
+
+interface AgentSpec {
+  config: unknown
+  mqtt: MqttClientConfig
+  warmupMs: number
+  durationMs: number
+}
+
+interface AgentMeasure {
+  seconds: number
+  cpuS: number
+  peakRss: number
+  values: number
+  reads: number
+  readErrors: number
+  pointErrors: number
+  published: number
+  outboxDepth: number
+}
+
+function totals(s: AgentStatus) {
+  return s.devices.reduce(
+    (t, d) => ({ values: t.values + d.values, reads: t.reads + d.reads, readErrors: t.readErrors + d.readErrors, pointErrors: t.pointErrors + d.pointErrors, published: t.published + d.publishedSamples }),
+    { values: 0, reads: 0, readErrors: 0, pointErrors: 0, published: 0 },
+  )
+}
+
+async function runAgent(spec: AgentSpec): Promise<void> {
+  const config = validateConfig(EdgeConfigSchema, spec.config, 'bench edge') as EdgeConfig
+  const ua = config.devices.find((d) => d.opcua)?.opcua
+  if (ua) {
+    // The agent's certificate, made once (RSA key generation) before the devices that share it connect.
+    const { ensureOpcuaCertificate } = await import('../edge-agent/opcua/driver.ts')
+    await ensureOpcuaCertificate(ua)
+  }
+  const agent = await startEdgeAgent({ config, mqtt: spec.mqtt, logger: silentLogger(), closeDrainMs: 500 })
+  await new Promise((r) => setTimeout(r, spec.warmupMs)) // connections, sessions, JIT
+  // and until every device delivered (OPC UA sessions and subscriptions take a while on a busy host)
+  const ready = Date.now() + 60_000
+  while (agent.status().devices.some((d) => d.reads === 0) && Date.now() < ready) await new Promise((r) => setTimeout(r, 200))
+  const before = totals(agent.status())
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  let peakRss = process.memoryUsage.rss()
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 250)
+  await new Promise((r) => setTimeout(r, spec.durationMs))
+  clearInterval(sampler)
+  const used = process.cpuUsage(cpu0)
+  const seconds = (performance.now() - t0) / 1000
+  const status = agent.status()
+  const after = totals(status)
+  const m: AgentMeasure = {
+    seconds,
+    cpuS: (used.user + used.system) / 1e6,
+    peakRss: Math.max(peakRss, process.memoryUsage.rss()),
+    values: after.values - before.values,
+    reads: after.reads - before.reads,
+    readErrors: after.readErrors - before.readErrors,
+    pointErrors: after.pointErrors - before.pointErrors,
+    published: after.published - before.published,
+    outboxDepth: status.outbox.depth,
+  }
+  process.stdout.write(`${JSON.stringify(m)}\n`)
+  await agent.close()
+  process.exit(0)
+}
+
+/* ---------------------------------------------------------------- orchestrator */
+
+function child(role: 'world' | 'agent', spec: unknown, execArgv: string[] = []): { proc: ChildProcess; line: Promise<string> } {
+  const proc = spawn(process.execPath, [...execArgv, '--import', 'tsx', SELF, role], { env: { ...process.env, PW_EDGE_BENCH: JSON.stringify(spec) }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let err = ''
+  proc.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-8000)))
+  const line = new Promise<string>((resolveLine, reject) => {
+    let out = ''
+    proc.stdout?.on('data', (d: Buffer) => {
+      out += d.toString()
+      // node-opcua prints its warnings on stdout: the answer is the first JSON line
+      const json = out.split('\n').slice(0, -1).find((l) => l.startsWith('{'))
+      if (json) resolveLine(json)
+    })
+    proc.once('exit', (code) => reject(new Error(`bench ${role} exited (${code}) early: ${err}`)))
+  })
+  line.catch(() => undefined)
+  return { proc, line }
+}
+
+/** utime + stime of a process, seconds (Linux /proc; 0 elsewhere). */
+function procCpuS(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+    return (Number(fields[11]) + Number(fields[12])) / 100 // USER_HZ
+  } catch {
+    return 0
   }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  console.log(JSON.stringify(await runEdgeBenchmark(), null, 2))
+async function stop(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return
+  await new Promise<void>((r) => {
+    const t = setTimeout(() => proc.kill('SIGKILL'), 5000)
+    proc.once('exit', () => {
+      clearTimeout(t)
+      r()
+    })
+    proc.kill('SIGTERM')
+  })
+}
+
+export interface RunSpec {
+  workload: EdgeRun['workload']
+  buffer: EdgeRun['buffer']
+  devices: number
+  pollIntervalMs: number
+  durationMs: number
+  tmp: string
+  /** OPC UA: sampling every `samplingIntervalMs`, published every `publishingIntervalMs` (default 1000): one publish response carries ~10 values per item. */
+  opcua?: { servers: number; machinesPerServer: number; samplingIntervalMs: number; publishingIntervalMs?: number }
+}
+
+export async function measureEdgeRun(spec: RunSpec): Promise<EdgeRun> {
+  const worldSpec: WorldSpec = spec.workload === 'opcua' && spec.opcua
+    ? { opcua: { servers: spec.opcua.servers, machinesPerServer: spec.opcua.machinesPerServer, publishMs: spec.opcua.samplingIntervalMs, pkiDir: join(spec.tmp, 'world-pki') } }
+    : { modbus: { workload: spec.workload as 'sdm630' | 'dense', devices: spec.devices } }
+  const started = performance.now()
+  const world = child('world', worldSpec)
+  try {
+    const info = JSON.parse(await world.line) as WorldInfo
+    const place = { enterprise: 'bench', site: 's1', line: 'l1' }
+    let devices: unknown[]
+    if (spec.workload === 'opcua') {
+      const pkiDir = join(spec.tmp, 'agent-pki')
+      const machines = info.opcua.flatMap((s) => s.machines.map((m) => ({ ...m, endpointUrl: s.endpointUrl })))
+      const opcua = { endpointUrl: '', securityMode: 'None', securityPolicy: 'None', pkiDir, mode: 'subscribe', samplingIntervalMs: spec.opcua?.samplingIntervalMs ?? 100, publishingIntervalMs: spec.opcua?.publishingIntervalMs ?? 1000, queueSize: 20, timeoutMs: 10_000 }
+      devices = machines.map((m, i) => {
+        const file = join(spec.tmp, `ua-${m.id}.yaml`)
+        const ids = m.nodeIds
+        writeFileSync(file, [`name: bench-ua-${i}`, 'vendor: PlantWatt', 'model: simulator', 'source: simulators/opcua/server.ts', 'points:',
+          `  - { quantity: machine_state, nodeId: '${ids.State}' }`, `  - { quantity: active_power_kw, nodeId: '${ids.PowerKw}' }`,
+          `  - { quantity: energy_import_kwh, nodeId: '${ids.EnergyKwh}' }`, `  - { quantity: output_count, nodeId: '${ids.PartCount}' }`, ''].join('\n'))
+        return { ...place, device: m.id, driver: 'opcua', profile: file, pollIntervalMs: 1000, opcua: { ...opcua, endpointUrl: m.endpointUrl } }
+      })
+    } else {
+      const profile = spec.workload === 'dense' ? join(spec.tmp, 'bench-dense.yaml') : 'eastron-sdm630'
+      if (spec.workload === 'dense') writeFileSync(profile, denseProfileYaml())
+      devices = info.modbus.map((m, i) => ({ ...place, device: `m${i}`, driver: 'modbus', profile, pollIntervalMs: spec.pollIntervalMs, connection: { host: m.host, port: m.port, unitId: m.unitId, timeoutMs: 1000 } }))
+    }
+    const bufferDir = mkdtempSync(join(spec.tmp, 'buffer-'))
+    const config = { agentId: 'bench-edge', buffer: spec.buffer, bufferDir, statusIntervalMs: 1000, devices }
+    const profDir = process.env.PW_BENCH_CPU_PROF
+    const agentSpec: AgentSpec = { config, mqtt: { url: info.brokerUrl, keepaliveS: 30, reconnectPeriodMs: 100, clientId: 'bench-edge' }, warmupMs: spec.workload === 'opcua' ? 3000 : 1500, durationMs: spec.durationMs }
+    const worldCpu0 = procCpuS(world.proc.pid as number)
+    const agent = child('agent', agentSpec, profDir ? ['--cpu-prof', '--cpu-prof-dir', join(profDir, `${spec.workload}-${spec.buffer}-${spec.devices}`)] : [])
+    const t0 = performance.now()
+    const m = JSON.parse(await agent.line) as AgentMeasure
+    if (process.env.PW_BENCH_VERBOSE) process.stderr.write(`bench edge: ${spec.workload} ${spec.buffer} ${devices.length} devices: ${JSON.stringify(m)} (run ${((performance.now() - started) / 1000).toFixed(1)} s)\n`)
+    // The world's CPU over the agent's whole life (warm-up included): an approximation.
+    const worldCores = (procCpuS(world.proc.pid as number) - worldCpu0) / ((performance.now() - t0) / 1000)
+    await new Promise<void>((r) => (agent.proc.exitCode !== null ? r() : agent.proc.once('exit', () => r())))
+    return {
+      workload: spec.workload,
+      buffer: spec.buffer,
+      devices: devices.length,
+      valuesPerS: Math.round(m.values / m.seconds),
+      valuesPerCpuS: Math.round(m.values / m.cpuS),
+      agentCpuS: Number(m.cpuS.toFixed(2)),
+      agentCores: Number((m.cpuS / m.seconds).toFixed(2)),
+      worldCores: Number(worldCores.toFixed(2)),
+      peakRssMiB: Number((m.peakRss / 2 ** 20).toFixed(1)),
+      seconds: Number(m.seconds.toFixed(2)),
+      samplesPerS: Math.round(m.reads / m.seconds),
+      readErrors: m.readErrors,
+      pointErrors: m.pointErrors,
+      publishedSamplesPerS: Math.round(m.published / m.seconds),
+      outboxDepth: m.outboxDepth,
+    }
+  } finally {
+    await stop(world.proc)
+  }
+}
+
+export async function runEdgeBenchmark(options: EdgeBenchmarkOptions = {}): Promise<EdgeBenchmarkResult> {
+  const ramp = options.ramp ?? [10, 30, 60]
+  const durationMs = options.durationMs ?? 4000
+  const pollIntervalMs = options.pollIntervalMs ?? 10
+  const tmp = mkdtempSync(join(tmpdir(), 'pw-bench-edge-'))
+  const { planDevices } = await import('../edge-agent/describe-plan.ts')
+  try {
+    const base = { pollIntervalMs, durationMs, tmp }
+    const steps: EdgeRun[] = []
+    for (const devices of ramp) {
+      const run = await measureEdgeRun({ ...base, workload: 'sdm630', buffer: 'disk', devices })
+      steps.push(run)
+      const prev = steps.at(-2)
+      // The agent is the bottleneck once it uses a core, or when more devices bring no more values.
+      if (run.agentCores >= 0.9 || (prev && run.valuesPerS < prev.valuesPerS * 1.1)) break
+    }
+    const top = steps.at(-1) as EdgeRun
+    const memoryBuffer = await measureEdgeRun({ ...base, workload: 'sdm630', buffer: 'memory', devices: top.devices })
+    const modbusDense = await measureEdgeRun({ ...base, workload: 'dense', buffer: 'disk', devices: top.devices })
+    const servers = options.opcuaServers ?? 4
+    const perServer = options.opcuaMachinesPerServer ?? 8
+    const samplingIntervalMs = 100
+    const ua = await measureEdgeRun({ ...base, durationMs: Math.max(durationMs, 5000), workload: 'opcua', buffer: 'disk', devices: servers * perServer, opcua: { servers, machinesPerServer: perServer, samplingIntervalMs } })
+    const sdmConfig = validateConfig(EdgeConfigSchema, { devices: [{ enterprise: 'b', site: 's', line: 'l', device: 'm', driver: 'modbus', profile: 'eastron-sdm630', connection: { host: 'x' } }] }, 'bench') as EdgeConfig
+    const plan = planDevices(sdmConfig)[0]!
+    const valuesPerSample = plan.requests.reduce((k, r) => k + r.points.length, 0)
+    return {
+      what: `${top.devices} simulated SDM630 meters (Modbus TCP, ${SDM630_REQUESTS} coalesced requests per poll, every ${pollIntervalMs} ms) → edge agent (disk buffer) → broker (QoS 1); broker and simulators in a separate process, CPU and peak RSS are the agent process' own`,
+      decodedValuesPerS: top.valuesPerS,
+      valuesPerCpuS: top.valuesPerCpuS,
+      cores: top.agentCores,
+      devices: top.devices,
+      valuesPerSample,
+      requestsPerPoll: plan.requests.length,
+      pollIntervalMs,
+      seconds: top.seconds,
+      polls: Math.round(top.samplesPerS * top.seconds),
+      readErrors: top.readErrors,
+      pointErrors: top.pointErrors,
+      publishedSamples: Math.round(top.publishedSamplesPerS * top.seconds),
+      peakRssMiB: top.peakRssMiB,
+      modbusRamp: steps,
+      modbusDense,
+      memoryBuffer,
+      diskBufferCostPct: Number((((memoryBuffer.valuesPerCpuS - top.valuesPerCpuS) / memoryBuffer.valuesPerCpuS) * 100).toFixed(1)),
+      opcua: { ...ua, items: ua.devices * 4, samplingIntervalMs, publishingIntervalMs: 1000, notificationsPerS: ua.valuesPerS, notificationsPerCpuS: ua.valuesPerCpuS },
+      neuron: { ...NEURON, sdm630Ratio: Number((top.valuesPerCpuS / NEURON.pointsPerCoreS).toFixed(2)), denseRatio: Number((modbusDense.valuesPerCpuS / NEURON.pointsPerCoreS).toFixed(2)) },
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true })
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === SELF) {
+  const role = process.argv[2]
+  const spec = JSON.parse(process.env.PW_EDGE_BENCH ?? '{}') as unknown
+  if (role === 'world') await runWorld(spec as WorldSpec)
+  else if (role === 'agent') await runAgent(spec as AgentSpec)
+  else console.log(JSON.stringify(await runEdgeBenchmark(), null, 2))
 }

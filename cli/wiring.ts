@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { stringify as toYaml } from 'yaml'
 import { validateConfig } from '../core/config.ts'
 import { PlantWattError } from '../core/errors.ts'
@@ -15,6 +15,9 @@ import { EdgeConfigSchema, type EdgeConfig } from '../edge-agent/config.ts'
 import { startApi } from '../api/index.ts'
 import { startSimulation, startScenario, scenarioPlantModel, type Scenario } from '../simulators/index.ts'
 import type { ResolvedConfig } from './config.ts'
+
+/** Default of edge.bufferDir (edge-agent/config.ts). */
+const DEFAULT_BUFFER_DIR = './data/edge-buffer'
 
 /** Something started that must be stopped, in reverse order of starting. */
 export interface Closable {
@@ -177,7 +180,13 @@ export async function startAll(cfg: ResolvedConfig, logger: Logger, options: Sta
       simDevices = edgeDevicesForSimulators(plant, simulators)
     }
 
-    const edgeConfig = edgeConfigWith(cfg.edge, simDevices)
+    // The agent's disk buffer sits beside an embedded store (one data folder per installation, and
+    // two stacks on one machine never share a buffer file); else where the edge config says.
+    const bufferDir =
+      cfg.edge.bufferDir === DEFAULT_BUFFER_DIR && cfg.storage.backend === 'embedded' && cfg.storage.path !== ':memory:'
+        ? join(dirname(resolve(cfg.storage.path)), 'edge-buffer')
+        : cfg.edge.bufferDir
+    const edgeConfig = edgeConfigWith({ ...cfg.edge, bufferDir }, simDevices)
     const edge = await startEdgeAgent({ config: edgeConfig, mqtt: mqtt('edge'), logger: logger.child({ component: 'edge' }) })
     closables.push({ name: 'edge', close: () => edge.close() })
 

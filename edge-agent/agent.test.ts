@@ -43,6 +43,7 @@ function edgeConfig(devices: { device: string; port: number; pollIntervalMs?: nu
     EdgeConfigSchema,
     {
       agentId: 'edge-t',
+      buffer: 'memory', // the disk buffer has its own tests (disk-outbox, agent.crash, test/faults/edge-*)
       ...over,
       devices: devices.map((d) => ({
         enterprise: 'acme',

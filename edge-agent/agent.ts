@@ -43,6 +43,8 @@ export interface DeviceStatus {
   readErrors: number
   /** Points reported bad, summed over all reads. */
   pointErrors: number
+  /** Values handed on for publishing (good or uncertain), summed over all reads. */
+  values: number
   /** Poll ticks skipped because a poll overran its interval. */
   overruns: number
   /** Epoch ms of the last successful read. */
@@ -300,6 +302,7 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<Running
           reads: e.poller.counters.reads,
           readErrors: e.poller.counters.readErrors,
           pointErrors: e.poller.counters.pointErrors,
+          values: e.poller.counters.values,
           overruns: e.poller.counters.overruns,
           lastReadTs: e.poller.counters.lastReadTs ?? null,
           lastError: e.poller.counters.lastError ? { ...e.poller.counters.lastError } : null,

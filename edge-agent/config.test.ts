@@ -46,7 +46,7 @@ describe('edge config', () => {
       publishQos: 1,
       maxSamplesPerMessage: 100,
       outboxMaxSamples: 100_000,
-      buffer: 'memory',
+      buffer: 'disk',
       bufferDir: './data/edge-buffer',
       bufferSync: 'normal',
       statusIntervalMs: 10_000,

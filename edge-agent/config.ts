@@ -114,9 +114,12 @@ export const EdgeConfigSchema = Type.Object(
       default: 100_000,
       description: 'samples buffered while the broker is unreachable, across devices; the oldest are dropped beyond it',
     }),
+    // Store-and-forward is the default: every sample is committed to the SQLite file before it is
+    // published and leaves it only after the broker's PUBACK. `memory` is for tests and for agents
+    // that must not write to disk (a sample is then lost when the process dies).
     buffer: Type.Enum(['memory', 'disk'], {
-      default: 'memory',
-      description: 'where samples wait for the broker: memory (lost when the agent stops) or disk (SQLite file in bufferDir, survives kill and restart)',
+      default: 'disk',
+      description: 'where samples wait for the broker: disk (default: SQLite file in bufferDir, survives kill -9 and restart) or memory (lost when the agent stops)',
     }),
     bufferDir: Type.String({ minLength: 1, default: './data/edge-buffer', description: 'disk buffer folder; the file is <agentId>.sqlite, locked while the agent runs' }),
     bufferSync: Type.Enum(['normal', 'full'], {

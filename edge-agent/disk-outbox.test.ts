@@ -76,7 +76,12 @@ describe('disk outbox: durability', () => {
       const count = sync === 'full' ? 2000 : 20_000
       const s = { ts: T0, values: { active_power_kw: 412.5, energy_import_kwh: 1834021.7, voltage_l1_v: 230.1, current_l1_a: 10.5 } }
       const t0 = performance.now()
-      for (let i = 0; i < count; i++) box.push(i % 2 ? A : B, { ...s, ts: T0 + i })
+      // 20 samples per event-loop turn (20 devices polled together), each turn one commit
+      for (let i = 0; i < count; i++) {
+        box.push(i % 2 ? A : B, { ...s, ts: T0 + i })
+        if (i % 20 === 19) await new Promise((r) => setImmediate(r))
+      }
+      await new Promise((r) => setImmediate(r))
       const t1 = performance.now()
       let drained = 0
       for (let batch = box.take(100); batch; batch = box.take(100)) {

@@ -21,6 +21,8 @@ export interface PollCounters {
   readErrors: number
   /** Points reported bad, summed over all polls. */
   pointErrors: number
+  /** Good or uncertain values handed on for publishing, summed over all polls (decoded values). */
+  values: number
   /** Polls skipped because the previous one overran its interval. */
   overruns: number
   /** Epoch ms of the last successful poll. */
@@ -44,7 +46,7 @@ function errorCode(err: unknown): string {
  * overruns skips the ticks it missed instead of bursting to catch up.
  */
 export class DevicePoller {
-  readonly counters: PollCounters = { reads: 0, readErrors: 0, pointErrors: 0, overruns: 0, lastReadTs: undefined, lastError: undefined }
+  readonly counters: PollCounters = { reads: 0, readErrors: 0, pointErrors: 0, values: 0, overruns: 0, lastReadTs: undefined, lastError: undefined }
   private connectedFlag = false
   private failing = false
   private readonly stop = new AbortController()
@@ -136,7 +138,10 @@ export class DevicePoller {
       this.failing = false
       this.logger.info({ endpoint: this.driver.endpoint }, 'device reads again')
     }
-    if (sample) this.hooks.onSample(sample)
+    if (sample) {
+      for (const _ in sample.values) this.counters.values++
+      this.hooks.onSample(sample)
+    }
   }
 
   private setConnected(connected: boolean): void {

@@ -21,26 +21,36 @@ export function toSample(result: ReadResult): SampleConversion {
   if (!(ts >= MIN_TS && ts <= MAX_TS)) {
     return { sample: undefined, rejected: [{ point: '*', code: 'EDGE_ERR_CLOCK', message: `timestamp ${result.ts} is outside 2000…2100: check the clock` }] }
   }
+  // for…in and counters rather than Object.entries/keys: this runs once per poll of every device.
   const values: Record<string, number> = {}
   const quality: Record<string, Quality> = {}
-  for (const [name, q] of Object.entries(result.quality)) {
-    if (isQuantity(name)) quality[name] = q
-    else rejected.push({ point: name, code: 'EDGE_ERR_QUANTITY_UNKNOWN', message: `quality for unknown quantity ${JSON.stringify(name)} dropped` })
+  let nValues = 0
+  let nQuality = 0
+  for (const name in result.quality) {
+    const q = result.quality[name] as Quality
+    if (isQuantity(name)) {
+      quality[name] = q
+      nQuality++
+    } else rejected.push({ point: name, code: 'EDGE_ERR_QUANTITY_UNKNOWN', message: `quality for unknown quantity ${JSON.stringify(name)} dropped` })
   }
-  for (const [name, value] of Object.entries(result.values)) {
+  for (const name in result.values) {
+    const value = result.values[name] as number
     if (!isQuantity(name)) {
       rejected.push({ point: name, code: 'EDGE_ERR_QUANTITY_UNKNOWN', message: `unknown quantity ${JSON.stringify(name)} dropped` })
       continue
     }
-    if (quality[name] === 'bad') continue
+    if (nQuality > 0 && quality[name] === 'bad') continue
     const info = QUANTITIES[name]
-    if (!Number.isFinite(value) || value < info.min || value > info.max) {
+    if (!(value >= info.min && value <= info.max)) {
+      // also NaN (every comparison false); ±Infinity is outside every range
+      if (quality[name] === undefined) nQuality++
       quality[name] = 'bad'
       rejected.push({ point: name, code: 'EDGE_ERR_RANGE', message: `${name} = ${value} is outside ${info.min}…${info.max} ${info.unit}` })
       continue
     }
     values[name] = value
+    nValues++
   }
-  if (Object.keys(values).length === 0 && Object.keys(quality).length === 0) return { sample: undefined, rejected }
-  return { sample: Object.keys(quality).length > 0 ? { ts, values, quality } : { ts, values }, rejected }
+  if (nValues === 0 && nQuality === 0) return { sample: undefined, rejected }
+  return { sample: nQuality > 0 ? { ts, values, quality } : { ts, values }, rejected }
 }

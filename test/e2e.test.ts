@@ -74,8 +74,14 @@ describe.each(backends)('end to end on the $name store: simulator → edge agent
     const { storage, cleanup: c } = await backend.storage()
     cleanup = c
     const base = loadPlantWattConfig(DEMO)
-    const cfg: ResolvedConfig = { ...base, storage, broker: { ...base.broker, port: 0 }, api: { ...base.api, port: 0 } }
+    const bufferDir = mkdtempSync(join(tmpdir(), 'pw-e2e-buffer-'))
+    const cfg: ResolvedConfig = { ...base, storage, broker: { ...base.broker, port: 0 }, api: { ...base.api, port: 0 }, edge: { ...base.edge, bufferDir } }
     up = await startAll(cfg, logger)
+    const c0 = cleanup
+    cleanup = async () => {
+      await c0()
+      rmSync(bufferDir, { recursive: true, force: true })
+    }
   })
 
   afterAll(async () => {

@@ -44,6 +44,7 @@ it('the edge agent and ingest work unchanged against Mosquitto: every published 
     EdgeConfigSchema,
     {
       agentId: 'edge-interop',
+      buffer: 'memory',
       devices: devices.map((device) => ({
         enterprise: ENTERPRISE,
         site: 's1',

@@ -44,6 +44,15 @@ export function classifyRequestError(err: unknown): RequestFailure {
   if (e?.errno === 'ETIMEDOUT') return { code: 'EDGE_ERR_TIMEOUT', message }
   // Set by the RTU bus client: a garbled reply on a serial line is noise, not a lost link.
   if (e?.errno === 'EDGE_ERR_CRC' || e?.errno === 'EDGE_ERR_FRAME') return { code: e.errno, message }
+  // modbus-serial's own checks of a reply it could match to the request (Modbus TCP: by the MBAP
+  // transaction id): a reply that is too short, from another unit id or for another function is a
+  // device fault on this request, not a lost link.
+  if (/^CRC error/.test(message)) return { code: 'EDGE_ERR_CRC', message }
+  const wrongUnit = /^Unexpected data error, expected address (\d+) got (\d+)/.exec(message)
+  if (wrongUnit) return { code: 'EDGE_ERR_FRAME', message: `reply from unit ${wrongUnit[2]}, expected unit ${wrongUnit[1]} (wrong slave id)` }
+  const short = /^Data length error, expected (\d+) got (\d+)/.exec(message)
+  if (short) return { code: 'EDGE_ERR_FRAME', message: `reply of ${short[2]} byte(s), expected ${short[1]} (short or malformed frame)` }
+  if (/^Unexpected data error/.test(message)) return { code: 'EDGE_ERR_FRAME', message: `malformed reply: ${message}` }
   return { code: 'EDGE_ERR_CONNECTION', message }
 }
 

@@ -14,18 +14,32 @@ export interface ValueSpec {
 
 export type DecodeResult = { ok: true; value: number } | { ok: false; message: string }
 
-function toBigEndianBytes(words: readonly number[], wordOrder: WordOrder): Buffer {
-  const ordered = wordOrder === 'CDAB' || wordOrder === 'DCBA' ? [...words].reverse() : words
+/** Checks one register word (a reply is parsed from 16-bit fields, so anything else is a bug or garbage). */
+function checkWord(word: number): number {
+  if (!Number.isInteger(word) || word < 0 || word > 0xffff) {
+    throw new PlantWattError('EDGE_ERR_DECODE', `register word ${word} is not an unsigned 16-bit integer`)
+  }
+  return word
+}
+
+/** Writes `words` into `buf` as big-endian ABCD bytes, undoing `wordOrder`. */
+function writeBigEndian(buf: Buffer, words: readonly number[], wordOrder: WordOrder): Buffer {
+  const reverse = wordOrder === 'CDAB' || wordOrder === 'DCBA'
   const swapBytes = wordOrder === 'BADC' || wordOrder === 'DCBA'
-  const buf = Buffer.alloc(ordered.length * 2)
-  ordered.forEach((word, i) => {
-    if (!Number.isInteger(word) || word < 0 || word > 0xffff) {
-      throw new PlantWattError('EDGE_ERR_DECODE', `register word ${word} is not an unsigned 16-bit integer`)
-    }
+  const n = words.length
+  for (let i = 0; i < n; i++) {
+    const word = checkWord(words[reverse ? n - 1 - i : i] as number)
     buf.writeUInt16BE(swapBytes ? ((word & 0xff) << 8) | (word >> 8) : word, i * 2)
-  })
+  }
   return buf
 }
+
+function toBigEndianBytes(words: readonly number[], wordOrder: WordOrder): Buffer {
+  return writeBigEndian(Buffer.alloc(words.length * 2), words, wordOrder)
+}
+
+/** Scratch for numeric decoding (≤ 4 words): decoding runs for every point of every poll. */
+const SCRATCH = Buffer.alloc(8)
 
 /**
  * Decodes the raw value of `type` from exactly `widthOf(type)` register words as they came off the
@@ -37,7 +51,7 @@ export function decodeWords(words: readonly number[], type: Exclude<DataType, 'b
   if (words.length !== width) {
     throw new PlantWattError('EDGE_ERR_DECODE', `${type} needs ${width} register(s), got ${words.length}`)
   }
-  const buf = toBigEndianBytes(words, wordOrder)
+  const buf = writeBigEndian(SCRATCH, words, wordOrder)
   switch (type) {
     case 'uint16':
       return buf.readUInt16BE(0)

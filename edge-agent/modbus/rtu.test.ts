@@ -241,7 +241,7 @@ describe('edge agent on an RTU bus', () => {
       enterprise: 'e', site: 's', line: 'l', device, driver: 'modbus', profile, pollIntervalMs: 30, retries: 0,
       connection: { transport: 'rtu', path: A, parity: 'even', unitId, timeoutMs: 100 },
     })
-    const config = validateConfig(EdgeConfigSchema, { agentId: 'edge-rtu', devices: [dev('meter', 1, 'eastron-sdm630'), dev('small', 2, small), dev('dead', 5, small)] }, 't')
+    const config = validateConfig(EdgeConfigSchema, { agentId: 'edge-rtu', buffer: 'memory', devices: [dev('meter', 1, 'eastron-sdm630'), dev('small', 2, small), dev('dead', 5, small)] }, 't')
     const agent = await startEdgeAgent({ config, mqtt: { url: broker.url, keepaliveS: 30, reconnectPeriodMs: 100 } })
     opened.push(agent)
     const samplesOf = (device: string) => sub.messages.filter((m) => m.topic === `pw/v1/e/s/l/${device}/data`).flatMap((m) => m.payload.samples)

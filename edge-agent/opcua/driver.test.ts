@@ -205,6 +205,31 @@ describe('OPC UA monitored item settings', () => {
     await waitFor('reported change', () => power.includes(14))
     expect(power).toEqual([12.5, 14])
   })
+
+  it('values the server queued between two publishes (queueSize > 1) each arrive, in order, none overwritten', async () => {
+    const port = await freePort()
+    const machine = await startMachine(port)
+    cleanups.push(() => machine.server.shutdown(0))
+    await trustEachOther(machine)
+    // sampled every 20 ms, published once a second: one publish response carries several values of an item
+    const driver = createOpcuaDriver(device(machine.url, { samplingIntervalMs: 20, publishingIntervalMs: 1000, queueSize: 10 }), profile)
+    cleanups.push(() => driver.close())
+    const parts: { ts: number; n: number }[] = []
+    driver.subscribe!((r) => {
+      if (r.values.output_count !== undefined) parts.push({ ts: r.ts, n: r.values.output_count })
+    })
+    await driver.connect(AbortSignal.timeout(8000))
+    await waitFor('initial count', () => parts.length === 1, 5000)
+    for (const n of [8, 9, 10, 11]) {
+      await new Promise((r) => setTimeout(r, 120))
+      machine.set('PartCount', n)
+    }
+    await waitFor('every queued count', () => parts.length >= 5, 5000)
+    expect(parts.map((p) => p.n)).toEqual([7, 8, 9, 10, 11])
+    // one sample per source timestamp, oldest first
+    expect(parts.map((p) => p.ts)).toEqual([...parts.map((p) => p.ts)].sort((a, b) => a - b))
+    expect(new Set(parts.map((p) => p.ts)).size).toBe(5)
+  })
 })
 
 describe('edge agent with an OPC UA machine', () => {
@@ -219,7 +244,7 @@ describe('edge agent with an OPC UA machine', () => {
     const sub = await subscribeData(broker.url)
     cleanups.push(() => sub.client.endAsync(true))
     const d = device(machine.url)
-    const config = validateConfig(EdgeConfigSchema, { agentId: 'edge-ua', devices: [{ ...structuredClone(d) }] }, 't')
+    const config = validateConfig(EdgeConfigSchema, { agentId: 'edge-ua', buffer: 'memory', devices: [{ ...structuredClone(d) }] }, 't')
     const agent = await startEdgeAgent({ config, mqtt: { url: broker.url, keepaliveS: 30, reconnectPeriodMs: 100 } })
     cleanups.push(() => agent.close())
     const samples = () => sub.messages.flatMap((m) => m.payload.samples)

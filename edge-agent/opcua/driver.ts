@@ -93,7 +93,7 @@ class OpcuaDriver implements Driver {
   private listener: ((result: ReadResult) => void) | undefined
   /** Points that could not be monitored on this connection, reported with every read. */
   private itemErrors: PointError[] = []
-  private pending: { values: Record<string, number>; quality: Record<string, Quality>; errors: PointError[]; ts: number } | undefined
+  private pending: { point: OpcuaPoint; dv: DataValue }[] | undefined
 
   constructor(
     private readonly conn: OpcuaConnection,
@@ -251,19 +251,49 @@ class OpcuaDriver implements Driver {
     if (quality === 'uncertain') into.quality[point.quantity] = 'uncertain'
   }
 
-  /** Notifications of one publish response arrive synchronously: gather them into one sample. */
+  /**
+   * Notifications of one publish response arrive synchronously: gather them, then hand them on as
+   * one sample (ts: the newest source timestamp). When the server queued several values of one item
+   * (queueSize > 1 with a sampling interval shorter than the publishing interval), one sample per
+   * source timestamp instead, oldest first, so no queued value is overwritten by a later one.
+   */
   private collect(point: OpcuaPoint, dv: DataValue): void {
-    const ts = (dv.sourceTimestamp ?? dv.serverTimestamp)?.getTime() ?? Date.now()
     if (!this.pending) {
-      this.pending = { values: {}, quality: {}, errors: [], ts }
+      const notes: { point: OpcuaPoint; dv: DataValue }[] = []
+      this.pending = notes
       setImmediate(() => {
-        const batch = this.pending
-        this.pending = undefined
-        if (batch && this.listener) this.listener(batch)
+        if (this.pending === notes) this.pending = undefined
+        const listener = this.listener
+        if (listener) for (const result of this.results(notes)) listener(result)
       })
     }
-    this.pending.ts = Math.max(this.pending.ts, ts)
-    this.apply(point, dv, this.pending)
+    this.pending.push({ point, dv })
+  }
+
+  private results(notes: readonly { point: OpcuaPoint; dv: DataValue }[]): ReadResult[] {
+    const tsOf = (dv: DataValue) => (dv.sourceTimestamp ?? dv.serverTimestamp)?.getTime() ?? Date.now()
+    const seen = new Set<OpcuaPoint>()
+    let repeated = false
+    for (const n of notes) {
+      if (seen.has(n.point)) repeated = true
+      seen.add(n.point)
+    }
+    if (!repeated) {
+      const one: ReadResult = { values: {}, quality: {}, errors: [], ts: 0 }
+      for (const n of notes) {
+        one.ts = Math.max(one.ts, tsOf(n.dv))
+        this.apply(n.point, n.dv, one)
+      }
+      return [one]
+    }
+    const byTs = new Map<number, ReadResult>()
+    for (const n of notes) {
+      const ts = tsOf(n.dv)
+      let r = byTs.get(ts)
+      if (!r) byTs.set(ts, (r = { values: {}, quality: {}, errors: [], ts }))
+      this.apply(n.point, n.dv, r)
+    }
+    return [...byTs.values()].sort((a, b) => a.ts - b.ts)
   }
 
   async read(signal: AbortSignal): Promise<ReadResult> {
