@@ -61,6 +61,7 @@ export function controlledStore(inner: TelemetryStore): ControlledStore {
       await inner.write(points)
     },
     aggregate: (q) => inner.aggregate(q),
+    raw: (q) => inner.raw(q),
     latest: (q) => inner.latest(q),
     ping: () => inner.ping(),
     close: () => inner.close(),

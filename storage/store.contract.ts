@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { isPlantWattError } from '../core/errors.ts'
-import type { AggregateQuery, AggregateRow, TelemetryPoint, TelemetryStore } from './store.ts'
+import type { AggregateQuery, AggregateRow, RawRow, TelemetryPoint, TelemetryStore } from './store.ts'
 
 /**
  * The one suite every TelemetryStore backend runs. Numbers are computed by hand; timestamps are
@@ -12,6 +12,7 @@ const T0 = Date.UTC(2024, 4, 1) // 2024-05-01T00:00Z = 08:00 in Asia/Shanghai
 const S = 1000
 const MIN = 60 * S
 const HOUR = 60 * MIN
+const DAY = 24 * HOUR
 const BASE = { enterprise: 'e1', site: 's1', line: 'l1' }
 const utc = (iso: string): number => Date.parse(iso)
 
@@ -413,6 +414,104 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
           { tags: { phase: '' }, field: 'p', windowStart: T0, value: 2 },
           { tags: { phase: 'L1' }, field: 'p', windowStart: T0, value: 1 },
         ])
+      })
+    })
+
+    describe('raw', () => {
+      const tags = (device: string, line = 'l1'): Record<string, string> => ({ ...BASE, line, device })
+      const rows = (r: RawRow[]): [string, string, number, number][] => r.map((x) => [x.tags.device as string, x.field, x.ts - T0, x.value])
+      beforeEach(async () => {
+        // Out of time order and across batches on purpose: the answer follows tags, field, ts.
+        await store.write([
+          pt('d2', T0 + 2 * S, { p: 22 }),
+          pt('d1', T0 + 1 * S, { p: 12, q: 0.5 }),
+          pt('d1', T0, { p: 11 }),
+          { measurement: M, tags: tags('d3', 'l2'), fields: { p: 31 }, ts: T0 },
+          { measurement: 'other', tags: tags('d1'), fields: { p: 1000 }, ts: T0 },
+        ])
+        await store.write([pt('d2', T0, { p: 21 }), pt('d1', T0 + MIN, { p: 13 }), pt('d1', T0 - 1, { p: 10 })])
+      })
+      const q = { measurement: M, start: T0, stop: T0 + MIN, limit: 100 }
+
+      it('returns the points in [start, stop) ordered by tag set, field in query order, ts, with the full tag set', async () => {
+        const r = await store.raw({ ...q, fields: ['q', 'p'] })
+        expect(rows(r)).toEqual([
+          ['d1', 'q', 1 * S, 0.5],
+          ['d1', 'p', 0, 11],
+          ['d1', 'p', 1 * S, 12],
+          ['d2', 'p', 0, 21],
+          ['d2', 'p', 2 * S, 22],
+          ['d3', 'p', 0, 31], // line l2 sorts after l1
+        ])
+        expect(r[0]?.tags).toEqual(tags('d1'))
+        expect(r[5]?.tags).toEqual(tags('d3', 'l2'))
+      })
+
+      it('stops at limit, in answer order', async () => {
+        expect(rows(await store.raw({ ...q, fields: ['p'], limit: 1 }))).toEqual([['d1', 'p', 0, 11]])
+        // 2 of d1, then the first of d2.
+        expect(rows(await store.raw({ ...q, fields: ['p'], limit: 3 }))).toEqual([
+          ['d1', 'p', 0, 11],
+          ['d1', 'p', 1 * S, 12],
+          ['d2', 'p', 0, 21],
+        ])
+        expect(await store.raw({ ...q, fields: ['p'], limit: 5 })).toHaveLength(5)
+        expect(await store.raw({ ...q, fields: ['p'], limit: 6 })).toHaveLength(5)
+      })
+
+      it('filters by several values of a tag and by several tags', async () => {
+        expect(rows(await store.raw({ ...q, fields: ['p'], filter: { device: ['d1', 'd3'] } }))).toEqual([
+          ['d1', 'p', 0, 11],
+          ['d1', 'p', 1 * S, 12],
+          ['d3', 'p', 0, 31],
+        ])
+        expect(rows(await store.raw({ ...q, fields: ['p'], filter: { line: 'l1', device: ['d2', 'd3'] } }))).toEqual([
+          ['d2', 'p', 0, 21],
+          ['d2', 'p', 2 * S, 22],
+        ])
+      })
+
+      it('answers [] for no data, an empty range, an unknown measurement, field or value, an empty list', async () => {
+        expect(await store.raw({ ...q, fields: ['p'], start: T0 + HOUR, stop: T0 + 2 * HOUR })).toEqual([])
+        expect(await store.raw({ ...q, fields: ['p'], stop: T0 })).toEqual([])
+        expect(await store.raw({ ...q, measurement: 'missing', fields: ['p'] })).toEqual([])
+        expect(await store.raw({ ...q, fields: ['missing_field'] })).toEqual([])
+        expect(await store.raw({ ...q, fields: ['p'], filter: { device: 'nope' } })).toEqual([])
+        expect(await store.raw({ ...q, fields: ['p'], filter: { device: [] } })).toEqual([])
+      })
+
+      it('returns quality fields q_<quantity> like any field, also where the value itself is absent', async () => {
+        // As ingest stores them: an uncertain sample keeps its value and q_ = 1; a bad one only q_ = 2.
+        await store.write([
+          pt('m1', T0, { power_factor: 0.92, seq: 1 }),
+          pt('m1', T0 + S, { power_factor: 0.81, q_power_factor: 1, seq: 1 }),
+          pt('m1', T0 + 2 * S, { q_power_factor: 2, seq: 1 }),
+        ])
+        const r = await store.raw({ ...q, fields: ['power_factor', 'q_power_factor'], filter: { device: 'm1' } })
+        expect(rows(r)).toEqual([
+          ['m1', 'power_factor', 0, 0.92],
+          ['m1', 'power_factor', 1 * S, 0.81],
+          ['m1', 'q_power_factor', 1 * S, 1],
+          ['m1', 'q_power_factor', 2 * S, 2],
+        ])
+      })
+
+      it('rejects a missing or non-positive limit with STORAGE_ERR_QUERY', async () => {
+        for (const limit of [0, -1, 1.5, undefined]) {
+          const err = await store.raw({ ...q, fields: ['p'], limit: limit as number }).catch((e: unknown) => e)
+          expect(isPlantWattError(err, 'STORAGE_ERR_QUERY')).toBe(true)
+        }
+      })
+
+      it('reads a long series in order, in range, up to the limit (60,000 1-second points)', async () => {
+        await store.write(Array.from({ length: 60_000 }, (_, i) => pt('big', T0 + HOUR + i * S, { p: i })))
+        const hour = await store.raw({ ...q, fields: ['p'], filter: { device: 'big' }, start: T0 + HOUR, stop: T0 + 2 * HOUR, limit: 20_000 })
+        expect(hour).toHaveLength(3600) // one hour of 1-second points
+        expect(hour.every((x, i) => x.value === i && x.ts === T0 + HOUR + i * S)).toBe(true)
+        // Points 100 … 55,099: more than a backend may fetch at once.
+        const r = await store.raw({ ...q, fields: ['p'], filter: { device: 'big' }, start: T0 + HOUR + 100 * S, stop: T0 + 2 * DAY, limit: 55_000 })
+        expect(r).toHaveLength(55_000)
+        expect(r.every((x, i) => x.value === i + 100 && x.ts === T0 + HOUR + (i + 100) * S)).toBe(true)
       })
     })
 

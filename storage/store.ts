@@ -77,6 +77,30 @@ export interface LatestRow {
   value: number
 }
 
+export interface RawQuery {
+  measurement: string
+  fields: readonly string[]
+  filter?: TagFilter
+  /** Inclusive start, epoch ms. */
+  start: number
+  /** Exclusive stop, epoch ms. */
+  stop: number
+  /**
+   * Most rows returned: a positive integer, required so every raw read is bounded (the API caps it).
+   * The first `limit` rows in answer order are returned; ask for one more to learn whether more exist.
+   */
+  limit: number
+}
+
+export interface RawRow {
+  /** The full tag set of the series; rows of one series may share this object: do not mutate it. */
+  tags: Readonly<Record<string, string>>
+  field: string
+  /** Epoch ms. */
+  ts: number
+  value: number
+}
+
 export interface TelemetryStore {
   /** Registry key of the backend: 'embedded' | 'influxdb'. */
   readonly backend: string
@@ -84,6 +108,11 @@ export interface TelemetryStore {
   write(points: readonly TelemetryPoint[]): Promise<void>
   /** Window aggregates, ordered by tags, field, windowStart. */
   aggregate(query: AggregateQuery): Promise<AggregateRow[]>
+  /**
+   * The stored points of the matching series in [start, stop), at most `limit` rows, ordered by tag
+   * set (canonical: keys sorted), field (query order), ts.
+   */
+  raw(query: RawQuery): Promise<RawRow[]>
   /** Newest value of each (series) matching the query. */
   latest(query: LatestQuery): Promise<LatestRow[]>
   /** Liveness check: resolves when the backend answers. */

@@ -12,7 +12,8 @@ import {
   validateAggregateQuery,
   validatePoints,
 } from '../query.ts'
-import type { AggregateFn, AggregateQuery, AggregateRow, LatestQuery, LatestRow, TelemetryPoint, TelemetryStore } from '../store.ts'
+import type { AggregateFn, AggregateQuery, AggregateRow, LatestQuery, LatestRow, RawQuery, RawRow, TelemetryPoint, TelemetryStore } from '../store.ts'
+import { appendRawPoints, compareRawSeries, validateRawQuery, type RawSeries } from '../raw.ts'
 import { DEFAULT_TIMEZONE, windowRuns } from '../../core/windows.ts'
 
 /** Options of the embedded (SQLite) store. */
@@ -30,6 +31,8 @@ export interface EmbeddedStoreOptions {
 }
 
 const SCHEMA_VERSION = 1
+/** Rows a raw read fetches per SQLite call before yielding to the event loop. */
+const RAW_CHUNK_ROWS = 50_000
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS series (
@@ -161,6 +164,7 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions): TelemetrySto
   const latestOf = db.prepare<[number, number], { ts: number; value: number }>(
     'SELECT ts, value FROM points WHERE series_id = ? AND ts >= ? ORDER BY ts DESC LIMIT 1',
   )
+  const rawOf = db.prepare<[number, number, number, number], [number, number]>('SELECT ts, value FROM points WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?').raw(true)
   const aggregateStatements = new Map<AggregateFn, Database.Statement>()
   const aggregateStatement = (fn: AggregateFn): Database.Statement => {
     let s = aggregateStatements.get(fn)
@@ -256,6 +260,40 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions): TelemetrySto
         return sortAggregateRows(rows, q)
       } catch (cause) {
         throw sqliteError('STORAGE_ERR_QUERY', `aggregate ${q.fn} of ${q.measurement} in ${path}`, cause)
+      }
+    },
+
+    async raw(q: RawQuery): Promise<RawRow[]> {
+      assertOpen()
+      validateRawQuery(q)
+      if (q.start >= q.stop || filterMatchesNothing(q.filter)) return []
+      try {
+        index.refresh(selectNewSeries)
+        const selected: (RawSeries & { id: number })[] = []
+        for (const s of index.of(q.measurement)) {
+          if (q.fields.includes(s.field) && matchesFilter(s.tags, q.filter)) selected.push({ id: s.id, tags: s.tags, key: canonicalTags(s.tags), field: s.field })
+        }
+        selected.sort(compareRawSeries(q))
+        const rows: RawRow[] = []
+        // (series_id, ts) range seeks in answer order, each asking only for what the limit leaves, in
+        // chunks with a yield between them: a long read does not stall the event loop for its whole length.
+        for (const s of selected) {
+          const series = { ...s, tags: { ...s.tags } }
+          let from = q.start
+          for (;;) {
+            const want = Math.min(RAW_CHUNK_ROWS, q.limit - rows.length)
+            const chunk = rawOf.all(s.id, from, q.stop, want)
+            appendRawPoints(rows, series, chunk, q.limit)
+            if (rows.length >= q.limit || chunk.length < want) break
+            from = (chunk[chunk.length - 1] as [number, number])[0] + 1
+            await new Promise<void>((resolve) => setImmediate(resolve))
+            assertOpen()
+          }
+          if (rows.length >= q.limit) break
+        }
+        return rows
+      } catch (cause) {
+        throw sqliteError('STORAGE_ERR_QUERY', `raw read of ${q.measurement} in ${path}`, cause)
       }
     },
 

@@ -1,4 +1,3 @@
-import { Point } from '@influxdata/influxdb-client'
 import { PlantWattError } from '../../core/errors.ts'
 import {
   filterMatchesNothing,
@@ -8,7 +7,9 @@ import {
   validateAggregateQuery,
   validatePoints,
 } from '../query.ts'
-import type { AggregateQuery, AggregateRow, LatestQuery, LatestRow, TelemetryPoint, TelemetryStore } from '../store.ts'
+import type { AggregateQuery, AggregateRow, LatestQuery, LatestRow, RawQuery, RawRow, TelemetryPoint, TelemetryStore } from '../store.ts'
+import { canonicalTags } from '../query.ts'
+import { appendRawPoints, compareRawSeries, validateRawQuery, type RawSeries } from '../raw.ts'
 import { DEFAULT_TIMEZONE, windowRuns } from '../../core/windows.ts'
 import { fromClause, ident, tagConditions, where } from './influxql.ts'
 
@@ -34,6 +35,8 @@ export interface InfluxStoreOptions {
 
 /** At most this many lines per /write request. */
 export const WRITE_BATCH_LINES = 5000
+/** At most this many /write requests of one write() call in flight together. */
+export const WRITE_CONCURRENCY = 2
 /** At most this many InfluxQL statements per /query request. */
 const STATEMENTS_PER_REQUEST = 100
 
@@ -50,15 +53,73 @@ interface InfluxResult {
   error?: string
 }
 
-const LINE_SETTINGS = { convertTime: (t: string | number | Date | undefined): string | undefined => (t === undefined ? undefined : String(t)) }
+const MEASUREMENT_SPECIAL = /[, \n\r\t]/
+const KEY_SPECIAL = /[, =\n\r\t]/
+const ESCAPES: Record<string, string> = { ',': '\\,', ' ': '\\ ', '=': '\\=', '\n': '\\n', '\r': '\\r', '\t': '\\t' }
+const escapeMeasurement = (s: string): string => (MEASUREMENT_SPECIAL.test(s) ? s.replace(/[, \n\r\t]/g, (c) => ESCAPES[c] as string) : s)
+const escapeKey = (s: string): string => (KEY_SPECIAL.test(s) ? s.replace(/[, =\n\r\t]/g, (c) => ESCAPES[c] as string) : s)
 
-/** Builds one line of protocol per point, all fields as floats (so a field never changes type). */
-function toLine(p: TelemetryPoint): string {
-  const point = new Point(p.measurement)
-  for (const [k, v] of Object.entries(p.tags)) point.tag(k, v)
-  for (const [k, v] of Object.entries(p.fields)) point.floatField(k, v)
-  point.timestamp(p.ts)
-  return point.toLineProtocol(LINE_SETTINGS) as string
+/** Escaped field keys with their "=": the same few names come in every point. */
+const fieldKeys = new Map<string, string>()
+const FIELD_KEY_CACHE = 10_000
+
+/** "measurement,tag=value,…" (tags sorted, empty values left out, as Point does). */
+function linePrefix(p: TelemetryPoint): string {
+  let prefix = escapeMeasurement(p.measurement)
+  for (const k of Object.keys(p.tags).sort()) {
+    const v = p.tags[k]
+    if (k && v) prefix += `,${escapeKey(k)}=${escapeKey(v)}`
+  }
+  return prefix
+}
+
+/**
+ * One line of protocol per point, all fields as floats (so a field never changes type): the same
+ * text @influxdata/influxdb-client's Point writes (keys sorted, escaped alike), built without it.
+ * Ingest gives the points of one message one shared tags object, so the prefix is built once per
+ * tags object within the call (not across calls: a caller may change its object between writes).
+ */
+export function toLines(points: readonly TelemetryPoint[]): string[] {
+  const prefixes = new Map<object, { measurement: string; prefix: string }>()
+  let lastTags: object | undefined
+  let lastMeasurement = ''
+  let lastPrefix = ''
+  const lines = new Array<string>(points.length)
+  for (let i = 0; i < points.length; i++) {
+    const p = points[i] as TelemetryPoint
+    if (p.tags !== lastTags || p.measurement !== lastMeasurement) {
+      let cached = prefixes.get(p.tags)
+      if (cached === undefined || cached.measurement !== p.measurement) {
+        cached = { measurement: p.measurement, prefix: linePrefix(p) }
+        prefixes.set(p.tags, cached)
+      }
+      lastTags = p.tags
+      lastMeasurement = p.measurement
+      lastPrefix = cached.prefix
+    }
+    const keys = Object.keys(p.fields)
+    for (let j = 1; j < keys.length; j++) {
+      if ((keys[j - 1] as string) > (keys[j] as string)) {
+        keys.sort()
+        break
+      }
+    }
+    let line = lastPrefix
+    let sep = ' '
+    for (const k of keys) {
+      if (!k) continue
+      let key = fieldKeys.get(k)
+      if (key === undefined) {
+        if (fieldKeys.size >= FIELD_KEY_CACHE) fieldKeys.clear()
+        key = `${escapeKey(k)}=`
+        fieldKeys.set(k, key)
+      }
+      line += sep + key + String(p.fields[k])
+      sep = ','
+    }
+    lines[i] = `${line} ${p.ts}`
+  }
+  return lines
 }
 
 function errorText(body: string): string {
@@ -193,11 +254,23 @@ export async function createInfluxStore(options: InfluxStoreOptions): Promise<Te
       assertOpen()
       if (points.length === 0) return
       validatePoints(points)
-      const lines = points.map(toLine)
-      for (let i = 0; i < lines.length; i += WRITE_BATCH_LINES) {
-        const batch = lines.slice(i, i + WRITE_BATCH_LINES)
-        await writeLines(batch, `write of lines ${i + 1}–${i + batch.length} of ${lines.length} to ${database}`)
+      const lines = toLines(points)
+      // Requests of one call run WRITE_CONCURRENCY at a time (influxd writes them on separate
+      // cores); the call resolves only once every line is written, and any failure fails it
+      // whole — points are idempotent, so a retry of the lot is harmless.
+      const chunks: [number, number][] = []
+      for (let i = 0; i < lines.length; i += WRITE_BATCH_LINES) chunks.push([i, Math.min(i + WRITE_BATCH_LINES, lines.length)])
+      let next = 0
+      const worker = async (): Promise<void> => {
+        for (let chunk = chunks[next++]; chunk; chunk = chunks[next++]) {
+          const [from, to] = chunk
+          await writeLines(lines.slice(from, to), `write of lines ${from + 1}–${to} of ${lines.length} to ${database}`)
+        }
       }
+      const workers = Array.from({ length: Math.min(WRITE_CONCURRENCY, chunks.length) }, worker)
+      const results = await Promise.allSettled(workers)
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+      if (failed) throw failed.reason
     },
 
     async aggregate(q: AggregateQuery): Promise<AggregateRow[]> {
@@ -233,6 +306,34 @@ export async function createInfluxStore(options: InfluxStoreOptions): Promise<Te
         }
       }
       return sortAggregateRows(rows, q)
+    },
+
+    async raw(q: RawQuery): Promise<RawRow[]> {
+      assertOpen()
+      validateRawQuery(q)
+      if (q.start >= q.stop || filterMatchesNothing(q.filter)) return []
+      const from = fromClause(q.measurement, database, rp)
+      const conds = [`time >= ${q.start}ms`, `time < ${q.stop}ms`, ...tagConditions(q.filter)]
+      // One statement per field (a point lacking the field is then not returned); LIMIT bounds each
+      // series, the answer order and the overall limit are applied here.
+      const statements = q.fields.map((f) => `SELECT ${ident(f)} AS "v" FROM ${from}${where(conds)} GROUP BY * ORDER BY time ASC LIMIT ${q.limit}`)
+      const results = await queryChunked(statements, `raw read of ${q.measurement}`)
+      const series: (RawSeries & { values: unknown[][]; col: number })[] = []
+      results.forEach((result, i) => {
+        for (const s of result.series ?? []) {
+          const tags: Record<string, string> = {}
+          // GROUP BY * names every tag key of the measurement; '' means this series lacks it.
+          for (const [k, v] of Object.entries(s.tags ?? {})) if (v !== '') tags[k] = v
+          series.push({ tags, key: canonicalTags(tags), field: q.fields[i] as string, values: s.values ?? [], col: s.columns.indexOf('v') })
+        }
+      })
+      series.sort(compareRawSeries(q))
+      const rows: RawRow[] = []
+      for (const s of series) {
+        const points = s.values.flatMap((v): [number, number][] => (typeof v[s.col] === 'number' ? [[v[0] as number, v[s.col] as number]] : []))
+        if (!appendRawPoints(rows, s, points, q.limit)) break
+      }
+      return rows
     },
 
     async latest(q: LatestQuery): Promise<LatestRow[]> {
