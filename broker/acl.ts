@@ -1,11 +1,15 @@
 import { PlantWattError } from '../core/errors.ts'
+import { SYS_TOPIC_ROOT } from '../core/mqtt.ts'
 import { COMMAND_CHANNEL, isValidId, TOPIC_ROOT } from '../core/topic.ts'
+
+const INGEST_STATE_PREFIX = `${SYS_TOPIC_ROOT}/ingest/`
 
 /**
  * What a broker user is for:
  * - `gateway`: an edge agent; publishes `data` and `state` under its own `pw/v1/{enterprise}/{site}/`
  *   (any site of its enterprise when no site is set) and subscribes only to its own command topics;
- * - `ingest`: reads everything under `pw/` (telemetry and the dead-letter topic), publishes nothing;
+ * - `ingest`: reads everything under `pw/` (telemetry and the dead-letter topic), publishes only its
+ *   status under `pw/sys/ingest/`;
  * - `service` (alerts and other readers): reads everything under `pw/`, publishes only `alert`;
  * - `admin`: publishes anywhere the publish policy allows and subscribes anywhere, `$SYS` included.
  */
@@ -86,7 +90,7 @@ export function compileAcl(subject: AclSubject): ClientAcl {
       return {
         role,
         scope: role,
-        canPublish: role === 'service' ? publishChecker(`${TOPIC_ROOT}/`, ['alert']) : () => false,
+        canPublish: role === 'service' ? publishChecker(`${TOPIC_ROOT}/`, ['alert']) : (topic) => topic.startsWith(INGEST_STATE_PREFIX) && topic.indexOf('/', INGEST_STATE_PREFIX.length) === -1,
         canSubscribe: subscribeChecker(['pw/#']),
       }
     }

@@ -17,6 +17,7 @@ describe('broker config', () => {
       maxConnections: 10_000,
       publishRate: { messagesPerS: 2000, burst: 20_000 },
       drainTimeoutMs: 10_000,
+      sysIntervalMs: 10_000,
     })
   })
 

@@ -74,6 +74,11 @@ export const BrokerConfigSchema = Type.Object(
     tls: Type.Optional(BrokerTlsSchema),
     websocket: Type.Optional(BrokerWebSocketSchema),
     cluster: Type.Optional(BrokerClusterSchema),
+    sysIntervalMs: Type.Integer({
+      minimum: 0,
+      default: 10_000,
+      description: 'publish the broker counters (JSON, not retained) to $SYS/{brokerId}/plantwatt/stats this often (ms; 0 = never)',
+    }),
   },
   { additionalProperties: false },
 )

@@ -13,13 +13,18 @@ export class PacketSizeGuard {
   private lengthBytes = 0
   private remaining = 0
 
-  constructor(private readonly maxPacketBytes: number) {}
+  /** @param onPacket called with each packet's type (the fixed header's high nibble, 3 = PUBLISH) as its header is read */
+  constructor(
+    private readonly maxPacketBytes: number,
+    private readonly onPacket?: (type: number) => void,
+  ) {}
 
   /** Scans one chunk; throws BROKER_ERR_PACKET_SIZE or BROKER_ERR_PACKET_MALFORMED. */
   scan(chunk: Buffer): void {
     let i = 0
     while (i < chunk.length) {
       if (this.state === 'header') {
+        this.onPacket?.((chunk[i] as number) >> 4)
         i++
         this.state = 'length'
         this.length = 0
@@ -56,14 +61,19 @@ export class PacketSizeGuard {
  */
 export class PacketLimitedConnection extends Duplex {
   private readonly guard: PacketSizeGuard
+  /** Follows the packets written, to count them by type (no size limit on what the broker sends). */
+  private sent: PacketSizeGuard | undefined
 
+  /** @param onSent called with the type of each packet the broker writes to this connection */
   constructor(
     private readonly socket: Duplex,
     maxPacketBytes: number,
     onTooLarge: (err: PlantWattError) => void,
+    onSent?: (type: number) => void,
   ) {
     super({ allowHalfOpen: false })
     this.guard = new PacketSizeGuard(maxPacketBytes)
+    this.sent = onSent ? new PacketSizeGuard(Number.POSITIVE_INFINITY, onSent) : undefined
     socket.on('data', (chunk: Buffer) => {
       try {
         this.guard.scan(chunk)
@@ -84,19 +94,58 @@ export class PacketLimitedConnection extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.countSent(chunk)
+    this.corkUntilTurnEnds()
     this.socket.write(chunk, callback)
   }
 
   /** mqtt-packet corks around each packet: hand the pieces to the socket as one write (one syscall). */
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
+    for (const c of chunks) this.countSent(c.chunk)
+    this.corkUntilTurnEnds()
     this.socket.write(chunks.length === 1 ? (chunks[0] as { chunk: Buffer }).chunk : Buffer.concat(chunks.map((c) => c.chunk)), callback)
   }
 
+  private countSent(chunk: Buffer): void {
+    try {
+      this.sent?.scan(chunk)
+    } catch {
+      // Only counting: what mqtt-packet writes is well formed; should it not be, stop counting.
+      this.sent = undefined
+    }
+  }
+
+  private socketCorked = false
+  private readonly uncorkSocket = (): void => {
+    if (!this.socketCorked) return
+    this.socketCorked = false
+    this.socket.uncork()
+  }
+
+  private flushCorked(): void {
+    this.uncorkSocket()
+  }
+
+  /**
+   * Every packet the broker writes in one turn of the event loop (the PUBACKs of the publishes read
+   * in that turn, the PUBLISHes routed to a subscriber) leaves in one write to the socket, not one
+   * syscall each: Aedes handles each packet in its own tick, so the next tick would be too soon.
+   */
+  private corkUntilTurnEnds(): void {
+    if (this.socketCorked) return
+    this.socketCorked = true
+    this.socket.cork()
+    setImmediate(this.uncorkSocket)
+  }
+
   override _final(callback: (error?: Error | null) => void): void {
+    this.flushCorked()
     this.socket.end(callback)
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // What was written before (a CONNACK refusing the client) goes out before the socket closes.
+    this.flushCorked()
     this.socket.destroy()
     callback(error)
   }

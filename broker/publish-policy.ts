@@ -1,6 +1,6 @@
 import type { DeadLetter } from '../core/dead-letter.ts'
 import { PlantWattError, isPlantWattError } from '../core/errors.ts'
-import { DEAD_LETTER_TOPIC } from '../core/mqtt.ts'
+import { DEAD_LETTER_TOPIC, SYS_TOPIC_ROOT } from '../core/mqtt.ts'
 import { decodePayload } from '../core/payload.ts'
 import { parseTopic } from '../core/topic.ts'
 
@@ -29,6 +29,10 @@ function asCoded(err: unknown, fallback: string): PlantWattError {
   return isPlantWattError(err) ? err : new PlantWattError(fallback, err instanceof Error ? err.message : String(err), { cause: err })
 }
 
+/** Valid topics seen → their channel: a device publishes to the same few topics all day. */
+const channels = new Map<string, string>()
+const TOPIC_CACHE_SIZE = 100_000
+
 /** Decides a publish from its topic and payload alone; no I/O. */
 export function judgePublish(topic: string, payload: Buffer, opts: PublishPolicyOptions): PublishVerdict {
   // [MQTT-4.7.2-1] topics starting with $ are the server's ($SYS): clients must not write there.
@@ -39,14 +43,29 @@ export function judgePublish(topic: string, payload: Buffer, opts: PublishPolicy
   if (topic === DEAD_LETTER_TOPIC) {
     return { kind: 'reject', error: new PlantWattError('BROKER_ERR_TOPIC_RESERVED', `publishing to ${DEAD_LETTER_TOPIC} is reserved to the broker`) }
   }
+  // Services' status messages (pw/sys/…): the ACL decides who may write there; no payload schema.
+  if (topic.startsWith(`${SYS_TOPIC_ROOT}/`)) {
+    // [MQTT-3.3.2-2] no wildcards in a topic name
+    if (topic.includes('+') || topic.includes('#')) {
+      return { kind: 'reject', error: new PlantWattError('BROKER_ERR_TOPIC_WILDCARD', `topic ${JSON.stringify(topic.slice(0, 200))} contains a wildcard`) }
+    }
+    if (payload.length > opts.maxPayloadBytes) {
+      return { kind: 'divert', error: new PlantWattError('CORE_ERR_PAYLOAD_SIZE', `payload of ${payload.length} bytes exceeds the limit of ${opts.maxPayloadBytes}`) }
+    }
+    return { kind: 'accept' }
+  }
   if (!topic.startsWith('pw/')) {
     return { kind: 'reject', error: new PlantWattError('BROKER_ERR_TOPIC_NAMESPACE', `topic ${JSON.stringify(topic.slice(0, 200))} is outside pw/`) }
   }
-  let channel: string
-  try {
-    channel = parseTopic(topic).channel
-  } catch (err) {
-    return { kind: 'divert', error: asCoded(err, 'CORE_ERR_TOPIC') }
+  let channel = channels.get(topic)
+  if (channel === undefined) {
+    try {
+      channel = parseTopic(topic).channel
+    } catch (err) {
+      return { kind: 'divert', error: asCoded(err, 'CORE_ERR_TOPIC') }
+    }
+    if (channels.size >= TOPIC_CACHE_SIZE) channels.clear()
+    channels.set(topic, channel)
   }
   if (payload.length > opts.maxPayloadBytes) {
     return { kind: 'divert', error: new PlantWattError('CORE_ERR_PAYLOAD_SIZE', `payload of ${payload.length} bytes exceeds the limit of ${opts.maxPayloadBytes}`) }

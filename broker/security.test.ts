@@ -188,6 +188,53 @@ describe('broker publish rate limit', () => {
 })
 
 describe('broker transports', () => {
+  it('with clientCertificates: require (mutual TLS) refuses clients without a certificate from the CA', async () => {
+    requireCommand('openssl', 'openssl')
+    const dir = mkdtempSync(join(tmpdir(), 'pw-mtls-'))
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+    const f = (name: string): string => join(dir, name)
+    const openssl = (...args: string[]): void => void execFileSync('openssl', args, { stdio: 'ignore', cwd: dir })
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+    // Our CA, and a stranger's CA nobody configured.
+    openssl('req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '1', '-subj', '/CN=plantwatt-test-ca')
+    openssl('req', '-x509', ...ec, '-keyout', f('rogue-ca.key'), '-out', f('rogue-ca.crt'), '-days', '1', '-subj', '/CN=rogue-ca')
+    const signed = (name: string, cn: string, ca: string, ext: string): void => {
+      openssl('req', ...ec, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${cn}`)
+      execFileSync('sh', ['-c', `printf '%s\n' '${ext}' > ${name}.ext`], { cwd: dir })
+      openssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f(`${ca}.crt`), '-CAkey', f(`${ca}.key`), '-CAcreateserial', '-out', f(`${name}.crt`), '-days', '1', '-extfile', f(`${name}.ext`))
+    }
+    signed('broker', 'plantwatt-broker', 'ca', 'subjectAltName=IP:127.0.0.1,DNS:localhost')
+    signed('gateway', 'gw-acme-wuhan', 'ca', 'extendedKeyUsage=clientAuth')
+    signed('rogue', 'gw-acme-wuhan', 'rogue-ca', 'extendedKeyUsage=clientAuth')
+    const { broker: b, logs } = await broker({ tls: { port: 0, certFile: f('broker.crt'), keyFile: f('broker.key'), caFile: f('ca.crt'), clientCertificates: 'require' } })
+    const ca = readFileSync(f('ca.crt'))
+    const creds = { username: 'gw-acme-wuhan', password: 'gw-secret' }
+
+    /** 'connected' once CONNACK 0 arrives; 'refused' when TLS (or the broker) closes the connection first. */
+    const attempt = (opts: IClientOptions): Promise<'connected' | 'refused'> =>
+      new Promise((resolve) => {
+        const c = mqtt.connect(b.tlsUrl as string, { clientId: `m-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 0, connectTimeout: 5000, ca, ...creds, ...opts })
+        c.once('connect', () => {
+          resolve('connected')
+          c.end(true)
+        })
+        c.once('error', () => resolve('refused'))
+        c.once('close', () => resolve('refused'))
+      })
+
+    expect(await attempt({})).toBe('refused')
+    expect(await attempt({ cert: readFileSync(f('rogue.crt')), key: readFileSync(f('rogue.key')) })).toBe('refused')
+    expect(await attempt({ cert: readFileSync(f('gateway.crt')), key: readFileSync(f('gateway.key')) })).toBe('connected')
+    // The certificate comes on top of the password, not instead of it: CONNACK 4 for a wrong one.
+    expect(await refusal(b.tlsUrl as string, { ca, cert: readFileSync(f('gateway.crt')), key: readFileSync(f('gateway.key')), username: 'gw-acme-wuhan', password: 'wrong' })).toBe(4)
+    // A client with our certificate publishes as usual.
+    const ok = await connect(b.tlsUrl as string, { ca, cert: readFileSync(f('gateway.crt')), key: readFileSync(f('gateway.key')), ...creds })
+    await ok.publishAsync(TOPIC, VALID, { qos: 1 })
+    expect(b.stats()).toMatchObject({ accepted: 1, authFailures: 1 })
+    // Both refused handshakes were logged by the broker.
+    await waitFor('two handshake failures logged', () => (logs.filter((l) => l.msg === 'TLS handshake failed').length >= 2 ? true : undefined))
+  })
+
   it('serves MQTT over TLS (certificate made here with openssl) and over WebSocket, one topic space', async () => {
     requireCommand('openssl', 'openssl')
     const dir = mkdtempSync(join(tmpdir(), 'pw-tls-'))

@@ -16,7 +16,7 @@ afterEach(async () => {
   cleanups = []
 })
 
-async function broker(over: Partial<{ maxPayloadBytes: number; validatePayloads: boolean }> = {}, opts: StartBrokerOptions = {}): Promise<RunningBroker> {
+async function broker(over: Partial<{ maxPayloadBytes: number; validatePayloads: boolean; sysIntervalMs: number }> = {}, opts: StartBrokerOptions = {}): Promise<RunningBroker> {
   const b = await startBroker({ host: '127.0.0.1', port: 0, maxPayloadBytes: 1024, validatePayloads: true, ...over }, { logger, ...opts })
   cleanups.push(() => b.close())
   return b
@@ -104,6 +104,36 @@ describe('broker', () => {
     await waitFor('the valid message', () => (plant.length === 1 ? true : undefined))
     expect(plant).toEqual([{ topic: TOPIC, payload: VALID }])
     expect(b.stats()).toMatchObject({ accepted: 1, diverted: 1, rejected: 0, divertedByReason: { [reason]: 1 } })
+  })
+
+  it('counts messages in and out and refusals, and publishes the counters on $SYS/{id}/plantwatt/stats', async () => {
+    const b = await broker({ sysIntervalMs: 30 })
+    expect(b.sysTopic).toMatch(/^\$SYS\/[^/]+\/plantwatt\/stats$/)
+    // Two subscribers of the telemetry: each accepted data message goes out twice.
+    await subscriber(b.url, ['pw/v1/#'])
+    await subscriber(b.url, ['pw/v1/#'])
+    const pub = await client(b.url)
+    await pub.publishAsync(TOPIC, VALID, { qos: 1 })
+    await pub.publishAsync(TOPIC, VALID, { qos: 1 })
+    // Diverted to pw/dead-letter, which nobody here subscribes to: in 1, out 0.
+    await pub.publishAsync(TOPIC, 'not json', { qos: 1 })
+    // Refused: the connection is closed.
+    expect(await publishOutcome(await client(b.url), '$SYS/forged', 'x')).toBe('closed')
+    // in = 2 + 1 + 1 = 4; out = 2 accepted × 2 subscribers = 4
+    await waitFor('4 out', () => (b.stats().messagesOut === 4 ? true : undefined))
+    expect(b.stats()).toMatchObject({ messagesIn: 4, messagesOut: 4, accepted: 2, diverted: 1, rejected: 1, clients: 3 })
+    // An admin (loopback anonymous here) reads the $SYS counters, published every 30 ms here.
+    const admin = await client(b.url)
+    const seen: Record<string, unknown>[] = []
+    admin.on('message', (topic, payload) => {
+      if (topic === b.sysTopic) seen.push(JSON.parse(payload.toString('utf8')) as Record<string, unknown>)
+    })
+    await admin.subscribeAsync('$SYS/+/plantwatt/stats', { qos: 0 })
+    const stats = await waitFor('stats on $SYS', () => seen.find((s) => s.messagesIn === 4))
+    expect(stats).toMatchObject({ messagesIn: 4, accepted: 2, diverted: 1, rejected: 1, divertedByReason: { CORE_ERR_PAYLOAD_JSON: 1 }, refusedConnections: 0, authFailures: 0 })
+    // Every $SYS message delivered to the admin is a PUBLISH out too: out only grows past 4.
+    expect(stats.messagesOut as number).toBeGreaterThanOrEqual(4)
+    expect(typeof stats.brokerId).toBe('string')
   })
 
   it('cuts the payload copy of a dead letter to 64 KiB and never retains it', async () => {

@@ -23,6 +23,10 @@ import { compileUsers } from './users.ts'
 export interface BrokerStats {
   /** Clients connected now. */
   clients: number
+  /** PUBLISH packets received from clients (accepted, diverted and rejected). */
+  messagesIn: number
+  /** PUBLISH packets sent to clients (one per subscriber a message is delivered to). */
+  messagesOut: number
   /** Client publishes routed as sent. */
   accepted: number
   /** Client publishes routed to the dead-letter topic instead. */
@@ -53,6 +57,8 @@ export interface RunningBroker {
   tlsUrl?: string
   /** ws://host:port/path when `websocket` is configured. */
   wsUrl?: string
+  /** Where the broker publishes stats() every sysIntervalMs (JSON, with ts and brokerId; not retained). */
+  sysTopic: string
   stats(): BrokerStats
   /** Disconnects every client and stops listening. */
   close(): Promise<void>
@@ -88,6 +94,8 @@ const CONNACK = { unavailable: 3, badCredentials: 4, notAuthorized: 5 } as const
 const CONNACK_TEXT: Record<number, string> = { 3: 'server unavailable', 4: 'bad username or password', 5: 'not authorized' }
 /** Sockets that have not sent CONNECT yet may exceed maxConnections by this much (Aedes cuts them after its connectTimeout). */
 const HANDSHAKE_SLACK = 100
+/** [MQTT-2.2.1] control packet type 3: PUBLISH */
+const PUBLISH_PACKET = 3
 /** Publishes waiting in Aedes' emitter queue beyond which new ones are held (see gate()). */
 const MAX_ROUTING_QUEUE = 500
 /** Checked against when a username is unknown, so the answer takes as long as for a known one. */
@@ -120,7 +128,7 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
   const logger = opts.logger ?? createLogger('broker')
   const users = compileUsers(config.users)
   const anonymous = config.anonymous === 'auto' ? (users.size > 0 ? 'never' : 'loopback') : config.anonymous
-  const counters = { accepted: 0, diverted: 0, rejected: 0, oversizePackets: 0, authFailures: 0, refusedConnections: 0, refusedSubscriptions: 0, throttled: 0, heldForRouting: 0 }
+  const counters = { messagesIn: 0, messagesOut: 0, accepted: 0, diverted: 0, rejected: 0, oversizePackets: 0, authFailures: 0, refusedConnections: 0, refusedSubscriptions: 0, throttled: 0, heldForRouting: 0 }
   let aedesRef: Aedes | undefined
   /** Each connection's permissions, set when it authenticates: no lookup by name per message. */
   const acls = new WeakMap<Client, ClientAcl>()
@@ -196,6 +204,7 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
 
   const authorizePublish: NonNullable<AedesOptions['authorizePublish']> = (client, packet, callback) => {
     const clientId = client?.id ?? ''
+    if (client) counters.messagesIn++
     const finish = (error: PlantWattError | null): void => {
       if (error) {
         counters.rejected++
@@ -329,10 +338,17 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
     }
     sockets.add(stream)
     stream.on('close', () => sockets.delete(stream))
-    const conn = new PacketLimitedConnection(stream, maxPacketBytes, (err) => {
-      counters.oversizePackets++
-      logger.warn({ remote, code: err.code }, err.message)
-    })
+    const conn = new PacketLimitedConnection(
+      stream,
+      maxPacketBytes,
+      (err) => {
+        counters.oversizePackets++
+        logger.warn({ remote, code: err.code }, err.message)
+      },
+      (type) => {
+        if (type === PUBLISH_PACKET) counters.messagesOut++
+      },
+    )
     if (remote !== undefined) remotes.set(conn, remote)
     aedes.handle(conn)
   }
@@ -374,6 +390,18 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
   }
   logger.info({ url, tlsUrl, wsUrl, users: users.size, anonymous, cluster: config.cluster ? aedes.id : undefined }, 'broker listening')
 
+  const stats = (): BrokerStats => ({ clients: aedes.connectedClients, ...counters, divertedByReason: { ...divertedByReason } })
+  const sysTopic = `$SYS/${aedes.id}/plantwatt/stats`
+  // Not retained: Aedes hands retained $SYS messages to `#` subscribers too ([MQTT-4.7.2-1] says
+  // it must not). The broker's own publish does not pass authorizePublish (clients may not write to $SYS).
+  const publishSys = (): void => {
+    aedes.publish({ cmd: 'publish', topic: sysTopic, payload: Buffer.from(JSON.stringify({ ts: Date.now(), brokerId: aedes.id, ...stats() })), qos: 0, retain: false, dup: false }, (err) => {
+      if (err) logger.warn({ err: describeError(err) }, `cannot publish ${sysTopic}`)
+    })
+  }
+  const sysTimer = config.sysIntervalMs > 0 ? setInterval(publishSys, config.sysIntervalMs) : undefined
+  sysTimer?.unref()
+
   let closing: Promise<void> | undefined
   return {
     host,
@@ -381,10 +409,12 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
     url,
     ...(tlsUrl ? { tlsUrl } : {}),
     ...(wsUrl ? { wsUrl } : {}),
-    stats: () => ({ clients: aedes.connectedClients, ...counters, divertedByReason: { ...divertedByReason } }),
+    sysTopic,
+    stats,
     close() {
       closing ??= (async () => {
         if (gateTimer) clearInterval(gateTimer)
+        if (sysTimer) clearInterval(sysTimer)
         const serversClosed = servers.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve())))
         wss?.close()
         await new Promise<void>((resolve) => aedes.close(() => resolve()))

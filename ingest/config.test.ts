@@ -15,6 +15,7 @@ describe('ingest config', () => {
       maxInFlightMessages: 10_000,
       retry: { initialMs: 200, maxMs: 10_000 },
       deadLetterMemory: 1000,
+      stateIntervalMs: 10_000,
     })
   })
 

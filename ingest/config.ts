@@ -32,6 +32,11 @@ export const IngestConfigSchema = Type.Object(
     deadLetterFile: Type.Optional(Type.String({ description: 'JSON Lines file dead letters are appended to (folder created)' })),
     deadLetterMemory: Type.Integer({ minimum: 0, default: 1000, description: 'newest dead letters kept in memory for the API' }),
     partition: Type.Optional(IngestPartitionSchema),
+    stateIntervalMs: Type.Integer({
+      minimum: 0,
+      default: 10_000,
+      description: 'publish stats() (retained JSON) to pw/sys/ingest/{clientId} this often (ms; 0 = never); the will marks it disconnected',
+    }),
   },
   { additionalProperties: false },
 )

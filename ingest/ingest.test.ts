@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { startBroker, type RunningBroker } from '../broker/index.ts'
 import { validateConfig } from '../core/config.ts'
 import { silentLogger } from '../core/logger.ts'
-import { DEAD_LETTER_TOPIC } from '../core/mqtt.ts'
+import { DEAD_LETTER_TOPIC, ingestStateTopic } from '../core/mqtt.ts'
 import { PlantModelSchema } from '../core/plant.ts'
 import type { TelemetryStore } from '../storage/store.ts'
 import { createEmbeddedStore } from '../storage/embedded/index.ts'
@@ -89,6 +89,75 @@ async function countStored(store: TelemetryStore, field = 'active_power_kw', dev
 }
 
 describe('ingest: broker → validate → batch → store', () => {
+  it('publishes its counters (received, written, retried, dead-lettered per reason, lag) to pw/sys/ingest/{clientId}', async () => {
+    const b = await broker()
+    const store = controlledStore(embeddedStore())
+    const ing = await ingest(b.url, store, { clientId: 'ingest-metrics/1', config: { stateIntervalMs: 30 } })
+    expect(ing.stateTopic).toBe('pw/sys/ingest/ingest-metrics-1')
+    expect(ingestStateTopic('ingest-metrics/1')).toBe(ing.stateTopic)
+    const watcher = await publisher(b.url)
+    const states: Record<string, unknown>[] = []
+    watcher.on('message', (topic, payload) => {
+      if (topic === ing.stateTopic) states.push(JSON.parse(payload.toString('utf8')) as Record<string, unknown>)
+    })
+    await watcher.subscribeAsync('pw/sys/ingest/#', { qos: 0 })
+    const pub = await publisher(b.url)
+    // One store failure: the batch is retried once (retried = 1) and then written.
+    store.failNext(1)
+    // 2 valid messages of 2 and 1 samples; 1 with an unknown quantity (the broker diverts it:
+    // CORE_ERR_QUANTITY_UNKNOWN); 1 not JSON (CORE_ERR_PAYLOAD_JSON).
+    await pub.publishAsync(TOPIC, JSON.stringify({ seq: 1, samples: [{ ts: T0, values: { active_power_kw: 1 } }, { ts: T0 + 1000, values: { active_power_kw: 2 } }] }), { qos: 1 })
+    await pub.publishAsync(TOPIC, message(2, T0 + 2000), { qos: 1 })
+    await pub.publishAsync(TOPIC, message(3, T0 + 3000, { no_such_quantity: 1 }), { qos: 1 })
+    await pub.publishAsync(TOPIC, 'not json', { qos: 1 })
+    // received 4 = 2 data messages + 2 dead-letter envelopes from the broker.
+    const expected = {
+      clientId: 'ingest-metrics/1',
+      connected: true,
+      received: 4,
+      writtenMessages: 2,
+      writtenSamples: 3,
+      writtenPoints: 3,
+      retried: 1,
+      deadLettered: { CORE_ERR_QUANTITY_UNKNOWN: 1, CORE_ERR_PAYLOAD_JSON: 1 },
+      skipped: 0,
+      inFlight: 0,
+      lagMs: 0,
+    }
+    const state = await waitFor('a state message with every count', () => states.find((s) => s.writtenPoints === 3 && s.received === 4 && s.inFlight === 0))
+    expect(state).toMatchObject(expected)
+    expect(typeof state.ts).toBe('number')
+    const { clientId: _, ...counters } = expected
+    expect(ing.stats()).toEqual(counters)
+    // The state is retained: a reader that comes later gets it at once.
+    const late = await publisher(b.url)
+    const retained = new Promise<Record<string, unknown>>((resolve) => late.on('message', (_t, p) => resolve(JSON.parse(p.toString('utf8')) as Record<string, unknown>)))
+    await late.subscribeAsync(ing.stateTopic, { qos: 0 })
+    expect(await retained).toMatchObject({ clientId: 'ingest-metrics/1', received: 4 })
+    // Closing publishes a last state marked disconnected.
+    await ing.close()
+    await waitFor('the closing state', () => (states.at(-1)?.connected === false ? true : undefined))
+    expect(states.at(-1)).toMatchObject({ connected: false, writtenPoints: 3 })
+  })
+
+  it('reports lag and messages in flight while the store hangs', async () => {
+    const b = await broker()
+    const store = controlledStore(embeddedStore())
+    const ing = await ingest(b.url, store)
+    const pub = await publisher(b.url)
+    store.hold()
+    await pub.publishAsync(TOPIC, message(1, T0), { qos: 1 })
+    await pub.publishAsync(TOPIC, message(2, T0 + 1000), { qos: 1 })
+    await waitFor('two in flight', () => (ing.stats().inFlight === 2 ? true : undefined))
+    await new Promise((r) => setTimeout(r, 120))
+    // The oldest message has waited at least the 120 ms slept since both were in flight.
+    expect(ing.stats().lagMs).toBeGreaterThanOrEqual(120)
+    expect(ing.stats()).toMatchObject({ received: 2, writtenMessages: 0 })
+    store.release()
+    await waitFor('written', () => (ing.stats().writtenMessages === 2 ? true : undefined))
+    expect(ing.stats()).toMatchObject({ inFlight: 0, lagMs: 0, writtenPoints: 2 })
+  })
+
   it('stores every value of a valid message with seq and quality markers, numbers as sent', async () => {
     const b = await broker()
     const store = embeddedStore()

@@ -6,10 +6,10 @@ import { Compile } from 'typebox/compile'
 import type { DeadLetter, DeadLetterLog } from '../core/dead-letter.ts'
 import { describeError, isPlantWattError, PlantWattError } from '../core/errors.ts'
 import { createLogger, type Logger } from '../core/logger.ts'
-import { DEAD_LETTER_TOPIC, type MqttClientConfig } from '../core/mqtt.ts'
+import { DEAD_LETTER_TOPIC, ingestStateTopic, type MqttClientConfig } from '../core/mqtt.ts'
 import { decodePayload } from '../core/payload.ts'
 import { deviceKey, listPlantDevices, type PlantModel } from '../core/plant.ts'
-import { channelFilter, parseTopic } from '../core/topic.ts'
+import { channelFilter, parseTopic, type TopicParts } from '../core/topic.ts'
 import type { TelemetryPoint, TelemetryStore } from '../storage/store.ts'
 import type { IngestConfig } from './config.ts'
 import { createDeadLetterLog } from './dead-letter.ts'
@@ -40,6 +40,8 @@ export interface IngestStats {
 
 export interface RunningIngest {
   stats(): IngestStats
+  /** Where stats() is published every stateIntervalMs (retained JSON with ts and clientId). */
+  stateTopic: string
   deadLetters: DeadLetterLog
   /** Writes and acknowledges everything taken so far. */
   flush(): Promise<void>
@@ -86,6 +88,7 @@ const DeadLetterSchema = Type.Object(
 const checkDeadLetter = Compile(DeadLetterSchema)
 
 const DEAD_LETTER_COPY_BYTES = 64 * 1024
+const TOPIC_CACHE_SIZE = 100_000
 const DEAD_LETTER_WARN_INTERVAL_MS = 10_000
 
 /**
@@ -127,6 +130,8 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
   const knownDevices = opts.plant?.strict ? new Set(listPlantDevices(opts.plant).map(deviceKey)) : undefined
   const dataFilter = channelFilter('data')
 
+  /** Valid data topics seen, parsed: a device publishes to the same topic all day. */
+  const topics = new Map<string, { address: TopicParts; key: string }>()
   const counters = { received: 0, writtenMessages: 0, writtenSamples: 0, writtenPoints: 0, retried: 0, skipped: 0 }
   const deadLettered: Record<string, number> = {}
   const lastWarned = new Map<string, number>()
@@ -179,9 +184,15 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
       return none
     }
     try {
-      const address = parseTopic(topic)
-      if (address.channel !== 'data') throw new PlantWattError('INGEST_ERR_CHANNEL', `ingest only stores the data channel, got ${JSON.stringify(topic)}`)
-      const key = deviceKey(address)
+      let known = topics.get(topic)
+      if (known === undefined) {
+        const parsed = parseTopic(topic)
+        if (parsed.channel !== 'data') throw new PlantWattError('INGEST_ERR_CHANNEL', `ingest only stores the data channel, got ${JSON.stringify(topic)}`)
+        known = { address: parsed, key: deviceKey(parsed) }
+        if (topics.size >= TOPIC_CACHE_SIZE) topics.clear()
+        topics.set(topic, known)
+      }
+      const { address, key } = known
       if (partition && partitionOf(key, partition.count) !== partition.index) {
         counters.skipped++
         return none
@@ -197,8 +208,13 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
     }
   }
 
+  const clientId = opts.mqtt.clientId ?? defaultClientId(partition)
+  const stateTopic = ingestStateTopic(clientId)
   const client: MqttClient = mqtt.connect(opts.mqtt.url, {
-    clientId: opts.mqtt.clientId ?? defaultClientId(partition),
+    clientId,
+    // Retained status: whoever subscribes to pw/sys/ingest/# sees every instance, and the broker
+    // replaces it with this will when the instance vanishes without a goodbye.
+    ...(config.stateIntervalMs > 0 ? { will: { topic: stateTopic, payload: Buffer.from(JSON.stringify({ clientId, connected: false })), qos: 0 as const, retain: true } } : {}),
     username: opts.mqtt.username,
     password: opts.mqtt.password,
     keepalive: opts.mqtt.keepaliveS,
@@ -208,6 +224,8 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
     clean: false,
     protocolVersion: 4,
     resubscribe: false,
+    // mqtt.js logs every packet through `debug`; unless DEBUG asks for it, skip even the calls.
+    ...(process.env.DEBUG ? {} : { log: () => undefined }),
   } satisfies IClientOptions)
 
   function acknowledge(entry: Pending): void {
@@ -268,9 +286,14 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
     const batch = nextBatch()
     writingBatch = batch
     try {
-      const points = batch.flatMap((e) => e.points)
+      const points: TelemetryPoint[] = []
+      for (const entry of batch) for (const point of entry.points) points.push(point)
       const written = points.length === 0 || (await writeWithRetry(points))
       if (written) {
+        // The batch's PUBACKs leave in one socket write, not one syscall each.
+        const stream = client.stream as { cork?(): void; uncork?(): void } | undefined
+        stream?.cork?.()
+        process.nextTick(() => stream?.uncork?.())
         for (const entry of batch) {
           if (entry.points.length > 0) {
             counters.writtenMessages++
@@ -397,26 +420,43 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
   }
   logger.info({ url: opts.mqtt.url, clientId: client.options.clientId }, 'ingest subscribed')
 
+  const stats = (): IngestStats => {
+    const oldest = writingBatch[0]?.receivedAt ?? queue[0]?.receivedAt
+    return {
+      connected: client.connected,
+      ...counters,
+      deadLettered: { ...deadLettered },
+      inFlight: unsettled,
+      lagMs: oldest === undefined ? 0 : Date.now() - oldest,
+    }
+  }
+  const publishState = (extra: Record<string, unknown> = {}): Promise<void> =>
+    new Promise((resolve) => {
+      if (!client.connected) return resolve()
+      const body = JSON.stringify({ ts: Date.now(), clientId, ...stats(), ...extra })
+      client.publish(stateTopic, body, { qos: 0, retain: true }, (err) => {
+        if (err) logger.debug({ err: describeError(err) }, `cannot publish ${stateTopic}`)
+        resolve()
+      })
+    })
+  const stateTimer = config.stateIntervalMs > 0 ? setInterval(() => void publishState(), config.stateIntervalMs) : undefined
+  stateTimer?.unref()
+  if (stateTimer) void publishState()
+
   let closed: Promise<void> | undefined
   return {
     deadLetters,
-    stats: () => {
-      const oldest = writingBatch[0]?.receivedAt ?? queue[0]?.receivedAt
-      return {
-        connected: client.connected,
-        ...counters,
-        deadLettered: { ...deadLettered },
-        inFlight: unsettled,
-        lagMs: oldest === undefined ? 0 : Date.now() - oldest,
-      }
-    },
+    stateTopic,
+    stats,
     flush,
     close() {
       closed ??= (async () => {
         closing = true
         stopRetrying.abort()
+        if (stateTimer) clearInterval(stateTimer)
         await flush()
         if (timer) clearTimeout(timer)
+        if (stateTimer) await publishState({ connected: false })
         await client.endAsync()
         if (ownsDeadLetters) await deadLetters.close()
         logger.info('ingest stopped')

@@ -11,18 +11,24 @@ export const QUALITY_CODES = { uncertain: 1, bad: 2 } as const
  */
 export function payloadToPoints(address: DeviceAddress, payload: Payload): TelemetryPoint[] {
   const tags = { enterprise: address.enterprise, site: address.site, line: address.line, device: address.device }
-  return payload.samples.map((sample) => {
+  const points = new Array<TelemetryPoint>(payload.samples.length)
+  for (let i = 0; i < payload.samples.length; i++) {
+    const sample = payload.samples[i] as Payload['samples'][number]
     const fields: Record<string, number> = {}
-    const quality = sample.quality ?? {}
-    for (const [name, value] of Object.entries(sample.values)) {
-      if (quality[name] !== 'bad') fields[name] = value
+    const quality = sample.quality
+    for (const name in sample.values) {
+      if (quality?.[name] !== 'bad') fields[name] = sample.values[name] as number
     }
     fields.seq = payload.seq
-    for (const [name, q] of Object.entries(quality)) {
-      if (q !== 'good') fields[`q_${name}`] = QUALITY_CODES[q]
+    if (quality) {
+      for (const name in quality) {
+        const q = quality[name]
+        if (q !== undefined && q !== 'good') fields[`q_${name}`] = QUALITY_CODES[q]
+      }
     }
-    return { measurement: TELEMETRY_MEASUREMENT, tags, fields, ts: sample.ts }
-  })
+    points[i] = { measurement: TELEMETRY_MEASUREMENT, tags, fields, ts: sample.ts }
+  }
+  return points
 }
 
 /** FNV-1a: a stable, well-spread hash so every ingest instance agrees on who owns a device. */

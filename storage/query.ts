@@ -18,29 +18,40 @@ function badName(name: unknown): string | undefined {
 
 /** Throws STORAGE_ERR_INVALID_POINT naming the first bad point; nothing of the batch is written then. */
 export function validatePoints(points: readonly TelemetryPoint[]): void {
+  // Points of one message share one tags object (ingest): check each tags object once per call.
+  let checkedTags: object | undefined
+  let checkedMeasurement: string | undefined
   for (let i = 0; i < points.length; i++) {
     const p = points[i] as TelemetryPoint
-    const fail = (what: string): never => {
-      throw new PlantWattError('STORAGE_ERR_INVALID_POINT', `point ${i} (${String(p?.measurement)} at ${String(p?.ts)}): ${what}`, {
-        details: { index: i },
-      })
+    if (p.measurement !== checkedMeasurement) {
+      const m = badName(p.measurement)
+      if (m) failPoint(i, p, `measurement ${m}`)
+      checkedMeasurement = p.measurement
     }
-    const m = badName(p.measurement)
-    if (m) fail(`measurement ${m}`)
-    if (!Number.isSafeInteger(p.ts)) fail('ts must be an integer number of epoch milliseconds')
-    for (const [k, v] of Object.entries(p.tags)) {
-      const why = badName(k) ?? (k === 'time' ? 'is reserved' : undefined) ?? (badName(v) ? `value ${badName(v)}` : undefined)
-      if (why) fail(`tag ${JSON.stringify(k)} ${why}`)
+    if (!Number.isSafeInteger(p.ts)) failPoint(i, p, 'ts must be an integer number of epoch milliseconds')
+    if (p.tags !== checkedTags) {
+      for (const k in p.tags) {
+        const v = p.tags[k]
+        const why = badName(k) ?? (k === 'time' ? 'is reserved' : undefined) ?? (badName(v) ? `value ${badName(v)}` : undefined)
+        if (why) failPoint(i, p, `tag ${JSON.stringify(k)} ${why}`)
+      }
+      checkedTags = p.tags
     }
-    const fields = Object.entries(p.fields)
-    if (fields.length === 0) fail('has no fields')
-    for (const [k, v] of fields) {
+    let fields = 0
+    for (const k in p.fields) {
+      fields++
+      const v = p.fields[k]
       const why = badName(k) ?? (k === 'time' ? 'is reserved' : undefined)
-      if (why) fail(`field ${JSON.stringify(k)} ${why}`)
-      if (typeof v !== 'number' || !Number.isFinite(v)) fail(`field ${JSON.stringify(k)} must be a finite number, got ${String(v)}`)
-      if (k in p.tags) fail(`${JSON.stringify(k)} is both a tag and a field`)
+      if (why) failPoint(i, p, `field ${JSON.stringify(k)} ${why}`)
+      if (typeof v !== 'number' || !Number.isFinite(v)) failPoint(i, p, `field ${JSON.stringify(k)} must be a finite number, got ${String(v)}`)
+      if (k in p.tags) failPoint(i, p, `${JSON.stringify(k)} is both a tag and a field`)
     }
+    if (fields === 0) failPoint(i, p, 'has no fields')
   }
+}
+
+function failPoint(i: number, p: TelemetryPoint | undefined, what: string): never {
+  throw new PlantWattError('STORAGE_ERR_INVALID_POINT', `point ${i} (${String(p?.measurement)} at ${String(p?.ts)}): ${what}`, { details: { index: i } })
 }
 
 /** Throws STORAGE_ERR_QUERY for a malformed aggregate query. */

@@ -15,8 +15,10 @@ it('QoS 0 flood into a subscriber that stopped reading: the broker stays up, mem
     const r = await runLoad({ mode: 'flood', url: broker.url, publishers: 10, seconds: 4, payloadBytes: 200 })
     clearInterval(timer)
     const stats = broker.stats()
-    expect(r.sent).toBeGreaterThan(50_000)
-    expect(stats.accepted).toBeGreaterThan(50_000)
+    // Not a speed check (that is bench/flood.ts): enough publishes to overfill what the stalled
+    // subscriber's socket takes — heldForRouting > 0 shows the routing queue reached its bound.
+    expect(r.sent).toBeGreaterThan(10_000)
+    expect(stats.accepted).toBeGreaterThan(10_000)
     expect(stats.heldForRouting).toBeGreaterThan(0)
     expect((rssPeak - rssBefore) / 2 ** 20).toBeLessThan(300)
     // Still serving: a fresh subscriber gets a fresh message.
