@@ -147,7 +147,7 @@ const HOUR_RANGE = { device: 'acme/wuhan/rolling-1/main-meter', quantity: 'activ
 
 describe('config', () => {
   it('fills defaults and rejects unknown keys naming them', () => {
-    expect(resolveApiConfig({ port: 0 })).toEqual({ host: '127.0.0.1', port: 0, maxRangeDays: 400, maxPoints: 100_000, liveWindowS: 3600, onlineAfterMs: 10_000, importMaxBytes: 104_857_600 })
+    expect(resolveApiConfig({ port: 0 })).toEqual({ host: '127.0.0.1', port: 0, maxRangeDays: 400, maxPoints: 100_000, liveWindowS: 3600, onlineAfterMs: 10_000, rollupRefreshS: 300, importMaxBytes: 104_857_600 })
     expect(() => resolveApiConfig({ colour: 'blue' } as never)).toThrow(/\/colour/)
     expect(() => resolveApiConfig({ port: 70_000 })).toThrow(/\/port/)
   })

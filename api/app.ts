@@ -6,6 +6,7 @@ import type { DeadLetterLog } from '../core/dead-letter.ts'
 import type { Logger } from '../core/logger.ts'
 import type { PlantModel } from '../core/plant.ts'
 import { MemoryEventLog, type EventLog } from '../storage/events.ts'
+import { counterRollup, type CounterRollup } from '../reports/cache.ts'
 import type { TelemetryStore } from '../storage/store.ts'
 import { resolveApiConfig, type ApiConfig } from './config.ts'
 import type { ApiContext } from './context.ts'
@@ -39,6 +40,8 @@ export interface BuildOptions {
   plant?: PlantModel
   /** Defaults filled for what is missing. */
   config?: Partial<ApiConfig>
+  /** Counter roll-up of this process (reports/cache.ts); default: a new one. */
+  rollup?: CounterRollup
   /** Event log (alerts, baseline revisions, imports); default: in memory, lost at exit. */
   events?: EventLog
   /** Where ingest sets aside bad messages; /dead-letters answers 503 without it. */
@@ -66,6 +69,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
     plant: new PlantIndex(opts.plant),
     model: opts.plant ?? { timezone: 'Asia/Shanghai', strict: false, enterprises: [] },
     events: opts.events ?? new MemoryEventLog(),
+    rollup: opts.rollup ?? counterRollup(),
     config,
     deadLetters: opts.deadLetters,
     status: opts.status,
@@ -104,6 +108,11 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
         { name: 'reference', description: 'canonical quantities' },
         { name: 'system', description: 'health and dead letters' },
         { name: 'ui', description: 'the built-in web page' },
+        { name: 'reports', description: 'energy, production, cost, carbon, demand, SEC and grades, monthly report, tariff check' },
+        { name: 'efficiency', description: 'ISO 50006 baselines and savings, power factor, data quality' },
+        { name: 'commission', description: 'the commission scope: every enterprise, qualification, progress, ranking' },
+        { name: 'alerts', description: 'alerts: list, history, acknowledge, resolve' },
+        { name: 'auth', description: 'login and identity' },
       ],
     },
   })

@@ -68,6 +68,7 @@ export const ApiConfigSchema = Type.Object(
     maxPoints: Type.Integer({ minimum: 1, default: 100_000, description: 'most rows (windows) one answer may hold' }),
     liveWindowS: Type.Integer({ minimum: 1, default: 3600, description: 'how far back /live and /devices look for telemetry, in seconds' }),
     onlineAfterMs: Type.Integer({ minimum: 1, default: 10_000, description: 'a device is online when its newest sample is at most this old, in ms' }),
+    rollupRefreshS: Type.Integer({ minimum: 0, default: 300, description: 'how often the API process rolls counters of closed quarter hours up for reports, seconds (0 = only on demand)' }),
     importMaxBytes: Type.Integer({ minimum: 1, default: 104_857_600, description: 'largest CSV body POST /api/v1/import accepts, bytes (a larger one: 413)' }),
     // Sections without a default at this level: absent = their defaults (authSettings() & co.).
     auth: Type.Optional(AuthConfigSchema),

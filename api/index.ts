@@ -1,5 +1,6 @@
 import type { ApiConfig } from './config.ts'
 import { build, type BuildOptions } from './app.ts'
+import { counterRollup, refreshRollup } from '../reports/cache.ts'
 
 export { build, type BuildOptions } from './app.ts'
 export { ApiConfigSchema, resolveApiConfig, type ApiConfig } from './config.ts'
@@ -15,7 +16,8 @@ export interface RunningApi {
 
 /** Builds the API and listens on config.host:config.port. Does not close the store: its owner does. */
 export async function startApi(opts: Omit<BuildOptions, 'config'> & { config: ApiConfig }): Promise<RunningApi> {
-  const app = await build(opts)
+  const rollup = opts.rollup ?? counterRollup()
+  const app = await build({ ...opts, rollup })
   try {
     await app.listen({ host: opts.config.host, port: opts.config.port })
   } catch (err) {
@@ -26,5 +28,29 @@ export async function startApi(opts: Omit<BuildOptions, 'config'> & { config: Ap
   const port = typeof address === 'object' && address !== null ? address.port : opts.config.port
   const host = opts.config.host === '0.0.0.0' || opts.config.host === '::' ? '127.0.0.1' : opts.config.host
   const urlHost = host.includes(':') ? `[${host}]` : host
-  return { url: `http://${urlHost}:${port}`, port, close: () => app.close() }
+  // Keep the counter roll-up of closed quarter hours current, so no request pays for a long fill.
+  let refreshing = false
+  const refresh = async (): Promise<void> => {
+    if (refreshing || !opts.plant) return
+    refreshing = true
+    try {
+      await refreshRollup(opts.store, opts.plant, rollup, Date.now())
+    } catch (err) {
+      app.log.warn({ err }, 'counter roll-up refresh failed; reports read raw data until the next one')
+    } finally {
+      refreshing = false
+    }
+  }
+  const timers: NodeJS.Timeout[] = []
+  if (opts.config.rollupRefreshS > 0) {
+    timers.push(setTimeout(() => void refresh(), 10_000).unref(), setInterval(() => void refresh(), opts.config.rollupRefreshS * 1000).unref())
+  }
+  return {
+    url: `http://${urlHost}:${port}`,
+    port,
+    close: async () => {
+      for (const t of timers) clearTimeout(t)
+      await app.close()
+    },
+  }
 }

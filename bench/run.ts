@@ -17,6 +17,7 @@ import { fanIn, type FanInResult } from './fan-in.ts'
 import { qos0Flood, type FloodResult } from './flood.ts'
 import { runUiBenchmark } from './ui.ts'
 import { runEdgeBenchmark, type EdgeBenchmarkResult } from './edge.ts'
+import { runReportsBenchmark, type ReportsBenchResult } from './reports.ts'
 import { processCpuSeconds, runLoad } from './load.ts'
 import { startScript } from '../test/child.ts'
 
@@ -27,6 +28,8 @@ export interface BenchOptions {
   fanInMessagesPerPublisher?: number
   /** QoS 0 flood length, s. Default 6. */
   floodSeconds?: number
+  /** Enterprises of the commission-scope report benchmark. Default 100. */
+  reportEnterprises?: number
 }
 
 export interface BenchResult {
@@ -37,6 +40,8 @@ export interface BenchResult {
   ui: { firstValuesMs: number; pageBytes: number }
   /** The edge agent: decoded Modbus values per second (and per CPU second) from simulated SDM630 meters. */
   edge: EdgeBenchmarkResult
+  /** One-year monthly report of one line on each store, and the commission scope of many enterprises. */
+  reports: ReportsBenchResult
   pipeline: {
     what: string
     samples: number
@@ -185,10 +190,12 @@ export async function runBenchmarks(opts: BenchOptions): Promise<BenchResult> {
   let raw: Awaited<ReturnType<typeof rawInfluxRate>>
   let pipeline: PipelineRun
   let split: PipelineRun
+  let reports: ReportsBenchResult
   try {
     raw = await rawInfluxRate(influx, opts.samples)
     pipeline = await pipelineRate(influx, opts.samples)
     split = await pipelineRate(influx, opts.samples, PIPELINE_DEFAULTS, 'child')
+    reports = await runReportsBenchmark({ influx, ...(opts.reportEnterprises !== undefined ? { enterprises: opts.reportEnterprises } : {}) })
   } finally {
     await influx.stop()
   }
@@ -228,6 +235,7 @@ export async function runBenchmarks(opts: BenchOptions): Promise<BenchResult> {
     qos0Flood: flood,
     ui,
     edge,
+    reports,
   }
   const dir = join(import.meta.dirname, 'results')
   mkdirSync(dir, { recursive: true })

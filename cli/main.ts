@@ -427,9 +427,10 @@ program
   .command('bench')
   .description('run the benchmarks and print their results as JSON (also written to bench/results/)')
   .option('--samples <n>', 'samples to push through broker → ingest → store', '200000')
-  .action(async (opts: { samples: string }) => {
+  .option('--enterprises <n>', 'enterprises of the commission-scope report benchmark (a year of data each)', '100')
+  .action(async (opts: { samples: string; enterprises: string }) => {
     const { runBenchmarks } = await import('../bench/run.ts')
-    await runBenchmarks({ samples: Number(opts.samples) })
+    await runBenchmarks({ samples: Number(opts.samples), reportEnterprises: Number(opts.enterprises) })
   })
 
 try {

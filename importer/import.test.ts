@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { counterRollup } from '../reports/cache.ts'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
@@ -332,7 +333,7 @@ describe('runImportCommand (plantwatt import)', () => {
 /** The import plugin alone on a Fastify instance with a chosen principal (api/auth.ts gives everyone admin for now). */
 async function appAs(principal: Principal, maxBodyBytes?: number): Promise<{ app: FastifyInstance; events: MemoryEventLog }> {
   const events = new MemoryEventLog()
-  const ctx: ApiContext = { store, plant: new PlantIndex(PLANT), model: PLANT, events, config: resolveApiConfig({}), deadLetters: undefined, status: undefined, now: () => D0 }
+  const ctx: ApiContext = { store, plant: new PlantIndex(PLANT), model: PLANT, events, config: resolveApiConfig({}), deadLetters: undefined, status: undefined, now: () => D0, rollup: counterRollup() }
   const app = Fastify({ ajv: { customOptions: { removeAdditional: false } }, schemaErrorFormatter: formatValidationErrors }).withTypeProvider<TypeBoxTypeProvider>()
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     const { statusCode, body } = toErrorReply(err)

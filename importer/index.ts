@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { invalidateForPoints } from '../reports/cache.ts'
 import { PlantWattError, isPlantWattError } from '../core/errors.ts'
 import type { PlantModel } from '../core/plant.ts'
 import type { EventLog, StoredEvent } from '../storage/events.ts'
@@ -93,6 +94,8 @@ class PointBatcher {
     if (!this.dryRun) {
       try {
         await this.store.write(batch)
+        // Reports read counters through a roll-up of closed quarter hours: history written now must reach them.
+        await invalidateForPoints(this.store, batch)
       } catch (cause) {
         throw new PlantWattError(
           'IMPORT_ERR_WRITE',

@@ -15,7 +15,9 @@ import {
   type Sample,
   type TimeRange,
 } from '../analytics/index.ts'
+import type { ReferenceData } from '../analytics/index.ts'
 import { reportError } from './errors.ts'
+import { cacheAnswer, cachedAnswer, ceilQuarter, closedEnd, ensureRollup, floorQuarter, rollupReadings, type CounterRollup } from './cache.ts'
 import { formatScope, linesOf, modelOfScope, scopeLevel, type Scope, type ScopeLine } from './scope.ts'
 
 /** What every report reads from. */
@@ -24,9 +26,18 @@ export interface ReportDeps {
   model: PlantModel
   /** Clock, epoch ms (the newest, still open window ends here). */
   now: () => number
+  /**
+   * Counter roll-up (reports/cache.ts): closed quarters are read from `counter_15m`, filled on
+   * demand; absent = every reading comes from the raw telemetry.
+   */
+  rollup?: CounterRollup
+  /** Reference data (tariffs, factors, benchmarks); default analytics DEFAULT_REFERENCE. */
+  reference?: ReferenceData
+  /** Readings already fetched during one answer (monthlyReport shares them between its parts). */
+  memo?: Map<string, Promise<Map<string, Sample[]>>>
 }
 
-/** Counter readings are the last value of each quarter hour: fine enough for 15-minute demand and any shift start on a quarter hour. */
+/** Counter readings are the first value of each quarter hour: fine enough for 15-minute demand and any shift start on a quarter hour. */
 export const READING_STEP = '15m'
 export const READING_STEP_MS = 900_000
 /** How far before the range the reading that opens it is looked for. */
@@ -35,14 +46,26 @@ export const READING_LOOKBACK_MS = 86_400_000
 export type ReportGranularity = 'hour' | 'shift' | 'day' | 'month' | 'total'
 export const REPORT_GRANULARITIES: readonly ReportGranularity[] = ['hour', 'shift', 'day', 'month', 'total']
 
+const keyOfTags = (t: Record<string, string>): string => `${t.enterprise}/${t.site}/${t.line}/${t.device}`
+
 /**
  * Readings of a cumulative counter (energy_import_kwh, output_t …) per device: the first value of each
  * quarter hour, placed at the quarter's start (with 1-second or 1-minute data it was read then), from
  * READING_LOOKBACK_MS before the range (to open it) to the first reading at or after its end (to close
  * it), plus the device's newest reading inside the range (so the open quarter counts up to now).
- * Two store queries for all devices of the list.
+ * Both ends are widened to whole quarters, so the answer is the same whether a quarter comes from
+ * the raw data or from the roll-up. With `deps.rollup`, closed quarters come from the roll-up
+ * (filled on demand) and only the open tail from the raw data.
  */
-export async function counterReadings(deps: ReportDeps, devices: readonly DeviceAddress[], quantity: string, range: TimeRange): Promise<Map<string, Sample[]>> {
+export function counterReadings(deps: ReportDeps, devices: readonly DeviceAddress[], quantity: string, range: TimeRange): Promise<Map<string, Sample[]>> {
+  if (!deps.memo) return readCounter(deps, devices, quantity, range)
+  const key = `${quantity}|${range.start}|${range.end}|${devices.map(deviceKey).join(',')}`
+  let p = deps.memo.get(key)
+  if (!p) deps.memo.set(key, (p = readCounter(deps, devices, quantity, range)))
+  return p
+}
+
+async function readCounter(deps: ReportDeps, devices: readonly DeviceAddress[], quantity: string, range: TimeRange): Promise<Map<string, Sample[]>> {
   const out = new Map<string, Sample[]>()
   if (devices.length === 0) return out
   const wanted = new Set(devices.map(deviceKey))
@@ -53,31 +76,46 @@ export async function counterReadings(deps: ReportDeps, devices: readonly Device
     line: uniq(devices.map((d) => d.line)),
     device: uniq(devices.map((d) => d.device)),
   }
-  const start = range.start - READING_LOOKBACK_MS
-  const [rows, newest] = await Promise.all([
-    deps.store.aggregate({
+  const start = floorQuarter(range.start - READING_LOOKBACK_MS)
+  const stop = ceilQuarter(range.end) + READING_STEP_MS
+  const now = deps.now()
+  // Quarters before `split` come from the roll-up, the rest from the raw data.
+  let split = start
+  if (deps.rollup) {
+    split = Math.max(start, Math.min(stop, closedEnd(deps.rollup, now)))
+    // Always up to the closed part at `now`, not only to the range's end: each advance re-reads the
+    // last rereadMs, which is what picks up late data in ranges already materialised.
+    if (split > start) await ensureRollup(deps.store, deps.rollup, devices, quantity, start, now, now)
+  }
+  const rawPart = async (): Promise<Array<{ key: string; ts: number; value: number }>> => {
+    if (!(split < stop)) return []
+    const rows = await deps.store.aggregate({
       measurement: TELEMETRY_MEASUREMENT,
       fields: [quantity],
       filter,
-      start,
-      stop: range.end + READING_STEP_MS,
+      start: split,
+      stop,
       every: READING_STEP,
       fn: 'first',
       groupBy: ['enterprise', 'site', 'line', 'device'],
       timezone: 'UTC',
-    }),
+    })
+    return rows.map((r) => ({ key: keyOfTags(r.tags), ts: r.windowStart, value: r.value }))
+  }
+  const [rolled, tail, newest] = await Promise.all([
+    split > start ? rollupReadings(deps.store, devices, quantity, start, split) : Promise.resolve(new Map<string, Sample[]>()),
+    rawPart(),
     deps.store.latest({ measurement: TELEMETRY_MEASUREMENT, fields: [quantity], filter, since: start }),
   ])
-  const keyOf = (t: Record<string, string>): string => `${t.enterprise}/${t.site}/${t.line}/${t.device}`
-  for (const r of rows) {
-    const key = keyOf(r.tags)
-    if (!wanted.has(key)) continue
-    let list = out.get(key)
-    if (!list) out.set(key, (list = []))
-    list.push({ ts: r.windowStart, value: r.value })
+  for (const [key, samples] of rolled) out.set(key, samples)
+  for (const r of tail) {
+    if (!wanted.has(r.key)) continue
+    let list = out.get(r.key)
+    if (!list) out.set(r.key, (list = []))
+    list.push({ ts: r.ts, value: r.value })
   }
   for (const r of newest) {
-    const key = keyOf(r.tags)
+    const key = keyOfTags(r.tags)
     const list = out.get(key)
     // Only a reading newer than the last quarter's start and inside the range: the open quarter so far.
     if (!list || !wanted.has(key) || r.ts > range.end) continue
@@ -98,20 +136,56 @@ export interface DeviceIncrements {
 export async function deviceIncrements(deps: ReportDeps, devices: readonly DeviceAddress[], quantity: string, range: TimeRange): Promise<Map<string, Increment[]>> {
   const readings = await counterReadings(deps, devices, quantity, range)
   const out = new Map<string, Increment[]>()
-  for (const [key, samples] of readings) out.set(key, counterIncrements(samples, { maxGapMs: READING_STEP_MS }).increments)
+  for (const [key, samples] of readings) out.set(key, readingIncrements(samples).increments)
   return out
+}
+
+const incrementsCache = new WeakMap<readonly Sample[], ReturnType<typeof counterIncrements>>()
+
+/** counterIncrements of a reading list, computed once per list (readings are shared through ReportDeps.memo). */
+export function readingIncrements(samples: readonly Sample[]): ReturnType<typeof counterIncrements> {
+  let r = incrementsCache.get(samples)
+  if (!r) incrementsCache.set(samples, (r = counterIncrements(samples, { maxGapMs: READING_STEP_MS })))
+  return r
 }
 
 /** Amount per bucket of each device (aligned with `buckets`), from its counter. */
 export async function deviceBucketAmounts(deps: ReportDeps, devices: readonly DeviceAddress[], quantity: string, buckets: readonly Bucket[]): Promise<Map<string, BucketAmount[]>> {
   if (buckets.length === 0) return new Map()
   const range = { start: (buckets[0] as Bucket).start, end: (buckets[buckets.length - 1] as Bucket).end }
-  const readings = await counterReadings(deps, devices, quantity, range)
   const out = new Map<string, BucketAmount[]>()
-  for (const [key, samples] of readings) {
-    const { increments, anomalies } = counterIncrements(samples, { maxGapMs: READING_STEP_MS })
+  let todo: readonly DeviceAddress[] = devices
+  // Settled answers (wholly before the roll-up's watermark minus its re-read window) are kept in memory.
+  let keyOf: ((d: DeviceAddress) => string | undefined) | undefined
+  const rollup = deps.rollup
+  if (rollup && rollup.maxCachedAnswers > 0 && buckets.length <= 400) {
+    const stop = ceilQuarter(range.end) + READING_STEP_MS
+    const now = deps.now()
+    const { watermarks } = await ensureRollup(deps.store, rollup, devices, quantity, floorQuarter(range.start - READING_LOOKBACK_MS), now, now)
+    const sig = `${quantity}|${buckets.map((b) => b.start).join(',')}|${range.end}`
+    keyOf = (d) => {
+      const w = watermarks.get(deviceKey(d))
+      return w && stop <= w.to - rollup.rereadMs ? `${deviceKey(d)}|${w.gen}|${sig}` : undefined
+    }
+    todo = devices.filter((d) => {
+      const key = keyOf?.(d)
+      const hit = key === undefined ? undefined : cachedAnswer<BucketAmount[]>(rollup, key)
+      if (hit) out.set(deviceKey(d), hit)
+      return !hit
+    })
+    if (todo.length === 0) return out
+  }
+  const readings = await counterReadings(deps, todo, quantity, range)
+  for (const d of todo) {
+    const key = deviceKey(d)
+    const samples = readings.get(key)
+    if (!samples) continue
+    const { increments, anomalies } = readingIncrements(samples)
     const series = allocateIncrements(increments, buckets, anomalies)
-    out.set(key, series.windows.map((w) => ({ amount: w.amount, coverage: w.coverage })))
+    const amounts = series.windows.map((w) => ({ amount: w.amount, coverage: w.coverage }))
+    out.set(key, amounts)
+    const cacheKey = keyOf?.(d)
+    if (rollup && cacheKey !== undefined) cacheAnswer(rollup, cacheKey, amounts)
   }
   return out
 }
@@ -152,6 +226,10 @@ function meterModel(model: PlantModel, scope: Scope): PlantModel {
     }
   }
   return cut
+}
+
+function devicesOfModel(model: PlantModel): DeviceAddress[] {
+  return model.enterprises.flatMap((e) => e.sites.flatMap((s) => s.lines.flatMap((l) => l.devices.map((d) => ({ enterprise: e.id, site: s.id, line: l.id, device: d.id })))))
 }
 
 function findNode(nodes: readonly RollupNode[], path: string): RollupNode | undefined {
@@ -199,9 +277,7 @@ export async function energyReport(deps: ReportDeps, scope: Scope, range: TimeRa
   const timezone = scopeTimezone(deps.model, lines)
   const buckets = scopeBuckets(range, granularity, lines, timezone)
   const model = meterModel(deps.model, scope)
-  const devices = model.enterprises.flatMap((e) =>
-    e.sites.flatMap((s) => s.lines.flatMap((l) => l.devices.map((d) => ({ enterprise: e.id, site: s.id, line: l.id, device: d.id })))),
-  )
+  const devices = devicesOfModel(model)
   const amounts = await deviceBucketAmounts(deps, devices, 'energy_import_kwh', buckets)
   const tree = rollupEnergy(model, buckets, amounts)
   const path = formatScope(scope)
@@ -255,4 +331,59 @@ export async function productionReport(deps: ReportDeps, scope: Scope, range: Ti
     }
   }
   return { timezone, rows }
+}
+
+/** Increments clipped to a range, pro rata by time (as allocateIncrements spreads them). */
+export function clipIncrements(increments: readonly Increment[], range: TimeRange): Increment[] {
+  const out: Increment[] = []
+  for (const inc of increments) {
+    const a = Math.max(inc.start, range.start)
+    const b = Math.min(inc.end, range.end)
+    if (!(a < b)) continue
+    out.push(a === inc.start && b === inc.end ? inc : { start: a, end: b, amount: (inc.amount * (b - a)) / (inc.end - inc.start), gap: inc.gap })
+  }
+  return out
+}
+
+/** The energy intervals of one line of a scope (its main meter's increments, or those of each of its meters). */
+export interface LineIntervals {
+  line: ScopeLine
+  /** Sorted by start within each device; several devices' intervals overlap in time. */
+  intervals: Increment[]
+  /** Device paths that sent no readings. */
+  missing: string[]
+  /** Devices whose intervals are in `intervals`. */
+  devices: number
+}
+
+/**
+ * Energy increments of every line of the scope, clipped to the range: the devices `energyReport`
+ * counts (a line's main meter, else its meters; for a device scope, that device). Feed them to
+ * touCost and demandFromEnergy.
+ */
+/** The devices whose counters make up a line's energy within a scope (a device scope: that device). */
+export function lineEnergyDevices(line: ScopeLine, scope: Scope): DeviceAddress[] {
+  return scope.device !== undefined ? line.devices.filter((d) => d.device === scope.device) : line.energyDevices
+}
+
+export async function scopeEnergyIntervals(deps: ReportDeps, scope: Scope, range: TimeRange): Promise<LineIntervals[]> {
+  const lines = linesOf(deps.model, scope)
+  const devicesOfLine = (l: ScopeLine): DeviceAddress[] => lineEnergyDevices(l, scope)
+  // The same device list as energyReport reads (sub-meters included), so one answer reads it once (memo).
+  const readings = await counterReadings(deps, devicesOfModel(meterModel(deps.model, scope)), 'energy_import_kwh', range)
+  return lines.map((line) => {
+    const intervals: Increment[] = []
+    const missing: string[] = []
+    let devices = 0
+    for (const d of devicesOfLine(line)) {
+      const samples = readings.get(deviceKey(d))
+      if (!samples) {
+        missing.push(deviceKey(d))
+        continue
+      }
+      devices++
+      for (const iv of clipIncrements(readingIncrements(samples).increments, range)) intervals.push(iv)
+    }
+    return { line, intervals, missing, devices }
+  })
 }

@@ -285,7 +285,7 @@ const SavingsSchema = Type.Object(
 // ---------------------------------------------------------------- helpers
 
 function depsOf(ctx: ApiContext): ReportDeps & { events: ApiContext['events'] } {
-  return { store: ctx.store, model: ctx.model, now: ctx.now, events: ctx.events }
+  return { store: ctx.store, model: ctx.model, now: ctx.now, events: ctx.events, rollup: ctx.rollup }
 }
 
 /**
