@@ -155,8 +155,11 @@ program
   .addOption(portOption('control-port', 'with --scenario: HTTP endpoint to inject and end faults (GET/POST /faults, DELETE /faults/<id>)'))
   .option('--opcua-dir <dir>', "with --scenario: folder for the OPC UA machines' certificates and generated profiles", './data/opcua')
   .option('--no-opcua', "with --scenario: don't serve and poll the OPC UA machines")
+  .option('--history-days <n>', 'with --scenario: days of simulated history in the store before the live run (only what is missing; 0 = none)', '7')
   .addHelpText('after', configHelp(['plant', 'storage', 'broker', 'ingest', 'edge', 'api', 'sim']))
-  .action(async (opts: CommonOptions & { apiPort?: number; brokerPort?: number; storePath?: string; scenario?: string; groundTruth?: string; controlPort?: number; opcuaDir: string; opcua: boolean }) => {
+  .action(async (opts: CommonOptions & { apiPort?: number; brokerPort?: number; storePath?: string; scenario?: string; groundTruth?: string; controlPort?: number; opcuaDir: string; opcua: boolean; historyDays: string }) => {
+    const historyDays = Number(opts.historyDays)
+    if (!(Number.isInteger(historyDays) && historyDays >= 0 && historyDays <= 366)) throw new Error(`--history-days must be a whole number of days from 0 to 366, got ${opts.historyDays}`)
     const logger = createLogger('plantwatt', process.env.PLANTWATT_LOG_LEVEL ?? 'warn')
     const file = load(opts)
     const cfg: ResolvedConfig = {
@@ -171,7 +174,10 @@ program
       ...(scenario ? { scenario } : {}),
       ...(opts.groundTruth ? { groundTruthFile: opts.groundTruth } : {}),
       ...(scenario && opts.opcua !== false ? { opcuaDir: opts.opcuaDir } : {}),
+      ...(scenario && historyDays > 0 ? { historyDays } : {}),
+      ...(scenario && historyDays > 0 ? { onHistoryProgress: (n: number) => process.stderr.write(`\rwriting ${historyDays} days of simulated history (first start only): ${n} points`) } : {}),
     })
+    if (scenario && historyDays > 0) process.stderr.write('\n')
     let controlUrl: string | undefined
     if (up.scenario && opts.controlPort !== undefined) {
       const { startFaultControl } = await import('../simulators/control.ts')

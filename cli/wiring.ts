@@ -13,7 +13,7 @@ import { startIngest } from '../ingest/index.ts'
 import { startEdgeAgent } from '../edge-agent/index.ts'
 import { EdgeConfigSchema, type EdgeConfig } from '../edge-agent/config.ts'
 import { startApi } from '../api/index.ts'
-import { startSimulation, startScenario, scenarioPlantModel, type Scenario } from '../simulators/index.ts'
+import { prepareScenarioHistory, startSimulation, startScenario, scenarioPlantModel, type Scenario } from '../simulators/index.ts'
 import type { ResolvedConfig } from './config.ts'
 
 /** Default of edge.bufferDir (edge-agent/config.ts). */
@@ -88,6 +88,13 @@ export interface StartAllOptions {
    * profiles in this folder. Absent: no OPC UA (faster start; tests that don't need machines).
    */
   opcuaDir?: string
+  /**
+   * With a scenario: days of simulated history written into the store before the live run (only
+   * what is missing since the newest stored sample; the live counters continue from it). 0 = none.
+   */
+  historyDays?: number
+  /** Progress of the history backfill (points written so far). */
+  onHistoryProgress?: (points: number) => void
 }
 
 /** Edge-agent devices for the Modbus TCP meters and line PLCs (production counters) of a running scenario. */
@@ -164,7 +171,11 @@ export async function startAll(cfg: ResolvedConfig, logger: Logger, options: Sta
     let simulation: UpResult['simulation']
     let scenario: UpResult['scenario']
     if (options.scenario) {
+      const prepared = options.historyDays
+        ? await prepareScenarioHistory(options.scenario, store, { days: options.historyDays, stepMs: 900_000, ...(options.onHistoryProgress ? { onProgress: options.onHistoryProgress } : {}) })
+        : undefined
       const run = await startScenario(options.scenario, {
+        ...(prepared ? { initialCounters: prepared.initialCounters } : {}),
         ...(options.groundTruthFile ? { groundTruthFile: options.groundTruthFile } : {}),
         ...(options.opcuaDir ? { opcua: { pkiFolder: join(options.opcuaDir, 'sim-pki') } } : {}),
       })

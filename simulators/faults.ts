@@ -8,6 +8,21 @@ import { hashString, mixSeed, mulberry32 } from './prng.ts'
 import { FaultSchema, instantMs, type FaultInput, type FaultKind, type FaultSpec } from './scenario/schema.ts'
 
 
+export interface PresenterOptions {
+  /**
+   * The device's counters were resumed at this instant (epoch ms) from a reading that already shows
+   * every counter_reset begun before it: those resets take offset 0 instead of restarting the
+   * counter again. Default: none (a reset shows from the device's first presented value).
+   */
+  resumedAt?: number
+}
+
+/** What a device shows at t; `counters` gives its counter registers as they stand (resets applied, not garbage or stuck). */
+export interface Presenter {
+  (values: Readonly<Record<string, number>>, t: number): Record<string, number>
+  counters(values: Readonly<Record<string, number>>, t: number): Record<string, number>
+}
+
 /** One injected fault as recorded in the ground truth. */
 export interface FaultRecord {
   /** 1, 2, … in order of injection. */
@@ -145,22 +160,28 @@ export class FaultBook {
    * update in the fault; a reset counter restarts from 0 at the fault (and stays restarted); garbage
    * is seeded junk over many decades. Stateful per device: make one presenter per device instance.
    */
-  createPresenter(device: string, counters: readonly string[]): (values: Readonly<Record<string, number>>, t: number) => Record<string, number> {
+  createPresenter(device: string, counters: readonly string[], options: PresenterOptions = {}): Presenter {
     let stuck: { id: number; values: Record<string, number> } | undefined
     const resets = new Map<number, Record<string, number>>()
     const deviceSeed = mixSeed(this.opts.seed, hashString(device))
-    return (values, t) => {
-      let out: Record<string, number> = { ...values }
+    const resumedAt = options.resumedAt ?? Number.NEGATIVE_INFINITY
+    const withResets = (values: Readonly<Record<string, number>>, t: number): Record<string, number> => {
+      const out: Record<string, number> = { ...values }
       for (const f of this.faults) {
         if (f.device !== device || f.kind !== 'counter_reset' || t < f.start) continue
-        // A reset counter keeps counting from zero after the fault: the offset stays.
+        // A reset counter keeps counting from zero after the fault: the offset stays. Counters
+        // resumed from a reading taken after the reset already hold it (offset 0).
         let base = resets.get(f.id)
         if (!base) {
-          base = Object.fromEntries(counters.map((k) => [k, values[k] ?? 0]))
+          base = Object.fromEntries(counters.map((k) => [k, f.start < resumedAt ? 0 : (values[k] ?? 0)]))
           resets.set(f.id, base)
         }
         for (const k of counters) if (out[k] !== undefined) out[k] = Math.max(0, (out[k] as number) - (base[k] as number))
       }
+      return out
+    }
+    const present = (values: Readonly<Record<string, number>>, t: number): Record<string, number> => {
+      let out = withResets(values, t)
       const active = this.active(device, t)
       const stuckFault = active.find((f) => f.kind === 'stuck')
       if (stuckFault) {
@@ -173,11 +194,12 @@ export class FaultBook {
       }
       return out
     }
+    return Object.assign(present, { counters: withResets })
   }
 
   /** Hooks for a Modbus meter (modbus-meter.ts) of this device. */
-  meterHooks(device: string): MeterHooks {
-    const present = this.createPresenter(device, METER_COUNTERS)
+  meterHooks(device: string, options: PresenterOptions = {}): MeterHooks {
+    const present = this.createPresenter(device, METER_COUNTERS, options)
     return {
       present: (reading: MeterReading, t: number): MeterReading => {
         if (!this.faults.some((f) => f.device === device)) return reading

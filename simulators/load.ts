@@ -158,6 +158,8 @@ export function createLoadModel(options: LoadModelOptions): LoadModel {
 export interface MeterModelOptions extends LoadModelOptions {
   /** Import energy counter at the first tick, kWh. Default 0. */
   startEnergyKwh?: number
+  /** Export energy counter at the first tick, kWh (the model never exports, so it stays there). Default 0. */
+  startExportKwh?: number
 }
 
 /**
@@ -174,6 +176,8 @@ export function createMeterModel(options: MeterModelOptions): MeterModel {
   const load = createLoadModel(options)
   const start = options.startEnergyKwh ?? 0
   if (!(Number.isFinite(start) && start >= 0)) throw new PlantWattError('SIM_ERR_CONFIG', `startEnergyKwh must be ≥ 0, got ${start}`)
+  const exportKwh = options.startExportKwh ?? 0
+  if (!(Number.isFinite(exportKwh) && exportKwh >= 0)) throw new PlantWattError('SIM_ERR_CONFIG', `startExportKwh must be ≥ 0, got ${exportKwh}`)
   let importKwh = start
   let importKvarh = 0
   let last: { ts: number; pKw: number; qKvar: number } | undefined
@@ -194,7 +198,7 @@ export function createMeterModel(options: MeterModelOptions): MeterModel {
       } = now
       return {
         ts: t,
-        values: { ...canonical, energy_import_kwh: importKwh, energy_export_kwh: 0, energy_total_kwh: importKwh },
+        values: { ...canonical, energy_import_kwh: importKwh, energy_export_kwh: exportKwh, energy_total_kwh: importKwh + exportKwh },
         extra: {
           apparent_power_l1_kva, apparent_power_l2_kva, apparent_power_l3_kva,
           reactive_power_l1_kvar, reactive_power_l2_kvar, reactive_power_l3_kvar, current_n_a,

@@ -31,6 +31,7 @@ const OptionsSchema = Type.Object(
     seed: Type.Optional(Type.Integer()),
     updateIntervalMs: Type.Optional(Type.Integer({ minimum: 0 })),
     startEnergyKwh: Type.Optional(Type.Number({ minimum: 0 })),
+    startExportKwh: Type.Optional(Type.Number({ minimum: 0 })),
     timezone: Type.Optional(Type.String()),
     historySize: Type.Optional(Type.Integer({ minimum: 1 })),
     ctRatio: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
@@ -49,6 +50,8 @@ export interface MeterDeviceOptions {
   seed?: number
   /** Import energy counter at start, kWh. Default 0. */
   startEnergyKwh?: number
+  /** Export energy counter at start, kWh (total = import + export). Default 0. */
+  startExportKwh?: number
   /** IANA zone whose local time of week drives the load shape. Default Asia/Shanghai. */
   timezone?: string
   /** Epoch-ms clock read at each tick. Default Date.now. Inject one to run hours in milliseconds. */
@@ -140,6 +143,7 @@ export function createMeterDevice(options: MeterDeviceOptions): MeterDevice {
     ratedKw: options.ratedKw,
     seed: options.seed ?? 1,
     startEnergyKwh: options.startEnergyKwh ?? 0,
+    ...(options.startExportKwh ? { startExportKwh: options.startExportKwh } : {}),
     timezone,
     ...(options.powerKw ? { powerKw: options.powerKw } : {}),
     ...(options.powerFactor ? { powerFactor: options.powerFactor } : {}),

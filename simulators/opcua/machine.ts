@@ -38,6 +38,10 @@ export interface MachineModelOptions {
   product: string
   /** True while the line is scheduled to produce (in a shift); otherwise the machine is stopped. */
   scheduled: (t: number) => boolean
+  /** Energy counter at the first update, kWh (continuing a stored reading). Default 0. */
+  startEnergyKwh?: number
+  /** Part counter at the first update. Default 0. */
+  startPartCount?: number
 }
 
 export interface MachineModel {
@@ -60,7 +64,8 @@ export function createMachineModel(options: MachineModelOptions): MachineModel {
     const r = mulberry32(mixSeed(seed, Math.floor(t / BLOCK_MS)))()
     return r < 0.01 ? 3 : r < 0.12 ? 1 : 2
   }
-  let energyKwh = 0
+  let energyKwh = Math.max(0, options.startEnergyKwh ?? 0)
+  const startParts = Math.max(0, Math.ceil(options.startPartCount ?? 0))
   let runMs = 0
   let last: { t: number; powerKw: number; state: MachineStateCode } | undefined
   return {
@@ -74,7 +79,7 @@ export function createMachineModel(options: MachineModelOptions): MachineModel {
         if (last.state === 2) runMs += t - last.t
       }
       if (!last || t >= last.t) last = { t, powerKw, state }
-      return { ts: t, state, stateName: name, powerKw, energyKwh, partCount: Math.floor(runMs / cycleMs), product }
+      return { ts: t, state, stateName: name, powerKw, energyKwh, partCount: startParts + Math.floor(runMs / cycleMs), product }
     },
   }
 }

@@ -3,13 +3,15 @@ import type { DeviceAddress } from '../../core/topic.ts'
 import type { PlantModel } from '../../core/plant.ts'
 import { createSimClock } from '../clock.ts'
 import { FaultBook, type FaultRecord } from '../faults.ts'
-import type { MeterProfileId } from '../meters/index.ts'
+import { defaultCtRatio, METER_PROFILES, type MeterProfileId } from '../meters/index.ts'
+import { counterStartKwh, productionStart } from '../meters/counters.ts'
 import { createMeterDevice, serveMeters, serveMetersRtu, type MeterDevice, type MeterSnapshot } from '../modbus-meter.ts'
 import { createLinePlcDevice, LINE_PLC_REGISTERS, type LinePlcDevice, type LinePlcProfileId } from '../plc.ts'
 import { createMachineModel, type MachineKind, type MachineSnapshot } from '../opcua/machine.ts'
 import type { MachineVariable } from '../opcua/server.ts'
-import { buildScenarioModel, scenarioDeviceKeys, scenarioPlantModel, type ScenarioProduction } from './model.ts'
+import { buildScenarioModel, scenarioDeviceKeys, scenarioPlantModel, type ScenarioMeter, type ScenarioProduction } from './model.ts'
 import { instantMs, type FaultInput, type Scenario } from './schema.ts'
+import { checkScenarioCounters, type ScenarioCounters, type ScenarioCounterValues } from './counters.ts'
 
 export interface ScenarioRunOptions {
   /** Simulated clock, epoch ms. Default: scenario.speed from scenario.startTime (or now). */
@@ -23,6 +25,17 @@ export interface ScenarioRunOptions {
    * `pkiFolder` holds the servers' certificates (never the home folder).
    */
   opcua?: { pkiFolder: string; hostname?: string }
+  /**
+   * Counter readings to continue from, per device key (enterprise/site/line/device) — e.g. what
+   * `prepareScenarioHistory` or `readScenarioCounters` returns, so the live counters go on where the
+   * stored history ends. Meters: energy_import_kwh (or energy_total_kwh − energy_export_kwh) and
+   * energy_export_kwh; production counters: output_t / output_count; machines: energy_import_kwh
+   * and output_count. Each counter starts at the smallest value its registers serve at or above the
+   * reading (float32 / integer resolution of the map), so it never steps back. Counter resets
+   * (counter_reset faults) begun before the run are taken as already in the readings. Devices not
+   * named start from the scenario's own values (meters: ScenarioMeter.startEnergyKwh, others 0).
+   */
+  initialCounters?: ScenarioCounters
 }
 
 /** One line's OPC UA server and its machines. */
@@ -66,7 +79,7 @@ export interface ScenarioCounter {
   address: DeviceAddress
   key: string
   quantity: 'output_t' | 'output_count'
-  /** Output counted so far in this run, and the clock time of that count. */
+  /** Output counted so far (from initialCounters, else 0 at the run's start), and the clock time of that count. */
   snapshot(): { ts: number; value: number }
   tick(): { ts: number; value: number }
 }
@@ -120,8 +133,8 @@ export interface RunningScenario {
   close(): Promise<void>
 }
 
-function productionCounter(p: ScenarioProduction, clock: () => number): ScenarioCounter {
-  let total = 0
+function productionCounter(p: ScenarioProduction, clock: () => number, start: number): ScenarioCounter {
+  let total = start
   let last: { t: number; rate: number } | undefined
   let current = { ts: 0, value: 0 }
   const tick = () => {
@@ -137,6 +150,22 @@ function productionCounter(p: ScenarioProduction, clock: () => number): Scenario
 }
 
 /**
+ * Start counters of a meter: the scenario's own, or the given readings raised to what the meter's
+ * register map can serve (so the first served value is never below the reading).
+ */
+function meterStart(m: ScenarioMeter, given: ScenarioCounterValues | undefined): { startEnergyKwh: number; startExportKwh?: number } {
+  if (!given) return { startEnergyKwh: m.startEnergyKwh }
+  const ratios = { ctRatio: m.ctRatio ?? (METER_PROFILES[m.profile].side === 'secondary' ? defaultCtRatio(m.ratedKw) : 1), ptRatio: 1 }
+  const exportKwh = given.energy_export_kwh ?? 0
+  const importKwh = Math.max(given.energy_import_kwh ?? 0, (given.energy_total_kwh ?? 0) - exportKwh)
+  if (given.energy_import_kwh === undefined && given.energy_total_kwh === undefined) return { startEnergyKwh: m.startEnergyKwh, ...(exportKwh > 0 ? { startExportKwh: counterStartKwh(m.profile, 'energy_export_kwh', exportKwh, ratios) } : {}) }
+  return {
+    startEnergyKwh: counterStartKwh(m.profile, 'energy_import_kwh', importKwh, ratios),
+    ...(exportKwh > 0 ? { startExportKwh: counterStartKwh(m.profile, 'energy_export_kwh', exportKwh, ratios) } : {}),
+  }
+}
+
+/**
  * Starts the devices of a scenario: its meters on Modbus TCP (each line's meters share one free port
  * by unit id unless ports are given) or RTU (serialPath), fed by the same models as backfill, and the
  * production counters. Faults from the file are active from their start; more can be injected.
@@ -147,12 +176,18 @@ export async function startScenario(scenario: Scenario, options: ScenarioRunOpti
   const faults = new FaultBook({ timezone: scenario.timezone, seed: scenario.seed, devices: scenarioDeviceKeys(scenario), ...(options.groundTruthFile ? { groundTruthFile: options.groundTruthFile } : {}) })
   for (const f of scenario.faults) faults.inject(f)
   const model = buildScenarioModel(scenario, faults)
+  const initial: ScenarioCounters = options.initialCounters ?? new Map()
+  if (options.initialCounters) checkScenarioCounters(scenario, initial, `scenario ${scenario.name}: initialCounters`)
+  // Resets before this instant are already in the given readings.
+  const resumedAt = clock()
+  const resumed = (key: string) => (initial.has(key) ? { resumedAt } : {})
 
   const groups = new Map<string, { meter: (typeof model.meters)[number]; device: MeterDevice }[]>()
   for (const m of model.meters) {
     const device = createMeterDevice({
       profile: m.profile, ratedKw: m.ratedKw, unitId: m.unitId, seed: m.seed, timezone: scenario.timezone, clock,
-      startEnergyKwh: m.startEnergyKwh, powerKw: m.powerKw, powerFactor: m.powerFactor, hooks: faults.meterHooks(m.key), historySize: 600,
+      ...meterStart(m, initial.get(m.key)),
+      powerKw: m.powerKw, powerFactor: m.powerFactor, hooks: faults.meterHooks(m.key, resumed(m.key)), historySize: 600,
       ...(m.ctRatio ? { ctRatio: m.ctRatio } : {}),
     })
     const g = groups.get(m.endpoint) ?? []
@@ -161,7 +196,7 @@ export async function startScenario(scenario: Scenario, options: ScenarioRunOpti
   }
 
   // Each line's production counter, and the PLC serving it on the line's main-meter endpoint.
-  const production = model.production.map((p) => productionCounter(p, clock))
+  const production = model.production.map((p) => productionCounter(p, clock, productionStart(p.quantity, initial.get(p.key)?.[p.quantity] ?? 0)))
   const plcsByEndpoint = new Map<string, { device: LinePlcDevice; index: number }[]>()
   const plcs: ScenarioPlcEndpoint[] = []
   model.production.forEach((p, index) => {
@@ -173,7 +208,7 @@ export async function startScenario(scenario: Scenario, options: ScenarioRunOpti
     const unitId = Math.max(0, ...group.map((g) => g.meter.unitId), ...taken.map((t) => t.device.unitId)) + 1
     if (unitId > 247) throw new PlantWattError('SIM_ERR_CONFIG', `scenario ${scenario.name}: no unit id left for the production counter ${p.key} on ${main.endpoint}`)
     const counter = production[index]!
-    const device = createLinePlcDevice({ unitId, quantity: p.quantity, tick: counter.tick, present: faults.createPresenter(p.key, [p.quantity]), online: (t) => faults.online(p.key, t), clock })
+    const device = createLinePlcDevice({ unitId, quantity: p.quantity, tick: counter.tick, present: faults.createPresenter(p.key, [p.quantity], resumed(p.key)), online: (t) => faults.online(p.key, t), clock })
     taken.push({ device, index })
     plcsByEndpoint.set(main.endpoint, taken)
   })
@@ -229,7 +264,12 @@ export async function startScenario(scenario: Scenario, options: ScenarioRunOpti
     for (const m of model.machines) byLine.set(m.lineKey, [...(byLine.get(m.lineKey) ?? []), m])
     for (const [lineKey, list] of byLine) {
       const devices = list.map((m) => {
-        const mm = createMachineModel({ kind: m.kind, ratedKw: m.ratedKw, seed: m.seed, product: m.product, scheduled: m.scheduled })
+        const start = initial.get(m.key)
+        const mm = createMachineModel({
+          kind: m.kind, ratedKw: m.ratedKw, seed: m.seed, product: m.product, scheduled: m.scheduled,
+          ...(start?.energy_import_kwh !== undefined ? { startEnergyKwh: start.energy_import_kwh } : {}),
+          ...(start?.output_count !== undefined ? { startPartCount: start.output_count } : {}),
+        })
         let current = mm.update(clock())
         return { spec: m, tick: () => (current = mm.update(clock())), snapshot: () => current }
       })
