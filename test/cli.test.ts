@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -94,6 +94,45 @@ describe('plantwatt CLI', () => {
       expect(page).toContain('src="/ui/app.js"')
       const script = await (await fetch(`${api}/ui/app.js`)).text()
       expect(script).toContain('live?')
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+      child.kill('SIGINT')
+      expect(await exited).toBe(0)
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL')
+    }
+  })
+
+  it('`npm start` (up --scenario hubei with history): three enterprises live, OPC UA machines, reports over the history, clean stop', async () => {
+    // package.json "start" with ports 0, a temporary store and 2 days of history instead of 35 (time).
+    const start = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')).scripts.start as string
+    expect(start).toBe('node bin/plantwatt.js up --scenario hubei --history-days 35')
+    const child = spawn(process.execPath, [BIN, 'up', '--scenario', 'hubei', '--history-days', '2', '--api-port', '0', '--broker-port', '0', '--store-path', join(tmp, 'start.db'), '--opcua-dir', join(tmp, 'opcua')], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    try {
+      const out = await waitForOutput(child, /Press Ctrl-C to stop/, 120_000)
+      const api = /Web UI\s+(http:\/\/\S+)\//.exec(out)?.[1]
+      expect(api).toBeDefined()
+      expect(out).toMatch(/OPC UA\s+opc\.tcp:\/\/127\.0\.0\.1:\d+/)
+      let live: { enterprise: string; device: string; values: Record<string, number> }[] = []
+      const deadline = Date.now() + 60_000
+      while (Date.now() < deadline) {
+        live = ((await (await fetch(`${api}/api/v1/live`)).json()) as { devices: typeof live }).devices
+        if (new Set(live.map((d) => d.enterprise)).size === 3 && live.some((d) => d.values.machine_state !== undefined)) break
+        await new Promise((r) => setTimeout(r, 500))
+      }
+      expect([...new Set(live.map((d) => d.enterprise))].sort()).toEqual(['edong-cement', 'hanjiang-autoparts', 'jiangcheng-steel'])
+      // A machine polled over OPC UA reports its state (0..3).
+      const machine = live.find((d) => d.values.machine_state !== undefined)
+      expect(machine?.values.machine_state).toBeGreaterThanOrEqual(0)
+      expect(machine?.values.machine_state).toBeLessThanOrEqual(3)
+      // The history is there: yesterday's energy of the 5000 t/d clinker line (12.5 MW rated, ~92 % load) is
+      // of the order of 12.5 MW × 0.92 × 24 h ≈ 276 MWh, fully covered.
+      const day = new Date(Date.now() - 86_400_000 + 8 * 3_600_000).toISOString().slice(0, 10)
+      const energy = (await (await fetch(`${api}/api/v1/energy?scope=edong-cement/huangshi/clinker-1&start=${day}&stop=${day}T23:59:59&granularity=total`)).json()) as { energyKwh: number; coverage: number }
+      expect(energy.energyKwh).toBeGreaterThan(200_000)
+      expect(energy.energyKwh).toBeLessThan(320_000)
+      expect(energy.coverage).toBeGreaterThan(0.99)
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
       child.kill('SIGINT')
       expect(await exited).toBe(0)
