@@ -11,6 +11,7 @@ import { EdgeConfigSchema } from '../edge-agent/config.ts'
 import { ApiConfigSchema } from '../api/config.ts'
 import { SimConfigSchema } from '../simulators/config.ts'
 import { CommissionConfigSchema } from '../reports/commission.ts'
+import { AlertsConfigSchema, validateAlertsConfig } from '../alerts/rules.ts'
 
 /**
  * The one config file every `plantwatt` command reads: each command takes the sections it needs,
@@ -27,6 +28,7 @@ export const PlantWattConfigSchema = Type.Object(
     api: Type.Optional(ApiConfigSchema),
     sim: Type.Optional(SimConfigSchema),
     commission: Type.Optional(CommissionConfigSchema),
+    alerts: Type.Optional(AlertsConfigSchema),
   },
   { additionalProperties: false },
 )
@@ -36,7 +38,7 @@ export type PlantWattConfig = Type.Static<typeof PlantWattConfigSchema>
 /** Every section present, defaults filled: what the commands work with. */
 export type ResolvedConfig = Readonly<Required<PlantWattConfig>>
 
-const SECTIONS = ['plant', 'mqtt', 'storage', 'broker', 'ingest', 'edge', 'api', 'sim', 'commission'] as const
+const SECTIONS = ['plant', 'mqtt', 'storage', 'broker', 'ingest', 'edge', 'api', 'sim', 'commission', 'alerts'] as const
 
 /**
  * Reads a config file (or none: all defaults), validates it whole — every problem in every section
@@ -59,5 +61,8 @@ export function loadPlantWattConfig(file: string | undefined): ResolvedConfig {
   const filled: Record<string, unknown> = { storage: { backend: 'embedded' } }
   for (const s of SECTIONS) if (!(s in filled)) filled[s] = {}
   Object.assign(filled, raw)
-  return validateConfig(PlantWattConfigSchema, filled, file ?? 'config') as ResolvedConfig
+  const cfg = validateConfig(PlantWattConfigSchema, filled, file ?? 'config') as ResolvedConfig
+  // Rule-level checks the schema cannot express (keys per rule kind, duplicate ids): all reported at once.
+  validateAlertsConfig(cfg.alerts, `${file ?? 'config'}: alerts`)
+  return cfg
 }

@@ -388,6 +388,42 @@ program
   })
 
 program
+  .command('alerts')
+  .description('run the alert service: rules and the anomaly detector on the live data, events in the store, MQTT/webhook notifications')
+  .option('-c, --config <file>', 'YAML config file (sections mqtt, storage, plant, alerts)')
+  .addHelpText('after', configHelp(['mqtt', 'storage', 'plant', 'alerts']))
+  .action(async (opts: CommonOptions) => {
+    const logger = createLogger('alerts')
+    const cfg = load(opts)
+    const { createStore } = await import('../storage/index.ts')
+    const { openEventLog } = await import('../storage/events.ts')
+    const { startAlertService, RECOMMENDED_RULES } = await import('../alerts/index.ts')
+    const { clientId } = await wiring()
+    const store = await createStore(cfg.storage)
+    const events = await openEventLog(cfg.storage)
+    const rules = cfg.alerts.rules.length > 0 ? cfg.alerts.rules : RECOMMENDED_RULES
+    const service = await startAlertService({
+      mqtt: { ...cfg.mqtt, clientId: cfg.mqtt.clientId ?? clientId('alerts') },
+      store,
+      events,
+      plant: cfg.plant,
+      rules,
+      webhooks: cfg.alerts.webhooks,
+      settings: { pollEventsMs: cfg.alerts.pollEventsMs, tickMs: cfg.alerts.tickMs, restoreLookback: cfg.alerts.restoreLookback },
+      logger,
+    })
+    process.stdout.write(`alert service: ${rules.length} rule(s)${cfg.alerts.rules.length === 0 ? ' (the recommended set)' : ''}, subscribed at ${cfg.mqtt.url}, events in ${cfg.storage.backend}\n`)
+    runUntilSignal(
+      [
+        { name: 'store', close: () => store.close() },
+        { name: 'event log', close: () => events.close() },
+        { name: 'alerts', close: () => service.close() },
+      ],
+      logger,
+    )
+  })
+
+program
   .command('import')
   .description('import historical data from a CSV file into the configured store (long layout, or interval kWh per row); see importer/README.md')
   .argument('<file>', 'CSV file (UTF-8, with a header line)')

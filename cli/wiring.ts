@@ -13,6 +13,9 @@ import { startIngest } from '../ingest/index.ts'
 import { startEdgeAgent } from '../edge-agent/index.ts'
 import { EdgeConfigSchema, type EdgeConfig } from '../edge-agent/config.ts'
 import { startApi } from '../api/index.ts'
+import { StreamHub } from '../api/hub.ts'
+import { openEventLog } from '../storage/events.ts'
+import { RECOMMENDED_RULES, startAlertService, type RunningAlertService } from '../alerts/index.ts'
 import { prepareScenarioHistory, startSimulation, startScenario, scenarioPlantModel, type Scenario } from '../simulators/index.ts'
 import type { ResolvedConfig } from './config.ts'
 
@@ -201,16 +204,39 @@ export async function startAll(cfg: ResolvedConfig, logger: Logger, options: Sta
     const edge = await startEdgeAgent({ config: edgeConfig, mqtt: mqtt('edge'), logger: logger.child({ component: 'edge' }) })
     closables.push({ name: 'edge', close: () => edge.close() })
 
+    // One event log for the API and the alert service (with an in-memory store, two would not share).
+    const events = await openEventLog(cfg.storage)
+    closables.push({ name: 'event log', close: () => events.close() })
+    const hub = new StreamHub()
+    let alerts: RunningAlertService | undefined
+
     const api = await startApi({
       store,
       plant,
       config: cfg.api,
       commission: cfg.commission,
+      events,
+      hub,
       logger: logger.child({ component: 'api' }),
       deadLetters: ingest.deadLetters,
-      status: () => ({ broker: broker.stats(), ingest: ingest.stats(), edge: edge.status() }),
+      status: () => ({ broker: broker.stats(), ingest: ingest.stats(), edge: edge.status(), ...(alerts ? { alerts: alerts.stats() } : {}) }),
     })
     closables.push({ name: 'api', close: () => api.close() })
+
+    alerts = await startAlertService({
+      mqtt: mqtt('alerts'),
+      store,
+      events,
+      plant,
+      rules: cfg.alerts.rules.length > 0 ? cfg.alerts.rules : RECOMMENDED_RULES,
+      webhooks: cfg.alerts.webhooks,
+      settings: { pollEventsMs: cfg.alerts.pollEventsMs, tickMs: cfg.alerts.tickMs, restoreLookback: cfg.alerts.restoreLookback },
+      // Alerts reach the web UI's live stream of their line as they happen.
+      onEvent: (n) => void hub.publish({ enterprise: n.enterprise, site: n.site, line: n.line, type: 'alert', data: n }),
+      logger: logger.child({ component: 'alerts' }),
+    })
+    const running = alerts
+    closables.push({ name: 'alerts', close: () => running.close() })
     return { store, brokerUrl: broker.url, apiUrl: api.url, plant, simulators, ...(simulation ? { simulation } : {}), ...(scenario ? { scenario } : {}), closables }
   } catch (err) {
     await closeAll(closables, logger)

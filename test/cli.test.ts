@@ -38,7 +38,7 @@ describe('plantwatt CLI', () => {
   it('documents every command and its config keys in --help', () => {
     const top = run(['--help'])
     expect(top.status).toBe(0)
-    for (const cmd of ['up', 'broker', 'edge', 'ingest', 'api', 'sim', 'check', 'bench']) expect(top.stdout).toContain(cmd)
+    for (const cmd of ['up', 'broker', 'edge', 'ingest', 'api', 'sim', 'check', 'bench', 'alerts', 'import']) expect(top.stdout).toContain(cmd)
     const broker = run(['broker', '--help'])
     expect(broker.status).toBe(0)
     expect(broker.stdout).toContain('--port <port>')

@@ -1,0 +1,361 @@
+import { deviceKey, listPlantDevices, type PlantModel } from '../core/plant.ts'
+import { TELEMETRY_MEASUREMENT, type TelemetryStore } from '../storage/store.ts'
+import type { ResolvedRule } from './rules.ts'
+import { inShift, lineContexts, type LineContext } from './plant-context.ts'
+import { hourOfWeek, slotOfWeek } from './time.ts'
+
+/**
+ * Learned expectations, per device, from its own history in the store — no hand-set thresholds.
+ *
+ * Anomaly model, per averaging window w (default 15 min) of device power P_w (kW):
+ *   production:    E[P_w] = a + b·R_w                  (line has a production counter, w producing)
+ *                  E[P_w] = a + s[hour(w)]             (nothing counted in w: base load by hour of week)
+ *   time-of-week:  E[P_w] = s[slot(w)]
+ * R_w = production rate of the device's line over w (counter increase / window length, units/h),
+ * slot(w) = local hour of the week (0 = Monday 00:00–01:00, 167 = Sunday 23:00).
+ * a, b: Huber-weighted least squares (IRLS, c = 1.345); s: per slot, the median of what is left
+ * (production) or of the power itself (time-of-week); σ: 1.4826 × the median absolute residual
+ * after both — a robust standard deviation, which faults in the history barely move.
+ * The production model is kept when its RMS residual is smaller than the time-of-week model's.
+ */
+
+export const WEEK_SLOTS = 168
+const HOUR_MS = 3_600_000
+
+export interface DeviceBaseline {
+  model: 'production' | 'time-of-week'
+  /** a (kW) and b (kW per unit/h) of the production model; 0 for time-of-week. */
+  intercept: number
+  slope: number
+  /** s[slot], kW: per window-long slot of the week (time-of-week), per hour of the week (production). */
+  slots: number[]
+  /** Length of a slot, ms. */
+  slotMs: number
+  /** Robust standard deviation of the residual relative to the expected power (noise grows with load). */
+  sigma: number
+  /**
+   * 99th percentile of |residual| relative to the expected power. A residual that recurs (a daily
+   * pattern the model does not capture) is not noise to MAD, but it is to this: the band is at least
+   * 1.25 × this, so what the history shows as normal never fires.
+   */
+  tail: number
+  regimeTail?: number[]
+  /** Production model: σ per regime — idle (rate ≤ idleRate), then each quartile of the producing rate. */
+  regimeSigma?: number[]
+  idleRate?: number
+  /** Quartile edges of the producing rate, units/h. */
+  rateEdges?: number[]
+  /** Expected power below which σ applies to this floor instead (5 % of the median level), kW. */
+  floorKw: number
+  /**
+   * Production model: what one count of the counter per window moves the expectation, b × quantum
+   * (kW). A parts counter adds or drops a whole part per window: at idle that is much more than the
+   * relative noise, so it widens the band by this much.
+   */
+  quantumKw: number
+  /** Median window power of the history, kW. */
+  levelKw: number
+  /** Windows the fit used. */
+  n: number
+  timezone: string
+}
+
+/** What the standby rule learns: the device's idle level (P90 of its out-of-shift power × 1.25). */
+export interface BaselineBook {
+  /** When the history ended (epoch ms). */
+  learnedAt: number
+  /** Averaging window the anomaly baselines were fitted on, ms. */
+  windowMs: number
+  anomaly: Map<string, DeviceBaseline>
+  idleKw: Map<string, number>
+}
+
+export function emptyBaselineBook(windowMs = 900_000): BaselineBook {
+  return { learnedAt: 0, windowMs, anomaly: new Map(), idleKw: new Map() }
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN
+  const s = [...values].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
+}
+
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return Number.NaN
+  const s = [...values].sort((a, b) => a - b)
+  const pos = (s.length - 1) * q
+  const lo = Math.floor(pos)
+  const hi = Math.ceil(pos)
+  return (s[lo] as number) + ((s[hi] as number) - (s[lo] as number)) * (pos - lo)
+}
+
+/** 1.4826 × median |x − median x|: the standard deviation of normal data, robust to outliers. */
+export function robustSigma(values: readonly number[]): number {
+  const m = median(values)
+  return 1.4826 * median(values.map((v) => Math.abs(v - m)))
+}
+
+function rms(values: readonly number[]): number {
+  return Math.sqrt(values.reduce((a, v) => a + v * v, 0) / Math.max(1, values.length))
+}
+
+/** Huber-weighted straight line y = a + b x by iteratively reweighted least squares. */
+export function huberLine(x: readonly number[], y: readonly number[], iterations = 8): { a: number; b: number } {
+  const n = x.length
+  const w = new Array<number>(n).fill(1)
+  let a = 0
+  let b = 0
+  for (let it = 0; it < iterations; it++) {
+    let sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0
+    for (let i = 0; i < n; i++) {
+      const wi = w[i] as number
+      const xi = x[i] as number
+      const yi = y[i] as number
+      sw += wi; sx += wi * xi; sy += wi * yi; sxx += wi * xi * xi; sxy += wi * xi * yi
+    }
+    const den = sw * sxx - sx * sx
+    b = Math.abs(den) > 1e-12 ? (sw * sxy - sx * sy) / den : 0
+    a = (sy - b * sx) / sw
+    const r = x.map((xi, i) => (y[i] as number) - a - b * xi)
+    const s = Math.max(robustSigma(r), 1e-9)
+    for (let i = 0; i < n; i++) {
+      const u = Math.abs(r[i] as number) / (1.345 * s)
+      w[i] = u <= 1 ? 1 : 1 / u
+    }
+  }
+  return { a, b }
+}
+
+export interface BaselineWindow {
+  /** Window start, epoch ms. */
+  start: number
+  /** Mean power over the window, kW. */
+  powerKw: number
+  /** Production rate of the line over the window, units/h; absent when unknown. */
+  rate?: number
+}
+
+const WEEK_MS = 7 * 86_400_000
+
+/**
+ * Per hour-of-week slot: the median over the history (only for slots seen in at least two different
+ * weeks, else `fallback`), and for each window the median of its slot over the *other* weeks (NaN
+ * when there are none). σ is measured on the latter: a slot median that includes the window's own
+ * week would fit its noise and make the band too narrow.
+ */
+function slotFit(slotsOf: readonly number[], weeks: readonly number[], values: readonly number[], fallback: number, slotCount = WEEK_SLOTS): { slots: number[]; others: number[] } {
+  const bySlot: { v: number; w: number }[][] = Array.from({ length: slotCount }, () => [])
+  slotsOf.forEach((s, i) => (bySlot[s] as { v: number; w: number }[]).push({ v: values[i] as number, w: weeks[i] as number }))
+  const slots = bySlot.map((list) => (new Set(list.map((x) => x.w)).size >= 2 ? median(list.map((x) => x.v)) : fallback))
+  const cache = new Map<string, number>()
+  const others = slotsOf.map((s, i) => {
+    const key = `${s}/${weeks[i] as number}`
+    let m = cache.get(key)
+    if (m === undefined) {
+      const rest = (bySlot[s] as { v: number; w: number }[]).filter((x) => x.w !== weeks[i]).map((x) => x.v)
+      m = rest.length > 0 ? median(rest) : Number.NaN
+      cache.set(key, m)
+    }
+    return m
+  })
+  return { slots, others }
+}
+
+/** 99th percentile of |residual| / max(|expected|, floor). */
+function relativeTail(residual: readonly number[], expected: readonly number[], floorKw: number): number {
+  return quantile(residual.map((r, i) => Math.abs(r) / Math.max(Math.abs(expected[i] as number), floorKw)), 0.99)
+}
+
+/** Relative robust σ: 1.4826 × MAD of residual / max(|expected|, floor). */
+function relativeSigma(residual: readonly number[], expected: readonly number[], floorKw: number): number {
+  return robustSigma(residual.map((r, i) => r / Math.max(Math.abs(expected[i] as number), floorKw)))
+}
+
+/**
+ * Fits the anomaly model of one device; undefined with fewer than `minWindows` windows of history.
+ * The time-of-week model needs at least two weeks; the production model works from one (its slot
+ * corrections then stay 0).
+ */
+export function fitDeviceBaseline(windows: readonly BaselineWindow[], timezone: string, minWindows = 96, windowMs = 900_000, counterStep = 0): DeviceBaseline | undefined {
+  if (windows.length < minWindows) return undefined
+  const first = Math.min(...windows.map((w) => w.start))
+  const weekOf = (w: BaselineWindow): number => Math.floor((w.start - first) / WEEK_MS)
+  const levelKw = median(windows.map((w) => w.powerKw))
+  const floorKw = Math.max(1e-6, 0.05 * Math.abs(levelKw))
+
+  let tow: DeviceBaseline | undefined
+  let towRms = Infinity
+  {
+    // Slots as long as the window (672 quarter hours a week): shift ramps and load patterns repeat at
+    // the same quarter hour, and σ is measured week against week.
+    const slotCount = Math.ceil(WEEK_MS / windowMs)
+    const slotsOf = windows.map((w) => slotOfWeek(w.start, timezone, windowMs))
+    const power = windows.map((w) => w.powerKw)
+    const { slots, others } = slotFit(slotsOf, windows.map(weekOf), power, levelKw, slotCount)
+    const residual: number[] = []
+    const expected: number[] = []
+    others.forEach((m, i) => {
+      if (Number.isNaN(m)) return
+      residual.push((power[i] as number) - m)
+      expected.push(m)
+    })
+    if (residual.length >= minWindows) {
+      tow = { model: 'time-of-week', intercept: 0, slope: 0, slots, slotMs: windowMs, sigma: relativeSigma(residual, expected, floorKw), tail: relativeTail(residual, expected, floorKw), floorKw, quantumKw: 0, levelKw, n: windows.length, timezone }
+      towRms = rms(residual)
+    }
+  }
+
+  const withRate = windows.filter((w) => w.rate !== undefined && Number.isFinite(w.rate))
+  if (withRate.length < Math.max(minWindows, windows.length / 2)) return tow
+  const x = withRate.map((w) => w.rate as number)
+  const y = withRate.map((w) => w.powerKw)
+  const { a, b } = huberLine(x, y)
+  const r = x.map((xi, i) => (y[i] as number) - a - b * xi)
+  // The counter's resolution as a rate: one count per window (1 part; 1 kg for a counter in tonnes).
+  const quantumRate = (counterStep * HOUR_MS) / windowMs
+  // Idle: less than one count in the window.
+  const cut = quantumRate / 2
+  // Idle windows (nothing counted): the power is base load, not tied to output — their offset per
+  // hour of the week is learned from the idle windows alone. Producing windows: the line only.
+  const idle = x.map((v) => v <= cut)
+  const idleIdx = x.map((_, i) => i).filter((i) => idle[i])
+  const fit = slotFit(idleIdx.map((i) => hourOfWeek(withRate[i]!.start, timezone)), idleIdx.map((i) => weekOf(withRate[i]!)), idleIdx.map((i) => r[i] as number), 0)
+  const slots = fit.slots
+  const otherOf = new Map(idleIdx.map((i, j) => [i, fit.others[j] as number]))
+  const residual = r.map((ri, i) => {
+    const o = otherOf.get(i)
+    return ri - (o === undefined || Number.isNaN(o) ? 0 : o)
+  })
+  const expected = y.map((yi, i) => yi - (residual[i] as number))
+  // Chosen by RMS, not MAD: ramps at shift changes are few windows (MAD ignores them) but recur every
+  // day, and only the production model explains them.
+  if (tow && !(rms(residual) < towRms)) return tow
+  const quantumKw = Math.abs(b) * quantumRate
+  // σ per production regime: idle (no count) and the quartiles of the producing windows. Near idle the
+  // line's power is not tied to its output (base load, partly idle windows): wider bands there.
+  const sigma = relativeSigma(residual, expected, floorKw)
+  const positive = x.filter((v) => v > cut).sort((p, q) => p - q)
+  const rateEdges = positive.length >= 4 * MIN_PER_REGIME ? [1, 2, 3].map((i) => positive[Math.floor((positive.length * i) / 4)] as number) : []
+  const tail = relativeTail(residual, expected, floorKw)
+  const regimes = Array.from({ length: rateEdges.length + 2 }, (_, g) => x.map((v, i) => (regimeOf(v, cut, rateEdges) === g ? i : -1)).filter((i) => i >= 0))
+  const per = (fn: typeof relativeSigma, fallback: number): number[] =>
+    regimes.map((idx) => (idx.length >= MIN_PER_REGIME ? fn(idx.map((i) => residual[i] as number), idx.map((i) => expected[i] as number), floorKw) : fallback))
+  return { model: 'production', intercept: a, slope: b, slots, slotMs: 3_600_000, sigma, tail, regimeSigma: per(relativeSigma, sigma), regimeTail: per(relativeTail, tail), idleRate: cut, rateEdges, floorKw, quantumKw, levelKw, n: withRate.length, timezone }
+}
+
+const MIN_PER_REGIME = 30
+
+/** 0 = idle (less than one count per window), then 1 + the quartile of the rate. */
+function regimeOf(rate: number, idleRate: number, edges: readonly number[]): number {
+  if (rate <= idleRate) return 0
+  let g = 1
+  for (const e of edges) if (rate >= e) g++
+  return g
+}
+
+/** σ and tail of the window: its production regime's, or the overall ones. */
+export function spreadFor(b: DeviceBaseline, rate: number | undefined): { sigma: number; tail: number } {
+  if (b.model !== 'production' || rate === undefined || !b.regimeSigma) return { sigma: b.sigma, tail: b.tail }
+  const g = regimeOf(rate, b.idleRate ?? 0, b.rateEdges ?? [])
+  return { sigma: b.regimeSigma[g] ?? b.sigma, tail: b.regimeTail?.[g] ?? b.tail }
+}
+
+/** Expected window power, kW; undefined when the production model has no rate for the window. */
+export function expectedPowerKw(b: DeviceBaseline, windowStart: number, rate: number | undefined): number | undefined {
+  const s = b.slots[slotOfWeek(windowStart, b.timezone, b.slotMs)] ?? 0
+  if (b.model === 'time-of-week') return s
+  if (rate === undefined || !Number.isFinite(rate)) return undefined
+  // The hour-of-week offset applies to idle windows only (see fitDeviceBaseline).
+  return b.intercept + b.slope * rate + (rate <= (b.idleRate ?? 0) ? s : 0)
+}
+
+/**
+ * Band half-width around the expectation, kW:
+ *   max(k σ, 1.25 × tail) × max(|expected|, floor) + quantum, at least minBandKw and 1 % of |expected|.
+ */
+export function bandKw(b: DeviceBaseline, expected: number, k: number, minBandKw: number, rate?: number): number {
+  const { sigma, tail } = spreadFor(b, rate)
+  return Math.max(Math.max(k * sigma, 1.25 * tail) * Math.max(Math.abs(expected), b.floorKw) + b.quantumKw, minBandKw, 0.01 * Math.abs(expected))
+}
+
+/**
+ * Production rate per window from the counter's first and last value in it: rate = (last − first) /
+ * (time between them), units per hour. From the store: spread (= last − first for a counter that only
+ * grows) over (count − 1) sample steps of a regularly sampled counter. Windows with fewer than two
+ * samples give none; a reset inside a window is caught because spread then exceeds the plausible.
+ */
+export function rateOf(spread: number, count: number, windowMs: number): number | undefined {
+  if (!(count >= 2) || !(spread >= 0)) return undefined
+  return (spread * HOUR_MS) / ((windowMs * (count - 1)) / count)
+}
+
+export interface LearnOptions {
+  store: TelemetryStore
+  plant: PlantModel
+  rules: readonly ResolvedRule[]
+  /** End of the history (exclusive), epoch ms. */
+  now: number
+}
+
+/**
+ * Learns the baselines the anomaly and standby rules need from the store: 15-minute (the rule's
+ * window) mean power of every device of the plant model, and the last value of each line's
+ * production counter per window. History length: the longest `history` of those rules.
+ */
+export async function learnBaselines(opts: LearnOptions): Promise<BaselineBook> {
+  const anomalyRules = opts.rules.filter((r) => r.kind === 'anomaly')
+  const standbyRules = opts.rules.filter((r) => r.kind === 'standby')
+  const windowMs = anomalyRules[0]?.windowMs ?? 900_000
+  const book = emptyBaselineBook(windowMs)
+  book.learnedAt = opts.now
+  if (anomalyRules.length === 0 && standbyRules.length === 0) return book
+  const historyMs = Math.max(...[...anomalyRules, ...standbyRules].map((r) => r.historyMs))
+  const start = opts.now - historyMs
+  const every = `${Math.round(windowMs / 60_000)}m`
+  const lines = lineContexts(opts.plant)
+  const devices = listPlantDevices(opts.plant)
+
+  for (const line of lines.values()) {
+    const filter = { enterprise: line.enterprise, site: line.site, line: line.line }
+    const power = await opts.store.aggregate({ measurement: TELEMETRY_MEASUREMENT, fields: ['active_power_kw'], filter, start, stop: opts.now, every, fn: 'mean', groupBy: ['device'], timezone: line.timezone })
+    let rates: Map<number, number> | undefined
+    if (line.production) {
+      const q = { measurement: TELEMETRY_MEASUREMENT, fields: [line.production.quantity], filter: { ...filter, device: line.production.device }, start, stop: opts.now, every, timezone: line.timezone }
+      const [first, last, count] = await Promise.all([opts.store.aggregate({ ...q, fn: 'first' }), opts.store.aggregate({ ...q, fn: 'last' }), opts.store.aggregate({ ...q, fn: 'count' })])
+      const firstOf = new Map(first.map((r) => [r.windowStart, r.value]))
+      const countOf = new Map(count.map((r) => [r.windowStart, r.value]))
+      rates = new Map()
+      for (const r of last) {
+        const f = firstOf.get(r.windowStart)
+        // A reset inside the window (last < first) gives no rate.
+        const rate = f === undefined ? undefined : rateOf(r.value - f, countOf.get(r.windowStart) ?? 0, windowMs)
+        if (rate !== undefined) rates.set(r.windowStart, rate)
+      }
+    }
+    const byDevice = new Map<string, BaselineWindow[]>()
+    for (const row of power) {
+      const list = byDevice.get(row.tags.device ?? '') ?? []
+      const w: BaselineWindow = { start: row.windowStart, powerKw: row.value }
+      const rate = rates?.get(row.windowStart)
+      if (rate !== undefined) w.rate = rate
+      list.push(w)
+      byDevice.set(row.tags.device ?? '', list)
+    }
+    for (const d of devices) {
+      if (d.enterprise !== line.enterprise || d.site !== line.site || d.line !== line.line) continue
+      const windows = byDevice.get(d.device)
+      if (!windows) continue
+      const key = deviceKey(d)
+      const fit = fitDeviceBaseline(windows, line.timezone, 96, windowMs, line.production?.quantity === 'output_count' ? 1 : line.production ? 0.001 : 0)
+      if (fit) book.anomaly.set(key, fit)
+      if (line.shifts.length > 0) {
+        const idle = windows.filter((w) => !inShift(line, w.start) && !inShift(line, w.start + windowMs - 1)).map((w) => w.powerKw)
+        if (idle.length >= 8) book.idleKw.set(key, quantile(idle, 0.9) * 1.25)
+      }
+    }
+  }
+  return book
+}
+
+export type { LineContext }
