@@ -37,7 +37,7 @@ export interface BenchResult {
   date: string
   machine: { cpus: number; model: string; node: string }
   /** The live web page: time to first values after load, and its transfer size. */
-  ui: { firstValuesMs: number; pageBytes: number }
+  ui: { firstValuesMs: number; pageBytes: number; bundleGzipBytes: number; bundleFiles: Record<string, number> }
   /** The edge agent: decoded Modbus values per second (and per CPU second) from simulated SDM630 meters. */
   edge: EdgeBenchmarkResult
   /** One-year monthly report of one line on each store, and the commission scope of many enterprises. */

@@ -5,7 +5,18 @@ import { join } from 'node:path'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { silentLogger } from '../core/logger.ts'
 import { loadPlantWattConfig, type ResolvedConfig } from '../cli/config.ts'
-import { closeAll, startAll, type UpResult } from '../cli/wiring.ts'
+import { closeAll, startAll, type Closable, type UpResult } from '../cli/wiring.ts'
+import { hashPassword } from '../broker/password.ts'
+import { startApi, resolveApiConfig } from '../api/index.ts'
+import { loadScenario } from '../simulators/index.ts'
+import { backfillScenario } from '../simulators/scenario/backfill.ts'
+import { createStore } from '../storage/index.ts'
+import { createEmbeddedEventLog } from '../storage/embedded/events.ts'
+import type { EventLog } from '../storage/events.ts'
+import { alertId, type Alert } from '../alerts/engine.ts'
+import { transitionToEvent } from '../alerts/events.ts'
+import type { RuleKind, Severity } from '../alerts/rules.ts'
+import { describeAlert } from '../alerts/text.ts'
 import { hasCommand, requireCommand } from './system.ts'
 
 /** Debian's Chromium; playwright-core drives it instead of downloading its own browser. */
@@ -179,4 +190,153 @@ export async function loadLivePage(page: Page, url: string, timeoutMs = 15_000):
     })()`),
   )
   return { firstValuesMs, pageBytes }
+}
+
+/** A person of the scenario stack: the API user and the password the login form is given. */
+export interface StackUser {
+  username: string
+  password: string
+  role: 'operator' | 'engineer' | 'commission' | 'admin'
+  enterprise?: string
+}
+
+/** Users of the scenario stack: the commission officer, an engineer and an operator of Edong Cement, an engineer of Hanjiang Auto Parts. */
+export const SCENARIO_USERS = {
+  commission: { username: 'commission', password: 'commission-pass', role: 'commission' },
+  engineer: { username: 'eng-edong', password: 'engineer-edong-pass', role: 'engineer', enterprise: 'edong-cement' },
+  operator: { username: 'ops-edong', password: 'operator-edong-pass', role: 'operator', enterprise: 'edong-cement' },
+  otherEngineer: { username: 'eng-hanjiang', password: 'engineer-hanjiang-pass', role: 'engineer', enterprise: 'hanjiang-autoparts' },
+} as const satisfies Record<string, StackUser>
+
+/** The hubei scenario running in this process, with history in its store and auth on. */
+export interface ScenarioStack {
+  up: UpResult
+  /** Base URL of the API (auth on) serving the web UI, without a trailing slash. */
+  url: string
+  /** The event log that API reads alerts and baselines from (the embedded store's table). */
+  events: EventLog
+  /** First and last backfilled sample, epoch ms. */
+  history: { start: number; stop: number }
+  /** A login token of a user (POST /api/v1/auth/login). */
+  login(user: StackUser): Promise<string>
+  stop(): Promise<void>
+}
+
+export interface ScenarioStackOptions {
+  /** Days of history written before start (simulators/scenario/backfill.ts). Default 1. */
+  historyDays?: number
+  /** Sample period of the history, ms. Default 300 000 (5 min): enough for energy, cost and SEC by day. */
+  historyStepMs?: number
+  /** Also serve the scenario's machines over OPC UA and poll them (machine_state). Slower start. Default false. */
+  machines?: boolean
+}
+
+/** Cheap scrypt (N=1024) for test users: the format and code path of production, in milliseconds. */
+const CHEAP_SCRYPT = { N: 1024, r: 8, p: 1 }
+
+/**
+ * Starts the hubei scenario with `startAll` (broker, ingest, Modbus simulators, edge agent, embedded
+ * store in a temporary folder) after writing `historyDays` of simulated history into the store, and
+ * serves the web UI from an API with auth on (SCENARIO_USERS) and the commission period `last-day`.
+ *
+ * That API is built on the stack's own store and on the embedded event log in the same SQLite file:
+ * `startAll` gives its API an in-memory event log nobody else can reach, and the UI tests need to
+ * append alert events where the API reads them (api/routes/alerts.ts).
+ */
+export async function startScenarioStack(options: ScenarioStackOptions = {}): Promise<ScenarioStack> {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-ui-scenario-'))
+  const logger = silentLogger()
+  const dbPath = join(dir, 'plantwatt.db')
+  const scenario = loadScenario('hubei')
+  const stepMs = options.historyStepMs ?? 300_000
+  const historyStop = Math.floor(Date.now() / stepMs) * stepMs
+  const history = { start: historyStop - (options.historyDays ?? 1) * 86_400_000, stop: historyStop }
+  const closables: Closable[] = []
+  try {
+    const seed = await createStore({ backend: 'embedded', path: dbPath })
+    try {
+      await backfillScenario(scenario, seed, { start: history.start, stop: history.stop, stepMs, fields: 'core' })
+    } finally {
+      await seed.close()
+    }
+    const base = loadPlantWattConfig(undefined)
+    const cfg: ResolvedConfig = {
+      ...base,
+      storage: { backend: 'embedded', path: dbPath },
+      broker: { ...base.broker, port: 0 },
+      api: { ...base.api, port: 0 },
+    }
+    const up = await startAll(cfg, logger, { scenario, ...(options.machines ? { opcuaDir: join(dir, 'opcua') } : {}) })
+    closables.push(...up.closables)
+    const events = createEmbeddedEventLog({ path: dbPath })
+    closables.push({ name: 'events', close: () => events.close() })
+    const users = await Promise.all(
+      Object.values(SCENARIO_USERS).map(async (u: StackUser) => ({ username: u.username, passwordHash: await hashPassword(u.password, CHEAP_SCRYPT), role: u.role, ...(u.enterprise ? { enterprise: u.enterprise } : {}) })),
+    )
+    const api = await startApi({
+      store: up.store,
+      plant: up.plant,
+      events,
+      commission: { period: 'last-day' },
+      config: resolveApiConfig({ port: 0, auth: { users, apiKeys: [], tokenTtlS: 3600, jwtSecret: 'browser-tests-secret-0123456789abcdef' }, rateLimit: { max: 0, loginMax: 0, timeWindowMs: 60_000 } }),
+    })
+    closables.push({ name: 'ui-api', close: () => api.close() })
+    let stopped = false
+    return {
+      up,
+      url: api.url,
+      events,
+      history,
+      async login(user) {
+        const res = await fetch(`${api.url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: user.username, password: user.password }) })
+        if (!res.ok) throw new Error(`login of ${user.username}: HTTP ${res.status} ${await res.text()}`)
+        return ((await res.json()) as { token: string }).token
+      },
+      async stop() {
+        if (stopped) return
+        stopped = true
+        await closeAll(closables, logger)
+        rmSync(dir, { recursive: true, force: true })
+      },
+    }
+  } catch (err) {
+    await closeAll(closables, logger)
+    rmSync(dir, { recursive: true, force: true })
+    throw err
+  }
+}
+
+/** What the test alert is about; the id is made as the alert engine makes it (alerts/engine.ts alertId). */
+export interface TestAlertInput {
+  address: { enterprise: string; site: string; line: string; device: string }
+  rule: string
+  /** Default threshold (the limit is then the upper edge of the normal range, expectedHigh). */
+  ruleKind?: RuleKind
+  severity: Severity
+  quantity: string
+  value: number
+  threshold: number
+  openedAt: number
+  /** Also clear it this many ms after opening (an alert of the history). */
+  clearedAfterMs?: number
+}
+
+/**
+ * Appends the `alert_event` of an alert opening (and clearing) to an event log, as the alert service
+ * does (alerts/events.ts transitionToEvent): for tests where the service is not running.
+ */
+export async function appendTestAlert(events: EventLog, a: TestAlertInput): Promise<string> {
+  const ruleKind = a.ruleKind ?? 'threshold'
+  const alert: Alert = {
+    id: alertId(a.rule, a.address, a.openedAt), rule: a.rule, ruleKind, severity: a.severity, address: a.address, quantity: a.quantity, state: 'firing', openedAt: a.openedAt, value: a.value, threshold: a.threshold,
+    ...(ruleKind === 'threshold' ? { expectedHigh: a.threshold } : {}),
+  }
+  const stored = [transitionToEvent({ event: 'opened', ts: a.openedAt, alert, user: '', comment: '', text: describeAlert(alert, 'opened', a.address.device, '', '') })]
+  if (a.clearedAfterMs !== undefined) {
+    const ts = a.openedAt + a.clearedAfterMs
+    const cleared: Alert = { ...alert, state: 'resolved', resolvedAt: ts, resolvedBy: '' }
+    stored.push(transitionToEvent({ event: 'cleared', ts, alert: cleared, user: '', comment: '', text: describeAlert(cleared, 'cleared', a.address.device, '', '') }))
+  }
+  await events.append(stored)
+  return alert.id
 }

@@ -14,6 +14,19 @@ const ASSETS: Record<string, { url: URL; type: string }> = {
   'uplot.css': { url: new URL(import.meta.resolve('uplot/dist/uPlot.min.css')), type: 'text/css; charset=utf-8' },
 }
 
+/** The files of the UI as served under /ui/ (the page itself is `/`). */
+export const UI_FILES = Object.keys(ASSETS)
+
+/** True when Accept-Encoding allows gzip (and does not refuse it with q=0). */
+function acceptsGzip(header: string | string[] | undefined): boolean {
+  const text = Array.isArray(header) ? header.join(',') : (header ?? '')
+  return text.split(',').some((part) => {
+    const [name, ...params] = part.trim().split(';')
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='))
+    return (name === 'gzip' || name === '*') && (q === undefined || Number(q.slice(2)) > 0)
+  })
+}
+
 /**
  * The built-in web UI at `/` (one page, views by URL fragment) and its assets under /ui/. No build
  * step; the files are gzipped once at start and sent compressed to browsers that accept it.
@@ -25,13 +38,15 @@ export const webRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app) =>
     const body = await readFile(fileURLToPath(a.url), 'utf8')
     files.set(name, { body, gzip: gzipSync(body, { level: 9 }), type: a.type })
   }
-  app.get('/', { schema: { summary: 'The web UI (HTML)', tags: ['ui'] } }, async (_req, reply) =>
-    reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(html),
-  )
+  const htmlGzip = gzipSync(html, { level: 9 })
+  app.get('/', { schema: { summary: 'The web UI (HTML)', tags: ['ui'] } }, async (req, reply) => {
+    reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').header('vary', 'accept-encoding')
+    return acceptsGzip(req.headers['accept-encoding']) ? reply.header('content-encoding', 'gzip').send(htmlGzip) : reply.send(html)
+  })
   app.get<{ Params: { file: string } }>('/ui/:file', { schema: { summary: 'A file of the web UI (script, style sheet, chart library)', tags: ['ui'], hide: true } }, async (req, reply) => {
     const f = files.get(req.params.file)
     if (!f) return reply.code(404).send({ error: { code: 'API_ERR_NOT_FOUND', message: `no UI file ${JSON.stringify(req.params.file)}` } })
     reply.type(f.type).header('cache-control', 'no-cache').header('vary', 'accept-encoding')
-    return /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? '')) ? reply.header('content-encoding', 'gzip').send(f.gzip) : reply.send(f.body)
+    return acceptsGzip(req.headers['accept-encoding']) ? reply.header('content-encoding', 'gzip').send(f.gzip) : reply.send(f.body)
   })
 }
