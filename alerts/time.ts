@@ -1,24 +1,11 @@
-import { zoneOffsetMs } from '../core/windows.ts'
+import { offsetAt } from '../analytics/time.ts'
 
 const DAY_MS = 86_400_000
 const HOUR_MS = 3_600_000
 
-const offsetCache = new Map<string, Map<number, number>>()
-/** Local time zone offset at ts, cached per UTC hour. */
+/** Local time zone offset at ts, cached (analytics/time.ts keeps the one cache of offsets). */
 export function cachedOffsetMs(ts: number, timezone: string): number {
-  let byHour = offsetCache.get(timezone)
-  if (!byHour) {
-    byHour = new Map()
-    offsetCache.set(timezone, byHour)
-  }
-  const hour = Math.floor(ts / HOUR_MS)
-  let off = byHour.get(hour)
-  if (off === undefined) {
-    off = zoneOffsetMs(hour * HOUR_MS, timezone)
-    if (byHour.size > 100_000) byHour.clear()
-    byHour.set(hour, off)
-  }
-  return off
+  return offsetAt(ts, timezone)
 }
 
 /** Local hour of the week, 0 = Monday 00:00. */

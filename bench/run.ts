@@ -60,7 +60,8 @@ export interface BenchResult {
   qos0Flood: FloodResult
 }
 
-const DEVICES = 100
+/** Devices the pipeline benchmark's samples are spread over. */
+export const DEVICES = 100
 const SAMPLES_PER_MESSAGE = 10
 const T0 = Date.UTC(2025, 0, 1)
 
@@ -82,7 +83,7 @@ async function countPoints(influx: RunningInfluxd, db: string): Promise<number> 
 }
 
 /** The ceiling: the same points written straight to InfluxDB's /write by one writer, 5k-line batches. */
-async function rawInfluxRate(influx: RunningInfluxd, total: number): Promise<{ pointsPerS: number; seconds: number }> {
+export async function rawInfluxRate(influx: RunningInfluxd, total: number): Promise<{ pointsPerS: number; seconds: number }> {
   const db = 'bench_raw'
   await fetch(`${influx.url}/query?q=${encodeURIComponent(`CREATE DATABASE ${db}`)}`, { method: 'POST' })
   const perDevice = Math.ceil(total / DEVICES)

@@ -1,5 +1,5 @@
 import { ID_PATTERN } from '../core/topic.ts'
-import { deviceKey, type PlantDeviceEntry, type PlantLine, type PlantModel } from '../core/plant.ts'
+import { deviceKey, listPlantDevices, type PlantDeviceEntry, type PlantLine, type PlantModel } from '../core/plant.ts'
 import { reportError } from './errors.ts'
 
 /**
@@ -64,22 +64,18 @@ export interface ScopeLine {
 /** Every line of the model, in model order. */
 export function allLines(model: PlantModel): ScopeLine[] {
   const out: ScopeLine[] = []
+  const byLine = new Map<string, PlantDeviceEntry[]>()
+  for (const d of listPlantDevices(model)) {
+    const key = `${d.enterprise}/${d.site}/${d.line}`
+    const list = byLine.get(key)
+    if (list) list.push(d)
+    else byLine.set(key, [d])
+  }
   for (const e of model.enterprises) {
     for (const s of e.sites) {
       const timezone = s.timezone ?? model.timezone
       for (const l of s.lines) {
-        const devices: PlantDeviceEntry[] = l.devices.map((d) => ({
-          enterprise: e.id,
-          site: s.id,
-          line: l.id,
-          device: d.id,
-          name: d.name ?? d.id,
-          kind: d.kind,
-          keyEquipment: d.keyEquipment,
-          ncCapable: d.ncCapable,
-          mainMeter: l.mainMeter === d.id,
-          timezone,
-        }))
+        const devices = byLine.get(`${e.id}/${s.id}/${l.id}`) ?? []
         const main = devices.find((d) => d.mainMeter)
         const production = l.product ? devices.find((d) => d.device === l.product?.productionDevice) : undefined
         out.push({

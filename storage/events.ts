@@ -3,6 +3,7 @@ import type { StoreConfig } from './config.ts'
 import { createEmbeddedEventLog } from './embedded/events.ts'
 import { createInfluxEventLog } from './influxdb/events.ts'
 import type { TagFilter } from './store.ts'
+import { matchesFilter } from './query.ts'
 
 /**
  * The event log: things that happened (alert transitions, baseline revisions, imports), kept next to
@@ -51,15 +52,7 @@ export function eventIdentity(e: Pick<StoredEvent, 'kind' | 'tags' | 'ts'>): str
 }
 
 /** True when the event's tags satisfy the filter (a value, or any of several values, per tag). */
-export function matchesTagFilter(tags: Readonly<Record<string, string>>, filter: TagFilter | undefined): boolean {
-  if (!filter) return true
-  for (const [key, want] of Object.entries(filter)) {
-    const have = tags[key]
-    if (have === undefined) return false
-    if (typeof want === 'string' ? have !== want : !want.includes(have)) return false
-  }
-  return true
-}
+export const matchesTagFilter: (tags: Readonly<Record<string, string>>, filter: TagFilter | undefined) => boolean = matchesFilter
 
 /** Orders and cuts a list of events as `query` asks (shared by every backend that filters in memory). */
 export function selectEvents(events: Iterable<StoredEvent>, query: EventQuery): StoredEvent[] {

@@ -3,6 +3,7 @@ import { PlantWattError } from '../../core/errors.ts'
 import { selectEvents, validateEvents, type EventLog, type EventQuery, type StoredEvent } from '../events.ts'
 import { fromClause, ident, literal, tagConditions, where } from './influxql.ts'
 import { WRITE_BATCH_LINES, type InfluxStoreOptions } from './index.ts'
+import { errorText, influxHttp, type InfluxSeries } from './http.ts'
 
 /**
  * The event log of the influxdb backend, in the same database as the telemetry: one measurement per
@@ -28,21 +29,6 @@ function toLine(e: StoredEvent): string {
   return point.toLineProtocol(LINE_SETTINGS) as string
 }
 
-function errorText(body: string): string {
-  try {
-    const json = JSON.parse(body) as { error?: unknown }
-    if (typeof json.error === 'string') return json.error
-  } catch {
-    // not JSON
-  }
-  return body.trim().slice(0, 500) || '(empty body)'
-}
-
-interface InfluxSeries {
-  tags?: Record<string, string>
-  columns: string[]
-  values?: unknown[][]
-}
 
 function fieldCondition(key: string, value: string | number | boolean): string {
   if (typeof value === 'string') return `${ident(key)} = ${literal(value)}`
@@ -54,40 +40,12 @@ function fieldCondition(key: string, value: string | number | boolean): string {
  * default) runs CREATE DATABASE first, so an unreachable server fails here with STORAGE_ERR_UNAVAILABLE.
  */
 export async function createInfluxEventLog(options: InfluxStoreOptions): Promise<EventLog> {
-  const base = options.url.replace(/\/+$/, '')
-  const timeoutMs = options.timeoutMs ?? 10_000
-  const headers: Record<string, string> = {}
-  if (options.token) headers.authorization = `Token ${options.token}`
-  else if (options.username !== undefined) {
-    headers.authorization = `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`
-  }
+  const { base, send, query: queryAll } = influxHttp(options)
   const { database, retentionPolicy: rp } = options
   let closed = false
 
-  async function send(path: string, init: RequestInit, what: string): Promise<{ status: number; body: string }> {
-    try {
-      const res = await fetch(`${base}${path}`, { ...init, headers: { ...headers, ...(init.headers as Record<string, string>) }, signal: AbortSignal.timeout(timeoutMs) })
-      return { status: res.status, body: await res.text() }
-    } catch (cause) {
-      const name = (cause as Error).name
-      const why = name === 'TimeoutError' || name === 'AbortError' ? `did not answer within ${timeoutMs} ms` : `is unreachable (${((cause as { cause?: { code?: unknown } }).cause?.code as string | undefined) ?? 'network error'})`
-      throw new PlantWattError('STORAGE_ERR_UNAVAILABLE', `${what}: influxdb at ${base} ${why}`, { cause })
-    }
-  }
-
   async function query(statement: string, what: string): Promise<InfluxSeries[]> {
-    const form = new URLSearchParams({ db: database, epoch: 'ms', q: statement })
-    const { status, body } = await send('/query', { method: 'POST', body: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } }, what)
-    if (status < 200 || status >= 300) throw new PlantWattError('STORAGE_ERR_QUERY', `${what}: influxdb answered ${status}: ${errorText(body)}`)
-    let parsed: { results?: { series?: InfluxSeries[]; error?: string }[]; error?: string }
-    try {
-      parsed = JSON.parse(body) as typeof parsed
-    } catch (cause) {
-      throw new PlantWattError('STORAGE_ERR_QUERY', `${what}: influxdb answered with invalid JSON`, { cause })
-    }
-    const error = parsed.error ?? parsed.results?.find((r) => r.error)?.error
-    if (error) throw new PlantWattError('STORAGE_ERR_QUERY', `${what}: ${error}`, { details: { influxError: error } })
-    return parsed.results?.[0]?.series ?? []
+    return (await queryAll([statement], what))[0]?.series ?? []
   }
 
   if (options.createDatabase ?? true) await query(`CREATE DATABASE ${ident(database)}`, `create database ${database}`)

@@ -12,6 +12,7 @@ import { canonicalTags } from '../query.ts'
 import { appendRawPoints, compareRawSeries, validateRawQuery, type RawSeries } from '../raw.ts'
 import { DEFAULT_TIMEZONE, windowRuns } from '../../core/windows.ts'
 import { fromClause, ident, tagConditions, where } from './influxql.ts'
+import { errorText, influxHttp, type InfluxResult } from './http.ts'
 
 /** Options of the InfluxDB store; `InfluxStoreConfig` from storage/config.ts fits. */
 export interface InfluxStoreOptions {
@@ -39,19 +40,6 @@ export const WRITE_BATCH_LINES = 5000
 export const WRITE_CONCURRENCY = 2
 /** At most this many InfluxQL statements per /query request. */
 const STATEMENTS_PER_REQUEST = 100
-
-interface InfluxSeries {
-  name?: string
-  tags?: Record<string, string>
-  columns: string[]
-  values?: unknown[][]
-}
-
-interface InfluxResult {
-  statement_id?: number
-  series?: InfluxSeries[]
-  error?: string
-}
 
 const MEASUREMENT_SPECIAL = /[, \n\r\t]/
 const KEY_SPECIAL = /[, =\n\r\t]/
@@ -122,16 +110,6 @@ export function toLines(points: readonly TelemetryPoint[]): string[] {
   return lines
 }
 
-function errorText(body: string): string {
-  try {
-    const json = JSON.parse(body) as { error?: unknown; message?: unknown }
-    if (typeof json.error === 'string') return json.error
-    if (typeof json.message === 'string') return json.message
-  } catch {
-    // not JSON: fall through to the raw text
-  }
-  return body.trim().slice(0, 500) || '(empty body)'
-}
 
 /**
  * The InfluxDB store, over the v1-compatible HTTP API that InfluxDB 1.x, 2.x (compat endpoints) and
@@ -144,67 +122,13 @@ function errorText(body: string): string {
  * until the first call.
  */
 export async function createInfluxStore(options: InfluxStoreOptions): Promise<TelemetryStore> {
-  const base = options.url.replace(/\/+$/, '')
-  const timeoutMs = options.timeoutMs ?? 10_000
-  const headers: Record<string, string> = {}
-  if (options.token) headers.authorization = `Token ${options.token}`
-  else if (options.username !== undefined) {
-    headers.authorization = `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`
-  }
+  const { base, send, query } = influxHttp(options)
   const database = options.database
   const rp = options.retentionPolicy
   let closed = false
 
   const assertOpen = (): void => {
     if (closed) throw new PlantWattError('STORAGE_ERR_CLOSED', `influxdb store ${base} is closed`)
-  }
-
-  async function send(path: string, init: RequestInit, what: string): Promise<{ status: number; body: string }> {
-    let res: Response
-    try {
-      res = await fetch(`${base}${path}`, { ...init, headers: { ...headers, ...(init.headers as Record<string, string>) }, signal: AbortSignal.timeout(timeoutMs) })
-    } catch (cause) {
-      const name = (cause as Error).name
-      if (name === 'TimeoutError' || name === 'AbortError') {
-        throw new PlantWattError('STORAGE_ERR_UNAVAILABLE', `${what}: influxdb at ${base} did not answer within ${timeoutMs} ms`, { cause })
-      }
-      const code = ((cause as { cause?: { code?: unknown } }).cause?.code as string | undefined) ?? 'network error'
-      throw new PlantWattError('STORAGE_ERR_UNAVAILABLE', `${what}: influxdb at ${base} is unreachable (${code})`, { cause })
-    }
-    return { status: res.status, body: await res.text() }
-  }
-
-  /** Runs statements in one request; returns one result per statement, throwing on any error. */
-  async function query(statements: readonly string[], what: string): Promise<InfluxResult[]> {
-    const form = new URLSearchParams({ db: database, epoch: 'ms', q: statements.join(';\n') })
-    const { status, body } = await send(
-      '/query',
-      { method: 'POST', body: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } },
-      what,
-    )
-    if (status < 200 || status >= 300) {
-      const text = errorText(body)
-      throw new PlantWattError('STORAGE_ERR_QUERY', `${what}: influxdb answered ${status}: ${text}`, {
-        cause: new Error(text),
-        details: { status, influxError: text },
-      })
-    }
-    let parsed: { results?: InfluxResult[]; error?: string }
-    try {
-      parsed = JSON.parse(body) as typeof parsed
-    } catch (cause) {
-      throw new PlantWattError('STORAGE_ERR_QUERY', `${what}: influxdb answered with invalid JSON`, { cause })
-    }
-    if (parsed.error) throw new PlantWattError('STORAGE_ERR_QUERY', `${what}: ${parsed.error}`, { details: { influxError: parsed.error } })
-    const results = parsed.results ?? []
-    const failed = results.find((r) => r.error)
-    if (failed) {
-      throw new PlantWattError('STORAGE_ERR_QUERY', `${what}: ${failed.error as string}`, { details: { influxError: failed.error } })
-    }
-    if (results.length !== statements.length) {
-      throw new PlantWattError('STORAGE_ERR_QUERY', `${what}: expected ${statements.length} result(s), got ${results.length}`)
-    }
-    return results
   }
 
   async function queryChunked(statements: readonly string[], what: string): Promise<InfluxResult[]> {
