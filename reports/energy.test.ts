@@ -33,7 +33,7 @@ const model: PlantModel = validateConfig(
                 ],
                 devices: [{ id: 'main' }, { id: 'sub-a' }, { id: 'sub-b' }, { id: 'plc', kind: 'plc' }],
               },
-              { id: 'l2', devices: [{ id: 'm1' }, { id: 'm2' }, { id: 'cnc', kind: 'machine' }] },
+              { id: 'l2', devices: [{ id: 'm1' }, { id: 'm2' }, { id: 'p1' }, { id: 'cnc', kind: 'machine' }] },
             ],
           },
         ],
@@ -51,7 +51,8 @@ const tags = (line: string, device: string) => ({ enterprise: 'acme', site: 'w1'
  *  - acme/w1/l1/main: 100 kW → +100/60 kWh a minute from 1000 kWh; reset to 0 at 12:00 (the
  *    reading at 12:00 is 0, so the increment 11:59 → 12:00 is lost: 100/60 kWh).
  *  - l1/sub-a: 60 kW, l1/sub-b: 30 kW (sub-meters: never added to the line).
- *  - l2/m1: 50 kW, l2/m2: 25 kW, l2 has no main meter → line = m1 + m2; the machine has no counter.
+ *  - l2/m1: 50 kW, l2/m2: 25 kW, l2/p1: power only (40 kW until 18:00, then 0): its energy is integrated
+ *    from quarter-hour mean power; l2 has no main meter → line = m1 + m2 + p1; the machine has no data.
  *  - l1/plc: output_count +1 a minute.
  */
 function day(): TelemetryPoint[] {
@@ -65,6 +66,8 @@ function day(): TelemetryPoint[] {
     pts.push({ measurement: TELEMETRY_MEASUREMENT, tags: tags('l1', 'plc'), fields: { output_count: m }, ts })
     pts.push({ measurement: TELEMETRY_MEASUREMENT, tags: tags('l2', 'm1'), fields: { energy_import_kwh: 5000 + (50 * m) / 60 }, ts })
     pts.push({ measurement: TELEMETRY_MEASUREMENT, tags: tags('l2', 'm2'), fields: { energy_import_kwh: (25 * m) / 60 }, ts })
+    // A power transducer without an energy counter: 40 kW, then 0 kW (stopped) from 18:00.
+    pts.push({ measurement: TELEMETRY_MEASUREMENT, tags: tags('l2', 'p1'), fields: { active_power_kw: m < 1080 ? 40 : 0 }, ts })
   }
   return pts
 }
@@ -98,7 +101,9 @@ function suite(name: string, open: () => Promise<TelemetryStore>) {
     it('a line without a main meter sums its meters, never machines or PLCs', async () => {
       const r = await energyReport(deps, parseScope('acme/w1/l2'), range, 'total')
       expect(r.node.source).toBe('sum-of-devices')
-      expect(r.energyKwh).toBeCloseTo(24 * 75, 6) // (50 + 25) kW × 24 h
+      // (50 + 25) kW × 24 h + 40 kW × 18 h (p1 from its power) = 1800 + 720.
+      expect(r.energyKwh).toBeCloseTo(24 * 75 + 18 * 40, 6)
+      expect(r.node.children.find((c) => c.id === 'p1')?.energyKwh).toBeCloseTo(720, 6)
       expect(r.missing).toEqual([])
     })
 
@@ -110,9 +115,11 @@ function suite(name: string, open: () => Promise<TelemetryStore>) {
       expect(r.rows.map((x) => Math.round(x.energyKwh * 1000) / 1000)).toEqual([800, 1175, 400])
       const site = await energyReport(deps, parseScope('acme/w1'), range, 'hour')
       expect(site.rows).toHaveLength(24)
-      expect(site.energyKwh).toBeCloseTo(2375 + 1800, 6)
-      // Hour 11–12 local holds the reset: 100 − 25 + 75 (l2).
-      expect(site.rows[11]?.energyKwh).toBeCloseTo(150, 6)
+      expect(site.energyKwh).toBeCloseTo(2375 + 1800 + 720, 6)
+      // Hour 11–12 local holds the reset: 100 − 25 + 75 + 40 (l2).
+      expect(site.rows[11]?.energyKwh).toBeCloseTo(190, 6)
+      // 18–19: p1 stopped: 100 + 75.
+      expect(site.rows[18]?.energyKwh).toBeCloseTo(175, 6)
     })
 
     it('production per bucket from the line production counter', async () => {

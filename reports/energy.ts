@@ -58,11 +58,72 @@ const keyOfTags = (t: Record<string, string>): string => `${t.enterprise}/${t.si
  * (filled on demand) and only the open tail from the raw data.
  */
 export function counterReadings(deps: ReportDeps, devices: readonly DeviceAddress[], quantity: string, range: TimeRange): Promise<Map<string, Sample[]>> {
-  if (!deps.memo) return readCounter(deps, devices, quantity, range)
+  if (!deps.memo) return readWithFallback(deps, devices, quantity, range)
   const key = `${quantity}|${range.start}|${range.end}|${devices.map(deviceKey).join(',')}`
   let p = deps.memo.get(key)
-  if (!p) deps.memo.set(key, (p = readCounter(deps, devices, quantity, range)))
+  if (!p) deps.memo.set(key, (p = readWithFallback(deps, devices, quantity, range)))
   return p
+}
+
+/** Energy counters; a device that has none over the range gets one made from its power (below). */
+async function readWithFallback(deps: ReportDeps, devices: readonly DeviceAddress[], quantity: string, range: TimeRange): Promise<Map<string, Sample[]>> {
+  const out = await readCounter(deps, devices, quantity, range)
+  if (quantity !== 'energy_import_kwh') return out
+  const without = devices.filter((d) => !out.has(deviceKey(d)))
+  if (without.length === 0) return out
+  for (const [key, samples] of await powerReadings(deps, without, range)) out.set(key, samples)
+  return out
+}
+
+/**
+ * For a device without an energy counter (a power transducer, a drive reporting kW only): a counter
+ * integrated from its power, E(quarter k) = Σ_{j<k} mean kW of quarter j × 0.25 h, as readings at the
+ * quarter starts — the same shape as a real counter's readings, so every report (cost, demand, roll-ups)
+ * treats the device alike. A quarter without power samples adds nothing and, as a missing reading,
+ * counts as a gap in coverage.
+ */
+async function powerReadings(deps: ReportDeps, devices: readonly DeviceAddress[], range: TimeRange): Promise<Map<string, Sample[]>> {
+  const uniq = (xs: string[]): string[] => [...new Set(xs)]
+  const wanted = new Set(devices.map(deviceKey))
+  const start = floorQuarter(range.start - READING_LOOKBACK_MS)
+  const stop = ceilQuarter(range.end) + READING_STEP_MS
+  const rows = await deps.store.aggregate({
+    measurement: TELEMETRY_MEASUREMENT,
+    fields: ['active_power_kw'],
+    filter: { enterprise: uniq(devices.map((d) => d.enterprise)), site: uniq(devices.map((d) => d.site)), line: uniq(devices.map((d) => d.line)), device: uniq(devices.map((d) => d.device)) },
+    start,
+    stop,
+    every: READING_STEP,
+    fn: 'mean',
+    groupBy: ['enterprise', 'site', 'line', 'device'],
+    timezone: 'UTC',
+  })
+  const byDevice = new Map<string, { ts: number; kw: number }[]>()
+  for (const r of rows) {
+    const key = keyOfTags(r.tags)
+    if (!wanted.has(key)) continue
+    const list = byDevice.get(key)
+    if (list) list.push({ ts: r.windowStart, kw: r.value })
+    else byDevice.set(key, [{ ts: r.windowStart, kw: r.value }])
+  }
+  const out = new Map<string, Sample[]>()
+  for (const [key, windows] of byDevice) {
+    windows.sort((a, b) => a.ts - b.ts)
+    const samples: Sample[] = []
+    let kwh = 0
+    for (let i = 0; i < windows.length; i++) {
+      const w = windows[i] as { ts: number; kw: number }
+      // A reading opens each quarter with data and closes it, so a quarter without data between two is a gap.
+      if (samples.length === 0 || (samples[samples.length - 1] as Sample).ts !== w.ts) samples.push({ ts: w.ts, value: kwh })
+      // The open quarter counts up to now only.
+      const end = Math.min(w.ts + READING_STEP_MS, Math.max(w.ts, deps.now()))
+      if (end === w.ts) continue
+      kwh += (Math.max(0, w.kw) * (end - w.ts)) / 3_600_000
+      samples.push({ ts: end, value: kwh })
+    }
+    out.set(key, samples.filter((x) => x.ts <= stop))
+  }
+  return out
 }
 
 async function readCounter(deps: ReportDeps, devices: readonly DeviceAddress[], quantity: string, range: TimeRange): Promise<Map<string, Sample[]>> {
