@@ -240,15 +240,19 @@ program
     if (action !== undefined && action !== 'plan') throw new Error(`unknown edge action ${JSON.stringify(action)} (expected plan)`)
     const cfg = load(opts)
     if (action === 'plan') {
-      const { describePlan } = await import('../edge-agent/index.ts')
-      process.stdout.write(describePlan(cfg.edge) + '\n')
+      const { edgePlan } = await import('../edge-agent/index.ts')
+      const plan = edgePlan(cfg.edge)
+      process.stdout.write(plan.text + '\n')
+      process.exitCode = plan.exitCode
       return
     }
     const logger = createLogger('edge')
     const { startEdgeAgent } = await import('../edge-agent/index.ts')
     const { clientId } = await wiring()
     const edge = await startEdgeAgent({ config: cfg.edge, mqtt: { ...cfg.mqtt, clientId: cfg.mqtt.clientId ?? clientId(`edge-${cfg.edge.agentId}`) }, logger })
-    process.stdout.write(`edge agent ${cfg.edge.agentId} polling ${cfg.edge.devices.length} device(s), publishing to ${cfg.mqtt.url}\n`)
+    const polled = edge.status().devices.filter((d) => d.polling).length
+    const notPolled = cfg.edge.devices.length - polled
+    process.stdout.write(`edge agent ${cfg.edge.agentId} polling ${polled} device(s)${notPolled > 0 ? ` (${notPolled} not polled: bad profile, see the log)` : ''}, publishing to ${cfg.mqtt.url}\n`)
     runUntilSignal([{ name: 'edge', close: () => edge.close() }], logger)
   })
 

@@ -1,19 +1,21 @@
 import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { connect, type IClientOptions, type MqttClient } from 'mqtt'
-import { validateConfig, type ConfigProblem } from '../core/config.ts'
+import { validateConfig } from '../core/config.ts'
 import { describeError, PlantWattError } from '../core/errors.ts'
 import { silentLogger, type Logger } from '../core/logger.ts'
 import type { MqttClientConfig } from '../core/mqtt.ts'
 import { buildTopic, type DeviceAddress } from '../core/topic.ts'
 import { EdgeConfigSchema, type EdgeConfig, type EdgeDeviceConfig } from './config.ts'
-import type { Driver } from './driver.ts'
-import { BUILTIN_DRIVERS, createDriver, type DriverFactory } from './drivers.ts'
+import { BUILTIN_DRIVERS, configuredEndpoint, type DriverFactory } from './drivers.ts'
 import { createDiskOutbox } from './disk-outbox.ts'
-import { busKey, busLocation } from './modbus/client.ts'
 import { createMemoryOutbox, deviceKey, type Outbox } from './outbox.ts'
 import { DevicePoller, type LastError } from './poller.ts'
+import type { DeviceProfileError } from './profile-error.ts'
+import { agentStateAddress, checkEdgeDevices, type DeviceSetup } from './setup.ts'
 import { Publisher, stateMessage, type StateCounters } from './publisher.ts'
+
+export { agentStateAddress, checkEdgeDevices, type DeviceSetup }
 
 export interface EdgeAgentOptions {
   config: EdgeConfig
@@ -57,6 +59,10 @@ export interface DeviceStatus {
   nextSeq: number
   outboxDepth: number
   dropped: number
+  /** False when the device is left out of polling because its profile could not be loaded or validated. */
+  polling: boolean
+  /** Why the device is not polled: the profile's code, message and every problem (each with its code); null for a polled device. */
+  profileError: DeviceProfileError | null
 }
 
 export interface AgentStatus {
@@ -74,57 +80,23 @@ export interface RunningEdgeAgent {
   close(): Promise<void>
 }
 
-/**
- * Where the agent announces itself: `pw/v1/{e}/{s}/{l}/{agentId}/state`, with e/s/l of the first
- * configured device. MQTT allows one will per connection, so this topic carries the will; each
- * device's own state names the agent (`agent`), which links a device to the agent's liveness.
- */
-export function agentStateAddress(config: EdgeConfig): DeviceAddress | undefined {
-  const first = config.devices[0]
-  return first ? { enterprise: first.enterprise, site: first.site, line: first.line, device: config.agentId } : undefined
-}
-
-/** Cross-field checks the schema cannot express; every problem in one EDGE_ERR_CONFIG. */
-function checkConfig(config: EdgeConfig, registry: Readonly<Record<string, DriverFactory>>): { drivers: Driver[] } {
-  const problems: ConfigProblem[] = []
-  const seen = new Map<string, number>()
-  const agent = agentStateAddress(config)
-  const drivers: Driver[] = []
-  const buses = new Map<string, { index: number; settings: string }>()
-  config.devices.forEach((d, i) => {
-    if (d.driver === 'modbus' && d.connection.transport !== 'tcp') {
-      // Devices on one bus share one port: its line settings must agree.
-      const location = busLocation(d.connection)
-      const key = busKey(location)
-      const settings = JSON.stringify(location)
-      const first = buses.get(key)
-      if (!first) buses.set(key, { index: i, settings })
-      else if (first.settings !== settings) problems.push({ path: `/devices/${i}/connection`, message: `bus ${key} is configured with other line settings at /devices/${first.index}/connection` })
-    }
-    const key = deviceKey(d)
-    const dup = seen.get(key)
-    if (dup !== undefined) problems.push({ path: `/devices/${i}`, message: `device ${key} is already configured at /devices/${dup}` })
-    seen.set(key, i)
-    if (agent && d.enterprise === agent.enterprise && d.site === agent.site && d.line === agent.line && d.device === agent.device) {
-      problems.push({ path: `/devices/${i}/device`, message: `device id ${d.device} equals agentId, whose state topic ${buildTopic(agent, 'state')} it would share` })
-    }
-    try {
-      drivers.push(createDriver(d as EdgeDeviceConfig, registry))
-    } catch (err) {
-      problems.push({ path: `/devices/${i}`, message: describeError(err) })
-    }
-  })
+function checkConfig(config: EdgeConfig, registry: Readonly<Record<string, DriverFactory>>): DeviceSetup[] {
+  const { setups, problems } = checkEdgeDevices(config, registry)
   if (problems.length > 0) {
     const lines = problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')
     throw new PlantWattError('EDGE_ERR_CONFIG', `edge: ${problems.length} problem(s)\n${lines}`, { details: problems })
   }
-  return { drivers }
+  return setups
 }
 
 interface DeviceEntry {
   key: string
   address: DeviceAddress
-  poller: DevicePoller
+  driver: string
+  endpoint: string
+  /** Absent for a device left out of polling (`profileError` says why). */
+  poller?: DevicePoller
+  profileError?: DeviceProfileError
   publishedSamples: number
   publishedMessages: number
   nextSeq: number
@@ -132,13 +104,17 @@ interface DeviceEntry {
 
 /**
  * Starts an edge agent: one poller per device, an outbox, and an MQTT publisher. Returns without
- * waiting for the broker: samples are buffered until it is reachable. Throws EDGE_ERR_CONFIG (all
- * problems at once) when a device cannot be set up; does no device I/O before returning.
+ * waiting for the broker: samples are buffered until it is reachable. Throws CORE_ERR_CONFIG for a
+ * config that does not match the schema and EDGE_ERR_CONFIG for a mistake across devices or in a
+ * device's settings (all problems at once). A device whose profile cannot be loaded or validated is
+ * left out of polling and reported (status, retained state, one log line); the others are polled.
+ * Does no device I/O before returning.
  */
 export async function startEdgeAgent(options: EdgeAgentOptions): Promise<RunningEdgeAgent> {
   const config = validateConfig(EdgeConfigSchema, options.config, 'edge') as EdgeConfig
   const logger = options.logger ?? silentLogger()
-  const { drivers } = checkConfig(config, options.drivers ?? BUILTIN_DRIVERS)
+  const setups = checkConfig(config, options.drivers ?? BUILTIN_DRIVERS)
+  const startedAt = Date.now()
   const outbox =
     options.outbox ??
     (config.buffer === 'disk'
@@ -194,7 +170,16 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<Running
   config.devices.forEach((d, i) => {
     const address: DeviceAddress = { enterprise: d.enterprise, site: d.site, line: d.line, device: d.device }
     const key = deviceKey(address)
-    const driver = drivers[i] as Driver
+    const setup = setups[i] as DeviceSetup
+    if (!setup.driver) {
+      const profileError = setup.profileError
+      const endpoint = configuredEndpoint(d as EdgeDeviceConfig)
+      // Once, at start: the device stays out until the profile is fixed and the agent restarted.
+      logger.error({ device: key, endpoint, profile: d.profile, code: profileError.code, problems: profileError.problems }, `device not polled: ${profileError.code}: ${profileError.message}`)
+      entries.set(key, { key, address, driver: d.driver, endpoint, profileError, publishedSamples: 0, publishedMessages: 0, nextSeq: outbox.nextSeq(key) })
+      return
+    }
+    const driver = setup.driver
     const poller = new DevicePoller(
       d as EdgeDeviceConfig,
       driver,
@@ -210,12 +195,12 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<Running
       logger.child({ device: key, driver: driver.kind }),
     )
     // A disk outbox continues numbering where the last run stopped.
-    entries.set(key, { key, address, poller, publishedSamples: 0, publishedMessages: 0, nextSeq: outbox.nextSeq(key) })
+    entries.set(key, { key, address, driver: driver.kind, endpoint: driver.endpoint, poller, publishedSamples: 0, publishedMessages: 0, nextSeq: outbox.nextSeq(key) })
   })
 
   const countersOf = (key: string): StateCounters => {
     const e = entries.get(key)
-    const c = e?.poller.counters
+    const c = e?.poller?.counters
     return {
       reads: c?.reads ?? 0,
       readErrors: c?.readErrors ?? 0,
@@ -229,6 +214,7 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<Running
   const agentCounters = (): StateCounters => {
     const sum: StateCounters = { reads: 0, readErrors: 0, pointErrors: 0, published: 0, bufferDepth: outbox.depth(), dropped: outbox.dropped() }
     for (const e of entries.values()) {
+      if (!e.poller) continue
       sum.reads += e.poller.counters.reads
       sum.readErrors += e.poller.counters.readErrors
       sum.pointErrors += e.poller.counters.pointErrors
@@ -236,10 +222,17 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<Running
     }
     return sum
   }
-  /** Retained state with counters of the agent and of every device it has reached or tried to poll. */
+  /**
+   * Retained state with counters of the agent and of every device it has reached or tried to poll,
+   * and of every device it does not poll (offline, with the profile error).
+   */
   const publishStates = (): void => {
     if (agentAddress) void publisher.publishState(agentAddress, 'online', agentId, agentCounters())
     for (const e of entries.values()) {
+      if (!e.poller) {
+        void publisher.publishState(e.address, 'offline', agentId, countersOf(e.key), e.profileError)
+        continue
+      }
       const polled = e.poller.counters.reads + e.poller.counters.readErrors > 0
       // A device that went down while the broker was away would otherwise keep a stale 'online'.
       if (e.poller.connected || polled) void publisher.publishState(e.address, e.poller.connected ? 'online' : 'offline', agentId, countersOf(e.key))
@@ -257,23 +250,30 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<Running
   client.on('offline', () => logger.warn({ url: m.url }, 'broker unreachable; buffering samples'))
   client.on('error', (err) => logger.warn({ url: m.url, err: describeError(err) }, 'mqtt error'))
 
-  for (const e of entries.values()) e.poller.start()
+  for (const e of entries.values()) e.poller?.start()
   // Counters go stale between status changes: republish every state periodically (only while connected).
   const statusTimer = setInterval(() => {
     if (client.connected) publishStates()
   }, config.statusIntervalMs)
   statusTimer.unref()
-  logger.info({ agentId, devices: entries.size }, 'edge agent started')
+  const notPolled = [...entries.values()].filter((e) => !e.poller).length
+  logger.info({ agentId, devices: entries.size - notPolled, notPolled }, 'edge agent started')
+
+  const lastErrorOf = (e: DeviceEntry): LastError | null => {
+    if (e.profileError) return { code: e.profileError.code, message: e.profileError.message, ts: startedAt }
+    const last = e.poller?.counters.lastError
+    return last ? { ...last } : null
+  }
 
   let closing: Promise<void> | undefined
   const close = async (): Promise<void> => {
     clearInterval(statusTimer)
-    await Promise.all([...entries.values()].map((e) => e.poller.close()))
+    await Promise.all([...entries.values()].map((e) => e.poller?.close()))
     if (client.connected) {
       const drained = await publisher.drain(options.closeDrainMs ?? 2000)
       if (!drained) logger.warn({ depth: outbox.depth() }, 'closing with undelivered samples')
       const deadline = sleep(1000)
-      const offline = [...entries.values()].map((e) => publisher.publishState(e.address, 'offline', agentId, countersOf(e.key)))
+      const offline = [...entries.values()].map((e) => publisher.publishState(e.address, 'offline', agentId, countersOf(e.key), e.profileError))
       if (agentAddress) offline.push(publisher.publishState(agentAddress, 'offline', agentId, agentCounters()))
       await Promise.race([Promise.all(offline), deadline])
     }
@@ -296,16 +296,18 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<Running
         devices: [...entries.values()].map((e) => ({
           key: e.key,
           address: { ...e.address },
-          driver: e.poller.driver.kind,
-          endpoint: e.poller.driver.endpoint,
-          connected: e.poller.connected,
-          reads: e.poller.counters.reads,
-          readErrors: e.poller.counters.readErrors,
-          pointErrors: e.poller.counters.pointErrors,
-          values: e.poller.counters.values,
-          overruns: e.poller.counters.overruns,
-          lastReadTs: e.poller.counters.lastReadTs ?? null,
-          lastError: e.poller.counters.lastError ? { ...e.poller.counters.lastError } : null,
+          driver: e.driver,
+          endpoint: e.endpoint,
+          connected: e.poller?.connected ?? false,
+          reads: e.poller?.counters.reads ?? 0,
+          readErrors: e.poller?.counters.readErrors ?? 0,
+          pointErrors: e.poller?.counters.pointErrors ?? 0,
+          values: e.poller?.counters.values ?? 0,
+          overruns: e.poller?.counters.overruns ?? 0,
+          lastReadTs: e.poller?.counters.lastReadTs ?? null,
+          lastError: lastErrorOf(e),
+          polling: e.poller !== undefined,
+          profileError: e.profileError ? { ...e.profileError, problems: e.profileError.problems.map((p) => ({ ...p })) } : null,
           publishedSamples: e.publishedSamples,
           publishedMessages: e.publishedMessages,
           nextSeq: e.nextSeq,

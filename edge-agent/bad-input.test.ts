@@ -1,8 +1,14 @@
 import net from 'node:net'
 import { once } from 'node:events'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { connectAsync } from 'mqtt'
+import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
 import { validateConfig } from '../core/config.ts'
 import { startEdgeAgent, type DeviceStatus } from './agent.ts'
+import type { StateMessage } from './publisher.ts'
 import { EdgeConfigSchema, type EdgeConfig } from './config.ts'
 import { SDM630_VALUES, SDM630_WORDS, closeTo } from './modbus/test-fixtures.ts'
 import { startTestModbusServer } from './modbus/test-server.ts'
@@ -13,8 +19,9 @@ import { startTestBroker, subscribeData, waitFor } from './test-mqtt.ts'
  * garbage, short frames, a reply from the wrong unit id, or drop the connection in the middle of a
  * poll. Each is a per-device error with a code and the device's endpoint in the message, while a
  * healthy meter polled by the same agent keeps publishing correct values. (RTU CRC errors, wrong
- * slave ids and garbled frames on a serial line: modbus/rtu.test.ts; profiles with overlapping or
- * out-of-range registers: profile.test.ts; an OPC UA node id that does not exist: opcua/driver.test.ts.)
+ * slave ids and garbled frames on a serial line: modbus/rtu.test.ts; an OPC UA node id that does not
+ * exist: opcua/driver.test.ts.) Then devices whose profile cannot be loaded or validated: left out of
+ * polling and reported, the healthy meter polled as usual (the codes themselves: profile-error.test.ts).
  */
 
 const cleanups: (() => Promise<unknown> | unknown)[] = []
@@ -138,5 +145,130 @@ describe('edge agent: hostile Modbus devices are per-device errors, the agent ke
     // and the agent is still polling the healthy meter
     const before = byId('good').reads
     await waitFor('more reads of the healthy meter', () => byId('good').reads >= before + 3)
+  })
+})
+
+describe('edge agent: a device whose profile cannot be loaded is left out and reported, the others poll', () => {
+  it('overlapping registers, registers out of range and a missing profile file: per-device errors in status, retained state and one log line; the healthy meter publishes correct values', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-bad-profiles-'))
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+    const header = ['vendor: ACME', 'model: M1', 'source: test', 'points:']
+    const overlapFile = join(dir, 'overlap.yaml')
+    // current_l1_a (float32) spans input 0x0006..0x0007; voltage_l1_v at 0x0007 starts inside it
+    writeFileSync(overlapFile, ['name: overlap', ...header, '  - { quantity: current_l1_a, function: input, address: 6, type: float32 }', '  - { quantity: voltage_l1_v, function: input, address: 7, type: float32 }'].join('\n'))
+    const rangeFile = join(dir, 'range.yaml')
+    // a float32 at 65535 needs registers 65535 and 65536; 70000 is past the last register
+    writeFileSync(rangeFile, ['name: range', ...header, '  - { quantity: frequency_hz, function: input, address: 65535, type: float32 }', '  - { quantity: power_factor, function: holding, address: 70000, type: int16 }'].join('\n'))
+    const missingFile = join(dir, 'no-such-profile.yaml')
+
+    const good = await startTestModbusServer({ units: { 1: { input: { ...SDM630_WORDS } } } })
+    cleanups.push(() => good.close())
+    const broker = await startTestBroker()
+    cleanups.push(() => broker.close())
+    const sub = await subscribeData(broker.url)
+    cleanups.push(() => sub.client.endAsync(true))
+    const device = (id: string, profile: string, port: number) => ({
+      enterprise: 'e', site: 's', line: 'l', device: id, driver: 'modbus', profile, pollIntervalMs: 50, retries: 0, connection: { host: '127.0.0.1', port, timeoutMs: 200 },
+    })
+    // the bad devices point at the good meter's port: were they polled, its request log would show it
+    const config = validateConfig(
+      EdgeConfigSchema,
+      {
+        agentId: 'edge-profiles',
+        buffer: 'memory',
+        statusIntervalMs: 100,
+        devices: [device('good', 'eastron-sdm630', good.port), device('overlap', overlapFile, good.port), device('range', rangeFile, good.port), device('missing', missingFile, good.port)],
+      },
+      't',
+    ) as EdgeConfig
+    const logs: { level: number; msg: string; device?: string; code?: string }[] = []
+    const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) })
+    const agent = await startEdgeAgent({ config, mqtt: { url: broker.url, keepaliveS: 30, reconnectPeriodMs: 100 }, logger })
+    cleanups.push(() => agent.close())
+    const byId = (id: string): DeviceStatus => agent.status().devices.find((d) => d.address.device === id) as DeviceStatus
+
+    await waitFor('samples of the healthy meter', () => sub.messages.filter((m) => m.topic === 'pw/v1/e/s/l/good/data').length >= 5, 10_000)
+    // the healthy meter: every value as the SDM630 table says, no error
+    const goodSamples = sub.messages.filter((m) => m.topic === 'pw/v1/e/s/l/good/data').flatMap((m) => m.payload.samples)
+    expect(goodSamples.length).toBeGreaterThanOrEqual(5)
+    for (const s of goodSamples) expect(closeTo(s.values, SDM630_VALUES)).toEqual([])
+    expect(byId('good')).toMatchObject({ polling: true, profileError: null, readErrors: 0, pointErrors: 0, lastError: null })
+    expect(byId('good').reads).toBeGreaterThanOrEqual(5)
+    // only the good device's requests reached the meter: one poll of the SDM630 map is 4 requests
+    // (input 0x0000 ×18, 0x001E ×6, 0x0034 ×24, 0x0156 ×2; describe-plan.test.ts), none of unit 1 at 0x0006/0x0007 alone
+    expect(good.requests.every((r) => [0x00, 0x1e, 0x34, 0x156].includes(r.address))).toBe(true)
+
+    // status: each bad device left out, with its own code and every problem of its profile
+    const expected = {
+      overlap: {
+        code: 'EDGE_ERR_PROFILE_OVERLAP',
+        message: `profile ${overlapFile}: 1 problem(s)\n  /points/1/address: voltage_l1_v (input 0x0007, float32) overlaps current_l1_a (input 0x0006, float32)`,
+        profile: overlapFile,
+        problems: [{ code: 'EDGE_ERR_PROFILE_OVERLAP', path: '/points/1/address', message: 'voltage_l1_v (input 0x0007, float32) overlaps current_l1_a (input 0x0006, float32)' }],
+      },
+      range: {
+        code: 'EDGE_ERR_PROFILE_RANGE',
+        message: `profile ${rangeFile}: 2 problem(s)\n  /points/0/address: frequency_hz: address 65535 (float32, 2 register(s)) is outside 0..65535\n  /points/1/address: power_factor: address 70000 (int16, 1 register(s)) is outside 0..65535`,
+        profile: rangeFile,
+        problems: [
+          { code: 'EDGE_ERR_PROFILE_RANGE', path: '/points/0/address', message: 'frequency_hz: address 65535 (float32, 2 register(s)) is outside 0..65535' },
+          { code: 'EDGE_ERR_PROFILE_RANGE', path: '/points/1/address', message: 'power_factor: address 70000 (int16, 1 register(s)) is outside 0..65535' },
+        ],
+      },
+      missing: {
+        code: 'EDGE_ERR_PROFILE_MISSING',
+        message: `profile ${JSON.stringify(missingFile)}: cannot read ${missingFile} (ENOENT): no such file`,
+        profile: missingFile,
+        problems: [{ code: 'EDGE_ERR_PROFILE_MISSING', path: '', message: `profile ${JSON.stringify(missingFile)}: cannot read ${missingFile} (ENOENT): no such file` }],
+      },
+    }
+    for (const [id, error] of Object.entries(expected)) {
+      expect(byId(id), id).toMatchObject({
+        key: `e/s/l/${id}`,
+        driver: 'modbus',
+        endpoint: `tcp://127.0.0.1:${good.port} unit 1`,
+        polling: false,
+        connected: false,
+        reads: 0,
+        readErrors: 0,
+        publishedSamples: 0,
+        profileError: error,
+        lastError: { code: error.code, message: error.message, ts: expect.any(Number) },
+      })
+    }
+
+    // retained state: each bad device offline with its error, like a failing device; the good one online
+    const states = new Map<string, StateMessage>()
+    const watcher = await connectAsync(broker.url, { clientId: 'test-states', reconnectPeriod: 0 })
+    cleanups.push(() => watcher.endAsync(true))
+    watcher.on('message', (topic, payload) => states.set(topic, JSON.parse(payload.toString()) as StateMessage))
+    await watcher.subscribeAsync('pw/v1/e/s/l/+/state', { qos: 1 })
+    await waitFor('retained states of every device', () => ['good', 'overlap', 'range', 'missing'].every((id) => states.has(`pw/v1/e/s/l/${id}/state`)))
+    expect(states.get('pw/v1/e/s/l/good/state')).toMatchObject({ status: 'online', agent: 'edge-profiles' })
+    expect(states.get('pw/v1/e/s/l/good/state')?.error).toBeUndefined()
+    for (const [id, error] of Object.entries(expected)) {
+      expect(states.get(`pw/v1/e/s/l/${id}/state`), id).toEqual({
+        status: 'offline',
+        agent: 'edge-profiles',
+        ts: expect.any(Number),
+        counters: { reads: 0, readErrors: 0, pointErrors: 0, published: 0, bufferDepth: 0, dropped: 0 },
+        error,
+      })
+    }
+    // the agent itself is online, its counters those of the polled meter only
+    expect(states.get('pw/v1/e/s/l/edge-profiles/state')).toMatchObject({ status: 'online', counters: { readErrors: 0, pointErrors: 0 } })
+
+    // logged once at start (error level 50), not on every status republish
+    await waitFor('several status republishes', () => byId('good').reads >= 15, 10_000)
+    const profileLogs = logs.filter((l) => l.msg.startsWith('device not polled'))
+    expect(profileLogs.map((l) => [l.level, l.device, l.code])).toEqual([
+      [50, 'e/s/l/overlap', 'EDGE_ERR_PROFILE_OVERLAP'],
+      [50, 'e/s/l/range', 'EDGE_ERR_PROFILE_RANGE'],
+      [50, 'e/s/l/missing', 'EDGE_ERR_PROFILE_MISSING'],
+    ])
+    expect(profileLogs[0]?.msg).toContain('overlaps current_l1_a (input 0x0006, float32)')
+    expect(logs.find((l) => l.msg === 'edge agent started')).toMatchObject({ devices: 1, notPolled: 3 })
+    // nothing was published for the bad devices
+    expect(sub.messages.filter((m) => m.topic !== 'pw/v1/e/s/l/good/data')).toEqual([])
   })
 })

@@ -70,11 +70,16 @@ describe('edge config', () => {
     expect(port.map((p) => p.path)).toEqual(['/devices/0/connection/port', '/devices/0/maxRegistersPerRead'])
   })
 
-  it('startEdgeAgent rejects duplicate devices, unknown profiles and an agentId used as a device id, all at once', async () => {
-    const device = (id: string, profile = 'eastron-sdm630') => ({
-      enterprise: 'e', site: 's', line: 'l', device: id, driver: 'modbus', profile, connection: { host: '127.0.0.1', port: 1 },
+  it('startEdgeAgent rejects duplicate devices, a device without the settings its transport needs and an agentId used as a device id, all at once; an unknown profile alone is not fatal', async () => {
+    const device = (id: string, profile = 'eastron-sdm630', connection: Record<string, unknown> = { host: '127.0.0.1', port: 1 }) => ({
+      enterprise: 'e', site: 's', line: 'l', device: id, driver: 'modbus', profile, connection,
     })
-    const config = validateConfig(EdgeConfigSchema, { agentId: 'edge-1', devices: [device('m1'), device('m1'), device('m2', 'no-such-meter'), device('edge-1')] }) as EdgeConfig
+    const config = validateConfig(EdgeConfigSchema, {
+      agentId: 'edge-1',
+      // m2: an unknown profile only (a per-device error, not in this list); m3: no host AND an unknown
+      // profile: the settings mistake is a config problem, checked before the profile is loaded
+      devices: [device('m1'), device('m1'), device('m2', 'no-such-meter'), device('m3', 'no-such-meter', { port: 1 }), device('edge-1')],
+    }) as EdgeConfig
     let error: unknown
     try {
       await startEdgeAgent({ config, mqtt: { url: 'mqtt://127.0.0.1:1', keepaliveS: 30, reconnectPeriodMs: 1000 } })
@@ -85,8 +90,8 @@ describe('edge config', () => {
     expect((error as PlantWattError).code).toBe('EDGE_ERR_CONFIG')
     expect((error as PlantWattError).details).toEqual([
       { path: '/devices/1', message: 'device e/s/l/m1 is already configured at /devices/0' },
-      { path: '/devices/2', message: expect.stringMatching(/EDGE_ERR_PROFILE: profile "no-such-meter": cannot read/) },
-      { path: '/devices/3/device', message: expect.stringMatching(/equals agentId/) },
+      { path: '/devices/3', message: 'EDGE_ERR_DRIVER_CONFIG: device m3: connection: transport tcp needs host' },
+      { path: '/devices/4/device', message: expect.stringMatching(/equals agentId/) },
     ])
   })
 })

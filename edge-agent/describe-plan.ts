@@ -1,11 +1,15 @@
-import { describeError } from '../core/errors.ts'
+import type { ConfigProblem } from '../core/config.ts'
+import { describeError, PlantWattError } from '../core/errors.ts'
 import type { EdgeConfig } from './config.ts'
+import { BUILTIN_DRIVERS, type DriverFactory } from './drivers.ts'
 import { endpointOf } from './modbus/driver.ts'
 import { planReads } from './modbus/plan.ts'
 import { FUNCTION_CODES, formatAddress, type ModbusFunction } from './modbus/types.ts'
 import { deviceKey } from './outbox.ts'
 import { loadOpcuaProfile } from './opcua/profile.ts'
 import { loadProfile } from './profile.ts'
+import { isProfileError, profileProblemsOf, type ProfileProblem } from './profile-error.ts'
+import { checkEdgeDevices } from './setup.ts'
 
 /** One read request of a device's poll. */
 export interface PlannedRequest {
@@ -37,6 +41,10 @@ export interface DevicePlan {
   ratios: string[]
   /** Why the device cannot be planned (unknown profile …); `requests` is then empty. */
   error?: string
+  /** With `error`: its code (EDGE_ERR_PROFILE_* for a profile that cannot be loaded or validated). */
+  errorCode?: string
+  /** With a profile error: every problem of the profile, each with its own code. */
+  problems?: ProfileProblem[]
 }
 
 /**
@@ -72,18 +80,63 @@ export function planDevices(config: EdgeConfig): DevicePlan[] {
         })
       return { ...base, requests, ratios }
     } catch (err) {
-      return { ...base, error: describeError(err) }
+      const code = err instanceof PlantWattError ? err.code : 'EDGE_ERR_PLAN'
+      return { ...base, error: describeError(err), errorCode: code, ...(isProfileError(err) ? { problems: profileProblemsOf(err) } : {}) }
     }
   })
 }
 
-/** The plan as text, one block per device and one line per request. */
+/** What `plantwatt edge plan` prints and how it exits. */
+export interface EdgePlanReport {
+  /** The plan of every device, then every problem; what the command prints. */
+  text: string
+  devices: DevicePlan[]
+  /** Mistakes in the config file across devices or in a device's settings (what stops the agent at start). */
+  configProblems: ConfigProblem[]
+  /** Devices the agent would leave out of polling (profile errors) or could not plan. */
+  devicesWithErrors: number
+  /** 0 when every device can be polled, else 1. */
+  exitCode: 0 | 1
+}
+
+/**
+ * `plantwatt edge plan`: the plan of every device, each device that cannot be planned with every
+ * problem of its profile, then the config mistakes that would stop the agent; exit code 1 when there
+ * is any problem. Loads the profiles; does no I/O to devices.
+ */
+export function edgePlan(config: EdgeConfig, registry: Readonly<Record<string, DriverFactory>> = BUILTIN_DRIVERS): EdgePlanReport {
+  const devices = planDevices(config)
+  const { problems } = checkEdgeDevices(config, registry)
+  // A device's settings mistake is a config problem; its plan line repeats it only when the profile failed too.
+  const devicesWithErrors = devices.filter((d) => d.error !== undefined).length
+  const lines = [formatPlan(devices)]
+  if (problems.length > 0) {
+    lines.push(`edge config: ${problems.length} problem(s) that stop the agent at start (EDGE_ERR_CONFIG)`)
+    for (const p of problems) lines.push(`  ${p.path}: ${p.message}`)
+  }
+  if (devicesWithErrors > 0) {
+    lines.push(`${devicesWithErrors} of ${devices.length} device(s) cannot be polled: the agent leaves them out and reports their errors`)
+  }
+  const exitCode = problems.length > 0 || devicesWithErrors > 0 ? 1 : 0
+  return { text: lines.join('\n'), devices, configProblems: problems, devicesWithErrors, exitCode }
+}
+
+
+/** The plan as text, one block per device and one line per request; then every problem (edgePlan's text). */
 export function describePlan(config: EdgeConfig): string {
+  return edgePlan(config).text
+}
+
+function formatPlan(devices: readonly DevicePlan[]): string {
   const lines: string[] = []
-  for (const d of planDevices(config)) {
+  for (const d of devices) {
     lines.push(`${d.key}  ${d.driver} ${d.endpoint}  profile ${d.profile}  every ${d.pollIntervalMs} ms`)
     if (d.error) {
-      lines.push(`  error: ${d.error}`)
+      if (d.problems && d.problems.every((p) => p.path !== '')) {
+        // The error's first line, then one line per problem with its own code and where in the profile.
+        lines.push(`  error: ${d.error.split('\n')[0]}`)
+        for (const p of d.problems) lines.push(`    ${p.code} ${p.path}: ${p.message}`)
+      } else lines.push(`  error: ${d.error}`)
       continue
     }
     if (d.driver === 'opcua') {

@@ -1,18 +1,33 @@
 import { PlantWattError } from '../core/errors.ts'
 import type { EdgeDeviceConfig } from './config.ts'
 import type { Driver } from './driver.ts'
-import { createModbusDriver } from './modbus/driver.ts'
-import { createLazyOpcuaDriver } from './opcua/lazy.ts'
+import { checkModbusDevice, createModbusDriver, endpointOf } from './modbus/driver.ts'
+import { checkOpcuaDevice, createLazyOpcuaDriver, opcuaEndpointOf } from './opcua/lazy.ts'
 import { loadOpcuaProfile } from './opcua/profile.ts'
 import { loadProfile } from './profile.ts'
 
-/** Builds a driver for one configured device: validates, loads what it needs, does no network I/O. */
+/**
+ * Builds a driver for one configured device: validates, loads what it needs, does no network I/O.
+ * A profile that cannot be loaded or validated is thrown as a profile error (profile-error.ts,
+ * EDGE_ERR_PROFILE_*): the agent then leaves that device out and polls the others. Any other error
+ * is a mistake in the config file and stops the agent at start (EDGE_ERR_CONFIG).
+ */
 export type DriverFactory = (device: EdgeDeviceConfig) => Driver
 
-/** The drivers shipped with the agent, keyed by the device's `driver` value. */
+/**
+ * The drivers shipped with the agent, keyed by the device's `driver` value. The device's own
+ * settings are checked before its profile is loaded, so that a config mistake is never hidden
+ * behind a profile error.
+ */
 export const BUILTIN_DRIVERS: Readonly<Record<string, DriverFactory>> = Object.freeze({
-  modbus: (device: EdgeDeviceConfig) => createModbusDriver(device, loadProfile(device.profile)),
-  opcua: (device: EdgeDeviceConfig) => createLazyOpcuaDriver(device, loadOpcuaProfile(device.profile)),
+  modbus: (device: EdgeDeviceConfig) => {
+    checkModbusDevice(device)
+    return createModbusDriver(device, loadProfile(device.profile))
+  },
+  opcua: (device: EdgeDeviceConfig) => {
+    checkOpcuaDevice(device)
+    return createLazyOpcuaDriver(device, loadOpcuaProfile(device.profile))
+  },
 })
 
 /** Creates the driver for `device` from `registry`; EDGE_ERR_DRIVER_UNKNOWN names the known ones. */
@@ -22,4 +37,10 @@ export function createDriver(device: EdgeDeviceConfig, registry: Readonly<Record
     throw new PlantWattError('EDGE_ERR_DRIVER_UNKNOWN', `device ${device.device}: unknown driver ${JSON.stringify(device.driver)} (known: ${Object.keys(registry).join(', ')})`)
   }
   return factory(device)
+}
+
+/** How a device is named in status and errors when it has no driver (its profile could not be loaded). */
+export function configuredEndpoint(device: EdgeDeviceConfig): string {
+  if (device.driver === 'opcua') return device.opcua ? opcuaEndpointOf(device.opcua) : '?'
+  return endpointOf(device)
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { PlantWattError } from '../core/errors.ts'
 import { loadProfile, shippedProfiles, validateProfile } from './profile.ts'
+import { isProfileError, type ProfileProblem } from './profile-error.ts'
 
 const tempDirs: string[] = []
 const tempDir = (prefix: string) => {
@@ -17,14 +18,18 @@ afterAll(() => {
 
 const base = { name: 'test', vendor: 'ACME', model: 'M1', source: 'ACME M1 manual v2, table 4' }
 
-function problemsOf(raw: unknown): string[] {
+function errorOf(fn: () => unknown): PlantWattError {
   try {
-    validateProfile(raw, 'test.yaml')
+    fn()
   } catch (err) {
-    if (err instanceof PlantWattError && err.code === 'EDGE_ERR_PROFILE') return (err.details as { path: string; message: string }[]).map((p) => `${p.path}: ${p.message}`)
+    if (isProfileError(err)) return err
     throw err
   }
-  throw new Error('expected EDGE_ERR_PROFILE')
+  throw new Error('expected an EDGE_ERR_PROFILE_* error')
+}
+
+function problemsOf(raw: unknown): string[] {
+  return (errorOf(() => validateProfile(raw, 'test.yaml')).details as ProfileProblem[]).map((p) => `${p.path}: ${p.message}`)
 }
 
 describe('shipped profiles', () => {

@@ -2,8 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import Type from 'typebox'
 import { Value } from 'typebox/value'
-import { parseConfigText, schemaProblems, type ConfigProblem } from '../core/config.ts'
-import { PlantWattError } from '../core/errors.ts'
+import { parseConfigText, schemaProblems } from '../core/config.ts'
 import { isQuantity, type Quantity } from '../core/quantities.ts'
 import {
   DATA_TYPES,
@@ -18,6 +17,7 @@ import {
   type ModbusFunction,
   type WordOrder,
 } from './modbus/types.ts'
+import { PROFILE_ERROR_CODES as CODES, profileFileError, profileProblemsError, readFailureCode, type ProfileProblem } from './profile-error.ts'
 
 /** Which transformer ratio a point is multiplied by: CT, PT, or both (powers and energies). */
 export const RATIO_KINDS = ['ct', 'pt', 'ctpt'] as const
@@ -138,18 +138,19 @@ export function shippedProfiles(): string[] {
 }
 
 /**
- * Validates a parsed profile. Problems name the point (index, quantity and register): unknown
- * quantity, address outside 0..65535, type not matching the table, overlapping registers,
- * a quantity mapped twice. All problems are reported in one EDGE_ERR_PROFILE.
+ * Validates a parsed profile. Problems name the point (index, quantity and register), each with its
+ * own code (profile-error.ts): wrong keys or types (EDGE_ERR_PROFILE_SCHEMA), address outside
+ * 0..65535 (EDGE_ERR_PROFILE_RANGE), overlapping registers (EDGE_ERR_PROFILE_OVERLAP); unknown
+ * quantity, type not matching the table, a quantity mapped twice (EDGE_ERR_PROFILE_INVALID).
+ * All problems are reported in one error (profileProblemsError).
  */
 export function validateProfile(raw: unknown, file: string): ModbusProfile {
-  const problems: ConfigProblem[] = []
+  const problems: ProfileProblem[] = []
   const fail = (): never => {
-    const lines = problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')
-    throw new PlantWattError('EDGE_ERR_PROFILE', `profile ${file}: ${problems.length} problem(s)\n${lines}`, { details: problems })
+    throw profileProblemsError(file, problems)
   }
   const defaulted: unknown = Value.Default(ModbusProfileSchema, Value.Clone(raw ?? {}))
-  problems.push(...schemaProblems(ModbusProfileSchema, defaulted))
+  problems.push(...schemaProblems(ModbusProfileSchema, defaulted).map((p) => ({ code: CODES.schema, ...p })))
   if (problems.length > 0) fail()
   const parsed = defaulted as Type.Static<typeof ModbusProfileSchema>
 
@@ -159,8 +160,8 @@ export function validateProfile(raw: unknown, file: string): ModbusProfile {
     if (r === undefined) continue
     const fn = (typeof r.function === 'number' ? functionFromCode(r.function) : r.function) as 'holding' | 'input'
     const width = widthOf(r.type as DataType)
-    if (r.address + width - 1 > MAX_ADDRESS) problems.push({ path: `/ratios/${kind}/address`, message: `${kind.toUpperCase()} ratio register ${r.address} (${r.type}) is outside 0..65535` })
-    if (r.scale === 0) problems.push({ path: `/ratios/${kind}/scale`, message: `${kind.toUpperCase()} ratio: scale 0 would make the ratio 0` })
+    if (r.address + width - 1 > MAX_ADDRESS) problems.push({ code: CODES.range, path: `/ratios/${kind}/address`, message: `${kind.toUpperCase()} ratio register ${r.address} (${r.type}) is outside 0..65535` })
+    if (r.scale === 0) problems.push({ code: CODES.invalid, path: `/ratios/${kind}/scale`, message: `${kind.toUpperCase()} ratio: scale 0 would make the ratio 0` })
     ratios[kind] = Object.freeze({ function: fn, address: r.address, type: r.type as DataType, wordOrder: r.wordOrder, scale: r.scale, width })
   }
 
@@ -170,38 +171,38 @@ export function validateProfile(raw: unknown, file: string): ModbusProfile {
     const fn = typeof p.function === 'number' ? (functionFromCode(p.function) as ModbusFunction) : p.function
     const where = `/points/${i}`
     const label = `${p.quantity} (${formatAddress(fn, Math.max(0, Math.min(MAX_ADDRESS, p.address)))})`
-    if (!isQuantity(p.quantity)) problems.push({ path: `${where}/quantity`, message: `unknown quantity ${JSON.stringify(p.quantity)}: use a canonical name from core/quantities.ts` })
+    if (!isQuantity(p.quantity)) problems.push({ code: CODES.invalid, path: `${where}/quantity`, message: `unknown quantity ${JSON.stringify(p.quantity)}: use a canonical name from core/quantities.ts` })
     const bits = isBitFunction(fn)
     const type = (p.type ?? (bits ? 'bit' : undefined)) as DataType | undefined
     if (type === undefined) {
-      problems.push({ path: `${where}/type`, message: `${label}: a ${fn} register needs a type (${DATA_TYPES.filter((t) => t !== 'bit').join(', ')})` })
+      problems.push({ code: CODES.invalid, path: `${where}/type`, message: `${label}: a ${fn} register needs a type (${DATA_TYPES.filter((t) => t !== 'bit').join(', ')})` })
       return
     }
     if (bits !== (type === 'bit')) {
-      problems.push({ path: `${where}/type`, message: `${label}: type ${type} does not fit the ${fn} table (${bits ? 'bits only' : 'registers only, not bit'})` })
+      problems.push({ code: CODES.invalid, path: `${where}/type`, message: `${label}: type ${type} does not fit the ${fn} table (${bits ? 'bits only' : 'registers only, not bit'})` })
       return
     }
     if (type === 'string' && (p.length === undefined || p.map === undefined)) {
-      problems.push({ path: `${where}/type`, message: `${label}: a string point needs length (registers) and map (text → number)` })
+      problems.push({ code: CODES.invalid, path: `${where}/type`, message: `${label}: a string point needs length (registers) and map (text → number)` })
       return
     }
     if (type !== 'string' && (p.length !== undefined || p.map !== undefined)) {
-      problems.push({ path: `${where}/${p.length !== undefined ? 'length' : 'map'}`, message: `${label}: length and map are for string points only` })
+      problems.push({ code: CODES.invalid, path: `${where}/${p.length !== undefined ? 'length' : 'map'}`, message: `${label}: length and map are for string points only` })
       return
     }
     const width = widthOf(type, p.length)
     if (p.address < 0 || p.address + width - 1 > MAX_ADDRESS) {
-      problems.push({ path: `${where}/address`, message: `${p.quantity}: address ${p.address} (${type}, ${width} ${bits ? 'bit' : 'register(s)'}) is outside 0..65535` })
+      problems.push({ code: CODES.range, path: `${where}/address`, message: `${p.quantity}: address ${p.address} (${type}, ${width} ${bits ? 'bit' : 'register(s)'}) is outside 0..65535` })
       return
     }
-    if (p.scale === 0) problems.push({ path: `${where}/scale`, message: `${label}: scale 0 would publish a constant` })
+    if (p.scale === 0) problems.push({ code: CODES.invalid, path: `${where}/scale`, message: `${label}: scale 0 would publish a constant` })
     const previous = seen.get(p.quantity)
-    if (previous !== undefined) problems.push({ path: `${where}/quantity`, message: `${label}: quantity already mapped by /points/${previous}` })
+    if (previous !== undefined) problems.push({ code: CODES.invalid, path: `${where}/quantity`, message: `${label}: quantity already mapped by /points/${previous}` })
     seen.set(p.quantity, i)
     if (p.ratio !== undefined) {
       const missing = (['pt', 'ct'] as const).filter((k) => p.ratio!.includes(k) && ratios[k] === undefined)
       if (missing.length > 0) {
-        problems.push({ path: `${where}/ratio`, message: `${label}: ratio ${p.ratio} needs ${missing.map((k) => `ratios.${k}`).join(' and ')} (the register holding the ${missing.map((k) => k.toUpperCase()).join('/')} ratio)` })
+        problems.push({ code: CODES.invalid, path: `${where}/ratio`, message: `${label}: ratio ${p.ratio} needs ${missing.map((k) => `ratios.${k}`).join(' and ')} (the register holding the ${missing.map((k) => k.toUpperCase()).join('/')} ratio)` })
       }
     }
     points.push(
@@ -228,6 +229,7 @@ export function validateProfile(raw: unknown, file: string): ModbusProfile {
       const cur = sorted[i] as ProfilePoint
       if (cur.address < prev.address + prev.width) {
         problems.push({
+          code: CODES.overlap,
           path: `/points/${parsed.points.findIndex((q) => q.quantity === cur.quantity)}/address`,
           message: `${cur.quantity} (${formatAddress(fn, cur.address)}, ${cur.type}) overlaps ${prev.quantity} (${formatAddress(fn, prev.address)}, ${prev.type})`,
         })
@@ -249,23 +251,30 @@ export function validateProfile(raw: unknown, file: string): ModbusProfile {
 
 /**
  * Loads a profile by shipped name (`eastron-sdm630`) or by path to a YAML file, validates it and
- * returns it frozen. Throws EDGE_ERR_PROFILE naming the file and each bad point.
+ * returns it frozen. Throws, naming the file and each bad point: EDGE_ERR_PROFILE_UNKNOWN (no
+ * shipped profile of that name), EDGE_ERR_PROFILE_MISSING (no such file), EDGE_ERR_PROFILE_UNREADABLE,
+ * EDGE_ERR_PROFILE_SYNTAX (bad YAML), or the codes of validateProfile.
  */
 export function loadProfile(nameOrPath: string): ModbusProfile {
   const file = resolveProfile(nameOrPath)
+  const shippedName = file !== nameOrPath
   let text: string
   try {
     text = readFileSync(file, 'utf8')
   } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code ?? 'error'
-    const hint = file === nameOrPath ? '' : ` (shipped profiles: ${shippedProfiles().join(', ')})`
-    throw new PlantWattError('EDGE_ERR_PROFILE', `profile ${JSON.stringify(nameOrPath)}: cannot read ${file} (${code})${hint}`, { cause })
+    const errno = (cause as NodeJS.ErrnoException).code ?? 'error'
+    const code = readFailureCode(cause, shippedName)
+    const message =
+      code === CODES.unknown
+        ? `profile ${JSON.stringify(nameOrPath)}: no shipped Modbus profile of that name: cannot read ${file} (${errno}) (shipped profiles: ${shippedProfiles().join(', ')})`
+        : `profile ${JSON.stringify(nameOrPath)}: cannot read ${file} (${errno})${code === CODES.missing ? ': no such file' : ''}`
+    throw profileFileError(code, message, cause)
   }
   let raw: unknown
   try {
     raw = parseConfigText(text, file)
   } catch (cause) {
-    throw new PlantWattError('EDGE_ERR_PROFILE', (cause as Error).message, { cause })
+    throw profileFileError(CODES.syntax, (cause as Error).message, cause)
   }
   return validateProfile(raw, file)
 }

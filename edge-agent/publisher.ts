@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.ts'
 import { encodePayload } from '../core/payload.ts'
 import { buildTopic, type DeviceAddress } from '../core/topic.ts'
 import type { Outbox, OutboxBatch } from './outbox.ts'
+import type { DeviceProfileError } from './profile-error.ts'
 
 export type StateStatus = 'online' | 'offline'
 
@@ -31,10 +32,13 @@ export interface StateMessage {
   ts: number
   /** Absent only in the last will, which the broker sends as it was registered at connect. */
   counters?: StateCounters
+  /** Only for a device the agent does not poll because its profile could not be loaded or validated (status then offline). */
+  error?: DeviceProfileError
 }
 
-export function stateMessage(status: StateStatus, agent: string, ts = Date.now(), counters?: StateCounters): Buffer {
+export function stateMessage(status: StateStatus, agent: string, ts = Date.now(), counters?: StateCounters, error?: DeviceProfileError): Buffer {
   const body: StateMessage = counters ? { status, agent, ts, counters: { ...counters } } : { status, agent, ts }
+  if (error) body.error = { ...error, problems: error.problems.map((p) => ({ ...p })) }
   return Buffer.from(JSON.stringify(body))
 }
 
@@ -126,10 +130,10 @@ export class Publisher {
   }
 
   /** Retained state for a device or the agent; only sent while connected (the caller replays on connect). */
-  publishState(address: DeviceAddress, status: StateStatus, agent: string, counters?: StateCounters): Promise<void> {
+  publishState(address: DeviceAddress, status: StateStatus, agent: string, counters?: StateCounters, error?: DeviceProfileError): Promise<void> {
     if (!this.o.client.connected) return Promise.resolve()
     return new Promise<void>((resolve) => {
-      this.o.client.publish(buildTopic(address, 'state'), stateMessage(status, agent, Date.now(), counters), { qos: 1, retain: true }, (err) => {
+      this.o.client.publish(buildTopic(address, 'state'), stateMessage(status, agent, Date.now(), counters, error), { qos: 1, retain: true }, (err) => {
         if (err && !this.closed) this.o.logger.warn({ device: address.device, err: describeError(err) }, 'state publish failed')
         resolve()
       })

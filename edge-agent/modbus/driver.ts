@@ -266,13 +266,8 @@ export function endpointOf(device: ModbusDeviceConfig): string {
   return `rtu-over-tcp://${loc.host}:${loc.port} unit ${c.unitId}`
 }
 
-/**
- * A Modbus driver for one device. Validates and plans the reads (throws EDGE_ERR_DRIVER_CONFIG);
- * does no I/O until `connect`. A Modbus exception or timeout on one request marks that request's
- * points bad while the others still return values; a lost connection (or no reply to any request)
- * makes `read` throw, and the next `connect` starts afresh.
- */
-export function createModbusDriver(device: ModbusDeviceConfig, profile: ModbusProfile, options: ModbusDriverOptions = {}): Driver {
+/** Checks a Modbus device's settings (not its profile); throws EDGE_ERR_DRIVER_CONFIG. */
+export function checkModbusDevice(device: ModbusDeviceConfig): void {
   if (device.driver !== 'modbus') {
     throw new PlantWattError('EDGE_ERR_DRIVER_CONFIG', `device ${device.device}: driver ${JSON.stringify(device.driver)} is not modbus`)
   }
@@ -281,6 +276,16 @@ export function createModbusDriver(device: ModbusDeviceConfig, profile: ModbusPr
   if (problems.length > 0) {
     throw new PlantWattError('EDGE_ERR_DRIVER_CONFIG', `device ${device.device}: connection: ${problems.join('; ')}`, { details: problems })
   }
+}
+
+/**
+ * A Modbus driver for one device. Validates and plans the reads (throws EDGE_ERR_DRIVER_CONFIG);
+ * does no I/O until `connect`. A Modbus exception or timeout on one request marks that request's
+ * points bad while the others still return values; a lost connection (or no reply to any request)
+ * makes `read` throw, and the next `connect` starts afresh.
+ */
+export function createModbusDriver(device: ModbusDeviceConfig, profile: ModbusProfile, options: ModbusDriverOptions = {}): Driver {
+  checkModbusDevice(device)
   try {
     return new ModbusDriver(device, profile, options)
   } catch (cause) {

@@ -14,6 +14,11 @@ export function checkOpcuaDevice(device: EdgeDeviceConfig): OpcuaConnection {
   return conn
 }
 
+/** How an OPC UA device is named in errors and status: `opc.tcp://h:4840 SignAndEncrypt/Basic256Sha256`. */
+export function opcuaEndpointOf(conn: OpcuaConnection): string {
+  return `${conn.endpointUrl} ${conn.securityMode}${conn.securityMode === 'None' ? '' : `/${conn.securityPolicy}`}`
+}
+
 /**
  * The registry's OPC UA driver: validated at creation like every driver, but node-opcua (about a
  * second to load, and noisy on Node 20) is only imported when the first connect happens, so agents
@@ -34,7 +39,7 @@ export function createLazyOpcuaDriver(device: EdgeDeviceConfig, profile: OpcuaPr
   }
   return {
     kind: 'opcua',
-    endpoint: `${conn.endpointUrl} ${conn.securityMode}${conn.securityMode === 'None' ? '' : `/${conn.securityPolicy}`}`,
+    endpoint: opcuaEndpointOf(conn),
     async connect(signal) {
       await (await load()).connect(signal)
     },

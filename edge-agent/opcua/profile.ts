@@ -2,9 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import Type from 'typebox'
 import { Value } from 'typebox/value'
-import { parseConfigText, schemaProblems, type ConfigProblem } from '../../core/config.ts'
-import { PlantWattError } from '../../core/errors.ts'
+import { parseConfigText, schemaProblems } from '../../core/config.ts'
 import { isQuantity, type Quantity } from '../../core/quantities.ts'
+import { PROFILE_ERROR_CODES as CODES, profileFileError, profileProblemsError, readFailureCode, type ProfileProblem } from '../profile-error.ts'
 
 export const OpcuaProfilePointSchema = Type.Object(
   {
@@ -52,6 +52,36 @@ export interface OpcuaProfile {
 const DIR = fileURLToPath(new URL('../profiles/opcua/', import.meta.url))
 const NAME_RE = /^[a-z0-9][a-z0-9_.-]{0,63}$/
 
+const GUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+
+/**
+ * Why `nodeId` is not in the string form of OPC UA Part 6 §5.3.1.10 (`[ns=<uint16>;]<type>=<id>`,
+ * type i numeric UInt32, s string, g GUID, b ByteString in base64), or undefined when it is.
+ * Syntax only: whether the node exists is known only once connected. (`nsu=<uri>;` is not accepted:
+ * the driver resolves node ids by namespace index.)
+ */
+export function nodeIdSyntaxProblem(nodeId: string): string | undefined {
+  if (nodeId.startsWith('nsu=')) return 'nsu= (namespace URI) is not supported, use ns=<namespace index>'
+  const m = /^(?:ns=([^;]*);)?([a-z]+)=(.*)$/s.exec(nodeId)
+  if (!m) return 'expected [ns=<n>;]<i|s|g|b>=<identifier>'
+  const [, ns, type, id] = m as unknown as [string, string | undefined, string, string]
+  if (ns !== undefined && (!/^\d+$/.test(ns) || Number(ns) > 65_535)) return `namespace index ${JSON.stringify(ns)} is not 0..65535`
+  if (id === '') return `empty ${type}= identifier`
+  switch (type) {
+    case 'i':
+      return /^\d+$/.test(id) && Number(id) <= 4_294_967_295 ? undefined : `numeric identifier i=${id} is not 0..4294967295`
+    case 's':
+      return undefined
+    case 'g':
+      return GUID_RE.test(id) ? undefined : `g=${id} is not a GUID (8-4-4-4-12 hex digits)`
+    case 'b':
+      return BASE64_RE.test(id) ? undefined : `b=${id} is not base64`
+    default:
+      return `unknown identifier type ${type}= (i, s, g or b)`
+  }
+}
+
 /** Names of the OPC UA profiles shipped in edge-agent/profiles/opcua/. */
 export function shippedOpcuaProfiles(): string[] {
   return readdirSync(DIR)
@@ -60,23 +90,27 @@ export function shippedOpcuaProfiles(): string[] {
     .sort()
 }
 
-/** Validates a parsed OPC UA profile; every problem in one EDGE_ERR_PROFILE naming the point and node. */
+/**
+ * Validates a parsed OPC UA profile; every problem in one error naming the point and node, each with
+ * its own code: EDGE_ERR_PROFILE_SCHEMA, EDGE_ERR_PROFILE_NODE_ID (not node id syntax),
+ * EDGE_ERR_PROFILE_INVALID (unknown quantity, quantity mapped twice).
+ */
 export function validateOpcuaProfile(raw: unknown, file: string): OpcuaProfile {
-  const problems: ConfigProblem[] = []
+  const problems: ProfileProblem[] = []
   const defaulted: unknown = Value.Default(OpcuaProfileSchema, Value.Clone(raw ?? {}))
-  problems.push(...schemaProblems(OpcuaProfileSchema, defaulted))
+  problems.push(...schemaProblems(OpcuaProfileSchema, defaulted).map((p) => ({ code: CODES.schema, ...p })))
   const fail = (): never => {
-    const lines = problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')
-    throw new PlantWattError('EDGE_ERR_PROFILE', `profile ${file}: ${problems.length} problem(s)\n${lines}`, { details: problems })
+    throw profileProblemsError(file, problems)
   }
   if (problems.length > 0) fail()
   const parsed = defaulted as Type.Static<typeof OpcuaProfileSchema>
   const seen = new Map<string, number>()
   parsed.points.forEach((p, i) => {
-    if (!isQuantity(p.quantity)) problems.push({ path: `/points/${i}/quantity`, message: `unknown quantity ${JSON.stringify(p.quantity)} (node ${p.nodeId})` })
-    if (!/^(ns=\d+;)?[isgb]=.+$/.test(p.nodeId)) problems.push({ path: `/points/${i}/nodeId`, message: `${p.quantity}: ${JSON.stringify(p.nodeId)} is not a node id (ns=<n>;s=<name> | i=<n> | g=<guid> | b=<base64>)` })
+    if (!isQuantity(p.quantity)) problems.push({ code: CODES.invalid, path: `/points/${i}/quantity`, message: `unknown quantity ${JSON.stringify(p.quantity)} (node ${p.nodeId})` })
+    const nodeIdProblem = nodeIdSyntaxProblem(p.nodeId)
+    if (nodeIdProblem) problems.push({ code: CODES.nodeId, path: `/points/${i}/nodeId`, message: `${p.quantity}: ${JSON.stringify(p.nodeId)} is not a node id: ${nodeIdProblem} (ns=<n>;s=<name> | i=<n> | g=<guid> | b=<base64>)` })
     const previous = seen.get(p.quantity)
-    if (previous !== undefined) problems.push({ path: `/points/${i}/quantity`, message: `${p.quantity} (${p.nodeId}): quantity already mapped by /points/${previous}` })
+    if (previous !== undefined) problems.push({ code: CODES.invalid, path: `/points/${i}/quantity`, message: `${p.quantity} (${p.nodeId}): quantity already mapped by /points/${previous}` })
     seen.set(p.quantity, i)
   })
   if (problems.length > 0) fail()
@@ -101,21 +135,30 @@ export function validateOpcuaProfile(raw: unknown, file: string): OpcuaProfile {
   })
 }
 
-/** Loads a shipped OPC UA profile by name (`generic-cnc`) or a YAML file by path. */
+/**
+ * Loads a shipped OPC UA profile by name (`generic-cnc`) or a YAML file by path. Throws
+ * EDGE_ERR_PROFILE_UNKNOWN, _MISSING, _UNREADABLE, _SYNTAX, or the codes of validateOpcuaProfile.
+ */
 export function loadOpcuaProfile(nameOrPath: string): OpcuaProfile {
-  const file = NAME_RE.test(nameOrPath) && !/\.ya?ml$/.test(nameOrPath) ? `${DIR}${nameOrPath}.yaml` : nameOrPath
+  const shippedName = NAME_RE.test(nameOrPath) && !/\.ya?ml$/.test(nameOrPath)
+  const file = shippedName ? `${DIR}${nameOrPath}.yaml` : nameOrPath
   let text: string
   try {
     text = readFileSync(file, 'utf8')
   } catch (cause) {
-    const hint = file === nameOrPath ? '' : ` (shipped OPC UA profiles: ${shippedOpcuaProfiles().join(', ')})`
-    throw new PlantWattError('EDGE_ERR_PROFILE', `profile ${JSON.stringify(nameOrPath)}: cannot read ${file} (${(cause as NodeJS.ErrnoException).code ?? 'error'})${hint}`, { cause })
+    const errno = (cause as NodeJS.ErrnoException).code ?? 'error'
+    const code = readFailureCode(cause, shippedName)
+    const message =
+      code === CODES.unknown
+        ? `profile ${JSON.stringify(nameOrPath)}: no shipped OPC UA profile of that name: cannot read ${file} (${errno}) (shipped OPC UA profiles: ${shippedOpcuaProfiles().join(', ')})`
+        : `profile ${JSON.stringify(nameOrPath)}: cannot read ${file} (${errno})${code === CODES.missing ? ': no such file' : ''}`
+    throw profileFileError(code, message, cause)
   }
   let raw: unknown
   try {
     raw = parseConfigText(text, file)
   } catch (cause) {
-    throw new PlantWattError('EDGE_ERR_PROFILE', (cause as Error).message, { cause })
+    throw profileFileError(CODES.syntax, (cause as Error).message, cause)
   }
   return validateOpcuaProfile(raw, file)
 }
