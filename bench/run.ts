@@ -1,13 +1,12 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
-import { Point } from '@influxdata/influxdb-client'
 import { silentLogger } from '../core/logger.ts'
 import type { Sample } from '../core/payload.ts'
 import { validateConfig } from '../core/config.ts'
 import { MqttClientConfigSchema } from '../core/mqtt.ts'
-import { createInfluxStore } from '../storage/influxdb/index.ts'
-import { TELEMETRY_MEASUREMENT } from '../storage/store.ts'
+import { createInfluxStore, toLines, WRITE_BATCH_LINES, WRITE_CONCURRENCY } from '../storage/influxdb/index.ts'
+import { TELEMETRY_MEASUREMENT, type TelemetryPoint } from '../storage/store.ts'
 import { startBroker } from '../broker/index.ts'
 import { BrokerConfigSchema } from '../broker/config.ts'
 import { startIngest } from '../ingest/index.ts'
@@ -50,8 +49,12 @@ export interface BenchResult {
     settings: PipelineSettings
     pipelineSamplesPerS: number
     rawInfluxPointsPerS: number
+    /** How the ceiling was written: the pipeline's lines, the store's request size and concurrency. */
+    rawWrite: string
     ratio: number
     brokerIngestCpuUsPerSample: number
+    /** The publishers' CPU (the load generator, not part of the pipeline). */
+    loadCpuUsPerSample: number | undefined
     stored: number
     lost: number
   }
@@ -82,30 +85,42 @@ async function countPoints(influx: RunningInfluxd, db: string): Promise<number> 
   return body.results[0]?.series?.[0]?.values[0]?.[1] ?? 0
 }
 
-/** The ceiling: the same points written straight to InfluxDB's /write by one writer, 5k-line batches. */
-export async function rawInfluxRate(influx: RunningInfluxd, total: number): Promise<{ pointsPerS: number; seconds: number }> {
+/**
+ * The ceiling: the pipeline's very points (same tags, fields — `seq` is the message's — and
+ * timestamps), as the same line protocol text (`toLines`, built before the clock starts), written
+ * straight to InfluxDB's /write by one writer with the store's write settings: WRITE_BATCH_LINES
+ * lines per request, uncompressed, the same content type, `concurrency` requests in flight
+ * (default WRITE_CONCURRENCY, as `store.write` sends them; 1 = the sequential writer the bench
+ * used before). The database's series are dropped first, as the pipeline's are.
+ */
+export async function rawInfluxRate(influx: RunningInfluxd, total: number, concurrency = WRITE_CONCURRENCY): Promise<{ pointsPerS: number; seconds: number; concurrency: number }> {
   const db = 'bench_raw'
   await fetch(`${influx.url}/query?q=${encodeURIComponent(`CREATE DATABASE ${db}`)}`, { method: 'POST' })
+  await fetch(`${influx.url}/query?q=${encodeURIComponent(`DROP SERIES FROM "${TELEMETRY_MEASUREMENT}"`)}&db=${db}`, { method: 'POST' })
   const perDevice = Math.ceil(total / DEVICES)
-  const lines: string[] = []
+  const points: TelemetryPoint[] = []
   for (let i = 0; i < perDevice; i++) {
     for (let d = 0; d < DEVICES; d++) {
       const s = sampleFor(d, i)
-      const p = new Point(TELEMETRY_MEASUREMENT).tag('enterprise', 'bench').tag('site', 's1').tag('line', 'l1').tag('device', `m${d}`)
-      for (const [k, v] of Object.entries(s.values)) p.floatField(k, v)
-      p.floatField('seq', i).timestamp(`${s.ts}`)
-      lines.push(p.toLineProtocol() as string)
+      points.push({ measurement: TELEMETRY_MEASUREMENT, tags: { enterprise: 'bench', site: 's1', line: 'l1', device: `m${d}` }, fields: { ...s.values, seq: Math.floor(i / SAMPLES_PER_MESSAGE) }, ts: s.ts })
+    }
+  }
+  const lines = toLines(points)
+  const bodies: string[] = []
+  for (let i = 0; i < lines.length; i += WRITE_BATCH_LINES) bodies.push(lines.slice(i, i + WRITE_BATCH_LINES).join('\n'))
+  let next = 0
+  const writer = async (): Promise<void> => {
+    for (let body = bodies[next++]; body !== undefined; body = bodies[next++]) {
+      const res = await fetch(`${influx.url}/write?db=${db}&precision=ms`, { method: 'POST', body, headers: { 'content-type': 'text/plain; charset=utf-8' } })
+      if (res.status !== 204) throw new Error(`raw write failed: ${res.status} ${await res.text()}`)
     }
   }
   const started = performance.now()
-  for (let i = 0; i < lines.length; i += 5000) {
-    const res = await fetch(`${influx.url}/write?db=${db}&precision=ms`, { method: 'POST', body: lines.slice(i, i + 5000).join('\n') })
-    if (res.status !== 204) throw new Error(`raw write failed: ${res.status} ${await res.text()}`)
-  }
+  await Promise.all(Array.from({ length: concurrency }, writer))
   const seconds = (performance.now() - started) / 1000
   const stored = await countPoints(influx, db)
   if (stored !== lines.length) throw new Error(`raw write stored ${stored} of ${lines.length} points`)
-  return { pointsPerS: lines.length / seconds, seconds }
+  return { pointsPerS: lines.length / seconds, seconds, concurrency }
 }
 
 export interface PipelineSettings {
@@ -122,7 +137,7 @@ export const PIPELINE_DEFAULTS: PipelineSettings = { publishers: 10, window: 500
 /**
  * Samples through broker → ingest → InfluxDB, QoS 1. Publishers run in a child process, so the
  * broker and ingest (this process) have a core to themselves and influxd the other; the clock
- * stops when InfluxDB holds every point.
+ * stops when InfluxDB has acknowledged every point (as the raw writer's), the count is checked after.
  */
 export interface PipelineRun {
   samplesPerS: number
@@ -132,9 +147,18 @@ export interface PipelineRun {
   cpuSecondsHere: number
   /** CPU of the broker child process, when there is one. */
   cpuSecondsBrokerChild: number | undefined
+  /** CPU of the publishers' process (the load, not the pipeline) in its timed section. */
+  cpuSecondsLoad: number | undefined
 }
 
-export async function pipelineRate(influx: RunningInfluxd, total: number, settings: PipelineSettings = PIPELINE_DEFAULTS, brokerIn: 'this-process' | 'child' = 'this-process'): Promise<PipelineRun> {
+export async function pipelineRate(
+  influx: RunningInfluxd,
+  total: number,
+  settings: PipelineSettings = PIPELINE_DEFAULTS,
+  brokerIn: 'this-process' | 'child' = 'this-process',
+  /** An Aedes persistence for the in-process broker (a comparison: e.g. aedes-persistence's own). */
+  persistence?: unknown,
+): Promise<PipelineRun> {
   const db = 'bench_pipeline'
   const store = await createInfluxStore({ backend: 'influxdb', url: influx.url, database: db, createDatabase: true, timeoutMs: 30_000 })
   await fetch(`${influx.url}/query?q=${encodeURIComponent(`DROP SERIES FROM "${TELEMETRY_MEASUREMENT}"`)}&db=${db}`, { method: 'POST' })
@@ -144,7 +168,7 @@ export async function pipelineRate(influx: RunningInfluxd, total: number, settin
   const child = brokerIn === 'child' ? await startScript('broker-process.ts', { PW_BROKER_CONFIG: JSON.stringify(brokerConfig) }) : undefined
   const broker = child
     ? { url: child.ready.url as string, close: () => child.kill('SIGTERM') }
-    : await startBroker(validateConfig(BrokerConfigSchema, brokerConfig), { logger: silentLogger() })
+    : await startBroker(validateConfig(BrokerConfigSchema, brokerConfig), { logger: silentLogger(), ...(persistence ? { persistence } : {}) })
   const stat = (pid: number): string => readFileSync(`/proc/${pid}/stat`, 'utf8')
   let childCpu = 0
   const ingest = await startIngest({
@@ -157,7 +181,7 @@ export async function pipelineRate(influx: RunningInfluxd, total: number, settin
   const expected = perDevice * DEVICES
   let started = performance.now()
   let cpu = process.cpuUsage()
-  await runLoad(
+  const load = await runLoad(
     { mode: 'pipeline', url: broker.url, publishers: settings.publishers, devices: DEVICES, perDevice, samplesPerMessage: SAMPLES_PER_MESSAGE, window: settings.window, t0: T0 },
     () => {
       started = performance.now()
@@ -165,21 +189,26 @@ export async function pipelineRate(influx: RunningInfluxd, total: number, settin
       if (child) childCpu = processCpuSeconds(child.pid, stat)
     },
   )
-  await ingest.flush()
-  let stored = 0
+  // The clock stops when InfluxDB has acknowledged (204) every point, as the raw writer's does;
+  // the count that proves nothing was lost is queried after, untimed.
   const deadline = Date.now() + 120_000
-  while (Date.now() < deadline) {
-    if (ingest.stats().writtenPoints >= expected) stored = await countPoints(influx, db)
-    if (stored >= expected) break
-    await new Promise((r) => setTimeout(r, 50))
+  while (ingest.stats().writtenPoints < expected && Date.now() < deadline) {
+    await ingest.flush()
+    if (ingest.stats().writtenPoints < expected) await new Promise((r) => setTimeout(r, 5))
   }
   const seconds = (performance.now() - started) / 1000
   const used = process.cpuUsage(cpu)
   const brokerChildCpu = child ? processCpuSeconds(child.pid, stat) - childCpu : undefined
+  let stored = 0
+  while (Date.now() < deadline) {
+    stored = await countPoints(influx, db)
+    if (stored >= expected) break
+    await new Promise((r) => setTimeout(r, 50))
+  }
   await ingest.close()
   await broker.close()
   await store.close()
-  return { samplesPerS: expected / seconds, seconds, stored, cpuSecondsHere: (used.user + used.system) / 1e6, cpuSecondsBrokerChild: brokerChildCpu }
+  return { samplesPerS: expected / seconds, seconds, stored, cpuSecondsHere: (used.user + used.system) / 1e6, cpuSecondsBrokerChild: brokerChildCpu, cpuSecondsLoad: load.cpuSeconds }
 }
 
 /**
@@ -219,8 +248,10 @@ export async function runBenchmarks(opts: BenchOptions): Promise<BenchResult> {
       settings: PIPELINE_DEFAULTS,
       pipelineSamplesPerS: Math.round(pipeline.samplesPerS),
       rawInfluxPointsPerS: Math.round(raw.pointsPerS),
+      rawWrite: `the pipeline's points as the same line protocol, one writer, ${WRITE_BATCH_LINES}-line requests uncompressed, ${raw.concurrency} in flight (as store.write)`,
       ratio: Number((pipeline.samplesPerS / raw.pointsPerS).toFixed(3)),
       brokerIngestCpuUsPerSample: Number(((pipeline.cpuSecondsHere * 1e6) / expected).toFixed(1)),
+      loadCpuUsPerSample: pipeline.cpuSecondsLoad === undefined ? undefined : Number(((pipeline.cpuSecondsLoad * 1e6) / expected).toFixed(1)),
       stored: pipeline.stored,
       lost: expected - pipeline.stored,
     },

@@ -14,6 +14,7 @@ import { compileAcl, type ClientAcl } from './acl.ts'
 import { clusterParts } from './cluster.ts'
 import { BrokerConfigSchema, type BrokerConfig } from './config.ts'
 import { PacketLimitedConnection } from './packet-limit.ts'
+import { createIndexedMemoryPersistence } from './persistence.ts'
 import { parsePasswordHash, verifyPassword } from './password.ts'
 import { deadLetterEnvelope, judgePublish } from './publish-policy.ts'
 import { PublishThrottle } from './rate-limit.ts'
@@ -78,6 +79,11 @@ export interface BrokerAccessControl {
 
 export interface StartBrokerOptions extends BrokerAccessControl {
   logger?: Logger
+  /**
+   * An Aedes persistence to use instead of the built-in one (without `cluster`: Aedes' memory
+   * persistence with indexed QoS 1 queues, broker/persistence.ts). For comparisons in the bench.
+   */
+  persistence?: unknown
 }
 
 /** A broker config as written: every key optional, defaults filled by startBroker. */
@@ -246,7 +252,8 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
     maxClientsIdLength: MAX_CLIENT_ID_LENGTH,
     authorizePublish,
     drainTimeout: config.drainTimeoutMs,
-    ...(cluster ? { mq: cluster.mq, persistence: cluster.persistence, ...(cluster.id ? { id: cluster.id } : {}) } : {}),
+    // Without a cluster, Aedes' memory persistence with indexed QoS 1 queues (broker/persistence.ts).
+    ...(cluster ? { mq: cluster.mq, persistence: cluster.persistence, ...(cluster.id ? { id: cluster.id } : {}) } : { persistence: opts.persistence ?? createIndexedMemoryPersistence() }),
   }
 
   const admit = (client: Client, acl: ClientAcl, done: AuthenticateDone): void => {
