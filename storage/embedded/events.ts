@@ -1,6 +1,5 @@
-import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
+import { openSqlite, sqliteError } from './sqlite.ts'
 import { PlantWattError } from '../../core/errors.ts'
 import { canonicalTags } from '../query.ts'
 import { selectEvents, validateEvents, type EventLog, type EventQuery, type StoredEvent } from '../events.ts'
@@ -25,25 +24,12 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_kind_ts ON events (kind, ts);
 `
 
-function sqliteError(code: string, what: string, cause: unknown): PlantWattError {
-  if (cause instanceof PlantWattError) return cause
-  const sqliteCode = (cause as { code?: unknown }).code
-  if (sqliteCode === 'SQLITE_BUSY' || sqliteCode === 'SQLITE_LOCKED') {
-    return new PlantWattError('STORAGE_ERR_UNAVAILABLE', `${what}: database is locked by another process`, { cause })
-  }
-  return new PlantWattError(code, `${what}: ${(cause as Error).message ?? String(cause)}`, { cause })
-}
 
 export function createEmbeddedEventLog(options: Pick<EmbeddedStoreOptions, 'path' | 'synchronous' | 'busyTimeoutMs'>): EventLog {
   const { path } = options
-  const inMemory = path === ':memory:' || path === ''
   let db: Database.Database
   try {
-    if (!inMemory && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true })
-    db = new Database(path)
-    db.pragma('journal_mode = WAL')
-    db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
-    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`)
+    db = openSqlite(options)
     db.exec(SCHEMA)
   } catch (cause) {
     throw new PlantWattError('STORAGE_ERR_UNAVAILABLE', `cannot open event log in ${path}: ${(cause as Error).message}`, { cause })

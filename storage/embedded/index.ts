@@ -1,6 +1,5 @@
-import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
+import { openSqlite, sqliteError } from './sqlite.ts'
 import { PlantWattError } from '../../core/errors.ts'
 import {
   canonicalTags,
@@ -109,15 +108,6 @@ class SeriesIndex {
   }
 }
 
-function sqliteError(code: string, what: string, cause: unknown): PlantWattError {
-  if (cause instanceof PlantWattError) return cause
-  const sqliteCode = (cause as { code?: unknown }).code
-  // Another process held the write lock for longer than busy_timeout: transient, worth a retry.
-  if (sqliteCode === 'SQLITE_BUSY' || sqliteCode === 'SQLITE_LOCKED') {
-    return new PlantWattError('STORAGE_ERR_UNAVAILABLE', `${what}: database is locked by another process`, { cause })
-  }
-  return new PlantWattError(code, `${what}: ${(cause as Error).message ?? String(cause)}`, { cause })
-}
 
 /**
  * The embedded store: one SQLite file in WAL mode, which several processes may share (ingest
@@ -130,17 +120,9 @@ function sqliteError(code: string, what: string, cause: unknown): PlantWattError
  */
 export function createEmbeddedStore(options: EmbeddedStoreOptions): TelemetryStore {
   const { path } = options
-  const inMemory = path === ':memory:' || path === ''
   let db: Database.Database
   try {
-    if (!inMemory && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true })
-    db = new Database(path)
-    // WAL: readers never block the writer nor each other, across processes. With synchronous=NORMAL
-    // a commit is written to the WAL without fsync (fsync at checkpoints): it survives a process
-    // crash and the database cannot corrupt, but a power loss may drop the last commits.
-    db.pragma('journal_mode = WAL')
-    db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
-    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`)
+    db = openSqlite(options)
     const version = db.pragma('user_version', { simple: true }) as number
     if (version > SCHEMA_VERSION) {
       throw new PlantWattError('STORAGE_ERR_SCHEMA', `${path}: schema version ${version} is newer than this PlantWatt (${SCHEMA_VERSION})`)

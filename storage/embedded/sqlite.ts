@@ -1,0 +1,38 @@
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import Database from 'better-sqlite3'
+import { PlantWattError } from '../../core/errors.ts'
+
+export interface SqliteOpenOptions {
+  /** File, or ':memory:' / '' for a private in-memory database. */
+  path: string
+  synchronous?: 'normal' | 'full' | undefined
+  busyTimeoutMs?: number | undefined
+}
+
+/**
+ * Opens a SQLite database the way every embedded backend does (telemetry store, event log): its folder
+ * created, WAL (readers never block the writer nor each other, across processes), synchronous=NORMAL
+ * (a commit survives a process crash; a power loss may drop the last commits) or FULL, a busy timeout.
+ * Throws what better-sqlite3 throws; callers wrap it in their own coded error.
+ */
+export function openSqlite(options: SqliteOpenOptions): Database.Database {
+  const { path } = options
+  const inMemory = path === ':memory:' || path === ''
+  if (!inMemory && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true })
+  const db = new Database(path)
+  db.pragma('journal_mode = WAL')
+  db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
+  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`)
+  return db
+}
+
+/** A SQLite failure as a coded error; another process holding the write lock past busy_timeout is transient. */
+export function sqliteError(code: string, what: string, cause: unknown): PlantWattError {
+  if (cause instanceof PlantWattError) return cause
+  const sqliteCode = (cause as { code?: unknown }).code
+  if (sqliteCode === 'SQLITE_BUSY' || sqliteCode === 'SQLITE_LOCKED') {
+    return new PlantWattError('STORAGE_ERR_UNAVAILABLE', `${what}: database is locked by another process`, { cause })
+  }
+  return new PlantWattError(code, `${what}: ${(cause as Error).message ?? String(cause)}`, { cause })
+}
