@@ -1,8 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import Type from 'typebox'
 import { Value } from 'typebox/value'
-import { parseConfigText, schemaProblems } from '../core/config.ts'
+import { schemaProblems } from '../core/config.ts'
 import { isQuantity, type Quantity } from '../core/quantities.ts'
 import {
   DATA_TYPES,
@@ -17,7 +16,8 @@ import {
   type ModbusFunction,
   type WordOrder,
 } from './modbus/types.ts'
-import { PROFILE_ERROR_CODES as CODES, profileFileError, profileProblemsError, readFailureCode, type ProfileProblem } from './profile-error.ts'
+import { profileFile, readProfileFile, shippedProfileNames } from './profile-file.ts'
+import { PROFILE_ERROR_CODES as CODES, profileProblemsError, type ProfileProblem } from './profile-error.ts'
 
 /** Which transformer ratio a point is multiplied by: CT, PT, or both (powers and energies). */
 export const RATIO_KINDS = ['ct', 'pt', 'ctpt'] as const
@@ -121,20 +121,14 @@ export interface ModbusProfile {
 }
 
 const PROFILE_DIR = fileURLToPath(new URL('./profiles/', import.meta.url))
-const NAME_RE = /^[a-z0-9][a-z0-9_.-]{0,63}$/
-
 /** Where `nameOrPath` is read from: a shipped profile by name, otherwise a file path. */
 export function resolveProfile(nameOrPath: string): string {
-  if (NAME_RE.test(nameOrPath) && !/\.ya?ml$/.test(nameOrPath)) return `${PROFILE_DIR}${nameOrPath}.yaml`
-  return nameOrPath
+  return profileFile(nameOrPath, PROFILE_DIR)
 }
 
 /** Names of the profiles shipped in edge-agent/profiles/. */
 export function shippedProfiles(): string[] {
-  return readdirSync(PROFILE_DIR)
-    .filter((f) => f.endsWith('.yaml'))
-    .map((f) => f.slice(0, -'.yaml'.length))
-    .sort()
+  return shippedProfileNames(PROFILE_DIR)
 }
 
 /**
@@ -256,25 +250,6 @@ export function validateProfile(raw: unknown, file: string): ModbusProfile {
  * EDGE_ERR_PROFILE_SYNTAX (bad YAML), or the codes of validateProfile.
  */
 export function loadProfile(nameOrPath: string): ModbusProfile {
-  const file = resolveProfile(nameOrPath)
-  const shippedName = file !== nameOrPath
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (cause) {
-    const errno = (cause as NodeJS.ErrnoException).code ?? 'error'
-    const code = readFailureCode(cause, shippedName)
-    const message =
-      code === CODES.unknown
-        ? `profile ${JSON.stringify(nameOrPath)}: no shipped Modbus profile of that name: cannot read ${file} (${errno}) (shipped profiles: ${shippedProfiles().join(', ')})`
-        : `profile ${JSON.stringify(nameOrPath)}: cannot read ${file} (${errno})${code === CODES.missing ? ': no such file' : ''}`
-    throw profileFileError(code, message, cause)
-  }
-  let raw: unknown
-  try {
-    raw = parseConfigText(text, file)
-  } catch (cause) {
-    throw profileFileError(CODES.syntax, (cause as Error).message, cause)
-  }
+  const { file, raw } = readProfileFile(nameOrPath, PROFILE_DIR, { name: 'Modbus', listing: 'shipped profiles' })
   return validateProfile(raw, file)
 }

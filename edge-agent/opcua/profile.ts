@@ -1,10 +1,10 @@
-import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import Type from 'typebox'
 import { Value } from 'typebox/value'
-import { parseConfigText, schemaProblems } from '../../core/config.ts'
+import { schemaProblems } from '../../core/config.ts'
 import { isQuantity, type Quantity } from '../../core/quantities.ts'
-import { PROFILE_ERROR_CODES as CODES, profileFileError, profileProblemsError, readFailureCode, type ProfileProblem } from '../profile-error.ts'
+import { readProfileFile, shippedProfileNames } from '../profile-file.ts'
+import { PROFILE_ERROR_CODES as CODES, profileProblemsError, type ProfileProblem } from '../profile-error.ts'
 
 export const OpcuaProfilePointSchema = Type.Object(
   {
@@ -50,7 +50,6 @@ export interface OpcuaProfile {
 }
 
 const DIR = fileURLToPath(new URL('../profiles/opcua/', import.meta.url))
-const NAME_RE = /^[a-z0-9][a-z0-9_.-]{0,63}$/
 
 const GUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
@@ -84,10 +83,7 @@ export function nodeIdSyntaxProblem(nodeId: string): string | undefined {
 
 /** Names of the OPC UA profiles shipped in edge-agent/profiles/opcua/. */
 export function shippedOpcuaProfiles(): string[] {
-  return readdirSync(DIR)
-    .filter((f) => f.endsWith('.yaml'))
-    .map((f) => f.slice(0, -'.yaml'.length))
-    .sort()
+  return shippedProfileNames(DIR)
 }
 
 /**
@@ -140,25 +136,6 @@ export function validateOpcuaProfile(raw: unknown, file: string): OpcuaProfile {
  * EDGE_ERR_PROFILE_UNKNOWN, _MISSING, _UNREADABLE, _SYNTAX, or the codes of validateOpcuaProfile.
  */
 export function loadOpcuaProfile(nameOrPath: string): OpcuaProfile {
-  const shippedName = NAME_RE.test(nameOrPath) && !/\.ya?ml$/.test(nameOrPath)
-  const file = shippedName ? `${DIR}${nameOrPath}.yaml` : nameOrPath
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (cause) {
-    const errno = (cause as NodeJS.ErrnoException).code ?? 'error'
-    const code = readFailureCode(cause, shippedName)
-    const message =
-      code === CODES.unknown
-        ? `profile ${JSON.stringify(nameOrPath)}: no shipped OPC UA profile of that name: cannot read ${file} (${errno}) (shipped OPC UA profiles: ${shippedOpcuaProfiles().join(', ')})`
-        : `profile ${JSON.stringify(nameOrPath)}: cannot read ${file} (${errno})${code === CODES.missing ? ': no such file' : ''}`
-    throw profileFileError(code, message, cause)
-  }
-  let raw: unknown
-  try {
-    raw = parseConfigText(text, file)
-  } catch (cause) {
-    throw profileFileError(CODES.syntax, (cause as Error).message, cause)
-  }
+  const { file, raw } = readProfileFile(nameOrPath, DIR, { name: 'OPC UA', listing: 'shipped OPC UA profiles' })
   return validateOpcuaProfile(raw, file)
 }
