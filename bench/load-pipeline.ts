@@ -30,7 +30,8 @@ const influx = await startInfluxd()
 const out: Record<string, unknown>[] = []
 try {
   for (let r = 0; r < runs; r++) {
-    const rawRate = (await rawInfluxRate(influx, total)).pointsPerS
+    const raw = await rawInfluxRate(influx, total)
+    const rawRate = raw.pointsPerS
     const rawSequential = (await rawInfluxRate(influx, total, 1)).pointsPerS
     const baseline = process.env.PW_BENCH_BASELINE && brokerIn === 'this-process'
       ? await pipelineRate(influx, total, settings, brokerIn, (aedesPersistence as unknown as () => unknown)())
@@ -57,6 +58,11 @@ try {
       cpuUsPerSampleHere: Number(((p.cpuSecondsHere * 1e6) / expected).toFixed(1)),
       cpuUsPerSampleBrokerChild: p.cpuSecondsBrokerChild === undefined ? undefined : Number(((p.cpuSecondsBrokerChild * 1e6) / expected).toFixed(1)),
       cpuUsPerSampleLoad: p.cpuSecondsLoad === undefined ? undefined : Number(((p.cpuSecondsLoad * 1e6) / expected).toFixed(1)),
+      cpuUsPerPointInfluxdRaw: raw.influxdCpuSeconds === undefined ? undefined : Number(((raw.influxdCpuSeconds * 1e6) / expected).toFixed(1)),
+      cpuUsPerPointWriterRaw: Number(((raw.writerCpuSeconds * 1e6) / expected).toFixed(1)),
+      cpuUsPerSampleInfluxd: p.cpuSecondsInfluxd === undefined ? undefined : Number(((p.cpuSecondsInfluxd * 1e6) / expected).toFixed(1)),
+      rawSeconds: Number(raw.seconds.toFixed(2)),
+      pipelineSeconds: Number(p.seconds.toFixed(2)),
       lost: expected - p.stored,
       ...(baseline
         ? {

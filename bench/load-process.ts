@@ -2,7 +2,9 @@
  * The load side of the benchmarks, in its own process so that the broker (and ingest) measured in
  * the parent get their own core. Env PW_BENCH_LOAD = JSON LoadJob; prints one JSON result line.
  */
+import { connect as tcpConnect, type Socket } from 'node:net'
 import mqtt, { type MqttClient } from 'mqtt'
+import mqttPacket from 'mqtt-packet'
 import { encodePayload, type Sample } from '../core/payload.ts'
 import { buildTopic } from '../core/topic.ts'
 
@@ -47,29 +49,110 @@ async function windowed(client: MqttClient, count: number, window: number, make:
   })
 }
 
+/** MQTT message ids run 1…65535 and around. */
+function messageIdOf(i: number): number {
+  return (i % 65535) + 1
+}
+
+/**
+ * A QoS 1 publisher on a bare TCP socket (mqtt-packet frames, MQTT 3.1.1): sends pre-encoded
+ * PUBLISH frames keeping at most `window` unacknowledged, checks every PUBACK's id.
+ */
+class BarePublisher {
+  private readonly parser = mqttPacket.parser({ protocolVersion: 4 })
+  private onPacket: (packet: mqttPacket.Packet) => void = () => undefined
+  private failed: Error | undefined
+
+  private constructor(private readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => this.parser.parse(chunk))
+    this.parser.on('packet', (packet: mqttPacket.Packet) => this.onPacket(packet))
+    this.parser.on('error', (err: Error) => this.fail(err))
+    socket.on('error', (err) => this.fail(err))
+    socket.on('close', () => this.fail(new Error('connection closed by the broker')))
+  }
+
+  private fail(err: Error): void {
+    this.failed ??= err
+    this.onPacket({ cmd: 'disconnect' })
+  }
+
+  static async connect(url: string, clientId: string): Promise<BarePublisher> {
+    const { hostname, port } = new URL(url)
+    const socket = tcpConnect({ host: hostname, port: Number(port), noDelay: true })
+    const publisher = new BarePublisher(socket)
+    await new Promise<void>((resolve, reject) => {
+      publisher.onPacket = (packet) => {
+        if (packet.cmd === 'connack' && packet.returnCode === 0) resolve()
+        else reject(publisher.failed ?? new Error(`connect refused: ${JSON.stringify(packet)}`))
+      }
+      socket.write(mqttPacket.generate({ cmd: 'connect', clientId, protocolVersion: 4, protocolId: 'MQTT', clean: true, keepalive: 0 }))
+    })
+    return publisher
+  }
+
+  send(frames: readonly Buffer[], window: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const inFlight = new Uint8Array(65536)
+      let next = 0
+      let open = 0
+      let done = 0
+      const pump = (): void => {
+        this.socket.cork()
+        while (open < window && next < frames.length) {
+          const id = messageIdOf(next)
+          if (inFlight[id]) return reject(new Error(`message id ${id} still in flight`))
+          inFlight[id] = 1
+          open++
+          this.socket.write(frames[next++] as Buffer)
+        }
+        this.socket.uncork()
+      }
+      this.onPacket = (packet) => {
+        if (packet.cmd !== 'puback') return reject(this.failed ?? new Error(`unexpected ${packet.cmd}`))
+        const id = packet.messageId ?? 0
+        if (!inFlight[id]) return reject(new Error(`PUBACK for message id ${id} not in flight`))
+        inFlight[id] = 0
+        open--
+        if (++done === frames.length) resolve()
+        else pump()
+      }
+      if (frames.length === 0) resolve()
+      else pump()
+    })
+  }
+
+  close(): void {
+    this.onPacket = () => undefined
+    this.socket.end(mqttPacket.generate({ cmd: 'disconnect' }))
+  }
+}
+
 async function run(job: LoadJob): Promise<LoadResult> {
   if (job.mode === 'pipeline') {
-    const clients = await Promise.all(Array.from({ length: job.publishers }, (_, k) => mqtt.connectAsync(job.url, { clientId: `bench-pub-${k}`, reconnectPeriod: 0 })))
     const perPublisher = job.devices / job.publishers
     const messagesPerDevice = Math.ceil(job.perDevice / job.samplesPerMessage)
-    // Topics and payloads are built before the clock starts: the gateways' own work is not the
-    // pipeline's, and on a 2-core machine it would take CPU from the broker, ingest and influxd.
-    const messages = clients.map((_, k) =>
-      Array.from({ length: messagesPerDevice * perPublisher }, (_, i): [string, Buffer] => {
+    // The PUBLISH frames (topic, JSON payload, QoS 1, message id) are encoded before the clock
+    // starts, and sent by a bare socket client: the gateways' own work is not the pipeline's, and
+    // on a 2-core machine mqtt.js's per-message work (~20 µs) would take CPU from the broker,
+    // ingest and influxd that real gateways, on their own machines, do not.
+    const frames = Array.from({ length: job.publishers }, (_, k) =>
+      Array.from({ length: messagesPerDevice * perPublisher }, (_, i): Buffer => {
         const d = k * perPublisher + (i % perPublisher)
         const seq = Math.floor(i / perPublisher)
         const samples: Sample[] = []
         for (let j = seq * job.samplesPerMessage; j < Math.min((seq + 1) * job.samplesPerMessage, job.perDevice); j++) samples.push(sampleFor(d, j, job.t0))
-        return [buildTopic({ enterprise: 'bench', site: 's1', line: 'l1', device: `m${d}` }, 'data'), encodePayload({ seq, samples })]
+        const topic = buildTopic({ enterprise: 'bench', site: 's1', line: 'l1', device: `m${d}` }, 'data')
+        return mqttPacket.generate({ cmd: 'publish', topic, payload: encodePayload({ seq, samples }), qos: 1, messageId: messageIdOf(i), retain: false, dup: false })
       }),
     )
+    const publishers = await Promise.all(frames.map((_, k) => BarePublisher.connect(job.url, `bench-pub-${k}`)))
     process.stdout.write('"start"\n')
     const started = performance.now()
     const cpu = process.cpuUsage()
-    await Promise.all(clients.map((client, k) => windowed(client, messagesPerDevice * perPublisher, job.window, (i) => messages[k]?.[i] as [string, Buffer])))
+    await Promise.all(publishers.map((p, k) => p.send(frames[k] as Buffer[], job.window)))
     const used = process.cpuUsage(cpu)
     const seconds = (performance.now() - started) / 1000
-    await Promise.all(clients.map((c) => c.endAsync()))
+    for (const p of publishers) p.close()
     return { sent: messagesPerDevice * job.devices, received: 0, seconds, cpuSeconds: (used.user + used.system) / 1e6 }
   }
   if (job.mode === 'fanin') {

@@ -29,7 +29,31 @@ export interface BenchOptions {
   floodSeconds?: number
   /** Enterprises of the commission-scope report benchmark. Default 100. */
   reportEnterprises?: number
+  /** Rounds of (raw, pipeline, pipeline with the broker apart), after one warm-up round; medians are reported. Default 3. */
+  rounds?: number
 }
+
+/** One round of the pipeline benchmark: the raw ceiling, then the pipeline both ways, same influxd. */
+interface PipelineRound {
+  raw: Awaited<ReturnType<typeof rawInfluxRate>>
+  pipeline: PipelineRun
+  split: PipelineRun
+}
+
+async function pipelineRound(influx: RunningInfluxd, samples: number): Promise<PipelineRound> {
+  const raw = await rawInfluxRate(influx, samples)
+  const pipeline = await pipelineRate(influx, samples)
+  const split = await pipelineRate(influx, samples, PIPELINE_DEFAULTS, 'child')
+  return { raw, pipeline, split }
+}
+
+/** The element with the median key (the lower middle one of an even count). */
+function medianBy<T>(items: readonly T[], key: (item: T) => number): T {
+  const sorted = [...items].sort((a, b) => key(a) - key(b))
+  return sorted[Math.floor((sorted.length - 1) / 2)] as T
+}
+
+const perSample = (cpuSeconds: number | undefined, samples: number): number | undefined => (cpuSeconds === undefined ? undefined : Number(((cpuSeconds * 1e6) / samples).toFixed(1)))
 
 export interface BenchResult {
   benchmark: string
@@ -47,18 +71,35 @@ export interface BenchResult {
     devices: number
     samplesPerMessage: number
     settings: PipelineSettings
+    /** Rounds measured (after one warm-up round); the figures below are each one's median. */
+    rounds: number
     pipelineSamplesPerS: number
     rawInfluxPointsPerS: number
     /** How the ceiling was written: the pipeline's lines, the store's request size and concurrency. */
     rawWrite: string
     ratio: number
-    brokerIngestCpuUsPerSample: number
+    brokerIngestCpuUsPerSample: number | undefined
+    /** influxd's CPU per point while the pipeline ran, and while the raw writer wrote. */
+    influxdCpuUsPerSample: number | undefined
+    influxdCpuUsPerPointRaw: number | undefined
+    /** The raw writer's own CPU per point (it shares the machine with influxd as the pipeline does). */
+    rawWriterCpuUsPerPoint: number | undefined
     /** The publishers' CPU (the load generator, not part of the pipeline). */
     loadCpuUsPerSample: number | undefined
-    stored: number
+    /** Points missing from the store, summed over every round (each round checks its own count). */
+    lost: number
+    /** Every measured round: raw points/s, pipeline and broker-apart samples/s. */
+    perRound: { raw: number; pipeline: number; brokerInOwnProcess: number }[]
+  }
+  pipelineBrokerInOwnProcess: {
+    what: string
+    samplesPerS: number
+    ratio: number
+    brokerCpuUsPerSample: number | undefined
+    ingestCpuUsPerSample: number | undefined
+    influxdCpuUsPerSample: number | undefined
     lost: number
   }
-  pipelineBrokerInOwnProcess: { what: string; samplesPerS: number; ratio: number; brokerCpuUsPerSample: number; ingestCpuUsPerSample: number; lost: number }
   fanIn: { what: string; results: FanInResult[] }
   qos0Flood: FloodResult
 }
@@ -71,6 +112,12 @@ const T0 = Date.UTC(2025, 0, 1)
 function sampleFor(device: number, i: number): Sample {
   const kw = 100 + ((device * 7 + i) % 50)
   return { ts: T0 + i * 1000, values: { active_power_kw: kw, energy_import_kwh: 1000 + i * 0.03, frequency_hz: 50 + ((i % 10) - 5) / 100 } }
+}
+
+/** CPU seconds influxd has used so far (undefined when it is not running). */
+export function influxdCpuSeconds(influx: RunningInfluxd): number | undefined {
+  const pid = influx.pid()
+  return pid === undefined ? undefined : processCpuSeconds(pid, (p) => readFileSync(`/proc/${p}/stat`, 'utf8'))
 }
 
 async function influxQuery(influx: RunningInfluxd, db: string, q: string): Promise<unknown> {
@@ -93,7 +140,11 @@ async function countPoints(influx: RunningInfluxd, db: string): Promise<number> 
  * (default WRITE_CONCURRENCY, as `store.write` sends them; 1 = the sequential writer the bench
  * used before). The database's series are dropped first, as the pipeline's are.
  */
-export async function rawInfluxRate(influx: RunningInfluxd, total: number, concurrency = WRITE_CONCURRENCY): Promise<{ pointsPerS: number; seconds: number; concurrency: number }> {
+export async function rawInfluxRate(
+  influx: RunningInfluxd,
+  total: number,
+  concurrency = WRITE_CONCURRENCY,
+): Promise<{ pointsPerS: number; seconds: number; concurrency: number; influxdCpuSeconds: number | undefined; writerCpuSeconds: number }> {
   const db = 'bench_raw'
   await fetch(`${influx.url}/query?q=${encodeURIComponent(`CREATE DATABASE ${db}`)}`, { method: 'POST' })
   await fetch(`${influx.url}/query?q=${encodeURIComponent(`DROP SERIES FROM "${TELEMETRY_MEASUREMENT}"`)}&db=${db}`, { method: 'POST' })
@@ -115,12 +166,22 @@ export async function rawInfluxRate(influx: RunningInfluxd, total: number, concu
       if (res.status !== 204) throw new Error(`raw write failed: ${res.status} ${await res.text()}`)
     }
   }
+  const influxdCpu = influxdCpuSeconds(influx)
+  const cpu = process.cpuUsage()
   const started = performance.now()
   await Promise.all(Array.from({ length: concurrency }, writer))
   const seconds = (performance.now() - started) / 1000
+  const used = process.cpuUsage(cpu)
+  const influxdUsed = influxdCpuSeconds(influx)
   const stored = await countPoints(influx, db)
   if (stored !== lines.length) throw new Error(`raw write stored ${stored} of ${lines.length} points`)
-  return { pointsPerS: lines.length / seconds, seconds, concurrency }
+  return {
+    pointsPerS: lines.length / seconds,
+    seconds,
+    concurrency,
+    influxdCpuSeconds: influxdUsed !== undefined && influxdCpu !== undefined ? influxdUsed - influxdCpu : undefined,
+    writerCpuSeconds: (used.user + used.system) / 1e6,
+  }
 }
 
 export interface PipelineSettings {
@@ -149,6 +210,8 @@ export interface PipelineRun {
   cpuSecondsBrokerChild: number | undefined
   /** CPU of the publishers' process (the load, not the pipeline) in its timed section. */
   cpuSecondsLoad: number | undefined
+  /** CPU of influxd from the load's start until the last write was confirmed. */
+  cpuSecondsInfluxd: number | undefined
 }
 
 export async function pipelineRate(
@@ -181,11 +244,13 @@ export async function pipelineRate(
   const expected = perDevice * DEVICES
   let started = performance.now()
   let cpu = process.cpuUsage()
+  let influxdCpu = influxdCpuSeconds(influx)
   const load = await runLoad(
     { mode: 'pipeline', url: broker.url, publishers: settings.publishers, devices: DEVICES, perDevice, samplesPerMessage: SAMPLES_PER_MESSAGE, window: settings.window, t0: T0 },
     () => {
       started = performance.now()
       cpu = process.cpuUsage()
+      influxdCpu = influxdCpuSeconds(influx)
       if (child) childCpu = processCpuSeconds(child.pid, stat)
     },
   )
@@ -198,6 +263,7 @@ export async function pipelineRate(
   }
   const seconds = (performance.now() - started) / 1000
   const used = process.cpuUsage(cpu)
+  const influxdUsed = influxdCpuSeconds(influx)
   const brokerChildCpu = child ? processCpuSeconds(child.pid, stat) - childCpu : undefined
   let stored = 0
   while (Date.now() < deadline) {
@@ -208,7 +274,9 @@ export async function pipelineRate(
   await ingest.close()
   await broker.close()
   await store.close()
-  return { samplesPerS: expected / seconds, seconds, stored, cpuSecondsHere: (used.user + used.system) / 1e6, cpuSecondsBrokerChild: brokerChildCpu, cpuSecondsLoad: load.cpuSeconds }
+  return { samplesPerS: expected / seconds, seconds, stored, cpuSecondsHere: (used.user + used.system) / 1e6, cpuSecondsBrokerChild: brokerChildCpu, cpuSecondsLoad: load.cpuSeconds,
+    cpuSecondsInfluxd: influxdUsed !== undefined && influxdCpu !== undefined ? influxdUsed - influxdCpu : undefined,
+  }
 }
 
 /**
@@ -217,18 +285,20 @@ export async function pipelineRate(
  */
 export async function runBenchmarks(opts: BenchOptions): Promise<BenchResult> {
   const influx = await startInfluxd()
-  let raw: Awaited<ReturnType<typeof rawInfluxRate>>
-  let pipeline: PipelineRun
-  let split: PipelineRun
+  const rounds: PipelineRound[] = []
   let reports: ReportsBenchResult
   try {
-    raw = await rawInfluxRate(influx, opts.samples)
-    pipeline = await pipelineRate(influx, opts.samples)
-    split = await pipelineRate(influx, opts.samples, PIPELINE_DEFAULTS, 'child')
+    // influxd and both sides' JIT warm up on a first, unreported round: the first raw write to a
+    // fresh influxd runs ~30 % slower than the next ones, which would flatter the ratio.
+    await pipelineRound(influx, Math.min(opts.samples, 200_000))
+    for (let r = 0; r < (opts.rounds ?? 3); r++) rounds.push(await pipelineRound(influx, opts.samples))
     reports = await runReportsBenchmark({ influx, ...(opts.reportEnterprises !== undefined ? { enterprises: opts.reportEnterprises } : {}) })
   } finally {
     await influx.stop()
   }
+  const raw = medianBy(rounds, (r) => r.raw.pointsPerS).raw
+  const pipeline = medianBy(rounds, (r) => r.pipeline.samplesPerS).pipeline
+  const split = medianBy(rounds, (r) => r.split.samplesPerS).split
   const fanInMessages = opts.fanInMessagesPerPublisher ?? 1000
   const fanInResults: FanInResult[] = []
   for (const broker of ['plantwatt', 'aedes', 'mosquitto'] as const) fanInResults.push(await fanIn(broker, fanInMessages))
@@ -241,27 +311,32 @@ export async function runBenchmarks(opts: BenchOptions): Promise<BenchResult> {
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version },
     pipeline: {
-      what: 'broker → ingest → influxdb, QoS 1, publishers in a child process',
+      what: 'broker → ingest → influxdb in one process, QoS 1, publishers in a child process, the same influxd',
       samples: expected,
       devices: DEVICES,
       samplesPerMessage: SAMPLES_PER_MESSAGE,
       settings: PIPELINE_DEFAULTS,
+      rounds: rounds.length,
       pipelineSamplesPerS: Math.round(pipeline.samplesPerS),
       rawInfluxPointsPerS: Math.round(raw.pointsPerS),
       rawWrite: `the pipeline's points as the same line protocol, one writer, ${WRITE_BATCH_LINES}-line requests uncompressed, ${raw.concurrency} in flight (as store.write)`,
       ratio: Number((pipeline.samplesPerS / raw.pointsPerS).toFixed(3)),
-      brokerIngestCpuUsPerSample: Number(((pipeline.cpuSecondsHere * 1e6) / expected).toFixed(1)),
-      loadCpuUsPerSample: pipeline.cpuSecondsLoad === undefined ? undefined : Number(((pipeline.cpuSecondsLoad * 1e6) / expected).toFixed(1)),
-      stored: pipeline.stored,
-      lost: expected - pipeline.stored,
+      brokerIngestCpuUsPerSample: perSample(pipeline.cpuSecondsHere, expected),
+      influxdCpuUsPerSample: perSample(pipeline.cpuSecondsInfluxd, expected),
+      influxdCpuUsPerPointRaw: perSample(raw.influxdCpuSeconds, expected),
+      rawWriterCpuUsPerPoint: perSample(raw.writerCpuSeconds, expected),
+      loadCpuUsPerSample: perSample(pipeline.cpuSecondsLoad, expected),
+      lost: rounds.reduce((sum, r) => sum + (expected - r.pipeline.stored) + (expected - r.split.stored), 0),
+      perRound: rounds.map((r) => ({ raw: Math.round(r.raw.pointsPerS), pipeline: Math.round(r.pipeline.samplesPerS), brokerInOwnProcess: Math.round(r.split.samplesPerS) })),
     },
     pipelineBrokerInOwnProcess: {
-      what: 'the same, the broker in a child process: CPU of broker and ingest apart',
+      what: 'the same with the broker in its own process (as `plantwatt broker` + `plantwatt ingest`): CPU of broker and ingest apart',
       samplesPerS: Math.round(split.samplesPerS),
       ratio: Number((split.samplesPerS / raw.pointsPerS).toFixed(3)),
-      brokerCpuUsPerSample: Number((((split.cpuSecondsBrokerChild ?? 0) * 1e6) / expected).toFixed(1)),
-      ingestCpuUsPerSample: Number(((split.cpuSecondsHere * 1e6) / expected).toFixed(1)),
-      lost: expected - split.stored,
+      brokerCpuUsPerSample: perSample(split.cpuSecondsBrokerChild, expected),
+      ingestCpuUsPerSample: perSample(split.cpuSecondsHere, expected),
+      influxdCpuUsPerSample: perSample(split.cpuSecondsInfluxd, expected),
+      lost: rounds.reduce((sum, r) => sum + (expected - r.split.stored), 0),
     },
     fanIn: { what: '50 publishers → 1 subscriber, QoS 1, 100 in flight per publisher', results: fanInResults },
     qos0Flood: flood,

@@ -472,11 +472,12 @@ program
 program
   .command('bench')
   .description('run the benchmarks and print their results as JSON (also written to bench/results/)')
-  .option('--samples <n>', 'samples to push through broker → ingest → store', '200000')
+  .option('--samples <n>', 'samples to push through broker → ingest → store in each round', '500000')
+  .option('--rounds <n>', 'rounds of raw write and pipeline after a warm-up round (medians are reported)', '3')
   .option('--enterprises <n>', 'enterprises of the commission-scope report benchmark (a year of data each)', '100')
-  .action(async (opts: { samples: string; enterprises: string }) => {
+  .action(async (opts: { samples: string; rounds: string; enterprises: string }) => {
     const { runBenchmarks } = await import('../bench/run.ts')
-    await runBenchmarks({ samples: Number(opts.samples), reportEnterprises: Number(opts.enterprises) })
+    await runBenchmarks({ samples: Number(opts.samples), rounds: Number(opts.rounds), reportEnterprises: Number(opts.enterprises) })
   })
 
 try {

@@ -13,9 +13,13 @@ export interface ChildScript {
   kill(signal?: NodeJS.Signals): Promise<void>
 }
 
-/** Starts `test/<script>` with env, and waits (≤ timeoutMs) for its first JSON line on stdout. */
+/**
+ * Starts `test/<script>` with env, and waits (≤ timeoutMs) for its first JSON line on stdout.
+ * PW_CHILD_NODE_ARGS (space-separated) adds node options NODE_OPTIONS refuses, e.g. `--cpu-prof`.
+ */
 export async function startScript(script: string, env: Record<string, string>, timeoutMs = 20_000): Promise<ChildScript> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, script)], {
+  const nodeArgs = (process.env.PW_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean)
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(import.meta.dirname, script)], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -13,6 +13,8 @@ export interface RunningInfluxd {
   database: string
   /** The temporary folder holding config, meta, data and wal. */
   dir: string
+  /** The running influxd's process id (for CPU figures in benchmarks); undefined while paused. */
+  pid(): number | undefined
   /** Stops the server for good and removes its folder. Safe to call twice. */
   stop(): Promise<void>
   /** Stops the process (SIGTERM), keeping its port and data: for fault tests. */
@@ -156,6 +158,7 @@ export async function startInfluxd(): Promise<RunningInfluxd> {
     url,
     database: 'plantwatt_test',
     dir,
+    pid: () => (child && child.exitCode === null && child.signalCode === null ? child.pid : undefined),
     async stop() {
       if (stopped) return
       stopped = true
