@@ -2,6 +2,7 @@ import type { DeadLetter } from '../core/dead-letter.ts'
 import { PlantWattError, isPlantWattError } from '../core/errors.ts'
 import { DEAD_LETTER_TOPIC, SYS_TOPIC_ROOT } from '../core/mqtt.ts'
 import { decodePayload } from '../core/payload.ts'
+import { isValidPayloadFast } from '../core/payload-scan.ts'
 import { parseTopic } from '../core/topic.ts'
 
 /** Dead letters keep at most this much of the original payload. */
@@ -70,7 +71,9 @@ export function judgePublish(topic: string, payload: Buffer, opts: PublishPolicy
   if (payload.length > opts.maxPayloadBytes) {
     return { kind: 'divert', error: new PlantWattError('CORE_ERR_PAYLOAD_SIZE', `payload of ${payload.length} bytes exceeds the limit of ${opts.maxPayloadBytes}`) }
   }
-  if (channel === 'data' && opts.validatePayloads) {
+  // The byte scanner vouches for the common payload without parsing it; what it declines gets the
+  // full decode, which accepts it or names the reason.
+  if (channel === 'data' && opts.validatePayloads && !isValidPayloadFast(payload, opts.maxPayloadBytes)) {
     try {
       decodePayload(payload, { maxBytes: opts.maxPayloadBytes })
     } catch (err) {
