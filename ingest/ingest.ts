@@ -8,11 +8,14 @@ import { describeError, isPlantWattError, PlantWattError } from '../core/errors.
 import { createLogger, type Logger } from '../core/logger.ts'
 import { DEAD_LETTER_TOPIC, ingestStateTopic, type MqttClientConfig } from '../core/mqtt.ts'
 import { decodePayload } from '../core/payload.ts'
+import { maxLinesBytes, scanPayloadLines, type LinesResult } from '../core/payload-scan.ts'
 import { deviceKey, listPlantDevices, type PlantModel } from '../core/plant.ts'
 import { channelFilter, parseTopic, type TopicParts } from '../core/topic.ts'
-import type { TelemetryPoint, TelemetryStore } from '../storage/store.ts'
+import { linePrefix, toLines } from '../storage/influxdb/index.ts'
+import { TELEMETRY_MEASUREMENT, type LineChunk, type TelemetryPoint, type TelemetryStore } from '../storage/store.ts'
 import type { IngestConfig } from './config.ts'
 import { createDeadLetterLog } from './dead-letter.ts'
+import { LineSlab } from './line-slab.ts'
 import { partitionOf, payloadToPoints } from './telemetry.ts'
 
 /** Counters since start. */
@@ -68,9 +71,20 @@ interface Pending {
   messageId: number | undefined
   /** The connection it arrived on: a PUBACK is only meaningful on that connection. */
   connection: number
+  /** What to write: line protocol when the store takes it (InfluxDB), else points. */
   points: TelemetryPoint[]
+  lines: LineChunk | undefined
+  /** Points or lines to write. */
+  rows: number
   samples: number
   receivedAt: number
+}
+
+/** What one message gives to write: points, or the same as line protocol for stores that take it. */
+interface Taken {
+  points: TelemetryPoint[]
+  lines: LineChunk | undefined
+  samples: number
 }
 
 const DeadLetterSchema = Type.Object(
@@ -130,8 +144,12 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
   const knownDevices = opts.plant?.strict ? new Set(listPlantDevices(opts.plant).map(deviceKey)) : undefined
   const dataFilter = channelFilter('data')
 
-  /** Valid data topics seen, parsed: a device publishes to the same topic all day. */
-  const topics = new Map<string, { address: TopicParts; key: string }>()
+  /** Stores that take line protocol get lines built straight from the payload's bytes. */
+  const writeLines = store.writeLines?.bind(store)
+  const slab = new LineSlab()
+  const scanned: LinesResult = { end: 0, samples: 0 }
+  /** Valid data topics seen, parsed (and their line prefix, UTF-8): a device publishes to the same topic all day. */
+  const topics = new Map<string, { address: TopicParts; key: string; prefix: Buffer | undefined }>()
   const counters = { received: 0, writtenMessages: 0, writtenSamples: 0, writtenPoints: 0, retried: 0, skipped: 0 }
   const deadLettered: Record<string, number> = {}
   const lastWarned = new Map<string, number>()
@@ -164,9 +182,9 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
     return { ts: Date.now(), reason: coded.code, message: coded.message, topic, payload: payloadCopy(payload), payloadBytes: payload.length, source: 'ingest' }
   }
 
-  /** Turns one message into the points to write; anything invalid is recorded as a dead letter. */
-  function take(topic: string, payload: Buffer): { points: TelemetryPoint[]; samples: number } {
-    const none = { points: [], samples: 0 }
+  /** Turns one message into the points or lines to write; anything invalid is recorded as a dead letter. */
+  function take(topic: string, payload: Buffer): Taken {
+    const none: Taken = { points: [], lines: undefined, samples: 0 }
     if (topic === DEAD_LETTER_TOPIC) {
       // With partitions, one instance keeps the broker's dead letters so they are counted once.
       if (partition && partition.index !== 0) {
@@ -188,20 +206,33 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
       if (known === undefined) {
         const parsed = parseTopic(topic)
         if (parsed.channel !== 'data') throw new PlantWattError('INGEST_ERR_CHANNEL', `ingest only stores the data channel, got ${JSON.stringify(topic)}`)
-        known = { address: parsed, key: deviceKey(parsed) }
+        const tags = { enterprise: parsed.enterprise, site: parsed.site, line: parsed.line, device: parsed.device }
+        known = { address: parsed, key: deviceKey(parsed), prefix: writeLines ? Buffer.from(linePrefix(TELEMETRY_MEASUREMENT, tags)) : undefined }
         if (topics.size >= TOPIC_CACHE_SIZE) topics.clear()
         topics.set(topic, known)
       }
-      const { address, key } = known
+      const { address, key, prefix } = known
       if (partition && partitionOf(key, partition.count) !== partition.index) {
         counters.skipped++
         return none
       }
-      const decoded = decodePayload(payload, { maxBytes: config.maxPayloadBytes })
-      if (knownDevices && !knownDevices.has(key)) {
+      const unknownDevice = knownDevices !== undefined && !knownDevices.has(key)
+      const refuseUnknown = (): never => {
         throw new PlantWattError('INGEST_ERR_UNKNOWN_DEVICE', `device ${key} is not in the plant model (plant.strict is on)`)
       }
-      return { points: payloadToPoints(address, decoded), samples: decoded.samples.length }
+      if (prefix !== undefined && payload.length <= config.maxPayloadBytes) {
+        // The common case without JSON.parse: the scanner vouches for the payload (it declines
+        // anything unusual, which then takes the full decode below) and writes its lines as bytes.
+        const { buf, offset } = slab.reserve(maxLinesBytes(payload.length, prefix.length))
+        if (scanPayloadLines(payload, prefix, buf, offset, scanned, config.maxPayloadBytes) === 1) {
+          if (unknownDevice) refuseUnknown()
+          return { points: [], lines: slab.commit(scanned.end, scanned.samples), samples: scanned.samples }
+        }
+      }
+      const decoded = decodePayload(payload, { maxBytes: config.maxPayloadBytes })
+      if (unknownDevice) refuseUnknown()
+      const points = payloadToPoints(address, decoded)
+      return prefix !== undefined ? { points: [], lines: slab.append(toLines(points)), samples: decoded.samples.length } : { points, lines: undefined, samples: decoded.samples.length }
     } catch (err) {
       record(deadLetterFrom(err, topic, payload))
       return none
@@ -244,19 +275,19 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
     }
   }
 
-  async function writeWithRetry(points: TelemetryPoint[]): Promise<boolean> {
+  async function writeWithRetry(write: () => Promise<void>, count: number): Promise<boolean> {
     let delayMs = config.retry.initialMs
     for (;;) {
       try {
-        await store.write(points)
+        await write()
         return true
       } catch (err) {
         if (closing) {
-          logger.warn({ err: describeError(err), points: points.length }, 'store write failed while closing: left unacknowledged for the broker to redeliver')
+          logger.warn({ err: describeError(err), points: count }, 'store write failed while closing: left unacknowledged for the broker to redeliver')
           return false
         }
         counters.retried++
-        logger.warn({ err: describeError(err), points: points.length, retryInMs: delayMs }, 'store write failed; retrying the batch')
+        logger.warn({ err: describeError(err), points: count, retryInMs: delayMs }, 'store write failed; retrying the batch')
         // Half fixed, half random: instances that failed together do not retry together.
         const waitMs = delayMs / 2 + Math.random() * (delayMs / 2)
         await sleep(waitMs, undefined, { signal: stopRetrying.signal }).catch(() => undefined)
@@ -269,13 +300,13 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
   function nextBatch(): Pending[] {
     const batch: Pending[] = []
     let points = 0
-    if (queue[0] && queue[0].points.length === 0) {
-      while (queue[0] && queue[0].points.length === 0) batch.push(queue.shift() as Pending)
+    if (queue[0] && queue[0].rows === 0) {
+      while (queue[0] && queue[0].rows === 0) batch.push(queue.shift() as Pending)
       return batch
     }
-    while (queue[0] && (batch.length === 0 || points + queue[0].points.length <= config.batchSize)) {
+    while (queue[0] && (batch.length === 0 || points + queue[0].rows <= config.batchSize)) {
       const entry = queue.shift() as Pending
-      points += entry.points.length
+      points += entry.rows
       batch.push(entry)
     }
     queuedPoints -= points
@@ -287,18 +318,23 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
     writingBatch = batch
     try {
       const points: TelemetryPoint[] = []
-      for (const entry of batch) for (const point of entry.points) points.push(point)
-      const written = points.length === 0 || (await writeWithRetry(points))
+      const lines: LineChunk[] = []
+      for (const entry of batch) {
+        for (const point of entry.points) points.push(point)
+        if (entry.lines) lines.push(entry.lines)
+      }
+      let written = points.length === 0 || (await writeWithRetry(() => store.write(points), points.length))
+      if (written && lines.length > 0 && writeLines) written = await writeWithRetry(() => writeLines(lines), lines.length)
       if (written) {
         // The batch's PUBACKs leave in one socket write, not one syscall each.
         const stream = client.stream as { cork?(): void; uncork?(): void } | undefined
         stream?.cork?.()
         process.nextTick(() => stream?.uncork?.())
         for (const entry of batch) {
-          if (entry.points.length > 0) {
+          if (entry.rows > 0) {
             counters.writtenMessages++
             counters.writtenSamples += entry.samples
-            counters.writtenPoints += entry.points.length
+            counters.writtenPoints += entry.rows
           }
           // [MQTT-4.6.0-2] PUBACKs go out in the order the PUBLISH packets arrived.
           acknowledge(entry)
@@ -325,7 +361,7 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
   function schedule(): void {
     if (writing || queue.length === 0) return
     // Dead letters and skipped messages have nothing to write: acknowledge them at once.
-    if (queuedPoints >= config.batchSize || queue[0]?.points.length === 0) {
+    if (queuedPoints >= config.batchSize || queue[0]?.rows === 0) {
       startWrite()
       return
     }
@@ -347,17 +383,18 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
     if (closing) return
     counters.received++
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload, 'utf8') : packet.payload
-    let taken: { points: TelemetryPoint[]; samples: number }
+    let taken: Taken
     try {
       taken = take(packet.topic, payload)
     } catch (err) {
       record(deadLetterFrom(err, packet.topic, payload))
-      taken = { points: [], samples: 0 }
+      taken = { points: [], lines: undefined, samples: 0 }
     }
+    const rows = taken.points.length + (taken.lines?.lines ?? 0)
     // QoS 2 never arrives (the subscription is QoS 1); should a broker send it, mqtt.js completes it.
     const ackLater = packet.qos === 1
-    queue.push({ messageId: ackLater ? packet.messageId : undefined, connection, points: taken.points, samples: taken.samples, receivedAt: Date.now() })
-    queuedPoints += taken.points.length
+    queue.push({ messageId: ackLater ? packet.messageId : undefined, connection, points: taken.points, lines: taken.lines, rows, samples: taken.samples, receivedAt: Date.now() })
+    queuedPoints += rows
     unsettled++
     schedule()
     const resume = (): void => callback(ackLater ? DEFER_ACK : undefined)

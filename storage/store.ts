@@ -101,11 +101,24 @@ export interface RawRow {
   value: number
 }
 
+/** InfluxDB line protocol as UTF-8 bytes: `lines` whole lines, each ending in "\n". */
+export interface LineChunk {
+  bytes: Uint8Array
+  lines: number
+}
+
 export interface TelemetryStore {
   /** Registry key of the backend: 'embedded' | 'influxdb'. */
   readonly backend: string
   /** Durable when the promise resolves; idempotent by (series, ts). */
   write(points: readonly TelemetryPoint[]): Promise<void>
+  /**
+   * Only on stores that take InfluxDB line protocol as is (the influxdb backend): writes the lines
+   * (precision ms) as write() does — durable on resolve, idempotent, a failure fails the call —
+   * without the per-point checks. The caller vouches for the lines: ingest builds them from
+   * payloads it has validated, with `linePrefix` for the tags.
+   */
+  writeLines?(chunks: readonly LineChunk[]): Promise<void>
   /** Window aggregates, ordered by tags, field, windowStart. */
   aggregate(query: AggregateQuery): Promise<AggregateRow[]>
   /**

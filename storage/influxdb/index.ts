@@ -7,7 +7,7 @@ import {
   validateAggregateQuery,
   validatePoints,
 } from '../query.ts'
-import type { AggregateQuery, AggregateRow, LatestQuery, LatestRow, RawQuery, RawRow, TelemetryPoint, TelemetryStore } from '../store.ts'
+import type { AggregateQuery, AggregateRow, LatestQuery, LatestRow, LineChunk, RawQuery, RawRow, TelemetryPoint, TelemetryStore } from '../store.ts'
 import { canonicalTags } from '../query.ts'
 import { appendRawPoints, compareRawSeries, validateRawQuery, type RawSeries } from '../raw.ts'
 import { DEFAULT_TIMEZONE, windowRuns } from '../../core/windows.ts'
@@ -51,11 +51,19 @@ const escapeKey = (s: string): string => (KEY_SPECIAL.test(s) ? s.replace(/[, =\
 const fieldKeys = new Map<string, string>()
 const FIELD_KEY_CACHE = 10_000
 
-/** "measurement,tag=value,…" (tags sorted, empty values left out, as Point does). */
-function linePrefix(p: TelemetryPoint): string {
-  let prefix = escapeMeasurement(p.measurement)
-  for (const k of Object.keys(p.tags).sort()) {
-    const v = p.tags[k]
+/**
+ * "measurement,tag=value,…" (tags sorted, empty values left out, as Point does): the start of a
+ * line, before the fields. Throws STORAGE_ERR_INVALID_POINT for a name the store would refuse.
+ */
+export function linePrefix(measurement: string, tags: Readonly<Record<string, string>>): string {
+  validatePoints([{ measurement, tags, fields: { seq: 0 }, ts: 0 }])
+  return buildPrefix(measurement, tags)
+}
+
+function buildPrefix(measurement: string, tags: Readonly<Record<string, string>>): string {
+  let prefix = escapeMeasurement(measurement)
+  for (const k of Object.keys(tags).sort()) {
+    const v = tags[k]
     if (k && v) prefix += `,${escapeKey(k)}=${escapeKey(v)}`
   }
   return prefix
@@ -78,7 +86,7 @@ export function toLines(points: readonly TelemetryPoint[]): string[] {
     if (p.tags !== lastTags || p.measurement !== lastMeasurement) {
       let cached = prefixes.get(p.tags)
       if (cached === undefined || cached.measurement !== p.measurement) {
-        cached = { measurement: p.measurement, prefix: linePrefix(p) }
+        cached = { measurement: p.measurement, prefix: buildPrefix(p.measurement, p.tags) }
         prefixes.set(p.tags, cached)
       }
       lastTags = p.tags
@@ -111,6 +119,21 @@ export function toLines(points: readonly TelemetryPoint[]): string[] {
 }
 
 
+/** The chunks' bytes as one body: a view when they lie back to back in one buffer (ingest's slabs), else a copy. */
+function joinChunks(chunks: readonly LineChunk[]): Uint8Array {
+  const first = chunks[0]?.bytes
+  if (first === undefined) return new Uint8Array(0)
+  let end = first.byteOffset + first.byteLength
+  let contiguous = true
+  for (let i = 1; i < chunks.length && contiguous; i++) {
+    const b = (chunks[i] as LineChunk).bytes
+    contiguous = b.buffer === first.buffer && b.byteOffset === end
+    end = b.byteOffset + b.byteLength
+  }
+  if (contiguous) return new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset)
+  return Buffer.concat(chunks.map((c) => c.bytes))
+}
+
 /**
  * The InfluxDB store, over the v1-compatible HTTP API that InfluxDB 1.x, 2.x (compat endpoints) and
  * 3.x all serve: line protocol to `/write`, InfluxQL to `/query`. Windows are computed client-side
@@ -139,21 +162,33 @@ export async function createInfluxStore(options: InfluxStoreOptions): Promise<Te
     return out
   }
 
-  async function writeLines(lines: readonly string[], what: string): Promise<void> {
+  async function writeRequest(body: string | Uint8Array, what: string): Promise<void> {
     const params = new URLSearchParams({ db: database, precision: 'ms' })
     if (rp) params.set('rp', rp)
-    const { status, body } = await send(
-      `/write?${params.toString()}`,
-      { method: 'POST', body: lines.join('\n'), headers: { 'content-type': 'text/plain; charset=utf-8' } },
-      what,
-    )
+    const { status, body: answer } = await send(`/write?${params.toString()}`, { method: 'POST', body, headers: { 'content-type': 'text/plain; charset=utf-8' } }, what)
     if (status !== 204 && status !== 200) {
-      const text = errorText(body)
+      const text = errorText(answer)
       throw new PlantWattError('STORAGE_ERR_WRITE', `${what}: influxdb answered ${status}: ${text}`, {
         cause: new Error(text),
         details: { status, influxError: text },
       })
     }
+  }
+
+  /**
+   * Sends the request bodies WRITE_CONCURRENCY at a time (influxd writes them on separate cores);
+   * resolves once every one is written, and any failure fails the call whole — points are
+   * idempotent, so a retry of the lot is harmless.
+   */
+  async function writeAll(requests: readonly { body: () => string | Uint8Array; what: string }[]): Promise<void> {
+    let next = 0
+    const worker = async (): Promise<void> => {
+      for (let r = requests[next++]; r; r = requests[next++]) await writeRequest(r.body(), r.what)
+    }
+    const workers = Array.from({ length: Math.min(WRITE_CONCURRENCY, requests.length) }, worker)
+    const results = await Promise.allSettled(workers)
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failed) throw failed.reason
   }
 
   if (options.createDatabase ?? true) {
@@ -179,22 +214,34 @@ export async function createInfluxStore(options: InfluxStoreOptions): Promise<Te
       if (points.length === 0) return
       validatePoints(points)
       const lines = toLines(points)
-      // Requests of one call run WRITE_CONCURRENCY at a time (influxd writes them on separate
-      // cores); the call resolves only once every line is written, and any failure fails it
-      // whole — points are idempotent, so a retry of the lot is harmless.
-      const chunks: [number, number][] = []
-      for (let i = 0; i < lines.length; i += WRITE_BATCH_LINES) chunks.push([i, Math.min(i + WRITE_BATCH_LINES, lines.length)])
-      let next = 0
-      const worker = async (): Promise<void> => {
-        for (let chunk = chunks[next++]; chunk; chunk = chunks[next++]) {
-          const [from, to] = chunk
-          await writeLines(lines.slice(from, to), `write of lines ${from + 1}–${to} of ${lines.length} to ${database}`)
+      const requests: { body: () => string; what: string }[] = []
+      for (let i = 0; i < lines.length; i += WRITE_BATCH_LINES) {
+        const to = Math.min(i + WRITE_BATCH_LINES, lines.length)
+        requests.push({ body: () => lines.slice(i, to).join('\n'), what: `write of lines ${i + 1}–${to} of ${lines.length} to ${database}` })
+      }
+      await writeAll(requests)
+    },
+
+    async writeLines(chunks: readonly LineChunk[]): Promise<void> {
+      assertOpen()
+      let total = 0
+      for (const c of chunks) total += c.lines
+      // Whole chunks, about WRITE_BATCH_LINES lines a request (a chunk is never split).
+      const requests: { body: () => Uint8Array; what: string }[] = []
+      let first = 0
+      let lines = 0
+      let from = 0
+      for (let i = 0; i < chunks.length; i++) {
+        lines += (chunks[i] as LineChunk).lines
+        if (lines >= WRITE_BATCH_LINES || i === chunks.length - 1) {
+          const group = chunks.slice(first, i + 1)
+          requests.push({ body: () => joinChunks(group), what: `write of lines ${from + 1}–${from + lines} of ${total} to ${database}` })
+          first = i + 1
+          from += lines
+          lines = 0
         }
       }
-      const workers = Array.from({ length: Math.min(WRITE_CONCURRENCY, chunks.length) }, worker)
-      const results = await Promise.allSettled(workers)
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
-      if (failed) throw failed.reason
+      await writeAll(requests)
     },
 
     async aggregate(q: AggregateQuery): Promise<AggregateRow[]> {
