@@ -75,6 +75,36 @@ const seqsOf = (payloads: Payload[]) => payloads.map((p) => p.seq)
 const consecutiveFrom0 = (seqs: number[]) => seqs.every((s, i) => s === i)
 
 describe('edge agent: Modbus TCP → MQTT', () => {
+  it('with publishIntervalMs, batches each device\'s polls into one message per interval and loses none; close sends the rest', async () => {
+    const broker = await startBroker()
+    cleanups.push(() => broker.close())
+    const sub = await subscribe(broker.url)
+    cleanups.push(() => sub.client.endAsync(true))
+    const meter = await modbus()
+    const a = await agent(edgeConfig([{ device: 'meter-a', port: meter.port, pollIntervalMs: 20 }], { publishIntervalMs: 400 }), broker)
+    await waitFor('3 messages', () => dataOf(sub.messages, 'meter-a').length >= 3, 10_000)
+    const batched = dataOf(sub.messages, 'meter-a')
+    expect(consecutiveFrom0(seqsOf(batched))).toBe(true)
+    // 400 ms of 20 ms polls: many samples per message (the first interval starts with the connect)
+    for (const msg of batched.slice(1, 3)) expect(msg.samples.length).toBeGreaterThanOrEqual(8)
+    const received = (m: Received[]) => dataOf(m, 'meter-a').flatMap((p) => p.samples.map((s) => s.ts))
+    await a.close()
+    // What was polled after the last tick went out on close: every read published, once, in order.
+    const all = received(sub.messages)
+    expect(all.length).toBe(a.status().devices[0]!.publishedSamples)
+    expect(all.length).toBe(a.status().devices[0]!.reads)
+    expect([...all].sort((x, y) => x - y)).toEqual(all)
+    expect(new Set(all).size).toBe(all.length)
+
+    // Without it, each poll is its own message.
+    const sub2 = await subscribe(broker.url)
+    cleanups.push(() => sub2.client.endAsync(true))
+    const b = await agent(edgeConfig([{ device: 'meter-a', port: meter.port, pollIntervalMs: 100 }], { agentId: 'edge-u' }), broker)
+    await waitFor('4 messages', () => dataOf(sub2.messages, 'meter-a').length >= 4, 10_000)
+    expect(dataOf(sub2.messages, 'meter-a').slice(0, 4).every((p) => p.samples.length === 1)).toBe(true)
+    await b.close()
+  })
+
   it('publishes canonical values with QoS 1 and continuous seq; an exception leaves the other points published', async () => {
     const broker = await startBroker()
     cleanups.push(() => broker.close())

@@ -151,6 +151,7 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<Running
     client,
     outbox,
     maxSamplesPerMessage: config.maxSamplesPerMessage,
+    publishIntervalMs: config.publishIntervalMs,
     qos: config.publishQos,
     logger,
     onDelivered(batch) {

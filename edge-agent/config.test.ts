@@ -45,6 +45,7 @@ describe('edge config', () => {
       agentId: 'edge',
       publishQos: 1,
       maxSamplesPerMessage: 100,
+      publishIntervalMs: 0,
       outboxMaxSamples: 100_000,
       buffer: 'disk',
       bufferDir: './data/edge-buffer',

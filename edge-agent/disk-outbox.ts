@@ -193,16 +193,16 @@ class DiskOutbox implements Outbox {
     this.commitTx(rows, acks)
   }
 
-  take(max: number): OutboxBatch | undefined {
+  take(max: number, min = 1): OutboxBatch | undefined {
     this.assertOpen()
     if (!(Number.isInteger(max) && max >= 1)) throw new RangeError(`take(max): max must be a positive integer, got ${max}`)
     this.flush()
-    // The device without a batch in flight whose oldest pending sample is the oldest.
+    // The device without a batch in flight (and with at least `min` pending) whose oldest pending sample is the oldest.
     let best: [string, DeviceState] | undefined
     let bestId = Infinity
     for (const entry of this.devices) {
       const d = entry[1]
-      if (d.inFlight || d.head >= d.queue.length) continue
+      if (d.inFlight || d.queue.length - d.head < Math.max(1, min)) continue
       const id = (d.queue[d.head] as Entry).id
       if (id < bestId) {
         bestId = id

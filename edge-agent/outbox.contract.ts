@@ -39,6 +39,19 @@ export function describeOutboxContract(name: string, create: (opts: { maxSamples
       await box.close()
     })
 
+    it('passes over devices with fewer than min samples pending (the batching window)', async () => {
+      const box = await create({ maxSamples: 100 })
+      box.push(B, sample(0))
+      for (let i = 1; i <= 3; i++) box.push(A, sample(i))
+      // B's sample is the oldest, but B has 1 pending: with min 2 only A qualifies.
+      const a = box.take(10, 2)
+      expect(a?.key).toBe('e/s/l/a')
+      expect(tsOf(a!.samples)).toEqual([1, 2, 3])
+      expect(box.take(10, 2)).toBeUndefined()
+      expect(tsOf(box.take(10, 1)!.samples)).toEqual([0])
+      await box.close()
+    })
+
     it('keeps seq and order when a batch is released, and puts later samples behind it', async () => {
       const box = await create({ maxSamples: 100 })
       box.push(A, sample(0))

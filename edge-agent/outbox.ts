@@ -29,9 +29,11 @@ export interface Outbox {
   /**
    * Up to `max` of the oldest pending samples of one device that has no batch in flight — the
    * device whose oldest pending sample is oldest — or undefined when there is none. One batch per
-   * device at a time keeps each device's messages in order.
+   * device at a time keeps each device's messages in order. Devices with fewer than `min` (default 1)
+   * pending samples are passed over: the publisher's batching window sends only full batches between
+   * its ticks.
    */
-  take(max: number): OutboxBatch | undefined
+  take(max: number, min?: number): OutboxBatch | undefined
   /** The batch was delivered: forget its samples and advance the device's seq by one. */
   ack(batch: OutboxBatch): void
   /** The batch was not delivered: its samples go back to the head of the queue, seq unchanged. */
@@ -92,12 +94,12 @@ class MemoryOutbox implements Outbox {
     this.held++
   }
 
-  take(max: number): OutboxBatch | undefined {
+  take(max: number, min = 1): OutboxBatch | undefined {
     if (!(Number.isInteger(max) && max >= 1)) throw new RangeError(`take(max): max must be a positive integer, got ${max}`)
     let best: [string, DeviceQueue] | undefined
     for (const entry of this.queues) {
       const q = entry[1]
-      if (q.inFlight || q.head >= q.pending.length) continue
+      if (q.inFlight || q.pending.length - q.head < Math.max(1, min)) continue
       if (!best || (q.pending[q.head] as Entry).order < (best[1].pending[best[1].head] as Entry).order) best = entry
     }
     if (!best) return undefined

@@ -46,6 +46,12 @@ export interface PublisherOptions {
   client: MqttClient
   outbox: Outbox
   maxSamplesPerMessage: number
+  /**
+   * 0: publish each device's samples as soon as they are polled (one message per poll at steady
+   * state). > 0: collect them and publish every publishIntervalMs (full batches of
+   * maxSamplesPerMessage still leave at once, so a backlog replays at full speed).
+   */
+  publishIntervalMs?: number
   qos: 0 | 1
   logger: Logger
   /** Called once per delivered message (after PUBACK for QoS 1). */
@@ -63,9 +69,15 @@ export class Publisher {
   private inFlight = 0
   private closed = false
   private scheduled = false
+  /** While draining for shutdown, the batching window no longer holds anything back. */
+  private draining = false
   private idleWaiters: (() => void)[] = []
+  private readonly ticker: NodeJS.Timeout | undefined
 
-  constructor(private readonly o: PublisherOptions) {}
+  constructor(private readonly o: PublisherOptions) {
+    const interval = o.publishIntervalMs ?? 0
+    this.ticker = interval > 0 ? setInterval(() => this.pump(1), interval) : undefined
+  }
 
   /** Publishes what can be published now; cheap to call often (coalesced to one pass per tick). */
   schedule(): void {
@@ -73,14 +85,16 @@ export class Publisher {
     this.scheduled = true
     setImmediate(() => {
       this.scheduled = false
-      this.pump()
+      // Between the batching window's ticks only full batches go.
+      this.pump(this.ticker && !this.draining ? this.o.maxSamplesPerMessage : 1)
     })
   }
 
-  private pump(): void {
+  /** Sends one batch per device that has at least `min` samples pending and none in flight. */
+  private pump(min: number): void {
     const { client, outbox } = this.o
     while (!this.closed && client.connected) {
-      const batch = outbox.take(this.o.maxSamplesPerMessage)
+      const batch = outbox.take(this.o.maxSamplesPerMessage, min)
       if (!batch) break
       this.send(batch)
     }
@@ -109,6 +123,7 @@ export class Publisher {
   async drain(timeoutMs: number): Promise<boolean> {
     const idle = () => this.inFlight === 0 && this.o.outbox.depth() === 0
     if (idle()) return true
+    this.draining = true
     this.schedule()
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
@@ -142,5 +157,6 @@ export class Publisher {
 
   close(): void {
     this.closed = true
+    if (this.ticker) clearInterval(this.ticker)
   }
 }
