@@ -30,9 +30,9 @@ const influx = await startInfluxd()
 const out: Record<string, unknown>[] = []
 try {
   for (let r = 0; r < runs; r++) {
-    const raw = await rawInfluxRate(influx, total)
+    const raw = await rawInfluxRate(influx, total, undefined, settings.samplesPerMessage)
     const rawRate = raw.pointsPerS
-    const rawSequential = (await rawInfluxRate(influx, total, 1)).pointsPerS
+    const rawSequential = (await rawInfluxRate(influx, total, 1, settings.samplesPerMessage)).pointsPerS
     const baseline = process.env.PW_BENCH_BASELINE && brokerIn === 'this-process'
       ? await pipelineRate(influx, total, settings, brokerIn, (aedesPersistence as unknown as () => unknown)())
       : undefined

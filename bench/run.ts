@@ -106,7 +106,6 @@ export interface BenchResult {
 
 /** Devices the pipeline benchmark's samples are spread over. */
 export const DEVICES = 100
-const SAMPLES_PER_MESSAGE = 10
 const T0 = Date.UTC(2025, 0, 1)
 
 function sampleFor(device: number, i: number): Sample {
@@ -144,6 +143,7 @@ export async function rawInfluxRate(
   influx: RunningInfluxd,
   total: number,
   concurrency = WRITE_CONCURRENCY,
+  samplesPerMessage = PIPELINE_DEFAULTS.samplesPerMessage,
 ): Promise<{ pointsPerS: number; seconds: number; concurrency: number; influxdCpuSeconds: number | undefined; writerCpuSeconds: number }> {
   const db = 'bench_raw'
   await fetch(`${influx.url}/query?q=${encodeURIComponent(`CREATE DATABASE ${db}`)}`, { method: 'POST' })
@@ -153,7 +153,7 @@ export async function rawInfluxRate(
   for (let i = 0; i < perDevice; i++) {
     for (let d = 0; d < DEVICES; d++) {
       const s = sampleFor(d, i)
-      points.push({ measurement: TELEMETRY_MEASUREMENT, tags: { enterprise: 'bench', site: 's1', line: 'l1', device: `m${d}` }, fields: { ...s.values, seq: Math.floor(i / SAMPLES_PER_MESSAGE) }, ts: s.ts })
+      points.push({ measurement: TELEMETRY_MEASUREMENT, tags: { enterprise: 'bench', site: 's1', line: 'l1', device: `m${d}` }, fields: { ...s.values, seq: Math.floor(i / samplesPerMessage) }, ts: s.ts })
     }
   }
   const lines = toLines(points)
@@ -185,6 +185,8 @@ export async function rawInfluxRate(
 }
 
 export interface PipelineSettings {
+  /** Samples in each MQTT message (an edge agent batches what it polled since its last publish). */
+  samplesPerMessage: number
   publishers: number
   /** Unacknowledged messages each publisher keeps in flight. */
   window: number
@@ -193,7 +195,7 @@ export interface PipelineSettings {
   maxInFlightMessages: number
 }
 
-export const PIPELINE_DEFAULTS: PipelineSettings = { publishers: 10, window: 500, batchSize: 10_000, flushIntervalMs: 200, maxInFlightMessages: 10_000 }
+export const PIPELINE_DEFAULTS: PipelineSettings = { samplesPerMessage: 10, publishers: 10, window: 500, batchSize: 10_000, flushIntervalMs: 200, maxInFlightMessages: 10_000 }
 
 /**
  * Samples through broker → ingest → InfluxDB, QoS 1. Publishers run in a child process, so the
@@ -246,7 +248,7 @@ export async function pipelineRate(
   let cpu = process.cpuUsage()
   let influxdCpu = influxdCpuSeconds(influx)
   const load = await runLoad(
-    { mode: 'pipeline', url: broker.url, publishers: settings.publishers, devices: DEVICES, perDevice, samplesPerMessage: SAMPLES_PER_MESSAGE, window: settings.window, t0: T0 },
+    { mode: 'pipeline', url: broker.url, publishers: settings.publishers, devices: DEVICES, perDevice, samplesPerMessage: settings.samplesPerMessage, window: settings.window, t0: T0 },
     () => {
       started = performance.now()
       cpu = process.cpuUsage()
@@ -314,7 +316,7 @@ export async function runBenchmarks(opts: BenchOptions): Promise<BenchResult> {
       what: 'broker → ingest → influxdb in one process, QoS 1, publishers in a child process, the same influxd',
       samples: expected,
       devices: DEVICES,
-      samplesPerMessage: SAMPLES_PER_MESSAGE,
+      samplesPerMessage: PIPELINE_DEFAULTS.samplesPerMessage,
       settings: PIPELINE_DEFAULTS,
       rounds: rounds.length,
       pipelineSamplesPerS: Math.round(pipeline.samplesPerS),

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { silentLogger } from '../core/logger.ts'
 import { createIndexedMemoryPersistence, type IndexedMemoryPersistence, type QueuedPacket } from './persistence.ts'
 import { startBroker } from './server.ts'
+import { mulberry32 as prng } from '../simulators/prng.ts'
 
 /** aedes-persistence's own memory persistence through the same promise API Aedes 1.2 uses. */
 /** aedes-persistence is CommonJS: the default import is its factory (its types say otherwise). */
@@ -28,17 +29,6 @@ async function outcome(run: () => Promise<unknown>): Promise<string> {
   }
 }
 
-/** Mulberry32: a small seeded generator, so a failing sequence can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 describe('indexed memory persistence: outgoing QoS 1 queue', () => {
   it('works a queue through by hand: update sets the id, PUBACK removes the first match', async () => {

@@ -4,6 +4,7 @@ import { isPlantWattError } from './errors.ts'
 import { decodePayload, DEFAULT_MAX_PAYLOAD_BYTES, encodePayload, MAX_TS, MIN_TS, type Payload, type Sample } from './payload.ts'
 import { isValidPayloadFast, type LinesResult, maxLinesBytes, scanPayload, scanPayloadLines, type ScannedPayload } from './payload-scan.ts'
 import { QUANTITIES, QUANTITY_NAMES } from './quantities.ts'
+import { mulberry32 } from '../simulators/prng.ts'
 
 const TS = 1_764_385_200_000
 const buf = (s: string): Buffer => Buffer.from(s)
@@ -446,16 +447,6 @@ describe('allocation', () => {
 
 // ---- Differential fuzz ----------------------------------------------------------------------
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const f32 = new Float32Array(1)
 
