@@ -123,6 +123,10 @@ function defaultClientId(partition: IngestConfig['partition']): string {
   return `plantwatt-ingest-${host}${partition ? `-p${partition.index}` : ''}`
 }
 
+function unknownDeviceError(key: string): PlantWattError {
+  return new PlantWattError('INGEST_ERR_UNKNOWN_DEVICE', `device ${key} is not in the plant model (plant.strict is on)`)
+}
+
 function payloadCopy(payload: Buffer): string {
   return payload.subarray(0, DEAD_LETTER_COPY_BYTES).toString('utf8')
 }
@@ -216,21 +220,19 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
         counters.skipped++
         return none
       }
+      // Checked after the payload, so a malformed payload is dead-lettered for what is wrong with it.
       const unknownDevice = knownDevices !== undefined && !knownDevices.has(key)
-      const refuseUnknown = (): never => {
-        throw new PlantWattError('INGEST_ERR_UNKNOWN_DEVICE', `device ${key} is not in the plant model (plant.strict is on)`)
-      }
       if (prefix !== undefined && payload.length <= config.maxPayloadBytes) {
         // The common case without JSON.parse: the scanner vouches for the payload (it declines
         // anything unusual, which then takes the full decode below) and writes its lines as bytes.
         const { buf, offset } = slab.reserve(maxLinesBytes(payload.length, prefix.length))
         if (scanPayloadLines(payload, prefix, buf, offset, scanned, config.maxPayloadBytes) === 1) {
-          if (unknownDevice) refuseUnknown()
+          if (unknownDevice) throw unknownDeviceError(key)
           return { points: [], lines: slab.commit(scanned.end, scanned.samples), samples: scanned.samples }
         }
       }
       const decoded = decodePayload(payload, { maxBytes: config.maxPayloadBytes })
-      if (unknownDevice) refuseUnknown()
+      if (unknownDevice) throw unknownDeviceError(key)
       const points = payloadToPoints(address, decoded)
       return prefix !== undefined ? { points: [], lines: slab.append(toLines(points)), samples: decoded.samples.length } : { points, lines: undefined, samples: decoded.samples.length }
     } catch (err) {
@@ -318,13 +320,17 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
     writingBatch = batch
     try {
       const points: TelemetryPoint[] = []
-      const lines: LineChunk[] = []
+      const chunks: LineChunk[] = []
+      let lines = 0
       for (const entry of batch) {
         for (const point of entry.points) points.push(point)
-        if (entry.lines) lines.push(entry.lines)
+        if (entry.lines) {
+          chunks.push(entry.lines)
+          lines += entry.lines.lines
+        }
       }
       let written = points.length === 0 || (await writeWithRetry(() => store.write(points), points.length))
-      if (written && lines.length > 0 && writeLines) written = await writeWithRetry(() => writeLines(lines), lines.length)
+      if (written && lines > 0 && writeLines) written = await writeWithRetry(() => writeLines(chunks), lines)
       if (written) {
         // The batch's PUBACKs leave in one socket write, not one syscall each.
         const stream = client.stream as { cork?(): void; uncork?(): void } | undefined

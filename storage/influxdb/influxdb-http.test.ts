@@ -141,6 +141,34 @@ describe('influxdb store over HTTP', () => {
     }
   })
 
+  it('writeLines: whole chunks, about 5,000 lines a request, back-to-back views sent as one body, others joined', async () => {
+    const proxy = await recorder(() => 'forward', influx.url)
+    try {
+      const store = await createInfluxStore({ url: proxy.url, database: 'line_chunks' })
+      // 1,200 chunks of 10 lines: 800 back to back in one buffer (as ingest's slab), 400 in buffers of their own.
+      const slab = Buffer.alloc(4 * 1024 * 1024)
+      let used = 0
+      const chunks = Array.from({ length: 1200 }, (_, c) => {
+        const text = Array.from({ length: 10 }, (_, j) => `telemetry,device=d${c % 3} p=${c * 10 + j} ${T0 + c * 10 + j}\n`).join('')
+        if (c >= 800) return { bytes: Buffer.from(text), lines: 10 }
+        const n = slab.write(text, used)
+        const bytes = slab.subarray(used, used + n)
+        used += n
+        return { bytes, lines: 10 }
+      })
+      expect(store.writeLines).toBeTypeOf('function')
+      await store.writeLines?.(chunks)
+      const writes = proxy.requests.filter((r) => r.path.startsWith('/write'))
+      expect(writes.map((r) => r.body.split('\n').filter(Boolean).length)).toEqual([5000, 5000, 2000])
+      const sum = await store.aggregate({ measurement: 'telemetry', fields: ['p'], start: T0, stop: T0 + 20_000, fn: 'sum' })
+      expect(sum.reduce((t, r) => t + r.value, 0)).toBe((11_999 * 12_000) / 2)
+      const count = await store.aggregate({ measurement: 'telemetry', fields: ['p'], start: T0, stop: T0 + 20_000, fn: 'count' })
+      expect(count.reduce((t, r) => t + r.value, 0)).toBe(12_000)
+    } finally {
+      await proxy.close()
+    }
+  })
+
   it('writes to and reads from a named retention policy', async () => {
     const db = 'with_rp'
     const setup = await createInfluxStore({ url: influx.url, database: db })
