@@ -47,6 +47,23 @@ async function pipelineRound(influx: RunningInfluxd, samples: number): Promise<P
   return { raw, pipeline, split }
 }
 
+/** Ours against bare Aedes and Mosquitto, from one run's fan-in results. */
+function fanInRatios(results: readonly FanInResult[]): BenchResult['fanIn']['ratios'] {
+  const of = (broker: string): FanInResult => {
+    const r = results.find((x) => x.broker === broker)
+    if (!r) throw new Error(`fan-in result of ${broker} missing`)
+    return r
+  }
+  const [ours, aedes, mosquitto] = [of('plantwatt'), of('aedes'), of('mosquitto')]
+  const ratio = (a: number, b: number): number => Number((a / b).toFixed(2))
+  return {
+    cpuPerMessageToAedes: ratio(ours.cpuUsPerMessage, aedes.cpuUsPerMessage),
+    cpuPerMessageToMosquitto: ratio(ours.cpuUsPerMessage, mosquitto.cpuUsPerMessage),
+    messagesPerSToAedes: ratio(ours.messagesPerS, aedes.messagesPerS),
+    messagesPerSToMosquitto: ratio(ours.messagesPerS, mosquitto.messagesPerS),
+  }
+}
+
 /** The element with the median key (the lower middle one of an even count). */
 function medianBy<T>(items: readonly T[], key: (item: T) => number): T {
   const sorted = [...items].sort((a, b) => key(a) - key(b))
@@ -100,7 +117,12 @@ export interface BenchResult {
     influxdCpuUsPerSample: number | undefined
     lost: number
   }
-  fanIn: { what: string; results: FanInResult[] }
+  fanIn: {
+    what: string
+    results: FanInResult[]
+    /** PlantWatt's broker against the others on the same load: CPU per message and messages/s, as ratios (ours / theirs). */
+    ratios: { cpuPerMessageToAedes: number; cpuPerMessageToMosquitto: number; messagesPerSToAedes: number; messagesPerSToMosquitto: number }
+  }
   qos0Flood: FloodResult
 }
 
@@ -340,7 +362,7 @@ export async function runBenchmarks(opts: BenchOptions): Promise<BenchResult> {
       influxdCpuUsPerSample: perSample(split.cpuSecondsInfluxd, expected),
       lost: rounds.reduce((sum, r) => sum + (expected - r.split.stored), 0),
     },
-    fanIn: { what: '50 publishers → 1 subscriber, QoS 1, 100 in flight per publisher', results: fanInResults },
+    fanIn: { what: '50 publishers → 1 subscriber, QoS 1, 100 in flight per publisher', results: fanInResults, ratios: fanInRatios(fanInResults) },
     qos0Flood: flood,
     ui,
     edge,
