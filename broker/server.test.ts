@@ -213,6 +213,18 @@ describe('broker', () => {
     expect(ok.connected).toBe(true)
   })
 
+  it('refuses shared subscriptions ($share/, $queue/) it cannot serve, instead of granting a filter that never matches', async () => {
+    const b = await broker()
+    const c = await client(b.url, 'would-share')
+    await expect(c.subscribeAsync('$share/ingest/pw/v1/+/+/+/+/data', { qos: 1 })).rejects.toThrow(/Subscribe error/)
+    await expect(c.subscribeAsync('$queue/pw/v1/+/+/+/+/data', { qos: 1 })).rejects.toThrow(/Subscribe error/)
+    expect(b.stats().refusedSubscriptions).toBe(2)
+    // The plain filter still works on the same connection.
+    const granted = await c.subscribeAsync('pw/v1/+/+/+/+/data', { qos: 1 })
+    expect(granted.map((g) => g.qos)).toEqual([1])
+    expect(c.connected).toBe(true)
+  })
+
   it('close() disconnects clients and frees the port', async () => {
     const b = await startBroker({ host: '127.0.0.1', port: 0, maxPayloadBytes: 1024, validatePayloads: true }, { logger })
     const c = await mqtt.connectAsync(b.url, { clientId: 'to-be-dropped', reconnectPeriod: 0 })

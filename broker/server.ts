@@ -305,8 +305,20 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
       )
     }
   }
+  /**
+   * Aedes has no shared subscriptions: it would grant `$share/group/filter` as a plain filter that
+   * never matches, and the subscriber would silently get nothing. Refused instead (SUBACK 0x80),
+   * so a client meant for EMQX/HiveMQ/Mosquitto learns it at once (ingest: use `partition` here).
+   */
+  const refuseShared = (client: Client, filter: string): boolean => {
+    if (!filter.startsWith('$share/') && !filter.startsWith('$queue/')) return false
+    counters.refusedSubscriptions++
+    logger.warn({ clientId: client.id, filter: filter.slice(0, 200), code: 'BROKER_ERR_SHARED_SUBSCRIPTION' }, 'subscription refused (SUBACK 0x80): this broker has no shared subscriptions')
+    return true
+  }
   if (!opts.authorizeSubscribe) {
     options.authorizeSubscribe = (client, subscription, done) => {
+      if (refuseShared(client, subscription.topic)) return done(null, null)
       const acl = acls.get(client)
       if (acl?.canSubscribe(subscription.topic)) {
         done(null, subscription)
@@ -320,6 +332,7 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
   if (opts.authorizeSubscribe) {
     const authorizeSubscribe = opts.authorizeSubscribe
     options.authorizeSubscribe = (client, subscription, done) => {
+      if (refuseShared(client, subscription.topic)) return done(null, null)
       Promise.resolve(authorizeSubscribe({ clientId: client.id, topic: subscription.topic })).then(
         (ok) => done(null, ok ? subscription : null),
         (err: unknown) => {

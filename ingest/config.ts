@@ -32,6 +32,13 @@ export const IngestConfigSchema = Type.Object(
     deadLetterFile: Type.Optional(Type.String({ description: 'JSON Lines file dead letters are appended to (folder created)' })),
     deadLetterMemory: Type.Integer({ minimum: 0, default: 1000, description: 'newest dead letters kept in memory for the API' }),
     partition: Type.Optional(IngestPartitionSchema),
+    sharedGroup: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9_-]{1,64}$',
+        description:
+          "subscribe as a member of this MQTT shared-subscription group ($share/<group>/…) on a broker that has them (EMQX, HiveMQ, Mosquitto ≥ 1.6): each message reaches one instance of the group. Not with partition. PlantWatt's own broker (Aedes) refuses it: use partition there",
+      }),
+    ),
     stateIntervalMs: Type.Integer({
       minimum: 0,
       default: 10_000,

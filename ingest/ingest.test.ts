@@ -422,6 +422,19 @@ describe('ingest: broker → validate → batch → store', () => {
     await expect(ingest(b.url, embeddedStore(), { config: { partition: { index: 2, count: 2 } } })).rejects.toMatchObject({ code: 'INGEST_ERR_CONFIG' })
   })
 
+  it('refuses partition and sharedGroup together, and fails at start when the broker has no shared subscriptions', async () => {
+    const b = await broker()
+    await expect(ingest(b.url, embeddedStore(), { config: { partition: { index: 0, count: 2 }, sharedGroup: 'ingest' } })).rejects.toMatchObject({ code: 'INGEST_ERR_CONFIG' })
+    // PlantWatt's broker (Aedes) refuses $share/… (SUBACK 0x80): a clear error, not a subscription that never delivers.
+    const err = await ingest(b.url, embeddedStore(), { config: { sharedGroup: 'ingest' } }).then(
+      () => undefined,
+      (e: unknown) => e as { code?: string; message?: string },
+    )
+    expect(err?.code).toBe('INGEST_ERR_SUBSCRIBE')
+    expect(err?.message).toContain('$share/ingest/pw/v1/+/+/+/+/data')
+    expect(err?.message).toContain('ingest.partition')
+  })
+
   it('fails to start with INGEST_ERR_CONNECT when the broker refuses the connection', async () => {
     const b = await startBroker({ host: '127.0.0.1', port: 0, maxPayloadBytes: 4096, validatePayloads: true }, { logger, authenticate: () => false })
     cleanups.push(() => b.close())

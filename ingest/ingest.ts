@@ -143,6 +143,11 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
   if (partition && partition.index >= partition.count) {
     throw new PlantWattError('INGEST_ERR_CONFIG', `ingest.partition.index ${partition.index} must be below partition.count ${partition.count}`)
   }
+  if (partition && config.sharedGroup !== undefined) {
+    throw new PlantWattError('INGEST_ERR_CONFIG', 'ingest.partition and ingest.sharedGroup split the load two ways: set one of them')
+  }
+  // With a shared group the broker hands each message (the broker's dead letters too) to one member.
+  const share = config.sharedGroup === undefined ? '' : `$share/${config.sharedGroup}/`
   const ownsDeadLetters = opts.deadLetters === undefined
   const deadLetters = opts.deadLetters ?? createDeadLetterLog({ file: config.deadLetterFile, memory: config.deadLetterMemory, logger })
   const knownDevices = opts.plant?.strict ? new Set(listPlantDevices(opts.plant).map(deviceKey)) : undefined
@@ -414,7 +419,7 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
     connection++
     // One filter per SUBSCRIBE: aedes-persistence-redis 11.2 never answers a persistent session's
     // SUBSCRIBE that carries two filters (the Redis-backed broker cluster), every broker takes this.
-    const filters = [dataFilter, DEAD_LETTER_TOPIC]
+    const filters = [`${share}${dataFilter}`, `${share}${DEAD_LETTER_TOPIC}`]
     const subscribeNext = (i: number): void => {
       const filter = filters[i]
       if (filter === undefined) {
@@ -425,7 +430,8 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
         // [MQTT-3.9.3] SUBACK return code 0x80 means the subscription was refused.
         const refused = granted?.filter((g) => g.qos !== 1 && g.qos !== 0) ?? []
         if (err || refused.length > 0) {
-          const error = new PlantWattError('INGEST_ERR_SUBSCRIBE', `subscription refused: ${err ? describeError(err) : refused.map((g) => g.topic).join(', ')}`, { cause: err })
+          const hint = share ? ` (shared subscriptions need a broker that has them — EMQX, HiveMQ, Mosquitto; with PlantWatt's broker use ingest.partition)` : ''
+          const error = new PlantWattError('INGEST_ERR_SUBSCRIBE', `subscription to ${filter} refused: ${err ? describeError(err) : refused.map((g) => g.topic).join(', ')}${hint}`, { cause: err })
           logger.error({ err: error.message }, 'cannot subscribe')
           firstSubscription.reject(error)
           return

@@ -88,3 +88,47 @@ it('the edge agent and ingest work unchanged against Mosquitto: every published 
     await store.close()
   }
 })
+
+it('ingest instances in one shared-subscription group on Mosquitto split the messages: each written once, by one of them', async () => {
+  influx ??= await startInfluxd()
+  mosquitto ??= await startMosquitto()
+  const db = 'interop_shared_group'
+  const store = await createInfluxStore({ backend: 'influxdb', url: influx.url, database: db, createDatabase: true, timeoutMs: 5000 })
+  const member = (clientId: string) =>
+    startIngest({
+      config: validateConfig(IngestConfigSchema, { flushIntervalMs: 50, sharedGroup: 'pw-ingest' }),
+      mqtt: validateConfig(MqttClientConfigSchema, { url: (mosquitto as RunningMosquitto).url, clientId }),
+      store,
+      logger: silentLogger(),
+    })
+  const [a, b] = [await member('share-a'), await member('share-b')]
+  const pub = await mqtt.connectAsync(mosquitto.url, { clientId: 'share-pub', reconnectPeriod: 0 })
+  try {
+    const devices = Array.from({ length: 10 }, (_, i) => `g${i}`)
+    const t0 = Date.UTC(2025, 5, 1)
+    for (let seq = 0; seq < 20; seq++) {
+      for (const [i, device] of devices.entries()) {
+        const payload = JSON.stringify({ seq, samples: [{ ts: t0 + seq * 1000 + i, values: { active_power_kw: seq + i } }] })
+        await pub.publishAsync(`pw/v1/${ENTERPRISE}/s1/l1/${device}/data`, payload, { qos: 1 })
+      }
+    }
+    await pub.publishAsync(`pw/v1/${ENTERPRISE}/s1/l1/g0/data`, 'not json', { qos: 1 })
+    const written = () => a.stats().writtenMessages + b.stats().writtenMessages
+    const deadline = Date.now() + 15_000
+    while (written() < 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+    await Promise.all([a.flush(), b.flush()])
+    // Each message reached one member: 200 written in all, both took a share, the bad one dead-lettered once.
+    expect(written()).toBe(200)
+    expect(a.stats().writtenMessages).toBeGreaterThan(0)
+    expect(b.stats().writtenMessages).toBeGreaterThan(0)
+    expect(a.stats().received + b.stats().received).toBe(201)
+    expect((a.stats().deadLettered.CORE_ERR_PAYLOAD_JSON ?? 0) + (b.stats().deadLettered.CORE_ERR_PAYLOAD_JSON ?? 0)).toBe(1)
+    const stored = await storedSeqs(influx.url, db)
+    expect([...stored.keys()].sort()).toEqual(devices)
+    for (const device of devices) expect([...(stored.get(device) ?? [])].sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i))
+  } finally {
+    await pub.endAsync()
+    await Promise.all([a.close(), b.close()])
+    await store.close()
+  }
+})
