@@ -412,7 +412,9 @@ describe('allocation', () => {
     return valid
   }
 
-  it('scanPayloadLines allocates nothing per call (10^6 calls, no more than 2 GCs and < 1 MiB heap growth)', async () => {
+  // A GC or two may come from garbage made before the loop (or by the test runner): up to 5 are
+  // tolerated; the control below, which allocates ~200 bytes a call, makes about 50.
+  it('scanPayloadLines allocates nothing per call (10^6 calls, no more than 5 GCs and < 1 MiB heap growth)', async () => {
     let samples = linesLoop(one, 100_000) + linesLoop(ten, 100_000)
     expect(samples).toBe(1_100_000)
     const heapBefore = process.memoryUsage().heapUsed
@@ -421,17 +423,17 @@ describe('allocation', () => {
     })
     const grown = process.memoryUsage().heapUsed - heapBefore
     expect(samples).toBe(CALLS)
-    expect(gcs).toBeLessThanOrEqual(2)
+    expect(gcs).toBeLessThanOrEqual(5)
     expect(grown).toBeLessThan(1 << 20)
     // The two-pass path (samples before seq) too.
-    expect(await gcsDuring(() => (samples = linesLoop(ten, CALLS / 10)))).toBeLessThanOrEqual(2)
+    expect(await gcsDuring(() => (samples = linesLoop(ten, CALLS / 10)))).toBeLessThanOrEqual(5)
     expect(samples).toBe(CALLS)
   })
 
   it('isValidPayloadFast allocates nothing per call', async () => {
     expect(validLoop(one, 100_000)).toBe(100_000)
     let valid = 0
-    expect(await gcsDuring(() => (valid = validLoop(one, CALLS)))).toBeLessThanOrEqual(2)
+    expect(await gcsDuring(() => (valid = validLoop(one, CALLS)))).toBeLessThanOrEqual(5)
     expect(valid).toBe(CALLS)
   })
 
@@ -441,7 +443,8 @@ describe('allocation', () => {
       for (let k = 0; k < CALLS; k++) n += (scanPayload(one) as ScannedPayload).ts.length
     })
     expect(n).toBe(CALLS)
-    expect(gcs).toBeGreaterThan(2)
+    // ~54 here: an order of magnitude above what the allocation-free loops may see.
+    expect(gcs).toBeGreaterThan(20)
   })
 })
 
