@@ -85,8 +85,9 @@ describe('edge agent: Modbus TCP → MQTT', () => {
     await waitFor('3 messages', () => dataOf(sub.messages, 'meter-a').length >= 3, 10_000)
     const batched = dataOf(sub.messages, 'meter-a')
     expect(consecutiveFrom0(seqsOf(batched))).toBe(true)
-    // 400 ms of 20 ms polls: many samples per message (the first interval starts with the connect)
-    for (const msg of batched.slice(1, 3)) expect(msg.samples.length).toBeGreaterThanOrEqual(8)
+    // 400 ms of 20 ms polls: ~20 samples per message (the first interval starts with the connect;
+    // a loaded machine polls slower, hence the low bound — unbatched, every message has 1)
+    for (const msg of batched.slice(1, 3)) expect(msg.samples.length).toBeGreaterThanOrEqual(4)
     const received = (m: Received[]) => dataOf(m, 'meter-a').flatMap((p) => p.samples.map((s) => s.ts))
     await a.close()
     // What was polled after the last tick went out on close: every read published, once, in order.
@@ -99,7 +100,7 @@ describe('edge agent: Modbus TCP → MQTT', () => {
     // Without it, each poll is its own message.
     const sub2 = await subscribe(broker.url)
     cleanups.push(() => sub2.client.endAsync(true))
-    const b = await agent(edgeConfig([{ device: 'meter-a', port: meter.port, pollIntervalMs: 100 }], { agentId: 'edge-u' }), broker)
+    const b = await agent(edgeConfig([{ device: 'meter-a', port: meter.port, pollIntervalMs: 200 }], { agentId: 'edge-u' }), broker)
     await waitFor('4 messages', () => dataOf(sub2.messages, 'meter-a').length >= 4, 10_000)
     expect(dataOf(sub2.messages, 'meter-a').slice(0, 4).every((p) => p.samples.length === 1)).toBe(true)
     await b.close()
