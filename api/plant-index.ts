@@ -30,8 +30,3 @@ export class PlantIndex {
     return this.byId.get(id) ?? []
   }
 }
-
-/** The four tags of an address, as a store tag filter. */
-export function addressFilter(a: DeviceAddress): Record<string, string> {
-  return { enterprise: a.enterprise, site: a.site, line: a.line, device: a.device }
-}

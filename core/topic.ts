@@ -18,6 +18,11 @@ export interface DeviceAddress {
   device: string
 }
 
+/** The four address tags alone (what a telemetry series is tagged with, and a store filter for it). */
+export function addressTags(a: DeviceAddress): Record<string, string> {
+  return { enterprise: a.enterprise, site: a.site, line: a.line, device: a.device }
+}
+
 export interface TopicParts extends DeviceAddress {
   channel: Channel
 }

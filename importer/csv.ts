@@ -5,7 +5,7 @@ import { PlantWattError } from '../core/errors.ts'
 import { MAX_TS, MIN_TS, QUALITIES, type Quality } from '../core/payload.ts'
 import { deviceKey, listPlantDevices, type PlantDeviceEntry, type PlantModel } from '../core/plant.ts'
 import { QUANTITIES, isQuantity, type Quantity, type QuantityInfo } from '../core/quantities.ts'
-import { isValidId, type DeviceAddress } from '../core/topic.ts'
+import { addressTags, isValidId, type DeviceAddress } from '../core/topic.ts'
 import { assertTimeZone, wallToInstant } from '../analytics/time.ts'
 import { QUALITY_CODES } from '../ingest/telemetry.ts'
 import { TELEMETRY_MEASUREMENT, type TelemetryPoint } from '../storage/store.ts'
@@ -270,7 +270,7 @@ class DeviceResolver {
     }
     const denied = this.ctx.authorize?.(address)
     if (denied) return { ok: false, ...denied }
-    const tags = { enterprise: address.enterprise, site: address.site, line: address.line, device: address.device }
+    const tags = addressTags(address)
     return { ok: true, device: { address, key: deviceKey(address), tags, timezone: this.zoneOverride ?? timezone } }
   }
 }

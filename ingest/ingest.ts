@@ -10,7 +10,7 @@ import { DEAD_LETTER_TOPIC, ingestStateTopic, type MqttClientConfig } from '../c
 import { decodePayload } from '../core/payload.ts'
 import { maxLinesBytes, scanPayloadLines, type LinesResult } from '../core/payload-scan.ts'
 import { deviceKey, listPlantDevices, type PlantModel } from '../core/plant.ts'
-import { channelFilter, parseTopic, type TopicParts } from '../core/topic.ts'
+import { addressTags, channelFilter, parseTopic, type TopicParts } from '../core/topic.ts'
 import { linePrefix, toLines } from '../storage/influxdb/index.ts'
 import { TELEMETRY_MEASUREMENT, type LineChunk, type TelemetryPoint, type TelemetryStore } from '../storage/store.ts'
 import type { IngestConfig } from './config.ts'
@@ -215,8 +215,7 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
       if (known === undefined) {
         const parsed = parseTopic(topic)
         if (parsed.channel !== 'data') throw new PlantWattError('INGEST_ERR_CHANNEL', `ingest only stores the data channel, got ${JSON.stringify(topic)}`)
-        const tags = { enterprise: parsed.enterprise, site: parsed.site, line: parsed.line, device: parsed.device }
-        known = { address: parsed, key: deviceKey(parsed), prefix: writeLines ? Buffer.from(linePrefix(TELEMETRY_MEASUREMENT, tags)) : undefined }
+        known = { address: parsed, key: deviceKey(parsed), prefix: writeLines ? Buffer.from(linePrefix(TELEMETRY_MEASUREMENT, addressTags(parsed))) : undefined }
         if (topics.size >= TOPIC_CACHE_SIZE) topics.clear()
         topics.set(topic, known)
       }

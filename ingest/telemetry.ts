@@ -1,5 +1,5 @@
 import type { Payload } from '../core/payload.ts'
-import type { DeviceAddress } from '../core/topic.ts'
+import { addressTags, type DeviceAddress } from '../core/topic.ts'
 import { TELEMETRY_MEASUREMENT, type TelemetryPoint } from '../storage/store.ts'
 
 /** Stored quality marker: field `q_<quantity>` is 1 for uncertain, 2 for bad; absent when good. */
@@ -10,7 +10,7 @@ export const QUALITY_CODES = { uncertain: 1, bad: 2 } as const
  * plus `seq` (gaps and duplicates stay visible) and a `q_<quantity>` marker per non-good quality.
  */
 export function payloadToPoints(address: DeviceAddress, payload: Payload): TelemetryPoint[] {
-  const tags = { enterprise: address.enterprise, site: address.site, line: address.line, device: address.device }
+  const tags = addressTags(address)
   const points = new Array<TelemetryPoint>(payload.samples.length)
   for (let i = 0; i < payload.samples.length; i++) {
     const sample = payload.samples[i] as Payload['samples'][number]

@@ -1,8 +1,8 @@
-import type { DeviceAddress } from '../core/topic.ts'
+import { addressTags, type DeviceAddress } from '../core/topic.ts'
 import { deviceKey, type PlantModel } from '../core/plant.ts'
 import { TELEMETRY_MEASUREMENT, type TelemetryPoint, type TelemetryStore } from '../storage/store.ts'
 import type { Sample } from '../analytics/index.ts'
-import { allLines } from './scope.ts'
+import { allLines, deviceFilter } from './scope.ts'
 
 /**
  * Roll-up of counter readings (reports/README.md, "Roll-up"). Reports read a counter as the first
@@ -117,17 +117,7 @@ function withLock<T>(store: TelemetryStore, fn: () => Promise<T>): Promise<T> {
 }
 
 const addressOf = (t: Readonly<Record<string, string>>): DeviceAddress => ({ enterprise: t.enterprise ?? '', site: t.site ?? '', line: t.line ?? '', device: t.device ?? '' })
-const tagsOf = (d: DeviceAddress): Record<string, string> => ({ enterprise: d.enterprise, site: d.site, line: d.line, device: d.device })
 
-function filterOf(devices: readonly DeviceAddress[]): Record<string, string[]> {
-  const uniq = (xs: string[]): string[] => [...new Set(xs)]
-  return {
-    enterprise: uniq(devices.map((d) => d.enterprise)),
-    site: uniq(devices.map((d) => d.site)),
-    line: uniq(devices.map((d) => d.line)),
-    device: uniq(devices.map((d) => d.device)),
-  }
-}
 
 /** What is materialised of one device's counter: quarters [from, to); `gen` counts invalidations. */
 export interface Watermark {
@@ -137,7 +127,7 @@ export interface Watermark {
 }
 
 async function readState(store: TelemetryStore, devices: readonly DeviceAddress[], quantity: string): Promise<Map<string, Watermark>> {
-  const rows = await store.latest({ measurement: COUNTER_ROLLUP_STATE_MEASUREMENT, fields: [`${quantity}_from`, `${quantity}_to`, `${quantity}_gen`], filter: filterOf(devices) })
+  const rows = await store.latest({ measurement: COUNTER_ROLLUP_STATE_MEASUREMENT, fields: [`${quantity}_from`, `${quantity}_to`, `${quantity}_gen`], filter: deviceFilter(devices) })
   const partial = new Map<string, Partial<Watermark>>()
   for (const r of rows) {
     const key = deviceKey(addressOf(r.tags))
@@ -153,7 +143,7 @@ async function readState(store: TelemetryStore, devices: readonly DeviceAddress[
 }
 
 function stateOf(d: DeviceAddress, quantity: string, w: Watermark): TelemetryPoint {
-  return { measurement: COUNTER_ROLLUP_STATE_MEASUREMENT, tags: tagsOf(d), fields: { [`${quantity}_from`]: w.from, [`${quantity}_to`]: w.to, [`${quantity}_gen`]: w.gen }, ts: STATE_TS }
+  return { measurement: COUNTER_ROLLUP_STATE_MEASUREMENT, tags: addressTags(d), fields: { [`${quantity}_from`]: w.from, [`${quantity}_to`]: w.to, [`${quantity}_gen`]: w.gen }, ts: STATE_TS }
 }
 
 /** Materialises [from, to) (quarter-aligned) of the devices' counter from the raw telemetry. */
@@ -165,7 +155,7 @@ async function fillSegment(store: TelemetryStore, rollup: CounterRollup, devices
     const rows = await store.aggregate({
       measurement: TELEMETRY_MEASUREMENT,
       fields: [quantity],
-      filter: filterOf(devices),
+      filter: deviceFilter(devices),
       start: a,
       stop: b,
       every: '15m',
@@ -290,7 +280,7 @@ export async function rollupReadings(store: TelemetryStore, devices: readonly De
   if (devices.length === 0 || !(from < to)) return out
   const wanted = new Set(devices.map(deviceKey))
   const limit = devices.length * Math.ceil((to - from) / QUARTER_MS) + 1
-  const rows = await store.raw({ measurement: COUNTER_ROLLUP_MEASUREMENT, fields: [quantity], filter: filterOf(devices), start: from, stop: to, limit })
+  const rows = await store.raw({ measurement: COUNTER_ROLLUP_MEASUREMENT, fields: [quantity], filter: deviceFilter(devices), start: from, stop: to, limit })
   let key = ''
   let tags: Readonly<Record<string, string>> | undefined
   let list: Sample[] | undefined

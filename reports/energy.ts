@@ -18,7 +18,7 @@ import {
 import type { ReferenceData } from '../analytics/index.ts'
 import { reportError } from './errors.ts'
 import { cacheAnswer, cachedAnswer, ceilQuarter, closedEnd, ensureRollup, floorQuarter, rollupReadings, type CounterRollup } from './cache.ts'
-import { formatScope, linesOf, modelOfScope, scopeLevel, type Scope, type ScopeLine } from './scope.ts'
+import { deviceFilter, formatScope, linesOf, modelOfScope, scopeLevel, type Scope, type ScopeLine } from './scope.ts'
 
 /** What every report reads from. */
 export interface ReportDeps {
@@ -83,14 +83,13 @@ async function readWithFallback(deps: ReportDeps, devices: readonly DeviceAddres
  * counts as a gap in coverage.
  */
 async function powerReadings(deps: ReportDeps, devices: readonly DeviceAddress[], range: TimeRange): Promise<Map<string, Sample[]>> {
-  const uniq = (xs: string[]): string[] => [...new Set(xs)]
   const wanted = new Set(devices.map(deviceKey))
   const start = floorQuarter(range.start - READING_LOOKBACK_MS)
   const stop = ceilQuarter(range.end) + READING_STEP_MS
   const rows = await deps.store.aggregate({
     measurement: TELEMETRY_MEASUREMENT,
     fields: ['active_power_kw'],
-    filter: { enterprise: uniq(devices.map((d) => d.enterprise)), site: uniq(devices.map((d) => d.site)), line: uniq(devices.map((d) => d.line)), device: uniq(devices.map((d) => d.device)) },
+    filter: deviceFilter(devices),
     start,
     stop,
     every: READING_STEP,
@@ -130,13 +129,7 @@ async function readCounter(deps: ReportDeps, devices: readonly DeviceAddress[], 
   const out = new Map<string, Sample[]>()
   if (devices.length === 0) return out
   const wanted = new Set(devices.map(deviceKey))
-  const uniq = (xs: string[]): string[] => [...new Set(xs)]
-  const filter = {
-    enterprise: uniq(devices.map((d) => d.enterprise)),
-    site: uniq(devices.map((d) => d.site)),
-    line: uniq(devices.map((d) => d.line)),
-    device: uniq(devices.map((d) => d.device)),
-  }
+  const filter = deviceFilter(devices)
   const start = floorQuarter(range.start - READING_LOOKBACK_MS)
   const stop = ceilQuarter(range.end) + READING_STEP_MS
   const now = deps.now()

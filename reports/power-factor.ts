@@ -1,10 +1,10 @@
 import { deviceKey, type PlantDeviceEntry } from '../core/plant.ts'
-import type { DeviceAddress } from '../core/topic.ts'
-import { TELEMETRY_MEASUREMENT, type TagFilter } from '../storage/store.ts'
+import { addressTags, type DeviceAddress } from '../core/topic.ts'
+import { TELEMETRY_MEASUREMENT } from '../storage/store.ts'
 import { powerFactorFromEnergy, powerFactorSummary, type Sample, type TimeRange } from '../analytics/index.ts'
 import { deviceBucketAmounts, type ReportDeps } from './energy.ts'
 import { reportError } from './errors.ts'
-import { formatScope, linesOf, scopeLevel, type Scope } from './scope.ts'
+import { deviceFilter, formatScope, linesOf, scopeLevel, type Scope } from './scope.ts'
 
 /**
  * Power factor of meters: time-weighted mean |PF| and the time below a threshold from power_factor
@@ -70,17 +70,7 @@ export interface PowerFactorReport {
   missing: string[]
 }
 
-function filterOf(devices: readonly DeviceAddress[]): TagFilter {
-  const uniq = (xs: string[]): string[] => [...new Set(xs)]
-  return {
-    enterprise: uniq(devices.map((d) => d.enterprise)),
-    site: uniq(devices.map((d) => d.site)),
-    line: uniq(devices.map((d) => d.line)),
-    device: uniq(devices.map((d) => d.device)),
-  }
-}
 
-const addressOf = (d: DeviceAddress): Record<string, string> => ({ enterprise: d.enterprise, site: d.site, line: d.line, device: d.device })
 const keyOfTags = (t: Readonly<Record<string, string>>): string => `${t.enterprise}/${t.site}/${t.line}/${t.device}`
 
 /** The devices a report covers and the lines that have no meter to stand for them. */
@@ -101,7 +91,7 @@ function devicesOf(deps: ReportDeps, scope: Scope, per: PowerFactorPer): { devic
 
 /** PF samples of one device: raw when few enough, else window means. */
 async function pfSamples(deps: ReportDeps, d: DeviceAddress, range: TimeRange, fields: readonly string[], available: number, maxSamples: number): Promise<{ samples: Sample[]; count: number; resolution: string; maxGapMs: number }> {
-  const filter = addressOf(d)
+  const filter = addressTags(d)
   // Points per field, by time (one series per field and device as a rule; sorted again if not).
   const toPf = (points: Iterable<{ ts: number; field: string; value: number }>): Sample[] => {
     const byField = fields.map(() => [] as Sample[])
@@ -155,7 +145,7 @@ export async function powerFactorReport(deps: ReportDeps, scope: Scope, range: T
   const { devices, missing } = devicesOf(deps, scope, per)
   const base = { scope: formatScope(scope), per, start: range.start, end: range.end, threshold, missing }
   if (devices.length === 0) return { ...base, rows: [] }
-  const filter = filterOf(devices)
+  const filter = deviceFilter(devices)
   const wanted = new Set(devices.map(deviceKey))
   const [counts, reactive] = await Promise.all([
     deps.store.aggregate({

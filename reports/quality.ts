@@ -1,10 +1,11 @@
 import { QUANTITIES, isQuantity } from '../core/quantities.ts'
 import { deviceKey, type PlantDeviceEntry } from '../core/plant.ts'
+import { addressTags } from '../core/topic.ts'
 import { TELEMETRY_MEASUREMENT, type RawRow } from '../storage/store.ts'
 import { qualityReport, type QualityReport, type Sample, type TimeRange } from '../analytics/index.ts'
 import type { ReportDeps } from './energy.ts'
 import { reportError } from './errors.ts'
-import { formatScope, linesOf, type Scope } from './scope.ts'
+import { deviceFilter, formatScope, linesOf, type Scope } from './scope.ts'
 
 /**
  * Data quality per device of a scope, from its raw samples: completeness, gaps, stuck values,
@@ -105,13 +106,7 @@ export async function qualityReportOf(deps: ReportDeps, scope: Scope, range: Tim
   const rows: QualityRow[] = []
   const details: QualityDetail[] = []
   if (devices.length === 0) return { scope: formatScope(scope), start: range.start, end: range.end, rows, details }
-  const uniq = (xs: string[]): string[] => [...new Set(xs)]
-  const all = {
-    enterprise: uniq(devices.map((d) => d.enterprise)),
-    site: uniq(devices.map((d) => d.site)),
-    line: uniq(devices.map((d) => d.line)),
-    device: uniq(devices.map((d) => d.device)),
-  }
+  const all = deviceFilter(devices)
   const keyOf = (t: Readonly<Record<string, string>>): string => `${t.enterprise}/${t.site}/${t.line}/${t.device}`
   // Each device's quantity: the one asked for, else its primary one (reported since the range start).
   const quantityOf = new Map<string, string>()
@@ -123,13 +118,13 @@ export async function qualityReportOf(deps: ReportDeps, scope: Scope, range: Tim
     }
   } else for (const d of devices) quantityOf.set(deviceKey(d), req.quantity)
   // The whole report reads at most `limit` samples: counted first, refused when over.
-  const counts = await deps.store.aggregate({ measurement: TELEMETRY_MEASUREMENT, fields: uniq([...quantityOf.values()]), filter: all, start: range.start, stop: range.end, fn: 'count', groupBy: ['enterprise', 'site', 'line', 'device'] })
+  const counts = await deps.store.aggregate({ measurement: TELEMETRY_MEASUREMENT, fields: [...new Set(quantityOf.values())], filter: all, start: range.start, stop: range.end, fn: 'count', groupBy: ['enterprise', 'site', 'line', 'device'] })
   const total = counts.filter((c) => quantityOf.get(keyOf(c.tags)) === c.field).reduce((s, c) => s + c.value, 0)
   if (total > req.limit) {
     throw reportError('REPORTS_ERR_INPUT', `the scope holds ${total} samples in the range, more than the limit of ${req.limit} a quality report reads: narrow the scope or the range`, { samples: total, limit: req.limit })
   }
   for (const d of devices) {
-    const filter = { enterprise: d.enterprise, site: d.site, line: d.line, device: d.device }
+    const filter = addressTags(d)
     const quantity = quantityOf.get(deviceKey(d)) as string
     const values = await deps.store.raw({ measurement: TELEMETRY_MEASUREMENT, fields: [quantity], filter, start: range.start, stop: range.end, limit: req.limit + 1 })
     const truncated = values.length > req.limit

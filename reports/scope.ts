@@ -1,4 +1,4 @@
-import { ID_PATTERN } from '../core/topic.ts'
+import { ID_PATTERN, type DeviceAddress } from '../core/topic.ts'
 import { deviceKey, listPlantDevices, type PlantDeviceEntry, type PlantLine, type PlantModel } from '../core/plant.ts'
 import { reportError } from './errors.ts'
 
@@ -134,6 +134,17 @@ export function modelOfScope(model: PlantModel, scope: Scope): PlantModel {
           .filter((s) => scope.site === undefined || s.id === scope.site)
           .map((s) => ({ ...s, lines: s.lines.filter((l) => scope.line === undefined || l.id === scope.line) })),
       })),
+  }
+}
+
+/** The tag filter that selects these devices' series (each address level's distinct values). */
+export function deviceFilter(devices: readonly DeviceAddress[]): { enterprise: string[]; site: string[]; line: string[]; device: string[] } {
+  const uniq = (xs: string[]): string[] => [...new Set(xs)]
+  return {
+    enterprise: uniq(devices.map((d) => d.enterprise)),
+    site: uniq(devices.map((d) => d.site)),
+    line: uniq(devices.map((d) => d.line)),
+    device: uniq(devices.map((d) => d.device)),
   }
 }
 

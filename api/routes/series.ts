@@ -3,11 +3,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { parseDuration, type Duration } from '../../core/duration.ts'
 import { isPlantWattError } from '../../core/errors.ts'
 import { QUANTITIES, QUANTITY_NAMES, isQuantity } from '../../core/quantities.ts'
-import { isValidId, type DeviceAddress } from '../../core/topic.ts'
+import { addressTags, isValidId, type DeviceAddress } from '../../core/topic.ts'
 import { AGGREGATE_FNS, TELEMETRY_MEASUREMENT } from '../../storage/store.ts'
 import { windowRuns } from '../../core/windows.ts'
 import { ERROR_RESPONSES, apiError } from '../errors.ts'
-import { addressFilter } from '../plant-index.ts'
 import { InstantSchema, StringEnum } from '../schemas.ts'
 import { isValidTimeZone, parseInstant } from '../time.ts'
 import type { ApiContext, RouteOptions } from '../context.ts'
@@ -72,7 +71,7 @@ async function resolveDevice(ctx: ApiContext, text: string, principal: Principal
     if (!canSeeEnterprise(principal, enterprise)) throw unknown()
     const known = ctx.plant.get(address)
     if (known) return { ...address, timezone: known.timezone }
-    const rows = await ctx.store.latest({ measurement: TELEMETRY_MEASUREMENT, filter: addressFilter(address) })
+    const rows = await ctx.store.latest({ measurement: TELEMETRY_MEASUREMENT, filter: addressTags(address) })
     if (rows.length === 0) throw unknown()
     return { ...address, timezone: ctx.plant.timezone }
   }
@@ -159,7 +158,7 @@ export const seriesRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
       const rows = await ctx.store.aggregate({
         measurement: TELEMETRY_MEASUREMENT,
         fields: [q.quantity],
-        filter: addressFilter(device),
+        filter: addressTags(device),
         start,
         stop,
         fn,
