@@ -12,7 +12,7 @@
  * on simulated machines whose every variable changes at each 100 ms sampling tick.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -23,6 +23,7 @@ import { QUANTITIES } from '../core/quantities.ts'
 import { EdgeConfigSchema, type EdgeConfig } from '../edge-agent/config.ts'
 import { startEdgeAgent, type AgentStatus } from '../edge-agent/agent.ts'
 import type { MachineSnapshot } from '../simulators/opcua/machine.ts'
+import { processCpuSeconds } from './load.ts'
 // The world (broker, simulators, node-opcua servers) and the orchestrator import what they need
 // when they run, so the agent process loads only the agent (its peak RSS is the agent's).
 
@@ -279,8 +280,7 @@ function child(role: 'world' | 'agent', spec: unknown, execArgv: string[] = []):
 /** utime + stime of a process, seconds (Linux /proc; 0 elsewhere). */
 function procCpuS(pid: number): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
-    return (Number(fields[11]) + Number(fields[12])) / 100 // USER_HZ
+    return processCpuSeconds(pid)
   } catch {
     return 0
   }

@@ -1,6 +1,5 @@
 import net from 'node:net'
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
 import { Aedes } from 'aedes'
 import { silentLogger } from '../core/logger.ts'
 import { hashPassword, startBroker } from '../broker/index.ts'
@@ -28,10 +27,9 @@ export async function fanIn(broker: FanInResult['broker'], messagesPerPublisher:
   if (broker === 'mosquitto') {
     const m = await startMosquitto()
     try {
-      const stat = (pid: number): string => readFileSync(`/proc/${pid}/stat`, 'utf8')
       let before = 0
-      const r = await runLoad({ mode: 'fanin', url: m.url, publishers: PUBLISHERS, messages: messagesPerPublisher, window }, () => (before = processCpuSeconds(m.pid, stat)))
-      return finish(processCpuSeconds(m.pid, stat) - before, r)
+      const r = await runLoad({ mode: 'fanin', url: m.url, publishers: PUBLISHERS, messages: messagesPerPublisher, window }, () => (before = processCpuSeconds(m.pid)))
+      return finish(processCpuSeconds(m.pid) - before, r)
     } finally {
       await m.stop()
     }

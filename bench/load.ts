@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { LoadJob, LoadResult } from './load-process.ts'
 
@@ -39,9 +40,9 @@ export function runLoad(job: LoadJob, onStart: () => void = () => undefined, tim
   })
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
-export function processCpuSeconds(pid: number, readStat: (pid: number) => string): number {
-  const stat = readStat(pid)
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (Linux; throws elsewhere or once it has exited). */
+export function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   // Fields after the ")" of the command name: state is field 3, utime 14, stime 15 (1-based).
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   const ticks = Number(fields[11]) + Number(fields[12])

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { silentLogger } from '../core/logger.ts'
@@ -138,7 +138,7 @@ function sampleFor(device: number, i: number): Sample {
 /** CPU seconds influxd has used so far (undefined when it is not running). */
 export function influxdCpuSeconds(influx: RunningInfluxd): number | undefined {
   const pid = influx.pid()
-  return pid === undefined ? undefined : processCpuSeconds(pid, (p) => readFileSync(`/proc/${p}/stat`, 'utf8'))
+  return pid === undefined ? undefined : processCpuSeconds(pid)
 }
 
 async function influxQuery(influx: RunningInfluxd, db: string, q: string): Promise<unknown> {
@@ -256,7 +256,6 @@ export async function pipelineRate(
   const broker = child
     ? { url: child.ready.url as string, close: () => child.kill('SIGTERM') }
     : await startBroker(validateConfig(BrokerConfigSchema, brokerConfig), { logger: silentLogger(), ...(persistence ? { persistence } : {}) })
-  const stat = (pid: number): string => readFileSync(`/proc/${pid}/stat`, 'utf8')
   let childCpu = 0
   const ingest = await startIngest({
     config: validateConfig(IngestConfigSchema, { batchSize: settings.batchSize, flushIntervalMs: settings.flushIntervalMs, maxInFlightMessages: settings.maxInFlightMessages }),
@@ -275,7 +274,7 @@ export async function pipelineRate(
       started = performance.now()
       cpu = process.cpuUsage()
       influxdCpu = influxdCpuSeconds(influx)
-      if (child) childCpu = processCpuSeconds(child.pid, stat)
+      if (child) childCpu = processCpuSeconds(child.pid)
     },
   )
   // The clock stops when InfluxDB has acknowledged (204) every point, as the raw writer's does;
@@ -288,7 +287,7 @@ export async function pipelineRate(
   const seconds = (performance.now() - started) / 1000
   const used = process.cpuUsage(cpu)
   const influxdUsed = influxdCpuSeconds(influx)
-  const brokerChildCpu = child ? processCpuSeconds(child.pid, stat) - childCpu : undefined
+  const brokerChildCpu = child ? processCpuSeconds(child.pid) - childCpu : undefined
   let stored = 0
   while (Date.now() < deadline) {
     stored = await countPoints(influx, db)
