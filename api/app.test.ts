@@ -565,7 +565,7 @@ describe('OpenAPI and the web page', () => {
     const js = await app.inject('/ui/app.js')
     expect(js.statusCode).toBe(200)
     expect(js.headers['content-type']).toMatch(/^text\/javascript/)
-    expect(js.body).toContain("'/api/v1'")
+    expect(js.body).toContain('"/api/v1"') // bundled from api/web/src by esbuild, which prints double quotes
     expect(js.body).toContain('有功功率')
     const chart = await app.inject('/ui/uplot.js')
     expect(chart.statusCode).toBe(200)

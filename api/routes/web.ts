@@ -3,19 +3,21 @@ import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { RouteOptions } from '../context.ts'
+import { uiBundle } from '../web/bundle.ts'
 
 const WEB = new URL('../web/', import.meta.url)
 
-/** The files of the web UI: ours, and the one chart library (uPlot, ~50 kB), read once at start. */
+const JS = 'text/javascript; charset=utf-8'
+
+/** The files of the web UI read as they are, once at start: our style sheet and the one chart library (uPlot, ~50 kB). */
 const ASSETS: Record<string, { url: URL; type: string }> = {
-  'app.js': { url: new URL('app.js', WEB), type: 'text/javascript; charset=utf-8' },
   'app.css': { url: new URL('app.css', WEB), type: 'text/css; charset=utf-8' },
-  'uplot.js': { url: new URL(import.meta.resolve('uplot/dist/uPlot.iife.min.js')), type: 'text/javascript; charset=utf-8' },
+  'uplot.js': { url: new URL(import.meta.resolve('uplot/dist/uPlot.iife.min.js')), type: JS },
   'uplot.css': { url: new URL(import.meta.resolve('uplot/dist/uPlot.min.css')), type: 'text/css; charset=utf-8' },
 }
 
-/** The files of the UI as served under /ui/ (the page itself is `/`). */
-export const UI_FILES = Object.keys(ASSETS)
+/** The files of the UI as served under /ui/ (the page itself is `/`); app.js is bundled from api/web/src at start. */
+export const UI_FILES = ['app.js', ...Object.keys(ASSETS)]
 
 /** True when Accept-Encoding allows gzip (and does not refuse it with q=0). */
 function acceptsGzip(header: string | string[] | undefined): boolean {
@@ -28,12 +30,16 @@ function acceptsGzip(header: string | string[] | undefined): boolean {
 }
 
 /**
- * The built-in web UI at `/` (one page, views by URL fragment) and its assets under /ui/. No build
- * step; the files are gzipped once at start and sent compressed to browsers that accept it.
+ * The built-in web UI at `/` (one page, views by URL fragment) and its assets under /ui/. The script
+ * is bundled from the TypeScript sources in memory when the first API of the process starts
+ * (api/web/bundle.ts, esbuild, ~30 ms); every file is gzipped once and sent compressed to browsers
+ * that accept it.
  */
 export const webRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app) => {
   const html = await readFile(new URL('index.html', WEB), 'utf8')
   const files = new Map<string, { body: string; gzip: Buffer; type: string }>()
+  const js = await uiBundle()
+  files.set('app.js', { body: js, gzip: gzipSync(js, { level: 9 }), type: JS })
   for (const [name, a] of Object.entries(ASSETS)) {
     const body = await readFile(fileURLToPath(a.url), 'utf8')
     files.set(name, { body, gzip: gzipSync(body, { level: 9 }), type: a.type })

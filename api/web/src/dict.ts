@@ -1,0 +1,91 @@
+/**
+ * The UI's words in Chinese (the default) and English: labels, then column keys of the API's `rows`
+ * (same key in both languages), then values shown as badges. English must have every Chinese key.
+ */
+const ZH = {
+  'nav.live': '实时', 'nav.energy': '能效', 'nav.alerts': '告警', 'nav.province': '全省', 'nav.docs': 'API 文档',
+  loading: '加载中…', none: '暂无数据', noDevices: '暂无设备', connection: '连接失败', updated: '更新',
+  line: '产线', scope: '范围', granularity: '粒度', from: '从', to: '至', apply: '查询', exportCsv: '导出 CSV',
+  hour: '小时', shift: '班次', day: '日', month: '月', total: '合计',
+  powerNow: '当前功率', energyToday: '今日电量', costToday: '今日电费', co2Today: '今日碳排放',
+  linePower: '产线功率（近 1 小时）', devices: '设备', machines: '设备状态', costByPeriod: '今日分时电费',
+  device: '设备', status: '状态', age: '数据时延', activePower: '有功功率 kW', reactivePower: '无功功率 kvar',
+  energyImport: '正向电能 kWh', voltage: '电压 L1/L2/L3 V', current: '电流 L1/L2/L3 A', powerFactor: '功率因数', frequency: '频率 Hz',
+  online: '在线', offline: '离线', uncertain: '不确定', bad: '无效', noData: '无数据',
+  'state.0': '停机', 'state.1': '待机', 'state.2': '运行', 'state.3': '故障',
+  energyCostCo2: '电量、电费与碳排放', sec: '单位产品能耗（对标国家标杆 / 基准水平）', savings: '基线与实际能耗、累计节能量（CUSUM）',
+  noBaseline: '该产线尚未建立能耗基线', pickLine: '请选择一条产线查看基线与节能量', baselineRev: '基线版本', modelInvalid: '模型未通过有效性检验，节能量仅供参考',
+  totalSavings: '累计节能量', actualKwh: '实际', predictedKwh: '基线预测',
+  openAlerts: '未关闭告警', alertHistory: '告警历史', ack: '确认', comment: '备注', alertEvents: '告警事件', close: '关闭',
+  progress: '智能工厂 / 数字化车间建设进度', enterprises: '企业列表', back: '返回全省',
+  smartFactories: '智能工厂', digitalWorkshops: '数字化车间', qualifiedTotal: '已认定 / 目标', target: '目标',
+  provinceNc: '全省数控化率', provinceNet: '全省联网率', provinceAlerts: '未关闭告警', provinceEnergy: '能耗 tce', periodLabel: '统计期',
+  rules: '认定条件', lines: '产线与产品能效', equipment: '关键设备',
+  login: '登录', username: '用户名', password: '密码', logout: '退出', signedInAs: '当前用户',
+  forbidden: '当前角色无权查看此页', notFound: '不存在或无权查看',
+  // column keys
+  bucket: '时段', energyKwh: '电量 kWh', cost: '电费 元', kgCo2: 'CO₂ kg', kgce: '标煤 kgce', coverage: '数据覆盖率',
+  period: '时段', pricePerKwh: '电价 元/kWh', tariff: '电价', demandKw: '需量 kW',
+  product: '产品', output: '产量', unit: '单位', value: '单耗', benchmarkUnit: '单耗单位', grade: '等级', benchmark: '标杆值', baseline: '基准值',
+  gapToBenchmarkPct: '距标杆 %', gapToBaselinePct: '距基准 %', gbLevel: '国标等级', secKwhPerUnit: 'kWh/单位产品',
+  actual: '实际 kWh', predicted: '基线 kWh', savings_kwh: '节能量 kWh', cusum: '累计节能 kWh', enpi: 'EnPI', production: '产量',
+  severity: '级别', state: '状态', alertValue: '数值', openedAt: '发生时间', where: '位置', message: '内容', threshold: '阈值', acknowledgedBy: '确认人', resolvedAt: '恢复时间',
+  ts: '时间', event: '事件', user: '用户',
+  rank: '排名', name: '企业', region: '地区', industry: '行业', ncRate: '数控化率', networkingRate: '联网率', grades: '能效等级',
+  worstGapToBaselinePct: '最差距基准 %', energyTce: '能耗 tce', openAlertsCol: '未关闭告警', qualifiedAs: '认定', score: '得分',
+  keyEquipment: '关键设备', ncCapable: '数控', networked: '已联网', lastSeen: '最近数据', kind: '类型',
+  lineName: '产线', productName: '产品', secValue: '单耗', secUnit: '单位', condition: '条件', passed: '通过', reason: '实际情况',
+  // values
+  benchmark_grade: '标杆', compliant: '达标', below_baseline: '未达基准', ungraded: '未评级',
+  firing: '告警中', acknowledged: '已确认', resolved: '已恢复', critical: '严重', warning: '警告', info: '提示',
+  opened: '发生', cleared: '恢复',
+  smart_factory: '智能工厂', digital_workshop: '数字化车间', none_q: '未认定',
+  critical_peak: '尖峰', peak: '高峰', flat: '平段', valley: '低谷', deep_valley: '深谷', demand_charge: '需量电费',
+  yes: '是', no: '否',
+} as const
+
+export type WordKey = keyof typeof ZH
+
+const EN: Record<WordKey, string> = {
+  'nav.live': 'Live', 'nav.energy': 'Energy', 'nav.alerts': 'Alerts', 'nav.province': 'Province', 'nav.docs': 'API docs',
+  loading: 'Loading…', none: 'No data', noDevices: 'No devices yet', connection: 'Connection problem', updated: 'Updated',
+  line: 'Line', scope: 'Scope', granularity: 'Granularity', from: 'From', to: 'To', apply: 'Show', exportCsv: 'Export CSV',
+  hour: 'Hour', shift: 'Shift', day: 'Day', month: 'Month', total: 'Total',
+  powerNow: 'Power now', energyToday: 'Energy today', costToday: 'Cost today', co2Today: 'CO₂ today',
+  linePower: 'Line power (last hour)', devices: 'Devices', machines: 'Machine states', costByPeriod: 'Cost today by tariff period',
+  device: 'Device', status: 'Status', age: 'Age', activePower: 'Active power kW', reactivePower: 'Reactive kvar',
+  energyImport: 'Energy import kWh', voltage: 'Voltage L1/L2/L3 V', current: 'Current L1/L2/L3 A', powerFactor: 'Power factor', frequency: 'Frequency Hz',
+  online: 'online', offline: 'offline', uncertain: 'uncertain', bad: 'bad', noData: 'no data',
+  'state.0': 'stopped', 'state.1': 'idle', 'state.2': 'running', 'state.3': 'fault',
+  energyCostCo2: 'Energy, cost and CO₂', sec: 'Specific energy vs national benchmark / baseline level', savings: 'Baseline vs actual, savings CUSUM',
+  noBaseline: 'No energy baseline recorded for this line yet', pickLine: 'Choose a line to see its baseline and savings', baselineRev: 'Baseline revision', modelInvalid: 'The model fails validity: savings are indicative only',
+  totalSavings: 'Savings to date', actualKwh: 'actual', predictedKwh: 'baseline',
+  openAlerts: 'Open alerts', alertHistory: 'Alert history', ack: 'Acknowledge', comment: 'Comment', alertEvents: 'Events of the alert', close: 'Close',
+  progress: 'Smart factories / digital workshops: progress', enterprises: 'Enterprises', back: 'Back to the province',
+  smartFactories: 'Smart factories', digitalWorkshops: 'Digital workshops', qualifiedTotal: 'Qualified / target', target: 'Target',
+  provinceNc: 'NC rate (province)', provinceNet: 'Networking rate (province)', provinceAlerts: 'Open alerts', provinceEnergy: 'Energy tce', periodLabel: 'Period',
+  rules: 'Qualification conditions', lines: 'Lines and product efficiency', equipment: 'Key equipment',
+  login: 'Sign in', username: 'User name', password: 'Password', logout: 'Sign out', signedInAs: 'Signed in as',
+  forbidden: 'Your role may not see this page', notFound: 'Unknown, or not yours to see',
+  bucket: 'Bucket', energyKwh: 'Energy kWh', cost: 'Cost CNY', kgCo2: 'CO₂ kg', kgce: 'Coal eq. kgce', coverage: 'Coverage',
+  period: 'Period', pricePerKwh: 'Price CNY/kWh', tariff: 'Tariff', demandKw: 'Demand kW',
+  product: 'Product', output: 'Output', unit: 'Unit', value: 'SEC', benchmarkUnit: 'SEC unit', grade: 'Grade', benchmark: 'Benchmark', baseline: 'Baseline level',
+  gapToBenchmarkPct: 'Gap to benchmark %', gapToBaselinePct: 'Gap to baseline %', gbLevel: 'GB level', secKwhPerUnit: 'kWh per unit',
+  actual: 'Actual kWh', predicted: 'Baseline kWh', savings_kwh: 'Savings kWh', cusum: 'CUSUM kWh', enpi: 'EnPI', production: 'Output',
+  severity: 'Severity', state: 'State', alertValue: 'Value', openedAt: 'Opened', where: 'Where', message: 'Message', threshold: 'Threshold', acknowledgedBy: 'Acknowledged by', resolvedAt: 'Resolved',
+  ts: 'Time', event: 'Event', user: 'User',
+  rank: 'Rank', name: 'Enterprise', region: 'Region', industry: 'Industry', ncRate: 'NC rate', networkingRate: 'Networking rate', grades: 'Grades',
+  worstGapToBaselinePct: 'Worst gap to baseline %', energyTce: 'Energy tce', openAlertsCol: 'Open alerts', qualifiedAs: 'Qualified as', score: 'Score',
+  keyEquipment: 'Key equipment', ncCapable: 'NC', networked: 'Networked', lastSeen: 'Last data', kind: 'Kind',
+  lineName: 'Line', productName: 'Product', secValue: 'SEC', secUnit: 'Unit', condition: 'Condition', passed: 'Passed', reason: 'Found',
+  benchmark_grade: 'benchmark', compliant: 'compliant', below_baseline: 'below baseline', ungraded: 'ungraded',
+  firing: 'firing', acknowledged: 'acknowledged', resolved: 'resolved', critical: 'critical', warning: 'warning', info: 'info',
+  opened: 'opened', cleared: 'cleared',
+  smart_factory: 'smart factory', digital_workshop: 'digital workshop', none_q: 'not qualified',
+  critical_peak: 'critical peak', peak: 'peak', flat: 'flat', valley: 'valley', deep_valley: 'deep valley', demand_charge: 'demand charge',
+  yes: 'yes', no: 'no',
+}
+
+export type Lang = 'zh' | 'en'
+
+export const DICT: Record<Lang, Record<WordKey, string>> = { zh: ZH, en: EN }
