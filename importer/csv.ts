@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs'
 import { Readable } from 'node:stream'
 import { parse, type CsvError } from 'csv-parse'
-import { PlantWattError } from '../core/errors.ts'
+import { PlantWattError, isPlantWattError } from '../core/errors.ts'
 import { MAX_TS, MIN_TS, QUALITIES, type Quality } from '../core/payload.ts'
 import { deviceKey, listPlantDevices, type PlantDeviceEntry, type PlantModel } from '../core/plant.ts'
 import { QUANTITIES, isQuantity, type Quantity, type QuantityInfo } from '../core/quantities.ts'
@@ -10,12 +10,14 @@ import { assertTimeZone, wallToInstant } from '../analytics/time.ts'
 import { QUALITY_CODES } from '../ingest/telemetry.ts'
 import { TELEMETRY_MEASUREMENT, type TelemetryPoint } from '../storage/store.ts'
 import type { ImportOptions } from './options.ts'
+import { LoopPacer } from './pace.ts'
 
 /**
- * CSV → telemetry points, streaming. `scanCsv` reads the file once, row by row (csv-parse's stream
- * parser; the file is never held as an array of rows), validating every row and handing out the
- * points of the good ones. The importer (index.ts) runs it twice: a validating pass that only
- * collects the report, then a writing pass that skips the lines the first pass found bad.
+ * CSV → telemetry points, streaming. `scanCsv` reads the source once, row by row (csv-parse's stream
+ * parser; the file is never held, neither as text nor as rows), validating every row and handing out
+ * the points of the good ones, and gives the event loop a turn every few milliseconds of work. The
+ * importer (index.ts) runs it twice: a validating pass that only collects the report, then a writing
+ * pass that applies the same rules to the same rows and writes the good ones.
  */
 
 /** Codes of a bad row (report entries) and of a file that cannot be imported at all. */
@@ -25,7 +27,6 @@ export const IMPORT_ROW_CODES = [
   'IMPORT_ERR_TIMESTAMP',
   'IMPORT_ERR_DEVICE_UNKNOWN',
   'IMPORT_ERR_DEVICE_AMBIGUOUS',
-  'IMPORT_ERR_ENTERPRISE',
   'IMPORT_ERR_QUANTITY_UNKNOWN',
   'IMPORT_ERR_VALUE',
   'IMPORT_ERR_VALUE_RANGE',
@@ -46,15 +47,25 @@ export interface ImportRowError {
   message: string
 }
 
-/** Where the CSV comes from: text in memory (an HTTP body) or a file read as a stream. */
-export type CsvSource = { text: string } | { path: string }
+/**
+ * Where the CSV comes from: text in memory, a file, or a byte stream (an HTTP body). A stream can be
+ * read once only: `importCsv` keeps a copy on disk for its second pass (spool.ts).
+ */
+export type CsvSource = { text: string } | { path: string } | { stream: Readable }
 
-/** Decides whether a device may be written by whoever imports; returns a bad-row reason or undefined. */
-export type ImportAuthorizer = (address: DeviceAddress) => { code: ImportRowCode; message: string } | undefined
+/**
+ * Whether whoever imports may write this device (the API's tenant check). A refused device is
+ * reported exactly like an unknown one (same code, same message): an import must not tell which
+ * devices other enterprises have.
+ */
+export type ImportAuthorizer = (address: DeviceAddress) => boolean
 
 export interface ScanContext {
   plant: PlantModel
-  /** Bare device ids resolve among this enterprise's devices only (a tenant's import). */
+  /**
+   * A tenant's import: bare ids resolve among this enterprise's devices only, and a full address in
+   * another enterprise reads as not in the plant model (whether that device exists or not).
+   */
   enterprise?: string
   authorize?: ImportAuthorizer
 }
@@ -212,10 +223,14 @@ interface ResolvedDevice {
 
 type Resolution = { ok: true; device: ResolvedDevice } | { ok: false; code: ImportRowCode; message: string }
 
+/** Most distinct device texts remembered: a file of ever-new names must not grow memory without bound. */
+const RESOLVER_CACHE_MAX = 10_000
+
 /**
  * Resolves device text: `enterprise/site/line/device` must be a device of the plant model (when
  * the model has devices at all), a bare id must name exactly one device of the model (of the
- * importer's enterprise, when it has one).
+ * importer's enterprise, when it has one). For a tenant, devices of other enterprises and devices
+ * that do not exist give the same answer.
  */
 class DeviceResolver {
   private readonly cache = new Map<string, Resolution>()
@@ -240,9 +255,20 @@ class DeviceResolver {
     let r = this.cache.get(text)
     if (r === undefined) {
       r = this.lookup(text.trim())
-      if (this.cache.size < 100_000) this.cache.set(text, r)
+      if (this.cache.size < RESOLVER_CACHE_MAX) this.cache.set(text, r)
     }
     return r
+  }
+
+  /** The one answer for a bare id that names no device (for this importer). */
+  private unknownId(text: string): Resolution {
+    return { ok: false, code: 'IMPORT_ERR_DEVICE_UNKNOWN', message: `no device with id ${JSON.stringify(text)} in the plant model${this.ctx.enterprise ? ` of enterprise ${this.ctx.enterprise}` : ''}` }
+  }
+
+  /** The one answer for a full address that is not (for this importer) in the plant model. */
+  private unknownAddress(text: string): Resolution {
+    const scope = this.ctx.enterprise !== undefined ? ` of enterprise ${this.ctx.enterprise}` : ''
+    return { ok: false, code: 'IMPORT_ERR_DEVICE_UNKNOWN', message: `device ${text} is not in the plant model${scope}` }
   }
 
   private lookup(text: string): Resolution {
@@ -255,21 +281,22 @@ class DeviceResolver {
     if (parts.length === 4) {
       const [enterprise, site, line, device] = parts as [string, string, string, string]
       address = { enterprise, site, line, device }
+      // Another enterprise's device, existing or not, is unknown to a tenant: same code, same text.
+      if (this.ctx.enterprise !== undefined && enterprise !== this.ctx.enterprise) return this.unknownAddress(text)
       const known = this.byKey.get(deviceKey(address))
-      if (!known && this.hasModel) return { ok: false, code: 'IMPORT_ERR_DEVICE_UNKNOWN', message: `device ${text} is not in the plant model` }
+      if (!known && this.hasModel) return this.unknownAddress(text)
       timezone = known?.timezone ?? this.ctx.plant.timezone
     } else {
       const candidates = this.byId.get(text) ?? []
       const [only] = candidates
-      if (only === undefined) return { ok: false, code: 'IMPORT_ERR_DEVICE_UNKNOWN', message: `no device with id ${JSON.stringify(text)} in the plant model${this.ctx.enterprise ? ` of enterprise ${this.ctx.enterprise}` : ''}` }
+      if (only === undefined) return this.unknownId(text)
       if (candidates.length > 1) {
         return { ok: false, code: 'IMPORT_ERR_DEVICE_AMBIGUOUS', message: `id ${JSON.stringify(text)} names ${candidates.length} devices (${candidates.map(deviceKey).join(', ')}); write enterprise/site/line/device` }
       }
       address = { enterprise: only.enterprise, site: only.site, line: only.line, device: only.device }
       timezone = only.timezone
     }
-    const denied = this.ctx.authorize?.(address)
-    if (denied) return { ok: false, ...denied }
+    if (this.ctx.authorize && !this.ctx.authorize(address)) return parts.length === 4 ? this.unknownAddress(text) : this.unknownId(text)
     const tags = addressTags(address)
     return { ok: true, device: { address, key: deviceKey(address), tags, timezone: this.zoneOverride ?? timezone } }
   }
@@ -349,13 +376,18 @@ export interface ScanStats {
 }
 
 export interface ScanOptions {
-  /** Lines already known bad (from the validating pass): skipped without a report entry. */
-  skipLines?: ReadonlySet<number>
+  /**
+   * What the validating pass learned; given, this is the writing pass: the same rules run on the same
+   * rows in the same order (so every row gets the same verdict) and a device's lone interval row,
+   * rejected at the end of the first pass, is passed over.
+   */
   learned?: ScanLearned
-  /** Called with each bad row (validating pass). */
+  /** Called with each bad row. */
   onError?: (e: ImportRowError) => void
   /** Called with the points of each good row (writing pass); awaited, so the writer can apply back-pressure. */
   onPoints?: (points: TelemetryPoint[]) => void | Promise<void>
+  /** Gives the event loop its turns; default a LoopPacer of 10 ms slices. */
+  pacer?: LoopPacer
 }
 
 export interface ScanResult {
@@ -364,8 +396,12 @@ export interface ScanResult {
   learned: ScanLearned
 }
 
+/** Longest record (all its fields), characters: far above any real row, and what bounds csv-parse's buffer. */
+export const MAX_RECORD_CHARS = 65_536
+
 function openSource(source: CsvSource): Readable {
   if ('path' in source) return createReadStream(source.path)
+  if ('stream' in source) return source.stream
   const text = source.text
   const CHUNK = 1 << 16
   return Readable.from(
@@ -440,6 +476,7 @@ export async function scanCsv(source: CsvSource, options: ImportOptions, ctx: Sc
     relax_column_count: true,
     // A stray quote inside a field ("2"x, 6"7) stays data: the field's own check then rejects the row.
     relax_quotes: true,
+    max_record_size: MAX_RECORD_CHARS,
     skip_empty_lines: true,
     skip_records_with_error: true,
   })
@@ -454,10 +491,23 @@ export async function scanCsv(source: CsvSource, options: ImportOptions, ctx: Sc
       return
     }
     const line = typeof (err as CsvError & { lines?: number }).lines === 'number' ? (err as CsvError & { lines: number }).lines : 0
-    if (!scan.skipLines?.has(line - overcount)) report(line - overcount, null, 'IMPORT_ERR_CSV', `malformed CSV: ${err.message.replace(/ at line \d+/, '')}`)
+    // A record this long is no row: most likely the same never-closed quote, caught before it holds the whole file in memory.
+    if (err.code === 'CSV_MAX_RECORD_SIZE') {
+      parser.destroy(
+        new PlantWattError('IMPORT_ERR_CSV', `a record after line ${lastGoodLine} is longer than ${MAX_RECORD_CHARS} characters (a quote never closed?); fix the file (nothing was imported)`, {
+          details: { afterLine: lastGoodLine },
+        }),
+      )
+      return
+    }
+    report(line - overcount, null, 'IMPORT_ERR_CSV', `malformed CSV: ${err.message.replace(/ at line \d+/, '')}`)
   })
   const input = openSource(source)
-  input.on('error', (cause) => parser.destroy(new PlantWattError('IMPORT_ERR_READ', `cannot read ${'path' in source ? source.path : 'the body'}: ${cause.message}`, { cause })))
+  const pacer = scan.pacer ?? new LoopPacer()
+  // A coded error of the source (the API's byte limit) keeps its code; anything else is a read error.
+  input.on('error', (cause) =>
+    parser.destroy(isPlantWattError(cause) ? cause : new PlantWattError('IMPORT_ERR_READ', `cannot read ${'path' in source ? source.path : 'the body'}: ${cause.message}`, { cause })),
+  )
   input.pipe(parser)
 
   const good = async (device: ResolvedDevice, ts: number, points: TelemetryPoint[]): Promise<void> => {
@@ -555,8 +605,12 @@ export async function scanCsv(source: CsvSource, options: ImportOptions, ctx: Sc
       if (total > QUANTITIES.energy_import_kwh.max) return report(line, (p.energy as Column).name, 'IMPORT_ERR_VALUE_RANGE', `the counter would exceed ${QUANTITIES.energy_import_kwh.max} kWh`)
     }
     // Good row.
-    if (shifted) stats.midnightShifted++
     const intervalMs = fixedIntervalMs ?? learned.intervalMs.get(device.key)
+    // Writing pass: a device whose length stayed unknown had one good row, rejected after the first
+    // pass (IMPORT_ERR_INTERVAL). Its state still advances below, as in the first pass, so every
+    // later row of the device gets the same verdict as there.
+    const lone = scan.learned !== undefined && intervalMs === undefined
+    if (shifted && !lone) stats.midnightShifted++
     const points: TelemetryPoint[] = []
     let s = state
     if (!s) {
@@ -604,6 +658,7 @@ export async function scanCsv(source: CsvSource, options: ImportOptions, ctx: Sc
         if (x.cumulative) s.extraTotals[i] = (s.extraTotals[i] as number) + (extraValues[i] as number)
       })
     }
+    if (lone) return
     await good(device, ts, points)
   }
 
@@ -624,7 +679,7 @@ export async function scanCsv(source: CsvSource, options: ImportOptions, ctx: Sc
       const p = plan as CsvPlan
       if (fields.length === 1 && (fields[0] ?? '').trim() === '') continue
       stats.rows++
-      if (scan.skipLines?.has(line)) continue
+      await pacer.tick()
       if (fields.length !== p.header.length) {
         report(line, null, 'IMPORT_ERR_COLUMNS', `${fields.length} fields where the header has ${p.header.length}`)
         continue

@@ -412,7 +412,7 @@ describe('POST /api/v1/import', () => {
     expect(res.statusCode).toBe(200)
     expect(res.json()).toMatchObject({ imported: 1, rejected: 2 })
     expect(res.json().rows.map((r: { line: number; code: string }) => [r.line, r.code])).toEqual([
-      [3, 'IMPORT_ERR_ENTERPRISE'],
+      [3, 'IMPORT_ERR_DEVICE_UNKNOWN'],
       [4, 'IMPORT_ERR_DEVICE_UNKNOWN'],
     ])
     expect(await stored(BETA, ['active_power_kw'])).toEqual({})
@@ -421,6 +421,41 @@ describe('POST /api/v1/import', () => {
     const admin = await appAs({ id: 'root', role: 'admin' })
     expect((await post(admin.app, csv)).json()).toMatchObject({ imported: 3, rejected: 0 })
     expect((await admin.events.query({ kind: 'import' })).map((e) => e.tags.enterprise).sort()).toEqual(['acme', 'beta'])
+  })
+
+  it("another enterprise's devices and devices that do not exist get the same answer (code and message)", async () => {
+    const { app } = await appAs({ id: 'eng-acme', role: 'engineer', enterprise: 'acme' })
+    // Existing foreign device, missing device of an existing foreign enterprise and site, missing
+    // enterprise, missing device of the importer's own enterprise; then the same as bare ids.
+    const names = [BETA, 'beta/xiangyang/press/ghost-meter', 'zeta/nowhere/none/nothing', 'acme/wuhan/rolling-1/ghost-meter']
+    const bare = ['press-meter', 'ghost-meter']
+    const answerFor = async (device: string, query = ''): Promise<unknown> => {
+      const res = await post(app, `timestamp,device,quantity,value\n2025-11-29T00:00:00+08:00,${device},active_power_kw,1\n`, query)
+      // The name itself is the only difference allowed: the caller wrote it.
+      const { importId: _id, ...body } = res.json() as Record<string, unknown>
+      return { status: res.statusCode, body: JSON.parse(JSON.stringify(body).split(device).join('<name>')) as unknown }
+    }
+    // One after the other: one import at a time per user.
+    const inTurn = async <T,>(items: string[], f: (d: string) => Promise<T>): Promise<T[]> => {
+      const out: T[] = []
+      for (const d of items) out.push(await f(d))
+      return out
+    }
+    for (const group of [names, bare]) {
+      const answers = await inTurn(group, (d) => answerFor(d))
+      for (const a of answers) expect(a).toEqual(answers[0])
+      expect(answers[0]).toMatchObject({ status: 200, body: { imported: 0, rejected: 1, rows: [{ line: 2, column: 'device', code: 'IMPORT_ERR_DEVICE_UNKNOWN' }] } })
+    }
+    // Dry run and the ?device= option (interval layout) alike.
+    const dry = await inTurn(names, (d) => answerFor(d, '?dryRun=true'))
+    for (const a of dry) expect(a).toEqual(dry[0])
+    const option = await inTurn(names, async (d) => {
+      const res = await post(app, 'timestamp,kwh\n2025-11-29 00:15,1\n', `?device=${encodeURIComponent(d)}`)
+      return { status: res.statusCode, body: res.body.split(d).join('<name>') }
+    })
+    for (const a of option) expect(a).toEqual(option[0])
+    expect(option[0]?.status).toBe(400)
+    expect(await stored(BETA, ['active_power_kw'])).toEqual({})
   })
 
   it('operators and the commission may not import', async () => {

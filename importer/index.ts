@@ -5,10 +5,13 @@ import type { PlantModel } from '../core/plant.ts'
 import type { EventLog, StoredEvent } from '../storage/events.ts'
 import type { TelemetryPoint, TelemetryStore } from '../storage/store.ts'
 import { scanCsv, type CsvSource, type ImportAuthorizer, type ImportRowError } from './csv.ts'
-import { resolveImportOptions, type ImportOptionsInput } from './options.ts'
+import { resolveImportOptions, type ImportOptions, type ImportOptionsInput } from './options.ts'
+import { LoopPacer } from './pace.ts'
+import { Spool } from './spool.ts'
 
 export * from './csv.ts'
 export * from './options.ts'
+export { LoopPacer, DEFAULT_SLICE_MS } from './pace.ts'
 
 /** What an import reads from and writes to. */
 export interface ImportDeps {
@@ -26,6 +29,10 @@ export interface ImportDeps {
   principal?: string
   /** Name of what was imported, for the event (file name). */
   sourceName?: string
+  /** A `{ stream }` source is copied here for the second pass (deleted at the end); default the OS temp folder. */
+  spoolDir?: string
+  /** Longest run of import work between two turns of the event loop, ms; default 10. */
+  sliceMs?: number
 }
 
 /** The answer of an import. */
@@ -38,7 +45,7 @@ export interface ImportResult {
   rows: number
   /** Good rows: imported (or, on a dry run, importable). */
   imported: number
-  /** Bad rows, each reported in `errors` (up to maxReportedErrors). */
+  /** Bad rows, all counted; the first maxReportedErrors of them (by line) are in `errors`. */
   rejected: number
   /** Telemetry points written (on a dry run: that would be written). */
   points: number
@@ -64,6 +71,7 @@ class PointBatcher {
     private readonly store: TelemetryStore,
     private readonly batchSize: number,
     private readonly dryRun: boolean,
+    private readonly pacer: LoopPacer,
   ) {}
 
   /** Merges points of the same device and instant (long layout: one row per quantity) into one. */
@@ -105,50 +113,64 @@ class PointBatcher {
       }
     }
     this.written += batch.length
+    // The embedded store writes synchronously: other requests get their turn after each batch.
+    await this.pacer.yield()
   }
 }
 
 /**
  * Imports a CSV of historical data. Two passes over the source: the first validates every row and
- * collects the report; the second writes the good rows in batches with the store's idempotent
- * write. Nothing is written when the file as a whole is unusable (no header, unknown layout, bad
- * options); a failed write throws IMPORT_ERR_WRITE and a retry writes the same points again.
+ * collects the report; the second applies the same rules to the same rows and writes the good ones in
+ * batches with the store's idempotent write. Nothing is written when the file as a whole is unusable
+ * (no header, unknown layout, bad options); a failed write throws IMPORT_ERR_WRITE and a retry writes
+ * the same points again. A `{ stream }` source is read once: the first pass reads it while a copy
+ * goes to disk (spool.ts), the second reads the copy. Memory does not grow with the file: bad rows
+ * are counted, only the first `maxReportedErrors` are kept.
  */
 export async function importCsv(source: CsvSource, options: ImportOptionsInput, deps: ImportDeps): Promise<ImportResult> {
   const opts = resolveImportOptions(options)
+  if (!('stream' in source)) return importTwice(source, source, opts, deps)
+  const spool = await Spool.open(deps.spoolDir)
+  try {
+    return await importTwice({ stream: spool.tee(source.stream) }, { path: spool.path }, opts, deps)
+  } finally {
+    await spool.remove()
+  }
+}
+
+async function importTwice(firstSource: CsvSource, secondSource: CsvSource, opts: Readonly<ImportOptions>, deps: ImportDeps): Promise<ImportResult> {
   const ctx = { plant: deps.plant, ...(deps.enterprise !== undefined ? { enterprise: deps.enterprise } : {}), ...(deps.authorize ? { authorize: deps.authorize } : {}) }
-  const errors: ImportRowError[] = []
-  const badLines = new Set<number>()
-  let rejected = 0
-  const first = await scanCsv(source, opts, ctx, {
-    onError: (e) => {
-      if (badLines.has(e.line)) return
-      badLines.add(e.line)
-      rejected++
-      if (errors.length < opts.maxReportedErrors) errors.push(e)
-    },
-  })
-  errors.sort((a, b) => a.line - b.line)
-  const unexpected: ImportRowError[] = []
-  const batcher = new PointBatcher(deps.store, opts.batchSize, opts.dryRun)
-  const second = await scanCsv(source, opts, ctx, {
-    skipLines: badLines,
+  const pacer = new LoopPacer(deps.sliceMs)
+  const report = new ErrorReport(opts.maxReportedErrors)
+  const first = await scanCsv(firstSource, opts, ctx, { pacer, onError: (e) => report.add(e) })
+  const batcher = new PointBatcher(deps.store, opts.batchSize, opts.dryRun, pacer)
+  let secondRejected = 0
+  const second = await scanCsv(secondSource, opts, ctx, {
+    pacer,
     learned: first.learned,
-    onError: (e) => unexpected.push(e),
+    // The same rows fail again: counted (to check the verdicts), not reported twice.
+    onError: () => void secondRejected++,
     onPoints: (points) => batcher.add(points),
   })
   await batcher.flush()
-  // Both passes apply the same rules to the same rows: a new bad row here is a bug, not bad input.
-  const [odd] = unexpected
-  if (odd) throw new PlantWattError('IMPORT_ERR_INTERNAL', `line ${odd.line} passed validation but failed when written (${odd.code}: ${odd.message})`)
+  // Both passes apply the same rules to the same rows: a different verdict is a bug, not bad input.
+  // (The first pass also rejects lone interval rows after reading: the second passes over them.)
+  const lone = report.rejected - secondRejected
+  if (second.stats.rows !== first.stats.rows || second.stats.good !== first.stats.good || lone < 0) {
+    throw new PlantWattError(
+      'IMPORT_ERR_INTERNAL',
+      `the writing pass found ${second.stats.good} good rows of ${second.stats.rows} and ${secondRejected} bad, the validating pass ${first.stats.good} of ${first.stats.rows} and ${report.rejected} bad`,
+    )
+  }
   const devices = [...first.stats.devices].sort()
+  const errors = report.sorted()
   const result: ImportResult = {
     importId: randomUUID(),
     layout: first.plan.layout,
     dryRun: opts.dryRun,
     rows: first.stats.rows,
     imported: second.stats.good,
-    rejected,
+    rejected: report.rejected,
     points: batcher.written,
     devices,
     first: second.stats.first ?? null,
@@ -156,10 +178,31 @@ export async function importCsv(source: CsvSource, options: ImportOptionsInput, 
     gaps: second.stats.gaps,
     midnightShifted: second.stats.midnightShifted,
     errors,
-    errorsTruncated: rejected > errors.length,
+    errorsTruncated: report.rejected > errors.length,
   }
   if (!opts.dryRun && deps.events) await deps.events.append(importEvents(result, deps))
   return result
+}
+
+/** Bad rows of the validating pass: all counted, the first `max` (in file order) kept. */
+class ErrorReport {
+  private readonly kept: ImportRowError[] = []
+  rejected = 0
+  private lastLine = -1
+
+  constructor(private readonly max: number) {}
+
+  add(e: ImportRowError): void {
+    // One entry per line (a row stops at its first fault; this guards the rest).
+    if (e.line === this.lastLine) return
+    this.lastLine = e.line
+    this.rejected++
+    if (this.kept.length < this.max) this.kept.push(e)
+  }
+
+  sorted(): ImportRowError[] {
+    return [...this.kept].sort((a, b) => a.line - b.line)
+  }
 }
 
 /** One `import` event per enterprise written (one without an enterprise tag when nothing was). */

@@ -1,20 +1,29 @@
+import { Readable, Transform } from 'node:stream'
 import Type from 'typebox'
+import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { isPlantWattError } from '../../core/errors.ts'
-import { IMPORT_LAYOUTS, IMPORT_ROW_CODES, MIDNIGHT_RULES, TIMESTAMP_FORMATS, TIMESTAMP_IS, importCsv, parseColumnMapping, type ImportOptionsInput } from '../../importer/index.ts'
+import { IMPORT_LAYOUTS, IMPORT_ROW_CODES, MIDNIGHT_RULES, TIMESTAMP_FORMATS, TIMESTAMP_IS, importCsv, parseColumnMapping, type CsvSource, type ImportOptionsInput } from '../../importer/index.ts'
 import type { DeviceAddress } from '../../core/topic.ts'
 import { ERROR_RESPONSES, apiError } from '../errors.ts'
-import { assertEnterprise, requirePermission } from '../principal.ts'
+import { canSeeEnterprise, requirePermission, type Principal } from '../principal.ts'
 import { StringEnum } from '../schemas.ts'
 import type { RouteOptions } from '../context.ts'
 
 /** Default largest CSV body, bytes (about a year of 1-minute rows of one meter in the long layout). */
 export const DEFAULT_IMPORT_MAX_BYTES = 100 * 1024 * 1024
 
+/** Default imports one principal may run at the same time. */
+export const DEFAULT_IMPORTS_PER_USER = 1
+
 /** Options of the import plugin beyond the shared context. */
 export interface ImportRouteOptions extends RouteOptions {
   /** Largest accepted text/csv body in bytes; a larger one is answered 413. Default: `api.importMaxBytes` when the API config has it, else 100 MiB. */
   maxBodyBytes?: number
+  /** Imports one principal may run at once; one more is answered 429. Default: `api.importConcurrencyPerUser` when set, else 1. */
+  maxConcurrentPerUser?: number
+  /** Where a body is kept on disk for the importer's second pass (deleted after); default the OS temp folder. */
+  spoolDir?: string
 }
 
 const Column = (description: string) => Type.Optional(Type.String({ minLength: 1, maxLength: 200, description }))
@@ -78,11 +87,56 @@ const ImportAnswerSchema = Type.Object(
   { description: 'what was imported and the report of rejected rows' },
 )
 
-function configuredMaxBytes(opts: ImportRouteOptions): number {
-  if (opts.maxBodyBytes !== undefined) return opts.maxBodyBytes
-  const fromConfig = (opts.ctx.config as Readonly<Record<string, unknown>>).importMaxBytes
-  return typeof fromConfig === 'number' && fromConfig > 0 ? fromConfig : DEFAULT_IMPORT_MAX_BYTES
+function configured(opts: ImportRouteOptions, own: number | undefined, key: string, fallback: number): number {
+  if (own !== undefined) return own
+  const fromConfig = (opts.ctx.config as Readonly<Record<string, unknown>>)[key]
+  return typeof fromConfig === 'number' && fromConfig > 0 ? fromConfig : fallback
 }
+
+/** Imports running per principal: one import holds its slot from before the body is read until the answer. */
+export class ImportSlots {
+  private readonly running = new Map<string, number>()
+
+  /** @param perUser imports one principal may run at once. */
+  constructor(readonly perUser: number) {}
+
+  /** Takes a slot of `p`, or throws 429 API_ERR_RATE_LIMITED (details.code IMPORT_ERR_BUSY) naming the limit. Returns the release. */
+  acquire(p: Principal): () => void {
+    const key = `${p.via ?? 'none'}:${p.id}`
+    const n = this.running.get(key) ?? 0
+    if (n >= this.perUser) {
+      throw apiError(
+        'API_ERR_RATE_LIMITED',
+        `${p.id} already runs ${n} import(s): at most ${this.perUser} at a time per user (api.importConcurrencyPerUser); retry when ${n === 1 ? 'it is' : 'one is'} done`,
+        { code: 'IMPORT_ERR_BUSY', limit: this.perUser, running: n },
+      )
+    }
+    this.running.set(key, n + 1)
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      const left = (this.running.get(key) ?? 1) - 1
+      if (left > 0) this.running.set(key, left)
+      else this.running.delete(key)
+    }
+  }
+}
+
+/** Passes bytes on until more than `max` went by, then fails with 413 API_ERR_PAYLOAD_TOO_LARGE. */
+function byteLimit(max: number): Transform {
+  let seen = 0
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length
+      if (seen > max) done(apiError('API_ERR_PAYLOAD_TOO_LARGE', `the CSV body is larger than ${max} bytes (api.importMaxBytes)`, { limit: max }))
+      else done(null, chunk)
+    },
+  })
+}
+
+/** The raw body of a request, still unread, kept out of body validation (see the preValidation hook). */
+const bodies = new WeakMap<FastifyRequest, Readable>()
 
 /**
  * POST /import: a CSV body of historical data (importer/), for engineers and admins, into the
@@ -90,10 +144,12 @@ function configuredMaxBytes(opts: ImportRouteOptions): number {
  */
 export const importRoutes: FastifyPluginAsyncTypebox<ImportRouteOptions> = async (app, opts) => {
   const { ctx } = opts
-  const bodyLimit = configuredMaxBytes(opts)
-  // Encapsulated: only this plugin's routes take CSV bodies. A larger body is refused with 413 while it streams in.
+  const bodyLimit = configured(opts, opts.maxBodyBytes, 'importMaxBytes', DEFAULT_IMPORT_MAX_BYTES)
+  const slots = new ImportSlots(configured(opts, opts.maxConcurrentPerUser, 'importConcurrencyPerUser', DEFAULT_IMPORTS_PER_USER))
+  // Encapsulated: only this plugin's routes take CSV bodies. The body stays a stream: the importer
+  // reads it as it arrives (never as one string), after the permission and concurrency checks.
   for (const type of ['text/csv', 'application/csv']) {
-    app.addContentTypeParser(type, { parseAs: 'string', bodyLimit }, (_req, body, done) => done(null, body))
+    app.addContentTypeParser(type, (_req, payload, done) => done(null, payload))
   }
 
   app.post(
@@ -101,52 +157,69 @@ export const importRoutes: FastifyPluginAsyncTypebox<ImportRouteOptions> = async
     {
       bodyLimit,
       config: { permission: 'import', csvName: 'import-report' },
+      // After the auth plugin's checks (app-level hooks run first): the stream is set aside so the
+      // body schema (a string, for the OpenAPI document) validates an empty placeholder.
+      preValidation: async (req) => {
+        const body: unknown = req.body
+        if (body instanceof Readable) {
+          bodies.set(req, body)
+          req.body = ''
+        }
+      },
       schema: {
         summary: 'Import historical interval data from CSV',
         description:
           'Body: text/csv. Layouts: long (timestamp, device, quantity, value[, quality]) and interval (timestamp, device or ?device=, kWh per interval; ' +
           'interval energy becomes the cumulative counter energy_import_kwh). Every row is validated before anything is written; bad rows are reported by line ' +
           'and skipped, good rows written idempotently (importing the same file again changes nothing). Roles engineer and admin; ' +
-          "an enterprise user imports into that enterprise only. `?format=csv` renders the `rows` report.",
+          'an enterprise user imports into that enterprise only (a device of another enterprise is reported like an unknown one). ' +
+          'The body is read as a stream while it arrives (other requests keep being answered); a body over api.importMaxBytes is answered 413, ' +
+          'an import while the same user already runs api.importConcurrencyPerUser of them (default 1) 429 with details.code IMPORT_ERR_BUSY. ' +
+          '`?format=csv` renders the `rows` report.',
         tags: ['telemetry'],
         consumes: ['text/csv'],
         querystring: ImportQuerySchema,
-        body: Type.String({ description: 'the CSV text: a header line, then data rows (UTF-8, BOM and CRLF accepted)' }),
+        body: Type.String({ description: 'the CSV text: a header line, then data rows (UTF-8, BOM and CRLF accepted); read as a stream, at most api.importMaxBytes bytes' }),
         response: { 200: ImportAnswerSchema, ...ERROR_RESPONSES },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       // The auth plugin checks config.permission before the body is read; checked here too so the
       // route is safe wherever it is mounted.
       requirePermission(req, 'import')
+      const declared = Number(req.headers['content-length'])
+      if (declared > bodyLimit) {
+        void reply.header('connection', 'close')
+        throw apiError('API_ERR_PAYLOAD_TOO_LARGE', `the CSV body is larger than ${bodyLimit} bytes (api.importMaxBytes)`, { limit: bodyLimit })
+      }
       const q = req.query
       const options: ImportOptionsInput = {}
       const copy = ['layout', 'device', 'timezone', 'timestampFormat', 'dateOrder', 'timestampIs', 'midnight', 'intervalMinutes', 'startKwh', 'timestampColumn', 'deviceColumn', 'quantityColumn', 'valueColumn', 'qualityColumn', 'energyColumn', 'delimiter', 'dryRun'] as const
       for (const k of copy) if (q[k] !== undefined) (options as Record<string, unknown>)[k] = q[k]
       const principal = req.principal
-      const authorized = new Map<string, boolean>()
+      const raw = bodies.get(req)
+      const release = slots.acquire(principal)
       try {
         if (q.map) options.columns = Object.fromEntries(q.map.map(parseColumnMapping))
-        const result = await importCsv({ text: req.body }, options, {
+        let source: CsvSource = { text: '' }
+        if (raw !== undefined) {
+          const limited = byteLimit(bodyLimit)
+          raw.on('error', (err) => limited.destroy(err))
+          raw.on('close', () => {
+            if (!req.raw.complete) limited.destroy(new Error('the client closed the connection before the body ended'))
+          })
+          source = { stream: raw.pipe(limited) }
+        }
+        const result = await importCsv(source, options, {
           store: ctx.store,
           plant: ctx.model,
           events: ctx.events,
           now: ctx.now,
           principal: principal.id,
+          ...(opts.spoolDir !== undefined ? { spoolDir: opts.spoolDir } : {}),
           ...(principal.enterprise !== undefined ? { enterprise: principal.enterprise } : {}),
-          authorize: (a: DeviceAddress) => {
-            let ok = authorized.get(a.enterprise)
-            if (ok === undefined) {
-              try {
-                assertEnterprise(req, a.enterprise)
-                ok = true
-              } catch {
-                ok = false
-              }
-              authorized.set(a.enterprise, ok)
-            }
-            return ok ? undefined : { code: 'IMPORT_ERR_ENTERPRISE', message: `device ${a.enterprise}/${a.site}/${a.line}/${a.device} belongs to another enterprise: ${principal.id} may import into ${principal.enterprise ?? 'any'} only` }
-          },
+          // The tenant check; a refused device reads as unknown (the importer answers both alike).
+          authorize: (a: DeviceAddress) => canSeeEnterprise(principal, a.enterprise),
         })
         return {
           importId: result.importId,
@@ -165,6 +238,8 @@ export const importRoutes: FastifyPluginAsyncTypebox<ImportRouteOptions> = async
           rows: result.errors,
         }
       } catch (err) {
+        // Refused while the body still streams in: close the connection rather than read the rest.
+        if (raw !== undefined && !req.raw.complete) void reply.header('connection', 'close')
         // The importer's file-level codes travel in details.code until api/errors.ts maps IMPORT_ERR_* itself.
         if (isPlantWattError(err) && err.code.startsWith('IMPORT_ERR_') && err.code !== 'IMPORT_ERR_WRITE' && err.code !== 'IMPORT_ERR_INTERNAL') {
           throw apiError('API_ERR_BAD_REQUEST', `${err.code}: ${err.message}`, { code: err.code, ...(err.details !== undefined ? { details: err.details } : {}) })
@@ -173,6 +248,8 @@ export const importRoutes: FastifyPluginAsyncTypebox<ImportRouteOptions> = async
           throw apiError('API_ERR_STORAGE', err.message, err.details)
         }
         throw err
+      } finally {
+        release()
       }
     },
   )
