@@ -70,6 +70,10 @@ export const ApiConfigSchema = Type.Object(
     onlineAfterMs: Type.Integer({ minimum: 1, default: 10_000, description: 'a device is online when its newest sample is at most this old, in ms' }),
     rollupRefreshS: Type.Integer({ minimum: 0, default: 300, description: 'how often the API process rolls counters of closed quarter hours up for reports, seconds (0 = only on demand)' }),
     importMaxBytes: Type.Integer({ minimum: 1, default: 104_857_600, description: 'largest CSV body POST /api/v1/import accepts, bytes (a larger one: 413)' }),
+    // Optional without a default: absent = 1 (api/routes/import.ts DEFAULT_IMPORTS_PER_USER).
+    importConcurrencyPerUser: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 100, description: 'imports (POST /api/v1/import) one user or key may run at the same time; one more answers 429 IMPORT_ERR_BUSY; default 1' }),
+    ),
     // Sections without a default at this level: absent = their defaults (authSettings() & co.).
     auth: Type.Optional(AuthConfigSchema),
     rateLimit: Type.Optional(RateLimitConfigSchema),
