@@ -17,6 +17,15 @@ function decodes(b: Buffer): Payload | undefined {
   }
 }
 
+function rejectionCode(b: Buffer): string | undefined {
+  try {
+    decodePayload(b)
+    return undefined
+  } catch (err) {
+    return isPlantWattError(err) ? err.code : 'not coded'
+  }
+}
+
 function parseFields(fields: string): [string, number][] {
   if (fields === '') return []
   return fields.split(',').map((pair) => {
@@ -204,9 +213,6 @@ describe('scanPayload: declines', () => {
     valid(payload(sample('"active_power_kw":-0.000')))
     valid(payload(sample('"active_\\u0070ower_kw":1')))
     valid(`{"s\\u0065q":1,"samples":[${sample('"gas_m3":1')}]}`)
-    valid(payload(sample('"active_power_kw":1,"active_power_kw":2')))
-    valid(`{"seq":1,"seq":2,"samples":[${sample('"gas_m3":1')}]}`)
-    valid(payload(`{"ts":${TS},"ts":${TS},"values":{}}`))
     valid(payload(`{"ts":${TS},"values":{"gas_m3":1},"quality":{"gas_m3":"uncertain"}}`))
     valid(payload(sample('"gas_m3":1.000000000000000000001'))) // 22 significant digits
     valid(payload(sample('"gas_m3":0.00000000000000000000001'))) // 23 fraction digits
@@ -216,6 +222,22 @@ describe('scanPayload: declines', () => {
     valid(payload(sample('"gas_m3":1'), '1e2'))
     valid(payload(sample('"gas_m3":1', `${TS}.0`)))
     valid(payload(sample('"gas_m3":1'), '9007199254740993')) // above MAX_SAFE_INTEGER, still an integer
+  })
+
+  it('declines duplicate keys, which decodePayload rejects with CORE_ERR_PAYLOAD_DUPLICATE_KEY', () => {
+    const cases: [string, string][] = [
+      [payload(sample('"active_power_kw":1,"active_power_kw":2')), 'samples[0].values.active_power_kw'],
+      [`{"seq":1,"seq":2,"samples":[${sample('"gas_m3":1')}]}`, 'seq'],
+      [payload(`{"ts":${TS},"ts":${TS},"values":{}}`), 'samples[0].ts'],
+      [payload(`{"ts":${TS},"values":{},"values":{"gas_m3":1}}`), 'samples[0].values'],
+      [`{"samples":[${sample('"gas_m3":1')}],"seq":1,"samples":[${sample('"gas_m3":2')}]}`, 'samples'],
+    ]
+    for (const [raw, path] of cases) {
+      expect(() => decodePayload(buf(raw)), raw).toThrow(expect.objectContaining({ code: 'CORE_ERR_PAYLOAD_DUPLICATE_KEY', details: { path } }))
+      expect(scanPayload(buf(raw)), raw).toBeUndefined()
+      expect(isValidPayloadFast(buf(raw)), raw).toBe(false)
+      checkLines(buf(raw), undefined)
+    }
   })
 
   it('declines payloads larger than maxBytes', () => {
@@ -566,6 +588,7 @@ describe('scanPayload: differential fuzz against decodePayload', () => {
     let mutated = 0
     let mutatedValid = 0
     let mutatedAccepted = 0
+    let mutatedDuplicate = 0
     for (let k = 0; k < 24_000; k++) {
       const p = fz.realisticPayload()
       if (k % 3 === 0) {
@@ -580,6 +603,7 @@ describe('scanPayload: differential fuzz against decodePayload', () => {
         const b = buf(s)
         mutated++
         if (decodes(b)) mutatedValid++
+        else if (rejectionCode(b) === 'CORE_ERR_PAYLOAD_DUPLICATE_KEY') mutatedDuplicate++
         if (check(b)) mutatedAccepted++
       }
     }
@@ -590,7 +614,10 @@ describe('scanPayload: differential fuzz against decodePayload', () => {
     expect(mutatedAccepted).toBeGreaterThan(0)
     expect(mutatedAccepted).toBeLessThanOrEqual(mutatedValid)
     expect(mutatedValid).toBeLessThan(mutated)
-    console.log(JSON.stringify({ plain, plainAccepted, mutated, mutatedValid, mutatedAccepted }))
+    // The duplicate-key mutation reaches decodePayload's duplicate check (the scanner declined them all:
+    // check() above holds every acceptance to decodePayload).
+    expect(mutatedDuplicate).toBeGreaterThan(500)
+    console.log(JSON.stringify({ plain, plainAccepted, mutated, mutatedValid, mutatedAccepted, mutatedDuplicate }))
   })
 
   it('agrees with decodePayload on single numbers near every range limit', () => {

@@ -8,7 +8,8 @@
  *   {"seq": <int 0…MAX_SAFE_INTEGER>, "samples": [ {"ts": <int MIN_TS…MAX_TS>, "values": {<quantity>: <number>, …}}, … ]}
  * with 1…10 000 samples and every value inside its quantity's [min, max] (checked exactly up to 15
  * significant digits, with a 1e-12 relative margin beyond).
- * Declined (undecided): string escapes, non-ASCII keys, duplicate keys, `quality`, exponents,
+ * Declined (undecided): string escapes, non-ASCII keys, duplicate keys (which decodePayload then
+ * rejects: CORE_ERR_PAYLOAD_DUPLICATE_KEY), `quality`, exponents,
  * -0, more than 20 significant or 22 fraction digits, a fraction or exponent in seq/ts, any other
  * member or type.
  *

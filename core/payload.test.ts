@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { Compile } from 'typebox/compile'
-import { decodePayload, encodePayload, MAX_TS, MIN_TS, PayloadSchema } from './payload.ts'
+import { decodePayload, encodePayload, findDuplicateKey, MAX_TS, MIN_TS, PayloadSchema } from './payload.ts'
 import { isQuantity, QUANTITIES } from './quantities.ts'
 import { PlantWattError } from './errors.ts'
 
@@ -43,6 +43,47 @@ describe('payload', () => {
     expect(codeOf(() => decodePayload(`{"seq":1,"samples":[{"ts":${TS},"values":{},"quality":{"nope":"bad"}}]}`))).toBe('CORE_ERR_QUANTITY_UNKNOWN')
     expect(codeOf(() => decodePayload(Buffer.alloc(300_000, 0x20)))).toBe('CORE_ERR_PAYLOAD_SIZE')
     expect(codeOf(() => decodePayload('{"seq":1}', { maxBytes: 4 }))).toBe('CORE_ERR_PAYLOAD_SIZE')
+  })
+
+  it('rejects a key given twice in any object with CORE_ERR_PAYLOAD_DUPLICATE_KEY and its path (JSON.parse would keep the last)', () => {
+    const err = (raw: string): { code: string; message: string; path: unknown } => {
+      try {
+        decodePayload(raw)
+      } catch (e) {
+        const pe = e as PlantWattError
+        return { code: pe.code, message: pe.message, path: (pe.details as { path?: unknown } | undefined)?.path }
+      }
+      throw new Error(`accepted ${raw}`)
+    }
+    const s = (values: string, extra = ''): string => `{"ts":${TS},"values":{${values}}${extra}}`
+    const cases: [string, string][] = [
+      [`{"seq":1,"seq":2,"samples":[${s('')}]}`, 'seq'],
+      [`{"seq":1,"samples":[${s('')}],"samples":[${s('"gas_m3":9')}]}`, 'samples'],
+      [`{"seq":1,"samples":[${s('"gas_m3":1')},{"ts":${TS + 1},"ts":${TS + 2},"values":{}}]}`, 'samples[1].ts'],
+      [`{"seq":1,"samples":[${s('"active_power_kw":1,"frequency_hz":50,"active_power_kw":900')}]}`, 'samples[0].values.active_power_kw'],
+      // An escape spells the same key: still a duplicate.
+      [`{"seq":1,"samples":[${s('"gas_m3":1,"gas\\u005fm3":2')}]}`, 'samples[0].values.gas_m3'],
+      [`{"seq":1,"samples":[${s('"gas_m3":1', ',"quality":{"gas_m3":"good","gas_m3":"bad"}')}]}`, 'samples[0].quality.gas_m3'],
+    ]
+    for (const [raw, path] of cases) {
+      expect(err(raw), raw).toEqual({ code: 'CORE_ERR_PAYLOAD_DUPLICATE_KEY', message: `payload has the key ${path} more than once (JSON.parse would keep only the last)`, path })
+    }
+    // Without the duplicate each of them decodes.
+    expect(decodePayload(`{"seq":1,"samples":[${s('"active_power_kw":1,"frequency_hz":50')}]}`).samples[0]?.values).toEqual({ active_power_kw: 1, frequency_hz: 50 })
+    // Colons inside strings are not keys: no false alarm (the quick count differs, the walk decides).
+    expect(codeOf(() => decodePayload(`{"seq":1,"samples":[${s('"gas_m3":1', ',"quality":{"gas_m3":"a:b"}')}]}`))).toBe('CORE_ERR_PAYLOAD_SCHEMA')
+  })
+
+  it('findDuplicateKey walks strings, nesting and many keys', () => {
+    expect(findDuplicateKey('{"a":1,"b":{"a":1},"c":[{"a":1},{"a":2}]}')).toBeUndefined()
+    expect(findDuplicateKey('[{}, "s", {"a":[1,{"b":1,"b":2}]}]')).toBe('[2].a[1].b')
+    expect(findDuplicateKey('{"k":"a,\\"b{[:","a":1,"k":2}')).toBe('k')
+    expect(findDuplicateKey('"{\\"a\\":1,\\"a\\":2}"')).toBeUndefined()
+    const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, i]))
+    expect(findDuplicateKey(JSON.stringify(many))).toBeUndefined()
+    expect(findDuplicateKey(JSON.stringify(many).replace('}', ',"k31":0}'))).toBe('k31')
+    // Deep nesting: no recursion, nothing kept.
+    expect(findDuplicateKey(`${'['.repeat(50_000)}{"x":1,"x":2}${']'.repeat(50_000)}`)).toBe(`${'[0]'.repeat(50_000)}.x`)
   })
 
   it('names the offending path in schema errors', () => {
