@@ -1,4 +1,5 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import helmet from '@fastify/helmet'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -27,6 +28,8 @@ import { efficiencyRoutes } from './routes/efficiency.ts'
 import { plantRoutes } from './routes/plant.ts'
 import { streamRoutes } from './routes/stream.ts'
 import { installAuth } from './auth.ts'
+import { REDACT_PATHS, serializeRequest } from './log-redact.ts'
+import { HELMET_OPTIONS } from './security-headers.ts'
 import { API_PREFIX } from './prefix.ts'
 import { installCsv } from './csv.ts'
 import { StreamHub } from './hub.ts'
@@ -77,7 +80,13 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
     hub: opts.hub ?? new StreamHub(),
     commission: opts.commission,
   }
-  const logging = typeof opts.logger === 'object' ? { loggerInstance: opts.logger } : { logger: opts.logger ?? false }
+  // Request logs carry the URL with secret query values redacted (?access_token=…) and no credential headers.
+  const redact = { paths: REDACT_PATHS, censor: '[redacted]' }
+  const serializers = { req: serializeRequest }
+  const logging =
+    typeof opts.logger === 'object'
+      ? { loggerInstance: opts.logger.child({}, { serializers, redact }) }
+      : { logger: opts.logger === true ? { serializers, redact } : false }
   const app = Fastify({
     ...logging,
     // Unknown query parameters are reported, not silently dropped: a typo must not change the answer.
@@ -89,12 +98,16 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
     const { statusCode, body } = toErrorReply(err)
     if (statusCode >= 500) req.log.error({ err }, 'request failed')
     else req.log.info({ code: body.error.code, statusCode }, body.error.message)
+    const retryAfterS = (body.error.details as { retryAfterS?: unknown } | undefined)?.retryAfterS
+    if ((statusCode === 429 || statusCode === 503) && typeof retryAfterS === 'number') reply.header('retry-after', String(retryAfterS))
     return reply.code(statusCode).send(body)
   })
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send({ error: { code: 'API_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0] ?? ''}` } }),
   )
 
+  // First, so that every route (docs, UI, API, 404s and 429s) carries the security headers.
+  await app.register(helmet, HELMET_OPTIONS)
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',

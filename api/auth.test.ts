@@ -153,7 +153,19 @@ describe('auth config', () => {
 
   it('documents every auth, rate-limit and stream key for `plantwatt api --help`', () => {
     const help = describeSchema(ApiConfigSchema, 'api').join('\n')
-    for (const key of ['api.auth.apiKeys[].keyHash', 'api.auth.users[].passwordHash', 'api.auth.jwtSecret', 'api.auth.tokenTtlS', 'api.rateLimit.max', 'api.rateLimit.timeWindowMs', 'api.stream.pollMs']) {
+    for (const key of [
+      'api.auth.apiKeys[].keyHash',
+      'api.auth.users[].passwordHash',
+      'api.auth.jwtSecret',
+      'api.auth.tokenTtlS',
+      'api.rateLimit.max',
+      'api.rateLimit.timeWindowMs',
+      'api.rateLimit.loginFreeFailures',
+      'api.rateLimit.loginWindowMs',
+      'api.rateLimit.loginFailuresPerUser',
+      'api.rateLimit.hashChecksPerS',
+      'api.stream.pollMs',
+    ]) {
       expect(help, key).toContain(key)
     }
     expect(help).toMatch(/api\.rateLimit\.max\s+integer \(default 600\)/)
@@ -473,10 +485,12 @@ describe('rate limiting', () => {
       expect(body.error.details).toEqual({ max: 3, retryAfterS: 60 })
       // Another principal from the same address has its own budget.
       expect((await app.inject({ url: '/api/v1/quantities', headers: { 'x-api-key': KEYS.engB } })).statusCode).toBe(200)
-      // Anonymous callers are counted per IP.
-      for (let i = 0; i < 3; i++) expect((await app.inject({ url: '/api/v1/health', remoteAddress: '10.0.0.7' })).statusCode).toBe(200)
-      expect((await app.inject({ url: '/api/v1/health', remoteAddress: '10.0.0.7' })).statusCode).toBe(429)
-      expect((await app.inject({ url: '/api/v1/health', remoteAddress: '10.0.0.8' })).statusCode).toBe(200)
+      // Anonymous callers are counted per IP (bad keys too); /health is never limited (security.test.ts).
+      const bad = { 'x-api-key': 'pwk_not_a_key_at_all' }
+      for (let i = 0; i < 3; i++) expect((await app.inject({ url: '/api/v1/quantities', headers: bad, remoteAddress: '10.0.0.7' })).statusCode).toBe(401)
+      expect((await app.inject({ url: '/api/v1/quantities', headers: bad, remoteAddress: '10.0.0.7' })).statusCode).toBe(429)
+      expect((await app.inject({ url: '/api/v1/quantities', headers: bad, remoteAddress: '10.0.0.8' })).statusCode).toBe(401)
+      expect((await app.inject({ url: '/api/v1/health', remoteAddress: '10.0.0.7' })).statusCode).toBe(200)
     })
   })
 

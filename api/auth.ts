@@ -8,6 +8,8 @@ import { API_PREFIX } from './prefix.ts'
 import { authSettings, rateLimitSettings, type AuthConfig } from './config.ts'
 import type { ApiContext } from './context.ts'
 import { apiError } from './errors.ts'
+import { HashGate } from './hash-gate.ts'
+import { LoginThrottle } from './login-throttle.ts'
 import { ANONYMOUS_ADMIN, NOBODY, requirePermission, type Principal } from './principal.ts'
 import { authRoutes } from './routes/auth.ts'
 
@@ -15,8 +17,11 @@ import { authRoutes } from './routes/auth.ts'
 const DUMMY_HASH = parsePasswordHash('scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=')
 /** Bad keys remembered, so repeating one costs no scrypt; bounded so random keys cannot grow it. */
 const REJECTED_KEYS_MAX = 1024
-/** scrypt checks of unknown keys at once: a flood of random keys queues instead of taking every core. */
-const KEY_CHECKS_AT_ONCE = 2
+/**
+ * Routes the key-failure (per-address) rate limit never answers with 429: a load balancer's health check
+ * and the static UI and docs stay up for an address that floods bad keys elsewhere.
+ */
+const UNLIMITED_ROUTES = new Set([`${API_PREFIX}/health`, '/', '/ui/:file'])
 
 const MISSING = `credentials required: send "Authorization: Bearer <token>" (from POST ${API_PREFIX}/auth/login) or "X-API-Key: <key>"`
 
@@ -33,6 +38,8 @@ interface TokenClaims {
   enterprise?: string
   /** fingerprint of the user's password hash at login */
   pwh: string
+  /** expiry, epoch s: required */
+  exp?: number
 }
 
 /** A signed login token and when it expires (epoch ms). */
@@ -46,8 +53,14 @@ export interface Authenticator {
   /** False while no key and no user is configured: everyone is an anonymous admin. */
   readonly enabled: boolean
   readonly hasUsers: boolean
-  /** The user's principal when the password is right; null otherwise (constant time in both cases). */
-  login(username: string, password: string): Promise<Principal | null>
+  /** True when `username` is a configured user (for logs: an unknown name may be a mistyped password). */
+  knowsUser(username: string): boolean
+  /**
+   * The user's principal when the password is right; null otherwise (constant time in both cases).
+   * Throws API_ERR_RATE_LIMITED (details.retryAfterS) while failed logins of this username or from this
+   * address are throttled (api/login-throttle.ts) or too many password checks wait (api/hash-gate.ts).
+   */
+  login(username: string, password: string, address: string): Promise<Principal | null>
   issue(principal: Principal): Promise<IssuedToken>
 }
 
@@ -65,10 +78,11 @@ class KeyRing {
   private readonly verified = new Map<string, Principal>()
   private readonly rejected = new Set<string>()
   private readonly pending = new Map<string, Promise<Principal | null>>()
-  private running = 0
-  private readonly waiting: (() => void)[] = []
 
-  constructor(keys: AuthConfig['apiKeys']) {
+  constructor(
+    keys: AuthConfig['apiKeys'],
+    private readonly gate: HashGate,
+  ) {
     for (const k of keys) {
       const principal = principalOf(k.id, k.role, k.enterprise, 'api-key')
       if (k.keyHash.startsWith('sha256$')) this.bySha.set(k.keyHash.slice('sha256$'.length), principal)
@@ -90,16 +104,8 @@ class KeyRing {
     if (quick !== undefined) return Promise.resolve(quick)
     let p = this.pending.get(digest)
     if (!p) {
-      p = (async () => {
-        while (this.running >= KEY_CHECKS_AT_ONCE) await new Promise<void>((resolve) => this.waiting.push(resolve))
-        this.running++
-        try {
-          return await this.scan(key, digest)
-        } finally {
-          this.running--
-          this.waiting.shift()?.()
-        }
-      })().finally(() => this.pending.delete(digest))
+      // A flood of random keys queues at the gate instead of taking every core.
+      p = this.gate.run(() => this.scan(key, digest)).finally(() => this.pending.delete(digest))
       this.pending.set(digest, p)
     }
     return p
@@ -126,6 +132,13 @@ interface Pending {
   problem?: string
 }
 
+const THROTTLED_BY = { 'user-address': 'of this username from this address', address: 'from this address', user: 'of this username' } as const
+
+function isUnlimited(req: FastifyRequest): boolean {
+  const url = req.routeOptions.url ?? ''
+  return UNLIMITED_ROUTES.has(url) || url === '/docs' || url.startsWith('/docs/')
+}
+
 function isProtected(req: FastifyRequest): boolean {
   if (req.routeOptions.config?.public === true) return false
   const path = req.url.split('?')[0] ?? ''
@@ -146,7 +159,18 @@ export async function installAuth(app: FastifyInstance, ctx: ApiContext): Promis
   const settings = authSettings(ctx.config)
   const limits = rateLimitSettings(ctx.config)
   const enabled = settings.apiKeys.length > 0 || settings.users.length > 0
-  const keys = new KeyRing(settings.apiKeys)
+  const gate = new HashGate({ perS: limits.hashChecksPerS, atOnce: limits.hashChecksAtOnce })
+  const throttle = new LoginThrottle(
+    {
+      freeFailures: limits.loginFreeFailures,
+      backoffMs: limits.loginBackoffMs,
+      windowMs: limits.loginWindowMs,
+      failuresPerAddress: limits.loginFailuresPerAddress,
+      failuresPerUser: limits.loginFailuresPerUser,
+    },
+    ctx.now,
+  )
+  const keys = new KeyRing(settings.apiKeys, gate)
   const users = new Map<string, UserEntry>(
     settings.users.map((u) => [u.username, { principal: principalOf(u.username, u.role, u.enterprise, 'jwt'), hash: parsePasswordHash(u.passwordHash), fingerprint: sha256(u.passwordHash).slice(0, 16) }]),
   )
@@ -158,7 +182,8 @@ export async function installAuth(app: FastifyInstance, ctx: ApiContext): Promis
   } else if (secret.length < 32) {
     throw new PlantWattError('CORE_ERR_CONFIG', 'PLANTWATT_JWT_SECRET must have at least 32 characters (e.g. openssl rand -base64 48)')
   }
-  await app.register(fastifyJwt, { secret, sign: { algorithm: 'HS256' }, verify: { algorithms: ['HS256'] } })
+  // Every token signed here expires; one without exp (signed elsewhere with the same secret) is refused.
+  await app.register(fastifyJwt, { secret, sign: { algorithm: 'HS256', expiresIn: settings.tokenTtlS }, verify: { algorithms: ['HS256'], requiredClaims: ['exp'] } })
 
   const pending = new WeakMap<FastifyRequest, Pending>()
   app.decorateRequest('principal', null as unknown as Principal)
@@ -169,8 +194,12 @@ export async function installAuth(app: FastifyInstance, ctx: ApiContext): Promis
       claims = app.jwt.verify<TokenClaims>(token, { clockTimestamp: ctx.now() })
     } catch (err) {
       const code = (err as { code?: string }).code
-      return code === 'FAST_JWT_EXPIRED' ? 'bearer token has expired: log in again' : 'bearer token is not valid'
+      if (code === 'FAST_JWT_EXPIRED') return 'bearer token has expired: log in again'
+      if (code === 'FAST_JWT_MISSING_REQUIRED_CLAIM') return 'bearer token has no expiry (exp): log in again'
+      return 'bearer token is not valid'
     }
+    // Also checked here, so that no verifier option can let a token without an end through.
+    if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) return 'bearer token has no expiry (exp): log in again'
     // The role and scope come from the config of now, not from the token: removing a user, changing
     // their role or password takes effect at once.
     const user = users.get(claims.sub)
@@ -233,6 +262,8 @@ export async function installAuth(app: FastifyInstance, ctx: ApiContext): Promis
       max: limits.max,
       timeWindow: limits.timeWindowMs,
       keyGenerator: (req) => (req.principal.via === 'none' ? `ip:${req.ip}` : `${req.principal.via ?? 'p'}:${req.principal.id}`),
+      // Health, the UI page and its files, and the docs never answer 429 (see UNLIMITED_ROUTES).
+      allowList: (req) => isUnlimited(req),
       errorResponseBuilder: (_req, c) =>
         apiError('API_ERR_RATE_LIMITED', `too many requests: at most ${c.max} per ${limits.timeWindowMs / 1000} s; retry in ${c.after}`, { max: c.max, retryAfterS: Math.ceil(c.ttl / 1000) }),
     })
@@ -241,7 +272,14 @@ export async function installAuth(app: FastifyInstance, ctx: ApiContext): Promis
   app.addHook('preValidation', async (req) => {
     const p = pending.get(req)
     if (p?.key) {
-      const found = await keys.check(p.key.key, p.key.digest)
+      let found: Principal | null
+      try {
+        found = await keys.check(p.key.key, p.key.digest)
+      } catch (err) {
+        // The hash gate is full: a protected route answers 429; a public one (health) answers as to NOBODY.
+        if (isProtected(req)) throw err
+        found = null
+      }
       if (found) req.principal = found
       else p.problem = 'API key not recognised'
     }
@@ -253,10 +291,21 @@ export async function installAuth(app: FastifyInstance, ctx: ApiContext): Promis
   const authenticator: Authenticator = {
     enabled,
     hasUsers: users.size > 0,
-    async login(username, password) {
+    knowsUser: (username) => users.has(username),
+    async login(username, password, address) {
+      const verdict = throttle.check(username, address)
+      if (!verdict.allowed) {
+        const retryAfterS = Math.ceil(verdict.retryAfterMs / 1000)
+        throw apiError('API_ERR_RATE_LIMITED', `too many failed logins ${THROTTLED_BY[verdict.by]}; retry in ${retryAfterS} s`, { retryAfterS, by: verdict.by })
+      }
       const user = users.get(username)
-      const ok = await verifyPassword(password, user?.hash ?? DUMMY_HASH)
-      return ok && user ? user.principal : null
+      const ok = await gate.run(() => verifyPassword(password, user?.hash ?? DUMMY_HASH))
+      if (ok && user) {
+        throttle.succeeded(username, address)
+        return user.principal
+      }
+      throttle.failed(username, address)
+      return null
     },
     async issue(principal) {
       const user = users.get(principal.id)

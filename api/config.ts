@@ -47,6 +47,25 @@ export const RateLimitConfigSchema = Type.Object(
     max: Type.Optional(Type.Integer({ minimum: 0, default: 600, description: 'requests per principal (per IP when anonymous) per window; 0 = no limit' })),
     timeWindowMs: Type.Optional(Type.Integer({ minimum: 1000, default: 60_000, description: 'length of the rate-limit window, in ms' })),
     loginMax: Type.Optional(Type.Integer({ minimum: 0, default: 10, description: 'login attempts per IP per window; 0 = only the general limit' })),
+    loginFreeFailures: Type.Optional(
+      Type.Integer({ minimum: 1, default: 5, description: 'failed logins of one username from one address before each further attempt must wait (429 with Retry-After)' }),
+    ),
+    loginBackoffMs: Type.Optional(
+      Type.Integer({ minimum: 1, default: 1000, description: 'the first wait after the free failures, in ms; it doubles with each further failure, up to loginWindowMs' }),
+    ),
+    loginWindowMs: Type.Optional(
+      Type.Integer({ minimum: 1000, default: 900_000, description: 'failed logins are forgotten this long after the first one, in ms: the longest a right password can be refused' }),
+    ),
+    loginFailuresPerAddress: Type.Optional(
+      Type.Integer({ minimum: 1, default: 30, description: 'failed logins from one address (any username) per loginWindowMs; beyond, that address waits for the window to end' }),
+    ),
+    loginFailuresPerUser: Type.Optional(
+      Type.Integer({ minimum: 1, default: 100, description: 'failed logins of one username from all addresses per loginWindowMs; beyond, it waits for the window to end — except from addresses it logged in from before' }),
+    ),
+    hashChecksPerS: Type.Optional(
+      Type.Integer({ minimum: 1, default: 10, description: 'scrypt checks (passwords at login, scrypt API keys on first use) per second for the whole process; beyond, they queue, and past 2 s of queue the request answers 429' }),
+    ),
+    hashChecksAtOnce: Type.Optional(Type.Integer({ minimum: 1, default: 2, description: 'scrypt checks running at the same time (each takes one core for ~50 ms)' })),
   },
   { additionalProperties: false },
 )

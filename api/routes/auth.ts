@@ -60,9 +60,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRouteOptions> = async (ap
     },
     async (req) => {
       if (!auth.hasUsers) throw apiError('API_ERR_UNAVAILABLE', 'login is not available: no users are configured (api.auth.users)')
-      const principal = await auth.login(req.body.username, req.body.password)
+      // Throws API_ERR_RATE_LIMITED (429 + Retry-After) while this username or address is throttled.
+      const principal = await auth.login(req.body.username, req.body.password, req.ip)
       if (!principal) {
-        req.log.warn({ username: req.body.username, ip: req.ip }, 'login refused')
+        // A name that is no user may be a password typed in the wrong field: it is not logged.
+        req.log.warn({ username: auth.knowsUser(req.body.username) ? req.body.username : '(not a user)', ip: req.ip }, 'login refused')
         throw apiError('API_ERR_UNAUTHORIZED', 'wrong username or password')
       }
       const { token, expiresAt } = await auth.issue(principal)
