@@ -107,6 +107,18 @@ export interface LineChunk {
   lines: number
 }
 
+/** A field writeKeepFirst did not store because the (series, ts) held another value. */
+export interface WriteConflict {
+  /** Index of the point in the written batch. */
+  point: number
+  field: string
+  ts: number
+  /** The value kept: the one stored first. */
+  stored: number
+  /** The value of the point, not stored. */
+  refused: number
+}
+
 export interface TelemetryStore {
   /** Registry key of the backend: 'embedded' | 'influxdb'. */
   readonly backend: string
@@ -119,6 +131,15 @@ export interface TelemetryStore {
    * payloads it has validated, with `linePrefix` for the tags.
    */
   writeLines?(chunks: readonly LineChunk[]): Promise<void>
+  /**
+   * Only on stores that can tell exactly, without a read of their own (the embedded backend):
+   * writes as write() does — one transaction, durable on resolve, an invalid batch rejected whole —
+   * except that a (series, ts) already stored, by an earlier call or earlier in this batch, keeps
+   * its value. Resolves with every field whose value differed from the one kept (a repeat of the same
+   * value is no conflict), in batch order. Ingest uses it so that a second, different sample for a
+   * device and timestamp is reported instead of silently replacing the first.
+   */
+  writeKeepFirst?(points: readonly TelemetryPoint[]): Promise<WriteConflict[]>
   /** Window aggregates, ordered by tags, field, windowStart. */
   aggregate(query: AggregateQuery): Promise<AggregateRow[]>
   /**

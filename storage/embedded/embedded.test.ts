@@ -10,4 +10,4 @@ describeStoreContract('embedded', async () => {
     store: createEmbeddedStore({ path: join(dir, 'nested', 'plantwatt.db') }),
     cleanup: async () => rmSync(dir, { recursive: true, force: true }),
   }
-})
+}, { writeKeepFirst: true })

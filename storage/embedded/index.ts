@@ -11,7 +11,7 @@ import {
   validateAggregateQuery,
   validatePoints,
 } from '../query.ts'
-import type { AggregateFn, AggregateQuery, AggregateRow, LatestQuery, LatestRow, RawQuery, RawRow, TelemetryPoint, TelemetryStore } from '../store.ts'
+import type { AggregateFn, AggregateQuery, AggregateRow, LatestQuery, LatestRow, RawQuery, RawRow, TelemetryPoint, TelemetryStore, WriteConflict } from '../store.ts'
 import { appendRawPoints, compareRawSeries, validateRawQuery, type RawSeries } from '../raw.ts'
 import { DEFAULT_TIMEZONE, windowRuns } from '../../core/windows.ts'
 
@@ -143,6 +143,9 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions): TelemetrySto
   const upsertPoint = db.prepare<[number, number, number]>(
     'INSERT INTO points (series_id, ts, value) VALUES (?, ?, ?) ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value',
   )
+  // Keep-first: the insert leaves an existing row alone (changes = 0), and only then is it read.
+  const insertPoint = db.prepare<[number, number, number]>('INSERT INTO points (series_id, ts, value) VALUES (?, ?, ?) ON CONFLICT (series_id, ts) DO NOTHING')
+  const valueAt = db.prepare<[number, number], { value: number }>('SELECT value FROM points WHERE series_id = ? AND ts = ?')
   const latestOf = db.prepare<[number, number], { ts: number; value: number }>(
     'SELECT ts, value FROM points WHERE series_id = ? AND ts >= ? ORDER BY ts DESC LIMIT 1',
   )
@@ -170,8 +173,10 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions): TelemetrySto
     if (closed) throw new PlantWattError('STORAGE_ERR_CLOSED', `embedded store ${path} is closed`)
   }
 
-  const writeBatch = db.transaction((points: readonly TelemetryPoint[], created: Map<string, SeriesRow>) => {
-    for (const p of points) {
+  /** Writes the batch; with `conflicts`, keeps what is stored and lists the values that differed. */
+  const writeBatch = db.transaction((points: readonly TelemetryPoint[], created: Map<string, SeriesRow>, conflicts: WriteConflict[] | undefined) => {
+    for (let i = 0; i < points.length; i++) {
+      const p = points[i] as TelemetryPoint
       const tagsKey = canonicalTags(p.tags)
       for (const [field, value] of Object.entries(p.fields)) {
         const key = SeriesIndex.key(p.measurement, tagsKey, field)
@@ -181,28 +186,42 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions): TelemetrySto
           series = { id: row.id, measurement: p.measurement, tags: { ...p.tags }, field }
           created.set(key, series)
         }
-        upsertPoint.run(series.id, p.ts, value)
+        if (conflicts === undefined) upsertPoint.run(series.id, p.ts, value)
+        else if (insertPoint.run(series.id, p.ts, value).changes === 0) {
+          const stored = (valueAt.get(series.id, p.ts) as { value: number }).value
+          if (stored !== value) conflicts.push({ point: i, field, ts: p.ts, stored, refused: value })
+        }
       }
     }
   })
+
+  function writeAll(points: readonly TelemetryPoint[], conflicts: WriteConflict[] | undefined): void {
+    assertOpen()
+    if (points.length === 0) return
+    validatePoints(points)
+    const created = new Map<string, SeriesRow>()
+    try {
+      // IMMEDIATE takes the write lock up front, so busy_timeout applies instead of a deadlock
+      // error when another process writes at the same time.
+      writeBatch.immediate(points, created, conflicts)
+    } catch (cause) {
+      throw sqliteError('STORAGE_ERR_WRITE', `write of ${points.length} point(s) to ${path}`, cause)
+    }
+    // Only after commit: a rolled-back series id must not be remembered.
+    for (const [key, row] of created) index.add(row, key)
+  }
 
   return {
     backend: 'embedded',
 
     async write(points: readonly TelemetryPoint[]): Promise<void> {
-      assertOpen()
-      if (points.length === 0) return
-      validatePoints(points)
-      const created = new Map<string, SeriesRow>()
-      try {
-        // IMMEDIATE takes the write lock up front, so busy_timeout applies instead of a deadlock
-        // error when another process writes at the same time.
-        writeBatch.immediate(points, created)
-      } catch (cause) {
-        throw sqliteError('STORAGE_ERR_WRITE', `write of ${points.length} point(s) to ${path}`, cause)
-      }
-      // Only after commit: a rolled-back series id must not be remembered.
-      for (const [key, row] of created) index.add(row, key)
+      writeAll(points, undefined)
+    },
+
+    async writeKeepFirst(points: readonly TelemetryPoint[]): Promise<WriteConflict[]> {
+      const conflicts: WriteConflict[] = []
+      writeAll(points, conflicts)
+      return conflicts
     },
 
     async aggregate(q: AggregateQuery): Promise<AggregateRow[]> {

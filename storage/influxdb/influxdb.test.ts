@@ -24,4 +24,4 @@ describeStoreContract('influxdb', async () => {
       await fetch(`${influx.url}/query`, { method: 'POST', body: new URLSearchParams({ q: `DROP DATABASE "${database}"` }) })
     },
   }
-})
+}, { writeKeepFirst: false })
