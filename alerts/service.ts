@@ -3,6 +3,7 @@ import { describeError, PlantWattError } from '../core/errors.ts'
 import { silentLogger, type Logger } from '../core/logger.ts'
 import { decodePayload } from '../core/payload.ts'
 import type { PlantModel } from '../core/plant.ts'
+import { MqttConnectionWatch, type MqttConnectionError } from '../core/mqtt.ts'
 import { buildTopic, channelFilter, parseTopic } from '../core/topic.ts'
 import { eventIdentity, type EventLog, type StoredEvent } from '../storage/events.ts'
 import { TELEMETRY_MEASUREMENT, type TelemetryStore } from '../storage/store.ts'
@@ -46,7 +47,12 @@ export interface AlertServiceOptions {
 }
 
 export interface AlertServiceStats {
+  /** Connected to the broker and not refused (CONNACK 4/5, or a refused alert publish that closed the connection). */
   connected: boolean
+  /** Connections lost since start. */
+  disconnects: number
+  /** The last connection failure (ALERTS_ERR_MQTT_…), kept after recovery. */
+  lastConnectionError?: MqttConnectionError
   samples: number
   badMessages: number
   openAlerts: number
@@ -199,6 +205,7 @@ export async function startAlertService(opts: AlertServiceOptions): Promise<Runn
     clean: true,
     protocolVersion: 4,
   } satisfies IClientOptions)
+  const connection = new MqttConnectionWatch(client, 'ALERTS', opts.mqtt.url)
 
   client.on('message', (topic, payload) => {
     try {
@@ -247,6 +254,9 @@ export async function startAlertService(opts: AlertServiceOptions): Promise<Runn
     webhooks.close()
     throw err
   }
+  // Refused at start is fatal (above); once running, a refusal (users changed, broker restarted
+  // before its users loaded) is retried and reported in stats() instead of ending the reconnects.
+  client.options.reconnectOnConnackError = true
 
   // ---- timers ----
   let pollCursor = startedAt
@@ -296,7 +306,7 @@ export async function startAlertService(opts: AlertServiceOptions): Promise<Runn
     engine,
     rules,
     stats: () => ({
-      connected: client.connected,
+      ...connection.status(),
       ...counters,
       openAlerts: engine.openAlerts().length,
       pendingEvents: pending.length,
@@ -326,6 +336,7 @@ export async function startAlertService(opts: AlertServiceOptions): Promise<Runn
       while (appending || pending.length > 0) await flushEvents()
       closed = true
       webhooks.close()
+      connection.closing()
       await client.endAsync()
     },
   }

@@ -4,7 +4,7 @@ import { connect, type IClientOptions, type MqttClient } from 'mqtt'
 import { validateConfig } from '../core/config.ts'
 import { describeError, PlantWattError } from '../core/errors.ts'
 import { silentLogger, type Logger } from '../core/logger.ts'
-import type { MqttClientConfig } from '../core/mqtt.ts'
+import { MqttConnectionWatch, type MqttClientConfig, type MqttConnectionError } from '../core/mqtt.ts'
 import { buildTopic, type DeviceAddress } from '../core/topic.ts'
 import { EdgeConfigSchema, type EdgeConfig, type EdgeDeviceConfig } from './config.ts'
 import { BUILTIN_DRIVERS, configuredEndpoint, type DriverFactory } from './drivers.ts'
@@ -69,7 +69,12 @@ export interface AgentStatus {
   agentId: string
   /** The agent's own retained state topic (carries the MQTT last will), if it has devices. */
   stateTopic: string | null
-  mqtt: { url: string; connected: boolean; publishedMessages: number; publishFailures: number }
+  /**
+   * The broker connection. `connected` is false while the broker refuses the agent's user (CONNACK
+   * 4/5: EDGE_ERR_MQTT_BAD_CREDENTIALS, EDGE_ERR_MQTT_NOT_AUTHORIZED) or its publishes (the broker
+   * closes the connection: EDGE_ERR_MQTT_PUBLISH_REFUSED), even between reconnects.
+   */
+  mqtt: { url: string; username: string | null; connected: boolean; disconnects: number; lastConnectionError?: MqttConnectionError; publishedMessages: number; publishFailures: number }
   outbox: { depth: number; dropped: number; maxSamples: number }
   devices: DeviceStatus[]
 }
@@ -143,6 +148,7 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<Running
     clientOptions.will = { topic: buildTopic(agentAddress, 'state'), payload: stateMessage('offline', agentId), qos: 1, retain: true }
   }
   const client: MqttClient = connect(m.url, clientOptions)
+  const connection = new MqttConnectionWatch(client, 'EDGE', m.url)
 
   let publishedMessages = 0
   let publishFailures = 0
@@ -279,6 +285,7 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<Running
       await Promise.race([Promise.all(offline), deadline])
     }
     publisher.close()
+    connection.closing()
     // A clean DISCONNECT (not forced) so the broker discards the will [MQTT-3.1.2-10]; forced only
     // when the broker does not answer, and then the will correctly reports the agent offline.
     const ended = client.connected ? await Promise.race([client.endAsync(false).then(() => true), sleep(1000).then(() => false)]) : false
@@ -292,7 +299,7 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<Running
       return {
         agentId,
         stateTopic: agentAddress ? buildTopic(agentAddress, 'state') : null,
-        mqtt: { url: m.url, connected: client.connected, publishedMessages, publishFailures },
+        mqtt: { url: m.url, username: m.username ?? null, ...connection.status(), publishedMessages, publishFailures },
         outbox: { depth: outbox.depth(), dropped: outbox.dropped(), maxSamples: config.outboxMaxSamples },
         devices: [...entries.values()].map((e) => ({
           key: e.key,
