@@ -3,7 +3,7 @@ import Type from 'typebox'
 import { parseConfigText, validateConfig } from '../core/config.ts'
 import { PlantWattError } from '../core/errors.ts'
 import { PlantModelSchema } from '../core/plant.ts'
-import { MqttClientConfigSchema } from '../core/mqtt.ts'
+import { MqttSectionSchema } from '../core/mqtt.ts'
 import { StoreConfigSchema } from '../storage/config.ts'
 import { BrokerConfigSchema } from '../broker/config.ts'
 import { IngestConfigSchema } from '../ingest/config.ts'
@@ -12,6 +12,7 @@ import { ApiConfigSchema } from '../api/config.ts'
 import { SimConfigSchema } from '../simulators/config.ts'
 import { CommissionConfigSchema } from '../reports/commission.ts'
 import { AlertsConfigSchema, validateAlertsConfig } from '../alerts/rules.ts'
+import { checkMqttCredentials } from './credentials.ts'
 
 /**
  * The one config file every `plantwatt` command reads: each command takes the sections it needs,
@@ -20,7 +21,7 @@ import { AlertsConfigSchema, validateAlertsConfig } from '../alerts/rules.ts'
 export const PlantWattConfigSchema = Type.Object(
   {
     plant: Type.Optional(PlantModelSchema),
-    mqtt: Type.Optional(MqttClientConfigSchema),
+    mqtt: Type.Optional(MqttSectionSchema),
     storage: Type.Optional(StoreConfigSchema),
     broker: Type.Optional(BrokerConfigSchema),
     ingest: Type.Optional(IngestConfigSchema),
@@ -64,5 +65,6 @@ export function loadPlantWattConfig(file: string | undefined): ResolvedConfig {
   const cfg = validateConfig(PlantWattConfigSchema, filled, file ?? 'config') as ResolvedConfig
   // Rule-level checks the schema cannot express (keys per rule kind, duplicate ids): all reported at once.
   validateAlertsConfig(cfg.alerts, `${file ?? 'config'}: alerts`)
+  checkMqttCredentials(cfg.mqtt, file ?? 'config')
   return cfg
 }

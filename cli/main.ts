@@ -8,7 +8,7 @@ import { describeSchema } from '../core/config.ts'
 import { describeError } from '../core/errors.ts'
 import { createLogger, type Logger } from '../core/logger.ts'
 import { PlantModelSchema } from '../core/plant.ts'
-import { MqttClientConfigSchema } from '../core/mqtt.ts'
+import { MqttSectionSchema } from '../core/mqtt.ts'
 import { StoreConfigSchema } from '../storage/config.ts'
 import { BrokerConfigSchema } from '../broker/config.ts'
 import { IngestConfigSchema } from '../ingest/config.ts'
@@ -28,7 +28,7 @@ const DEMO_CONFIG = join(root, 'examples', 'demo.yaml')
 
 const SECTION_SCHEMAS: Record<string, TSchema> = {
   plant: PlantModelSchema,
-  mqtt: MqttClientConfigSchema,
+  mqtt: MqttSectionSchema,
   storage: StoreConfigSchema,
   broker: BrokerConfigSchema,
   ingest: IngestConfigSchema,
@@ -156,7 +156,7 @@ program
   .option('--opcua-dir <dir>', "with --scenario: folder for the OPC UA machines' certificates and generated profiles", './data/opcua')
   .option('--no-opcua', "with --scenario: don't serve and poll the OPC UA machines")
   .option('--history-days <n>', 'with --scenario: days of simulated history in the store before the live run (only what is missing; 0 = none)', '7')
-  .addHelpText('after', configHelp(['plant', 'storage', 'broker', 'ingest', 'edge', 'api', 'sim']))
+  .addHelpText('after', configHelp(['plant', 'mqtt', 'storage', 'broker', 'ingest', 'edge', 'api', 'sim']))
   .action(async (opts: CommonOptions & { apiPort?: number; brokerPort?: number; storePath?: string; scenario?: string; groundTruth?: string; controlPort?: number; opcuaDir: string; opcua: boolean; historyDays: string }) => {
     const historyDays = Number(opts.historyDays)
     if (!(Number.isInteger(historyDays) && historyDays >= 0 && historyDays <= 366)) throw new Error(`--history-days must be a whole number of days from 0 to 366, got ${opts.historyDays}`)
@@ -247,12 +247,16 @@ program
       return
     }
     const logger = createLogger('edge')
-    const { startEdgeAgent } = await import('../edge-agent/index.ts')
-    const { clientId } = await wiring()
-    const edge = await startEdgeAgent({ config: cfg.edge, mqtt: { ...cfg.mqtt, clientId: cfg.mqtt.clientId ?? clientId(`edge-${cfg.edge.agentId}`) }, logger })
-    const polled = edge.status().devices.filter((d) => d.polling).length
+    const { edgeClientId } = await wiring()
+    const { resolveComponentClients } = await import('./credentials.ts')
+    const { startEdgeGateways } = await import('./edge-gateways.ts')
+    const gateways = resolveComponentClients(cfg.mqtt).edge
+    const edge = await startEdgeGateways(cfg.edge, gateways, logger, (agentId) => edgeClientId(cfg.mqtt.clientId, agentId, gateways.length))
+    const agents = Object.values(edge.status())
+    const polled = agents.reduce((n, a) => n + a.devices.filter((d) => d.polling).length, 0)
     const notPolled = cfg.edge.devices.length - polled
-    process.stdout.write(`edge agent ${cfg.edge.agentId} polling ${polled} device(s)${notPolled > 0 ? ` (${notPolled} not polled: bad profile, see the log)` : ''}, publishing to ${cfg.mqtt.url}\n`)
+    const users = agents.length > 1 ? ` as ${agents.length} gateway users (${agents.map((a) => a.mqtt.username ?? 'anonymous').join(', ')})` : ''
+    process.stdout.write(`edge agent ${cfg.edge.agentId} polling ${polled} device(s)${notPolled > 0 ? ` (${notPolled} not polled: bad profile, see the log)` : ''}, publishing to ${cfg.mqtt.url}${users}\n`)
     runUntilSignal([{ name: 'edge', close: () => edge.close() }], logger)
   })
 
@@ -267,8 +271,10 @@ program
     const { createStore } = await import('../storage/index.ts')
     const { startIngest } = await import('../ingest/index.ts')
     const { clientId } = await wiring()
+    const { resolveComponentClients } = await import('./credentials.ts')
+    const mqtt = resolveComponentClients(cfg.mqtt).ingest
     const store = await createStore(cfg.storage)
-    const ingest = await startIngest({ config: cfg.ingest, mqtt: { ...cfg.mqtt, clientId: cfg.mqtt.clientId ?? clientId('ingest') }, store, plant: cfg.plant, logger })
+    const ingest = await startIngest({ config: cfg.ingest, mqtt: { ...mqtt, clientId: mqtt.clientId ?? clientId('ingest') }, store, plant: cfg.plant, logger })
     process.stdout.write(`ingest subscribed at ${cfg.mqtt.url}, writing to ${cfg.storage.backend}\n`)
     runUntilSignal(
       [
@@ -282,16 +288,19 @@ program
 program
   .command('api')
   .description('run the HTTP API and web UI')
-  .option('-c, --config <file>', 'YAML config file (sections storage, api, plant)')
+  .option('-c, --config <file>', 'YAML config file (sections storage, api, plant; ingest.deadLetterFile for GET /dead-letters)')
   .addOption(portOption('port', 'HTTP port'))
   .addHelpText('after', configHelp(['storage', 'api', 'plant']))
   .action(async (opts: CommonOptions & { port?: number }) => {
     const logger = createLogger('api')
     const cfg = load(opts)
     const { createStore } = await import('../storage/index.ts')
-    const { startApi } = await import('../api/index.ts')
+    const { startApi, openDeadLetterFile } = await import('../api/index.ts')
     const store = await createStore(cfg.storage)
-    const api = await startApi({ store, plant: cfg.plant, config: override(cfg.api, { port: opts.port }), commission: cfg.commission, logger })
+    // The dead letters an ingest process appends to ingest.deadLetterFile (same config file).
+    const file = cfg.ingest.deadLetterFile
+    const deadLetters = file === undefined ? undefined : openDeadLetterFile({ file, memory: cfg.ingest.deadLetterMemory, logger })
+    const api = await startApi({ store, plant: cfg.plant, config: override(cfg.api, { port: opts.port }), commission: cfg.commission, logger, ...(deadLetters ? { deadLetters } : {}) })
     process.stdout.write(`API on ${api.url}/ (docs ${api.url}/docs)\n`)
     runUntilSignal(
       [
@@ -403,11 +412,13 @@ program
     const { openEventLog } = await import('../storage/events.ts')
     const { startAlertService, RECOMMENDED_RULES } = await import('../alerts/index.ts')
     const { clientId } = await wiring()
+    const { resolveComponentClients } = await import('./credentials.ts')
+    const mqtt = resolveComponentClients(cfg.mqtt).alerts
     const store = await createStore(cfg.storage)
     const events = await openEventLog(cfg.storage)
     const rules = cfg.alerts.rules.length > 0 ? cfg.alerts.rules : RECOMMENDED_RULES
     const service = await startAlertService({
-      mqtt: { ...cfg.mqtt, clientId: cfg.mqtt.clientId ?? clientId('alerts') },
+      mqtt: { ...mqtt, clientId: mqtt.clientId ?? clientId('alerts') },
       store,
       events,
       plant: cfg.plant,

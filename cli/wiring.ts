@@ -10,7 +10,6 @@ import type { MqttClientConfig } from '../core/mqtt.ts'
 import { createStore, type TelemetryStore } from '../storage/index.ts'
 import { startBroker } from '../broker/index.ts'
 import { startIngest } from '../ingest/index.ts'
-import { startEdgeAgent } from '../edge-agent/index.ts'
 import { EdgeConfigSchema, type EdgeConfig } from '../edge-agent/config.ts'
 import { startApi } from '../api/index.ts'
 import { StreamHub } from '../api/hub.ts'
@@ -18,6 +17,8 @@ import { openEventLog } from '../storage/events.ts'
 import { RECOMMENDED_RULES, startAlertService, type RunningAlertService } from '../alerts/index.ts'
 import { prepareScenarioHistory, startSimulation, startScenario, scenarioPlantModel, type Scenario } from '../simulators/index.ts'
 import type { ResolvedConfig } from './config.ts'
+import { checkClientsAgainstBroker, resolveComponentClients, type EdgeGateway } from './credentials.ts'
+import { startEdgeGateways } from './edge-gateways.ts'
 
 /** Default of edge.bufferDir (edge-agent/config.ts). */
 const DEFAULT_BUFFER_DIR = './data/edge-buffer'
@@ -66,6 +67,15 @@ export function edgeConfigWith(base: EdgeConfig, extra: EdgeConfig['devices']): 
 
 export function clientId(component: string): string {
   return `plantwatt-${component}-${hostname().toLowerCase().replace(/[^a-z0-9_-]/g, '-')}`
+}
+
+/**
+ * An edge agent's client id: `mqtt.clientId` as configured for a single agent (with its agent id
+ * appended when there are several: two clients with one id would keep cutting each other off).
+ */
+export function edgeClientId(configured: string | undefined, agentId: string, agents: number): string {
+  if (configured === undefined) return clientId(`edge-${agentId}`)
+  return agents > 1 ? `${configured}-${agentId}` : configured
 }
 
 export interface UpResult {
@@ -158,15 +168,22 @@ export function edgeDevicesForOpcua(run: Awaited<ReturnType<typeof startScenario
 export async function startAll(cfg: ResolvedConfig, logger: Logger, options: StartAllOptions = {}): Promise<UpResult> {
   const closables: Closable[] = []
   const plant: PlantModel = options.scenario ? scenarioPlantModel(options.scenario) : cfg.plant
+  // Each component's broker user, checked against the broker's users before anything starts.
+  const clients = checkClientsAgainstBroker(resolveComponentClients(cfg.mqtt), cfg.broker)
   try {
     const store = await createStore(cfg.storage)
     closables.push({ name: 'store', close: () => store.close() })
 
     const broker = await startBroker(cfg.broker, { logger: logger.child({ component: 'broker' }) })
     closables.push({ name: 'broker', close: () => broker.close() })
-    const mqtt = (component: string): MqttClientConfig => ({ ...cfg.mqtt, url: broker.url, clientId: cfg.mqtt.clientId ?? clientId(component) })
+    // One process, several clients: a configured mqtt.clientId gets the component appended.
+    const mqtt = (component: string, base: MqttClientConfig): MqttClientConfig => ({
+      ...base,
+      url: broker.url,
+      clientId: cfg.mqtt.clientId === undefined ? clientId(component) : `${cfg.mqtt.clientId}-${component}`,
+    })
 
-    const ingest = await startIngest({ config: cfg.ingest, mqtt: mqtt('ingest'), store, plant, logger: logger.child({ component: 'ingest' }) })
+    const ingest = await startIngest({ config: cfg.ingest, mqtt: mqtt('ingest', clients.ingest), store, plant, logger: logger.child({ component: 'ingest' }) })
     closables.push({ name: 'ingest', close: () => ingest.close() })
 
     let simulators: SimEndpoint[]
@@ -201,7 +218,10 @@ export async function startAll(cfg: ResolvedConfig, logger: Logger, options: Sta
         ? join(dirname(resolve(cfg.storage.path)), 'edge-buffer')
         : cfg.edge.bufferDir
     const edgeConfig = edgeConfigWith({ ...cfg.edge, bufferDir }, simDevices)
-    const edge = await startEdgeAgent({ config: edgeConfig, mqtt: mqtt('edge'), logger: logger.child({ component: 'edge' }) })
+    const gateways: EdgeGateway[] = clients.edge.map((g) => ({ ...g, mqtt: { ...g.mqtt, url: broker.url } }))
+    const edge = await startEdgeGateways(edgeConfig, gateways, logger.child({ component: 'edge' }), (agentId) =>
+      edgeClientId(cfg.mqtt.clientId === undefined ? undefined : `${cfg.mqtt.clientId}-edge`, agentId, gateways.length),
+    )
     closables.push({ name: 'edge', close: () => edge.close() })
 
     // One event log for the API and the alert service (with an in-memory store, two would not share).
@@ -219,12 +239,14 @@ export async function startAll(cfg: ResolvedConfig, logger: Logger, options: Sta
       hub,
       logger: logger.child({ component: 'api' }),
       deadLetters: ingest.deadLetters,
-      status: () => ({ broker: broker.stats(), ingest: ingest.stats(), edge: edge.status(), ...(alerts ? { alerts: alerts.stats() } : {}) }),
+      // Each edge agent under its own name (edge, or edge/<enterprise> per gateway user): /health
+      // names the component the broker refuses.
+      status: () => ({ broker: broker.stats(), ingest: ingest.stats(), ...edge.status(), ...(alerts ? { alerts: alerts.stats() } : {}) }),
     })
     closables.push({ name: 'api', close: () => api.close() })
 
     alerts = await startAlertService({
-      mqtt: mqtt('alerts'),
+      mqtt: mqtt('alerts', clients.alerts),
       store,
       events,
       plant,
