@@ -309,11 +309,17 @@ class OpcuaDriver implements Driver {
     }
     const points = this.profile.points
     let values: DataValue[]
+    const started = performance.now()
     try {
       values = await within(this.conn.timeoutMs, 'read', session.read(points.map((p) => ({ nodeId: p.nodeId, attributeId: AttributeIds.Value }))))
     } catch (cause) {
       await this.close()
-      throw new PlantWattError('EDGE_ERR_CONNECTION', `${this.endpoint}: read failed: ${(cause as Error).message}`, { cause })
+      // No answer within timeoutMs is a timeout, as for every driver, whichever fires first: ours,
+      // node-opcua's transaction timeout, or its transport timeout (reported as "Connection Break").
+      // A failure before that means the session or channel is gone.
+      const timedOut = (cause instanceof PlantWattError && cause.code === 'EDGE_ERR_TIMEOUT') || /timed? ?out/i.test((cause as Error).message) || performance.now() - started >= this.conn.timeoutMs
+      const what = timedOut ? `no answer to read within ${this.conn.timeoutMs} ms` : 'read failed'
+      throw new PlantWattError(timedOut ? 'EDGE_ERR_TIMEOUT' : 'EDGE_ERR_CONNECTION', `${this.endpoint}: ${what}: ${(cause as Error).message}`, { cause })
     }
     const result = { ts: Date.now(), values: {} as Record<string, number>, quality: {} as Record<string, Quality>, errors: [] as PointError[] }
     points.forEach((p, i) => this.apply(p, values[i] as DataValue, result))
