@@ -32,6 +32,11 @@ export interface ClientAcl {
   readonly scope: string
   canPublish(topic: string): boolean
   canSubscribe(filter: string): boolean
+  /**
+   * Whether a message on `topic` may be delivered to this user: checked at every delivery, queued
+   * messages of a resumed session included, so a session never yields what its user may not read.
+   */
+  canRead(topic: string): boolean
 }
 
 /**
@@ -60,6 +65,15 @@ function subscribeChecker(patterns: readonly string[]): (filter: string) => bool
   }
 }
 
+function readChecker(patterns: readonly string[]): (topic: string) => boolean {
+  // `pw/#` (ingest, service): a prefix test per message, no split.
+  if (patterns.length === 1 && patterns[0] === `${TOPIC_ROOT.split('/')[0]}/#`) {
+    const prefix = `${TOPIC_ROOT.split('/')[0]}/`
+    return (topic) => topic.startsWith(prefix)
+  }
+  return subscribeChecker(patterns)
+}
+
 function publishChecker(prefix: string | undefined, channels: readonly string[]): (topic: string) => boolean {
   if (prefix === undefined) return () => false
   const allowed = new Set(channels)
@@ -77,11 +91,13 @@ export function compileAcl(subject: AclSubject): ClientAcl {
     case 'gateway': {
       if (enterprise === undefined) throw new PlantWattError('BROKER_ERR_ACL', 'a gateway user needs its enterprise (and usually its site)')
       const scope = site === undefined ? `${TOPIC_ROOT}/${enterprise}/` : `${TOPIC_ROOT}/${enterprise}/${site}/`
+      const commands = [`${TOPIC_ROOT}/${enterprise}/${site ?? '+'}/+/+/${COMMAND_CHANNEL}`]
       return {
         role,
         scope: `gateway ${enterprise}/${site ?? '*'}`,
         canPublish: publishChecker(scope, ['data', 'state']),
-        canSubscribe: subscribeChecker([`${TOPIC_ROOT}/${enterprise}/${site ?? '+'}/+/+/${COMMAND_CHANNEL}`]),
+        canSubscribe: subscribeChecker(commands),
+        canRead: readChecker(commands),
       }
     }
     case 'ingest':
@@ -92,9 +108,10 @@ export function compileAcl(subject: AclSubject): ClientAcl {
         scope: role,
         canPublish: role === 'service' ? publishChecker(`${TOPIC_ROOT}/`, ['alert']) : (topic) => topic.startsWith(INGEST_STATE_PREFIX) && topic.indexOf('/', INGEST_STATE_PREFIX.length) === -1,
         canSubscribe: subscribeChecker(['pw/#']),
+        canRead: readChecker(['pw/#']),
       }
     }
     case 'admin':
-      return { role, scope: 'admin', canPublish: () => true, canSubscribe: () => true }
+      return { role, scope: 'admin', canPublish: () => true, canSubscribe: () => true, canRead: () => true }
   }
 }

@@ -10,7 +10,8 @@ export interface ClusterParts {
   persistence: unknown
 }
 
-function redisOptions(url: string): { host: string; port: number; password?: string; username?: string; db?: number } {
+/** ioredis options from `redis://[:password@]host:port[/db]`. */
+export function redisOptions(url: string): { host: string; port: number; password?: string; username?: string; db?: number } {
   let u: URL
   try {
     u = new URL(url)

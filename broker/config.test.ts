@@ -16,6 +16,12 @@ describe('broker config', () => {
       anonymous: 'auto',
       maxConnections: 10_000,
       publishRate: { messagesPerS: 2000, burst: 20_000 },
+      sessions: {
+        client: { maxQueuedMessages: 10_000, maxQueuedBytes: 16 * 1024 * 1024, expiryS: 3600 },
+        ingest: { maxQueuedMessages: 200_000, maxQueuedBytes: 256 * 1024 * 1024, expiryS: 86_400 },
+        sweepIntervalMs: 30_000,
+      },
+      loginThrottle: { addressFailures: 5, userFailures: 20, windowS: 900, maxBlockS: 300, hashesPerS: 20, maxWaiting: 200 },
       drainTimeoutMs: 10_000,
       sysIntervalMs: 10_000,
     })

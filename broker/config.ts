@@ -52,6 +52,47 @@ export const BrokerPublishRateSchema = Type.Object(
   { additionalProperties: false, default: {} },
 )
 
+const MIB = 1024 * 1024
+
+function sessionLimitSchema(messages: number, bytes: number, expiryS: number, who: string) {
+  return Type.Object(
+    {
+      maxQueuedMessages: Type.Integer({ minimum: 1, default: messages, description: `QoS 1 messages one ${who} session may hold (queued while offline or not yet acknowledged); newer ones are dropped and counted` }),
+      maxQueuedBytes: Type.Integer({ minimum: 1024, default: bytes, description: `topic + payload bytes one ${who} session may hold` }),
+      expiryS: Type.Integer({ minimum: 1, default: expiryS, description: `a persistent ${who} session offline this long is removed with its queue (s)` }),
+    },
+    { additionalProperties: false, default: {} },
+  )
+}
+
+/**
+ * Persistent sessions (clean=false): every queue is bounded and every session expires. Ingest's own
+ * session (role ingest, and admins — anonymous loopback clients are admins) is sized for an ingest
+ * outage: 200,000 messages is 1.5 h of the Hubei demo at 1 s polling unbatched (38 messages/s), about
+ * 14 h with `edge.publishIntervalMs: 10000`.
+ */
+export const BrokerSessionsSchema = Type.Object(
+  {
+    client: sessionLimitSchema(10_000, 16 * MIB, 3600, 'gateway or service'),
+    ingest: sessionLimitSchema(200_000, 256 * MIB, 86_400, 'ingest or admin'),
+    sweepIntervalMs: Type.Integer({ minimum: 100, default: 30_000, description: 'how often expired sessions are looked for (ms)' }),
+  },
+  { additionalProperties: false, default: {} },
+)
+
+/** Failed logins: throttled per address and per username; scrypt work bounded (broker/login-throttle.ts). */
+export const BrokerLoginThrottleSchema = Type.Object(
+  {
+    addressFailures: Type.Integer({ minimum: 1, default: 5, description: 'failed logins from one address before it must wait (1 s, doubling)' }),
+    userFailures: Type.Integer({ minimum: 1, default: 20, description: 'failed logins of one username, from addresses it never logged in from, before those must wait' }),
+    windowS: Type.Integer({ minimum: 1, default: 900, description: 'how long failures are remembered (s)' }),
+    maxBlockS: Type.Integer({ minimum: 1, default: 300, description: 'longest wait imposed (s); the right password works again after it' }),
+    hashesPerS: Type.Integer({ minimum: 1, default: 20, description: 'password checks (scrypt, ~50 ms CPU each) started per second, all logins together' }),
+    maxWaiting: Type.Integer({ minimum: 0, default: 200, description: 'password checks waiting for their turn; more are answered CONNACK 3 at once' }),
+  },
+  { additionalProperties: false, default: {} },
+)
+
 /** The MQTT broker (Aedes): where it listens, who may connect and what it lets through. */
 export const BrokerConfigSchema = Type.Object(
   {
@@ -70,6 +111,8 @@ export const BrokerConfigSchema = Type.Object(
     }),
     maxConnections: Type.Integer({ minimum: 1, default: 10_000, description: 'connected clients; more are refused with CONNACK 3 (server unavailable)' }),
     publishRate: BrokerPublishRateSchema,
+    sessions: BrokerSessionsSchema,
+    loginThrottle: BrokerLoginThrottleSchema,
     drainTimeoutMs: Type.Integer({ minimum: 0, default: 10_000, description: 'a subscriber that does not read for this long is disconnected (ms; 0 = never)' }),
     tls: Type.Optional(BrokerTlsSchema),
     websocket: Type.Optional(BrokerWebSocketSchema),
@@ -85,3 +128,4 @@ export const BrokerConfigSchema = Type.Object(
 
 export type BrokerConfig = Type.Static<typeof BrokerConfigSchema>
 export type BrokerUser = Type.Static<typeof BrokerUserSchema>
+export type BrokerSessions = Type.Static<typeof BrokerSessionsSchema>

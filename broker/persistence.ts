@@ -62,9 +62,18 @@ class Bucket {
   }
 }
 
+/** Bytes a queued packet holds for the limits: topic and payload (the copy's fixed overhead aside). */
+export function packetBytes(packet: QueuedPacket): number {
+  const payload = packet['payload'] as { length?: number } | string | undefined
+  const topic = packet['topic']
+  return (typeof topic === 'string' ? topic.length : 0) + (typeof payload === 'string' ? Buffer.byteLength(payload) : (payload?.length ?? 0))
+}
+
 /** One client's outgoing queue. */
 export class OutgoingQueue {
   private nextSeq = 0
+  /** Topic and payload bytes of the queued packets (packetBytes). */
+  bytes = 0
   private readonly order = new Map<number, Entry>()
   private readonly byIdentity = new Map<string | undefined, Map<number | undefined, Bucket>>()
   private readonly byMessageId = new Map<number | undefined, Bucket>()
@@ -77,6 +86,7 @@ export class OutgoingQueue {
   push(packet: QueuedPacket): void {
     const entry: Entry = { seq: this.nextSeq++, packet }
     this.order.set(entry.seq, entry)
+    this.bytes += packetBytes(packet)
     this.index(entry)
   }
 
@@ -100,6 +110,7 @@ export class OutgoingQueue {
     }
     if (other && (!same || other.seq < same.seq)) {
       this.unindex(other)
+      this.bytes += packetBytes(packet) - packetBytes(other.packet)
       other.packet = packet
       this.index(other)
       return true
@@ -116,6 +127,7 @@ export class OutgoingQueue {
     const entry = this.byMessageId.get(messageId)?.first()
     if (!entry) return undefined
     this.order.delete(entry.seq)
+    this.bytes -= packetBytes(entry.packet)
     this.unindex(entry)
     return entry.packet
   }
@@ -233,12 +245,46 @@ export interface IndexedMemoryPersistence {
   cleanSubscriptions(client: ClientRef): Promise<void>
   /** Packets queued for a client (for tests and stats). */
   outgoingSize(clientId: string): number
+  /** Topic and payload bytes queued for a client. */
+  outgoingBytes(clientId: string): number
+  /** Ends a session: its queue and its subscriptions are removed (session expiry). */
+  dropSession(clientId: string): Promise<{ messages: number; bytes: number }>
+}
+
+/** How much one session's outgoing queue may hold. */
+export interface QueueLimit {
+  maxMessages: number
+  maxBytes: number
+}
+
+export interface IndexedMemoryPersistenceOptions {
+  /** The limit of a client's queue (asked at every enqueue: keep it cheap). Default: none. */
+  limitOf?: (clientId: string) => QueueLimit
+  /** A packet was not queued for `clientId` because its queue was full. */
+  onDrop?: (clientId: string, bytes: number) => void
 }
 
 /** Aedes' default in-memory persistence, with indexed outgoing queues (see the top of this file). */
-export function createIndexedMemoryPersistence(): IndexedMemoryPersistence {
+export function createIndexedMemoryPersistence(options: IndexedMemoryPersistenceOptions = {}): IndexedMemoryPersistence {
   const inner = memoryPersistence() as unknown as PromisePersistence
   const queues = new Map<string, OutgoingQueue>()
+  const { limitOf, onDrop } = options
+  /**
+   * Queues a copy unless the client's queue is full: the newest message is the one dropped (and
+   * counted), so what a session already holds is delivered in order when it comes back.
+   */
+  const enqueue = (clientId: string, packet: object): void => {
+    const queue = queueOf(clientId)
+    if (limitOf) {
+      const limit = limitOf(clientId)
+      const bytes = packetBytes(packet as QueuedPacket)
+      if (queue.size >= limit.maxMessages || queue.bytes + bytes > limit.maxBytes) {
+        onDrop?.(clientId, bytes)
+        return
+      }
+    }
+    queue.push(new Packet(packet))
+  }
   const queueOf = (clientId: string): OutgoingQueue => {
     let queue = queues.get(clientId)
     if (!queue) {
@@ -269,10 +315,10 @@ export function createIndexedMemoryPersistence(): IndexedMemoryPersistence {
       await inner.setup(broker)
     },
     async outgoingEnqueue(sub, packet) {
-      queueOf(sub.clientId).push(new Packet(packet))
+      enqueue(sub.clientId, packet)
     },
     async outgoingEnqueueCombi(subs, packet) {
-      for (const sub of subs) queueOf(sub.clientId).push(new Packet(packet))
+      for (const sub of subs) enqueue(sub.clientId, packet)
     },
     async outgoingUpdate(client, packet) {
       if (!queues.get(client.id)?.update(packet)) throw new Error('no such packet')
@@ -310,6 +356,15 @@ export function createIndexedMemoryPersistence(): IndexedMemoryPersistence {
     },
     outgoingSize(clientId) {
       return queues.get(clientId)?.size ?? 0
+    },
+    outgoingBytes(clientId) {
+      return queues.get(clientId)?.bytes ?? 0
+    },
+    async dropSession(clientId) {
+      const queue = queues.get(clientId)
+      queues.delete(clientId)
+      await subscriptionsChanged(call('cleanSubscriptions', { id: clientId }))
+      return { messages: queue?.size ?? 0, bytes: queue?.bytes ?? 0 }
     },
   }
   for (const name of DELEGATED) {

@@ -11,10 +11,13 @@ import { describeError, PlantWattError } from '../core/errors.ts'
 import { createLogger, type Logger } from '../core/logger.ts'
 import { DEAD_LETTER_TOPIC } from '../core/mqtt.ts'
 import { compileAcl, type ClientAcl } from './acl.ts'
-import { clusterParts } from './cluster.ts'
+import { clusterParts, redisOptions } from './cluster.ts'
 import { BrokerConfigSchema, type BrokerConfig } from './config.ts'
 import { PacketLimitedConnection } from './packet-limit.ts'
-import { createIndexedMemoryPersistence } from './persistence.ts'
+import { createIndexedMemoryPersistence, type IndexedMemoryPersistence } from './persistence.ts'
+import { LoginThrottle } from './login-throttle.ts'
+import { MemorySessionOwners, RedisSessionOwners, type SessionOwners } from './session-owners.ts'
+import { SessionTable, type SessionStat } from './sessions.ts'
 import { parsePasswordHash, verifyPassword } from './password.ts'
 import { deadLetterEnvelope, judgePublish } from './publish-policy.ts'
 import { PublishThrottle } from './rate-limit.ts'
@@ -47,6 +50,20 @@ export interface BrokerStats {
   throttled: number
   /** Publishes held back because Aedes' routing queue was full (a subscriber not reading). */
   heldForRouting: number
+  /** Connections refused (CONNACK 2) because their client id belongs to another identity. */
+  takeoversRefused: number
+  /** Logins answered without a password check because the address or username was throttled. */
+  loginsThrottled: number
+  /** Logins answered CONNACK 3 because too many password checks were waiting. */
+  loginsShed: number
+  /** QoS 1 messages not queued because a session's queue was full (per session in `sessions`). */
+  queueDropped: number
+  /** Persistent sessions removed because they were offline past their expiry. */
+  sessionsExpired: number
+  /** Messages not delivered because the receiving user may not read their topic (e.g. a queue kept across a role change). */
+  deliveriesRefused: number
+  /** Offline persistent sessions, and sessions whose queue dropped messages. */
+  sessions: SessionStat[]
 }
 
 export interface RunningBroker {
@@ -87,8 +104,10 @@ export interface StartBrokerOptions extends BrokerAccessControl {
 }
 
 /** A broker config as written: every key optional, defaults filled by startBroker. */
-export type BrokerConfigInput = Partial<Omit<BrokerConfig, 'publishRate' | 'tls' | 'websocket'>> & {
+export type BrokerConfigInput = Partial<Omit<BrokerConfig, 'publishRate' | 'tls' | 'websocket' | 'sessions' | 'loginThrottle'>> & {
   publishRate?: Partial<BrokerConfig['publishRate']>
+  sessions?: { client?: Partial<BrokerConfig['sessions']['client']>; ingest?: Partial<BrokerConfig['sessions']['ingest']>; sweepIntervalMs?: number }
+  loginThrottle?: Partial<BrokerConfig['loginThrottle']>
   tls?: Omit<NonNullable<BrokerConfig['tls']>, 'port' | 'clientCertificates'> & Partial<Pick<NonNullable<BrokerConfig['tls']>, 'port' | 'clientCertificates'>>
   websocket?: Partial<NonNullable<BrokerConfig['websocket']>>
 }
@@ -96,8 +115,10 @@ export type BrokerConfigInput = Partial<Omit<BrokerConfig, 'publishRate' | 'tls'
 type AuthenticateDone = (error: AuthenticateError | null, success: boolean | null) => void
 
 /** [MQTT-3.2.2-3] CONNACK return codes. */
-const CONNACK = { unavailable: 3, badCredentials: 4, notAuthorized: 5 } as const
-const CONNACK_TEXT: Record<number, string> = { 3: 'server unavailable', 4: 'bad username or password', 5: 'not authorized' }
+const CONNACK = { identifierRejected: 2, unavailable: 3, badCredentials: 4, notAuthorized: 5 } as const
+const CONNACK_TEXT: Record<number, string> = { 2: 'identifier rejected', 3: 'server unavailable', 4: 'bad username or password', 5: 'not authorized' }
+/** The identity of clients without a username. */
+const ANONYMOUS = 'anonymous'
 /** Sockets that have not sent CONNECT yet may exceed maxConnections by this much (Aedes cuts them after its connectTimeout). */
 const HANDSHAKE_SLACK = 100
 /** [MQTT-2.2.1] control packet type 3: PUBLISH */
@@ -134,10 +155,17 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
   const logger = opts.logger ?? createLogger('broker')
   const users = compileUsers(config.users)
   const anonymous = config.anonymous === 'auto' ? (users.size > 0 ? 'never' : 'loopback') : config.anonymous
-  const counters = { messagesIn: 0, messagesOut: 0, accepted: 0, diverted: 0, rejected: 0, oversizePackets: 0, authFailures: 0, refusedConnections: 0, refusedSubscriptions: 0, throttled: 0, heldForRouting: 0 }
+  const counters = { messagesIn: 0, messagesOut: 0, accepted: 0, diverted: 0, rejected: 0, oversizePackets: 0, authFailures: 0, refusedConnections: 0, refusedSubscriptions: 0, throttled: 0, heldForRouting: 0, takeoversRefused: 0, deliveriesRefused: 0 }
   let aedesRef: Aedes | undefined
   /** Each connection's permissions, set when it authenticates: no lookup by name per message. */
   const acls = new WeakMap<Client, ClientAcl>()
+  /** Each connection's identity (`user:<name>` or `anonymous`): who owns its client id. */
+  const identities = new WeakMap<Client, string>()
+  /** The connection that holds each client id now (a takeover by the same identity replaces it). */
+  const current = new Map<string, Client>()
+  const sessions = new SessionTable(config.sessions)
+  const lt = config.loginThrottle
+  const throttle = new LoginThrottle({ addressFailures: lt.addressFailures, userFailures: lt.userFailures, windowMs: lt.windowS * 1000, maxBlockMs: lt.maxBlockS * 1000, hashesPerS: lt.hashesPerS, maxWaiting: lt.maxWaiting })
   const throttles = new WeakMap<Client, PublishThrottle>()
   const remotes = new WeakMap<object, string>()
   const rate = config.publishRate
@@ -248,18 +276,47 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
   }
 
   const cluster = config.cluster ? clusterParts(config.cluster) : undefined
+  // Without a cluster, Aedes' memory persistence with indexed QoS 1 queues, each bounded (broker/persistence.ts).
+  const memory: IndexedMemoryPersistence | undefined = cluster || opts.persistence ? undefined : createIndexedMemoryPersistence({ limitOf: sessions.limitOf, onDrop: sessions.onDrop })
+  // A cluster's nodes share the owners through the Redis that holds the sessions.
+  const owners: SessionOwners = config.cluster ? new RedisSessionOwners(redisOptions(config.cluster.redisUrl)) : new MemorySessionOwners()
   const options: AedesOptions = {
     maxClientsIdLength: MAX_CLIENT_ID_LENGTH,
     authorizePublish,
+    authorizeForward: (client, packet) => {
+      const acl = acls.get(client)
+      if (acl?.canRead(packet.topic)) return packet
+      counters.deliveriesRefused++
+      logger.warn({ clientId: client.id, scope: acl?.scope, topic: packet.topic.slice(0, 200), code: 'BROKER_ERR_DELIVERY_REFUSED' }, 'message not delivered: the user may not read this topic')
+      return null
+    },
     drainTimeout: config.drainTimeoutMs,
-    // Without a cluster, Aedes' memory persistence with indexed QoS 1 queues (broker/persistence.ts).
-    ...(cluster ? { mq: cluster.mq, persistence: cluster.persistence, ...(cluster.id ? { id: cluster.id } : {}) } : { persistence: opts.persistence ?? createIndexedMemoryPersistence() }),
+    ...(cluster ? { mq: cluster.mq, persistence: cluster.persistence, ...(cluster.id ? { id: cluster.id } : {}) } : { persistence: opts.persistence ?? memory }),
   }
 
-  const admit = (client: Client, acl: ClientAcl, done: AuthenticateDone): void => {
-    acls.set(client, acl)
-    if (rate.messagesPerS > 0) throttles.set(client, new PublishThrottle(rate.messagesPerS, rate.burst))
-    done(null, true)
+  /**
+   * The credentials are good: the client id must be free or already this identity's ([MQTT-3.1.3-2]
+   * ties a session to its client id; here a client id is tied to who first used it), else CONNACK 2.
+   */
+  const admit = (client: Client, acl: ClientAcl, identity: string, done: AuthenticateDone): void => {
+    owners.claim(client.id, identity).then(
+      (owner) => {
+        if (owner !== null) {
+          counters.takeoversRefused++
+          logger.warn({ clientId: client.id, identity, owner, remote: remotes.get(client.conn), code: 'BROKER_ERR_CLIENT_ID_TAKEN' }, 'connection refused (CONNACK 2, identifier rejected): the client id and its session belong to another user')
+          done(Object.assign(new Error(CONNACK_TEXT[CONNACK.identifierRejected]), { returnCode: CONNACK.identifierRejected }) as AuthenticateError, false)
+          return
+        }
+        acls.set(client, acl)
+        identities.set(client, identity)
+        if (rate.messagesPerS > 0) throttles.set(client, new PublishThrottle(rate.messagesPerS, rate.burst))
+        done(null, true)
+      },
+      (err: unknown) => {
+        logger.error({ clientId: client.id, err: describeError(err) }, 'cannot check who owns the client id')
+        refuse(client, CONNACK.unavailable, undefined, 'session owner check failed', done)
+      },
+    )
   }
   const refuse = (client: Client, returnCode: 3 | 4 | 5, username: string | undefined, why: string, done: AuthenticateDone): void => {
     if (returnCode === CONNACK.unavailable) counters.refusedConnections++
@@ -272,7 +329,7 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
     const authenticate = opts.authenticate
     options.authenticate = (client, username, password, done) => {
       Promise.resolve(authenticate({ clientId: client.id, username, password })).then(
-        (ok) => (ok ? admit(client, ADMIN_ACL, done) : refuse(client, CONNACK.notAuthorized, username, 'refused by the authenticate function', done)),
+        (ok) => (ok ? admit(client, ADMIN_ACL, username ? `user:${username}` : ANONYMOUS, done) : refuse(client, CONNACK.notAuthorized, username, 'refused by the authenticate function', done)),
         (err: unknown) => {
           logger.error({ clientId: client.id, err: describeError(err) }, 'authentication failed')
           // [MQTT-3.2.2] CONNACK return code 3: server unavailable
@@ -288,17 +345,32 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
       }
       if (username === undefined || username === '') {
         const remote = remotes.get(client.conn)
-        if (anonymousAllowed(anonymous, remote)) admit(client, ADMIN_ACL, done)
+        if (anonymousAllowed(anonymous, remote)) admit(client, ADMIN_ACL, ANONYMOUS, done)
         else refuse(client, CONNACK.notAuthorized, username, `anonymous clients are not allowed (anonymous: ${anonymous}) from ${remote ?? 'unknown'}`, done)
         return
       }
+      const remote = remotes.get(client.conn) ?? 'unknown'
+      const verdict = throttle.check(username, remote)
+      if (!verdict.allowed) {
+        refuse(client, CONNACK.notAuthorized, username, `too many failed logins (by ${verdict.by}): retry in ${Math.ceil(verdict.retryAfterMs / 1000)} s (BROKER_ERR_LOGIN_THROTTLED)`, done)
+        return
+      }
       const user = users.get(username)
-      verifyPassword(password ?? Buffer.alloc(0), user?.hash ?? DUMMY_HASH).then(
+      throttle.schedule(() => verifyPassword(password ?? Buffer.alloc(0), user?.hash ?? DUMMY_HASH)).then(
         (ok) => {
-          if (ok && user) admit(client, user.acl, done)
-          else refuse(client, CONNACK.badCredentials, username, user ? 'wrong password' : 'unknown user', done)
+          if (ok === null) {
+            throttle.abandoned(remote)
+            refuse(client, CONNACK.unavailable, username, `too many password checks waiting (${lt.maxWaiting}; ${lt.hashesPerS}/s) (BROKER_ERR_LOGIN_BUSY)`, done)
+          } else if (ok && user) {
+            throttle.succeeded(username, remote)
+            admit(client, user.acl, `user:${username}`, done)
+          } else {
+            throttle.failed(username, remote)
+            refuse(client, CONNACK.badCredentials, username, user ? 'wrong password' : 'unknown user', done)
+          }
         },
         (err: unknown) => {
+          throttle.abandoned(remote)
           logger.error({ clientId: client.id, err: describeError(err) }, 'password check failed')
           refuse(client, CONNACK.unavailable, username, 'password check failed', done)
         },
@@ -345,6 +417,40 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
 
   const aedes = await Aedes.createBroker(options)
   aedesRef = aedes
+  aedes.on('clientReady', (client: Client) => {
+    current.set(client.id, client)
+    sessions.connected(client.id, identities.get(client) ?? ANONYMOUS, acls.get(client)?.role ?? 'admin', client.clean === false)
+  })
+  aedes.on('clientDisconnect', (client: Client) => {
+    // A reconnect of the same identity replaced this connection: the session lives on.
+    if (current.get(client.id) !== client) return
+    current.delete(client.id)
+    const { ended, identity } = sessions.disconnected(client.id)
+    if (ended && identity) void owners.release(client.id, identity).catch((err: unknown) => logger.warn({ clientId: client.id, err: describeError(err) }, 'cannot release the client id'))
+  })
+  /** Offline persistent sessions past their expiry go with their queue; their client id is free again. */
+  const sweep = (): void => {
+    for (const s of sessions.takeExpired()) {
+      const removed = memory ? memory.dropSession(s.clientId) : cleanSessionElsewhere(s.clientId)
+      removed
+        .then(({ messages }) => {
+          sessions.expired++
+          sessions.expiredMessages += messages
+          logger.warn({ clientId: s.clientId, identity: s.identity, messages, code: 'BROKER_ERR_SESSION_EXPIRED' }, 'persistent session expired: removed with its queue')
+          return owners.release(s.clientId, s.identity)
+        })
+        .catch((err: unknown) => logger.warn({ clientId: s.clientId, err: describeError(err) }, 'cannot remove an expired session'))
+    }
+  }
+  /** A cluster's (or an injected) persistence: the subscriptions go; what is still queued is only ever delivered through the ACL. */
+  const cleanSessionElsewhere = async (clientId: string): Promise<{ messages: number; bytes: number }> => {
+    // aedes-persistence's promise API ([cleanSubscriptions] in every backend).
+    const other = (cluster?.persistence ?? opts.persistence) as { cleanSubscriptions?(client: { id: string }): Promise<unknown> } | undefined
+    await other?.cleanSubscriptions?.({ id: clientId })
+    return { messages: 0, bytes: 0 }
+  }
+  const sweepTimer = setInterval(sweep, config.sessions.sweepIntervalMs)
+  sweepTimer.unref()
   aedes.on('clientError', (client: Client, err: Error) => {
     logger.debug({ clientId: client.id, err: err.message }, 'client error')
   })
@@ -410,7 +516,17 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
   }
   logger.info({ url, tlsUrl, wsUrl, users: users.size, anonymous, cluster: config.cluster ? aedes.id : undefined }, 'broker listening')
 
-  const stats = (): BrokerStats => ({ clients: aedes.connectedClients, ...counters, divertedByReason: { ...divertedByReason } })
+  const queueOf = (clientId: string): { messages: number; bytes: number } => ({ messages: memory?.outgoingSize(clientId) ?? 0, bytes: memory?.outgoingBytes(clientId) ?? 0 })
+  const stats = (): BrokerStats => ({
+    clients: aedes.connectedClients,
+    ...counters,
+    divertedByReason: { ...divertedByReason },
+    loginsThrottled: throttle.throttled,
+    loginsShed: throttle.shed,
+    queueDropped: sessions.droppedTotal,
+    sessionsExpired: sessions.expired,
+    sessions: sessions.stats(queueOf),
+  })
   const sysTopic = `$SYS/${aedes.id}/plantwatt/stats`
   // Not retained: Aedes hands retained $SYS messages to `#` subscribers too ([MQTT-4.7.2-1] says
   // it must not). The broker's own publish does not pass authorizePublish (clients may not write to $SYS).
@@ -435,11 +551,14 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
       closing ??= (async () => {
         if (gateTimer) clearInterval(gateTimer)
         if (sysTimer) clearInterval(sysTimer)
+        clearInterval(sweepTimer)
+        throttle.close()
         const serversClosed = servers.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve())))
         wss?.close()
         await new Promise<void>((resolve) => aedes.close(() => resolve()))
         for (const socket of sockets) socket.destroy()
         await Promise.all(serversClosed)
+        await owners.close()
         logger.info({ url }, 'broker stopped')
       })()
       return closing
