@@ -103,13 +103,6 @@ describe('modbus driver over TCP', () => {
     expect(s.requests).toHaveLength(7)
   })
 
-  it('creating a driver does no I/O', async () => {
-    const s = await server()
-    createModbusDriver(device(s.port), sdm630)
-    await new Promise((r) => setTimeout(r, 20))
-    expect(s.requests).toHaveLength(0)
-  })
-
   it('an exception on one request marks only its points bad; the others keep their values', async () => {
     // MB §7 exception 04 Server Device Failure for the totals block 0x34–0x4B (02 is learned
     // as a hole instead: see the next test)

@@ -171,22 +171,6 @@ describe('modbus RTU over a serial line (socat pty pair)', () => {
     expect((await live.read(AbortSignal.timeout(3000))).values.voltage_l1_v).toBe(230)
   })
 
-  it('reconnects after the serial link goes away and comes back', async () => {
-    const words = { 1: { holding: { ...SMALL_WORDS } } }
-    const first = await bus({ units: words })
-    const meter = await connected(device(1), smallProfile)
-    expect((await meter.read(AbortSignal.timeout(3000))).values.voltage_l1_v).toBe(230)
-    await first.close()
-    await stopSocat()
-    await new Promise((r) => setTimeout(r, 50))
-    expect(await codeOf(meter.read(AbortSignal.timeout(3000)))).toMatch(/^EDGE_ERR_(CONNECTION|NOT_CONNECTED|TIMEOUT)$/)
-    await meter.close()
-    expect(await codeOf(meter.connect(AbortSignal.timeout(2000)))).toBe('EDGE_ERR_CONNECT') // no link yet
-    await bus({ units: { 1: { holding: { ...SMALL_WORDS, 0x61: 0x0906 } } } })
-    await meter.connect(AbortSignal.timeout(2000))
-    expect((await meter.read(AbortSignal.timeout(3000))).values.voltage_l1_v).toBe(231)
-  })
-
   it('throughput over the pty (figures printed; a pty ignores the baud rate)', async () => {
     await bus({ units: { 1: { input: { ...SDM630_WORDS } } } })
     const meter = await connected(device(1))
