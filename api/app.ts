@@ -29,7 +29,7 @@ import { plantRoutes } from './routes/plant.ts'
 import { streamRoutes } from './routes/stream.ts'
 import { installAuth } from './auth.ts'
 import { REDACT_PATHS, serializeRequest } from './log-redact.ts'
-import { HELMET_OPTIONS } from './security-headers.ts'
+import { HELMET_OPTIONS, docsCsp } from './security-headers.ts'
 import { API_PREFIX } from './prefix.ts'
 import { installCsv } from './csv.ts'
 import { StreamHub } from './hub.ts'
@@ -129,7 +129,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
       ],
     },
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  await app.register(swaggerUi, { routePrefix: '/docs', transformStaticCSP: docsCsp })
 
   await installAuth(app as unknown as FastifyInstance, ctx)
   installCsv(app as unknown as FastifyInstance, API_PREFIX)
