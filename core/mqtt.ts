@@ -133,7 +133,10 @@ export class MqttConnectionWatch {
     private readonly url: string,
     private readonly now: () => number = Date.now,
   ) {
-    client.on('connect', () => {
+    client.on('packetreceive', (packet) => {
+      // The CONNACK, not 'connect': mqtt.js resends its unacknowledged publishes before it emits
+      // 'connect', so a connection the broker closes over a resent publish never emits it.
+      if (packet.cmd !== 'connack' || (packet.returnCode ?? packet.reasonCode ?? 0) !== 0) return
       this.up = true
       this.socketError = undefined
       if (this.refusal === 'connect') this.refusal = undefined
