@@ -5,6 +5,7 @@ import { counterRollup, refreshRollup } from '../reports/cache.ts'
 export { build, type BuildOptions } from './app.ts'
 export { ApiConfigSchema, resolveApiConfig, type ApiConfig } from './config.ts'
 export { API_ERRORS, type ApiErrorCode } from './errors.ts'
+export { openDeadLetterFile, type DeadLetterFileOptions } from './dead-letter-file.ts'
 
 export interface RunningApi {
   /** Base URL, e.g. http://127.0.0.1:8080 (no trailing slash). */

@@ -45,7 +45,8 @@ export const deadLetterRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
     },
     async (req) => {
       const log = ctx.deadLetters
-      if (!log) throw apiError('API_ERR_UNAVAILABLE', 'dead letters are not available: this API runs without an ingest service')
+      // In `plantwatt up` ingest's own log; a standalone API reads the file ingest appends to.
+      if (!log) throw apiError('API_ERR_UNAVAILABLE', 'dead letters are not available: this API runs without ingest in its process and no ingest.deadLetterFile is configured for it to read')
       const query: DeadLetterQuery = { limit: req.query.limit ?? 100 }
       if (req.query.reason !== undefined) query.reason = req.query.reason
       if (req.query.since !== undefined) query.since = parseInstant(req.query.since, 'since', ctx.plant.timezone)
