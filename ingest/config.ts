@@ -39,6 +39,12 @@ export const IngestConfigSchema = Type.Object(
           "subscribe as a member of this MQTT shared-subscription group ($share/<group>/…) on a broker that has them (EMQX, HiveMQ, Mosquitto ≥ 1.6): each message reaches one instance of the group. Not with partition. PlantWatt's own broker (Aedes) refuses it: use partition there",
       }),
     ),
+    conflictWindowSamples: Type.Integer({
+      minimum: 10_000,
+      default: 100_000,
+      description:
+        'samples (device, ts and values) remembered to tell a second, different sample for the same device and ts from a re-delivery, in front of stores that cannot tell themselves (InfluxDB). At least one payload (10 000 samples) so a payload\'s own repeats are always seen; about 250 bytes each. Older samples are forgotten: a conflict that arrives later overwrites unseen. The embedded store answers exactly and needs none',
+    }),
     stateIntervalMs: Type.Integer({
       minimum: 0,
       default: 10_000,

@@ -123,6 +123,8 @@ describe('ingest: broker → validate → batch → store', () => {
       skipped: 0,
       inFlight: 0,
       lagMs: 0,
+      conflicts: 0,
+      disconnects: 0,
     }
     const state = await waitFor('a state message with every count', () => states.find((s) => s.writtenPoints === 3 && s.received === 4 && s.inFlight === 0))
     expect(state).toMatchObject(expected)
@@ -433,6 +435,46 @@ describe('ingest: broker → validate → batch → store', () => {
     expect(err?.code).toBe('INGEST_ERR_SUBSCRIBE')
     expect(err?.message).toContain('$share/ingest/pw/v1/+/+/+/+/data')
     expect(err?.message).toContain('ingest.partition')
+  })
+
+  it('counts every disconnect with its reason: a session taken over, a CONNACK refusal on reconnect', async () => {
+    let allow = true
+    /** Connections admitted while allow is false: the intruder's. */
+    let passes = 0
+    const authenticate = (): boolean => allow || passes-- > 0
+    const b = await startBroker({ host: '127.0.0.1', port: 0, maxPayloadBytes: 4096, validatePayloads: true }, { logger, authenticate })
+    cleanups.push(() => b.close())
+    const warnings: { obj: Record<string, unknown>; msg: string }[] = []
+    const warnLogger = { ...logger, warn: (obj: Record<string, unknown>, msg: string) => void warnings.push({ obj, msg }) } as typeof logger
+    const ing = await startIngest({ config: ingestConfig(), mqtt: { url: b.url, clientId: 'ingest-kicked', keepaliveS: 30, reconnectPeriodMs: 100 }, store: embeddedStore(), logger: warnLogger })
+    cleanups.push(() => ing.close())
+    expect(ing.stats()).toMatchObject({ connected: true, disconnects: 0 })
+    expect(ing.stats().lastConnectionError).toBeUndefined()
+    // [MQTT-3.1.4-2] another client with the same id takes the session over: the broker closes ingest's connection.
+    for (let n = 1; n <= 2; n++) {
+      const intruder = await mqtt.connectAsync(b.url, { clientId: 'ingest-kicked', clean: false, reconnectPeriod: 0 })
+      await waitFor(`disconnect ${n} counted`, () => (ing.stats().disconnects === n ? true : undefined))
+      await intruder.endAsync(true)
+      await waitFor('ingest back', () => (ing.stats().connected ? true : undefined))
+    }
+    expect(ing.stats().lastConnectionError).toMatchObject({ code: 'INGEST_ERR_DISCONNECTED' })
+    expect(ing.stats().lastConnectionError?.message).toContain(`disconnected from ${b.url}`)
+    // A warning for every disconnect, not only the first.
+    expect(warnings.filter((w) => w.obj.code === 'INGEST_ERR_DISCONNECTED').map((w) => w.obj.disconnects)).toEqual([1, 2])
+    // Now the broker refuses ingest: its reconnects are refused with CONNACK 5 (not authorized).
+    allow = false
+    passes = 1
+    const before = Date.now()
+    const intruder = await mqtt.connectAsync(b.url, { clientId: 'ingest-kicked', clean: false, reconnectPeriod: 0 })
+    await intruder.endAsync(true)
+    await waitFor('the refusal recorded', () => (ing.stats().lastConnectionError?.code === 'INGEST_ERR_BROKER_REFUSED' ? true : undefined))
+    const refused = ing.stats()
+    expect(refused).toMatchObject({ connected: false, disconnects: 3 })
+    expect(refused.lastConnectionError?.message).toContain('CONNACK return code 5')
+    expect(refused.lastConnectionError?.at).toBeGreaterThanOrEqual(before)
+    allow = true
+    await waitFor('reconnected once allowed', () => (ing.stats().connected ? true : undefined))
+    expect(ing.stats().disconnects).toBe(3)
   })
 
   it('fails to start with INGEST_ERR_CONNECT when the broker refuses the connection', async () => {

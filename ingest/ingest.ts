@@ -12,10 +12,12 @@ import { maxLinesBytes, scanPayloadLines, type LinesResult } from '../core/paylo
 import { deviceKey, listPlantDevices, type PlantModel } from '../core/plant.ts'
 import { addressTags, channelFilter, parseTopic, type TopicParts } from '../core/topic.ts'
 import { linePrefix, toLines } from '../storage/influxdb/index.ts'
-import { TELEMETRY_MEASUREMENT, type LineChunk, type TelemetryPoint, type TelemetryStore } from '../storage/store.ts'
+import { TELEMETRY_MEASUREMENT, type LineChunk, type TelemetryPoint, type TelemetryStore, type WriteConflict } from '../storage/store.ts'
 import type { IngestConfig } from './config.ts'
+import { conflictDeadLetter, conflictsOfWrite, screenLines, screenPoints, type SampleConflict, type ScreenedLines } from './conflicts.ts'
 import { createDeadLetterLog } from './dead-letter.ts'
 import { LineSlab } from './line-slab.ts'
+import { RecentSamples } from './recent-samples.ts'
 import { partitionOf, payloadToPoints } from './telemetry.ts'
 
 /** Counters since start. */
@@ -26,6 +28,7 @@ export interface IngestStats {
   received: number
   /** Data messages whose points were written. */
   writtenMessages: number
+  /** Samples written, not counting those set aside as conflicts. */
   writtenSamples: number
   /** TelemetryPoints written (one per sample). */
   writtenPoints: number
@@ -39,6 +42,19 @@ export interface IngestStats {
   inFlight: number
   /** How long the oldest message in flight has waited, ms (0 when none): grows while the store is down. */
   lagMs: number
+  /**
+   * Samples set aside (dead letter INGEST_ERR_SAMPLE_CONFLICT) because their device and ts already
+   * had another value for one of their fields: the first value is kept.
+   */
+  conflicts: number
+  /** Times an established connection to the broker was lost (not counting close()). */
+  disconnects: number
+  /**
+   * The last connection problem: INGEST_ERR_BROKER_REFUSED (CONNACK refusal, with its reason) or
+   * INGEST_ERR_DISCONNECTED (the broker or the network closed the connection, e.g. another client
+   * took over the session). `at`: epoch ms.
+   */
+  lastConnectionError?: { code: string; message: string; at: number }
 }
 
 export interface RunningIngest {
@@ -78,6 +94,7 @@ interface Pending {
   rows: number
   samples: number
   receivedAt: number
+  topic: string
 }
 
 /** What one message gives to write: points, or the same as line protocol for stores that take it. */
@@ -157,9 +174,18 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
   const writeLines = store.writeLines?.bind(store)
   const slab = new LineSlab()
   const scanned: LinesResult = { end: 0, samples: 0 }
-  /** Valid data topics seen, parsed (and their line prefix, UTF-8): a device publishes to the same topic all day. */
-  const topics = new Map<string, { address: TopicParts; key: string; prefix: Buffer | undefined }>()
-  const counters = { received: 0, writtenMessages: 0, writtenSamples: 0, writtenPoints: 0, retried: 0, skipped: 0 }
+  /** Valid data topics seen, parsed (and their line prefix, UTF-8, and window table): a device publishes to the same topic all day. */
+  const topics = new Map<string, { address: TopicParts; key: string; prefix: Buffer | undefined; recent: Map<number, number> | undefined }>()
+  const counters = { received: 0, writtenMessages: 0, writtenSamples: 0, writtenPoints: 0, retried: 0, skipped: 0, conflicts: 0, disconnects: 0 }
+  let lastConnectionError: IngestStats['lastConnectionError']
+  /**
+   * A store that tells conflicts exactly (writeKeepFirst) answers for all its history; in front of
+   * any other, the window of recent samples does.
+   */
+  const writeKeepFirst = store.writeKeepFirst?.bind(store)
+  const recent = writeKeepFirst ? undefined : new RecentSamples(config.conflictWindowSamples)
+  const sampleConflicts: SampleConflict[] = []
+  const screened: ScreenedLines = { end: 0, lines: 0 }
   const deadLettered: Record<string, number> = {}
   const lastWarned = new Map<string, number>()
 
@@ -191,6 +217,15 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
     return { ts: Date.now(), reason: coded.code, message: coded.message, topic, payload: payloadCopy(payload), payloadBytes: payload.length, source: 'ingest' }
   }
 
+  /** Dead-letters and counts the conflicts found in one message (in `sampleConflicts`); returns how many. */
+  function setAside(topic: string, device: string): number {
+    const n = sampleConflicts.length
+    for (const c of sampleConflicts) record(conflictDeadLetter(topic, device, c))
+    counters.conflicts += n
+    sampleConflicts.length = 0
+    return n
+  }
+
   /** Turns one message into the points or lines to write; anything invalid is recorded as a dead letter. */
   function take(topic: string, payload: Buffer): Taken {
     const none: Taken = { points: [], lines: undefined, samples: 0 }
@@ -215,11 +250,12 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
       if (known === undefined) {
         const parsed = parseTopic(topic)
         if (parsed.channel !== 'data') throw new PlantWattError('INGEST_ERR_CHANNEL', `ingest only stores the data channel, got ${JSON.stringify(topic)}`)
-        known = { address: parsed, key: deviceKey(parsed), prefix: writeLines ? Buffer.from(linePrefix(TELEMETRY_MEASUREMENT, addressTags(parsed))) : undefined }
+        const key = deviceKey(parsed)
+        known = { address: parsed, key, prefix: writeLines ? Buffer.from(linePrefix(TELEMETRY_MEASUREMENT, addressTags(parsed))) : undefined, recent: recent?.device(key) }
         if (topics.size >= TOPIC_CACHE_SIZE) topics.clear()
         topics.set(topic, known)
       }
-      const { address, key, prefix } = known
+      const { address, key, prefix, recent: window } = known
       if (partition && partitionOf(key, partition.count) !== partition.index) {
         counters.skipped++
         return none
@@ -232,13 +268,21 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
         const { buf, offset } = slab.reserve(maxLinesBytes(payload.length, prefix.length))
         if (scanPayloadLines(payload, prefix, buf, offset, scanned, config.maxPayloadBytes) === 1) {
           if (unknownDevice) throw unknownDeviceError(key)
-          return { points: [], lines: slab.commit(scanned.end, scanned.samples), samples: scanned.samples }
+          if (window === undefined) return { points: [], lines: slab.commit(scanned.end, scanned.samples), samples: scanned.samples }
+          screenLines(recent as RecentSamples, window, buf, offset, scanned.end, prefix.length, sampleConflicts, screened)
+          const conflicts = setAside(topic, key)
+          return { points: [], lines: slab.commit(screened.end, screened.lines), samples: scanned.samples - conflicts }
         }
       }
       const decoded = decodePayload(payload, { maxBytes: config.maxPayloadBytes })
       if (unknownDevice) throw unknownDeviceError(key)
-      const points = payloadToPoints(address, decoded)
-      return prefix !== undefined ? { points: [], lines: slab.append(toLines(points)), samples: decoded.samples.length } : { points, lines: undefined, samples: decoded.samples.length }
+      let points = payloadToPoints(address, decoded)
+      let samples = decoded.samples.length
+      if (window !== undefined) {
+        points = screenPoints(recent as RecentSamples, window, points, sampleConflicts)
+        samples -= setAside(topic, key)
+      }
+      return prefix !== undefined ? { points: [], lines: slab.append(toLines(points)), samples } : { points, lines: undefined, samples }
     } catch (err) {
       record(deadLetterFrom(err, topic, payload))
       return none
@@ -256,6 +300,10 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
     password: opts.mqtt.password,
     keepalive: opts.mqtt.keepaliveS,
     reconnectPeriod: opts.mqtt.reconnectPeriodMs,
+    // mqtt.js gives up for good after a CONNACK refusal unless told otherwise: a broker that refuses
+    // for a while (restarting, auth back end down: return code 3) would leave ingest disconnected
+    // forever. At start a refusal still fails startIngest (INGEST_ERR_CONNECT).
+    reconnectOnConnackError: true,
     // [MQTT-3.1.2-4] a persistent session: QoS 1 messages published while ingest is away are
     // queued by the broker and delivered when it comes back with the same client id.
     clean: false,
@@ -319,6 +367,24 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
     return batch
   }
 
+  /** Conflicts the store reported for a batch's points: each sample dead-lettered and not counted as written. */
+  function setAsideWritten(batch: readonly Pending[], points: readonly TelemetryPoint[], reported: readonly WriteConflict[]): void {
+    const byPoint = conflictsOfWrite(points, reported)
+    let first = 0
+    for (const entry of batch) {
+      const next = first + entry.points.length
+      for (let i = first; i < next; i++) {
+        const c = byPoint.get(i)
+        if (c === undefined) continue
+        const tags = (points[i] as TelemetryPoint).tags
+        record(conflictDeadLetter(entry.topic, `${tags.enterprise}/${tags.site}/${tags.line}/${tags.device}`, c))
+        counters.conflicts++
+        entry.samples--
+      }
+      first = next
+    }
+  }
+
   async function writeBatch(): Promise<void> {
     const batch = nextBatch()
     writingBatch = batch
@@ -333,7 +399,10 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
           lines += entry.lines.lines
         }
       }
-      let written = points.length === 0 || (await writeWithRetry(() => store.write(points), points.length))
+      let conflicts: WriteConflict[] = []
+      const writePoints = writeKeepFirst ? () => writeKeepFirst(points).then((c) => void (conflicts = c)) : () => store.write(points)
+      let written = points.length === 0 || (await writeWithRetry(writePoints, points.length))
+      if (written && conflicts.length > 0) setAsideWritten(batch, points, conflicts)
       if (written && lines > 0 && writeLines) written = await writeWithRetry(() => writeLines(chunks), lines)
       if (written) {
         // The batch's PUBACKs leave in one socket write, not one syscall each.
@@ -403,7 +472,7 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
     const rows = taken.points.length + (taken.lines?.lines ?? 0)
     // QoS 2 never arrives (the subscription is QoS 1); should a broker send it, mqtt.js completes it.
     const ackLater = packet.qos === 1
-    queue.push({ messageId: ackLater ? packet.messageId : undefined, connection, points: taken.points, lines: taken.lines, rows, samples: taken.samples, receivedAt: Date.now() })
+    queue.push({ messageId: ackLater ? packet.messageId : undefined, connection, points: taken.points, lines: taken.lines, rows, samples: taken.samples, receivedAt: Date.now(), topic: packet.topic })
     queuedPoints += rows
     unsettled++
     schedule()
@@ -414,7 +483,14 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
   }
 
   const firstSubscription = deferred()
+  const url = opts.mqtt.url
+  /** The connection is up (CONNACK accepted) and its loss not yet counted. */
+  let up = false
+  /** The last error mqtt.js reported on this connection: why it closed, when it says. */
+  let lastError: string | undefined
   client.on('connect', () => {
+    up = true
+    lastError = undefined
     connection++
     // One filter per SUBSCRIBE: aedes-persistence-redis 11.2 never answers a persistent session's
     // SUBSCRIBE that carries two filters (the Redis-backed broker cluster), every broker takes this.
@@ -443,13 +519,31 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
   client.on('close', () => {
     // That connection's packet pump is gone; the broker redelivers what it had not acknowledged.
     held = undefined
+    if (!up) return
+    up = false
+    if (closing) return
+    counters.disconnects++
+    // MQTT 3.1.1 has no DISCONNECT from the server: a broker that closes the connection (another
+    // client took over the session [MQTT-3.1.4-2], a restart, a kick) gives no reason on the wire.
+    const reason = lastError ?? 'connection closed by the broker or the network (e.g. another client connected with the same client id)'
+    lastConnectionError = { code: 'INGEST_ERR_DISCONNECTED', message: `disconnected from ${url}: ${reason}`, at: Date.now() }
+    logger.warn({ url, disconnects: counters.disconnects, code: lastConnectionError.code, reason }, 'disconnected from the broker; reconnecting')
+  })
+  client.on('disconnect', (packet: { reasonCode?: number }) => {
+    // MQTT 5 only: the server says why.
+    lastError = `the broker sent DISCONNECT (reason code ${packet.reasonCode ?? 0})`
   })
   client.on('error', (err: Error & { code?: unknown }) => {
     logger.warn({ err: describeError(err) }, 'mqtt error')
     // A CONNACK refusal (bad credentials, not authorized) will not heal by retrying; a refused TCP
     // connection may (the broker may still be starting).
     if (typeof err.code === 'number') {
+      // [MQTT-3.2.2.3] CONNACK return codes 1–5
+      lastConnectionError = { code: 'INGEST_ERR_BROKER_REFUSED', message: `broker ${url} refused the connection: CONNACK return code ${err.code} (${err.message})`, at: Date.now() }
+      logger.warn({ url, code: lastConnectionError.code, connack: err.code }, lastConnectionError.message)
       firstSubscription.reject(new PlantWattError('INGEST_ERR_CONNECT', `broker ${opts.mqtt.url} refused the connection: ${err.message}`, { cause: err }))
+    } else {
+      lastError = describeError(err)
     }
   })
 
@@ -460,6 +554,7 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
   try {
     await firstSubscription.promise
   } catch (err) {
+    closing = true
     client.end(true)
     if (ownsDeadLetters) await deadLetters.close()
     throw err
@@ -476,6 +571,7 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
       deadLettered: { ...deadLettered },
       inFlight: unsettled,
       lagMs: oldest === undefined ? 0 : Date.now() - oldest,
+      ...(lastConnectionError ? { lastConnectionError: { ...lastConnectionError } } : {}),
     }
   }
   const publishState = (extra: Record<string, unknown> = {}): Promise<void> =>
