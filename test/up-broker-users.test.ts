@@ -11,6 +11,7 @@ import { TELEMETRY_MEASUREMENT } from '../storage/store.ts'
 import { hashPassword } from '../broker/index.ts'
 import { loadScenario } from '../simulators/index.ts'
 import { loadPlantWattConfig, type ResolvedConfig } from '../cli/config.ts'
+import { checkClientsAgainstBroker, resolveComponentClients } from '../cli/credentials.ts'
 import { closeAll, edgeDevicesForScenario, startAll, type UpResult } from '../cli/wiring.ts'
 
 const tmp = mkdtempSync(join(tmpdir(), 'pw-up-users-'))
@@ -261,3 +262,22 @@ describe('plantwatt up with broker users: each component its own user and role',
     expect((scopeErr as Error).message).toContain('mqtt.credentials.edge[0] (user gw-other) → other-co/*')
   }, 60_000)
 })
+
+describe('examples/broker-users.yaml', () => {
+  it('validates, and every component has a user of its role in broker.users, the gateways scoped to the Hubei enterprises', () => {
+    const cfg = loadPlantWattConfig(join(import.meta.dirname, '..', 'examples', 'broker-users.yaml'))
+    const creds = cfg.mqtt.credentials!
+    // Secrets are named, never given.
+    expect(JSON.stringify(cfg.mqtt)).not.toMatch(/"password"/)
+    const env: NodeJS.ProcessEnv = {}
+    for (const c of [...(creds.edge ?? []), creds.ingest, creds.alerts]) if (c?.passwordEnv) env[c.passwordEnv] = secret()
+    const file = inFile(secret())
+    const section = { ...cfg.mqtt, credentials: { ...creds, edge: creds.edge?.map((g) => (g.passwordFile ? { ...g, passwordFile: file } : g)) } }
+    const clients = checkClientsAgainstBroker(resolveComponentClients(section, env), cfg.broker)
+    expect(clients.edge.map((g) => g.enterprise).sort()).toEqual(ENTERPRISES)
+    expect(clients.ingest.username).toBe('ingest')
+    expect(clients.alerts.username).toBe('alerts')
+    for (const u of cfg.broker.users) expect(u.passwordHash).toMatch(/^scrypt\$16384\$8\$1\$[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}$/)
+  })
+})
+
