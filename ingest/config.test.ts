@@ -15,8 +15,11 @@ describe('ingest config', () => {
       maxInFlightMessages: 10_000,
       retry: { initialMs: 200, maxMs: 10_000 },
       deadLetterMemory: 1000,
+      conflictWindowSamples: 100_000,
       stateIntervalMs: 10_000,
     })
+    // Smaller than one payload (10,000 samples) would miss repeats inside a payload.
+    expect(() => validateConfig(IngestConfigSchema, { conflictWindowSamples: 9999 })).toThrow(expect.objectContaining({ details: [expect.objectContaining({ path: '/conflictWindowSamples' })] }))
   })
 
   it('fills retry defaults inside a partial retry section and reports every bad key', () => {
