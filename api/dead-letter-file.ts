@@ -31,7 +31,7 @@ const NEWLINE = 0x0a
  * The dead letters of an ingest running in another process, read from the file it appends them to:
  * what a standalone `plantwatt api` serves on GET /dead-letters. Each call reads only what was
  * appended since the last one (a line still being written waits for its newline); a file that
- * shrank was replaced and is read again from the start. counts() covers the whole file.
+ * shrank or was replaced (rotated) is read again from the start. counts() covers the whole file.
  * Read-only: add() throws.
  */
 export function openDeadLetterFile(opts: DeadLetterFileOptions): DeadLetterLog {
@@ -43,6 +43,7 @@ export function openDeadLetterFile(opts: DeadLetterFileOptions): DeadLetterLog {
   let rest: Buffer = Buffer.alloc(0)
   let unreadable = 0
   let warnedMissing = false
+  let inode: number | undefined
 
   const take = (line: Buffer): void => {
     if (line.length === 0) return
@@ -64,20 +65,23 @@ export function openDeadLetterFile(opts: DeadLetterFileOptions): DeadLetterLog {
 
   const refresh = (): void => {
     let size: number
+    let ino: number
     try {
-      size = statSync(opts.file).size
+      ;({ size, ino } = statSync(opts.file))
     } catch (err) {
       // Not written yet: ingest creates it with its first dead letter.
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && !warnedMissing) logger.warn({ file: opts.file, err: describeError(err) }, 'cannot read the dead-letter file')
       warnedMissing = true
       return
     }
-    if (size < offset) {
+    // Shorter, or another file under the name (rotated): read from the start.
+    if (size < offset || (inode !== undefined && ino !== inode)) {
       ring = []
       counts = {}
       offset = 0
       rest = Buffer.alloc(0)
     }
+    inode = ino
     if (size === offset) return
     const fd = openSync(opts.file, 'r')
     try {
