@@ -3,6 +3,7 @@ import { TELEMETRY_MEASUREMENT, type TelemetryStore } from '../storage/store.ts'
 import type { ResolvedRule } from './rules.ts'
 import { inShift, lineContexts, type LineContext } from './plant-context.ts'
 import { hourOfWeek, slotOfWeek } from './time.ts'
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../core/duration.ts'
 
 /**
  * Learned expectations, per device, from its own history in the store — no hand-set thresholds.
@@ -20,7 +21,6 @@ import { hourOfWeek, slotOfWeek } from './time.ts'
  */
 
 export const WEEK_SLOTS = 168
-const HOUR_MS = 3_600_000
 
 export interface DeviceBaseline {
   model: 'production' | 'time-of-week'
@@ -136,7 +136,7 @@ export interface BaselineWindow {
   rate?: number
 }
 
-const WEEK_MS = 7 * 86_400_000
+const WEEK_MS = 7 * DAY_MS
 
 /**
  * Per hour-of-week slot: the median over the history (only for slots seen in at least two different
@@ -241,7 +241,7 @@ export function fitDeviceBaseline(windows: readonly BaselineWindow[], timezone: 
   const regimes = Array.from({ length: rateEdges.length + 2 }, (_, g) => x.map((v, i) => (regimeOf(v, cut, rateEdges) === g ? i : -1)).filter((i) => i >= 0))
   const per = (fn: typeof relativeSigma, fallback: number): number[] =>
     regimes.map((idx) => (idx.length >= MIN_PER_REGIME ? fn(idx.map((i) => residual[i] as number), idx.map((i) => expected[i] as number), floorKw) : fallback))
-  return { model: 'production', intercept: a, slope: b, slots, slotMs: 3_600_000, sigma, tail, regimeSigma: per(relativeSigma, sigma), regimeTail: per(relativeTail, tail), idleRate: cut, rateEdges, floorKw, quantumKw, levelKw, n: withRate.length, timezone }
+  return { model: 'production', intercept: a, slope: b, slots, slotMs: HOUR_MS, sigma, tail, regimeSigma: per(relativeSigma, sigma), regimeTail: per(relativeTail, tail), idleRate: cut, rateEdges, floorKw, quantumKw, levelKw, n: withRate.length, timezone }
 }
 
 const MIN_PER_REGIME = 30
@@ -312,7 +312,7 @@ export async function learnBaselines(opts: LearnOptions): Promise<BaselineBook> 
   if (anomalyRules.length === 0 && standbyRules.length === 0) return book
   const historyMs = Math.max(...[...anomalyRules, ...standbyRules].map((r) => r.historyMs))
   const start = opts.now - historyMs
-  const every = `${Math.round(windowMs / 60_000)}m`
+  const every = `${Math.round(windowMs / MINUTE_MS)}m`
   const lines = lineContexts(opts.plant)
   const devices = listPlantDevices(opts.plant)
 

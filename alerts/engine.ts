@@ -6,6 +6,7 @@ import { bandKw, emptyBaselineBook, expectedPowerKw, rateOf, type BaselineBook }
 import { inShift, lineContexts, lineKeyOf, plantDeviceIndex, type LineContext } from './plant-context.ts'
 import type { ResolvedRule, RuleKind, Severity } from './rules.ts'
 import { describeAlert, type AlertText } from './text.ts'
+import { HOUR_MS, MINUTE_MS } from '../core/duration.ts'
 
 /**
  * The detection engine: pure and clock-free. Samples go in with `ingest(address, sample)` in time
@@ -239,7 +240,7 @@ export class AlertEngine {
           const limit = rule.missed * rule.intervalMs
           const gap = now - d.lastSeen
           // Offline by a tick: the condition began when the last interval was missed.
-          if (gap > limit) this.observe(rule, d.address, now, { abnormal: true, normal: false, since: d.lastSeen + limit, value: gap / 60_000, threshold: limit / 60_000 }, out)
+          if (gap > limit) this.observe(rule, d.address, now, { abnormal: true, normal: false, since: d.lastSeen + limit, value: gap / MINUTE_MS, threshold: limit / MINUTE_MS }, out)
         } else if (rule.kind === 'anomaly') {
           const m = d.memo.get(rule.id)
           if (m?.windowStart !== undefined && now >= m.windowStart + rule.windowMs + this.graceMs) this.closeWindow(rule, d, m, out)
@@ -444,13 +445,13 @@ export class AlertEngine {
       case 'rate': {
         const prev = d.last.get(rule.quantity)
         if (v === undefined || !prev || ts <= prev.ts) return
-        const perMin = Math.abs(v - prev.value) / ((ts - prev.ts) / 60_000)
+        const perMin = Math.abs(v - prev.value) / ((ts - prev.ts) / MINUTE_MS)
         this.observe(rule, d.address, ts, { abnormal: perMin > rule.maxChangePerMin, normal: perMin <= rule.maxChangePerMin, since: ts, value: perMin, threshold: rule.maxChangePerMin }, out)
         return
       }
       case 'offline':
         // Data arrived: normal again.
-        this.observe(rule, d.address, ts, { abnormal: false, normal: true, since: ts, value: Math.max(0, (ts - d.lastSeen) / 60_000), threshold: (rule.missed * rule.intervalMs) / 60_000 }, out)
+        this.observe(rule, d.address, ts, { abnormal: false, normal: true, since: ts, value: Math.max(0, (ts - d.lastSeen) / MINUTE_MS), threshold: (rule.missed * rule.intervalMs) / MINUTE_MS }, out)
         return
       case 'stuck': {
         if (v === undefined) return
@@ -462,7 +463,7 @@ export class AlertEngine {
           m.stuckCount = 1
         }
         const repeating = (m.stuckCount ?? 1) >= 2 && Math.abs(v) > rule.minPowerKw
-        this.observe(rule, d.address, ts, { abnormal: repeating, normal: !repeating, since: m.stuckSince ?? ts, value: v, threshold: (ts - (m.stuckSince ?? ts)) / 60_000 }, out)
+        this.observe(rule, d.address, ts, { abnormal: repeating, normal: !repeating, since: m.stuckSince ?? ts, value: v, threshold: (ts - (m.stuckSince ?? ts)) / MINUTE_MS }, out)
         return
       }
       case 'counter': {
@@ -545,7 +546,7 @@ export class AlertEngine {
     }
     list.push({ ts, value })
     // Keep a few hours: enough for the longest window and its predecessor.
-    const cutoff = ts - 6 * 3_600_000
+    const cutoff = ts - 6 * HOUR_MS
     let drop = 0
     while (drop < list.length && (list[drop] as { ts: number }).ts < cutoff) drop++
     if (drop > 0) list.splice(0, drop)
@@ -584,7 +585,7 @@ export class AlertEngine {
       for (const m of site.meters.values()) if (m.ts < ws) m.ts = ws
     }
     const prev = site.meters.get(d.key)
-    if (prev && s.ts > prev.ts) site.energyKwh += (prev.kw * (s.ts - prev.ts)) / 3_600_000
+    if (prev && s.ts > prev.ts) site.energyKwh += (prev.kw * (s.ts - prev.ts)) / HOUR_MS
     site.meters.set(d.key, { ts: s.ts, kw })
     this.demandCheck(site, s.ts, out)
   }
@@ -598,7 +599,7 @@ export class AlertEngine {
     let energy = site.energyKwh
     for (const m of site.meters.values()) {
       currentKw += m.kw
-      if (now > m.ts) energy += (m.kw * (now - Math.max(m.ts, site.windowStart))) / 3_600_000
+      if (now > m.ts) energy += (m.kw * (now - Math.max(m.ts, site.windowStart))) / HOUR_MS
     }
     const f = forecastDemand({ windowStart: site.windowStart, now, energySoFarKwh: energy, currentPowerKw: currentKw })
     const address = { enterprise: site.enterprise, site: site.site, line: 'site', device: 'demand' }

@@ -14,6 +14,7 @@ import { learnBaselines } from './baseline.ts'
 import { cachedOffsetMs } from './time.ts'
 import { AlertEngine, type Alert, type AlertSample } from './engine.ts'
 import { RECOMMENDED_RULES, validateAlertsConfig, type RuleKind } from './rules.ts'
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../core/duration.ts'
 
 /**
  * Measures the alert engine on the hubei scenario: backfill a temporary embedded store with
@@ -85,10 +86,8 @@ export interface EvalResult {
   pass: boolean
 }
 
-const DAY = 86_400_000
-const HOUR = 3_600_000
 /** An alert opened up to this long after a fault ended still counts as detecting it. */
-const MATCH_GRACE_MS = 2 * HOUR
+const MATCH_GRACE_MS = 2 * HOUR_MS
 
 interface LineInfo {
   key: string
@@ -126,7 +125,7 @@ export function generateFaults(scenario: Scenario, from: number, to: number, per
   const kinds = Object.keys(CLAIMED) as FaultKind[]
   const jobs: FaultKind[] = []
   for (let i = 0; i < perKind; i++) for (const k of kinds) jobs.push(k)
-  const free = new Map(lines.map((l) => [l.key, from + 2 * HOUR]))
+  const free = new Map(lines.map((l) => [l.key, from + 2 * HOUR_MS]))
   const out: FaultInput[] = []
   for (const kind of jobs) {
     const candidates = kind === 'standby' ? lines.filter((l) => l.shifts) : lines
@@ -134,28 +133,28 @@ export function generateFaults(scenario: Scenario, from: number, to: number, per
     const line = [...candidates].sort((a, b) => (free.get(a.key) as number) - (free.get(b.key) as number))[0]
     if (!line) continue
     const meter = kind === 'standby' ? pick(line.meters.filter((m) => !m.main)) : pick(line.meters)
-    let start = (free.get(line.key) as number) + Math.floor(rnd() * 8) * HOUR
+    let start = (free.get(line.key) as number) + Math.floor(rnd() * 8) * HOUR_MS
     let end: number | undefined
     const f: Partial<FaultInput> = {}
     switch (kind) {
-      case 'step': end = start + (2 + Math.floor(rnd() * 5)) * HOUR; f.deltaKw = Math.max(1, Math.round(0.15 * sizeScale * meter.ratedKw)); break
-      case 'spike': end = start + (10 + Math.floor(rnd() * 11)) * 60_000; f.deltaKw = Math.max(1, Math.round(0.5 * sizeScale * meter.ratedKw)); break
-      case 'drift': end = start + (24 + Math.floor(rnd() * 13)) * HOUR; f.kwPerDay = Math.max(1, Math.round(0.1 * sizeScale * meter.ratedKw)); break
+      case 'step': end = start + (2 + Math.floor(rnd() * 5)) * HOUR_MS; f.deltaKw = Math.max(1, Math.round(0.15 * sizeScale * meter.ratedKw)); break
+      case 'spike': end = start + (10 + Math.floor(rnd() * 11)) * MINUTE_MS; f.deltaKw = Math.max(1, Math.round(0.5 * sizeScale * meter.ratedKw)); break
+      case 'drift': end = start + (24 + Math.floor(rnd() * 13)) * HOUR_MS; f.kwPerDay = Math.max(1, Math.round(0.1 * sizeScale * meter.ratedKw)); break
       case 'standby': {
         // From local (UTC+8) noon of the day, for two nights.
-        start = Math.ceil((start + 8 * HOUR) / DAY) * DAY - 8 * HOUR + 12 * HOUR
-        end = start + 2 * DAY
+        start = Math.ceil((start + 8 * HOUR_MS) / DAY_MS) * DAY_MS - 8 * HOUR_MS + 12 * HOUR_MS
+        end = start + 2 * DAY_MS
         f.kw = Math.max(1, Math.round(0.3 * sizeScale * meter.ratedKw))
         break
       }
-      case 'offline': end = start + (20 + Math.floor(rnd() * 71)) * 60_000; break
-      case 'stuck': end = start + (1 + Math.floor(rnd() * 3)) * HOUR; break
+      case 'offline': end = start + (20 + Math.floor(rnd() * 71)) * MINUTE_MS; break
+      case 'stuck': end = start + (1 + Math.floor(rnd() * 3)) * HOUR_MS; break
       case 'counter_reset': end = undefined; break
       default: continue
     }
-    if ((end ?? start + HOUR) > to - 6 * HOUR) continue
+    if ((end ?? start + HOUR_MS) > to - 6 * HOUR_MS) continue
     out.push({ device: meter.key, kind, start: new Date(start).toISOString(), ...(end !== undefined ? { end: new Date(end).toISOString() } : {}), ...f } as FaultInput)
-    free.set(line.key, (end ?? start + HOUR) + 12 * HOUR)
+    free.set(line.key, (end ?? start + HOUR_MS) + 12 * HOUR_MS)
   }
   return out
 }
@@ -164,8 +163,8 @@ const REPLAY_FIELDS = ['active_power_kw', 'power_factor', 'energy_import_kwh', '
 
 /** Reads 1-minute samples back from the store, a day at a time, and feeds them in time order. */
 async function replay(store: TelemetryStore, engine: AlertEngine, from: number, to: number, onAlert: (a: Alert) => void): Promise<void> {
-  for (let day = from; day < to; day += DAY) {
-    const stop = Math.min(to, day + DAY)
+  for (let day = from; day < to; day += DAY_MS) {
+    const stop = Math.min(to, day + DAY_MS)
     const rows = await store.aggregate({ measurement: TELEMETRY_MEASUREMENT, fields: REPLAY_FIELDS, start: day, stop, every: '1m', fn: 'last', groupBy: ['enterprise', 'site', 'line', 'device'] })
     const byMinute = new Map<number, Map<string, { address: { enterprise: string; site: string; line: string; device: string }; values: Record<string, number> }>>()
     for (const r of rows) {
@@ -198,7 +197,7 @@ function matches(alert: Alert, f: FaultRecord, mainMeters?: ReadonlySet<string>)
   const isMain = mainMeters ? mainMeters.has(key) : alert.address.device === 'main'
   const onMain = LOAD_KINDS.includes(f.kind) && `${alert.address.enterprise}/${alert.address.site}/${alert.address.line}` === lineKey && isMain
   if (!sameDevice && !onMain) return false
-  const end = f.end ?? f.start + HOUR
+  const end = f.end ?? f.start + HOUR_MS
   return alert.openedAt >= f.start && alert.openedAt <= end + MATCH_GRACE_MS
 }
 
@@ -207,9 +206,9 @@ function activeFrom(f: FaultRecord, timezone: string): number {
   if (f.kind !== 'standby' || typeof f.parameters.nightStart !== 'string') return f.start
   const [h, m] = f.parameters.nightStart.split(':').map(Number) as [number, number]
   const off = cachedOffsetMs(f.start, timezone)
-  const localMidnight = Math.floor((f.start + off) / DAY) * DAY - off
-  const night = localMidnight + (h * 60 + m) * 60_000
-  return night >= f.start ? night : night + DAY
+  const localMidnight = Math.floor((f.start + off) / DAY_MS) * DAY_MS - off
+  const night = localMidnight + (h * 60 + m) * MINUTE_MS
+  return night >= f.start ? night : night + DAY_MS
 }
 
 /**
@@ -231,7 +230,7 @@ export function score(alerts: readonly Alert[], faults: readonly FaultRecord[], 
     const delays: number[] = []
     for (const f of ofKind) {
       const first = alerts.filter((a) => matchedTo.get(a.id) === f).sort((a, b) => a.openedAt - b.openedAt)[0]
-      if (first) delays.push((first.openedAt - activeFrom(f, timezone)) / 60_000)
+      if (first) delays.push((first.openedAt - activeFrom(f, timezone)) / MINUTE_MS)
     }
     const tp = alerts.filter((a) => matchedTo.get(a.id)?.kind === kind).length
     const fp = unmatched.filter((a) => rules.includes(a.ruleKind)).length
@@ -260,9 +259,9 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
   const enterprises = opts.enterprises ? base.enterprises.filter((e) => opts.enterprises?.includes(e.id)) : base.enterprises
   // 2026-01-05 00:00 Asia/Shanghai, a Monday.
   const start = opts.start ?? Date.UTC(2026, 0, 4, 16, 0)
-  const learnEnd = start + opts.learnDays * DAY
-  const cleanEnd = learnEnd + opts.cleanDays * DAY
-  const stop = cleanEnd + opts.faultDays * DAY
+  const learnEnd = start + opts.learnDays * DAY_MS
+  const cleanEnd = learnEnd + opts.cleanDays * DAY_MS
+  const stop = cleanEnd + opts.faultDays * DAY_MS
   const seed = opts.seed ?? 2024
   const plain: Scenario = { ...(base as Scenario), enterprises: enterprises as Scenario['enterprises'], faults: [] }
   const faultsIn = generateFaults(plain, cleanEnd, stop, opts.faultsPerKind, seed, opts.sizeScale ?? 1)

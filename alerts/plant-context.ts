@@ -1,6 +1,7 @@
 import { deviceKey, listPlantDevices, type PlantDeviceEntry, type PlantModel } from '../core/plant.ts'
 import type { DeviceAddress } from '../core/topic.ts'
 import { cachedOffsetMs } from './time.ts'
+import { DAY_MS, MINUTE_MS } from '../core/duration.ts'
 
 /** What the rules need to know about a line of the plant model. */
 export interface LineContext {
@@ -52,7 +53,7 @@ export function lineContexts(plant: PlantModel): Map<string, LineContext> {
 /** True when ts falls in one of the line's shifts (local time of the site). */
 export function inShift(line: LineContext, ts: number): boolean {
   const local = ts + cachedOffsetMs(ts, line.timezone)
-  const minute = Math.floor((((local % 86_400_000) + 86_400_000) % 86_400_000) / 60_000)
+  const minute = Math.floor((((local % DAY_MS) + DAY_MS) % DAY_MS) / MINUTE_MS)
   for (const [a, b] of line.shifts) {
     if ((minute >= a && minute < b) || (minute + 1440 >= a && minute + 1440 < b)) return true
   }

@@ -1,7 +1,5 @@
 import { offsetAt } from '../analytics/time.ts'
-
-const DAY_MS = 86_400_000
-const HOUR_MS = 3_600_000
+import { DAY_MS, HOUR_MS } from '../core/duration.ts'
 
 /** Local time zone offset at ts, cached (analytics/time.ts keeps the one cache of offsets). */
 export function cachedOffsetMs(ts: number, timezone: string): number {

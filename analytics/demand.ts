@@ -2,6 +2,7 @@ import { analyticsError } from './errors.ts'
 import { powerEnergy, sumIntervalsByWindow } from './energy.ts'
 import { calendarWindows, localParts } from './time.ts'
 import type { AmountInterval, Sample, TimeRange } from './types.ts'
+import { HOUR_MS } from '../core/duration.ts'
 
 /**
  * Demand (需量): mean power over fixed 15-minute windows aligned to the local quarter hour, as the
@@ -49,7 +50,7 @@ export function demandFromEnergy(intervals: readonly AmountInterval[], timezone:
   const coverage = coverageByWindow(intervals, windows)
   return windows.map((w, i) => {
     const e = energy[i] as number
-    return { start: w.start, end: w.end, energyKwh: e, demandKw: e / ((w.end - w.start) / 3_600_000), coverage: coverage[i] as number }
+    return { start: w.start, end: w.end, energyKwh: e, demandKw: e / ((w.end - w.start) / HOUR_MS), coverage: coverage[i] as number }
   })
 }
 
@@ -57,7 +58,7 @@ export function demandFromEnergy(intervals: readonly AmountInterval[], timezone:
 export function demandFromPower(samples: readonly Sample[], timezone: string, range: TimeRange, maxGapMs?: number): DemandWindow[] {
   const windows = calendarWindows(range, '15m', timezone)
   const res = powerEnergy(samples, windows, maxGapMs === undefined ? {} : { maxGapMs })
-  return res.windows.map((w) => ({ start: w.start, end: w.end, energyKwh: w.amount, demandKw: w.amount / ((w.end - w.start) / 3_600_000), coverage: w.coverage }))
+  return res.windows.map((w) => ({ start: w.start, end: w.end, energyKwh: w.amount, demandKw: w.amount / ((w.end - w.start) / HOUR_MS), coverage: w.coverage }))
 }
 
 export interface MonthlyMaxDemand {
@@ -106,8 +107,8 @@ export function forecastDemand(input: { windowStart: number; now: number; energy
   if (!(elapsedMs > 0) || elapsedMs > windowMs) {
     throw analyticsError('ANALYTICS_ERR_INPUT', `forecastDemand: now must be inside the window (elapsed ${elapsedMs} ms of ${windowMs} ms)`)
   }
-  const remainingH = (windowMs - elapsedMs) / 3_600_000
-  const windowH = windowMs / 3_600_000
+  const remainingH = (windowMs - elapsedMs) / HOUR_MS
+  const windowH = windowMs / HOUR_MS
   const projectedEnergyKwh =
     input.currentPowerKw !== undefined ? input.energySoFarKwh + input.currentPowerKw * remainingH : (input.energySoFarKwh * windowMs) / elapsedMs
   return {

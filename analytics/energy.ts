@@ -1,5 +1,6 @@
 import { analyticsError, assertRanges } from './errors.ts'
 import type { AmountInterval, Sample, TimeRange } from './types.ts'
+import { HOUR_MS, MINUTE_MS } from '../core/duration.ts'
 
 /**
  * Interval amounts (energy in kWh, or any cumulative counter: m³, t, pcs) from cumulative counters,
@@ -88,7 +89,7 @@ export interface PowerOptions {
 
 const DEFAULT_COUNTER_GAP_MS = 900_000
 const DEFAULT_POWER_GAP_MS = 300_000
-const KW_MS_PER_KWH = 3_600_000
+const KW_MS_PER_KWH = HOUR_MS
 
 function emptyCounts(): AnomalyCounts {
   return { reset: 0, rollover: 0, backstep: 0, gap: 0, duplicate: 0, out_of_order: 0, invalid: 0, bad_quality: 0 }
@@ -162,7 +163,7 @@ export function counterIncrements(samples: readonly Sample[], options: CounterOp
         nextRef = refValue
       }
     }
-    if (gap) anomalies.push({ kind: 'gap', ts: s.ts, from: ref.ts, to: s.ts, amount, detail: `${(s.ts - ref.ts) / 60_000} min without data` })
+    if (gap) anomalies.push({ kind: 'gap', ts: s.ts, from: ref.ts, to: s.ts, amount, detail: `${(s.ts - ref.ts) / MINUTE_MS} min without data` })
     increments.push({ start: ref.ts, end: s.ts, amount, gap })
     ref = s
     refValue = nextRef
@@ -254,7 +255,7 @@ export function powerEnergy(samples: readonly Sample[], windows: readonly TimeRa
     const a = clean[k - 1] as Sample
     const b = clean[k] as Sample
     if (b.ts - a.ts > maxGapMs) {
-      anomalies.push({ kind: 'gap', ts: b.ts, from: a.ts, to: b.ts, amount: 0, detail: `${(b.ts - a.ts) / 60_000} min without data` })
+      anomalies.push({ kind: 'gap', ts: b.ts, from: a.ts, to: b.ts, amount: 0, detail: `${(b.ts - a.ts) / MINUTE_MS} min without data` })
       continue
     }
     increments.push({ start: a.ts, end: b.ts, amount: trapezoid(a.ts, a.value, b.ts, b.value, a.ts, b.ts) / KW_MS_PER_KWH, gap: false })

@@ -1,7 +1,8 @@
 import type { PlantModel } from '../core/plant.ts'
 import { deviceKey } from '../core/plant.ts'
 import { analyticsError } from './errors.ts'
-import { calendarWindows, formatClock, localParts, parseClock, startOfLocalDate, wallToInstant, MINUTE_MS, DAY_MS } from './time.ts'
+import { DAY_MS, MINUTE_MS } from '../core/duration.ts'
+import { calendarWindows, formatClock, localParts, parseClock, startOfLocalDate, wallToInstant } from './time.ts'
 import type { TimeRange } from './types.ts'
 
 /**

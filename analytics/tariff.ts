@@ -1,6 +1,7 @@
 import { analyticsError } from './errors.ts'
 import { demandFromEnergy, monthKey, monthlyMaxDemand, type MonthlyMaxDemand } from './demand.ts'
-import { assertTimeZone, formatClock, localParts, MINUTE_MS, parseClock, startOfLocalDate, wallToInstant, DAY_MS } from './time.ts'
+import { DAY_MS, MINUTE_MS } from '../core/duration.ts'
+import { assertTimeZone, formatClock, localParts, parseClock, startOfLocalDate, wallToInstant } from './time.ts'
 import type { Tariff, TariffVersion } from './reference/schemas.ts'
 import type { AmountInterval } from './types.ts'
 

@@ -1,3 +1,4 @@
+import { DAY_MS, MINUTE_MS } from '../core/duration.ts'
 import { isPlantWattError } from '../core/errors.ts'
 import * as windows from '../core/windows.ts'
 import { analyticsError } from './errors.ts'
@@ -27,10 +28,6 @@ export function assertTimeZone(timezone: string): void {
 export function startOfLocalDate(year: number, month: number, day: number, timezone: string): number {
   return zoned(() => windows.startOfLocalDate(year, month, day, timezone))
 }
-
-export const MINUTE_MS = 60_000
-export const HOUR_MS = 3_600_000
-export const DAY_MS = 86_400_000
 
 // Offsets change on whole quarter hours in every zone in use today: cache by quarter hour, since
 // Intl formatting (~µs) dominates year-long scans of 1-minute data otherwise.

@@ -13,6 +13,7 @@ import { energyReport, productionReport, type ReportDeps } from '../reports/ener
 import { monthlyReport } from '../reports/monthly.ts'
 import { secOf } from '../reports/sec.ts'
 import { parseScope } from '../reports/scope.ts'
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../core/duration.ts'
 
 /**
  * `npm run bench` part: time to answer report calls over one year.
@@ -26,13 +27,11 @@ import { parseScope } from '../reports/scope.ts'
  *    answer reads exactly what it would read from 1-minute data; only the cold fill is cheaper.
  */
 
-const MIN = 60_000
-const H = 3_600_000
 /** 2026-01-01 00:00 Asia/Shanghai (the shipped Hubei tariff is in force from 2026-01-01). */
 const YEAR_START = Date.UTC(2025, 11, 31, 16)
 /** 2027-01-01 00:00 Asia/Shanghai. */
 const YEAR_END = Date.UTC(2026, 11, 31, 16)
-const NOW = YEAR_END + 2 * 86_400_000
+const NOW = YEAR_END + 2 * DAY_MS
 const WRITE_BATCH = 50_000
 const WARM_RUNS = 5
 
@@ -80,8 +79,8 @@ export interface ReportsBenchResult {
 
 /** Power of a line at ts, kW: a day shape (busy 08–20) plus a weekly dip, deterministic. */
 function powerKw(ts: number, line: number): number {
-  const hour = Math.floor(((ts + 8 * H) % 86_400_000) / H)
-  const weekday = Math.floor((ts + 8 * H) / 86_400_000 + 4) % 7
+  const hour = Math.floor(((ts + 8 * HOUR_MS) % DAY_MS) / HOUR_MS)
+  const weekday = Math.floor((ts + 8 * HOUR_MS) / DAY_MS + 4) % 7
   const base = hour >= 8 && hour < 20 ? 400 : 150
   return (base + ((line * 37 + hour * 11) % 60)) * (weekday === 0 ? 0.5 : 1)
 }
@@ -127,8 +126,8 @@ async function writeYear(store: TelemetryStore, enterprises: number, stepMs: num
       batch.push({ measurement: TELEMETRY_MEASUREMENT, tags: main, fields: { energy_import_kwh: kwh }, ts })
       batch.push({ measurement: TELEMETRY_MEASUREMENT, tags: plc, fields: { output_t: t }, ts })
       const kw = powerKw(ts, e)
-      kwh += (kw * stepMs) / H
-      t += (kw * stepMs) / H / 820 // ≈ 820 kWh/t → ≈ 100.8 kgce/t: graded compliant
+      kwh += (kw * stepMs) / HOUR_MS
+      t += (kw * stepMs) / HOUR_MS / 820 // ≈ 820 kWh/t → ≈ 100.8 kgce/t: graded compliant
       if (batch.length >= WRITE_BATCH) {
         await store.write(batch)
         points += batch.length
@@ -172,7 +171,7 @@ async function coldWarm<T>(fn: () => Promise<T>): Promise<TimedRuns & { value: T
 
 async function oneLine(name: OneLineResult['store'], store: TelemetryStore): Promise<OneLineResult> {
   const model = lineModel(1)
-  const written = await writeYear(store, 1, MIN)
+  const written = await writeYear(store, 1, MINUTE_MS)
   const scope = parseScope('e000/s1/l1')
   const range = { start: YEAR_START, end: YEAR_END }
   const raw = await timed(() => monthlyReport({ store, model, now: () => NOW }, scope, range))
@@ -200,7 +199,7 @@ async function oneLine(name: OneLineResult['store'], store: TelemetryStore): Pro
 async function commission(store: TelemetryStore, enterprises: number): Promise<CommissionResult> {
   const model = lineModel(enterprises)
   const stepMinutes = 15
-  const written = await writeYear(store, enterprises, stepMinutes * MIN)
+  const written = await writeYear(store, enterprises, stepMinutes * MINUTE_MS)
   const range = { start: YEAR_START, end: YEAR_END }
   const deps: ReportDeps = { store, model, now: () => NOW, rollup: counterRollup() }
   // What the commission endpoints need of the report layer: energy and SEC of every line.

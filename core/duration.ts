@@ -6,7 +6,14 @@ import { PlantWattError } from './errors.ts'
  */
 export type Duration = { kind: 'fixed'; ms: number; text: string } | { kind: 'calendar'; months: number; text: string }
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
+/** One minute, in ms. */
+export const MINUTE_MS = 60_000
+/** One hour, in ms. */
+export const HOUR_MS = 60 * MINUTE_MS
+/** One day of elapsed time, in ms (a local day across a DST change is 23 or 25 h: see windows.ts). */
+export const DAY_MS = 24 * HOUR_MS
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: MINUTE_MS, h: HOUR_MS, d: DAY_MS, w: 7 * DAY_MS }
 const DURATION_RE = /^([1-9][0-9]{0,5})(ms|s|m|h|d|w|mo|y)$/
 
 export function parseDuration(text: string): Duration {

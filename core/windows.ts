@@ -1,4 +1,4 @@
-import { parseDuration, type Duration } from './duration.ts'
+import { DAY_MS, HOUR_MS, parseDuration, type Duration } from './duration.ts'
 import { PlantWattError } from './errors.ts'
 
 /**
@@ -17,7 +17,6 @@ import { PlantWattError } from './errors.ts'
 
 export const DEFAULT_TIMEZONE = 'Asia/Shanghai'
 
-const DAY_MS = 86_400_000
 /** 1970-01-05, the first Monday after the epoch, as a local day number. */
 const FIRST_MONDAY_DAY = 4
 
@@ -108,7 +107,7 @@ export function startOfLocalDay(dayNumber: number, timezone: string): number {
   const o2 = zoneOffsetMs(t1, timezone)
   if (o2 === o1) {
     // Midnight may also exist under the other offset (overlap): take the earlier instant.
-    const o0 = zoneOffsetMs(t1 - 3 * 3_600_000, timezone)
+    const o0 = zoneOffsetMs(t1 - 3 * HOUR_MS, timezone)
     const t0 = naive - o0
     return o0 !== o1 && t0 < t1 && zoneOffsetMs(t0, timezone) === o0 ? t0 : t1
   }

@@ -17,6 +17,7 @@ import type { EventLog, StoredEvent } from '../storage/events.ts'
 import { energyReport, productionReport, type EnergyRow, type ReportDeps } from './energy.ts'
 import { reportError } from './errors.ts'
 import { formatScope, linesOf, scopeLevel, type Scope, type ScopeLine } from './scope.ts'
+import { DAY_MS, HOUR_MS } from '../core/duration.ts'
 
 /**
  * ISO 50006 energy baselines of a line: energy per day (or week) regressed on relevant variables —
@@ -81,7 +82,7 @@ export interface ExcludedPeriod {
 /** Full local days or weeks (Monday) inside [start, end); partial ones at the edges are left out. */
 export function periodWindows(range: TimeRange, period: BaselinePeriod, timezone: string): Array<{ label: string; start: number; end: number }> {
   const every = period === 'day' ? '1d' : '1w'
-  const starts = windowStarts(range.start, range.end + 8 * 86_400_000, every, timezone)
+  const starts = windowStarts(range.start, range.end + 8 * DAY_MS, every, timezone)
   const out: Array<{ label: string; start: number; end: number }> = []
   for (let i = 0; i + 1 < starts.length; i++) {
     const start = starts[i] as number
@@ -147,14 +148,14 @@ export async function periodData(deps: ReportDeps, line: ScopeLine, range: TimeR
 /** Hours of the period whose mean power is above the idle level (an hour counts whole). */
 export function operatingHours(p: PeriodData, idleKw: number): number {
   return p.hours.reduce((s, h) => {
-    const lengthH = (h.end - h.start) / 3_600_000
+    const lengthH = (h.end - h.start) / HOUR_MS
     return s + (lengthH > 0 && h.energyKwh / lengthH > idleKw ? lengthH : 0)
   }, 0)
 }
 
 /** DEFAULT_IDLE_SHARE × the 95th percentile (nearest rank) of hourly mean power. */
 export function defaultIdleKw(periods: readonly PeriodData[]): number {
-  const kw = periods.flatMap((p) => p.hours.map((h) => h.energyKwh / ((h.end - h.start) / 3_600_000))).sort((a, b) => a - b)
+  const kw = periods.flatMap((p) => p.hours.map((h) => h.energyKwh / ((h.end - h.start) / HOUR_MS))).sort((a, b) => a - b)
   if (kw.length === 0) return 0
   const p95 = kw[Math.min(kw.length - 1, Math.ceil(0.95 * kw.length) - 1)] as number
   return DEFAULT_IDLE_SHARE * p95

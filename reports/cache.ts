@@ -3,6 +3,7 @@ import { deviceKey, type PlantModel } from '../core/plant.ts'
 import { TELEMETRY_MEASUREMENT, type TelemetryPoint, type TelemetryStore } from '../storage/store.ts'
 import type { Sample } from '../analytics/index.ts'
 import { allLines, deviceFilter } from './scope.ts'
+import { DAY_MS } from '../core/duration.ts'
 
 /**
  * Roll-up of counter readings (reports/README.md, "Roll-up"). Reports read a counter as the first
@@ -69,8 +70,8 @@ export interface CounterRollup {
 
 export function counterRollup(options: CounterRollupOptions & { maxCachedAnswers?: number } = {}): CounterRollup {
   const settleMs = options.settleMs ?? 120_000
-  const rereadMs = options.rereadMs ?? 86_400_000
-  const chunkMs = options.chunkMs ?? 7 * 86_400_000
+  const rereadMs = options.rereadMs ?? DAY_MS
+  const chunkMs = options.chunkMs ?? 7 * DAY_MS
   return {
     settleMs: Math.max(0, settleMs),
     rereadMs: Math.max(0, rereadMs),
@@ -320,7 +321,7 @@ export function counterDevicesOf(model: PlantModel): Array<{ quantity: string; d
  * Call it every few minutes (or after a restart) so reports never fill on the request path.
  */
 export async function refreshRollup(store: TelemetryStore, model: PlantModel, rollup: CounterRollup, now: number, options: { sinceMs?: number } = {}): Promise<RollupFillStats> {
-  const since = now - (options.sinceMs ?? 400 * 86_400_000)
+  const since = now - (options.sinceMs ?? 400 * DAY_MS)
   const total: RollupFillStats = { devices: 0, readings: 0, watermarks: new Map() }
   for (const g of counterDevicesOf(model)) {
     const s = await ensureRollup(store, rollup, g.devices, g.quantity, since, now, now)

@@ -1,12 +1,12 @@
 import Type from 'typebox'
 import { validateConfig } from '../core/config.ts'
+import { DAY_MS } from '../core/duration.ts'
 import { isPlantWattError, PlantWattError } from '../core/errors.ts'
 import { deviceKey, type PlantModel } from '../core/plant.ts'
 import type { DeviceAddress } from '../core/topic.ts'
 import type { EventLog } from '../storage/events.ts'
 import { TELEMETRY_MEASUREMENT } from '../storage/store.ts'
 import {
-  DAY_MS,
   findBenchmark,
   gapPercent,
   gradeSec,

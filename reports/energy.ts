@@ -19,6 +19,7 @@ import type { ReferenceData } from '../analytics/index.ts'
 import { reportError } from './errors.ts'
 import { cacheAnswer, cachedAnswer, ceilQuarter, closedEnd, ensureRollup, floorQuarter, rollupReadings, type CounterRollup } from './cache.ts'
 import { deviceFilter, formatScope, linesOf, modelOfScope, scopeLevel, type Scope, type ScopeLine } from './scope.ts'
+import { DAY_MS, HOUR_MS } from '../core/duration.ts'
 
 /** What every report reads from. */
 export interface ReportDeps {
@@ -41,7 +42,7 @@ export interface ReportDeps {
 export const READING_STEP = '15m'
 export const READING_STEP_MS = 900_000
 /** How far before the range the reading that opens it is looked for. */
-export const READING_LOOKBACK_MS = 86_400_000
+export const READING_LOOKBACK_MS = DAY_MS
 
 export type ReportGranularity = 'hour' | 'shift' | 'day' | 'month' | 'total'
 export const REPORT_GRANULARITIES: readonly ReportGranularity[] = ['hour', 'shift', 'day', 'month', 'total']
@@ -117,7 +118,7 @@ async function powerReadings(deps: ReportDeps, devices: readonly DeviceAddress[]
       // The open quarter counts up to now only.
       const end = Math.min(w.ts + READING_STEP_MS, Math.max(w.ts, deps.now()))
       if (end === w.ts) continue
-      kwh += (Math.max(0, w.kw) * (end - w.ts)) / 3_600_000
+      kwh += (Math.max(0, w.kw) * (end - w.ts)) / HOUR_MS
       samples.push({ ts: end, value: kwh })
     }
     out.set(key, samples.filter((x) => x.ts <= stop))

@@ -5,6 +5,7 @@ import { powerFactorFromEnergy, powerFactorSummary, type Sample, type TimeRange 
 import { deviceBucketAmounts, type ReportDeps } from './energy.ts'
 import { reportError } from './errors.ts'
 import { deviceFilter, formatScope, linesOf, scopeLevel, type Scope } from './scope.ts'
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../core/duration.ts'
 
 /**
  * Power factor of meters: time-weighted mean |PF| and the time below a threshold from power_factor
@@ -20,10 +21,10 @@ export const DEFAULT_PF_THRESHOLD = 0.9
 const RAW_MAX_GAP_MS = 300_000
 /** Window means used instead of raw samples when a device has more samples than allowed, finest first. */
 const WINDOWS: ReadonlyArray<readonly [string, number]> = [
-  ['1m', 60_000],
+  ['1m', MINUTE_MS],
   ['15m', 900_000],
-  ['1h', 3_600_000],
-  ['1d', 86_400_000],
+  ['1h', HOUR_MS],
+  ['1d', DAY_MS],
 ]
 
 export type PowerFactorPer = 'device' | 'line'
@@ -194,8 +195,8 @@ export async function powerFactorReport(deps: ReportDeps, scope: Scope, range: T
       samples: sampleCount,
       meanPf: Number.isFinite(s.mean) ? s.mean : null,
       sampleMeanPf: Number.isFinite(s.sampleMean) ? s.sampleMean : null,
-      belowThresholdH: s.belowLimitMs / 3_600_000,
-      coveredH: s.coveredMs / 3_600_000,
+      belowThresholdH: s.belowLimitMs / HOUR_MS,
+      coveredH: s.coveredMs / HOUR_MS,
       belowThresholdShare: s.coveredMs > 0 ? s.belowLimitShare : null,
     })
   }

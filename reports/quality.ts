@@ -6,6 +6,7 @@ import { qualityReport, type QualityReport, type Sample, type TimeRange } from '
 import type { ReportDeps } from './energy.ts'
 import { reportError } from './errors.ts'
 import { deviceFilter, formatScope, linesOf, type Scope } from './scope.ts'
+import { DAY_MS } from '../core/duration.ts'
 
 /**
  * Data quality per device of a scope, from its raw samples: completeness, gaps, stuck values,
@@ -14,7 +15,7 @@ import { deviceFilter, formatScope, linesOf, type Scope } from './scope.ts'
  */
 
 /** Longest range one quality report reads: 7 days = 604,800 samples per series at 1-second data. */
-export const QUALITY_MAX_RANGE_MS = 7 * 86_400_000
+export const QUALITY_MAX_RANGE_MS = 7 * DAY_MS
 /** The quantity a device's quality is judged on by default: the first it reports of these. */
 export const QUALITY_DEFAULT_QUANTITIES = ['energy_import_kwh', 'output_t', 'output_count', 'active_power_kw', 'machine_state', 'temperature_c'] as const
 const QUALITY_PREFIX = 'q_'
@@ -96,7 +97,7 @@ function median(xs: number[]): number {
  */
 export async function qualityReportOf(deps: ReportDeps, scope: Scope, range: TimeRange, req: QualityRequest): Promise<QualityResult> {
   if (range.end - range.start > QUALITY_MAX_RANGE_MS) {
-    throw reportError('REPORTS_ERR_INPUT', `a quality report spans at most ${QUALITY_MAX_RANGE_MS / 86_400_000} days (raw samples are read), got ${((range.end - range.start) / 86_400_000).toFixed(1)}`)
+    throw reportError('REPORTS_ERR_INPUT', `a quality report spans at most ${QUALITY_MAX_RANGE_MS / DAY_MS} days (raw samples are read), got ${((range.end - range.start) / DAY_MS).toFixed(1)}`)
   }
   if (req.quantity !== undefined && !isQuantity(req.quantity)) throw reportError('REPORTS_ERR_INPUT', `${JSON.stringify(req.quantity)} is not a canonical quantity`)
   if (req.expectedIntervalMs !== undefined && !(req.expectedIntervalMs > 0)) throw reportError('REPORTS_ERR_INPUT', `expectedIntervalMs must be > 0, got ${req.expectedIntervalMs}`)

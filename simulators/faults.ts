@@ -6,6 +6,7 @@ import { createOffsetFn, type MeterReading } from './load.ts'
 import type { MeterHooks } from './modbus-meter.ts'
 import { hashString, mixSeed, mulberry32 } from './prng.ts'
 import { FaultSchema, instantMs, type FaultInput, type FaultKind, type FaultSpec } from './scenario/schema.ts'
+import { DAY_MS, MINUTE_MS } from '../core/duration.ts'
 
 
 export interface PresenterOptions {
@@ -135,9 +136,9 @@ export class FaultBook {
     for (const f of this.active(device, t)) {
       const p = f.parameters
       if (f.kind === 'step' || f.kind === 'spike') kw += p.deltaKw as number
-      else if (f.kind === 'drift') kw += ((p.kwPerDay as number) * (t - f.start)) / 86_400_000
+      else if (f.kind === 'drift') kw += ((p.kwPerDay as number) * (t - f.start)) / DAY_MS
       else if (f.kind === 'standby') {
-        const local = (((t + this.offsetAt(t)) % 86_400_000) + 86_400_000) % 86_400_000 / 60_000
+        const local = (((t + this.offsetAt(t)) % DAY_MS) + DAY_MS) % DAY_MS / MINUTE_MS
         const from = minutesOf(p.nightStart as string)
         const to = minutesOf(p.nightEnd as string)
         const night = from <= to ? local >= from && local < to : local >= from || local < to

@@ -2,6 +2,7 @@ import { PlantWattError } from '../core/errors.ts'
 import type { Quantity } from '../core/quantities.ts'
 import { interpolateSlots, loadLoadShape, type LoadShape } from './load-shape.ts'
 import { valueNoise } from './prng.ts'
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../core/duration.ts'
 
 /** Canonical quantities (core/quantities.ts) a three-phase meter simulator reports. */
 export const METER_QUANTITIES = [
@@ -83,9 +84,9 @@ export function createOffsetFn(timeZone: string): (t: number) => number {
   let cachedHour = Number.NaN
   let cachedOffset = 0
   return (t) => {
-    const hour = Math.floor(t / 3_600_000)
+    const hour = Math.floor(t / HOUR_MS)
     if (hour !== cachedHour) {
-      const base = hour * 3_600_000
+      const base = hour * HOUR_MS
       const p: Record<string, number> = {}
       for (const part of fmt.formatToParts(base)) if (part.type !== 'literal') p[part.type] = Number(part.value)
       const local = Date.UTC(p.year ?? 1970, (p.month ?? 1) - 1, p.day ?? 1, p.hour ?? 0, p.minute ?? 0, p.second ?? 0)
@@ -99,10 +100,10 @@ export function createOffsetFn(timeZone: string): (t: number) => number {
 /** Minute of the week (0 = Monday 00:00) of instant t in the zone's local time, fractional. */
 export function localMinuteOfWeek(t: number, offsetMs: number): number {
   const local = t + offsetMs
-  const day = Math.floor(local / 86_400_000)
+  const day = Math.floor(local / DAY_MS)
   // 1970-01-01 was a Thursday: shift so that Monday = 0.
   const dow = (((day + 3) % 7) + 7) % 7
-  return dow * 1440 + (local - day * 86_400_000) / 60_000
+  return dow * 1440 + (local - day * DAY_MS) / MINUTE_MS
 }
 
 export function createLoadModel(options: LoadModelOptions): LoadModel {
@@ -186,7 +187,7 @@ export function createMeterModel(options: MeterModelOptions): MeterModel {
     update(t: number): MeterReading {
       const now = load.valuesAt(t)
       if (last && t > last.ts) {
-        const hours = (t - last.ts) / 3_600_000
+        const hours = (t - last.ts) / HOUR_MS
         importKwh += ((last.pKw + now.active_power_kw) / 2) * hours
         importKvarh += ((last.qKvar + now.reactive_power_kvar) / 2) * hours
       }

@@ -1,4 +1,5 @@
 import { mixSeed, mulberry32, valueNoise } from '../prng.ts'
+import { HOUR_MS, MINUTE_MS } from '../../core/duration.ts'
 
 /** Machine states; the index is the canonical `machine_state` code (core/quantities.ts). */
 export const MACHINE_STATES = ['stopped', 'idle', 'running', 'fault'] as const
@@ -48,7 +49,7 @@ export interface MachineModel {
   update(t: number): MachineSnapshot
 }
 
-const BLOCK_MS = 5 * 60_000
+const BLOCK_MS = 5 * MINUTE_MS
 
 /**
  * A machine whose state is drawn per 5-minute block (seeded: the same seed gives the same states):
@@ -74,7 +75,7 @@ export function createMachineModel(options: MachineModelOptions): MachineModel {
       const name = MACHINE_STATES[state]
       const powerKw = ratedKw * STATE_POWER_FRACTION[name] * (1 + 0.05 * valueNoise(seed, 201, t, 10_000))
       if (last && t > last.t) {
-        energyKwh += ((last.powerKw + powerKw) / 2) * ((t - last.t) / 3_600_000)
+        energyKwh += ((last.powerKw + powerKw) / 2) * ((t - last.t) / HOUR_MS)
         // Time counts as running when the interval started running (state holds within a block).
         if (last.state === 2) runMs += t - last.t
       }

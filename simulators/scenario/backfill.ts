@@ -5,6 +5,7 @@ import { createMeterModel, METER_QUANTITIES, type MeterModel } from '../load.ts'
 import { buildScenarioModel, scenarioDeviceKeys } from './model.ts'
 import type { Scenario } from './schema.ts'
 import { checkScenarioCounters, type ScenarioCounterQuantity, type ScenarioCounters } from './counters.ts'
+import { HOUR_MS } from '../../core/duration.ts'
 
 export interface BackfillOptions {
   /** First sample, epoch ms (inclusive). */
@@ -127,7 +128,7 @@ export async function simulateScenarioHistory(scenario: Scenario, store: Telemet
       key: p.key, tags: { ...p.address }, seq: 0,
       update: (t) => {
         const rate = p.ratePerHour(t)
-        if (lastT !== undefined && t > lastT) total += ((lastRate + rate) / 2) * ((t - lastT) / 3_600_000)
+        if (lastT !== undefined && t > lastT) total += ((lastRate + rate) / 2) * ((t - lastT) / HOUR_MS)
         lastT = t
         lastRate = rate
       },

@@ -3,6 +3,7 @@ import type { TelemetryStore } from '../../storage/store.ts'
 import { simulateScenarioHistory } from './backfill.ts'
 import { readScenarioCounters, type ScenarioCounterQuantity, type ScenarioCounters } from './counters.ts'
 import type { Scenario } from './schema.ts'
+import { DAY_MS } from '../../core/duration.ts'
 
 export interface PrepareHistoryOptions {
   /**
@@ -40,7 +41,6 @@ export interface PreparedHistory {
   elapsedMs: number
 }
 
-const DAY_MS = 86_400_000
 const MAX_PASSES = 4
 
 /**

@@ -8,6 +8,7 @@ import type { MeterProfileId } from '../meters/index.ts'
 import type { MachineKind } from '../opcua/machine.ts'
 import { secTargetKwhPerUnit, type BenchmarkId } from './benchmarks.ts'
 import type { Scenario, ScenarioLine, ScenarioShift } from './schema.ts'
+import { HOUR_MS } from '../../core/duration.ts'
 
 /** A meter of the scenario with its power model; the same model drives live servers and backfill. */
 export interface ScenarioMeter {
@@ -136,7 +137,7 @@ export function buildScenarioModel(scenario: Scenario, faults: FaultBook): Scena
         const linePowerKw = (t: number): number => {
           if (t === memoT) return memoP
           const minute = localMinuteOfWeek(t, offsetAt(t))
-          const noise = 0.012 * valueNoise(lineSeed, CH.lineFast, t, 5_000) + 0.008 * valueNoise(lineSeed, CH.lineSlow, t, 60_000) + slow * valueNoise(lineSeed, CH.lineHours, t, 3 * 3_600_000)
+          const noise = 0.012 * valueNoise(lineSeed, CH.lineFast, t, 5_000) + 0.008 * valueNoise(lineSeed, CH.lineSlow, t, 60_000) + slow * valueNoise(lineSeed, CH.lineHours, t, 3 * HOUR_MS)
           memoT = t
           memoP = Math.max(0, line.ratedKw * level(minute) * (1 + noise))
           return memoP

@@ -12,6 +12,7 @@ import type { MachineVariable } from '../opcua/server.ts'
 import { buildScenarioModel, scenarioDeviceKeys, scenarioPlantModel, type ScenarioMeter, type ScenarioProduction } from './model.ts'
 import { instantMs, type FaultInput, type Scenario } from './schema.ts'
 import { checkScenarioCounters, type ScenarioCounters, type ScenarioCounterValues } from './counters.ts'
+import { HOUR_MS } from '../../core/duration.ts'
 
 export interface ScenarioRunOptions {
   /** Simulated clock, epoch ms. Default: scenario.speed from scenario.startTime (or now). */
@@ -140,7 +141,7 @@ function productionCounter(p: ScenarioProduction, clock: () => number, start: nu
   const tick = () => {
     const t = clock()
     const rate = p.ratePerHour(t)
-    if (last && t > last.t) total += ((last.rate + rate) / 2) * ((t - last.t) / 3_600_000)
+    if (last && t > last.t) total += ((last.rate + rate) / 2) * ((t - last.t) / HOUR_MS)
     if (!last || t >= last.t) last = { t, rate }
     current = { ts: t, value: p.quantity === 'output_count' ? Math.floor(total) : total }
     return current
