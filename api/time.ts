@@ -1,3 +1,4 @@
+import { DAY_MS, MINUTE_MS } from '../core/duration.ts'
 import { assertTimeZone, zoneOffsetMs } from '../core/windows.ts'
 import { apiError } from './errors.ts'
 
@@ -20,18 +21,26 @@ export function wallTimeToEpoch(wallAsUtcMs: number, timezone: string): number {
   return wallAsUtcMs - zoneOffsetMs(first, timezone)
 }
 
+/** Where a request carries a parameter: its query string (the default) or its JSON body. */
+export type ParamPlace = 'querystring' | 'body'
+
+const PLACE_NAMES: Record<ParamPlace, { one: string; two: string }> = {
+  querystring: { one: 'query parameter', two: 'query parameters' },
+  body: { one: 'body field', two: 'body fields' },
+}
+
 /**
- * Parses a query instant: epoch milliseconds (`1764385200000`) or ISO 8601
+ * Parses a request instant: epoch milliseconds (`1764385200000`) or ISO 8601
  * (`2025-11-29`, `2025-11-29T08:00`, `2025-11-29T08:00:00+08:00`, `…Z`). Without an offset the
  * time is wall-clock time in `timezone`, so `start=2025-11-29` means the plant's midnight.
- * Throws API_ERR_VALIDATION naming `param`.
+ * Throws API_ERR_VALIDATION naming `param` and where it is (`place`, default the query string).
  */
-export function parseInstant(text: string, param: string, timezone: string): number {
+export function parseInstant(text: string, param: string, timezone: string, place: ParamPlace = 'querystring'): number {
   if (EPOCH_MS_RE.test(text)) return Number(text)
   const m = ISO_RE.exec(text)
   const bad = () =>
-    apiError('API_ERR_VALIDATION', `query parameter "${param}": ${JSON.stringify(text)} is not a time: expected epoch milliseconds or ISO 8601 (e.g. 2025-11-29T08:00:00+08:00)`, [
-      { parameter: param, in: 'querystring', message: 'expected epoch milliseconds or ISO 8601' },
+    apiError('API_ERR_VALIDATION', `${PLACE_NAMES[place].one} "${param}": ${JSON.stringify(text)} is not a time: expected epoch milliseconds or ISO 8601 (e.g. 2025-11-29T08:00:00+08:00)`, [
+      { parameter: param, in: place, message: 'expected epoch milliseconds or ISO 8601' },
     ])
   if (!m) throw bad()
   const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map((v) => Number(v ?? 0)) as [number, number, number, number, number, number]
@@ -47,5 +56,46 @@ export function parseInstant(text: string, param: string, timezone: string): num
   const sign = digits.startsWith('-') ? -1 : 1
   const offsetMin = Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5))
   if (Number(digits.slice(3, 5)) > 59 || offsetMin > 18 * 60) throw bad()
-  return wall - sign * offsetMin * 60_000
+  return wall - sign * offsetMin * MINUTE_MS
+}
+
+/** A request's time range [start, stop), epoch ms. */
+export interface InstantRange {
+  start: number
+  stop: number
+}
+
+/** How a request names its range, and how long the route lets it be. */
+export interface RangeRules {
+  /** The two bounds as the request spells them; default `["start", "stop"]`. */
+  names?: readonly [string, string]
+  /** Where they are; default the query string. */
+  place?: ParamPlace
+  /** Longest span, in days; unlimited when absent. */
+  maxDays?: number
+}
+
+/**
+ * The API's one range check: the start must come before the stop (API_ERR_RANGE), and the span
+ * may not exceed `maxDays` (API_ERR_RANGE_TOO_LARGE). Both messages name the two parameters.
+ */
+export function checkRange(range: InstantRange, rules: RangeRules = {}): InstantRange {
+  const [a, b] = rules.names ?? ['start', 'stop']
+  const what = `${PLACE_NAMES[rules.place ?? 'querystring'].two} "${a}" and "${b}"`
+  const { start, stop } = range
+  if (start >= stop) {
+    throw apiError('API_ERR_RANGE', `${what}: ${a} (${new Date(start).toISOString()}) must be before ${b} (${new Date(stop).toISOString()})`, { [a]: start, [b]: stop })
+  }
+  const { maxDays } = rules
+  if (maxDays !== undefined && stop - start > maxDays * DAY_MS) {
+    throw apiError('API_ERR_RANGE_TOO_LARGE', `${what} span ${((stop - start) / DAY_MS).toFixed(1)} days; at most ${maxDays} days per request`, { maxDays })
+  }
+  return range
+}
+
+/** Parses both bounds (parseInstant) in `timezone` and checks the range (checkRange). */
+export function parseRange(start: string, stop: string, timezone: string, rules: RangeRules = {}): InstantRange {
+  const [a, b] = rules.names ?? ['start', 'stop']
+  const place = rules.place ?? 'querystring'
+  return checkRange({ start: parseInstant(start, a, timezone, place), stop: parseInstant(stop, b, timezone, place) }, rules)
 }

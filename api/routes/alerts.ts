@@ -1,12 +1,13 @@
 import Type, { type TSchema } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
+import { DAY_MS } from '../../core/duration.ts'
 import { ALERT_ID_PATTERN, ALERT_STATES, type AlertState } from '../../alerts/engine.ts'
 import { loadAlert, loadAlerts, manualEvent, type AlertRecord } from '../../alerts/events.ts'
 import { SEVERITIES } from '../../alerts/rules.ts'
 import { ERROR_RESPONSES, apiError } from '../errors.ts'
 import { IdSchema, InstantSchema, StringEnum } from '../schemas.ts'
-import { parseInstant } from '../time.ts'
+import { checkRange, parseInstant } from '../time.ts'
 import type { ApiContext, RouteOptions } from '../context.ts'
 import { assertEnterprise, canSeeEnterprise, requirePermission } from '../principal.ts'
 
@@ -16,7 +17,6 @@ import { assertEnterprise, canSeeEnterprise, requirePermission } from '../princi
  * to the log; the service reads it within its poll interval (alerts.pollEventsMs) and acts on it.
  */
 
-const DAY_MS = 86_400_000
 /** Default look-back of the list: alerts opened in the last 30 days. */
 const DEFAULT_RANGE_MS = 30 * DAY_MS
 
@@ -133,7 +133,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, 
       if (q.enterprise !== undefined) assertEnterprise(req, q.enterprise)
       const to = q.to === undefined ? ctx.now() + 1 : parseInstant(q.to, 'to', ctx.plant.timezone)
       const from = q.from === undefined ? to - DEFAULT_RANGE_MS : parseInstant(q.from, 'from', ctx.plant.timezone)
-      if (!(from < to)) throw apiError('API_ERR_RANGE', `from (${from}) must be before to (${to})`)
+      checkRange({ start: from, stop: to }, { names: ['from', 'to'] })
       const filter: Record<string, string> = {}
       for (const key of ['enterprise', 'site', 'line', 'device', 'severity', 'rule'] as const) {
         const v = q[key]

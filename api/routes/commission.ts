@@ -15,7 +15,7 @@ import type { RouteOptions, ApiContext } from '../context.ts'
 import { apiError, ERROR_RESPONSES } from '../errors.ts'
 import { assertEnterprise, canSeeEnterprise, requireRole } from '../principal.ts'
 import { IdSchema, InstantSchema, StringEnum } from '../schemas.ts'
-import { parseInstant } from '../time.ts'
+import { parseRange } from '../time.ts'
 
 const Nullable = <T extends Type.TSchema>(schema: T) => Type.Union([schema, Type.Null()])
 const GRADES = ['benchmark', 'compliant', 'below_baseline'] as const
@@ -186,13 +186,8 @@ function rangeOf(ctx: ApiContext, q: { start?: string; stop?: string }): TimeRan
     const missing = q.start === undefined ? 'start' : 'stop'
     throw apiError('API_ERR_VALIDATION', `query parameter "${missing}" is needed with "${missing === 'start' ? 'stop' : 'start'}"`, [{ parameter: missing, in: 'querystring', message: 'start and stop go together' }])
   }
-  const tz = ctx.model.timezone
-  const range = { start: parseInstant(q.start, 'start', tz), end: parseInstant(q.stop, 'stop', tz) }
-  if (!(range.end > range.start)) throw apiError('API_ERR_RANGE', `start (${q.start}) must be before stop (${q.stop})`)
-  if (range.end - range.start > ctx.config.maxRangeDays * 86_400_000) {
-    throw apiError('API_ERR_RANGE_TOO_LARGE', `the period spans more than maxRangeDays (${ctx.config.maxRangeDays} days)`)
-  }
-  return range
+  const { start, stop } = parseRange(q.start, q.stop, ctx.model.timezone, { maxDays: ctx.config.maxRangeDays })
+  return { start, end: stop }
 }
 
 function toRow(f: EnterpriseFigures): Row {

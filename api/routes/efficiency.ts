@@ -1,6 +1,7 @@
 import Type from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
+import { DAY_MS } from '../../core/duration.ts'
 import type { BaselineModel, Coefficient, TimeRange } from '../../analytics/index.ts'
 import { BASELINE_PERIODS, BASELINE_VARIABLES, baselineHistory, lineOfScope, recordBaseline, savingsReport, type StoredRevision } from '../../reports/baselines.ts'
 import { scopeTimezone, type ReportDeps } from '../../reports/energy.ts'
@@ -11,7 +12,7 @@ import type { ApiContext, RouteOptions } from '../context.ts'
 import { apiError, ERROR_RESPONSES } from '../errors.ts'
 import { assertEnterprise, requireRole } from '../principal.ts'
 import { InstantSchema, StringEnum } from '../schemas.ts'
-import { parseInstant } from '../time.ts'
+import { parseInstant, parseRange } from '../time.ts'
 
 /**
  * ISO 50006 baselines and savings, power factor and data quality (reports/baselines.ts,
@@ -19,7 +20,6 @@ import { parseInstant } from '../time.ts'
  * engineer or admin role. An enterprise outside the caller's scope answers 404 like an unknown one.
  */
 
-const DAY_MS = 86_400_000
 /** Most raw samples per device the power-factor report may read (beyond: window means). */
 export const PF_MAX_SAMPLES_CAP = 1_000_000
 /** Most raw samples per device and field a quality report may read. */
@@ -299,15 +299,9 @@ function scopeOf(ctx: ApiContext, req: FastifyRequest, text: string): Scope {
   return scope
 }
 
-function rangeOf(ctx: ApiContext, scope: Scope, q: { start: string; stop: string }, maxMs = ctx.config.maxRangeDays * DAY_MS): TimeRange {
-  const tz = scopeTimezone(ctx.model, linesOf(ctx.model, scope))
-  const start = parseInstant(q.start, 'start', tz)
-  const end = parseInstant(q.stop, 'stop', tz)
-  if (start >= end) throw apiError('API_ERR_RANGE', `query parameters "start" and "stop": start (${new Date(start).toISOString()}) must be before stop (${new Date(end).toISOString()})`, { start, stop: end })
-  if (end - start > maxMs) {
-    throw apiError('API_ERR_RANGE_TOO_LARGE', `"start" and "stop" span ${((end - start) / DAY_MS).toFixed(1)} days; at most ${maxMs / DAY_MS} days per request`, { maxDays: maxMs / DAY_MS })
-  }
-  return { start, end }
+function rangeOf(ctx: ApiContext, scope: Scope, q: { start: string; stop: string }, maxDays = ctx.config.maxRangeDays): TimeRange {
+  const { start, stop } = parseRange(q.start, q.stop, scopeTimezone(ctx.model, linesOf(ctx.model, scope)), { maxDays })
+  return { start, end: stop }
 }
 
 const coefficientOut = (c: Coefficient) => ({ name: c.name, value: c.value, stdError: c.stdError, tStat: finite(c.tStat), pValue: c.pValue })
@@ -396,7 +390,7 @@ export const efficiencyRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
     async (req) => {
       const q = req.query
       const scope = scopeOf(ctx, req, q.scope)
-      const range = rangeOf(ctx, scope, q, Math.min(QUALITY_MAX_RANGE_MS, ctx.config.maxRangeDays * DAY_MS))
+      const range = rangeOf(ctx, scope, q, Math.min(QUALITY_MAX_RANGE_MS / DAY_MS, ctx.config.maxRangeDays))
       const r = await qualityReportOf(depsOf(ctx), scope, range, {
         limit: q.limit ?? 700_000,
         ...(q.quantity !== undefined ? { quantity: q.quantity } : {}),
@@ -441,17 +435,11 @@ export const efficiencyRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
       const b = req.body
       const scope = scopeOf(ctx, req, b.scope)
       const line = lineOfScope(ctx, scope)
-      const at = (text: string, name: string): number => {
-        try {
-          return parseInstant(text, name, line.timezone)
-        } catch {
-          throw apiError('API_ERR_VALIDATION', `body field "${name}": ${JSON.stringify(text)} is not a time: expected epoch milliseconds or ISO 8601`, [{ parameter: name, in: 'body', message: 'expected epoch milliseconds or ISO 8601' }])
-        }
-      }
-      const baselineStart = at(b.baselineStart, 'baselineStart')
-      const baselineStop = at(b.baselineStop, 'baselineStop')
-      if (baselineStart >= baselineStop) throw apiError('API_ERR_RANGE', 'body fields "baselineStart" and "baselineStop": start must be before stop', { baselineStart, baselineStop })
-      if (baselineStop - baselineStart > ctx.config.maxRangeDays * DAY_MS) throw apiError('API_ERR_RANGE_TOO_LARGE', `the baseline period spans more than maxRangeDays (${ctx.config.maxRangeDays} days)`)
+      const { start: baselineStart, stop: baselineStop } = parseRange(b.baselineStart, b.baselineStop, line.timezone, {
+        names: ['baselineStart', 'baselineStop'],
+        place: 'body',
+        maxDays: ctx.config.maxRangeDays,
+      })
       const fit = await recordBaseline(depsOf(ctx), scope, {
         baselineStart,
         baselineStop,
@@ -459,7 +447,7 @@ export const efficiencyRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
         period: b.period,
         reason: b.reason,
         user: req.principal.id,
-        ...(b.effectiveFrom !== undefined ? { effectiveFrom: at(b.effectiveFrom, 'effectiveFrom') } : {}),
+        ...(b.effectiveFrom !== undefined ? { effectiveFrom: parseInstant(b.effectiveFrom, 'effectiveFrom', line.timezone, 'body') } : {}),
         ...(b.idleKw !== undefined ? { idleKw: b.idleKw } : {}),
       })
       reply.code(201)

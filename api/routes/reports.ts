@@ -14,7 +14,7 @@ import type { ApiContext, RouteOptions } from '../context.ts'
 import { apiError, ERROR_RESPONSES } from '../errors.ts'
 import { canSeeEnterprise } from '../principal.ts'
 import { InstantSchema, StringEnum } from '../schemas.ts'
-import { parseInstant } from '../time.ts'
+import { parseRange } from '../time.ts'
 
 /**
  * Energy reports of any scope (enterprise, site, line, device) over a range, per bucket: energy,
@@ -22,7 +22,6 @@ import { parseInstant } from '../time.ts'
  * plus a tariff check. Figures come from reports/ (reports/README.md); every table is `rows`.
  */
 
-const DAY_MS = 86_400_000
 const N = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
 
 const SCOPE = Type.String({ minLength: 1, maxLength: 300, description: 'enterprise[/site[/line[/device]]] of the plant model, e.g. acme/w1/l1' })
@@ -303,15 +302,7 @@ function asked(ctx: ApiContext, req: FastifyRequest, q: { scope: string; start: 
   }
   const lines = linesOf(ctx.model, scope)
   const timezone = scopeTimezone(ctx.model, lines)
-  const start = parseInstant(q.start, 'start', timezone)
-  const stop = parseInstant(q.stop, 'stop', timezone)
-  if (start >= stop) {
-    throw apiError('API_ERR_RANGE', `query parameters "start" and "stop": start (${new Date(start).toISOString()}) must be before stop (${new Date(stop).toISOString()})`, { start, stop })
-  }
-  const { maxRangeDays } = ctx.config
-  if (stop - start > maxRangeDays * DAY_MS) {
-    throw apiError('API_ERR_RANGE_TOO_LARGE', `query parameters "start" and "stop" span ${((stop - start) / DAY_MS).toFixed(1)} days; at most ${maxRangeDays} days per query`, { maxRangeDays })
-  }
+  const { start, stop } = parseRange(q.start, q.stop, timezone, { maxDays: ctx.config.maxRangeDays })
   return { scope, lines, range: { start, end: stop } }
 }
 

@@ -1,6 +1,6 @@
 import Type from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { parseDuration, type Duration } from '../../core/duration.ts'
+import { DAY_MS, parseDuration, type Duration } from '../../core/duration.ts'
 import { isPlantWattError } from '../../core/errors.ts'
 import { QUANTITIES, QUANTITY_NAMES, isQuantity } from '../../core/quantities.ts'
 import { addressTags, isValidId, type DeviceAddress } from '../../core/topic.ts'
@@ -8,11 +8,9 @@ import { AGGREGATE_FNS, TELEMETRY_MEASUREMENT } from '../../storage/store.ts'
 import { windowRuns } from '../../core/windows.ts'
 import { ERROR_RESPONSES, apiError } from '../errors.ts'
 import { InstantSchema, StringEnum } from '../schemas.ts'
-import { isValidTimeZone, parseInstant } from '../time.ts'
+import { isValidTimeZone, parseRange } from '../time.ts'
 import type { ApiContext, RouteOptions } from '../context.ts'
 import { canSeeEnterprise, type Principal } from '../principal.ts'
-
-const DAY_MS = 86_400_000
 
 const SeriesQuerySchema = Type.Object(
   {
@@ -139,15 +137,8 @@ export const seriesRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
       const every = q.every === undefined ? undefined : parseEvery(q.every)
       const device = await resolveDevice(ctx, q.device, req.principal)
       const timezone = q.tz ?? device.timezone
-      const start = parseInstant(q.start, 'start', timezone)
-      const stop = parseInstant(q.stop, 'stop', timezone)
-      if (start >= stop) {
-        throw apiError('API_ERR_RANGE', `query parameters "start" and "stop": start (${new Date(start).toISOString()}) must be before stop (${new Date(stop).toISOString()})`, { start, stop })
-      }
-      const { maxRangeDays, maxPoints } = ctx.config
-      if (stop - start > maxRangeDays * DAY_MS) {
-        throw apiError('API_ERR_RANGE_TOO_LARGE', `query parameters "start" and "stop" span ${((stop - start) / DAY_MS).toFixed(1)} days; at most ${maxRangeDays} days per query`, { maxRangeDays })
-      }
+      const { start, stop } = parseRange(q.start, q.stop, timezone, { maxDays: ctx.config.maxRangeDays })
+      const { maxPoints } = ctx.config
       if (every) {
         // The exact count in the time zone, from the same window grid the stores use.
         const windows = windowRuns(start, stop, every.text, timezone).reduce((n, run) => n + run.count, 0)
