@@ -1,9 +1,9 @@
 import { forecastDemand } from '../analytics/demand.ts'
 import { PlantWattError } from '../core/errors.ts'
-import { deviceKey, type PlantDeviceEntry, type PlantModel } from '../core/plant.ts'
+import { deviceKey, PlantDeviceIndex, type PlantDeviceEntry, type PlantModel } from '../core/plant.ts'
 import type { DeviceAddress } from '../core/topic.ts'
 import { bandKw, emptyBaselineBook, expectedPowerKw, rateOf, type BaselineBook } from './baseline.ts'
-import { inShift, lineContexts, lineKeyOf, plantDeviceIndex, type LineContext } from './plant-context.ts'
+import { inShift, lineContexts, lineKeyOf, type LineContext } from './plant-context.ts'
 import type { ResolvedRule, RuleKind, Severity } from './rules.ts'
 import { describeAlert, type AlertText } from './text.ts'
 import { HOUR_MS, MINUTE_MS } from '../core/duration.ts'
@@ -174,18 +174,16 @@ export class AlertEngine {
   private readonly byId = new Map<string, Tracker>()
   /** Open alerts whose rule is no longer configured: kept so they can be acknowledged and resolved. */
   private readonly orphans = new Map<string, Alert>()
-  private readonly plantDevices: Map<string, PlantDeviceEntry>
+  private readonly plantDevices: PlantDeviceIndex
   private readonly lines: Map<string, LineContext>
   private readonly production = new Map<string, { ts: number; value: number }[]>()
   private readonly sites = new Map<string, SiteDemand>()
   private baselines: BaselineBook
   private readonly graceMs: number
-  private readonly names = new Map<string, string>()
 
   constructor(options: EngineOptions) {
     this.rules = options.rules
-    this.plantDevices = plantDeviceIndex(options.plant)
-    for (const [k, d] of this.plantDevices) this.names.set(k, d.name)
+    this.plantDevices = new PlantDeviceIndex(options.plant)
     this.lines = lineContexts(options.plant)
     this.baselines = options.baselines ?? emptyBaselineBook()
     this.graceMs = options.windowGraceMs ?? 60_000
@@ -315,7 +313,7 @@ export class AlertEngine {
 
   /** Display name of a device (plant model), else its id. */
   nameOf(address: DeviceAddress): string {
-    return this.names.get(deviceKey(address)) ?? address.device
+    return this.plantDevices.get(address)?.name ?? address.device
   }
 
   // ---- internals ----
@@ -324,7 +322,7 @@ export class AlertEngine {
     const key = deviceKey(address)
     let d = this.devices.get(key)
     if (!d) {
-      const entry = this.plantDevices.get(key)
+      const entry = this.plantDevices.get(address)
       const a = { enterprise: address.enterprise, site: address.site, line: address.line, device: address.device }
       d = {
         address: a,

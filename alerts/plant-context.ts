@@ -1,4 +1,4 @@
-import { deviceKey, listPlantDevices, type PlantDeviceEntry, type PlantModel } from '../core/plant.ts'
+import type { PlantModel } from '../core/plant.ts'
 import type { DeviceAddress } from '../core/topic.ts'
 import { cachedOffsetMs } from './time.ts'
 import { DAY_MS, MINUTE_MS } from '../core/duration.ts'
@@ -58,8 +58,4 @@ export function inShift(line: LineContext, ts: number): boolean {
     if ((minute >= a && minute < b) || (minute + 1440 >= a && minute + 1440 < b)) return true
   }
   return false
-}
-
-export function plantDeviceIndex(plant: PlantModel): Map<string, PlantDeviceEntry> {
-  return new Map(listPlantDevices(plant).map((d) => [deviceKey(d), d]))
 }

@@ -1,5 +1,6 @@
 import Type from 'typebox'
 import { ID_PATTERN, type DeviceAddress } from './topic.ts'
+import { DEFAULT_TIMEZONE } from './windows.ts'
 
 const Id = (description: string) => Type.String({ pattern: ID_PATTERN, description })
 
@@ -80,7 +81,7 @@ export const PlantEnterpriseSchema = Type.Object(
 /** The declarative plant model: enterprises → sites → lines → devices. */
 export const PlantModelSchema = Type.Object(
   {
-    timezone: Type.String({ default: 'Asia/Shanghai', description: 'IANA time zone windows align to' }),
+    timezone: Type.String({ default: DEFAULT_TIMEZONE, description: 'IANA time zone windows align to' }),
     strict: Type.Boolean({ default: false, description: 'reject telemetry from devices not in the model' }),
     enterprises: Type.Array(PlantEnterpriseSchema, { default: [] }),
   },
@@ -131,4 +132,32 @@ export function listPlantDevices(model: PlantModel): PlantDeviceEntry[] {
 /** Key used to look a device up by its address. */
 export function deviceKey(a: DeviceAddress): string {
   return `${a.enterprise}/${a.site}/${a.line}/${a.device}`
+}
+
+/** The devices of a plant model, indexed once: by full address and by bare device id. */
+export class PlantDeviceIndex {
+  /** Every device, in model order. */
+  readonly devices: readonly PlantDeviceEntry[]
+  private readonly byKey: Map<string, PlantDeviceEntry>
+  private readonly byId = new Map<string, PlantDeviceEntry[]>()
+
+  /** No model: an index with no devices. */
+  constructor(model: PlantModel | undefined) {
+    this.devices = model ? listPlantDevices(model) : []
+    this.byKey = new Map(this.devices.map((d) => [deviceKey(d), d]))
+    for (const d of this.devices) {
+      const list = this.byId.get(d.device)
+      if (list) list.push(d)
+      else this.byId.set(d.device, [d])
+    }
+  }
+
+  get(address: DeviceAddress): PlantDeviceEntry | undefined {
+    return this.byKey.get(deviceKey(address))
+  }
+
+  /** Every device of the model with this id (ids are unique per line, not per plant), in model order. */
+  withId(id: string): readonly PlantDeviceEntry[] {
+    return this.byId.get(id) ?? []
+  }
 }
