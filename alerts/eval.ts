@@ -15,6 +15,7 @@ import { cachedOffsetMs } from './time.ts'
 import { AlertEngine, type Alert, type AlertSample } from './engine.ts'
 import { RECOMMENDED_RULES, validateAlertsConfig, type RuleKind } from './rules.ts'
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../core/duration.ts'
+import { DEFAULT_TIMEZONE } from '../core/windows.ts'
 
 /**
  * Measures the alert engine on the hubei scenario: backfill a temporary embedded store with
@@ -217,7 +218,7 @@ function activeFrom(f: FaultRecord, timezone: string): number {
  * load fault, on the main meter of the fault's line — `mainMeters`, default devices named `main`)
  * opened between the fault's start and 2 h after its end (1 h after the start for faults without end).
  */
-export function score(alerts: readonly Alert[], faults: readonly FaultRecord[], mainMeters?: ReadonlySet<string>, timezone = 'Asia/Shanghai'): { claimed: Record<string, KindScore>; unmatched: Alert[] } {
+export function score(alerts: readonly Alert[], faults: readonly FaultRecord[], mainMeters?: ReadonlySet<string>, timezone = DEFAULT_TIMEZONE): { claimed: Record<string, KindScore>; unmatched: Alert[] } {
   const matchedTo = new Map<string, FaultRecord>()
   for (const a of alerts) {
     const f = faults.find((x) => matches(a, x, mainMeters))

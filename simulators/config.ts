@@ -1,6 +1,7 @@
 import Type from 'typebox'
 import { ID_PATTERN } from '../core/topic.ts'
 import { METER_PROFILE_IDS } from './meters/index.ts'
+import { DEFAULT_TIMEZONE } from '../core/windows.ts'
 
 export const SimMeterSchema = Type.Object(
   {
@@ -19,7 +20,7 @@ export const SimMeterSchema = Type.Object(
 export const SimConfigSchema = Type.Object(
   {
     seed: Type.Integer({ default: 1, description: 'PRNG seed; the same seed gives the same values at the same instant' }),
-    timezone: Type.String({ default: 'Asia/Shanghai', description: 'IANA zone whose local time of week drives the load shape' }),
+    timezone: Type.String({ default: DEFAULT_TIMEZONE, description: 'IANA zone whose local time of week drives the load shape' }),
     updateIntervalMs: Type.Integer({ minimum: 0, default: 1000, description: 'period of register updates, ms; 0 = only on demand' }),
     meters: Type.Array(SimMeterSchema, { default: [], description: 'simulated meters' }),
   },

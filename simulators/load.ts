@@ -3,6 +3,7 @@ import type { Quantity } from '../core/quantities.ts'
 import { interpolateSlots, loadLoadShape, type LoadShape } from './load-shape.ts'
 import { valueNoise } from './prng.ts'
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../core/duration.ts'
+import { DEFAULT_TIMEZONE } from '../core/windows.ts'
 
 /** Canonical quantities (core/quantities.ts) a three-phase meter simulator reports. */
 export const METER_QUANTITIES = [
@@ -110,7 +111,7 @@ export function createLoadModel(options: LoadModelOptions): LoadModel {
   const { ratedKw } = options
   if (!(Number.isFinite(ratedKw) && ratedKw > 0)) throw new PlantWattError('SIM_ERR_CONFIG', `ratedKw must be a positive number, got ${ratedKw}`)
   const seed = options.seed ?? 1
-  const timezone = options.timezone ?? 'Asia/Shanghai'
+  const timezone = options.timezone ?? DEFAULT_TIMEZONE
   const shape = options.shape ?? loadLoadShape()
   const offsetAt = createOffsetFn(timezone)
 

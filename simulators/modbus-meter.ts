@@ -8,6 +8,7 @@ import type { ModbusUnit } from './modbus/pdu.ts'
 import { RegisterSpace } from './modbus/registers.ts'
 import { startModbusRtuServer, type ModbusRtuServerOptions } from './modbus/rtu-server.ts'
 import { startModbusTcpServer, type ModbusTcpServer } from './modbus/tcp-server.ts'
+import { DEFAULT_TIMEZONE } from '../core/windows.ts'
 
 /** The values a meter served from one update tick until the next. */
 export interface MeterSnapshot {
@@ -138,7 +139,7 @@ export function createMeterDevice(options: MeterDeviceOptions): MeterDevice {
   const profile = METER_PROFILES[options.profile]
   const clock = options.clock ?? Date.now
   const historySize = options.historySize ?? 3600
-  const timezone = options.timezone ?? 'Asia/Shanghai'
+  const timezone = options.timezone ?? DEFAULT_TIMEZONE
   const model = createMeterModel({
     ratedKw: options.ratedKw,
     seed: options.seed ?? 1,

@@ -7,6 +7,7 @@ import { PlantWattError } from '../../core/errors.ts'
 import { ID_PATTERN } from '../../core/topic.ts'
 import { METER_PROFILE_IDS } from '../meters/index.ts'
 import { BENCHMARK_IDS, SEC_GRADES } from './benchmarks.ts'
+import { DEFAULT_TIMEZONE } from '../../core/windows.ts'
 
 const Id = (description: string) => Type.String({ pattern: ID_PATTERN, description })
 const HHMM = '^([01][0-9]|2[0-3]):[0-5][0-9]$'
@@ -155,7 +156,7 @@ export const ScenarioSchema = Type.Object(
     name: Type.String({ minLength: 1 }),
     description: Type.Optional(Type.String()),
     seed: Type.Integer({ default: 1, description: 'the same seed gives the same data' }),
-    timezone: Type.String({ default: 'Asia/Shanghai' }),
+    timezone: Type.String({ default: DEFAULT_TIMEZONE }),
     speed: Type.Number({ exclusiveMinimum: 0, default: 1, description: 'live runs: simulated seconds per real second' }),
     startTime: Type.Optional(Instant('live runs: simulated time at start; default now')),
     updateIntervalMs: Type.Integer({ minimum: 0, default: 1000, description: 'live runs: real ms between register updates' }),
