@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { Readable } from 'node:stream'
 import { counterRollup } from '../reports/cache.ts'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -194,6 +195,22 @@ describe('long layout', () => {
     await expect(importCsv({ text: open }, {}, { store, plant: PLANT, now: () => D0 })).rejects.toSatisfy(
       (e: unknown) => isPlantWattError(e, 'IMPORT_ERR_CSV') && /after line 4 is never closed/.test(e.message),
     )
+  })
+
+  it('a record longer than 65,536 characters (a quote never closed in a large file) refuses the file as soon as it gets that long', async () => {
+    const head = `timestamp,device,quantity,value\n2025-11-29T00:00:00+08:00,${MILL},active_power_kw,1\n2025-11-29T00:01:00+08:00,"${MILL},active_power_kw,2\n`
+    let sent = 0
+    // 8 MB after the quote, generated on demand: the import stops long before the end.
+    const tail = function* () {
+      for (let i = 0; i < 100_000; i++) {
+        sent++
+        yield `2025-11-29T00:02:00+08:00,${MILL},active_power_kw,${i}\n`
+      }
+    }
+    const r = importCsv({ stream: Readable.from((function* () { yield head; yield* tail() })()) }, {}, { store, plant: PLANT })
+    await expect(r).rejects.toSatisfy((e: unknown) => isPlantWattError(e, 'IMPORT_ERR_CSV') && /after line 2 is longer than 65536 characters/.test((e as Error).message))
+    expect(sent).toBeLessThan(10_000)
+    expect(await stored(MILL, ['active_power_kw'])).toEqual({})
   })
 
   it('file-level problems are coded errors and write nothing', async () => {
@@ -473,6 +490,13 @@ describe('POST /api/v1/import', () => {
     const res = await post(app, ['timestamp,device,quantity,value', ...rows].join('\n'))
     expect(res.statusCode).toBe(413)
     expect(res.json().error.code).toBe('API_ERR_PAYLOAD_TOO_LARGE')
+    expect(await stored(MILL, ['active_power_kw'])).toEqual({})
+    // Without a Content-Length (a stream): refused once the count passes the limit.
+    const streamed = await app.inject({ method: 'POST', url: '/api/v1/import', headers: { 'content-type': 'text/csv' }, payload: Readable.from(['timestamp,device,quantity,value\n', ...rows.map((r) => `${r}\n`)]) })
+    expect([streamed.statusCode, streamed.json().error]).toEqual([413, { code: 'API_ERR_PAYLOAD_TOO_LARGE', message: 'the CSV body is larger than 1000 bytes (api.importMaxBytes)', details: { limit: 1000 } }])
+    // Refused before the importer reads (a bad option): the unread body past the limit harms nothing.
+    const badOption = await app.inject({ method: 'POST', url: '/api/v1/import?timezone=Mars%2FOlympus', headers: { 'content-type': 'text/csv' }, payload: Readable.from(['timestamp,device,quantity,value\n', ...rows.map((r) => `${r}\n`)]) })
+    expect([badOption.statusCode, badOption.json().error.details.code]).toEqual([400, 'IMPORT_ERR_OPTIONS'])
     expect(await stored(MILL, ['active_power_kw'])).toEqual({})
   })
 })

@@ -130,7 +130,7 @@ class PointBatcher {
 export async function importCsv(source: CsvSource, options: ImportOptionsInput, deps: ImportDeps): Promise<ImportResult> {
   const opts = resolveImportOptions(options)
   if (!('stream' in source)) return importTwice(source, source, opts, deps)
-  const spool = await Spool.open(deps.spoolDir)
+  const spool = Spool.open(deps.spoolDir)
   try {
     return await importTwice({ stream: spool.tee(source.stream) }, { path: spool.path }, opts, deps)
   } finally {

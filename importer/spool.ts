@@ -1,5 +1,5 @@
-import { createWriteStream } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { createWriteStream, mkdtempSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Transform, type Readable } from 'node:stream'
@@ -10,15 +10,21 @@ import { Transform, type Readable } from 'node:stream'
  * the body until `remove()`. The folder is private to the process user (mkdtemp: mode 0700).
  */
 export class Spool {
+  private teed: Readable | undefined
+
   private constructor(
     private readonly dir: string,
     /** The copy; complete once the stream returned by `tee` has ended. */
     readonly path: string,
   ) {}
 
-  /** @param parent where the private folder is made; default the OS temp folder. */
-  static async open(parent: string = tmpdir()): Promise<Spool> {
-    const dir = await mkdtemp(join(parent, 'plantwatt-import-'))
+  /**
+   * @param parent where the private folder is made; default the OS temp folder.
+   * Synchronous on purpose: the caller's stream is already flowing, and an error it emits before
+   * `tee` listens would be lost (the import would wait forever).
+   */
+  static open(parent: string = tmpdir()): Spool {
+    const dir = mkdtempSync(join(parent, 'plantwatt-import-'))
     return new Spool(dir, join(dir, 'body.csv'))
   }
 
@@ -38,16 +44,21 @@ export class Spool {
       },
     })
     file.on('error', (err) => tee.destroy(err))
+    // The reader reports errors; one after the reader gave up (it refused the options) must not crash the process.
+    tee.on('error', () => {})
+    this.teed = tee
     tee.on('close', () => {
       if (!file.writableFinished) file.destroy()
     })
     source.on('error', (err) => tee.destroy(err))
+    if (source.errored) queueMicrotask(() => tee.destroy(source.errored as Error))
     source.pipe(tee)
     return tee
   }
 
-  /** Deletes the copy and its folder. */
+  /** Stops the copy (if the reader gave up early) and deletes it with its folder. */
   async remove(): Promise<void> {
+    if (this.teed && !this.teed.readableEnded) this.teed.destroy()
     await rm(this.dir, { recursive: true, force: true })
   }
 }

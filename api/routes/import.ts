@@ -206,11 +206,13 @@ export const importRoutes: FastifyPluginAsyncTypebox<ImportRouteOptions> = async
       const principal = req.principal
       const raw = bodies.get(req)
       const release = slots.acquire(principal)
+      let source: CsvSource = { text: '' }
       try {
         if (q.map) options.columns = Object.fromEntries(q.map.map(parseColumnMapping))
-        let source: CsvSource = { text: '' }
         if (raw !== undefined) {
           const limited = byteLimit(bodyLimit)
+          // The importer reports the stream's errors; one before it listens (bad options) must not crash the process.
+          limited.on('error', () => {})
           raw.on('error', (err) => limited.destroy(err))
           raw.on('close', () => {
             if (!req.raw.complete) limited.destroy(new Error('the client closed the connection before the body ended'))
@@ -256,6 +258,7 @@ export const importRoutes: FastifyPluginAsyncTypebox<ImportRouteOptions> = async
         }
         throw err
       } finally {
+        if ('stream' in source && !source.stream.readableEnded) source.stream.destroy()
         release()
       }
     },
