@@ -1,9 +1,9 @@
 import { forecastDemand } from '../analytics/demand.ts'
 import { PlantWattError } from '../core/errors.ts'
-import { deviceKey, PlantDeviceIndex, type PlantDeviceEntry, type PlantModel } from '../core/plant.ts'
+import { deviceKey, lineKey, PlantDeviceIndex, type PlantDeviceEntry, type PlantModel } from '../core/plant.ts'
 import type { DeviceAddress } from '../core/topic.ts'
 import { bandKw, emptyBaselineBook, expectedPowerKw, rateOf, type BaselineBook } from './baseline.ts'
-import { inShift, lineContexts, lineKeyOf, type LineContext } from './plant-context.ts'
+import { inShift, lineContexts, type LineContext } from './plant-context.ts'
 import type { ResolvedRule, RuleKind, Severity } from './rules.ts'
 import { describeAlert, type AlertText } from './text.ts'
 import { HOUR_MS, MINUTE_MS } from '../core/duration.ts'
@@ -219,7 +219,7 @@ export class AlertEngine {
     const ts = sample.ts
     if (d.line?.production?.device === address.device) {
       const v = sample.values[d.line.production.quantity]
-      if (v !== undefined) this.recordProduction(lineKeyOf(address), ts, v)
+      if (v !== undefined) this.recordProduction(lineKey(address), ts, v)
     }
     for (const rule of d.rules) this.evaluateSample(rule, d, sample, out)
     for (const [q, v] of Object.entries(sample.values)) d.last.set(q, { ts, value: v })
@@ -328,7 +328,7 @@ export class AlertEngine {
         address: a,
         key,
         entry,
-        line: this.lines.get(lineKeyOf(a)),
+        line: this.lines.get(lineKey(a)),
         rules: this.rules.filter((r) => r.kind !== 'demand' && matchesRule(r, a, entry)),
         lastSeen: Number.NEGATIVE_INFINITY,
         last: new Map(),
@@ -526,7 +526,7 @@ export class AlertEngine {
     if (!(n > 0)) return
     const b = this.baselines.anomaly.get(d.key)
     if (!b) return
-    const rate = b.model === 'production' ? this.productionRate(lineKeyOf(d.address), start, rule.windowMs) : undefined
+    const rate = b.model === 'production' ? this.productionRate(lineKey(d.address), start, rule.windowMs) : undefined
     const expected = expectedPowerKw(b, start, rate)
     if (expected === undefined) return
     const band = bandKw(b, expected, rule.k, rule.minBandKw, rate)

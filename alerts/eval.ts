@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { deviceKey } from '../core/plant.ts'
+import { deviceKey, lineKey } from '../core/plant.ts'
 import { createEmbeddedStore } from '../storage/embedded/index.ts'
 import { TELEMETRY_MEASUREMENT, type TelemetryStore } from '../storage/store.ts'
 import type { FaultRecord } from '../simulators/faults.ts'
@@ -99,7 +99,7 @@ interface LineInfo {
 function linesOf(scenario: Scenario): LineInfo[] {
   const out: LineInfo[] = []
   for (const e of scenario.enterprises) for (const s of e.sites) for (const l of s.lines) {
-    const key = `${e.id}/${s.id}/${l.id}`
+    const key = lineKey({ enterprise: e.id, site: s.id, line: l.id })
     out.push({
       key,
       shifts: l.loadShape === 'shifts',
@@ -194,9 +194,9 @@ function matches(alert: Alert, f: FaultRecord, mainMeters?: ReadonlySet<string>)
   const key = deviceKey(alert.address)
   const sameDevice = key === f.device
   // A load fault on a sub-meter is real load: the line's main meter sees it too.
-  const lineKey = f.device.split('/').slice(0, 3).join('/')
+  const faultLine = f.device.split('/').slice(0, 3).join('/')
   const isMain = mainMeters ? mainMeters.has(key) : alert.address.device === 'main'
-  const onMain = LOAD_KINDS.includes(f.kind) && `${alert.address.enterprise}/${alert.address.site}/${alert.address.line}` === lineKey && isMain
+  const onMain = LOAD_KINDS.includes(f.kind) && lineKey(alert.address) === faultLine && isMain
   if (!sameDevice && !onMain) return false
   const end = f.end ?? f.start + HOUR_MS
   return alert.openedAt >= f.start && alert.openedAt <= end + MATCH_GRACE_MS

@@ -1,4 +1,4 @@
-import type { PlantModel } from '../core/plant.ts'
+import { lineKey, type PlantModel } from '../core/plant.ts'
 import type { DeviceAddress } from '../core/topic.ts'
 import { cachedOffsetMs } from './time.ts'
 import { DAY_MS, MINUTE_MS } from '../core/duration.ts'
@@ -15,10 +15,6 @@ export interface LineContext {
   production?: { device: string; quantity: 'output_t' | 'output_count' }
   mainMeter?: string
   contractedDemandKw?: number
-}
-
-export function lineKeyOf(a: Pick<DeviceAddress, 'enterprise' | 'site' | 'line'>): string {
-  return `${a.enterprise}/${a.site}/${a.line}`
 }
 
 const minutes = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5))
@@ -43,7 +39,7 @@ export function lineContexts(plant: PlantModel): Map<string, LineContext> {
         if (l.product) ctx.production = { device: l.product.productionDevice, quantity: l.product.unit === 't' ? 'output_t' : 'output_count' }
         if (l.mainMeter) ctx.mainMeter = l.mainMeter
         if (s.contractedDemandKw !== undefined) ctx.contractedDemandKw = s.contractedDemandKw
-        out.set(lineKeyOf({ enterprise: e.id, site: s.id, line: l.id }), ctx)
+        out.set(lineKey({ enterprise: e.id, site: s.id, line: l.id }), ctx)
       }
     }
   }

@@ -134,6 +134,11 @@ export function deviceKey(a: DeviceAddress): string {
   return `${a.enterprise}/${a.site}/${a.line}/${a.device}`
 }
 
+/** Key (and path) of a line: enterprise/site/line. */
+export function lineKey(a: Pick<DeviceAddress, 'enterprise' | 'site' | 'line'>): string {
+  return `${a.enterprise}/${a.site}/${a.line}`
+}
+
 /** The devices of a plant model, indexed once: by full address and by bare device id. */
 export class PlantDeviceIndex {
   /** Every device, in model order. */

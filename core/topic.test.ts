@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { buildTopic, channelFilter, parseTopic } from './topic.ts'
+import { addressOfTags, addressTags, buildTopic, channelFilter, parseTopic } from './topic.ts'
+import { deviceKey, lineKey } from './plant.ts'
 import { isPlantWattError } from './errors.ts'
 
 describe('topic scheme', () => {
@@ -38,5 +39,19 @@ describe('topic scheme', () => {
   it('builds subscription filters per channel', () => {
     expect(channelFilter('data')).toBe('pw/v1/+/+/+/+/data')
     expect(channelFilter('alert', 'hb-steel')).toBe('pw/v1/hb-steel/+/+/+/alert')
+  })
+})
+
+describe('address tags and keys', () => {
+  const a = { enterprise: 'acme', site: 'w1', line: 'l1', device: 'm1' }
+
+  it('reads an address back from its tags, other tags ignored, a missing one as empty', () => {
+    expect(addressOfTags({ ...addressTags(a), quality: 'good' })).toEqual(a)
+    expect(addressOfTags({ enterprise: 'acme', site: 'w1', line: 'l1' })).toEqual({ ...a, device: '' })
+  })
+
+  it('keys a device as enterprise/site/line/device and its line as enterprise/site/line', () => {
+    expect(deviceKey(a)).toBe('acme/w1/l1/m1')
+    expect(lineKey(a)).toBe('acme/w1/l1')
   })
 })

@@ -23,6 +23,11 @@ export function addressTags(a: DeviceAddress): Record<string, string> {
   return { enterprise: a.enterprise, site: a.site, line: a.line, device: a.device }
 }
 
+/** The address a stored series' tags name (the inverse of addressTags); a missing tag reads as ''. */
+export function addressOfTags(tags: Readonly<Record<string, string | undefined>>): DeviceAddress {
+  return { enterprise: tags.enterprise ?? '', site: tags.site ?? '', line: tags.line ?? '', device: tags.device ?? '' }
+}
+
 export interface TopicParts extends DeviceAddress {
   channel: Channel
 }

@@ -1,4 +1,4 @@
-import { addressTags, type DeviceAddress } from '../core/topic.ts'
+import { addressOfTags, addressTags, type DeviceAddress } from '../core/topic.ts'
 import { deviceKey, type PlantModel } from '../core/plant.ts'
 import { TELEMETRY_MEASUREMENT, type TelemetryPoint, type TelemetryStore } from '../storage/store.ts'
 import type { Sample } from '../analytics/index.ts'
@@ -117,7 +117,6 @@ function withLock<T>(store: TelemetryStore, fn: () => Promise<T>): Promise<T> {
   return next
 }
 
-const addressOf = (t: Readonly<Record<string, string>>): DeviceAddress => ({ enterprise: t.enterprise ?? '', site: t.site ?? '', line: t.line ?? '', device: t.device ?? '' })
 
 
 /** What is materialised of one device's counter: quarters [from, to); `gen` counts invalidations. */
@@ -131,7 +130,7 @@ async function readState(store: TelemetryStore, devices: readonly DeviceAddress[
   const rows = await store.latest({ measurement: COUNTER_ROLLUP_STATE_MEASUREMENT, fields: [`${quantity}_from`, `${quantity}_to`, `${quantity}_gen`], filter: deviceFilter(devices) })
   const partial = new Map<string, Partial<Watermark>>()
   for (const r of rows) {
-    const key = deviceKey(addressOf(r.tags))
+    const key = deviceKey(addressOfTags(r.tags))
     const w = partial.get(key) ?? {}
     if (r.field === `${quantity}_from`) w.from = r.value
     else if (r.field === `${quantity}_to`) w.to = r.value
@@ -166,7 +165,7 @@ async function fillSegment(store: TelemetryStore, rollup: CounterRollup, devices
     })
     const points: TelemetryPoint[] = []
     for (const r of rows) {
-      if (!wanted.has(deviceKey(addressOf(r.tags)))) continue
+      if (!wanted.has(deviceKey(addressOfTags(r.tags)))) continue
       points.push({ measurement: COUNTER_ROLLUP_MEASUREMENT, tags: r.tags, fields: { [quantity]: r.value }, ts: r.windowStart })
     }
     for (let i = 0; i < points.length; i += WRITE_BATCH) await store.write(points.slice(i, i + WRITE_BATCH))
@@ -258,7 +257,7 @@ export async function invalidateForPoints(store: TelemetryStore, points: readonl
     if (p.measurement !== TELEMETRY_MEASUREMENT) continue
     const quantities = ROLLUP_QUANTITIES.filter((q) => q in p.fields)
     if (quantities.length === 0) continue
-    const device = addressOf(p.tags)
+    const device = addressOfTags(p.tags)
     const key = deviceKey(device)
     const o = oldest.get(key)
     if (!o) oldest.set(key, { device, ts: p.ts, quantities: new Set(quantities) })
@@ -289,7 +288,7 @@ export async function rollupReadings(store: TelemetryStore, devices: readonly De
     // Rows of one series share their tags object: look the key up once per series.
     if (r.tags !== tags) {
       tags = r.tags
-      key = deviceKey(addressOf(r.tags))
+      key = deviceKey(addressOfTags(r.tags))
       list = wanted.has(key) ? out.get(key) : undefined
       if (wanted.has(key) && !list) out.set(key, (list = []))
     }

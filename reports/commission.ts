@@ -228,7 +228,7 @@ export async function lastSeenSince(deps: ReportDeps, enterprises: readonly stri
   for (const r of rows) {
     const { enterprise, site, line, device } = r.tags
     if (!enterprise || !site || !line || !device) continue
-    const key = `${enterprise}/${site}/${line}/${device}`
+    const key = deviceKey({ enterprise, site, line, device })
     out.set(key, Math.max(out.get(key) ?? 0, r.ts))
   }
   return out

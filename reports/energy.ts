@@ -1,4 +1,4 @@
-import type { DeviceAddress } from '../core/topic.ts'
+import { addressOfTags, type DeviceAddress } from '../core/topic.ts'
 import { deviceKey, type PlantModel } from '../core/plant.ts'
 import { TELEMETRY_MEASUREMENT, type TelemetryStore } from '../storage/store.ts'
 import {
@@ -47,7 +47,6 @@ export const READING_LOOKBACK_MS = DAY_MS
 export type ReportGranularity = 'hour' | 'shift' | 'day' | 'month' | 'total'
 export const REPORT_GRANULARITIES: readonly ReportGranularity[] = ['hour', 'shift', 'day', 'month', 'total']
 
-const keyOfTags = (t: Record<string, string>): string => `${t.enterprise}/${t.site}/${t.line}/${t.device}`
 
 /**
  * Readings of a cumulative counter (energy_import_kwh, output_t …) per device: the first value of each
@@ -100,7 +99,7 @@ async function powerReadings(deps: ReportDeps, devices: readonly DeviceAddress[]
   })
   const byDevice = new Map<string, { ts: number; kw: number }[]>()
   for (const r of rows) {
-    const key = keyOfTags(r.tags)
+    const key = deviceKey(addressOfTags(r.tags))
     if (!wanted.has(key)) continue
     const list = byDevice.get(key)
     if (list) list.push({ ts: r.windowStart, kw: r.value })
@@ -155,7 +154,7 @@ async function readCounter(deps: ReportDeps, devices: readonly DeviceAddress[], 
       groupBy: ['enterprise', 'site', 'line', 'device'],
       timezone: 'UTC',
     })
-    return rows.map((r) => ({ key: keyOfTags(r.tags), ts: r.windowStart, value: r.value }))
+    return rows.map((r) => ({ key: deviceKey(addressOfTags(r.tags)), ts: r.windowStart, value: r.value }))
   }
   const [rolled, tail, newest] = await Promise.all([
     split > start ? rollupReadings(deps.store, devices, quantity, start, split) : Promise.resolve(new Map<string, Sample[]>()),
@@ -170,7 +169,7 @@ async function readCounter(deps: ReportDeps, devices: readonly DeviceAddress[], 
     list.push({ ts: r.ts, value: r.value })
   }
   for (const r of newest) {
-    const key = keyOfTags(r.tags)
+    const key = deviceKey(addressOfTags(r.tags))
     const list = out.get(key)
     // Only a reading newer than the last quarter's start and inside the range: the open quarter so far.
     if (!list || !wanted.has(key) || r.ts > range.end) continue

@@ -1,5 +1,5 @@
-import { deviceKey, type PlantDeviceEntry } from '../core/plant.ts'
-import { addressTags, type DeviceAddress } from '../core/topic.ts'
+import { deviceKey, lineKey, type PlantDeviceEntry } from '../core/plant.ts'
+import { addressOfTags, addressTags, type DeviceAddress } from '../core/topic.ts'
 import { TELEMETRY_MEASUREMENT } from '../storage/store.ts'
 import { powerFactorFromEnergy, powerFactorSummary, type Sample, type TimeRange } from '../analytics/index.ts'
 import { deviceBucketAmounts, type ReportDeps } from './energy.ts'
@@ -72,7 +72,6 @@ export interface PowerFactorReport {
 }
 
 
-const keyOfTags = (t: Readonly<Record<string, string>>): string => `${t.enterprise}/${t.site}/${t.line}/${t.device}`
 
 /** The devices a report covers and the lines that have no meter to stand for them. */
 function devicesOf(deps: ReportDeps, scope: Scope, per: PowerFactorPer): { devices: PlantDeviceEntry[]; missing: string[] } {
@@ -162,11 +161,11 @@ export async function powerFactorReport(deps: ReportDeps, scope: Scope, range: T
   ])
   const count = new Map<string, Record<string, number>>()
   for (const r of counts) {
-    const key = keyOfTags(r.tags)
+    const key = deviceKey(addressOfTags(r.tags))
     count.set(key, { ...count.get(key), [r.field]: r.value })
   }
   // Energy-weighted PF for the devices with a reactive counter: two counter reports for all of them.
-  const withReactive = devices.filter((d) => reactive.some((r) => keyOfTags(r.tags) === deviceKey(d) && wanted.has(deviceKey(d))))
+  const withReactive = devices.filter((d) => reactive.some((r) => deviceKey(addressOfTags(r.tags)) === deviceKey(d) && wanted.has(deviceKey(d))))
   const total = [{ start: range.start, end: range.end, label: 'total' }]
   const [kwh, kvarh] =
     withReactive.length > 0
@@ -180,7 +179,7 @@ export async function powerFactorReport(deps: ReportDeps, scope: Scope, range: T
     const p = kwh.get(key)?.[0]?.amount
     const q = kvarh.get(key)?.[0]?.amount
     const energy = p !== undefined && q !== undefined ? { activeKwh: p, reactiveKvarh: q, energyPf: powerFactorFromEnergy(p, q) } : { activeKwh: null, reactiveKvarh: null, energyPf: null }
-    const row = { line: `${d.enterprise}/${d.site}/${d.line}`, device: d.device, mainMeter: d.mainMeter, threshold, ...energy }
+    const row = { line: lineKey(d), device: d.device, mainMeter: d.mainMeter, threshold, ...energy }
     if (fields.length === 0) {
       rows.push({ ...row, source: 'none', resolution: 'raw', samples: 0, meanPf: null, sampleMeanPf: null, belowThresholdH: 0, coveredH: 0, belowThresholdShare: null })
       continue

@@ -1,6 +1,6 @@
 import { QUANTITIES, isQuantity } from '../core/quantities.ts'
-import { deviceKey, type PlantDeviceEntry } from '../core/plant.ts'
-import { addressTags } from '../core/topic.ts'
+import { deviceKey, lineKey, type PlantDeviceEntry } from '../core/plant.ts'
+import { addressOfTags, addressTags } from '../core/topic.ts'
 import { TELEMETRY_MEASUREMENT, type RawRow } from '../storage/store.ts'
 import { qualityReport, type QualityReport, type Sample, type TimeRange } from '../analytics/index.ts'
 import type { ReportDeps } from './energy.ts'
@@ -108,19 +108,18 @@ export async function qualityReportOf(deps: ReportDeps, scope: Scope, range: Tim
   const details: QualityDetail[] = []
   if (devices.length === 0) return { scope: formatScope(scope), start: range.start, end: range.end, rows, details }
   const all = deviceFilter(devices)
-  const keyOf = (t: Readonly<Record<string, string>>): string => `${t.enterprise}/${t.site}/${t.line}/${t.device}`
   // Each device's quantity: the one asked for, else its primary one (reported since the range start).
   const quantityOf = new Map<string, string>()
   if (req.quantity === undefined) {
     const seen = await deps.store.latest({ measurement: TELEMETRY_MEASUREMENT, filter: all, fields: QUALITY_DEFAULT_QUANTITIES, since: range.start })
     for (const d of devices) {
-      const fields = new Set(seen.filter((r) => keyOf(r.tags) === deviceKey(d)).map((r) => r.field))
+      const fields = new Set(seen.filter((r) => deviceKey(addressOfTags(r.tags)) === deviceKey(d)).map((r) => r.field))
       quantityOf.set(deviceKey(d), QUALITY_DEFAULT_QUANTITIES.find((q) => fields.has(q)) ?? QUALITY_DEFAULT_QUANTITIES[0])
     }
   } else for (const d of devices) quantityOf.set(deviceKey(d), req.quantity)
   // The whole report reads at most `limit` samples: counted first, refused when over.
   const counts = await deps.store.aggregate({ measurement: TELEMETRY_MEASUREMENT, fields: [...new Set(quantityOf.values())], filter: all, start: range.start, stop: range.end, fn: 'count', groupBy: ['enterprise', 'site', 'line', 'device'] })
-  const total = counts.filter((c) => quantityOf.get(keyOf(c.tags)) === c.field).reduce((s, c) => s + c.value, 0)
+  const total = counts.filter((c) => quantityOf.get(deviceKey(addressOfTags(c.tags))) === c.field).reduce((s, c) => s + c.value, 0)
   if (total > req.limit) {
     throw reportError('REPORTS_ERR_INPUT', `the scope holds ${total} samples in the range, more than the limit of ${req.limit} a quality report reads: narrow the scope or the range`, { samples: total, limit: req.limit })
   }
@@ -171,7 +170,7 @@ export async function qualityReportOf(deps: ReportDeps, scope: Scope, range: Tim
     const n = report.samples
     const uncertain = report.uncertainQuality
     rows.push({
-      line: `${d.enterprise}/${d.site}/${d.line}`,
+      line: lineKey(d),
       device: d.device,
       quantity,
       expectedIntervalS: interval !== undefined ? interval / 1000 : null,
@@ -195,7 +194,7 @@ export async function qualityReportOf(deps: ReportDeps, scope: Scope, range: Tim
       truncated,
       coveredUntil: covered.end,
     })
-    details.push({ device: `${d.enterprise}/${d.site}/${d.line}/${d.device}`, quantity, gaps: report.gaps.slice(0, MAX_LISTED), stuck: report.stuck.slice(0, MAX_LISTED) })
+    details.push({ device: deviceKey(d), quantity, gaps: report.gaps.slice(0, MAX_LISTED), stuck: report.stuck.slice(0, MAX_LISTED) })
   }
   return { scope: formatScope(scope), start: range.start, end: range.end, rows, details }
 }

@@ -1,5 +1,5 @@
 import { ID_PATTERN, type DeviceAddress } from '../core/topic.ts'
-import { deviceKey, listPlantDevices, type PlantDeviceEntry, type PlantLine, type PlantModel } from '../core/plant.ts'
+import { deviceKey, lineKey, listPlantDevices, type PlantDeviceEntry, type PlantLine, type PlantModel } from '../core/plant.ts'
 import { reportError } from './errors.ts'
 
 /**
@@ -66,7 +66,7 @@ export function allLines(model: PlantModel): ScopeLine[] {
   const out: ScopeLine[] = []
   const byLine = new Map<string, PlantDeviceEntry[]>()
   for (const d of listPlantDevices(model)) {
-    const key = `${d.enterprise}/${d.site}/${d.line}`
+    const key = lineKey(d)
     const list = byLine.get(key)
     if (list) list.push(d)
     else byLine.set(key, [d])
@@ -75,14 +75,15 @@ export function allLines(model: PlantModel): ScopeLine[] {
     for (const s of e.sites) {
       const timezone = s.timezone ?? model.timezone
       for (const l of s.lines) {
-        const devices = byLine.get(`${e.id}/${s.id}/${l.id}`) ?? []
+        const path = lineKey({ enterprise: e.id, site: s.id, line: l.id })
+        const devices = byLine.get(path) ?? []
         const main = devices.find((d) => d.mainMeter)
         const production = l.product ? devices.find((d) => d.device === l.product?.productionDevice) : undefined
         out.push({
           enterprise: e.id,
           site: s.id,
           line: l.id,
-          path: `${e.id}/${s.id}/${l.id}`,
+          path,
           name: l.name ?? l.id,
           timezone,
           region: e.region,

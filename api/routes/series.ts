@@ -11,6 +11,7 @@ import { InstantSchema, StringEnum } from '../schemas.ts'
 import { isValidTimeZone, parseRange } from '../time.ts'
 import type { ApiContext, RouteOptions } from '../context.ts'
 import { canSeeEnterprise, type Principal } from '../principal.ts'
+import { deviceKey, lineKey } from '../../core/plant.ts'
 
 const SeriesQuerySchema = Type.Object(
   {
@@ -80,14 +81,14 @@ async function resolveDevice(ctx: ApiContext, text: string, principal: Principal
     const seen = new Map<string, DeviceAddress>()
     for (const row of await ctx.store.latest({ measurement: TELEMETRY_MEASUREMENT, filter: { device: id, ...(principal.enterprise === undefined ? {} : { enterprise: principal.enterprise }) } })) {
       const { enterprise, site, line } = row.tags
-      if (enterprise !== undefined && site !== undefined && line !== undefined && canSeeEnterprise(principal, enterprise)) seen.set(`${enterprise}/${site}/${line}`, { enterprise, site, line, device: id })
+      if (enterprise !== undefined && site !== undefined && line !== undefined && canSeeEnterprise(principal, enterprise)) seen.set(lineKey({ enterprise, site, line }), { enterprise, site, line, device: id })
     }
     candidates.push(...seen.values())
   }
   const [only] = candidates
   if (only === undefined) throw unknown()
   if (candidates.length > 1) {
-    const paths = candidates.map((c) => `${c.enterprise}/${c.site}/${c.line}/${c.device}`)
+    const paths = candidates.map(deviceKey)
     throw apiError('API_ERR_DEVICE_AMBIGUOUS', `query parameter "device": id ${JSON.stringify(id)} names ${paths.length} devices (${paths.join(', ')}); give enterprise/site/line/device`, { candidates: paths })
   }
   const { enterprise, site, line, device } = only
@@ -157,7 +158,7 @@ export const seriesRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
         ...(every ? { every: every.text } : {}),
       })
       return {
-        device: `${device.enterprise}/${device.site}/${device.line}/${device.device}`,
+        device: deviceKey(device),
         quantity: q.quantity,
         unit: QUANTITIES[q.quantity].unit,
         fn,

@@ -1,6 +1,8 @@
 import { PlantWattError } from '../../core/errors.ts'
 import { TELEMETRY_MEASUREMENT, type LatestRow, type TelemetryStore } from '../../storage/store.ts'
 import type { Scenario } from './schema.ts'
+import { deviceKey } from '../../core/plant.ts'
+import { addressOfTags } from '../../core/topic.ts'
 
 /** Cumulative counters a scenario device continues across runs: meter energy, production, machine energy and parts. */
 export const SCENARIO_COUNTERS = ['energy_import_kwh', 'energy_export_kwh', 'energy_total_kwh', 'output_t', 'output_count'] as const
@@ -14,7 +16,7 @@ export type ScenarioCounters = ReadonlyMap<string, ScenarioCounterValues>
 export function scenarioCounterDevices(scenario: Scenario): Set<string> {
   const out = new Set<string>()
   for (const e of scenario.enterprises) for (const s of e.sites) for (const l of s.lines) {
-    for (const id of [l.mainMeter.id, ...l.subMeters.map((m) => m.id), l.productionDevice, ...l.machines.map((m) => m.id)]) out.add(`${e.id}/${s.id}/${l.id}/${id}`)
+    for (const id of [l.mainMeter.id, ...l.subMeters.map((m) => m.id), l.productionDevice, ...l.machines.map((m) => m.id)]) out.add(deviceKey({ enterprise: e.id, site: s.id, line: l.id, device: id }))
   }
   return out
 }
@@ -70,7 +72,7 @@ export async function readScenarioCounters(scenario: Scenario, store: TelemetryS
   const newestTs = new Map<string, number>()
   let newest: number | undefined
   for (const r of rows) {
-    const key = `${r.tags.enterprise}/${r.tags.site}/${r.tags.line}/${r.tags.device}`
+    const key = deviceKey(addressOfTags(r.tags))
     if (!devices.has(key)) continue
     newestTs.set(key, Math.max(newestTs.get(key) ?? Number.NEGATIVE_INFINITY, r.ts))
     newest = newest === undefined ? r.ts : Math.max(newest, r.ts)

@@ -1,5 +1,5 @@
 import type { DeviceAddress } from '../../core/topic.ts'
-import type { PlantModel } from '../../core/plant.ts'
+import { deviceKey, lineKey as lineKeyOf, type PlantModel } from '../../core/plant.ts'
 import type { FaultBook } from '../faults.ts'
 import { createOffsetFn, localMinuteOfWeek } from '../load.ts'
 import { interpolateSlots, loadLoadShape } from '../load-shape.ts'
@@ -128,7 +128,7 @@ export function buildScenarioModel(scenario: Scenario, faults: FaultBook): Scena
   for (const e of scenario.enterprises) {
     for (const site of e.sites) {
       for (const line of site.lines) {
-        const lineKey = `${e.id}/${site.id}/${line.id}`
+        const lineKey = lineKeyOf({ enterprise: e.id, site: site.id, line: line.id })
         const lineSeed = mixSeed(scenario.seed, hashString(lineKey))
         const level = levelFn(line)
         const slow = line.loadShape === 'continuous' ? 0.03 : 0.01
@@ -149,7 +149,7 @@ export function buildScenarioModel(scenario: Scenario, faults: FaultBook): Scena
           m.transport === 'rtu' ? `rtu:${m.serialPath}` : m.port === 0 ? `line:${lineKey}` : `tcp:${m.host}:${m.port}`
 
         const subs: ScenarioMeter[] = line.subMeters.map((m, i) => {
-          const key = `${lineKey}/${m.id}`
+          const key = deviceKey(addr(m.id))
           const seed = mixSeed(scenario.seed, hashString(key))
           return {
             address: addr(m.id), key, role: 'sub', name: m.name ?? m.id, profile: m.profile, ratedKw: line.ratedKw * m.share, seed,
@@ -163,7 +163,7 @@ export function buildScenarioModel(scenario: Scenario, faults: FaultBook): Scena
           }
         })
         const mm = line.mainMeter
-        const mainKey = `${lineKey}/${mm.id}`
+        const mainKey = deviceKey(addr(mm.id))
         const mainSeed = mixSeed(scenario.seed, hashString(mainKey))
         const loss = subs.length > 0 ? line.lossFraction : 1
         meters.push({
@@ -190,7 +190,7 @@ export function buildScenarioModel(scenario: Scenario, faults: FaultBook): Scena
         const kwhPerUnitProductive = productive > 0 ? (sec * productive) / all : sec
         production.push({
           address: addr(line.productionDevice),
-          key: `${lineKey}/${line.productionDevice}`,
+          key: deviceKey(addr(line.productionDevice)),
           productId: line.product.id,
           quantity: line.product.unit === 't' ? 'output_t' : 'output_count',
           secKwhPerUnit: sec,
@@ -199,7 +199,7 @@ export function buildScenarioModel(scenario: Scenario, faults: FaultBook): Scena
         // Machines run while the line is in production: in a shift, or above a third of the steel week's peak.
         const threshold = line.loadShape === 'shifts' ? (line.idleFraction + ON_LEVEL) / 2 : line.loadShape === 'steel' ? 0.3 : 0
         for (const m of line.machines) {
-          const key = `${lineKey}/${m.id}`
+          const key = deviceKey(addr(m.id))
           machines.push({
             address: addr(m.id), key, lineKey, kind: m.kind, ratedKw: m.ratedKw, seed: mixSeed(scenario.seed, hashString(key)), product: line.product.id,
             scheduled: (t) => level(localMinuteOfWeek(t, offsetAt(t))) >= threshold,
@@ -215,7 +215,7 @@ export function buildScenarioModel(scenario: Scenario, faults: FaultBook): Scena
 export function scenarioDeviceKeys(scenario: Scenario): Set<string> {
   const out = new Set<string>()
   for (const e of scenario.enterprises) for (const s of e.sites) for (const l of s.lines) {
-    for (const id of [l.mainMeter.id, ...l.subMeters.map((m) => m.id), l.productionDevice]) out.add(`${e.id}/${s.id}/${l.id}/${id}`)
+    for (const id of [l.mainMeter.id, ...l.subMeters.map((m) => m.id), l.productionDevice]) out.add(deviceKey({ enterprise: e.id, site: s.id, line: l.id, device: id }))
   }
   return out
 }

@@ -8,6 +8,7 @@ import { ID_PATTERN } from '../../core/topic.ts'
 import { METER_PROFILE_IDS } from '../meters/index.ts'
 import { BENCHMARK_IDS, SEC_GRADES } from './benchmarks.ts'
 import { DEFAULT_TIMEZONE } from '../../core/windows.ts'
+import { deviceKey, lineKey } from '../../core/plant.ts'
 
 const Id = (description: string) => Type.String({ pattern: ID_PATTERN, description })
 const HHMM = '^([01][0-9]|2[0-3]):[0-5][0-9]$'
@@ -205,9 +206,9 @@ function semanticProblems(s: Scenario): ConfigProblem[] {
         for (const id of ids) {
           if (seen.has(id)) out.push({ path: lp, message: `device id ${JSON.stringify(id)} is used twice in the line` })
           seen.add(id)
-          devices.add(`${e.id}/${site.id}/${line.id}/${id}`)
+          devices.add(deviceKey({ enterprise: e.id, site: site.id, line: line.id, device: id }))
         }
-        for (const m of line.machines) machines.add(`${e.id}/${site.id}/${line.id}/${m.id}`)
+        for (const m of line.machines) machines.add(deviceKey({ enterprise: e.id, site: site.id, line: line.id, device: m.id }))
         const shares = line.subMeters.reduce((a, m) => a + m.share, 0)
         if (line.subMeters.length > 0 && Math.abs(shares + line.lossFraction - 1) > 1e-6) {
           out.push({ path: `${lp}/subMeters`, message: `sub-meter shares (${shares.toFixed(4)}) + lossFraction (${line.lossFraction}) must be 1` })
@@ -220,10 +221,10 @@ function semanticProblems(s: Scenario): ConfigProblem[] {
         meters.forEach(({ m, p }, i) => {
           if (m.transport === 'rtu' && !m.serialPath) out.push({ path: `${p}/serialPath`, message: 'required for transport rtu' })
           const unit = m.unitId ?? i + 1
-          const where = m.transport === 'rtu' ? `rtu:${m.serialPath}` : m.port === 0 ? `line:${e.id}/${site.id}/${line.id}` : `tcp:${m.host}:${m.port}`
+          const where = m.transport === 'rtu' ? `rtu:${m.serialPath}` : m.port === 0 ? `line:${lineKey({ enterprise: e.id, site: site.id, line: line.id })}` : `tcp:${m.host}:${m.port}`
           const key = `${where}#${unit}`
           if (endpoints.has(key)) out.push({ path: `${p}/unitId`, message: `unit id ${unit} on ${where} is also used by ${endpoints.get(key)}` })
-          else endpoints.set(key, `${e.id}/${site.id}/${line.id}/${m.id}`)
+          else endpoints.set(key, deviceKey({ enterprise: e.id, site: site.id, line: line.id, device: m.id }))
         })
       })
     })
