@@ -93,7 +93,7 @@ export function createAuthenticate(deps: AuthenticateDeps): NonNullable<AedesOpt
       return
     }
     const user = users.get(username)
-    throttle.schedule(() => verifyPassword(password ?? Buffer.alloc(0), user?.hash ?? DUMMY_HASH)).then(
+    throttle.schedule(() => verifyPassword(password ?? Buffer.alloc(0), user?.hash ?? DUMMY_HASH), throttle.isKnown(username, remote)).then(
       (ok) => {
         if (ok === null) {
           throttle.abandoned(remote)

@@ -40,6 +40,19 @@ describe('login throttle', () => {
     expect(t.throttled).toBe(3)
   })
 
+  it('does not lock a gateway out of the address it logged in from when others guess from there (a shared NAT)', () => {
+    const { t } = throttle()
+    expect(t.check('gw-1', 'nat').allowed).toBe(true)
+    t.succeeded('gw-1', 'nat')
+    for (let i = 0; i < 3; i++) fail(t, 'guessed', 'nat')
+    expect(t.check('guessed', 'nat')).toMatchObject({ allowed: false, by: 'address' })
+    expect(t.check('gw-1', 'nat').allowed).toBe(true)
+    t.succeeded('gw-1', 'nat')
+    // Guessing the known user's password from there is throttled for that pair.
+    for (let i = 0; i < 3; i++) fail(t, 'gw-1', 'nat')
+    expect(t.check('gw-1', 'nat')).toMatchObject({ allowed: false, by: 'address' })
+  })
+
   it('counts checks under way, so a parallel burst from one address gets addressFailures checks', () => {
     const { t } = throttle()
     const allowed = Array.from({ length: 10 }, () => t.check('u', 'a').allowed)
@@ -75,8 +88,15 @@ describe('login throttle', () => {
     expect(t.queued).toBe(2)
     expect(await results[4]).toBeNull()
     expect(t.shed).toBe(1)
+    // A known (user, address) pair is never shed and goes first.
+    const order: string[] = []
+    const known = t.schedule(async () => order.push('known'), true)
+    void results[2]?.then(() => order.push('other'))
+    now += 1000
+    await known
     now += 1000
     expect(await Promise.all(results.slice(0, 4))).toEqual([true, true, true, true])
+    expect(order[0]).toBe('known')
     expect(started).toBe(4)
     t.close()
   })

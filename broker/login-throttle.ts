@@ -3,7 +3,9 @@
  *
  * - An address that failed `addressFailures` times within `windowMs` waits before its next check:
  *   1 s, doubling per further failure, at most `maxBlockMs`. The wait ends by itself, so the right
- *   password always works again — no lock-out without end.
+ *   password always works again — no lock-out without end. A username that logged in from that
+ *   address before is counted on its own (user and address together), so guesses from a shared
+ *   address (a NAT, a plant network's gateway) do not lock out the gateways behind it.
  * - A username that failed `userFailures` times within the window (a guess spread over many
  *   addresses) is throttled the same way, except from addresses where that user logged in
  *   successfully before: the attacker is slowed, the real gateway still connects.
@@ -53,12 +55,16 @@ export type ThrottleVerdict = { allowed: true } | { allowed: false; retryAfterMs
 export class LoginThrottle {
   private readonly byAddress = new Map<string, Failures>()
   private readonly byUser = new Map<string, Failures>()
+  /** Failures of a username from an address it logged in from before. */
+  private readonly byPair = new Map<string, Failures>()
   private readonly knownAddresses = new Map<string, Set<string>>()
   /** Password checks under way per address: a burst of parallel guesses counts before its answers. */
   private readonly pending = new Map<string, number>()
   private tokens: number
   private last: number
   private readonly waiting: (() => void)[] = []
+  /** Checks of a username from an address it logged in from before: they go first. */
+  private readonly waitingKnown: (() => void)[] = []
   private timer: NodeJS.Timeout | undefined
   /** Logins answered without a password check because of a throttle. */
   throttled = 0
@@ -79,19 +85,20 @@ export class LoginThrottle {
    */
   check(username: string, address: string): ThrottleVerdict {
     const t = this.now()
-    const a = this.current(this.byAddress, address, t)
+    const known = this.knownAddresses.get(username)?.has(address) === true
+    const a = known ? this.current(this.byPair, `${username}\n${address}`, t) : this.current(this.byAddress, address, t)
     if (a && a.blockedUntil > t) {
       this.throttled++
       return { allowed: false, retryAfterMs: a.blockedUntil - t, by: 'address' }
     }
     const under = this.pending.get(address) ?? 0
-    if (under > 0 && (a?.count ?? 0) + under >= this.settings.addressFailures && !this.knownAddresses.get(username)?.has(address)) {
+    if (under > 0 && (a?.count ?? 0) + under >= this.settings.addressFailures) {
       // As many checks under way as failures allowed: wait for their answers first.
       this.throttled++
       return { allowed: false, retryAfterMs: 1000, by: 'address' }
     }
     const u = this.current(this.byUser, username, t)
-    if (u && u.blockedUntil > t && !this.knownAddresses.get(username)?.has(address)) {
+    if (u && u.blockedUntil > t && !known) {
       this.throttled++
       return { allowed: false, retryAfterMs: u.blockedUntil - t, by: 'user' }
     }
@@ -109,13 +116,18 @@ export class LoginThrottle {
   failed(username: string, address: string): void {
     this.abandoned(address)
     const t = this.now()
+    if (this.knownAddresses.get(username)?.has(address)) {
+      this.count(this.byPair, `${username}\n${address}`, t, this.settings.addressFailures)
+      return
+    }
     this.count(this.byAddress, address, t, this.settings.addressFailures)
-    if (!this.knownAddresses.get(username)?.has(address)) this.count(this.byUser, username, t, this.settings.userFailures)
+    this.count(this.byUser, username, t, this.settings.userFailures)
   }
 
   succeeded(username: string, address: string): void {
     this.abandoned(address)
     this.byAddress.delete(address)
+    this.byPair.delete(`${username}\n${address}`)
     let known = this.knownAddresses.get(username)
     if (!known) {
       if (this.knownAddresses.size >= MAX_TRACKED) this.knownAddresses.clear()
@@ -126,18 +138,24 @@ export class LoginThrottle {
     known.add(address)
   }
 
+  /** Whether `username` logged in from `address` before (its checks go first). */
+  isKnown(username: string, address: string): boolean {
+    return this.knownAddresses.get(username)?.has(address) === true
+  }
+
   /**
    * Runs a password check when the per-second budget allows; resolves null (without running it)
-   * when too many are already waiting.
+   * when too many are already waiting. A check of a known (username, address) pair goes before the
+   * others, so a flood of guesses from elsewhere does not keep a real gateway waiting.
    */
-  schedule<T>(check: () => Promise<T>): Promise<T | null> {
-    if (this.waiting.length === 0 && this.take()) return check()
-    if (this.waiting.length >= this.settings.maxWaiting) {
+  schedule<T>(check: () => Promise<T>, known = false): Promise<T | null> {
+    if (this.queued === 0 && this.take()) return check()
+    if (this.queued >= this.settings.maxWaiting && !known) {
       this.shed++
       return Promise.resolve(null)
     }
     return new Promise<T | null>((resolve, reject) => {
-      this.waiting.push(() => check().then(resolve, reject))
+      ;(known ? this.waitingKnown : this.waiting).push(() => check().then(resolve, reject))
       this.timer ??= setInterval(() => this.release(), Math.max(5, Math.floor(1000 / this.settings.hashesPerS)))
       this.timer.unref()
     })
@@ -145,7 +163,7 @@ export class LoginThrottle {
 
   /** Password checks waiting for their turn now. */
   get queued(): number {
-    return this.waiting.length
+    return this.waiting.length + this.waitingKnown.length
   }
 
   close(): void {
@@ -154,8 +172,8 @@ export class LoginThrottle {
   }
 
   private release(): void {
-    while (this.waiting.length > 0 && this.take()) (this.waiting.shift() as () => void)()
-    if (this.waiting.length === 0 && this.timer) {
+    while (this.queued > 0 && this.take()) ((this.waitingKnown.length > 0 ? this.waitingKnown : this.waiting).shift() as () => void)()
+    if (this.queued === 0 && this.timer) {
       clearInterval(this.timer)
       this.timer = undefined
     }
