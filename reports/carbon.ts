@@ -1,5 +1,5 @@
 import { coalFactor, DEFAULT_REFERENCE, localParts, selectGridFactor, type CoalFactorUsed, type GridFactorUsed, type TimeRange } from '../analytics/index.ts'
-import { energyReport, type EnergyReport, type ReportDeps, type ReportGranularity } from './energy.ts'
+import { energyReport, type EnergyReport, type EnergyRow, type ReportDeps, type ReportGranularity } from './energy.ts'
 import { linesOf, type Scope } from './scope.ts'
 
 /**
@@ -9,13 +9,7 @@ import { linesOf, type Scope } from './scope.ts'
  * row names the factor it used.
  */
 
-export interface CarbonRow {
-  scope: string
-  bucket: string
-  start: number
-  end: number
-  energyKwh: number
-  coverage: number
+export interface CarbonRow extends EnergyRow {
   kgCo2: number
   /** Region and year of the grid factor used; null when the bucket spans years with different factors (see `factors`). */
   factorRegion: string | null

@@ -11,16 +11,9 @@ import { linesOf, type Scope } from './scope.ts'
  * gap in percent. Lines without a benchmark get the value and no grade.
  */
 
-export interface SecRow {
-  line: string
-  product: string
-  /** t or pcs */
-  unit: string
-  bucket: string
-  start: number
-  end: number
+/** A line's production in a bucket (`unit`: t or pcs), its energy, and the SEC graded (ReferenceGrade). */
+export interface SecRow extends ProductionRow, ReferenceGrade {
   energyKwh: number
-  output: number
   /** min(energy coverage, output coverage) */
   coverage: number
   /** kWh per unit of output; null without output. */
@@ -31,13 +24,6 @@ export interface SecRow {
   benchmarkUnit: string | null
   /** SEC in the benchmark's unit. */
   value: number | null
-  grade: SecGrade | null
-  /** ndrc = graded on NDRC 标杆/基准; gb = on GB level 1 / level 3 (the product has no NDRC levels). */
-  basis: GradeBasis | null
-  benchmark: number | null
-  baseline: number | null
-  gapToBenchmarkPct: number | null
-  gapToBaselinePct: number | null
   /** Best GB level met (1…3) or 'none'; null when the product has no GB levels. */
   gbLevel: string | null
   /** The benchmark values are flagged unverified in the reference data. */

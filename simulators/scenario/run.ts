@@ -55,13 +55,8 @@ export interface ScenarioOpcuaEndpoint {
   }[]
 }
 
-/** A running scenario meter with where it sits in the plant and how to reach it. */
-export interface ScenarioMeterEndpoint {
-  address: DeviceAddress
-  /** enterprise/site/line/device */
-  key: string
-  role: 'main' | 'sub'
-  profile: MeterProfileId
+/** How a Modbus device of a run is reached. */
+export interface ScenarioModbusAccess {
   transport: 'tcp' | 'rtu'
   /** TCP only. */
   host?: string
@@ -69,8 +64,18 @@ export interface ScenarioMeterEndpoint {
   port?: number
   /** RTU only: the serial device. */
   path?: string
+  /** RTU only. */
   baudRate?: number
   unitId: number
+}
+
+/** A running scenario meter with where it sits in the plant and how to reach it. */
+export interface ScenarioMeterEndpoint extends ScenarioModbusAccess {
+  address: DeviceAddress
+  /** enterprise/site/line/device */
+  key: string
+  role: 'main' | 'sub'
+  profile: MeterProfileId
   snapshot(): MeterSnapshot
   tick(): MeterSnapshot
 }
@@ -89,19 +94,13 @@ export interface ScenarioCounter {
  * A line's production counter served over Modbus by a "line PLC" (plc.ts) on the line's meter
  * endpoint, under its own unit id (one above the highest meter unit id there).
  */
-export interface ScenarioPlcEndpoint {
+export interface ScenarioPlcEndpoint extends ScenarioModbusAccess {
   address: DeviceAddress
   /** enterprise/site/line/device (the line's productionDevice) */
   key: string
   quantity: 'output_t' | 'output_count'
   /** Edge-agent profile id: plantwatt-line-plc-t (output_t) or plantwatt-line-plc-pcs (output_count). */
   profile: LinePlcProfileId
-  transport: 'tcp' | 'rtu'
-  host?: string
-  port?: number
-  path?: string
-  baudRate?: number
-  unitId: number
   /** Holding register (FC 03) of the count: 0x0000 float32 tonnes, or 0x0002 uint32 parts. */
   register: number
   /** What the registers hold now (faults applied, float32-rounded tonnes / whole parts). */
