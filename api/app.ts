@@ -16,6 +16,7 @@ import { PlantIndex } from './plant-index.ts'
 import { deadLetterRoutes } from './routes/dead-letters.ts'
 import { deviceRoutes } from './routes/devices.ts'
 import { healthRoutes } from './routes/health.ts'
+import { metricsRoutes } from './routes/metrics.ts'
 import { liveRoutes } from './routes/live.ts'
 import { quantityRoutes } from './routes/quantities.ts'
 import { seriesRoutes } from './routes/series.ts'
@@ -142,6 +143,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(liveRoutes, routeOpts)
   await app.register(seriesRoutes, routeOpts)
   await app.register(deadLetterRoutes, routeOpts)
+  await app.register(metricsRoutes, routeOpts)
   await app.register(reportRoutes, routeOpts)
   await app.register(efficiencyRoutes, routeOpts)
   await app.register(commissionRoutes, routeOpts)
