@@ -2,6 +2,7 @@ import { PlantWattError } from '../../core/errors.ts'
 import { TELEMETRY_MEASUREMENT, type LatestRow, type TelemetryStore } from '../../storage/store.ts'
 import type { Scenario } from './schema.ts'
 import { deviceKey } from '../../core/plant.ts'
+import { scenarioDeviceKeys } from './model.ts'
 import { addressOfTags } from '../../core/topic.ts'
 
 /** Cumulative counters a scenario device continues across runs: meter energy, production, machine energy and parts. */
@@ -12,21 +13,12 @@ export type ScenarioCounterValues = Readonly<Partial<Record<ScenarioCounterQuant
 /** Counter readings per device key (enterprise/site/line/device). */
 export type ScenarioCounters = ReadonlyMap<string, ScenarioCounterValues>
 
-/** Every device key of a scenario that holds counters: meters, production counters and OPC UA machines. */
-export function scenarioCounterDevices(scenario: Scenario): Set<string> {
-  const out = new Set<string>()
-  for (const e of scenario.enterprises) for (const s of e.sites) for (const l of s.lines) {
-    for (const id of [l.mainMeter.id, ...l.subMeters.map((m) => m.id), l.productionDevice, ...l.machines.map((m) => m.id)]) out.add(deviceKey({ enterprise: e.id, site: s.id, line: l.id, device: id }))
-  }
-  return out
-}
-
 /**
  * Checks counters handed to a run or a backfill: known devices, finite values ≥ 0. One
  * SIM_ERR_CONFIG naming every problem.
  */
 export function checkScenarioCounters(scenario: Scenario, counters: ScenarioCounters, what: string): void {
-  const devices = scenarioCounterDevices(scenario)
+  const devices = scenarioDeviceKeys(scenario, 'counters')
   const problems: { path: string; message: string }[] = []
   for (const [key, values] of counters) {
     if (!devices.has(key)) problems.push({ path: `/${key}`, message: `no device ${key} in scenario ${scenario.name}` })
@@ -56,7 +48,7 @@ export interface StoredCounters {
  * continued as it is; negative or non-finite ones are skipped.
  */
 export async function readScenarioCounters(scenario: Scenario, store: TelemetryStore, options: { since?: number } = {}): Promise<StoredCounters> {
-  const devices = scenarioCounterDevices(scenario)
+  const devices = scenarioDeviceKeys(scenario, 'counters')
   let rows: LatestRow[]
   try {
     rows = await store.latest({

@@ -211,11 +211,16 @@ export function buildScenarioModel(scenario: Scenario, faults: FaultBook): Scena
   return { meters, production, machines }
 }
 
-/** Keys (enterprise/site/line/device) of the devices faults can act on: meters and production counters. */
-export function scenarioDeviceKeys(scenario: Scenario): Set<string> {
+/**
+ * Keys (enterprise/site/line/device) of a scenario's devices, line by line: `faultable` — the
+ * meters and production counters faults can act on (the default); `counters` — those and the OPC UA
+ * machines, every device that holds counters.
+ */
+export function scenarioDeviceKeys(scenario: Scenario, which: 'faultable' | 'counters' = 'faultable'): Set<string> {
   const out = new Set<string>()
   for (const e of scenario.enterprises) for (const s of e.sites) for (const l of s.lines) {
-    for (const id of [l.mainMeter.id, ...l.subMeters.map((m) => m.id), l.productionDevice]) out.add(deviceKey({ enterprise: e.id, site: s.id, line: l.id, device: id }))
+    const ids = [l.mainMeter.id, ...l.subMeters.map((m) => m.id), l.productionDevice, ...(which === 'counters' ? l.machines.map((m) => m.id) : [])]
+    for (const id of ids) out.add(deviceKey({ enterprise: e.id, site: s.id, line: l.id, device: id }))
   }
   return out
 }
