@@ -1,0 +1,39 @@
+/**
+ * `npm run bench [-- --samples N --rounds N --enterprises N]`: runs every benchmark (bench/run.ts)
+ * and prints the result as JSON (also written to bench/results/). Run directly, not through the
+ * `plantwatt` CLI: the product does not depend on its benchmarks.
+ */
+import { parseArgs } from 'node:util'
+import { runBenchmarks } from './run.ts'
+
+const USAGE = `usage: npm run bench -- [options]
+  --samples <n>      samples to push through broker → ingest → store in each round (default 500000)
+  --rounds <n>       rounds of raw write and pipeline after a warm-up round (medians are reported) (default 3)
+  --enterprises <n>  enterprises of the commission-scope report benchmark (a year of data each) (default 100)
+`
+
+function count(name: string, text: string): number {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a whole number ≥ 1, got ${text}`)
+  return n
+}
+
+try {
+  const { values } = parseArgs({
+    options: {
+      samples: { type: 'string', default: '500000' },
+      rounds: { type: 'string', default: '3' },
+      enterprises: { type: 'string', default: '100' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  })
+  if (values.help) {
+    process.stdout.write(USAGE)
+  } else {
+    await runBenchmarks({ samples: count('samples', values.samples), rounds: count('rounds', values.rounds), reportEnterprises: count('enterprises', values.enterprises) })
+  }
+} catch (err) {
+  process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n${USAGE}`)
+  process.exitCode = 1
+}

@@ -1,0 +1,55 @@
+import type { Command } from 'commander'
+import { createLogger } from '../../core/logger.ts'
+import type { AgentStatus } from '../../edge-agent/agent.ts'
+import type { ResolvedConfig } from '../config.ts'
+import { loadConfig } from '../load-config.ts'
+import { configHelp, type CommonOptions } from '../options.ts'
+import { runUntilSignal } from '../run-until-signal.ts'
+
+/** The edge command's actions besides running: none, or `plan`. */
+export function checkEdgeAction(action: string | undefined): 'run' | 'plan' {
+  if (action === undefined) return 'run'
+  if (action === 'plan') return action
+  throw new Error(`unknown edge action ${JSON.stringify(action)} (expected plan)`)
+}
+
+/** The line `plantwatt edge` prints once its agents run: devices polled, not polled, and as which users. */
+export function edgeSummary(cfg: Pick<ResolvedConfig, 'edge' | 'mqtt'>, agents: readonly Pick<AgentStatus, 'devices' | 'mqtt'>[]): string {
+  const polled = agents.reduce((n, a) => n + a.devices.filter((d) => d.polling).length, 0)
+  const notPolled = cfg.edge.devices.length - polled
+  const users = agents.length > 1 ? ` as ${agents.length} gateway users (${agents.map((a) => a.mqtt.username ?? 'anonymous').join(', ')})` : ''
+  return `edge agent ${cfg.edge.agentId} polling ${polled} device(s)${notPolled > 0 ? ` (${notPolled} not polled: bad profile, see the log)` : ''}, publishing to ${cfg.mqtt.url}${users}`
+}
+
+async function printPlan(cfg: ResolvedConfig): Promise<void> {
+  const { edgePlan } = await import('../../edge-agent/index.ts')
+  const plan = edgePlan(cfg.edge)
+  process.stdout.write(plan.text + '\n')
+  process.exitCode = plan.exitCode
+}
+
+async function runEdge(cfg: ResolvedConfig): Promise<void> {
+  const logger = createLogger('edge')
+  const { edgeClientId } = await import('../wiring.ts')
+  const { resolveComponentClients } = await import('../credentials.ts')
+  const { startEdgeGateways } = await import('../edge-gateways.ts')
+  const gateways = resolveComponentClients(cfg.mqtt).edge
+  const edge = await startEdgeGateways(cfg.edge, gateways, logger, (agentId) => edgeClientId(cfg.mqtt.clientId, agentId, gateways.length))
+  process.stdout.write(`${edgeSummary(cfg, Object.values(edge.status()))}\n`)
+  runUntilSignal([{ name: 'edge', close: () => edge.close() }], logger)
+}
+
+/** `plantwatt edge [plan]`: an edge agent per gateway user, or the read plan of the devices. */
+export function registerEdgeCommand(program: Command): void {
+  program
+    .command('edge')
+    .description("run an edge agent: poll the configured devices and publish to the broker; 'plantwatt edge plan' prints the read plan")
+    .argument('[action]', "'plan': print each device's coalesced Modbus requests (or OPC UA nodes) and exit")
+    .option('-c, --config <file>', 'YAML config file (sections mqtt, edge)')
+    .addHelpText('after', configHelp(['mqtt', 'edge']))
+    .action(async (action: string | undefined, opts: CommonOptions) => {
+      const which = checkEdgeAction(action)
+      const cfg = loadConfig(opts)
+      await (which === 'plan' ? printPlan(cfg) : runEdge(cfg))
+    })
+}

@@ -1,0 +1,38 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it, vi } from 'vitest'
+import { buildProgram } from './program.ts'
+
+const tmp = mkdtempSync(join(tmpdir(), 'pw-program-'))
+afterAll(() => rmSync(tmp, { recursive: true, force: true }))
+
+describe('plantwatt program', () => {
+  it('registers every command once, in the order --help lists them', () => {
+    const names = buildProgram().commands.map((c) => c.name())
+    expect(names).toEqual(['up', 'broker', 'edge', 'ingest', 'api', 'sim', 'backfill', 'alerts', 'import', 'check', 'bench'])
+  })
+
+  it('each command reading a config file has -c/--config; up and sim default to the demo', () => {
+    for (const c of buildProgram().commands.filter((c) => c.name() !== 'bench')) {
+      const config = c.options.find((o) => o.long === '--config')
+      expect(config?.short, c.name()).toBe('-c')
+      if (c.name() === 'up' || c.name() === 'sim') expect(String(config?.defaultValue)).toMatch(/examples[\\/]demo\.yaml$/)
+    }
+  })
+
+  it('check: ok for a good file; the config error for a bad one', async () => {
+    const good = join(tmp, 'good.yaml')
+    writeFileSync(good, 'broker:\n  port: 1884\n')
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true)
+    try {
+      await buildProgram().parseAsync(['check', '-c', good], { from: 'user' })
+      expect(write).toHaveBeenCalledWith(`${good}: ok\n`)
+    } finally {
+      write.mockRestore()
+    }
+    const bad = join(tmp, 'bad.yaml')
+    writeFileSync(bad, 'broker:\n  port: 70000\n')
+    await expect(buildProgram().parseAsync(['check', '-c', bad], { from: 'user' })).rejects.toThrow(/\/broker\/port/)
+  })
+})

@@ -1,0 +1,40 @@
+import { Command } from 'commander'
+import { registerAlertsCommand } from './commands/alerts.ts'
+import { registerApiCommand } from './commands/api.ts'
+import { registerBackfillCommand } from './commands/backfill.ts'
+import { registerBenchCommand } from './commands/bench.ts'
+import { registerBrokerCommand } from './commands/broker.ts'
+import { registerCheckCommand } from './commands/check.ts'
+import { registerEdgeCommand } from './commands/edge.ts'
+import { registerImportCommand } from './commands/import.ts'
+import { registerIngestCommand } from './commands/ingest.ts'
+import { registerSimCommand } from './commands/sim.ts'
+import { registerUpCommand } from './commands/up.ts'
+import { PACKAGE_VERSION } from './options.ts'
+
+/**
+ * The `plantwatt` command with every subcommand registered, in the order `--help` lists them. Each
+ * command loads its components only when it runs, so `--help` and `check` start fast.
+ */
+export function buildProgram(): Command {
+  const program = new Command('plantwatt')
+    .description('PlantWatt: industrial energy monitoring — edge agents, MQTT broker, ingest, storage and API')
+    .version(PACKAGE_VERSION)
+    .showHelpAfterError()
+  for (const register of [
+    registerUpCommand,
+    registerBrokerCommand,
+    registerEdgeCommand,
+    registerIngestCommand,
+    registerApiCommand,
+    registerSimCommand,
+    registerBackfillCommand,
+    registerAlertsCommand,
+    registerImportCommand,
+    registerCheckCommand,
+    registerBenchCommand,
+  ]) {
+    register(program)
+  }
+  return program
+}
