@@ -1,0 +1,60 @@
+import { describeError } from '../core/errors.ts'
+import type { Logger } from '../core/logger.ts'
+import type { PlantModel } from '../core/plant.ts'
+import type { TelemetryStore } from '../storage/store.ts'
+import { learnBaselines, type BaselineBook } from './baseline.ts'
+import type { AlertEngine } from './engine.ts'
+import type { ResolvedRule } from './rules.ts'
+
+export interface BaselineLearnerOptions {
+  engine: Pick<AlertEngine, 'setBaselines' | 'baselineBook'>
+  store: TelemetryStore
+  plant: PlantModel
+  rules: readonly ResolvedRule[]
+  /** Clock, epoch ms. */
+  now: () => number
+  logger: Logger
+  /** Default alerts/baseline.ts learnBaselines. */
+  learn?: typeof learnBaselines
+}
+
+/**
+ * The anomaly and standby baselines of the engine: learned from the store at start, again every
+ * `relearnEvery` of those rules (the shortest), and on demand (a `baseline_revision` event). A
+ * failed learning keeps the previous baselines. Without anomaly or standby rules it does nothing.
+ */
+export class BaselineLearner {
+  /** Epoch ms of the last successful learning; null before. */
+  learnedAt: number | null = null
+  private timer: NodeJS.Timeout | undefined
+  private readonly baselineRules: readonly ResolvedRule[]
+
+  constructor(private readonly o: BaselineLearnerOptions) {
+    this.baselineRules = o.rules.filter((r) => r.kind === 'anomaly' || r.kind === 'standby')
+  }
+
+  async relearn(): Promise<void> {
+    if (this.baselineRules.length === 0) return
+    const { o } = this
+    const t = o.now()
+    try {
+      const book: BaselineBook = await (o.learn ?? learnBaselines)({ store: o.store, plant: o.plant, rules: o.rules, now: t })
+      o.engine.setBaselines(book)
+      this.learnedAt = t
+      o.logger.info({ baselines: o.engine.baselineBook.anomaly.size }, 'baselines learned')
+    } catch (err) {
+      o.logger.warn({ err: describeError(err) }, 'learning baselines failed; keeping the previous ones')
+    }
+  }
+
+  /** Re-learns every shortest `relearnEvery` of the baseline rules (none: no timer). */
+  start(): void {
+    const everyMs = Math.min(...this.baselineRules.map((r) => r.relearnEveryMs), Infinity)
+    if (Number.isFinite(everyMs) && everyMs > 0) this.timer = setInterval(() => void this.relearn(), everyMs)
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = undefined
+  }
+}
