@@ -7,10 +7,11 @@ import { emptyBaselineBook, fitDeviceBaseline, WEEK_SLOTS, type BaselineWindow }
 import { AlertEngine, openedAtOfId, type AlertTransition } from './engine.ts'
 import { foldAlertEvents, transitionToEvent } from './events.ts'
 import { validateAlertsConfig } from './rules.ts'
+import { MINUTE_MS } from '../core/duration.ts'
 
 /** 2026-01-05 00:00 Asia/Shanghai (a Monday), on a 15-minute boundary. */
 const T0 = Date.UTC(2026, 0, 4, 16, 0)
-const MIN = 60_000
+const MIN = MINUTE_MS
 const HOUR = 60 * MIN
 
 const PLANT: PlantModel = validateConfig(PlantModelSchema, {

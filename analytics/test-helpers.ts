@@ -1,12 +1,13 @@
 import { isPlantWattError } from '../core/errors.ts'
+import { HOUR_MS, MINUTE_MS } from '../core/duration.ts'
 
 /** Test helpers (not exported from analytics/index.ts). */
 
 /** Epoch ms of a wall-clock time in Asia/Shanghai (UTC+8, no DST): sh('2026-01-05T06:00'). */
 export const sh = (local: string): number => Date.parse(`${local}:00+08:00`)
 
-export const MIN = 60_000
-export const HOUR = 3_600_000
+export const MIN = MINUTE_MS
+export const HOUR = HOUR_MS
 
 /** The PlantWattError code a function throws (undefined when it does not throw). */
 export function codeOf(fn: () => unknown): string | undefined {

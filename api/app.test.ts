@@ -12,13 +12,14 @@ import { createEmbeddedStore } from '../storage/embedded/index.ts'
 import { build } from './app.ts'
 import { resolveApiConfig } from './config.ts'
 import { startApi } from './index.ts'
+import { DAY_MS, MINUTE_MS } from '../core/duration.ts'
 
 /** 2025-11-29 12:00 in Shanghai: the server clock of every test. */
 const NOW = Date.UTC(2025, 10, 29, 4, 0, 0)
 /** 2025-11-29 00:00 in Shanghai, the start of the series fixture. */
 const S = Date.UTC(2025, 10, 28, 16, 0, 0)
-const MIN = 60_000
-const DAY = 86_400_000
+const MIN = MINUTE_MS
+const DAY = DAY_MS
 
 // Validated like a config file, so defaults are filled as in production.
 const PLANT: PlantModel = validateConfig(PlantModelSchema, {

@@ -21,6 +21,7 @@ import { formatValidationErrors, toErrorReply } from './errors.ts'
 import { PlantIndex } from './plant-index.ts'
 import type { Principal } from './principal.ts'
 import { commissionRoutes } from './routes/commission.ts'
+import { MINUTE_MS } from '../core/duration.ts'
 
 // The hubei scenario (3 enterprises, 7 lines) backfilled for one full local week, Monday 2026-03-02
 // 00:00 to Monday 2026-03-09 00:00 (Asia/Shanghai, UTC+8): the production model is calibrated on a
@@ -29,7 +30,7 @@ import { commissionRoutes } from './routes/commission.ts'
 const START = Date.UTC(2026, 2, 1, 16)
 const STOP = START + 7 * 86_400_000
 const STEP = 300_000
-const MIN = 60_000
+const MIN = MINUTE_MS
 const COMMISSION: CommissionConfigInput = { period: 'last-week', networkingWindowS: 600 }
 
 const scenario: Scenario = loadScenario('hubei') as Scenario

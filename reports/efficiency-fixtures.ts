@@ -1,15 +1,16 @@
 import { validateConfig } from '../core/config.ts'
 import { PlantModelSchema, type PlantModel } from '../core/plant.ts'
 import { TELEMETRY_MEASUREMENT, type TelemetryPoint } from '../storage/store.ts'
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../core/duration.ts'
 
 /**
  * Synthetic plant data with hand-worked answers, shared by the reports and API tests of baselines,
  * power factor and data quality. Asia/Shanghai is UTC+8 without DST.
  */
 
-export const MIN = 60_000
-export const H = 3_600_000
-export const DAY = 86_400_000
+export const MIN = MINUTE_MS
+export const H = HOUR_MS
+export const DAY = DAY_MS
 /** Monday 2026-03-02 00:00 in Asia/Shanghai. */
 export const D0 = Date.UTC(2026, 2, 1, 16)
 

@@ -6,11 +6,12 @@ import { createEmbeddedStore, createInfluxStore, TELEMETRY_MEASUREMENT, type Tel
 import { startInfluxd, type RunningInfluxd } from '../test/influxd.ts'
 import { energyReport, productionReport, type ReportDeps } from './energy.ts'
 import { linesOf, parseScope } from './scope.ts'
+import { HOUR_MS, MINUTE_MS } from '../core/duration.ts'
 
 // Asia/Shanghai is UTC+8 without DST: local midnight 2026-03-02 = 2026-03-01T16:00Z.
 const DAY0 = Date.UTC(2026, 2, 1, 16)
-const H = 3_600_000
-const MIN = 60_000
+const H = HOUR_MS
+const MIN = MINUTE_MS
 
 const model: PlantModel = validateConfig(
   PlantModelSchema,

@@ -1,6 +1,7 @@
 import { validateConfig } from '../core/config.ts'
 import { PlantModelSchema, type PlantModel } from '../core/plant.ts'
 import { TELEMETRY_MEASUREMENT, type TelemetryPoint } from '../storage/store.ts'
+import { HOUR_MS, MINUTE_MS } from '../core/duration.ts'
 
 /**
  * A plant and a month of counter data whose report figures are worked out by hand in the tests
@@ -22,8 +23,8 @@ import { TELEMETRY_MEASUREMENT, type TelemetryPoint } from '../storage/store.ts'
  *  - other/s/x/m: 2026-03-02 00:00–24:00, 50 kW.
  */
 
-export const H = 3_600_000
-export const MIN = 60_000
+export const H = HOUR_MS
+export const MIN = MINUTE_MS
 /** Local midnight of 2026-03-01 (= 2026-02-28T16:00Z). */
 export const MARCH = Date.UTC(2026, 1, 28, 16)
 /** Local midnight of 2026-04-01. */

@@ -8,12 +8,13 @@ import type { TelemetryPoint, TelemetryStore } from '../storage/store.ts'
 import { backfillScenario } from './scenario/backfill.ts'
 import { startScenario, type RunningScenario, type ScenarioMeterEndpoint } from './scenario/run.ts'
 import { parseScenario, type FaultInput, type Scenario } from './scenario/schema.ts'
+import { HOUR_MS } from '../core/duration.ts'
 
 // Each fault is checked against a healthy twin: the same scenario, seed and clock without the
 // fault. What differs is the fault's effect and nothing else.
 type Client = InstanceType<typeof ModbusRTU.default>
 const T0 = Date.UTC(2026, 0, 5, 2, 0) // Monday 10:00 Shanghai
-const H = 3_600_000
+const H = HOUR_MS
 
 function lineScenario(faults: FaultInput[] = []): Scenario {
   return parseScenario({

@@ -13,6 +13,7 @@ import type { TelemetryStore } from '../storage/store.ts'
 import { AlertEngine, type AlertTransition } from '../alerts/engine.ts'
 import { transitionToEvent } from '../alerts/events.ts'
 import { validateAlertsConfig } from '../alerts/rules.ts'
+import { MINUTE_MS } from '../core/duration.ts'
 
 /**
  * The alert routes through the real app (auth with API keys, tenant scope, the error catalogue),
@@ -21,7 +22,7 @@ import { validateAlertsConfig } from '../alerts/rules.ts'
 
 /** 2026-01-15 10:00 Asia/Shanghai: the API clock. */
 const NOW = Date.UTC(2026, 0, 15, 2, 0)
-const MIN = 60_000
+const MIN = MINUTE_MS
 const PLANT: PlantModel = validateConfig(PlantModelSchema, {
   enterprises: [
     { id: 'acme', sites: [{ id: 'wuhan', lines: [{ id: 'l1', devices: [{ id: 'main', name: '总表 Incomer' }, { id: 'pump' }] }] }] },

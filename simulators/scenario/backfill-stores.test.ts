@@ -8,6 +8,7 @@ import type { TelemetryPoint, TelemetryStore } from '../../storage/store.ts'
 import { startInfluxd, type RunningInfluxd } from '../../test/influxd.ts'
 import { backfillScenario, type BackfillResult } from './backfill.ts'
 import { parseScenario } from './schema.ts'
+import { HOUR_MS } from '../../core/duration.ts'
 
 // Thirty days of a small scenario (5-minute steps, core fields) backfilled into a real influxd and
 // into the embedded store: both must hold the same samples and the same energy per device, equal
@@ -16,7 +17,7 @@ const START = Date.UTC(2026, 0, 4, 16, 0) // 2026-01-05 00:00 Shanghai
 const DAYS = 30
 const STOP = START + DAYS * 86_400_000
 const STEP_MS = 300_000
-const HOUR = 3_600_000
+const HOUR = HOUR_MS
 
 const scenario = parseScenario({
   name: 'stores', seed: 21,

@@ -11,6 +11,7 @@ import { backfillScenario } from './backfill.ts'
 import { prepareScenarioHistory, type PreparedHistory } from './history.ts'
 import { startScenario, type RunningScenario, type ScenarioMeterEndpoint, type ScenarioPlcEndpoint } from './run.ts'
 import { loadScenario } from './schema.ts'
+import { MINUTE_MS } from '../../core/duration.ts'
 
 // The hubei scenario (all four meter maps, t and pcs counters, a counter_reset fault on the bar
 // mill's cooling bed since January): a day of history into the embedded store, then the live run
@@ -18,7 +19,7 @@ import { loadScenario } from './schema.ts'
 // hour, then a restart. Reports must see one unbroken counter per device.
 type Client = InstanceType<typeof ModbusRTU.default>
 const STEP_MS = 900_000
-const MINUTE = 60_000
+const MINUTE = MINUTE_MS
 const T0 = Date.parse('2026-03-02T10:07:30+08:00') // a Monday, mid-quarter: history ends, the live run starts
 const FIRST_LIVE = T0 + 30_000 // the agent polls on whole minutes: 10:08:00, 10:09:00, …
 const LIVE_MINUTES = 60
