@@ -9,6 +9,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { DAY_MS } from '../../core/duration.ts'
 
 export const SLOT_MINUTES = 15
 export const SLOTS_PER_DAY = (24 * 60) / SLOT_MINUTES
@@ -51,7 +52,7 @@ export function parseSteelCsv(text: string): SteelInterval[] {
     if (endMinute % SLOT_MINUTES !== 0) throw new Error(`CSV line ${n + 2}: ${f[iDate]} is not on a 15-minute boundary`)
     const slotOfDay = endMinute / SLOT_MINUTES - 1
     // 1970-01-01 was a Thursday: shift so that Monday = 0.
-    const dayOfWeek = (Math.floor(Date.UTC(yyyy, mm - 1, dd) / 86_400_000) + 3) % 7
+    const dayOfWeek = (Math.floor(Date.UTC(yyyy, mm - 1, dd) / DAY_MS) + 3) % 7
     const usageKwh = Number(f[iUsage])
     const laggingKvarh = Number(f[iLag])
     if (!Number.isFinite(usageKwh) || !Number.isFinite(laggingKvarh)) throw new Error(`CSV line ${n + 2}: non-numeric value`)
