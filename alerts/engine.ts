@@ -11,7 +11,7 @@ import { HOUR_MS, MINUTE_MS } from '../core/duration.ts'
 /**
  * The detection engine: pure and clock-free. Samples go in with `ingest(address, sample)` in time
  * order, the passing of time with `tick(now)`; both return the lifecycle transitions they caused.
- * The same engine runs live (alerts/service.ts) and in the evaluation (alerts/eval.ts).
+ * The same engine runs live (alerts/service.ts) and in the evaluation (bench/alerts-eval.ts).
  *
  * Per (rule, device) one condition tracker:
  *   idle ──condition true for `for`──▶ firing ──ack──▶ acknowledged

@@ -7,7 +7,7 @@ import type { DeadLetterLog } from '../core/dead-letter.ts'
 import type { Logger } from '../core/logger.ts'
 import type { PlantModel } from '../core/plant.ts'
 import { MemoryEventLog, type EventLog } from '../storage/events.ts'
-import { counterRollup, type CounterRollup } from '../reports/cache.ts'
+import { counterRollup, type CounterRollup } from '../reports/counter-rollup.ts'
 import type { TelemetryStore } from '../storage/store.ts'
 import { resolveApiConfig, type ApiConfig } from './config.ts'
 import type { ApiContext } from './context.ts'
@@ -44,7 +44,7 @@ export interface BuildOptions {
   plant?: PlantModel
   /** Defaults filled for what is missing. */
   config?: Partial<ApiConfig>
-  /** Counter roll-up of this process (reports/cache.ts); default: a new one. */
+  /** Counter roll-up of this process (reports/counter-rollup.ts); default: a new one. */
   rollup?: CounterRollup
   /** Event log (alerts, baseline revisions, imports); default: in memory, lost at exit. */
   events?: EventLog

@@ -5,7 +5,7 @@ import type { TelemetryStore } from '../storage/store.ts'
 import type { CommissionConfigInput } from '../reports/commission.ts'
 import type { ApiConfig } from './config.ts'
 import type { StreamHub } from './hub.ts'
-import type { CounterRollup } from '../reports/cache.ts'
+import type { CounterRollup } from '../reports/counter-rollup.ts'
 import type { PlantIndex } from './plant-index.ts'
 
 /** What every route plugin is given: injected, never imported from module scope. */
@@ -23,7 +23,7 @@ export interface ApiContext {
   now: () => number
   /** Events pushed to the live streams (GET /api/v1/stream) by other parts of the process; build() always sets one. */
   hub?: StreamHub | undefined
-  /** The counter roll-up reports read closed quarter hours from (one per process; reports/cache.ts). */
+  /** The counter roll-up reports read closed quarter hours from (one per process; reports/counter-rollup.ts). */
   rollup: CounterRollup
   /** Commission scope config as given (the commission routes resolve defaults); undefined = defaults. */
   commission?: CommissionConfigInput | undefined

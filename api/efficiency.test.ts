@@ -8,13 +8,13 @@ import { createEmbeddedStore, createInfluxStore, type TelemetryStore } from '../
 import { createEmbeddedEventLog } from '../storage/embedded/events.ts'
 import { createInfluxEventLog } from '../storage/influxdb/events.ts'
 import type { EventLog } from '../storage/events.ts'
-import { D0, DAY, H, MIN, PLANT, T, TQ, efficiencyData } from '../reports/efficiency-fixtures.ts'
+import { D0, DAY, H, MIN, PLANT, T, TQ, efficiencyData } from '../reports/testing/efficiency-fixtures.ts'
 import { startInfluxd, type RunningInfluxd } from '../test/influxd.ts'
 import { build } from './app.ts'
 
 /**
  * /api/v1 baselines, savings, power factor and quality on real stores, through build() + inject().
- * Data and hand-worked numbers: reports/efficiency-fixtures.ts.
+ * Data and hand-worked numbers: reports/testing/efficiency-fixtures.ts.
  */
 
 const sha = (key: string) => `sha256$${createHash('sha256').update(key).digest('hex')}`

@@ -1,6 +1,6 @@
 import type { ApiConfig } from './config.ts'
 import { build, type BuildOptions } from './app.ts'
-import { counterRollup, refreshRollup } from '../reports/cache.ts'
+import { counterRollup, refreshRollup } from '../reports/counter-rollup.ts'
 
 export { build, type BuildOptions } from './app.ts'
 export { ApiConfigSchema, resolveApiConfig, type ApiConfig } from './config.ts'

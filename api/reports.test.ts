@@ -7,11 +7,11 @@ import type { FastifyInstance } from 'fastify'
 import { createEmbeddedStore, createInfluxStore, type TelemetryStore } from '../storage/index.ts'
 import { startInfluxd, type RunningInfluxd } from '../test/influxd.ts'
 import { HUBEI_SINGLE_PART_1_10KV } from '../analytics/index.ts'
-import { AFTER, H, MAR2, model, points } from '../reports/test-fixture.ts'
+import { AFTER, H, MAR2, model, points } from '../reports/testing/figures-fixture.ts'
 import { build } from './app.ts'
 
 /**
- * The report endpoints on a real store holding the fixture of reports/test-fixture.ts (a month of
+ * The report endpoints on a real store holding the fixture of reports/testing/figures-fixture.ts (a month of
  * 5-minute counters, a reset at a tariff boundary, a 48 h gap), figures worked out by hand.
  * Asia/Shanghai is UTC+8: `start=2026-03-02` is local midnight.
  */

@@ -7,7 +7,7 @@ import { createEmbeddedStore, type TelemetryStore } from '../storage/index.ts'
 import { createEmbeddedEventLog } from '../storage/embedded/events.ts'
 import { MemoryEventLog, type EventLog } from '../storage/events.ts'
 import { BASELINE_EVENT_KIND, baselineHistory, lineOfScope, periodWindows, recordBaseline, savingsReport } from './baselines.ts'
-import { D0, DAY, PLANT, efficiencyData } from './efficiency-fixtures.ts'
+import { D0, DAY, PLANT, efficiencyData } from './testing/efficiency-fixtures.ts'
 import type { ReportDeps } from './energy.ts'
 import { parseScope } from './scope.ts'
 

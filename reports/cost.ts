@@ -12,7 +12,7 @@ import {
   type TimeRange,
 } from '../analytics/index.ts'
 import { deviceKey } from '../core/plant.ts'
-import { cacheAnswer, cachedAnswer, ceilQuarter, ensureRollup, floorQuarter } from './cache.ts'
+import { cacheAnswer, cachedAnswer, ceilQuarter, ensureRollup, floorQuarter } from './counter-rollup.ts'
 import { lineEnergyDevices, READING_LOOKBACK_MS, READING_STEP_MS, scopeBuckets, scopeEnergyIntervals, scopeTimezone, type ReportDeps, type ReportGranularity } from './energy.ts'
 import { formatScope, linesOf, type Scope, type ScopeLine } from './scope.ts'
 

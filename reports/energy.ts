@@ -17,7 +17,7 @@ import {
 } from '../analytics/index.ts'
 import type { ReferenceData } from '../analytics/index.ts'
 import { reportError } from './errors.ts'
-import { cacheAnswer, cachedAnswer, ceilQuarter, closedEnd, ensureRollup, floorQuarter, rollupReadings, type CounterRollup } from './cache.ts'
+import { cacheAnswer, cachedAnswer, ceilQuarter, closedEnd, ensureRollup, floorQuarter, rollupReadings, type CounterRollup } from './counter-rollup.ts'
 import { deviceFilter, formatScope, linesOf, modelOfScope, scopeLevel, type Scope, type ScopeLine } from './scope.ts'
 import { DAY_MS, HOUR_MS } from '../core/duration.ts'
 
@@ -28,7 +28,7 @@ export interface ReportDeps {
   /** Clock, epoch ms (the newest, still open window ends here). */
   now: () => number
   /**
-   * Counter roll-up (reports/cache.ts): closed quarters are read from `counter_15m`, filled on
+   * Counter roll-up (reports/counter-rollup.ts): closed quarters are read from `counter_15m`, filled on
    * demand; absent = every reading comes from the raw telemetry.
    */
   rollup?: CounterRollup

@@ -11,9 +11,9 @@ import { carbonReport } from './carbon.ts'
 import { demandReport } from './demand.ts'
 import { secReport } from './sec.ts'
 import { monthlyReport } from './monthly.ts'
-import { counterRollup } from './cache.ts'
+import { counterRollup } from './counter-rollup.ts'
 import { allLines, parseScope } from './scope.ts'
-import { AFTER, APRIL, H, MAR2, MARCH, model, points } from './test-fixture.ts'
+import { AFTER, APRIL, H, MAR2, MARCH, model, points } from './testing/figures-fixture.ts'
 
 // Hubei 1–10 kV single-part (other months): valley 00–06, 12–14 · flat 06–12, 14–16 · peak 16–18, 20–24 · critical 18–20.
 const SINGLE = { critical_peak: 1.113999, peak: 0.910961, flat: 0.715686, valley: 0.496924 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isPlantWattError } from '../core/errors.ts'
 import { createEmbeddedStore, type TelemetryStore } from '../storage/index.ts'
-import { D0, DAY, H, MIN, PLANT, TQ, qualityHour } from './efficiency-fixtures.ts'
+import { D0, DAY, H, MIN, PLANT, TQ, qualityHour } from './testing/efficiency-fixtures.ts'
 import type { ReportDeps } from './energy.ts'
 import { qualityReportOf } from './quality.ts'
 import { parseScope } from './scope.ts'

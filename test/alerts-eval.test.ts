@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { FaultRecord } from '../simulators/faults.ts'
 import type { Alert } from '../alerts/engine.ts'
-import { CLAIMED, runEvaluation, score } from '../alerts/eval.ts'
+import { CLAIMED, runEvaluation, score } from '../bench/alerts-eval.ts'
 
 /**
  * A shortened `npm run eval:alerts`: the Xiangyang auto-parts enterprise of the hubei scenario (two

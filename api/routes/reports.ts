@@ -313,7 +313,7 @@ function checkRows(ctx: ApiContext, n: number, what: string): void {
 }
 
 export const reportRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { ctx }) => {
-  // Closed quarter hours are read from the counter roll-up (reports/cache.ts), filled on demand.
+  // Closed quarter hours are read from the counter roll-up (reports/counter-rollup.ts), filled on demand.
   const deps = (): ReportDeps => ({ store: ctx.store, model: ctx.model, now: ctx.now, rollup: ctx.rollup })
   const config = { permission: 'reports' as const }
   const tags = ['reports']

@@ -4,9 +4,9 @@ import { energyReport, productionReport, type ReportDeps } from './energy.ts'
 import { costReport } from './cost.ts'
 import { demandReport } from './demand.ts'
 import { monthlyReport } from './monthly.ts'
-import { COUNTER_ROLLUP_MEASUREMENT, closedEnd, counterRollup, invalidateForPoints, refreshRollup, type CounterRollup } from './cache.ts'
+import { COUNTER_ROLLUP_MEASUREMENT, closedEnd, counterRollup, invalidateForPoints, refreshRollup, type CounterRollup } from './counter-rollup.ts'
 import { parseScope } from './scope.ts'
-import { AFTER, APRIL, H, MAR2, MARCH, mainCounter, model, points } from './test-fixture.ts'
+import { AFTER, APRIL, H, MAR2, MARCH, mainCounter, model, points } from './testing/figures-fixture.ts'
 
 const march = { start: MARCH, end: APRIL }
 const main = { enterprise: 'acme', site: 'w1', line: 'l1', device: 'main' }

@@ -1,7 +1,7 @@
-import { validateConfig } from '../core/config.ts'
-import { PlantModelSchema, type PlantModel } from '../core/plant.ts'
-import { TELEMETRY_MEASUREMENT, type TelemetryPoint } from '../storage/store.ts'
-import { DAY_MS, HOUR_MS, MINUTE_MS } from '../core/duration.ts'
+import { validateConfig } from '../../core/config.ts'
+import { PlantModelSchema, type PlantModel } from '../../core/plant.ts'
+import { TELEMETRY_MEASUREMENT, type TelemetryPoint } from '../../storage/store.ts'
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../../core/duration.ts'
 
 /**
  * Synthetic plant data with hand-worked answers, shared by the reports and API tests of baselines,

@@ -1,7 +1,7 @@
-import { validateConfig } from '../core/config.ts'
-import { PlantModelSchema, type PlantModel } from '../core/plant.ts'
-import { TELEMETRY_MEASUREMENT, type TelemetryPoint } from '../storage/store.ts'
-import { HOUR_MS, MINUTE_MS } from '../core/duration.ts'
+import { validateConfig } from '../../core/config.ts'
+import { PlantModelSchema, type PlantModel } from '../../core/plant.ts'
+import { TELEMETRY_MEASUREMENT, type TelemetryPoint } from '../../storage/store.ts'
+import { HOUR_MS, MINUTE_MS } from '../../core/duration.ts'
 
 /**
  * A plant and a month of counter data whose report figures are worked out by hand in the tests
