@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { Readable } from 'node:stream'
-import { counterRollup } from '../reports/cache.ts'
+import { counterRollup } from '../reports/counter-rollup.ts'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'

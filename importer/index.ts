@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { invalidateForPoints } from '../reports/cache.ts'
+import { invalidateForPoints } from '../reports/counter-rollup.ts'
 import { PlantWattError, isPlantWattError } from '../core/errors.ts'
 import type { PlantModel } from '../core/plant.ts'
 import type { EventLog, StoredEvent } from '../storage/events.ts'
