@@ -36,7 +36,7 @@ const CONFIG = validateConfig(
 ) as EdgeConfig
 const A: DeviceAddress = { enterprise: 'acme', site: 'wuhan', line: 'l1', device: 'meter-a' }
 const B: DeviceAddress = { ...A, device: 'meter-b' }
-const PROFILE_ERROR: DeviceProfileError = { code: 'EDGE_ERR_PROFILE_NOT_FOUND', message: 'no profile x', profile: 'x', problems: [{ path: '/', message: 'missing', code: 'EDGE_ERR_PROFILE_NOT_FOUND' }] }
+const PROFILE_ERROR: DeviceProfileError = { code: 'EDGE_ERR_PROFILE_UNKNOWN', message: 'no profile x', profile: 'x', problems: [{ path: '/', message: 'missing', code: 'EDGE_ERR_PROFILE_UNKNOWN' }] }
 
 /** A driver that answers every read with one value and counts its closes. */
 function fakeDriver(): Driver & { closes: number } {
@@ -94,7 +94,7 @@ describe('DeviceTable', () => {
     const [a, b] = table.status()
     expect(a).toMatchObject({ key: 'acme/wuhan/l1/meter-a', driver: 'fake', endpoint: 'fake://1', polling: true, publishedSamples: 2, publishedMessages: 1, nextSeq: 8, lastError: null, profileError: null })
     expect(a?.reads).toBeGreaterThanOrEqual(2)
-    expect(b).toMatchObject({ key: 'acme/wuhan/l1/meter-b', driver: 'modbus', polling: false, connected: false, reads: 0, lastError: { code: 'EDGE_ERR_PROFILE_NOT_FOUND', message: 'no profile x', ts: 1000 }, profileError: PROFILE_ERROR })
+    expect(b).toMatchObject({ key: 'acme/wuhan/l1/meter-b', driver: 'modbus', polling: false, connected: false, reads: 0, lastError: { code: 'EDGE_ERR_PROFILE_UNKNOWN', message: 'no profile x', ts: 1000 }, profileError: PROFILE_ERROR })
     expect(table.publishedMessages).toBe(1)
     expect(table.publishFailures).toBe(1)
     expect(table.countersOf('acme/wuhan/l1/meter-a')).toMatchObject({ published: 2, readErrors: 0, bufferDepth: 0 })
@@ -129,7 +129,7 @@ describe('StateAnnouncer', () => {
       { device: 'edge-t', status: 'online' },
       { device: 'meter-a', status: 'online' },
       { device: 'meter-b', status: 'offline' },
-      { device: 'meter-d', status: 'offline', error: 'EDGE_ERR_PROFILE_NOT_FOUND' },
+      { device: 'meter-d', status: 'offline', error: 'EDGE_ERR_PROFILE_UNKNOWN' },
     ])
   })
 
