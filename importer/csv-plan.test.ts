@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest'
+import { isPlantWattError } from '../core/errors.ts'
+import { planFromHeader } from './csv-plan.ts'
+import { resolveImportOptions } from './options.ts'
+
+const auto = resolveImportOptions({})
+const layoutError = (e: unknown) => isPlantWattError(e, 'IMPORT_ERR_LAYOUT')
+
+describe('planFromHeader', () => {
+  it('detects the long layout and finds its columns case-insensitively, names trimmed', () => {
+    expect(planFromHeader([' Time ', 'Device', 'QUANTITY', 'value', 'quality', 'note'], auto)).toEqual({
+      layout: 'long',
+      header: ['Time', 'Device', 'QUANTITY', 'value', 'quality', 'note'],
+      timestamp: { name: 'Time', index: 0 },
+      device: { name: 'Device', index: 1 },
+      quantity: { name: 'QUANTITY', index: 2 },
+      value: { name: 'value', index: 3 },
+      quality: { name: 'quality', index: 4 },
+      extras: [],
+    })
+  })
+
+  it('detects the interval layout from a kWh column and maps extra columns to quantities', () => {
+    const options = resolveImportOptions({ device: 'meter', columns: { Gas: { quantity: 'gas_m3', scale: 1 }, PF: { quantity: 'power_factor', scale: 0.01 } } })
+    expect(planFromHeader(['date', 'Usage_kWh', 'PF', 'Gas'], options)).toEqual({
+      layout: 'interval',
+      header: ['date', 'Usage_kWh', 'PF', 'Gas'],
+      timestamp: { name: 'date', index: 0 },
+      energy: { name: 'Usage_kWh', index: 1 },
+      extras: [
+        { name: 'Gas', index: 3, quantity: 'gas_m3', scale: 1, cumulative: true },
+        { name: 'PF', index: 2, quantity: 'power_factor', scale: 0.01, cumulative: false },
+      ],
+    })
+  })
+
+  it('refuses a header it cannot read, naming what is missing', () => {
+    expect(() => planFromHeader(['when', 'device', 'quantity', 'value'], auto)).toThrow(expect.toSatisfy((e: unknown) => layoutError(e) && /^no timestamp column/.test((e as Error).message)))
+    expect(() => planFromHeader(['ts', 'device', 'power'], auto)).toThrow(expect.toSatisfy((e: unknown) => layoutError(e) && /^cannot tell the layout/.test((e as Error).message)))
+    expect(() => planFromHeader(['ts', 'kwh'], auto)).toThrow(expect.toSatisfy((e: unknown) => layoutError(e) && /needs a device column "device" or the device option/.test((e as Error).message)))
+    const mapped = resolveImportOptions({ device: 'm', columns: { kWh2: { quantity: 'energy_import_kwh', scale: 1 } } })
+    expect(() => planFromHeader(['ts', 'kwh', 'kWh2'], mapped)).toThrow(expect.toSatisfy((e: unknown) => isPlantWattError(e, 'IMPORT_ERR_OPTIONS')))
+  })
+})
