@@ -105,7 +105,8 @@ export class AlertBrokerLink {
         this.client.subscribe(dataFilter, { qos: 1 }, (err, granted) => {
           clearTimeout(timer)
           const refused = granted?.some((g) => g.qos !== 0 && g.qos !== 1)
-          if (err || refused) reject(new PlantWattError('ALERTS_ERR_SUBSCRIBE', `subscription to ${dataFilter} refused${err ? `: ${describeError(err)}` : ''}`, { cause: err }))
+          if (err || refused)
+            reject(new PlantWattError('ALERTS_ERR_SUBSCRIBE', `subscription to ${dataFilter} refused${err ? `: ${describeError(err)}` : ''}`, { cause: err }))
           else resolve()
         })
       })

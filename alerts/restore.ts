@@ -9,7 +9,12 @@ import { loadAlerts } from './events.ts'
  * Rebuilds the alerts still open (firing or acknowledged) from the event log's events in the range.
  * A log that cannot be read is fatal (ALERTS_ERR_RESTORE): alerts would otherwise open twice.
  */
-export async function restoreOpenAlerts(engine: Pick<AlertEngine, 'restore' | 'openAlerts'>, events: EventLog, range: { start: number; stop: number }, logger: Logger): Promise<void> {
+export async function restoreOpenAlerts(
+  engine: Pick<AlertEngine, 'restore' | 'openAlerts'>,
+  events: EventLog,
+  range: { start: number; stop: number },
+  logger: Logger,
+): Promise<void> {
   try {
     const alerts = await loadAlerts(events, range)
     engine.restore(alerts.filter((a) => a.state !== 'resolved'))

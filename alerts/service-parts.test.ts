@@ -39,7 +39,13 @@ describe('TelemetryFeed', () => {
     const ingest = vi.fn((_address: unknown, _sample: { ts: number }) => [] as AlertTransition[])
     const told: AlertTransition[][] = []
     const feed = new TelemetryFeed({ ingest }, (list) => told.push(list), logger)
-    const payload = encodePayload({ seq: 1, samples: [{ ts: T0 + 1000, values: { active_power_kw: 1 } }, { ts: T0, values: { active_power_kw: 2 } }] })
+    const payload = encodePayload({
+      seq: 1,
+      samples: [
+        { ts: T0 + 1000, values: { active_power_kw: 1 } },
+        { ts: T0, values: { active_power_kw: 2 } },
+      ],
+    })
     feed.receive('pw/v1/acme/wuhan/l1/main/data', Buffer.from(payload))
     expect(ingest.mock.calls.map(([address, s]) => [address, s.ts])).toEqual([
       [MAIN, T0],
@@ -119,7 +125,12 @@ describe('EventWriter', () => {
 describe('ExternalEvents', () => {
   it('applies each acknowledgement from the log once, skips its own, and re-learns on a baseline revision', async () => {
     const { t } = opened()
-    const ack: StoredEvent = { ...transitionToEvent(t), ts: T0 + 5, tags: { ...transitionToEvent(t).tags, event: 'acknowledged' }, fields: { ...transitionToEvent(t).fields, user: 'li' } }
+    const ack: StoredEvent = {
+      ...transitionToEvent(t),
+      ts: T0 + 5,
+      tags: { ...transitionToEvent(t).tags, event: 'acknowledged' },
+      fields: { ...transitionToEvent(t).fields, user: 'li' },
+    }
     const own: StoredEvent = { ...ack, ts: T0 + 6 }
     const log: StoredEvent[] = [ack, own]
     const queries: EventQuery[] = []
@@ -164,7 +175,12 @@ describe('restore', () => {
 
   it('takes each device newest point as last seen; a store that cannot be read is only logged', async () => {
     const seen = vi.fn()
-    const store = { latest: async () => [{ tags: MAIN, ts: T0 }, { tags: { device: 'x' }, ts: T0 }] } as unknown as TelemetryStore
+    const store = {
+      latest: async () => [
+        { tags: MAIN, ts: T0 },
+        { tags: { device: 'x' }, ts: T0 },
+      ],
+    } as unknown as TelemetryStore
     await restoreLastSeen({ seen }, store, 0, logger)
     expect(seen.mock.calls).toEqual([[MAIN, T0]])
     await restoreLastSeen({ seen }, { latest: async () => Promise.reject(new Error('gone')) } as unknown as TelemetryStore, 0, logger)
@@ -174,7 +190,15 @@ describe('restore', () => {
 describe('BaselineLearner', () => {
   it('learns only with anomaly or standby rules, keeps the previous baselines when learning fails', async () => {
     const store = {} as TelemetryStore
-    const none = new BaselineLearner({ engine: engineWith(THRESHOLD), store, plant: PLANT, rules: validateAlertsConfig({ rules: THRESHOLD }).rules, now: () => T0, logger, learn: vi.fn() })
+    const none = new BaselineLearner({
+      engine: engineWith(THRESHOLD),
+      store,
+      plant: PLANT,
+      rules: validateAlertsConfig({ rules: THRESHOLD }).rules,
+      now: () => T0,
+      logger,
+      learn: vi.fn(),
+    })
     await none.relearn()
     expect(none.learnedAt).toBeNull()
 

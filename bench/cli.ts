@@ -31,7 +31,11 @@ try {
   if (values.help) {
     process.stdout.write(USAGE)
   } else {
-    await runBenchmarks({ samples: count('samples', values.samples), rounds: count('rounds', values.rounds), reportEnterprises: count('enterprises', values.enterprises) })
+    await runBenchmarks({
+      samples: count('samples', values.samples),
+      rounds: count('rounds', values.rounds),
+      reportEnterprises: count('enterprises', values.enterprises),
+    })
   }
 } catch (err) {
   process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n${USAGE}`)

@@ -42,7 +42,11 @@ export function configHelp(sections: readonly string[]): string {
     const schema = SECTION_SCHEMAS[s]
     if (schema) lines.push(...describeSchema(schema, s))
   }
-  lines.push('', 'Environment: PLANTWATT_LOG_LEVEL (default warn for up, info otherwise), PLANTWATT_MQTT_PASSWORD,', '  PLANTWATT_INFLUX_TOKEN, PLANTWATT_INFLUX_PASSWORD override the secrets of the file.')
+  lines.push(
+    '',
+    'Environment: PLANTWATT_LOG_LEVEL (default warn for up, info otherwise), PLANTWATT_MQTT_PASSWORD,',
+    '  PLANTWATT_INFLUX_TOKEN, PLANTWATT_INFLUX_PASSWORD override the secrets of the file.',
+  )
   return lines.join('\n')
 }
 

@@ -36,7 +36,12 @@ const CONFIG = validateConfig(
 ) as EdgeConfig
 const A: DeviceAddress = { enterprise: 'acme', site: 'wuhan', line: 'l1', device: 'meter-a' }
 const B: DeviceAddress = { ...A, device: 'meter-b' }
-const PROFILE_ERROR: DeviceProfileError = { code: 'EDGE_ERR_PROFILE_UNKNOWN', message: 'no profile x', profile: 'x', problems: [{ path: '/', message: 'missing', code: 'EDGE_ERR_PROFILE_UNKNOWN' }] }
+const PROFILE_ERROR: DeviceProfileError = {
+  code: 'EDGE_ERR_PROFILE_UNKNOWN',
+  message: 'no profile x',
+  profile: 'x',
+  problems: [{ path: '/', message: 'missing', code: 'EDGE_ERR_PROFILE_UNKNOWN' }],
+}
 
 /** A driver that answers every read with one value and counts its closes. */
 function fakeDriver(): Driver & { closes: number } {
@@ -56,12 +61,22 @@ function fakeDriver(): Driver & { closes: number } {
 
 describe('edgeClientOptions', () => {
   it('names the agent, takes the password from the environment when the config has none, and sets the will', () => {
-    const o = edgeClientOptions({ url: 'mqtt://b', username: 'gw', keepaliveS: 30, reconnectPeriodMs: 1000 }, 'edge-t', { ...A, device: 'edge-t' }, { PLANTWATT_MQTT_PASSWORD: 'env-secret' })
+    const o = edgeClientOptions(
+      { url: 'mqtt://b', username: 'gw', keepaliveS: 30, reconnectPeriodMs: 1000 },
+      'edge-t',
+      { ...A, device: 'edge-t' },
+      { PLANTWATT_MQTT_PASSWORD: 'env-secret' },
+    )
     expect(o.clientId).toMatch(/^plantwatt-edge-edge-t-/)
     expect(o).toMatchObject({ username: 'gw', password: 'env-secret', clean: true, protocolVersion: 4, reconnectOnConnackError: true })
     expect(o.will).toMatchObject({ topic: 'pw/v1/acme/wuhan/l1/edge-t/state', qos: 1, retain: true })
     expect(JSON.parse(String(o.will?.payload))).toMatchObject({ status: 'offline', agent: 'edge-t' })
-    const own = edgeClientOptions({ url: 'mqtt://b', clientId: 'mine', password: 'file-secret', keepaliveS: 30, reconnectPeriodMs: 1000 }, 'edge-t', undefined, { PLANTWATT_MQTT_PASSWORD: 'env-secret' })
+    const own = edgeClientOptions(
+      { url: 'mqtt://b', clientId: 'mine', password: 'file-secret', keepaliveS: 30, reconnectPeriodMs: 1000 },
+      'edge-t',
+      undefined,
+      { PLANTWATT_MQTT_PASSWORD: 'env-secret' },
+    )
     expect(own).toMatchObject({ clientId: 'mine', password: 'file-secret' })
     expect(own.will).toBeUndefined()
     expect('username' in own).toBe(false)
@@ -76,7 +91,12 @@ describe('DeviceTable', () => {
     const setups: DeviceSetup[] = [{ driver }, { profileError: PROFILE_ERROR }]
     const samples: [DeviceAddress, Sample][] = []
     const changes: [string, boolean][] = []
-    table.add(CONFIG, setups, { onSample: (address, s) => samples.push([address, s]), onConnectionChange: (e, connected) => changes.push([e.key, connected]) }, logger)
+    table.add(
+      CONFIG,
+      setups,
+      { onSample: (address, s) => samples.push([address, s]), onConnectionChange: (e, connected) => changes.push([e.key, connected]) },
+      logger,
+    )
     expect(table.size).toBe(2)
     expect(table.notPolled).toBe(1)
 
@@ -92,9 +112,27 @@ describe('DeviceTable', () => {
     table.delivered({ key: 'acme/wuhan/l1/meter-a', address: A, seq: 7, samples: [samples[0]![1], samples[1]![1]] })
     table.failed()
     const [a, b] = table.status()
-    expect(a).toMatchObject({ key: 'acme/wuhan/l1/meter-a', driver: 'fake', endpoint: 'fake://1', polling: true, publishedSamples: 2, publishedMessages: 1, nextSeq: 8, lastError: null, profileError: null })
+    expect(a).toMatchObject({
+      key: 'acme/wuhan/l1/meter-a',
+      driver: 'fake',
+      endpoint: 'fake://1',
+      polling: true,
+      publishedSamples: 2,
+      publishedMessages: 1,
+      nextSeq: 8,
+      lastError: null,
+      profileError: null,
+    })
     expect(a?.reads).toBeGreaterThanOrEqual(2)
-    expect(b).toMatchObject({ key: 'acme/wuhan/l1/meter-b', driver: 'modbus', polling: false, connected: false, reads: 0, lastError: { code: 'EDGE_ERR_PROFILE_UNKNOWN', message: 'no profile x', ts: 1000 }, profileError: PROFILE_ERROR })
+    expect(b).toMatchObject({
+      key: 'acme/wuhan/l1/meter-b',
+      driver: 'modbus',
+      polling: false,
+      connected: false,
+      reads: 0,
+      lastError: { code: 'EDGE_ERR_PROFILE_UNKNOWN', message: 'no profile x', ts: 1000 },
+      profileError: PROFILE_ERROR,
+    })
     expect(table.publishedMessages).toBe(1)
     expect(table.publishFailures).toBe(1)
     expect(table.countersOf('acme/wuhan/l1/meter-a')).toMatchObject({ published: 2, readErrors: 0, bufferDepth: 0 })

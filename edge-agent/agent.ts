@@ -45,7 +45,15 @@ export interface AgentStatus {
    * 4/5: EDGE_ERR_MQTT_BAD_CREDENTIALS, EDGE_ERR_MQTT_NOT_AUTHORIZED) or its publishes (the broker
    * closes the connection: EDGE_ERR_MQTT_PUBLISH_REFUSED), even between reconnects.
    */
-  mqtt: { url: string; username: string | null; connected: boolean; disconnects: number; lastConnectionError?: MqttConnectionError; publishedMessages: number; publishFailures: number }
+  mqtt: {
+    url: string
+    username: string | null
+    connected: boolean
+    disconnects: number
+    lastConnectionError?: MqttConnectionError
+    publishedMessages: number
+    publishFailures: number
+  }
   outbox: { depth: number; dropped: number; maxSamples: number }
   devices: DeviceStatus[]
 }
@@ -143,7 +151,13 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<Running
     status: (): AgentStatus => ({
       agentId,
       stateTopic: agentAddress ? buildTopic(agentAddress, 'state') : null,
-      mqtt: { url: options.mqtt.url, username: options.mqtt.username ?? null, ...broker.status(), publishedMessages: devices.publishedMessages, publishFailures: devices.publishFailures },
+      mqtt: {
+        url: options.mqtt.url,
+        username: options.mqtt.username ?? null,
+        ...broker.status(),
+        publishedMessages: devices.publishedMessages,
+        publishFailures: devices.publishFailures,
+      },
       outbox: { depth: outbox.depth(), dropped: outbox.dropped(), maxSamples: config.outboxMaxSamples },
       devices: devices.status(),
     }),

@@ -11,9 +11,18 @@ import { stateMessage } from './publisher.ts'
  * mqtt.js options of an agent's connection: its client id, credentials (password from the config,
  * else PLANTWATT_MQTT_PASSWORD), and the agent's last will on its state topic when it has one.
  */
-export function edgeClientOptions(m: MqttClientConfig, agentId: string, agentAddress: DeviceAddress | undefined, env: NodeJS.ProcessEnv = process.env): IClientOptions {
+export function edgeClientOptions(
+  m: MqttClientConfig,
+  agentId: string,
+  agentAddress: DeviceAddress | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): IClientOptions {
   const options: IClientOptions = {
-    clientId: m.clientId ?? `plantwatt-edge-${agentId}-${hostname().toLowerCase().replace(/[^a-z0-9_-]/g, '-')}`,
+    clientId:
+      m.clientId ??
+      `plantwatt-edge-${agentId}-${hostname()
+        .toLowerCase()
+        .replace(/[^a-z0-9_-]/g, '-')}`,
     keepalive: m.keepaliveS,
     reconnectPeriod: m.reconnectPeriodMs,
     connectTimeout: 10_000,

@@ -94,7 +94,10 @@ export class DeviceTable {
         const profileError = setup.profileError
         const endpoint = configuredEndpoint(d as EdgeDeviceConfig)
         // Once, at start: the device stays out until the profile is fixed and the agent restarted.
-        logger.error({ device: key, endpoint, profile: d.profile, code: profileError.code, problems: profileError.problems }, `device not polled: ${profileError.code}: ${profileError.message}`)
+        logger.error(
+          { device: key, endpoint, profile: d.profile, code: profileError.code, problems: profileError.problems },
+          `device not polled: ${profileError.code}: ${profileError.message}`,
+        )
         this.entries.set(key, { key, address, driver: d.driver, endpoint, profileError, publishedSamples: 0, publishedMessages: 0, nextSeq })
         return
       }

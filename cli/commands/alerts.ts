@@ -26,7 +26,9 @@ async function runAlerts(opts: CommonOptions): Promise<void> {
     settings: { pollEventsMs: cfg.alerts.pollEventsMs, tickMs: cfg.alerts.tickMs, restoreLookback: cfg.alerts.restoreLookback },
     logger,
   })
-  process.stdout.write(`alert service: ${rules.length} rule(s)${cfg.alerts.rules.length === 0 ? ' (the recommended set)' : ''}, subscribed at ${cfg.mqtt.url}, events in ${cfg.storage.backend}\n`)
+  process.stdout.write(
+    `alert service: ${rules.length} rule(s)${cfg.alerts.rules.length === 0 ? ' (the recommended set)' : ''}, subscribed at ${cfg.mqtt.url}, events in ${cfg.storage.backend}\n`,
+  )
   runUntilSignal(
     [
       { name: 'store', close: () => store.close() },

@@ -13,7 +13,14 @@ async function runApi(opts: CommonOptions & { port?: number }): Promise<void> {
   // The dead letters an ingest process appends to ingest.deadLetterFile (same config file).
   const file = cfg.ingest.deadLetterFile
   const deadLetters = file === undefined ? undefined : openDeadLetterFile({ file, memory: cfg.ingest.deadLetterMemory, logger })
-  const api = await startApi({ store, plant: cfg.plant, config: override(cfg.api, { port: opts.port }), commission: cfg.commission, logger, ...(deadLetters ? { deadLetters } : {}) })
+  const api = await startApi({
+    store,
+    plant: cfg.plant,
+    config: override(cfg.api, { port: opts.port }),
+    commission: cfg.commission,
+    logger,
+    ...(deadLetters ? { deadLetters } : {}),
+  })
   process.stdout.write(`API on ${api.url}/ (docs ${api.url}/docs)\n`)
   runUntilSignal(
     [

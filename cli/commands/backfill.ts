@@ -34,7 +34,9 @@ async function backfill(opts: BackfillOptions): Promise<void> {
   try {
     const result = await backfillScenario(scenario, store, { start: stop - days * DAY_MS, stop, stepMs: stepS * 1000, fields })
     const seconds = (performance.now() - started) / 1000
-    process.stdout.write(`${JSON.stringify({ scenario: scenario.name, days, stepS, devices: result.devices, points: result.points, seconds: Number(seconds.toFixed(1)), pointsPerS: Math.round(result.points / seconds) })}\n`)
+    process.stdout.write(
+      `${JSON.stringify({ scenario: scenario.name, days, stepS, devices: result.devices, points: result.points, seconds: Number(seconds.toFixed(1)), pointsPerS: Math.round(result.points / seconds) })}\n`,
+    )
   } finally {
     await store.close()
   }

@@ -5,7 +5,17 @@ import { BENCH_SCRIPT, benchArgs } from './bench.ts'
 
 describe('plantwatt bench', () => {
   it('runs the bench script in a child process with the same flags as npm run bench', () => {
-    expect(benchArgs({ samples: '200000', rounds: '1', enterprises: '20' }, 'bench/cli.ts')).toEqual(['--import', 'tsx', 'bench/cli.ts', '--samples', '200000', '--rounds', '1', '--enterprises', '20'])
+    expect(benchArgs({ samples: '200000', rounds: '1', enterprises: '20' }, 'bench/cli.ts')).toEqual([
+      '--import',
+      'tsx',
+      'bench/cli.ts',
+      '--samples',
+      '200000',
+      '--rounds',
+      '1',
+      '--enterprises',
+      '20',
+    ])
     const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> }
     expect(pkg.scripts.bench).toBe('node --import tsx bench/cli.ts')
     expect(BENCH_SCRIPT.endsWith(join('bench', 'cli.ts'))).toBe(true)

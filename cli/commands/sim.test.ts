@@ -6,7 +6,9 @@ type Run = Parameters<typeof scenarioEndpointLines>[0]
 describe('plantwatt sim --scenario', () => {
   it('lists OPC UA endpoints, then Modbus TCP and RTU devices with their role', () => {
     const run = {
-      opcua: [{ lineKey: 'acme/wuhan/l1', endpointUrl: 'opc.tcp://127.0.0.1:4840', machines: [{ address: { device: 'cnc-1' } }, { address: { device: 'cnc-2' } }] }],
+      opcua: [
+        { lineKey: 'acme/wuhan/l1', endpointUrl: 'opc.tcp://127.0.0.1:4840', machines: [{ address: { device: 'cnc-1' } }, { address: { device: 'cnc-2' } }] },
+      ],
       meters: [
         { key: 'acme/wuhan/l1/main', transport: 'tcp', host: '127.0.0.1', port: 5020, unitId: 1, profile: 'eastron-sdm630', role: 'main' },
         { key: 'acme/wuhan/l1/sub', transport: 'rtu', path: '/dev/pts/3', baudRate: 9600, unitId: 2, profile: 'eastron-sdm630', role: 'sub' },

@@ -8,7 +8,8 @@ describe('plantwatt up', () => {
   it('--history-days: whole days 0–366', () => {
     expect(parseHistoryDays('0')).toBe(0)
     expect(parseHistoryDays('35')).toBe(35)
-    for (const bad of ['-1', '367', '1.5', 'week']) expect(() => parseHistoryDays(bad)).toThrow(`--history-days must be a whole number of days from 0 to 366, got ${bad}`)
+    for (const bad of ['-1', '367', '1.5', 'week'])
+      expect(() => parseHistoryDays(bad)).toThrow(`--history-days must be a whole number of days from 0 to 366, got ${bad}`)
   })
 
   it('ports and the store file of the command line replace the file values; others stay', () => {

@@ -36,7 +36,11 @@ export function upConfig(file: ResolvedConfig, opts: Pick<UpOptions, 'apiPort' |
 }
 
 /** What `plantwatt up` prints once everything runs: where each part can be reached. */
-export function upBanner(cfg: ResolvedConfig, up: Pick<UpResult, 'apiUrl' | 'brokerUrl' | 'simulators' | 'scenario'>, extra: { scenarioName?: string; controlUrl?: string }): string[] {
+export function upBanner(
+  cfg: ResolvedConfig,
+  up: Pick<UpResult, 'apiUrl' | 'brokerUrl' | 'simulators' | 'scenario'>,
+  extra: { scenarioName?: string; controlUrl?: string },
+): string[] {
   const storeText = cfg.storage.backend === 'embedded' ? `embedded store ${cfg.storage.path}` : `InfluxDB ${cfg.storage.url} database ${cfg.storage.database}`
   return [
     `PlantWatt ${PACKAGE_VERSION} is running in one process (${storeText}${extra.scenarioName ? `, scenario ${extra.scenarioName}` : ''})`,
@@ -48,7 +52,9 @@ export function upBanner(cfg: ResolvedConfig, up: Pick<UpResult, 'apiUrl' | 'bro
     ...(extra.controlUrl ? [`  Fault control ${extra.controlUrl}/faults`] : []),
     ...(up.scenario?.opcua ?? []).map((o) => `  OPC UA        ${o.endpointUrl} (${o.machines.map((m) => m.address.device).join(', ')})`),
     ...(up.simulators.length > 12
-      ? [`  Simulators    ${up.simulators.length} meters on ${new Set(up.simulators.map((s) => s.port)).size} Modbus TCP ports (plantwatt sim --scenario … lists them)`]
+      ? [
+          `  Simulators    ${up.simulators.length} meters on ${new Set(up.simulators.map((s) => s.port)).size} Modbus TCP ports (plantwatt sim --scenario … lists them)`,
+        ]
       : up.simulators.map((s) => `  Simulator     ${s.id.padEnd(14)} modbus-tcp://${s.host}:${s.port} unit ${s.unitId} (${s.profile})`)),
     'Press Ctrl-C to stop.',
   ]
@@ -65,7 +71,12 @@ async function up(opts: UpOptions): Promise<void> {
     ...(scenario ? { scenario } : {}),
     ...(opts.groundTruth ? { groundTruthFile: opts.groundTruth } : {}),
     ...(scenario && opts.opcua !== false ? { opcuaDir: opts.opcuaDir } : {}),
-    ...(withHistory ? { historyDays, onHistoryProgress: (n: number) => process.stderr.write(`\rwriting ${historyDays} days of simulated history (first start only): ${n} points`) } : {}),
+    ...(withHistory
+      ? {
+          historyDays,
+          onHistoryProgress: (n: number) => process.stderr.write(`\rwriting ${historyDays} days of simulated history (first start only): ${n} points`),
+        }
+      : {}),
   }
   const running = await startAll(cfg, logger, options)
   if (withHistory) process.stderr.write('\n')
