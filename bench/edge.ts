@@ -132,7 +132,7 @@ async function runWorld(spec: WorldSpec): Promise<void> {
   const { startBroker } = await import('../broker/index.ts')
   const { BrokerConfigSchema } = await import('../broker/config.ts')
   const { startMeterSimulator } = await import('../simulators/index.ts')
-  const { startTestModbusServer } = await import('../edge-agent/modbus/test-server.ts')
+  const { startTestModbusServer } = await import('../edge-agent/testing/modbus-server.ts')
   const { startOpcuaMachineServer } = spec.opcua ? await import('../simulators/opcua/server.ts') : { startOpcuaMachineServer: undefined }
   const closers: (() => Promise<unknown>)[] = []
   const broker = await startBroker(validateConfig(BrokerConfigSchema, { port: 0, publishRate: { messagesPerS: 0 } }), { logger: silentLogger() })

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { SDM630_VALUES, SDM630_WORDS, closeTo } from './modbus/test-fixtures.ts'
-import { startTestModbusServer } from './modbus/test-server.ts'
-import { startTestBroker, subscribeData, waitFor, type ReceivedData } from './test-mqtt.ts'
+import { SDM630_VALUES, SDM630_WORDS, closeTo } from './testing/sdm630-fixtures.ts'
+import { startTestModbusServer } from './testing/modbus-server.ts'
+import { startTestBroker, subscribeData, waitFor, type ReceivedData } from './testing/mqtt.ts'
 
-const SCRIPT = fileURLToPath(new URL('./test-agent-process.ts', import.meta.url))
+const SCRIPT = fileURLToPath(new URL('./testing/agent-process.ts', import.meta.url))
 const cleanups: (() => Promise<unknown> | void)[] = []
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()

@@ -4,9 +4,9 @@ import { validateConfig } from '../core/config.ts'
 import { decodePayload, type Payload } from '../core/payload.ts'
 import { startEdgeAgent, type RunningEdgeAgent } from './agent.ts'
 import { EdgeConfigSchema, type EdgeConfig } from './config.ts'
-import { SDM630_VALUES, SDM630_WORDS, closeTo } from './modbus/test-fixtures.ts'
-import { startTestModbusServer, type TestModbusServer, type TestServerOptions } from './modbus/test-server.ts'
-import { startTestBroker as startBroker, waitFor, type TestBroker as Broker } from './test-mqtt.ts'
+import { SDM630_VALUES, SDM630_WORDS, closeTo } from './testing/sdm630-fixtures.ts'
+import { startTestModbusServer, type TestModbusServer, type TestServerOptions } from './testing/modbus-server.ts'
+import { startTestBroker as startBroker, waitFor, type TestBroker as Broker } from './testing/mqtt.ts'
 
 interface Received {
   topic: string

@@ -10,9 +10,9 @@ import { validateConfig } from '../core/config.ts'
 import { startEdgeAgent, type DeviceStatus } from './agent.ts'
 import type { StateMessage } from './publisher.ts'
 import { EdgeConfigSchema, type EdgeConfig } from './config.ts'
-import { SDM630_VALUES, SDM630_WORDS, closeTo } from './modbus/test-fixtures.ts'
-import { startTestModbusServer } from './modbus/test-server.ts'
-import { startTestBroker, subscribeData, waitFor } from './test-mqtt.ts'
+import { SDM630_VALUES, SDM630_WORDS, closeTo } from './testing/sdm630-fixtures.ts'
+import { startTestModbusServer } from './testing/modbus-server.ts'
+import { startTestBroker, subscribeData, waitFor } from './testing/mqtt.ts'
 
 /*
  * The bad-input list of issue 3 over Modbus TCP, against one running agent: devices that answer

@@ -6,8 +6,8 @@ import { validateConfig } from '../core/config.ts'
 import { ModbusDeviceSchema, type ModbusDeviceConfig } from './config.ts'
 import { createModbusDriver } from './modbus/driver.ts'
 import { decodeString, decodeValue } from './modbus/decode.ts'
-import { SDM630_VALUES, SDM630_WORDS, closeTo } from './modbus/test-fixtures.ts'
-import { startTestModbusServer, type RegisterTables } from './modbus/test-server.ts'
+import { SDM630_VALUES, SDM630_WORDS, closeTo } from './testing/sdm630-fixtures.ts'
+import { startTestModbusServer, type RegisterTables } from './testing/modbus-server.ts'
 import { loadProfile, shippedProfiles } from './profile.ts'
 
 const tempDirs: string[] = []

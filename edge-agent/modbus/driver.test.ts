@@ -8,8 +8,8 @@ import { ModbusDeviceSchema, type ModbusDeviceConfig } from '../config.ts'
 import type { Driver } from '../driver.ts'
 import { loadProfile } from '../profile.ts'
 import { createModbusDriver } from './driver.ts'
-import { startTestModbusServer, type TestModbusServer, type TestServerOptions } from './test-server.ts'
-import { SDM630_VALUES, SDM630_WORDS, closeTo } from './test-fixtures.ts'
+import { startTestModbusServer, type TestModbusServer, type TestServerOptions } from '../testing/modbus-server.ts'
+import { SDM630_VALUES, SDM630_WORDS, closeTo } from '../testing/sdm630-fixtures.ts'
 
 const tempDirs: string[] = []
 const tempDir = (prefix: string) => {

@@ -10,8 +10,8 @@ import { ModbusDeviceSchema, type ModbusDeviceConfig } from '../config.ts'
 import type { Driver } from '../driver.ts'
 import { loadProfile } from '../profile.ts'
 import { createModbusDriver } from './driver.ts'
-import { SDM630_VALUES, SDM630_WORDS, closeTo } from './test-fixtures.ts'
-import { crc16, startRtuSlaveOnPort, startRtuSlaveOnTcp, type RtuSlave, type RtuSlaveOptions } from './test-rtu-slave.ts'
+import { SDM630_VALUES, SDM630_WORDS, closeTo } from '../testing/sdm630-fixtures.ts'
+import { crc16, startRtuSlaveOnPort, startRtuSlaveOnTcp, type RtuSlave, type RtuSlaveOptions } from '../testing/rtu-slave.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'pw-rtu-'))
 const A = join(dir, 'ttyA') // the agent's end
@@ -215,7 +215,7 @@ describe('edge agent on an RTU bus', () => {
   it('publishes two live slaves and reports the dead one, all sharing one port', async () => {
     const { startEdgeAgent } = await import('../agent.ts')
     const { EdgeConfigSchema } = await import('../config.ts')
-    const { startTestBroker, subscribeData, waitFor } = await import('../test-mqtt.ts')
+    const { startTestBroker, subscribeData, waitFor } = await import('../testing/mqtt.ts')
     await bus({ units: { 1: { input: { ...SDM630_WORDS } }, 2: { holding: { ...SMALL_WORDS } } } })
     const broker = await startTestBroker()
     opened.push(broker)

@@ -18,7 +18,7 @@ import { validateConfig } from '../../core/config.ts'
 import { isPlantWattError } from '../../core/errors.ts'
 import { EdgeConfigSchema, ModbusDeviceSchema, type EdgeDeviceConfig } from '../config.ts'
 import type { ReadResult } from '../driver.ts'
-import { startTestBroker, subscribeData, waitFor } from '../test-mqtt.ts'
+import { startTestBroker, subscribeData, waitFor } from '../testing/mqtt.ts'
 import { createOpcuaDriver, ensureOpcuaCertificate, toNumber } from './driver.ts'
 import { loadOpcuaProfile, shippedOpcuaProfiles } from './profile.ts'
 

@@ -4,10 +4,10 @@
  * config sections). Prints `{"ready":true,"pid":…}` once started; on SIGTERM it closes cleanly and
  * prints `{"closed":<status()>}` before exiting 0; SIGKILL is the crash under test.
  */
-import { validateConfig } from '../core/config.ts'
-import { MqttClientConfigSchema, type MqttClientConfig } from '../core/mqtt.ts'
-import { startEdgeAgent } from './agent.ts'
-import { EdgeConfigSchema, type EdgeConfig } from './config.ts'
+import { validateConfig } from '../../core/config.ts'
+import { MqttClientConfigSchema, type MqttClientConfig } from '../../core/mqtt.ts'
+import { startEdgeAgent } from '../agent.ts'
+import { EdgeConfigSchema, type EdgeConfig } from '../config.ts'
 
 const env = JSON.parse(process.env.PW_EDGE ?? '{}') as { config?: unknown; mqtt?: unknown }
 const config = validateConfig(EdgeConfigSchema, env.config ?? {}, 'PW_EDGE.config') as EdgeConfig

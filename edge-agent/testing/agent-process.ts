@@ -3,10 +3,10 @@
  * config comes as JSON in argv[2] (`{ config, mqtt }`); SIGTERM closes the agent cleanly, SIGKILL
  * is the crash under test. Prints `ready` once started.
  */
-import { validateConfig } from '../core/config.ts'
-import { MqttClientConfigSchema, type MqttClientConfig } from '../core/mqtt.ts'
-import { startEdgeAgent } from './agent.ts'
-import { EdgeConfigSchema, type EdgeConfig } from './config.ts'
+import { validateConfig } from '../../core/config.ts'
+import { MqttClientConfigSchema, type MqttClientConfig } from '../../core/mqtt.ts'
+import { startEdgeAgent } from '../agent.ts'
+import { EdgeConfigSchema, type EdgeConfig } from '../config.ts'
 
 const arg = JSON.parse(process.argv[2] ?? '{}') as { config: unknown; mqtt: unknown }
 const config = validateConfig(EdgeConfigSchema, arg.config, 'argv') as EdgeConfig

@@ -2,7 +2,7 @@ import net from 'node:net'
 import { once } from 'node:events'
 import { Aedes } from 'aedes'
 import { connectAsync, type MqttClient } from 'mqtt'
-import { decodePayload, type Payload } from '../core/payload.ts'
+import { decodePayload, type Payload } from '../../core/payload.ts'
 
 /** An in-process Aedes broker on a free (or given) port, for the edge agent's tests. */
 export interface TestBroker {

@@ -1,7 +1,7 @@
 import net from 'node:net'
 import { once } from 'node:events'
 import { SerialPort } from 'serialport'
-import type { AddressRange, RegisterTables, Table } from './test-server.ts'
+import type { AddressRange, RegisterTables, Table } from './modbus-server.ts'
 
 /**
  * A tiny Modbus RTU slave for tests, written from the spec (Modbus over Serial Line V1.02 §2.5

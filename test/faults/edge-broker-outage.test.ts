@@ -120,7 +120,7 @@ async function world(): Promise<World> {
         connection: { host: m.host, port: m.port, unitId: m.unitId, timeoutMs: 500 },
       })),
     }
-    const script = await startScript('../edge-agent/test-agent-child.ts', {
+    const script = await startScript('../edge-agent/testing/agent-child.ts', {
       PW_EDGE: JSON.stringify({ config, mqtt: { url: brokerUrl, clientId: 'edge-fault-agent', keepaliveS: 5, reconnectPeriodMs: 100 } }),
     })
     cleanups.push(() => script.kill('SIGKILL'))
