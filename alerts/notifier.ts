@@ -1,5 +1,6 @@
 import { describeError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
+import { deviceKey } from '../core/plant.ts'
 import type { DeviceAddress } from '../core/topic.ts'
 import type { StoredEvent } from '../storage/events.ts'
 import type { AlertEngine, AlertTransition } from './engine.ts'
@@ -48,7 +49,7 @@ export class AlertNotifier {
         o.logger.warn({ err: describeError(err) }, 'onEvent handler threw')
       }
     }
-    o.logger.info({ alertId: n.alertId, event: n.event, rule: n.rule, device: `${n.enterprise}/${n.site}/${n.line}/${n.device}` }, n.text.en)
+    o.logger.info({ alertId: n.alertId, event: n.event, rule: n.rule, device: deviceKey(n) }, n.text.en)
     return n
   }
 }

@@ -6,6 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { DeadLetterLog } from '../core/dead-letter.ts'
 import type { Logger } from '../core/logger.ts'
 import type { PlantModel } from '../core/plant.ts'
+import { DEFAULT_TIMEZONE } from '../core/windows.ts'
 import { MemoryEventLog, type EventLog } from '../storage/events.ts'
 import { counterRollup, type CounterRollup } from '../reports/counter-rollup.ts'
 import type { TelemetryStore } from '../storage/store.ts'
@@ -71,7 +72,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   const ctx: ApiContext = {
     store: opts.store,
     plant: new PlantIndex(opts.plant),
-    model: opts.plant ?? { timezone: 'Asia/Shanghai', strict: false, enterprises: [] },
+    model: opts.plant ?? { timezone: DEFAULT_TIMEZONE, strict: false, enterprises: [] },
     events: opts.events ?? new MemoryEventLog(),
     rollup: opts.rollup ?? counterRollup(),
     config,

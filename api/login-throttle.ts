@@ -1,3 +1,5 @@
+import { DAY_MS } from '../core/duration.ts'
+
 /**
  * Failed API logins, throttled so that guessing is slow and the right password always works again.
  *
@@ -39,7 +41,7 @@ const MAX_TRACKED = 20_000
 /** Addresses remembered per user after a successful login. */
 const MAX_KNOWN_ADDRESSES = 32
 /** How long a successful login makes its address known for that user, ms (30 days). */
-const KNOWN_FOR_MS = 30 * 86_400_000
+const KNOWN_FOR_MS = 30 * DAY_MS
 
 /** Insert or refresh `key` at the end of `map` (newest last), dropping the oldest beyond `max`. */
 function touch<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {

@@ -1,4 +1,5 @@
 import { PlantWattError } from '../core/errors.ts'
+import { deviceKey } from '../core/plant.ts'
 import type { Logger } from '../core/logger.ts'
 import type { MqttClientConfig } from '../core/mqtt.ts'
 import { startEdgeAgent, type AgentStatus, type RunningEdgeAgent } from '../edge-agent/index.ts'
@@ -34,7 +35,7 @@ export function splitByGateway(devices: EdgeConfig['devices'], gateways: readonl
   for (const d of devices) {
     const g = gatewayFor(d, gateways)
     if (!g) {
-      outside.push(`${d.enterprise}/${d.site}/${d.line}/${d.device}`)
+      outside.push(deviceKey(d))
       continue
     }
     groups.set(g, [...(groups.get(g) ?? []), d])

@@ -1,12 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { hostname } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { stringify as toYaml } from 'yaml'
 import { validateConfig } from '../core/config.ts'
 import { PlantWattError } from '../core/errors.ts'
-import { listPlantDevices, type PlantModel } from '../core/plant.ts'
+import { PlantDeviceIndex, type PlantModel } from '../core/plant.ts'
 import type { Logger } from '../core/logger.ts'
-import type { MqttClientConfig } from '../core/mqtt.ts'
+import { defaultClientId, type MqttClientConfig } from '../core/mqtt.ts'
 import { createStore, type TelemetryStore } from '../storage/index.ts'
 import { startBroker } from '../broker/index.ts'
 import { startIngest } from '../ingest/index.ts'
@@ -42,9 +41,9 @@ export interface SimEndpoint {
  * whose place in the plant gives the topic.
  */
 export function edgeDevicesForSimulators(plant: PlantModel, meters: readonly SimEndpoint[]): EdgeConfig['devices'] {
-  const byId = new Map(listPlantDevices(plant).map((d) => [d.device, d]))
+  const index = new PlantDeviceIndex(plant)
   return meters.map((m) => {
-    const d = byId.get(m.id)
+    const d = index.withId(m.id)[0]
     if (!d) {
       throw new PlantWattError('CLI_ERR_SIM_DEVICE', `simulated meter ${JSON.stringify(m.id)} is not a device of the plant model: add it to plant.enterprises[].sites[].lines[].devices`)
     }
@@ -65,9 +64,8 @@ export function edgeConfigWith(base: EdgeConfig, extra: EdgeConfig['devices']): 
   return validateConfig(EdgeConfigSchema, { ...structuredClone(base), devices: [...structuredClone(base.devices), ...structuredClone(extra)] }, 'edge') as EdgeConfig
 }
 
-export function clientId(component: string): string {
-  return `plantwatt-${component}-${hostname().toLowerCase().replace(/[^a-z0-9_-]/g, '-')}`
-}
+/** A component's default MQTT client id (core/mqtt.ts). */
+export const clientId = defaultClientId
 
 /**
  * An edge agent's client id: `mqtt.clientId` as configured for a single agent (with its agent id

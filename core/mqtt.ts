@@ -1,4 +1,5 @@
 import type { MqttClient } from 'mqtt'
+import { hostname } from 'node:os'
 import Type from 'typebox'
 import { ID_PATTERN } from './topic.ts'
 
@@ -67,6 +68,15 @@ export const DEAD_LETTER_TOPIC = 'pw/dead-letter'
  * counters go to `$SYS/{brokerId}/plantwatt/stats` (only admins may subscribe to `$SYS`).
  */
 export const SYS_TOPIC_ROOT = 'pw/sys'
+
+/**
+ * A component's default MQTT client id: `plantwatt-<component>-<host name>` (lower case, `-` for
+ * anything else than a–z, 0–9, `_`). Guessable by design — the broker ties a client id to the user
+ * that first used it, so knowing it gains nobody another's session.
+ */
+export function defaultClientId(component: string): string {
+  return `plantwatt-${component}-${hostname().toLowerCase().replace(/[^a-z0-9_-]/g, '-')}`
+}
 
 /** A client id made safe as one topic level (no `/`, `+`, `#`). */
 export function topicLevel(id: string): string {

@@ -1,9 +1,8 @@
-import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { connect, type IClientOptions, type MqttClient } from 'mqtt'
 import { describeError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
-import { MqttConnectionWatch, type MqttClientConfig, type MqttConnectionStatus } from '../core/mqtt.ts'
+import { defaultClientId, MqttConnectionWatch, type MqttClientConfig, type MqttConnectionStatus } from '../core/mqtt.ts'
 import { buildTopic, type DeviceAddress } from '../core/topic.ts'
 import { stateMessage } from './publisher.ts'
 
@@ -18,11 +17,7 @@ export function edgeClientOptions(
   env: NodeJS.ProcessEnv = process.env,
 ): IClientOptions {
   const options: IClientOptions = {
-    clientId:
-      m.clientId ??
-      `plantwatt-edge-${agentId}-${hostname()
-        .toLowerCase()
-        .replace(/[^a-z0-9_-]/g, '-')}`,
+    clientId: m.clientId ?? defaultClientId(`edge-${agentId}`),
     keepalive: m.keepaliveS,
     reconnectPeriod: m.reconnectPeriodMs,
     connectTimeout: 10_000,

@@ -1,10 +1,9 @@
 import type { Sample } from '../core/payload.ts'
 import type { DeviceAddress } from '../core/topic.ts'
+import { deviceKey } from '../core/plant.ts'
 
-/** `enterprise/site/line/device`: one outbox queue and one `seq` counter per key. */
-export function deviceKey(address: DeviceAddress): string {
-  return `${address.enterprise}/${address.site}/${address.line}/${address.device}`
-}
+/** `enterprise/site/line/device` (core/plant.ts): one outbox queue and one `seq` counter per key. */
+export { deviceKey }
 
 /** Samples of one device taken for one message. Returned to the outbox by `ack` or `release`. */
 export interface OutboxBatch {
