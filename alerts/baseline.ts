@@ -146,7 +146,9 @@ const WEEK_MS = 7 * DAY_MS
  */
 function slotFit(slotsOf: readonly number[], weeks: readonly number[], values: readonly number[], fallback: number, slotCount = WEEK_SLOTS): { slots: number[]; others: number[] } {
   const bySlot: { v: number; w: number }[][] = Array.from({ length: slotCount }, () => [])
-  slotsOf.forEach((s, i) => (bySlot[s] as { v: number; w: number }[]).push({ v: values[i] as number, w: weeks[i] as number }))
+  slotsOf.forEach((s, i) => {
+    ;(bySlot[s] as { v: number; w: number }[]).push({ v: values[i] as number, w: weeks[i] as number })
+  })
   const slots = bySlot.map((list) => (new Set(list.map((x) => x.w)).size >= 2 ? median(list.map((x) => x.v)) : fallback))
   const cache = new Map<string, number>()
   const others = slotsOf.map((s, i) => {

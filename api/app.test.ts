@@ -520,8 +520,9 @@ describe('errors', () => {
       expect((await api.inject('/api/v1/live')).statusCode).toBe(500)
       const logged = lines.find((l) => l.msg === 'request failed')
       expect(logged?.level).toBe(50)
-      expect((logged?.err as { message: string; stack: string }).message).toBe('boom at /srv/secret/path.ts:12')
-      expect((logged?.err as { stack: string }).stack).toContain('TypeError')
+      const err = logged?.err as { message: string; stack: string } | undefined
+      expect(err?.message).toBe('boom at /srv/secret/path.ts:12')
+      expect(err?.stack).toContain('TypeError')
     } finally {
       await api.close()
     }

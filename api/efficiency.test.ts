@@ -245,7 +245,9 @@ describe('efficiency API on a real influxd', () => {
   it('records a baseline and answers savings, power factor and quality like the embedded store', async () => {
     expect((await api.post('engineer', '/baselines', FIRST)).statusCode).toBe(201)
     const savings = (await api.get('engineer', '/savings', REPORTING)).json()
-    savings.rows.forEach((r: { cusum: number }, i: number) => expect(r.cusum).toBeCloseTo([70, 150, 210, 300, 370, 420, 520][i] as number, 6))
+    savings.rows.forEach((r: { cusum: number }, i: number) => {
+      expect(r.cusum).toBeCloseTo([70, 150, 210, 300, 370, 420, 520][i] as number, 6)
+    })
     const history = (await api.get('engineer', '/baselines', { scope: 'acme/w1/l1' })).json()
     expect(history.rows).toHaveLength(1)
     expect(history.rows[0].bProduction).toBeCloseTo(0.5, 9)

@@ -28,7 +28,10 @@ const MiB = 1024 * 1024
  * once the flag is set).
  */
 function collectGarbage(): void {
-  if (global.gc) return global.gc()
+  if (global.gc) {
+    global.gc()
+    return
+  }
   setFlagsFromString('--expose-gc')
   ;(runInNewContext('gc') as () => void)()
 }

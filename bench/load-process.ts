@@ -100,7 +100,10 @@ class BarePublisher {
         this.socket.cork()
         while (open < window && next < frames.length) {
           const id = messageIdOf(next)
-          if (inFlight[id]) return reject(new Error(`message id ${id} still in flight`))
+          if (inFlight[id]) {
+            reject(new Error(`message id ${id} still in flight`))
+            return
+          }
           inFlight[id] = 1
           open++
           this.socket.write(frames[next++] as Buffer)

@@ -74,7 +74,11 @@ describe('baselines and savings (embedded store)', () => {
     // Production 1000, 1200, 800, 1400, 1000, 600, 1600 → predicted 200 + 0.5 x = 700, 800, 600, 900, 700, 500, 1000;
     // actual 0.9 × predicted; savings 70, 80, 60, 90, 70, 50, 100; CUSUM 70, 150, 210, 300, 370, 420, 520.
     expect(r.rows.map((x) => x.revision)).toEqual([1, 1, 1, 1, 1, 1, 1])
-    const close = (xs: number[], ys: number[]) => xs.forEach((x, i) => expect(x).toBeCloseTo(ys[i] as number, 6))
+    const close = (xs: number[], ys: number[]) => {
+      xs.forEach((x, i) => {
+        expect(x).toBeCloseTo(ys[i] as number, 6)
+      })
+    }
     close(r.rows.map((x) => x.predicted), [700, 800, 600, 900, 700, 500, 1000])
     close(r.rows.map((x) => x.actual), [630, 720, 540, 810, 630, 450, 900])
     close(r.rows.map((x) => x.savings), [70, 80, 60, 90, 70, 50, 100])
@@ -104,7 +108,11 @@ describe('baselines and savings (embedded store)', () => {
     const r = await savingsReport(deps, l1, { start: D0 + 14 * DAY, end: D0 + 21 * DAY })
     expect(r.rows.map((x) => x.revision)).toEqual([1, 1, 1, 2, 2, 2, 2])
     // Days 14..16 as before (70, 80, 60); from day 17 predicted = actual: savings 0, CUSUM stays 210.
-    r.rows.map((x) => x.cusum).forEach((c, i) => expect(c).toBeCloseTo([70, 150, 210, 210, 210, 210, 210][i] as number, 6))
+    r.rows
+      .map((x) => x.cusum)
+      .forEach((c, i) => {
+        expect(c).toBeCloseTo([70, 150, 210, 210, 210, 210, 210][i] as number, 6)
+      })
     expect(r.revisions).toEqual([1, 2])
     const history = await baselineHistory(events, lineOfScope(deps, l1))
     expect(history.map((h) => [h.revision, h.reason, h.user])).toEqual([

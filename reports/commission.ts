@@ -457,7 +457,9 @@ export async function commissionReport(deps: CommissionDeps, config: Readonly<Co
     })
   }
   figures.sort((a, b) => b.score - a.score || (a.enterprise < b.enterprise ? -1 : a.enterprise > b.enterprise ? 1 : 0))
-  figures.forEach((f, i) => (f.rank = i + 1))
+  figures.forEach((f, i) => {
+    f.rank = i + 1
+  })
   const smartFactories = figures.filter((f) => f.qualifiedAs === 'smart_factory').length
   const digitalWorkshops = figures.filter((f) => f.qualifiedAs === 'digital_workshop').length
   return {

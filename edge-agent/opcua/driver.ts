@@ -322,7 +322,9 @@ class OpcuaDriver implements Driver {
       throw new PlantWattError(timedOut ? 'EDGE_ERR_TIMEOUT' : 'EDGE_ERR_CONNECTION', `${this.endpoint}: ${what}: ${(cause as Error).message}`, { cause })
     }
     const result = { ts: Date.now(), values: {} as Record<string, number>, quality: {} as Record<string, Quality>, errors: [] as PointError[] }
-    points.forEach((p, i) => this.apply(p, values[i] as DataValue, result))
+    points.forEach((p, i) => {
+      this.apply(p, values[i] as DataValue, result)
+    })
     return result
   }
 

@@ -129,7 +129,9 @@ export async function startTestModbusServer(options: TestServerOptions): Promise
     setWords(unit, table, address, words) {
       const tables = (options.units[unit] ??= {})
       const target = (tables[table] ??= {})
-      words.forEach((w, i) => (target[address + i] = w))
+      words.forEach((w, i) => {
+        target[address + i] = w
+      })
     },
     async close() {
       for (const s of sockets) s.destroy()
