@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs'
 import { Readable } from 'node:stream'
-import { parse, type CsvError } from 'csv-parse'
+import { parse, type CsvError, type Parser } from 'csv-parse'
 import { PlantWattError, isPlantWattError } from '../core/errors.ts'
 
 /**
@@ -67,6 +67,21 @@ function innerLineBreaks(fields: readonly string[]): { real: number; crlf: numbe
   return { real, crlf }
 }
 
+/** csv-parse with line info, as lenient as a row-by-row check allows: a malformed record is skipped (and reported), not fatal. */
+function csvParser(delimiter: string): Parser {
+  return parse({
+    bom: true,
+    delimiter,
+    info: true,
+    relax_column_count: true,
+    // A stray quote inside a field ("2"x, 6"7) stays data: the field's own check then rejects the row.
+    relax_quotes: true,
+    max_record_size: MAX_RECORD_CHARS,
+    skip_empty_lines: true,
+    skip_records_with_error: true,
+  })
+}
+
 /** Any failure while reading rows as the importer reports it: a coded error as it is, anything else IMPORT_ERR_READ. */
 export function asReadError(err: unknown): PlantWattError {
   if (err instanceof PlantWattError) return err
@@ -83,17 +98,7 @@ export function asReadError(err: unknown): PlantWattError {
 export async function* readCsvRecords(source: CsvSource, options: CsvRecordOptions): AsyncGenerator<CsvRecord, void, undefined> {
   // CRLFs inside quoted fields so far (csv-parse counts each as two lines).
   let overcount = 0
-  const parser = parse({
-    bom: true,
-    delimiter: options.delimiter,
-    info: true,
-    relax_column_count: true,
-    // A stray quote inside a field ("2"x, 6"7) stays data: the field's own check then rejects the row.
-    relax_quotes: true,
-    max_record_size: MAX_RECORD_CHARS,
-    skip_empty_lines: true,
-    skip_records_with_error: true,
-  })
+  const parser = csvParser(options.delimiter)
   // Last line of the last record read: where a never-closed quote can have opened at the earliest.
   let lastGoodLine = 1
   let unclosedQuote = false
