@@ -1,14 +1,15 @@
 /**
  * Micro-benchmark of the payload fast path (core/payload-scan.ts) against decodePayload, on
  * payloads shaped like the pipeline benchmark's (bench/load-process.ts sampleFor: 3 values per
- * sample) with 10 samples and with 1 sample per message. scanPayloadLines writes into one
- * preallocated 4 MiB buffer, wrapping to its start when the next payload might not fit. Prints one
- * JSON object.
+ * sample) with 10 samples and with 1 sample per message. scanSamples records into one
+ * preallocated array, wrapping to its start when the next payload might not fit; scanSamples+encodeBlocks
+ * adds what the InfluxDB backend does with the block (its line protocol). Prints one JSON object.
  *   node --import tsx bench/payload-scan.ts [iterations]   (default 300 000 per case)
  */
 import { decodePayload, encodePayload, type Sample } from '../core/payload.ts'
-import { isValidPayloadFast, maxLinesBytes, scanPayload, scanPayloadLines, type LinesResult, type ScannedPayload } from '../core/payload-scan.ts'
-import { linePrefix } from '../storage/influxdb/index.ts'
+import { isValidPayloadFast, maxSampleSlots, scanPayload, scanSamples, type SamplesResult, type ScannedPayload } from '../core/payload-scan.ts'
+import { encodeBlocks, linePrefix } from '../storage/influxdb/line-protocol.ts'
+import type { SampleBlock } from '../storage/store.ts'
 import { payloadToPoints } from '../ingest/telemetry.ts'
 
 const ITERATIONS = Number(process.argv[2] ?? 300_000)
@@ -45,16 +46,16 @@ function time(inputs: Buffer[], run: (b: Buffer) => number): number {
 
 // As ingest builds it for the topic of ADDRESS.
 const PREFIX_TEXT = linePrefix('telemetry', ADDRESS)
-const PREFIX = Buffer.from(PREFIX_TEXT)
-const LINES_BUFFER = new Uint8Array(4 * 1024 * 1024)
-const linesResult: LinesResult = { end: 0, samples: 0 }
-let linesOffset = 0
+const SLOTS = new Float64Array(1 << 20)
+const samplesResult: SamplesResult = { seq: 0, end: 0, samples: 0 }
+let slotsOffset = 0
 
-function writeLines(b: Buffer): number {
-  if (LINES_BUFFER.length - linesOffset < maxLinesBytes(b.length, PREFIX.length)) linesOffset = 0
-  if (scanPayloadLines(b, PREFIX, LINES_BUFFER, linesOffset, linesResult) !== 1) throw new Error('scanPayloadLines declined a benchmark payload')
-  linesOffset = linesResult.end
-  return linesResult.samples
+function block(b: Buffer): SampleBlock {
+  if (SLOTS.length - slotsOffset < maxSampleSlots(b.length)) slotsOffset = 0
+  if (scanSamples(b, SLOTS, slotsOffset, samplesResult) !== 1) throw new Error('scanSamples declined a benchmark payload')
+  const from = slotsOffset
+  slotsOffset = samplesResult.end
+  return { measurement: 'telemetry', tags: ADDRESS, json: b, seq: samplesResult.seq, slots: SLOTS, from, samples: samplesResult.samples }
 }
 
 const cases = {
@@ -62,20 +63,20 @@ const cases = {
   'decodePayload+payloadToPoints': (b: Buffer) => payloadToPoints(ADDRESS, decodePayload(b)).length,
   scanPayload: (b: Buffer) => (scanPayload(b) as { ts: number[] }).ts.length,
   isValidPayloadFast: (b: Buffer) => (isValidPayloadFast(b) ? 1 : 0),
-  // What ingest did before scanPayloadLines (there the strings live until the batch is written).
+  // What ingest did before writing lines as bytes (there the strings live until the batch is written).
   'scanPayload+lineStrings+utf8': (b: Buffer) => {
     const r = scanPayload(b) as ScannedPayload
     const lines = r.ts.map((ts, i) => `${PREFIX_TEXT} ${r.fields[i] ? `${r.fields[i]},` : ''}seq=${r.seq} ${ts}\n`)
     return Buffer.from(lines.join('')).length
   },
-  scanPayloadLines: writeLines,
+  scanSamples: (b: Buffer) => block(b).samples,
+  'scanSamples+encodeBlocks': (b: Buffer) => encodeBlocks([block(b)]).length,
 }
 
 function linesBytes(inputs: Buffer[]): number {
   let total = 0
   for (const b of inputs) {
-    scanPayloadLines(b, PREFIX, LINES_BUFFER, 0, linesResult)
-    total += linesResult.end
+    total += encodeBlocks([block(b)]).length
   }
   return Math.round(total / inputs.length)
 }
@@ -96,7 +97,7 @@ for (const samplesPerMessage of [10, 1]) {
     ...row,
     lineBytesPerPayload: linesBytes(inputs),
     speedupScanVsDecodeAndPoints: Math.round((base / (row.scanPayload?.nsPerPayload ?? 1)) * 10) / 10,
-    speedupLinesVsLineStrings: Math.round(((row['scanPayload+lineStrings+utf8']?.nsPerPayload ?? 0) / (row.scanPayloadLines?.nsPerPayload ?? 1)) * 10) / 10,
+    speedupBlockLinesVsLineStrings: Math.round(((row['scanPayload+lineStrings+utf8']?.nsPerPayload ?? 0) / (row['scanSamples+encodeBlocks']?.nsPerPayload ?? 1)) * 10) / 10,
   }
 }
 result.sink = sink

@@ -2,7 +2,7 @@ import { PerformanceObserver } from 'node:perf_hooks'
 import { describe, expect, it } from 'vitest'
 import { isPlantWattError } from './errors.ts'
 import { decodePayload, DEFAULT_MAX_PAYLOAD_BYTES, encodePayload, MAX_TS, MIN_TS, type Payload, type Sample } from './payload.ts'
-import { isValidPayloadFast, type LinesResult, maxLinesBytes, scanPayload, scanPayloadLines, type ScannedPayload } from './payload-scan.ts'
+import { isValidPayloadFast, maxSampleSlots, SAMPLE_SLOTS, type SamplesResult, scanPayload, scanSamples, type ScannedPayload } from './payload-scan.ts'
 import { QUANTITIES, QUANTITY_NAMES } from './quantities.ts'
 import { mulberry32 } from '../simulators/prng.ts'
 
@@ -56,55 +56,51 @@ function guaranteeProblems(b: Buffer, r: ScannedPayload): string[] {
       const g = got[j]
       if (!g || g[0] !== name || !Object.is(g[1], value)) problems.push(`samples[${i}] field ${j}: ${g?.join('=')} ≠ ${name}=${value}`)
     })
-    // Each number is a plain InfluxDB line-protocol float.
-    if (fields !== '' && !/^[a-z0-9_]+=-?\d+(\.\d+)?(,[a-z0-9_]+=-?\d+(\.\d+)?)*$/.test(fields)) problems.push(`samples[${i}] fields ${fields} are not line protocol`)
+    // Each number is a plain decimal, as written in the JSON.
+    if (fields !== '' && !/^[a-z0-9_]+=-?\d+(\.\d+)?(,[a-z0-9_]+=-?\d+(\.\d+)?)*$/.test(fields)) problems.push(`samples[${i}] fields ${fields} are not plain name=decimal pairs`)
   })
   return problems
 }
 
-// ---- scanPayloadLines against scanPayload ----------------------------------------------------
+// ---- scanSamples against decodePayload ------------------------------------------------------
 
-/** Line prefixes as ingest builds them: escaped space, comma and '=', and non-ASCII (UTF-8) bytes. */
-const PREFIXES = ['telemetry,device=m\\ 1,enterprise=e\\,1', 'telemetry,device=Kessel\\ 3\\=ß,enterprise=Zürich\\,Nord,line=炉,site=s1']
 const OFFSETS = [1, 7, 1000]
-const linesResult: LinesResult = { end: 0, samples: 0 }
-const SENTINEL = 0xa5
-let linesCase = 0
-
-/** scanPayload's result in the line protocol the brief defines, as UTF-8. */
-function expectedLines(prefix: string, r: ScannedPayload): Buffer {
-  return Buffer.from(r.ts.map((ts, i) => `${prefix} ${r.fields[i] ? `${r.fields[i]},` : ''}seq=${String(r.seq)} ${String(ts)}\n`).join(''))
-}
+const samplesResult: SamplesResult = { seq: 0, end: 0, samples: 0 }
+const SENTINEL = -7.25
+let samplesCase = 0
 
 /**
- * scanPayloadLines writes exactly expectedLines when scanPayload accepts and returns 0 otherwise,
- * with room for maxLinesBytes (so never -1); the room it needs is exact: one byte less gives -1.
+ * scanSamples records exactly what decodePayload reads when scanPayload accepts (each sample's ts,
+ * and a values range whose JSON text parses to its values, members in order) and returns 0
+ * otherwise, with room for maxSampleSlots (so never -1); the room it needs is exact: one slot less gives -1.
  */
-function checkLines(b: Uint8Array, r: ScannedPayload | undefined, maxBytes?: number): void {
-  const prefixText = PREFIXES[linesCase % PREFIXES.length] as string
-  const offset = OFFSETS[linesCase % OFFSETS.length] as number
-  linesCase++
-  const prefix = Buffer.from(prefixText)
-  const bound = maxLinesBytes(b.length, prefix.length)
-  const out = Buffer.alloc(offset + bound, SENTINEL)
-  linesResult.end = linesResult.samples = -5
-  const rc = scanPayloadLines(b, prefix, out, offset, linesResult, maxBytes)
+function checkSamples(b: Uint8Array, r: ScannedPayload | undefined, maxBytes?: number): void {
+  const offset = OFFSETS[samplesCase++ % OFFSETS.length] as number
+  const bound = maxSampleSlots(b.length)
+  const out = new Float64Array(offset + bound).fill(SENTINEL)
+  samplesResult.end = samplesResult.samples = -5
+  const rc = scanSamples(b, out, offset, samplesResult, maxBytes)
   const label = Buffer.from(b).toString('latin1')
   expect(rc, label).toBe(r === undefined ? 0 : 1)
   expect(out.subarray(0, offset).every((x) => x === SENTINEL), label).toBe(true)
   if (r === undefined) return
-  const want = expectedLines(prefixText, r)
-  expect(linesResult.samples, label).toBe(r.ts.length)
-  expect(linesResult.end - offset, label).toBe(want.length)
-  expect(out.subarray(offset, linesResult.end).toString('utf8'), label).toBe(want.toString('utf8'))
-  expect(out.subarray(offset, linesResult.end).equals(want), label).toBe(true)
-  expect(linesResult.end - offset, label).toBeLessThanOrEqual(bound)
-  // Exactly the needed room from offset, then one byte less.
-  const exact = Buffer.alloc(offset + want.length, SENTINEL)
-  expect(scanPayloadLines(b, prefix, exact, offset, linesResult, maxBytes), label).toBe(1)
-  expect(linesResult.end, label).toBe(exact.length)
-  expect(exact.subarray(offset).equals(want), label).toBe(true)
-  expect(scanPayloadLines(b, prefix, Buffer.alloc(offset + want.length - 1), offset, linesResult, maxBytes), label).toBe(-1)
+  const text = Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+  const p = decodePayload(text, { maxBytes: b.length })
+  expect(samplesResult.seq, label).toBe(p.seq)
+  expect(samplesResult.samples, label).toBe(p.samples.length)
+  expect(samplesResult.end - offset, label).toBe(p.samples.length * SAMPLE_SLOTS)
+  p.samples.forEach((s, i) => {
+    const at = offset + i * SAMPLE_SLOTS
+    expect(out[at], label).toBe(s.ts)
+    const values = text.toString('latin1', out[at + 1], out[at + 2])
+    expect(values.startsWith('{') && values.endsWith('}'), label).toBe(true)
+    expect(Object.entries(JSON.parse(values) as Record<string, number>), label).toEqual(Object.entries(s.values))
+  })
+  if (p.samples.length === 0) return
+  // Exactly the needed room from offset, then one slot less.
+  const need = p.samples.length * SAMPLE_SLOTS
+  expect(scanSamples(b, new Float64Array(offset + need), offset, samplesResult, maxBytes), label).toBe(1)
+  expect(scanSamples(b, new Float64Array(offset + need - 1), offset, samplesResult, maxBytes), label).toBe(-1)
 }
 
 /** Runs the three entry points, checks that they agree and, on acceptance, the guarantee. */
@@ -112,7 +108,7 @@ function check(b: Buffer): boolean {
   const r = scanPayload(b)
   expect(isValidPayloadFast(b)).toBe(r !== undefined)
   if (r) expect(guaranteeProblems(b, r), b.toString('latin1')).toEqual([])
-  checkLines(b, r)
+  checkSamples(b, r)
   return r !== undefined
 }
 
@@ -168,7 +164,7 @@ describe('scanPayload: accepted payloads', () => {
     expect(decodePayload(b, { maxBytes: b.length }).samples).toHaveLength(10_000)
     expect(scanPayload(b, b.length)?.ts).toHaveLength(10_000)
     expect(isValidPayloadFast(b, b.length)).toBe(true)
-    checkLines(b, scanPayload(b, b.length), b.length)
+    checkSamples(b, scanPayload(b, b.length), b.length)
   })
 
   it('matches names exactly when the order changes from one sample to the next', () => {
@@ -194,7 +190,7 @@ describe('scanPayload: accepted payloads', () => {
     const view = new Uint8Array(raw.buffer, raw.byteOffset + 2, raw.length - 4)
     expect(scanPayload(view)).toEqual({ seq: 1, ts: [TS], fields: ['gas_m3=2.5'] })
     expect(isValidPayloadFast(view)).toBe(true)
-    checkLines(view, scanPayload(view))
+    checkSamples(view, scanPayload(view))
   })
 })
 
@@ -203,7 +199,7 @@ describe('scanPayload: declines', () => {
     expect(decodes(buf(raw)), raw).toBeDefined()
     expect(scanPayload(buf(raw)), raw).toBeUndefined()
     expect(isValidPayloadFast(buf(raw)), raw).toBe(false)
-    checkLines(buf(raw), undefined)
+    checkSamples(buf(raw), undefined)
   }
 
   it('declines valid but unusual payloads (decodePayload decides)', () => {
@@ -236,7 +232,7 @@ describe('scanPayload: declines', () => {
       expect(() => decodePayload(buf(raw)), raw).toThrow(expect.objectContaining({ code: 'CORE_ERR_PAYLOAD_DUPLICATE_KEY', details: { path } }))
       expect(scanPayload(buf(raw)), raw).toBeUndefined()
       expect(isValidPayloadFast(buf(raw)), raw).toBe(false)
-      checkLines(buf(raw), undefined)
+      checkSamples(buf(raw), undefined)
     }
   })
 
@@ -246,8 +242,8 @@ describe('scanPayload: declines', () => {
     expect(isValidPayloadFast(raw, raw.length - 1)).toBe(false)
     expect(scanPayload(raw, raw.length)).toBeDefined()
     expect(isValidPayloadFast(Buffer.alloc(DEFAULT_MAX_PAYLOAD_BYTES + 1, 0x20))).toBe(false)
-    checkLines(raw, undefined, raw.length - 1)
-    checkLines(raw, scanPayload(raw), raw.length)
+    checkSamples(raw, undefined, raw.length - 1)
+    checkSamples(raw, scanPayload(raw), raw.length)
   })
 
   it('never accepts an invalid payload', () => {
@@ -319,7 +315,7 @@ describe('scanPayload: declines', () => {
       expect(decodes(buf(raw)), raw).toBeUndefined()
       expect(scanPayload(buf(raw)), raw).toBeUndefined()
       expect(isValidPayloadFast(buf(raw)), raw).toBe(false)
-      checkLines(buf(raw), undefined)
+      checkSamples(buf(raw), undefined)
     }
   })
 
@@ -328,69 +324,77 @@ describe('scanPayload: declines', () => {
     expect(() => decodePayload(raw, { maxBytes: 1 << 30 })).toThrow()
     expect(scanPayload(raw, 1 << 30)).toBeUndefined()
     expect(isValidPayloadFast(raw, 1 << 30)).toBe(false)
-    checkLines(raw, undefined, 1 << 30)
+    checkSamples(raw, undefined, 1 << 30)
   })
 })
 
-describe('scanPayloadLines', () => {
-  const prefix = Buffer.from('telemetry,device=m\\ 1,enterprise=e\\,1')
-  const lines = (raw: string | Buffer, outBytes = 4096, offset = 3): { rc: number; text: string } => {
-    const out = Buffer.alloc(outBytes)
-    const rc = scanPayloadLines(typeof raw === 'string' ? buf(raw) : raw, prefix, out, offset, linesResult)
-    return { rc, text: rc === 1 ? out.subarray(offset, linesResult.end).toString() : '' }
+describe('scanSamples', () => {
+  const slots = (raw: string | Buffer, outSlots = 4096, offset = 3): { rc: number; samples: number[][] } => {
+    const out = new Float64Array(outSlots)
+    const rc = scanSamples(typeof raw === 'string' ? buf(raw) : raw, out, offset, samplesResult)
+    const samples: number[][] = []
+    if (rc === 1) for (let p = offset; p < samplesResult.end; p += SAMPLE_SLOTS) samples.push(Array.from(out.subarray(p, p + 3)))
+    return { rc, samples }
+  }
+  const prints = (raw: string): number[] => {
+    const out = new Float64Array(4096)
+    expect(scanSamples(buf(raw), out, 0, samplesResult)).toBe(1)
+    return Array.from({ length: samplesResult.samples }, (_, k) => out[k * SAMPLE_SLOTS + 3] as number)
   }
 
-  it('writes one line per sample, fields as written, seq and ts as decimal digits', () => {
-    const raw = payload([sample('"active_power_kw":412.50,"frequency_hz":49.95'), sample('', TS + 1000), sample('"energy_import_kwh":1000.0600000000001', TS + 2000)].join(','), 9_007_199_254_740_991)
-    expect(lines(raw)).toEqual({
-      rc: 1,
-      text:
-        'telemetry,device=m\\ 1,enterprise=e\\,1 active_power_kw=412.50,frequency_hz=49.95,seq=9007199254740991 1764385200000\n' +
-        'telemetry,device=m\\ 1,enterprise=e\\,1 seq=9007199254740991 1764385201000\n' +
-        'telemetry,device=m\\ 1,enterprise=e\\,1 energy_import_kwh=1000.0600000000001,seq=9007199254740991 1764385202000\n',
-    })
-    expect(linesResult.samples).toBe(3)
+  it('records per sample its ts and the range of its values object, and the seq', () => {
+    const raw = payload([sample('"active_power_kw":412.50,"frequency_hz":49.95'), sample('', TS + 1000)].join(','), 9_007_199_254_740_991)
+    const first = raw.indexOf('{"active')
+    const second = raw.indexOf('{}')
+    expect(slots(raw)).toEqual({ rc: 1, samples: [[TS, first, raw.indexOf('}', first) + 1], [TS + 1000, second, second + 2]] })
+    expect(samplesResult).toEqual({ seq: 9_007_199_254_740_991, end: 3 + 2 * SAMPLE_SLOTS, samples: 2 })
   })
 
-  it('writes the same lines when samples come before seq and ts after values', () => {
-    const raw = ` { "samples" : [ {"values":{"gas_m3":0.5},"ts":${TS}} , {"values":{},"ts":${TS + 1}} ] , "seq" : 0 } `
-    expect(lines(raw)).toEqual({ rc: 1, text: `telemetry,device=m\\ 1,enterprise=e\\,1 gas_m3=0.5,seq=0 ${TS}\ntelemetry,device=m\\ 1,enterprise=e\\,1 seq=0 ${TS + 1}\n` })
-    const needed = linesResult.end - 3
-    expect(lines(raw, 3 + needed).rc).toBe(1)
-    expect(lines(raw, 3 + needed - 1).rc).toBe(-1)
+  it('fingerprints the values: the same text (whitespace aside) alike, another number, text, order or quantity not', () => {
+    const values = ['"active_power_kw":402,"gas_m3":1.5', ' "active_power_kw" : 402 , "gas_m3":1.5 ', '"active_power_kw":402.00,"gas_m3":1.5', '"gas_m3":1.5,"active_power_kw":402', '"active_power_kw":-402,"gas_m3":1.5', '"active_power_kw":402,"gas_m3":1.25', '"reactive_power_kvar":402,"gas_m3":1.5', '']
+    const [same, spaced, ...others] = prints(payload(values.map((v, k) => sample(v, TS + k)).join(',')))
+    expect(spaced).toBe(same)
+    expect(Number.isInteger(same)).toBe(true)
+    expect(new Set([same, ...others]).size).toBe(values.length - 1)
+  })
+
+  it('records the same when samples come before seq and ts after values, in one pass', () => {
+    const raw = ` { "samples" : [ {"values":{"gas_m3":0.5},"ts":${TS}} , {"values":{ },"ts":${TS + 1}} ] , "seq" : 0 } `
+    const a = raw.indexOf('{"gas')
+    const b = raw.indexOf('{ }')
+    expect(slots(raw)).toEqual({ rc: 1, samples: [[TS, a, a + 14], [TS + 1, b, b + 3]] })
+    expect(samplesResult.seq).toBe(0)
+    expect(slots(raw, 3 + 2 * SAMPLE_SLOTS).rc).toBe(1)
+    expect(slots(raw, 3 + 2 * SAMPLE_SLOTS - 1).rc).toBe(-1)
     // A duplicate seq after the samples is still declined.
-    expect(lines(raw.replace('"seq"', '"seq":1,"seq"')).rc).toBe(0)
+    expect(slots(raw.replace('"seq"', '"seq":1,"seq"')).rc).toBe(0)
   })
 
   it('returns -1 at any offset without room, 0 for undecided payloads that fit, and throws on a bad offset', () => {
     const raw = buf(payload(sample('"gas_m3":1')))
-    expect(lines(raw, 100, 100).rc).toBe(-1)
-    expect(lines(raw, 4096, 4096).rc).toBe(-1)
-    expect(lines(payload(sample('"gas_m3":1e3'))).rc).toBe(0)
-    expect(lines(raw, 0, 0).rc).toBe(-1)
+    expect(slots(raw, 100, 100).rc).toBe(-1)
+    expect(slots(raw, 4096, 4096).rc).toBe(-1)
+    expect(slots(payload(sample('"gas_m3":1e3'))).rc).toBe(0)
+    expect(slots(raw, 0, 0).rc).toBe(-1)
     for (const offset of [-1, 1.5, 4097, Number.NaN]) {
-      expect(() => lines(raw, 4096, offset)).toThrow(expect.objectContaining({ code: 'CORE_ERR_LINES_OFFSET' }))
+      expect(() => slots(raw, 4096, offset)).toThrow(expect.objectContaining({ code: 'CORE_ERR_SAMPLES_OFFSET' }))
     }
     try {
-      lines(raw, 10, 11)
+      slots(raw, 10, 11)
     } catch (err) {
-      expect(isPlantWattError(err, 'CORE_ERR_LINES_OFFSET')).toBe(true)
+      expect(isPlantWattError(err, 'CORE_ERR_SAMPLES_OFFSET')).toBe(true)
     }
   })
 
-  it('maxLinesBytes is a bound, and a close one for the densest payload', () => {
-    // Minimal samples and the longest seq: the most line bytes per payload byte.
+  it('maxSampleSlots is a bound, and a close one for the densest payload', () => {
     const raw = buf(payload(Array.from({ length: 10_000 }, () => sample('', MIN_TS)).join(','), 9_007_199_254_740_991))
-    for (const p of [0, 1, 40, 200]) {
-      const pre = Buffer.alloc(p, 0x61)
-      const bound = maxLinesBytes(raw.length, p)
-      const out = new Uint8Array(bound)
-      expect(scanPayloadLines(raw, pre, out, 0, linesResult, raw.length)).toBe(1)
-      expect(linesResult.samples).toBe(10_000)
-      expect(linesResult.end).toBeLessThanOrEqual(bound)
-      expect(linesResult.end / bound).toBeGreaterThan(0.97)
-    }
-    expect(maxLinesBytes(0, 50)).toBeGreaterThanOrEqual(0)
+    const bound = maxSampleSlots(raw.length)
+    expect(scanSamples(raw, new Float64Array(bound), 0, samplesResult, raw.length)).toBe(1)
+    expect(samplesResult.samples).toBe(10_000)
+    expect(samplesResult.end).toBe(bound)
+    const small = buf(payload(sample('', MIN_TS)))
+    expect(maxSampleSlots(small.length)).toBe(SAMPLE_SLOTS)
+    expect(maxSampleSlots(0)).toBe(0)
   })
 })
 
@@ -412,18 +416,17 @@ describe('allocation', () => {
   const CALLS = 1_000_000
   const one = buf(payload(sample('"active_power_kw":412.5,"energy_import_kwh":1834021.7,"frequency_hz":49.95')))
   const ten = buf(`{"samples":[${Array.from({ length: 10 }, (_, i) => sample('"active_power_kw":-3,"frequency_hz":50.01', TS + i)).join(',')}],"seq":12345}`)
-  const prefix = Buffer.from('telemetry,device=m\\ 1,enterprise=e\\,1')
-  const out = new Uint8Array(1 << 20)
+  const out = new Float64Array(1 << 16)
 
-  function linesLoop(b: Buffer, calls: number): number {
+  function samplesLoop(b: Buffer, calls: number): number {
     let offset = 0
     let samples = 0
-    const room = maxLinesBytes(b.length, prefix.length)
+    const room = maxSampleSlots(b.length)
     for (let k = 0; k < calls; k++) {
       if (out.length - offset < room) offset = 0
-      if (scanPayloadLines(b, prefix, out, offset, linesResult) !== 1) return -1
-      offset = linesResult.end
-      samples += linesResult.samples
+      if (scanSamples(b, out, offset, samplesResult) !== 1) return -1
+      offset = samplesResult.end
+      samples += samplesResult.samples
     }
     return samples
   }
@@ -436,19 +439,19 @@ describe('allocation', () => {
 
   // A GC or two may come from garbage made before the loop (or by the test runner): up to 5 are
   // tolerated; the control below, which allocates ~200 bytes a call, makes about 50.
-  it('scanPayloadLines allocates nothing per call (10^6 calls, no more than 5 GCs and < 1 MiB heap growth)', async () => {
-    let samples = linesLoop(one, 100_000) + linesLoop(ten, 100_000)
+  it('scanSamples allocates nothing per call (10^6 calls, no more than 5 GCs and < 1 MiB heap growth)', async () => {
+    let samples = samplesLoop(one, 100_000) + samplesLoop(ten, 100_000)
     expect(samples).toBe(1_100_000)
     const heapBefore = process.memoryUsage().heapUsed
     const gcs = await gcsDuring(() => {
-      samples = linesLoop(one, CALLS)
+      samples = samplesLoop(one, CALLS)
     })
     const grown = process.memoryUsage().heapUsed - heapBefore
     expect(samples).toBe(CALLS)
     expect(gcs).toBeLessThanOrEqual(5)
     expect(grown).toBeLessThan(1 << 20)
-    // The two-pass path (samples before seq) too.
-    expect(await gcsDuring(() => (samples = linesLoop(ten, CALLS / 10)))).toBeLessThanOrEqual(5)
+    // Samples before seq too.
+    expect(await gcsDuring(() => (samples = samplesLoop(ten, CALLS / 10)))).toBeLessThanOrEqual(5)
     expect(samples).toBe(CALLS)
   })
 

@@ -13,8 +13,9 @@
  * -0, more than 20 significant or 22 fraction digits, a fraction or exponent in seq/ts, any other
  * member or type.
  *
- * scanPayloadLines writes what scanPayload returns straight as InfluxDB line protocol into a byte
- * buffer, so that ingest keeps no per-line strings alive until the batch is written.
+ * scanSamples records where each accepted sample's parts are in the payload (its ts, and the byte
+ * range of its `values` object) in a Float64Array: a neutral, already-validated structure that a
+ * store encodes in its own format (storage/store.ts SampleBlock), with no per-sample strings.
  */
 import { PlantWattError } from './errors.ts'
 import { DEFAULT_MAX_PAYLOAD_BYTES, MAX_TS, MIN_TS } from './payload.ts'
@@ -24,25 +25,33 @@ export interface ScannedPayload {
   seq: number
   /** Sample timestamps, epoch ms, in payload order. */
   ts: number[]
-  /** Per sample: its values as a line-protocol field set, `name=number` joined by ",", in payload order; '' when values is {}. Numbers are copied as written in the JSON. */
+  /** Per sample: its values as `name=number` joined by ",", in payload order; '' when values is {}. Numbers are copied as written in the JSON. */
   fields: string[]
 }
 
-/** Filled by scanPayloadLines on success. Reuse one object. */
-export interface LinesResult {
-  /** Offset in `out` just past the last "\n". */
+/** Filled by scanSamples on success. Reuse one object. */
+export interface SamplesResult {
+  /** The payload's seq. */
+  seq: number
+  /** Offset in `out` just past the last sample's slots. */
   end: number
-  /** Lines written: one per sample. */
+  /** Samples recorded. */
   samples: number
 }
 
+/**
+ * Numbers scanSamples records per sample, in this order: ts (epoch ms), the start and the end (just
+ * past its '}') of the sample's `values` object in the payload bytes, and a 32-bit fingerprint of
+ * the values (each quantity and number as written, in order; whitespace aside, the same text gives
+ * the same fingerprint, and different texts almost always differ).
+ */
+export const SAMPLE_SLOTS = 4
+
 const MAX_SAMPLES = 10_000
 
-// Quantity table: names as bytes grouped by length, ranges, interned `name=` prefixes.
+// Quantity table: names as bytes grouped by length, and ranges.
 const QUANTITY_ENTRIES = Object.entries(QUANTITIES)
 const NAME_BYTES: Uint8Array[] = QUANTITY_ENTRIES.map(([name]) => Buffer.from(name, 'latin1'))
-const NAME_EQ: string[] = QUANTITY_ENTRIES.map(([name]) => `${name}=`)
-const NAME_EQ_BYTES: Uint8Array[] = NAME_EQ.map((s) => Buffer.from(s, 'latin1'))
 const RANGE_MIN = Float64Array.from(QUANTITY_ENTRIES.map(([, info]) => info.min))
 const RANGE_MAX = Float64Array.from(QUANTITY_ENTRIES.map(([, info]) => info.max))
 const MAX_NAME_LEN = Math.max(...NAME_BYTES.map((b) => b.length))
@@ -64,7 +73,6 @@ const KEY_SEQ = Buffer.from('seq')
 const KEY_SAMPLES = Buffer.from('samples')
 const KEY_TS = Buffer.from('ts')
 const KEY_VALUES = Buffer.from('values')
-const SEQ_EQ = Buffer.from('seq=')
 /** The fewest bytes of a complete sample in an accepted payload: ts has at least as many digits as MIN_TS. */
 const MIN_SAMPLE_BYTES = `{"ts":${MIN_TS},"values":{}}`.length
 
@@ -95,40 +103,28 @@ const BACKSLASH = 0x5c
 const RBRACKET = 0x5d
 const LBRACE = 0x7b
 const RBRACE = 0x7d
-const SPACE = 0x20
-const NEWLINE = 0x0a
 
 // The scan functions take and return input byte positions (-1 = undecided) rather than sharing a
 // module-level cursor: V8 keeps locals in registers, and nothing is allocated per call. What a scan
-// builds depends on `mode`; the outputs live in module state, set by the entry point for one call.
+// records depends on `mode`; the output lives in module state, set by the entry point for one call.
 const CHECK = 0
-const STRINGS = 1
-const LINES = 2
-type Mode = typeof CHECK | typeof STRINGS | typeof LINES
+const SAMPLES = 1
+type Mode = typeof CHECK | typeof SAMPLES
 
-const NO_BYTES: Uint8Array = new Uint8Array(0)
-const NO_NUMBERS: number[] = []
-const NO_STRINGS: string[] = []
+const NO_SLOTS: Float64Array = new Float64Array(0)
 
-/** Positions of the seq digits, set by every scan that reads seq. */
-let seqFrom = -1
-let seqTo = -1
-
-// STRINGS: the payload as latin1 text, the outputs, and the field set of the values object just read.
-let text = ''
-let outTs = NO_NUMBERS
-let outFields = NO_STRINGS
-let lastFields = ''
-
-// LINES: the output buffer and position, the line prefix, lines written, and why a scan stopped.
-let lineOut = NO_BYTES
+// SAMPLES: the output array and position, samples recorded, and whether a scan stopped for room.
+let slotsOut = NO_SLOTS
 let outPos = 0
-let linePrefix = NO_BYTES
-let lineCount = 0
-/** `out` had no room for the next write. */
+let sampleCount = 0
+/** `out` had no room for the next sample. */
 let overflow = false
-/** samples came before seq: the lines cannot be written in this pass. */
-let needSeq = false
+/** Set by valueEnd on success: the number's decimal mantissa, fraction digits and sign. */
+let valueMantissa = 0
+let valueFraction = 0
+let valueNegative = 0
+/** Set by valuesEnd (SAMPLES): the fingerprint of the values object just read. */
+let valuesPrint = 0
 
 function isWs(c: number | undefined): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09
@@ -250,6 +246,9 @@ function valueEnd(b: Uint8Array, i: number, n: number, q: number): number {
   if (sig > MAX_SIG_DIGITS || frac > 22) return -1
   // -0 (any all-zero negative number) parses to -0: rare, and declined rather than reasoned about.
   if (negative && m === 0) return -1
+  valueMantissa = m
+  valueFraction = frac
+  valueNegative = negative ? 1 : 0
   let v = frac === 0 ? m : m / (POW10[frac] as number)
   if (negative) v = -v
   const min = RANGE_MIN[q] as number
@@ -262,7 +261,10 @@ function valueEnd(b: Uint8Array, i: number, n: number, q: number): number {
   return v - slack >= min && v + slack <= max ? i : -1
 }
 
-/** At '{' of a `values` object: its end (past '}'), or -1. Sets lastFields (STRINGS) or writes the field set (LINES). */
+/** FNV-1a step over one 32-bit word. */
+const mix = (h: number, word: number): number => Math.imul(h ^ word, 0x01000193)
+
+/** At '{' of a `values` object: its end (past '}'), or -1. Sets valuesPrint (SAMPLES). */
 function valuesEnd(b: Uint8Array, i: number, n: number, mode: Mode): number {
   if (b[i] !== LBRACE) return -1
   let stamp = (seenStamp[STAMP] as number) + 1
@@ -271,10 +273,10 @@ function valuesEnd(b: Uint8Array, i: number, n: number, mode: Mode): number {
     stamp = 1
   }
   seenStamp[STAMP] = stamp
-  let fields = ''
+  let print = 0x811c9dc5 | 0
   i = skipWs(b, i + 1, n)
   if (b[i] === RBRACE) {
-    if (mode === STRINGS) lastFields = fields
+    valuesPrint = print
     return i + 1
   }
   for (let j = 0; ; j++) {
@@ -296,29 +298,14 @@ function valuesEnd(b: Uint8Array, i: number, n: number, mode: Mode): number {
     i = skipWs(b, i + 1, n)
     const numEnd = valueEnd(b, i, n, q)
     if (numEnd < 0) return -1
-    if (mode === STRINGS) {
-      const part = (NAME_EQ[q] as string) + text.substring(i, numEnd)
-      fields = fields === '' ? part : `${fields},${part}`
-    } else if (mode === LINES) {
-      // [","] name "=" number, the number's bytes as written in the JSON.
-      const name = NAME_EQ_BYTES[q] as Uint8Array
-      const o = lineOut
-      let p = outPos
-      if (p + (j === 0 ? 0 : 1) + name.length + (numEnd - i) > o.length) {
-        overflow = true
-        return -1
-      }
-      if (j !== 0) o[p++] = COMMA
-      // set() is a memcpy; a loop over a short name costs more (no subarray for b: it allocates).
-      o.set(name, p)
-      p += name.length
-      for (let k = i; k < numEnd; k++) o[p++] = b[k] as number
-      outPos = p
+    if (mode === SAMPLES) {
+      const m = valueMantissa
+      print = mix(mix(mix(print, q | (valueFraction << 8) | (valueNegative << 16)), m | 0), (m / 4294967296) | 0)
     }
     i = skipWs(b, numEnd, n)
     const c = b[i]
     if (c === RBRACE) {
-      if (mode === STRINGS) lastFields = fields
+      valuesPrint = print
       return i + 1
     }
     if (c !== COMMA) return -1
@@ -326,32 +313,13 @@ function valuesEnd(b: Uint8Array, i: number, n: number, mode: Mode): number {
   }
 }
 
-/**
- * At '{' of a sample (exactly `ts` and `values`, in either order): its end, or -1. Appends to
- * outTs/outFields (STRINGS) or writes its line (LINES): the prefix and " " first, the fields while
- * values is read, the rest once ts is known too.
- */
+/** At '{' of a sample (exactly `ts` and `values`, in either order): its end, or -1. Records it (SAMPLES). */
 function sampleEnd(b: Uint8Array, i: number, n: number, mode: Mode): number {
   if (b[i] !== LBRACE) return -1
   let ts = -1
-  let tsFrom = 0
-  let tsTo = 0
-  let fields = ''
-  let fieldsFrom = 0
-  let haveValues = false
-  if (mode === LINES) {
-    const o = lineOut
-    const prefix = linePrefix
-    let p = outPos
-    if (p + prefix.length + 1 > o.length) {
-      overflow = true
-      return -1
-    }
-    o.set(prefix, p)
-    p += prefix.length
-    o[p++] = SPACE
-    outPos = fieldsFrom = p
-  }
+  let valuesFrom = -1
+  let valuesTo = -1
+  let print = 0
   i = skipWs(b, i + 1, n)
   for (;;) {
     const end = keyEnd(b, i, n)
@@ -367,14 +335,13 @@ function sampleEnd(b: Uint8Array, i: number, n: number, mode: Mode): number {
       if (tsEnd < 0) return -1
       ts = uintValue(b, i, tsEnd)
       if (ts < MIN_TS || ts > MAX_TS) return -1
-      tsFrom = i
-      i = tsTo = tsEnd
+      i = tsEnd
     } else {
-      const valEnd = haveValues ? -1 : valuesEnd(b, i, n, mode)
+      const valEnd = valuesFrom >= 0 ? -1 : valuesEnd(b, i, n, mode)
       if (valEnd < 0) return -1
-      haveValues = true
-      if (mode === STRINGS) fields = lastFields
-      i = valEnd
+      valuesFrom = i
+      print = valuesPrint
+      i = valuesTo = valEnd
     }
     i = skipWs(b, i, n)
     const c = b[i]
@@ -382,28 +349,20 @@ function sampleEnd(b: Uint8Array, i: number, n: number, mode: Mode): number {
     if (c !== COMMA) return -1
     i = skipWs(b, i + 1, n)
   }
-  if (ts < 0 || !haveValues) return -1
-  if (mode === STRINGS) {
-    outTs.push(ts)
-    outFields.push(fields)
-  } else if (mode === LINES) {
-    // [","] "seq=" seq " " ts "\n": both numbers are JSON integers without sign or leading zeros,
-    // so their bytes are what String() writes.
-    const o = lineOut
-    let p = outPos
-    const comma = p === fieldsFrom ? 0 : 1
-    if (p + comma + SEQ_EQ.length + (seqTo - seqFrom) + 1 + (tsTo - tsFrom) + 1 > o.length) {
+  if (ts < 0 || valuesFrom < 0) return -1
+  if (mode === SAMPLES) {
+    const o = slotsOut
+    const p = outPos
+    if (p + SAMPLE_SLOTS > o.length) {
       overflow = true
       return -1
     }
-    if (comma !== 0) o[p++] = COMMA
-    for (let k = 0; k < SEQ_EQ.length; k++) o[p++] = SEQ_EQ[k] as number
-    for (let k = seqFrom; k < seqTo; k++) o[p++] = b[k] as number
-    o[p++] = SPACE
-    for (let k = tsFrom; k < tsTo; k++) o[p++] = b[k] as number
-    o[p++] = NEWLINE
-    outPos = p
-    lineCount++
+    o[p] = ts
+    o[p + 1] = valuesFrom
+    o[p + 2] = valuesTo
+    o[p + 3] = print
+    outPos = p + SAMPLE_SLOTS
+    sampleCount++
   }
   return i + 1
 }
@@ -446,14 +405,8 @@ function scan(b: Uint8Array, mode: Mode): number {
       if (seqEnd < 0) return -1
       seq = uintValue(b, i, seqEnd)
       if (seq > Number.MAX_SAFE_INTEGER) return -1
-      seqFrom = i
-      i = seqTo = seqEnd
+      i = seqEnd
     } else {
-      // Every line ends in seq: when samples come first, a checking pass has to find it.
-      if (mode === LINES && seqFrom < 0) {
-        needSeq = true
-        return -1
-      }
       const end = haveSamples ? -1 : samplesEnd(b, i, n, mode)
       if (end < 0) return -1
       haveSamples = true
@@ -470,24 +423,29 @@ function scan(b: Uint8Array, mode: Mode): number {
   return seq
 }
 
-function latin1(bytes: Uint8Array): string {
-  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  return buf.toString('latin1')
+/** A values object's members as `name=number` pairs joined by ','; the object is one scanSamples accepted. */
+function valuesText(b: Uint8Array, from: number, to: number): string {
+  let out = ''
+  for (let i = from; i < to; i++) {
+    const c = b[i] as number
+    if (c === COLON) out += '='
+    else if (c !== QUOTE && c !== LBRACE && c !== RBRACE && !isWs(c)) out += String.fromCharCode(c)
+  }
+  return out
 }
 
 /** Full scan: undefined when the fast path cannot decide (caller falls back to decodePayload). */
 export function scanPayload(bytes: Uint8Array, maxBytes: number = DEFAULT_MAX_PAYLOAD_BYTES): ScannedPayload | undefined {
-  if (bytes.length > maxBytes) return undefined
+  const out = new Float64Array(maxSampleSlots(bytes.length))
+  const result: SamplesResult = { seq: 0, end: 0, samples: 0 }
+  if (scanSamples(bytes, out, 0, result, maxBytes) !== 1) return undefined
   const ts: number[] = []
   const fields: string[] = []
-  text = latin1(bytes)
-  outTs = ts
-  outFields = fields
-  const seq = scan(bytes, STRINGS)
-  text = lastFields = ''
-  outTs = NO_NUMBERS
-  outFields = NO_STRINGS
-  return seq < 0 ? undefined : { seq, ts, fields }
+  for (let p = 0; p < result.end; p += SAMPLE_SLOTS) {
+    ts.push(out[p] as number)
+    fields.push(valuesText(bytes, out[p + 1] as number, out[p + 2] as number))
+  }
+  return { seq: result.seq, ts, fields }
 }
 
 /** Validation only, builds no strings/arrays: true ⇒ decodePayload(bytes) would succeed. false ⇒ undecided (not necessarily invalid). */
@@ -496,55 +454,42 @@ export function isValidPayloadFast(bytes: Uint8Array, maxBytes: number = DEFAULT
 }
 
 /**
- * Writes the payload's samples as InfluxDB line protocol into `out` from `offset`, one line per
- * sample, each ending in "\n":  <prefix> <fields>,seq=<seq> <ts>\n  (<prefix> seq=<seq> <ts>\n when
- * values is {}). <fields> is scanPayload's fields[i]; <seq> and <ts> are the digits as String()
- * writes them. `prefix` is the measurement and tag set, already escaped, as bytes.
- * Returns 1 on success (result.end = offset after the last "\n", result.samples = lines written);
+ * Validates the payload as isValidPayloadFast does and records its samples in `out` from `offset`,
+ * SAMPLE_SLOTS numbers each, in payload order: ts, the start and end of the sample's `values`
+ * object in `bytes`, and the values' fingerprint. Such an object holds only members `"<quantity>": <number>` — a quantity name
+ * of core/quantities.ts (no escapes, each at most once) and a plain decimal `-?int(.frac)?` inside
+ * the quantity's range — with JSON whitespace between tokens, or no member at all.
+ * Returns 1 on success (result.seq, result.end = offset past the last sample, result.samples);
  * 0 when undecided, exactly when scanPayload returns undefined (out after offset may have been
- * written to); -1 when out has too little room from offset (grow it and retry; never when
- * out.length - offset ≥ maxLinesBytes(bytes.length, prefix.length)). Allocates nothing.
- * Payloads with samples before seq take one extra, checking pass.
+ * written to); -1 when out has too little room from offset (never when out.length - offset ≥
+ * maxSampleSlots(bytes.length)). Allocates nothing.
  */
-export function scanPayloadLines(bytes: Uint8Array, prefix: Uint8Array, out: Uint8Array, offset: number, result: LinesResult, maxBytes: number = DEFAULT_MAX_PAYLOAD_BYTES): 1 | 0 | -1 {
+export function scanSamples(bytes: Uint8Array, out: Float64Array, offset: number, result: SamplesResult, maxBytes: number = DEFAULT_MAX_PAYLOAD_BYTES): 1 | 0 | -1 {
   if (!(offset >= 0 && offset <= out.length) || !Number.isInteger(offset)) {
-    throw new PlantWattError('CORE_ERR_LINES_OFFSET', `offset ${offset} is outside the output buffer (0…${out.length})`)
+    throw new PlantWattError('CORE_ERR_SAMPLES_OFFSET', `offset ${offset} is outside the output array (0…${out.length})`)
   }
   if (bytes.length > maxBytes) return 0
-  lineOut = out
-  linePrefix = prefix
+  slotsOut = out
   outPos = offset
-  lineCount = 0
-  overflow = needSeq = false
-  seqFrom = -1
-  let seq = scan(bytes, LINES)
-  if (needSeq && scan(bytes, CHECK) >= 0) {
-    // The checking pass accepted the payload and left seqFrom/seqTo at its seq.
-    outPos = offset
-    lineCount = 0
-    seq = scan(bytes, LINES)
-  }
+  sampleCount = 0
+  overflow = false
+  const seq = scan(bytes, SAMPLES)
   const end = outPos
   const full = overflow
-  lineOut = linePrefix = NO_BYTES
+  slotsOut = NO_SLOTS
   if (seq >= 0) {
+    result.seq = seq
     result.end = end
-    result.samples = lineCount
+    result.samples = sampleCount
     return 1
   }
   return full ? -1 : 0
 }
 
 /**
- * An upper bound of the bytes scanPayloadLines writes (or tries to write) for a payload of
- * `payloadBytes` bytes and a prefix of `prefixBytes` bytes. Per line it writes prefixBytes + 7 +
- * seq digits (≤ 16) + ts digits + fields, where the fields and the "," before seq are no longer
- * than the inside of the values object they come from (`"name":` becomes `name=`), and the sample
- * has 19 bytes besides ts digits and that inside: a line is at most prefixBytes + 4 longer than its
- * sample (an unfinished line, at most prefixBytes). Lines are at most one per MIN_SAMPLE_BYTES of
- * payload plus the unfinished one, and at most MAX_SAMPLES.
+ * An upper bound of the slots scanSamples records for a payload of `payloadBytes` bytes: samples
+ * are at most one per MIN_SAMPLE_BYTES of payload, and at most MAX_SAMPLES.
  */
-export function maxLinesBytes(payloadBytes: number, prefixBytes: number): number {
-  const lines = Math.min(MAX_SAMPLES, Math.floor(payloadBytes / MIN_SAMPLE_BYTES) + 1)
-  return payloadBytes + lines * (prefixBytes + 4)
+export function maxSampleSlots(payloadBytes: number): number {
+  return SAMPLE_SLOTS * Math.min(MAX_SAMPLES, Math.floor(payloadBytes / MIN_SAMPLE_BYTES))
 }

@@ -1,6 +1,7 @@
 import type { DeadLetter } from '../core/dead-letter.ts'
-import type { TelemetryPoint, WriteConflict } from '../storage/store.ts'
-import { CONFLICT, type FieldConflict, type RecentSamples } from './recent-samples.ts'
+import { SAMPLE_SLOTS } from '../core/payload-scan.ts'
+import type { SampleBlock, TelemetryPoint, WriteConflict } from '../storage/store.ts'
+import { CONFLICT, fieldsHash, type FieldConflict, type RecentSamples } from './recent-samples.ts'
 import { QUALITY_CODES } from './telemetry.ts'
 
 /** The dead-letter reason of a sample refused because another value was stored first for its (device, ts, field). */
@@ -15,113 +16,53 @@ export interface SampleConflict {
   fields: FieldConflict[]
 }
 
-const SEQ_EQ = [0x73, 0x65, 0x71, 0x3d] // "seq="
-const COMMA = 0x2c
-const SPACE = 0x20
-const NEWLINE = 0x0a
-
-function seqAt(b: Uint8Array, i: number): boolean {
-  return b[i] === SEQ_EQ[0] && b[i + 1] === SEQ_EQ[1] && b[i + 2] === SEQ_EQ[2] && b[i + 3] === SEQ_EQ[3]
-}
-
-function digitsValue(b: Uint8Array, from: number, to: number): number {
-  let v = 0
-  for (let i = from; i < to; i++) v = v * 10 + ((b[i] as number) - 0x30)
-  return v
-}
-
-function valuesOf(text: string): Record<string, number> {
-  const values: Record<string, number> = {}
-  if (text === '') return values
-  for (const pair of text.split(',')) {
-    const eq = pair.indexOf('=')
-    values[pair.slice(0, eq)] = Number(pair.slice(eq + 1))
-  }
-  return values
-}
-
-/** Filled by screenLines: the chunk's new end and line count. */
-export interface ScreenedLines {
-  end: number
-  lines: number
-}
-
 /**
- * Checks the lines scanPayloadLines wrote to buf[from, end) — `<prefix> <fields>,seq=<seq> <ts>\n`,
- * prefix `prefixLength` bytes — against the window. A conflicting sample's line is replaced by one
- * with only the fields the first sample lacked (no seq), or removed; the lines after it move up.
- * Appends each conflict to `conflicts`; sets result. Common case: one pass, lines untouched.
+ * Checks a block's samples against the window. A conflicting sample is taken out of the block (the
+ * slots after it move up); the fields it brought that the first sample lacked go to `reduced` as a
+ * point without seq. Appends each conflict to `conflicts`. Common case: one pass, slots untouched.
  */
-export function screenLines(window: RecentSamples, device: Map<number, number>, buf: Buffer, from: number, end: number, prefixLength: number, conflicts: SampleConflict[], result: ScreenedLines): void {
-  let lines = 0
-  let w = -1 // write cursor once a line has been changed
-  for (let start = from; start < end; ) {
-    const fieldsStart = start + prefixLength + 1
-    let q = fieldsStart
-    if (!seqAt(buf, q)) {
-      for (;;) {
-        while (buf[q] !== COMMA) q++
-        q++
-        if (seqAt(buf, q)) break
-      }
+export function screenBlock(window: RecentSamples, device: number, block: SampleBlock, conflicts: SampleConflict[], reduced: TelemetryPoint[]): void {
+  const slots = block.slots
+  const end = block.from + block.samples * SAMPLE_SLOTS
+  let w = block.from
+  for (let r = block.from; r < end; r += SAMPLE_SLOTS) {
+    const ts = slots[r] as number
+    if (window.check(device, ts, slots[r + 3] as number, block.json, slots[r + 1] as number, slots[r + 2] as number) === CONFLICT) {
+      const { values, fields, added, addedCount } = window.conflict
+      conflicts.push({ ts, seq: block.seq, values, fields })
+      if (addedCount > 0) reduced.push({ measurement: block.measurement, tags: block.tags, fields: added, ts })
+      continue
     }
-    const fieldsEnd = q === fieldsStart ? q : q - 1
-    let s = q + 4
-    while (buf[s] !== SPACE) s++
-    let e = s + 1
-    while (buf[e] !== NEWLINE) e++
-    const ts = digitsValue(buf, s + 1, e)
-    const lineEnd = e + 1
-    if (window.check(device, ts, buf, fieldsStart, fieldsEnd) === CONFLICT) {
-      const { fields, added } = window.conflict
-      conflicts.push({ ts, seq: digitsValue(buf, q + 4, s), values: valuesOf(buf.toString('latin1', fieldsStart, fieldsEnd)), fields })
-      if (w < 0) w = start
-      if (added !== '') {
-        // Shorter than the line it replaces (fewer fields, no seq): it fits where that line began.
-        const prefix = buf.toString('latin1', start, start + prefixLength)
-        w += buf.write(`${prefix} ${added} ${ts}\n`, w, 'latin1')
-        lines++
-      }
-    } else {
-      if (w >= 0) {
-        if (w !== start) buf.copyWithin(w, start, lineEnd)
-        w += lineEnd - start
-      }
-      lines++
-    }
-    start = lineEnd
+    if (w !== r) slots.copyWithin(w, r, r + SAMPLE_SLOTS)
+    w += SAMPLE_SLOTS
   }
-  result.end = w < 0 ? end : w
-  result.lines = lines
+  block.samples = (w - block.from) / SAMPLE_SLOTS
 }
 
-/** The fields of a point as the window compares them: `name=value,…` in the point's order, without seq. */
-function fieldsText(point: TelemetryPoint): string {
-  let text = ''
-  for (const name in point.fields) {
-    if (name !== 'seq') text += `${text ? ',' : ''}${name}=${String(point.fields[name])}`
-  }
-  return text
+/** The fields of a point as the window compares them: a JSON object in the point's order, without seq. */
+function fieldsJson(point: TelemetryPoint): Buffer {
+  const { seq: _seq, ...values } = point.fields
+  return Buffer.from(JSON.stringify(values), 'latin1')
 }
 
 /**
  * The decoded path's check against the window: returns the points to write (a conflicting point
  * reduced to the fields the first sample lacked, without seq, or left out) and appends the conflicts.
  */
-export function screenPoints(window: RecentSamples, device: Map<number, number>, points: TelemetryPoint[], conflicts: SampleConflict[]): TelemetryPoint[] {
+export function screenPoints(window: RecentSamples, device: number, points: TelemetryPoint[], conflicts: SampleConflict[]): TelemetryPoint[] {
   let out: TelemetryPoint[] | undefined
   for (let i = 0; i < points.length; i++) {
     const p = points[i] as TelemetryPoint
-    const text = Buffer.from(fieldsText(p), 'latin1')
-    if (window.check(device, p.ts, text, 0, text.length) !== CONFLICT) {
+    const text = fieldsJson(p)
+    if (window.check(device, p.ts, fieldsHash(text, 0, text.length), text, 0, text.length) !== CONFLICT) {
       out?.push(p)
       continue
     }
     out ??= points.slice(0, i)
-    const { fields, added } = window.conflict
+    const { fields, added, addedCount } = window.conflict
     const { seq = 0, ...values } = p.fields
     conflicts.push({ ts: p.ts, seq, values, fields })
-    if (added !== '') out.push({ ...p, fields: valuesOf(added) })
+    if (addedCount > 0) out.push({ ...p, fields: added })
   }
   return out ?? points
 }

@@ -74,7 +74,7 @@ function rows(store: TelemetryStore): Promise<RawRow[]> {
   return store.raw({ measurement: 'telemetry', fields: FIELDS, filter: { enterprise: 'lp' }, start: T0 - 1000, stop: T0 + 7_200_000, limit: 10_000 })
 }
 
-describe('ingest into InfluxDB: line protocol from the payload bytes', () => {
+describe('ingest into InfluxDB: sample blocks from the payload bytes', () => {
   it('stores what the point path stores, for payloads the scanner takes and for those it declines', async () => {
     const dir = tempDir()
     const embedded = createEmbeddedStore({ path: join(dir.path, 'telemetry.db') })
@@ -84,8 +84,10 @@ describe('ingest into InfluxDB: line protocol from the payload bytes', () => {
     })
     const influxStore = await createInfluxStore({ backend: 'influxdb', url: influx.url, database: 'ingest_lines', createDatabase: true })
     cleanups.push(() => influxStore.close())
-    expect(influxStore.writeLines).toBeTypeOf('function')
-    expect(embedded.writeLines).toBeUndefined()
+    // InfluxDB cannot tell conflicts itself: ingest gives it the scanner's blocks; the embedded store gets points (writeKeepFirst).
+    expect(influxStore.writeBlocks).toBeTypeOf('function')
+    expect(influxStore.writeKeepFirst).toBeUndefined()
+    expect(embedded.writeKeepFirst).toBeTypeOf('function')
     const viaLines = await ingestInto(influxStore, 'ingest-lines')
     const viaPoints = await ingestInto(embedded, 'ingest-points')
 

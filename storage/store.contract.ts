@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { isPlantWattError } from '../core/errors.ts'
-import type { AggregateQuery, AggregateRow, RawRow, TelemetryPoint, TelemetryStore, WriteConflict } from './store.ts'
+import { maxSampleSlots, scanSamples, type SamplesResult } from '../core/payload-scan.ts'
+import type { AggregateQuery, AggregateRow, RawRow, SampleBlock, TelemetryPoint, TelemetryStore, WriteConflict } from './store.ts'
 
 /**
  * The one suite every TelemetryStore backend runs. Numbers are computed by hand; timestamps are
@@ -22,6 +23,20 @@ function pt(device: string, ts: number, fields: Record<string, number>, extraTag
 
 function windows(rows: AggregateRow[]): [string, number][] {
   return rows.map((r) => [new Date(r.windowStart).toISOString(), r.value])
+}
+
+/** Blocks as ingest builds them: scanSamples of each payload, the slots of all in one array. */
+function blocks(payloads: readonly [Readonly<Record<string, string>>, string][]): SampleBlock[] {
+  const slots = new Float64Array(payloads.reduce((n, [, json]) => n + maxSampleSlots(json.length), 1))
+  const result: SamplesResult = { seq: 0, end: 0, samples: 0 }
+  let from = 1
+  return payloads.map(([tags, text]) => {
+    const json = Buffer.from(text)
+    if (scanSamples(json, slots, from, result, json.length) !== 1) throw new Error(`not a fast-path payload: ${text}`)
+    const block = { measurement: M, tags, json, seq: result.seq, slots, from, samples: result.samples }
+    from = result.end
+    return block
+  })
 }
 
 export interface StoreUnderTest {
@@ -105,6 +120,48 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
       it('rejects a tag value with a line break', async () => {
         const err = await store.write([pt('d1', T0, { p: 1 }, { note: 'a\nb' })]).catch((e: unknown) => e)
         expect(isPlantWattError(err, 'STORAGE_ERR_INVALID_POINT')).toBe(true)
+      })
+    })
+
+    describe('writeBlocks', () => {
+      const writeBlocks = (b: SampleBlock[]): Promise<void> => (store.writeBlocks as NonNullable<TelemetryStore['writeBlocks']>)(b)
+
+      it('stores the samples of validated payloads as their points: values as fields, numbers as written, then seq; idempotent', async () => {
+        expect(store.writeBlocks).toBeTypeOf('function')
+        const d1 = { ...BASE, device: 'd 1,x=y' }
+        const d2 = { ...BASE, device: 'd2' }
+        const written = blocks([
+          [d1, ` { "samples" : [ {"values": { "active_power_kw" : 412.50 , "frequency_hz":49.95 }, "ts": ${T0} }, {"ts":${T0 + S},"values":{ }} ], "seq": 7 } `],
+          [d1, `{"seq":8,"samples":[{"ts":${T0 + 2 * S},"values":{"active_power_kw":-3,"frequency_hz":50}}]}`],
+          [d2, `{"seq":1,"samples":[{"ts":${T0},"values":{"gas_m3":1000.0600000000001}}]}`],
+        ])
+        await writeBlocks(written)
+        await writeBlocks(written)
+        const rows = await store.raw({ measurement: M, fields: ['active_power_kw', 'frequency_hz', 'gas_m3', 'seq'], start: T0, stop: T0 + MIN, limit: 100 })
+        expect(rows.map((r) => [r.tags.device, r.field, r.ts - T0, r.value])).toEqual([
+          ['d 1,x=y', 'active_power_kw', 0, 412.5],
+          ['d 1,x=y', 'active_power_kw', 2 * S, -3],
+          ['d 1,x=y', 'frequency_hz', 0, 49.95],
+          ['d 1,x=y', 'frequency_hz', 2 * S, 50],
+          ['d 1,x=y', 'seq', 0, 7],
+          ['d 1,x=y', 'seq', S, 7],
+          ['d 1,x=y', 'seq', 2 * S, 8],
+          ['d2', 'gas_m3', 0, 1000.0600000000001],
+          ['d2', 'seq', 0, 1],
+        ])
+        expect(rows[0]?.tags).toEqual(d1)
+      })
+
+      it('stores 12,000 samples in 1,200 blocks completely, and nothing for no blocks', async () => {
+        await writeBlocks([])
+        const tags = { ...BASE, device: 'd1' }
+        const payload = (b: number): string =>
+          JSON.stringify({ seq: b, samples: Array.from({ length: 10 }, (_, k) => ({ ts: T0 + (b * 10 + k) * S, values: { active_power_kw: b * 10 + k } })) })
+        await writeBlocks(blocks(Array.from({ length: 1200 }, (_, b) => [tags, payload(b)] as const)))
+        const [count] = await store.aggregate({ measurement: M, fields: ['active_power_kw'], start: T0, stop: T0 + DAY, fn: 'count' })
+        const [sum] = await store.aggregate({ measurement: M, fields: ['active_power_kw'], start: T0, stop: T0 + DAY, fn: 'sum' })
+        expect(count?.value).toBe(12_000)
+        expect(sum?.value).toBe((11_999 * 12_000) / 2)
       })
     })
 

@@ -101,10 +101,29 @@ export interface RawRow {
   value: number
 }
 
-/** InfluxDB line protocol as UTF-8 bytes: `lines` whole lines, each ending in "\n". */
-export interface LineChunk {
-  bytes: Uint8Array
-  lines: number
+/**
+ * The samples of one payload that core/payload-scan.ts scanSamples has validated, by position in
+ * the payload: a neutral structure each backend turns into its own format without decoding JSON
+ * again. Sample k (0 ≤ k < samples) is the point `measurement`, `tags`, ts = slots[from + 4k], its
+ * fields the members of the JSON object json[slots[from + 4k + 1], slots[from + 4k + 2]) — only
+ * `"<quantity>": <plain decimal>` members (core/quantities.ts names, no escapes, no exponent), JSON
+ * whitespace between tokens — followed by `seq`.
+ */
+export interface SampleBlock {
+  measurement: string
+  /** Shared by the blocks of one device, so a backend may cache what it derives from them. */
+  tags: Readonly<Record<string, string>>
+  /** The payload: JSON text, ASCII inside the values objects. */
+  json: Uint8Array
+  /** Field `seq` of every sample: a non-negative safe integer. */
+  seq: number
+  /**
+   * SAMPLE_SLOTS (4) numbers per sample, from `from`: ts (epoch ms), values start, values end, and a
+   * fingerprint of the values (for ingest's conflict window; backends ignore it).
+   */
+  slots: Float64Array
+  from: number
+  samples: number
 }
 
 /** A field writeKeepFirst did not store because the (series, ts) held another value. */
@@ -125,12 +144,13 @@ export interface TelemetryStore {
   /** Durable when the promise resolves; idempotent by (series, ts). */
   write(points: readonly TelemetryPoint[]): Promise<void>
   /**
-   * Only on stores that take InfluxDB line protocol as is (the influxdb backend): writes the lines
-   * (precision ms) as write() does — durable on resolve, idempotent, a failure fails the call —
-   * without the per-point checks. The caller vouches for the lines: ingest builds them from
-   * payloads it has validated, with `linePrefix` for the tags.
+   * Writes the samples of already validated payloads as write() writes their points — durable on
+   * resolve, idempotent, a failure fails the call — without decoding them again or checking them
+   * point by point: the caller vouches for the blocks (ingest builds them with scanSamples).
+   * Both backends have it and the contract suite runs it; optional only so that test doubles with
+   * write() alone still fit (ingest writes points to a store without it).
    */
-  writeLines?(chunks: readonly LineChunk[]): Promise<void>
+  writeBlocks?(blocks: readonly SampleBlock[]): Promise<void>
   /**
    * Only on stores that can tell exactly, without a read of their own (the embedded backend):
    * writes as write() does — one transaction, durable on resolve, an invalid batch rejected whole —

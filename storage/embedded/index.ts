@@ -11,7 +11,8 @@ import {
   validateAggregateQuery,
   validatePoints,
 } from '../query.ts'
-import type { AggregateFn, AggregateQuery, AggregateRow, LatestQuery, LatestRow, RawQuery, RawRow, TelemetryPoint, TelemetryStore, WriteConflict } from '../store.ts'
+import type { AggregateFn, AggregateQuery, AggregateRow, LatestQuery, LatestRow, RawQuery, RawRow, SampleBlock, TelemetryPoint, TelemetryStore, WriteConflict } from '../store.ts'
+import { blockPoints } from '../sample-block.ts'
 import { appendRawPoints, compareRawSeries, validateRawQuery, type RawSeries } from '../raw.ts'
 import { DEFAULT_TIMEZONE, windowRuns } from '../../core/windows.ts'
 
@@ -216,6 +217,10 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions): TelemetrySto
 
     async write(points: readonly TelemetryPoint[]): Promise<void> {
       writeAll(points, undefined)
+    },
+
+    async writeBlocks(blocks: readonly SampleBlock[]): Promise<void> {
+      writeAll(blocks.flatMap(blockPoints), undefined)
     },
 
     async writeKeepFirst(points: readonly TelemetryPoint[]): Promise<WriteConflict[]> {

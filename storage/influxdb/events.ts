@@ -1,8 +1,9 @@
-import { Point } from '@influxdata/influxdb-client'
 import { PlantWattError } from '../../core/errors.ts'
 import { selectEvents, validateEvents, type EventLog, type EventQuery, type StoredEvent } from '../events.ts'
 import { fromClause, ident, literal, tagConditions, where } from './influxql.ts'
-import { WRITE_BATCH_LINES, type InfluxStoreOptions } from './index.ts'
+import type { InfluxStoreOptions } from './index.ts'
+import { eventLine } from './line-protocol.ts'
+import { WRITE_BATCH_LINES } from './write.ts'
 import { errorText, influxHttp, type InfluxSeries } from './http.ts'
 
 /**
@@ -14,21 +15,6 @@ import { errorText, influxHttp, type InfluxSeries } from './http.ts'
  * the fields of a rewritten point; PlantWatt always rewrites an event with the same field keys.)
  * A field keeps its type per measurement and shard: write a field always as the same type.
  */
-
-const LINE_SETTINGS = { convertTime: (t: string | number | Date | undefined): string | undefined => (t === undefined ? undefined : String(t)) }
-
-function toLine(e: StoredEvent): string {
-  const point = new Point(e.kind)
-  for (const [k, v] of Object.entries(e.tags)) point.tag(k, v)
-  for (const [k, v] of Object.entries(e.fields)) {
-    if (typeof v === 'number') point.floatField(k, v)
-    else if (typeof v === 'boolean') point.booleanField(k, v)
-    else point.stringField(k, v)
-  }
-  point.timestamp(e.ts)
-  return point.toLineProtocol(LINE_SETTINGS) as string
-}
-
 
 function fieldCondition(key: string, value: string | number | boolean): string {
   if (typeof value === 'string') return `${ident(key)} = ${literal(value)}`
@@ -61,7 +47,7 @@ export async function createInfluxEventLog(options: InfluxStoreOptions): Promise
       assertOpen()
       if (events.length === 0) return
       validateEvents(events)
-      const lines = events.map(toLine)
+      const lines = events.map(eventLine)
       const params = new URLSearchParams({ db: database, precision: 'ms' })
       if (rp) params.set('rp', rp)
       for (let i = 0; i < lines.length; i += WRITE_BATCH_LINES) {

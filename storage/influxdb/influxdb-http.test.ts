@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isPlantWattError, type PlantWattError } from '../../core/errors.ts'
 import { freePort, startInfluxd, type RunningInfluxd } from '../../test/influxd.ts'
-import type { TelemetryPoint } from '../store.ts'
+import { SAMPLE_SLOTS, scanSamples, type SamplesResult } from '../../core/payload-scan.ts'
+import type { SampleBlock, TelemetryPoint } from '../store.ts'
 import { createInfluxStore } from './index.ts'
 
 const T0 = Date.UTC(2024, 4, 1)
@@ -141,29 +142,25 @@ describe('influxdb store over HTTP', () => {
     }
   })
 
-  it('writeLines: whole chunks, about 5,000 lines a request, back-to-back views sent as one body, others joined', async () => {
+  it('writeBlocks: whole blocks, about 5,000 lines a request, one line per sample', async () => {
     const proxy = await recorder(() => 'forward', influx.url)
     try {
-      const store = await createInfluxStore({ url: proxy.url, database: 'line_chunks' })
-      // 1,200 chunks of 10 lines: 800 back to back in one buffer (as ingest's slab), 400 in buffers of their own.
-      const slab = Buffer.alloc(4 * 1024 * 1024)
-      let used = 0
-      const chunks = Array.from({ length: 1200 }, (_, c) => {
-        const text = Array.from({ length: 10 }, (_, j) => `telemetry,device=d${c % 3} p=${c * 10 + j} ${T0 + c * 10 + j}\n`).join('')
-        if (c >= 800) return { bytes: Buffer.from(text), lines: 10 }
-        const n = slab.write(text, used)
-        const bytes = slab.subarray(used, used + n)
-        used += n
-        return { bytes, lines: 10 }
+      const store = await createInfluxStore({ url: proxy.url, database: 'sample_blocks' })
+      // 1,200 blocks of 10 samples, their slots in one array as ingest keeps them.
+      const slots = new Float64Array(1200 * 10 * SAMPLE_SLOTS)
+      const result: SamplesResult = { seq: 0, end: 0, samples: 0 }
+      const blocks: SampleBlock[] = Array.from({ length: 1200 }, (_, c) => {
+        const json = Buffer.from(JSON.stringify({ seq: c, samples: Array.from({ length: 10 }, (_, j) => ({ ts: T0 + c * 10 + j, values: { active_power_kw: c * 10 + j } })) }))
+        const from = c * 10 * SAMPLE_SLOTS
+        expect(scanSamples(json, slots, from, result)).toBe(1)
+        return { measurement: 'telemetry', tags: { device: `d${c % 3}` }, json, seq: c, slots, from, samples: 10 }
       })
-      expect(store.writeLines).toBeTypeOf('function')
-      await store.writeLines?.(chunks)
+      await store.writeBlocks?.(blocks)
       const writes = proxy.requests.filter((r) => r.path.startsWith('/write'))
       expect(writes.map((r) => r.body.split('\n').filter(Boolean).length)).toEqual([5000, 5000, 2000])
-      const sum = await store.aggregate({ measurement: 'telemetry', fields: ['p'], start: T0, stop: T0 + 20_000, fn: 'sum' })
+      expect(writes[0]?.body.split('\n')[1]).toBe(`telemetry,device=d0 active_power_kw=1,seq=0 ${T0 + 1}`)
+      const sum = await store.aggregate({ measurement: 'telemetry', fields: ['active_power_kw'], start: T0, stop: T0 + 20_000, fn: 'sum' })
       expect(sum.reduce((t, r) => t + r.value, 0)).toBe((11_999 * 12_000) / 2)
-      const count = await store.aggregate({ measurement: 'telemetry', fields: ['p'], start: T0, stop: T0 + 20_000, fn: 'count' })
-      expect(count.reduce((t, r) => t + r.value, 0)).toBe(12_000)
     } finally {
       await proxy.close()
     }
