@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { PlantModel } from '../core/plant.ts'
+import { DEFAULT_TIMEZONE } from '../core/windows.ts'
 import { createEmbeddedStore } from '../storage/embedded/index.ts'
 import type { TelemetryPoint, TelemetryStore } from '../storage/store.ts'
-import { importCsv, type ImportResult } from './index.ts'
+import { importCsv, type ImportResult } from '../importer/index.ts'
 
 /** Options of one import benchmark run. */
 export interface BenchImportOptions {
@@ -42,7 +43,7 @@ export interface BenchImportResult {
 }
 
 const PLANT: PlantModel = {
-  timezone: 'Asia/Shanghai',
+  timezone: DEFAULT_TIMEZONE,
   strict: false,
   enterprises: [
     {
@@ -151,7 +152,7 @@ export async function benchImport(options: BenchImportOptions = {}): Promise<Ben
   }
 }
 
-// `npx tsx importer/bench.ts [interval|long] [days] [embedded|null]` prints one JSON line.
+// `npx tsx bench/importer.ts [interval|long] [days] [embedded|null]` prints one JSON line.
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const [layout, days, store] = process.argv.slice(2)
   const result = await benchImport({
