@@ -19,7 +19,7 @@ import { importRoutes } from '../api/routes/import.ts'
 import { createEmbeddedStore } from '../storage/embedded/index.ts'
 import { MemoryEventLog } from '../storage/events.ts'
 import { TELEMETRY_MEASUREMENT, type TelemetryStore } from '../storage/store.ts'
-import { importCsv, parseColumnMapping, parseTimestamp, type ImportResult } from './index.ts'
+import { importCsv, parseColumnMapping, parseTimestamp } from './index.ts'
 import { formatImportReport, importOptionsFromFlags, runImportCommand } from './cli.ts'
 import { openEventLog } from '../storage/events.ts'
 
@@ -501,5 +501,3 @@ describe('POST /api/v1/import', () => {
   })
 })
 
-// Keep the type import used (the result shape is part of the module's contract).
-export type { ImportResult }
