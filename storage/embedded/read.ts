@@ -1,0 +1,114 @@
+import { DEFAULT_TIMEZONE, windowRuns } from '../../core/windows.ts'
+import { canonicalTags, filterMatchesNothing, groupTags, matchesFilter, sortAggregateRows, sortLatestRows, validateAggregateQuery } from '../query.ts'
+import { appendRawPoints, compareRawSeries, validateRawQuery, type RawSeries } from '../raw.ts'
+import type { AggregateQuery, AggregateRow, LatestQuery, LatestRow, RawQuery, RawRow } from '../store.ts'
+import type { SeriesIndex } from './series-index.ts'
+import { sqliteError } from './sqlite.ts'
+import type { TelemetryStatements } from './statements.ts'
+
+/** Rows a raw read fetches per SQLite call before yielding to the event loop. */
+const RAW_CHUNK_ROWS = 50_000
+
+/** What the reads need: the file's statements and series, and the store's state. */
+export interface EmbeddedReader {
+  path: string
+  statements: TelemetryStatements
+  index: SeriesIndex
+  /** Throws STORAGE_ERR_CLOSED once the store is closed. */
+  assertOpen(): void
+}
+
+/** Window aggregates: one statement per run of windows over the selected series, grouped in SQL. */
+export async function aggregate(db: EmbeddedReader, q: AggregateQuery): Promise<AggregateRow[]> {
+  db.assertOpen()
+  validateAggregateQuery(q)
+  const runs = windowRuns(q.start, q.stop, q.every, q.timezone ?? DEFAULT_TIMEZONE)
+  if (runs.length === 0 || filterMatchesNothing(q.filter)) return []
+  try {
+    db.index.refresh(db.statements.selectNewSeries)
+    const groupBy = q.groupBy ?? []
+    const groups: { tags: Record<string, string>; field: string }[] = []
+    const groupOf = new Map<string, number>()
+    const selected: [number, number][] = []
+    for (const s of db.index.of(q.measurement)) {
+      if (!q.fields.includes(s.field) || !matchesFilter(s.tags, q.filter)) continue
+      const tags = groupTags(s.tags, groupBy)
+      const key = JSON.stringify([groupBy.map((k) => tags[k]), s.field])
+      let g = groupOf.get(key)
+      if (g === undefined) {
+        g = groups.length
+        groups.push({ tags, field: s.field })
+        groupOf.set(key, g)
+      }
+      selected.push([s.id, g])
+    }
+    if (selected.length === 0) return []
+    const series = JSON.stringify(selected)
+    const statement = db.statements.aggregateStatement(q.fn)
+    const rows: AggregateRow[] = []
+    for (const run of runs) {
+      const params = { series, origin: run.origin, length: run.lengthMs, from: run.from, to: run.to }
+      for (const r of statement.all(params) as { grp: number; ws: number; v: number }[]) {
+        const group = groups[r.grp] as { tags: Record<string, string>; field: string }
+        rows.push({ tags: { ...group.tags }, field: group.field, windowStart: r.ws, value: r.v })
+      }
+    }
+    return sortAggregateRows(rows, q)
+  } catch (cause) {
+    throw sqliteError('STORAGE_ERR_QUERY', `aggregate ${q.fn} of ${q.measurement} in ${db.path}`, cause)
+  }
+}
+
+/** Raw points in answer order, read in chunks with a yield between them. */
+export async function raw(db: EmbeddedReader, q: RawQuery): Promise<RawRow[]> {
+  db.assertOpen()
+  validateRawQuery(q)
+  if (q.start >= q.stop || filterMatchesNothing(q.filter)) return []
+  try {
+    db.index.refresh(db.statements.selectNewSeries)
+    const selected: (RawSeries & { id: number })[] = []
+    for (const s of db.index.of(q.measurement)) {
+      if (q.fields.includes(s.field) && matchesFilter(s.tags, q.filter)) selected.push({ id: s.id, tags: s.tags, key: canonicalTags(s.tags), field: s.field })
+    }
+    selected.sort(compareRawSeries(q))
+    const rows: RawRow[] = []
+    // (series_id, ts) range seeks in answer order, each asking only for what the limit leaves, in
+    // chunks with a yield between them: a long read does not stall the event loop for its whole length.
+    for (const s of selected) {
+      const series = { ...s, tags: { ...s.tags } }
+      let from = q.start
+      for (;;) {
+        const want = Math.min(RAW_CHUNK_ROWS, q.limit - rows.length)
+        const chunk = db.statements.rawOf.all(s.id, from, q.stop, want)
+        appendRawPoints(rows, series, chunk, q.limit)
+        if (rows.length >= q.limit || chunk.length < want) break
+        from = (chunk[chunk.length - 1] as [number, number])[0] + 1
+        await new Promise<void>((resolve) => setImmediate(resolve))
+        db.assertOpen()
+      }
+      if (rows.length >= q.limit) break
+    }
+    return rows
+  } catch (cause) {
+    throw sqliteError('STORAGE_ERR_QUERY', `raw read of ${q.measurement} in ${db.path}`, cause)
+  }
+}
+
+/** The newest point of each matching series. */
+export async function latest(db: EmbeddedReader, q: LatestQuery): Promise<LatestRow[]> {
+  db.assertOpen()
+  if (filterMatchesNothing(q.filter)) return []
+  try {
+    db.index.refresh(db.statements.selectNewSeries)
+    const since = q.since ?? Number.MIN_SAFE_INTEGER
+    const rows: LatestRow[] = []
+    for (const s of db.index.of(q.measurement)) {
+      if ((q.fields && !q.fields.includes(s.field)) || !matchesFilter(s.tags, q.filter)) continue
+      const p = db.statements.latestOf.get(s.id, since)
+      if (p) rows.push({ tags: { ...s.tags }, field: s.field, ts: p.ts, value: p.value })
+    }
+    return sortLatestRows(rows)
+  } catch (cause) {
+    throw sqliteError('STORAGE_ERR_QUERY', `latest of ${q.measurement} in ${db.path}`, cause)
+  }
+}
