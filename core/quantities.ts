@@ -38,6 +38,12 @@ export const QUANTITIES = {
   energy_import_kwh: { unit: 'kWh', description: 'imported active energy counter', min: 0, max: LARGE, cumulative: true },
   energy_export_kwh: { unit: 'kWh', description: 'exported active energy counter', min: 0, max: LARGE, cumulative: true },
   energy_total_kwh: { unit: 'kWh', description: 'total (import + export) active energy counter', min: 0, max: LARGE, cumulative: true },
+  // Per tariff period (DL/T 645 tariffs 1–4, as programmed in the meter: commonly sharp, peak, flat, valley) and maximum demand.
+  energy_import_tariff1_kwh: { unit: 'kWh', description: 'imported active energy counter, tariff 1', min: 0, max: LARGE, cumulative: true },
+  energy_import_tariff2_kwh: { unit: 'kWh', description: 'imported active energy counter, tariff 2', min: 0, max: LARGE, cumulative: true },
+  energy_import_tariff3_kwh: { unit: 'kWh', description: 'imported active energy counter, tariff 3', min: 0, max: LARGE, cumulative: true },
+  energy_import_tariff4_kwh: { unit: 'kWh', description: 'imported active energy counter, tariff 4', min: 0, max: LARGE, cumulative: true },
+  max_demand_import_kw: { unit: 'kW', description: "imported active maximum demand of the meter's current billing period", min: 0, max: 1e7 },
   gas_m3: { unit: 'm3', description: 'natural gas volume counter', min: 0, max: LARGE, cumulative: true },
   steam_t: { unit: 't', description: 'steam mass counter', min: 0, max: LARGE, cumulative: true },
   water_m3: { unit: 'm3', description: 'water volume counter', min: 0, max: LARGE, cumulative: true },
@@ -45,6 +51,24 @@ export const QUANTITIES = {
   output_t: { unit: 't', description: 'production counter (mass)', min: 0, max: LARGE, cumulative: true },
   machine_state: { unit: 'enum', description: '0 stopped, 1 idle, 2 running, 3 fault', min: 0, max: 3 },
   temperature_c: { unit: '°C', description: 'temperature', min: -273.15, max: 3000 },
+  // Heat and flow (CJ/T 188 heat, water and gas meters).
+  heat_kwh: { unit: 'kWh', description: 'heat energy counter (heat meter), kWh', min: 0, max: LARGE, cumulative: true },
+  heat_gj: { unit: 'GJ', description: 'heat energy counter (heat meter), GJ', min: 0, max: LARGE, cumulative: true },
+  heat_power_kw: { unit: 'kW', description: 'thermal power (heat meter)', min: -1e7, max: 1e7 },
+  heat_volume_m3: { unit: 'm3', description: 'heat-transfer fluid volume counter through a heat meter (circulation, not consumption)', min: 0, max: LARGE, cumulative: true },
+  flow_m3h: { unit: 'm3/h', description: 'instantaneous volume flow', min: -1e7, max: 1e7 },
+  supply_temp_c: { unit: '°C', description: 'supply (flow) temperature', min: -273.15, max: 1000 },
+  return_temp_c: { unit: '°C', description: 'return temperature', min: -273.15, max: 1000 },
+  // Energy carriers and energy-carrying working media as counters (GB/T 2589; issue 15).
+  coal_t: { unit: 't', description: 'raw coal mass counter', min: 0, max: LARGE, cumulative: true },
+  coke_t: { unit: 't', description: 'coke mass counter', min: 0, max: LARGE, cumulative: true },
+  fuel_oil_t: { unit: 't', description: 'fuel oil mass counter', min: 0, max: LARGE, cumulative: true },
+  diesel_t: { unit: 't', description: 'diesel mass counter', min: 0, max: LARGE, cumulative: true },
+  oxygen_m3: { unit: 'm3', description: 'oxygen volume counter', min: 0, max: LARGE, cumulative: true },
+  compressed_air_m3: { unit: 'm3', description: 'compressed air volume counter', min: 0, max: LARGE, cumulative: true },
+  // Reactive energy registers (DL/T 645 combined reactive 1 / 2).
+  reactive_energy_import_kvarh: { unit: 'kvarh', description: 'imported (combined reactive 1) reactive energy counter', min: 0, max: LARGE, cumulative: true },
+  reactive_energy_export_kvarh: { unit: 'kvarh', description: 'exported (combined reactive 2) reactive energy counter', min: 0, max: LARGE, cumulative: true },
 } as const satisfies Record<string, QuantityInfo>
 
 export type Quantity = keyof typeof QUANTITIES
