@@ -45,7 +45,11 @@ export class ConnectionTracker {
       // connection may (the broker may still be starting).
       if (typeof err.code === 'number') {
         // [MQTT-3.2.2.3] CONNACK return codes 1–5
-        this.lastError = { code: 'INGEST_ERR_BROKER_REFUSED', message: `broker ${url} refused the connection: CONNACK return code ${err.code} (${err.message})`, at: this.now() }
+        this.lastError = {
+          code: 'INGEST_ERR_BROKER_REFUSED',
+          message: `broker ${url} refused the connection: CONNACK return code ${err.code} (${err.message})`,
+          at: this.now(),
+        }
         logger.warn({ url, code: this.lastError.code, connack: err.code }, this.lastError.message)
       } else {
         this.reason = describeError(err)

@@ -49,7 +49,10 @@ export class DeadLetterSink {
     const now = this.now()
     if (now - (this.lastWarned.get(entry.reason) ?? 0) >= DEAD_LETTER_WARN_INTERVAL_MS) {
       this.lastWarned.set(entry.reason, now)
-      this.logger.warn({ reason: entry.reason, topic: entry.topic.slice(0, 200), source: entry.source, total: this.counts[entry.reason] }, `dead letter: ${entry.message}`)
+      this.logger.warn(
+        { reason: entry.reason, topic: entry.topic.slice(0, 200), source: entry.source, total: this.counts[entry.reason] },
+        `dead letter: ${entry.message}`,
+      )
     }
   }
 
@@ -76,6 +79,11 @@ export class DeadLetterSink {
       envelope = undefined
     }
     if (checkDeadLetter.Check(envelope)) this.record(envelope)
-    else this.recordError(new PlantWattError('INGEST_ERR_DEAD_LETTER_ENVELOPE', `message on ${DEAD_LETTER_TOPIC} is not a dead-letter envelope`), DEAD_LETTER_TOPIC, payload)
+    else
+      this.recordError(
+        new PlantWattError('INGEST_ERR_DEAD_LETTER_ENVELOPE', `message on ${DEAD_LETTER_TOPIC} is not a dead-letter envelope`),
+        DEAD_LETTER_TOPIC,
+        payload,
+      )
   }
 }

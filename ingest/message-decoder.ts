@@ -101,7 +101,15 @@ export class MessageDecoder {
       if (scanSamples(payload, slots, from, this.scanned, maxPayloadBytes) === 1) {
         if (unknownDevice) throw unknownDeviceError(known.key)
         this.slab.commit(this.scanned.end)
-        const block: SampleBlock = { measurement: TELEMETRY_MEASUREMENT, tags: known.tags, json: payload, seq: this.scanned.seq, slots, from, samples: this.scanned.samples }
+        const block: SampleBlock = {
+          measurement: TELEMETRY_MEASUREMENT,
+          tags: known.tags,
+          json: payload,
+          seq: this.scanned.seq,
+          slots,
+          from,
+          samples: this.scanned.samples,
+        }
         return this.screenBlock(topic, known, block)
       }
     }

@@ -11,7 +11,7 @@ export class StatePublisher {
     private readonly topic: string,
     private readonly clientId: string,
     private readonly stats: () => object,
-    private readonly intervalMs: number,
+    intervalMs: number,
     private readonly logger: Logger,
   ) {
     if (intervalMs <= 0) return

@@ -21,7 +21,9 @@ export interface SubscriberOptions {
 
 /** The default client id: the host name, and the partition index when there is one. */
 export function defaultClientId(partition: IngestConfig['partition']): string {
-  const host = hostname().toLowerCase().replace(/[^a-z0-9_-]/g, '-')
+  const host = hostname()
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]/g, '-')
   return `plantwatt-ingest-${host}${partition ? `-p${partition.index}` : ''}`
 }
 
@@ -54,7 +56,8 @@ export class Subscriber {
       // Every connect subscribes again (resubscribe is off: the session may be new).
       this.client.on('connect', () => this.subscribe(0, resolve, reject))
       this.client.on('error', (err: Error & { code?: unknown }) => {
-        if (typeof err.code === 'number') reject(new PlantWattError('INGEST_ERR_CONNECT', `broker ${opts.mqtt.url} refused the connection: ${err.message}`, { cause: err }))
+        if (typeof err.code === 'number')
+          reject(new PlantWattError('INGEST_ERR_CONNECT', `broker ${opts.mqtt.url} refused the connection: ${err.message}`, { cause: err }))
       })
     })
     this.first.catch(() => undefined)
@@ -69,7 +72,10 @@ export class Subscriber {
   async subscribed(timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new PlantWattError('INGEST_ERR_CONNECT', `no connection to the broker ${this.opts.mqtt.url} within ${timeoutMs} ms`)), timeoutMs)
+      timer = setTimeout(
+        () => reject(new PlantWattError('INGEST_ERR_CONNECT', `no connection to the broker ${this.opts.mqtt.url} within ${timeoutMs} ms`)),
+        timeoutMs,
+      )
     })
     try {
       await Promise.race([this.first, timeout])
@@ -97,13 +103,26 @@ export class Subscriber {
   // SUBSCRIBE that carries two filters (the Redis-backed broker cluster), every broker takes this.
   private subscribe(i: number, done: () => void, fail: (err: Error) => void): void {
     const filter = this.filters[i]
-    if (filter === undefined) return done()
+    if (filter === undefined) {
+      done()
+      return
+    }
     this.client.subscribe(filter, { qos: 1 }, (err, granted) => {
       // [MQTT-3.9.3] SUBACK return code 0x80 means the subscription was refused.
       const refused = granted?.filter((g) => g.qos !== 1 && g.qos !== 0) ?? []
-      if (!err && refused.length === 0) return this.subscribe(i + 1, done, fail)
-      const hint = this.opts.config.sharedGroup === undefined ? '' : ' (shared subscriptions need a broker that has them — EMQX, HiveMQ, Mosquitto; with PlantWatt\'s broker use ingest.partition)'
-      const error = new PlantWattError('INGEST_ERR_SUBSCRIBE', `subscription to ${filter} refused: ${err ? describeError(err) : refused.map((g) => g.topic).join(', ')}${hint}`, { cause: err })
+      if (!err && refused.length === 0) {
+        this.subscribe(i + 1, done, fail)
+        return
+      }
+      const hint =
+        this.opts.config.sharedGroup === undefined
+          ? ''
+          : " (shared subscriptions need a broker that has them — EMQX, HiveMQ, Mosquitto; with PlantWatt's broker use ingest.partition)"
+      const error = new PlantWattError(
+        'INGEST_ERR_SUBSCRIBE',
+        `subscription to ${filter} refused: ${err ? describeError(err) : refused.map((g) => g.topic).join(', ')}${hint}`,
+        { cause: err },
+      )
       this.opts.logger.error({ err: error.message }, 'cannot subscribe')
       fail(error)
     })

@@ -73,7 +73,9 @@ export function prepareStatements(db: Database.Database) {
   const latestOf = db.prepare<[number, number], { ts: number; value: number }>(
     'SELECT ts, value FROM points WHERE series_id = ? AND ts >= ? ORDER BY ts DESC LIMIT 1',
   )
-  const rawOf = db.prepare<[number, number, number, number], [number, number]>('SELECT ts, value FROM points WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?').raw(true)
+  const rawOf = db
+    .prepare<[number, number, number, number], [number, number]>('SELECT ts, value FROM points WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?')
+    .raw(true)
   const aggregateStatements = new Map<AggregateFn, Database.Statement>()
   const aggregateStatement = (fn: AggregateFn): Database.Statement => {
     let s = aggregateStatements.get(fn)

@@ -37,14 +37,18 @@ describe('line protocol', () => {
     const slots = new Float64Array(64)
     const result: SamplesResult = { seq: 0, end: 0, samples: 0 }
     const tags = { device: 'm 1', enterprise: 'e,1' }
-    const json = Buffer.from(`{ "samples": [ {"values": {"frequency_hz" : 49.95, "active_power_kw":412.50}, "ts": ${TS}}, {"ts":${TS + 1},"values":{}} ], "seq": 9007199254740991 }`)
+    const json = Buffer.from(
+      `{ "samples": [ {"values": {"frequency_hz" : 49.95, "active_power_kw":412.50}, "ts": ${TS}}, {"ts":${TS + 1},"values":{}} ], "seq": 9007199254740991 }`,
+    )
     expect(scanSamples(json, slots, 5, result)).toBe(1)
     const block: SampleBlock = { measurement: 'telemetry', tags, json, seq: result.seq, slots, from: 5, samples: result.samples }
     const text = Buffer.from(encodeBlocks([block, block])).toString()
     const prefix = linePrefix('telemetry', tags)
     const lines = [`${prefix} frequency_hz=49.95,active_power_kw=412.50,seq=9007199254740991 ${TS}`, `${prefix} seq=9007199254740991 ${TS + 1}`]
     expect(text).toBe(`${[...lines, ...lines].join('\n')}\n`)
-    const points: TelemetryPoint[] = [{ measurement: 'telemetry', tags, fields: { active_power_kw: 412.5, frequency_hz: 49.95, seq: 9007199254740991 }, ts: TS }]
+    const points: TelemetryPoint[] = [
+      { measurement: 'telemetry', tags, fields: { active_power_kw: 412.5, frequency_hz: 49.95, seq: 9007199254740991 }, ts: TS },
+    ]
     expect(toLines(points)[0]).toBe(`${prefix} active_power_kw=412.5,frequency_hz=49.95,seq=9007199254740991 ${TS}`)
   })
 })

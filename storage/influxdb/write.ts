@@ -75,7 +75,11 @@ export class InfluxWriter {
   private async send(body: string | Uint8Array, what: string): Promise<void> {
     const params = new URLSearchParams({ db: this.database, precision: 'ms' })
     if (this.retentionPolicy) params.set('rp', this.retentionPolicy)
-    const { status, body: answer } = await this.http.send(`/write?${params.toString()}`, { method: 'POST', body, headers: { 'content-type': 'text/plain; charset=utf-8' } }, what)
+    const { status, body: answer } = await this.http.send(
+      `/write?${params.toString()}`,
+      { method: 'POST', body, headers: { 'content-type': 'text/plain; charset=utf-8' } },
+      what,
+    )
     if (status !== 204 && status !== 200) {
       const text = errorText(answer)
       throw new PlantWattError('STORAGE_ERR_WRITE', `${what}: influxdb answered ${status}: ${text}`, {
