@@ -7,7 +7,9 @@ import type { TelemetryStatements } from './statements.ts'
 
 /** Writes points in one transaction each call: replacing (write) or keeping the first value (writeKeepFirst). */
 export class EmbeddedWriter {
-  private readonly transaction: Database.Transaction<(points: readonly TelemetryPoint[], created: Map<string, SeriesRow>, conflicts: WriteConflict[] | undefined) => void>
+  private readonly transaction: Database.Transaction<
+    (points: readonly TelemetryPoint[], created: Map<string, SeriesRow>, conflicts: WriteConflict[] | undefined) => void
+  >
 
   constructor(
     db: Database.Database,
