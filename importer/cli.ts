@@ -26,7 +26,13 @@ export async function runImportCommand(file: string, config: ImportCommandConfig
   try {
     const events = await openEventLog(config.storage)
     try {
-      const result = await importCsv({ path: file }, options, { store, plant: config.plant, events, principal: `cli:${process.env.USER ?? 'unknown'}`, sourceName: basename(file) })
+      const result = await importCsv({ path: file }, options, {
+        store,
+        plant: config.plant,
+        events,
+        principal: `cli:${process.env.USER ?? 'unknown'}`,
+        sourceName: basename(file),
+      })
       logger?.info({ file, imported: result.imported, rejected: result.rejected, points: result.points }, 'import done')
       return result
     } finally {
@@ -48,6 +54,7 @@ export interface ImportFlags {
   midnight?: string
   intervalMinutes?: string
   startKwh?: string
+  intervalPower?: string
   timestampColumn?: string
   deviceColumn?: string
   quantityColumn?: string
@@ -60,8 +67,24 @@ export interface ImportFlags {
 }
 
 const FLAG_KEYS = [
-  'layout', 'device', 'timezone', 'timestampFormat', 'dateOrder', 'timestampIs', 'midnight', 'intervalMinutes', 'startKwh',
-  'timestampColumn', 'deviceColumn', 'quantityColumn', 'valueColumn', 'qualityColumn', 'energyColumn', 'delimiter', 'dryRun',
+  'layout',
+  'device',
+  'timezone',
+  'timestampFormat',
+  'dateOrder',
+  'timestampIs',
+  'midnight',
+  'intervalMinutes',
+  'startKwh',
+  'intervalPower',
+  'timestampColumn',
+  'deviceColumn',
+  'quantityColumn',
+  'valueColumn',
+  'qualityColumn',
+  'energyColumn',
+  'delimiter',
+  'dryRun',
 ] as const
 
 /**
@@ -75,7 +98,11 @@ export function importOptionsFromFlags(flags: ImportFlags & Record<string, unkno
     if (value === undefined) continue
     if (key === 'intervalMinutes' || key === 'startKwh') {
       const n = Number(value)
-      if (!Number.isFinite(n)) throw new PlantWattError('IMPORT_ERR_OPTIONS', `--${key === 'intervalMinutes' ? 'interval-minutes' : 'start-kwh'} must be a number, got ${JSON.stringify(value)}`)
+      if (!Number.isFinite(n))
+        throw new PlantWattError(
+          'IMPORT_ERR_OPTIONS',
+          `--${key === 'intervalMinutes' ? 'interval-minutes' : 'start-kwh'} must be a number, got ${JSON.stringify(value)}`,
+        )
       out[key] = n
     } else out[key] = key === 'delimiter' && value === '\\t' ? '\t' : value
   }

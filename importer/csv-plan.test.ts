@@ -17,6 +17,7 @@ describe('planFromHeader', () => {
       value: { name: 'value', index: 3 },
       quality: { name: 'quality', index: 4 },
       extras: [],
+      meanPower: false,
     })
   })
 
@@ -31,13 +32,29 @@ describe('planFromHeader', () => {
         { name: 'Gas', index: 3, quantity: 'gas_m3', scale: 1, cumulative: true },
         { name: 'PF', index: 2, quantity: 'power_factor', scale: 0.01, cumulative: false },
       ],
+      meanPower: true,
     })
   })
 
+  it('recognises interval-start and interval-end timestamp headers and says which the stamp marks', () => {
+    const options = resolveImportOptions({ device: 'meter' })
+    expect(planFromHeader(['ts_start', 'kwh'], options)).toMatchObject({ timestamp: { name: 'ts_start', index: 0 }, timestampMarks: 'start', meanPower: true })
+    expect(planFromHeader(['Interval_Start', 'kwh'], options)).toMatchObject({ timestamp: { name: 'Interval_Start' }, timestampMarks: 'start' })
+    expect(planFromHeader(['interval_end', 'kwh'], options)).toMatchObject({ timestampMarks: 'end' })
+    expect(planFromHeader(['timestamp', 'kwh'], options).timestampMarks).toBeUndefined()
+    expect(planFromHeader(['ts', 'kwh'], resolveImportOptions({ device: 'meter', intervalPower: 'off' })).meanPower).toBe(false)
+  })
+
   it('refuses a header it cannot read, naming what is missing', () => {
-    expect(() => planFromHeader(['when', 'device', 'quantity', 'value'], auto)).toThrow(expect.toSatisfy((e: unknown) => layoutError(e) && /^no timestamp column/.test((e as Error).message)))
-    expect(() => planFromHeader(['ts', 'device', 'power'], auto)).toThrow(expect.toSatisfy((e: unknown) => layoutError(e) && /^cannot tell the layout/.test((e as Error).message)))
-    expect(() => planFromHeader(['ts', 'kwh'], auto)).toThrow(expect.toSatisfy((e: unknown) => layoutError(e) && /needs a device column "device" or the device option/.test((e as Error).message)))
+    expect(() => planFromHeader(['when', 'device', 'quantity', 'value'], auto)).toThrow(
+      expect.toSatisfy((e: unknown) => layoutError(e) && /^no timestamp column/.test((e as Error).message)),
+    )
+    expect(() => planFromHeader(['ts', 'device', 'power'], auto)).toThrow(
+      expect.toSatisfy((e: unknown) => layoutError(e) && /^cannot tell the layout/.test((e as Error).message)),
+    )
+    expect(() => planFromHeader(['ts', 'kwh'], auto)).toThrow(
+      expect.toSatisfy((e: unknown) => layoutError(e) && /needs a device column "device" or the device option/.test((e as Error).message)),
+    )
     const mapped = resolveImportOptions({ device: 'm', columns: { kWh2: { quantity: 'energy_import_kwh', scale: 1 } } })
     expect(() => planFromHeader(['ts', 'kwh', 'kWh2'], mapped)).toThrow(expect.toSatisfy((e: unknown) => isPlantWattError(e, 'IMPORT_ERR_OPTIONS')))
   })

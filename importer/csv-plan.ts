@@ -2,7 +2,10 @@ import { PlantWattError } from '../core/errors.ts'
 import { QUANTITIES, isQuantity, type Quantity, type QuantityInfo } from '../core/quantities.ts'
 import type { ImportOptions } from './options.ts'
 
-const TIMESTAMP_NAMES = ['timestamp', 'time', 'ts', 'datetime', 'date_time', 'date']
+/** Columns whose name says the stamp marks the interval's start, or its end (interval layout). */
+const START_NAMES = ['ts_start', 'interval_start', 'start_time', 'period_start', 'timestamp_start']
+const END_NAMES = ['ts_end', 'interval_end', 'end_time', 'period_end', 'timestamp_end']
+const TIMESTAMP_NAMES = ['timestamp', 'time', 'ts', 'datetime', 'date_time', 'date', ...START_NAMES, ...END_NAMES]
 const ENERGY_NAMES = ['usage_kwh', 'kwh', 'energy_kwh', 'interval_kwh', 'consumption_kwh']
 
 /** A column of the header: its name as written (trimmed) and its index. */
@@ -29,6 +32,13 @@ export interface CsvPlan {
   quality?: Column
   energy?: Column
   extras: ExtraColumn[]
+  /**
+   * What the timestamp column's name says it marks (`ts_start`, `interval_start` … → start; `ts_end`,
+   * `interval_end` … → end); absent for a neutral name (`timestamp`), when the `timestampIs` option decides.
+   */
+  timestampMarks?: 'start' | 'end'
+  /** Interval layout: also write the interval's mean active power (`intervalPower: mean` and no column mapped to active_power_kw). */
+  meanPower: boolean
 }
 
 function layoutError(message: string, header: readonly string[]): PlantWattError {
@@ -75,20 +85,27 @@ export function planFromHeader(header: readonly string[], options: ImportOptions
   if (layout === 'long') {
     if (!quantity || !value) throw layoutError(`layout long needs columns ${options.quantityColumn} and ${options.valueColumn}`, names)
     if (!device) throw layoutError(`layout long needs a device column ${JSON.stringify(options.deviceColumn)}`, names)
-    return { layout, header: names, timestamp, device, quantity, value, quality: find(options.qualityColumn), extras: [] }
+    return { layout, header: names, timestamp, device, quantity, value, quality: find(options.qualityColumn), extras: [], meanPower: false }
   }
-  if (!energy) throw layoutError(`layout interval needs a kWh-per-interval column (${options.energyColumn ?? ENERGY_NAMES.join(', ')}; set energyColumn)`, names)
-  if (!device && options.device === undefined) throw layoutError(`layout interval needs a device column ${JSON.stringify(options.deviceColumn)} or the device option`, names)
+  if (!energy)
+    throw layoutError(`layout interval needs a kWh-per-interval column (${options.energyColumn ?? ENERGY_NAMES.join(', ')}; set energyColumn)`, names)
+  if (!device && options.device === undefined)
+    throw layoutError(`layout interval needs a device column ${JSON.stringify(options.deviceColumn)} or the device option`, names)
   const extras: ExtraColumn[] = []
   for (const [name, mapping] of Object.entries(options.columns)) {
     const col = must(name, 'mapped')
     if (!isQuantity(mapping.quantity)) {
-      throw new PlantWattError('IMPORT_ERR_OPTIONS', `column ${JSON.stringify(name)} is mapped to ${JSON.stringify(mapping.quantity)}, which is not a canonical quantity`)
+      throw new PlantWattError(
+        'IMPORT_ERR_OPTIONS',
+        `column ${JSON.stringify(name)} is mapped to ${JSON.stringify(mapping.quantity)}, which is not a canonical quantity`,
+      )
     }
     if (mapping.quantity === 'energy_import_kwh') {
       throw new PlantWattError('IMPORT_ERR_OPTIONS', `column ${JSON.stringify(name)}: energy_import_kwh is built from the kWh column (${energy.name})`)
     }
     extras.push({ ...col, quantity: mapping.quantity, scale: mapping.scale, cumulative: (QUANTITIES[mapping.quantity] as QuantityInfo).cumulative === true })
   }
-  return { layout, header: names, timestamp, ...(device ? { device } : {}), energy, extras }
+  const marks = START_NAMES.includes(timestamp.name.toLowerCase()) ? 'start' : END_NAMES.includes(timestamp.name.toLowerCase()) ? 'end' : undefined
+  const meanPower = options.intervalPower === 'mean' && !extras.some((x) => x.quantity === 'active_power_kw')
+  return { layout, header: names, timestamp, ...(device ? { device } : {}), energy, extras, ...(marks ? { timestampMarks: marks } : {}), meanPower }
 }

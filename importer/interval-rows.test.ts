@@ -27,7 +27,8 @@ interface Setup {
 }
 
 function reader(s: Setup = {}): { rows: IntervalRowReader; learned: ScanLearned } {
-  const options = resolveImportOptions({ layout: 'interval', ...s.options })
+  // The counter tests read counters alone; mean power (the default) has its own tests below.
+  const options = resolveImportOptions({ layout: 'interval', intervalPower: 'off', ...s.options })
   const resolver = new DeviceResolver({ plant: PLANT }, options.timezone)
   const fixedDevice = resolveFixedDevice(resolver, options.device)
   const learned = s.learned ?? { intervalMs: new Map() }
@@ -98,7 +99,11 @@ describe('IntervalRowReader', () => {
       ['2025-11-29 00:00', 'meter', '1'],
       ['2025-11-29 00:15', 'meter', '2'],
     ])
-    expect(goods.flatMap((g) => g.points)).toEqual([pt(D0, { energy_import_kwh: 0 }), pt(D0 + 15 * MIN, { energy_import_kwh: 1 }), pt(D0 + 30 * MIN, { energy_import_kwh: 3 })])
+    expect(goods.flatMap((g) => g.points)).toEqual([
+      pt(D0, { energy_import_kwh: 0 }),
+      pt(D0 + 15 * MIN, { energy_import_kwh: 1 }),
+      pt(D0 + 30 * MIN, { energy_import_kwh: 3 }),
+    ])
   })
 
   it('extra columns: a cumulative quantity becomes a counter, any other is written at the interval start', () => {
@@ -172,7 +177,11 @@ describe('IntervalRowReader', () => {
       {
         deviceKey: 'acme/wuhan/l1/press',
         line: 4,
-        problem: { column: 'timestamp', code: 'IMPORT_ERR_INTERVAL', message: 'acme/wuhan/l1/press has a single interval row: its length is unknown (give intervalMinutes)' },
+        problem: {
+          column: 'timestamp',
+          code: 'IMPORT_ERR_INTERVAL',
+          message: 'acme/wuhan/l1/press has a single interval row: its length is unknown (give intervalMinutes)',
+        },
       },
     ])
     const second = reader({ pass: 'write', learned: first.learned, withPoints: true })
@@ -207,5 +216,45 @@ describe('IntervalRowReader', () => {
       ['2025-11-29 00:15', 'press', '1'],
     ])
     expect(goods.map((g) => g.device.key)).toEqual([METER_KEY, 'acme/wuhan/l1/press'])
+  })
+
+  it('intervalPower mean (the default): each interval also gives its mean active power at its start, kWh / hours', () => {
+    const { rows } = reader({ options: { intervalMinutes: 15, intervalPower: 'mean' }, withPoints: true })
+    const { goods } = readAll(rows, [
+      ['2025-11-29 00:15', 'meter', '3.17'],
+      ['2025-11-29 00:30', 'meter', '4'],
+    ])
+    const power = goods.flatMap((g) => g.points).filter((p) => p.fields.active_power_kw !== undefined)
+    expect(power.map((p) => p.ts)).toEqual([D0, D0 + 15 * MIN])
+    expect(power[0]?.fields.active_power_kw).toBeCloseTo(12.68, 10)
+    expect(power[1]?.fields.active_power_kw).toBeCloseTo(16, 10)
+    // A 30-minute interval: 2 kWh is 4 kW.
+    const half = reader({ options: { intervalMinutes: 30, intervalPower: 'mean' }, withPoints: true })
+    expect(readAll(half.rows, [['2025-11-29 00:30', 'meter', '2']]).goods[0]?.points[0]?.fields).toEqual({ energy_import_kwh: 0, active_power_kw: 4 })
+  })
+
+  it('no derived power when a column is mapped to active_power_kw (the file has its own) or intervalPower is off', () => {
+    const columns = { P: { quantity: 'active_power_kw', scale: 1 } }
+    const mapped = reader({ options: { intervalMinutes: 15, intervalPower: 'mean', columns }, header: ['timestamp', 'device', 'kwh', 'P'], withPoints: true })
+    const points = readAll(mapped.rows, [['2025-11-29 00:15', 'meter', '1', '7']]).goods.flatMap((g) => g.points)
+    expect(points.map((p) => p.fields.active_power_kw).filter((v) => v !== undefined)).toEqual([7])
+    const off = reader({ options: { intervalMinutes: 15 }, withPoints: true })
+    expect(
+      readAll(off.rows, [['2025-11-29 00:15', 'meter', '1']])
+        .goods.flatMap((g) => g.points)
+        .some((p) => 'active_power_kw' in p.fields),
+    ).toBe(false)
+  })
+
+  it('a ts_start / interval_start column marks the interval start whatever timestampIs says; ts_end its end', () => {
+    for (const [header, startsAt] of [
+      ['ts_start', D0 + 15 * MIN],
+      ['interval_start', D0 + 15 * MIN],
+      ['ts_end', D0],
+    ] as const) {
+      const { rows } = reader({ options: { intervalMinutes: 15, timestampIs: 'end' }, header: [header, 'device', 'kwh'], withPoints: true })
+      const points = readAll(rows, [['2025-11-29 00:15', 'meter', '1']]).goods.flatMap((g) => g.points)
+      expect({ header, first: points[0]?.ts }).toEqual({ header, first: startsAt })
+    }
   })
 })

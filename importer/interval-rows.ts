@@ -115,7 +115,11 @@ export class IntervalRowReader implements RowReader {
   }
 
   /** The row's instant; a D 00:00 row after later rows of day D is D+1 00:00 (DOMAIN.md: the UCI steel file). */
-  private timeOf(fields: readonly string[], device: ResolvedDevice, state: IntervalState | undefined): Found<'time', { ts: number; labelDay: number; shifted: boolean }> {
+  private timeOf(
+    fields: readonly string[],
+    device: ResolvedDevice,
+    state: IntervalState | undefined,
+  ): Found<'time', { ts: number; labelDay: number; shifted: boolean }> {
     const column = this.plan.timestamp
     const tsText = fields[column.index] ?? ''
     const time = readRowTime(tsText, device.timezone, this.options)
@@ -154,7 +158,11 @@ export class IntervalRowReader implements RowReader {
     const at = new Date(ts).toISOString()
     if (ts === state.lastTs) return badRow(column, 'IMPORT_ERR_DUPLICATE', `a second interval of ${device.key} at ${at}`)
     if (ts < state.lastTs) {
-      return badRow(column, 'IMPORT_ERR_ORDER', `${at} is before the previous interval of ${device.key} (${new Date(state.lastTs).toISOString()}): interval rows of a device must be in time order`)
+      return badRow(
+        column,
+        'IMPORT_ERR_ORDER',
+        `${at} is before the previous interval of ${device.key} (${new Date(state.lastTs).toISOString()}): interval rows of a device must be in time order`,
+      )
     }
     if (this.fixedIntervalMs !== undefined && ts - state.lastTs < this.fixedIntervalMs) {
       return badRow(column, 'IMPORT_ERR_ORDER', `${at} is less than intervalMinutes after the previous interval of ${device.key}: the intervals overlap`)
@@ -192,6 +200,8 @@ export class IntervalRowReader implements RowReader {
       return { points: [], gap }
     }
     const startFields = this.startFields(s, values, isFirst || gap)
+    // Mean power over the interval, at its start like the other per-interval values (README "Interval energy becomes a counter").
+    if (this.plan.meanPower) startFields.active_power_kw = (values.kwh * 3_600_000) / intervalMs
     this.accumulate(s, values)
     const endFields: Record<string, number> = { energy_import_kwh: s.total }
     this.plan.extras.forEach((x, i) => {
@@ -230,13 +240,21 @@ export class IntervalRowReader implements RowReader {
   }
 
   private newState(device: ResolvedDevice, line: number, ts: number): IntervalState {
-    const s: IntervalState = { lastTs: ts, lastLabelDay: -1, firstLine: line, rows: 0, total: this.options.startKwh, extraTotals: this.plan.extras.map(() => 0), minStepMs: Number.POSITIVE_INFINITY }
+    const s: IntervalState = {
+      lastTs: ts,
+      lastLabelDay: -1,
+      firstLine: line,
+      rows: 0,
+      total: this.options.startKwh,
+      extraTotals: this.plan.extras.map(() => 0),
+      minStepMs: Number.POSITIVE_INFINITY,
+    }
     this.states.set(device.key, s)
     return s
   }
 
   /** Start of the interval a timestamp marks (its start or its end, as `timestampIs` says). */
   private startOf(ts: number, intervalMs: number): number {
-    return this.options.timestampIs === 'end' ? ts - intervalMs : ts
+    return (this.plan.timestampMarks ?? this.options.timestampIs) === 'end' ? ts - intervalMs : ts
   }
 }

@@ -22,29 +22,54 @@ export const ImportOptionsSchema = Type.Object(
       default: 'auto',
       description: 'long: timestamp,device,quantity,value; interval: timestamp[,device],<kWh per interval>[,extra columns]; auto: from the header',
     }),
-    device: Type.Optional(Type.String({ minLength: 1, description: 'interval layout: the device of every row when the file has no device column (address or unique id)' })),
-    timezone: Type.Optional(Type.String({ minLength: 1, description: "IANA zone of timestamps without an offset; default the device's site zone (else the plant's)" })),
+    device: Type.Optional(
+      Type.String({ minLength: 1, description: 'interval layout: the device of every row when the file has no device column (address or unique id)' }),
+    ),
+    timezone: Type.Optional(
+      Type.String({ minLength: 1, description: "IANA zone of timestamps without an offset; default the device's site zone (else the plant's)" }),
+    ),
     timestampFormat: Type.Enum(TIMESTAMP_FORMATS, {
       default: 'auto',
       description: 'auto: ISO 8601 (with offset, or local wall time) or dd/mm/yyyy HH:MM[:SS] (order from dateOrder); epoch-ms / epoch-s: numbers',
     }),
-    dateOrder: Type.Enum(['dmy', 'mdy'], { default: 'dmy', description: 'order of a slash/dot/dash date without a leading year: day first (01/02 = 1 Feb) or month first' }),
+    dateOrder: Type.Enum(['dmy', 'mdy'], {
+      default: 'dmy',
+      description: 'order of a slash/dot/dash date without a leading year: day first (01/02 = 1 Feb) or month first',
+    }),
     timestampIs: Type.Enum(TIMESTAMP_IS, { default: 'end', description: 'interval layout: the timestamp marks the start or the end of its interval' }),
     midnight: Type.Enum(MIDNIGHT_RULES, {
       default: 'auto',
-      description: 'interval layout, local-time stamps: auto = a D 00:00 row that follows a later row of the same date D is the end of day D (D+1 00:00); literal = as written',
+      description:
+        'interval layout, local-time stamps: auto = a D 00:00 row that follows a later row of the same date D is the end of day D (D+1 00:00); literal = as written',
     }),
-    intervalMinutes: Type.Optional(Type.Integer({ minimum: 1, maximum: 1440, description: 'interval layout: interval length; default the smallest step between a device’s rows' })),
+    intervalMinutes: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 1440, description: 'interval layout: interval length; default the smallest step between a device’s rows' }),
+    ),
+    intervalPower: Type.Enum(['mean', 'off'], {
+      default: 'mean',
+      description:
+        'interval layout: mean = also write active_power_kw = kWh / interval length (h) at the interval start, so power rules and the anomaly detector see imported history; off = the counter only. Not written when a column is mapped to active_power_kw',
+    }),
     startKwh: Type.Number({ minimum: 0, default: 0, description: 'interval layout: counter value at the start of the first interval, kWh' }),
     timestampColumn: Type.Optional(Type.String({ minLength: 1, description: 'default: the first of timestamp, time, ts, datetime, date' })),
     deviceColumn: Type.String({ minLength: 1, default: 'device', description: 'column holding the device' }),
     quantityColumn: Type.String({ minLength: 1, default: 'quantity', description: 'long layout: column holding the canonical quantity' }),
     valueColumn: Type.String({ minLength: 1, default: 'value', description: 'long layout: column holding the value' }),
-    qualityColumn: Type.String({ minLength: 1, default: 'quality', description: 'long layout, optional column: good | uncertain | bad (stored like live telemetry: q_<quantity>)' }),
-    energyColumn: Type.Optional(Type.String({ minLength: 1, description: 'interval layout: column of kWh per interval; default the first of Usage_kWh, kwh, energy_kwh, interval_kwh, consumption_kwh' })),
+    qualityColumn: Type.String({
+      minLength: 1,
+      default: 'quality',
+      description: 'long layout, optional column: good | uncertain | bad (stored like live telemetry: q_<quantity>)',
+    }),
+    energyColumn: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'interval layout: column of kWh per interval; default the first of Usage_kWh, kwh, energy_kwh, interval_kwh, consumption_kwh',
+      }),
+    ),
     columns: Type.Record(Type.String(), ColumnMappingSchema, {
       default: {},
-      description: 'interval layout: extra column → quantity; a cumulative quantity is summed into a counter like the kWh, any other is written at the interval start',
+      description:
+        'interval layout: extra column → quantity; a cumulative quantity is summed into a counter like the kWh, any other is written at the interval start',
     }),
     delimiter: Type.String({ minLength: 1, maxLength: 1, default: ',', description: 'field separator' }),
     batchSize: Type.Integer({ minimum: 1, maximum: 100_000, default: 5000, description: 'points per store write' }),

@@ -28,6 +28,7 @@ export function registerImportCommand(program: Command): void {
     .option('--midnight <mode>', "auto | literal: read 'D 00:00' after D's rows as the end of day D (auto, default)")
     .option('--interval-minutes <n>', 'interval layout: interval length (default: learned per device)')
     .option('--start-kwh <n>', 'interval layout: counter value at the first interval start (default 0)')
+    .option('--interval-power <mode>', "interval layout: mean (default) also writes each interval's mean active_power_kw; off = the counter only")
     .option('--timestamp-column <name>', 'timestamp column name')
     .option('--device-column <name>', 'device column name')
     .option('--quantity-column <name>', 'long layout: quantity column name')
