@@ -6,6 +6,7 @@ import { PlantWattError } from '../core/errors.ts'
 import { DEVICE_KINDS } from '../core/plant.ts'
 import { isQuantity } from '../core/quantities.ts'
 import { ID_PATTERN } from '../core/topic.ts'
+import { ChannelSchema, EscalationSchema, notifyProblems } from './notify/config.ts'
 
 /** Rule kinds: what a rule watches. */
 export const RULE_KINDS = ['threshold', 'rate', 'offline', 'stuck', 'counter', 'power_factor', 'demand', 'standby', 'anomaly'] as const
@@ -82,6 +83,8 @@ export const AlertsConfigSchema = Type.Object(
   {
     rules: Type.Array(RuleSchema, { default: [], description: 'alert rules' }),
     webhooks: Type.Array(WebhookSchema, { default: [] }),
+    channels: Type.Array(ChannelSchema, { default: [], description: 'WeCom, DingTalk, Feishu/Lark robots and e-mail (alerts/notify/config.ts)' }),
+    escalation: Type.Array(EscalationSchema, { default: [], description: 'notify further channels when an alert is not acknowledged in time' }),
     pollEventsMs: Type.Integer({ minimum: 100, default: 2000, description: 'how often the service reads acknowledgements and resolutions made through the API from the event log' }),
     restoreLookback: Duration('at start, open alerts are rebuilt from the events of this period', '30d'),
     tickMs: Type.Integer({ minimum: 100, default: 5000, description: 'how often time-based conditions (offline, demand, window ends) are evaluated' }),
@@ -197,6 +200,7 @@ export function validateAlertsConfig(raw: unknown, source = 'alerts'): { config:
       else seen.set(rule.id, i)
     }
   })
+  problems.push(...notifyProblems(filled.channels, filled.escalation))
   if (problems.length > 0) {
     const unique = problems.filter((p, i) => problems.findIndex((q) => q.path === p.path && q.message === p.message) === i)
     const lines = unique.map((p) => `  ${p.path}: ${p.message}`).join('\n')
