@@ -3,7 +3,15 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { DAY_MS } from '../../core/duration.ts'
 import type { BaselineModel, Coefficient, TimeRange } from '../../analytics/index.ts'
-import { BASELINE_PERIODS, BASELINE_VARIABLES, baselineHistory, lineOfScope, recordBaseline, savingsReport, type StoredRevision } from '../../reports/baselines.ts'
+import {
+  BASELINE_PERIODS,
+  BASELINE_VARIABLES,
+  baselineHistory,
+  lineOfScope,
+  recordBaseline,
+  savingsReport,
+  type StoredRevision,
+} from '../../reports/baselines.ts'
 import { scopeTimezone, type ReportDeps } from '../../reports/energy.ts'
 import { DEFAULT_PF_THRESHOLD, powerFactorReport } from '../../reports/power-factor.ts'
 import { QUALITY_MAX_RANGE_MS, qualityReportOf } from '../../reports/quality.ts'
@@ -38,9 +46,28 @@ const PowerFactorQuerySchema = Type.Object(
   {
     scope: ScopeParam,
     ...RangeQuery,
-    threshold: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, default: DEFAULT_PF_THRESHOLD, description: '|PF| below this counts as time below the threshold (default 0.90, 功率因数调整电费办法)' })),
-    per: Type.Optional(StringEnum(['device', 'line'] as const, { default: 'device', description: 'device: every meter of the scope; line: one row per line from its main meter (or only meter)' })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: PF_MAX_SAMPLES_CAP, default: 200_000, description: `most raw samples read per device (at most ${PF_MAX_SAMPLES_CAP}); a device with more is summarised from window means (resolution 1m, 15m, 1h or 1d)` })),
+    threshold: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 1,
+        default: DEFAULT_PF_THRESHOLD,
+        description: '|PF| below this counts as time below the threshold (default 0.90, 功率因数调整电费办法)',
+      }),
+    ),
+    per: Type.Optional(
+      StringEnum(['device', 'line'] as const, {
+        default: 'device',
+        description: 'device: every meter of the scope; line: one row per line from its main meter (or only meter)',
+      }),
+    ),
+    limit: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: PF_MAX_SAMPLES_CAP,
+        default: 200_000,
+        description: `most raw samples read per device (at most ${PF_MAX_SAMPLES_CAP}); a device with more is summarised from window means (resolution 1m, 15m, 1h or 1d)`,
+      }),
+    ),
   },
   { additionalProperties: false },
 )
@@ -49,7 +76,9 @@ const PowerFactorRowSchema = Type.Object({
   line: Type.String({ description: 'enterprise/site/line' }),
   device: Type.String(),
   mainMeter: Type.Boolean({ description: "the line's main meter: its figures are the line's" }),
-  source: StringEnum(['power_factor', 'active_reactive_power', 'none'] as const, { description: 'power_factor samples, P and Q samples (PF = |P|/√(P²+Q²)), or no data' }),
+  source: StringEnum(['power_factor', 'active_reactive_power', 'none'] as const, {
+    description: 'power_factor samples, P and Q samples (PF = |P|/√(P²+Q²)), or no data',
+  }),
   resolution: Type.String({ description: 'raw, or the window of the means used (1m, 15m, 1h, 1d)' }),
   samples: Type.Integer(),
   meanPf: Nullable(Type.Number({ description: 'time-weighted mean |PF|: each sample holds until the next, gaps excluded' })),
@@ -82,9 +111,24 @@ const QualityQuerySchema = Type.Object(
   {
     scope: ScopeParam,
     ...RangeQuery,
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: QUALITY_LIMIT_CAP, default: 700_000, description: `most raw samples read per device (at most ${QUALITY_LIMIT_CAP}; 7 days of 1-second data = 604,800); beyond, the row is truncated` })),
-    quantity: Type.Optional(Type.String({ maxLength: 64, description: 'the quantity judged on every device; default per device: energy_import_kwh, else output_t, output_count, active_power_kw, machine_state, temperature_c' })),
-    expectedIntervalS: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'expected sampling interval, s; default per series: the median spacing of its samples' })),
+    limit: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: QUALITY_LIMIT_CAP,
+        default: 700_000,
+        description: `most raw samples read per device (at most ${QUALITY_LIMIT_CAP}; 7 days of 1-second data = 604,800); beyond, the row is truncated`,
+      }),
+    ),
+    quantity: Type.Optional(
+      Type.String({
+        maxLength: 64,
+        description:
+          'the quantity judged on every device; default per device: energy_import_kwh, else output_t, output_count, active_power_kw, machine_state, temperature_c',
+      }),
+    ),
+    expectedIntervalS: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, description: 'expected sampling interval, s; default per series: the median spacing of its samples' }),
+    ),
   },
   { additionalProperties: false },
 )
@@ -126,7 +170,9 @@ const QualitySchema = Type.Object(
         device: Type.String(),
         quantity: Type.String(),
         gaps: Type.Array(Type.Object({ from: Type.Integer(), to: Type.Integer(), missingSamples: Type.Integer() }), { description: 'first 100 gaps' }),
-        stuck: Type.Array(Type.Object({ from: Type.Integer(), to: Type.Integer(), value: Type.Number(), samples: Type.Integer() }), { description: 'first 100 stuck runs' }),
+        stuck: Type.Array(Type.Object({ from: Type.Integer(), to: Type.Integer(), value: Type.Number(), samples: Type.Integer() }), {
+          description: 'first 100 stuck runs',
+        }),
       }),
     ),
   },
@@ -209,11 +255,21 @@ const BaselineBodySchema = Type.Object(
     scope: LineParam,
     baselineStart: InstantSchema('start of the baseline period (inclusive); only full days/weeks inside are used'),
     baselineStop: InstantSchema('end of the baseline period (exclusive)'),
-    variables: Type.Array(StringEnum(BASELINE_VARIABLES), { minItems: 1, maxItems: 2, uniqueItems: true, description: 'relevant variables: production (line output), operating_hours (hours with mean power above the idle level)' }),
+    variables: Type.Array(StringEnum(BASELINE_VARIABLES), {
+      minItems: 1,
+      maxItems: 2,
+      uniqueItems: true,
+      description: 'relevant variables: production (line output), operating_hours (hours with mean power above the idle level)',
+    }),
     period: StringEnum(BASELINE_PERIODS, { description: 'observation period: day, or week (Monday 00:00 local)' }),
     reason: Type.String({ minLength: 1, maxLength: 1000, description: 'why this baseline (revision) is recorded: ISO 50001 asks for it' }),
     effectiveFrom: Type.Optional(InstantSchema('when the revision takes effect; default baselineStop')),
-    idleKw: Type.Optional(Type.Number({ minimum: 0, description: 'idle level for operating hours, kW; default 20 % of the 95th percentile of hourly mean power over the baseline period' })),
+    idleKw: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        description: 'idle level for operating hours, kW; default 20 % of the 95th percentile of hourly mean power over the baseline period',
+      }),
+    ),
   },
   { additionalProperties: false },
 )
@@ -355,7 +411,8 @@ function revisionOut(r: StoredRevision) {
   }
 }
 
-export const efficiencyRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { ctx }) => {
+/** GET /power-factor and GET /quality: what the meters say about the supply and about themselves. */
+const supplyAndQualityRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { ctx }) => {
   app.get(
     '/power-factor',
     {
@@ -371,7 +428,11 @@ export const efficiencyRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
       const q = req.query
       const scope = scopeOf(ctx, req, q.scope)
       const range = rangeOf(ctx, scope, q)
-      const r = await powerFactorReport(depsOf(ctx), scope, range, { maxSamples: q.limit ?? 200_000, ...(q.threshold !== undefined ? { threshold: q.threshold } : {}), ...(q.per ? { per: q.per } : {}) })
+      const r = await powerFactorReport(depsOf(ctx), scope, range, {
+        maxSamples: q.limit ?? 200_000,
+        ...(q.threshold !== undefined ? { threshold: q.threshold } : {}),
+        ...(q.per ? { per: q.per } : {}),
+      })
       return { scope: r.scope, per: r.per, start: r.start, stop: r.end, threshold: r.threshold, missing: r.missing, rows: r.rows }
     },
   )
@@ -399,7 +460,10 @@ export const efficiencyRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
       return { scope: r.scope, start: r.start, stop: r.end, rows: r.rows, details: r.details }
     },
   )
+}
 
+/** GET/POST /baselines and GET /savings: ISO 50006 baselines of a line and the savings against them. */
+const baselineRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { ctx }) => {
   app.get(
     '/baselines',
     {
@@ -488,4 +552,10 @@ export const efficiencyRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
       return { ...r, stop: r.end, savingsShare: finite(r.savingsShare) }
     },
   )
+}
+
+/** The efficiency area: power factor, data quality, baselines and savings. */
+export const efficiencyRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, opts) => {
+  await supplyAndQualityRoutes(app, opts)
+  await baselineRoutes(app, opts)
 }
