@@ -16,25 +16,31 @@ const HOUR = 60 * MIN
 
 const PLANT: PlantModel = validateConfig(PlantModelSchema, {
   timezone: 'Asia/Shanghai',
-  enterprises: [{
-    id: 'acme',
-    sites: [{
-      id: 'wuhan',
-      contractedDemandKw: 1000,
-      lines: [{
-        id: 'l1',
-        mainMeter: 'main',
-        shifts: [{ name: 'day', start: '08:00', end: '16:00' }],
-        product: { id: 'disc', unit: 'pcs', productionDevice: 'plc' },
-        devices: [
-          { id: 'main', kind: 'meter', name: '总表 Incomer' },
-          { id: 'pump', kind: 'meter' },
-          { id: 'plc', kind: 'plc' },
-          { id: 'cnc', kind: 'machine' },
-        ],
-      }],
-    }],
-  }],
+  enterprises: [
+    {
+      id: 'acme',
+      sites: [
+        {
+          id: 'wuhan',
+          contractedDemandKw: 1000,
+          lines: [
+            {
+              id: 'l1',
+              mainMeter: 'main',
+              shifts: [{ name: 'day', start: '08:00', end: '16:00' }],
+              product: { id: 'disc', unit: 'pcs', productionDevice: 'plc' },
+              devices: [
+                { id: 'main', kind: 'meter', name: '总表 Incomer' },
+                { id: 'pump', kind: 'meter' },
+                { id: 'plc', kind: 'plc' },
+                { id: 'cnc', kind: 'machine' },
+              ],
+            },
+          ],
+        },
+      ],
+    },
+  ],
 })
 const at = (device: string) => ({ enterprise: 'acme', site: 'wuhan', line: 'l1', device })
 const MAIN = at('main')
@@ -45,7 +51,14 @@ function engineWith(rules: unknown[], book = emptyBaselineBook()): AlertEngine {
 }
 
 /** Feeds `values[i]` at T0 + i minutes (plus `offset`); returns every transition as [event, minute]. */
-function feed(e: AlertEngine, device: ReturnType<typeof at>, quantity: string, values: number[], offset = 0, extra: Record<string, number> = {}): [string, number][] {
+function feed(
+  e: AlertEngine,
+  device: ReturnType<typeof at>,
+  quantity: string,
+  values: number[],
+  offset = 0,
+  extra: Record<string, number> = {},
+): [string, number][] {
   const out: [string, number][] = []
   values.forEach((v, i) => {
     const ts = T0 + offset + i * MIN
@@ -61,7 +74,10 @@ describe('alert engine rules', () => {
     // limit but inside the deadband (> 90): not normal. Normal from 5, above again at 7 (same alert),
     // normal from 8: 3 min later, at 11, cleared.
     const got = feed(e, MAIN, 'active_power_kw', [90, 110, 120, 115, 95, 85, 80, 105, 85, 85, 85, 85, 85])
-    expect(got).toEqual([['opened', 3], ['cleared', 11]])
+    expect(got).toEqual([
+      ['opened', 3],
+      ['cleared', 11],
+    ])
   })
 
   it('offline after N missed intervals, normal again with the next sample', () => {
@@ -82,7 +98,10 @@ describe('alert engine rules', () => {
     // Repeats from min 2 (value since min 2); 15 min later, at min 17, opened; changes at 20 → cleared
     // 5 min (default clearAfter) later at 25.
     const values = [5, 6, ...Array<number>(18).fill(7.25), 8, 9, 10, 11, 12, 13]
-    expect(feed(e, PUMP, 'active_power_kw', values)).toEqual([['opened', 17], ['cleared', 25]])
+    expect(feed(e, PUMP, 'active_power_kw', values)).toEqual([
+      ['opened', 17],
+      ['cleared', 25],
+    ])
     const zero = engineWith([{ id: 'stuck', kind: 'stuck', quantity: 'active_power_kw', for: '15m' }])
     expect(feed(zero, PUMP, 'active_power_kw', Array<number>(30).fill(0))).toEqual([])
   })
@@ -92,7 +111,10 @@ describe('alert engine rules', () => {
     const values = [100, 101, 50, ...Array.from({ length: 62 }, (_, i) => 51 + i)]
     const got = feed(e, MAIN, 'energy_import_kwh', values)
     // Back at min 2; normal from min 3; 60 min later (min 63) cleared.
-    expect(got).toEqual([['opened', 2], ['cleared', 63]])
+    expect(got).toEqual([
+      ['opened', 2],
+      ['cleared', 63],
+    ])
   })
 
   it('rate of change and power factor (with a minimum power)', () => {
@@ -105,8 +127,15 @@ describe('alert engine rules', () => {
     // pf 0.85 at 5 kW: ignored; at 50 kW for 2 min: opened at min 4 (from 2).
     const pf = engineWith([{ id: 'pf', kind: 'power_factor', below: 0.9, for: '2m', minPowerKw: 10 }])
     const got: string[] = []
-    ;[[5, 0.85], [5, 0.85], [50, -0.85], [50, 0.84], [50, 0.85]].forEach(([p, f], i) => {
-      for (const t of pf.ingest(PUMP, { ts: T0 + i * MIN, values: { active_power_kw: p as number, power_factor: f as number } })) got.push(`${t.event}@${i}:${t.alert.value}`)
+    ;[
+      [5, 0.85],
+      [5, 0.85],
+      [50, -0.85],
+      [50, 0.84],
+      [50, 0.85],
+    ].forEach(([p, f], i) => {
+      for (const t of pf.ingest(PUMP, { ts: T0 + i * MIN, values: { active_power_kw: p as number, power_factor: f as number } }))
+        got.push(`${t.event}@${i}:${t.alert.value}`)
     })
     expect(got).toEqual(['opened@4:0.85'])
   })
@@ -118,7 +147,11 @@ describe('alert engine rules', () => {
     const got: AlertTransition[] = []
     for (let i = 0; i <= 5; i++) got.push(...e.ingest(MAIN, { ts: T0 + i * MIN, values: { active_power_kw: 1200 } }))
     expect(got.map((t) => t.event)).toEqual(['opened'])
-    expect(got[0]?.alert).toMatchObject({ address: { enterprise: 'acme', site: 'wuhan', line: 'site', device: 'demand' }, threshold: 1000, severity: 'critical' })
+    expect(got[0]?.alert).toMatchObject({
+      address: { enterprise: 'acme', site: 'wuhan', line: 'site', device: 'demand' },
+      threshold: 1000,
+      severity: 'critical',
+    })
     expect(got[0]?.alert.value).toBeCloseTo(1200, 6)
     // 300 kW in the next window: 5 min in, 25 kWh + 300 × 10/60 = 75 kWh → 300 kW: normal → cleared.
     const next: AlertTransition[] = []
@@ -133,14 +166,29 @@ describe('alert engine rules', () => {
     // 09:00 local, in the shift: no alert for the pump; the CNC reports idle (machine_state 1): alert.
     expect(feed(e, at('cnc'), 'active_power_kw', Array<number>(40).fill(50), 9 * HOUR, { machine_state: 2 })).toEqual([])
     const idle = engineWith([{ id: 'standby', kind: 'standby', idleKw: 20, for: '30m' }])
-    expect(feed(idle, at('cnc'), 'active_power_kw', Array<number>(40).fill(50), 9 * HOUR, { machine_state: 1 }).map(([ev, m]) => [ev, m - 540])).toEqual([['opened', 30]])
+    expect(feed(idle, at('cnc'), 'active_power_kw', Array<number>(40).fill(50), 9 * HOUR, { machine_state: 1 }).map(([ev, m]) => [ev, m - 540])).toEqual([
+      ['opened', 30],
+    ])
   })
 })
 
 describe('anomaly detection and lifecycle', () => {
   // A hand-made baseline: 100 kW expected in every slot, σ 1 % → band 5 × 0.01 × 100 = 5 kW.
   const book = emptyBaselineBook()
-  book.anomaly.set('acme/wuhan/l1/pump', { model: 'time-of-week', intercept: 0, slope: 0, slots: Array<number>(WEEK_SLOTS).fill(100), slotMs: 3_600_000, sigma: 0.01, tail: 0.02, floorKw: 5, quantumKw: 0, levelKw: 100, n: 1000, timezone: 'Asia/Shanghai' })
+  book.anomaly.set('acme/wuhan/l1/pump', {
+    model: 'time-of-week',
+    intercept: 0,
+    slope: 0,
+    slots: Array<number>(WEEK_SLOTS).fill(100),
+    slotMs: 3_600_000,
+    sigma: 0.01,
+    tail: 0.02,
+    floorKw: 5,
+    quantumKw: 0,
+    levelKw: 100,
+    n: 1000,
+    timezone: 'Asia/Shanghai',
+  })
   const rules = [
     { id: 'anomaly', kind: 'anomaly', k: 5, for: '30m', clearAfter: '30m' },
     { id: 'offline', kind: 'offline', missed: 5 },
@@ -164,11 +212,17 @@ describe('anomaly detection and lifecycle', () => {
     // Data stops mid-anomaly at 75: offline opens at 80 (> 5 missed minutes after 74); the anomaly stays open.
     run(75, 200, null)
     expect(events.filter((t) => t.alert.rule === 'offline').map((t) => [t.event, (t.ts - T0) / MIN])).toEqual([['opened', 80]])
-    expect(e.openAlerts().map((a) => [a.rule, a.state])).toEqual([['anomaly', 'firing'], ['offline', 'firing']])
+    expect(e.openAlerts().map((a) => [a.rule, a.state])).toEqual([
+      ['anomaly', 'firing'],
+      ['offline', 'firing'],
+    ])
     // Back at 200 with normal power: offline clears at once; the anomaly after 30 min of normal windows
     // (windows from 195: 195–210 holds 200–209 → normal since 195; at the end of 225–240 → 240 − 195 ≥ 30).
     run(200, 260, 100)
-    expect(events.filter((t) => t.event === 'cleared').map((t) => [t.alert.rule, (t.ts - T0) / MIN])).toEqual([['offline', 200], ['anomaly', 225]])
+    expect(events.filter((t) => t.event === 'cleared').map((t) => [t.alert.rule, (t.ts - T0) / MIN])).toEqual([
+      ['offline', 200],
+      ['anomaly', 225],
+    ])
     expect(e.openAlerts()).toEqual([])
   })
 
@@ -181,9 +235,21 @@ describe('anomaly detection and lifecycle', () => {
     const ack = e.acknowledge(opened.alert.id, { user: 'li.wei', comment: '检查中 checking', ts: T0 + MIN })
     expect(ack.alert).toMatchObject({ state: 'acknowledged', acknowledgedBy: 'li.wei', comment: '检查中 checking' })
     expect(ack.text.en).toBe('[acknowledged] 总表 Incomer (l1): active_power_kw = 150, above the limit 100, by li.wei — 检查中 checking')
-    const again = (() => { try { e.acknowledge(opened.alert.id, { user: 'x', ts: T0 + 2 * MIN }) } catch (err) { return err } })()
+    const again = (() => {
+      try {
+        e.acknowledge(opened.alert.id, { user: 'x', ts: T0 + 2 * MIN })
+      } catch (err) {
+        return err
+      }
+    })()
     expect(isPlantWattError(again, 'ALERTS_ERR_STATE')).toBe(true)
-    const unknown = (() => { try { e.resolve('zz-1', { user: 'x', ts: T0 }) } catch (err) { return err } })()
+    const unknown = (() => {
+      try {
+        e.resolve('zz-1', { user: 'x', ts: T0 })
+      } catch (err) {
+        return err
+      }
+    })()
     expect(isPlantWattError(unknown, 'ALERTS_ERR_NOT_FOUND')).toBe(true)
     await log.append([transitionToEvent(opened), transitionToEvent(ack)])
 

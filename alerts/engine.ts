@@ -192,7 +192,16 @@ export class AlertEngine {
       for (const l of this.lines.values()) {
         if (l.contractedDemandKw === undefined) continue
         const k = `${l.enterprise}/${l.site}`
-        if (!this.sites.has(k)) this.sites.set(k, { enterprise: l.enterprise, site: l.site, contractedKw: l.contractedDemandKw, timezone: l.timezone, windowStart: Number.NaN, energyKwh: 0, meters: new Map() })
+        if (!this.sites.has(k))
+          this.sites.set(k, {
+            enterprise: l.enterprise,
+            site: l.site,
+            contractedKw: l.contractedDemandKw,
+            timezone: l.timezone,
+            windowStart: Number.NaN,
+            energyKwh: 0,
+            meters: new Map(),
+          })
       }
     }
   }
@@ -238,7 +247,14 @@ export class AlertEngine {
           const limit = rule.missed * rule.intervalMs
           const gap = now - d.lastSeen
           // Offline by a tick: the condition began when the last interval was missed.
-          if (gap > limit) this.observe(rule, d.address, now, { abnormal: true, normal: false, since: d.lastSeen + limit, value: gap / MINUTE_MS, threshold: limit / MINUTE_MS }, out)
+          if (gap > limit)
+            this.observe(
+              rule,
+              d.address,
+              now,
+              { abnormal: true, normal: false, since: d.lastSeen + limit, value: gap / MINUTE_MS, threshold: limit / MINUTE_MS },
+              out,
+            )
         } else if (rule.kind === 'anomaly') {
           const m = d.memo.get(rule.id)
           if (m?.windowStart !== undefined && now >= m.windowStart + rule.windowMs + this.graceMs) this.closeWindow(rule, d, m, out)
@@ -394,7 +410,14 @@ export class AlertEngine {
         ruleKind: rule.kind,
         severity: rule.severity,
         address: { ...address },
-        quantity: rule.kind === 'anomaly' || rule.kind === 'standby' || rule.kind === 'demand' ? 'active_power_kw' : rule.kind === 'offline' ? 'minutes_since_data' : rule.kind === 'power_factor' ? 'power_factor' : rule.quantity,
+        quantity:
+          rule.kind === 'anomaly' || rule.kind === 'standby' || rule.kind === 'demand'
+            ? 'active_power_kw'
+            : rule.kind === 'offline'
+              ? 'minutes_since_data'
+              : rule.kind === 'power_factor'
+                ? 'power_factor'
+                : rule.quantity,
         state: 'firing',
         openedAt: ts,
         value: o.value,
@@ -444,12 +467,30 @@ export class AlertEngine {
         const prev = d.last.get(rule.quantity)
         if (v === undefined || !prev || ts <= prev.ts) return
         const perMin = Math.abs(v - prev.value) / ((ts - prev.ts) / MINUTE_MS)
-        this.observe(rule, d.address, ts, { abnormal: perMin > rule.maxChangePerMin, normal: perMin <= rule.maxChangePerMin, since: ts, value: perMin, threshold: rule.maxChangePerMin }, out)
+        this.observe(
+          rule,
+          d.address,
+          ts,
+          { abnormal: perMin > rule.maxChangePerMin, normal: perMin <= rule.maxChangePerMin, since: ts, value: perMin, threshold: rule.maxChangePerMin },
+          out,
+        )
         return
       }
       case 'offline':
         // Data arrived: normal again.
-        this.observe(rule, d.address, ts, { abnormal: false, normal: true, since: ts, value: Math.max(0, (ts - d.lastSeen) / MINUTE_MS), threshold: (rule.missed * rule.intervalMs) / MINUTE_MS }, out)
+        this.observe(
+          rule,
+          d.address,
+          ts,
+          {
+            abnormal: false,
+            normal: true,
+            since: ts,
+            value: Math.max(0, (ts - d.lastSeen) / MINUTE_MS),
+            threshold: (rule.missed * rule.intervalMs) / MINUTE_MS,
+          },
+          out,
+        )
         return
       case 'stuck': {
         if (v === undefined) return
@@ -461,7 +502,13 @@ export class AlertEngine {
           m.stuckCount = 1
         }
         const repeating = (m.stuckCount ?? 1) >= 2 && Math.abs(v) > rule.minPowerKw
-        this.observe(rule, d.address, ts, { abnormal: repeating, normal: !repeating, since: m.stuckSince ?? ts, value: v, threshold: (ts - (m.stuckSince ?? ts)) / MINUTE_MS }, out)
+        this.observe(
+          rule,
+          d.address,
+          ts,
+          { abnormal: repeating, normal: !repeating, since: m.stuckSince ?? ts, value: v, threshold: (ts - (m.stuckSince ?? ts)) / MINUTE_MS },
+          out,
+        )
         return
       }
       case 'counter': {
@@ -477,7 +524,13 @@ export class AlertEngine {
         if (pf === undefined || rule.below === undefined) return
         if (p !== undefined && Math.abs(p) <= rule.minPowerKw) return
         const a = Math.abs(pf)
-        this.observe(rule, d.address, ts, { abnormal: a < rule.below, normal: a >= rule.below + rule.deadband, since: ts, value: a, threshold: rule.below, low: rule.below }, out)
+        this.observe(
+          rule,
+          d.address,
+          ts,
+          { abnormal: a < rule.below, normal: a >= rule.below + rule.deadband, since: ts, value: a, threshold: rule.below, low: rule.below },
+          out,
+        )
         return
       }
       case 'standby': {
@@ -485,7 +538,9 @@ export class AlertEngine {
         if (p === undefined) return
         const idleKw = rule.idleKw ?? this.baselines.idleKw.get(d.key)
         if (idleKw === undefined) return
-        const state = s.values.machine_state ?? (d.last.get('machine_state') && ts - (d.last.get('machine_state')?.ts ?? 0) <= 300_000 ? d.last.get('machine_state')?.value : undefined)
+        const state =
+          s.values.machine_state ??
+          (d.last.get('machine_state') && ts - (d.last.get('machine_state')?.ts ?? 0) <= 300_000 ? d.last.get('machine_state')?.value : undefined)
         const idleByState = state !== undefined && IDLE_STATES.has(state)
         const outsideShift = d.line !== undefined && d.line.shifts.length > 0 && !inShift(d.line, ts)
         const idle = idleByState || outsideShift
@@ -533,7 +588,13 @@ export class AlertEngine {
     const r = mean - expected
     const end = start + rule.windowMs
     const abnormal = rule.direction === 'above' ? r > band : rule.direction === 'below' ? r < -band : Math.abs(r) > band
-    this.observe(rule, d.address, end, { abnormal, normal: Math.abs(r) < 0.7 * band, since: start, value: mean, threshold: expected, low: expected - band, high: expected + band }, out)
+    this.observe(
+      rule,
+      d.address,
+      end,
+      { abnormal, normal: Math.abs(r) < 0.7 * band, since: start, value: mean, threshold: expected, low: expected - band, high: expected + band },
+      out,
+    )
   }
 
   private recordProduction(lineKey: string, ts: number, value: number): void {
@@ -589,7 +650,9 @@ export class AlertEngine {
   }
 
   private demandCheck(site: SiteDemand, now: number, out: AlertTransition[]): void {
-    const rules = this.rules.filter((r) => r.kind === 'demand' && matchesRule(r, { enterprise: site.enterprise, site: site.site, line: 'site', device: 'demand' }, undefined))
+    const rules = this.rules.filter(
+      (r) => r.kind === 'demand' && matchesRule(r, { enterprise: site.enterprise, site: site.site, line: 'site', device: 'demand' }, undefined),
+    )
     if (rules.length === 0 || Number.isNaN(site.windowStart)) return
     const elapsed = now - site.windowStart
     if (elapsed <= 0 || elapsed > DEMAND_WINDOW_MS) return

@@ -77,7 +77,14 @@ export function foldAlertEvents(events: readonly StoredEvent[]): AlertRecord[] {
   for (const e of sorted) {
     const parsed = parseAlertEvent(e)
     if (!parsed) continue
-    const entry: AlertHistoryEntry = { event: parsed.event, ts: e.ts, user: parsed.user, comment: parsed.comment, value: numOrUndef(e.fields.value) ?? Number.NaN, text: { en: str(e.fields.message), zh: str(e.fields.message_zh) } }
+    const entry: AlertHistoryEntry = {
+      event: parsed.event,
+      ts: e.ts,
+      user: parsed.user,
+      comment: parsed.comment,
+      value: numOrUndef(e.fields.value) ?? Number.NaN,
+      text: { en: str(e.fields.message), zh: str(e.fields.message_zh) },
+    }
     if (parsed.event === 'opened') {
       if (byId.has(parsed.alertId)) continue
       const ruleKind = str(e.fields.rule_kind)
@@ -160,7 +167,11 @@ export async function loadAlert(log: EventLog, id: string): Promise<AlertRecord 
  * The event of an acknowledgement or resolution made by a person (the API), for an alert read from
  * the log. Its tags are the alert's, so it lands next to the engine's own events.
  */
-export function manualEvent(alert: Alert, event: 'acknowledged' | 'cleared', by: { user: string; comment: string; ts: number; deviceName?: string }): StoredEvent {
+export function manualEvent(
+  alert: Alert,
+  event: 'acknowledged' | 'cleared',
+  by: { user: string; comment: string; ts: number; deviceName?: string },
+): StoredEvent {
   const after: Alert = { ...alert, address: { ...alert.address } }
   if (event === 'acknowledged') {
     after.state = 'acknowledged'

@@ -12,8 +12,28 @@ afterEach(async () => {
 })
 
 const note = (i: number, severity: AlertNotification['severity'] = 'warning'): AlertNotification => ({
-  type: 'alert', event: 'opened', ts: i, alertId: `a${i}-x`, state: 'firing', enterprise: 'e', site: 's', line: 'l', device: 'd', deviceName: 'd',
-  rule: 'r', ruleKind: 'threshold', severity, quantity: 'active_power_kw', value: i, threshold: 1, expectedLow: null, expectedHigh: 1, openedAt: i, user: '', comment: '', text: { zh: '', en: '' },
+  type: 'alert',
+  event: 'opened',
+  ts: i,
+  alertId: `a${i}-x`,
+  state: 'firing',
+  enterprise: 'e',
+  site: 's',
+  line: 'l',
+  device: 'd',
+  deviceName: 'd',
+  rule: 'r',
+  ruleKind: 'threshold',
+  severity,
+  quantity: 'active_power_kw',
+  value: i,
+  threshold: 1,
+  expectedLow: null,
+  expectedHigh: 1,
+  openedAt: i,
+  user: '',
+  comment: '',
+  text: { zh: '', en: '' },
 })
 
 describe('webhook sender', () => {
@@ -21,7 +41,9 @@ describe('webhook sender', () => {
     server = createServer(() => undefined) // accepts, never answers
     await new Promise<void>((r) => server?.listen(0, '127.0.0.1', () => r()))
     const port = (server.address() as { port: number }).port
-    const { config } = validateAlertsConfig({ webhooks: [{ url: `http://127.0.0.1:${port}/h`, timeoutMs: 200, maxAttempts: 1, queueSize: 2, minSeverity: 'warning' }] })
+    const { config } = validateAlertsConfig({
+      webhooks: [{ url: `http://127.0.0.1:${port}/h`, timeoutMs: 200, maxAttempts: 1, queueSize: 2, minSeverity: 'warning' }],
+    })
     const sender = new WebhookSender(config.webhooks)
     for (let i = 1; i <= 5; i++) sender.send(note(i))
     sender.send(note(6, 'info')) // below minSeverity: not queued

@@ -33,7 +33,10 @@ export class WebhookSender {
   private readonly stop = new AbortController()
   private readonly idleWaiters: (() => void)[] = []
 
-  constructor(configs: readonly WebhookConfig[], private readonly logger?: Logger) {
+  constructor(
+    configs: readonly WebhookConfig[],
+    private readonly logger?: Logger,
+  ) {
     this.targets = configs.map((config) => ({
       config,
       queue: [],

@@ -89,7 +89,18 @@ describe('sample config', () => {
     const { readFileSync } = await import('node:fs')
     const text = readFileSync(new URL('./alerts.example.yaml', import.meta.url), 'utf8')
     const { rules, config } = parseAlertsConfig(text, 'alerts.example.yaml')
-    expect(rules.map((r) => r.kind).sort()).toEqual(['anomaly', 'anomaly', 'counter', 'demand', 'offline', 'power_factor', 'rate', 'standby', 'stuck', 'threshold'])
+    expect(rules.map((r) => r.kind).sort()).toEqual([
+      'anomaly',
+      'anomaly',
+      'counter',
+      'demand',
+      'offline',
+      'power_factor',
+      'rate',
+      'standby',
+      'stuck',
+      'threshold',
+    ])
     expect(config.webhooks).toHaveLength(1)
   })
 })

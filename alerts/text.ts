@@ -22,7 +22,10 @@ function condition(a: Alert): AlertText {
         : { zh: `${q} = ${num(a.value)}，低于下限 ${num(a.expectedLow)}`, en: `${q} = ${num(a.value)}, below the limit ${num(a.expectedLow)}` }
     }
     case 'rate':
-      return { zh: `${q} 变化过快：每分钟 ${num(a.value)}（限值 ${num(a.threshold)}）`, en: `${q} changes too fast: ${num(a.value)} per minute (limit ${num(a.threshold)})` }
+      return {
+        zh: `${q} 变化过快：每分钟 ${num(a.value)}（限值 ${num(a.threshold)}）`,
+        en: `${q} changes too fast: ${num(a.value)} per minute (limit ${num(a.threshold)})`,
+      }
     case 'offline':
       return { zh: `设备离线：${num(a.value)} 分钟无数据`, en: `device offline: no data for ${num(a.value)} min` }
     case 'stuck':
@@ -32,9 +35,15 @@ function condition(a: Alert): AlertText {
     case 'power_factor':
       return { zh: `功率因数 ${num(a.value)} 低于 ${num(a.threshold)}`, en: `power factor ${num(a.value)} below ${num(a.threshold)}` }
     case 'demand':
-      return { zh: `本15分钟需量预测 ${num(a.value)} kW，超过合同最大需量 ${num(a.threshold)} kW`, en: `15-min demand forecast ${num(a.value)} kW exceeds the contracted ${num(a.threshold)} kW` }
+      return {
+        zh: `本15分钟需量预测 ${num(a.value)} kW，超过合同最大需量 ${num(a.threshold)} kW`,
+        en: `15-min demand forecast ${num(a.value)} kW exceeds the contracted ${num(a.threshold)} kW`,
+      }
     case 'standby':
-      return { zh: `待机浪费：停机/班外功率 ${num(a.value)} kW，高于空载水平 ${num(a.threshold)} kW`, en: `standby waste: ${num(a.value)} kW while idle or off shift, above the idle level ${num(a.threshold)} kW` }
+      return {
+        zh: `待机浪费：停机/班外功率 ${num(a.value)} kW，高于空载水平 ${num(a.threshold)} kW`,
+        en: `standby waste: ${num(a.value)} kW while idle or off shift, above the idle level ${num(a.threshold)} kW`,
+      }
     case 'anomaly':
       return {
         zh: `功率异常：${num(a.value)} kW，预期 ${num(a.threshold)} kW（正常范围 ${num(a.expectedLow)}–${num(a.expectedHigh)}）`,

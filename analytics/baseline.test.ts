@@ -14,10 +14,7 @@ describe('fitBaseline (ISO 50006 regression)', () => {
   it('recovers an exact fit E = 100 + 2·production + 5·hours with R² = 1', () => {
     const P = [10, 20, 30, 40, 50, 60, 70, 80, 90]
     const H = [5, 3, 8, 6, 9, 4, 7, 2, 10]
-    const m = fitBaseline(
-      obs(P.map((p, i) => [100 + 2 * p + 5 * (H[i] as number), { production: p, hours: H[i] as number }])),
-      ['production', 'hours'],
-    )
+    const m = fitBaseline(obs(P.map((p, i) => [100 + 2 * p + 5 * (H[i] as number), { production: p, hours: H[i] as number }])), ['production', 'hours'])
     expect(m.intercept.value).toBeCloseTo(100, 9)
     expect(m.coefficients.map((c) => c.value)).toEqual([expect.closeTo(2, 9), expect.closeTo(5, 9)])
     expect(m.r2).toBeCloseTo(1, 12)
@@ -66,18 +63,73 @@ describe('fitBaseline (ISO 50006 regression)', () => {
 
   it('reports a model that fails validity as such, with the reasons', () => {
     // Energy unrelated to production: R² near 0, CV(RMSE) large.
-    const m = fitBaseline(obs([[100, { p: 1 }], [40, { p: 2 }], [120, { p: 3 }], [30, { p: 4 }], [110, { p: 5 }], [50, { p: 6 }], [90, { p: 7 }]]), ['p'])
+    const m = fitBaseline(
+      obs([
+        [100, { p: 1 }],
+        [40, { p: 2 }],
+        [120, { p: 3 }],
+        [30, { p: 4 }],
+        [110, { p: 5 }],
+        [50, { p: 6 }],
+        [90, { p: 7 }],
+      ]),
+      ['p'],
+    )
     expect(m.validity.valid).toBe(false)
     expect(m.validity.reasons.some((r) => r.startsWith('R² '))).toBe(true)
     expect(m.validity.reasons.some((r) => r.startsWith('CV(RMSE) '))).toBe(true)
     // Thresholds are configurable: with none required it passes.
-    expect(fitBaseline(obs([[100, { p: 1 }], [40, { p: 2 }], [120, { p: 3 }], [30, { p: 4 }]]), ['p'], { minR2: 0, maxCvRmse: 10, minAbsTStat: 0, minPointsPerVariable: 1 }).validity.valid).toBe(true)
+    expect(
+      fitBaseline(
+        obs([
+          [100, { p: 1 }],
+          [40, { p: 2 }],
+          [120, { p: 3 }],
+          [30, { p: 4 }],
+        ]),
+        ['p'],
+        { minR2: 0, maxCvRmse: 10, minAbsTStat: 0, minPointsPerVariable: 1 },
+      ).validity.valid,
+    ).toBe(true)
   })
 
   it('rejects collinear variables and too few points', () => {
-    expect(codeOf(() => fitBaseline(obs([[1, { a: 1, b: 2 }], [2, { a: 2, b: 4 }], [3, { a: 3, b: 6 }], [5, { a: 4, b: 8 }]]), ['a', 'b']))).toBe('ANALYTICS_ERR_REGRESSION')
-    expect(codeOf(() => fitBaseline(obs([[1, { a: 1 }], [2, { a: 2 }]]), ['a']))).toBe('ANALYTICS_ERR_REGRESSION')
-    expect(codeOf(() => fitBaseline(obs([[1, { a: 1 }], [2, {}], [3, { a: 3 }]]), ['a']))).toBe('ANALYTICS_ERR_REGRESSION')
+    expect(
+      codeOf(() =>
+        fitBaseline(
+          obs([
+            [1, { a: 1, b: 2 }],
+            [2, { a: 2, b: 4 }],
+            [3, { a: 3, b: 6 }],
+            [5, { a: 4, b: 8 }],
+          ]),
+          ['a', 'b'],
+        ),
+      ),
+    ).toBe('ANALYTICS_ERR_REGRESSION')
+    expect(
+      codeOf(() =>
+        fitBaseline(
+          obs([
+            [1, { a: 1 }],
+            [2, { a: 2 }],
+          ]),
+          ['a'],
+        ),
+      ),
+    ).toBe('ANALYTICS_ERR_REGRESSION')
+    expect(
+      codeOf(() =>
+        fitBaseline(
+          obs([
+            [1, { a: 1 }],
+            [2, {}],
+            [3, { a: 3 }],
+          ]),
+          ['a'],
+        ),
+      ),
+    ).toBe('ANALYTICS_ERR_REGRESSION')
   })
 })
 
@@ -87,7 +139,14 @@ describe('savings, CUSUM and revisions', () => {
   it('savings = predicted − actual, accumulated as CUSUM; EnPI = actual / predicted', () => {
     // E = 100 + 2p. p = 10, 20, 30: predicted 120, 140, 160; actual 115, 130, 165
     // savings 5, 10, −5; CUSUM 5, 15, 10; total 420 − 410 = 10 → share 10/420
-    const r = savings(model, obs([[115, { p: 10 }], [130, { p: 20 }], [165, { p: 30 }]]))
+    const r = savings(
+      model,
+      obs([
+        [115, { p: 10 }],
+        [130, { p: 20 }],
+        [165, { p: 30 }],
+      ]),
+    )
     expect(r.periods.map((x) => [x.predicted, x.savings, x.cusum].map((v) => Math.round(v * 1e9) / 1e9))).toEqual([
       [120, 5, 5],
       [140, 10, 15],

@@ -56,7 +56,10 @@ export interface BaselineModel {
 
 /** ln Γ (Lanczos, g = 7). */
 function lnGamma(x: number): number {
-  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7]
+  const c = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012,
+    9.9843695780195716e-6, 1.5056327351493116e-7,
+  ]
   if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - lnGamma(1 - x)
   x -= 1
   let a = c[0] as number
@@ -139,7 +142,8 @@ export function fitBaseline(observations: readonly Observation[], variables: rea
   const x = observations.map((o, i) =>
     variables.map((v) => {
       const value = o.variables[v]
-      if (value === undefined || !Number.isFinite(value)) throw analyticsError('ANALYTICS_ERR_REGRESSION', `observation ${i} (${o.period}): variable ${v} is missing or not finite`)
+      if (value === undefined || !Number.isFinite(value))
+        throw analyticsError('ANALYTICS_ERR_REGRESSION', `observation ${i} (${o.period}): variable ${v} is missing or not finite`)
       return value
     }),
   )
@@ -271,7 +275,8 @@ export interface BaselineHistory {
 export function reviseBaseline(history: BaselineHistory, newModel: BaselineModel, reason: string, at: number): BaselineHistory {
   if (reason.trim() === '') throw analyticsError('ANALYTICS_ERR_INPUT', 'a baseline revision needs a reason')
   const last = history.revisions[history.revisions.length - 1]
-  if (last && at < last.at) throw analyticsError('ANALYTICS_ERR_INPUT', `revision at ${new Date(at).toISOString()} is before the current one (${new Date(last.at).toISOString()})`)
+  if (last && at < last.at)
+    throw analyticsError('ANALYTICS_ERR_INPUT', `revision at ${new Date(at).toISOString()} is before the current one (${new Date(last.at).toISOString()})`)
   const revision: BaselineRevision = { revision: (last?.revision ?? 0) + 1, model: newModel, reason, at, ...(last ? { supersedes: last.revision } : {}) }
   return { revisions: [...history.revisions, revision] }
 }

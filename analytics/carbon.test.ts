@@ -8,7 +8,14 @@ describe('grid CO2 factors (MEE/NBS)', () => {
     // Hubei 2023 data: Hubei has 2021, 2022 → 2022, 0.4364 kg/kWh; 1000 kWh → 436.4 kg.
     const r = gridCo2(1000, 'hubei', 2023)
     expect(r.kgCo2).toBeCloseTo(436.4, 9)
-    expect(r.factor).toMatchObject({ region: 'hubei', year: 2022, kgCo2PerKwh: 0.4364, verified: true, requested: { region: 'hubei', year: 2023 }, fellBackFrom: [] })
+    expect(r.factor).toMatchObject({
+      region: 'hubei',
+      year: 2022,
+      kgCo2PerKwh: 0.4364,
+      verified: true,
+      requested: { region: 'hubei', year: 2023 },
+      fellBackFrom: [],
+    })
     expect(r.factor.source).toContain('MEE')
     // Central China 2024 → 2023, 0.5271: 2000 kWh → 1054.2 kg.
     expect(gridCo2(2000, 'central-china', 2024).kgCo2).toBeCloseTo(1054.2, 9)
@@ -37,10 +44,13 @@ describe('grid CO2 factors (MEE/NBS)', () => {
 
   it('prices each year of a multi-year range with its own factor', () => {
     // Hubei: 1000 kWh in 2021 × 0.3672 + 1000 kWh in 2022 × 0.4364 = 367.2 + 436.4 = 803.6
-    const r = gridCo2ByYear([
-      { year: 2021, energyKwh: 1000 },
-      { year: 2022, energyKwh: 1000 },
-    ], 'hubei')
+    const r = gridCo2ByYear(
+      [
+        { year: 2021, energyKwh: 1000 },
+        { year: 2022, energyKwh: 1000 },
+      ],
+      'hubei',
+    )
     expect(r.kgCo2).toBeCloseTo(803.6, 9)
     expect(r.parts.map((p) => p.factor.year)).toEqual([2021, 2022])
   })

@@ -58,7 +58,11 @@ export function gridCo2(energyKwh: number, region: string, year: number, table?:
 }
 
 /** CO2 of energy spread over several years: each year with its own factor, then summed. */
-export function gridCo2ByYear(energyByYear: ReadonlyArray<{ year: number; energyKwh: number }>, region: string, table?: EmissionFactorTable): { kgCo2: number; parts: Array<Co2Result & { year: number; energyKwh: number }> } {
+export function gridCo2ByYear(
+  energyByYear: ReadonlyArray<{ year: number; energyKwh: number }>,
+  region: string,
+  table?: EmissionFactorTable,
+): { kgCo2: number; parts: Array<Co2Result & { year: number; energyKwh: number }> } {
   const parts = energyByYear.map((e) => ({ year: e.year, energyKwh: e.energyKwh, ...gridCo2(e.energyKwh, region, e.year, table) }))
   return { kgCo2: parts.reduce((s, p) => s + p.kgCo2, 0), parts }
 }

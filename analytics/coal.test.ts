@@ -14,12 +14,19 @@ describe('coal equivalent (GB/T 2589-2020)', () => {
     expect(quantityToKgce(100, 'gas_m3').kgce).toBeCloseTo(121.43, 9)
     expect(quantityToKgce(2, 'steam_t').kgce).toBeCloseTo(257.2, 9)
     // 综合能耗: 122.9 + 121.43 = 244.33
-    expect(totalKgce([{ carrier: 'electricity', amount: 1000 }, { carrier: 'natural-gas', amount: 100 }]).kgce).toBeCloseTo(244.33, 9)
+    expect(
+      totalKgce([
+        { carrier: 'electricity', amount: 1000 },
+        { carrier: 'natural-gas', amount: 100 },
+      ]).kgce,
+    ).toBeCloseTo(244.33, 9)
   })
 
   it('has no shipped equal-value electricity coefficient: it must be configured', () => {
     expect(codeOf(() => coalFactor('electricity-equal-value'))).toBe('ANALYTICS_ERR_FACTOR')
-    const ref = resolveReference({ coal: { coefficients: [{ carrier: 'electricity-equal-value', unit: 'kWh', kgcePerUnit: 0.3, source: 'provincial statistics bureau 2024' }] } })
+    const ref = resolveReference({
+      coal: { coefficients: [{ carrier: 'electricity-equal-value', unit: 'kWh', kgcePerUnit: 0.3, source: 'provincial statistics bureau 2024' }] },
+    })
     // 1000 kWh × 0.3 = 300 kgce; the shipped coefficients stay.
     expect(toKgce(1000, 'electricity-equal-value', ref.coal)).toMatchObject({ kgce: 300, factor: { source: 'provincial statistics bureau 2024' } })
     expect(toKgce(10, 'diesel', ref.coal).kgce).toBeCloseTo(14.571, 9)

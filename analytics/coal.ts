@@ -51,7 +51,10 @@ export function quantityToKgce(amount: number, quantity: string, table?: CoalTab
 }
 
 /** Comprehensive energy consumption (综合能耗): the sum over carriers, each with its factor. */
-export function totalKgce(amounts: ReadonlyArray<{ carrier: string; amount: number }>, table?: CoalTable): { kgce: number; parts: Array<KgceResult & { amount: number }> } {
+export function totalKgce(
+  amounts: ReadonlyArray<{ carrier: string; amount: number }>,
+  table?: CoalTable,
+): { kgce: number; parts: Array<KgceResult & { amount: number }> } {
   const parts = amounts.map((a) => ({ amount: a.amount, ...toKgce(a.amount, a.carrier, table) }))
   return { kgce: parts.reduce((s, p) => s + p.kgce, 0), parts }
 }

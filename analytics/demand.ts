@@ -101,7 +101,13 @@ export interface DemandForecast {
  * power held for the rest of the window when it is known, else the average rate so far extrapolated.
  * A utility demand controller acts on this before the window closes.
  */
-export function forecastDemand(input: { windowStart: number; now: number; energySoFarKwh: number; currentPowerKw?: number; windowMs?: number }): DemandForecast {
+export function forecastDemand(input: {
+  windowStart: number
+  now: number
+  energySoFarKwh: number
+  currentPowerKw?: number
+  windowMs?: number
+}): DemandForecast {
   const windowMs = input.windowMs ?? DEMAND_WINDOW_MS
   const elapsedMs = input.now - input.windowStart
   if (!(elapsedMs > 0) || elapsedMs > windowMs) {

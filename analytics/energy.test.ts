@@ -130,7 +130,17 @@ describe('counterEnergy', () => {
   })
 
   it('rejects overlapping windows and a bad modulus', () => {
-    expect(codeOf(() => counterEnergy([], [{ start: 0, end: 10 }, { start: 5, end: 20 }]))).toBe('ANALYTICS_ERR_INPUT')
+    expect(
+      codeOf(() =>
+        counterEnergy(
+          [],
+          [
+            { start: 0, end: 10 },
+            { start: 5, end: 20 },
+          ],
+        ),
+      ),
+    ).toBe('ANALYTICS_ERR_INPUT')
     expect(codeOf(() => counterIncrements([], { modulus: 0 }))).toBe('ANALYTICS_ERR_INPUT')
   })
 })

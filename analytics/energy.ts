@@ -121,7 +121,11 @@ export function cleanSamples(samples: readonly Sample[], useBadQuality = false):
   for (const { s } of kept) {
     const last = out[out.length - 1]
     if (last && last.ts === s.ts) {
-      anomalies.push({ kind: 'duplicate', ts: s.ts, detail: last.value === s.value ? 'same value' : `conflicting values ${last.value} and ${s.value}: kept ${s.value}` })
+      anomalies.push({
+        kind: 'duplicate',
+        ts: s.ts,
+        detail: last.value === s.value ? 'same value' : `conflicting values ${last.value} and ${s.value}: kept ${s.value}`,
+      })
       out[out.length - 1] = s
     } else out.push(s)
   }

@@ -42,5 +42,12 @@ export function powerFactorSummary(samples: readonly Sample[], options: { limit?
     if (Math.abs(a.value) < limit) belowLimitMs += dt
   }
   const sampleMean = clean.length > 0 ? clean.reduce((s, x) => s + Math.abs(x.value), 0) / clean.length : NaN
-  return { mean: coveredMs > 0 ? weighted / coveredMs : NaN, sampleMean, belowLimitMs, coveredMs, belowLimitShare: coveredMs > 0 ? belowLimitMs / coveredMs : 0, limit }
+  return {
+    mean: coveredMs > 0 ? weighted / coveredMs : NaN,
+    sampleMean,
+    belowLimitMs,
+    coveredMs,
+    belowLimitShare: coveredMs > 0 ? belowLimitMs / coveredMs : 0,
+    limit,
+  }
 }

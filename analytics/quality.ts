@@ -57,7 +57,8 @@ export function qualityReport(samples: readonly Sample[], range: TimeRange, opti
   for (let k = 1; k <= good.length; k++) {
     if (k < good.length && (good[k] as Sample).value === (good[runStart] as Sample).value) continue
     const len = k - runStart
-    if (len >= stuckMin) stuck.push({ from: (good[runStart] as Sample).ts, to: (good[k - 1] as Sample).ts, value: (good[runStart] as Sample).value, samples: len })
+    if (len >= stuckMin)
+      stuck.push({ from: (good[runStart] as Sample).ts, to: (good[k - 1] as Sample).ts, value: (good[runStart] as Sample).value, samples: len })
     runStart = k
   }
   let resets = 0

@@ -31,7 +31,11 @@ describe('buckets', () => {
     const months = bucketWindows(range, 'month', TZ)
     expect(months).toEqual([{ start: Date.parse('2024-04-30T16:00:00Z'), end: Date.parse('2024-05-31T16:00:00Z'), label: '2024-05' }])
     expect(bucketWindows(range, 'day', TZ)).toHaveLength(31)
-    expect(bucketWindows({ start: sh('2024-05-01T22:00'), end: sh('2024-05-02T01:00') }, 'hour', TZ).map((b) => b.label)).toEqual(['2024-05-01T22', '2024-05-01T23', '2024-05-02T00'])
+    expect(bucketWindows({ start: sh('2024-05-01T22:00'), end: sh('2024-05-02T01:00') }, 'hour', TZ).map((b) => b.label)).toEqual([
+      '2024-05-01T22',
+      '2024-05-01T23',
+      '2024-05-02T00',
+    ])
   })
 
   it('builds shifts that cross midnight, labelled by the date they start', () => {
@@ -56,13 +60,28 @@ describe('buckets', () => {
 
   it('a night shift over the spring-forward night lasts 7 hours in New York', () => {
     // 2024-03-10 02:00 EST → 03:00 EDT: C from Mar 9 22:00 EST (03:00Z) to Mar 10 06:00 EDT (10:00Z) = 7 h.
-    const w = shiftWindows({ start: Date.parse('2024-03-10T03:00:00Z'), end: Date.parse('2024-03-10T10:00:00Z') }, [{ name: 'C', start: '22:00', end: '06:00' }], 'America/New_York')
+    const w = shiftWindows(
+      { start: Date.parse('2024-03-10T03:00:00Z'), end: Date.parse('2024-03-10T10:00:00Z') },
+      [{ name: 'C', start: '22:00', end: '06:00' }],
+      'America/New_York',
+    )
     expect(w).toEqual([{ start: Date.parse('2024-03-10T03:00:00Z'), end: Date.parse('2024-03-10T10:00:00Z'), label: '2024-03-09 C' }])
   })
 
   it('rejects overlapping or empty shifts', () => {
     const range = { start: sh('2024-05-01T00:00'), end: sh('2024-05-02T00:00') }
-    expect(codeOf(() => shiftWindows(range, [{ name: 'A', start: '06:00', end: '15:00' }, { name: 'B', start: '14:00', end: '22:00' }], TZ))).toBe('ANALYTICS_ERR_SHIFTS')
+    expect(
+      codeOf(() =>
+        shiftWindows(
+          range,
+          [
+            { name: 'A', start: '06:00', end: '15:00' },
+            { name: 'B', start: '14:00', end: '22:00' },
+          ],
+          TZ,
+        ),
+      ),
+    ).toBe('ANALYTICS_ERR_SHIFTS')
     expect(codeOf(() => shiftWindows(range, [{ name: 'A', start: '06:00', end: '06:00' }], TZ))).toBe('ANALYTICS_ERR_SHIFTS')
   })
 })
@@ -81,7 +100,13 @@ describe('rollupEnergy', () => {
       ['e1/s1/l1/press', full(40, 50)],
       ['e1/s1/l1/oven', full(50, 60)],
       ['e1/s1/l2/a', full(10, 20)],
-      ['e1/s1/l2/b', [{ amount: 5, coverage: 1 }, { amount: 5, coverage: 0.5 }]],
+      [
+        'e1/s1/l2/b',
+        [
+          { amount: 5, coverage: 1 },
+          { amount: 5, coverage: 0.5 },
+        ],
+      ],
     ])
     const [e] = rollupEnergy(model, buckets, data)
     const site = e!.children[0]!

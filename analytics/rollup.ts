@@ -83,7 +83,8 @@ export function bucketWindows(range: TimeRange, granularity: Granularity, timezo
   return calendarWindows(range, granularity, timezone).map((w) => {
     const l = localParts(w.start, timezone)
     const date = `${l.year}-${pad(l.month)}`
-    const label = granularity === 'month' ? date : granularity === 'day' ? `${date}-${pad(l.day)}` : `${date}-${pad(l.day)}T${pad(Math.floor(l.minuteOfDay / 60))}`
+    const label =
+      granularity === 'month' ? date : granularity === 'day' ? `${date}-${pad(l.day)}` : `${date}-${pad(l.day)}T${pad(Math.floor(l.minuteOfDay / 60))}`
     return { ...w, label }
   })
 }
@@ -164,7 +165,11 @@ export function rollupEnergy(model: PlantModel, buckets: readonly Bucket[], devi
         const devices = l.devices.map((d) => {
           const key = deviceKey({ enterprise: e.id, site: s.id, line: l.id, device: d.id })
           const series = deviceBuckets.get(key)
-          const rb: RollupBucket[] = buckets.map((b, i) => ({ ...b, energyKwh: series ? (series[i] as BucketAmount).amount : 0, coverage: series ? (series[i] as BucketAmount).coverage : 0 }))
+          const rb: RollupBucket[] = buckets.map((b, i) => ({
+            ...b,
+            energyKwh: series ? (series[i] as BucketAmount).amount : 0,
+            coverage: series ? (series[i] as BucketAmount).coverage : 0,
+          }))
           return finish({
             level: 'device',
             id: d.id,
@@ -182,13 +187,38 @@ export function rollupEnergy(model: PlantModel, buckets: readonly Bucket[], devi
           id: l.id,
           path: `${e.id}/${s.id}/${l.id}`,
           source: l.mainMeter !== undefined ? 'main-meter' : 'sum-of-devices',
-          buckets: combine(buckets, counted.map((d) => d.buckets)),
+          buckets: combine(
+            buckets,
+            counted.map((d) => d.buckets),
+          ),
           missing: counted.flatMap((d) => d.missing),
           children: devices,
         })
       })
-      return finish({ level: 'site', id: s.id, path: `${e.id}/${s.id}`, source: 'sum-of-children', buckets: combine(buckets, lines.map((x) => x.buckets)), missing: lines.flatMap((x) => x.missing), children: lines })
+      return finish({
+        level: 'site',
+        id: s.id,
+        path: `${e.id}/${s.id}`,
+        source: 'sum-of-children',
+        buckets: combine(
+          buckets,
+          lines.map((x) => x.buckets),
+        ),
+        missing: lines.flatMap((x) => x.missing),
+        children: lines,
+      })
     })
-    return finish({ level: 'enterprise', id: e.id, path: e.id, source: 'sum-of-children', buckets: combine(buckets, sites.map((x) => x.buckets)), missing: sites.flatMap((x) => x.missing), children: sites })
+    return finish({
+      level: 'enterprise',
+      id: e.id,
+      path: e.id,
+      source: 'sum-of-children',
+      buckets: combine(
+        buckets,
+        sites.map((x) => x.buckets),
+      ),
+      missing: sites.flatMap((x) => x.missing),
+      children: sites,
+    })
   })
 }

@@ -9,7 +9,13 @@ describe('specific energy consumption and grades', () => {
     // 1200 kWh / 400 parts = 3 kWh/pcs
     expect(specificEnergy(1200, 400, 'kWh/pcs').value).toBe(3)
     // 50 000 kWh × 0.1229 = 6145 kgce + 1000 m³ × 1.2143 = 1214.3 kgce → 7359.3 kgce / 60 t = 122.655 kgce/t
-    const s = secKgcePerTonne([{ carrier: 'electricity', amount: 50_000 }, { carrier: 'natural-gas', amount: 1000 }], 60)
+    const s = secKgcePerTonne(
+      [
+        { carrier: 'electricity', amount: 50_000 },
+        { carrier: 'natural-gas', amount: 1000 },
+      ],
+      60,
+    )
     expect(s.value).toBeCloseTo(122.655, 9)
     expect(s.unit).toBe('kgce/t')
     expect(codeOf(() => specificEnergy(1, 0, 'kWh/t'))).toBe('ANALYTICS_ERR_INPUT')
@@ -48,7 +54,20 @@ describe('specific energy consumption and grades', () => {
     const eaf = gradeSec(63, 'eaf-steel-70t')
     expect(eaf.grade).toBeUndefined()
     expect(eaf.gbLevel).toBe(2)
-    const ref = resolveReference({ benchmarks: { products: [{ id: 'gearbox', name: 'gearbox', indicator: 'kWh per unit', unit: 'kWh/pcs', ndrc: { benchmark: 40, baseline: 55 }, source: 'enterprise baseline 2024' }] } })
+    const ref = resolveReference({
+      benchmarks: {
+        products: [
+          {
+            id: 'gearbox',
+            name: 'gearbox',
+            indicator: 'kWh per unit',
+            unit: 'kWh/pcs',
+            ndrc: { benchmark: 40, baseline: 55 },
+            source: 'enterprise baseline 2024',
+          },
+        ],
+      },
+    })
     // 48 kWh/pcs: compliant; (48 − 40)/40 = +20 %
     expect(gradeSec(48, 'gearbox', ref.benchmarks)).toMatchObject({ grade: 'compliant', gapToBenchmarkPct: 20 })
     expect(codeOf(() => gradeSec(1, 'unobtainium'))).toBe('ANALYTICS_ERR_BENCHMARK')

@@ -24,7 +24,11 @@ export function specificEnergy(energy: number, production: number, unit: string)
 }
 
 /** kgce per tonne from several carriers (GB/T 2589 coefficients) and tonnes produced. */
-export function secKgcePerTonne(amounts: ReadonlyArray<{ carrier: string; amount: number }>, productionT: number, table?: CoalTable): SecValue & { parts: ReturnType<typeof totalKgce>['parts'] } {
+export function secKgcePerTonne(
+  amounts: ReadonlyArray<{ carrier: string; amount: number }>,
+  productionT: number,
+  table?: CoalTable,
+): SecValue & { parts: ReturnType<typeof totalKgce>['parts'] } {
   const k = totalKgce(amounts, table)
   return { ...specificEnergy(k.kgce, productionT, 'kgce/t'), parts: k.parts }
 }

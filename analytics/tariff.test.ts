@@ -45,11 +45,14 @@ describe('Hubei 2024 TOU tariff (鄂发改价管〔2024〕77号, January 2026 1�
     // Counter 05:50 1000 kWh → 06:10 4 kWh (reset: 4 kWh counted since the reset) → 06:20 9.
     // The reset pair's 4 kWh spread over 05:50–06:10: 2 valley + 2 flat; then 5 flat.
     // 2 × 0.496924 + 7 × 0.715686 = 0.993848 + 5.009802 = 6.00365
-    const { increments, anomalies } = counterIncrements([
-      { ts: sh('2026-01-05T05:50'), value: 1000 },
-      { ts: sh('2026-01-05T06:10'), value: 4 },
-      { ts: sh('2026-01-05T06:20'), value: 9 },
-    ], { maxGapMs: 30 * MIN })
+    const { increments, anomalies } = counterIncrements(
+      [
+        { ts: sh('2026-01-05T05:50'), value: 1000 },
+        { ts: sh('2026-01-05T06:10'), value: 4 },
+        { ts: sh('2026-01-05T06:20'), value: 9 },
+      ],
+      { maxGapMs: 30 * MIN },
+    )
     expect(anomalies.map((a) => a.kind)).toEqual(['reset'])
     const r = touCost(increments, single)
     expect(costOf(r, 'valley')?.energyKwh).toBeCloseTo(2, 12)
@@ -71,7 +74,9 @@ describe('Hubei 2024 TOU tariff (鄂发改价管〔2024〕77号, January 2026 1�
     expect(r.totalCost).toBeCloseTo(8448.89145, 9)
     expect(r.byMonth[0]).toMatchObject({ month: '2026-01', maxDemand: { demandKw: 200, start: sh('2026-01-05T10:15') } })
     // A given monthly maximum (e.g. from the utility meter) takes precedence: 150 kW × 42 = 6300.
-    expect(touCost([iv('2026-01-05T10:00', '2026-01-05T10:15', 25)], HUBEI_TWO_PART_1_10KV, { monthlyMaxDemandKw: { '2026-01': 150 } }).demandCharge).toBeCloseTo(6300, 9)
+    expect(
+      touCost([iv('2026-01-05T10:00', '2026-01-05T10:15', 25)], HUBEI_TWO_PART_1_10KV, { monthlyMaxDemandKw: { '2026-01': 150 } }).demandCharge,
+    ).toBeCloseTo(6300, 9)
   })
 })
 
@@ -86,7 +91,16 @@ const simple = (overrides: Partial<Tariff> = {}): Tariff => ({
       kind: 'single-part',
       currency: 'CNY',
       pricesPerKwh: { night: 0.1, day: 0.2 },
-      seasons: [{ name: 'all', months: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], spans: [{ period: 'night', from: '22:00', to: '06:00' }, { period: 'day', from: '06:00', to: '22:00' }] }],
+      seasons: [
+        {
+          name: 'all',
+          months: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+          spans: [
+            { period: 'night', from: '22:00', to: '06:00' },
+            { period: 'day', from: '06:00', to: '22:00' },
+          ],
+        },
+      ],
       source: 'test',
     },
   ],
@@ -133,7 +147,10 @@ describe('tariff versions and zones', () => {
     expect(berlin.byPeriod.find((p) => p.period === 'night')?.energyKwh).toBeCloseTo(50, 9)
     const shanghai = touCost([{ start: sh('2024-03-31T00:00'), end: sh('2024-03-31T07:00'), amount: 70 }], make('Asia/Shanghai'))
     expect(shanghai.totalCost).toBeCloseTo(8, 9)
-    const pieces = pricePieces([{ start: Date.parse('2024-03-30T23:00:00Z'), end: Date.parse('2024-03-31T06:00:00Z'), amount: 70 }], compileTariff(make('Europe/Berlin')))
+    const pieces = pricePieces(
+      [{ start: Date.parse('2024-03-30T23:00:00Z'), end: Date.parse('2024-03-31T06:00:00Z'), amount: 70 }],
+      compileTariff(make('Europe/Berlin')),
+    )
     expect(pieces.map((p) => new Date(p.end).toISOString())).toEqual(['2024-03-31T04:00:00.000Z', '2024-03-31T06:00:00.000Z'])
   })
 })

@@ -15,7 +15,17 @@ import type { AmountInterval } from './types.ts'
 export interface TariffProblem {
   version: string
   season?: string
-  problem: 'overlap' | 'missing' | 'month-overlap' | 'month-missing' | 'unpriced-period' | 'bad-span' | 'no-demand-charge' | 'duplicate-date' | 'bad-date' | 'bad-timezone'
+  problem:
+    | 'overlap'
+    | 'missing'
+    | 'month-overlap'
+    | 'month-missing'
+    | 'unpriced-period'
+    | 'bad-span'
+    | 'no-demand-charge'
+    | 'duplicate-date'
+    | 'bad-date'
+    | 'bad-timezone'
   /** 'HH:MM' range for overlaps and missing hours. */
   from?: string
   to?: string
@@ -68,7 +78,8 @@ export function tariffProblems(tariff: Tariff): TariffProblem[] {
   for (const v of tariff.versions) {
     if (dates.has(v.effectiveFrom)) problems.push({ version: v.id, problem: 'duplicate-date', message: `two versions take effect on ${v.effectiveFrom}` })
     dates.add(v.effectiveFrom)
-    if (Number.isNaN(Date.parse(`${v.effectiveFrom}T00:00:00Z`))) problems.push({ version: v.id, problem: 'bad-date', message: `effectiveFrom ${v.effectiveFrom} is not a date` })
+    if (Number.isNaN(Date.parse(`${v.effectiveFrom}T00:00:00Z`)))
+      problems.push({ version: v.id, problem: 'bad-date', message: `effectiveFrom ${v.effectiveFrom} is not a date` })
     if (v.kind === 'two-part' && v.demandChargePerKwMonth === undefined) {
       problems.push({ version: v.id, problem: 'no-demand-charge', message: 'a two-part tariff needs demandChargePerKwMonth' })
     }
@@ -80,11 +91,24 @@ export function tariffProblems(tariff: Tariff): TariffProblem[] {
         const from = parseClock(span.from)
         const to = parseClock(span.to)
         if (from === undefined || to === undefined || from === 1440 || from === to) {
-          problems.push({ version: v.id, season: season.name, problem: 'bad-span', from: span.from, to: span.to, message: `span ${span.from}–${span.to} (${span.period}) is empty or malformed` })
+          problems.push({
+            version: v.id,
+            season: season.name,
+            problem: 'bad-span',
+            from: span.from,
+            to: span.to,
+            message: `span ${span.from}–${span.to} (${span.period}) is empty or malformed`,
+          })
           continue
         }
         if (!(span.period in v.pricesPerKwh)) {
-          problems.push({ version: v.id, season: season.name, problem: 'unpriced-period', periods: [span.period], message: `period ${span.period} has no price` })
+          problems.push({
+            version: v.id,
+            season: season.name,
+            problem: 'unpriced-period',
+            periods: [span.period],
+            message: `period ${span.period} has no price`,
+          })
         }
         // to ≤ from wraps past midnight (22:00–06:00).
         const end = to > from ? to : to + 1440
@@ -95,19 +119,36 @@ export function tariffProblems(tariff: Tariff): TariffProblem[] {
         (m) => (owners[m] as string[]).length > 1,
       )) {
         const periods = [...new Set(owners.slice(a, b).flat())]
-        problems.push({ version: v.id, season: season.name, problem: 'overlap', from: formatClock(a), to: formatClock(b), periods, message: `${formatClock(a)}–${formatClock(b)} is in more than one period (${periods.join(', ')})` })
+        problems.push({
+          version: v.id,
+          season: season.name,
+          problem: 'overlap',
+          from: formatClock(a),
+          to: formatClock(b),
+          periods,
+          message: `${formatClock(a)}–${formatClock(b)} is in more than one period (${periods.join(', ')})`,
+        })
       }
       for (const [a, b] of minuteRanges(
         owners.map((o) => o.length),
         (m) => (owners[m] as string[]).length === 0,
       )) {
-        problems.push({ version: v.id, season: season.name, problem: 'missing', from: formatClock(a), to: formatClock(b), message: `${formatClock(a)}–${formatClock(b)} is in no period` })
+        problems.push({
+          version: v.id,
+          season: season.name,
+          problem: 'missing',
+          from: formatClock(a),
+          to: formatClock(b),
+          message: `${formatClock(a)}–${formatClock(b)} is in no period`,
+        })
       }
     }
     const twice = [...monthOwner].filter(([, s]) => s.length > 1).map(([m]) => m)
-    if (twice.length > 0) problems.push({ version: v.id, problem: 'month-overlap', months: twice, message: `months ${twice.join(', ')} are in more than one season` })
+    if (twice.length > 0)
+      problems.push({ version: v.id, problem: 'month-overlap', months: twice, message: `months ${twice.join(', ')} are in more than one season` })
     const missing = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].filter((m) => !monthOwner.has(m))
-    if (missing.length > 0) problems.push({ version: v.id, problem: 'month-missing', months: missing, message: `months ${missing.join(', ')} are in no season` })
+    if (missing.length > 0)
+      problems.push({ version: v.id, problem: 'month-missing', months: missing, message: `months ${missing.join(', ')} are in no season` })
   }
   return problems
 }
@@ -216,7 +257,10 @@ export function pricePieces(intervals: readonly AmountInterval[], compiled: Comp
         }
       }
       if (vi < 0) {
-        throw analyticsError('ANALYTICS_ERR_TARIFF', `tariff ${compiled.tariff.id}: no version in force at ${new Date(t).toISOString()} (first takes effect ${versions[0]?.version.effectiveFrom})`)
+        throw analyticsError(
+          'ANALYTICS_ERR_TARIFF',
+          `tariff ${compiled.tariff.id}: no version in force at ${new Date(t).toISOString()} (first takes effect ${versions[0]?.version.effectiveFrom})`,
+        )
       }
       const cv = versions[vi] as CompiledVersion
       const nextVersion = versions[vi + 1]?.start ?? Infinity
@@ -303,7 +347,14 @@ export function touCost(intervals: readonly AmountInterval[], tariff: Tariff | C
       .filter((v) => byVersion.has(v.version.id))
       .map((v) => {
         const agg = byVersion.get(v.version.id) as { energyKwh: number; cost: number }
-        return { id: v.version.id, effectiveFrom: v.version.effectiveFrom, kind: v.version.kind, energyKwh: agg.energyKwh, cost: agg.cost, source: v.version.source }
+        return {
+          id: v.version.id,
+          effectiveFrom: v.version.effectiveFrom,
+          kind: v.version.kind,
+          energyKwh: agg.energyKwh,
+          cost: agg.cost,
+          source: v.version.source,
+        }
       }),
   }
 }

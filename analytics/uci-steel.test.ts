@@ -34,7 +34,10 @@ let cache: Row[] | undefined
 function rows(): Row[] {
   if (cache) return cache
   if (!existsSync(FILE)) throw new Error(`real-data test needs ${FILE} (UCI steel industry energy 2018): it is missing`)
-  const lines = readFileSync(FILE, 'utf8').replace(/^\uFEFF/, '').trim().split(/\r?\n/)
+  const lines = readFileSync(FILE, 'utf8')
+    .replace(/^\uFEFF/, '')
+    .trim()
+    .split(/\r?\n/)
   expect(lines[0]?.startsWith('date,Usage_kWh,')).toBe(true)
   cache = lines.slice(1).map((line) => {
     const [date, usage] = line.split(',') as [string, string]
@@ -92,8 +95,7 @@ describe('UCI steel 2018 real data', () => {
     const atToday = (t: Tariff): Tariff => ({ ...t, versions: t.versions.map((v) => ({ ...v, effectiveFrom: '2018-01-01' })) })
     const ref = resolveReference({ tariffs: { tariffs: [atToday(HUBEI_SINGLE_PART_1_10KV), atToday(HUBEI_TWO_PART_1_10KV)] } })
     // Independent: July–August hours of 鄂发改价管〔2024〕77号 by the interval's start hour.
-    const julyPeriod = (h: number): string =>
-      h < 6 || (h >= 12 && h < 14) ? 'valley' : h < 16 ? 'flat' : h >= 20 && h < 22 ? 'critical_peak' : 'peak'
+    const julyPeriod = (h: number): string => (h < 6 || (h >= 12 && h < 14) ? 'valley' : h < 16 ? 'flat' : h >= 20 && h < 22 ? 'critical_peak' : 'peak')
     const single: Record<string, number> = { critical_peak: 1.113999, peak: 0.910961, flat: 0.715686, valley: 0.496924 }
     const twoPart: Record<string, number> = { critical_peak: 1.049999, peak: 0.848961, flat: 0.651886, valley: 0.432924 }
     let cost = 0

@@ -55,7 +55,12 @@ const PLANT: PlantModel = validateConfig(PlantModelSchema, {
 })
 
 const addr = (line: string, device: string, enterprise = 'acme', site = 'wuhan') => ({ enterprise, site, line, device })
-const point = (tags: Record<string, string>, ts: number, fields: Record<string, number>): TelemetryPoint => ({ measurement: TELEMETRY_MEASUREMENT, tags, fields, ts })
+const point = (tags: Record<string, string>, ts: number, fields: Record<string, number>): TelemetryPoint => ({
+  measurement: TELEMETRY_MEASUREMENT,
+  tags,
+  fields,
+  ts,
+})
 
 const MAIN_1 = addr('rolling-1', 'main-meter')
 const MILL = addr('rolling-1', 'mill-drive')
@@ -111,7 +116,15 @@ class ListDeadLetters implements DeadLetterLog {
   async close(): Promise<void> {}
 }
 
-const letter = (ts: number, reason: string): DeadLetter => ({ ts, reason, message: `${reason} at ${ts}`, topic: 'pw/v1/acme/wuhan/rolling-1/main-meter/data', payload: 'not json', payloadBytes: 8, source: 'ingest' })
+const letter = (ts: number, reason: string): DeadLetter => ({
+  ts,
+  reason,
+  message: `${reason} at ${ts}`,
+  topic: 'pw/v1/acme/wuhan/rolling-1/main-meter/data',
+  payload: 'not json',
+  payloadBytes: 8,
+  source: 'ingest',
+})
 
 interface ErrorJson {
   error: { code: string; message: string; details?: unknown }
@@ -148,7 +161,16 @@ const HOUR_RANGE = { device: 'acme/wuhan/rolling-1/main-meter', quantity: 'activ
 
 describe('config', () => {
   it('fills defaults and rejects unknown keys naming them', () => {
-    expect(resolveApiConfig({ port: 0 })).toEqual({ host: '127.0.0.1', port: 0, maxRangeDays: 400, maxPoints: 100_000, liveWindowS: 3600, onlineAfterMs: 10_000, rollupRefreshS: 300, importMaxBytes: 104_857_600 })
+    expect(resolveApiConfig({ port: 0 })).toEqual({
+      host: '127.0.0.1',
+      port: 0,
+      maxRangeDays: 400,
+      maxPoints: 100_000,
+      liveWindowS: 3600,
+      onlineAfterMs: 10_000,
+      rollupRefreshS: 300,
+      importMaxBytes: 104_857_600,
+    })
     expect(() => resolveApiConfig({ colour: 'blue' } as never)).toThrow(/\/colour/)
     expect(() => resolveApiConfig({ port: 70_000 })).toThrow(/\/port/)
   })
@@ -223,7 +245,17 @@ describe('GET /api/v1/devices', () => {
 })
 
 describe('GET /api/v1/series', () => {
-  type Series = { device: string; quantity: string; unit: string; fn: string; every: string | null; timezone: string; start: number; stop: number; points: { ts: number; value: number }[] }
+  type Series = {
+    device: string
+    quantity: string
+    unit: string
+    fn: string
+    every: string | null
+    timezone: string
+    start: number
+    stop: number
+    points: { ts: number; value: number }[]
+  }
 
   it('averages each 15-minute window, omitting windows without data', async () => {
     const { status, body } = await get<Series>(series({ ...HOUR_RANGE, every: '15m' }))
@@ -485,7 +517,10 @@ describe('errors', () => {
     } finally {
       await api.close()
     }
-    const locked = await build({ store: failing('aggregate', new PlantWattError('STORAGE_ERR_UNAVAILABLE', 'database is locked by another process')), plant: PLANT })
+    const locked = await build({
+      store: failing('aggregate', new PlantWattError('STORAGE_ERR_UNAVAILABLE', 'database is locked by another process')),
+      plant: PLANT,
+    })
     try {
       const res = await locked.inject(series(HOUR_RANGE))
       expect(res.statusCode).toBe(503)
@@ -537,11 +572,26 @@ describe('errors', () => {
 
 describe('OpenAPI and the web page', () => {
   it('documents every route with its parameters and responses', async () => {
-    const { status, body } = await get<{ openapi: string; paths: Record<string, { get: { parameters?: { name: string; schema: { enum?: string[] } }[]; responses: Record<string, { content?: unknown }> } }> }>('/docs/json')
+    const { status, body } = await get<{
+      openapi: string
+      paths: Record<string, { get: { parameters?: { name: string; schema: { enum?: string[] } }[]; responses: Record<string, { content?: unknown }> } }>
+    }>('/docs/json')
     expect(status).toBe(200)
     expect(body.openapi).toMatch(/^3\./)
-    const api = Object.keys(body.paths).filter((p) => p.startsWith('/api/v1/')).sort()
-    expect(api).toEqual(expect.arrayContaining(['/api/v1/dead-letters', '/api/v1/devices', '/api/v1/health', '/api/v1/live', '/api/v1/plant', '/api/v1/quantities', '/api/v1/series']))
+    const api = Object.keys(body.paths)
+      .filter((p) => p.startsWith('/api/v1/'))
+      .sort()
+    expect(api).toEqual(
+      expect.arrayContaining([
+        '/api/v1/dead-letters',
+        '/api/v1/devices',
+        '/api/v1/health',
+        '/api/v1/live',
+        '/api/v1/plant',
+        '/api/v1/quantities',
+        '/api/v1/series',
+      ]),
+    )
     for (const p of api) {
       const op = body.paths[p]?.get
       if (op) expect(op.responses['200']?.content, `${p} documents its 200 answer`).toBeDefined()

@@ -27,8 +27,45 @@ const CHEAP = { N: 1024, r: 8, p: 1 }
 const PLANT: PlantModel = validateConfig(PlantModelSchema, {
   timezone: 'Asia/Shanghai',
   enterprises: [
-    { id: 'acme', name: 'Acme', sites: [{ id: 'wuhan', lines: [{ id: 'l1', mainMeter: 'meter', devices: [{ id: 'meter', name: '进线 A', kind: 'meter' }, { id: 'press', kind: 'machine' }] }] }] },
-    { id: 'bolt', name: 'Bolt', sites: [{ id: 'xiangyang', lines: [{ id: 'l1', mainMeter: 'meter', devices: [{ id: 'meter', name: '进线 B', kind: 'meter' }, { id: 'press', kind: 'machine' }, { id: 'b-only', kind: 'sensor' }] }] }] },
+    {
+      id: 'acme',
+      name: 'Acme',
+      sites: [
+        {
+          id: 'wuhan',
+          lines: [
+            {
+              id: 'l1',
+              mainMeter: 'meter',
+              devices: [
+                { id: 'meter', name: '进线 A', kind: 'meter' },
+                { id: 'press', kind: 'machine' },
+              ],
+            },
+          ],
+        },
+      ],
+    },
+    {
+      id: 'bolt',
+      name: 'Bolt',
+      sites: [
+        {
+          id: 'xiangyang',
+          lines: [
+            {
+              id: 'l1',
+              mainMeter: 'meter',
+              devices: [
+                { id: 'meter', name: '进线 B', kind: 'meter' },
+                { id: 'press', kind: 'machine' },
+                { id: 'b-only', kind: 'sensor' },
+              ],
+            },
+          ],
+        },
+      ],
+    },
   ],
 })
 
@@ -41,7 +78,12 @@ const B_ONLY = { enterprise: 'bolt', site: 'xiangyang', line: 'l1', device: 'b-o
 const B_GHOST = { enterprise: 'bolt', site: 'xiangyang', line: 'l2', device: 'ghost' }
 const A_GHOST = { enterprise: 'acme', site: 'wuhan', line: 'l2', device: 'ghost-a' }
 
-const pt = (tags: Record<string, string>, ts: number, fields: Record<string, number>): TelemetryPoint => ({ measurement: TELEMETRY_MEASUREMENT, tags, fields, ts })
+const pt = (tags: Record<string, string>, ts: number, fields: Record<string, number>): TelemetryPoint => ({
+  measurement: TELEMETRY_MEASUREMENT,
+  tags,
+  fields,
+  ts,
+})
 
 // A's values are 1xx, B's 9xx: any 9xx in an answer to A is a leak.
 const FIXTURE: TelemetryPoint[] = [
@@ -77,7 +119,17 @@ let authConfig: NonNullable<ApiConfig['auth']>
 class Letters implements DeadLetterLog {
   add(_e: DeadLetter): void {}
   list(): DeadLetter[] {
-    return [{ ts: NOW - 1000, reason: 'CORE_ERR_PAYLOAD_JSON', message: 'bad json', topic: 'pw/v1/bolt/xiangyang/l1/meter/data', payload: '{', payloadBytes: 1, source: 'ingest' }]
+    return [
+      {
+        ts: NOW - 1000,
+        reason: 'CORE_ERR_PAYLOAD_JSON',
+        message: 'bad json',
+        topic: 'pw/v1/bolt/xiangyang/l1/meter/data',
+        payload: '{',
+        payloadBytes: 1,
+        source: 'ingest',
+      },
+    ]
   }
   counts(): Record<string, number> {
     return { CORE_ERR_PAYLOAD_JSON: 1 }
@@ -142,13 +194,21 @@ describe('auth config', () => {
     }
     expect(err).toMatchObject({ code: 'CORE_ERR_CONFIG' })
     const paths = ((err as { details: { path: string }[] }).details ?? []).map((d) => d.path).sort()
-    expect(paths).toEqual(['/auth/apiKeys/0/keyHash', '/auth/apiKeys/1/enterprise', '/auth/apiKeys/1/id', '/auth/users/0/enterprise', '/auth/users/0/passwordHash'])
+    expect(paths).toEqual([
+      '/auth/apiKeys/0/keyHash',
+      '/auth/apiKeys/1/enterprise',
+      '/auth/apiKeys/1/id',
+      '/auth/users/0/enterprise',
+      '/auth/users/0/passwordHash',
+    ])
     // commission and admin may see every enterprise
     expect(() => resolveApiConfig({ auth: { apiKeys: [{ id: 'c', keyHash: sha('x'), role: 'commission' }], users: [], tokenTtlS: 3600 } })).not.toThrow()
   })
 
   it('refuses a plain password in place of a hash, naming the key', () => {
-    expect(() => resolveApiConfig({ auth: { apiKeys: [], users: [{ username: 'u', passwordHash: 'hunter22', role: 'admin' }], tokenTtlS: 60 } })).toThrow(/\/auth\/users\/0\/passwordHash/)
+    expect(() => resolveApiConfig({ auth: { apiKeys: [], users: [{ username: 'u', passwordHash: 'hunter22', role: 'admin' }], tokenTtlS: 60 } })).toThrow(
+      /\/auth\/users\/0\/passwordHash/,
+    )
   })
 
   it('documents every auth, rate-limit and stream key for `plantwatt api --help`', () => {
@@ -217,7 +277,9 @@ describe('token signing secret', () => {
     const { jwtSecret: _omit, ...noSecret } = authConfig
     const random = await build({ store, plant: PLANT, config: { auth: noSecret }, now: () => NOW, logger: pino({ level: 'warn' }, sink) })
     await random.close()
-    expect(lines.map((l) => [l.level, l.msg])).toEqual([[40, 'api.auth.jwtSecret and PLANTWATT_JWT_SECRET are not set: login tokens are signed with a random secret and die with this process']])
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      [40, 'api.auth.jwtSecret and PLANTWATT_JWT_SECRET are not set: login tokens are signed with a random secret and die with this process'],
+    ])
 
     const saved = process.env.PLANTWATT_JWT_SECRET
     try {
@@ -264,7 +326,15 @@ describe('auth off (no key, no user)', () => {
 describe('auth on', () => {
   it('answers 401 with a clear message without credentials, except /health, login and the docs', async () => {
     await withApp({ auth: authConfig }, async (app) => {
-      for (const url of ['/api/v1/devices', '/api/v1/live', '/api/v1/quantities', '/api/v1/auth/me', '/api/v1/dead-letters', '/api/v1/stream', '/api/v1/nothing-here']) {
+      for (const url of [
+        '/api/v1/devices',
+        '/api/v1/live',
+        '/api/v1/quantities',
+        '/api/v1/auth/me',
+        '/api/v1/dead-letters',
+        '/api/v1/stream',
+        '/api/v1/nothing-here',
+      ]) {
         const res = await app.inject(url)
         expect(res.statusCode, url).toBe(401)
         expect((res.json() as ErrorJson).error.code, url).toBe('API_ERR_UNAUTHORIZED')
@@ -343,7 +413,11 @@ describe('auth on', () => {
         const me = await app.inject({ url: '/api/v1/auth/me', headers: { 'x-api-key': KEYS.opA } })
         expect(me.json()).toMatchObject({ id: 'op-a', role: 'operator', enterprise: 'acme', via: 'api-key' })
       }
-      expect((await app.inject({ url: '/api/v1/auth/me', headers: { 'x-api-key': KEYS.admin } })).json()).toMatchObject({ id: 'admin-key', role: 'admin', enterprise: null })
+      expect((await app.inject({ url: '/api/v1/auth/me', headers: { 'x-api-key': KEYS.admin } })).json()).toMatchObject({
+        id: 'admin-key',
+        role: 'admin',
+        enterprise: null,
+      })
     })
   })
 
@@ -381,7 +455,8 @@ describe('tenant scope: an engineer of acme never sees bolt', () => {
 
   /** bolt's names, or one of its values (900, 910, 920, 930) as a JSON or CSV field. */
   const LEAK = /bolt|xiangyang|b-only|[:,]9[0-3]0[,}\r]/
-  const paths = (body: { devices: { enterprise: string; site: string; line: string; device: string }[] }) => body.devices.map((d) => `${d.enterprise}/${d.site}/${d.line}/${d.device}`)
+  const paths = (body: { devices: { enterprise: string; site: string; line: string; device: string }[] }) =>
+    body.devices.map((d) => `${d.enterprise}/${d.site}/${d.line}/${d.device}`)
 
   // Every filter combination that names bolt, one of its sites or lines, its devices' ids, or nothing.
   const FILTERS = [
@@ -419,7 +494,10 @@ describe('tenant scope: an engineer of acme never sees bolt', () => {
   it('/devices and /live give acme everything of acme, and bolt answers as an unknown enterprise', async () => {
     const devices = (await app.inject({ url: '/api/v1/devices', headers: engA })).json() as Parameters<typeof paths>[0]
     expect(paths(devices)).toEqual(['acme/wuhan/l1/meter', 'acme/wuhan/l1/press', 'acme/wuhan/l2/ghost-a'])
-    const live = (await app.inject({ url: '/api/v1/live?device=press', headers: engA })).json() as { devices: { values: Record<string, number> }[]; rows: Record<string, unknown>[] }
+    const live = (await app.inject({ url: '/api/v1/live?device=press', headers: engA })).json() as {
+      devices: { values: Record<string, number> }[]
+      rows: Record<string, unknown>[]
+    }
     expect(live.devices.map((d) => d.values.active_power_kw)).toEqual([110])
     expect(live.rows).toEqual([{ ...A_PRESS, name: 'press', ts: NOW - 2000, ageMs: 2000, online: true, seq: 1, active_power_kw: 110 }])
     const other = await app.inject({ url: '/api/v1/live?enterprise=bolt', headers: engA })
@@ -433,15 +511,26 @@ describe('tenant scope: an engineer of acme never sees bolt', () => {
   })
 
   it('/series: a bolt device answers 404 exactly like an unknown one, by path or by id', async () => {
-    const q = (device: string) => `/api/v1/series?${new URLSearchParams({ device, quantity: 'active_power_kw', start: String(NOW - 10 * MIN), stop: String(NOW - 5 * MIN) })}`
+    const q = (device: string) =>
+      `/api/v1/series?${new URLSearchParams({ device, quantity: 'active_power_kw', start: String(NOW - 10 * MIN), stop: String(NOW - 5 * MIN) })}`
     for (const device of ['bolt/xiangyang/l1/press', 'bolt/xiangyang/l1/meter', 'bolt/xiangyang/l2/ghost', 'b-only', 'ghost']) {
       const asA = await app.inject({ url: q(device), headers: engA })
       expect(asA.statusCode, device).toBe(404)
-      expect(asA.json(), device).toEqual({ error: { code: 'API_ERR_DEVICE_UNKNOWN', message: `device ${JSON.stringify(device)} is not in the plant model and has no telemetry`, details: { device } } })
+      expect(asA.json(), device).toEqual({
+        error: {
+          code: 'API_ERR_DEVICE_UNKNOWN',
+          message: `device ${JSON.stringify(device)} is not in the plant model and has no telemetry`,
+          details: { device },
+        },
+      })
       // What the admin gets for a device that really does not exist has the same shape.
       const missing = device.replace(/b-only|ghost|press|meter/, 'missing')
       expect((await app.inject({ url: q(missing), headers: admin })).json()).toEqual({
-        error: { code: 'API_ERR_DEVICE_UNKNOWN', message: `device ${JSON.stringify(missing)} is not in the plant model and has no telemetry`, details: { device: missing } },
+        error: {
+          code: 'API_ERR_DEVICE_UNKNOWN',
+          message: `device ${JSON.stringify(missing)} is not in the plant model and has no telemetry`,
+          details: { device: missing },
+        },
       })
     }
     // `press` names a device in both enterprises: unique for acme's engineer (mean 110), ambiguous for the admin.
@@ -455,7 +544,10 @@ describe('tenant scope: an engineer of acme never sees bolt', () => {
     const theirs = await app.inject({ url: q('bolt/xiangyang/l1/press'), headers: comm })
     expect(theirs.json()).toMatchObject({ points: [{ value: 930 }] })
     // bolt's engineer gets bolt's press for the bare id.
-    expect((await app.inject({ url: q('press'), headers: { 'x-api-key': KEYS.engB } })).json()).toMatchObject({ device: 'bolt/xiangyang/l1/press', points: [{ value: 930 }] })
+    expect((await app.inject({ url: q('press'), headers: { 'x-api-key': KEYS.engB } })).json()).toMatchObject({
+      device: 'bolt/xiangyang/l1/press',
+      points: [{ value: 930 }],
+    })
   })
 
   it('/plant and the live stream keep to the enterprise too', async () => {

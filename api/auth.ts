@@ -55,7 +55,11 @@ export async function installAuth(app: FastifyInstance, ctx: ApiContext): Promis
 
   const secret = resolveJwtSecret(settings.jwtSecret ?? process.env.PLANTWATT_JWT_SECRET, users.size > 0, (message) => app.log.warn(message))
   // Every token signed here expires; one without exp (signed elsewhere with the same secret) is refused.
-  await app.register(fastifyJwt, { secret, sign: { algorithm: 'HS256', expiresIn: settings.tokenTtlS }, verify: { algorithms: ['HS256'], requiredClaims: ['exp'] } })
+  await app.register(fastifyJwt, {
+    secret,
+    sign: { algorithm: 'HS256', expiresIn: settings.tokenTtlS },
+    verify: { algorithms: ['HS256'], requiredClaims: ['exp'] },
+  })
   const tokens = new LoginTokens(app.jwt, users, settings.tokenTtlS, ctx.now)
 
   const enabled = settings.apiKeys.length > 0 || settings.users.length > 0
@@ -75,5 +79,10 @@ export async function installAuth(app: FastifyInstance, ctx: ApiContext): Promis
     login: (username, password, address) => login.login(username, password, address),
     issue: async (principal) => tokens.issue(principal),
   }
-  await app.register(authRoutes, { ctx, auth: authenticator, prefix: API_PREFIX, loginRateLimit: limits.loginMax > 0 ? { max: limits.loginMax, timeWindowMs: limits.timeWindowMs } : undefined })
+  await app.register(authRoutes, {
+    ctx,
+    auth: authenticator,
+    prefix: API_PREFIX,
+    loginRateLimit: limits.loginMax > 0 ? { max: limits.loginMax, timeWindowMs: limits.timeWindowMs } : undefined,
+  })
 }

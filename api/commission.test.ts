@@ -81,7 +81,12 @@ const machinePoints = (ts: number, except = ''): TelemetryPoint[] =>
       s.lines.flatMap((l) =>
         l.machines
           .filter((m) => `${e.id}/${s.id}/${l.id}/${m.id}` !== except)
-          .map((m) => ({ measurement: TELEMETRY_MEASUREMENT, tags: { enterprise: e.id, site: s.id, line: l.id, device: m.id }, fields: { machine_state: 1, seq: 1 }, ts })),
+          .map((m) => ({
+            measurement: TELEMETRY_MEASUREMENT,
+            tags: { enterprise: e.id, site: s.id, line: l.id, device: m.id },
+            fields: { machine_state: 1, seq: 1 },
+            ts,
+          })),
       ),
     ),
   )
@@ -180,7 +185,11 @@ describe('commission scope over the hubei scenario (embedded store, build + inje
     }
     // By hand from hubei.yaml: cement 5/10, steel 4/5, auto parts 9/11.
     expect(rows.map((r) => [r.enterprise, r.ncCapable, r.keyEquipment])).toEqual(
-      expect.arrayContaining([['edong-cement', 5, 10], ['jiangcheng-steel', 4, 5], ['hanjiang-autoparts', 9, 11]]),
+      expect.arrayContaining([
+        ['edong-cement', 5, 10],
+        ['jiangcheng-steel', 4, 5],
+        ['hanjiang-autoparts', 9, 11],
+      ]),
     )
   })
 
@@ -194,7 +203,7 @@ describe('commission scope over the hubei scenario (embedded store, build + inje
       [3, 'edong-cement', 'none', 1],
     ])
     expect(rows[0]?.score).toBeCloseTo(92, 6)
-    expect(rows[1]?.score).toBeCloseTo(((40 * 9) / 11 + 30) / 70 * 100, 6)
+    expect(rows[1]?.score).toBeCloseTo((((40 * 9) / 11 + 30) / 70) * 100, 6)
     expect(rows[2]?.score).toBeCloseTo(57.5, 6)
     expect(rows[2]).toMatchObject({ gradedProducts: 2, compliantGrades: 1, belowBaselineGrades: 1, benchmarkGrades: 0 })
     expect(rows[2]?.grades).toBe('edong-cement/huangshi/clinker-1/clinker: compliant; edong-cement/huangshi/clinker-2/clinker: below_baseline')
@@ -204,14 +213,22 @@ describe('commission scope over the hubei scenario (embedded store, build + inje
     const auto = await get<Detail>('/api/v1/commission/enterprises/hanjiang-autoparts')
     const sf = auto.rules.find((r) => r.rule === 'smart_factory')
     expect(sf?.passed).toBe(false)
-    expect(sf?.conditions.filter((c) => !c.passed)).toEqual([{ condition: 'mesDeployed = true', passed: false, reason: 'mesDeployed not declared in enterprise.attributes' }])
+    expect(sf?.conditions.filter((c) => !c.passed)).toEqual([
+      { condition: 'mesDeployed = true', passed: false, reason: 'mesDeployed not declared in enterprise.attributes' },
+    ])
     const cement = await get<Detail>('/api/v1/commission/enterprises/edong-cement')
-    expect(cement.rules.find((r) => r.rule === 'digital_workshop')?.conditions[0]).toEqual({ condition: 'ncRate ≥ 0.7', passed: false, reason: 'ncRate 0.5 < 0.7' })
+    expect(cement.rules.find((r) => r.rule === 'digital_workshop')?.conditions[0]).toEqual({
+      condition: 'ncRate ≥ 0.7',
+      passed: false,
+      reason: 'ncRate 0.5 < 0.7',
+    })
     expect(cement.rules.find((r) => r.rule === 'smart_factory')?.conditions.find((c) => c.condition.startsWith('every'))?.reason).toBe(
       'edong-cement/huangshi/clinker-2 (clinker): below_baseline',
     )
 
-    const overview = await get<{ progress: Record<string, number>; grades: Record<string, number>; openAlerts: number; keyEquipment: number; ncRate: number }>('/api/v1/commission/overview')
+    const overview = await get<{ progress: Record<string, number>; grades: Record<string, number>; openAlerts: number; keyEquipment: number; ncRate: number }>(
+      '/api/v1/commission/overview',
+    )
     expect(overview.progress).toEqual({ target: 100, smartFactories: 1, digitalWorkshops: 1, qualified: 2, progressPct: 2 })
     expect(overview.grades).toEqual({ benchmark: 1, compliant: 1, below_baseline: 1, ungraded: 0 })
     expect(overview.openAlerts).toBe(2)
@@ -231,7 +248,10 @@ describe('commission scope over the hubei scenario (embedded store, build + inje
   it('enterprise energy is the sum of its lines (main meters), and the drill-down lists key equipment', async () => {
     const steel = await get<Detail>('/api/v1/commission/enterprises/jiangcheng-steel')
     // Both steel lines have a product, so the lines make up the whole enterprise.
-    expect(steel.energyKwh).toBeCloseTo(steel.lines.reduce((s, l) => s + l.energyKwh, 0), 6)
+    expect(steel.energyKwh).toBeCloseTo(
+      steel.lines.reduce((s, l) => s + l.energyKwh, 0),
+      6,
+    )
     expect(steel.energyKwh).toBeGreaterThan(0)
     expect(steel.equipment.map((x) => x.path).sort()).toEqual(scenarioFlags('jiangcheng-steel').key.sort())
   })
@@ -324,7 +344,10 @@ describe('commission roles and tenant scope', () => {
       commission: COMMISSION,
     }
     const ctx = used as unknown as ApiContext
-    const a = Fastify({ ajv: { customOptions: { removeAdditional: false } }, schemaErrorFormatter: formatValidationErrors }).withTypeProvider<TypeBoxTypeProvider>()
+    const a = Fastify({
+      ajv: { customOptions: { removeAdditional: false } },
+      schemaErrorFormatter: formatValidationErrors,
+    }).withTypeProvider<TypeBoxTypeProvider>()
     a.setErrorHandler((err: FastifyError, _req, reply) => {
       const { statusCode, body } = toErrorReply(err)
       return reply.code(statusCode).send(body)
@@ -351,7 +374,12 @@ describe('commission roles and tenant scope', () => {
     for (const p of [commission, admin]) {
       const list = await as(p, '/api/v1/commission/enterprises')
       expect(list.statusCode).toBe(200)
-      expect(list.json().rows.map((r: Row) => r.enterprise).sort()).toEqual(['edong-cement', 'hanjiang-autoparts', 'jiangcheng-steel'])
+      expect(
+        list
+          .json()
+          .rows.map((r: Row) => r.enterprise)
+          .sort(),
+      ).toEqual(['edong-cement', 'hanjiang-autoparts', 'jiangcheng-steel'])
       expect((await as(p, '/api/v1/commission/overview')).statusCode).toBe(200)
       expect((await as(p, '/api/v1/commission/enterprises/edong-cement')).statusCode).toBe(200)
     }

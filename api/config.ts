@@ -35,7 +35,10 @@ export const AuthConfigSchema = Type.Object(
     apiKeys: Type.Optional(Type.Array(ApiKeySchema, { default: [], description: 'keys for machines (X-API-Key header)' })),
     users: Type.Optional(Type.Array(ApiUserSchema, { default: [], description: 'people: POST /api/v1/auth/login gives a token (Authorization: Bearer)' })),
     jwtSecret: Type.Optional(
-      Type.String({ minLength: 32, description: 'HS256 secret of login tokens (≥ 32 chars); default env PLANTWATT_JWT_SECRET, else random at start (tokens die with the process)' }),
+      Type.String({
+        minLength: 32,
+        description: 'HS256 secret of login tokens (≥ 32 chars); default env PLANTWATT_JWT_SECRET, else random at start (tokens die with the process)',
+      }),
     ),
     tokenTtlS: Type.Optional(Type.Integer({ minimum: 60, maximum: 30 * 86_400, default: 43_200, description: 'lifetime of a login token, in seconds' })),
   },
@@ -48,32 +51,64 @@ export const RateLimitConfigSchema = Type.Object(
     timeWindowMs: Type.Optional(Type.Integer({ minimum: 1000, default: 60_000, description: 'length of the rate-limit window, in ms' })),
     loginMax: Type.Optional(Type.Integer({ minimum: 0, default: 10, description: 'login attempts per IP per window; 0 = only the general limit' })),
     loginFreeFailures: Type.Optional(
-      Type.Integer({ minimum: 1, default: 5, description: 'failed logins of one username from one address before each further attempt must wait (429 with Retry-After)' }),
+      Type.Integer({
+        minimum: 1,
+        default: 5,
+        description: 'failed logins of one username from one address before each further attempt must wait (429 with Retry-After)',
+      }),
     ),
     loginBackoffMs: Type.Optional(
-      Type.Integer({ minimum: 1, default: 1000, description: 'the first wait after the free failures, in ms; it doubles with each further failure, up to loginWindowMs' }),
+      Type.Integer({
+        minimum: 1,
+        default: 1000,
+        description: 'the first wait after the free failures, in ms; it doubles with each further failure, up to loginWindowMs',
+      }),
     ),
     loginWindowMs: Type.Optional(
-      Type.Integer({ minimum: 1000, default: 900_000, description: 'failed logins are forgotten this long after the first one, in ms: the longest a right password can be refused' }),
+      Type.Integer({
+        minimum: 1000,
+        default: 900_000,
+        description: 'failed logins are forgotten this long after the first one, in ms: the longest a right password can be refused',
+      }),
     ),
     loginFailuresPerAddress: Type.Optional(
-      Type.Integer({ minimum: 1, default: 30, description: 'failed logins from one address (any username) per loginWindowMs; beyond, that address waits for the window to end' }),
+      Type.Integer({
+        minimum: 1,
+        default: 30,
+        description: 'failed logins from one address (any username) per loginWindowMs; beyond, that address waits for the window to end',
+      }),
     ),
     loginFailuresPerUser: Type.Optional(
-      Type.Integer({ minimum: 1, default: 100, description: 'failed logins of one username from all addresses per loginWindowMs; beyond, it waits for the window to end — except from addresses it logged in from before' }),
+      Type.Integer({
+        minimum: 1,
+        default: 100,
+        description:
+          'failed logins of one username from all addresses per loginWindowMs; beyond, it waits for the window to end — except from addresses it logged in from before',
+      }),
     ),
     hashChecksPerS: Type.Optional(
-      Type.Integer({ minimum: 1, default: 10, description: 'scrypt checks (passwords at login, scrypt API keys on first use) per second for the whole process; beyond, they queue, and past 2 s of queue the request answers 429' }),
+      Type.Integer({
+        minimum: 1,
+        default: 10,
+        description:
+          'scrypt checks (passwords at login, scrypt API keys on first use) per second for the whole process; beyond, they queue, and past 2 s of queue the request answers 429',
+      }),
     ),
-    hashChecksAtOnce: Type.Optional(Type.Integer({ minimum: 1, default: 2, description: 'scrypt checks running at the same time (each takes one core for ~50 ms)' })),
+    hashChecksAtOnce: Type.Optional(
+      Type.Integer({ minimum: 1, default: 2, description: 'scrypt checks running at the same time (each takes one core for ~50 ms)' }),
+    ),
   },
   { additionalProperties: false },
 )
 
 export const StreamConfigSchema = Type.Object(
   {
-    pollMs: Type.Optional(Type.Integer({ minimum: 100, default: 1000, description: 'how often the live stream reads the latest values of each subscribed line, in ms' })),
-    heartbeatMs: Type.Optional(Type.Integer({ minimum: 100, default: 15_000, description: 'comment line sent on idle streams so proxies keep them open, in ms' })),
+    pollMs: Type.Optional(
+      Type.Integer({ minimum: 100, default: 1000, description: 'how often the live stream reads the latest values of each subscribed line, in ms' }),
+    ),
+    heartbeatMs: Type.Optional(
+      Type.Integer({ minimum: 100, default: 15_000, description: 'comment line sent on idle streams so proxies keep them open, in ms' }),
+    ),
     maxClients: Type.Optional(Type.Integer({ minimum: 1, default: 1000, description: 'open streams per process; beyond, 503' })),
   },
   { additionalProperties: false },
@@ -87,11 +122,19 @@ export const ApiConfigSchema = Type.Object(
     maxPoints: Type.Integer({ minimum: 1, default: 100_000, description: 'most rows (windows) one answer may hold' }),
     liveWindowS: Type.Integer({ minimum: 1, default: 3600, description: 'how far back /live and /devices look for telemetry, in seconds' }),
     onlineAfterMs: Type.Integer({ minimum: 1, default: 10_000, description: 'a device is online when its newest sample is at most this old, in ms' }),
-    rollupRefreshS: Type.Integer({ minimum: 0, default: 300, description: 'how often the API process rolls counters of closed quarter hours up for reports, seconds (0 = only on demand)' }),
+    rollupRefreshS: Type.Integer({
+      minimum: 0,
+      default: 300,
+      description: 'how often the API process rolls counters of closed quarter hours up for reports, seconds (0 = only on demand)',
+    }),
     importMaxBytes: Type.Integer({ minimum: 1, default: 104_857_600, description: 'largest CSV body POST /api/v1/import accepts, bytes (a larger one: 413)' }),
     // Optional without a default: absent = 1 (api/routes/import.ts DEFAULT_IMPORTS_PER_USER).
     importConcurrencyPerUser: Type.Optional(
-      Type.Integer({ minimum: 1, maximum: 100, description: 'imports (POST /api/v1/import) one user or key may run at the same time; one more answers 429 IMPORT_ERR_BUSY; default 1' }),
+      Type.Integer({
+        minimum: 1,
+        maximum: 100,
+        description: 'imports (POST /api/v1/import) one user or key may run at the same time; one more answers 429 IMPORT_ERR_BUSY; default 1',
+      }),
     ),
     // Sections without a default at this level: absent = their defaults (authSettings() & co.).
     auth: Type.Optional(AuthConfigSchema),
@@ -116,7 +159,9 @@ export function resolveApiConfig(partial: Partial<ApiConfig> = {}): Readonly<Api
   const config = validateConfig(ApiConfigSchema, partial, 'api')
   const problems = authProblems(authSettings(config))
   if (problems.length > 0) {
-    throw new PlantWattError('CORE_ERR_CONFIG', `api: ${problems.length} problem(s)\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`, { details: problems })
+    throw new PlantWattError('CORE_ERR_CONFIG', `api: ${problems.length} problem(s)\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`, {
+      details: problems,
+    })
   }
   return config
 }
@@ -149,7 +194,8 @@ function authProblems(auth: Readonly<AuthConfig>): ConfigProblem[] {
     if (keyIds.has(k.id)) problems.push({ path: `${path}/id`, message: `key id ${JSON.stringify(k.id)} is configured twice` })
     keyIds.add(k.id)
     if (k.keyHash.startsWith('sha256$')) {
-      if (!SHA256_KEY_RE.test(k.keyHash)) problems.push({ path: `${path}/keyHash`, message: 'sha256 key hash must be sha256$ followed by 64 lower-case hex digits' })
+      if (!SHA256_KEY_RE.test(k.keyHash))
+        problems.push({ path: `${path}/keyHash`, message: 'sha256 key hash must be sha256$ followed by 64 lower-case hex digits' })
     } else {
       try {
         parsePasswordHash(k.keyHash)

@@ -18,7 +18,21 @@ const PLANT: PlantModel = validateConfig(PlantModelSchema, {
   enterprises: [
     {
       id: 'acme',
-      sites: [{ id: 'wuhan', lines: [{ id: 'l1', mainMeter: 'meter', devices: [{ id: 'meter', name: '进线总表, "主"', kind: 'meter' }, { id: 'press', name: '=HYPERLINK("x")', kind: 'machine' }] }] }],
+      sites: [
+        {
+          id: 'wuhan',
+          lines: [
+            {
+              id: 'l1',
+              mainMeter: 'meter',
+              devices: [
+                { id: 'meter', name: '进线总表, "主"', kind: 'meter' },
+                { id: 'press', name: '=HYPERLINK("x")', kind: 'machine' },
+              ],
+            },
+          ],
+        },
+      ],
     },
   ],
 })
@@ -73,8 +87,18 @@ describe('CSV export through the API', () => {
     dir = mkdtempSync(join(tmpdir(), 'pw-csv-'))
     store = await createEmbeddedStore({ path: join(dir, 'telemetry.db') })
     await store.write([
-      { measurement: TELEMETRY_MEASUREMENT, tags: { enterprise: 'acme', site: 'wuhan', line: 'l1', device: 'meter' }, ts: NOW - 2000, fields: { active_power_kw: 412.5, power_factor: 0.93, q_power_factor: 1, seq: 42 } },
-      { measurement: TELEMETRY_MEASUREMENT, tags: { enterprise: 'acme', site: 'wuhan', line: 'l1', device: 'press' }, ts: NOW - 60_000, fields: { active_power_kw: 10, seq: 7 } },
+      {
+        measurement: TELEMETRY_MEASUREMENT,
+        tags: { enterprise: 'acme', site: 'wuhan', line: 'l1', device: 'meter' },
+        ts: NOW - 2000,
+        fields: { active_power_kw: 412.5, power_factor: 0.93, q_power_factor: 1, seq: 42 },
+      },
+      {
+        measurement: TELEMETRY_MEASUREMENT,
+        tags: { enterprise: 'acme', site: 'wuhan', line: 'l1', device: 'press' },
+        ts: NOW - 60_000,
+        fields: { active_power_kw: 10, seq: 7 },
+      },
     ])
     app = await build({ store, plant: PLANT, now: () => NOW })
   })
@@ -94,8 +118,30 @@ describe('CSV export through the API', () => {
     expect([...res.rawPayload.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf])
     expect(res.body.split('\r\n')[0]).toBe('\uFEFFenterprise,site,line,device,name,kind,mainMeter,inModel,lastSeen,online')
     expect(parse(res.body, { bom: true, columns: true })).toEqual([
-      { enterprise: 'acme', site: 'wuhan', line: 'l1', device: 'meter', name: '进线总表, "主"', kind: 'meter', mainMeter: 'true', inModel: 'true', lastSeen: String(NOW - 2000), online: 'true' },
-      { enterprise: 'acme', site: 'wuhan', line: 'l1', device: 'press', name: `'=HYPERLINK("x")`, kind: 'machine', mainMeter: 'false', inModel: 'true', lastSeen: String(NOW - 60_000), online: 'false' },
+      {
+        enterprise: 'acme',
+        site: 'wuhan',
+        line: 'l1',
+        device: 'meter',
+        name: '进线总表, "主"',
+        kind: 'meter',
+        mainMeter: 'true',
+        inModel: 'true',
+        lastSeen: String(NOW - 2000),
+        online: 'true',
+      },
+      {
+        enterprise: 'acme',
+        site: 'wuhan',
+        line: 'l1',
+        device: 'press',
+        name: `'=HYPERLINK("x")`,
+        kind: 'machine',
+        mainMeter: 'false',
+        inModel: 'true',
+        lastSeen: String(NOW - 60_000),
+        online: 'false',
+      },
     ])
   })
 
@@ -105,8 +151,34 @@ describe('CSV export through the API', () => {
     expect(res.headers['content-disposition']).toBe('attachment; filename="plantwatt-live.csv"')
     expect(parse(res.body, { bom: true, columns: true })).toEqual([
       // header union: meter's columns first, press adds none
-      { enterprise: 'acme', site: 'wuhan', line: 'l1', device: 'meter', name: '进线总表, "主"', ts: String(NOW - 2000), ageMs: '2000', online: 'true', seq: '42', active_power_kw: '412.5', power_factor: '0.93', quality_power_factor: 'uncertain' },
-      { enterprise: 'acme', site: 'wuhan', line: 'l1', device: 'press', name: `'=HYPERLINK("x")`, ts: String(NOW - 60_000), ageMs: '60000', online: 'false', seq: '7', active_power_kw: '10', power_factor: '', quality_power_factor: '' },
+      {
+        enterprise: 'acme',
+        site: 'wuhan',
+        line: 'l1',
+        device: 'meter',
+        name: '进线总表, "主"',
+        ts: String(NOW - 2000),
+        ageMs: '2000',
+        online: 'true',
+        seq: '42',
+        active_power_kw: '412.5',
+        power_factor: '0.93',
+        quality_power_factor: 'uncertain',
+      },
+      {
+        enterprise: 'acme',
+        site: 'wuhan',
+        line: 'l1',
+        device: 'press',
+        name: `'=HYPERLINK("x")`,
+        ts: String(NOW - 60_000),
+        ageMs: '60000',
+        online: 'false',
+        seq: '7',
+        active_power_kw: '10',
+        power_factor: '',
+        quality_power_factor: '',
+      },
     ])
   })
 
@@ -122,7 +194,9 @@ describe('CSV export through the API', () => {
   it('answers 406 API_ERR_NOT_ACCEPTABLE for a route without rows, and 400 for an unknown format', async () => {
     const res = await app.inject('/api/v1/quantities?format=csv')
     expect(res.statusCode).toBe(406)
-    expect(res.json()).toEqual({ error: { code: 'API_ERR_NOT_ACCEPTABLE', message: 'GET /api/v1/quantities has no table to export as CSV (no top-level "rows"); ask for JSON' } })
+    expect(res.json()).toEqual({
+      error: { code: 'API_ERR_NOT_ACCEPTABLE', message: 'GET /api/v1/quantities has no table to export as CSV (no top-level "rows"); ask for JSON' },
+    })
     const stream = await app.inject('/api/v1/stream?format=csv')
     expect(stream.statusCode).toBe(406)
     expect((stream.json() as { error: { code: string } }).error.code).toBe('API_ERR_NOT_ACCEPTABLE')

@@ -64,7 +64,10 @@ export function acceptsCsvFirst(accept: string | undefined): boolean {
 function fileName(req: FastifyRequest, prefix: string): string {
   const configured = req.routeOptions.config?.csvName
   const path = (req.routeOptions.url ?? req.url.split('?')[0] ?? '').replace(prefix, '')
-  const base = (configured ?? path).replace(/[:{}]/g, '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '')
+  const base = (configured ?? path)
+    .replace(/[:{}]/g, '')
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
   return `plantwatt-${base || 'export'}.csv`
 }
 
@@ -98,7 +101,9 @@ export function installCsv(app: FastifyInstance, prefix: string): void {
   // Reported with the other validation errors, after authentication (whose preValidation hook runs first).
   app.addHook('preValidation', async (req) => {
     if (badFormat.has(req)) {
-      throw apiError('API_ERR_VALIDATION', 'query parameter "format" must be csv or json', [{ parameter: 'format', in: 'querystring', message: 'must be csv or json' }])
+      throw apiError('API_ERR_VALIDATION', 'query parameter "format" must be csv or json', [
+        { parameter: 'format', in: 'querystring', message: 'must be csv or json' },
+      ])
     }
   })
 
@@ -116,7 +121,12 @@ export function installCsv(app: FastifyInstance, prefix: string): void {
     if (!Array.isArray(rows) || !rows.every((r) => typeof r === 'object' && r !== null && !Array.isArray(r))) {
       // Not through the error handler: onSend runs after it. Same body shape as every error.
       reply.code(406).type('application/json; charset=utf-8')
-      return JSON.stringify({ error: { code: 'API_ERR_NOT_ACCEPTABLE', message: `${req.method} ${req.url.split('?')[0] ?? ''} has no table to export as CSV (no top-level "rows"); ask for JSON` } })
+      return JSON.stringify({
+        error: {
+          code: 'API_ERR_NOT_ACCEPTABLE',
+          message: `${req.method} ${req.url.split('?')[0] ?? ''} has no table to export as CSV (no top-level "rows"); ask for JSON`,
+        },
+      })
     }
     reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${fileName(req, prefix)}"`)
     return toCsv(rows as Record<string, unknown>[])

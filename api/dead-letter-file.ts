@@ -70,7 +70,8 @@ export function openDeadLetterFile(opts: DeadLetterFileOptions): DeadLetterLog {
       ;({ size, ino } = statSync(opts.file))
     } catch (err) {
       // Not written yet: ingest creates it with its first dead letter.
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && !warnedMissing) logger.warn({ file: opts.file, err: describeError(err) }, 'cannot read the dead-letter file')
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && !warnedMissing)
+        logger.warn({ file: opts.file, err: describeError(err) }, 'cannot read the dead-letter file')
       warnedMissing = true
       return
     }

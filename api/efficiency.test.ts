@@ -52,7 +52,8 @@ function client(h: () => Harness) {
   return {
     get: (who: Who, path: string, params: Record<string, string | number>) =>
       h().app.inject({ method: 'GET', url: `/api/v1${path}?${qs(params)}`, headers: { 'x-api-key': `key-${who}` } }),
-    post: (who: Who, path: string, body: unknown) => h().app.inject({ method: 'POST', url: `/api/v1${path}`, headers: { 'x-api-key': `key-${who}` }, payload: body as object }),
+    post: (who: Who, path: string, body: unknown) =>
+      h().app.inject({ method: 'POST', url: `/api/v1${path}`, headers: { 'x-api-key': `key-${who}` }, payload: body as object }),
   }
 }
 
@@ -79,7 +80,19 @@ describe('efficiency API on the embedded store', () => {
     const res = await api.post('engineer', '/baselines', FIRST)
     expect(res.statusCode, res.body).toBe(201)
     const body = res.json()
-    expect(body.revision.row).toMatchObject({ line: 'acme/w1/l1', revision: 1, supersedes: null, effectiveFrom: D0 + 14 * DAY, user: 'eng-acme', reason: 'first baseline', period: 'day', variables: 'production', n: 14, valid: true, validityReasons: '' })
+    expect(body.revision.row).toMatchObject({
+      line: 'acme/w1/l1',
+      revision: 1,
+      supersedes: null,
+      effectiveFrom: D0 + 14 * DAY,
+      user: 'eng-acme',
+      reason: 'first baseline',
+      period: 'day',
+      variables: 'production',
+      n: 14,
+      valid: true,
+      validityReasons: '',
+    })
     expect(body.revision.row.intercept).toBeCloseTo(200, 6)
     expect(body.revision.row.bProduction).toBeCloseTo(0.5, 9)
     expect(body.revision.row.r2).toBeCloseTo(1, 9)
@@ -105,7 +118,15 @@ describe('efficiency API on the embedded store', () => {
       expect(r.enpi).toBeCloseTo(0.9, 9)
       expect(r.revision).toBe(1)
     })
-    expect(body.rows.map((r: { period: string }) => r.period)).toEqual(['2026-03-16', '2026-03-17', '2026-03-18', '2026-03-19', '2026-03-20', '2026-03-21', '2026-03-22'])
+    expect(body.rows.map((r: { period: string }) => r.period)).toEqual([
+      '2026-03-16',
+      '2026-03-17',
+      '2026-03-18',
+      '2026-03-19',
+      '2026-03-20',
+      '2026-03-21',
+      '2026-03-22',
+    ])
     expect(body.totalSavings).toBeCloseTo(520, 6)
     expect(body.savingsShare).toBeCloseTo(0.1, 9)
     expect(body).toMatchObject({ line: 'acme/w1/l1', period: 'day', modelValid: true, revisions: [1], excluded: [] })
@@ -118,7 +139,13 @@ describe('efficiency API on the embedded store', () => {
   })
 
   it('a second revision from day 17 is used from then on; GET /baselines lists both', async () => {
-    const res = await api.post('admin', '/baselines', { ...FIRST, baselineStart: D0 + 14 * DAY, baselineStop: D0 + 21 * DAY, effectiveFrom: D0 + 17 * DAY, reason: 'compressor replaced' })
+    const res = await api.post('admin', '/baselines', {
+      ...FIRST,
+      baselineStart: D0 + 14 * DAY,
+      baselineStop: D0 + 21 * DAY,
+      effectiveFrom: D0 + 17 * DAY,
+      reason: 'compressor replaced',
+    })
     expect(res.statusCode, res.body).toBe(201)
     expect(res.json().revision.row).toMatchObject({ revision: 2, supersedes: 1, user: 'admin' })
     const savings = (await api.get('commission', '/savings', REPORTING)).json()
@@ -178,7 +205,19 @@ describe('efficiency API on the embedded store', () => {
     const res = await api.get('engineer', '/quality', { scope: 'acme/w1/l3', start: TQ, stop: TQ + H, limit: 1000 })
     expect(res.statusCode, res.body).toBe(200)
     const a = res.json().rows[0]
-    expect(a).toMatchObject({ device: 'a', quantity: 'energy_import_kwh', samples: 55, expectedSamples: 60, gaps: 1, missingSamples: 5, stuckSamples: 21, resets: 1, badSamples: 1, uncertainSamples: 2, truncated: false })
+    expect(a).toMatchObject({
+      device: 'a',
+      quantity: 'energy_import_kwh',
+      samples: 55,
+      expectedSamples: 60,
+      gaps: 1,
+      missingSamples: 5,
+      stuckSamples: 21,
+      resets: 1,
+      badSamples: 1,
+      uncertainSamples: 2,
+      truncated: false,
+    })
     expect(a.completeness).toBeCloseTo(0.9, 12)
     expect(res.json().details[0].gaps).toEqual([{ from: TQ + 9 * MIN, to: TQ + 15 * MIN, missingSamples: 5 }])
   })

@@ -78,10 +78,13 @@ export class HashGate {
     }
     if (this.waiting.length > 0 && this.timer === undefined && this.running < this.settings.atOnce) {
       const oldest = this.starts[0] ?? this.now()
-      this.timer = setTimeout(() => {
-        this.timer = undefined
-        this.wake()
-      }, Math.max(1, 1000 - (this.now() - oldest)))
+      this.timer = setTimeout(
+        () => {
+          this.timer = undefined
+          this.wake()
+        },
+        Math.max(1, 1000 - (this.now() - oldest)),
+      )
     }
   }
 }

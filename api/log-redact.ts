@@ -5,7 +5,8 @@ import type { FastifyRequest } from 'fastify'
  * anything named like a key, token, password or secret. Compared after URL-decoding and lower-casing,
  * so `access%5Ftoken` or `Access_Token` are caught as the query parser would read them.
  */
-const SECRET_PARAM = /^(access_?token|token|id_?token|refresh_?token|jwt|auth|authorization|bearer|api[_-]?key|apikey|x-api-key|key|password|passwd|pass|pwd|secret|client_?secret|signature|sig)$/
+const SECRET_PARAM =
+  /^(access_?token|token|id_?token|refresh_?token|jwt|auth|authorization|bearer|api[_-]?key|apikey|x-api-key|key|password|passwd|pass|pwd|secret|client_?secret|signature|sig)$/
 
 const REDACTED = '[redacted]'
 

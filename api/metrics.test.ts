@@ -8,14 +8,20 @@ const status = {
     divertedByReason: { CORE_ERR_PAYLOAD_JSON: 2 },
     sessions: [{ clientId: 'svc-away', identity: 'user:svc', role: 'service', connected: false, queued: 50, dropped: 70 }],
   },
-  ingest: { connected: true, disconnects: 1, deadLettered: { INGEST_ERR_SAMPLE_CONFLICT: 4 }, lastConnectionError: { code: 'INGEST_ERR_DISCONNECTED', message: 'x', at: 5 } },
+  ingest: {
+    connected: true,
+    disconnects: 1,
+    deadLettered: { INGEST_ERR_SAMPLE_CONFLICT: 4 },
+    lastConnectionError: { code: 'INGEST_ERR_DISCONNECTED', message: 'x', at: 5 },
+  },
   'edge/acme': { connected: false, disconnects: 2 },
 }
 
 describe('status as Prometheus metrics', () => {
   it('flattens numbers, booleans, records and session rows into samples', () => {
     const samples = statusSamples(status)
-    const find = (name: string, labels: Record<string, string> = {}) => samples.find((s) => s.name === name && JSON.stringify(s.labels) === JSON.stringify(labels))?.value
+    const find = (name: string, labels: Record<string, string> = {}) =>
+      samples.find((s) => s.name === name && JSON.stringify(s.labels) === JSON.stringify(labels))?.value
     expect(find('plantwatt_broker_queue_dropped')).toBe(70)
     expect(find('plantwatt_broker_diverted_by_reason', { key: 'CORE_ERR_PAYLOAD_JSON' })).toBe(2)
     expect(find('plantwatt_broker_sessions_dropped', { client_id: 'svc-away' })).toBe(70)

@@ -89,7 +89,10 @@ export class StatusMetrics {
       let entry = this.gauges.get(name)
       if (!entry || entry.labels !== labelNames.join(',')) {
         if (entry) this.registry.removeSingleMetric(name)
-        entry = { gauge: new Gauge({ name, help: `PlantWatt status: ${name.replace(/^plantwatt_/, '').replaceAll('_', ' ')}`, labelNames, registers: [this.registry] }), labels: labelNames.join(',') }
+        entry = {
+          gauge: new Gauge({ name, help: `PlantWatt status: ${name.replace(/^plantwatt_/, '').replaceAll('_', ' ')}`, labelNames, registers: [this.registry] }),
+          labels: labelNames.join(','),
+        }
         this.gauges.set(name, entry)
       }
       for (const s of samples) entry.gauge.set(s.labels, s.value)

@@ -58,7 +58,16 @@ function suite(name: string, open: () => Promise<TelemetryStore>, full: boolean)
       expect(day.body.energyKwh).toBeCloseTo(2375, 6)
       const month = await get('/energy?scope=acme/w1/l1&start=2026-03-01&stop=2026-04-01&granularity=month')
       // 31 × 2400 − 25 = 74375 kWh; no data for 48 of 744 hours.
-      expect(month.body.rows).toEqual([{ scope: 'acme/w1/l1', bucket: '2026-03', start: MAR2 - 24 * H, end: MAR2 + 30 * 24 * H, energyKwh: expect.closeTo(74375, 6), coverage: expect.closeTo(696 / 744, 9) }])
+      expect(month.body.rows).toEqual([
+        {
+          scope: 'acme/w1/l1',
+          bucket: '2026-03',
+          start: MAR2 - 24 * H,
+          end: MAR2 + 30 * 24 * H,
+          energyKwh: expect.closeTo(74375, 6),
+          coverage: expect.closeTo(696 / 744, 9),
+        },
+      ])
     })
 
     it('GET /cost: a day straddling every tariff period, the reset on the flat → valley boundary', async () => {
@@ -77,13 +86,23 @@ function suite(name: string, open: () => Promise<TelemetryStore>, full: boolean)
       // Two-part site: 1717.6016 energy + 300 kW × 42 demand charge.
       const two = await get('/cost?scope=acme/w2&start=2026-03-02&stop=2026-03-03&granularity=total')
       expect(two.body.totalCost).toBeCloseTo(14317.6016, 6)
-      expect(two.body.rows.find((x: Json) => x.period === 'demand_charge')).toMatchObject({ cost: expect.closeTo(12600, 6), demandKw: expect.closeTo(300, 6), pricePerKwh: null })
+      expect(two.body.rows.find((x: Json) => x.period === 'demand_charge')).toMatchObject({
+        cost: expect.closeTo(12600, 6),
+        demandKw: expect.closeTo(300, 6),
+        pricePerKwh: null,
+      })
     })
 
     it('GET /carbon names the factor; GET /demand against the contract; GET /sec grades', async () => {
       const c = await get('/carbon?scope=acme/w1/l1&start=2026-03-01&stop=2026-04-01&granularity=month')
       // 74375 kWh × 0.4364 (Hubei 2022, newest ≤ 2026) = 32457.25 kg CO2; × 0.1229 = 9140.6875 kgce.
-      expect(c.body.rows[0]).toMatchObject({ kgCo2: expect.closeTo(32457.25, 5), kgce: expect.closeTo(9140.6875, 5), factorRegion: 'hubei', factorYear: 2022, kgCo2PerKwh: 0.4364 })
+      expect(c.body.rows[0]).toMatchObject({
+        kgCo2: expect.closeTo(32457.25, 5),
+        kgce: expect.closeTo(9140.6875, 5),
+        factorRegion: 'hubei',
+        factorYear: 2022,
+        kgCo2PerKwh: 0.4364,
+      })
       expect(c.body.factors[0].source).toBeTruthy()
       const d = await get('/demand?scope=acme/w2&start=2026-03-02&stop=2026-03-03&granularity=hour')
       expect(d.body.rows).toHaveLength(24)
@@ -93,7 +112,14 @@ function suite(name: string, open: () => Promise<TelemetryStore>, full: boolean)
       const s = await get('/sec?scope=acme&start=2026-03-01&stop=2026-04-01&granularity=total')
       // 74375 kWh / 89.28 t × 0.1229 = 102.3823 kgce/t: 标杆 100 < x ≤ 基准 117 → compliant, +2.38 %.
       expect(s.body.rows).toHaveLength(1)
-      expect(s.body.rows[0]).toMatchObject({ line: 'acme/w1/l1', grade: 'compliant', benchmarkProduct: 'cement-clinker', benchmarkUnit: 'kgce/t', value: expect.closeTo(102.3822525, 5), gapToBenchmarkPct: expect.closeTo(2.3822525, 5) })
+      expect(s.body.rows[0]).toMatchObject({
+        line: 'acme/w1/l1',
+        grade: 'compliant',
+        benchmarkProduct: 'cement-clinker',
+        benchmarkUnit: 'kgce/t',
+        value: expect.closeTo(102.3822525, 5),
+        gapToBenchmarkPct: expect.closeTo(2.3822525, 5),
+      })
       expect(s.body.sources.benchmarks['cement-clinker']).toBeTruthy()
     })
 
@@ -126,7 +152,9 @@ function suite(name: string, open: () => Promise<TelemetryStore>, full: boolean)
 
     it('GET /production and the CSV export of a table', async () => {
       const p = await get('/production?scope=acme/w1/l1&start=2026-03-02&stop=2026-03-03&granularity=total')
-      expect(p.body.rows).toEqual([{ line: 'acme/w1/l1', product: 'clinker', unit: 't', bucket: 'total', start: MAR2, end: MAR2 + 24 * H, output: expect.closeTo(2.88, 9), coverage: 1 }])
+      expect(p.body.rows).toEqual([
+        { line: 'acme/w1/l1', product: 'clinker', unit: 't', bucket: 'total', start: MAR2, end: MAR2 + 24 * H, output: expect.closeTo(2.88, 9), coverage: 1 },
+      ])
       const csv = await get('/cost?scope=acme/w1/l1&start=2026-03-02&stop=2026-03-03&granularity=day&format=csv')
       expect(csv.res.headers['content-type']).toContain('text/csv')
       const lines = csv.res.body.replace('\uFEFF', '').trim().split('\r\n')
@@ -176,13 +204,23 @@ function suite(name: string, open: () => Promise<TelemetryStore>, full: boolean)
       // flat 06:00–12:00 widened to 13:00 overlaps valley 12:00–14:00 for an hour.
       const bad = {
         ...HUBEI_SINGLE_PART_1_10KV,
-        versions: [{ ...version, seasons: [{ ...season, spans: season.spans.map((s) => (s.period === 'flat' && s.from === '06:00' ? { ...s, to: '13:00' } : s)) }, ...version.seasons.slice(1)] }],
+        versions: [
+          {
+            ...version,
+            seasons: [
+              { ...season, spans: season.spans.map((s) => (s.period === 'flat' && s.from === '06:00' ? { ...s, to: '13:00' } : s)) },
+              ...version.seasons.slice(1),
+            ],
+          },
+        ],
       }
       const res = await app.inject({ method: 'POST', url: '/api/v1/tariffs/check', headers: ADMIN, payload: bad })
       expect(res.statusCode).toBe(400)
       const body = res.json() as Json
       expect(body.error.code).toBe('ANALYTICS_ERR_TARIFF')
-      expect(body.error.details).toEqual([expect.objectContaining({ problem: 'overlap', from: '12:00', to: '13:00', periods: ['flat', 'valley'], season: 'other months' })])
+      expect(body.error.details).toEqual([
+        expect.objectContaining({ problem: 'overlap', from: '12:00', to: '13:00', periods: ['flat', 'valley'], season: 'other months' }),
+      ])
       const malformed = await app.inject({ method: 'POST', url: '/api/v1/tariffs/check', headers: ADMIN, payload: { id: 'x' } })
       expect(malformed.statusCode).toBe(400)
       expect(malformed.json().error.code).toBe('API_ERR_VALIDATION')

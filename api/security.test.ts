@@ -170,7 +170,11 @@ describe('POST /auth/login throttling', () => {
       expect(held.statusCode).toBe(429)
       expect(held.headers['retry-after']).toBe('1')
       expect(held.json()).toEqual({
-        error: { code: 'API_ERR_RATE_LIMITED', message: 'too many failed logins of this username from this address; retry in 1 s', details: { retryAfterS: 1, by: 'user-address' } },
+        error: {
+          code: 'API_ERR_RATE_LIMITED',
+          message: 'too many failed logins of this username from this address; retry in 1 s',
+          details: { retryAfterS: 1, by: 'user-address' },
+        },
       })
 
       // The owner, from another address, is not locked out by the attacker.
@@ -287,14 +291,23 @@ describe('secrets never reach the logs', () => {
     expect(text).toContain('login refused')
     expect(token).toMatch(/^ey/)
     // The token's signature part, the key, the passwords: none appear anywhere in the log.
-    for (const secret of [SECRET, ADMIN_KEY, token.split('.')[2] as string, 'engineer-a-pass', 'typed-my-password-here-by-mistake', 'hunter2-secret-password']) {
+    for (const secret of [
+      SECRET,
+      ADMIN_KEY,
+      token.split('.')[2] as string,
+      'engineer-a-pass',
+      'typed-my-password-here-by-mistake',
+      'hunter2-secret-password',
+    ]) {
       expect(text, secret).not.toContain(secret)
     }
   })
 
   it('redactUrl catches encoded and differently cased names and keeps the rest', () => {
     expect(redactUrl('/api/v1/stream?line=a/b/c&access_token=ey.x.y')).toBe('/api/v1/stream?line=a/b/c&access_token=[redacted]')
-    expect(redactUrl('/x?ACCESS_TOKEN=1&Api-Key=2&password=3&token=4&q=5#frag')).toBe('/x?ACCESS_TOKEN=[redacted]&Api-Key=[redacted]&password=[redacted]&token=[redacted]&q=5#frag')
+    expect(redactUrl('/x?ACCESS_TOKEN=1&Api-Key=2&password=3&token=4&q=5#frag')).toBe(
+      '/x?ACCESS_TOKEN=[redacted]&Api-Key=[redacted]&password=[redacted]&token=[redacted]&q=5#frag',
+    )
     expect(redactUrl('/x?access%5Ftoken=1&%61pi_key=2')).toBe('/x?access%5Ftoken=[redacted]&%61pi_key=[redacted]')
     expect(redactUrl('/api/v1/devices?enterprise=acme')).toBe('/api/v1/devices?enterprise=acme')
   })
@@ -355,10 +368,14 @@ describe('a bad-key flood from one address', () => {
 
   it('/health with random scrypt-checked keys never answers 429, even when the hash gate is full', async () => {
     await withApp({ auth, rateLimit: { hashChecksPerS: 1, hashChecksAtOnce: 1 } }, async (app) => {
-      const res = await Promise.all(Array.from({ length: 20 }, (_, i) => app.inject({ url: '/api/v1/health', headers: { 'x-api-key': `pwk_random_${i}` }, remoteAddress: '10.66.0.2' })))
+      const res = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => app.inject({ url: '/api/v1/health', headers: { 'x-api-key': `pwk_random_${i}` }, remoteAddress: '10.66.0.2' })),
+      )
       expect(res.map((r) => r.statusCode)).toEqual(Array.from({ length: 20 }, () => 200))
       // …while a protected route under the same flood is told to come back.
-      const protectedRes = await Promise.all(Array.from({ length: 20 }, (_, i) => app.inject({ url: '/api/v1/devices', headers: { 'x-api-key': `pwk_other_${i}` }, remoteAddress: '10.66.0.3' })))
+      const protectedRes = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => app.inject({ url: '/api/v1/devices', headers: { 'x-api-key': `pwk_other_${i}` }, remoteAddress: '10.66.0.3' })),
+      )
       expect(protectedRes.some((r) => r.statusCode === 429 && r.headers['retry-after'] === '1')).toBe(true)
       expect(protectedRes.every((r) => r.statusCode === 429 || r.statusCode === 401)).toBe(true)
     })

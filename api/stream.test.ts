@@ -16,7 +16,18 @@ import { StreamHub, inScope } from './hub.ts'
 const PLANT: PlantModel = validateConfig(PlantModelSchema, {
   timezone: 'Asia/Shanghai',
   enterprises: [
-    { id: 'acme', sites: [{ id: 'wuhan', lines: [{ id: 'l1', devices: [{ id: 'meter', name: '进线 L1', kind: 'meter' }] }, { id: 'l2', devices: [{ id: 'meter', kind: 'meter' }] }] }] },
+    {
+      id: 'acme',
+      sites: [
+        {
+          id: 'wuhan',
+          lines: [
+            { id: 'l1', devices: [{ id: 'meter', name: '进线 L1', kind: 'meter' }] },
+            { id: 'l2', devices: [{ id: 'meter', kind: 'meter' }] },
+          ],
+        },
+      ],
+    },
     { id: 'bolt', sites: [{ id: 'xiangyang', lines: [{ id: 'l1', devices: [{ id: 'meter', kind: 'meter' }] }] }] },
   ],
 })
@@ -97,7 +108,17 @@ class SseClient {
 
 interface ValuesEvent {
   ts: number
-  devices: { enterprise: string; site: string; line: string; device: string; name: string; ts: number; seq?: number; values: Record<string, number>; quality: Record<string, string> }[]
+  devices: {
+    enterprise: string
+    site: string
+    line: string
+    device: string
+    name: string
+    ts: number
+    seq?: number
+    values: Record<string, number>
+    quality: Record<string, string>
+  }[]
 }
 
 let dir: string
@@ -176,7 +197,9 @@ describe('GET /api/v1/stream (Server-Sent Events over a real socket)', () => {
       expect(client.res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
       const first = await client.waitFor('first values', () => client.of<ValuesEvent>('values')[0])
       // Only l1's meter, not l2's: the subscription is one line.
-      expect(first.devices).toEqual([{ ...L1, device: 'meter', name: '进线 L1', ts: expect.any(Number), seq: 1, values: { active_power_kw: 100 }, quality: {} }])
+      expect(first.devices).toEqual([
+        { ...L1, device: 'meter', name: '进线 L1', ts: expect.any(Number), seq: 1, values: { active_power_kw: 100 }, quality: {} },
+      ])
 
       await write(L2, 222, 2) // another line: never sent here
       await write(L1, 137.5, 2)
@@ -270,7 +293,11 @@ describe('GET /api/v1/stream (Server-Sent Events over a real socket)', () => {
         mine.close()
       }
       // EventSource cannot set headers: the login token goes in the query.
-      const login = await fetch(url.replace('/stream', '/auth/login'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'eng-a', password: 'stream-pass' }) })
+      const login = await fetch(url.replace('/stream', '/auth/login'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'eng-a', password: 'stream-pass' }),
+      })
       const { token } = (await login.json()) as { token: string }
       const viaQuery = await SseClient.open(`${url}?enterprise=acme&site=wuhan&line=l1&access_token=${encodeURIComponent(token)}`)
       try {

@@ -60,7 +60,10 @@ describe('parseRange and checkRange', () => {
   }
 
   it('parses both bounds in the zone and returns them', () => {
-    expect(parseRange('2025-11-29', '2025-11-30', 'Asia/Shanghai', { maxDays: 1 })).toEqual({ start: Date.UTC(2025, 10, 28, 16), stop: Date.UTC(2025, 10, 29, 16) })
+    expect(parseRange('2025-11-29', '2025-11-30', 'Asia/Shanghai', { maxDays: 1 })).toEqual({
+      start: Date.UTC(2025, 10, 28, 16),
+      stop: Date.UTC(2025, 10, 29, 16),
+    })
   })
 
   it('rejects a start at or after the stop with API_ERR_RANGE, naming both bounds', () => {

@@ -39,11 +39,20 @@ export function parseInstant(text: string, param: string, timezone: string, plac
   if (EPOCH_MS_RE.test(text)) return Number(text)
   const m = ISO_RE.exec(text)
   const bad = () =>
-    apiError('API_ERR_VALIDATION', `${PLACE_NAMES[place].one} "${param}": ${JSON.stringify(text)} is not a time: expected epoch milliseconds or ISO 8601 (e.g. 2025-11-29T08:00:00+08:00)`, [
-      { parameter: param, in: place, message: 'expected epoch milliseconds or ISO 8601' },
-    ])
+    apiError(
+      'API_ERR_VALIDATION',
+      `${PLACE_NAMES[place].one} "${param}": ${JSON.stringify(text)} is not a time: expected epoch milliseconds or ISO 8601 (e.g. 2025-11-29T08:00:00+08:00)`,
+      [{ parameter: param, in: place, message: 'expected epoch milliseconds or ISO 8601' }],
+    )
   if (!m) throw bad()
-  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map((v) => Number(v ?? 0)) as [number, number, number, number, number, number]
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map((v) => Number(v ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ]
   const ms = Number((m[7] ?? '').padEnd(3, '0').slice(0, 3))
   const wall = Date.UTC(year, month - 1, day, hour, minute, second, ms)
   const check = new Date(wall)
@@ -84,7 +93,10 @@ export function checkRange(range: InstantRange, rules: RangeRules = {}): Instant
   const what = `${PLACE_NAMES[rules.place ?? 'querystring'].two} "${a}" and "${b}"`
   const { start, stop } = range
   if (start >= stop) {
-    throw apiError('API_ERR_RANGE', `${what}: ${a} (${new Date(start).toISOString()}) must be before ${b} (${new Date(stop).toISOString()})`, { [a]: start, [b]: stop })
+    throw apiError('API_ERR_RANGE', `${what}: ${a} (${new Date(start).toISOString()}) must be before ${b} (${new Date(stop).toISOString()})`, {
+      [a]: start,
+      [b]: stop,
+    })
   }
   const { maxDays } = rules
   if (maxDays !== undefined && stop - start > maxDays * DAY_MS) {

@@ -98,17 +98,19 @@ interface LineInfo {
 
 function linesOf(scenario: Scenario): LineInfo[] {
   const out: LineInfo[] = []
-  for (const e of scenario.enterprises) for (const s of e.sites) for (const l of s.lines) {
-    const key = lineKey({ enterprise: e.id, site: s.id, line: l.id })
-    out.push({
-      key,
-      shifts: l.loadShape === 'shifts',
-      meters: [
-        { key: `${key}/${l.mainMeter.id}`, ratedKw: l.ratedKw, main: true },
-        ...l.subMeters.map((m) => ({ key: `${key}/${m.id}`, ratedKw: l.ratedKw * m.share, main: false })),
-      ],
-    })
-  }
+  for (const e of scenario.enterprises)
+    for (const s of e.sites)
+      for (const l of s.lines) {
+        const key = lineKey({ enterprise: e.id, site: s.id, line: l.id })
+        out.push({
+          key,
+          shifts: l.loadShape === 'shifts',
+          meters: [
+            { key: `${key}/${l.mainMeter.id}`, ratedKw: l.ratedKw, main: true },
+            ...l.subMeters.map((m) => ({ key: `${key}/${m.id}`, ratedKw: l.ratedKw * m.share, main: false })),
+          ],
+        })
+      }
   return out
 }
 
@@ -138,9 +140,18 @@ export function generateFaults(scenario: Scenario, from: number, to: number, per
     let end: number | undefined
     const f: Partial<FaultInput> = {}
     switch (kind) {
-      case 'step': end = start + (2 + Math.floor(rnd() * 5)) * HOUR_MS; f.deltaKw = Math.max(1, Math.round(0.15 * sizeScale * meter.ratedKw)); break
-      case 'spike': end = start + (10 + Math.floor(rnd() * 11)) * MINUTE_MS; f.deltaKw = Math.max(1, Math.round(0.5 * sizeScale * meter.ratedKw)); break
-      case 'drift': end = start + (24 + Math.floor(rnd() * 13)) * HOUR_MS; f.kwPerDay = Math.max(1, Math.round(0.1 * sizeScale * meter.ratedKw)); break
+      case 'step':
+        end = start + (2 + Math.floor(rnd() * 5)) * HOUR_MS
+        f.deltaKw = Math.max(1, Math.round(0.15 * sizeScale * meter.ratedKw))
+        break
+      case 'spike':
+        end = start + (10 + Math.floor(rnd() * 11)) * MINUTE_MS
+        f.deltaKw = Math.max(1, Math.round(0.5 * sizeScale * meter.ratedKw))
+        break
+      case 'drift':
+        end = start + (24 + Math.floor(rnd() * 13)) * HOUR_MS
+        f.kwPerDay = Math.max(1, Math.round(0.1 * sizeScale * meter.ratedKw))
+        break
       case 'standby': {
         // From local (UTC+8) noon of the day, for two nights.
         start = Math.ceil((start + 8 * HOUR_MS) / DAY_MS) * DAY_MS - 8 * HOUR_MS + 12 * HOUR_MS
@@ -148,13 +159,26 @@ export function generateFaults(scenario: Scenario, from: number, to: number, per
         f.kw = Math.max(1, Math.round(0.3 * sizeScale * meter.ratedKw))
         break
       }
-      case 'offline': end = start + (20 + Math.floor(rnd() * 71)) * MINUTE_MS; break
-      case 'stuck': end = start + (1 + Math.floor(rnd() * 3)) * HOUR_MS; break
-      case 'counter_reset': end = undefined; break
-      default: continue
+      case 'offline':
+        end = start + (20 + Math.floor(rnd() * 71)) * MINUTE_MS
+        break
+      case 'stuck':
+        end = start + (1 + Math.floor(rnd() * 3)) * HOUR_MS
+        break
+      case 'counter_reset':
+        end = undefined
+        break
+      default:
+        continue
     }
     if ((end ?? start + HOUR_MS) > to - 6 * HOUR_MS) continue
-    out.push({ device: meter.key, kind, start: new Date(start).toISOString(), ...(end !== undefined ? { end: new Date(end).toISOString() } : {}), ...f } as FaultInput)
+    out.push({
+      device: meter.key,
+      kind,
+      start: new Date(start).toISOString(),
+      ...(end !== undefined ? { end: new Date(end).toISOString() } : {}),
+      ...f,
+    } as FaultInput)
     free.set(line.key, (end ?? start + HOUR_MS) + 12 * HOUR_MS)
   }
   return out
@@ -166,8 +190,19 @@ const REPLAY_FIELDS = ['active_power_kw', 'power_factor', 'energy_import_kwh', '
 async function replay(store: TelemetryStore, engine: AlertEngine, from: number, to: number, onAlert: (a: Alert) => void): Promise<void> {
   for (let day = from; day < to; day += DAY_MS) {
     const stop = Math.min(to, day + DAY_MS)
-    const rows = await store.aggregate({ measurement: TELEMETRY_MEASUREMENT, fields: REPLAY_FIELDS, start: day, stop, every: '1m', fn: 'last', groupBy: ['enterprise', 'site', 'line', 'device'] })
-    const byMinute = new Map<number, Map<string, { address: { enterprise: string; site: string; line: string; device: string }; values: Record<string, number> }>>()
+    const rows = await store.aggregate({
+      measurement: TELEMETRY_MEASUREMENT,
+      fields: REPLAY_FIELDS,
+      start: day,
+      stop,
+      every: '1m',
+      fn: 'last',
+      groupBy: ['enterprise', 'site', 'line', 'device'],
+    })
+    const byMinute = new Map<
+      number,
+      Map<string, { address: { enterprise: string; site: string; line: string; device: string }; values: Record<string, number> }>
+    >()
     for (const r of rows) {
       let m = byMinute.get(r.windowStart)
       if (!m) byMinute.set(r.windowStart, (m = new Map()))
@@ -218,7 +253,12 @@ function activeFrom(f: FaultRecord, timezone: string): number {
  * load fault, on the main meter of the fault's line — `mainMeters`, default devices named `main`)
  * opened between the fault's start and 2 h after its end (1 h after the start for faults without end).
  */
-export function score(alerts: readonly Alert[], faults: readonly FaultRecord[], mainMeters?: ReadonlySet<string>, timezone = DEFAULT_TIMEZONE): { claimed: Record<string, KindScore>; unmatched: Alert[] } {
+export function score(
+  alerts: readonly Alert[],
+  faults: readonly FaultRecord[],
+  mainMeters?: ReadonlySet<string>,
+  timezone = DEFAULT_TIMEZONE,
+): { claimed: Record<string, KindScore>; unmatched: Alert[] } {
   const matchedTo = new Map<string, FaultRecord>()
   for (const a of alerts) {
     const f = faults.find((x) => matches(a, x, mainMeters))
@@ -276,14 +316,19 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
     const bf = await backfillScenario(scenario, store, { start, stop, stepMs: 60_000, integrationMs: 60_000, fields: 'core', groundTruthFile })
     const backfillMs = Date.now() - t0
     log(`backfilled ${bf.points} points of ${bf.devices} devices in ${backfillMs} ms`)
-    const faults = readFileSync(groundTruthFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as FaultRecord)
+    const faults = readFileSync(groundTruthFile, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as FaultRecord)
 
     const plant = scenarioPlantModel(scenario)
     const { rules } = validateAlertsConfig({ rules: EVAL_RULES }, 'eval rules')
     t0 = Date.now()
     const baselines = await learnBaselines({ store, plant, rules, now: learnEnd })
     const learnMs = Date.now() - t0
-    log(`learned ${baselines.anomaly.size} baselines (${[...baselines.anomaly.values()].filter((b) => b.model === 'production').length} on production), ${baselines.idleKw.size} idle levels in ${learnMs} ms`)
+    log(
+      `learned ${baselines.anomaly.size} baselines (${[...baselines.anomaly.values()].filter((b) => b.model === 'production').length} on production), ${baselines.idleKw.size} idle levels in ${learnMs} ms`,
+    )
 
     const engine = new AlertEngine({ plant, rules, baselines })
     const opened: Alert[] = []
@@ -294,11 +339,17 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalResult> {
 
     const clean = opened.filter((a) => a.openedAt < cleanEnd)
     const mainMeters = new Set(linesOf(scenario).flatMap((l) => l.meters.filter((m) => m.main).map((m) => m.key)))
-    const scored = score(opened.filter((a) => a.openedAt >= cleanEnd), faults, mainMeters, scenario.timezone)
+    const scored = score(
+      opened.filter((a) => a.openedAt >= cleanEnd),
+      faults,
+      mainMeters,
+      scenario.timezone,
+    )
     const byRule: Record<string, number> = {}
     for (const a of clean) byRule[a.rule] = (byRule[a.rule] ?? 0) + 1
     if (opts.verbose) {
-      for (const a of [...clean, ...scored.unmatched]) log(`unmatched: ${a.rule} ${deviceKey(a.address)} at ${iso(a.openedAt)} value ${a.value.toFixed(1)} expected ${a.threshold?.toFixed(1)}`)
+      for (const a of [...clean, ...scored.unmatched])
+        log(`unmatched: ${a.rule} ${deviceKey(a.address)} at ${iso(a.openedAt)} value ${a.value.toFixed(1)} expected ${a.threshold?.toFixed(1)}`)
       for (const f of faults) {
         const hit = opened.some((a) => matches(a, f, mainMeters))
         if (!hit) log(`missed: ${f.kind} on ${f.device} ${iso(f.start)} – ${f.end ? iso(f.end) : '…'} ${JSON.stringify(f.parameters)}`)

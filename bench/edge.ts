@@ -125,7 +125,9 @@ const DENSE_QUANTITIES = Object.keys(QUANTITIES).slice(0, 30)
 
 function denseProfileYaml(): string {
   const points = DENSE_QUANTITIES.map((q, i) => `  - { quantity: ${q}, function: holding, address: ${2 * i}, type: float32 }`)
-  return ['name: bench-dense', 'vendor: PlantWatt', 'model: bench', 'source: bench/edge.ts (30 float32 values in one block)', 'points:', ...points, ''].join('\n')
+  return ['name: bench-dense', 'vendor: PlantWatt', 'model: bench', 'source: bench/edge.ts (30 float32 values in one block)', 'points:', ...points, ''].join(
+    '\n',
+  )
 }
 
 async function runWorld(spec: WorldSpec): Promise<void> {
@@ -170,12 +172,23 @@ async function runWorld(spec: WorldSpec): Promise<void> {
       const machines = Array.from({ length: spec.opcua.machinesPerServer }, (_, m) => ({
         id: `m${s}x${m}`,
         kind: 'cnc' as const,
-        snapshot: (): MachineSnapshot => ({ ts: Date.now(), state: (tick % 4) as 0 | 1 | 2 | 3, stateName: 'running', powerKw: 10 + (tick % 100) / 10, energyKwh: 1000 + tick, partCount: tick, product: 'disc' }),
+        snapshot: (): MachineSnapshot => ({
+          ts: Date.now(),
+          state: (tick % 4) as 0 | 1 | 2 | 3,
+          stateName: 'running',
+          powerKw: 10 + (tick % 100) / 10,
+          energyKwh: 1000 + tick,
+          partCount: tick,
+          product: 'disc',
+        }),
       }))
       const server = await startOpcuaMachineServer({ pkiFolder: join(spec.opcua.pkiDir, `server-${s}`), name: `bench-${s}`, machines })
       closers.push(() => server.close())
       servers.push(server)
-      info.opcua.push({ endpointUrl: server.endpointUrl, machines: machines.map((m) => ({ id: m.id, nodeIds: { ...(server.nodeIds[m.id] as Record<string, string>) } })) })
+      info.opcua.push({
+        endpointUrl: server.endpointUrl,
+        machines: machines.map((m) => ({ id: m.id, nodeIds: { ...(server.nodeIds[m.id] as Record<string, string>) } })),
+      })
     }
     const timer = setInterval(() => {
       tick++
@@ -212,7 +225,13 @@ interface AgentMeasure {
 
 function totals(s: AgentStatus) {
   return s.devices.reduce(
-    (t, d) => ({ values: t.values + d.values, reads: t.reads + d.reads, readErrors: t.readErrors + d.readErrors, pointErrors: t.pointErrors + d.pointErrors, published: t.published + d.publishedSamples }),
+    (t, d) => ({
+      values: t.values + d.values,
+      reads: t.reads + d.reads,
+      readErrors: t.readErrors + d.readErrors,
+      pointErrors: t.pointErrors + d.pointErrors,
+      published: t.published + d.publishedSamples,
+    }),
     { values: 0, reads: 0, readErrors: 0, pointErrors: 0, published: 0 },
   )
 }
@@ -260,7 +279,10 @@ async function runAgent(spec: AgentSpec): Promise<void> {
 /* ---------------------------------------------------------------- orchestrator */
 
 function child(role: 'world' | 'agent', spec: unknown, execArgv: string[] = []): { proc: ChildProcess; line: Promise<string> } {
-  const proc = spawn(process.execPath, [...execArgv, '--import', 'tsx', SELF, role], { env: { ...process.env, PW_EDGE_BENCH: JSON.stringify(spec) }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const proc = spawn(process.execPath, [...execArgv, '--import', 'tsx', SELF, role], {
+    env: { ...process.env, PW_EDGE_BENCH: JSON.stringify(spec) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let err = ''
   proc.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-8000)))
   const line = new Promise<string>((resolveLine, reject) => {
@@ -268,7 +290,10 @@ function child(role: 'world' | 'agent', spec: unknown, execArgv: string[] = []):
     proc.stdout?.on('data', (d: Buffer) => {
       out += d.toString()
       // node-opcua prints its warnings on stdout: the answer is the first JSON line
-      const json = out.split('\n').slice(0, -1).find((l) => l.startsWith('{'))
+      const json = out
+        .split('\n')
+        .slice(0, -1)
+        .find((l) => l.startsWith('{'))
       if (json) resolveLine(json)
     })
     proc.once('exit', (code) => reject(new Error(`bench ${role} exited (${code}) early: ${err}`)))
@@ -310,9 +335,17 @@ export interface RunSpec {
 }
 
 export async function measureEdgeRun(spec: RunSpec): Promise<EdgeRun> {
-  const worldSpec: WorldSpec = spec.workload === 'opcua' && spec.opcua
-    ? { opcua: { servers: spec.opcua.servers, machinesPerServer: spec.opcua.machinesPerServer, publishMs: spec.opcua.samplingIntervalMs, pkiDir: join(spec.tmp, 'world-pki') } }
-    : { modbus: { workload: spec.workload as 'sdm630' | 'dense', devices: spec.devices } }
+  const worldSpec: WorldSpec =
+    spec.workload === 'opcua' && spec.opcua
+      ? {
+          opcua: {
+            servers: spec.opcua.servers,
+            machinesPerServer: spec.opcua.machinesPerServer,
+            publishMs: spec.opcua.samplingIntervalMs,
+            pkiDir: join(spec.tmp, 'world-pki'),
+          },
+        }
+      : { modbus: { workload: spec.workload as 'sdm630' | 'dense', devices: spec.devices } }
   const started = performance.now()
   const world = child('world', worldSpec)
   try {
@@ -322,29 +355,66 @@ export async function measureEdgeRun(spec: RunSpec): Promise<EdgeRun> {
     if (spec.workload === 'opcua') {
       const pkiDir = join(spec.tmp, 'agent-pki')
       const machines = info.opcua.flatMap((s) => s.machines.map((m) => ({ ...m, endpointUrl: s.endpointUrl })))
-      const opcua = { endpointUrl: '', securityMode: 'None', securityPolicy: 'None', pkiDir, mode: 'subscribe', samplingIntervalMs: spec.opcua?.samplingIntervalMs ?? 100, publishingIntervalMs: spec.opcua?.publishingIntervalMs ?? 1000, queueSize: 20, timeoutMs: 10_000 }
+      const opcua = {
+        endpointUrl: '',
+        securityMode: 'None',
+        securityPolicy: 'None',
+        pkiDir,
+        mode: 'subscribe',
+        samplingIntervalMs: spec.opcua?.samplingIntervalMs ?? 100,
+        publishingIntervalMs: spec.opcua?.publishingIntervalMs ?? 1000,
+        queueSize: 20,
+        timeoutMs: 10_000,
+      }
       devices = machines.map((m, i) => {
         const file = join(spec.tmp, `ua-${m.id}.yaml`)
         const ids = m.nodeIds
-        writeFileSync(file, [`name: bench-ua-${i}`, 'vendor: PlantWatt', 'model: simulator', 'source: simulators/opcua/server.ts', 'points:',
-          `  - { quantity: machine_state, nodeId: '${ids.State}' }`, `  - { quantity: active_power_kw, nodeId: '${ids.PowerKw}' }`,
-          `  - { quantity: energy_import_kwh, nodeId: '${ids.EnergyKwh}' }`, `  - { quantity: output_count, nodeId: '${ids.PartCount}' }`, ''].join('\n'))
+        writeFileSync(
+          file,
+          [
+            `name: bench-ua-${i}`,
+            'vendor: PlantWatt',
+            'model: simulator',
+            'source: simulators/opcua/server.ts',
+            'points:',
+            `  - { quantity: machine_state, nodeId: '${ids.State}' }`,
+            `  - { quantity: active_power_kw, nodeId: '${ids.PowerKw}' }`,
+            `  - { quantity: energy_import_kwh, nodeId: '${ids.EnergyKwh}' }`,
+            `  - { quantity: output_count, nodeId: '${ids.PartCount}' }`,
+            '',
+          ].join('\n'),
+        )
         return { ...place, device: m.id, driver: 'opcua', profile: file, pollIntervalMs: 1000, opcua: { ...opcua, endpointUrl: m.endpointUrl } }
       })
     } else {
       const profile = spec.workload === 'dense' ? join(spec.tmp, 'bench-dense.yaml') : 'eastron-sdm630'
       if (spec.workload === 'dense') writeFileSync(profile, denseProfileYaml())
-      devices = info.modbus.map((m, i) => ({ ...place, device: `m${i}`, driver: 'modbus', profile, pollIntervalMs: spec.pollIntervalMs, connection: { host: m.host, port: m.port, unitId: m.unitId, timeoutMs: 1000 } }))
+      devices = info.modbus.map((m, i) => ({
+        ...place,
+        device: `m${i}`,
+        driver: 'modbus',
+        profile,
+        pollIntervalMs: spec.pollIntervalMs,
+        connection: { host: m.host, port: m.port, unitId: m.unitId, timeoutMs: 1000 },
+      }))
     }
     const bufferDir = mkdtempSync(join(spec.tmp, 'buffer-'))
     const config = { agentId: 'bench-edge', buffer: spec.buffer, bufferDir, statusIntervalMs: 1000, devices }
     const profDir = process.env.PW_BENCH_CPU_PROF
-    const agentSpec: AgentSpec = { config, mqtt: { url: info.brokerUrl, keepaliveS: 30, reconnectPeriodMs: 100, clientId: 'bench-edge' }, warmupMs: spec.workload === 'opcua' ? 3000 : 1500, durationMs: spec.durationMs }
+    const agentSpec: AgentSpec = {
+      config,
+      mqtt: { url: info.brokerUrl, keepaliveS: 30, reconnectPeriodMs: 100, clientId: 'bench-edge' },
+      warmupMs: spec.workload === 'opcua' ? 3000 : 1500,
+      durationMs: spec.durationMs,
+    }
     const worldCpu0 = procCpuS(world.proc.pid as number)
     const agent = child('agent', agentSpec, profDir ? ['--cpu-prof', '--cpu-prof-dir', join(profDir, `${spec.workload}-${spec.buffer}-${spec.devices}`)] : [])
     const t0 = performance.now()
     const m = JSON.parse(await agent.line) as AgentMeasure
-    if (process.env.PW_BENCH_VERBOSE) process.stderr.write(`bench edge: ${spec.workload} ${spec.buffer} ${devices.length} devices: ${JSON.stringify(m)} (run ${((performance.now() - started) / 1000).toFixed(1)} s)\n`)
+    if (process.env.PW_BENCH_VERBOSE)
+      process.stderr.write(
+        `bench edge: ${spec.workload} ${spec.buffer} ${devices.length} devices: ${JSON.stringify(m)} (run ${((performance.now() - started) / 1000).toFixed(1)} s)\n`,
+      )
     // The world's CPU over the agent's whole life (warm-up included): an approximation.
     const worldCores = (procCpuS(world.proc.pid as number) - worldCpu0) / ((performance.now() - t0) / 1000)
     await new Promise<void>((r) => (agent.proc.exitCode !== null ? r() : agent.proc.once('exit', () => r())))
@@ -392,8 +462,19 @@ export async function runEdgeBenchmark(options: EdgeBenchmarkOptions = {}): Prom
     const servers = options.opcuaServers ?? 4
     const perServer = options.opcuaMachinesPerServer ?? 8
     const samplingIntervalMs = 100
-    const ua = await measureEdgeRun({ ...base, durationMs: Math.max(durationMs, 5000), workload: 'opcua', buffer: 'disk', devices: servers * perServer, opcua: { servers, machinesPerServer: perServer, samplingIntervalMs } })
-    const sdmConfig = validateConfig(EdgeConfigSchema, { devices: [{ enterprise: 'b', site: 's', line: 'l', device: 'm', driver: 'modbus', profile: 'eastron-sdm630', connection: { host: 'x' } }] }, 'bench') as EdgeConfig
+    const ua = await measureEdgeRun({
+      ...base,
+      durationMs: Math.max(durationMs, 5000),
+      workload: 'opcua',
+      buffer: 'disk',
+      devices: servers * perServer,
+      opcua: { servers, machinesPerServer: perServer, samplingIntervalMs },
+    })
+    const sdmConfig = validateConfig(
+      EdgeConfigSchema,
+      { devices: [{ enterprise: 'b', site: 's', line: 'l', device: 'm', driver: 'modbus', profile: 'eastron-sdm630', connection: { host: 'x' } }] },
+      'bench',
+    ) as EdgeConfig
     const plan = planDevices(sdmConfig)[0]!
     const valuesPerSample = plan.requests.reduce((k, r) => k + r.points.length, 0)
     return {
@@ -415,8 +496,19 @@ export async function runEdgeBenchmark(options: EdgeBenchmarkOptions = {}): Prom
       modbusDense,
       memoryBuffer,
       diskBufferCostPct: Number((((memoryBuffer.valuesPerCpuS - top.valuesPerCpuS) / memoryBuffer.valuesPerCpuS) * 100).toFixed(1)),
-      opcua: { ...ua, items: ua.devices * 4, samplingIntervalMs, publishingIntervalMs: 1000, notificationsPerS: ua.valuesPerS, notificationsPerCpuS: ua.valuesPerCpuS },
-      neuron: { ...NEURON, sdm630Ratio: Number((top.valuesPerCpuS / NEURON.pointsPerCoreS).toFixed(2)), denseRatio: Number((modbusDense.valuesPerCpuS / NEURON.pointsPerCoreS).toFixed(2)) },
+      opcua: {
+        ...ua,
+        items: ua.devices * 4,
+        samplingIntervalMs,
+        publishingIntervalMs: 1000,
+        notificationsPerS: ua.valuesPerS,
+        notificationsPerCpuS: ua.valuesPerCpuS,
+      },
+      neuron: {
+        ...NEURON,
+        sdm630Ratio: Number((top.valuesPerCpuS / NEURON.pointsPerCoreS).toFixed(2)),
+        denseRatio: Number((modbusDense.valuesPerCpuS / NEURON.pointsPerCoreS).toFixed(2)),
+      },
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true })

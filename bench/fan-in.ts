@@ -22,13 +22,22 @@ export async function fanIn(broker: FanInResult['broker'], messagesPerPublisher:
   const total = PUBLISHERS * messagesPerPublisher
   const finish = (cpuSeconds: number, r: { received: number; seconds: number }): FanInResult => {
     if (r.received !== total) throw new Error(`fan-in on ${broker}: ${r.received} of ${total} messages arrived`)
-    return { broker, messagesPerS: Math.round(total / r.seconds), cpuUsPerMessage: Number(((cpuSeconds * 1e6) / total).toFixed(1)), messages: total, seconds: Number(r.seconds.toFixed(2)) }
+    return {
+      broker,
+      messagesPerS: Math.round(total / r.seconds),
+      cpuUsPerMessage: Number(((cpuSeconds * 1e6) / total).toFixed(1)),
+      messages: total,
+      seconds: Number(r.seconds.toFixed(2)),
+    }
   }
   if (broker === 'mosquitto') {
     const m = await startMosquitto()
     try {
       let before = 0
-      const r = await runLoad({ mode: 'fanin', url: m.url, publishers: PUBLISHERS, messages: messagesPerPublisher, window }, () => (before = processCpuSeconds(m.pid)))
+      const r = await runLoad(
+        { mode: 'fanin', url: m.url, publishers: PUBLISHERS, messages: messagesPerPublisher, window },
+        () => (before = processCpuSeconds(m.pid)),
+      )
       return finish(processCpuSeconds(m.pid) - before, r)
     } finally {
       await m.stop()
@@ -55,13 +64,32 @@ export async function fanIn(broker: FanInResult['broker'], messagesPerPublisher:
   const credentials = Array.from({ length: PUBLISHERS }, (_, k) => ({ username: `gw-${k}`, password: `pw-${k}` }))
   const hash = await hashPassword('bench-password')
   const users = [
-    ...(await Promise.all(credentials.map(async (c, k) => ({ username: c.username, passwordHash: await hashPassword(c.password), role: 'gateway' as const, enterprise: `e${k}`, site: 's1' })))),
+    ...(await Promise.all(
+      credentials.map(async (c, k) => ({
+        username: c.username,
+        passwordHash: await hashPassword(c.password),
+        role: 'gateway' as const,
+        enterprise: `e${k}`,
+        site: 's1',
+      })),
+    )),
     { username: 'ingest', passwordHash: hash, role: 'ingest' as const },
   ]
   const b = await startBroker({ port: 0, users }, { logger: silentLogger() })
   try {
     let before = process.cpuUsage()
-    const r = await runLoad({ mode: 'fanin', url: b.url, publishers: PUBLISHERS, messages: messagesPerPublisher, window, credentials, subscriber: { username: 'ingest', password: 'bench-password' } }, () => (before = process.cpuUsage()))
+    const r = await runLoad(
+      {
+        mode: 'fanin',
+        url: b.url,
+        publishers: PUBLISHERS,
+        messages: messagesPerPublisher,
+        window,
+        credentials,
+        subscriber: { username: 'ingest', password: 'bench-password' },
+      },
+      () => (before = process.cpuUsage()),
+    )
     const used = process.cpuUsage(before)
     return finish((used.user + used.system) / 1e6, r)
   } finally {

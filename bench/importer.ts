@@ -50,7 +50,12 @@ const PLANT: PlantModel = {
       id: 'bench',
       region: 'hubei',
       attributes: {},
-      sites: [{ id: 'site', lines: [{ id: 'line', mainMeter: 'meter', shifts: [], devices: [{ id: 'meter', kind: 'meter', keyEquipment: false, ncCapable: false }] }] }],
+      sites: [
+        {
+          id: 'site',
+          lines: [{ id: 'line', mainMeter: 'meter', shifts: [], devices: [{ id: 'meter', kind: 'meter', keyEquipment: false, ncCapable: false }] }],
+        },
+      ],
     },
   ],
 }
@@ -104,7 +109,12 @@ function nullStore(): TelemetryStore {
  * disk as `plantwatt import` does, and reports rows/s and peak memory.
  */
 export async function benchImport(options: BenchImportOptions = {}): Promise<BenchImportResult> {
-  const opts: Required<BenchImportOptions> = { layout: options.layout ?? 'interval', days: options.days ?? 365, quantities: options.quantities ?? 3, store: options.store ?? 'embedded' }
+  const opts: Required<BenchImportOptions> = {
+    layout: options.layout ?? 'interval',
+    days: options.days ?? 365,
+    quantities: options.quantities ?? 3,
+    store: options.store ?? 'embedded',
+  }
   const dir = mkdtempSync(join(tmpdir(), 'pw-bench-import-'))
   try {
     const file = join(dir, 'data.csv')

@@ -33,9 +33,10 @@ try {
     const raw = await rawInfluxRate(influx, total, undefined, settings.samplesPerMessage)
     const rawRate = raw.pointsPerS
     const rawSequential = (await rawInfluxRate(influx, total, 1, settings.samplesPerMessage)).pointsPerS
-    const baseline = process.env.PW_BENCH_BASELINE && brokerIn === 'this-process'
-      ? await pipelineRate(influx, total, settings, brokerIn, (aedesPersistence as unknown as () => unknown)())
-      : undefined
+    const baseline =
+      process.env.PW_BENCH_BASELINE && brokerIn === 'this-process'
+        ? await pipelineRate(influx, total, settings, brokerIn, (aedesPersistence as unknown as () => unknown)())
+        : undefined
     const session = profileDir ? new Session() : undefined
     if (session) {
       session.connect()

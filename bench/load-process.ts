@@ -10,7 +10,15 @@ import { buildTopic } from '../core/topic.ts'
 
 export type LoadJob =
   | { mode: 'pipeline'; url: string; publishers: number; devices: number; perDevice: number; samplesPerMessage: number; window: number; t0: number }
-  | { mode: 'fanin'; url: string; publishers: number; messages: number; window: number; credentials?: { username: string; password: string }[]; subscriber?: { username: string; password: string } }
+  | {
+      mode: 'fanin'
+      url: string
+      publishers: number
+      messages: number
+      window: number
+      credentials?: { username: string; password: string }[]
+      subscriber?: { username: string; password: string }
+    }
   | { mode: 'flood'; url: string; publishers: number; seconds: number; payloadBytes: number }
 
 export interface LoadResult {
@@ -145,7 +153,15 @@ async function run(job: LoadJob): Promise<LoadResult> {
         const samples: Sample[] = []
         for (let j = seq * job.samplesPerMessage; j < Math.min((seq + 1) * job.samplesPerMessage, job.perDevice); j++) samples.push(sampleFor(d, j, job.t0))
         const topic = buildTopic({ enterprise: 'bench', site: 's1', line: 'l1', device: `m${d}` }, 'data')
-        return mqttPacket.generate({ cmd: 'publish', topic, payload: encodePayload({ seq, samples }), qos: 1, messageId: messageIdOf(i), retain: false, dup: false })
+        return mqttPacket.generate({
+          cmd: 'publish',
+          topic,
+          payload: encodePayload({ seq, samples }),
+          qos: 1,
+          messageId: messageIdOf(i),
+          retain: false,
+          dup: false,
+        })
       }),
     )
     const publishers = await Promise.all(frames.map((_, k) => BarePublisher.connect(job.url, `bench-pub-${k}`)))
@@ -165,7 +181,9 @@ async function run(job: LoadJob): Promise<LoadResult> {
     const all = new Promise<void>((resolve) => sub.on('message', () => ++received === total && resolve()))
     await sub.subscribeAsync('pw/v1/+/+/+/+/data', { qos: 1 })
     const clients = await Promise.all(
-      Array.from({ length: job.publishers }, (_, k) => mqtt.connectAsync(job.url, { clientId: `bench-fan-${k}`, reconnectPeriod: 0, ...(job.credentials?.[k] ?? {}) })),
+      Array.from({ length: job.publishers }, (_, k) =>
+        mqtt.connectAsync(job.url, { clientId: `bench-fan-${k}`, reconnectPeriod: 0, ...(job.credentials?.[k] ?? {}) }),
+      ),
     )
     const payloads = Array.from({ length: job.publishers }, (_, k) => encodePayload({ seq: k, samples: [sampleFor(k, 0, Date.UTC(2025, 0, 1))] }))
     process.stdout.write('"start"\n')
@@ -187,8 +205,12 @@ async function run(job: LoadJob): Promise<LoadResult> {
   let received = 0
   sub.on('message', () => received++)
   ;(sub as unknown as { stream: { pause(): void } }).stream.pause()
-  const clients = await Promise.all(Array.from({ length: job.publishers }, (_, k) => mqtt.connectAsync(job.url, { clientId: `flood-${k}`, reconnectPeriod: 0 })))
-  const payload = Buffer.from(JSON.stringify({ seq: 0, samples: [{ ts: Date.UTC(2025, 0, 1), values: { active_power_kw: 1 } }], pad: undefined })).toString().padEnd(job.payloadBytes, ' ')
+  const clients = await Promise.all(
+    Array.from({ length: job.publishers }, (_, k) => mqtt.connectAsync(job.url, { clientId: `flood-${k}`, reconnectPeriod: 0 })),
+  )
+  const payload = Buffer.from(JSON.stringify({ seq: 0, samples: [{ ts: Date.UTC(2025, 0, 1), values: { active_power_kw: 1 } }], pad: undefined }))
+    .toString()
+    .padEnd(job.payloadBytes, ' ')
   let sent = 0
   process.stdout.write('"start"\n')
   const deadline = performance.now() + job.seconds * 1000

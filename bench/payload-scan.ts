@@ -97,7 +97,8 @@ for (const samplesPerMessage of [10, 1]) {
     ...row,
     lineBytesPerPayload: linesBytes(inputs),
     speedupScanVsDecodeAndPoints: Math.round((base / (row.scanPayload?.nsPerPayload ?? 1)) * 10) / 10,
-    speedupBlockLinesVsLineStrings: Math.round(((row['scanPayload+lineStrings+utf8']?.nsPerPayload ?? 0) / (row['scanSamples+encodeBlocks']?.nsPerPayload ?? 1)) * 10) / 10,
+    speedupBlockLinesVsLineStrings:
+      Math.round(((row['scanPayload+lineStrings+utf8']?.nsPerPayload ?? 0) / (row['scanSamples+encodeBlocks']?.nsPerPayload ?? 1)) * 10) / 10,
   }
 }
 result.sink = sink

@@ -70,7 +70,8 @@ function medianBy<T>(items: readonly T[], key: (item: T) => number): T {
   return sorted[Math.floor((sorted.length - 1) / 2)] as T
 }
 
-const perSample = (cpuSeconds: number | undefined, samples: number): number | undefined => (cpuSeconds === undefined ? undefined : Number(((cpuSeconds * 1e6) / samples).toFixed(1)))
+const perSample = (cpuSeconds: number | undefined, samples: number): number | undefined =>
+  cpuSeconds === undefined ? undefined : Number(((cpuSeconds * 1e6) / samples).toFixed(1))
 
 export interface BenchResult {
   benchmark: string
@@ -175,7 +176,12 @@ export async function rawInfluxRate(
   for (let i = 0; i < perDevice; i++) {
     for (let d = 0; d < DEVICES; d++) {
       const s = sampleFor(d, i)
-      points.push({ measurement: TELEMETRY_MEASUREMENT, tags: { enterprise: 'bench', site: 's1', line: 'l1', device: `m${d}` }, fields: { ...s.values, seq: Math.floor(i / samplesPerMessage) }, ts: s.ts })
+      points.push({
+        measurement: TELEMETRY_MEASUREMENT,
+        tags: { enterprise: 'bench', site: 's1', line: 'l1', device: `m${d}` },
+        fields: { ...s.values, seq: Math.floor(i / samplesPerMessage) },
+        ts: s.ts,
+      })
     }
   }
   const lines = toLines(points)
@@ -217,7 +223,14 @@ export interface PipelineSettings {
   maxInFlightMessages: number
 }
 
-export const PIPELINE_DEFAULTS: PipelineSettings = { samplesPerMessage: 10, publishers: 10, window: 500, batchSize: 10_000, flushIntervalMs: 200, maxInFlightMessages: 10_000 }
+export const PIPELINE_DEFAULTS: PipelineSettings = {
+  samplesPerMessage: 10,
+  publishers: 10,
+  window: 500,
+  batchSize: 10_000,
+  flushIntervalMs: 200,
+  maxInFlightMessages: 10_000,
+}
 
 /**
  * Samples through broker → ingest → InfluxDB, QoS 1. Publishers run in a child process, so the
@@ -258,7 +271,11 @@ export async function pipelineRate(
     : await startBroker(validateConfig(BrokerConfigSchema, brokerConfig), { logger: silentLogger(), ...(persistence ? { persistence } : {}) })
   let childCpu = 0
   const ingest = await startIngest({
-    config: validateConfig(IngestConfigSchema, { batchSize: settings.batchSize, flushIntervalMs: settings.flushIntervalMs, maxInFlightMessages: settings.maxInFlightMessages }),
+    config: validateConfig(IngestConfigSchema, {
+      batchSize: settings.batchSize,
+      flushIntervalMs: settings.flushIntervalMs,
+      maxInFlightMessages: settings.maxInFlightMessages,
+    }),
     mqtt: validateConfig(MqttClientConfigSchema, { url: broker.url, clientId: 'bench-ingest' }),
     store,
     logger: silentLogger(),
@@ -269,7 +286,16 @@ export async function pipelineRate(
   let cpu = process.cpuUsage()
   let influxdCpu = influxdCpuSeconds(influx)
   const load = await runLoad(
-    { mode: 'pipeline', url: broker.url, publishers: settings.publishers, devices: DEVICES, perDevice, samplesPerMessage: settings.samplesPerMessage, window: settings.window, t0: T0 },
+    {
+      mode: 'pipeline',
+      url: broker.url,
+      publishers: settings.publishers,
+      devices: DEVICES,
+      perDevice,
+      samplesPerMessage: settings.samplesPerMessage,
+      window: settings.window,
+      t0: T0,
+    },
     () => {
       started = performance.now()
       cpu = process.cpuUsage()
@@ -297,7 +323,13 @@ export async function pipelineRate(
   await ingest.close()
   await broker.close()
   await store.close()
-  return { samplesPerS: expected / seconds, seconds, stored, cpuSecondsHere: (used.user + used.system) / 1e6, cpuSecondsBrokerChild: brokerChildCpu, cpuSecondsLoad: load.cpuSeconds,
+  return {
+    samplesPerS: expected / seconds,
+    seconds,
+    stored,
+    cpuSecondsHere: (used.user + used.system) / 1e6,
+    cpuSecondsBrokerChild: brokerChildCpu,
+    cpuSecondsLoad: load.cpuSeconds,
     cpuSecondsInfluxd: influxdUsed !== undefined && influxdCpu !== undefined ? influxdUsed - influxdCpu : undefined,
   }
 }
@@ -350,7 +382,11 @@ export async function runBenchmarks(opts: BenchOptions): Promise<BenchResult> {
       rawWriterCpuUsPerPoint: perSample(raw.writerCpuSeconds, expected),
       loadCpuUsPerSample: perSample(pipeline.cpuSecondsLoad, expected),
       lost: rounds.reduce((sum, r) => sum + (expected - r.pipeline.stored) + (expected - r.split.stored), 0),
-      perRound: rounds.map((r) => ({ raw: Math.round(r.raw.pointsPerS), pipeline: Math.round(r.pipeline.samplesPerS), brokerInOwnProcess: Math.round(r.split.samplesPerS) })),
+      perRound: rounds.map((r) => ({
+        raw: Math.round(r.raw.pointsPerS),
+        pipeline: Math.round(r.pipeline.samplesPerS),
+        brokerInOwnProcess: Math.round(r.split.samplesPerS),
+      })),
     },
     pipelineBrokerInOwnProcess: {
       what: 'the same with the broker in its own process (as `plantwatt broker` + `plantwatt ingest`): CPU of broker and ingest apart',

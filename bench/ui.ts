@@ -24,8 +24,14 @@ function servedBytes(url: string): Promise<{ bytes: number; encoding: string }> 
   return new Promise((ok, fail) => {
     const req = request(url, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
       let bytes = 0
-      res.on('data', (chunk: Buffer) => { bytes += chunk.length })
-      res.on('end', () => (res.statusCode === 200 ? ok({ bytes, encoding: String(res.headers['content-encoding'] ?? 'identity') }) : fail(new Error(`bench ui: GET ${url} answered ${res.statusCode}`))))
+      res.on('data', (chunk: Buffer) => {
+        bytes += chunk.length
+      })
+      res.on('end', () =>
+        res.statusCode === 200
+          ? ok({ bytes, encoding: String(res.headers['content-encoding'] ?? 'identity') })
+          : fail(new Error(`bench ui: GET ${url} answered ${res.statusCode}`)),
+      )
       res.on('error', fail)
     })
     req.on('error', fail)

@@ -84,7 +84,10 @@ function publishChecker(prefix: string | undefined, channels: readonly string[])
 /** Compiles a subject's permissions; throws BROKER_ERR_ACL when its scope does not fit its role. */
 export function compileAcl(subject: AclSubject): ClientAcl {
   const { role, enterprise, site } = subject
-  for (const [name, value] of [['enterprise', enterprise], ['site', site]] as const) {
+  for (const [name, value] of [
+    ['enterprise', enterprise],
+    ['site', site],
+  ] as const) {
     if (value !== undefined && !isValidId(value)) throw new PlantWattError('BROKER_ERR_ACL', `${name} ${JSON.stringify(value)} is not a valid id`)
   }
   switch (role) {
@@ -102,11 +105,15 @@ export function compileAcl(subject: AclSubject): ClientAcl {
     }
     case 'ingest':
     case 'service': {
-      if (enterprise !== undefined || site !== undefined) throw new PlantWattError('BROKER_ERR_ACL', `role ${role} reads the whole plant: enterprise and site do not apply`)
+      if (enterprise !== undefined || site !== undefined)
+        throw new PlantWattError('BROKER_ERR_ACL', `role ${role} reads the whole plant: enterprise and site do not apply`)
       return {
         role,
         scope: role,
-        canPublish: role === 'service' ? publishChecker(`${TOPIC_ROOT}/`, ['alert']) : (topic) => topic.startsWith(INGEST_STATE_PREFIX) && topic.indexOf('/', INGEST_STATE_PREFIX.length) === -1,
+        canPublish:
+          role === 'service'
+            ? publishChecker(`${TOPIC_ROOT}/`, ['alert'])
+            : (topic) => topic.startsWith(INGEST_STATE_PREFIX) && topic.indexOf('/', INGEST_STATE_PREFIX.length) === -1,
         canSubscribe: subscribeChecker(['pw/#']),
         canRead: readChecker(['pw/#']),
       }

@@ -58,7 +58,10 @@ export function createAuthenticate(deps: AuthenticateDeps): NonNullable<AedesOpt
   const refuse = (client: Client, returnCode: 3 | 4 | 5, username: string | undefined, why: string, done: AuthenticateDone): void => {
     if (returnCode === CONNACK.unavailable) counters.refusedConnections++
     else counters.authFailures++
-    logger.warn({ clientId: client.id, username, remote: connections.remoteOf(client), returnCode }, `connection refused (CONNACK ${returnCode}, ${CONNACK_TEXT[returnCode]}): ${why}`)
+    logger.warn(
+      { clientId: client.id, username, remote: connections.remoteOf(client), returnCode },
+      `connection refused (CONNACK ${returnCode}, ${CONNACK_TEXT[returnCode]}): ${why}`,
+    )
     done(Object.assign(new Error(CONNACK_TEXT[returnCode]), { returnCode }) as AuthenticateError, false)
   }
 
@@ -71,7 +74,10 @@ export function createAuthenticate(deps: AuthenticateDeps): NonNullable<AedesOpt
       (owner) => {
         if (owner !== null) {
           counters.takeoversRefused++
-          logger.warn({ clientId: client.id, identity, owner, remote: connections.remoteOf(client), code: 'BROKER_ERR_CLIENT_ID_TAKEN' }, 'connection refused (CONNACK 2, identifier rejected): the client id and its session belong to another user')
+          logger.warn(
+            { clientId: client.id, identity, owner, remote: connections.remoteOf(client), code: 'BROKER_ERR_CLIENT_ID_TAKEN' },
+            'connection refused (CONNACK 2, identifier rejected): the client id and its session belong to another user',
+          )
           done(Object.assign(new Error(CONNACK_TEXT[CONNACK.identifierRejected]), { returnCode: CONNACK.identifierRejected }) as AuthenticateError, false)
           return
         }
@@ -89,36 +95,53 @@ export function createAuthenticate(deps: AuthenticateDeps): NonNullable<AedesOpt
     const remote = connections.remoteOf(client) ?? 'unknown'
     const verdict = throttle.check(username, remote)
     if (!verdict.allowed) {
-      refuse(client, CONNACK.notAuthorized, username, `too many failed logins (by ${verdict.by}): retry in ${Math.ceil(verdict.retryAfterMs / 1000)} s (BROKER_ERR_LOGIN_THROTTLED)`, done)
+      refuse(
+        client,
+        CONNACK.notAuthorized,
+        username,
+        `too many failed logins (by ${verdict.by}): retry in ${Math.ceil(verdict.retryAfterMs / 1000)} s (BROKER_ERR_LOGIN_THROTTLED)`,
+        done,
+      )
       return
     }
     const user = users.get(username)
-    throttle.schedule(() => verifyPassword(password ?? Buffer.alloc(0), user?.hash ?? DUMMY_HASH), throttle.isKnown(username, remote)).then(
-      (ok) => {
-        if (ok === null) {
+    throttle
+      .schedule(() => verifyPassword(password ?? Buffer.alloc(0), user?.hash ?? DUMMY_HASH), throttle.isKnown(username, remote))
+      .then(
+        (ok) => {
+          if (ok === null) {
+            throttle.abandoned(remote)
+            refuse(
+              client,
+              CONNACK.unavailable,
+              username,
+              `too many password checks waiting (${throttle.settings.maxWaiting}; ${throttle.settings.hashesPerS}/s) (BROKER_ERR_LOGIN_BUSY)`,
+              done,
+            )
+          } else if (ok && user) {
+            throttle.succeeded(username, remote)
+            admit(client, user.acl, `user:${username}`, done)
+          } else {
+            throttle.failed(username, remote)
+            refuse(client, CONNACK.badCredentials, username, user ? 'wrong password' : 'unknown user', done)
+          }
+        },
+        (err: unknown) => {
           throttle.abandoned(remote)
-          refuse(client, CONNACK.unavailable, username, `too many password checks waiting (${throttle.settings.maxWaiting}; ${throttle.settings.hashesPerS}/s) (BROKER_ERR_LOGIN_BUSY)`, done)
-        } else if (ok && user) {
-          throttle.succeeded(username, remote)
-          admit(client, user.acl, `user:${username}`, done)
-        } else {
-          throttle.failed(username, remote)
-          refuse(client, CONNACK.badCredentials, username, user ? 'wrong password' : 'unknown user', done)
-        }
-      },
-      (err: unknown) => {
-        throttle.abandoned(remote)
-        logger.error({ clientId: client.id, err: describeError(err) }, 'password check failed')
-        refuse(client, CONNACK.unavailable, username, 'password check failed', done)
-      },
-    )
+          logger.error({ clientId: client.id, err: describeError(err) }, 'password check failed')
+          refuse(client, CONNACK.unavailable, username, 'password check failed', done)
+        },
+      )
   }
 
   const seam = deps.seam
   if (seam) {
     return (client, username, password, done) => {
       Promise.resolve(seam({ clientId: client.id, username, password })).then(
-        (ok) => (ok ? admit(client, ADMIN_ACL, username ? `user:${username}` : ANONYMOUS, done) : refuse(client, CONNACK.notAuthorized, username, 'refused by the authenticate function', done)),
+        (ok) =>
+          ok
+            ? admit(client, ADMIN_ACL, username ? `user:${username}` : ANONYMOUS, done)
+            : refuse(client, CONNACK.notAuthorized, username, 'refused by the authenticate function', done),
         (err: unknown) => {
           logger.error({ clientId: client.id, err: describeError(err) }, 'authentication failed')
           refuse(client, CONNACK.unavailable, username, 'authentication unavailable', done)

@@ -27,14 +27,19 @@ function payloadBuffer(payload: PublishPacket['payload']): Buffer {
  * and payload policy. An invalid message is diverted to the dead-letter topic (the sender still gets
  * its PUBACK); a publish the client may not make closes its connection.
  */
-export function createAuthorizePublish(deps: AuthorizeDeps & { policy: PublishPolicyOptions; gate: RoutingGate; seam: BrokerAccessControl['authorizePublish'] }): NonNullable<AedesOptions['authorizePublish']> {
+export function createAuthorizePublish(
+  deps: AuthorizeDeps & { policy: PublishPolicyOptions; gate: RoutingGate; seam: BrokerAccessControl['authorizePublish'] },
+): NonNullable<AedesOptions['authorizePublish']> {
   const { connections, counters, logger, policy, gate, seam } = deps
 
   /** The ACL, then the topic and payload policy; synchronous, so the common path costs no promise. */
   const judge = (client: Client | null, clientId: string, packet: PublishPacket, seamAllowed: boolean): PlantWattError | null => {
     const acl = client ? connections.get(client)?.acl : ADMIN_ACL
     if (!acl || !acl.canPublish(packet.topic) || !seamAllowed) {
-      return new PlantWattError('BROKER_ERR_NOT_AUTHORIZED', `client ${JSON.stringify(clientId)} (${acl?.scope ?? 'unauthenticated'}) may not publish to ${JSON.stringify(packet.topic.slice(0, 200))}`)
+      return new PlantWattError(
+        'BROKER_ERR_NOT_AUTHORIZED',
+        `client ${JSON.stringify(clientId)} (${acl?.scope ?? 'unauthenticated'}) may not publish to ${JSON.stringify(packet.topic.slice(0, 200))}`,
+      )
     }
     const payload = payloadBuffer(packet.payload)
     const verdict = judgePublish(packet.topic, payload, policy)
@@ -96,7 +101,9 @@ export function createAuthorizePublish(deps: AuthorizeDeps & { policy: PublishPo
  * Every subscription: shared subscriptions are refused, then the ACL (or the `authorizeSubscribe`
  * seam) decides; a refusal is SUBACK 0x80, logged.
  */
-export function createAuthorizeSubscribe(deps: AuthorizeDeps & { seam: BrokerAccessControl['authorizeSubscribe'] }): NonNullable<AedesOptions['authorizeSubscribe']> {
+export function createAuthorizeSubscribe(
+  deps: AuthorizeDeps & { seam: BrokerAccessControl['authorizeSubscribe'] },
+): NonNullable<AedesOptions['authorizeSubscribe']> {
   const { connections, counters, logger, seam } = deps
   /**
    * Aedes has no shared subscriptions: it would grant `$share/group/filter` as a plain filter that
@@ -106,7 +113,10 @@ export function createAuthorizeSubscribe(deps: AuthorizeDeps & { seam: BrokerAcc
   const refuseShared = (client: Client, filter: string): boolean => {
     if (!filter.startsWith('$share/') && !filter.startsWith('$queue/')) return false
     counters.refusedSubscriptions++
-    logger.warn({ clientId: client.id, filter: filter.slice(0, 200), code: 'BROKER_ERR_SHARED_SUBSCRIPTION' }, 'subscription refused (SUBACK 0x80): this broker has no shared subscriptions')
+    logger.warn(
+      { clientId: client.id, filter: filter.slice(0, 200), code: 'BROKER_ERR_SHARED_SUBSCRIPTION' },
+      'subscription refused (SUBACK 0x80): this broker has no shared subscriptions',
+    )
     return true
   }
   if (seam) {
@@ -145,7 +155,10 @@ export function createAuthorizeForward(deps: AuthorizeDeps): NonNullable<AedesOp
     const acl = connections.get(client)?.acl
     if (acl?.canRead(packet.topic)) return packet
     counters.deliveriesRefused++
-    logger.warn({ clientId: client.id, scope: acl?.scope, topic: packet.topic.slice(0, 200), code: 'BROKER_ERR_DELIVERY_REFUSED' }, 'message not delivered: the user may not read this topic')
+    logger.warn(
+      { clientId: client.id, scope: acl?.scope, topic: packet.topic.slice(0, 200), code: 'BROKER_ERR_DELIVERY_REFUSED' },
+      'message not delivered: the user may not read this topic',
+    )
     return null
   }
 }

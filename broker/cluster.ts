@@ -19,7 +19,8 @@ export function redisOptions(url: string): { host: string; port: number; passwor
     throw new PlantWattError('BROKER_ERR_CONFIG', `broker.cluster.redisUrl is not a URL`, { cause })
   }
   const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined
-  if (db !== undefined && !Number.isInteger(db)) throw new PlantWattError('BROKER_ERR_CONFIG', `broker.cluster.redisUrl: database ${u.pathname.slice(1)} is not a number`)
+  if (db !== undefined && !Number.isInteger(db))
+    throw new PlantWattError('BROKER_ERR_CONFIG', `broker.cluster.redisUrl: database ${u.pathname.slice(1)} is not a number`)
   return {
     host: u.hostname.replace(/^\[|\]$/g, ''),
     port: u.port ? Number(u.port) : 6379,

@@ -28,7 +28,13 @@ describe('broker config', () => {
   })
 
   it('reports every bad key at once', () => {
-    expect(() => validateConfig(BrokerConfigSchema, { port: 70000, maxPayloadBytes: 0, tlsPort: 8883, users: [{ username: 'gw', passwordHash: 'secret', role: 'root' }] }, 'broker.yaml')).toThrow(
+    expect(() =>
+      validateConfig(
+        BrokerConfigSchema,
+        { port: 70000, maxPayloadBytes: 0, tlsPort: 8883, users: [{ username: 'gw', passwordHash: 'secret', role: 'root' }] },
+        'broker.yaml',
+      ),
+    ).toThrow(
       expect.objectContaining({
         code: 'CORE_ERR_CONFIG',
         details: expect.arrayContaining([

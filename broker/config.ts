@@ -11,7 +11,7 @@ export const BrokerUserSchema = Type.Object(
     username: Type.String({ minLength: 1, maxLength: 128 }),
     passwordHash: Type.String({ pattern: '^scrypt\\$', description: 'scrypt$N$r$p$salt$hash from `plantwatt broker passwd`; never the password itself' }),
     role: Type.Enum(BROKER_ROLES, { description: 'gateway: publishes under its enterprise/site; ingest, service: read pw/#; admin: everything' }),
-    enterprise: Type.Optional(Type.String({ pattern: ID_PATTERN, description: "gateway: the enterprise it publishes for" })),
+    enterprise: Type.Optional(Type.String({ pattern: ID_PATTERN, description: 'gateway: the enterprise it publishes for' })),
     site: Type.Optional(Type.String({ pattern: ID_PATTERN, description: 'gateway: its site (absent: every site of the enterprise)' })),
   },
   { additionalProperties: false },
@@ -23,7 +23,10 @@ export const BrokerTlsSchema = Type.Object(
     certFile: Type.String({ description: 'PEM certificate (chain) of the broker' }),
     keyFile: Type.String({ description: 'PEM private key of the broker' }),
     caFile: Type.Optional(Type.String({ description: 'PEM CA that client certificates must chain to (with clientCertificates: require)' })),
-    clientCertificates: Type.Enum(['none', 'require'] as const, { default: 'none', description: 'require: refuse TLS clients without a certificate from caFile' }),
+    clientCertificates: Type.Enum(['none', 'require'] as const, {
+      default: 'none',
+      description: 'require: refuse TLS clients without a certificate from caFile',
+    }),
   },
   { additionalProperties: false },
 )
@@ -38,7 +41,10 @@ export const BrokerWebSocketSchema = Type.Object(
 
 export const BrokerClusterSchema = Type.Object(
   {
-    redisUrl: Type.String({ pattern: '^rediss?://', description: 'redis://[:password@]host:port[/db]: shared routing (mqemitter-redis) and sessions (aedes-persistence-redis)' }),
+    redisUrl: Type.String({
+      pattern: '^rediss?://',
+      description: 'redis://[:password@]host:port[/db]: shared routing (mqemitter-redis) and sessions (aedes-persistence-redis)',
+    }),
     brokerId: Type.Optional(Type.String({ pattern: ID_PATTERN, description: 'this node in the cluster; default a random id' })),
   },
   { additionalProperties: false },
@@ -57,7 +63,11 @@ const MIB = 1024 * 1024
 function sessionLimitSchema(messages: number, bytes: number, expiryS: number, who: string) {
   return Type.Object(
     {
-      maxQueuedMessages: Type.Integer({ minimum: 1, default: messages, description: `QoS 1 messages one ${who} session may hold (queued while offline or not yet acknowledged); newer ones are dropped and counted` }),
+      maxQueuedMessages: Type.Integer({
+        minimum: 1,
+        default: messages,
+        description: `QoS 1 messages one ${who} session may hold (queued while offline or not yet acknowledged); newer ones are dropped and counted`,
+      }),
       maxQueuedBytes: Type.Integer({ minimum: 1024, default: bytes, description: `topic + payload bytes one ${who} session may hold` }),
       expiryS: Type.Integer({ minimum: 1, default: expiryS, description: `a persistent ${who} session offline this long is removed with its queue (s)` }),
     },
@@ -84,7 +94,11 @@ export const BrokerSessionsSchema = Type.Object(
 export const BrokerLoginThrottleSchema = Type.Object(
   {
     addressFailures: Type.Integer({ minimum: 1, default: 5, description: 'failed logins from one address before it must wait (1 s, doubling)' }),
-    userFailures: Type.Integer({ minimum: 1, default: 20, description: 'failed logins of one username, from addresses it never logged in from, before those must wait' }),
+    userFailures: Type.Integer({
+      minimum: 1,
+      default: 20,
+      description: 'failed logins of one username, from addresses it never logged in from, before those must wait',
+    }),
     windowS: Type.Integer({ minimum: 1, default: 900, description: 'how long failures are remembered (s)' }),
     maxBlockS: Type.Integer({ minimum: 1, default: 300, description: 'longest wait imposed (s); the right password works again after it' }),
     hashesPerS: Type.Integer({ minimum: 1, default: 20, description: 'password checks (scrypt, ~50 ms CPU each) started per second, all logins together' }),
@@ -107,7 +121,8 @@ export const BrokerConfigSchema = Type.Object(
     users: Type.Array(BrokerUserSchema, { default: [], description: 'who may connect with a username and password' }),
     anonymous: Type.Enum(ANONYMOUS_POLICIES, {
       default: 'auto',
-      description: 'clients without a username: auto = loopback when no users are configured, never otherwise; loopback = only from 127.0.0.1/::1 (full access); never; always',
+      description:
+        'clients without a username: auto = loopback when no users are configured, never otherwise; loopback = only from 127.0.0.1/::1 (full access); never; always',
     }),
     maxConnections: Type.Integer({ minimum: 1, default: 10_000, description: 'connected clients; more are refused with CONNACK 3 (server unavailable)' }),
     publishRate: BrokerPublishRateSchema,

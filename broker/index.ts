@@ -1,5 +1,13 @@
 export { BrokerConfigSchema, type BrokerConfig } from './config.ts'
-export { startBroker, anonymousAllowed, type BrokerConfigInput, type BrokerAccessControl, type BrokerStats, type RunningBroker, type StartBrokerOptions } from './server.ts'
+export {
+  startBroker,
+  anonymousAllowed,
+  type BrokerConfigInput,
+  type BrokerAccessControl,
+  type BrokerStats,
+  type RunningBroker,
+  type StartBrokerOptions,
+} from './server.ts'
 export { judgePublish, deadLetterEnvelope, DEAD_LETTER_COPY_BYTES, type PublishVerdict, type PublishPolicyOptions } from './publish-policy.ts'
 export { BrokerUserSchema, type BrokerUser } from './config.ts'
 export { hashPassword, verifyPassword, parsePasswordHash, SCRYPT_DEFAULTS, type PasswordHash } from './password.ts'

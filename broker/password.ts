@@ -27,9 +27,11 @@ function derive(plain: string | Buffer, salt: Buffer, params: { N: number; r: nu
 /** Parses and checks a stored hash; throws BROKER_ERR_PASSWORD_HASH naming what is wrong (never the hash). */
 export function parsePasswordHash(text: string): PasswordHash {
   const m = HASH_RE.exec(text)
-  if (!m) throw new PlantWattError('BROKER_ERR_PASSWORD_HASH', 'password hash is not of the form scrypt$N$r$p$salt$hash (make one with `plantwatt broker passwd`)')
+  if (!m)
+    throw new PlantWattError('BROKER_ERR_PASSWORD_HASH', 'password hash is not of the form scrypt$N$r$p$salt$hash (make one with `plantwatt broker passwd`)')
   const [N, r, p] = [Number(m[1]), Number(m[2]), Number(m[3])]
-  if (N < 2 || (N & (N - 1)) !== 0 || r < 1 || p < 1) throw new PlantWattError('BROKER_ERR_PASSWORD_HASH', `scrypt parameters N=${N} r=${r} p=${p} are invalid (N a power of two ≥ 2)`)
+  if (N < 2 || (N & (N - 1)) !== 0 || r < 1 || p < 1)
+    throw new PlantWattError('BROKER_ERR_PASSWORD_HASH', `scrypt parameters N=${N} r=${r} p=${p} are invalid (N a power of two ≥ 2)`)
   return { N, r, p, salt: Buffer.from(m[4] as string, 'base64'), hash: Buffer.from(m[5] as string, 'base64') }
 }
 

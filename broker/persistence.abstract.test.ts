@@ -33,7 +33,23 @@ interface ShimContext {
   assert: Record<string, (...args: unknown[]) => unknown>
 }
 
-const ASSERTIONS = ['ok', 'equal', 'notEqual', 'deepEqual', 'notDeepEqual', 'strictEqual', 'notStrictEqual', 'deepStrictEqual', 'notDeepStrictEqual', 'throws', 'rejects', 'doesNotThrow', 'doesNotReject', 'match', 'fail'] as const
+const ASSERTIONS = [
+  'ok',
+  'equal',
+  'notEqual',
+  'deepEqual',
+  'notDeepEqual',
+  'strictEqual',
+  'notStrictEqual',
+  'deepStrictEqual',
+  'notDeepStrictEqual',
+  'throws',
+  'rejects',
+  'doesNotThrow',
+  'doesNotReject',
+  'match',
+  'fail',
+] as const
 
 function shimContext(): { t: ShimContext; planned(): number | undefined; counted(): number } {
   let plan: number | undefined

@@ -9,7 +9,10 @@ import { mulberry32 as prng } from '../simulators/prng.ts'
 /** aedes-persistence's own memory persistence through the same promise API Aedes 1.2 uses. */
 /** aedes-persistence is CommonJS: the default import is its factory (its types say otherwise). */
 const memoryPersistence = aedesPersistence as unknown as () => unknown
-type Reference = Pick<IndexedMemoryPersistence, 'setup' | 'outgoingEnqueue' | 'outgoingEnqueueCombi' | 'outgoingUpdate' | 'outgoingClearMessageId' | 'outgoingStream'>
+type Reference = Pick<
+  IndexedMemoryPersistence,
+  'setup' | 'outgoingEnqueue' | 'outgoingEnqueueCombi' | 'outgoingUpdate' | 'outgoingClearMessageId' | 'outgoingStream'
+>
 
 async function streamed(p: Reference, clientId: string): Promise<string[]> {
   const out: string[] = []
@@ -29,12 +32,12 @@ async function outcome(run: () => Promise<unknown>): Promise<string> {
   }
 }
 
-
 describe('indexed memory persistence: outgoing QoS 1 queue', () => {
   it('works a queue through by hand: update sets the id, PUBACK removes the first match', async () => {
     const p = createIndexedMemoryPersistence()
     const c = { id: 'ingest' }
-    for (const n of [1, 2, 3]) await p.outgoingEnqueue({ clientId: 'ingest' }, { cmd: 'publish', topic: `t${n}`, payload: Buffer.from('x'), qos: 1, brokerId: 'b', brokerCounter: n })
+    for (const n of [1, 2, 3])
+      await p.outgoingEnqueue({ clientId: 'ingest' }, { cmd: 'publish', topic: `t${n}`, payload: Buffer.from('x'), qos: 1, brokerId: 'b', brokerCounter: n })
     // Sent: messages 1 and 2 get ids 7 and 8; 3 is still unsent (messageId undefined).
     await p.outgoingUpdate(c, { brokerId: 'b', brokerCounter: 1, messageId: 7 })
     await p.outgoingUpdate(c, { brokerId: 'b', brokerCounter: 2, messageId: 8 })
@@ -125,7 +128,8 @@ describe('broker with the indexed persistence', () => {
       await durable.subscribeAsync(topic, { qos: 1 })
       await durable.endAsync()
       const pub = await mqtt.connectAsync(broker.url, { clientId: 'pub', reconnectPeriod: 0 })
-      for (let seq = 1; seq <= 5; seq++) await pub.publishAsync(topic, JSON.stringify({ seq, samples: [{ ts: Date.UTC(2025, 0, 1) + seq, values: { active_power_kw: seq } }] }), { qos: 1 })
+      for (let seq = 1; seq <= 5; seq++)
+        await pub.publishAsync(topic, JSON.stringify({ seq, samples: [{ ts: Date.UTC(2025, 0, 1) + seq, values: { active_power_kw: seq } }] }), { qos: 1 })
       await pub.endAsync()
       // Back with the same id: the five queued messages, oldest first, then nothing more once acked.
       const seqs: number[] = []

@@ -13,7 +13,12 @@ describe('judgePublish', () => {
     ['pw/v1/acme/wuhan/l1/m1/state', Buffer.from('not validated'), 'accept', undefined],
     ['pw/v1/acme/wuhan/l1/m1/state', Buffer.alloc(0), 'accept', undefined],
     ['pw/v1/acme/wuhan/l1/m1/data', Buffer.from('{"seq":-1,"samples":[]}'), 'divert', 'CORE_ERR_PAYLOAD_SCHEMA'],
-    ['pw/v1/acme/wuhan/l1/m1/data', Buffer.from(JSON.stringify({ seq: 1, samples: [{ ts: Date.UTC(2025, 0, 6), values: { frequency_hz: 5000 } }] })), 'divert', 'CORE_ERR_VALUE_RANGE'],
+    [
+      'pw/v1/acme/wuhan/l1/m1/data',
+      Buffer.from(JSON.stringify({ seq: 1, samples: [{ ts: Date.UTC(2025, 0, 6), values: { frequency_hz: 5000 } }] })),
+      'divert',
+      'CORE_ERR_VALUE_RANGE',
+    ],
     ['pw/v1/acme/wuhan/l1/m1/alert', Buffer.alloc(1025), 'divert', 'CORE_ERR_PAYLOAD_SIZE'],
     ['pw/v1/acme/wuhan/l1/m1', VALID, 'divert', 'CORE_ERR_TOPIC'],
     ['pw/v1/acme/wuhan/l1/m1/data/extra', VALID, 'divert', 'CORE_ERR_TOPIC'],

@@ -16,10 +16,7 @@ export const DEAD_LETTER_COPY_BYTES = 64 * 1024
  * - `reject`: refuse it, which makes Aedes close the connection — for topics no PlantWatt client
  *   has any business publishing to.
  */
-export type PublishVerdict =
-  | { kind: 'accept' }
-  | { kind: 'divert'; error: PlantWattError }
-  | { kind: 'reject'; error: PlantWattError }
+export type PublishVerdict = { kind: 'accept' } | { kind: 'divert'; error: PlantWattError } | { kind: 'reject'; error: PlantWattError }
 
 export interface PublishPolicyOptions {
   maxPayloadBytes: number
@@ -38,7 +35,10 @@ const TOPIC_CACHE_SIZE = 100_000
 export function judgePublish(topic: string, payload: Buffer, opts: PublishPolicyOptions): PublishVerdict {
   // [MQTT-4.7.2-1] topics starting with $ are the server's ($SYS): clients must not write there.
   if (topic.startsWith('$')) {
-    return { kind: 'reject', error: new PlantWattError('BROKER_ERR_TOPIC_RESERVED', `publishing to ${JSON.stringify(topic)} is not allowed: $ topics belong to the broker`) }
+    return {
+      kind: 'reject',
+      error: new PlantWattError('BROKER_ERR_TOPIC_RESERVED', `publishing to ${JSON.stringify(topic)} is not allowed: $ topics belong to the broker`),
+    }
   }
   // Only the broker diverts into the dead-letter topic; a client writing there could forge entries.
   if (topic === DEAD_LETTER_TOPIC) {
@@ -51,7 +51,10 @@ export function judgePublish(topic: string, payload: Buffer, opts: PublishPolicy
       return { kind: 'reject', error: new PlantWattError('BROKER_ERR_TOPIC_WILDCARD', `topic ${JSON.stringify(topic.slice(0, 200))} contains a wildcard`) }
     }
     if (payload.length > opts.maxPayloadBytes) {
-      return { kind: 'divert', error: new PlantWattError('CORE_ERR_PAYLOAD_SIZE', `payload of ${payload.length} bytes exceeds the limit of ${opts.maxPayloadBytes}`) }
+      return {
+        kind: 'divert',
+        error: new PlantWattError('CORE_ERR_PAYLOAD_SIZE', `payload of ${payload.length} bytes exceeds the limit of ${opts.maxPayloadBytes}`),
+      }
     }
     return { kind: 'accept' }
   }
@@ -69,7 +72,10 @@ export function judgePublish(topic: string, payload: Buffer, opts: PublishPolicy
     channels.set(topic, channel)
   }
   if (payload.length > opts.maxPayloadBytes) {
-    return { kind: 'divert', error: new PlantWattError('CORE_ERR_PAYLOAD_SIZE', `payload of ${payload.length} bytes exceeds the limit of ${opts.maxPayloadBytes}`) }
+    return {
+      kind: 'divert',
+      error: new PlantWattError('CORE_ERR_PAYLOAD_SIZE', `payload of ${payload.length} bytes exceeds the limit of ${opts.maxPayloadBytes}`),
+    }
   }
   // The byte scanner vouches for the common payload without parsing it; what it declines gets the
   // full decode, which accepts it or names the reason.
@@ -95,4 +101,3 @@ export function deadLetterEnvelope(error: PlantWattError, topic: string, payload
     source: 'broker',
   }
 }
-

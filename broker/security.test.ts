@@ -97,7 +97,14 @@ describe('broker authentication', () => {
   it('fails at start, naming every bad user, with BROKER_ERR_CONFIG', async () => {
     const hash = users?.[0]?.passwordHash as string
     await expect(
-      startBroker({ port: 0, users: [{ username: 'gw', passwordHash: hash, role: 'gateway' }, { username: 'gw', passwordHash: hash, role: 'admin' }, { username: 'x', passwordHash: 'scrypt$1$1$1$a$b', role: 'admin' }] }),
+      startBroker({
+        port: 0,
+        users: [
+          { username: 'gw', passwordHash: hash, role: 'gateway' },
+          { username: 'gw', passwordHash: hash, role: 'admin' },
+          { username: 'x', passwordHash: 'scrypt$1$1$1$a$b', role: 'admin' },
+        ],
+      }),
     ).rejects.toMatchObject({
       code: 'BROKER_ERR_CONFIG',
       details: [
@@ -156,8 +163,16 @@ describe('broker topic ACL', () => {
     const received: string[] = []
     ingest.on('message', (topic) => received.push(topic))
     await ingest.subscribeAsync('pw/#', { qos: 1 })
-    const ownWill = await connect(b.url, { username: 'gw-acme-wuhan', password: 'gw-secret', will: { topic: 'pw/v1/acme/wuhan/l1/gw/state', payload: Buffer.from('{"online":false}'), qos: 1, retain: false } })
-    const foreignWill = await connect(b.url, { username: 'gw-acme-wuhan', password: 'gw-secret', will: { topic: 'pw/v1/beta/wuhan/l1/gw/state', payload: Buffer.from('{"online":false}'), qos: 1, retain: false } })
+    const ownWill = await connect(b.url, {
+      username: 'gw-acme-wuhan',
+      password: 'gw-secret',
+      will: { topic: 'pw/v1/acme/wuhan/l1/gw/state', payload: Buffer.from('{"online":false}'), qos: 1, retain: false },
+    })
+    const foreignWill = await connect(b.url, {
+      username: 'gw-acme-wuhan',
+      password: 'gw-secret',
+      will: { topic: 'pw/v1/beta/wuhan/l1/gw/state', payload: Buffer.from('{"online":false}'), qos: 1, retain: false },
+    })
     // Cut both without DISCONNECT, so the broker publishes their wills ([MQTT-3.1.2-8]).
     ;(ownWill as unknown as { stream: { destroy(): void } }).stream.destroy()
     ;(foreignWill as unknown as { stream: { destroy(): void } }).stream.destroy()
@@ -176,7 +191,11 @@ describe('broker publish rate limit', () => {
     await sub.subscribeAsync('pw/v1/#', { qos: 1 })
     const pub = await connect(b.url)
     const started = performance.now()
-    await Promise.all(Array.from({ length: 25 }, (_, i) => pub.publishAsync(TOPIC, JSON.stringify({ seq: i, samples: [{ ts: Date.UTC(2025, 0, 6), values: { active_power_kw: i } }] }), { qos: 1 })))
+    await Promise.all(
+      Array.from({ length: 25 }, (_, i) =>
+        pub.publishAsync(TOPIC, JSON.stringify({ seq: i, samples: [{ ts: Date.UTC(2025, 0, 6), values: { active_power_kw: i } }] }), { qos: 1 }),
+      ),
+    )
     const elapsed = performance.now() - started
     await waitFor('25 messages', () => (received.length === 25 ? true : undefined))
     // 5 at once, then 20 at 10 ms each.
@@ -201,19 +220,44 @@ describe('broker transports', () => {
     const signed = (name: string, cn: string, ca: string, ext: string): void => {
       openssl('req', ...ec, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${cn}`)
       execFileSync('sh', ['-c', `printf '%s\n' '${ext}' > ${name}.ext`], { cwd: dir })
-      openssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f(`${ca}.crt`), '-CAkey', f(`${ca}.key`), '-CAcreateserial', '-out', f(`${name}.crt`), '-days', '1', '-extfile', f(`${name}.ext`))
+      openssl(
+        'x509',
+        '-req',
+        '-in',
+        f(`${name}.csr`),
+        '-CA',
+        f(`${ca}.crt`),
+        '-CAkey',
+        f(`${ca}.key`),
+        '-CAcreateserial',
+        '-out',
+        f(`${name}.crt`),
+        '-days',
+        '1',
+        '-extfile',
+        f(`${name}.ext`),
+      )
     }
     signed('broker', 'plantwatt-broker', 'ca', 'subjectAltName=IP:127.0.0.1,DNS:localhost')
     signed('gateway', 'gw-acme-wuhan', 'ca', 'extendedKeyUsage=clientAuth')
     signed('rogue', 'gw-acme-wuhan', 'rogue-ca', 'extendedKeyUsage=clientAuth')
-    const { broker: b, logs } = await broker({ tls: { port: 0, certFile: f('broker.crt'), keyFile: f('broker.key'), caFile: f('ca.crt'), clientCertificates: 'require' } })
+    const { broker: b, logs } = await broker({
+      tls: { port: 0, certFile: f('broker.crt'), keyFile: f('broker.key'), caFile: f('ca.crt'), clientCertificates: 'require' },
+    })
     const ca = readFileSync(f('ca.crt'))
     const creds = { username: 'gw-acme-wuhan', password: 'gw-secret' }
 
     /** 'connected' once CONNACK 0 arrives; 'refused' when TLS (or the broker) closes the connection first. */
     const attempt = (opts: IClientOptions): Promise<'connected' | 'refused'> =>
       new Promise((resolve) => {
-        const c = mqtt.connect(b.tlsUrl as string, { clientId: `m-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 0, connectTimeout: 5000, ca, ...creds, ...opts })
+        const c = mqtt.connect(b.tlsUrl as string, {
+          clientId: `m-${Math.random().toString(16).slice(2)}`,
+          reconnectPeriod: 0,
+          connectTimeout: 5000,
+          ca,
+          ...creds,
+          ...opts,
+        })
         c.once('connect', () => {
           resolve('connected')
           c.end(true)
@@ -226,7 +270,15 @@ describe('broker transports', () => {
     expect(await attempt({ cert: readFileSync(f('rogue.crt')), key: readFileSync(f('rogue.key')) })).toBe('refused')
     expect(await attempt({ cert: readFileSync(f('gateway.crt')), key: readFileSync(f('gateway.key')) })).toBe('connected')
     // The certificate comes on top of the password, not instead of it: CONNACK 4 for a wrong one.
-    expect(await refusal(b.tlsUrl as string, { ca, cert: readFileSync(f('gateway.crt')), key: readFileSync(f('gateway.key')), username: 'gw-acme-wuhan', password: 'wrong' })).toBe(4)
+    expect(
+      await refusal(b.tlsUrl as string, {
+        ca,
+        cert: readFileSync(f('gateway.crt')),
+        key: readFileSync(f('gateway.key')),
+        username: 'gw-acme-wuhan',
+        password: 'wrong',
+      }),
+    ).toBe(4)
     // A client with our certificate publishes as usual.
     const ok = await connect(b.tlsUrl as string, { ca, cert: readFileSync(f('gateway.crt')), key: readFileSync(f('gateway.key')), ...creds })
     await ok.publishAsync(TOPIC, VALID, { qos: 1 })
@@ -240,13 +292,37 @@ describe('broker transports', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pw-tls-'))
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
     const [certFile, keyFile] = [join(dir, 'broker.crt'), join(dir, 'broker.key')]
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=plantwatt-test', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' })
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=plantwatt-test',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      ],
+      { stdio: 'ignore' },
+    )
     const { broker: b } = await broker({ tls: { port: 0, certFile, keyFile }, websocket: { port: 0 } })
     expect(b.tlsUrl).toMatch(/^mqtts:\/\/127\.0\.0\.1:\d+$/)
     expect(b.wsUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/mqtt$/)
 
     // A client that does not trust the certificate is refused by TLS itself.
-    await expect(mqtt.connectAsync(b.tlsUrl as string, { reconnectPeriod: 0, connectTimeout: 3000, username: 'ingest', password: 'ingest-secret' })).rejects.toThrow(/self.signed|certificate/i)
+    await expect(
+      mqtt.connectAsync(b.tlsUrl as string, { reconnectPeriod: 0, connectTimeout: 3000, username: 'ingest', password: 'ingest-secret' }),
+    ).rejects.toThrow(/self.signed|certificate/i)
 
     const ws = await connect(b.wsUrl as string, { username: 'ingest', password: 'ingest-secret' })
     const received: string[] = []

@@ -16,7 +16,10 @@ afterEach(async () => {
   cleanups = []
 })
 
-async function broker(over: Partial<{ maxPayloadBytes: number; validatePayloads: boolean; sysIntervalMs: number }> = {}, opts: StartBrokerOptions = {}): Promise<RunningBroker> {
+async function broker(
+  over: Partial<{ maxPayloadBytes: number; validatePayloads: boolean; sysIntervalMs: number }> = {},
+  opts: StartBrokerOptions = {},
+): Promise<RunningBroker> {
   const b = await startBroker({ host: '127.0.0.1', port: 0, maxPayloadBytes: 1024, validatePayloads: true, ...over }, { logger, ...opts })
   cleanups.push(() => b.close())
   return b
@@ -80,7 +83,12 @@ describe('broker', () => {
 
   it.each([
     ['not JSON', TOPIC, 'not json', 'CORE_ERR_PAYLOAD_JSON'],
-    ['a string where a number belongs', TOPIC, JSON.stringify({ seq: 1, samples: [{ ts: Date.UTC(2025, 0, 6), values: { active_power_kw: 'high' } }] }), 'CORE_ERR_PAYLOAD_SCHEMA'],
+    [
+      'a string where a number belongs',
+      TOPIC,
+      JSON.stringify({ seq: 1, samples: [{ ts: Date.UTC(2025, 0, 6), values: { active_power_kw: 'high' } }] }),
+      'CORE_ERR_PAYLOAD_SCHEMA',
+    ],
     ['an unknown quantity', TOPIC, JSON.stringify({ seq: 1, samples: [{ ts: Date.UTC(2025, 0, 6), values: { watts: 1 } }] }), 'CORE_ERR_QUANTITY_UNKNOWN'],
     ['an oversize payload', TOPIC, 'x'.repeat(2000), 'CORE_ERR_PAYLOAD_SIZE'],
     ['an empty level', 'pw/v1//x/y/z/data', VALID, 'CORE_ERR_TOPIC'],
@@ -130,7 +138,15 @@ describe('broker', () => {
     })
     await admin.subscribeAsync('$SYS/+/plantwatt/stats', { qos: 0 })
     const stats = await waitFor('stats on $SYS', () => seen.find((s) => s.messagesIn === 4))
-    expect(stats).toMatchObject({ messagesIn: 4, accepted: 2, diverted: 1, rejected: 1, divertedByReason: { CORE_ERR_PAYLOAD_JSON: 1 }, refusedConnections: 0, authFailures: 0 })
+    expect(stats).toMatchObject({
+      messagesIn: 4,
+      accepted: 2,
+      diverted: 1,
+      rejected: 1,
+      divertedByReason: { CORE_ERR_PAYLOAD_JSON: 1 },
+      refusedConnections: 0,
+      authFailures: 0,
+    })
     // Every $SYS message delivered to the admin is a PUBLISH out too: out only grows past 4.
     expect(stats.messagesOut as number).toBeGreaterThanOrEqual(4)
     expect(typeof stats.brokerId).toBe('string')
@@ -199,10 +215,13 @@ describe('broker', () => {
   })
 
   it('uses the injected authenticate and authorizeSubscribe functions', async () => {
-    const b = await broker({}, {
-      authenticate: ({ username, password }) => username === 'edge' && password?.toString() === 'secret',
-      authorizeSubscribe: ({ topic }) => topic.startsWith('pw/v1/'),
-    })
+    const b = await broker(
+      {},
+      {
+        authenticate: ({ username, password }) => username === 'edge' && password?.toString() === 'secret',
+        authorizeSubscribe: ({ topic }) => topic.startsWith('pw/v1/'),
+      },
+    )
     await expect(mqtt.connectAsync(b.url, { clientId: 'intruder', username: 'edge', password: 'wrong', reconnectPeriod: 0 })).rejects.toThrow(/Not authorized/i)
     const ok = await mqtt.connectAsync(b.url, { clientId: 'edge-1', username: 'edge', password: 'secret', reconnectPeriod: 0 })
     cleanups.push(() => ok.endAsync(true))
@@ -246,6 +265,8 @@ describe('broker', () => {
 
   it('fails with BROKER_ERR_LISTEN when the port is taken', async () => {
     const b = await broker()
-    await expect(startBroker({ host: '127.0.0.1', port: b.port, maxPayloadBytes: 1024, validatePayloads: true }, { logger })).rejects.toMatchObject({ code: 'BROKER_ERR_LISTEN' })
+    await expect(startBroker({ host: '127.0.0.1', port: b.port, maxPayloadBytes: 1024, validatePayloads: true }, { logger })).rejects.toMatchObject({
+      code: 'BROKER_ERR_LISTEN',
+    })
   })
 })

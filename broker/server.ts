@@ -87,23 +87,51 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
   const connections = new Connections()
   const sessions = new SessionTable(config.sessions)
   const lt = config.loginThrottle
-  const throttle = new LoginThrottle({ addressFailures: lt.addressFailures, userFailures: lt.userFailures, windowMs: lt.windowS * 1000, maxBlockMs: lt.maxBlockS * 1000, hashesPerS: lt.hashesPerS, maxWaiting: lt.maxWaiting })
+  const throttle = new LoginThrottle({
+    addressFailures: lt.addressFailures,
+    userFailures: lt.userFailures,
+    windowMs: lt.windowS * 1000,
+    maxBlockMs: lt.maxBlockS * 1000,
+    hashesPerS: lt.hashesPerS,
+    maxWaiting: lt.maxWaiting,
+  })
   const cluster = config.cluster ? clusterParts(config.cluster) : undefined
-  const memory: IndexedMemoryPersistence | undefined = cluster || opts.persistence ? undefined : createIndexedMemoryPersistence({ limitOf: sessions.limitOf, onDrop: sessions.onDrop })
+  const memory: IndexedMemoryPersistence | undefined =
+    cluster || opts.persistence ? undefined : createIndexedMemoryPersistence({ limitOf: sessions.limitOf, onDrop: sessions.onDrop })
   // A cluster's nodes share the owners through the Redis that holds the sessions.
   const owners: SessionOwners = config.cluster ? new RedisSessionOwners(redisOptions(config.cluster.redisUrl)) : new MemorySessionOwners()
   let aedesRef: Aedes | undefined
   // Aedes' emitter queue: not in its types.
-  const gate = new RoutingGate(() => (aedesRef as unknown as { mq: { length: number } } | undefined)?.mq.length ?? 0, MAX_ROUTING_QUEUE, () => counters.heldForRouting++)
+  const gate = new RoutingGate(
+    () => (aedesRef as unknown as { mq: { length: number } } | undefined)?.mq.length ?? 0,
+    MAX_ROUTING_QUEUE,
+    () => counters.heldForRouting++,
+  )
   const parts = { connections, counters, logger }
   const options: AedesOptions = {
     maxClientsIdLength: MAX_CLIENT_ID_LENGTH,
-    authenticate: createAuthenticate({ ...parts, config, users, anonymous, owners, throttle, connectedClients: () => aedesRef?.connectedClients ?? 0, seam: opts.authenticate }),
-    authorizePublish: createAuthorizePublish({ ...parts, policy: { maxPayloadBytes: config.maxPayloadBytes, validatePayloads: config.validatePayloads }, gate, seam: opts.authorizePublish }),
+    authenticate: createAuthenticate({
+      ...parts,
+      config,
+      users,
+      anonymous,
+      owners,
+      throttle,
+      connectedClients: () => aedesRef?.connectedClients ?? 0,
+      seam: opts.authenticate,
+    }),
+    authorizePublish: createAuthorizePublish({
+      ...parts,
+      policy: { maxPayloadBytes: config.maxPayloadBytes, validatePayloads: config.validatePayloads },
+      gate,
+      seam: opts.authorizePublish,
+    }),
     authorizeSubscribe: createAuthorizeSubscribe({ ...parts, seam: opts.authorizeSubscribe }),
     authorizeForward: createAuthorizeForward(parts),
     drainTimeout: config.drainTimeoutMs,
-    ...(cluster ? { mq: cluster.mq, persistence: cluster.persistence, ...(cluster.id ? { id: cluster.id } : {}) } : { persistence: opts.persistence ?? memory }),
+    ...(cluster
+      ? { mq: cluster.mq, persistence: cluster.persistence, ...(cluster.id ? { id: cluster.id } : {}) }
+      : { persistence: opts.persistence ?? memory }),
   }
 
   const aedes = await Aedes.createBroker(options)
@@ -130,7 +158,10 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
   const { host, port, url, tlsUrl, wsUrl } = transports
   logger.info({ url, tlsUrl, wsUrl, users: users.size, anonymous, cluster: config.cluster ? aedes.id : undefined }, 'broker listening')
 
-  const queueOf = (clientId: string): { messages: number; bytes: number } => ({ messages: memory?.outgoingSize(clientId) ?? 0, bytes: memory?.outgoingBytes(clientId) ?? 0 })
+  const queueOf = (clientId: string): { messages: number; bytes: number } => ({
+    messages: memory?.outgoingSize(clientId) ?? 0,
+    bytes: memory?.outgoingBytes(clientId) ?? 0,
+  })
   const stats = (): BrokerStats => ({
     clients: aedes.connectedClients,
     ...counters.snapshot(),
@@ -144,9 +175,19 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
   // Not retained: Aedes hands retained $SYS messages to `#` subscribers too ([MQTT-4.7.2-1] says
   // it must not). The broker's own publish does not pass authorizePublish (clients may not write to $SYS).
   const publishSys = (): void => {
-    aedes.publish({ cmd: 'publish', topic: sysTopic, payload: Buffer.from(JSON.stringify({ ts: Date.now(), brokerId: aedes.id, ...stats() })), qos: 0, retain: false, dup: false }, (err) => {
-      if (err) logger.warn({ err: describeError(err) }, `cannot publish ${sysTopic}`)
-    })
+    aedes.publish(
+      {
+        cmd: 'publish',
+        topic: sysTopic,
+        payload: Buffer.from(JSON.stringify({ ts: Date.now(), brokerId: aedes.id, ...stats() })),
+        qos: 0,
+        retain: false,
+        dup: false,
+      },
+      (err) => {
+        if (err) logger.warn({ err: describeError(err) }, `cannot publish ${sysTopic}`)
+      },
+    )
   }
   const sysTimer = config.sysIntervalMs > 0 ? setInterval(publishSys, config.sysIntervalMs) : undefined
   sysTimer?.unref()

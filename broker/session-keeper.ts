@@ -56,7 +56,10 @@ export class SessionKeeper {
         .then(({ messages }) => {
           sessions.expired++
           sessions.expiredMessages += messages
-          logger.warn({ clientId: s.clientId, identity: s.identity, messages, code: 'BROKER_ERR_SESSION_EXPIRED' }, 'persistent session expired: removed with its queue')
+          logger.warn(
+            { clientId: s.clientId, identity: s.identity, messages, code: 'BROKER_ERR_SESSION_EXPIRED' },
+            'persistent session expired: removed with its queue',
+          )
           this.release(s.clientId, s.identity)
         })
         .catch((err: unknown) => logger.warn({ clientId: s.clientId, err: describeError(err) }, 'cannot remove an expired session'))
@@ -74,6 +77,8 @@ export class SessionKeeper {
   }
 
   private release(clientId: string, identity: string): void {
-    this.deps.owners.release(clientId, identity).catch((err: unknown) => this.deps.logger.warn({ clientId, err: describeError(err) }, 'cannot release the client id'))
+    this.deps.owners
+      .release(clientId, identity)
+      .catch((err: unknown) => this.deps.logger.warn({ clientId, err: describeError(err) }, 'cannot release the client id'))
   }
 }

@@ -109,7 +109,14 @@ describe('a client id belongs to the user that first used it', () => {
     const warn = logs.find((l) => l.code === 'BROKER_ERR_CLIENT_ID_TAKEN')
     expect(warn).toMatchObject({ clientId: INGEST_ID, identity: 'user:gw-beta', owner: 'user:ingest' })
     // Ingest comes back and gets all six queued samples, of both enterprises.
-    const ingest = await mqtt.connectAsync(b.url, { clientId: INGEST_ID, clean: false, username: 'ingest', password: secrets.ingest, reconnectPeriod: 0, manualConnect: false })
+    const ingest = await mqtt.connectAsync(b.url, {
+      clientId: INGEST_ID,
+      clean: false,
+      username: 'ingest',
+      password: secrets.ingest,
+      reconnectPeriod: 0,
+      manualConnect: false,
+    })
     cleanups.push(() => ingest.endAsync(true))
     const got = received(ingest)
     await waitFor('the queued messages', () => got.length >= 6)
@@ -155,7 +162,28 @@ describe('a client id belongs to the user that first used it', () => {
     const { broker: b } = await broker()
     await ingestAway(b.url)
     const out = await new Promise<{ code: number | null; text: string }>((resolve) => {
-      const child = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(b.port), '-i', INGEST_ID, '-c', '-q', '1', '-t', 'pw/#', '-u', 'gw-beta', '-P', secrets.gwBeta, '-C', '1', '-W', '3', '-v'])
+      const child = spawn('mosquitto_sub', [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(b.port),
+        '-i',
+        INGEST_ID,
+        '-c',
+        '-q',
+        '1',
+        '-t',
+        'pw/#',
+        '-u',
+        'gw-beta',
+        '-P',
+        secrets.gwBeta,
+        '-C',
+        '1',
+        '-W',
+        '3',
+        '-v',
+      ])
       let text = ''
       child.stdout.on('data', (d: Buffer) => (text += d.toString()))
       child.stderr.on('data', (d: Buffer) => (text += d.toString()))
@@ -177,7 +205,9 @@ describe('session queues are bounded and sessions expire', () => {
     await publishAll(acme, ACME, 1, 120)
     const stats = b.stats()
     expect(stats.queueDropped).toBe(70)
-    expect(stats.sessions).toEqual([expect.objectContaining({ clientId: 'svc-away', identity: 'user:svc', role: 'service', connected: false, queued: 50, dropped: 70 })])
+    expect(stats.sessions).toEqual([
+      expect.objectContaining({ clientId: 'svc-away', identity: 'user:svc', role: 'service', connected: false, queued: 50, dropped: 70 }),
+    ])
     expect(stats.sessions[0]?.expiresInS).toBeGreaterThan(3590)
     let bytes = 0
     for (let seq = 51; seq <= 120; seq++) bytes += ACME.length + payload(seq).length
@@ -232,7 +262,11 @@ describe('failed logins', () => {
   /** A client that connects from another loopback address (127.0.0.0/8 is all this machine). */
   function fromAddress(broker: RunningBroker, localAddress: string, opts: IClientOptions): Promise<number> {
     return new Promise((resolve) => {
-      const c = new mqtt.MqttClient(() => net.createConnection({ host: '127.0.0.1', port: broker.port, localAddress }), { reconnectPeriod: 0, protocolVersion: 4, ...opts })
+      const c = new mqtt.MqttClient(() => net.createConnection({ host: '127.0.0.1', port: broker.port, localAddress }), {
+        reconnectPeriod: 0,
+        protocolVersion: 4,
+        ...opts,
+      })
       c.once('connect', () => {
         c.end(true)
         resolve(0)

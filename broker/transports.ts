@@ -49,7 +49,11 @@ export function readTlsFiles(t: NonNullable<BrokerConfig['tls']>): { cert: Buffe
  * MQTT over TCP, and over TLS and WebSocket when configured. Every transport ends in one place: the
  * connection cap, the packet-size guard, the remote address noted, then Aedes.
  */
-export async function openTransports(aedes: Aedes, config: BrokerConfig, deps: { connections: Connections; counters: BrokerCounters; logger: Logger }): Promise<Transports> {
+export async function openTransports(
+  aedes: Aedes,
+  config: BrokerConfig,
+  deps: { connections: Connections; counters: BrokerCounters; logger: Logger },
+): Promise<Transports> {
   const { connections, counters, logger } = deps
   const tlsFiles = config.tls ? readTlsFiles(config.tls) : undefined
   const maxPacketBytes = config.maxPayloadBytes * PACKET_LIMIT_FACTOR + 65_540
@@ -101,11 +105,25 @@ export async function openTransports(aedes: Aedes, config: BrokerConfig, deps: {
   }
 
   const host = config.host
-  const port = await listen(net.createServer((socket) => accept(socket, socket.remoteAddress)), config.port, 'mqtt')
+  const port = await listen(
+    net.createServer((socket) => accept(socket, socket.remoteAddress)),
+    config.port,
+    'mqtt',
+  )
   let tlsUrl: string | undefined
   if (config.tls && tlsFiles) {
     const requireCert = config.tls.clientCertificates === 'require'
-    const server = tls.createServer({ cert: tlsFiles.cert, key: tlsFiles.key, ...(tlsFiles.ca ? { ca: tlsFiles.ca } : {}), requestCert: requireCert, rejectUnauthorized: requireCert, minVersion: 'TLSv1.2' }, (socket) => accept(socket, socket.remoteAddress))
+    const server = tls.createServer(
+      {
+        cert: tlsFiles.cert,
+        key: tlsFiles.key,
+        ...(tlsFiles.ca ? { ca: tlsFiles.ca } : {}),
+        requestCert: requireCert,
+        rejectUnauthorized: requireCert,
+        minVersion: 'TLSv1.2',
+      },
+      (socket) => accept(socket, socket.remoteAddress),
+    )
     server.on('tlsClientError', (err) => logger.warn({ err: err.message }, 'TLS handshake failed'))
     tlsUrl = formatUrl('mqtts', host, await listen(server, config.tls.port, 'tls'))
   }

@@ -33,7 +33,9 @@ export function compileUsers(users: readonly BrokerUser[]): Map<string, Compiled
     }
   })
   if (problems.length > 0) {
-    throw new PlantWattError('BROKER_ERR_CONFIG', `broker: ${problems.length} problem(s)\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`, { details: problems })
+    throw new PlantWattError('BROKER_ERR_CONFIG', `broker: ${problems.length} problem(s)\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`, {
+      details: problems,
+    })
   }
   return out
 }

@@ -27,7 +27,9 @@ interface Problem {
 }
 
 function configError(code: string, what: string, problems: readonly Problem[]): PlantWattError {
-  return new PlantWattError(code, `${what}: ${problems.length} problem(s)\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`, { details: problems })
+  return new PlantWattError(code, `${what}: ${problems.length} problem(s)\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`, {
+    details: problems,
+  })
 }
 
 function scopeOf(c: { enterprise?: string | undefined; site?: string | undefined }): string {
@@ -44,7 +46,11 @@ export function checkMqttCredentials(section: MqttSection, source: string): void
   const problems: Problem[] = []
   const oneSource = (cred: MqttCredential, path: string): void => {
     const n = (cred.passwordEnv === undefined ? 0 : 1) + (cred.passwordFile === undefined ? 0 : 1)
-    if (n !== 1) problems.push({ path, message: `give the password of ${JSON.stringify(cred.username)} as exactly one of passwordEnv, passwordFile${n === 0 ? '' : ' (both are set)'}` })
+    if (n !== 1)
+      problems.push({
+        path,
+        message: `give the password of ${JSON.stringify(cred.username)} as exactly one of passwordEnv, passwordFile${n === 0 ? '' : ' (both are set)'}`,
+      })
   }
   if (c.ingest) oneSource(c.ingest, '/mqtt/credentials/ingest')
   if (c.alerts) oneSource(c.alerts, '/mqtt/credentials/alerts')
@@ -55,7 +61,8 @@ export function checkMqttCredentials(section: MqttSection, source: string): void
     if (g.site !== undefined && g.enterprise === undefined) problems.push({ path: `${path}/site`, message: 'a site needs its enterprise' })
     const scope = scopeOf(g)
     const first = scopes.get(scope)
-    if (first !== undefined) problems.push({ path, message: `scope ${scope} is already carried by /mqtt/credentials/edge/${first}: one gateway user per enterprise or site` })
+    if (first !== undefined)
+      problems.push({ path, message: `scope ${scope} is already carried by /mqtt/credentials/edge/${first}: one gateway user per enterprise or site` })
     else scopes.set(scope, i)
   })
   if (problems.length > 0) throw configError('CORE_ERR_CONFIG', `${source}: mqtt.credentials`, problems)
@@ -65,7 +72,11 @@ export function checkMqttCredentials(section: MqttSection, source: string): void
 function readSecret(cred: MqttCredential, path: string, env: NodeJS.ProcessEnv, problems: Problem[]): string | undefined {
   if (cred.passwordEnv !== undefined) {
     const value = env[cred.passwordEnv]
-    if (value === undefined || value === '') problems.push({ path: `${path}/passwordEnv`, message: `environment variable ${cred.passwordEnv} (password of ${JSON.stringify(cred.username)}) is not set` })
+    if (value === undefined || value === '')
+      problems.push({
+        path: `${path}/passwordEnv`,
+        message: `environment variable ${cred.passwordEnv} (password of ${JSON.stringify(cred.username)}) is not set`,
+      })
     return value || undefined
   }
   if (cred.passwordFile !== undefined) {
@@ -74,7 +85,10 @@ function readSecret(cred: MqttCredential, path: string, env: NodeJS.ProcessEnv, 
       if (first === '') problems.push({ path: `${path}/passwordFile`, message: `${cred.passwordFile} (password of ${JSON.stringify(cred.username)}) is empty` })
       return first || undefined
     } catch (err) {
-      problems.push({ path: `${path}/passwordFile`, message: `cannot read ${cred.passwordFile} (password of ${JSON.stringify(cred.username)}): ${(err as NodeJS.ErrnoException).code ?? 'error'}` })
+      problems.push({
+        path: `${path}/passwordFile`,
+        message: `cannot read ${cred.passwordFile} (password of ${JSON.stringify(cred.username)}): ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      })
     }
   }
   return undefined
@@ -125,7 +139,11 @@ export function checkClientsAgainstBroker(clients: ComponentClients, broker: Pic
   const problems: Problem[] = []
   const check = (component: keyof typeof NEEDED_ROLE, username: string | undefined, where: string): (typeof broker.users)[number] | undefined => {
     if (username === undefined || username === '') {
-      if (anonymousRefused) problems.push({ path: where, message: `${component} has no broker user and broker.users makes the broker refuse anonymous clients: add mqtt.credentials.${component}` })
+      if (anonymousRefused)
+        problems.push({
+          path: where,
+          message: `${component} has no broker user and broker.users makes the broker refuse anonymous clients: add mqtt.credentials.${component}`,
+        })
       return undefined
     }
     const user = users.get(username)
@@ -134,7 +152,10 @@ export function checkClientsAgainstBroker(clients: ComponentClients, broker: Pic
       return undefined
     }
     if (user.role !== NEEDED_ROLE[component] && user.role !== 'admin') {
-      problems.push({ path: where, message: `${component} connects as ${JSON.stringify(username)}, a broker user of role ${user.role}: it needs role ${NEEDED_ROLE[component]}` })
+      problems.push({
+        path: where,
+        message: `${component} connects as ${JSON.stringify(username)}, a broker user of role ${user.role}: it needs role ${NEEDED_ROLE[component]}`,
+      })
     }
     return user
   }
@@ -147,7 +168,10 @@ export function checkClientsAgainstBroker(clients: ComponentClients, broker: Pic
       return { ...g, ...(user.enterprise === undefined ? {} : { enterprise: user.enterprise }), ...(user.site === undefined ? {} : { site: user.site }) }
     }
     if (g.enterprise !== user.enterprise || (user.site !== undefined && g.site !== user.site)) {
-      problems.push({ path: g.label, message: `scope ${scopeOf(g)} is not the broker user's: ${JSON.stringify(user.username)} may publish for ${scopeOf(user)} only` })
+      problems.push({
+        path: g.label,
+        message: `scope ${scopeOf(g)} is not the broker user's: ${JSON.stringify(user.username)} may publish for ${scopeOf(user)} only`,
+      })
     }
     return g
   })

@@ -62,9 +62,7 @@ describe('config loading', () => {
   })
 
   it('validates ids in the plant model', () => {
-    const problems = problemsOf(() =>
-      validateConfig(PlantModelSchema, { enterprises: [{ id: 'Bad Id', sites: [{ id: 'ok', lines: [{ id: 'l/1' }] }] }] }),
-    )
+    const problems = problemsOf(() => validateConfig(PlantModelSchema, { enterprises: [{ id: 'Bad Id', sites: [{ id: 'ok', lines: [{ id: 'l/1' }] }] }] }))
     expect(problems.map((p) => p.path)).toEqual(['/enterprises/0/id', '/enterprises/0/sites/0/lines/0/id'])
   })
 })

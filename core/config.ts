@@ -108,7 +108,8 @@ export function describeSchema(schema: TSchema, prefix = ''): string[] {
       walk(node.items, `${path}[]`)
       return
     }
-    const kind = node.const !== undefined ? JSON.stringify(node.const) : node.anyOf ? node.anyOf.map((v) => JSON.stringify(v.const)).join('|') : node.type ?? ''
+    const kind =
+      node.const !== undefined ? JSON.stringify(node.const) : node.anyOf ? node.anyOf.map((v) => JSON.stringify(v.const)).join('|') : (node.type ?? '')
     const def = node.default !== undefined && typeof node.default !== 'object' ? ` (default ${JSON.stringify(node.default)})` : ''
     lines.push(`  ${path.padEnd(34)} ${kind}${def}${node.description ? `  ${node.description}` : ''}`)
   }

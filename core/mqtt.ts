@@ -18,8 +18,12 @@ export type MqttClientConfig = Type.Static<typeof MqttClientConfigSchema>
 
 const secretProperties = {
   username: Type.String({ minLength: 1, maxLength: 128, description: 'broker user (broker.users[].username)' }),
-  passwordEnv: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'environment variable holding the password (one of passwordEnv, passwordFile)' })),
-  passwordFile: Type.Optional(Type.String({ minLength: 1, description: 'file whose first line is the password, e.g. a container secret (one of passwordEnv, passwordFile)' })),
+  passwordEnv: Type.Optional(
+    Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'environment variable holding the password (one of passwordEnv, passwordFile)' }),
+  ),
+  passwordFile: Type.Optional(
+    Type.String({ minLength: 1, description: 'file whose first line is the password, e.g. a container secret (one of passwordEnv, passwordFile)' }),
+  ),
 }
 
 /** A service's own broker user; the password comes from the environment or a file, never from the config. */
@@ -34,7 +38,9 @@ export type MqttCredential = Type.Static<typeof MqttCredentialSchema>
 export const MqttGatewayCredentialSchema = Type.Object(
   {
     ...secretProperties,
-    enterprise: Type.Optional(Type.String({ pattern: ID_PATTERN, description: "the gateway user's enterprise: this connection carries that enterprise's devices" })),
+    enterprise: Type.Optional(
+      Type.String({ pattern: ID_PATTERN, description: "the gateway user's enterprise: this connection carries that enterprise's devices" }),
+    ),
     site: Type.Optional(Type.String({ pattern: ID_PATTERN, description: "the gateway user's site (needs enterprise): only that site's devices" })),
   },
   { additionalProperties: false },
@@ -44,7 +50,12 @@ export type MqttGatewayCredential = Type.Static<typeof MqttGatewayCredentialSche
 /** Each component's own broker user (instead of the shared `mqtt.username`). */
 export const MqttCredentialsSchema = Type.Object(
   {
-    edge: Type.Optional(Type.Array(MqttGatewayCredentialSchema, { minItems: 1, description: 'edge agent: one gateway user per enterprise (or site); one broker connection each' })),
+    edge: Type.Optional(
+      Type.Array(MqttGatewayCredentialSchema, {
+        minItems: 1,
+        description: 'edge agent: one gateway user per enterprise (or site); one broker connection each',
+      }),
+    ),
     ingest: Type.Optional(MqttCredentialSchema),
     alerts: Type.Optional(MqttCredentialSchema),
   },
@@ -53,10 +64,7 @@ export const MqttCredentialsSchema = Type.Object(
 export type MqttCredentials = Type.Static<typeof MqttCredentialsSchema>
 
 /** The config file's `mqtt:` section: the connection every component shares, and each one's user. */
-export const MqttSectionSchema = Type.Object(
-  { ...clientProperties, credentials: Type.Optional(MqttCredentialsSchema) },
-  { additionalProperties: false },
-)
+export const MqttSectionSchema = Type.Object({ ...clientProperties, credentials: Type.Optional(MqttCredentialsSchema) }, { additionalProperties: false })
 export type MqttSection = Type.Static<typeof MqttSectionSchema>
 
 /** Topic the broker diverts invalid publishes to (outside pw/v1, so plant subscriptions never see it). */
@@ -75,7 +83,9 @@ export const SYS_TOPIC_ROOT = 'pw/sys'
  * that first used it, so knowing it gains nobody another's session.
  */
 export function defaultClientId(component: string): string {
-  return `plantwatt-${component}-${hostname().toLowerCase().replace(/[^a-z0-9_-]/g, '-')}`
+  return `plantwatt-${component}-${hostname()
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]/g, '-')}`
 }
 
 /** A client id made safe as one topic level (no `/`, `+`, `#`). */
@@ -163,7 +173,10 @@ export class MqttConnectionWatch {
       if (typeof err.code === 'number') {
         const reason = CONNACK_REASONS[err.code]
         this.refusal = 'connect'
-        this.fail(`${component}_ERR_MQTT_${reason?.what ?? 'REFUSED'}`, `broker ${url} refused the connection: CONNACK ${err.code} (${reason?.text ?? err.message})`)
+        this.fail(
+          `${component}_ERR_MQTT_${reason?.what ?? 'REFUSED'}`,
+          `broker ${url} refused the connection: CONNACK ${err.code} (${reason?.text ?? err.message})`,
+        )
       } else {
         this.socketError = err
       }

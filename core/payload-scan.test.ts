@@ -57,7 +57,8 @@ function guaranteeProblems(b: Buffer, r: ScannedPayload): string[] {
       if (!g || g[0] !== name || !Object.is(g[1], value)) problems.push(`samples[${i}] field ${j}: ${g?.join('=')} ≠ ${name}=${value}`)
     })
     // Each number is a plain decimal, as written in the JSON.
-    if (fields !== '' && !/^[a-z0-9_]+=-?\d+(\.\d+)?(,[a-z0-9_]+=-?\d+(\.\d+)?)*$/.test(fields)) problems.push(`samples[${i}] fields ${fields} are not plain name=decimal pairs`)
+    if (fields !== '' && !/^[a-z0-9_]+=-?\d+(\.\d+)?(,[a-z0-9_]+=-?\d+(\.\d+)?)*$/.test(fields))
+      problems.push(`samples[${i}] fields ${fields} are not plain name=decimal pairs`)
   })
   return problems
 }
@@ -82,7 +83,10 @@ function checkSamples(b: Uint8Array, r: ScannedPayload | undefined, maxBytes?: n
   const rc = scanSamples(b, out, offset, samplesResult, maxBytes)
   const label = Buffer.from(b).toString('latin1')
   expect(rc, label).toBe(r === undefined ? 0 : 1)
-  expect(out.subarray(0, offset).every((x) => x === SENTINEL), label).toBe(true)
+  expect(
+    out.subarray(0, offset).every((x) => x === SENTINEL),
+    label,
+  ).toBe(true)
   if (r === undefined) return
   const text = Buffer.from(b.buffer, b.byteOffset, b.byteLength)
   const p = decodePayload(text, { maxBytes: b.length })
@@ -118,13 +122,19 @@ const payload = (samples: string, seq: number | string = 1): string => `{"seq":$
 describe('scanPayload: accepted payloads', () => {
   it('scans a typical payload into exact timestamps and line-protocol fields', () => {
     const raw = payload(
-      [sample('"active_power_kw":412.5,"energy_import_kwh":1834021.7,"frequency_hz":49.95'), sample('"active_power_kw":-3,"energy_import_kwh":1000.0600000000001,"frequency_hz":50', TS + 1000)].join(','),
+      [
+        sample('"active_power_kw":412.5,"energy_import_kwh":1834021.7,"frequency_hz":49.95'),
+        sample('"active_power_kw":-3,"energy_import_kwh":1000.0600000000001,"frequency_hz":50', TS + 1000),
+      ].join(','),
       1042,
     )
     expect(scanPayload(buf(raw))).toEqual({
       seq: 1042,
       ts: [TS, TS + 1000],
-      fields: ['active_power_kw=412.5,energy_import_kwh=1834021.7,frequency_hz=49.95', 'active_power_kw=-3,energy_import_kwh=1000.0600000000001,frequency_hz=50'],
+      fields: [
+        'active_power_kw=412.5,energy_import_kwh=1834021.7,frequency_hz=49.95',
+        'active_power_kw=-3,energy_import_kwh=1000.0600000000001,frequency_hz=50',
+      ],
     })
     expect(isValidPayloadFast(buf(raw))).toBe(true)
     check(buf(raw))
@@ -132,7 +142,11 @@ describe('scanPayload: accepted payloads', () => {
 
   it('accepts what encodePayload writes for the pipeline benchmark', () => {
     const samples: Sample[] = []
-    for (let i = 0; i < 10; i++) samples.push({ ts: TS + i * 1000, values: { active_power_kw: 100 + (i % 50), energy_import_kwh: 1000 + i * 0.03, frequency_hz: 50 + ((i % 10) - 5) / 100 } })
+    for (let i = 0; i < 10; i++)
+      samples.push({
+        ts: TS + i * 1000,
+        values: { active_power_kw: 100 + (i % 50), energy_import_kwh: 1000 + i * 0.03, frequency_hz: 50 + ((i % 10) - 5) / 100 },
+      })
     const b = encodePayload({ seq: 3, samples })
     const r = scanPayload(b)
     expect(r?.seq).toBe(3)
@@ -179,7 +193,12 @@ describe('scanPayload: accepted payloads', () => {
       ].join(','),
     )
     const good = buf(raw.slice(0, raw.lastIndexOf(',{')) + ']}')
-    expect(scanPayload(good)?.fields).toEqual(['power_factor_l1=0.5,power_factor=0.25', 'power_factor=0.75,power_factor_l1=-0.5', 'power_factor_l1=1', 'power_factor_l2=-1,power_factor_l1=0,power_factor=1'])
+    expect(scanPayload(good)?.fields).toEqual([
+      'power_factor_l1=0.5,power_factor=0.25',
+      'power_factor=0.75,power_factor_l1=-0.5',
+      'power_factor_l1=1',
+      'power_factor_l2=-1,power_factor_l1=0,power_factor=1',
+    ])
     check(good)
     expect(scanPayload(buf(raw))).toBeUndefined() // unknown quantity power_factor_l in the last sample
     expect(decodes(buf(raw))).toBeUndefined()
@@ -346,12 +365,27 @@ describe('scanSamples', () => {
     const raw = payload([sample('"active_power_kw":412.50,"frequency_hz":49.95'), sample('', TS + 1000)].join(','), 9_007_199_254_740_991)
     const first = raw.indexOf('{"active')
     const second = raw.indexOf('{}')
-    expect(slots(raw)).toEqual({ rc: 1, samples: [[TS, first, raw.indexOf('}', first) + 1], [TS + 1000, second, second + 2]] })
+    expect(slots(raw)).toEqual({
+      rc: 1,
+      samples: [
+        [TS, first, raw.indexOf('}', first) + 1],
+        [TS + 1000, second, second + 2],
+      ],
+    })
     expect(samplesResult).toEqual({ seq: 9_007_199_254_740_991, end: 3 + 2 * SAMPLE_SLOTS, samples: 2 })
   })
 
   it('fingerprints the values: the same text (whitespace aside) alike, another number, text, order or quantity not', () => {
-    const values = ['"active_power_kw":402,"gas_m3":1.5', ' "active_power_kw" : 402 , "gas_m3":1.5 ', '"active_power_kw":402.00,"gas_m3":1.5', '"gas_m3":1.5,"active_power_kw":402', '"active_power_kw":-402,"gas_m3":1.5', '"active_power_kw":402,"gas_m3":1.25', '"reactive_power_kvar":402,"gas_m3":1.5', '']
+    const values = [
+      '"active_power_kw":402,"gas_m3":1.5',
+      ' "active_power_kw" : 402 , "gas_m3":1.5 ',
+      '"active_power_kw":402.00,"gas_m3":1.5',
+      '"gas_m3":1.5,"active_power_kw":402',
+      '"active_power_kw":-402,"gas_m3":1.5',
+      '"active_power_kw":402,"gas_m3":1.25',
+      '"reactive_power_kvar":402,"gas_m3":1.5',
+      '',
+    ]
     const [same, spaced, ...others] = prints(payload(values.map((v, k) => sample(v, TS + k)).join(',')))
     expect(spaced).toBe(same)
     expect(Number.isInteger(same)).toBe(true)
@@ -362,7 +396,13 @@ describe('scanSamples', () => {
     const raw = ` { "samples" : [ {"values":{"gas_m3":0.5},"ts":${TS}} , {"values":{ },"ts":${TS + 1}} ] , "seq" : 0 } `
     const a = raw.indexOf('{"gas')
     const b = raw.indexOf('{ }')
-    expect(slots(raw)).toEqual({ rc: 1, samples: [[TS, a, a + 14], [TS + 1, b, b + 3]] })
+    expect(slots(raw)).toEqual({
+      rc: 1,
+      samples: [
+        [TS, a, a + 14],
+        [TS + 1, b, b + 3],
+      ],
+    })
     expect(samplesResult.seq).toBe(0)
     expect(slots(raw, 3 + 2 * SAMPLE_SLOTS).rc).toBe(1)
     expect(slots(raw, 3 + 2 * SAMPLE_SLOTS - 1).rc).toBe(-1)
@@ -475,7 +515,6 @@ describe('allocation', () => {
 
 // ---- Differential fuzz ----------------------------------------------------------------------
 
-
 const f32 = new Float32Array(1)
 
 function fuzzer(seed: number) {
@@ -501,7 +540,7 @@ function fuzzer(seed: number) {
       case 4:
         return lo + rnd() * span // full double
       case 5:
-        return pick([min, max, 0, 0.1 + 0.2, 1000 + int(1000) * 0.03, 50 + ((int(10) - 5) / 100)].filter((v) => v >= min && v <= max))
+        return pick([min, max, 0, 0.1 + 0.2, 1000 + int(1000) * 0.03, 50 + (int(10) - 5) / 100].filter((v) => v >= min && v <= max))
       default:
         return Math.round((lo + rnd() * span) * 1000) / 1000
     }
@@ -529,11 +568,36 @@ function fuzzer(seed: number) {
       return `{${ws()}${members.map((m) => `${m}${ws()}`).join(`,${ws()}`)}}`
     }
     const member = (k: string, v: string): string => `"${k}"${ws()}:${ws()}${v}`
-    const samples = p.samples.map((s) => obj([member('ts', String(s.ts)), member('values', obj(Object.entries(s.values).map(([k, v]) => member(k, String(v)))))]))
+    const samples = p.samples.map((s) =>
+      obj([member('ts', String(s.ts)), member('values', obj(Object.entries(s.values).map(([k, v]) => member(k, String(v)))))]),
+    )
     return `${ws()}${obj([member('seq', String(p.seq)), member('samples', `[${ws()}${samples.join(`${ws()},${ws()}`)}${ws()}]`)])}${ws()}`
   }
 
-  const INSERTS = [',', '}', '{', '"', ']', '[', ':', '0', '7', '.', 'e5', 'E-2', '-', ' ', '\n', '\\', '\\u0061', 'null', '1e400', '123456789012345678901234', '"quality":{},', '"x":1,']
+  const INSERTS = [
+    ',',
+    '}',
+    '{',
+    '"',
+    ']',
+    '[',
+    ':',
+    '0',
+    '7',
+    '.',
+    'e5',
+    'E-2',
+    '-',
+    ' ',
+    '\n',
+    '\\',
+    '\\u0061',
+    'null',
+    '1e400',
+    '123456789012345678901234',
+    '"quality":{},',
+    '"x":1,',
+  ]
   const BOUNDARY = (): string => {
     const name = pick(QUANTITY_NAMES)
     const { min, max } = QUANTITIES[name]
@@ -564,7 +628,11 @@ function fuzzer(seed: number) {
       case 5: // replace a number by a boundary value / unusual form
         return s.replace(/"[a-z0-9_]+":-?\d+(\.\d+)?(e[-+]?\d+)?/i, () => BOUNDARY())
       case 6: // huge numbers anywhere a number is
-        return s.replace(/:\s*-?\d+(\.\d+)?/, () => `:${pick(['9'.repeat(int(30) + 1), `1${'0'.repeat(int(30))}`, '-1', '1.5', `0.${'0'.repeat(int(25))}1`, '-0', '1e21', '9007199254740993', String(MAX_TS + 1), String(MIN_TS - 1)])}`)
+        return s.replace(
+          /:\s*-?\d+(\.\d+)?/,
+          () =>
+            `:${pick(['9'.repeat(int(30) + 1), `1${'0'.repeat(int(30))}`, '-1', '1.5', `0.${'0'.repeat(int(25))}1`, '-0', '1e21', '9007199254740993', String(MAX_TS + 1), String(MIN_TS - 1)])}`,
+        )
       case 7: {
         // delete a byte
         const i = int(s.length)

@@ -464,7 +464,13 @@ export function isValidPayloadFast(bytes: Uint8Array, maxBytes: number = DEFAULT
  * written to); -1 when out has too little room from offset (never when out.length - offset ≥
  * maxSampleSlots(bytes.length)). Allocates nothing.
  */
-export function scanSamples(bytes: Uint8Array, out: Float64Array, offset: number, result: SamplesResult, maxBytes: number = DEFAULT_MAX_PAYLOAD_BYTES): 1 | 0 | -1 {
+export function scanSamples(
+  bytes: Uint8Array,
+  out: Float64Array,
+  offset: number,
+  result: SamplesResult,
+  maxBytes: number = DEFAULT_MAX_PAYLOAD_BYTES,
+): 1 | 0 | -1 {
   if (!(offset >= 0 && offset <= out.length) || !Number.isInteger(offset)) {
     throw new PlantWattError('CORE_ERR_SAMPLES_OFFSET', `offset ${offset} is outside the output array (0…${out.length})`)
   }

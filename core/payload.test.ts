@@ -28,7 +28,13 @@ describe('payload', () => {
   })
 
   it('round-trips through encodePayload', () => {
-    const payload = { seq: 7, samples: [{ ts: TS, values: { frequency_hz: 50.01 } }, { ts: TS + 1000, values: { frequency_hz: 49.98 } }] }
+    const payload = {
+      seq: 7,
+      samples: [
+        { ts: TS, values: { frequency_hz: 50.01 } },
+        { ts: TS + 1000, values: { frequency_hz: 49.98 } },
+      ],
+    }
     expect(decodePayload(encodePayload(payload))).toEqual(payload)
   })
 
@@ -66,10 +72,17 @@ describe('payload', () => {
       [`{"seq":1,"samples":[${s('"gas_m3":1', ',"quality":{"gas_m3":"good","gas_m3":"bad"}')}]}`, 'samples[0].quality.gas_m3'],
     ]
     for (const [raw, path] of cases) {
-      expect(err(raw), raw).toEqual({ code: 'CORE_ERR_PAYLOAD_DUPLICATE_KEY', message: `payload has the key ${path} more than once (JSON.parse would keep only the last)`, path })
+      expect(err(raw), raw).toEqual({
+        code: 'CORE_ERR_PAYLOAD_DUPLICATE_KEY',
+        message: `payload has the key ${path} more than once (JSON.parse would keep only the last)`,
+        path,
+      })
     }
     // Without the duplicate each of them decodes.
-    expect(decodePayload(`{"seq":1,"samples":[${s('"active_power_kw":1,"frequency_hz":50')}]}`).samples[0]?.values).toEqual({ active_power_kw: 1, frequency_hz: 50 })
+    expect(decodePayload(`{"seq":1,"samples":[${s('"active_power_kw":1,"frequency_hz":50')}]}`).samples[0]?.values).toEqual({
+      active_power_kw: 1,
+      frequency_hz: 50,
+    })
     // Colons inside strings are not keys: no false alarm (the quick count differs, the walk decides).
     expect(codeOf(() => decodePayload(`{"seq":1,"samples":[${s('"gas_m3":1', ',"quality":{"gas_m3":"a:b"}')}]}`))).toBe('CORE_ERR_PAYLOAD_SCHEMA')
   })

@@ -258,7 +258,9 @@ export function decodePayload(raw: Buffer | string, options: DecodeOptions = {})
   }
   const duplicate = duplicateKeyOf(text, parsed)
   if (duplicate !== undefined) {
-    throw new PlantWattError('CORE_ERR_PAYLOAD_DUPLICATE_KEY', `payload has the key ${duplicate} more than once (JSON.parse would keep only the last)`, { details: { path: duplicate } })
+    throw new PlantWattError('CORE_ERR_PAYLOAD_DUPLICATE_KEY', `payload has the key ${duplicate} more than once (JSON.parse would keep only the last)`, {
+      details: { path: duplicate },
+    })
   }
   if (fastCheck(parsed)) return parsed
   if (!checkPayload.Check(parsed)) {

@@ -34,7 +34,9 @@ export const PlantProductSchema = Type.Object(
     name: Type.Optional(Type.String()),
     unit: Type.Enum(['t', 'pcs'], { description: 't → the output_t counter, pcs → output_count' }),
     productionDevice: Type.String({ pattern: ID_PATTERN, description: 'device id (on this line) whose counter measures the output' }),
-    benchmark: Type.Optional(Type.String({ description: 'product id of the national benchmark table (analytics/reference/benchmarks.ts) the line is graded on' })),
+    benchmark: Type.Optional(
+      Type.String({ description: 'product id of the national benchmark table (analytics/reference/benchmarks.ts) the line is graded on' }),
+    ),
   },
   { additionalProperties: false },
 )

@@ -57,7 +57,12 @@ export function parseTopic(topic: string): TopicParts {
     throw new PlantWattError('CORE_ERR_TOPIC', `topic ${JSON.stringify(topic)} is not pw/v1/{enterprise}/{site}/{line}/{device}/{channel}`)
   }
   const [, , enterprise, site, line, device, channel] = levels as [string, string, string, string, string, string, string]
-  const named: [string, string][] = [['enterprise', enterprise], ['site', site], ['line', line], ['device', device]]
+  const named: [string, string][] = [
+    ['enterprise', enterprise],
+    ['site', site],
+    ['line', line],
+    ['device', device],
+  ]
   for (const [name, value] of named) {
     if (!isValidId(value)) {
       throw new PlantWattError('CORE_ERR_TOPIC', `topic ${JSON.stringify(topic)}: ${name} level ${JSON.stringify(value)} must match ${ID_PATTERN}`)

@@ -4,8 +4,7 @@ import { startOfLocalDate, windowRuns, windowStartOf, windowStarts, zoneOffsetMs
 
 const utc = (iso: string): number => Date.parse(iso)
 const iso = (ts: number): string => new Date(ts).toISOString()
-const starts = (from: string, to: string, every: string | undefined, zone?: string): string[] =>
-  windowStarts(utc(from), utc(to), every, zone).map(iso)
+const starts = (from: string, to: string, every: string | undefined, zone?: string): string[] => windowStarts(utc(from), utc(to), every, zone).map(iso)
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -128,6 +127,8 @@ describe('window runs', () => {
 
   it('clip the first and last run to the range', () => {
     const runs = windowRuns(utc('2024-05-01T00:05:00Z'), utc('2024-05-01T00:50:00Z'), '15m')
-    expect(runs).toEqual([{ origin: utc('2024-05-01T00:00:00Z'), lengthMs: 900_000, count: 4, from: utc('2024-05-01T00:05:00Z'), to: utc('2024-05-01T00:50:00Z') }])
+    expect(runs).toEqual([
+      { origin: utc('2024-05-01T00:00:00Z'), lengthMs: 900_000, count: 4, from: utc('2024-05-01T00:05:00Z'), to: utc('2024-05-01T00:50:00Z') },
+    ])
   })
 })

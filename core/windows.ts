@@ -121,11 +121,7 @@ export function startOfLocalDate(year: number, month: number, day: number, timez
   return startOfLocalDay(Math.round(Date.UTC(year, month - 1, day) / DAY_MS), timezone)
 }
 
-type Plan =
-  | { kind: 'subday'; ms: number }
-  | { kind: 'days'; n: number }
-  | { kind: 'weeks'; n: number }
-  | { kind: 'months'; n: number }
+type Plan = { kind: 'subday'; ms: number } | { kind: 'days'; n: number } | { kind: 'weeks'; n: number } | { kind: 'months'; n: number }
 
 function planOf(every: string): Plan {
   const d: Duration = parseDuration(every)

@@ -49,7 +49,17 @@ describe('edge agent with the disk buffer: kill -9 and restart', () => {
         bufferDir: dir,
         maxSamplesPerMessage: 50,
         devices: [
-          { enterprise: 'acme', site: 'wuhan', line: 'l1', device: 'meter', driver: 'modbus', profile: 'eastron-sdm630', pollIntervalMs: 20, retries: 0, connection: { host: '127.0.0.1', port: meter.port, timeoutMs: 300 } },
+          {
+            enterprise: 'acme',
+            site: 'wuhan',
+            line: 'l1',
+            device: 'meter',
+            driver: 'modbus',
+            profile: 'eastron-sdm630',
+            pollIntervalMs: 20,
+            retries: 0,
+            connection: { host: '127.0.0.1', port: meter.port, timeoutMs: 300 },
+          },
         ],
       },
       mqtt: { url: broker.url, clientId: 'edge-k-test', keepaliveS: 5, reconnectPeriodMs: 100 },
@@ -83,7 +93,10 @@ describe('edge agent with the disk buffer: kill -9 and restart', () => {
     expect(await second.exited).toBe(0)
     expect(second.out.at(-1)).toMatch(/^closed \{"depth":0,"dropped":0,/)
     const polls = pollsDone()
-    await waitFor('the last messages at the subscriber', () => new Set([...sub.messages, ...sub2.messages].flatMap((m) => m.payload.samples.map((s) => s.ts))).size >= polls - 1)
+    await waitFor(
+      'the last messages at the subscriber',
+      () => new Set([...sub.messages, ...sub2.messages].flatMap((m) => m.payload.samples.map((s) => s.ts))).size >= polls - 1,
+    )
 
     const all = [...sub.messages, ...sub2.messages]
     for (const m of all) {
@@ -98,7 +111,11 @@ describe('edge agent with the disk buffer: kill -9 and restart', () => {
     // every completed poll arrived exactly once after de-duplication by ts; at most the poll cut by
     // SIGKILL between its last reply and its commit is missing
     const bySeq = new Map<number, number[]>()
-    for (const m of all) bySeq.set(m.payload.seq, m.payload.samples.map((s) => s.ts))
+    for (const m of all)
+      bySeq.set(
+        m.payload.seq,
+        m.payload.samples.map((s) => s.ts),
+      )
     const ts = unique.flatMap((s) => bySeq.get(s) ?? [])
     expect(ts).toEqual([...ts].sort((a, b) => a - b))
     expect(new Set(ts).size).toBe(ts.length)

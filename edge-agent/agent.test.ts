@@ -26,7 +26,6 @@ async function subscribe(url: string): Promise<{ client: MqttClient; messages: R
   return { client, messages }
 }
 
-
 const cleanups: (() => Promise<unknown>)[] = []
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
@@ -75,7 +74,7 @@ const seqsOf = (payloads: Payload[]) => payloads.map((p) => p.seq)
 const consecutiveFrom0 = (seqs: number[]) => seqs.every((s, i) => s === i)
 
 describe('edge agent: Modbus TCP → MQTT', () => {
-  it('with publishIntervalMs, batches each device\'s polls into one message per interval and loses none; close sends the rest', async () => {
+  it("with publishIntervalMs, batches each device's polls into one message per interval and loses none; close sends the rest", async () => {
     const broker = await startBroker()
     cleanups.push(() => broker.close())
     const sub = await subscribe(broker.url)
@@ -102,7 +101,11 @@ describe('edge agent: Modbus TCP → MQTT', () => {
     cleanups.push(() => sub2.client.endAsync(true))
     const b = await agent(edgeConfig([{ device: 'meter-a', port: meter.port, pollIntervalMs: 200 }], { agentId: 'edge-u' }), broker)
     await waitFor('4 messages', () => dataOf(sub2.messages, 'meter-a').length >= 4, 10_000)
-    expect(dataOf(sub2.messages, 'meter-a').slice(0, 4).every((p) => p.samples.length === 1)).toBe(true)
+    expect(
+      dataOf(sub2.messages, 'meter-a')
+        .slice(0, 4)
+        .every((p) => p.samples.length === 1),
+    ).toBe(true)
     await b.close()
   })
 
@@ -115,7 +118,13 @@ describe('edge agent: Modbus TCP → MQTT', () => {
     // MB §7 exception 04 (server device failure) for the totals block (0x34–0x4B) of meter B only;
     // an 02 would be learned as a hole and read around (modbus/driver.test.ts)
     const meterB = await modbus({ exceptions: [{ table: 'input', from: 0x40, to: 0x41, code: 0x04 }] })
-    const a = await agent(edgeConfig([{ device: 'meter-a', port: meterA.port }, { device: 'meter-b', port: meterB.port }]), broker)
+    const a = await agent(
+      edgeConfig([
+        { device: 'meter-a', port: meterA.port },
+        { device: 'meter-b', port: meterB.port },
+      ]),
+      broker,
+    )
 
     await waitFor('3 messages per meter', () => dataOf(sub.messages, 'meter-a').length >= 3 && dataOf(sub.messages, 'meter-b').length >= 3)
 
@@ -158,7 +167,10 @@ describe('edge agent: Modbus TCP → MQTT', () => {
     const totalA = dataOf(sub.messages, 'meter-a').reduce((n, p) => n + p.samples.length, 0)
     expect(a.status().devices[0]!.publishedSamples).toBe(totalA)
     // death on close: retained offline for the agent and the devices
-    await waitFor('offline states', () => statesOf(sub.messages, 'edge-t').at(-1)?.status === 'offline' && statesOf(sub.messages, 'meter-a').at(-1)?.status === 'offline')
+    await waitFor(
+      'offline states',
+      () => statesOf(sub.messages, 'edge-t').at(-1)?.status === 'offline' && statesOf(sub.messages, 'meter-a').at(-1)?.status === 'offline',
+    )
     const late = await subscribe(broker.url)
     cleanups.push(() => late.client.endAsync(true))
     await waitFor('retained states', () => late.messages.filter((m) => m.retain).length >= 3)
@@ -200,7 +212,10 @@ describe('edge agent: Modbus TCP → MQTT', () => {
     broker.stopAccepting()
     broker.drop('edge-t-test')
     const seen = (payloads: Payload[]) => new Set(payloads.flatMap((p) => p.samples.map((s) => s.ts))).size
-    await waitFor('acked samples forwarded', () => !a.status().mqtt.connected && seen(dataOf(sub.messages, 'meter-a')) === a.status().devices[0]!.publishedSamples)
+    await waitFor(
+      'acked samples forwarded',
+      () => !a.status().mqtt.connected && seen(dataOf(sub.messages, 'meter-a')) === a.status().devices[0]!.publishedSamples,
+    )
     await sub.client.endAsync(true)
     await broker.close()
     const readsAtOutage = a.status().devices[0]!.reads
@@ -334,7 +349,9 @@ describe('edge agent: Modbus TCP → MQTT', () => {
     const port = probe.port
     await probe.close()
     const meter = await modbus()
-    const a = await agent(edgeConfig([{ device: 'meter-a', port: meter.port, pollIntervalMs: 10 }], { statusIntervalMs: 100, outboxMaxSamples: 3 }), { url: `mqtt://127.0.0.1:${port}` } as Broker)
+    const a = await agent(edgeConfig([{ device: 'meter-a', port: meter.port, pollIntervalMs: 10 }], { statusIntervalMs: 100, outboxMaxSamples: 3 }), {
+      url: `mqtt://127.0.0.1:${port}`,
+    } as Broker)
     await waitFor('drops', () => a.status().devices[0]!.dropped >= 5)
     expect(a.status().devices[0]!.outboxDepth).toBe(3)
     const broker = await startBroker(port)

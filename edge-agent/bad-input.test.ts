@@ -99,8 +99,15 @@ describe('edge agent: hostile Modbus devices are per-device errors, the agent ke
     const sub = await subscribeData(broker.url)
     cleanups.push(() => sub.client.endAsync(true))
     const device = (id: string, port: number) => ({
-      enterprise: 'e', site: 's', line: 'l', device: id, driver: 'modbus', profile: 'eastron-sdm630',
-      pollIntervalMs: 50, retries: 0, connection: { host: '127.0.0.1', port, timeoutMs: 200 },
+      enterprise: 'e',
+      site: 's',
+      line: 'l',
+      device: id,
+      driver: 'modbus',
+      profile: 'eastron-sdm630',
+      pollIntervalMs: 50,
+      retries: 0,
+      connection: { host: '127.0.0.1', port, timeoutMs: 200 },
     })
     const config = validateConfig(
       EdgeConfigSchema,
@@ -133,7 +140,12 @@ describe('edge agent: hostile Modbus devices are per-device errors, the agent ke
     // of the poll answered, the poll fails. A short frame and a reply from another unit id are
     // frame errors of the request (its points bad, the connection kept); a connection closed in
     // the middle of a poll is a lost connection, reopened on the next poll.
-    expect(codes).toEqual({ garbage: 'EDGE_ERR_TIMEOUT', short: 'EDGE_ERR_FRAME', 'wrong-unit': 'EDGE_ERR_FRAME', 'disconnect-mid-read': 'EDGE_ERR_CONNECTION' })
+    expect(codes).toEqual({
+      garbage: 'EDGE_ERR_TIMEOUT',
+      short: 'EDGE_ERR_FRAME',
+      'wrong-unit': 'EDGE_ERR_FRAME',
+      'disconnect-mid-read': 'EDGE_ERR_CONNECTION',
+    })
     // input 0x0000 ×18: unit + FC + byte count + 36 data bytes + 2 (modbus-serial frames TCP replies like RTU) = 41; one register less = 39
     expect(byId('short').lastError?.message).toMatch(/input 0x0000 ×18: reply of 39 byte\(s\), expected 41 \(short or malformed frame\)/)
     expect(byId('wrong-unit').lastError?.message).toMatch(/reply from unit 9, expected unit 1 \(wrong slave id\)/)
@@ -155,10 +167,26 @@ describe('edge agent: a device whose profile cannot be loaded is left out and re
     const header = ['vendor: ACME', 'model: M1', 'source: test', 'points:']
     const overlapFile = join(dir, 'overlap.yaml')
     // current_l1_a (float32) spans input 0x0006..0x0007; voltage_l1_v at 0x0007 starts inside it
-    writeFileSync(overlapFile, ['name: overlap', ...header, '  - { quantity: current_l1_a, function: input, address: 6, type: float32 }', '  - { quantity: voltage_l1_v, function: input, address: 7, type: float32 }'].join('\n'))
+    writeFileSync(
+      overlapFile,
+      [
+        'name: overlap',
+        ...header,
+        '  - { quantity: current_l1_a, function: input, address: 6, type: float32 }',
+        '  - { quantity: voltage_l1_v, function: input, address: 7, type: float32 }',
+      ].join('\n'),
+    )
     const rangeFile = join(dir, 'range.yaml')
     // a float32 at 65535 needs registers 65535 and 65536; 70000 is past the last register
-    writeFileSync(rangeFile, ['name: range', ...header, '  - { quantity: frequency_hz, function: input, address: 65535, type: float32 }', '  - { quantity: power_factor, function: holding, address: 70000, type: int16 }'].join('\n'))
+    writeFileSync(
+      rangeFile,
+      [
+        'name: range',
+        ...header,
+        '  - { quantity: frequency_hz, function: input, address: 65535, type: float32 }',
+        '  - { quantity: power_factor, function: holding, address: 70000, type: int16 }',
+      ].join('\n'),
+    )
     const missingFile = join(dir, 'no-such-profile.yaml')
 
     const good = await startTestModbusServer({ units: { 1: { input: { ...SDM630_WORDS } } } })
@@ -168,7 +196,15 @@ describe('edge agent: a device whose profile cannot be loaded is left out and re
     const sub = await subscribeData(broker.url)
     cleanups.push(() => sub.client.endAsync(true))
     const device = (id: string, profile: string, port: number) => ({
-      enterprise: 'e', site: 's', line: 'l', device: id, driver: 'modbus', profile, pollIntervalMs: 50, retries: 0, connection: { host: '127.0.0.1', port, timeoutMs: 200 },
+      enterprise: 'e',
+      site: 's',
+      line: 'l',
+      device: id,
+      driver: 'modbus',
+      profile,
+      pollIntervalMs: 50,
+      retries: 0,
+      connection: { host: '127.0.0.1', port, timeoutMs: 200 },
     })
     // the bad devices point at the good meter's port: were they polled, its request log would show it
     const config = validateConfig(
@@ -177,7 +213,12 @@ describe('edge agent: a device whose profile cannot be loaded is left out and re
         agentId: 'edge-profiles',
         buffer: 'memory',
         statusIntervalMs: 100,
-        devices: [device('good', 'eastron-sdm630', good.port), device('overlap', overlapFile, good.port), device('range', rangeFile, good.port), device('missing', missingFile, good.port)],
+        devices: [
+          device('good', 'eastron-sdm630', good.port),
+          device('overlap', overlapFile, good.port),
+          device('range', rangeFile, good.port),
+          device('missing', missingFile, good.port),
+        ],
       },
       't',
     ) as EdgeConfig
@@ -204,7 +245,13 @@ describe('edge agent: a device whose profile cannot be loaded is left out and re
         code: 'EDGE_ERR_PROFILE_OVERLAP',
         message: `profile ${overlapFile}: 1 problem(s)\n  /points/1/address: voltage_l1_v (input 0x0007, float32) overlaps current_l1_a (input 0x0006, float32)`,
         profile: overlapFile,
-        problems: [{ code: 'EDGE_ERR_PROFILE_OVERLAP', path: '/points/1/address', message: 'voltage_l1_v (input 0x0007, float32) overlaps current_l1_a (input 0x0006, float32)' }],
+        problems: [
+          {
+            code: 'EDGE_ERR_PROFILE_OVERLAP',
+            path: '/points/1/address',
+            message: 'voltage_l1_v (input 0x0007, float32) overlaps current_l1_a (input 0x0006, float32)',
+          },
+        ],
       },
       range: {
         code: 'EDGE_ERR_PROFILE_RANGE',
@@ -219,7 +266,9 @@ describe('edge agent: a device whose profile cannot be loaded is left out and re
         code: 'EDGE_ERR_PROFILE_MISSING',
         message: `profile ${JSON.stringify(missingFile)}: cannot read ${missingFile} (ENOENT): no such file`,
         profile: missingFile,
-        problems: [{ code: 'EDGE_ERR_PROFILE_MISSING', path: '', message: `profile ${JSON.stringify(missingFile)}: cannot read ${missingFile} (ENOENT): no such file` }],
+        problems: [
+          { code: 'EDGE_ERR_PROFILE_MISSING', path: '', message: `profile ${JSON.stringify(missingFile)}: cannot read ${missingFile} (ENOENT): no such file` },
+        ],
       },
     }
     for (const [id, error] of Object.entries(expected)) {

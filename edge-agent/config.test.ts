@@ -60,20 +60,49 @@ describe('edge config', () => {
       validateConfig(EdgeConfigSchema, {
         agentId: 'Edge 1',
         publishQos: 2,
-        devices: [{ enterprise: 'e', site: 's', line: 'l/x', device: 'd', driver: 'bacnet', profile: 'eastron-sdm630', connection: { host: 'h', port: 70000, colour: 1 } }],
+        devices: [
+          {
+            enterprise: 'e',
+            site: 's',
+            line: 'l/x',
+            device: 'd',
+            driver: 'bacnet',
+            profile: 'eastron-sdm630',
+            connection: { host: 'h', port: 70000, colour: 1 },
+          },
+        ],
       }),
     )
     const paths = problems.map((p) => p.path)
     expect(paths).toEqual(expect.arrayContaining(['/agentId', '/publishQos', '/devices/0/line', '/devices/0/driver', '/devices/0/connection/colour']))
     const port = problemsOf(() =>
-      validateConfig(EdgeConfigSchema, { devices: [{ enterprise: 'e', site: 's', line: 'l', device: 'd', driver: 'modbus', profile: 'p', connection: { host: 'h', port: 70000 }, maxRegistersPerRead: 126 }] }),
+      validateConfig(EdgeConfigSchema, {
+        devices: [
+          {
+            enterprise: 'e',
+            site: 's',
+            line: 'l',
+            device: 'd',
+            driver: 'modbus',
+            profile: 'p',
+            connection: { host: 'h', port: 70000 },
+            maxRegistersPerRead: 126,
+          },
+        ],
+      }),
     )
     expect(port.map((p) => p.path)).toEqual(['/devices/0/connection/port', '/devices/0/maxRegistersPerRead'])
   })
 
   it('startEdgeAgent rejects duplicate devices, a device without the settings its transport needs and an agentId used as a device id, all at once; an unknown profile alone is not fatal', async () => {
     const device = (id: string, profile = 'eastron-sdm630', connection: Record<string, unknown> = { host: '127.0.0.1', port: 1 }) => ({
-      enterprise: 'e', site: 's', line: 'l', device: id, driver: 'modbus', profile, connection,
+      enterprise: 'e',
+      site: 's',
+      line: 'l',
+      device: id,
+      driver: 'modbus',
+      profile,
+      connection,
     })
     const config = validateConfig(EdgeConfigSchema, {
       agentId: 'edge-1',

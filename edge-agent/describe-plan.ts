@@ -55,7 +55,16 @@ export interface DevicePlan {
 export function planDevices(config: EdgeConfig): DevicePlan[] {
   return config.devices.map((d) => {
     const endpoint = d.driver === 'opcua' ? `${d.opcua?.endpointUrl ?? '?'} ${d.opcua?.mode ?? ''}`.trim() : endpointOf(d)
-    const base = { key: deviceKey(d), driver: d.driver, endpoint, profile: d.profile, pollIntervalMs: d.pollIntervalMs, requests: [] as PlannedRequest[], ratios: [] as string[], nodes: [] as DevicePlan['nodes'] }
+    const base = {
+      key: deviceKey(d),
+      driver: d.driver,
+      endpoint,
+      profile: d.profile,
+      pollIntervalMs: d.pollIntervalMs,
+      requests: [] as PlannedRequest[],
+      ratios: [] as string[],
+      nodes: [] as DevicePlan['nodes'],
+    }
     try {
       if (d.driver === 'opcua') {
         return { ...base, nodes: loadOpcuaProfile(d.profile).points.map((p) => ({ nodeId: p.nodeId, quantity: p.quantity })) }
@@ -120,7 +129,6 @@ export function edgePlan(config: EdgeConfig, registry: Readonly<Record<string, D
   const exitCode = problems.length > 0 || devicesWithErrors > 0 ? 1 : 0
   return { text: lines.join('\n'), devices, configProblems: problems, devicesWithErrors, exitCode }
 }
-
 
 /** The plan as text, one block per device and one line per request; then every problem (edgePlan's text). */
 export function describePlan(config: EdgeConfig): string {

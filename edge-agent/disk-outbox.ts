@@ -92,7 +92,8 @@ class DiskOutbox implements Outbox {
   private readonly commitTx: (rows: [string, Entry][], acks: Map<string, { lastId: number; seq: number }>) => void
 
   constructor(private readonly options: DiskOutboxOptions) {
-    if (!(Number.isInteger(options.maxSamples) && options.maxSamples >= 1)) throw new RangeError(`maxSamples must be a positive integer, got ${options.maxSamples}`)
+    if (!(Number.isInteger(options.maxSamples) && options.maxSamples >= 1))
+      throw new RangeError(`maxSamples must be a positive integer, got ${options.maxSamples}`)
     const file = join(options.dir, options.file ?? 'outbox.sqlite')
     try {
       mkdirSync(options.dir, { recursive: true })
@@ -110,7 +111,11 @@ class DiskOutbox implements Outbox {
       `)
     } catch (cause) {
       const busy = (cause as { code?: string }).code === 'SQLITE_BUSY'
-      throw new PlantWattError(busy ? 'EDGE_ERR_BUFFER_LOCKED' : 'EDGE_ERR_BUFFER', `outbox ${file}: ${busy ? 'in use by another agent' : (cause as Error).message}`, { cause })
+      throw new PlantWattError(
+        busy ? 'EDGE_ERR_BUFFER_LOCKED' : 'EDGE_ERR_BUFFER',
+        `outbox ${file}: ${busy ? 'in use by another agent' : (cause as Error).message}`,
+        { cause },
+      )
     }
     const db = this.db
     this.stmt = {

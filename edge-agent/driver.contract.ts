@@ -135,7 +135,8 @@ export function describeDriverContract(name: string, factory: () => Promise<Driv
       return { values, quality }
     }
     const matches = (got: Record<string, number>, expected: Record<string, number>) =>
-      Object.keys(expected).length === Object.keys(got).length && Object.entries(expected).every(([q, v]) => got[q] !== undefined && Math.abs((got[q] as number) - v) <= sut.tolerance(v))
+      Object.keys(expected).length === Object.keys(got).length &&
+      Object.entries(expected).every(([q, v]) => got[q] !== undefined && Math.abs((got[q] as number) - v) <= sut.tolerance(v))
 
     /** The values of the driver now: a poll, or what pushes bring once they match the peer. */
     async function current(driver: Driver, pushed?: ReadResult[]): Promise<Record<string, number>> {
@@ -298,13 +299,17 @@ export function describeDriverContract(name: string, factory: () => Promise<Driv
       let outcome = await reading
       if (sut.mode === 'push' && outcome.ok) {
         // A push driver's poll does no request: the loss shows on the next poll once noticed.
-        await waitUntil('a poll reporting the lost link', async () => {
-          outcome = await driver.read(AbortSignal.timeout(5000)).then(
-            (r) => ({ ok: true as const, r }),
-            (err: unknown) => ({ ok: false as const, err }),
-          )
-          return !outcome.ok
-        }, 10_000)
+        await waitUntil(
+          'a poll reporting the lost link',
+          async () => {
+            outcome = await driver.read(AbortSignal.timeout(5000)).then(
+              (r) => ({ ok: true as const, r }),
+              (err: unknown) => ({ ok: false as const, err }),
+            )
+            return !outcome.ok
+          },
+          10_000,
+        )
       }
       expect(outcome.ok).toBe(false)
       const err = (outcome as { err: unknown }).err

@@ -36,9 +36,18 @@ describe('sample configs', () => {
 
   it('opcua.yaml: validates with its defaults and builds its drivers without I/O', () => {
     const edge = load('opcua.yaml')
-    expect(edge.devices[0]!.opcua).toMatchObject({ securityMode: 'SignAndEncrypt', securityPolicy: 'Basic256Sha256', mode: 'subscribe', deadband: 'absolute', timeoutMs: 5000 })
+    expect(edge.devices[0]!.opcua).toMatchObject({
+      securityMode: 'SignAndEncrypt',
+      securityPolicy: 'Basic256Sha256',
+      mode: 'subscribe',
+      deadband: 'absolute',
+      timeoutMs: 5000,
+    })
     expect(edge.devices[1]!.opcua).toMatchObject({ securityMode: 'None', mode: 'poll', pkiDir: './data/opcua-pki' })
-    expect(edge.devices.map((d) => createDriver(d).endpoint)).toEqual(['opc.tcp://192.168.20.17:4840 SignAndEncrypt/Basic256Sha256', 'opc.tcp://192.168.20.2:4840 None'])
+    expect(edge.devices.map((d) => createDriver(d).endpoint)).toEqual([
+      'opc.tcp://192.168.20.17:4840 SignAndEncrypt/Basic256Sha256',
+      'opc.tcp://192.168.20.2:4840 None',
+    ])
     expect(planDevices(edge)[0]!.nodes).toHaveLength(4)
   })
 })

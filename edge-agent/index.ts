@@ -1,5 +1,14 @@
 /** The edge agent: drivers, profiles, scheduler, outbox and MQTT publisher. */
-export { startEdgeAgent, agentStateAddress, checkEdgeDevices, type AgentStatus, type DeviceSetup, type DeviceStatus, type EdgeAgentOptions, type RunningEdgeAgent } from './agent.ts'
+export {
+  startEdgeAgent,
+  agentStateAddress,
+  checkEdgeDevices,
+  type AgentStatus,
+  type DeviceSetup,
+  type DeviceStatus,
+  type EdgeAgentOptions,
+  type RunningEdgeAgent,
+} from './agent.ts'
 export {
   EdgeConfigSchema,
   ModbusConnectionSchema,

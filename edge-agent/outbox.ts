@@ -74,7 +74,8 @@ class MemoryOutbox implements Outbox {
   private held = 0
 
   constructor(private readonly options: MemoryOutboxOptions) {
-    if (!(Number.isInteger(options.maxSamples) && options.maxSamples >= 1)) throw new RangeError(`maxSamples must be a positive integer, got ${options.maxSamples}`)
+    if (!(Number.isInteger(options.maxSamples) && options.maxSamples >= 1))
+      throw new RangeError(`maxSamples must be a positive integer, got ${options.maxSamples}`)
   }
 
   push(address: DeviceAddress, sample: Sample): void {

@@ -36,16 +36,25 @@ describe('Modbus profile errors', () => {
     const err = errorOf(() => validateProfile({ ...base, points: [point('current_l1_a', 6), point('voltage_l1_v', 7)] }, 'overlap.yaml'))
     expect(err.code).toBe('EDGE_ERR_PROFILE_OVERLAP')
     expect(problems(err)).toEqual([
-      { code: 'EDGE_ERR_PROFILE_OVERLAP', path: '/points/1/address', message: 'voltage_l1_v (input 0x0007, float32) overlaps current_l1_a (input 0x0006, float32)' },
+      {
+        code: 'EDGE_ERR_PROFILE_OVERLAP',
+        path: '/points/1/address',
+        message: 'voltage_l1_v (input 0x0007, float32) overlaps current_l1_a (input 0x0006, float32)',
+      },
     ])
-    expect(err.message).toBe('profile overlap.yaml: 1 problem(s)\n  /points/1/address: voltage_l1_v (input 0x0007, float32) overlaps current_l1_a (input 0x0006, float32)')
+    expect(err.message).toBe(
+      'profile overlap.yaml: 1 problem(s)\n  /points/1/address: voltage_l1_v (input 0x0007, float32) overlaps current_l1_a (input 0x0006, float32)',
+    )
   })
 
   it('registers out of range: EDGE_ERR_PROFILE_RANGE, counting the registers a value spans', () => {
     // float32 at 65535 needs 65535..65536; int16 at 70000 is past 65535; a coil at -1 is below 0
     const err = errorOf(() =>
       validateProfile(
-        { ...base, points: [point('frequency_hz', 65535), point('power_factor', 70000, 'int16'), { quantity: 'machine_state', function: 'coil', address: -1 }] },
+        {
+          ...base,
+          points: [point('frequency_hz', 65535), point('power_factor', 70000, 'int16'), { quantity: 'machine_state', function: 'coil', address: -1 }],
+        },
         'range.yaml',
       ),
     )
@@ -58,14 +67,21 @@ describe('Modbus profile errors', () => {
   })
 
   it('problems of several kinds: EDGE_ERR_PROFILE_INVALID, each line with its own code', () => {
-    const err = errorOf(() => validateProfile({ ...base, points: [point('voltage_l1_v', 0), point('current_l1_a', 1), point('volts', 10), point('frequency_hz', 65535)] }, 'mixed.yaml'))
+    const err = errorOf(() =>
+      validateProfile(
+        { ...base, points: [point('voltage_l1_v', 0), point('current_l1_a', 1), point('volts', 10), point('frequency_hz', 65535)] },
+        'mixed.yaml',
+      ),
+    )
     expect(err.code).toBe('EDGE_ERR_PROFILE_INVALID')
     expect(problems(err).map((p) => `${p.code} ${p.path}`)).toEqual([
       'EDGE_ERR_PROFILE_INVALID /points/2/quantity',
       'EDGE_ERR_PROFILE_RANGE /points/3/address',
       'EDGE_ERR_PROFILE_OVERLAP /points/1/address',
     ])
-    expect(err.message).toContain('\n  /points/1/address: current_l1_a (input 0x0001, float32) overlaps voltage_l1_v (input 0x0000, float32) (EDGE_ERR_PROFILE_OVERLAP)')
+    expect(err.message).toContain(
+      '\n  /points/1/address: current_l1_a (input 0x0001, float32) overlaps voltage_l1_v (input 0x0000, float32) (EDGE_ERR_PROFILE_OVERLAP)',
+    )
   })
 
   it('wrong keys: EDGE_ERR_PROFILE_SCHEMA with the path of each', () => {
@@ -77,7 +93,9 @@ describe('Modbus profile errors', () => {
   it('unknown shipped name, missing file, a folder, bad YAML: each its own code, the file as a whole', () => {
     const unknown = errorOf(() => loadProfile('no-such-meter'))
     expect(unknown.code).toBe('EDGE_ERR_PROFILE_UNKNOWN')
-    expect(unknown.message).toMatch(/^profile "no-such-meter": no shipped Modbus profile of that name: cannot read .*no-such-meter\.yaml \(ENOENT\) \(shipped profiles: acrel-adl400-primary, /)
+    expect(unknown.message).toMatch(
+      /^profile "no-such-meter": no shipped Modbus profile of that name: cannot read .*no-such-meter\.yaml \(ENOENT\) \(shipped profiles: acrel-adl400-primary, /,
+    )
     expect(problems(unknown)).toEqual([{ code: 'EDGE_ERR_PROFILE_UNKNOWN', path: '', message: unknown.message }])
 
     const missingFile = join(dir, 'nope.yaml')
@@ -99,7 +117,14 @@ describe('Modbus profile errors', () => {
 
 describe('OPC UA profile errors', () => {
   it('node id syntax (OPC UA Part 6 §5.3.1.10): what is accepted and why the rest is not', () => {
-    for (const ok of ['i=2258', 'ns=2;s=Machine.State', 'ns=0;i=4294967295', 'ns=3;g=09087e75-8e5e-499b-954f-f2a9603db28a', 'ns=1;b=M/RbKBsRVkePCePcx24oRA==', 'ns=2;s=a;b']) {
+    for (const ok of [
+      'i=2258',
+      'ns=2;s=Machine.State',
+      'ns=0;i=4294967295',
+      'ns=3;g=09087e75-8e5e-499b-954f-f2a9603db28a',
+      'ns=1;b=M/RbKBsRVkePCePcx24oRA==',
+      'ns=2;s=a;b',
+    ]) {
       expect(nodeIdSyntaxProblem(ok), ok).toBeUndefined()
     }
     expect(nodeIdSyntaxProblem('Machine.Count')).toBe('expected [ns=<n>;]<i|s|g|b>=<identifier>')
@@ -115,14 +140,21 @@ describe('OPC UA profile errors', () => {
   })
 
   it('a malformed node id: EDGE_ERR_PROFILE_NODE_ID naming the point and the node', () => {
-    const raw = { ...base, points: [{ quantity: 'machine_state', nodeId: 'ns=2;s=Machine.State' }, { quantity: 'output_count', nodeId: 'ns=2;i=PartCount' }] }
+    const raw = {
+      ...base,
+      points: [
+        { quantity: 'machine_state', nodeId: 'ns=2;s=Machine.State' },
+        { quantity: 'output_count', nodeId: 'ns=2;i=PartCount' },
+      ],
+    }
     const err = errorOf(() => validateOpcuaProfile(raw, 'cnc.yaml'))
     expect(err.code).toBe('EDGE_ERR_PROFILE_NODE_ID')
     expect(problems(err)).toEqual([
       {
         code: 'EDGE_ERR_PROFILE_NODE_ID',
         path: '/points/1/nodeId',
-        message: 'output_count: "ns=2;i=PartCount" is not a node id: numeric identifier i=PartCount is not 0..4294967295 (ns=<n>;s=<name> | i=<n> | g=<guid> | b=<base64>)',
+        message:
+          'output_count: "ns=2;i=PartCount" is not a node id: numeric identifier i=PartCount is not 0..4294967295 (ns=<n>;s=<name> | i=<n> | g=<guid> | b=<base64>)',
       },
     ])
   })

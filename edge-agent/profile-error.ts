@@ -59,7 +59,7 @@ export function profileProblemsOf(err: PlantWattError): ProfileProblem[] {
   if (Array.isArray(details) && details.every((d) => typeof d === 'object' && d !== null && typeof (d as ProfileProblem).code === 'string')) {
     return (details as ProfileProblem[]).map((p) => ({ code: p.code, path: p.path, message: p.message }))
   }
-  return [{ code: (isProfileError(err) && isKnownCode(err.code) ? err.code : PROFILE_ERROR_CODES.invalid), path: '', message: err.message }]
+  return [{ code: isProfileError(err) && isKnownCode(err.code) ? err.code : PROFILE_ERROR_CODES.invalid, path: '', message: err.message }]
 }
 
 const KNOWN = new Set<string>(Object.values(PROFILE_ERROR_CODES))

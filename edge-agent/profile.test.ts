@@ -39,13 +39,26 @@ describe('shipped profiles', () => {
     expect(p.source).toMatch(/Eastron/)
     const byQ = Object.fromEntries(p.points.map((pt) => [pt.quantity, pt]))
     const expected: [string, number, number][] = [
-      ['voltage_l1_v', 0x00, 1], ['voltage_l2_v', 0x02, 1], ['voltage_l3_v', 0x04, 1],
-      ['current_l1_a', 0x06, 1], ['current_l2_a', 0x08, 1], ['current_l3_a', 0x0a, 1],
-      ['active_power_l1_kw', 0x0c, 0.001], ['active_power_l2_kw', 0x0e, 0.001], ['active_power_l3_kw', 0x10, 0.001],
-      ['power_factor_l1', 0x1e, 1], ['power_factor_l2', 0x20, 1], ['power_factor_l3', 0x22, 1],
-      ['active_power_kw', 0x34, 0.001], ['apparent_power_kva', 0x38, 0.001], ['reactive_power_kvar', 0x3c, 0.001],
-      ['power_factor', 0x3e, 1], ['frequency_hz', 0x46, 1],
-      ['energy_import_kwh', 0x48, 1], ['energy_export_kwh', 0x4a, 1], ['energy_total_kwh', 0x156, 1],
+      ['voltage_l1_v', 0x00, 1],
+      ['voltage_l2_v', 0x02, 1],
+      ['voltage_l3_v', 0x04, 1],
+      ['current_l1_a', 0x06, 1],
+      ['current_l2_a', 0x08, 1],
+      ['current_l3_a', 0x0a, 1],
+      ['active_power_l1_kw', 0x0c, 0.001],
+      ['active_power_l2_kw', 0x0e, 0.001],
+      ['active_power_l3_kw', 0x10, 0.001],
+      ['power_factor_l1', 0x1e, 1],
+      ['power_factor_l2', 0x20, 1],
+      ['power_factor_l3', 0x22, 1],
+      ['active_power_kw', 0x34, 0.001],
+      ['apparent_power_kva', 0x38, 0.001],
+      ['reactive_power_kvar', 0x3c, 0.001],
+      ['power_factor', 0x3e, 1],
+      ['frequency_hz', 0x46, 1],
+      ['energy_import_kwh', 0x48, 1],
+      ['energy_export_kwh', 0x4a, 1],
+      ['energy_total_kwh', 0x156, 1],
     ]
     expect(p.points).toHaveLength(expected.length)
     for (const [q, address, scale] of expected) {
@@ -68,7 +81,11 @@ describe('profile validation', () => {
     writeFileSync(
       file,
       [
-        'name: acme-m1', 'vendor: ACME', 'model: M1', 'source: ACME M1 manual v2, table 4', 'points:',
+        'name: acme-m1',
+        'vendor: ACME',
+        'model: M1',
+        'source: ACME M1 manual v2, table 4',
+        'points:',
         '  - { quantity: voltage_l1_v, function: 3, address: 0x61, type: uint16, scale: 0.1 }',
         '  - { quantity: machine_state, function: 1, address: 0x10 }',
         '  - { quantity: energy_import_kwh, function: holding, address: 0x0A, type: uint32, wordOrder: CDAB, scale: 0.01 }',
@@ -149,9 +166,18 @@ describe('profile validation', () => {
 
   it('the shipped acrel-adl400-secondary scales currents by CT, voltages by PT, powers and energies by both', () => {
     const p = loadProfile('acrel-adl400-secondary')
-    expect(p.ratios).toMatchObject({ pt: { function: 'holding', address: 0x8d, type: 'uint16', scale: 1 }, ct: { function: 'holding', address: 0x8e, type: 'uint16', scale: 1 } })
+    expect(p.ratios).toMatchObject({
+      pt: { function: 'holding', address: 0x8d, type: 'uint16', scale: 1 },
+      ct: { function: 'holding', address: 0x8e, type: 'uint16', scale: 1 },
+    })
     for (const point of p.points) {
-      const want = point.quantity.startsWith('current') ? 'ct' : point.quantity.startsWith('voltage') ? 'pt' : ['frequency_hz', 'power_factor'].includes(point.quantity) ? undefined : 'ctpt'
+      const want = point.quantity.startsWith('current')
+        ? 'ct'
+        : point.quantity.startsWith('voltage')
+          ? 'pt'
+          : ['frequency_hz', 'power_factor'].includes(point.quantity)
+            ? undefined
+            : 'ctpt'
       expect([point.quantity, point.ratio]).toEqual([point.quantity, want])
     }
   })

@@ -32,9 +32,7 @@ export const ProfilePointSchema = Type.Object(
       description: 'table to read: coil (FC1), discrete (FC2), holding (FC3), input (FC4); or the function code',
     }),
     address: Type.Integer({ description: '0-based register or bit address as sent on the wire (YAML hex like 0x34 allowed)' }),
-    type: Type.Optional(
-      Type.Union(literals(DATA_TYPES), { description: 'value type; bit for coil/discrete (the default there), required for registers' }),
-    ),
+    type: Type.Optional(Type.Union(literals(DATA_TYPES), { description: 'value type; bit for coil/discrete (the default there), required for registers' })),
     wordOrder: Type.Union(literals(WORD_ORDERS), { default: 'ABCD', description: 'byte order of multi-register values relative to big-endian ABCD' }),
     length: Type.Optional(Type.Integer({ minimum: 1, maximum: 125, description: 'string only: registers the text spans (2 characters each)' })),
     map: Type.Optional(Type.Record(Type.String(), Type.Number(), { description: 'string only: text → published number, e.g. { RUN: 2, IDLE: 1 }' })),
@@ -42,7 +40,9 @@ export const ProfilePointSchema = Type.Object(
     offset: Type.Number({ default: 0, description: 'added after scaling, in the quantity’s unit' }),
     description: Type.Optional(Type.String({ description: "the vendor's name for the register" })),
     ratio: Type.Optional(
-      Type.Enum(RATIO_KINDS, { description: 'multiply by the transformer ratio: ct (currents), pt (voltages), ctpt (powers, energies); needs the matching `ratios` register' }),
+      Type.Enum(RATIO_KINDS, {
+        description: 'multiply by the transformer ratio: ct (currents), pt (voltages), ctpt (powers, energies); needs the matching `ratios` register',
+      }),
     ),
   },
   { additionalProperties: false },
@@ -154,8 +154,14 @@ export function validateProfile(raw: unknown, file: string): ModbusProfile {
     if (r === undefined) continue
     const fn = (typeof r.function === 'number' ? functionFromCode(r.function) : r.function) as 'holding' | 'input'
     const width = widthOf(r.type as DataType)
-    if (r.address + width - 1 > MAX_ADDRESS) problems.push({ code: CODES.range, path: `/ratios/${kind}/address`, message: `${kind.toUpperCase()} ratio register ${r.address} (${r.type}) is outside 0..65535` })
-    if (r.scale === 0) problems.push({ code: CODES.invalid, path: `/ratios/${kind}/scale`, message: `${kind.toUpperCase()} ratio: scale 0 would make the ratio 0` })
+    if (r.address + width - 1 > MAX_ADDRESS)
+      problems.push({
+        code: CODES.range,
+        path: `/ratios/${kind}/address`,
+        message: `${kind.toUpperCase()} ratio register ${r.address} (${r.type}) is outside 0..65535`,
+      })
+    if (r.scale === 0)
+      problems.push({ code: CODES.invalid, path: `/ratios/${kind}/scale`, message: `${kind.toUpperCase()} ratio: scale 0 would make the ratio 0` })
     ratios[kind] = Object.freeze({ function: fn, address: r.address, type: r.type as DataType, wordOrder: r.wordOrder, scale: r.scale, width })
   }
 
@@ -165,15 +171,28 @@ export function validateProfile(raw: unknown, file: string): ModbusProfile {
     const fn = typeof p.function === 'number' ? (functionFromCode(p.function) as ModbusFunction) : p.function
     const where = `/points/${i}`
     const label = `${p.quantity} (${formatAddress(fn, Math.max(0, Math.min(MAX_ADDRESS, p.address)))})`
-    if (!isQuantity(p.quantity)) problems.push({ code: CODES.invalid, path: `${where}/quantity`, message: `unknown quantity ${JSON.stringify(p.quantity)}: use a canonical name from core/quantities.ts` })
+    if (!isQuantity(p.quantity))
+      problems.push({
+        code: CODES.invalid,
+        path: `${where}/quantity`,
+        message: `unknown quantity ${JSON.stringify(p.quantity)}: use a canonical name from core/quantities.ts`,
+      })
     const bits = isBitFunction(fn)
     const type = (p.type ?? (bits ? 'bit' : undefined)) as DataType | undefined
     if (type === undefined) {
-      problems.push({ code: CODES.invalid, path: `${where}/type`, message: `${label}: a ${fn} register needs a type (${DATA_TYPES.filter((t) => t !== 'bit').join(', ')})` })
+      problems.push({
+        code: CODES.invalid,
+        path: `${where}/type`,
+        message: `${label}: a ${fn} register needs a type (${DATA_TYPES.filter((t) => t !== 'bit').join(', ')})`,
+      })
       return
     }
     if (bits !== (type === 'bit')) {
-      problems.push({ code: CODES.invalid, path: `${where}/type`, message: `${label}: type ${type} does not fit the ${fn} table (${bits ? 'bits only' : 'registers only, not bit'})` })
+      problems.push({
+        code: CODES.invalid,
+        path: `${where}/type`,
+        message: `${label}: type ${type} does not fit the ${fn} table (${bits ? 'bits only' : 'registers only, not bit'})`,
+      })
       return
     }
     if (type === 'string' && (p.length === undefined || p.map === undefined)) {
@@ -181,22 +200,35 @@ export function validateProfile(raw: unknown, file: string): ModbusProfile {
       return
     }
     if (type !== 'string' && (p.length !== undefined || p.map !== undefined)) {
-      problems.push({ code: CODES.invalid, path: `${where}/${p.length !== undefined ? 'length' : 'map'}`, message: `${label}: length and map are for string points only` })
+      problems.push({
+        code: CODES.invalid,
+        path: `${where}/${p.length !== undefined ? 'length' : 'map'}`,
+        message: `${label}: length and map are for string points only`,
+      })
       return
     }
     const width = widthOf(type, p.length)
     if (p.address < 0 || p.address + width - 1 > MAX_ADDRESS) {
-      problems.push({ code: CODES.range, path: `${where}/address`, message: `${p.quantity}: address ${p.address} (${type}, ${width} ${bits ? 'bit' : 'register(s)'}) is outside 0..65535` })
+      problems.push({
+        code: CODES.range,
+        path: `${where}/address`,
+        message: `${p.quantity}: address ${p.address} (${type}, ${width} ${bits ? 'bit' : 'register(s)'}) is outside 0..65535`,
+      })
       return
     }
     if (p.scale === 0) problems.push({ code: CODES.invalid, path: `${where}/scale`, message: `${label}: scale 0 would publish a constant` })
     const previous = seen.get(p.quantity)
-    if (previous !== undefined) problems.push({ code: CODES.invalid, path: `${where}/quantity`, message: `${label}: quantity already mapped by /points/${previous}` })
+    if (previous !== undefined)
+      problems.push({ code: CODES.invalid, path: `${where}/quantity`, message: `${label}: quantity already mapped by /points/${previous}` })
     seen.set(p.quantity, i)
     if (p.ratio !== undefined) {
       const missing = (['pt', 'ct'] as const).filter((k) => p.ratio!.includes(k) && ratios[k] === undefined)
       if (missing.length > 0) {
-        problems.push({ code: CODES.invalid, path: `${where}/ratio`, message: `${label}: ratio ${p.ratio} needs ${missing.map((k) => `ratios.${k}`).join(' and ')} (the register holding the ${missing.map((k) => k.toUpperCase()).join('/')} ratio)` })
+        problems.push({
+          code: CODES.invalid,
+          path: `${where}/ratio`,
+          message: `${label}: ratio ${p.ratio} needs ${missing.map((k) => `ratios.${k}`).join(' and ')} (the register holding the ${missing.map((k) => k.toUpperCase()).join('/')} ratio)`,
+        })
       }
     }
     points.push(

@@ -30,16 +30,31 @@ const CASES: Record<string, { tables: RegisterTables; expected: Record<string, n
   'chint-dtsu666': {
     tables: {
       holding: {
-        0x2006: 0x4509, 0x2007: 0x8000, // Ua 2200.0 ×0.1 → 220.0 V
-        0x200c: 0x4624, 0x200d: 0x1000, // Ia 10500.0 ×0.001 → 10.5 A
-        0x2012: 0x47f1, 0x2013: 0x2000, // Pt 123456.0 ×0.1 W → 12.3456 kW
-        0x201a: 0xc7c0, 0x201b: 0xe680, // Qt -98765.0 ×0.1 var → -9.8765 kvar
-        0x202a: 0x446d, 0x202b: 0x8000, // PFt 950.0 ×0.001 → 0.95
-        0x2044: 0x459c, 0x2045: 0x4000, // Freq 5000.0 ×0.01 → 50.00 Hz
-        0x101e: 0x449a, 0x101f: 0x5000, // ImpEp 1234.5 kWh
+        0x2006: 0x4509,
+        0x2007: 0x8000, // Ua 2200.0 ×0.1 → 220.0 V
+        0x200c: 0x4624,
+        0x200d: 0x1000, // Ia 10500.0 ×0.001 → 10.5 A
+        0x2012: 0x47f1,
+        0x2013: 0x2000, // Pt 123456.0 ×0.1 W → 12.3456 kW
+        0x201a: 0xc7c0,
+        0x201b: 0xe680, // Qt -98765.0 ×0.1 var → -9.8765 kvar
+        0x202a: 0x446d,
+        0x202b: 0x8000, // PFt 950.0 ×0.001 → 0.95
+        0x2044: 0x459c,
+        0x2045: 0x4000, // Freq 5000.0 ×0.01 → 50.00 Hz
+        0x101e: 0x449a,
+        0x101f: 0x5000, // ImpEp 1234.5 kWh
       },
     },
-    expected: { voltage_l1_v: 220, current_l1_a: 10.5, active_power_kw: 12.3456, reactive_power_kvar: -9.8765, power_factor: 0.95, frequency_hz: 50, energy_import_kwh: 1234.5 },
+    expected: {
+      voltage_l1_v: 220,
+      current_l1_a: 10.5,
+      active_power_kw: 12.3456,
+      reactive_power_kvar: -9.8765,
+      power_factor: 0.95,
+      frequency_hz: 50,
+      energy_import_kwh: 1234.5,
+    },
   },
   'plantwatt-line-plc-t': {
     // 1234.5 t as IEEE 754 float32 = 0x449A5000
@@ -57,26 +72,43 @@ const CASES: Record<string, { tables: RegisterTables; expected: Record<string, n
         0x61: 0x08fc, // Ua 2300 ×0.1 → 230.0 V
         0x64: 0x03e8, // Ia 1000 ×0.01 → 10.00 A
         0x77: 0x1388, // 5000 ×0.01 → 50.00 Hz
-        0x16a: 0x0001, 0x16b: 0xe240, // P 123456 ×0.001 → 123.456 kW
-        0x172: 0xffff, 0x173: 0xfc18, // Q -1000 ×0.001 → -1.000 kvar
+        0x16a: 0x0001,
+        0x16b: 0xe240, // P 123456 ×0.001 → 123.456 kW
+        0x172: 0xffff,
+        0x173: 0xfc18, // Q -1000 ×0.001 → -1.000 kvar
         0x17f: 0xfc7c, // PF -900 ×0.001 → -0.900
-        0x0a: 0x0012, 0x0b: 0xd687, // forward 1234567 ×0.01 → 12345.67 kWh
+        0x0a: 0x0012,
+        0x0b: 0xd687, // forward 1234567 ×0.01 → 12345.67 kWh
         0x8d: 0x000a, // PT 10 (e.g. 1 kV / 100 V)
         0x8e: 0x0050, // CT 80 (400/5 A)
       },
     },
     // secondary side × PT (V), × CT (A), × PT·CT = 800 (power, energy); Hz and PF unscaled
-    expected: { voltage_l1_v: 2300, current_l1_a: 800, frequency_hz: 50, active_power_kw: 98764.8, reactive_power_kvar: -800, power_factor: -0.9, energy_import_kwh: 9876536 },
+    expected: {
+      voltage_l1_v: 2300,
+      current_l1_a: 800,
+      frequency_hz: 50,
+      active_power_kw: 98764.8,
+      reactive_power_kvar: -800,
+      power_factor: -0.9,
+      energy_import_kwh: 9876536,
+    },
   },
   'acrel-adl400-primary': {
     tables: {
       holding: {
-        0x800: 0x4366, 0x801: 0x0000, // Ua 230.0 V
-        0x80c: 0x457a, 0x80d: 0x0000, // Ia 4000.0 A (primary)
-        0x81a: 0x42f7, 0x81b: 0x0000, // P 123.5 kW
-        0x832: 0x3f73, 0x833: 0x3333, // PF 0.95 (float32 0.949999988)
-        0x834: 0x4248, 0x835: 0x0000, // 50.0 Hz
-        0x84c: 0x0001, 0x84d: 0xe240, // forward 123456 ×0.1 → 12345.6 kWh
+        0x800: 0x4366,
+        0x801: 0x0000, // Ua 230.0 V
+        0x80c: 0x457a,
+        0x80d: 0x0000, // Ia 4000.0 A (primary)
+        0x81a: 0x42f7,
+        0x81b: 0x0000, // P 123.5 kW
+        0x832: 0x3f73,
+        0x833: 0x3333, // PF 0.95 (float32 0.949999988)
+        0x834: 0x4248,
+        0x835: 0x0000, // 50.0 Hz
+        0x84c: 0x0001,
+        0x84d: 0xe240, // forward 123456 ×0.1 → 12345.6 kWh
       },
     },
     expected: { voltage_l1_v: 230, current_l1_a: 4000, active_power_kw: 123.5, power_factor: 0.949999988079071, frequency_hz: 50, energy_import_kwh: 12345.6 },
@@ -106,7 +138,15 @@ describe('shipped profiles', () => {
     servers.push(server)
     const device = validateConfig(
       ModbusDeviceSchema,
-      { enterprise: 'e', site: 's', line: 'l', device: 'd', driver: 'modbus', profile: name, connection: { host: '127.0.0.1', port: server.port, timeoutMs: 500 } },
+      {
+        enterprise: 'e',
+        site: 's',
+        line: 'l',
+        device: 'd',
+        driver: 'modbus',
+        profile: name,
+        connection: { host: '127.0.0.1', port: server.port, timeoutMs: 500 },
+      },
       't',
     ) as ModbusDeviceConfig
     const driver = createModbusDriver(device, loadProfile(name))
@@ -137,7 +177,10 @@ describe('string points', () => {
     const dir = tempDir('pw-string-')
     const file = join(dir, 's.yaml')
     const head = ['name: s', 'vendor: V', 'model: M', 'source: test', 'points:']
-    writeFileSync(file, [...head, '  - { quantity: machine_state, function: holding, address: 0x10, type: string, length: 4, map: { RUN: 2, IDLE: 1 } }'].join('\n'))
+    writeFileSync(
+      file,
+      [...head, '  - { quantity: machine_state, function: holding, address: 0x10, type: string, length: 4, map: { RUN: 2, IDLE: 1 } }'].join('\n'),
+    )
     expect(loadProfile(file).points[0]).toMatchObject({ type: 'string', width: 4, map: { RUN: 2, IDLE: 1 } })
     writeFileSync(file, [...head, '  - { quantity: machine_state, function: holding, address: 0x10, type: string }'].join('\n'))
     expect(() => loadProfile(file)).toThrow(/machine_state \(holding 0x0010\): a string point needs length \(registers\) and map/)

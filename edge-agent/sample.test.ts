@@ -12,7 +12,11 @@ describe('toSample', () => {
       quality: { power_factor: 'bad', current_l1_a: 'bad', active_power_kw: 'uncertain' },
       errors: [],
     })
-    expect(sample).toEqual({ ts, values: { voltage_l1_v: 230, frequency_hz: 50 }, quality: { power_factor: 'bad', current_l1_a: 'bad', active_power_kw: 'uncertain' } })
+    expect(sample).toEqual({
+      ts,
+      values: { voltage_l1_v: 230, frequency_hz: 50 },
+      quality: { power_factor: 'bad', current_l1_a: 'bad', active_power_kw: 'uncertain' },
+    })
     expect(rejected).toEqual([])
   })
 

@@ -28,7 +28,10 @@ export type DeviceSetup = { driver: Driver; profileError?: undefined } | { drive
  * is not: its setup carries the profile error and the agent polls the others. `setups` is
  * aligned with `config.devices` only when `problems` is empty (a device with a config mistake has none).
  */
-export function checkEdgeDevices(config: EdgeConfig, registry: Readonly<Record<string, DriverFactory>> = BUILTIN_DRIVERS): { setups: DeviceSetup[]; problems: ConfigProblem[] } {
+export function checkEdgeDevices(
+  config: EdgeConfig,
+  registry: Readonly<Record<string, DriverFactory>> = BUILTIN_DRIVERS,
+): { setups: DeviceSetup[]; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = []
   const seen = new Map<string, number>()
   const agent = agentStateAddress(config)
@@ -42,14 +45,18 @@ export function checkEdgeDevices(config: EdgeConfig, registry: Readonly<Record<s
       const settings = JSON.stringify(location)
       const first = buses.get(key)
       if (!first) buses.set(key, { index: i, settings })
-      else if (first.settings !== settings) problems.push({ path: `/devices/${i}/connection`, message: `bus ${key} is configured with other line settings at /devices/${first.index}/connection` })
+      else if (first.settings !== settings)
+        problems.push({ path: `/devices/${i}/connection`, message: `bus ${key} is configured with other line settings at /devices/${first.index}/connection` })
     }
     const key = deviceKey(d)
     const dup = seen.get(key)
     if (dup !== undefined) problems.push({ path: `/devices/${i}`, message: `device ${key} is already configured at /devices/${dup}` })
     seen.set(key, i)
     if (agent && d.enterprise === agent.enterprise && d.site === agent.site && d.line === agent.line && d.device === agent.device) {
-      problems.push({ path: `/devices/${i}/device`, message: `device id ${d.device} equals agentId, whose state topic ${buildTopic(agent, 'state')} it would share` })
+      problems.push({
+        path: `/devices/${i}/device`,
+        message: `device id ${d.device} equals agentId, whose state topic ${buildTopic(agent, 'state')} it would share`,
+      })
     }
     try {
       setups.push({ driver: createDriver(d as EdgeDeviceConfig, registry) })
@@ -60,4 +67,3 @@ export function checkEdgeDevices(config: EdgeConfig, registry: Readonly<Record<s
   })
   return { setups, problems }
 }
-

@@ -82,7 +82,11 @@ describe('readCsvRecords', () => {
     // the last line the consumer was handed (header or row).
     const { error } = await readAll({ stream })
     expect(isPlantWattError(error, 'IMPORT_ERR_CSV')).toBe(true)
-    expect((error as PlantWattError).message).toMatch(new RegExp(`^a record after line [12] is longer than ${MAX_RECORD_CHARS} characters \\(a quote never closed\\?\\); fix the file \\(nothing was imported\\)$`))
+    expect((error as PlantWattError).message).toMatch(
+      new RegExp(
+        `^a record after line [12] is longer than ${MAX_RECORD_CHARS} characters \\(a quote never closed\\?\\); fix the file \\(nothing was imported\\)$`,
+      ),
+    )
     expect(chunks).toBeLessThan(200)
   })
 

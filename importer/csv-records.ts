@@ -113,9 +113,13 @@ export async function* readCsvRecords(source: CsvSource, options: CsvRecordOptio
     // A record this long is no row: most likely the same never-closed quote, caught before it holds the whole file in memory.
     if (err.code === 'CSV_MAX_RECORD_SIZE') {
       parser.destroy(
-        new PlantWattError('IMPORT_ERR_CSV', `a record after line ${lastGoodLine} is longer than ${MAX_RECORD_CHARS} characters (a quote never closed?); fix the file (nothing was imported)`, {
-          details: { afterLine: lastGoodLine },
-        }),
+        new PlantWattError(
+          'IMPORT_ERR_CSV',
+          `a record after line ${lastGoodLine} is longer than ${MAX_RECORD_CHARS} characters (a quote never closed?); fix the file (nothing was imported)`,
+          {
+            details: { afterLine: lastGoodLine },
+          },
+        ),
       )
       return
     }
@@ -123,7 +127,11 @@ export async function* readCsvRecords(source: CsvSource, options: CsvRecordOptio
   })
   const input = openSource(source)
   input.on('error', (cause) =>
-    parser.destroy(isPlantWattError(cause) ? cause : new PlantWattError('IMPORT_ERR_READ', `cannot read ${'path' in source ? source.path : 'the body'}: ${cause.message}`, { cause })),
+    parser.destroy(
+      isPlantWattError(cause)
+        ? cause
+        : new PlantWattError('IMPORT_ERR_READ', `cannot read ${'path' in source ? source.path : 'the body'}: ${cause.message}`, { cause }),
+    ),
   )
   input.pipe(parser)
 
@@ -144,8 +152,12 @@ export async function* readCsvRecords(source: CsvSource, options: CsvRecordOptio
     if (!complete) input.destroy()
   }
   if (unclosedQuote) {
-    throw new PlantWattError('IMPORT_ERR_CSV', `a quote opened after line ${lastGoodLine} is never closed: the rest of the file reads as one field; fix the quote (nothing was imported)`, {
-      details: { afterLine: lastGoodLine },
-    })
+    throw new PlantWattError(
+      'IMPORT_ERR_CSV',
+      `a quote opened after line ${lastGoodLine} is never closed: the rest of the file reads as one field; fix the quote (nothing was imported)`,
+      {
+        details: { afterLine: lastGoodLine },
+      },
+    )
   }
 }

@@ -48,7 +48,14 @@ export interface ScanResult {
 }
 
 /** Which layout's reader reads the data rows. */
-function rowReaderFor(plan: CsvPlan, options: ImportOptions, resolver: DeviceResolver, fixedDevice: ResolvedDevice | undefined, scan: ScanOptions, learned: ScanLearned): RowReader {
+function rowReaderFor(
+  plan: CsvPlan,
+  options: ImportOptions,
+  resolver: DeviceResolver,
+  fixedDevice: ResolvedDevice | undefined,
+  scan: ScanOptions,
+  learned: ScanLearned,
+): RowReader {
   if (plan.layout === 'long') return new LongRowReader(plan, options, resolver)
   const pass = scan.learned ? 'write' : 'validate'
   return new IntervalRowReader(plan, options, resolver, { pass, learned, withPoints: scan.onPoints !== undefined, ...(fixedDevice ? { fixedDevice } : {}) })
@@ -67,7 +74,10 @@ export async function scanCsv(source: CsvSource, options: ImportOptions, ctx: Sc
   const learned: ScanLearned = scan.learned ?? { intervalMs: new Map() }
   const tally = new ScanTally(scan)
   const pacer = scan.pacer ?? new LoopPacer()
-  const records = readCsvRecords(source, { delimiter: options.delimiter, onMalformed: (line, message) => tally.bad(line, { column: null, code: 'IMPORT_ERR_CSV', message }) })
+  const records = readCsvRecords(source, {
+    delimiter: options.delimiter,
+    onMalformed: (line, message) => tally.bad(line, { column: null, code: 'IMPORT_ERR_CSV', message }),
+  })
   let plan: CsvPlan | undefined
   let rows: RowReader | undefined
   try {

@@ -69,7 +69,11 @@ export class DeviceResolver {
 
   /** The one answer for a bare id that names no device (for this importer). */
   private unknownId(text: string): Resolution {
-    return { ok: false, code: 'IMPORT_ERR_DEVICE_UNKNOWN', message: `no device with id ${JSON.stringify(text)} in the plant model${this.ctx.enterprise ? ` of enterprise ${this.ctx.enterprise}` : ''}` }
+    return {
+      ok: false,
+      code: 'IMPORT_ERR_DEVICE_UNKNOWN',
+      message: `no device with id ${JSON.stringify(text)} in the plant model${this.ctx.enterprise ? ` of enterprise ${this.ctx.enterprise}` : ''}`,
+    }
   }
 
   /** The one answer for a full address that is not (for this importer) in the plant model. */
@@ -98,7 +102,11 @@ export class DeviceResolver {
       const [only] = candidates
       if (only === undefined) return this.unknownId(text)
       if (candidates.length > 1) {
-        return { ok: false, code: 'IMPORT_ERR_DEVICE_AMBIGUOUS', message: `id ${JSON.stringify(text)} names ${candidates.length} devices (${candidates.map(deviceKey).join(', ')}); write enterprise/site/line/device` }
+        return {
+          ok: false,
+          code: 'IMPORT_ERR_DEVICE_AMBIGUOUS',
+          message: `id ${JSON.stringify(text)} names ${candidates.length} devices (${candidates.map(deviceKey).join(', ')}); write enterprise/site/line/device`,
+        }
       }
       address = { enterprise: only.enterprise, site: only.site, line: only.line, device: only.device }
       timezone = only.timezone

@@ -64,7 +64,16 @@ afterEach(async () => {
 /** Every stored value of a device: field → [ts, value][]. */
 async function stored(address: string, fields: string[], start = D0 - 2 * 86_400_000, stop = D0 + 2 * 86_400_000): Promise<Record<string, [number, number][]>> {
   const [enterprise, site, line, device] = address.split('/') as [string, string, string, string]
-  const rows = await store.aggregate({ measurement: TELEMETRY_MEASUREMENT, fields, filter: { enterprise, site, line, device }, start, stop, every: '1m', fn: 'last', timezone: 'UTC' })
+  const rows = await store.aggregate({
+    measurement: TELEMETRY_MEASUREMENT,
+    fields,
+    filter: { enterprise, site, line, device },
+    start,
+    stop,
+    every: '1m',
+    fn: 'last',
+    timezone: 'UTC',
+  })
   const out: Record<string, [number, number][]> = {}
   for (const r of rows) (out[r.field] ??= []).push([r.windowStart, r.value])
   return out
@@ -145,7 +154,12 @@ describe('long layout', () => {
     expect(r.errors[6]?.message).toContain(MAIN)
     expect(r.devices).toEqual([MAIN, MILL])
     expect(await stored(MAIN, ['active_power_kw', 'energy_import_kwh', 'seq'])).toEqual({ active_power_kw: [[D0, 412.5]], energy_import_kwh: [[D0, 1000]] })
-    expect(await stored(MILL, ['active_power_kw'])).toEqual({ active_power_kw: [[D0 + MIN, 10], [D0 + 5 * MIN, 12]] })
+    expect(await stored(MILL, ['active_power_kw'])).toEqual({
+      active_power_kw: [
+        [D0 + MIN, 10],
+        [D0 + 5 * MIN, 12],
+      ],
+    })
     const ev = await events.query({ kind: 'import' })
     expect(ev).toHaveLength(1)
     expect(ev[0]?.tags).toMatchObject({ enterprise: 'acme', import_id: r.importId })
@@ -163,8 +177,14 @@ describe('long layout', () => {
     const r = await importCsv({ text: csv }, {}, { store, plant: PLANT })
     expect([r.imported, r.rejected, r.errors[0]?.code, r.errors[0]?.line]).toEqual([3, 1, 'IMPORT_ERR_QUALITY', 5])
     expect(await stored(MILL, ['power_factor', 'q_power_factor'])).toEqual({
-      power_factor: [[D0, 0.9], [D0 + MIN, 0.8]],
-      q_power_factor: [[D0 + MIN, 1], [D0 + 2 * MIN, 2]],
+      power_factor: [
+        [D0, 0.9],
+        [D0 + MIN, 0.8],
+      ],
+      q_power_factor: [
+        [D0 + MIN, 1],
+        [D0 + 2 * MIN, 2],
+      ],
     })
   })
 
@@ -178,7 +198,13 @@ describe('long layout', () => {
     const r = await importCsv({ text: csv }, {}, { store, plant: PLANT })
     expect([r.imported, r.rejected]).toEqual([3, 1])
     expect(r.errors).toEqual([{ line: 5, column: 'value', code: 'IMPORT_ERR_VALUE', message: '"x,y" is not a number' }])
-    expect(await stored(MILL, ['active_power_kw'])).toEqual({ active_power_kw: [[D0, 1.5], [D0 + MIN, 2.5], [D0 + 3 * MIN, 3.5]] })
+    expect(await stored(MILL, ['active_power_kw'])).toEqual({
+      active_power_kw: [
+        [D0, 1.5],
+        [D0 + MIN, 2.5],
+        [D0 + 3 * MIN, 3.5],
+      ],
+    })
   })
 
   it('a stray quote makes a bad row; a quote never closed refuses the file (its rows cannot be told apart)', async () => {
@@ -207,8 +233,21 @@ describe('long layout', () => {
         yield `2025-11-29T00:02:00+08:00,${MILL},active_power_kw,${i}\n`
       }
     }
-    const r = importCsv({ stream: Readable.from((function* () { yield head; yield* tail() })()) }, {}, { store, plant: PLANT })
-    await expect(r).rejects.toSatisfy((e: unknown) => isPlantWattError(e, 'IMPORT_ERR_CSV') && /after line 2 is longer than 65536 characters/.test((e as Error).message))
+    const r = importCsv(
+      {
+        stream: Readable.from(
+          (function* () {
+            yield head
+            yield* tail()
+          })(),
+        ),
+      },
+      {},
+      { store, plant: PLANT },
+    )
+    await expect(r).rejects.toSatisfy(
+      (e: unknown) => isPlantWattError(e, 'IMPORT_ERR_CSV') && /after line 2 is longer than 65536 characters/.test((e as Error).message),
+    )
     expect(sent).toBeLessThan(10_000)
     expect(await stored(MILL, ['active_power_kw'])).toEqual({})
   })
@@ -219,9 +258,15 @@ describe('long layout', () => {
     await expectImportError(importCsv({ text: 'timestamp,device,quantity,value\r\n' }, {}, { store, plant: PLANT }), 'IMPORT_ERR_EMPTY')
     await expectImportError(importCsv({ text: 'a,b,c\n1,2,3\n' }, {}, { store, plant: PLANT }), 'IMPORT_ERR_LAYOUT')
     // The layout named explicitly, the header of the other one.
-    await expectImportError(importCsv({ text: `timestamp,device,kwh\n2025-11-29T00:15:00+08:00,${MAIN},1\n` }, { layout: 'long' }, { store, plant: PLANT }), 'IMPORT_ERR_LAYOUT')
+    await expectImportError(
+      importCsv({ text: `timestamp,device,kwh\n2025-11-29T00:15:00+08:00,${MAIN},1\n` }, { layout: 'long' }, { store, plant: PLANT }),
+      'IMPORT_ERR_LAYOUT',
+    )
     await expectImportError(importCsv({ text: 'timestamp,kwh\n2025-11-29T00:15:00+08:00,1\n' }, {}, { store, plant: PLANT }), 'IMPORT_ERR_LAYOUT')
-    await expectImportError(importCsv({ text: 'timestamp,kwh\n2025-11-29T00:15:00+08:00,1\n' }, { device: 'ghost' }, { store, plant: PLANT }), 'IMPORT_ERR_OPTIONS')
+    await expectImportError(
+      importCsv({ text: 'timestamp,kwh\n2025-11-29T00:15:00+08:00,1\n' }, { device: 'ghost' }, { store, plant: PLANT }),
+      'IMPORT_ERR_OPTIONS',
+    )
     await expectImportError(importCsv({ text: 'timestamp,kwh\n' }, { device: MAIN, timezone: 'Mars/Olympus' }, { store, plant: PLANT }), 'IMPORT_ERR_OPTIONS')
     await expectImportError(importCsv({ text: 'x' }, { layout: 'wide' as 'long' }, { store, plant: PLANT }), 'IMPORT_ERR_OPTIONS')
     await expectImportError(importCsv({ path: join(dir, 'missing.csv') }, {}, { store, plant: PLANT }), 'IMPORT_ERR_READ')
@@ -234,21 +279,51 @@ describe('interval layout', () => {
     // Interval ends 00:15, 00:30, then 01:00 after a missing 00:30–00:45. Start 100 kWh:
     // 00:00 100 · 00:15 101.5 · 00:30 104 · (gap) 00:45 104 · 01:00 108.
     const csv = ['time,kWh,gas', '2025-11-29 00:15,1.5,0.5', '2025-11-29 00:30,2.5,0.25', '2025-11-29 01:00,4,1'].join('\n')
-    const r = await importCsv({ text: csv }, { device: MAIN, startKwh: 100, intervalMinutes: 15, columns: { gas: { quantity: 'gas_m3', scale: 2 } } }, { store, plant: PLANT })
+    const r = await importCsv(
+      { text: csv },
+      { device: MAIN, startKwh: 100, intervalMinutes: 15, columns: { gas: { quantity: 'gas_m3', scale: 2 } } },
+      { store, plant: PLANT },
+    )
     expect([r.layout, r.imported, r.rejected, r.gaps, r.points]).toEqual(['interval', 3, 0, 1, 5])
     const s = await stored(MAIN, ['energy_import_kwh', 'gas_m3', 'seq'])
-    expect(s.energy_import_kwh).toEqual([[D0, 100], [D0 + 15 * MIN, 101.5], [D0 + 30 * MIN, 104], [D0 + 45 * MIN, 104], [D0 + 60 * MIN, 108]])
+    expect(s.energy_import_kwh).toEqual([
+      [D0, 100],
+      [D0 + 15 * MIN, 101.5],
+      [D0 + 30 * MIN, 104],
+      [D0 + 45 * MIN, 104],
+      [D0 + 60 * MIN, 108],
+    ])
     // gas counter (×2): 0 · 1 · 1.5 · 1.5 · 3.5
-    expect(s.gas_m3).toEqual([[D0, 0], [D0 + 15 * MIN, 1], [D0 + 30 * MIN, 1.5], [D0 + 45 * MIN, 1.5], [D0 + 60 * MIN, 3.5]])
+    expect(s.gas_m3).toEqual([
+      [D0, 0],
+      [D0 + 15 * MIN, 1],
+      [D0 + 30 * MIN, 1.5],
+      [D0 + 45 * MIN, 1.5],
+      [D0 + 60 * MIN, 3.5],
+    ])
     expect(s.seq).toBeUndefined()
   })
 
   it('timestampIs start shifts every reading by one interval; the interval length comes from the rows', async () => {
-    const csv = ['timestamp,device,energy_kwh', `2025-11-29T00:00:00+08:00,${MAIN},1`, `2025-11-29T00:15:00+08:00,${MAIN},2`, `2025-11-29T00:00:00+08:00,${MILL},5`, `2025-11-29T00:15:00+08:00,${MILL},5`].join('\r\n')
+    const csv = [
+      'timestamp,device,energy_kwh',
+      `2025-11-29T00:00:00+08:00,${MAIN},1`,
+      `2025-11-29T00:15:00+08:00,${MAIN},2`,
+      `2025-11-29T00:00:00+08:00,${MILL},5`,
+      `2025-11-29T00:15:00+08:00,${MILL},5`,
+    ].join('\r\n')
     const r = await importCsv({ text: csv }, { timestampIs: 'start' }, { store, plant: PLANT })
     expect([r.imported, r.rejected, r.points]).toEqual([4, 0, 6])
-    expect((await stored(MAIN, ['energy_import_kwh'])).energy_import_kwh).toEqual([[D0, 0], [D0 + 15 * MIN, 1], [D0 + 30 * MIN, 3]])
-    expect((await stored(MILL, ['energy_import_kwh'])).energy_import_kwh).toEqual([[D0, 0], [D0 + 15 * MIN, 5], [D0 + 30 * MIN, 10]])
+    expect((await stored(MAIN, ['energy_import_kwh'])).energy_import_kwh).toEqual([
+      [D0, 0],
+      [D0 + 15 * MIN, 1],
+      [D0 + 30 * MIN, 3],
+    ])
+    expect((await stored(MILL, ['energy_import_kwh'])).energy_import_kwh).toEqual([
+      [D0, 0],
+      [D0 + 15 * MIN, 5],
+      [D0 + 30 * MIN, 10],
+    ])
   })
 
   it('reads the D 00:00 row that follows D 23:45 as the end of day D (the UCI file convention)', async () => {
@@ -257,7 +332,13 @@ describe('interval layout', () => {
     expect([r.imported, r.midnightShifted, r.gaps]).toEqual([4, 1, 0])
     const day = D0 + 86_400_000
     // Ends 23:30, 23:45, 24:00, 00:15 (start 23:15): 0 · 1 · 3 · 6 · 10.
-    expect((await stored(MAIN, ['energy_import_kwh'])).energy_import_kwh).toEqual([[day - 45 * MIN, 0], [day - 30 * MIN, 1], [day - 15 * MIN, 3], [day, 6], [day + 15 * MIN, 10]])
+    expect((await stored(MAIN, ['energy_import_kwh'])).energy_import_kwh).toEqual([
+      [day - 45 * MIN, 0],
+      [day - 30 * MIN, 1],
+      [day - 15 * MIN, 3],
+      [day, 6],
+      [day + 15 * MIN, 10],
+    ])
     // literal: the 00:00 row goes back a day: out of order.
     const lit = await importCsv({ text: csv }, { device: MAIN, midnight: 'literal', dryRun: true }, { store, plant: PLANT })
     expect(lit.errors.map((e) => [e.line, e.code])).toEqual([[4, 'IMPORT_ERR_ORDER']])
@@ -284,7 +365,12 @@ describe('interval layout', () => {
       [9, 'IMPORT_ERR_INTERVAL'],
     ])
     expect([r.imported, r.rejected, r.devices]).toEqual([3, 5, [MAIN]])
-    expect((await stored(MAIN, ['energy_import_kwh'])).energy_import_kwh).toEqual([[D0, 0], [D0 + 15 * MIN, 1], [D0 + 30 * MIN, 2], [D0 + 45 * MIN, 3]])
+    expect((await stored(MAIN, ['energy_import_kwh'])).energy_import_kwh).toEqual([
+      [D0, 0],
+      [D0 + 15 * MIN, 1],
+      [D0 + 30 * MIN, 2],
+      [D0 + 45 * MIN, 3],
+    ])
     // With intervalMinutes 20, a 15-minute step overlaps: line 3 (00:15 → 00:30), then line 4 too
     // (still 15 min after line 2, the last good one); line 8 is 30 min after line 2.
     const over = await importCsv({ text: csv }, { intervalMinutes: 20, dryRun: true }, { store, plant: PLANT })
@@ -304,7 +390,11 @@ describe('interval layout', () => {
     const a = await importCsv({ text: csv }, { device: MAIN }, { store, plant: PLANT })
     const b = await importCsv({ text: csv }, { device: MAIN }, { store, plant: PLANT })
     expect(b.points).toBe(a.points)
-    expect((await stored(MAIN, ['energy_import_kwh'])).energy_import_kwh).toEqual([[D0, 0], [D0 + 15 * MIN, 1], [D0 + 30 * MIN, 3]])
+    expect((await stored(MAIN, ['energy_import_kwh'])).energy_import_kwh).toEqual([
+      [D0, 0],
+      [D0 + 15 * MIN, 1],
+      [D0 + 30 * MIN, 3],
+    ])
   })
 
   it('reads a file from disk', async () => {
@@ -320,7 +410,16 @@ describe('runImportCommand (plantwatt import)', () => {
     const file = join(dir, 'meter.csv')
     writeFileSync(file, 'Zeit;Verbrauch;Gas\n29.11.2025 00:15;1,5;2\n29.11.2025 00:30;2;x\n29.11.2025 00:45;3;1\n')
     const storage = { backend: 'embedded' as const, path: join(dir, 'cli.db') }
-    const flags = { config: 'ignored.yaml', device: MAIN, delimiter: ';', timestampColumn: 'Zeit', energyColumn: 'Verbrauch', map: ['Gas:gas_m3'], startKwh: '7', intervalMinutes: '15' }
+    const flags = {
+      config: 'ignored.yaml',
+      device: MAIN,
+      delimiter: ';',
+      timestampColumn: 'Zeit',
+      energyColumn: 'Verbrauch',
+      map: ['Gas:gas_m3'],
+      startKwh: '7',
+      intervalMinutes: '15',
+    }
     const r = await runImportCommand(file, { plant: PLANT, storage }, importOptionsFromFlags(flags))
     // "1,5" is not a number (decimal commas are not read) and "x" neither: lines 2 and 3 are bad.
     expect(r.errors.map((e) => [e.line, e.column, e.code])).toEqual([
@@ -335,7 +434,15 @@ describe('runImportCommand (plantwatt import)', () => {
     expect(ev.map((e) => [e.tags.enterprise, e.fields.imported, e.fields.source])).toEqual([['acme', 1, 'meter.csv']])
     // The one good interval, 00:30–00:45: counter 7 → 10 kWh, gas 0 → 1 m³.
     const cli = createEmbeddedStore({ path: storage.path })
-    const rows = await cli.aggregate({ measurement: TELEMETRY_MEASUREMENT, fields: ['energy_import_kwh', 'gas_m3'], start: D0, stop: D0 + 3_600_000, every: '15m', fn: 'last', timezone: 'UTC' })
+    const rows = await cli.aggregate({
+      measurement: TELEMETRY_MEASUREMENT,
+      fields: ['energy_import_kwh', 'gas_m3'],
+      start: D0,
+      stop: D0 + 3_600_000,
+      every: '15m',
+      fn: 'last',
+      timezone: 'UTC',
+    })
     await cli.close()
     expect(rows.map((x) => [x.field, x.windowStart, x.value])).toEqual([
       ['energy_import_kwh', D0 + 30 * MIN, 7],
@@ -350,8 +457,21 @@ describe('runImportCommand (plantwatt import)', () => {
 /** The import plugin alone on a Fastify instance with a chosen principal (api/auth.ts gives everyone admin for now). */
 async function appAs(principal: Principal, maxBodyBytes?: number): Promise<{ app: FastifyInstance; events: MemoryEventLog }> {
   const events = new MemoryEventLog()
-  const ctx: ApiContext = { store, plant: new PlantIndex(PLANT), model: PLANT, events, config: resolveApiConfig({}), deadLetters: undefined, status: undefined, now: () => D0, rollup: counterRollup() }
-  const app = Fastify({ ajv: { customOptions: { removeAdditional: false } }, schemaErrorFormatter: formatValidationErrors }).withTypeProvider<TypeBoxTypeProvider>()
+  const ctx: ApiContext = {
+    store,
+    plant: new PlantIndex(PLANT),
+    model: PLANT,
+    events,
+    config: resolveApiConfig({}),
+    deadLetters: undefined,
+    status: undefined,
+    now: () => D0,
+    rollup: counterRollup(),
+  }
+  const app = Fastify({
+    ajv: { customOptions: { removeAdditional: false } },
+    schemaErrorFormatter: formatValidationErrors,
+  }).withTypeProvider<TypeBoxTypeProvider>()
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     const { statusCode, body } = toErrorReply(err)
     return reply.code(statusCode).send(body)
@@ -386,11 +506,17 @@ describe('POST /api/v1/import', () => {
     const body = res.json() as { imported: number; rejected: number; total: number; rows: unknown[]; devices: string[] }
     expect(body).toMatchObject({ layout: 'interval', total: 3, imported: 2, rejected: 1, points: 3, devices: [MAIN], rowsTruncated: false })
     expect(body.rows).toEqual([{ line: 3, column: 'timestamp', code: 'IMPORT_ERR_TIMESTAMP', message: expect.stringContaining('"bad"') }])
-    expect((await stored(MAIN, ['energy_import_kwh'])).energy_import_kwh).toEqual([[D0, 10], [D0 + 15 * MIN, 11.25], [D0 + 30 * MIN, 13.25]])
+    expect((await stored(MAIN, ['energy_import_kwh'])).energy_import_kwh).toEqual([
+      [D0, 10],
+      [D0 + 15 * MIN, 11.25],
+      [D0 + 30 * MIN, 13.25],
+    ])
     const ev = await events.query({ kind: 'import' })
     expect(ev.map((e) => [e.tags.enterprise, e.fields.imported, e.fields.rejected, e.fields.principal])).toEqual([['acme', 2, 1, 'anonymous']])
     // The route is in the OpenAPI document, with its query parameters described.
-    const doc = (await built.inject({ method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, { post?: { parameters?: Array<{ name: string; description?: string }> } }> }
+    const doc = (await built.inject({ method: 'GET', url: '/docs/json' })).json() as {
+      paths: Record<string, { post?: { parameters?: Array<{ name: string; description?: string }> } }>
+    }
     const params = doc.paths['/api/v1/import']?.post?.parameters ?? []
     expect(params.map((p) => p.name)).toEqual(expect.arrayContaining(['layout', 'device', 'timezone', 'energyColumn', 'map', 'dryRun']))
     expect(params.every((p) => (p.description ?? '').length > 0)).toBe(true)
@@ -410,7 +536,10 @@ describe('POST /api/v1/import', () => {
     const badMap = await post(app, 'timestamp,kwh\n2025-11-29 00:15,1\n', `?device=${MAIN}&map=nocolon`)
     expect([badMap.statusCode, badMap.json().error.details.code]).toEqual([400, 'IMPORT_ERR_OPTIONS'])
     // Through HTTP too: BOM, CRLF, a quoted field with commas (line 3 is bad: its value).
-    const crlf = await post(app, `\uFEFFtimestamp,device,quantity,value,note\r\n2025-11-29T00:00:00+08:00,${MILL},active_power_kw,5,"a, b"\r\n2025-11-29T00:01:00+08:00,${MILL},active_power_kw,"5,5",x\r\n`)
+    const crlf = await post(
+      app,
+      `\uFEFFtimestamp,device,quantity,value,note\r\n2025-11-29T00:00:00+08:00,${MILL},active_power_kw,5,"a, b"\r\n2025-11-29T00:01:00+08:00,${MILL},active_power_kw,"5,5",x\r\n`,
+    )
     expect(crlf.statusCode).toBe(200)
     expect(crlf.json()).toMatchObject({ imported: 1, rejected: 1, rows: [{ line: 3, column: 'value', code: 'IMPORT_ERR_VALUE' }] })
     const xml = await app.inject({ method: 'POST', url: '/api/v1/import', headers: { 'content-type': 'application/xml' }, payload: '<csv/>' })
@@ -453,7 +582,7 @@ describe('POST /api/v1/import', () => {
       return { status: res.statusCode, body: JSON.parse(JSON.stringify(body).split(device).join('<name>')) as unknown }
     }
     // One after the other: one import at a time per user.
-    const inTurn = async <T,>(items: string[], f: (d: string) => Promise<T>): Promise<T[]> => {
+    const inTurn = async <T>(items: string[], f: (d: string) => Promise<T>): Promise<T[]> => {
       const out: T[] = []
       for (const d of items) out.push(await f(d))
       return out
@@ -461,7 +590,10 @@ describe('POST /api/v1/import', () => {
     for (const group of [names, bare]) {
       const answers = await inTurn(group, (d) => answerFor(d))
       for (const a of answers) expect(a).toEqual(answers[0])
-      expect(answers[0]).toMatchObject({ status: 200, body: { imported: 0, rejected: 1, rows: [{ line: 2, column: 'device', code: 'IMPORT_ERR_DEVICE_UNKNOWN' }] } })
+      expect(answers[0]).toMatchObject({
+        status: 200,
+        body: { imported: 0, rejected: 1, rows: [{ line: 2, column: 'device', code: 'IMPORT_ERR_DEVICE_UNKNOWN' }] },
+      })
     }
     // Dry run and the ?device= option (interval layout) alike.
     const dry = await inTurn(names, (d) => answerFor(d, '?dryRun=true'))
@@ -492,12 +624,24 @@ describe('POST /api/v1/import', () => {
     expect(res.json().error.code).toBe('API_ERR_PAYLOAD_TOO_LARGE')
     expect(await stored(MILL, ['active_power_kw'])).toEqual({})
     // Without a Content-Length (a stream): refused once the count passes the limit.
-    const streamed = await app.inject({ method: 'POST', url: '/api/v1/import', headers: { 'content-type': 'text/csv' }, payload: Readable.from(['timestamp,device,quantity,value\n', ...rows.map((r) => `${r}\n`)]) })
-    expect([streamed.statusCode, streamed.json().error]).toEqual([413, { code: 'API_ERR_PAYLOAD_TOO_LARGE', message: 'the CSV body is larger than 1000 bytes (api.importMaxBytes)', details: { limit: 1000 } }])
+    const streamed = await app.inject({
+      method: 'POST',
+      url: '/api/v1/import',
+      headers: { 'content-type': 'text/csv' },
+      payload: Readable.from(['timestamp,device,quantity,value\n', ...rows.map((r) => `${r}\n`)]),
+    })
+    expect([streamed.statusCode, streamed.json().error]).toEqual([
+      413,
+      { code: 'API_ERR_PAYLOAD_TOO_LARGE', message: 'the CSV body is larger than 1000 bytes (api.importMaxBytes)', details: { limit: 1000 } },
+    ])
     // Refused before the importer reads (a bad option): the unread body past the limit harms nothing.
-    const badOption = await app.inject({ method: 'POST', url: '/api/v1/import?timezone=Mars%2FOlympus', headers: { 'content-type': 'text/csv' }, payload: Readable.from(['timestamp,device,quantity,value\n', ...rows.map((r) => `${r}\n`)]) })
+    const badOption = await app.inject({
+      method: 'POST',
+      url: '/api/v1/import?timezone=Mars%2FOlympus',
+      headers: { 'content-type': 'text/csv' },
+      payload: Readable.from(['timestamp,device,quantity,value\n', ...rows.map((r) => `${r}\n`)]),
+    })
     expect([badOption.statusCode, badOption.json().error.details.code]).toEqual([400, 'IMPORT_ERR_OPTIONS'])
     expect(await stored(MILL, ['active_power_kw'])).toEqual({})
   })
 })
-

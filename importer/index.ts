@@ -139,7 +139,11 @@ export async function importCsv(source: CsvSource, options: ImportOptionsInput, 
 }
 
 async function importTwice(firstSource: CsvSource, secondSource: CsvSource, opts: Readonly<ImportOptions>, deps: ImportDeps): Promise<ImportResult> {
-  const ctx = { plant: deps.plant, ...(deps.enterprise !== undefined ? { enterprise: deps.enterprise } : {}), ...(deps.authorize ? { authorize: deps.authorize } : {}) }
+  const ctx = {
+    plant: deps.plant,
+    ...(deps.enterprise !== undefined ? { enterprise: deps.enterprise } : {}),
+    ...(deps.authorize ? { authorize: deps.authorize } : {}),
+  }
   const pacer = new LoopPacer(deps.sliceMs)
   const report = new ErrorReport(opts.maxReportedErrors)
   const first = await scanCsv(firstSource, opts, ctx, { pacer, onError: (e) => report.add(e) })

@@ -33,7 +33,12 @@ export class LongRowReader implements RowReader {
     const r = this.resolver.resolve(fields[this.device.index] ?? '')
     if (!r.ok) return badRow(this.device.name, r.code, r.message)
     const qText = (fields[this.quantity.index] ?? '').trim()
-    if (!isQuantity(qText)) return badRow(this.quantity.name, 'IMPORT_ERR_QUANTITY_UNKNOWN', `${JSON.stringify(qText)} is not a canonical quantity (see core/quantities.ts or GET /api/v1/quantities)`)
+    if (!isQuantity(qText))
+      return badRow(
+        this.quantity.name,
+        'IMPORT_ERR_QUANTITY_UNKNOWN',
+        `${JSON.stringify(qText)} is not a canonical quantity (see core/quantities.ts or GET /api/v1/quantities)`,
+      )
     const tsText = fields[this.plan.timestamp.index] ?? ''
     const time = readRowTime(tsText, r.device.timezone, this.options)
     if (time === undefined) return { kind: 'bad', problem: badTimestamp(this.plan.timestamp.name, tsText, this.options) }
@@ -44,8 +49,10 @@ export class LongRowReader implements RowReader {
     const value = vText === '' ? Number.NaN : Number(vText)
     const info = QUANTITIES[qText]
     if (!Number.isFinite(value)) return badRow(this.value.name, 'IMPORT_ERR_VALUE', `${JSON.stringify(vText)} is not a number`)
-    if (value < info.min || value > info.max) return badRow(this.value.name, 'IMPORT_ERR_VALUE_RANGE', `${qText} = ${value} is outside ${info.min}…${info.max} ${info.unit}`)
-    if (!this.firstAt(`${r.device.key}|${qText}`, ts)) return badRow(this.plan.timestamp.name, 'IMPORT_ERR_DUPLICATE', `a second ${qText} value of ${r.device.key} at ${new Date(ts).toISOString()}`)
+    if (value < info.min || value > info.max)
+      return badRow(this.value.name, 'IMPORT_ERR_VALUE_RANGE', `${qText} = ${value} is outside ${info.min}…${info.max} ${info.unit}`)
+    if (!this.firstAt(`${r.device.key}|${qText}`, ts))
+      return badRow(this.plan.timestamp.name, 'IMPORT_ERR_DUPLICATE', `a second ${qText} value of ${r.device.key} at ${new Date(ts).toISOString()}`)
     // As live ingest stores it (ingest/telemetry.ts): a bad value is kept out, its marker kept.
     const out: Record<string, number> = {}
     if (quality !== 'bad') out[qText] = value
@@ -63,7 +70,8 @@ export class LongRowReader implements RowReader {
     if (!this.plan.quality) return 'good'
     const text = (fields[this.plan.quality.index] ?? '').trim().toLowerCase()
     if (text === '') return 'good'
-    if (!(QUALITIES as readonly string[]).includes(text)) return badRow(this.plan.quality.name, 'IMPORT_ERR_QUALITY', `${JSON.stringify(text)} is not one of ${QUALITIES.join(', ')}`)
+    if (!(QUALITIES as readonly string[]).includes(text))
+      return badRow(this.plan.quality.name, 'IMPORT_ERR_QUALITY', `${JSON.stringify(text)} is not one of ${QUALITIES.join(', ')}`)
     return text as Quality
   }
 

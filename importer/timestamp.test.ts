@@ -22,8 +22,14 @@ describe('readRowTime', () => {
 
 describe('badTimestamp', () => {
   it('says which formats were expected', () => {
-    expect(badTimestamp('time', 'x', AUTO)).toEqual({ column: 'time', code: 'IMPORT_ERR_TIMESTAMP', message: '"x" is not a timestamp (ISO 8601 or dd/mm/yyyy HH:MM) between 2000 and 2100' })
-    expect(badTimestamp('time', 'x', { timestampFormat: 'auto', dateOrder: 'mdy' }).message).toBe('"x" is not a timestamp (ISO 8601 or mm/dd/yyyy HH:MM) between 2000 and 2100')
+    expect(badTimestamp('time', 'x', AUTO)).toEqual({
+      column: 'time',
+      code: 'IMPORT_ERR_TIMESTAMP',
+      message: '"x" is not a timestamp (ISO 8601 or dd/mm/yyyy HH:MM) between 2000 and 2100',
+    })
+    expect(badTimestamp('time', 'x', { timestampFormat: 'auto', dateOrder: 'mdy' }).message).toBe(
+      '"x" is not a timestamp (ISO 8601 or mm/dd/yyyy HH:MM) between 2000 and 2100',
+    )
     expect(badTimestamp('time', 'x', { timestampFormat: 'epoch-ms', dateOrder: 'dmy' }).message).toBe('"x" is not a timestamp (epoch-ms) between 2000 and 2100')
   })
 })
@@ -32,6 +38,8 @@ describe('checkImportTimeZone', () => {
   it('accepts no zone and IANA zones, refuses anything else as IMPORT_ERR_OPTIONS', () => {
     expect(() => checkImportTimeZone(undefined)).not.toThrow()
     expect(() => checkImportTimeZone('Europe/Berlin')).not.toThrow()
-    expect(() => checkImportTimeZone('Mars/Olympus')).toThrow(expect.toSatisfy((e: unknown) => isPlantWattError(e, 'IMPORT_ERR_OPTIONS') && e.message === 'timezone "Mars/Olympus" is not an IANA time zone'))
+    expect(() => checkImportTimeZone('Mars/Olympus')).toThrow(
+      expect.toSatisfy((e: unknown) => isPlantWattError(e, 'IMPORT_ERR_OPTIONS') && e.message === 'timezone "Mars/Olympus" is not an IANA time zone'),
+    )
   })
 })

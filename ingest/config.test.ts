@@ -19,7 +19,9 @@ describe('ingest config', () => {
       stateIntervalMs: 10_000,
     })
     // Smaller than one payload (10,000 samples) would miss repeats inside a payload.
-    expect(() => validateConfig(IngestConfigSchema, { conflictWindowSamples: 9999 })).toThrow(expect.objectContaining({ details: [expect.objectContaining({ path: '/conflictWindowSamples' })] }))
+    expect(() => validateConfig(IngestConfigSchema, { conflictWindowSamples: 9999 })).toThrow(
+      expect.objectContaining({ details: [expect.objectContaining({ path: '/conflictWindowSamples' })] }),
+    )
   })
 
   it('fills retry defaults inside a partial retry section and reports every bad key', () => {

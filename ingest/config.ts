@@ -43,7 +43,7 @@ export const IngestConfigSchema = Type.Object(
       minimum: 10_000,
       default: 100_000,
       description:
-        'samples (device, ts and values) remembered to tell a second, different sample for the same device and ts from a re-delivery, in front of stores that cannot tell themselves (InfluxDB). At least one payload (10 000 samples) so a payload\'s own repeats are always seen; about 250 bytes each. Older samples are forgotten: a conflict that arrives later overwrites unseen. The embedded store answers exactly and needs none',
+        "samples (device, ts and values) remembered to tell a second, different sample for the same device and ts from a re-delivery, in front of stores that cannot tell themselves (InfluxDB). At least one payload (10 000 samples) so a payload's own repeats are always seen; about 250 bytes each. Older samples are forgotten: a conflict that arrives later overwrites unseen. The embedded store answers exactly and needs none",
     }),
     stateIntervalMs: Type.Integer({
       minimum: 0,

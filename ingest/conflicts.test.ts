@@ -66,7 +66,12 @@ const stores: Record<'embedded' | 'influxdb', () => Promise<TelemetryStore>> = {
   },
 }
 
-async function ingest(url: string, store: TelemetryStore, over: Record<string, unknown> = {}, clientId = `ingest-${Math.random().toString(16).slice(2)}`): Promise<RunningIngest> {
+async function ingest(
+  url: string,
+  store: TelemetryStore,
+  over: Record<string, unknown> = {},
+  clientId = `ingest-${Math.random().toString(16).slice(2)}`,
+): Promise<RunningIngest> {
   const running = await startIngest({
     config: validateConfig(IngestConfigSchema, { flushIntervalMs: 20, stateIntervalMs: 0, ...over }),
     mqtt: { url, clientId, keepaliveS: 30, reconnectPeriodMs: 100 },
@@ -84,7 +89,14 @@ async function publisher(url: string): Promise<MqttClient> {
 }
 
 async function stored(store: TelemetryStore, field: string): Promise<[number, number][]> {
-  const rows = await store.raw({ measurement: 'telemetry', fields: [field], filter: { device: 'main-meter' }, start: T0 - 60_000, stop: T0 + 60_000, limit: 100 })
+  const rows = await store.raw({
+    measurement: 'telemetry',
+    fields: [field],
+    filter: { device: 'main-meter' },
+    start: T0 - 60_000,
+    stop: T0 + 60_000,
+    limit: 100,
+  })
   return rows.map((r) => [r.ts - T0, r.value])
 }
 
@@ -99,7 +111,9 @@ describe('duplicate JSON keys', () => {
     expect(isValidPayloadFast(Buffer.from(duplicate))).toBe(false)
     await pub.publishAsync(TOPIC, duplicate, { qos: 1 })
     await pub.publishAsync(TOPIC, JSON.stringify({ seq: 2, samples: [{ ts: T0 + 1000, values: { active_power_kw: 5 } }] }), { qos: 1 })
-    await waitFor('the dead letter and the valid message', () => (ing.stats().writtenMessages === 1 && ing.stats().deadLettered.CORE_ERR_PAYLOAD_DUPLICATE_KEY === 1 ? true : undefined))
+    await waitFor('the dead letter and the valid message', () =>
+      ing.stats().writtenMessages === 1 && ing.stats().deadLettered.CORE_ERR_PAYLOAD_DUPLICATE_KEY === 1 ? true : undefined,
+    )
     const [letter] = ing.deadLetters.list({ reason: 'CORE_ERR_PAYLOAD_DUPLICATE_KEY' })
     expect(letter).toMatchObject({ source: 'broker', topic: TOPIC, payload: duplicate, payloadBytes: duplicate.length })
     expect(letter?.message).toContain('samples[0].values.active_power_kw')
@@ -136,7 +150,13 @@ describe('conflicting samples', () => {
         const store = await stores[backend]()
         const ing = await ingest(b.url, store)
         const pub = await publisher(b.url)
-        const first = JSON.stringify({ seq: 1, samples: [{ ts: T0, values: { active_power_kw: 401, frequency_hz: 50 } }, { ts: T0 + 1000, values: { active_power_kw: 402, frequency_hz: 50 } }] })
+        const first = JSON.stringify({
+          seq: 1,
+          samples: [
+            { ts: T0, values: { active_power_kw: 401, frequency_hz: 50 } },
+            { ts: T0 + 1000, values: { active_power_kw: 402, frequency_hz: 50 } },
+          ],
+        })
         await pub.publishAsync(TOPIC, first, { qos: 1 })
         await waitFor('the first message written', () => (ing.stats().writtenMessages === 1 ? true : undefined))
         // The same message again (an at-least-once re-delivery): no conflict, nothing doubled.
@@ -144,7 +164,11 @@ describe('conflicting samples', () => {
         // Same values written another way, and under another seq: still no conflict.
         await pub.publishAsync(TOPIC, `{"seq":2,"samples":[{"ts":${T0 + 1000},"values":{"frequency_hz":50.0,"active_power_kw":402.00}}]}`, { qos: 1 })
         // A different active power for T0, and a field T0 did not have yet: a conflict; energy is new.
-        await pub.publishAsync(TOPIC, JSON.stringify({ seq: 3, samples: [{ ts: T0, values: { active_power_kw: 999.5, frequency_hz: 50, energy_import_kwh: 1200 } }] }), { qos: 1 })
+        await pub.publishAsync(
+          TOPIC,
+          JSON.stringify({ seq: 3, samples: [{ ts: T0, values: { active_power_kw: 999.5, frequency_hz: 50, energy_import_kwh: 1200 } }] }),
+          { qos: 1 },
+        )
         await waitFor('four messages handled', () => (ing.stats().received === 4 && ing.stats().inFlight === 0 ? true : undefined))
 
         expect(ing.stats()).toMatchObject({ conflicts: 1, deadLettered: { INGEST_ERR_SAMPLE_CONFLICT: 1 }, writtenSamples: 2 + 2 + 1 })
@@ -157,9 +181,14 @@ describe('conflicting samples', () => {
         expect((await stored(store, 'seq'))[0]).toEqual([0, 1])
         const [letter] = ing.deadLetters.list({ reason: 'INGEST_ERR_SAMPLE_CONFLICT' })
         expect(letter).toMatchObject({ source: 'ingest', topic: TOPIC })
-        expect(letter?.message).toBe(`device ${DEVICE} at ts ${T0} (${new Date(T0).toISOString()}) already has another value: active_power_kw stored 401, refused 999.5 (seq 3; the first value is kept)`)
+        expect(letter?.message).toBe(
+          `device ${DEVICE} at ts ${T0} (${new Date(T0).toISOString()}) already has another value: active_power_kw stored 401, refused 999.5 (seq 3; the first value is kept)`,
+        )
         // The refused sample alone, as a payload.
-        expect(JSON.parse(letter?.payload ?? '')).toEqual({ seq: 3, samples: [{ ts: T0, values: { active_power_kw: 999.5, frequency_hz: 50, energy_import_kwh: 1200 } }] })
+        expect(JSON.parse(letter?.payload ?? '')).toEqual({
+          seq: 3,
+          samples: [{ ts: T0, values: { active_power_kw: 999.5, frequency_hz: 50, energy_import_kwh: 1200 } }],
+        })
       })
 
       it('finds two samples with the same ts and different values in one payload, on the fast path and the decoded one', async () => {
@@ -168,9 +197,24 @@ describe('conflicting samples', () => {
         const ing = await ingest(b.url, store)
         const pub = await publisher(b.url)
         // Plain: the byte scanner takes it. The repeat of T0 + 1000 with equal values is no conflict.
-        const plain = { seq: 4, samples: [{ ts: T0, values: { active_power_kw: 10 } }, { ts: T0 + 1000, values: { active_power_kw: 11 } }, { ts: T0, values: { active_power_kw: 12 } }, { ts: T0 + 1000, values: { active_power_kw: 11 } }, { ts: T0 + 2000, values: { active_power_kw: 13 } }] }
+        const plain = {
+          seq: 4,
+          samples: [
+            { ts: T0, values: { active_power_kw: 10 } },
+            { ts: T0 + 1000, values: { active_power_kw: 11 } },
+            { ts: T0, values: { active_power_kw: 12 } },
+            { ts: T0 + 1000, values: { active_power_kw: 11 } },
+            { ts: T0 + 2000, values: { active_power_kw: 13 } },
+          ],
+        }
         // With quality: decodePayload and points.
-        const withQuality = { seq: 5, samples: [{ ts: T0 + 5000, values: { gas_m3: 1, active_power_kw: 20 }, quality: { gas_m3: 'uncertain' } }, { ts: T0 + 5000, values: { gas_m3: 2, active_power_kw: 20 }, quality: { gas_m3: 'uncertain' } }] }
+        const withQuality = {
+          seq: 5,
+          samples: [
+            { ts: T0 + 5000, values: { gas_m3: 1, active_power_kw: 20 }, quality: { gas_m3: 'uncertain' } },
+            { ts: T0 + 5000, values: { gas_m3: 2, active_power_kw: 20 }, quality: { gas_m3: 'uncertain' } },
+          ],
+        }
         expect(isValidPayloadFast(Buffer.from(JSON.stringify(plain)))).toBe(true)
         expect(isValidPayloadFast(Buffer.from(JSON.stringify(withQuality)))).toBe(false)
         await pub.publishAsync(TOPIC, JSON.stringify(plain), { qos: 1 })
@@ -185,8 +229,14 @@ describe('conflicting samples', () => {
         ])
         expect(await stored(store, 'gas_m3')).toEqual([[5000, 1]])
         const letters = ing.deadLetters.list({ reason: 'INGEST_ERR_SAMPLE_CONFLICT' })
-        expect(letters.map((l) => l.message.split(' already has another value: ')[1])).toEqual(['gas_m3 stored 1, refused 2 (seq 5; the first value is kept)', 'active_power_kw stored 10, refused 12 (seq 4; the first value is kept)'])
-        expect(JSON.parse(letters[0]?.payload ?? '')).toEqual({ seq: 5, samples: [{ ts: T0 + 5000, values: { gas_m3: 2, active_power_kw: 20 }, quality: { gas_m3: 'uncertain' } }] })
+        expect(letters.map((l) => l.message.split(' already has another value: ')[1])).toEqual([
+          'gas_m3 stored 1, refused 2 (seq 5; the first value is kept)',
+          'active_power_kw stored 10, refused 12 (seq 4; the first value is kept)',
+        ])
+        expect(JSON.parse(letters[0]?.payload ?? '')).toEqual({
+          seq: 5,
+          samples: [{ ts: T0 + 5000, values: { gas_m3: 2, active_power_kw: 20 }, quality: { gas_m3: 'uncertain' } }],
+        })
       })
     })
   }
@@ -200,7 +250,11 @@ describe('conflicting samples', () => {
     // 10,000 newer samples of another device push T0 out of the window.
     const other = 'pw/v1/hb-steel/wuhan/rolling-1/other/data'
     for (let m = 0; m < 2; m++) {
-      await pub.publishAsync(other, JSON.stringify({ seq: m, samples: Array.from({ length: 5000 }, (_, i) => ({ ts: T0 + m * 5000 + i, values: { gas_m3: 1 } })) }), { qos: 1 })
+      await pub.publishAsync(
+        other,
+        JSON.stringify({ seq: m, samples: Array.from({ length: 5000 }, (_, i) => ({ ts: T0 + m * 5000 + i, values: { gas_m3: 1 } })) }),
+        { qos: 1 },
+      )
     }
     await pub.publishAsync(TOPIC, JSON.stringify({ seq: 2, samples: [{ ts: T0, values: { active_power_kw: 2 } }] }), { qos: 1 })
     await waitFor('four written', () => (ing.stats().writtenMessages === 4 ? true : undefined))

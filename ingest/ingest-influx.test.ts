@@ -20,7 +20,17 @@ import { tempDir, waitFor } from './test-helpers.ts'
 
 const logger = silentLogger()
 const T0 = Date.UTC(2025, 2, 3, 8, 0, 0)
-const FIELDS = ['active_power_kw', 'energy_import_kwh', 'power_factor', 'voltage_l1_v', 'frequency_hz', 'seq', 'q_active_power_kw', 'q_power_factor', 'q_voltage_l1_v']
+const FIELDS = [
+  'active_power_kw',
+  'energy_import_kwh',
+  'power_factor',
+  'voltage_l1_v',
+  'frequency_hz',
+  'seq',
+  'q_active_power_kw',
+  'q_power_factor',
+  'q_voltage_l1_v',
+]
 
 /** [device, payload text]: what the scanner takes as it is, and what it leaves to the full decode. */
 function payloads(): [string, string][] {
@@ -38,7 +48,19 @@ function payloads(): [string, string][] {
   out.push(['w1', `{ "samples" : [ { "values" : { "active_power_kw" : -12 , "power_factor" : 0.5 } , "ts" : ${t} } ] , "seq" : 7 }`])
   out.push(['w1', `{"seq":8,"samples":[{"ts":${t + 1000},"values":{}}]}`])
   // Declined by the scanner, stored through the decoded points: quality, exponents, escapes.
-  out.push(['q1', JSON.stringify({ seq: 1, samples: [{ ts: t, values: { active_power_kw: 5, power_factor: 0.93, voltage_l1_v: 229.5 }, quality: { power_factor: 'bad', voltage_l1_v: 'uncertain', active_power_kw: 'good' } }] })])
+  out.push([
+    'q1',
+    JSON.stringify({
+      seq: 1,
+      samples: [
+        {
+          ts: t,
+          values: { active_power_kw: 5, power_factor: 0.93, voltage_l1_v: 229.5 },
+          quality: { power_factor: 'bad', voltage_l1_v: 'uncertain', active_power_kw: 'good' },
+        },
+      ],
+    }),
+  ])
   out.push(['q1', `{"seq":2,"samples":[{"ts":${t + 1000},"values":{"active_power_kw":1.5e-7,"energy_import_kwh":1E5}}]}`])
   out.push(['q1', `{"seq":3,"samples":[{"ts":${t + 2000},"values":{"active_\\u0070ower_kw":42}}]}`])
   return out
@@ -98,7 +120,9 @@ describe('ingest into InfluxDB: sample blocks from the payload bytes', () => {
     cleanups.push(() => pub.endAsync(true))
     for (const [device, payload] of all) await pub.publishAsync(`pw/v1/lp/s1/l1/${device}/data`, payload, { qos: 1 })
     const samples = all.reduce((n, [, p]) => n + (JSON.parse(p) as { samples: unknown[] }).samples.length, 0)
-    await waitFor('both ingests wrote every sample', () => (viaLines.stats().writtenSamples === samples && viaPoints.stats().writtenSamples === samples ? true : undefined))
+    await waitFor('both ingests wrote every sample', () =>
+      viaLines.stats().writtenSamples === samples && viaPoints.stats().writtenSamples === samples ? true : undefined,
+    )
     expect(viaLines.stats().deadLettered).toEqual({})
 
     const fromInflux = await rows(influxStore)

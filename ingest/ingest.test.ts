@@ -61,7 +61,11 @@ function embeddedStore(): TelemetryStore {
   return store
 }
 
-async function ingest(url: string, store: TelemetryStore, opts: { clientId?: string; config?: Record<string, unknown>; plant?: unknown; reconnectPeriodMs?: number } = {}): Promise<RunningIngest> {
+async function ingest(
+  url: string,
+  store: TelemetryStore,
+  opts: { clientId?: string; config?: Record<string, unknown>; plant?: unknown; reconnectPeriodMs?: number } = {},
+): Promise<RunningIngest> {
   const running = await startIngest({
     config: ingestConfig(opts.config),
     mqtt: { url, clientId: opts.clientId ?? `ingest-${Math.random().toString(16).slice(2)}`, keepaliveS: 30, reconnectPeriodMs: opts.reconnectPeriodMs ?? 100 },
@@ -84,7 +88,14 @@ function message(seq: number, ts: number, values: Record<string, number> = { act
 }
 
 async function countStored(store: TelemetryStore, field = 'active_power_kw', device = TAGS.device): Promise<number> {
-  const rows = await store.aggregate({ measurement: 'telemetry', fields: [field], filter: { device }, start: T0 - 3_600_000, stop: T0 + 3_600_000, fn: 'count' })
+  const rows = await store.aggregate({
+    measurement: 'telemetry',
+    fields: [field],
+    filter: { device },
+    start: T0 - 3_600_000,
+    stop: T0 + 3_600_000,
+    fn: 'count',
+  })
   return rows[0]?.value ?? 0
 }
 
@@ -106,7 +117,17 @@ describe('ingest: broker → validate → batch → store', () => {
     store.failNext(1)
     // 2 valid messages of 2 and 1 samples; 1 with an unknown quantity (the broker diverts it:
     // CORE_ERR_QUANTITY_UNKNOWN); 1 not JSON (CORE_ERR_PAYLOAD_JSON).
-    await pub.publishAsync(TOPIC, JSON.stringify({ seq: 1, samples: [{ ts: T0, values: { active_power_kw: 1 } }, { ts: T0 + 1000, values: { active_power_kw: 2 } }] }), { qos: 1 })
+    await pub.publishAsync(
+      TOPIC,
+      JSON.stringify({
+        seq: 1,
+        samples: [
+          { ts: T0, values: { active_power_kw: 1 } },
+          { ts: T0 + 1000, values: { active_power_kw: 2 } },
+        ],
+      }),
+      { qos: 1 },
+    )
     await pub.publishAsync(TOPIC, message(2, T0 + 2000), { qos: 1 })
     await pub.publishAsync(TOPIC, message(3, T0 + 3000, { no_such_quantity: 1 }), { qos: 1 })
     await pub.publishAsync(TOPIC, 'not json', { qos: 1 })
@@ -133,7 +154,9 @@ describe('ingest: broker → validate → batch → store', () => {
     expect(ing.stats()).toEqual(counters)
     // The state is retained: a reader that comes later gets it at once.
     const late = await publisher(b.url)
-    const retained = new Promise<Record<string, unknown>>((resolve) => late.on('message', (_t, p) => resolve(JSON.parse(p.toString('utf8')) as Record<string, unknown>)))
+    const retained = new Promise<Record<string, unknown>>((resolve) =>
+      late.on('message', (_t, p) => resolve(JSON.parse(p.toString('utf8')) as Record<string, unknown>)),
+    )
     await late.subscribeAsync(ing.stateTopic, { qos: 0 })
     expect(await retained).toMatchObject({ clientId: 'ingest-metrics/1', received: 4 })
     // Closing publishes a last state marked disconnected.
@@ -214,7 +237,9 @@ describe('ingest: broker → validate → batch → store', () => {
     for (const [topic, payload] of bad) await pub.publishAsync(topic, payload, { qos: 1 })
     await pub.publishAsync(TOPIC, message(7, T0 + 7000), { qos: 1 })
 
-    await waitFor('all dead letters and the valid message', () => (ing.stats().deadLettered.CORE_ERR_TOPIC === 3 && ing.stats().writtenMessages === 1 ? true : undefined))
+    await waitFor('all dead letters and the valid message', () =>
+      ing.stats().deadLettered.CORE_ERR_TOPIC === 3 && ing.stats().writtenMessages === 1 ? true : undefined,
+    )
     expect(ing.deadLetters.counts()).toEqual({
       CORE_ERR_PAYLOAD_JSON: 1,
       CORE_ERR_PAYLOAD_SCHEMA: 1,
@@ -230,7 +255,17 @@ describe('ingest: broker → validate → batch → store', () => {
     expect(entries.map((e) => e.reason)).toEqual(bad.map(([, , reason]) => reason).reverse())
     expect(entries.find((e) => e.reason === 'CORE_ERR_PAYLOAD_JSON')).toMatchObject({ topic: TOPIC, payload: 'this is not json', payloadBytes: 16 })
     expect(entries.find((e) => e.reason === 'CORE_ERR_PAYLOAD_SIZE')).toMatchObject({ payloadBytes: 5000 })
-    expect(entries.filter((e) => e.reason === 'CORE_ERR_TOPIC').map((e) => e.topic).sort()).toEqual(bad.slice(5).map(([t]) => t).sort())
+    expect(
+      entries
+        .filter((e) => e.reason === 'CORE_ERR_TOPIC')
+        .map((e) => e.topic)
+        .sort(),
+    ).toEqual(
+      bad
+        .slice(5)
+        .map(([t]) => t)
+        .sort(),
+    )
 
     // $SYS is the broker's: the publish is refused and that connection closed, nothing dead-lettered.
     const hostile = await publisher(b.url)
@@ -426,7 +461,9 @@ describe('ingest: broker → validate → batch → store', () => {
 
   it('refuses partition and sharedGroup together, and fails at start when the broker has no shared subscriptions', async () => {
     const b = await broker()
-    await expect(ingest(b.url, embeddedStore(), { config: { partition: { index: 0, count: 2 }, sharedGroup: 'ingest' } })).rejects.toMatchObject({ code: 'INGEST_ERR_CONFIG' })
+    await expect(ingest(b.url, embeddedStore(), { config: { partition: { index: 0, count: 2 }, sharedGroup: 'ingest' } })).rejects.toMatchObject({
+      code: 'INGEST_ERR_CONFIG',
+    })
     // PlantWatt's broker (Aedes) refuses $share/… (SUBACK 0x80): a clear error, not a subscription that never delivers.
     const err = await ingest(b.url, embeddedStore(), { config: { sharedGroup: 'ingest' } }).then(
       () => undefined,
@@ -446,7 +483,12 @@ describe('ingest: broker → validate → batch → store', () => {
     cleanups.push(() => b.close())
     const warnings: { obj: Record<string, unknown>; msg: string }[] = []
     const warnLogger = { ...logger, warn: (obj: Record<string, unknown>, msg: string) => void warnings.push({ obj, msg }) } as typeof logger
-    const ing = await startIngest({ config: ingestConfig(), mqtt: { url: b.url, clientId: 'ingest-kicked', keepaliveS: 30, reconnectPeriodMs: 100 }, store: embeddedStore(), logger: warnLogger })
+    const ing = await startIngest({
+      config: ingestConfig(),
+      mqtt: { url: b.url, clientId: 'ingest-kicked', keepaliveS: 30, reconnectPeriodMs: 100 },
+      store: embeddedStore(),
+      logger: warnLogger,
+    })
     cleanups.push(() => ing.close())
     expect(ing.stats()).toMatchObject({ connected: true, disconnects: 0 })
     expect(ing.stats().lastConnectionError).toBeUndefined()

@@ -48,7 +48,14 @@ describe('periods', () => {
 
 describe('baselines and savings (embedded store)', () => {
   it('fits energy = 200 + 0.5 × production over 14 days and records revision 1', async () => {
-    const fit = await recordBaseline(deps, l1, { baselineStart: D0, baselineStop: D0 + 14 * DAY, variables: ['production'], period: 'day', reason: 'first baseline', user: 'eng1' })
+    const fit = await recordBaseline(deps, l1, {
+      baselineStart: D0,
+      baselineStop: D0 + 14 * DAY,
+      variables: ['production'],
+      period: 'day',
+      reason: 'first baseline',
+      user: 'eng1',
+    })
     const m = fit.revision.model
     expect(m.intercept.value).toBeCloseTo(200, 6)
     expect(m.coefficients[0]?.value).toBeCloseTo(0.5, 9)
@@ -79,11 +86,26 @@ describe('baselines and savings (embedded store)', () => {
         expect(x).toBeCloseTo(ys[i] as number, 6)
       })
     }
-    close(r.rows.map((x) => x.predicted), [700, 800, 600, 900, 700, 500, 1000])
-    close(r.rows.map((x) => x.actual), [630, 720, 540, 810, 630, 450, 900])
-    close(r.rows.map((x) => x.savings), [70, 80, 60, 90, 70, 50, 100])
-    close(r.rows.map((x) => x.cusum), [70, 150, 210, 300, 370, 420, 520])
-    close(r.rows.map((x) => x.enpi as number), [0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9])
+    close(
+      r.rows.map((x) => x.predicted),
+      [700, 800, 600, 900, 700, 500, 1000],
+    )
+    close(
+      r.rows.map((x) => x.actual),
+      [630, 720, 540, 810, 630, 450, 900],
+    )
+    close(
+      r.rows.map((x) => x.savings),
+      [70, 80, 60, 90, 70, 50, 100],
+    )
+    close(
+      r.rows.map((x) => x.cusum),
+      [70, 150, 210, 300, 370, 420, 520],
+    )
+    close(
+      r.rows.map((x) => x.enpi as number),
+      [0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9],
+    )
     expect(r.totalPredicted).toBeCloseTo(5200, 6)
     expect(r.totalActual).toBeCloseTo(4680, 6)
     expect(r.totalSavings).toBeCloseTo(520, 6)
@@ -123,7 +145,14 @@ describe('baselines and savings (embedded store)', () => {
   })
 
   it('rejects a revision taking effect before the one in force, and a range before any baseline', async () => {
-    const early = await recordBaseline(deps, l1, { baselineStart: D0, baselineStop: D0 + 14 * DAY, variables: ['production'], period: 'day', reason: 'again', user: 'x' }).catch((e: unknown) => e)
+    const early = await recordBaseline(deps, l1, {
+      baselineStart: D0,
+      baselineStop: D0 + 14 * DAY,
+      variables: ['production'],
+      period: 'day',
+      reason: 'again',
+      user: 'x',
+    }).catch((e: unknown) => e)
     expect(isPlantWattError(early, 'ANALYTICS_ERR_INPUT')).toBe(true)
     const before = await savingsReport(deps, l1, { start: D0, end: D0 + 7 * DAY }).catch((e: unknown) => e)
     expect(isPlantWattError(before, 'REPORTS_ERR_INPUT')).toBe(true)
@@ -131,7 +160,14 @@ describe('baselines and savings (embedded store)', () => {
   })
 
   it('operating hours (mean power above the idle level) as the variable: 120 kWh + 45 kWh per operating hour', async () => {
-    const fit = await recordBaseline(deps, l2, { baselineStart: D0, baselineStop: D0 + 14 * DAY, variables: ['operating_hours'], period: 'day', reason: 'hours model', user: 'eng1' })
+    const fit = await recordBaseline(deps, l2, {
+      baselineStart: D0,
+      baselineStop: D0 + 14 * DAY,
+      variables: ['operating_hours'],
+      period: 'day',
+      reason: 'hours model',
+      user: 'eng1',
+    })
     // Hourly means are 5 or 50 kW; P95 = 50 → default idle 0.2 × 50 = 10 kW; day 0 runs 4 h.
     expect(fit.revision.spec.idleKw).toBeCloseTo(10, 9)
     expect(fit.observations[0]?.variables.operating_hours).toBe(4)
@@ -170,7 +206,10 @@ describe('baselines and savings (embedded store)', () => {
   it('numbers concurrent recordings on one line one after the other', async () => {
     const log = new MemoryEventLog()
     const request = { baselineStart: D0, baselineStop: D0 + 14 * DAY, variables: ['operating_hours'] as const, period: 'day' as const, user: 'x' }
-    const [a, b] = await Promise.all([recordBaseline({ ...deps, events: log }, l2, { ...request, reason: 'a' }), recordBaseline({ ...deps, events: log }, l2, { ...request, reason: 'b' })])
+    const [a, b] = await Promise.all([
+      recordBaseline({ ...deps, events: log }, l2, { ...request, reason: 'a' }),
+      recordBaseline({ ...deps, events: log }, l2, { ...request, reason: 'b' }),
+    ])
     expect([a.revision.revision, b.revision.revision]).toEqual([1, 2])
     expect(b.revision.supersedes).toBe(1)
     expect((await log.query({ kind: BASELINE_EVENT_KIND })).map((e) => e.fields.reason)).toEqual(['a', 'b'])
@@ -190,18 +229,46 @@ describe('baselines and savings (embedded store)', () => {
     expect(fit.observations).toHaveLength(3)
     expect(fit.excluded).toHaveLength(7)
     expect(fit.excluded[0]?.reason).toMatch(/energy data covers 0\.0 %/)
-    const noProduct = await recordBaseline(deps, parseScope('acme/w1/l3'), { baselineStart: D0, baselineStop: D0 + 14 * DAY, variables: ['production'], period: 'day', reason: 'r', user: 'x' }).catch((e: unknown) => e)
+    const noProduct = await recordBaseline(deps, parseScope('acme/w1/l3'), {
+      baselineStart: D0,
+      baselineStop: D0 + 14 * DAY,
+      variables: ['production'],
+      period: 'day',
+      reason: 'r',
+      user: 'x',
+    }).catch((e: unknown) => e)
     expect(isPlantWattError(noProduct, 'REPORTS_ERR_INPUT')).toBe(true)
-    const notLine = await recordBaseline(deps, parseScope('acme/w1'), { baselineStart: D0, baselineStop: D0 + 14 * DAY, variables: ['production'], period: 'day', reason: 'r', user: 'x' }).catch((e: unknown) => e)
+    const notLine = await recordBaseline(deps, parseScope('acme/w1'), {
+      baselineStart: D0,
+      baselineStop: D0 + 14 * DAY,
+      variables: ['production'],
+      period: 'day',
+      reason: 'r',
+      user: 'x',
+    }).catch((e: unknown) => e)
     expect(isPlantWattError(notLine, 'REPORTS_ERR_INPUT')).toBe(true)
     const unknown = await savingsReport(deps, parseScope('acme/w1/nope'), { start: D0, end: D0 + DAY }).catch((e: unknown) => e)
     expect(isPlantWattError(unknown, 'REPORTS_ERR_SCOPE')).toBe(true)
     // l1's power is flat within each day: every hour is above the idle level, 24 h every day.
-    const constant = await recordBaseline(deps, l1, { baselineStart: D0, baselineStop: D0 + 14 * DAY, variables: ['operating_hours'], period: 'day', reason: 'r', user: 'x' }).catch((e: unknown) => e)
+    const constant = await recordBaseline(deps, l1, {
+      baselineStart: D0,
+      baselineStop: D0 + 14 * DAY,
+      variables: ['operating_hours'],
+      period: 'day',
+      reason: 'r',
+      user: 'x',
+    }).catch((e: unknown) => e)
     expect(isPlantWattError(constant, 'ANALYTICS_ERR_REGRESSION')).toBe(true)
     expect((constant as Error).message).toBe('variable operating_hours is 24 in every one of the 14 baseline periods: it explains nothing, leave it out')
     // Two days only: a 1-variable model needs 3 observations.
-    const tooFew = await recordBaseline(deps, parseScope('acme/w1/l3'), { baselineStart: D0, baselineStop: D0 + 2 * DAY, variables: ['operating_hours'], period: 'day', reason: 'r', user: 'x' }).catch((e: unknown) => e)
+    const tooFew = await recordBaseline(deps, parseScope('acme/w1/l3'), {
+      baselineStart: D0,
+      baselineStop: D0 + 2 * DAY,
+      variables: ['operating_hours'],
+      period: 'day',
+      reason: 'r',
+      user: 'x',
+    }).catch((e: unknown) => e)
     expect(isPlantWattError(tooFew)).toBe(true)
   })
 })

@@ -96,7 +96,11 @@ export function periodWindows(range: TimeRange, period: BaselinePeriod, timezone
 
 /** The one line a scope names; REPORTS_ERR_INPUT for any other level, REPORTS_ERR_SCOPE for an unknown line. */
 export function lineOfScope(deps: Pick<ReportDeps, 'model'>, scope: Scope): ScopeLine {
-  if (scopeLevel(scope) !== 'line') throw reportError('REPORTS_ERR_INPUT', `baselines are per line: scope ${JSON.stringify(formatScope(scope))} is a ${scopeLevel(scope)}, expected enterprise/site/line`)
+  if (scopeLevel(scope) !== 'line')
+    throw reportError(
+      'REPORTS_ERR_INPUT',
+      `baselines are per line: scope ${JSON.stringify(formatScope(scope))} is a ${scopeLevel(scope)}, expected enterprise/site/line`,
+    )
   return linesOf(deps.model, scope)[0] as ScopeLine
 }
 
@@ -108,7 +112,13 @@ function lineScope(line: ScopeLine): Scope {
  * Energy, production and hourly energy of each full period of the range: three report queries
  * (energy per day, per hour, production per day) whatever the number of periods.
  */
-export async function periodData(deps: ReportDeps, line: ScopeLine, range: TimeRange, period: BaselinePeriod, needs: { production: boolean; hours: boolean }): Promise<PeriodData[]> {
+export async function periodData(
+  deps: ReportDeps,
+  line: ScopeLine,
+  range: TimeRange,
+  period: BaselinePeriod,
+  needs: { production: boolean; hours: boolean },
+): Promise<PeriodData[]> {
   const windows = periodWindows(range, period, line.timezone)
   const first = windows[0]
   const last = windows[windows.length - 1]
@@ -123,13 +133,19 @@ export async function periodData(deps: ReportDeps, line: ScopeLine, range: TimeR
     needs.hours ? energyReport(deps, scope, full, 'hour') : undefined,
     needs.production ? productionReport(deps, scope, full, 'day') : undefined,
   ])
-  const inside = <T extends { start: number }>(rows: readonly T[], w: { start: number; end: number }): T[] => rows.filter((r) => r.start >= w.start && r.start < w.end)
+  const inside = <T extends { start: number }>(rows: readonly T[], w: { start: number; end: number }): T[] =>
+    rows.filter((r) => r.start >= w.start && r.start < w.end)
   const weighted = (rows: ReadonlyArray<{ start: number; end: number; coverage: number }>, w: { start: number; end: number }): number =>
     rows.reduce((s, r) => s + r.coverage * (r.end - r.start), 0) / (w.end - w.start)
   return windows.map((w) => {
     const d = inside<EnergyRow>(days.rows, w)
     const energyCoverage = weighted(d, w)
-    const p = production ? inside(production.rows.filter((r) => r.line === line.path), w) : undefined
+    const p = production
+      ? inside(
+          production.rows.filter((r) => r.line === line.path),
+          w,
+        )
+      : undefined
     const productionCoverage = p ? weighted(p, w) : null
     return {
       period: w.label,
@@ -168,14 +184,20 @@ function variablesOf(p: PeriodData, spec: Pick<BaselineSpec, 'variables' | 'idle
 }
 
 /** Splits periods into usable observations and those left out for missing data. */
-function observations(periods: readonly PeriodData[], spec: Pick<BaselineSpec, 'variables' | 'idleKw'>): { used: Array<PeriodData & { observation: Observation }>; excluded: ExcludedPeriod[] } {
+function observations(
+  periods: readonly PeriodData[],
+  spec: Pick<BaselineSpec, 'variables' | 'idleKw'>,
+): { used: Array<PeriodData & { observation: Observation }>; excluded: ExcludedPeriod[] } {
   const used: Array<PeriodData & { observation: Observation }> = []
   const excluded: ExcludedPeriod[] = []
   for (const p of periods) {
     const productionUsed = spec.variables.includes('production')
     const coverage = Math.min(p.energyCoverage, productionUsed ? (p.productionCoverage ?? 0) : 1)
     if (coverage < MIN_PERIOD_COVERAGE) {
-      const what = p.energyCoverage < MIN_PERIOD_COVERAGE ? `energy data covers ${(p.energyCoverage * 100).toFixed(1)} %` : `production data covers ${((p.productionCoverage ?? 0) * 100).toFixed(1)} %`
+      const what =
+        p.energyCoverage < MIN_PERIOD_COVERAGE
+          ? `energy data covers ${(p.energyCoverage * 100).toFixed(1)} %`
+          : `production data covers ${((p.productionCoverage ?? 0) * 100).toFixed(1)} %`
       excluded.push({ period: p.period, start: p.start, end: p.end, reason: `${what} of the period (< ${MIN_PERIOD_COVERAGE * 100} %)` })
       continue
     }
@@ -186,7 +208,8 @@ function observations(periods: readonly PeriodData[], spec: Pick<BaselineSpec, '
 
 // Baseline models hold ±Infinity (t of a perfect fit) and NaN: JSON keeps them as text.
 const encode = (value: unknown): string => JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v))
-const decode = <T>(text: string): T => JSON.parse(text, (_k, v: unknown) => (v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v === 'NaN' ? NaN : v)) as T
+const decode = <T>(text: string): T =>
+  JSON.parse(text, (_k, v: unknown) => (v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v === 'NaN' ? NaN : v)) as T
 
 function toEvent(r: StoredRevision, line: ScopeLine): StoredEvent {
   return {
@@ -282,13 +305,24 @@ async function fitAndRecord(deps: ReportDeps & { events: EventLog }, line: Scope
   const needs = { production: req.variables.includes('production'), hours: req.variables.includes('operating_hours') }
   const periods = await periodData(deps, line, { start: req.baselineStart, end: req.baselineStop }, req.period, needs)
   const idleKw = needs.hours ? (req.idleKw ?? defaultIdleKw(periods)) : null
-  const spec: BaselineSpec = { period: req.period, variables: [...req.variables], idleKw, baselineStart: req.baselineStart, baselineStop: req.baselineStop, timezone: line.timezone }
+  const spec: BaselineSpec = {
+    period: req.period,
+    variables: [...req.variables],
+    idleKw,
+    baselineStart: req.baselineStart,
+    baselineStop: req.baselineStop,
+    timezone: line.timezone,
+  }
   const { used, excluded } = observations(periods, spec)
   // A constant variable (e.g. 24 operating hours a day on a continuous line) cannot be fitted: say which.
   for (const v of spec.variables) {
     const values = new Set(used.map((u) => u.observation.variables[v]))
     if (used.length > 1 && values.size === 1) {
-      throw analyticsError('ANALYTICS_ERR_REGRESSION', `variable ${v} is ${String([...values][0])} in every one of the ${used.length} baseline periods: it explains nothing, leave it out`, { variable: v })
+      throw analyticsError(
+        'ANALYTICS_ERR_REGRESSION',
+        `variable ${v} is ${String([...values][0])} in every one of the ${used.length} baseline periods: it explains nothing, leave it out`,
+        { variable: v },
+      )
     }
   }
   const model = fitBaseline(
@@ -309,7 +343,15 @@ async function fitAndRecord(deps: ReportDeps & { events: EventLog }, line: Scope
     revision,
     observations: used.map((u) => {
       const fitted = predict(model, u.observation.variables)
-      return { period: u.period, start: u.start, end: u.end, energyKwh: u.energyKwh, variables: u.observation.variables, fitted, residual: u.energyKwh - fitted }
+      return {
+        period: u.period,
+        start: u.start,
+        end: u.end,
+        energyKwh: u.energyKwh,
+        variables: u.observation.variables,
+        fitted,
+        residual: u.energyKwh - fitted,
+      }
     }),
     excluded,
   }
@@ -363,12 +405,22 @@ export async function savingsReport(deps: ReportDeps & { events: EventLog }, sco
   if (history.length === 0) throw reportError('REPORTS_ERR_INPUT', `line ${line.path} has no recorded baseline: POST /baselines first`)
   const first = baselineAt({ revisions: history }, range.start) as StoredRevision | undefined
   if (!first) {
-    throw reportError('REPORTS_ERR_INPUT', `no baseline of line ${line.path} is in force at ${new Date(range.start).toISOString()}: the first takes effect at ${new Date((history[0] as StoredRevision).at).toISOString()}`)
+    throw reportError(
+      'REPORTS_ERR_INPUT',
+      `no baseline of line ${line.path} is in force at ${new Date(range.start).toISOString()}: the first takes effect at ${new Date((history[0] as StoredRevision).at).toISOString()}`,
+    )
   }
   const inRange = history.filter((r) => r.revision >= first.revision && r.at < range.end)
   const other = inRange.find((r) => r.spec.period !== first.spec.period)
-  if (other) throw reportError('REPORTS_ERR_INPUT', `revisions ${first.revision} (per ${first.spec.period}) and ${other.revision} (per ${other.spec.period}) of line ${line.path} use different periods: ask for a range within one of them`)
-  const needs = { production: inRange.some((r) => r.spec.variables.includes('production')), hours: inRange.some((r) => r.spec.variables.includes('operating_hours')) }
+  if (other)
+    throw reportError(
+      'REPORTS_ERR_INPUT',
+      `revisions ${first.revision} (per ${first.spec.period}) and ${other.revision} (per ${other.spec.period}) of line ${line.path} use different periods: ask for a range within one of them`,
+    )
+  const needs = {
+    production: inRange.some((r) => r.spec.variables.includes('production')),
+    hours: inRange.some((r) => r.spec.variables.includes('operating_hours')),
+  }
   const periods = await periodData(deps, line, range, first.spec.period, needs)
   const rows: SavingsRow[] = []
   const excluded: ExcludedPeriod[] = []

@@ -37,7 +37,12 @@ export interface CarbonReport {
 }
 
 /** CO2 and kgce per bucket of an energy report (no store access: monthlyReport reuses it). */
-export function carbonOfEnergy(deps: Pick<ReportDeps, 'reference'>, report: EnergyReport, region: string, monthly?: EnergyReport): Omit<CarbonReport, 'granularity'> & { granularity: ReportGranularity } {
+export function carbonOfEnergy(
+  deps: Pick<ReportDeps, 'reference'>,
+  report: EnergyReport,
+  region: string,
+  monthly?: EnergyReport,
+): Omit<CarbonReport, 'granularity'> & { granularity: ReportGranularity } {
   const reference = deps.reference ?? DEFAULT_REFERENCE
   const coal = coalFactor('electricity', reference.coal)
   const used = new Map<string, GridFactorUsed>()

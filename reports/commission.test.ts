@@ -129,7 +129,14 @@ describe('open alerts', () => {
       tags: { enterprise, site: 's', line: 'l', device: 'd', rule: 'r', severity: 'warning', event },
       fields: { alert_id: id, value: 1 },
     })
-    await log.append([ev(1, 'a', 'a1', 'opened'), ev(2, 'a', 'a1', 'acknowledged'), ev(3, 'a', 'a2', 'opened'), ev(4, 'a', 'a2', 'cleared'), ev(5, 'b', 'b1', 'opened'), ev(6, 'c', 'c1', 'opened')])
+    await log.append([
+      ev(1, 'a', 'a1', 'opened'),
+      ev(2, 'a', 'a1', 'acknowledged'),
+      ev(3, 'a', 'a2', 'opened'),
+      ev(4, 'a', 'a2', 'cleared'),
+      ev(5, 'b', 'b1', 'opened'),
+      ev(6, 'c', 'c1', 'opened'),
+    ])
     // a: a1 acknowledged (open), a2 cleared → 1; b: 1; c is not asked for; d has none.
     expect(Object.fromEntries(await openAlertCounts(log, ['a', 'b', 'd']))).toEqual({ a: 1, b: 1, d: 0 })
     expect(Object.fromEntries(await openAlertCounts(undefined, ['a']))).toEqual({ a: 0 })
@@ -188,7 +195,8 @@ function day(): TelemetryPoint[] {
   const tags = (line: string, device: string) => ({ enterprise: 'acme', site: 'w', line, device })
   for (let m = 0; m <= 1440; m++) {
     const ts = DAY0 + m * 60_000
-    for (const line of ['a', 'b', 'c']) pts.push({ measurement: TELEMETRY_MEASUREMENT, tags: tags(line, 'main'), fields: { energy_import_kwh: (100 * m) / 60, seq: m }, ts })
+    for (const line of ['a', 'b', 'c'])
+      pts.push({ measurement: TELEMETRY_MEASUREMENT, tags: tags(line, 'main'), fields: { energy_import_kwh: (100 * m) / 60, seq: m }, ts })
     pts.push({ measurement: TELEMETRY_MEASUREMENT, tags: tags('a', 'plc'), fields: { output_t: m / 60, seq: m }, ts })
     pts.push({ measurement: TELEMETRY_MEASUREMENT, tags: tags('b', 'plc'), fields: { output_t: (0.125 * m) / 60, seq: m }, ts })
     pts.push({ measurement: TELEMETRY_MEASUREMENT, tags: tags('c', 'plc'), fields: { output_count: Math.floor(m / 6), seq: m }, ts })
@@ -239,7 +247,11 @@ describe('per-line SEC and the commission report on the embedded store', () => {
     expect(acme).toMatchObject({ keyEquipment: 3, ncCapable: 2, networked: 2, attributes: { mesDeployed: true } })
     expect(acme?.ncRate).toBeCloseTo(2 / 3, 12)
     expect(acme?.networkingRate).toBeCloseTo(2 / 3, 12)
-    expect(acme?.equipment.map((x) => [x.device, x.networked])).toEqual([['mill', true], ['fan', true], ['cnc', false]])
+    expect(acme?.equipment.map((x) => [x.device, x.networked])).toEqual([
+      ['mill', true],
+      ['fan', true],
+      ['cnc', false],
+    ])
     // 3 lines × 2400 kWh = 7200 kWh = 7200 × 0.1229 / 1000 = 0.88488 tce.
     expect(acme?.energyKwh).toBeCloseTo(7200, 6)
     expect(acme?.energyTce).toBeCloseTo(0.88488, 9)
@@ -257,7 +269,10 @@ describe('per-line SEC and the commission report on the embedded store', () => {
   it('a product naming an unknown benchmark is reported on the lines, not as a failed report', async () => {
     const acme = model.enterprises[0] as PlantModel['enterprises'][number]
     const site = acme.sites[0] as (typeof acme.sites)[number]
-    const badLine = { ...(site.lines[0] as (typeof site.lines)[number]), product: { id: 'clinker', unit: 't' as const, productionDevice: 'plc', benchmark: 'no-such-product' } }
+    const badLine = {
+      ...(site.lines[0] as (typeof site.lines)[number]),
+      product: { id: 'clinker', unit: 't' as const, productionDevice: 'plc', benchmark: 'no-such-product' },
+    }
     const odd: PlantModel = { ...model, enterprises: [{ ...acme, sites: [{ ...site, lines: [badLine] }] }] }
     const r = await commissionReport({ store, model: odd, now: () => range.end + 60_000 }, resolveCommissionConfig(), range)
     const line = r.enterprises[0]?.lines[0]

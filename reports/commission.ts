@@ -92,13 +92,16 @@ export function resolveCommissionConfig(input: CommissionConfigInput = {}, sourc
   const problems: Array<{ path: string; message: string }> = []
   for (const rule of ['smartFactory', 'digitalWorkshop'] as const) {
     config.rules[rule].forEach((c, i) => {
-      if ('metric' in c && c.min === undefined && c.max === undefined) problems.push({ path: `/rules/${rule}/${i}`, message: 'a metric condition needs min or max' })
+      if ('metric' in c && c.min === undefined && c.max === undefined)
+        problems.push({ path: `/rules/${rule}/${i}`, message: 'a metric condition needs min or max' })
     })
   }
   const w = config.ranking
   if (w.ncRate + w.networkingRate + w.grades <= 0) problems.push({ path: '/ranking', message: 'at least one weight must be > 0' })
   if (problems.length > 0) {
-    throw new PlantWattError('CORE_ERR_CONFIG', `${source}: ${problems.length} problem(s)\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`, { details: problems })
+    throw new PlantWattError('CORE_ERR_CONFIG', `${source}: ${problems.length} problem(s)\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`, {
+      details: problems,
+    })
   }
   return config
 }
@@ -152,7 +155,11 @@ export async function lineSecGrades(deps: ReportDeps, enterprise: string, range:
 }
 
 /** The enterprise's energy over the range and its lines' SEC, from one energy and one production report. */
-async function enterpriseEnergyAndSec(deps: ReportDeps, enterprise: string, range: TimeRange): Promise<{ energyKwh: number; coverage: number; lines: LineSec[] }> {
+async function enterpriseEnergyAndSec(
+  deps: ReportDeps,
+  enterprise: string,
+  range: TimeRange,
+): Promise<{ energyKwh: number; coverage: number; lines: LineSec[] }> {
   const all = allLines(deps.model).filter((l) => l.enterprise === enterprise)
   const withProduct = all.filter((l) => l.model.product !== undefined)
   if (all.length === 0) return { energyKwh: 0, coverage: 0, lines: [] }
@@ -184,11 +191,28 @@ async function enterpriseEnergyAndSec(deps: ReportDeps, enterprise: string, rang
 
 function lineBase(l: ScopeLine) {
   const product = l.model.product as NonNullable<ScopeLine['model']['product']>
-  return { line: l.path, lineName: l.name, product: product.id, productName: product.name ?? product.id, outputUnit: product.unit, reference: product.benchmark ?? null }
+  return {
+    line: l.path,
+    lineName: l.name,
+    product: product.id,
+    productName: product.name ?? product.id,
+    outputUnit: product.unit,
+    reference: product.benchmark ?? null,
+  }
 }
 
 function noSec(l: ScopeLine, note: string): LineSec {
-  return { ...lineBase(l), energyKwh: 0, output: 0, coverage: 0, ...EMPTY_GRADE, unverified: false, sec: null, secUnit: `kWh/${l.model.product?.unit ?? 'unit'}`, note }
+  return {
+    ...lineBase(l),
+    energyKwh: 0,
+    output: 0,
+    coverage: 0,
+    ...EMPTY_GRADE,
+    unverified: false,
+    sec: null,
+    secUnit: `kWh/${l.model.product?.unit ?? 'unit'}`,
+    note,
+  }
 }
 
 function fromSecRow(deps: ReportDeps, l: ScopeLine, r: SecRow): LineSec {
@@ -416,7 +440,16 @@ export async function commissionReport(deps: CommissionDeps, config: Readonly<Co
       .flatMap((l) => l.devices.filter((d) => d.keyEquipment).map((d) => ({ l, d })))
       .map(({ l, d }) => {
         const lastSeen = seen.get(deviceKey(d)) ?? null
-        return { path: deviceKey(d), line: l.path, device: d.device, name: d.name, kind: d.kind, ncCapable: d.ncCapable, lastSeen, networked: lastSeen !== null && now - lastSeen <= config.networkingWindowS * 1000 }
+        return {
+          path: deviceKey(d),
+          line: l.path,
+          device: d.device,
+          name: d.name,
+          kind: d.kind,
+          ncCapable: d.ncCapable,
+          lastSeen,
+          networked: lastSeen !== null && now - lastSeen <= config.networkingWindowS * 1000,
+        }
       })
     const key = equipment.length
     const nc = equipment.filter((x) => x.ncCapable).length
@@ -466,7 +499,13 @@ export async function commissionReport(deps: CommissionDeps, config: Readonly<Co
     period: { ...period, timezone: model.timezone },
     networkingWindowS: config.networkingWindowS,
     measuredAt: now,
-    progress: { target: config.target, smartFactories, digitalWorkshops, qualified: smartFactories + digitalWorkshops, progressPct: ((smartFactories + digitalWorkshops) / config.target) * 100 },
+    progress: {
+      target: config.target,
+      smartFactories,
+      digitalWorkshops,
+      qualified: smartFactories + digitalWorkshops,
+      progressPct: ((smartFactories + digitalWorkshops) / config.target) * 100,
+    },
     enterprises: figures,
   }
 }

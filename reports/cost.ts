@@ -13,7 +13,16 @@ import {
 } from '../analytics/index.ts'
 import { deviceKey } from '../core/plant.ts'
 import { cacheAnswer, cachedAnswer, ceilQuarter, ensureRollup, floorQuarter } from './counter-rollup.ts'
-import { lineEnergyDevices, READING_LOOKBACK_MS, READING_STEP_MS, scopeBuckets, scopeEnergyIntervals, scopeTimezone, type ReportDeps, type ReportGranularity } from './energy.ts'
+import {
+  lineEnergyDevices,
+  READING_LOOKBACK_MS,
+  READING_STEP_MS,
+  scopeBuckets,
+  scopeEnergyIntervals,
+  scopeTimezone,
+  type ReportDeps,
+  type ReportGranularity,
+} from './energy.ts'
 import { formatScope, linesOf, type Scope, type ScopeLine } from './scope.ts'
 
 /**
@@ -31,12 +40,19 @@ export function tariffOfLine(line: ScopeLine, reference: ReferenceData = DEFAULT
   if (line.tariff !== undefined) {
     const t = reference.tariffs.find((x) => x.id === line.tariff)
     if (!t) {
-      throw analyticsError('ANALYTICS_ERR_TARIFF', `site ${line.enterprise}/${line.site}: tariff ${JSON.stringify(line.tariff)} is not in the reference data (known: ${reference.tariffs.map((x) => x.id).join(', ')})`)
+      throw analyticsError(
+        'ANALYTICS_ERR_TARIFF',
+        `site ${line.enterprise}/${line.site}: tariff ${JSON.stringify(line.tariff)} is not in the reference data (known: ${reference.tariffs.map((x) => x.id).join(', ')})`,
+      )
     }
     return { tariff: t, chosenBy: 'site' }
   }
   const t = reference.tariffs.find((x) => x.region === line.region && x.versions.every((v) => v.kind === 'single-part'))
-  if (!t) throw analyticsError('ANALYTICS_ERR_TARIFF', `no single-part tariff for region ${JSON.stringify(line.region)} (enterprise ${line.enterprise}): set site.tariff or configure one`)
+  if (!t)
+    throw analyticsError(
+      'ANALYTICS_ERR_TARIFF',
+      `no single-part tariff for region ${JSON.stringify(line.region)} (enterprise ${line.enterprise}): set site.tariff or configure one`,
+    )
   return { tariff: t, chosenBy: 'region-default' }
 }
 
@@ -128,7 +144,17 @@ interface GroupResult {
 }
 
 /** Prices the intervals of the lines sharing one tariff. */
-function priceGroup(tariff: Tariff, chosenBy: TariffChoice, lines: string[], intervalsIn: readonly Increment[], missing: string[], buckets: readonly Bucket[], path: string, granularity: ReportGranularity, range: TimeRange): GroupResult {
+function priceGroup(
+  tariff: Tariff,
+  chosenBy: TariffChoice,
+  lines: string[],
+  intervalsIn: readonly Increment[],
+  missing: string[],
+  buckets: readonly Bucket[],
+  path: string,
+  granularity: ReportGranularity,
+  range: TimeRange,
+): GroupResult {
   const c = compiled(tariff)
   const intervals = intervalsIn.filter((iv) => iv.end > iv.start)
   const result = touCost(intervals, c)
@@ -170,7 +196,19 @@ function priceGroup(tariff: Tariff, chosenBy: TariffChoice, lines: string[], int
         const cost = sums.cost[i] as number
         if (energyKwh === 0 && cost === 0) continue
         const b = buckets[i] as Bucket
-        rows.push({ scope: path, tariff: tariff.id, version, bucket: b.label, start: b.start, end: b.end, period, energyKwh, pricePerKwh: energyKwh > 0 ? cost / energyKwh : sums.price, cost, demandKw: null })
+        rows.push({
+          scope: path,
+          tariff: tariff.id,
+          version,
+          bucket: b.label,
+          start: b.start,
+          end: b.end,
+          period,
+          energyKwh,
+          pricePerKwh: energyKwh > 0 ? cost / energyKwh : sums.price,
+          cost,
+          demandKw: null,
+        })
       }
     }
   }
@@ -180,7 +218,19 @@ function priceGroup(tariff: Tariff, chosenBy: TariffChoice, lines: string[], int
       if (m.demandCharge === undefined) continue
       const at = m.maxDemand?.start ?? range.start
       const b = buckets[Math.min(firstBucket(buckets, at), buckets.length - 1)] as Bucket
-      rows.push({ scope: path, tariff: tariff.id, version: m.versionId, bucket: b.label, start: b.start, end: b.end, period: 'demand_charge', energyKwh: 0, pricePerKwh: null, cost: m.demandCharge, demandKw: m.maxDemand?.demandKw ?? null })
+      rows.push({
+        scope: path,
+        tariff: tariff.id,
+        version: m.versionId,
+        bucket: b.label,
+        start: b.start,
+        end: b.end,
+        period: 'demand_charge',
+        energyKwh: 0,
+        pricePerKwh: null,
+        cost: m.demandCharge,
+        demandKw: m.maxDemand?.demandKw ?? null,
+      })
     }
   }
   // Stable: within a bucket, periods keep the order they first appeared in.
@@ -254,7 +304,17 @@ export async function costReport(deps: ReportDeps, scope: Scope, range: TimeRang
         for (const iv of li?.intervals ?? []) intervals.push(iv)
         missing.push(...(li?.missing ?? []))
       }
-      const r = priceGroup(g.tariff, g.chosenBy, g.lines.map((l) => l.path), intervals, missing, buckets, path, granularity, range)
+      const r = priceGroup(
+        g.tariff,
+        g.chosenBy,
+        g.lines.map((l) => l.path),
+        intervals,
+        missing,
+        buckets,
+        path,
+        granularity,
+        range,
+      )
       results.set(id, r)
       const key = cacheKeys.get(id)
       if (rollup && key !== undefined) cacheAnswer(rollup, key, r)

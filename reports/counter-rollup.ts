@@ -117,8 +117,6 @@ function withLock<T>(store: TelemetryStore, fn: () => Promise<T>): Promise<T> {
   return next
 }
 
-
-
 /** What is materialised of one device's counter: quarters [from, to); `gen` counts invalidations. */
 export interface Watermark {
   from: number
@@ -127,7 +125,11 @@ export interface Watermark {
 }
 
 async function readState(store: TelemetryStore, devices: readonly DeviceAddress[], quantity: string): Promise<Map<string, Watermark>> {
-  const rows = await store.latest({ measurement: COUNTER_ROLLUP_STATE_MEASUREMENT, fields: [`${quantity}_from`, `${quantity}_to`, `${quantity}_gen`], filter: deviceFilter(devices) })
+  const rows = await store.latest({
+    measurement: COUNTER_ROLLUP_STATE_MEASUREMENT,
+    fields: [`${quantity}_from`, `${quantity}_to`, `${quantity}_gen`],
+    filter: deviceFilter(devices),
+  })
   const partial = new Map<string, Partial<Watermark>>()
   for (const r of rows) {
     const key = deviceKey(addressOfTags(r.tags))
@@ -143,11 +145,23 @@ async function readState(store: TelemetryStore, devices: readonly DeviceAddress[
 }
 
 function stateOf(d: DeviceAddress, quantity: string, w: Watermark): TelemetryPoint {
-  return { measurement: COUNTER_ROLLUP_STATE_MEASUREMENT, tags: addressTags(d), fields: { [`${quantity}_from`]: w.from, [`${quantity}_to`]: w.to, [`${quantity}_gen`]: w.gen }, ts: STATE_TS }
+  return {
+    measurement: COUNTER_ROLLUP_STATE_MEASUREMENT,
+    tags: addressTags(d),
+    fields: { [`${quantity}_from`]: w.from, [`${quantity}_to`]: w.to, [`${quantity}_gen`]: w.gen },
+    ts: STATE_TS,
+  }
 }
 
 /** Materialises [from, to) (quarter-aligned) of the devices' counter from the raw telemetry. */
-async function fillSegment(store: TelemetryStore, rollup: CounterRollup, devices: readonly DeviceAddress[], quantity: string, from: number, to: number): Promise<number> {
+async function fillSegment(
+  store: TelemetryStore,
+  rollup: CounterRollup,
+  devices: readonly DeviceAddress[],
+  quantity: string,
+  from: number,
+  to: number,
+): Promise<number> {
   const wanted = new Set(devices.map(deviceKey))
   let written = 0
   for (let a = from; a < to; a += rollup.chunkMs) {
@@ -189,7 +203,15 @@ export interface RollupFillStats {
  * and `to` capped at the closed part at `now`), extending each device's interval and re-reading
  * `rereadMs` before its watermark when it advances.
  */
-export function ensureRollup(store: TelemetryStore, rollup: CounterRollup, devices: readonly DeviceAddress[], quantity: string, from: number, to: number, now: number): Promise<RollupFillStats> {
+export function ensureRollup(
+  store: TelemetryStore,
+  rollup: CounterRollup,
+  devices: readonly DeviceAddress[],
+  quantity: string,
+  from: number,
+  to: number,
+  now: number,
+): Promise<RollupFillStats> {
   const a = floorQuarter(from)
   const b = Math.min(ceilQuarter(to), closedEnd(rollup, now))
   if (devices.length === 0 || !(a < b)) return Promise.resolve({ devices: 0, readings: 0, watermarks: new Map() })
@@ -228,7 +250,12 @@ export function ensureRollup(store: TelemetryStore, rollup: CounterRollup, devic
  * `rereadMs` was written for a closed quarter (CSV import, a long replay). The next report or
  * refresh re-reads the raw data from there. `quantities` defaults to every counter of ROLLUP_QUANTITIES.
  */
-export function invalidateRollup(store: TelemetryStore, devices: readonly DeviceAddress[], fromTs: number, quantities: readonly string[] = ROLLUP_QUANTITIES): Promise<number> {
+export function invalidateRollup(
+  store: TelemetryStore,
+  devices: readonly DeviceAddress[],
+  fromTs: number,
+  quantities: readonly string[] = ROLLUP_QUANTITIES,
+): Promise<number> {
   if (devices.length === 0) return Promise.resolve(0)
   const q = floorQuarter(fromTs)
   return withLock(store, async () => {
@@ -275,7 +302,13 @@ export async function invalidateForPoints(store: TelemetryStore, points: readonl
  * Materialised readings of [from, to) per device (deviceKey → samples at quarter starts). Only
  * meaningful inside what `ensureRollup` covered.
  */
-export async function rollupReadings(store: TelemetryStore, devices: readonly DeviceAddress[], quantity: string, from: number, to: number): Promise<Map<string, Sample[]>> {
+export async function rollupReadings(
+  store: TelemetryStore,
+  devices: readonly DeviceAddress[],
+  quantity: string,
+  from: number,
+  to: number,
+): Promise<Map<string, Sample[]>> {
   const out = new Map<string, Sample[]>()
   if (devices.length === 0 || !(from < to)) return out
   const wanted = new Set(devices.map(deviceKey))
@@ -319,7 +352,13 @@ export function counterDevicesOf(model: PlantModel): Array<{ quantity: string; d
  * Devices never rolled up start `sinceMs` before now (default 400 days, the API's default range limit).
  * Call it every few minutes (or after a restart) so reports never fill on the request path.
  */
-export async function refreshRollup(store: TelemetryStore, model: PlantModel, rollup: CounterRollup, now: number, options: { sinceMs?: number } = {}): Promise<RollupFillStats> {
+export async function refreshRollup(
+  store: TelemetryStore,
+  model: PlantModel,
+  rollup: CounterRollup,
+  now: number,
+  options: { sinceMs?: number } = {},
+): Promise<RollupFillStats> {
   const since = now - (options.sinceMs ?? 400 * DAY_MS)
   const total: RollupFillStats = { devices: 0, readings: 0, watermarks: new Map() }
   for (const g of counterDevicesOf(model)) {

@@ -59,7 +59,10 @@ export async function demandReport(deps: ReportDeps, scope: Scope, range: TimeRa
   const contracted = sites.size === 1 ? (lines[0]?.contractedDemandKw ?? null) : null
   const byLine = await scopeEnergyIntervals(deps, scope, range)
   // Coverage of a window sums over the devices' (overlapping) intervals: divide by their number.
-  const devices = Math.max(1, byLine.reduce((n, l) => n + l.devices + l.missing.length, 0))
+  const devices = Math.max(
+    1,
+    byLine.reduce((n, l) => n + l.devices + l.missing.length, 0),
+  )
   const windows: DemandWindow[] = demandFromEnergy(
     byLine.flatMap((l) => l.intervals),
     timezone,
@@ -73,7 +76,17 @@ export async function demandReport(deps: ReportDeps, scope: Scope, range: TimeRa
   })
   let rows: DemandRow[]
   if (granularity === '15m') {
-    rows = windows.map((w) => ({ scope: path, bucket: new Date(w.start).toISOString(), start: w.start, end: w.end, maxDemandKw: w.demandKw, maxAt: w.start, energyKwh: w.energyKwh, coverage: w.coverage, ...vsContract(w.demandKw) }))
+    rows = windows.map((w) => ({
+      scope: path,
+      bucket: new Date(w.start).toISOString(),
+      start: w.start,
+      end: w.end,
+      maxDemandKw: w.demandKw,
+      maxAt: w.start,
+      energyKwh: w.energyKwh,
+      coverage: w.coverage,
+      ...vsContract(w.demandKw),
+    }))
   } else {
     const buckets = scopeBuckets(range, granularity, lines, timezone)
     rows = []
@@ -92,7 +105,17 @@ export async function demandReport(deps: ReportDeps, scope: Scope, range: TimeRa
         if (!max || w.demandKw > max.demandKw) max = w
       }
       const kw = max?.demandKw ?? 0
-      rows.push({ scope: path, bucket: b.label, start: b.start, end: b.end, maxDemandKw: kw, maxAt: max?.start ?? b.start, energyKwh: energy, coverage: any ? coverage : 0, ...vsContract(kw) })
+      rows.push({
+        scope: path,
+        bucket: b.label,
+        start: b.start,
+        end: b.end,
+        maxDemandKw: kw,
+        maxAt: max?.start ?? b.start,
+        energyKwh: energy,
+        coverage: any ? coverage : 0,
+        ...vsContract(kw),
+      })
     }
   }
   const months = monthlyMaxDemand(windows, timezone).map((m) => ({

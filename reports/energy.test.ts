@@ -95,7 +95,10 @@ function suite(name: string, open: () => Promise<TelemetryStore>) {
       expect(r.rows[0]?.bucket).toBe('2026-03-02')
       expect(r.node.source).toBe('main-meter')
       const subs = r.node.children.filter((c) => c.subMeter).map((c) => [c.id, Math.round(c.energyKwh)])
-      expect(subs).toEqual([['sub-a', 1440], ['sub-b', 720]])
+      expect(subs).toEqual([
+        ['sub-a', 1440],
+        ['sub-b', 720],
+      ])
       expect(r.coverage).toBeCloseTo(1, 6)
     })
 
@@ -125,7 +128,9 @@ function suite(name: string, open: () => Promise<TelemetryStore>) {
 
     it('production per bucket from the line production counter', async () => {
       const p = await productionReport(deps, parseScope('acme'), range, 'day')
-      expect(p.rows).toEqual([{ line: 'acme/w1/l1', product: 'widget', unit: 'pcs', bucket: '2026-03-02', start: range.start, end: range.end, output: 1440, coverage: 1 }])
+      expect(p.rows).toEqual([
+        { line: 'acme/w1/l1', product: 'widget', unit: 'pcs', bucket: '2026-03-02', start: range.start, end: range.end, output: 1440, coverage: 1 },
+      ])
     })
 
     it('a part of the day without data is a coverage gap', async () => {

@@ -47,7 +47,6 @@ export const READING_LOOKBACK_MS = DAY_MS
 export type ReportGranularity = 'hour' | 'shift' | 'day' | 'month' | 'total'
 export const REPORT_GRANULARITIES: readonly ReportGranularity[] = ['hour', 'shift', 'day', 'month', 'total']
 
-
 /**
  * Readings of a cumulative counter (energy_import_kwh, output_t …) per device: the first value of each
  * quarter hour, placed at the quarter's start (with 1-second or 1-minute data it was read then), from
@@ -120,7 +119,10 @@ async function powerReadings(deps: ReportDeps, devices: readonly DeviceAddress[]
       kwh += (Math.max(0, w.kw) * (end - w.ts)) / HOUR_MS
       samples.push({ ts: end, value: kwh })
     }
-    out.set(key, samples.filter((x) => x.ts <= stop))
+    out.set(
+      key,
+      samples.filter((x) => x.ts <= stop),
+    )
   }
   return out
 }
@@ -187,7 +189,12 @@ export interface DeviceIncrements {
 }
 
 /** Increments of each device's counter over the range (resets, rollovers, gaps handled by analytics). */
-export async function deviceIncrements(deps: ReportDeps, devices: readonly DeviceAddress[], quantity: string, range: TimeRange): Promise<Map<string, Increment[]>> {
+export async function deviceIncrements(
+  deps: ReportDeps,
+  devices: readonly DeviceAddress[],
+  quantity: string,
+  range: TimeRange,
+): Promise<Map<string, Increment[]>> {
   const readings = await counterReadings(deps, devices, quantity, range)
   const out = new Map<string, Increment[]>()
   for (const [key, samples] of readings) out.set(key, readingIncrements(samples).increments)
@@ -204,7 +211,12 @@ export function readingIncrements(samples: readonly Sample[]): ReturnType<typeof
 }
 
 /** Amount per bucket of each device (aligned with `buckets`), from its counter. */
-export async function deviceBucketAmounts(deps: ReportDeps, devices: readonly DeviceAddress[], quantity: string, buckets: readonly Bucket[]): Promise<Map<string, BucketAmount[]>> {
+export async function deviceBucketAmounts(
+  deps: ReportDeps,
+  devices: readonly DeviceAddress[],
+  quantity: string,
+  buckets: readonly Bucket[],
+): Promise<Map<string, BucketAmount[]>> {
   if (buckets.length === 0) return new Map()
   const range = { start: (buckets[0] as Bucket).start, end: (buckets[buckets.length - 1] as Bucket).end }
   const out = new Map<string, BucketAmount[]>()
@@ -283,7 +295,9 @@ function meterModel(model: PlantModel, scope: Scope): PlantModel {
 }
 
 function devicesOfModel(model: PlantModel): DeviceAddress[] {
-  return model.enterprises.flatMap((e) => e.sites.flatMap((s) => s.lines.flatMap((l) => l.devices.map((d) => ({ enterprise: e.id, site: s.id, line: l.id, device: d.id })))))
+  return model.enterprises.flatMap((e) =>
+    e.sites.flatMap((s) => s.lines.flatMap((l) => l.devices.map((d) => ({ enterprise: e.id, site: s.id, line: l.id, device: d.id })))),
+  )
 }
 
 function findNode(nodes: readonly RollupNode[], path: string): RollupNode | undefined {
@@ -367,7 +381,12 @@ export interface ProductionRow {
  * Output per bucket of every line of the scope that has a product, from its production counter
  * (output_t for tonnes, output_count for pieces).
  */
-export async function productionReport(deps: ReportDeps, scope: Scope, range: TimeRange, granularity: ReportGranularity): Promise<{ timezone: string; rows: ProductionRow[] }> {
+export async function productionReport(
+  deps: ReportDeps,
+  scope: Scope,
+  range: TimeRange,
+  granularity: ReportGranularity,
+): Promise<{ timezone: string; rows: ProductionRow[] }> {
   const lines = linesOf(deps.model, scope).filter((l) => l.productionDevice !== undefined && l.model.product !== undefined)
   const timezone = scopeTimezone(deps.model, lines.length > 0 ? lines : linesOf(deps.model, scope))
   const rows: ProductionRow[] = []
@@ -375,12 +394,26 @@ export async function productionReport(deps: ReportDeps, scope: Scope, range: Ti
     const group = lines.filter((l) => (l.model.product?.unit === 't') === (quantity === 'output_t'))
     if (group.length === 0) continue
     const buckets = scopeBuckets(range, granularity, group, timezone)
-    const amounts = await deviceBucketAmounts(deps, group.map((l) => l.productionDevice as DeviceAddress), quantity, buckets)
+    const amounts = await deviceBucketAmounts(
+      deps,
+      group.map((l) => l.productionDevice as DeviceAddress),
+      quantity,
+      buckets,
+    )
     for (const l of group) {
       const series = amounts.get(deviceKey(l.productionDevice as DeviceAddress))
       buckets.forEach((b, i) => {
         const a = series?.[i]
-        rows.push({ line: l.path, product: l.model.product?.id ?? '', unit: l.model.product?.unit ?? '', bucket: b.label, start: b.start, end: b.end, output: a?.amount ?? 0, coverage: a?.coverage ?? 0 })
+        rows.push({
+          line: l.path,
+          product: l.model.product?.id ?? '',
+          unit: l.model.product?.unit ?? '',
+          bucket: b.label,
+          start: b.start,
+          end: b.end,
+          output: a?.amount ?? 0,
+          coverage: a?.coverage ?? 0,
+        })
       })
     }
   }

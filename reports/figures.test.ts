@@ -101,7 +101,9 @@ function suite(name: string, open: () => Promise<TelemetryStore>, rollup: boolea
       expect(d.rows).toHaveLength(1)
       expect(d.rows[0]?.maxDemandKw).toBeCloseTo(300, 6)
       expect(d.rows[0]?.contractRatio).toBeCloseTo(1.2, 9)
-      expect(d.months).toEqual([{ month: '2026-03', maxDemandKw: expect.closeTo(300, 6), maxAt: MAR2 + 10 * H, coverage: 1, contractedDemandKw: 250, overContract: true }])
+      expect(d.months).toEqual([
+        { month: '2026-03', maxDemandKw: expect.closeTo(300, 6), maxAt: MAR2 + 10 * H, coverage: 1, contractedDemandKw: 250, overContract: true },
+      ])
     })
 
     it('SEC per line graded against the cement clinker benchmark (kgce/t)', async () => {

@@ -71,8 +71,6 @@ export interface PowerFactorReport {
   missing: string[]
 }
 
-
-
 /** The devices a report covers and the lines that have no meter to stand for them. */
 function devicesOf(deps: ReportDeps, scope: Scope, per: PowerFactorPer): { devices: PlantDeviceEntry[]; missing: string[] } {
   const lines = linesOf(deps.model, scope)
@@ -90,16 +88,25 @@ function devicesOf(deps: ReportDeps, scope: Scope, per: PowerFactorPer): { devic
 }
 
 /** PF samples of one device: raw when few enough, else window means. */
-async function pfSamples(deps: ReportDeps, d: DeviceAddress, range: TimeRange, fields: readonly string[], available: number, maxSamples: number): Promise<{ samples: Sample[]; count: number; resolution: string; maxGapMs: number }> {
+async function pfSamples(
+  deps: ReportDeps,
+  d: DeviceAddress,
+  range: TimeRange,
+  fields: readonly string[],
+  available: number,
+  maxSamples: number,
+): Promise<{ samples: Sample[]; count: number; resolution: string; maxGapMs: number }> {
   const filter = addressTags(d)
   // Points per field, by time (one series per field and device as a rule; sorted again if not).
   const toPf = (points: Iterable<{ ts: number; field: string; value: number }>): Sample[] => {
     const byField = fields.map(() => [] as Sample[])
     for (const p of points) byField[fields.indexOf(p.field)]?.push({ ts: p.ts, value: p.value })
-    for (const list of byField) for (let k = 1; k < list.length; k++) if ((list[k] as Sample).ts < (list[k - 1] as Sample).ts) {
-      list.sort((a, b) => a.ts - b.ts)
-      break
-    }
+    for (const list of byField)
+      for (let k = 1; k < list.length; k++)
+        if ((list[k] as Sample).ts < (list[k - 1] as Sample).ts) {
+          list.sort((a, b) => a.ts - b.ts)
+          break
+        }
     const [a = [], b = []] = byField
     if (fields.length === 1) return a
     // P and Q: PF where both were sampled at the same instant (a merge of the two time-ordered lists).
@@ -117,13 +124,29 @@ async function pfSamples(deps: ReportDeps, d: DeviceAddress, range: TimeRange, f
     return out
   }
   if (available <= maxSamples) {
-    const rows = await deps.store.raw({ measurement: TELEMETRY_MEASUREMENT, fields, filter, start: range.start, stop: range.end, limit: maxSamples * fields.length })
+    const rows = await deps.store.raw({
+      measurement: TELEMETRY_MEASUREMENT,
+      fields,
+      filter,
+      start: range.start,
+      stop: range.end,
+      limit: maxSamples * fields.length,
+    })
     const samples = toPf(rows)
     return { samples, count: samples.length, resolution: 'raw', maxGapMs: RAW_MAX_GAP_MS }
   }
   const span = range.end - range.start
   const [every, ms] = WINDOWS.find(([, w]) => Math.ceil(span / w) <= maxSamples) ?? (WINDOWS[WINDOWS.length - 1] as readonly [string, number])
-  const rows = await deps.store.aggregate({ measurement: TELEMETRY_MEASUREMENT, fields, filter, start: range.start, stop: range.end, every, fn: 'mean', timezone: 'UTC' })
+  const rows = await deps.store.aggregate({
+    measurement: TELEMETRY_MEASUREMENT,
+    fields,
+    filter,
+    start: range.start,
+    stop: range.end,
+    every,
+    fn: 'mean',
+    timezone: 'UTC',
+  })
   // A window mean stands for its whole window: consecutive windows are `ms` apart (one missing window
   // is a gap), and the last one is closed by a copy at its end so its time counts too.
   const samples = toPf(rows.map((r) => ({ ts: r.windowStart, field: r.field, value: r.value })))
@@ -140,7 +163,8 @@ async function pfSamples(deps: ReportDeps, d: DeviceAddress, range: TimeRange, f
 export async function powerFactorReport(deps: ReportDeps, scope: Scope, range: TimeRange, options: PowerFactorOptions): Promise<PowerFactorReport> {
   const threshold = options.threshold ?? DEFAULT_PF_THRESHOLD
   if (!(threshold > 0 && threshold <= 1)) throw reportError('REPORTS_ERR_INPUT', `threshold must be in (0, 1], got ${threshold}`)
-  if (!Number.isSafeInteger(options.maxSamples) || options.maxSamples < 1) throw reportError('REPORTS_ERR_INPUT', `maxSamples must be a positive integer, got ${options.maxSamples}`)
+  if (!Number.isSafeInteger(options.maxSamples) || options.maxSamples < 1)
+    throw reportError('REPORTS_ERR_INPUT', `maxSamples must be a positive integer, got ${options.maxSamples}`)
   const per: PowerFactorPer = scope.device !== undefined || scopeLevel(scope) === 'device' ? 'device' : (options.per ?? 'device')
   const { devices, missing } = devicesOf(deps, scope, per)
   const base = { scope: formatScope(scope), per, start: range.start, end: range.end, threshold, missing }
@@ -169,19 +193,40 @@ export async function powerFactorReport(deps: ReportDeps, scope: Scope, range: T
   const total = [{ start: range.start, end: range.end, label: 'total' }]
   const [kwh, kvarh] =
     withReactive.length > 0
-      ? await Promise.all([deviceBucketAmounts(deps, withReactive, 'energy_import_kwh', total), deviceBucketAmounts(deps, withReactive, REACTIVE_ENERGY_QUANTITY, total)])
+      ? await Promise.all([
+          deviceBucketAmounts(deps, withReactive, 'energy_import_kwh', total),
+          deviceBucketAmounts(deps, withReactive, REACTIVE_ENERGY_QUANTITY, total),
+        ])
       : [new Map(), new Map()]
   const rows: PowerFactorRow[] = []
   for (const d of devices) {
     const key = deviceKey(d)
     const c = count.get(key) ?? {}
-    const fields = (c.power_factor ?? 0) > 0 ? ['power_factor'] : (c.active_power_kw ?? 0) > 0 && (c.reactive_power_kvar ?? 0) > 0 ? ['active_power_kw', 'reactive_power_kvar'] : []
+    const fields =
+      (c.power_factor ?? 0) > 0
+        ? ['power_factor']
+        : (c.active_power_kw ?? 0) > 0 && (c.reactive_power_kvar ?? 0) > 0
+          ? ['active_power_kw', 'reactive_power_kvar']
+          : []
     const p = kwh.get(key)?.[0]?.amount
     const q = kvarh.get(key)?.[0]?.amount
-    const energy = p !== undefined && q !== undefined ? { activeKwh: p, reactiveKvarh: q, energyPf: powerFactorFromEnergy(p, q) } : { activeKwh: null, reactiveKvarh: null, energyPf: null }
+    const energy =
+      p !== undefined && q !== undefined
+        ? { activeKwh: p, reactiveKvarh: q, energyPf: powerFactorFromEnergy(p, q) }
+        : { activeKwh: null, reactiveKvarh: null, energyPf: null }
     const row = { line: lineKey(d), device: d.device, mainMeter: d.mainMeter, threshold, ...energy }
     if (fields.length === 0) {
-      rows.push({ ...row, source: 'none', resolution: 'raw', samples: 0, meanPf: null, sampleMeanPf: null, belowThresholdH: 0, coveredH: 0, belowThresholdShare: null })
+      rows.push({
+        ...row,
+        source: 'none',
+        resolution: 'raw',
+        samples: 0,
+        meanPf: null,
+        sampleMeanPf: null,
+        belowThresholdH: 0,
+        coveredH: 0,
+        belowThresholdShare: null,
+      })
       continue
     }
     const n = Math.max(...fields.map((f) => c[f] ?? 0))

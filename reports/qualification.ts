@@ -129,8 +129,11 @@ export function evaluateCondition(c: Condition, input: QualificationInput): Cond
   if (value === undefined) return { condition, passed: false, reason: `${c.attribute} not declared in enterprise.attributes` }
   const failures: string[] = []
   if (c.equals !== undefined && value !== c.equals) failures.push(`${c.attribute} is ${JSON.stringify(value)}`)
-  if (c.min !== undefined && !(typeof value === 'number' && value >= c.min)) failures.push(`${c.attribute} is ${JSON.stringify(value)}, not a number ≥ ${fmt(c.min)}`)
-  return failures.length > 0 ? { condition, passed: false, reason: failures.join('; ') } : { condition, passed: true, reason: `${c.attribute} is ${JSON.stringify(value)}` }
+  if (c.min !== undefined && !(typeof value === 'number' && value >= c.min))
+    failures.push(`${c.attribute} is ${JSON.stringify(value)}, not a number ≥ ${fmt(c.min)}`)
+  return failures.length > 0
+    ? { condition, passed: false, reason: failures.join('; ') }
+    : { condition, passed: true, reason: `${c.attribute} is ${JSON.stringify(value)}` }
 }
 
 /** Evaluates a rule (all conditions must hold; an empty rule never passes: nothing was asked). */

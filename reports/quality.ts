@@ -97,10 +97,15 @@ function median(xs: number[]): number {
  */
 export async function qualityReportOf(deps: ReportDeps, scope: Scope, range: TimeRange, req: QualityRequest): Promise<QualityResult> {
   if (range.end - range.start > QUALITY_MAX_RANGE_MS) {
-    throw reportError('REPORTS_ERR_INPUT', `a quality report spans at most ${QUALITY_MAX_RANGE_MS / DAY_MS} days (raw samples are read), got ${((range.end - range.start) / DAY_MS).toFixed(1)}`)
+    throw reportError(
+      'REPORTS_ERR_INPUT',
+      `a quality report spans at most ${QUALITY_MAX_RANGE_MS / DAY_MS} days (raw samples are read), got ${((range.end - range.start) / DAY_MS).toFixed(1)}`,
+    )
   }
-  if (req.quantity !== undefined && !isQuantity(req.quantity)) throw reportError('REPORTS_ERR_INPUT', `${JSON.stringify(req.quantity)} is not a canonical quantity`)
-  if (req.expectedIntervalMs !== undefined && !(req.expectedIntervalMs > 0)) throw reportError('REPORTS_ERR_INPUT', `expectedIntervalMs must be > 0, got ${req.expectedIntervalMs}`)
+  if (req.quantity !== undefined && !isQuantity(req.quantity))
+    throw reportError('REPORTS_ERR_INPUT', `${JSON.stringify(req.quantity)} is not a canonical quantity`)
+  if (req.expectedIntervalMs !== undefined && !(req.expectedIntervalMs > 0))
+    throw reportError('REPORTS_ERR_INPUT', `expectedIntervalMs must be > 0, got ${req.expectedIntervalMs}`)
   if (!Number.isSafeInteger(req.limit) || req.limit < 1) throw reportError('REPORTS_ERR_INPUT', `limit must be a positive integer, got ${req.limit}`)
   const lines = linesOf(deps.model, scope)
   const devices: PlantDeviceEntry[] = lines.flatMap((l) => l.devices.filter((d) => scope.device === undefined || d.device === scope.device))
@@ -118,20 +123,46 @@ export async function qualityReportOf(deps: ReportDeps, scope: Scope, range: Tim
     }
   } else for (const d of devices) quantityOf.set(deviceKey(d), req.quantity)
   // The whole report reads at most `limit` samples: counted first, refused when over.
-  const counts = await deps.store.aggregate({ measurement: TELEMETRY_MEASUREMENT, fields: [...new Set(quantityOf.values())], filter: all, start: range.start, stop: range.end, fn: 'count', groupBy: ['enterprise', 'site', 'line', 'device'] })
+  const counts = await deps.store.aggregate({
+    measurement: TELEMETRY_MEASUREMENT,
+    fields: [...new Set(quantityOf.values())],
+    filter: all,
+    start: range.start,
+    stop: range.end,
+    fn: 'count',
+    groupBy: ['enterprise', 'site', 'line', 'device'],
+  })
   const total = counts.filter((c) => quantityOf.get(deviceKey(addressOfTags(c.tags))) === c.field).reduce((s, c) => s + c.value, 0)
   if (total > req.limit) {
-    throw reportError('REPORTS_ERR_INPUT', `the scope holds ${total} samples in the range, more than the limit of ${req.limit} a quality report reads: narrow the scope or the range`, { samples: total, limit: req.limit })
+    throw reportError(
+      'REPORTS_ERR_INPUT',
+      `the scope holds ${total} samples in the range, more than the limit of ${req.limit} a quality report reads: narrow the scope or the range`,
+      { samples: total, limit: req.limit },
+    )
   }
   for (const d of devices) {
     const filter = addressTags(d)
     const quantity = quantityOf.get(deviceKey(d)) as string
-    const values = await deps.store.raw({ measurement: TELEMETRY_MEASUREMENT, fields: [quantity], filter, start: range.start, stop: range.end, limit: req.limit + 1 })
+    const values = await deps.store.raw({
+      measurement: TELEMETRY_MEASUREMENT,
+      fields: [quantity],
+      filter,
+      start: range.start,
+      stop: range.end,
+      limit: req.limit + 1,
+    })
     const truncated = values.length > req.limit
     if (truncated) values.length = req.limit
     const last = values[values.length - 1]
     const covered = { start: range.start, end: truncated && last ? last.ts + 1 : range.end }
-    const markers = await deps.store.raw({ measurement: TELEMETRY_MEASUREMENT, fields: [`${QUALITY_PREFIX}${quantity}`], filter, start: covered.start, stop: covered.end, limit: req.limit })
+    const markers = await deps.store.raw({
+      measurement: TELEMETRY_MEASUREMENT,
+      fields: [`${QUALITY_PREFIX}${quantity}`],
+      filter,
+      start: covered.start,
+      stop: covered.end,
+      limit: req.limit,
+    })
     // Merge of the two time-ordered lists. A bad sample's value is not stored (ingest): its marker
     // alone makes it a received sample, never good data.
     const byTs = (x: RawRow, y: RawRow): number => x.ts - y.ts

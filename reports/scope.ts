@@ -102,7 +102,9 @@ export function allLines(model: PlantModel): ScopeLine[] {
 
 /** True when the line lies inside the scope (a device scope contains the device's line). */
 export function lineInScope(line: ScopeLine, scope: Scope): boolean {
-  return line.enterprise === scope.enterprise && (scope.site === undefined || line.site === scope.site) && (scope.line === undefined || line.line === scope.line)
+  return (
+    line.enterprise === scope.enterprise && (scope.site === undefined || line.site === scope.site) && (scope.line === undefined || line.line === scope.line)
+  )
 }
 
 /**

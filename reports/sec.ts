@@ -1,4 +1,14 @@
-import { coalFactor, DEFAULT_REFERENCE, findBenchmark, gapPercent, gradeSec, type BenchmarkProduct, type RollupNode, type SecGrade, type TimeRange } from '../analytics/index.ts'
+import {
+  coalFactor,
+  DEFAULT_REFERENCE,
+  findBenchmark,
+  gapPercent,
+  gradeSec,
+  type BenchmarkProduct,
+  type RollupNode,
+  type SecGrade,
+  type TimeRange,
+} from '../analytics/index.ts'
 import { energyReport, productionReport, type EnergyReport, type ProductionRow, type ReportDeps, type ReportGranularity } from './energy.ts'
 import { linesOf, type Scope } from './scope.ts'
 
@@ -53,12 +63,26 @@ export interface ReferenceGrade {
 export function gradeAgainstReference(value: number, product: BenchmarkProduct): ReferenceGrade {
   const g = gradeSec(value, product)
   if (g.grade !== undefined && g.benchmark !== undefined && g.baseline !== undefined) {
-    return { grade: g.grade, basis: 'ndrc', benchmark: g.benchmark, baseline: g.baseline, gapToBenchmarkPct: g.gapToBenchmarkPct ?? null, gapToBaselinePct: g.gapToBaselinePct ?? null }
+    return {
+      grade: g.grade,
+      basis: 'ndrc',
+      benchmark: g.benchmark,
+      baseline: g.baseline,
+      gapToBenchmarkPct: g.gapToBenchmarkPct ?? null,
+      gapToBaselinePct: g.gapToBaselinePct ?? null,
+    }
   }
   if (product.gbLevels) {
     const { level1, level3 } = product.gbLevels
     const grade: SecGrade = value <= level1 ? 'benchmark' : value <= level3 ? 'compliant' : 'below_baseline'
-    return { grade, basis: 'gb', benchmark: level1, baseline: level3, gapToBenchmarkPct: gapPercent(value, level1), gapToBaselinePct: gapPercent(value, level3) }
+    return {
+      grade,
+      basis: 'gb',
+      benchmark: level1,
+      baseline: level3,
+      gapToBenchmarkPct: gapPercent(value, level1),
+      gapToBaselinePct: gapPercent(value, level3),
+    }
   }
   return { grade: null, basis: null, benchmark: null, baseline: null, gapToBenchmarkPct: null, gapToBaselinePct: null }
 }
@@ -137,7 +161,15 @@ export function secOf(deps: Pick<ReportDeps, 'reference' | 'model'>, scope: Scop
       })
     }
   }
-  return { scope: energy.scope, timezone: energy.timezone, granularity: energy.granularity, start: energy.start, end: energy.end, rows, sources: { benchmarks: sources, coal: `${coal.tableVersion}: ${coal.source}` } }
+  return {
+    scope: energy.scope,
+    timezone: energy.timezone,
+    granularity: energy.granularity,
+    start: energy.start,
+    end: energy.end,
+    rows,
+    sources: { benchmarks: sources, coal: `${coal.tableVersion}: ${coal.source}` },
+  }
 }
 
 /** SEC per line with a product in the scope, per bucket. */

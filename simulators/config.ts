@@ -8,7 +8,12 @@ export const SimMeterSchema = Type.Object(
     id: Type.String({ pattern: ID_PATTERN, description: 'meter id, unique in the simulation; also derives its noise seed' }),
     profile: Type.Enum(METER_PROFILE_IDS, { description: 'register map served' }),
     host: Type.String({ default: '127.0.0.1', minLength: 1, description: 'address to listen on' }),
-    port: Type.Integer({ minimum: 0, maximum: 65535, default: 0, description: 'TCP port; 0 = any free port. Meters on the same non-zero port share it by unit id' }),
+    port: Type.Integer({
+      minimum: 0,
+      maximum: 65535,
+      default: 0,
+      description: 'TCP port; 0 = any free port. Meters on the same non-zero port share it by unit id',
+    }),
     unitId: Type.Integer({ minimum: 1, maximum: 247, default: 1, description: 'Modbus unit (slave) id' }),
     ratedKw: Type.Number({ exclusiveMinimum: 0, description: 'active power at load shape 1.0, kW' }),
     startEnergyKwh: Type.Number({ minimum: 0, default: 0, description: 'import energy counter at start, kWh' }),

@@ -14,14 +14,32 @@ afterEach(async () => {
 
 const scenario = () =>
   parseScenario({
-    name: 'ctl', seed: 5,
-    enterprises: [{ id: 'ent', sites: [{ id: 'site', lines: [{
-      id: 'kiln', loadShape: 'continuous', ratedKw: 1000, idleFraction: 0.1, lossFraction: 0.04,
-      product: { id: 'clinker', unit: 't', benchmark: 'clinker-electricity', secTarget: 'benchmark' }, productionDevice: 'dcs',
-      mainMeter: { id: 'main', profile: 'eastron-sdm630' },
-      subMeters: [{ id: 'fan', share: 0.96, profile: 'eastron-sdm630' }],
-      machines: [{ id: 'cnc-01', kind: 'cnc', ratedKw: 40 }],
-    }] }] }],
+    name: 'ctl',
+    seed: 5,
+    enterprises: [
+      {
+        id: 'ent',
+        sites: [
+          {
+            id: 'site',
+            lines: [
+              {
+                id: 'kiln',
+                loadShape: 'continuous',
+                ratedKw: 1000,
+                idleFraction: 0.1,
+                lossFraction: 0.04,
+                product: { id: 'clinker', unit: 't', benchmark: 'clinker-electricity', secTarget: 'benchmark' },
+                productionDevice: 'dcs',
+                mainMeter: { id: 'main', profile: 'eastron-sdm630' },
+                subMeters: [{ id: 'fan', share: 0.96, profile: 'eastron-sdm630' }],
+                machines: [{ id: 'cnc-01', kind: 'cnc', ratedKw: 40 }],
+              },
+            ],
+          },
+        ],
+      },
+    ],
     faults: [{ device: 'ent/site/kiln/fan', kind: 'spike', start: MONDAY_10H - 3_600_000, end: MONDAY_10H - 1_800_000, deltaKw: 50 }],
   })
 
@@ -34,18 +52,32 @@ async function setup(): Promise<{ run: RunningScenario; ctl: FaultControl; setNo
   cleanups.push(() => run.close())
   const ctl = await startFaultControl(run, { host: '127.0.0.1', port: 0 })
   cleanups.push(() => ctl.close())
-  const truth = () => readFileSync(gt, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as unknown)
-  return { run, ctl, setNow: (t) => { now = t }, truth }
+  const truth = () =>
+    readFileSync(gt, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as unknown)
+  return {
+    run,
+    ctl,
+    setNow: (t) => {
+      now = t
+    },
+    truth,
+  }
 }
 
-const post = (url: string, body: unknown) => fetch(`${url}/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) })
+const post = (url: string, body: unknown) =>
+  fetch(`${url}/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) })
 
 describe('fault control endpoint', () => {
   it('lists, injects (the fault acts on the device), and ends faults', async () => {
     const { run, ctl, setNow, truth } = await setup()
     expect(ctl.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     const listed = await (await fetch(`${ctl.url}/faults`)).json()
-    expect(listed).toEqual([{ id: 1, device: 'ent/site/kiln/fan', kind: 'spike', start: MONDAY_10H - 3_600_000, end: MONDAY_10H - 1_800_000, parameters: { deltaKw: 50 } }])
+    expect(listed).toEqual([
+      { id: 1, device: 'ent/site/kiln/fan', kind: 'spike', start: MONDAY_10H - 3_600_000, end: MONDAY_10H - 1_800_000, parameters: { deltaKw: 50 } },
+    ])
 
     const fan = run.meters.find((m) => m.key === 'ent/site/kiln/fan')!
     const before = fan.tick().values.active_power_kw

@@ -70,7 +70,10 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
  *   409 when it already ended or has not started.
  * Other paths 404, other methods 405.
  */
-export async function startFaultControl(run: Pick<RunningScenario, 'clock' | 'faults' | 'injectFault' | 'endFault'>, options: FaultControlOptions = {}): Promise<FaultControl> {
+export async function startFaultControl(
+  run: Pick<RunningScenario, 'clock' | 'faults' | 'injectFault' | 'endFault'>,
+  options: FaultControlOptions = {},
+): Promise<FaultControl> {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://control').pathname.replace(/\/+$/, '')
     if (path === '/faults') {
@@ -83,7 +86,8 @@ export async function startFaultControl(run: Pick<RunningScenario, 'clock' | 'fa
       } catch (cause) {
         throw new HttpError(400, `body is not JSON: ${(cause as Error).message}`, [{ path: '/', message: 'not JSON' }])
       }
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'body must be a JSON object (one fault)', [{ path: '/', message: 'must be an object' }])
+      if (typeof body !== 'object' || body === null || Array.isArray(body))
+        throw new HttpError(400, 'body must be a JSON object (one fault)', [{ path: '/', message: 'must be an object' }])
       const spec = { ...(body as Record<string, unknown>) }
       if (spec.start === undefined) spec.start = run.clock()
       let record: FaultRecord

@@ -18,13 +18,34 @@ const H = HOUR_MS
 
 function lineScenario(faults: FaultInput[] = []): Scenario {
   return parseScenario({
-    name: 'line', seed: 5,
-    enterprises: [{ id: 'ent', sites: [{ id: 'site', lines: [{
-      id: 'kiln', loadShape: 'continuous', ratedKw: 2000, idleFraction: 0.1, lossFraction: 0.04,
-      product: { id: 'clinker', unit: 't', benchmark: 'clinker-electricity', secTarget: 'compliant' }, productionDevice: 'dcs',
-      mainMeter: { id: 'main', profile: 'acrel-adl400-primary' },
-      subMeters: [{ id: 'mill', share: 0.56, profile: 'chint-dtsu666' }, { id: 'fan', share: 0.4, profile: 'eastron-sdm630' }],
-    }] }] }],
+    name: 'line',
+    seed: 5,
+    enterprises: [
+      {
+        id: 'ent',
+        sites: [
+          {
+            id: 'site',
+            lines: [
+              {
+                id: 'kiln',
+                loadShape: 'continuous',
+                ratedKw: 2000,
+                idleFraction: 0.1,
+                lossFraction: 0.04,
+                product: { id: 'clinker', unit: 't', benchmark: 'clinker-electricity', secTarget: 'compliant' },
+                productionDevice: 'dcs',
+                mainMeter: { id: 'main', profile: 'acrel-adl400-primary' },
+                subMeters: [
+                  { id: 'mill', share: 0.56, profile: 'chint-dtsu666' },
+                  { id: 'fan', share: 0.4, profile: 'eastron-sdm630' },
+                ],
+              },
+            ],
+          },
+        ],
+      },
+    ],
     faults,
   })
 }
@@ -59,7 +80,10 @@ async function twin(faults: FaultInput[] = [], start = T0): Promise<Twin> {
   const healthy = await startScenario(lineScenario(), { clock: () => now.t, updateIntervalMs: 0 })
   runs.push(faulty, healthy)
   return {
-    now, faulty, healthy, truthFile,
+    now,
+    faulty,
+    healthy,
+    truthFile,
     advanceTo(t) {
       while (now.t < t) {
         now.t = Math.min(t, now.t + 60_000)
@@ -115,7 +139,8 @@ describe('load faults change the physics', () => {
     const mainDelta = (await adlKw(tw.meter(tw.faulty, 'main'))) - (await adlKw(tw.meter(tw.healthy, 'main')))
     expect(mainDelta).toBeCloseTo(1500 + fanDelta / 1000, 1) // spike on the main = unmetered load
     const millAt = async () => {
-      const dtsu = async (run: RunningScenario) => (await (await connect(tw.meter(run, 'mill'))).readHoldingRegisters(0x2012, 2)).buffer.readFloatBE(0) * 0.1 / 1000
+      const dtsu = async (run: RunningScenario) =>
+        ((await (await connect(tw.meter(run, 'mill'))).readHoldingRegisters(0x2012, 2)).buffer.readFloatBE(0) * 0.1) / 1000
       return (await dtsu(tw.faulty)) - (await dtsu(tw.healthy))
     }
     expect(await millAt()).toBeCloseTo(0, 2) // 13:01: day
@@ -131,7 +156,10 @@ describe('measurement faults change what is served', () => {
     const tw = await twin([{ device: 'ent/site/kiln/fan', kind: 'offline', start: T0 + H, end: T0 + 2 * H }])
     tw.advanceTo(T0 + 1.5 * H)
     const c = await connect(tw.meter(tw.faulty, 'fan'), 300)
-    const err = await c.readInputRegisters(0x34, 2).then(() => undefined, (e: Error) => e)
+    const err = await c.readInputRegisters(0x34, 2).then(
+      () => undefined,
+      (e: Error) => e,
+    )
     expect(err?.message ?? '').toMatch(/timed out/i)
     expect(await adlKw(tw.meter(tw.faulty, 'main'))).toBeGreaterThan(1000)
     tw.advanceTo(T0 + 2 * H)
@@ -190,9 +218,21 @@ describe('ground truth and injection', () => {
     const tw = await twin([{ device: 'ent/site/kiln/fan', kind: 'step', start: '2026-01-05T11:00:00+08:00', end: '2026-01-05T12:00:00+08:00', deltaKw: 300 }])
     const rec = tw.faulty.injectFault({ device: 'ent/site/kiln/mill', kind: 'stuck', start: T0 + 2 * H })
     expect(rec.id).toBe(2)
-    const lines = readFileSync(tw.truthFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+    const lines = readFileSync(tw.truthFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
     expect(lines).toEqual([
-      { id: 1, device: 'ent/site/kiln/fan', kind: 'step', start: T0 + H, end: T0 + 2 * H, parameters: { deltaKw: 300 }, startIso: '2026-01-05T03:00:00.000Z', endIso: '2026-01-05T04:00:00.000Z' },
+      {
+        id: 1,
+        device: 'ent/site/kiln/fan',
+        kind: 'step',
+        start: T0 + H,
+        end: T0 + 2 * H,
+        parameters: { deltaKw: 300 },
+        startIso: '2026-01-05T03:00:00.000Z',
+        endIso: '2026-01-05T04:00:00.000Z',
+      },
       { id: 2, device: 'ent/site/kiln/mill', kind: 'stuck', start: T0 + 2 * H, end: null, parameters: {}, startIso: '2026-01-05T04:00:00.000Z', endIso: null },
     ])
     let err: unknown

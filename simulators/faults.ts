@@ -8,7 +8,6 @@ import { hashString, mixSeed, mulberry32 } from './prng.ts'
 import { FaultSchema, instantMs, type FaultInput, type FaultKind, type FaultSpec } from './scenario/schema.ts'
 import { DAY_MS, MINUTE_MS } from '../core/duration.ts'
 
-
 export interface PresenterOptions {
   /**
    * The device's counters were resumed at this instant (epoch ms) from a reading that already shows
@@ -92,7 +91,9 @@ export class FaultBook {
     const need = needs[filled.kind]
     if (need && filled[need] === undefined) problems.push({ path: `/${need}`, message: `required for ${filled.kind}` })
     if (problems.length > 0) {
-      throw new PlantWattError('SIM_ERR_FAULT', `fault ${filled.kind} on ${filled.device}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { details: problems })
+      throw new PlantWattError('SIM_ERR_FAULT', `fault ${filled.kind} on ${filled.device}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, {
+        details: problems,
+      })
     }
     const parameters: Record<string, number | string> = {}
     if (need) parameters[need] = filled[need] as number
@@ -114,8 +115,10 @@ export class FaultBook {
     const i = this.faults.findIndex((f) => f.id === id)
     const f = this.faults[i]
     if (!f) throw new PlantWattError('SIM_ERR_FAULT_NOT_FOUND', `no fault ${id}`)
-    if (f.end !== null && f.end <= at) throw new PlantWattError('SIM_ERR_FAULT_STATE', `fault ${id} (${f.kind} on ${f.device}) already ended at ${new Date(f.end).toISOString()}`)
-    if (!(at > f.start)) throw new PlantWattError('SIM_ERR_FAULT_STATE', `fault ${id} (${f.kind} on ${f.device}) has not started yet (starts ${new Date(f.start).toISOString()})`)
+    if (f.end !== null && f.end <= at)
+      throw new PlantWattError('SIM_ERR_FAULT_STATE', `fault ${id} (${f.kind} on ${f.device}) already ended at ${new Date(f.end).toISOString()}`)
+    if (!(at > f.start))
+      throw new PlantWattError('SIM_ERR_FAULT_STATE', `fault ${id} (${f.kind} on ${f.device}) has not started yet (starts ${new Date(f.start).toISOString()})`)
     const record: FaultRecord = Object.freeze({ ...f, end: at })
     this.faults[i] = record
     if (this.opts.groundTruthFile) writeFileSync(this.opts.groundTruthFile, this.faults.map((r) => `${JSON.stringify(groundTruthLine(r))}\n`).join(''))
@@ -138,7 +141,7 @@ export class FaultBook {
       if (f.kind === 'step' || f.kind === 'spike') kw += p.deltaKw as number
       else if (f.kind === 'drift') kw += ((p.kwPerDay as number) * (t - f.start)) / DAY_MS
       else if (f.kind === 'standby') {
-        const local = (((t + this.offsetAt(t)) % DAY_MS) + DAY_MS) % DAY_MS / MINUTE_MS
+        const local = ((((t + this.offsetAt(t)) % DAY_MS) + DAY_MS) % DAY_MS) / MINUTE_MS
         const from = minutesOf(p.nightStart as string)
         const to = minutesOf(p.nightEnd as string)
         const night = from <= to ? local >= from && local < to : local >= from || local < to
@@ -206,8 +209,13 @@ export class FaultBook {
         if (!this.faults.some((f) => f.device === device)) return reading
         // Canonical and extra names never overlap, so one presenter sees the device whole.
         const shown = present({ ...reading.values, ...reading.extra }, t)
-        const pick = <K extends string>(keys: readonly K[]): Record<K, number> => Object.fromEntries(keys.map((k) => [k, shown[k] as number])) as Record<K, number>
-        return { ts: reading.ts, values: pick(Object.keys(reading.values) as (keyof MeterReading['values'])[]), extra: pick(Object.keys(reading.extra) as (keyof MeterReading['extra'])[]) }
+        const pick = <K extends string>(keys: readonly K[]): Record<K, number> =>
+          Object.fromEntries(keys.map((k) => [k, shown[k] as number])) as Record<K, number>
+        return {
+          ts: reading.ts,
+          values: pick(Object.keys(reading.values) as (keyof MeterReading['values'])[]),
+          extra: pick(Object.keys(reading.extra) as (keyof MeterReading['extra'])[]),
+        }
       },
       online: (t) => this.online(device, t),
       clockOffsetMs: (t) => this.clockOffsetMs(device, t),
@@ -215,4 +223,11 @@ export class FaultBook {
   }
 }
 
-const METER_COUNTERS = ['energy_import_kwh', 'energy_export_kwh', 'energy_total_kwh', 'reactive_energy_import_kvarh', 'reactive_energy_export_kvarh', 'reactive_energy_total_kvarh'] as const
+const METER_COUNTERS = [
+  'energy_import_kwh',
+  'energy_export_kwh',
+  'energy_total_kwh',
+  'reactive_energy_import_kvarh',
+  'reactive_energy_export_kvarh',
+  'reactive_energy_total_kvarh',
+] as const

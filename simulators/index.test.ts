@@ -58,7 +58,10 @@ describe('simulation config', () => {
 
   it('accepts the sample config', () => {
     const cfg = loadConfigFile(SimConfigSchema, fileURLToPath(new URL('./sim.example.yaml', import.meta.url)))
-    expect(cfg.meters.map((m) => [m.id, m.port, m.unitId])).toEqual([['line1-main', 5020, 1], ['line1-furnace', 5020, 2]])
+    expect(cfg.meters.map((m) => [m.id, m.port, m.unitId])).toEqual([
+      ['line1-main', 5020, 1],
+      ['line1-furnace', 5020, 2],
+    ])
   })
 })
 
@@ -71,10 +74,15 @@ describe('startSimulation', () => {
 
   it('starts meters on free ports, each with its own seed, and closes them all', async () => {
     sim = await startSimulation(
-      { seed: 4, timezone: 'Asia/Shanghai', updateIntervalMs: 0, meters: [
-        { id: 'a', profile: 'eastron-sdm630', host: '127.0.0.1', port: 0, unitId: 1, ratedKw: 500, startEnergyKwh: 0 },
-        { id: 'b', profile: 'eastron-sdm630', host: '127.0.0.1', port: 0, unitId: 3, ratedKw: 500, startEnergyKwh: 0 },
-      ] },
+      {
+        seed: 4,
+        timezone: 'Asia/Shanghai',
+        updateIntervalMs: 0,
+        meters: [
+          { id: 'a', profile: 'eastron-sdm630', host: '127.0.0.1', port: 0, unitId: 1, ratedKw: 500, startEnergyKwh: 0 },
+          { id: 'b', profile: 'eastron-sdm630', host: '127.0.0.1', port: 0, unitId: 3, ratedKw: 500, startEnergyKwh: 0 },
+        ],
+      },
       { clock: () => NOW },
     )
     const [a, b] = sim.meters
@@ -98,10 +106,15 @@ describe('startSimulation', () => {
   it('serves meters that share a port by unit id', async () => {
     const port = await freePort()
     sim = await startSimulation(
-      { seed: 1, timezone: 'Asia/Shanghai', updateIntervalMs: 0, meters: [
-        { id: 'small', profile: 'eastron-sdm630', host: '127.0.0.1', port, unitId: 1, ratedKw: 10, startEnergyKwh: 0 },
-        { id: 'big', profile: 'eastron-sdm630', host: '127.0.0.1', port, unitId: 2, ratedKw: 1000, startEnergyKwh: 0 },
-      ] },
+      {
+        seed: 1,
+        timezone: 'Asia/Shanghai',
+        updateIntervalMs: 0,
+        meters: [
+          { id: 'small', profile: 'eastron-sdm630', host: '127.0.0.1', port, unitId: 1, ratedKw: 10, startEnergyKwh: 0 },
+          { id: 'big', profile: 'eastron-sdm630', host: '127.0.0.1', port, unitId: 2, ratedKw: 1000, startEnergyKwh: 0 },
+        ],
+      },
       { clock: () => NOW },
     )
     expect(sim.meters.map((m) => m.port)).toEqual([port, port])
@@ -114,7 +127,16 @@ describe('startSimulation', () => {
   it('refuses duplicate ids and a unit id used twice on one port', async () => {
     const m = { profile: 'eastron-sdm630' as const, host: '127.0.0.1', port: 0, unitId: 1, ratedKw: 5, startEnergyKwh: 0 }
     const base = { seed: 1, timezone: 'Asia/Shanghai', updateIntervalMs: 0 }
-    for (const meters of [[{ ...m, id: 'x' }, { ...m, id: 'x' }], [{ ...m, id: 'x', port: 5999 }, { ...m, id: 'y', port: 5999 }]]) {
+    for (const meters of [
+      [
+        { ...m, id: 'x' },
+        { ...m, id: 'x' },
+      ],
+      [
+        { ...m, id: 'x', port: 5999 },
+        { ...m, id: 'y', port: 5999 },
+      ],
+    ]) {
       let err: unknown
       try {
         sim = await startSimulation({ ...base, meters })
@@ -132,10 +154,15 @@ describe('startSimulation', () => {
     const free = await freePort()
     let err: unknown
     try {
-      sim = await startSimulation({ seed: 1, timezone: 'Asia/Shanghai', updateIntervalMs: 0, meters: [
-        { id: 'ok', profile: 'eastron-sdm630', host: '127.0.0.1', port: free, unitId: 1, ratedKw: 5, startEnergyKwh: 0 },
-        { id: 'clash', profile: 'eastron-sdm630', host: '127.0.0.1', port: busy, unitId: 1, ratedKw: 5, startEnergyKwh: 0 },
-      ] })
+      sim = await startSimulation({
+        seed: 1,
+        timezone: 'Asia/Shanghai',
+        updateIntervalMs: 0,
+        meters: [
+          { id: 'ok', profile: 'eastron-sdm630', host: '127.0.0.1', port: free, unitId: 1, ratedKw: 5, startEnergyKwh: 0 },
+          { id: 'clash', profile: 'eastron-sdm630', host: '127.0.0.1', port: busy, unitId: 1, ratedKw: 5, startEnergyKwh: 0 },
+        ],
+      })
     } catch (e) {
       err = e
     } finally {

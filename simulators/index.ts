@@ -72,7 +72,10 @@ export async function startSimulation(config: SimConfig, options: SimulationOpti
   for (const group of groups.values()) {
     let running: RunningMeter[]
     try {
-      running = await serveMeters({ host: group.host, port: group.port }, group.members.map(({ device }) => ({ device, updateIntervalMs: cfg.updateIntervalMs })))
+      running = await serveMeters(
+        { host: group.host, port: group.port },
+        group.members.map(({ device }) => ({ device, updateIntervalMs: cfg.updateIntervalMs })),
+      )
     } catch (cause) {
       await close()
       throw new PlantWattError('SIM_ERR_LISTEN', `meters ${group.members.map((g) => g.id).join(', ')}: ${(cause as Error).message}`, { cause })
@@ -96,10 +99,24 @@ export { startModbusRtuServer, type ModbusRtuServer, type ModbusRtuServerOptions
 export { BENCHMARKS, gradeSec, secTargetKwhPerUnit, type BenchmarkId, type SecGrade } from './scenario/benchmarks.ts'
 export { backfillScenario, type BackfillOptions, type BackfillResult } from './scenario/backfill.ts'
 export { prepareScenarioHistory, type PreparedHistory, type PrepareHistoryOptions } from './scenario/history.ts'
-export { readScenarioCounters, SCENARIO_COUNTERS, type ScenarioCounterQuantity, type ScenarioCounters, type ScenarioCounterValues, type StoredCounters } from './scenario/counters.ts'
+export {
+  readScenarioCounters,
+  SCENARIO_COUNTERS,
+  type ScenarioCounterQuantity,
+  type ScenarioCounters,
+  type ScenarioCounterValues,
+  type StoredCounters,
+} from './scenario/counters.ts'
 export { counterStartKwh, servedCounterKwh, METER_COUNTERS, type MeterCounter } from './meters/counters.ts'
 export { buildScenarioModel, scenarioPlantModel, type ScenarioMeter, type ScenarioModel, type ScenarioProduction } from './scenario/model.ts'
-export { startScenario, type RunningScenario, type ScenarioCounter, type ScenarioMeterEndpoint, type ScenarioPlcEndpoint, type ScenarioRunOptions } from './scenario/run.ts'
+export {
+  startScenario,
+  type RunningScenario,
+  type ScenarioCounter,
+  type ScenarioMeterEndpoint,
+  type ScenarioPlcEndpoint,
+  type ScenarioRunOptions,
+} from './scenario/run.ts'
 export { createLinePlcDevice, LINE_PLC_PROFILES, LINE_PLC_REGISTERS, type LinePlcDevice, type LinePlcOptions, type LinePlcProfileId } from './plc.ts'
 export { startFaultControl, type FaultControl, type FaultControlOptions } from './control.ts'
 export { FAULT_KINDS, loadScenario, parseScenario, ScenarioSchema, type FaultInput, type FaultKind, type FaultSpec, type Scenario } from './scenario/schema.ts'

@@ -9,7 +9,9 @@ const CSV_PATH = fileURLToPath(new URL('../../shared/data/uci-steel-industry-ene
 
 function readCsv(): string {
   if (!existsSync(CSV_PATH)) {
-    throw new Error(`${CSV_PATH} is missing: the load-shape test needs the UCI steel CSV in ../shared/data beside the repository (see simulators/data/README.md)`)
+    throw new Error(
+      `${CSV_PATH} is missing: the load-shape test needs the UCI steel CSV in ../shared/data beside the repository (see simulators/data/README.md)`,
+    )
   }
   return readFileSync(CSV_PATH, 'utf8')
 }

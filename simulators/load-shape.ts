@@ -11,8 +11,16 @@ export const LoadShapeSchema = Type.Object({
   source: Type.Object({ doi: Type.String(), licence: Type.String() }),
   slotMinutes: Type.Literal(15, { description: 'length of a slot, minutes' }),
   peakMeanKw: Type.Number({ exclusiveMinimum: 0, description: 'the slot mean that power 1.0 stands for, kW (source plant)' }),
-  power: Type.Array(Type.Number({ minimum: 0, maximum: 1 }), { minItems: SLOTS_PER_WEEK, maxItems: SLOTS_PER_WEEK, description: 'mean power per slot of the week / peak slot mean; slot 0 = Monday 00:00' }),
-  powerFactor: Type.Array(Type.Number({ minimum: 0, maximum: 1 }), { minItems: SLOTS_PER_WEEK, maxItems: SLOTS_PER_WEEK, description: 'aggregate lagging power factor per slot' }),
+  power: Type.Array(Type.Number({ minimum: 0, maximum: 1 }), {
+    minItems: SLOTS_PER_WEEK,
+    maxItems: SLOTS_PER_WEEK,
+    description: 'mean power per slot of the week / peak slot mean; slot 0 = Monday 00:00',
+  }),
+  powerFactor: Type.Array(Type.Number({ minimum: 0, maximum: 1 }), {
+    minItems: SLOTS_PER_WEEK,
+    maxItems: SLOTS_PER_WEEK,
+    description: 'aggregate lagging power factor per slot',
+  }),
 })
 export type LoadShape = Type.Static<typeof LoadShapeSchema>
 

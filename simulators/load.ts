@@ -7,23 +7,44 @@ import { DEFAULT_TIMEZONE } from '../core/windows.ts'
 
 /** Canonical quantities (core/quantities.ts) a three-phase meter simulator reports. */
 export const METER_QUANTITIES = [
-  'voltage_l1_v', 'voltage_l2_v', 'voltage_l3_v',
-  'voltage_l12_v', 'voltage_l23_v', 'voltage_l31_v',
-  'current_l1_a', 'current_l2_a', 'current_l3_a',
-  'active_power_kw', 'active_power_l1_kw', 'active_power_l2_kw', 'active_power_l3_kw',
-  'reactive_power_kvar', 'apparent_power_kva',
-  'power_factor', 'power_factor_l1', 'power_factor_l2', 'power_factor_l3',
+  'voltage_l1_v',
+  'voltage_l2_v',
+  'voltage_l3_v',
+  'voltage_l12_v',
+  'voltage_l23_v',
+  'voltage_l31_v',
+  'current_l1_a',
+  'current_l2_a',
+  'current_l3_a',
+  'active_power_kw',
+  'active_power_l1_kw',
+  'active_power_l2_kw',
+  'active_power_l3_kw',
+  'reactive_power_kvar',
+  'apparent_power_kva',
+  'power_factor',
+  'power_factor_l1',
+  'power_factor_l2',
+  'power_factor_l3',
   'frequency_hz',
-  'energy_import_kwh', 'energy_export_kwh', 'energy_total_kwh',
+  'energy_import_kwh',
+  'energy_export_kwh',
+  'energy_total_kwh',
 ] as const satisfies readonly Quantity[]
 export type MeterQuantity = (typeof METER_QUANTITIES)[number]
 
 /** Values meters also serve that have no canonical name (yet). */
 export const METER_EXTRA_QUANTITIES = [
-  'apparent_power_l1_kva', 'apparent_power_l2_kva', 'apparent_power_l3_kva',
-  'reactive_power_l1_kvar', 'reactive_power_l2_kvar', 'reactive_power_l3_kvar',
+  'apparent_power_l1_kva',
+  'apparent_power_l2_kva',
+  'apparent_power_l3_kva',
+  'reactive_power_l1_kvar',
+  'reactive_power_l2_kvar',
+  'reactive_power_l3_kvar',
   'current_n_a',
-  'reactive_energy_import_kvarh', 'reactive_energy_export_kvarh', 'reactive_energy_total_kvarh',
+  'reactive_energy_import_kvarh',
+  'reactive_energy_export_kvarh',
+  'reactive_energy_total_kvarh',
 ] as const
 export type MeterExtraQuantity = (typeof METER_EXTRA_QUANTITIES)[number]
 
@@ -57,7 +78,15 @@ export interface LoadModelOptions {
 }
 
 /** Instantaneous electrical values at time t (no counters). */
-export type Instantaneous = Omit<Record<MeterQuantity | MeterExtraQuantity, number>, 'energy_import_kwh' | 'energy_export_kwh' | 'energy_total_kwh' | 'reactive_energy_import_kvarh' | 'reactive_energy_export_kvarh' | 'reactive_energy_total_kvarh'>
+export type Instantaneous = Omit<
+  Record<MeterQuantity | MeterExtraQuantity, number>,
+  | 'energy_import_kwh'
+  | 'energy_export_kwh'
+  | 'energy_total_kwh'
+  | 'reactive_energy_import_kvarh'
+  | 'reactive_energy_export_kvarh'
+  | 'reactive_energy_total_kvarh'
+>
 
 export interface LoadModel {
   readonly ratedKw: number
@@ -78,7 +107,16 @@ const CH = { powerFast: 1, powerSlow: 2, v1: 3, v2: 4, v3: 5, hz: 6, pf: 7 } as 
 export function createOffsetFn(timeZone: string): (t: number) => number {
   let fmt: Intl.DateTimeFormat
   try {
-    fmt = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' })
+    fmt = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    })
   } catch (cause) {
     throw new PlantWattError('SIM_ERR_CONFIG', `unknown time zone ${JSON.stringify(timeZone)}`, { cause })
   }
@@ -141,16 +179,32 @@ export function createLoadModel(options: LoadModelOptions): LoadModel {
     const ll = (a: number, b: number): number => Math.sqrt(a * a + b * b + a * b)
     const sKva = 3 * sPhaseKva
     return {
-      voltage_l1_v: v1, voltage_l2_v: v2, voltage_l3_v: v3,
-      voltage_l12_v: ll(v1, v2), voltage_l23_v: ll(v2, v3), voltage_l31_v: ll(v3, v1),
-      current_l1_a: i1, current_l2_a: i2, current_l3_a: i3,
+      voltage_l1_v: v1,
+      voltage_l2_v: v2,
+      voltage_l3_v: v3,
+      voltage_l12_v: ll(v1, v2),
+      voltage_l23_v: ll(v2, v3),
+      voltage_l31_v: ll(v3, v1),
+      current_l1_a: i1,
+      current_l2_a: i2,
+      current_l3_a: i3,
       current_n_a: Math.sqrt(Math.max(0, i1 * i1 + i2 * i2 + i3 * i3 - i1 * i2 - i2 * i3 - i3 * i1)),
-      active_power_kw: pKw, active_power_l1_kw: pPhaseKw, active_power_l2_kw: pPhaseKw, active_power_l3_kw: pPhaseKw,
+      active_power_kw: pKw,
+      active_power_l1_kw: pPhaseKw,
+      active_power_l2_kw: pPhaseKw,
+      active_power_l3_kw: pPhaseKw,
       apparent_power_kva: sKva,
-      apparent_power_l1_kva: sPhaseKva, apparent_power_l2_kva: sPhaseKva, apparent_power_l3_kva: sPhaseKva,
+      apparent_power_l1_kva: sPhaseKva,
+      apparent_power_l2_kva: sPhaseKva,
+      apparent_power_l3_kva: sPhaseKva,
       reactive_power_kvar: 3 * qPhaseKvar,
-      reactive_power_l1_kvar: qPhaseKvar, reactive_power_l2_kvar: qPhaseKvar, reactive_power_l3_kvar: qPhaseKvar,
-      power_factor: pf, power_factor_l1: pf, power_factor_l2: pf, power_factor_l3: pf,
+      reactive_power_l1_kvar: qPhaseKvar,
+      reactive_power_l2_kvar: qPhaseKvar,
+      reactive_power_l3_kvar: qPhaseKvar,
+      power_factor: pf,
+      power_factor_l1: pf,
+      power_factor_l2: pf,
+      power_factor_l3: pf,
       frequency_hz: hz,
     }
   }
@@ -194,17 +248,29 @@ export function createMeterModel(options: MeterModelOptions): MeterModel {
       }
       if (!last || t >= last.ts) last = { ts: t, pKw: now.active_power_kw, qKvar: now.reactive_power_kvar }
       const {
-        apparent_power_l1_kva, apparent_power_l2_kva, apparent_power_l3_kva,
-        reactive_power_l1_kvar, reactive_power_l2_kvar, reactive_power_l3_kvar, current_n_a,
+        apparent_power_l1_kva,
+        apparent_power_l2_kva,
+        apparent_power_l3_kva,
+        reactive_power_l1_kvar,
+        reactive_power_l2_kvar,
+        reactive_power_l3_kvar,
+        current_n_a,
         ...canonical
       } = now
       return {
         ts: t,
         values: { ...canonical, energy_import_kwh: importKwh, energy_export_kwh: exportKwh, energy_total_kwh: importKwh + exportKwh },
         extra: {
-          apparent_power_l1_kva, apparent_power_l2_kva, apparent_power_l3_kva,
-          reactive_power_l1_kvar, reactive_power_l2_kvar, reactive_power_l3_kvar, current_n_a,
-          reactive_energy_import_kvarh: importKvarh, reactive_energy_export_kvarh: 0, reactive_energy_total_kvarh: importKvarh,
+          apparent_power_l1_kva,
+          apparent_power_l2_kva,
+          apparent_power_l3_kva,
+          reactive_power_l1_kvar,
+          reactive_power_l2_kvar,
+          reactive_power_l3_kvar,
+          current_n_a,
+          reactive_energy_import_kvarh: importKvarh,
+          reactive_energy_export_kvarh: 0,
+          reactive_energy_total_kvarh: importKvarh,
         },
       }
     },

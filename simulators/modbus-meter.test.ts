@@ -100,7 +100,11 @@ describe('SDM630 meter simulator over Modbus TCP', () => {
       const s = (await inputFloats(client, 0x38, 2)).readFloatBE(0)
       const qpf = await inputFloats(client, 0x3c, 4)
       const pf = qpf.readFloatBE(4)
-      for (const [u, i] of [[0x00, 0x06], [0x02, 0x08], [0x04, 0x0a]] as const) {
+      for (const [u, i] of [
+        [0x00, 0x06],
+        [0x02, 0x08],
+        [0x04, 0x0a],
+      ] as const) {
         const expected = 3 * a.readFloatBE(u * 2) * a.readFloatBE(i * 2) * pf
         expect(Math.abs(expected - p) / p).toBeLessThan(0.01)
       }

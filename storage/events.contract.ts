@@ -56,7 +56,10 @@ export function describeEventLogContract(name: string, factory: () => Promise<Ev
       await log.append([ev(T0, 'd1', 'acknowledged', { user: 'li.wei' })])
       const got = await log.query({ kind: 'alert_event' })
       expect(got.map((e) => [e.tags.event, e.fields.value, e.fields.user])).toEqual(
-        expect.arrayContaining([['opened', 420, ''], ['acknowledged', 410.5, 'li.wei']]),
+        expect.arrayContaining([
+          ['opened', 420, ''],
+          ['acknowledged', 410.5, 'li.wei'],
+        ]),
       )
       expect(got).toHaveLength(2)
     })
@@ -88,10 +91,7 @@ export function describeEventLogContract(name: string, factory: () => Promise<Ev
     })
 
     it('rejects an invalid batch whole with STORAGE_ERR_INVALID_POINT', async () => {
-      const bad: StoredEvent[] = [
-        { ...ev(T0, 'd1', 'opened') },
-        { ...ev(T0 + MIN, 'd1', 'opened'), tags: { ...SCOPE, device: '' } },
-      ]
+      const bad: StoredEvent[] = [{ ...ev(T0, 'd1', 'opened') }, { ...ev(T0 + MIN, 'd1', 'opened'), tags: { ...SCOPE, device: '' } }]
       const err = await log.append(bad).catch((e: unknown) => e)
       expect(isPlantWattError(err, 'STORAGE_ERR_INVALID_POINT')).toBe(true)
       for (const e of [

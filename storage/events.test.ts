@@ -21,7 +21,10 @@ describeEventLogContract('memory', async () => ({ log: new MemoryEventLog(), cle
 
 describeEventLogContract('embedded', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pw-events-'))
-  return { log: await openEventLog({ backend: 'embedded', path: join(dir, 'plantwatt.db') }), cleanup: async () => rmSync(dir, { recursive: true, force: true }) }
+  return {
+    log: await openEventLog({ backend: 'embedded', path: join(dir, 'plantwatt.db') }),
+    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+  }
 })
 
 describeEventLogContract('influxdb', async () => {
@@ -44,7 +47,9 @@ describe('embedded event log', () => {
       const writer = await openEventLog({ backend: 'embedded', path })
       const reader = await openEventLog({ backend: 'embedded', path })
       await writer.append([{ kind: 'alert_event', ts: 2_000, tags: { device: 'd' }, fields: { alert_id: 'a1', value: 7 } }])
-      expect(await reader.query({ kind: 'alert_event' })).toEqual([{ kind: 'alert_event', ts: 2_000, tags: { device: 'd' }, fields: { alert_id: 'a1', value: 7 } }])
+      expect(await reader.query({ kind: 'alert_event' })).toEqual([
+        { kind: 'alert_event', ts: 2_000, tags: { device: 'd' }, fields: { alert_id: 'a1', value: 7 } },
+      ])
       expect((await store.latest({ measurement: 'telemetry' }))[0]?.value).toBe(5)
       await Promise.all([writer.close(), reader.close(), store.close()])
     } finally {
@@ -53,7 +58,9 @@ describe('embedded event log', () => {
   })
 
   it('reports an unreachable influxd as STORAGE_ERR_UNAVAILABLE', async () => {
-    const err = await openEventLog({ backend: 'influxdb', url: 'http://127.0.0.1:9', database: 'x', createDatabase: true, timeoutMs: 2000 }).catch((e: unknown) => e)
+    const err = await openEventLog({ backend: 'influxdb', url: 'http://127.0.0.1:9', database: 'x', createDatabase: true, timeoutMs: 2000 }).catch(
+      (e: unknown) => e,
+    )
     expect((err as { code?: string }).code).toBe('STORAGE_ERR_UNAVAILABLE')
   })
 })

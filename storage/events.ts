@@ -47,7 +47,10 @@ export interface EventLog {
 
 /** Canonical identity of an event: kind, sorted tags, ts. */
 export function eventIdentity(e: Pick<StoredEvent, 'kind' | 'tags' | 'ts'>): string {
-  const tags = Object.keys(e.tags).sort().map((k) => `${k}=${e.tags[k] ?? ''}`).join(',')
+  const tags = Object.keys(e.tags)
+    .sort()
+    .map((k) => `${k}=${e.tags[k] ?? ''}`)
+    .join(',')
   return `${e.kind}|${tags}|${e.ts}`
 }
 

@@ -131,7 +131,10 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         const d1 = { ...BASE, device: 'd 1,x=y' }
         const d2 = { ...BASE, device: 'd2' }
         const written = blocks([
-          [d1, ` { "samples" : [ {"values": { "active_power_kw" : 412.50 , "frequency_hz":49.95 }, "ts": ${T0} }, {"ts":${T0 + S},"values":{ }} ], "seq": 7 } `],
+          [
+            d1,
+            ` { "samples" : [ {"values": { "active_power_kw" : 412.50 , "frequency_hz":49.95 }, "ts": ${T0} }, {"ts":${T0 + S},"values":{ }} ], "seq": 7 } `,
+          ],
           [d1, `{"seq":8,"samples":[{"ts":${T0 + 2 * S},"values":{"active_power_kw":-3,"frequency_hz":50}}]}`],
           [d2, `{"seq":1,"samples":[{"ts":${T0},"values":{"gas_m3":1000.0600000000001}}]}`],
         ])
@@ -391,7 +394,11 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
       })
 
       it('1y: calendar years', async () => {
-        await store.write([pt('d1', utc('2023-06-01T00:00:00Z'), { p: 1 }), pt('d1', utc('2023-12-31T16:00:00Z'), { p: 2 }), pt('d1', utc('2024-05-01T00:00:00Z'), { p: 4 })])
+        await store.write([
+          pt('d1', utc('2023-06-01T00:00:00Z'), { p: 1 }),
+          pt('d1', utc('2023-12-31T16:00:00Z'), { p: 2 }),
+          pt('d1', utc('2024-05-01T00:00:00Z'), { p: 4 }),
+        ])
         const rows = await agg({ start: utc('2023-01-01T00:00:00Z'), stop: utc('2025-01-01T00:00:00Z'), every: '1y', fn: 'sum' })
         expect(windows(rows)).toEqual([
           ['2022-12-31T16:00:00.000Z', 1],
@@ -407,7 +414,13 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
 
       it('1d in America/New_York: the spring-forward day has 23 hours (2024-03-10)', async () => {
         await store.write(hourly('2024-03-09T05:00:00Z', '2024-03-12T04:00:00Z'))
-        const rows = await agg({ start: utc('2024-03-09T05:00:00Z'), stop: utc('2024-03-12T04:00:00Z'), every: '1d', fn: 'count', timezone: 'America/New_York' })
+        const rows = await agg({
+          start: utc('2024-03-09T05:00:00Z'),
+          stop: utc('2024-03-12T04:00:00Z'),
+          every: '1d',
+          fn: 'count',
+          timezone: 'America/New_York',
+        })
         expect(windows(rows)).toEqual([
           ['2024-03-09T05:00:00.000Z', 24],
           ['2024-03-10T05:00:00.000Z', 23],
@@ -417,7 +430,13 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
 
       it('1d in America/New_York: the fall-back day has 25 hours (2024-11-03)', async () => {
         await store.write(hourly('2024-11-02T04:00:00Z', '2024-11-05T05:00:00Z'))
-        const rows = await agg({ start: utc('2024-11-02T04:00:00Z'), stop: utc('2024-11-05T05:00:00Z'), every: '1d', fn: 'count', timezone: 'America/New_York' })
+        const rows = await agg({
+          start: utc('2024-11-02T04:00:00Z'),
+          stop: utc('2024-11-05T05:00:00Z'),
+          every: '1d',
+          fn: 'count',
+          timezone: 'America/New_York',
+        })
         expect(windows(rows)).toEqual([
           ['2024-11-02T04:00:00.000Z', 24],
           ['2024-11-03T04:00:00.000Z', 25],
@@ -440,7 +459,13 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
 
       it('1w in America/New_York: the week holding 2024-03-10 is 167 hours', async () => {
         await store.write(hourly('2024-03-04T05:00:00Z', '2024-03-18T04:00:00Z'))
-        const rows = await agg({ start: utc('2024-03-04T05:00:00Z'), stop: utc('2024-03-18T04:00:00Z'), every: '1w', fn: 'count', timezone: 'America/New_York' })
+        const rows = await agg({
+          start: utc('2024-03-04T05:00:00Z'),
+          stop: utc('2024-03-18T04:00:00Z'),
+          every: '1w',
+          fn: 'count',
+          timezone: 'America/New_York',
+        })
         expect(windows(rows)).toEqual([
           ['2024-03-04T05:00:00.000Z', 167], // Monday Mar 4 EST → Monday Mar 11 EDT
           ['2024-03-11T04:00:00.000Z', 168],
@@ -450,12 +475,7 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
 
     describe('latest', () => {
       beforeEach(async () => {
-        await store.write([
-          pt('d1', T0, { p: 1 }),
-          pt('d1', T0 + 60 * S, { p: 2 }),
-          pt('d1', T0 + 30 * S, { q: 5 }),
-          pt('d2', T0 + 10 * S, { p: 7 }),
-        ])
+        await store.write([pt('d1', T0, { p: 1 }), pt('d1', T0 + 60 * S, { p: 2 }), pt('d1', T0 + 30 * S, { q: 5 }), pt('d2', T0 + 10 * S, { p: 7 })])
       })
       const tags = (device: string): Record<string, string> => ({ ...BASE, device })
 
@@ -500,7 +520,13 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
           pt('d1', T0, { active_power_kw: 412.5, energy_import_kwh: 1834021.75, power_factor: 0.5 }),
           pt('d1', T0 + MIN, { active_power_kw: 400.25, energy_import_kwh: 1834028.5, power_factor: 0.75 }),
         ])
-        const rows = await store.aggregate({ measurement: M, fields: ['energy_import_kwh', 'active_power_kw', 'power_factor'], start: T0, stop: T0 + HOUR, fn: 'mean' })
+        const rows = await store.aggregate({
+          measurement: M,
+          fields: ['energy_import_kwh', 'active_power_kw', 'power_factor'],
+          start: T0,
+          stop: T0 + HOUR,
+          fn: 'mean',
+        })
         expect(rows.map((r) => [r.field, r.value])).toEqual([
           ['energy_import_kwh', 1834025.125],
           ['active_power_kw', 406.375],

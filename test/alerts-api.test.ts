@@ -91,7 +91,12 @@ afterAll(async () => {
 
 const get = (url: string, key: string) => app.inject({ method: 'GET', url, headers: { 'x-api-key': key } })
 const post = (url: string, key: string, body?: unknown) =>
-  app.inject({ method: 'POST', url, headers: { 'x-api-key': key, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { payload: JSON.stringify(body) }) })
+  app.inject({
+    method: 'POST',
+    url,
+    headers: { 'x-api-key': key, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+  })
 
 describe('GET /api/v1/alerts', () => {
   it('lists alerts newest first as flat rows, filtered by state, severity, scope and time', async () => {
@@ -103,7 +108,16 @@ describe('GET /api/v1/alerts', () => {
       ['main', 'pf-low', 'resolved'],
       ['pump', 'power-high', 'firing'],
     ])
-    expect(rows[1]).toMatchObject({ enterprise: 'acme', severity: 'critical', value: 0.95, threshold: 0.9, openedAt: NOW - 50 * MIN, resolvedAt: NOW - 40 * MIN, resolvedBy: '', acknowledgedAt: null })
+    expect(rows[1]).toMatchObject({
+      enterprise: 'acme',
+      severity: 'critical',
+      value: 0.95,
+      threshold: 0.9,
+      openedAt: NOW - 50 * MIN,
+      resolvedAt: NOW - 40 * MIN,
+      resolvedBy: '',
+      acknowledgedAt: null,
+    })
     expect(rows[2]?.messageZh).toBe('[告警] pump (l1)：active_power_kw = 150，超过上限 100')
     for (const r of rows) for (const v of Object.values(r)) expect(['string', 'number', 'boolean'].includes(typeof v) || v === null).toBe(true)
 

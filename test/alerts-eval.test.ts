@@ -14,9 +14,26 @@ const T = Date.UTC(2026, 0, 20)
 
 function alert(device: string, rule: string, ruleKind: Alert['ruleKind'], openedAt: number): Alert {
   const [enterprise, site, line, dev] = device.split('/') as [string, string, string, string]
-  return { id: `${openedAt.toString(36)}-${rule}`, rule, ruleKind, severity: 'warning', address: { enterprise, site, line, device: dev }, quantity: 'active_power_kw', state: 'firing', openedAt, value: 0 }
+  return {
+    id: `${openedAt.toString(36)}-${rule}`,
+    rule,
+    ruleKind,
+    severity: 'warning',
+    address: { enterprise, site, line, device: dev },
+    quantity: 'active_power_kw',
+    state: 'firing',
+    openedAt,
+    value: 0,
+  }
 }
-const fault = (id: number, device: string, kind: FaultRecord['kind'], start: number, end: number | null): FaultRecord => ({ id, device, kind, start, end, parameters: {} })
+const fault = (id: number, device: string, kind: FaultRecord['kind'], start: number, end: number | null): FaultRecord => ({
+  id,
+  device,
+  kind,
+  start,
+  end,
+  parameters: {},
+})
 
 describe('alert evaluation scoring', () => {
   it('counts a sub-meter load fault seen on the main meter, and charges unmatched alerts to the kinds their rule claims', () => {

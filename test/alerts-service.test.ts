@@ -24,7 +24,26 @@ import { startAlertService, type RunningAlertService } from '../alerts/service.t
 
 const logger = silentLogger()
 const PLANT: PlantModel = validateConfig(PlantModelSchema, {
-  enterprises: [{ id: 'acme', sites: [{ id: 'wuhan', lines: [{ id: 'l1', mainMeter: 'main', devices: [{ id: 'main', name: '总表 Incomer', kind: 'meter' }, { id: 'pump', kind: 'meter' }] }] }] }],
+  enterprises: [
+    {
+      id: 'acme',
+      sites: [
+        {
+          id: 'wuhan',
+          lines: [
+            {
+              id: 'l1',
+              mainMeter: 'main',
+              devices: [
+                { id: 'main', name: '总表 Incomer', kind: 'meter' },
+                { id: 'pump', kind: 'meter' },
+              ],
+            },
+          ],
+        },
+      ],
+    },
+  ],
 })
 const RULES = [
   { id: 'power-high', kind: 'threshold', quantity: 'active_power_kw', above: 100, for: '0', clearAfter: '0', severity: 'critical' },
@@ -73,10 +92,13 @@ async function webhook(mode: { hang?: boolean; statuses?: number[] }): Promise<H
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
   const address = server.address()
   hook.url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook?token=secret`
-  cleanups.push(() => new Promise<void>((r) => {
-    server.closeAllConnections()
-    server.close(() => r())
-  }))
+  cleanups.push(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections()
+        server.close(() => r())
+      }),
+  )
   return hook
 }
 
@@ -109,7 +131,10 @@ async function fixture(brokerExtra: { validatePayloads?: boolean } = {}): Promis
   })
   const publisher = await mqtt.connectAsync(broker.url, { username: 'gw', password: 'gw-pw', reconnectPeriod: 0 })
   const watcher = await mqtt.connectAsync(broker.url, { username: 'watcher', password: 'watcher-pw', reconnectPeriod: 0 })
-  cleanups.push(() => publisher.endAsync(true), () => watcher.endAsync(true))
+  cleanups.push(
+    () => publisher.endAsync(true),
+    () => watcher.endAsync(true),
+  )
   const alertsSeen: Fixture['alertsSeen'] = []
   watcher.on('message', (topic, payload) => alertsSeen.push({ topic, n: JSON.parse(payload.toString('utf8')) as AlertNotification }))
   await watcher.subscribeAsync('pw/v1/+/+/+/+/alert', { qos: 1 })
@@ -152,10 +177,26 @@ describe('alert service', () => {
     const opened = await waitFor('the opened alert on MQTT', () => f.alertsSeen.find((a) => a.n.event === 'opened'))
     expect(opened.topic).toBe('pw/v1/acme/wuhan/l1/main/alert')
     expect(opened.n).toMatchObject({
-      type: 'alert', event: 'opened', state: 'firing', enterprise: 'acme', site: 'wuhan', line: 'l1', device: 'main', deviceName: '总表 Incomer',
-      rule: 'power-high', ruleKind: 'threshold', severity: 'critical', quantity: 'active_power_kw', value: 150, threshold: 100, expectedHigh: 100,
+      type: 'alert',
+      event: 'opened',
+      state: 'firing',
+      enterprise: 'acme',
+      site: 'wuhan',
+      line: 'l1',
+      device: 'main',
+      deviceName: '总表 Incomer',
+      rule: 'power-high',
+      ruleKind: 'threshold',
+      severity: 'critical',
+      quantity: 'active_power_kw',
+      value: 150,
+      threshold: 100,
+      expectedHigh: 100,
     })
-    expect(opened.n.text).toEqual({ zh: '[告警] 总表 Incomer (l1)：active_power_kw = 150，超过上限 100', en: '[alert] 总表 Incomer (l1): active_power_kw = 150, above the limit 100' })
+    expect(opened.n.text).toEqual({
+      zh: '[告警] 总表 Incomer (l1)：active_power_kw = 150，超过上限 100',
+      en: '[alert] 总表 Incomer (l1): active_power_kw = 150, above the limit 100',
+    })
     // Detection goes on while the hanging webhook holds its first attempt: back to normal → cleared.
     await publish(f, 50, 2)
     await waitFor('the cleared alert on MQTT', () => f.alertsSeen.find((a) => a.n.event === 'cleared'))
@@ -210,7 +251,14 @@ describe('alert service', () => {
     await publish(f, 150, 1)
     await waitFor('the opened alert', () => f.alertsSeen.find((a) => a.n.event === 'opened'))
     expect(s.stats().badMessages).toBe(1)
-    const err = await startAlertService({ mqtt: { url: f.broker.url }, store: f.store, events: f.events, plant: PLANT, rules: [{ id: 'x', kind: 'threshold' }], logger }).catch((e: unknown) => e)
+    const err = await startAlertService({
+      mqtt: { url: f.broker.url },
+      store: f.store,
+      events: f.events,
+      plant: PLANT,
+      rules: [{ id: 'x', kind: 'threshold' }],
+      logger,
+    }).catch((e: unknown) => e)
     expect(isPlantWattError(err, 'ALERTS_ERR_CONFIG')).toBe(true)
     expect((err as { details: { path: string }[] }).details.map((d) => d.path).sort()).toEqual(['/rules/0/above', '/rules/0/quantity'])
   })

@@ -53,7 +53,14 @@ describe('a standalone `plantwatt api` serves the dead letters an ingest process
   it('reads ingest.deadLetterFile of the same config: entries, counts per reason, newest first, and what is appended later', async () => {
     const deadLetterFile = join(tmp, 'dead-letters', 'ingest.jsonl')
     const configFile = join(tmp, 'plant.yaml')
-    writeFileSync(configFile, toYaml({ storage: { backend: 'embedded', path: join(tmp, 'plantwatt.db') }, api: { host: '127.0.0.1', port: 0 }, ingest: { deadLetterFile, flushIntervalMs: 50 } }))
+    writeFileSync(
+      configFile,
+      toYaml({
+        storage: { backend: 'embedded', path: join(tmp, 'plantwatt.db') },
+        api: { host: '127.0.0.1', port: 0 },
+        ingest: { deadLetterFile, flushIntervalMs: 50 },
+      }),
+    )
     const cfg = loadPlantWattConfig(configFile)
 
     // Ingest and broker as their own processes would run them (here: this test's process).
@@ -64,16 +71,30 @@ describe('a standalone `plantwatt api` serves the dead letters an ingest process
     const child = spawn(process.execPath, [BIN, 'api', '-c', configFile, '--port', '0'], { stdio: ['pipe', 'pipe', 'pipe'] })
     try {
       await client.publishAsync('pw/v1/acme/wuhan/line-1/meter-1/data', '{"seq": 1, "samples": [', { qos: 1 })
-      await waitFor('the first line in the file', () => (existsSync(deadLetterFile) && readFileSync(deadLetterFile, 'utf8').endsWith('\n') ? true : undefined), 10_000)
+      await waitFor(
+        'the first line in the file',
+        () => (existsSync(deadLetterFile) && readFileSync(deadLetterFile, 'utf8').endsWith('\n') ? true : undefined),
+        10_000,
+      )
 
       const api = await apiUrlOf(child)
       const first = (await (await fetch(`${api}/api/v1/dead-letters`)).json()) as DeadLetters
       expect(first.counts).toEqual({ CORE_ERR_PAYLOAD_JSON: 1 })
       expect(first.items).toHaveLength(1)
-      expect(first.items[0]).toMatchObject({ reason: 'CORE_ERR_PAYLOAD_JSON', topic: 'pw/v1/acme/wuhan/line-1/meter-1/data', payload: '{"seq": 1, "samples": [', payloadBytes: 23, source: 'broker' })
+      expect(first.items[0]).toMatchObject({
+        reason: 'CORE_ERR_PAYLOAD_JSON',
+        topic: 'pw/v1/acme/wuhan/line-1/meter-1/data',
+        payload: '{"seq": 1, "samples": [',
+        payloadBytes: 23,
+        source: 'broker',
+      })
 
       // Appended while the API runs: served on the next request, newest first.
-      await client.publishAsync('pw/v1/acme/wuhan/line-1/meter-2/data', JSON.stringify({ seq: 1, samples: [{ ts: Date.now(), values: { active_power_kw: 'high' } }] }), { qos: 1 })
+      await client.publishAsync(
+        'pw/v1/acme/wuhan/line-1/meter-2/data',
+        JSON.stringify({ seq: 1, samples: [{ ts: Date.now(), values: { active_power_kw: 'high' } }] }),
+        { qos: 1 },
+      )
       const second = await waitFor(
         'the second dead letter through the API',
         async () => {

@@ -13,5 +13,8 @@ const store = createEmbeddedStore({ path: env.dbPath })
 const api = await startApi({ store, plant: validateConfig(PlantModelSchema, env.plant), config: resolveApiConfig({ port: 0, ...env.config }) })
 process.stdout.write(`${JSON.stringify({ url: api.url })}\n`)
 process.once('SIGTERM', () => {
-  void api.close().then(() => store.close()).then(() => process.exit(0))
+  void api
+    .close()
+    .then(() => store.close())
+    .then(() => process.exit(0))
 })

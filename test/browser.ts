@@ -54,16 +54,25 @@ export function requireCjkFont(): void {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
   if (isRoot && hasCommand('apt-get')) {
     try {
-      execFileSync('sh', ['-c', `DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${CJK_FONT_PACKAGE} || ((apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${CJK_FONT_PACKAGE})`], {
-        stdio: 'inherit',
-        timeout: 600_000,
-      })
+      execFileSync(
+        'sh',
+        [
+          '-c',
+          `DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${CJK_FONT_PACKAGE} || ((apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${CJK_FONT_PACKAGE})`,
+        ],
+        {
+          stdio: 'inherit',
+          timeout: 600_000,
+        },
+      )
     } catch {
       // fall through to the message below
     }
     if (hasCjkFont()) return
   }
-  throw new Error(`browser tests need a Chinese font from the Debian package '${CJK_FONT_PACKAGE}': install it (apt-get install ${CJK_FONT_PACKAGE}) and run the tests again`)
+  throw new Error(
+    `browser tests need a Chinese font from the Debian package '${CJK_FONT_PACKAGE}': install it (apt-get install ${CJK_FONT_PACKAGE}) and run the tests again`,
+  )
 }
 
 /** A headless Chromium with its own throw-away profile. */
@@ -271,14 +280,23 @@ export async function startScenarioStack(options: ScenarioStackOptions = {}): Pr
     const events = createEmbeddedEventLog({ path: dbPath })
     closables.push({ name: 'events', close: () => events.close() })
     const users = await Promise.all(
-      Object.values(SCENARIO_USERS).map(async (u: StackUser) => ({ username: u.username, passwordHash: await hashPassword(u.password, CHEAP_SCRYPT), role: u.role, ...(u.enterprise ? { enterprise: u.enterprise } : {}) })),
+      Object.values(SCENARIO_USERS).map(async (u: StackUser) => ({
+        username: u.username,
+        passwordHash: await hashPassword(u.password, CHEAP_SCRYPT),
+        role: u.role,
+        ...(u.enterprise ? { enterprise: u.enterprise } : {}),
+      })),
     )
     const api = await startApi({
       store: up.store,
       plant: up.plant,
       events,
       commission: { period: 'last-day' },
-      config: resolveApiConfig({ port: 0, auth: { users, apiKeys: [], tokenTtlS: 3600, jwtSecret: 'browser-tests-secret-0123456789abcdef' }, rateLimit: { max: 0, loginMax: 0, timeWindowMs: 60_000 } }),
+      config: resolveApiConfig({
+        port: 0,
+        auth: { users, apiKeys: [], tokenTtlS: 3600, jwtSecret: 'browser-tests-secret-0123456789abcdef' },
+        rateLimit: { max: 0, loginMax: 0, timeWindowMs: 60_000 },
+      }),
     })
     closables.push({ name: 'ui-api', close: () => api.close() })
     let stopped = false
@@ -288,7 +306,11 @@ export async function startScenarioStack(options: ScenarioStackOptions = {}): Pr
       events,
       history,
       async login(user) {
-        const res = await fetch(`${api.url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: user.username, password: user.password }) })
+        const res = await fetch(`${api.url}/api/v1/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: user.username, password: user.password }),
+        })
         if (!res.ok) throw new Error(`login of ${user.username}: HTTP ${res.status} ${await res.text()}`)
         return ((await res.json()) as { token: string }).token
       },
@@ -328,14 +350,27 @@ export interface TestAlertInput {
 export async function appendTestAlert(events: EventLog, a: TestAlertInput): Promise<string> {
   const ruleKind = a.ruleKind ?? 'threshold'
   const alert: Alert = {
-    id: alertId(a.rule, a.address, a.openedAt), rule: a.rule, ruleKind, severity: a.severity, address: a.address, quantity: a.quantity, state: 'firing', openedAt: a.openedAt, value: a.value, threshold: a.threshold,
+    id: alertId(a.rule, a.address, a.openedAt),
+    rule: a.rule,
+    ruleKind,
+    severity: a.severity,
+    address: a.address,
+    quantity: a.quantity,
+    state: 'firing',
+    openedAt: a.openedAt,
+    value: a.value,
+    threshold: a.threshold,
     ...(ruleKind === 'threshold' ? { expectedHigh: a.threshold } : {}),
   }
-  const stored = [transitionToEvent({ event: 'opened', ts: a.openedAt, alert, user: '', comment: '', text: describeAlert(alert, 'opened', a.address.device, '', '') })]
+  const stored = [
+    transitionToEvent({ event: 'opened', ts: a.openedAt, alert, user: '', comment: '', text: describeAlert(alert, 'opened', a.address.device, '', '') }),
+  ]
   if (a.clearedAfterMs !== undefined) {
     const ts = a.openedAt + a.clearedAfterMs
     const cleared: Alert = { ...alert, state: 'resolved', resolvedAt: ts, resolvedBy: '' }
-    stored.push(transitionToEvent({ event: 'cleared', ts, alert: cleared, user: '', comment: '', text: describeAlert(cleared, 'cleared', a.address.device, '', '') }))
+    stored.push(
+      transitionToEvent({ event: 'cleared', ts, alert: cleared, user: '', comment: '', text: describeAlert(cleared, 'cleared', a.address.device, '', '') }),
+    )
   }
   await events.append(stored)
   return alert.id

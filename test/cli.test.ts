@@ -106,9 +106,28 @@ describe('plantwatt CLI', () => {
     // package.json "start" with ports 0, a temporary store and 2 days of history instead of 35 (time).
     const start = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')).scripts.start as string
     expect(start).toBe('node bin/plantwatt.js up --scenario hubei --history-days 35')
-    const child = spawn(process.execPath, [BIN, 'up', '--scenario', 'hubei', '--history-days', '2', '--api-port', '0', '--broker-port', '0', '--store-path', join(tmp, 'start.db'), '--opcua-dir', join(tmp, 'opcua')], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'up',
+        '--scenario',
+        'hubei',
+        '--history-days',
+        '2',
+        '--api-port',
+        '0',
+        '--broker-port',
+        '0',
+        '--store-path',
+        join(tmp, 'start.db'),
+        '--opcua-dir',
+        join(tmp, 'opcua'),
+      ],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    )
     try {
       const out = await waitForOutput(child, /Press Ctrl-C to stop/, 120_000)
       const api = /Web UI\s+(http:\/\/\S+)\//.exec(out)?.[1]
@@ -129,7 +148,9 @@ describe('plantwatt CLI', () => {
       // The history is there: yesterday's energy of the 5000 t/d clinker line (12.5 MW rated, ~92 % load) is
       // of the order of 12.5 MW × 0.92 × 24 h ≈ 276 MWh, fully covered.
       const day = new Date(Date.now() - 86_400_000 + 8 * 3_600_000).toISOString().slice(0, 10)
-      const energy = (await (await fetch(`${api}/api/v1/energy?scope=edong-cement/huangshi/clinker-1&start=${day}&stop=${day}T23:59:59&granularity=total`)).json()) as { energyKwh: number; coverage: number }
+      const energy = (await (
+        await fetch(`${api}/api/v1/energy?scope=edong-cement/huangshi/clinker-1&start=${day}&stop=${day}T23:59:59&granularity=total`)
+      ).json()) as { energyKwh: number; coverage: number }
       expect(energy.energyKwh).toBeGreaterThan(200_000)
       expect(energy.energyKwh).toBeLessThan(320_000)
       expect(energy.coverage).toBeGreaterThan(0.99)

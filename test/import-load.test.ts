@@ -183,7 +183,14 @@ describe('POST /api/v1/import under load (real HTTP)', () => {
     // What was written, read back: the newest minute's three values.
     const last = T0 + (minutes - 1) * MIN
     const store = createEmbeddedStore({ path: join(dir, 'pw.db') })
-    const back = await store.raw({ measurement: TELEMETRY_MEASUREMENT, fields: [...QUANTITIES], filter: { enterprise: 'acme', device: 'meter' }, start: last, stop: last + MIN, limit: 10 })
+    const back = await store.raw({
+      measurement: TELEMETRY_MEASUREMENT,
+      fields: [...QUANTITIES],
+      filter: { enterprise: 'acme', device: 'meter' },
+      start: last,
+      stop: last + MIN,
+      limit: 10,
+    })
     expect(back.map((r) => [r.field, r.value]).sort()).toEqual([
       ['active_power_kw', 100 + ((minutes - 1) % 50)],
       ['power_factor', 0.9],

@@ -59,7 +59,10 @@ interface Row {
 function readRows(): { text: string; rows: Row[] } {
   if (!existsSync(FILE)) throw new Error(`real-data test needs ${FILE} (UCI steel industry energy 2018): it is missing`)
   const text = readFileSync(FILE, 'utf8')
-  const lines = text.replace(/^\uFEFF/, '').trim().split(/\r?\n/)
+  const lines = text
+    .replace(/^\uFEFF/, '')
+    .trim()
+    .split(/\r?\n/)
   const rows = lines.slice(1).map((line) => {
     const f = line.split(',')
     const m = /^(\d\d)\/(\d\d)\/(\d{4}) (\d\d):(\d\d)$/.exec(f[0] ?? '')
@@ -131,7 +134,17 @@ function describeUciChecks(name: string, open: () => Promise<{ store: TelemetryS
 
     it('imports all 35 040 rows, reading the 365 "D 00:00" rows as the end of day D', async () => {
       // Points: 35 040 interval ends + the first interval's start (the power factor rides on the interval starts).
-      expect(answer).toMatchObject({ layout: 'interval', total: 35_040, imported: 35_040, rejected: 0, points: 35_041, rows: [], gaps: 0, midnightShifted: 365, devices: [DEVICE] })
+      expect(answer).toMatchObject({
+        layout: 'interval',
+        total: 35_040,
+        imported: 35_040,
+        rejected: 0,
+        points: 35_041,
+        rows: [],
+        gaps: 0,
+        midnightShifted: 365,
+        devices: [DEVICE],
+      })
       // First row 01/01/2018 00:15 Seoul = 2017-12-31T15:15Z; last "31/12/2018 00:00" = 2019-01-01 00:00 Seoul.
       expect([answer.first, answer.last]).toEqual([YEAR_START + 900_000, YEAR_END])
       const ev = await events.query({ kind: 'import' })
@@ -141,11 +154,28 @@ function describeUciChecks(name: string, open: () => Promise<{ store: TelemetryS
       const filter = { enterprise, site, line, device }
       const pf = await store.aggregate({ measurement: TELEMETRY_MEASUREMENT, fields: ['power_factor'], filter, start: YEAR_START, stop: YEAR_END, fn: 'count' })
       expect(pf[0]?.value).toBe(35_040)
-      const firstPf = await store.aggregate({ measurement: TELEMETRY_MEASUREMENT, fields: ['power_factor'], filter, start: YEAR_START, stop: YEAR_START + 1, fn: 'first' })
+      const firstPf = await store.aggregate({
+        measurement: TELEMETRY_MEASUREMENT,
+        fields: ['power_factor'],
+        filter,
+        start: YEAR_START,
+        stop: YEAR_START + 1,
+        fn: 'first',
+      })
       expect(firstPf[0]?.value).toBeCloseTo((ROWS[0] as Row).laggingPfPercent / 100, 9) // 73.21 % → 0.7321
       // The counter: 0 at the year's start, the year's Usage_kWh total at its end.
-      const ends = await store.aggregate({ measurement: TELEMETRY_MEASUREMENT, fields: ['energy_import_kwh'], filter, start: YEAR_START, stop: YEAR_END + 1, fn: 'spread' })
-      expect(ends[0]?.value).toBeCloseTo(monthlyUsage().reduce((a, b) => a + b, 0), 3)
+      const ends = await store.aggregate({
+        measurement: TELEMETRY_MEASUREMENT,
+        fields: ['energy_import_kwh'],
+        filter,
+        start: YEAR_START,
+        stop: YEAR_END + 1,
+        fn: 'spread',
+      })
+      expect(ends[0]?.value).toBeCloseTo(
+        monthlyUsage().reduce((a, b) => a + b, 0),
+        3,
+      )
     })
 
     it('energy per month (reports/energy.ts, from the counter) equals the sum of Usage_kWh per month', async () => {
@@ -158,7 +188,11 @@ function describeUciChecks(name: string, open: () => Promise<{ store: TelemetryS
         expect(row.energyKwh).toBeCloseTo(expected[i] as number, 3)
         expect(row.coverage).toBe(1)
       })
-      expect(report.rows.map((r) => r.bucket)).toEqual(['2018-01', '2018-02', '2018-03', '2018-04', '2018-05', '2018-06', '2018-07', '2018-08', '2018-09', '2018-10', '2018-11', '2018-12'].map((m) => expect.stringContaining(m)))
+      expect(report.rows.map((r) => r.bucket)).toEqual(
+        ['2018-01', '2018-02', '2018-03', '2018-04', '2018-05', '2018-06', '2018-07', '2018-08', '2018-09', '2018-10', '2018-11', '2018-12'].map((m) =>
+          expect.stringContaining(m),
+        ),
+      )
     })
 
     it('December TOU cost (analytics touCost over the stored counter) equals a per-interval loop over the file', async () => {
@@ -173,7 +207,13 @@ function describeUciChecks(name: string, open: () => Promise<{ store: TelemetryS
         byPeriod[period] = (byPeriod[period] ?? 0) + r.usage
       }
       const decStart = Date.UTC(2018, 10, 30, 15) // 2018-12-01 00:00 Seoul
-      const incs = (await deviceIncrements(deps, [{ enterprise: 'daewoo', site: 'gwangyang', line: 'steel', device: 'incomer' }], 'energy_import_kwh', { start: decStart, end: YEAR_END })).get(DEVICE) ?? []
+      const incs =
+        (
+          await deviceIncrements(deps, [{ enterprise: 'daewoo', site: 'gwangyang', line: 'steel', device: 'incomer' }], 'energy_import_kwh', {
+            start: decStart,
+            end: YEAR_END,
+          })
+        ).get(DEVICE) ?? []
       const december = incs.filter((i) => i.start >= decStart && i.end <= YEAR_END)
       expect(december).toHaveLength(31 * 96)
       const r = touCost(december, TARIFF)

@@ -19,5 +19,8 @@ const ingest = await startIngest({
 })
 process.stdout.write(`${JSON.stringify({ ready: true })}\n`)
 process.once('SIGTERM', () => {
-  void ingest.close().then(() => store.close()).then(() => process.exit(0))
+  void ingest
+    .close()
+    .then(() => store.close())
+    .then(() => process.exit(0))
 })

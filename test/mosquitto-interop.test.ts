@@ -59,7 +59,12 @@ it('the edge agent and ingest work unchanged against Mosquitto: every published 
     },
     'test',
   ) as EdgeConfig
-  const agent = await startEdgeAgent({ config, mqtt: validateConfig(MqttClientConfigSchema, { url: mosquitto.url, clientId: 'interop-edge' }), drivers: { modbus: () => countingMeter() }, closeDrainMs: 5000 })
+  const agent = await startEdgeAgent({
+    config,
+    mqtt: validateConfig(MqttClientConfigSchema, { url: mosquitto.url, clientId: 'interop-edge' }),
+    drivers: { modbus: () => countingMeter() },
+    closeDrainMs: 5000,
+  })
   try {
     await new Promise((r) => setTimeout(r, 2000))
     // Mosquitto validates nothing: ingest's own checks set this aside.

@@ -21,7 +21,20 @@ export async function startMosquitto(): Promise<RunningMosquitto> {
   const conf = join(dir, 'mosquitto.conf')
   // max_queued_messages: the default 1000 would drop QoS 1 messages for a persistent session that
   // is away; ingest relies on them being kept (see docs/scaling.md).
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'max_queued_messages 100000', 'max_inflight_messages 0', 'log_dest stderr', 'log_type error', 'log_type warning', ''].join('\n'))
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence false',
+      'max_queued_messages 100000',
+      'max_inflight_messages 0',
+      'log_dest stderr',
+      'log_type error',
+      'log_type warning',
+      '',
+    ].join('\n'),
+  )
   const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] })
   let log = ''
   child.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)))

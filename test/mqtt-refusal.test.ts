@@ -29,13 +29,27 @@ describe('a component the broker refuses says so', () => {
 
   it('an edge agent whose user may not publish for its devices: connected false across reconnects, EDGE_ERR_MQTT_PUBLISH_REFUSED, /health 503', async () => {
     const password = randomBytes(18).toString('base64url')
-    broker = await startBroker({ port: 0, users: [{ username: 'gw-acme', passwordHash: await hashPassword(password), role: 'gateway', enterprise: 'acme', site: 'wuhan' }] }, { logger })
+    broker = await startBroker(
+      { port: 0, users: [{ username: 'gw-acme', passwordHash: await hashPassword(password), role: 'gateway', enterprise: 'acme', site: 'wuhan' }] },
+      { logger },
+    )
     // The user is a gateway of acme/wuhan; the device is another enterprise's: every publish is refused.
     const config = {
       agentId: 'edge',
       buffer: 'memory',
       statusIntervalMs: 10_000,
-      devices: [{ enterprise: 'other-co', site: 'x', line: 'l1', device: 'meter-1', driver: 'modbus', profile: 'eastron-sdm630', connection: { transport: 'tcp', host: '127.0.0.1', port: 1, unitId: 1, timeoutMs: 100 }, pollIntervalMs: 1000 }],
+      devices: [
+        {
+          enterprise: 'other-co',
+          site: 'x',
+          line: 'l1',
+          device: 'meter-1',
+          driver: 'modbus',
+          profile: 'eastron-sdm630',
+          connection: { transport: 'tcp', host: '127.0.0.1', port: 1, unitId: 1, timeoutMs: 100 },
+          pollIntervalMs: 1000,
+        },
+      ],
     } as unknown as EdgeConfig
     agent = await startEdgeAgent({ config, mqtt: { url: broker.url, username: 'gw-acme', password, keepaliveS: 30, reconnectPeriodMs: 200 }, logger })
     const running = agent

@@ -32,7 +32,9 @@ export async function startRedis(): Promise<RunningRedis> {
   requireCommand('redis-server', 'redis-server')
   const port = await freePort()
   // In the foreground (not --daemonize) so the test owns the process and its end.
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let log = ''
   child.stdout?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-2000)))
   child.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-2000)))

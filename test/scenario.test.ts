@@ -24,7 +24,12 @@ describe('plantwatt up --scenario hubei: every meter and line PLC of three enter
 
   beforeAll(async () => {
     const base = loadPlantWattConfig(undefined)
-    const cfg: ResolvedConfig = { ...base, storage: { backend: 'embedded', path: join(dir, 'plantwatt.db') }, broker: { ...base.broker, port: 0 }, api: { ...base.api, port: 0 } }
+    const cfg: ResolvedConfig = {
+      ...base,
+      storage: { backend: 'embedded', path: join(dir, 'plantwatt.db') },
+      broker: { ...base.broker, port: 0 },
+      api: { ...base.api, port: 0 },
+    }
     up = await startAll(cfg, logger, { scenario: loadScenario('hubei'), groundTruthFile: join(dir, 'faults.jsonl') })
   })
 

@@ -25,7 +25,17 @@ const INGEST_ID = 'plantwatt-ingest-plant-pc'
 
 /** Secrets made for this run only. */
 const secret = (name: string): string => createHash('sha256').update(`${name}-${process.pid}-${T0}`).digest('base64url').slice(0, 40)
-const pw = { gwA: secret('gw-a'), gwB: secret('gw-b'), ingest: secret('ingest'), svc: secret('svc'), admin: secret('admin'), engA: secret('eng-a'), engB: secret('eng-b'), key: secret('key'), jwt: secret('jwt') }
+const pw = {
+  gwA: secret('gw-a'),
+  gwB: secret('gw-b'),
+  ingest: secret('ingest'),
+  svc: secret('svc'),
+  admin: secret('admin'),
+  engA: secret('eng-a'),
+  engB: secret('eng-b'),
+  key: secret('key'),
+  jwt: secret('jwt'),
+}
 
 interface Proc {
   child: ChildProcessWithoutNullStreams
@@ -120,7 +130,10 @@ beforeAll(async () => {
   brokerUrl = b.match[1] as string
   brokerPort = Number(new URL(brokerUrl).port)
   const file = join(tmp, 'plant.yaml')
-  writeFileSync(file, toYaml({ ...base, mqtt: { url: brokerUrl, clientId: INGEST_ID, credentials: { ingest: { username: 'ingest', passwordEnv: 'PW_PROBE_INGEST' } } } }))
+  writeFileSync(
+    file,
+    toYaml({ ...base, mqtt: { url: brokerUrl, clientId: INGEST_ID, credentials: { ingest: { username: 'ingest', passwordEnv: 'PW_PROBE_INGEST' } } } }),
+  )
   ingest = (await plantwatt(['ingest', '-c', file], /ingest subscribed/, { PW_PROBE_INGEST: pw.ingest })).proc
   const a = await plantwatt(['api', '-c', file], /API on (http:\/\/\S+?)\//)
   apiProc = a.proc
@@ -166,7 +179,9 @@ const topic = (enterprise: string): string => `pw/v1/${enterprise}/s1/l1/m1/data
 async function brokerStats(): Promise<Record<string, unknown>> {
   const admin = await connect({ clientId: `probe-admin-${Math.random().toString(16).slice(2)}`, username: 'admin', password: pw.admin })
   await admin.subscribeAsync('$SYS/+/plantwatt/stats', { qos: 0 })
-  const stats = await new Promise<Record<string, unknown>>((resolve) => admin.once('message', (_t, body) => resolve(JSON.parse(body.toString()) as Record<string, unknown>)))
+  const stats = await new Promise<Record<string, unknown>>((resolve) =>
+    admin.once('message', (_t, body) => resolve(JSON.parse(body.toString()) as Record<string, unknown>)),
+  )
   await admin.endAsync(true)
   return stats
 }
@@ -202,7 +217,14 @@ describe('MQTT', () => {
     const store = createEmbeddedStore({ path: dbPath })
     try {
       const rows = await waitFor('all nine samples stored', async () => {
-        const r = await store.aggregate({ measurement: TELEMETRY_MEASUREMENT, fields: ['active_power_kw'], start: T0, stop: T0 + 3_600_000, fn: 'count', groupBy: ['enterprise'] })
+        const r = await store.aggregate({
+          measurement: TELEMETRY_MEASUREMENT,
+          fields: ['active_power_kw'],
+          start: T0,
+          stop: T0 + 3_600_000,
+          fn: 'count',
+          groupBy: ['enterprise'],
+        })
         const total = r.reduce((n, row) => n + row.value, 0)
         return total >= 9 ? r : undefined
       })
@@ -226,7 +248,9 @@ describe('MQTT', () => {
 
   it('3. a duplicate key in a payload is dead-lettered with its code', async () => {
     const gwA = await connect({ clientId: 'gw-acme-3', username: 'gw-acme', password: pw.gwA })
-    await gwA.publishAsync(topic('acme'), `{"seq": 200, "samples": [{"ts": ${T0 + 200_000}, "values": {"active_power_kw": 1, "active_power_kw": 2}}]}`, { qos: 1 })
+    await gwA.publishAsync(topic('acme'), `{"seq": 200, "samples": [{"ts": ${T0 + 200_000}, "values": {"active_power_kw": 1, "active_power_kw": 2}}]}`, {
+      qos: 1,
+    })
     const body = await waitFor('the dead letter', async () => {
       const res = await fetch(`${api}/api/v1/dead-letters?reason=CORE_ERR_PAYLOAD_DUPLICATE_KEY`, { headers: { 'x-api-key': pw.key } })
       const json = (await res.json()) as { items: { reason: string; message: string }[] }
@@ -247,7 +271,14 @@ describe('MQTT', () => {
     })
     const store = createEmbeddedStore({ path: dbPath })
     try {
-      const rows = await store.raw({ measurement: TELEMETRY_MEASUREMENT, fields: ['active_power_kw'], filter: { enterprise: 'acme' }, start: T0 + 300_000, stop: T0 + 300_001, limit: 10 })
+      const rows = await store.raw({
+        measurement: TELEMETRY_MEASUREMENT,
+        fields: ['active_power_kw'],
+        filter: { enterprise: 'acme' },
+        start: T0 + 300_000,
+        stop: T0 + 300_001,
+        limit: 10,
+      })
       expect(rows.map((r) => r.value)).toEqual([401])
     } finally {
       await store.close()
@@ -266,7 +297,13 @@ describe('MQTT', () => {
     await waitFor('the flood under way', () => (n >= 100 ? true : undefined), 20_000)
     const t0 = performance.now()
     const code = await new Promise<number>((resolve) => {
-      const c = new mqtt.MqttClient(() => net.createConnection({ host: '127.0.0.1', port: brokerPort, localAddress: '127.0.0.9' }), { clientId: 'gw-beta-real', username: 'gw-beta', password: pw.gwB, reconnectPeriod: 0, protocolVersion: 4 })
+      const c = new mqtt.MqttClient(() => net.createConnection({ host: '127.0.0.1', port: brokerPort, localAddress: '127.0.0.9' }), {
+        clientId: 'gw-beta-real',
+        username: 'gw-beta',
+        password: pw.gwB,
+        reconnectPeriod: 0,
+        protocolVersion: 4,
+      })
       c.once('connect', () => resolve(0))
       c.once('error', (err) => resolve((err as { code?: number }).code ?? -1))
       clients.push(c)
@@ -284,7 +321,12 @@ describe('MQTT', () => {
 
 describe('HTTP API', () => {
   it('6. failed API logins are throttled with 429 and Retry-After', async () => {
-    const login = (password: string): Promise<Response> => fetch(`${api}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'eng-beta', password }) })
+    const login = (password: string): Promise<Response> =>
+      fetch(`${api}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'eng-beta', password }),
+      })
     const codes: number[] = []
     for (let i = 0; i < 12; i++) codes.push((await login('guess')).status)
     expect(codes.slice(0, 5)).toEqual([401, 401, 401, 401, 401])
@@ -317,10 +359,20 @@ describe('HTTP API', () => {
   })
 
   it("10. an import naming another enterprise's device reads exactly like an unknown one", async () => {
-    const token = (await (await fetch(`${api}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'eng-acme', password: pw.engA }) })).json()) as { token: string }
+    const token = (await (
+      await fetch(`${api}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'eng-acme', password: pw.engA }),
+      })
+    ).json()) as { token: string }
     const importCsv = async (device: string): Promise<string> => {
       const csv = `timestamp,device,quantity,value\n2025-01-06T00:00:00Z,${device},active_power_kw,1\n`
-      const res = await fetch(`${api}/api/v1/import?layout=long&dryRun=true`, { method: 'POST', headers: { authorization: `Bearer ${token.token}`, 'content-type': 'text/csv' }, body: csv })
+      const res = await fetch(`${api}/api/v1/import?layout=long&dryRun=true`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token.token}`, 'content-type': 'text/csv' },
+        body: csv,
+      })
       return `${res.status} ${(await res.text()).replaceAll(device, '<device>')}`
     }
     const foreign = await importCsv('beta/s1/l1/m1')

@@ -23,7 +23,5 @@ export function requireCommand(command: string, debianPackage: string): void {
     }
     if (hasCommand(command)) return
   }
-  throw new Error(
-    `tests need '${command}' from the Debian package '${debianPackage}': install it (apt-get install ${debianPackage}) and run the tests again`,
-  )
+  throw new Error(`tests need '${command}' from the Debian package '${debianPackage}': install it (apt-get install ${debianPackage}) and run the tests again`)
 }

@@ -146,7 +146,9 @@ describe('plantwatt up with broker users: each component its own user and role',
     )
     expect(stored.length).toBeGreaterThanOrEqual(expected.length)
 
-    const live = await getJson<{ devices: { enterprise: string; site: string; line: string; device: string; values: Record<string, number> }[] }>(`${up.apiUrl}/api/v1/live`)
+    const live = await getJson<{ devices: { enterprise: string; site: string; line: string; device: string; values: Record<string, number> }[] }>(
+      `${up.apiUrl}/api/v1/live`,
+    )
     expect(live.status).toBe(200)
     const liveKeys = live.body.devices.map((d) => deviceKey(d))
     for (const k of expected) expect(liveKeys, k).toContain(k)
@@ -165,7 +167,11 @@ describe('plantwatt up with broker users: each component its own user and role',
     expect(health.body.status).toBe('ok')
     expect(health.body.problems).toBeUndefined()
     const c = health.body.components!
-    expect(Object.keys(c).filter((k) => k.startsWith('edge')).sort()).toEqual(['edge/edong-cement/huangshi', 'edge/hanjiang-autoparts', 'edge/jiangcheng-steel'])
+    expect(
+      Object.keys(c)
+        .filter((k) => k.startsWith('edge'))
+        .sort(),
+    ).toEqual(['edge/edong-cement/huangshi', 'edge/hanjiang-autoparts', 'edge/jiangcheng-steel'])
     expect(c['edge/edong-cement/huangshi']?.mqtt).toMatchObject({ connected: true, username: 'gw-edong' })
     expect(c['edge/hanjiang-autoparts']?.mqtt).toMatchObject({ connected: true, username: 'gw-hanjiang' })
     expect(c.ingest?.connected).toBe(true)
@@ -232,7 +238,12 @@ describe('plantwatt up with broker users: each component its own user and role',
       plant: demo.plant,
       sim: demo.sim,
       broker: { port: 0, users: u.broker },
-      mqtt: { credentials: { edge: [{ username: 'reader', passwordEnv: inEnv(u.passwords.get('reader') as string) }], ingest: { username: 'reader', passwordEnv: inEnv(u.passwords.get('reader') as string) } } },
+      mqtt: {
+        credentials: {
+          edge: [{ username: 'reader', passwordEnv: inEnv(u.passwords.get('reader') as string) }],
+          ingest: { username: 'reader', passwordEnv: inEnv(u.passwords.get('reader') as string) },
+        },
+      },
     })
     const err = await startAll(wrongRole, logger).then(
       () => undefined,
@@ -249,7 +260,13 @@ describe('plantwatt up with broker users: each component its own user and role',
       plant: demo.plant,
       sim: demo.sim,
       broker: { port: 0, users: u.broker },
-      mqtt: { credentials: { edge: [{ username: 'gw-other', passwordEnv: inEnv(u.passwords.get('gw-other') as string) }], ingest: { username: 'reader', passwordEnv: inEnv(u.passwords.get('reader') as string) }, alerts: { username: 'svc', passwordEnv: inEnv(u.passwords.get('svc') as string) } } },
+      mqtt: {
+        credentials: {
+          edge: [{ username: 'gw-other', passwordEnv: inEnv(u.passwords.get('gw-other') as string) }],
+          ingest: { username: 'reader', passwordEnv: inEnv(u.passwords.get('reader') as string) },
+          alerts: { username: 'svc', passwordEnv: inEnv(u.passwords.get('svc') as string) },
+        },
+      },
     })
     // The gateway user's scope (other-co, from broker.users) covers none of the demo's devices.
     const scopeErr = await startAll(outside, logger).then(
@@ -280,4 +297,3 @@ describe('examples/broker-users.yaml', () => {
     for (const u of cfg.broker.users) expect(u.passwordHash).toMatch(/^scrypt\$16384\$8\$1\$[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}$/)
   })
 })
-

@@ -53,7 +53,12 @@ export function resolveReference(overrides: unknown = {}, base: ReferenceData = 
     ? {
         version: `${base.coal.version}+config`,
         source: `${base.coal.source}; overridden by configuration`,
-        coefficients: mergeBy(base.coal.coefficients, o.coal.coefficients.map((c) => ({ ...c, source: c.source ?? 'configuration' })), (c) => c.carrier, o.coal.replace),
+        coefficients: mergeBy(
+          base.coal.coefficients,
+          o.coal.coefficients.map((c) => ({ ...c, source: c.source ?? 'configuration' })),
+          (c) => c.carrier,
+          o.coal.replace,
+        ),
       }
     : base.coal
   const ef = o.emissionFactors

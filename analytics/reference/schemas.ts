@@ -79,7 +79,10 @@ export const TariffSeasonSchema = Type.Object(
 export const TariffVersionSchema = Type.Object(
   {
     id: Key,
-    effectiveFrom: Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', description: 'local date from which this version is in force (until the next version)' }),
+    effectiveFrom: Type.String({
+      pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$',
+      description: 'local date from which this version is in force (until the next version)',
+    }),
     kind: Type.Union([Type.Literal('single-part'), Type.Literal('two-part')]),
     currency: Type.String({ default: 'CNY' }),
     pricesPerKwh: Type.Record(Type.String(), Type.Number({ minimum: 0 }), { description: 'energy price per period, currency per kWh' }),
@@ -111,7 +114,10 @@ export const BenchmarkProductSchema = Type.Object(
     unit: Type.String({ description: "'kgce/t' or 'kWh/t' (lower is better)" }),
     standard: Type.Optional(Type.String({ description: 'the GB 单位产品能源消耗限额 standard of the GB levels' })),
     gbLevels: Type.Optional(
-      Type.Object({ level1: Type.Number(), level2: Type.Number(), level3: Type.Number() }, { additionalProperties: false, description: 'GB levels 1 (best) … 3 (limit)' }),
+      Type.Object(
+        { level1: Type.Number(), level2: Type.Number(), level3: Type.Number() },
+        { additionalProperties: false, description: 'GB levels 1 (best) … 3 (limit)' },
+      ),
     ),
     ndrc: Type.Optional(
       Type.Object(
@@ -141,7 +147,10 @@ export const BenchmarkTableSchema = Type.Object(
 export const ReferenceOverridesSchema = Type.Object(
   {
     coal: Type.Optional(
-      Type.Object({ replace: Type.Boolean({ default: false }), coefficients: Type.Array(CoalCoefficientSchema, { default: [] }) }, { additionalProperties: false }),
+      Type.Object(
+        { replace: Type.Boolean({ default: false }), coefficients: Type.Array(CoalCoefficientSchema, { default: [] }) },
+        { additionalProperties: false },
+      ),
     ),
     emissionFactors: Type.Optional(
       Type.Object(
@@ -157,7 +166,10 @@ export const ReferenceOverridesSchema = Type.Object(
       Type.Object({ replace: Type.Boolean({ default: false }), tariffs: Type.Array(TariffSchema, { default: [] }) }, { additionalProperties: false }),
     ),
     benchmarks: Type.Optional(
-      Type.Object({ replace: Type.Boolean({ default: false }), products: Type.Array(BenchmarkProductSchema, { default: [] }) }, { additionalProperties: false }),
+      Type.Object(
+        { replace: Type.Boolean({ default: false }), products: Type.Array(BenchmarkProductSchema, { default: [] }) },
+        { additionalProperties: false },
+      ),
     ),
   },
   { additionalProperties: false },

@@ -27,7 +27,9 @@ describe('readCredentials', () => {
     }
     expect(problem(request({}))).toBe('credentials required: send "Authorization: Bearer <token>" (from POST /api/v1/auth/login) or "X-API-Key: <key>"')
     expect(problem(request({ authorization: 'Bearer a', 'x-api-key': 'k' }))).toBe('send one credential: Authorization, X-API-Key or access_token, not several')
-    expect(problem(request({ authorization: 'Bearer a' }, { access_token: 'b' }, true))).toBe('send one credential: Authorization, X-API-Key or access_token, not several')
+    expect(problem(request({ authorization: 'Bearer a' }, { access_token: 'b' }, true))).toBe(
+      'send one credential: Authorization, X-API-Key or access_token, not several',
+    )
     expect(problem(request({ 'x-api-key': ['k1', 'k2'] }))).toBe('X-API-Key header must hold one key')
     expect(problem(request({ 'x-api-key': '' }))).toBe('X-API-Key header must hold one key')
     expect(problem(request({ 'x-api-key': 'k'.repeat(513) }))).toBe('X-API-Key header must hold one key')

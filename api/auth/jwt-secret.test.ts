@@ -10,7 +10,9 @@ describe('resolveJwtSecret', () => {
   })
 
   it('refuses a short secret as a config error', () => {
-    expect(() => resolveJwtSecret('short', true, () => {})).toThrow(expect.toSatisfy((e: unknown) => isPlantWattError(e, 'CORE_ERR_CONFIG') && /at least 32 characters/.test((e as Error).message)))
+    expect(() => resolveJwtSecret('short', true, () => {})).toThrow(
+      expect.toSatisfy((e: unknown) => isPlantWattError(e, 'CORE_ERR_CONFIG') && /at least 32 characters/.test((e as Error).message)),
+    )
   })
 
   it('without one: a fresh random secret each time, and a warning only when there are users to log in', () => {

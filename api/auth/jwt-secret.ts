@@ -11,6 +11,7 @@ export function resolveJwtSecret(configured: string | undefined, hasUsers: boole
     if (hasUsers) warn('api.auth.jwtSecret and PLANTWATT_JWT_SECRET are not set: login tokens are signed with a random secret and die with this process')
     return randomBytes(32).toString('base64')
   }
-  if (configured.length < 32) throw new PlantWattError('CORE_ERR_CONFIG', 'PLANTWATT_JWT_SECRET must have at least 32 characters (e.g. openssl rand -base64 48)')
+  if (configured.length < 32)
+    throw new PlantWattError('CORE_ERR_CONFIG', 'PLANTWATT_JWT_SECRET must have at least 32 characters (e.g. openssl rand -base64 48)')
   return configured
 }

@@ -9,7 +9,10 @@ const CHEAP = { N: 1024, r: 8, p: 1 }
 
 describe('KeyRing', () => {
   it('finds a sha256 key at once and knows a bad key is bad when no scrypt key is configured', async () => {
-    const ring = new KeyRing([{ id: 'gw', role: 'operator', enterprise: 'acme', keyHash: `sha256$${sha256Hex('k-gw')}` }], new HashGate({ perS: 10, atOnce: 1 }))
+    const ring = new KeyRing(
+      [{ id: 'gw', role: 'operator', enterprise: 'acme', keyHash: `sha256$${sha256Hex('k-gw')}` }],
+      new HashGate({ perS: 10, atOnce: 1 }),
+    )
     expect(ring.quick(sha256Hex('k-gw'))).toEqual({ id: 'gw', role: 'operator', enterprise: 'acme', via: 'api-key' })
     expect(Object.isFrozen(ring.quick(sha256Hex('k-gw')))).toBe(true)
     expect(ring.quick(sha256Hex('wrong'))).toBeNull()

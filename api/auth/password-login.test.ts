@@ -11,7 +11,11 @@ async function setup() {
   const limits = rateLimitSettings(resolveApiConfig({ rateLimit: { loginFreeFailures: 2, loginBackoffMs: 4000, loginWindowMs: 60_000 } }))
   const gate = new HashGate({ perS: 100, atOnce: 2 })
   const users = new UserDirectory([{ username: 'ann', role: 'admin', passwordHash: await hashPassword('right', { N: 1024, r: 8, p: 1 }) }])
-  const login = new PasswordLogin(users, loginThrottleFor(limits, () => now), gate)
+  const login = new PasswordLogin(
+    users,
+    loginThrottleFor(limits, () => now),
+    gate,
+  )
   return { login, gate, advance: (ms: number) => (now += ms) }
 }
 

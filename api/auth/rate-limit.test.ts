@@ -22,7 +22,15 @@ describe('rateLimitOptions', () => {
     const route = (url: string) => ({ routeOptions: { url } }) as unknown as FastifyRequest
     expect(await (o.allowList as (req: FastifyRequest, key: string) => boolean)(route('/api/v1/health'), 'k')).toBe(true)
     expect(await (o.allowList as (req: FastifyRequest, key: string) => boolean)(route('/api/v1/devices'), 'k')).toBe(false)
-    const err = o.errorResponseBuilder?.(route('/api/v1/devices'), { ban: false, after: '12 seconds', max: 50, ttl: 11_200, statusCode: 429 }) as { code: string; message: string; details: unknown }
-    expect([err.code, err.message, err.details]).toEqual(['API_ERR_RATE_LIMITED', 'too many requests: at most 50 per 30 s; retry in 12 seconds', { max: 50, retryAfterS: 12 }])
+    const err = o.errorResponseBuilder?.(route('/api/v1/devices'), { ban: false, after: '12 seconds', max: 50, ttl: 11_200, statusCode: 429 }) as {
+      code: string
+      message: string
+      details: unknown
+    }
+    expect([err.code, err.message, err.details]).toEqual([
+      'API_ERR_RATE_LIMITED',
+      'too many requests: at most 50 per 30 s; retry in 12 seconds',
+      { max: 50, retryAfterS: 12 },
+    ])
   })
 })

@@ -19,6 +19,9 @@ export function rateLimitOptions(limits: Readonly<RateLimitConfig>): RateLimitPl
     // Health, the UI page and its files, and the docs never answer 429 (route-access.ts).
     allowList: (req) => isUnlimited(req),
     errorResponseBuilder: (_req, c) =>
-      apiError('API_ERR_RATE_LIMITED', `too many requests: at most ${c.max} per ${limits.timeWindowMs / 1000} s; retry in ${c.after}`, { max: c.max, retryAfterS: Math.ceil(c.ttl / 1000) }),
+      apiError('API_ERR_RATE_LIMITED', `too many requests: at most ${c.max} per ${limits.timeWindowMs / 1000} s; retry in ${c.after}`, {
+        max: c.max,
+        retryAfterS: Math.ceil(c.ttl / 1000),
+      }),
   }
 }

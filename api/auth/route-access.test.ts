@@ -4,7 +4,12 @@ import { isPlantWattError } from '../../core/errors.ts'
 import { ANONYMOUS_ADMIN, type Permission, type Principal } from '../principal.ts'
 import { checkRoutePermission, isProtected, isUnlimited } from './route-access.ts'
 
-function request(url: string, routeUrl: string, config: { public?: boolean; permission?: Permission } = {}, principal: Principal = ANONYMOUS_ADMIN): FastifyRequest {
+function request(
+  url: string,
+  routeUrl: string,
+  config: { public?: boolean; permission?: Permission } = {},
+  principal: Principal = ANONYMOUS_ADMIN,
+): FastifyRequest {
   return { url, routeOptions: { url: routeUrl, config }, principal } as unknown as FastifyRequest
 }
 
@@ -27,6 +32,8 @@ describe('route access', () => {
     const operator: Principal = { id: 'op', role: 'operator', enterprise: 'acme', via: 'jwt' }
     expect(() => checkRoutePermission(request('/api/v1/x', '/api/v1/x', {}, operator))).not.toThrow()
     expect(() => checkRoutePermission(request('/api/v1/x', '/api/v1/x', { permission: 'live' }, operator))).not.toThrow()
-    expect(() => checkRoutePermission(request('/api/v1/x', '/api/v1/x', { permission: 'import' }, operator))).toThrow(expect.toSatisfy((e: unknown) => isPlantWattError(e, 'API_ERR_FORBIDDEN')))
+    expect(() => checkRoutePermission(request('/api/v1/x', '/api/v1/x', { permission: 'import' }, operator))).toThrow(
+      expect.toSatisfy((e: unknown) => isPlantWattError(e, 'API_ERR_FORBIDDEN')),
+    )
   })
 })

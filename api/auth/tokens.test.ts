@@ -50,6 +50,8 @@ describe('LoginTokens', () => {
 
   it('gives tokens to configured users only', () => {
     const tokens = new LoginTokens(app.jwt, users, 3600, () => T0)
-    expect(() => tokens.issue({ id: 'gw', role: 'operator', enterprise: 'acme', via: 'api-key' })).toThrow(expect.toSatisfy((e: unknown) => isPlantWattError(e, 'API_ERR_UNAUTHORIZED')))
+    expect(() => tokens.issue({ id: 'gw', role: 'operator', enterprise: 'acme', via: 'api-key' })).toThrow(
+      expect.toSatisfy((e: unknown) => isPlantWattError(e, 'API_ERR_UNAUTHORIZED')),
+    )
   })
 })

@@ -39,7 +39,12 @@ export class LoginTokens {
     const user = this.users.get(principal.id)
     if (!user) throw apiError('API_ERR_UNAUTHORIZED', 'only configured users get tokens')
     const now = this.now()
-    const claims: TokenClaims = { sub: principal.id, role: principal.role, pwh: user.fingerprint, ...(principal.enterprise === undefined ? {} : { enterprise: principal.enterprise }) }
+    const claims: TokenClaims = {
+      sub: principal.id,
+      role: principal.role,
+      pwh: user.fingerprint,
+      ...(principal.enterprise === undefined ? {} : { enterprise: principal.enterprise }),
+    }
     const token = this.jwt.sign(claims, { expiresIn: this.ttlS, clockTimestamp: now })
     // exp is whole seconds from iat (floor of now in s), as the verifier reads it.
     return { token, expiresAt: (Math.floor(now / 1000) + this.ttlS) * 1000 }

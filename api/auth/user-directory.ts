@@ -17,7 +17,14 @@ export class UserDirectory {
 
   constructor(users: AuthConfig['users']) {
     this.users = new Map(
-      users.map((u) => [u.username, { principal: principalOf(u.username, u.role, u.enterprise, 'jwt'), hash: parsePasswordHash(u.passwordHash), fingerprint: sha256Hex(u.passwordHash).slice(0, 16) }]),
+      users.map((u) => [
+        u.username,
+        {
+          principal: principalOf(u.username, u.role, u.enterprise, 'jwt'),
+          hash: parsePasswordHash(u.passwordHash),
+          fingerprint: sha256Hex(u.passwordHash).slice(0, 16),
+        },
+      ]),
     )
   }
 

@@ -167,7 +167,15 @@ export const alertRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, 
       const alert = await visibleAlert(ctx, req, req.params.id)
       return {
         alert: rowOf(alert),
-        rows: alert.history.map((h) => ({ ts: h.ts, event: h.event, user: h.user, comment: h.comment, value: finiteOrNull(h.value), message: h.text.en, messageZh: h.text.zh })),
+        rows: alert.history.map((h) => ({
+          ts: h.ts,
+          event: h.event,
+          user: h.user,
+          comment: h.comment,
+          value: finiteOrNull(h.value),
+          message: h.text.en,
+          messageZh: h.text.zh,
+        })),
       }
     },
   )
@@ -183,7 +191,10 @@ export const alertRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, 
           if (req.body === undefined || req.body === null) req.body = { comment: '' }
         },
         schema: {
-          summary: kind === 'ack' ? 'Acknowledge a firing alert (409 when already acknowledged or resolved)' : 'Resolve an open alert by hand (409 when already resolved)',
+          summary:
+            kind === 'ack'
+              ? 'Acknowledge a firing alert (409 when already acknowledged or resolved)'
+              : 'Resolve an open alert by hand (409 when already resolved)',
           tags: ['alerts'],
           params: IdParamsSchema,
           body: ActionBodySchema,
@@ -194,7 +205,8 @@ export const alertRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, 
         requirePermission(req, 'ack')
         const alert = await visibleAlert(ctx, req, req.params.id)
         if (alert.state === 'resolved') throw apiError('API_ERR_CONFLICT', `alert ${alert.id} is already resolved`)
-        if (kind === 'ack' && alert.state === 'acknowledged') throw apiError('API_ERR_CONFLICT', `alert ${alert.id} is already acknowledged by ${alert.acknowledgedBy ?? '?'}`)
+        if (kind === 'ack' && alert.state === 'acknowledged')
+          throw apiError('API_ERR_CONFLICT', `alert ${alert.id} is already acknowledged by ${alert.acknowledgedBy ?? '?'}`)
         const comment = req.body.comment ?? ''
         // Never before the last event of the alert: the fold orders by time.
         const ts = Math.max(ctx.now(), ...alert.history.map((h) => h.ts + 1))

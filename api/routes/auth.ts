@@ -49,7 +49,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRouteOptions> = async (ap
     {
       config: {
         public: true,
-        ...(loginRateLimit ? { rateLimit: { max: loginRateLimit.max, timeWindow: loginRateLimit.timeWindowMs, keyGenerator: (req: { ip: string }) => `login:${req.ip}` } } : {}),
+        ...(loginRateLimit
+          ? { rateLimit: { max: loginRateLimit.max, timeWindow: loginRateLimit.timeWindowMs, keyGenerator: (req: { ip: string }) => `login:${req.ip}` } }
+          : {}),
       },
       schema: {
         summary: 'Log in with username and password; answers a token for "Authorization: Bearer"',

@@ -21,7 +21,11 @@ const Nullable = <T extends Type.TSchema>(schema: T) => Type.Union([schema, Type
 const GRADES = ['benchmark', 'compliant', 'below_baseline'] as const
 
 const PeriodQuery = {
-  period: Type.Optional(StringEnum(COMMISSION_PERIODS, { description: 'complete calendar period before now (plant time zone); default: the configured commission.period (last-month)' })),
+  period: Type.Optional(
+    StringEnum(COMMISSION_PERIODS, {
+      description: 'complete calendar period before now (plant time zone); default: the configured commission.period (last-month)',
+    }),
+  ),
   start: Type.Optional(InstantSchema('start of a custom period (inclusive), with stop; overrides period')),
   stop: Type.Optional(InstantSchema('end of a custom period (exclusive), with start')),
 }
@@ -113,7 +117,7 @@ const LineSchema = Type.Object({
   productName: Type.String(),
   outputUnit: Type.String({ description: 't or pcs' }),
   reference: Nullable(Type.String({ description: 'benchmark product id (analytics reference); null = not graded' })),
-  energyKwh: Type.Number({ description: "line energy over the period (its main meter), kWh" }),
+  energyKwh: Type.Number({ description: 'line energy over the period (its main meter), kWh' }),
   output: Type.Number({ description: 'output over the period, in outputUnit' }),
   coverage: Type.Number({ description: '0..1, lower of energy and production data coverage' }),
   sec: Nullable(Type.Number({ description: 'specific energy consumption in secUnit; null without output' })),
@@ -160,7 +164,9 @@ const DetailSchema = Type.Object(
     name: Type.String(),
     industry: Nullable(Type.String()),
     region: Type.String(),
-    attributes: Type.Record(Type.String(), Type.Union([Type.Number(), Type.Boolean(), Type.String()]), { description: 'declared facts (plant model enterprise.attributes)' }),
+    attributes: Type.Record(Type.String(), Type.Union([Type.Number(), Type.Boolean(), Type.String()]), {
+      description: 'declared facts (plant model enterprise.attributes)',
+    }),
     keyEquipment: Type.Integer(),
     ncCapable: Type.Integer(),
     networked: Type.Integer(),
@@ -184,7 +190,9 @@ function rangeOf(ctx: ApiContext, q: { start?: string; stop?: string }): TimeRan
   if (q.start === undefined && q.stop === undefined) return undefined
   if (q.start === undefined || q.stop === undefined) {
     const missing = q.start === undefined ? 'start' : 'stop'
-    throw apiError('API_ERR_VALIDATION', `query parameter "${missing}" is needed with "${missing === 'start' ? 'stop' : 'start'}"`, [{ parameter: missing, in: 'querystring', message: 'start and stop go together' }])
+    throw apiError('API_ERR_VALIDATION', `query parameter "${missing}" is needed with "${missing === 'start' ? 'stop' : 'start'}"`, [
+      { parameter: missing, in: 'querystring', message: 'start and stop go together' },
+    ])
   }
   const { start, stop } = parseRange(q.start, q.stop, ctx.model.timezone, { maxDays: ctx.config.maxRangeDays })
   return { start, end: stop }

@@ -25,10 +25,13 @@ const DeadLetterSchema = Type.Object({
   source: Type.String({ description: 'broker or ingest' }),
 })
 
-const DeadLettersSchema = Type.Object({
-  counts: Type.Record(Type.String(), Type.Integer(), { description: 'reason → number set aside since start' }),
-  items: Type.Array(DeadLetterSchema),
-}, { description: 'dead letters, newest first' })
+const DeadLettersSchema = Type.Object(
+  {
+    counts: Type.Record(Type.String(), Type.Integer(), { description: 'reason → number set aside since start' }),
+    items: Type.Array(DeadLetterSchema),
+  },
+  { description: 'dead letters, newest first' },
+)
 
 export const deadLetterRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { ctx }) => {
   app.get(
@@ -46,7 +49,11 @@ export const deadLetterRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
     async (req) => {
       const log = ctx.deadLetters
       // In `plantwatt up` ingest's own log; a standalone API reads the file ingest appends to.
-      if (!log) throw apiError('API_ERR_UNAVAILABLE', 'dead letters are not available: this API runs without ingest in its process and no ingest.deadLetterFile is configured for it to read')
+      if (!log)
+        throw apiError(
+          'API_ERR_UNAVAILABLE',
+          'dead letters are not available: this API runs without ingest in its process and no ingest.deadLetterFile is configured for it to read',
+        )
       const query: DeadLetterQuery = { limit: req.query.limit ?? 100 }
       if (req.query.reason !== undefined) query.reason = req.query.reason
       if (req.query.since !== undefined) query.since = parseInstant(req.query.since, 'since', ctx.plant.timezone)

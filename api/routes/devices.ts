@@ -22,11 +22,14 @@ const DeviceSchema = Type.Object({
   online: Type.Boolean({ description: 'newest sample at most onlineAfterMs old' }),
 })
 
-const DevicesSchema = Type.Object({
-  ts: Type.Integer({ description: 'server time of the answer, epoch ms' }),
-  devices: Type.Array(DeviceSchema),
-  rows: Type.Array(DeviceSchema, { description: 'the same devices, as the table of the CSV export' }),
-}, { description: 'devices, ordered by address' })
+const DevicesSchema = Type.Object(
+  {
+    ts: Type.Integer({ description: 'server time of the answer, epoch ms' }),
+    devices: Type.Array(DeviceSchema),
+    rows: Type.Array(DeviceSchema, { description: 'the same devices, as the table of the CSV export' }),
+  },
+  { description: 'devices, ordered by address' },
+)
 
 export const deviceRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { ctx }) => {
   app.get(

@@ -17,17 +17,22 @@ const ProblemSchema = Type.Object({
   at: Type.Integer({ description: 'when it happened last, epoch ms' }),
 })
 
-const HealthSchema = Type.Object({
-  status: StringEnum(['ok', 'degraded'] as const),
-  problems: Type.Optional(Type.Array(ProblemSchema, { description: 'components of this process that are down, e.g. refused by the broker' })),
-  store: Type.Object({
-    backend: Type.String(),
-    ok: Type.Boolean(),
-    error: Type.Optional(Type.String({ description: 'why the store did not answer' })),
-  }),
-  components: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'status reported by the other components of this process (admins only while auth is on)' })),
-  auth: StringEnum(['on', 'off'] as const, { description: 'off: no API key and no user configured, every request is an anonymous admin' }),
-}, { description: 'ok (200) or degraded (503)' })
+const HealthSchema = Type.Object(
+  {
+    status: StringEnum(['ok', 'degraded'] as const),
+    problems: Type.Optional(Type.Array(ProblemSchema, { description: 'components of this process that are down, e.g. refused by the broker' })),
+    store: Type.Object({
+      backend: Type.String(),
+      ok: Type.Boolean(),
+      error: Type.Optional(Type.String({ description: 'why the store did not answer' })),
+    }),
+    components: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), { description: 'status reported by the other components of this process (admins only while auth is on)' }),
+    ),
+    auth: StringEnum(['on', 'off'] as const, { description: 'off: no API key and no user configured, every request is an anonymous admin' }),
+  },
+  { description: 'ok (200) or degraded (503)' },
+)
 
 /**
  * What a component's status must carry for its broker connection to count (core/mqtt.ts

@@ -3,7 +3,17 @@ import Type from 'typebox'
 import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { isPlantWattError } from '../../core/errors.ts'
-import { IMPORT_LAYOUTS, IMPORT_ROW_CODES, MIDNIGHT_RULES, TIMESTAMP_FORMATS, TIMESTAMP_IS, importCsv, parseColumnMapping, type CsvSource, type ImportOptionsInput } from '../../importer/index.ts'
+import {
+  IMPORT_LAYOUTS,
+  IMPORT_ROW_CODES,
+  MIDNIGHT_RULES,
+  TIMESTAMP_FORMATS,
+  TIMESTAMP_IS,
+  importCsv,
+  parseColumnMapping,
+  type CsvSource,
+  type ImportOptionsInput,
+} from '../../importer/index.ts'
 import type { DeviceAddress } from '../../core/topic.ts'
 import { ERROR_RESPONSES, apiError } from '../errors.ts'
 import { canSeeEnterprise, requirePermission, type Principal } from '../principal.ts'
@@ -37,14 +47,38 @@ const Column = (description: string) => Type.Optional(Type.String({ minLength: 1
 
 const ImportQuerySchema = Type.Object(
   {
-    layout: Type.Optional(StringEnum(IMPORT_LAYOUTS, { default: 'auto', description: 'long: timestamp,device,quantity,value; interval: timestamp[,device],kWh per interval; auto: from the header' })),
-    device: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: 'interval layout without a device column: enterprise/site/line/device, or a device id unique in the plant model' })),
-    timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "IANA zone of timestamps without an offset; default the device's site (or the plant's) zone" })),
-    timestampFormat: Type.Optional(StringEnum(TIMESTAMP_FORMATS, { default: 'auto', description: 'auto: ISO 8601 or dd/mm/yyyy HH:MM (see dateOrder); epoch-ms, epoch-s' })),
+    layout: Type.Optional(
+      StringEnum(IMPORT_LAYOUTS, {
+        default: 'auto',
+        description: 'long: timestamp,device,quantity,value; interval: timestamp[,device],kWh per interval; auto: from the header',
+      }),
+    ),
+    device: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 300,
+        description: 'interval layout without a device column: enterprise/site/line/device, or a device id unique in the plant model',
+      }),
+    ),
+    timezone: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 64, description: "IANA zone of timestamps without an offset; default the device's site (or the plant's) zone" }),
+    ),
+    timestampFormat: Type.Optional(
+      StringEnum(TIMESTAMP_FORMATS, { default: 'auto', description: 'auto: ISO 8601 or dd/mm/yyyy HH:MM (see dateOrder); epoch-ms, epoch-s' }),
+    ),
     dateOrder: Type.Optional(StringEnum(['dmy', 'mdy'] as const, { default: 'dmy', description: '01/02/2018 is 1 February (dmy) or 2 January (mdy)' })),
-    timestampIs: Type.Optional(StringEnum(TIMESTAMP_IS, { default: 'end', description: 'interval layout: the timestamp marks the end (default) or the start of its interval' })),
-    midnight: Type.Optional(StringEnum(MIDNIGHT_RULES, { default: 'auto', description: 'interval layout: auto reads a D 00:00 row that follows later rows of day D as the end of day D' })),
-    intervalMinutes: Type.Optional(Type.Integer({ minimum: 1, maximum: 1440, description: 'interval layout: interval length; default the smallest step between rows' })),
+    timestampIs: Type.Optional(
+      StringEnum(TIMESTAMP_IS, { default: 'end', description: 'interval layout: the timestamp marks the end (default) or the start of its interval' }),
+    ),
+    midnight: Type.Optional(
+      StringEnum(MIDNIGHT_RULES, {
+        default: 'auto',
+        description: 'interval layout: auto reads a D 00:00 row that follows later rows of day D as the end of day D',
+      }),
+    ),
+    intervalMinutes: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 1440, description: 'interval layout: interval length; default the smallest step between rows' }),
+    ),
     startKwh: Type.Optional(Type.Number({ minimum: 0, description: 'interval layout: counter value at the start of the first interval (default 0)' })),
     timestampColumn: Column('timestamp column; default timestamp, time, ts, datetime or date'),
     deviceColumn: Column('device column; default device'),
@@ -55,7 +89,8 @@ const ImportQuerySchema = Type.Object(
     map: Type.Optional(
       Type.Array(Type.String({ minLength: 3, maxLength: 300 }), {
         maxItems: 50,
-        description: 'interval layout: extra column → quantity, `Column:quantity` or `Column:quantity*scale` (repeat the parameter); cumulative quantities become counters',
+        description:
+          'interval layout: extra column → quantity, `Column:quantity` or `Column:quantity*scale` (repeat the parameter); cumulative quantities become counters',
       }),
     ),
     delimiter: Type.Optional(StringEnum([',', ';', '\t', '|'] as const, { description: 'field separator; default ,' })),
@@ -82,7 +117,10 @@ const ImportAnswerSchema = Type.Object(
     total: Type.Integer({ description: 'data rows in the file' }),
     imported: Type.Integer({ description: 'good rows, written (or writable on a dry run)' }),
     rejected: Type.Integer({ description: 'bad rows, none of them written' }),
-    points: Type.Integer({ description: 'telemetry points written (interval layout: one counter reading per interval end, plus one at the start of the first interval and after each gap)' }),
+    points: Type.Integer({
+      description:
+        'telemetry points written (interval layout: one counter reading per interval end, plus one at the start of the first interval and after each gap)',
+    }),
     devices: Type.Array(Type.String(), { description: 'devices written, enterprise/site/line/device' }),
     first: Type.Union([Type.Integer(), Type.Null()], { description: 'earliest timestamp of a good row, epoch ms' }),
     last: Type.Union([Type.Integer(), Type.Null()], { description: 'latest timestamp of a good row, epoch ms' }),
@@ -186,7 +224,9 @@ export const importRoutes: FastifyPluginAsyncTypebox<ImportRouteOptions> = async
         tags: ['telemetry'],
         consumes: ['text/csv'],
         querystring: ImportQuerySchema,
-        body: Type.String({ description: 'the CSV text: a header line, then data rows (UTF-8, BOM and CRLF accepted); read as a stream, at most api.importMaxBytes bytes' }),
+        body: Type.String({
+          description: 'the CSV text: a header line, then data rows (UTF-8, BOM and CRLF accepted); read as a stream, at most api.importMaxBytes bytes',
+        }),
         response: { 200: ImportAnswerSchema, ...ERROR_RESPONSES },
       },
     },
@@ -201,7 +241,25 @@ export const importRoutes: FastifyPluginAsyncTypebox<ImportRouteOptions> = async
       }
       const q = req.query
       const options: ImportOptionsInput = { batchSize: API_IMPORT_BATCH_POINTS }
-      const copy = ['layout', 'device', 'timezone', 'timestampFormat', 'dateOrder', 'timestampIs', 'midnight', 'intervalMinutes', 'startKwh', 'timestampColumn', 'deviceColumn', 'quantityColumn', 'valueColumn', 'qualityColumn', 'energyColumn', 'delimiter', 'dryRun'] as const
+      const copy = [
+        'layout',
+        'device',
+        'timezone',
+        'timestampFormat',
+        'dateOrder',
+        'timestampIs',
+        'midnight',
+        'intervalMinutes',
+        'startKwh',
+        'timestampColumn',
+        'deviceColumn',
+        'quantityColumn',
+        'valueColumn',
+        'qualityColumn',
+        'energyColumn',
+        'delimiter',
+        'dryRun',
+      ] as const
       for (const k of copy) if (q[k] !== undefined) (options as Record<string, unknown>)[k] = q[k]
       const principal = req.principal
       const raw = bodies.get(req)
@@ -251,7 +309,10 @@ export const importRoutes: FastifyPluginAsyncTypebox<ImportRouteOptions> = async
         if (raw !== undefined && !req.raw.complete) void reply.header('connection', 'close')
         // The importer's file-level codes travel in details.code until api/errors.ts maps IMPORT_ERR_* itself.
         if (isPlantWattError(err) && err.code.startsWith('IMPORT_ERR_') && err.code !== 'IMPORT_ERR_WRITE' && err.code !== 'IMPORT_ERR_INTERNAL') {
-          throw apiError('API_ERR_BAD_REQUEST', `${err.code}: ${err.message}`, { code: err.code, ...(err.details !== undefined ? { details: err.details } : {}) })
+          throw apiError('API_ERR_BAD_REQUEST', `${err.code}: ${err.message}`, {
+            code: err.code,
+            ...(err.details !== undefined ? { details: err.details } : {}),
+          })
         }
         if (isPlantWattError(err, 'IMPORT_ERR_WRITE')) {
           throw apiError('API_ERR_STORAGE', err.message, err.details)

@@ -24,13 +24,16 @@ const LiveDeviceSchema = Type.Object({
 
 const CellSchema = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()])
 
-const LiveSchema = Type.Object({
-  ts: Type.Integer({ description: 'server time of the answer, epoch ms' }),
-  devices: Type.Array(LiveDeviceSchema),
-  rows: Type.Array(Type.Record(Type.String(), CellSchema), {
-    description: 'the same as a flat table (CSV export): address, name, ts, ageMs, online, seq, one column per quantity, quality_<quantity> where flagged',
-  }),
-}, { description: 'newest values per device' })
+const LiveSchema = Type.Object(
+  {
+    ts: Type.Integer({ description: 'server time of the answer, epoch ms' }),
+    devices: Type.Array(LiveDeviceSchema),
+    rows: Type.Array(Type.Record(Type.String(), CellSchema), {
+      description: 'the same as a flat table (CSV export): address, name, ts, ageMs, online, seq, one column per quantity, quality_<quantity> where flagged',
+    }),
+  },
+  { description: 'newest values per device' },
+)
 
 export const liveRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { ctx }) => {
   app.get(
@@ -58,7 +61,17 @@ export const liveRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, {
         return { ...rest, ...(seq === null ? {} : { seq }), name: ctx.plant.get(s)?.name ?? s.device, ageMs, online: ageMs <= ctx.config.onlineAfterMs }
       })
       const table = devices.map((d) => {
-        const row: Record<string, string | number | boolean | null> = { enterprise: d.enterprise, site: d.site, line: d.line, device: d.device, name: d.name, ts: d.ts, ageMs: d.ageMs, online: d.online, seq: d.seq ?? null }
+        const row: Record<string, string | number | boolean | null> = {
+          enterprise: d.enterprise,
+          site: d.site,
+          line: d.line,
+          device: d.device,
+          name: d.name,
+          ts: d.ts,
+          ageMs: d.ageMs,
+          online: d.online,
+          seq: d.seq ?? null,
+        }
         for (const [q, v] of Object.entries(d.values)) row[q] = v
         for (const [q, v] of Object.entries(d.quality)) row[`quality_${q}`] = v
         return row

@@ -23,7 +23,10 @@ const PlantTreeSchema = Type.Object(
                 ...Named,
                 path: Type.String({ description: 'enterprise/site/line: the scope of reports' }),
                 mainMeter: Type.Union([Type.String(), Type.Null()]),
-                product: Type.Union([Type.Object({ id: Type.String(), name: Type.String(), unit: Type.String(), benchmark: Type.Union([Type.String(), Type.Null()]) }), Type.Null()]),
+                product: Type.Union([
+                  Type.Object({ id: Type.String(), name: Type.String(), unit: Type.String(), benchmark: Type.Union([Type.String(), Type.Null()]) }),
+                  Type.Null(),
+                ]),
                 shifts: Type.Array(Type.Object({ name: Type.String(), start: Type.String(), end: Type.String() })),
                 devices: Type.Array(Type.Object({ ...Named, kind: Type.String(), keyEquipment: Type.Boolean(), ncCapable: Type.Boolean() })),
               }),
@@ -40,7 +43,13 @@ const PlantTreeSchema = Type.Object(
 export const plantRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { ctx }) => {
   app.get(
     '/plant',
-    { schema: { summary: 'Enterprises, sites, lines and devices of the plant model (the caller’s scope)', tags: ['telemetry'], response: { 200: PlantTreeSchema, ...ERROR_RESPONSES } } },
+    {
+      schema: {
+        summary: 'Enterprises, sites, lines and devices of the plant model (the caller’s scope)',
+        tags: ['telemetry'],
+        response: { 200: PlantTreeSchema, ...ERROR_RESPONSES },
+      },
+    },
     async (req) => {
       const m = ctx.model
       return {
@@ -61,7 +70,9 @@ export const plantRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, 
                 name: l.name ?? l.id,
                 path: `${e.id}/${s.id}/${l.id}`,
                 mainMeter: l.mainMeter ?? null,
-                product: l.product ? { id: l.product.id, name: l.product.name ?? l.product.id, unit: l.product.unit, benchmark: l.product.benchmark ?? null } : null,
+                product: l.product
+                  ? { id: l.product.id, name: l.product.name ?? l.product.id, unit: l.product.unit, benchmark: l.product.benchmark ?? null }
+                  : null,
                 shifts: l.shifts.map((x) => ({ name: x.name, start: x.start, end: x.end })),
                 devices: l.devices.map((d) => ({ id: d.id, name: d.name ?? d.id, kind: d.kind, keyEquipment: d.keyEquipment, ncCapable: d.ncCapable })),
               })),

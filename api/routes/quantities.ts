@@ -4,18 +4,21 @@ import { QUANTITIES, QUANTITY_NAMES } from '../../core/quantities.ts'
 import { ERROR_RESPONSES } from '../errors.ts'
 import type { RouteOptions } from '../context.ts'
 
-const QuantitiesSchema = Type.Object({
-  quantities: Type.Array(
-    Type.Object({
-      name: Type.String({ description: 'canonical name, unit included' }),
-      unit: Type.String(),
-      description: Type.String(),
-      min: Type.Number({ description: 'lowest plausible value' }),
-      max: Type.Number({ description: 'highest plausible value' }),
-      cumulative: Type.Boolean({ description: 'a counter that only grows (except on reset)' }),
-    }),
-  ),
-}, { description: 'canonical quantities' })
+const QuantitiesSchema = Type.Object(
+  {
+    quantities: Type.Array(
+      Type.Object({
+        name: Type.String({ description: 'canonical name, unit included' }),
+        unit: Type.String(),
+        description: Type.String(),
+        min: Type.Number({ description: 'lowest plausible value' }),
+        max: Type.Number({ description: 'highest plausible value' }),
+        cumulative: Type.Boolean({ description: 'a counter that only grows (except on reset)' }),
+      }),
+    ),
+  },
+  { description: 'canonical quantities' },
+)
 
 const BODY = {
   quantities: QUANTITY_NAMES.map((name) => {

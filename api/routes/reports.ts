@@ -27,7 +27,9 @@ const N = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
 const SCOPE = Type.String({ minLength: 1, maxLength: 300, description: 'enterprise[/site[/line[/device]]] of the plant model, e.g. acme/w1/l1' })
 const START = InstantSchema('inclusive start')
 const STOP = InstantSchema('exclusive stop')
-const GRANULARITY = StringEnum(REPORT_GRANULARITIES, { description: "buckets in the scope's time zone: hour, shift (the lines' shift pattern), day, month or total; default day" })
+const GRANULARITY = StringEnum(REPORT_GRANULARITIES, {
+  description: "buckets in the scope's time zone: hour, shift (the lines' shift pattern), day, month or total; default day",
+})
 
 const ReportQuery = Type.Object({ scope: SCOPE, start: START, stop: STOP, granularity: Type.Optional(GRANULARITY) }, { additionalProperties: false })
 const DemandQuery = Type.Object(
@@ -35,7 +37,9 @@ const DemandQuery = Type.Object(
     scope: SCOPE,
     start: START,
     stop: STOP,
-    granularity: Type.Optional(StringEnum(['15m', ...REPORT_GRANULARITIES] as const, { description: '15m: every 15-minute window; else the maximum per bucket; default day' })),
+    granularity: Type.Optional(
+      StringEnum(['15m', ...REPORT_GRANULARITIES] as const, { description: '15m: every 15-minute window; else the maximum per bucket; default day' }),
+    ),
   },
   { additionalProperties: false },
 )
@@ -308,7 +312,10 @@ function asked(ctx: ApiContext, req: FastifyRequest, q: { scope: string; start: 
 
 function checkRows(ctx: ApiContext, n: number, what: string): void {
   if (n > ctx.config.maxPoints) {
-    throw apiError('API_ERR_RANGE_TOO_LARGE', `${what}: ${n} rows; at most ${ctx.config.maxPoints}: use a coarser granularity or a shorter range`, { rows: n, maxPoints: ctx.config.maxPoints })
+    throw apiError('API_ERR_RANGE_TOO_LARGE', `${what}: ${n} rows; at most ${ctx.config.maxPoints}: use a coarser granularity or a shorter range`, {
+      rows: n,
+      maxPoints: ctx.config.maxPoints,
+    })
   }
 }
 
@@ -321,17 +328,44 @@ export const reportRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
 
   app.get(
     '/energy',
-    { config, schema: { summary: 'Energy of a scope per bucket, from the meters’ energy counters', tags, querystring: ReportQuery, response: { 200: EnergyResponse, ...ERROR_RESPONSES } } },
+    {
+      config,
+      schema: {
+        summary: 'Energy of a scope per bucket, from the meters’ energy counters',
+        tags,
+        querystring: ReportQuery,
+        response: { 200: EnergyResponse, ...ERROR_RESPONSES },
+      },
+    },
     async (req) => {
       const a = asked(ctx, req, req.query)
       const r = await energyReport(deps(), a.scope, a.range, g(req.query))
-      return { scope: r.scope, level: r.level, timezone: r.timezone, granularity: r.granularity, start: r.start, end: r.end, energyKwh: r.energyKwh, coverage: r.coverage, missing: r.missing, rows: r.rows }
+      return {
+        scope: r.scope,
+        level: r.level,
+        timezone: r.timezone,
+        granularity: r.granularity,
+        start: r.start,
+        end: r.end,
+        energyKwh: r.energyKwh,
+        coverage: r.coverage,
+        missing: r.missing,
+        rows: r.rows,
+      }
     },
   )
 
   app.get(
     '/production',
-    { config, schema: { summary: 'Output per bucket of every line with a product', tags, querystring: ReportQuery, response: { 200: ProductionResponse, ...ERROR_RESPONSES } } },
+    {
+      config,
+      schema: {
+        summary: 'Output per bucket of every line with a product',
+        tags,
+        querystring: ReportQuery,
+        response: { 200: ProductionResponse, ...ERROR_RESPONSES },
+      },
+    },
     async (req) => {
       const a = asked(ctx, req, req.query)
       const r = await productionReport(deps(), a.scope, a.range, g(req.query))
@@ -341,7 +375,15 @@ export const reportRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
 
   app.get(
     '/cost',
-    { config, schema: { summary: 'Time-of-use cost per bucket and period (two-part tariffs: demand charge per month)', tags, querystring: ReportQuery, response: { 200: CostResponse, ...ERROR_RESPONSES } } },
+    {
+      config,
+      schema: {
+        summary: 'Time-of-use cost per bucket and period (two-part tariffs: demand charge per month)',
+        tags,
+        querystring: ReportQuery,
+        response: { 200: CostResponse, ...ERROR_RESPONSES },
+      },
+    },
     async (req) => {
       const a = asked(ctx, req, req.query)
       return costReport(deps(), a.scope, a.range, g(req.query))
@@ -350,7 +392,15 @@ export const reportRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
 
   app.get(
     '/carbon',
-    { config, schema: { summary: 'CO2 (grid emission factor by region and year) and kgce (GB/T 2589) per bucket', tags, querystring: ReportQuery, response: { 200: CarbonResponse, ...ERROR_RESPONSES } } },
+    {
+      config,
+      schema: {
+        summary: 'CO2 (grid emission factor by region and year) and kgce (GB/T 2589) per bucket',
+        tags,
+        querystring: ReportQuery,
+        response: { 200: CarbonResponse, ...ERROR_RESPONSES },
+      },
+    },
     async (req) => {
       const a = asked(ctx, req, req.query)
       return carbonReport(deps(), a.scope, a.range, g(req.query))
@@ -359,7 +409,15 @@ export const reportRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
 
   app.get(
     '/demand',
-    { config, schema: { summary: '15-minute demand: the windows, or the maximum per bucket and month against the contracted demand', tags, querystring: DemandQuery, response: { 200: DemandResponse, ...ERROR_RESPONSES } } },
+    {
+      config,
+      schema: {
+        summary: '15-minute demand: the windows, or the maximum per bucket and month against the contracted demand',
+        tags,
+        querystring: DemandQuery,
+        response: { 200: DemandResponse, ...ERROR_RESPONSES },
+      },
+    },
     async (req) => {
       const a = asked(ctx, req, req.query)
       const granularity: DemandGranularity = req.query.granularity ?? 'day'
@@ -370,7 +428,15 @@ export const reportRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
 
   app.get(
     '/sec',
-    { config, schema: { summary: 'Specific energy consumption per line with a product, graded against its benchmark', tags, querystring: ReportQuery, response: { 200: SecResponse, ...ERROR_RESPONSES } } },
+    {
+      config,
+      schema: {
+        summary: 'Specific energy consumption per line with a product, graded against its benchmark',
+        tags,
+        querystring: ReportQuery,
+        response: { 200: SecResponse, ...ERROR_RESPONSES },
+      },
+    },
     async (req) => {
       const a = asked(ctx, req, req.query)
       return secReport(deps(), a.scope, a.range, g(req.query))
@@ -379,7 +445,15 @@ export const reportRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
 
   app.get(
     '/report/monthly',
-    { config, schema: { summary: 'Energy, cost, CO2 and SEC per month of a scope in one answer', tags, querystring: MonthlyQuery, response: { 200: MonthlyResponse, ...ERROR_RESPONSES } } },
+    {
+      config,
+      schema: {
+        summary: 'Energy, cost, CO2 and SEC per month of a scope in one answer',
+        tags,
+        querystring: MonthlyQuery,
+        response: { 200: MonthlyResponse, ...ERROR_RESPONSES },
+      },
+    },
     async (req) => {
       const a = asked(ctx, req, req.query)
       return monthlyReport(deps(), a.scope, a.range)
@@ -391,7 +465,8 @@ export const reportRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
     {
       config,
       schema: {
-        summary: 'Validates a tariff: overlapping or missing hours, months in no or two seasons, unpriced periods (400 ANALYTICS_ERR_TARIFF, details list each with its range)',
+        summary:
+          'Validates a tariff: overlapping or missing hours, months in no or two seasons, unpriced periods (400 ANALYTICS_ERR_TARIFF, details list each with its range)',
         tags,
         body: TariffSchema,
         response: { 200: TariffCheckResponse, ...ERROR_RESPONSES },
@@ -402,7 +477,17 @@ export const reportRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
       validateTariff(tariff)
       const rows = tariff.versions.flatMap((v) =>
         v.seasons.flatMap((s) =>
-          s.spans.map((span) => ({ version: v.id, effectiveFrom: v.effectiveFrom, kind: v.kind, season: s.name, months: s.months.join(','), period: span.period, from: span.from, to: span.to, pricePerKwh: v.pricesPerKwh[span.period] ?? null })),
+          s.spans.map((span) => ({
+            version: v.id,
+            effectiveFrom: v.effectiveFrom,
+            kind: v.kind,
+            season: s.name,
+            months: s.months.join(','),
+            period: span.period,
+            from: span.from,
+            to: span.to,
+            pricePerKwh: v.pricesPerKwh[span.period] ?? null,
+          })),
         ),
       )
       return { valid: true, tariff: tariff.id, rows }

@@ -28,21 +28,21 @@ const SeriesQuerySchema = Type.Object(
 
 const SeriesSchema = Type.Object(
   {
-  device: Type.String({ description: 'enterprise/site/line/device' }),
-  quantity: Type.String(),
-  unit: Type.String(),
-  fn: StringEnum(AGGREGATE_FNS),
-  every: Type.Union([Type.String(), Type.Null()]),
-  timezone: Type.String(),
-  start: Type.Integer({ description: 'epoch ms' }),
-  stop: Type.Integer({ description: 'epoch ms' }),
-  points: Type.Array(
-    Type.Object({
-      ts: Type.Integer({ description: 'window start, epoch ms' }),
-      value: Type.Number(),
-    }),
-    { description: 'one point per window that holds data, oldest first' },
-  ),
+    device: Type.String({ description: 'enterprise/site/line/device' }),
+    quantity: Type.String(),
+    unit: Type.String(),
+    fn: StringEnum(AGGREGATE_FNS),
+    every: Type.Union([Type.String(), Type.Null()]),
+    timezone: Type.String(),
+    start: Type.Integer({ description: 'epoch ms' }),
+    stop: Type.Integer({ description: 'epoch ms' }),
+    points: Type.Array(
+      Type.Object({
+        ts: Type.Integer({ description: 'window start, epoch ms' }),
+        value: Type.Number(),
+      }),
+      { description: 'one point per window that holds data, oldest first' },
+    ),
   },
   { description: 'the series' },
 )
@@ -79,9 +79,13 @@ async function resolveDevice(ctx: ApiContext, text: string, principal: Principal
   const candidates: DeviceAddress[] = [...inModel]
   if (candidates.length === 0) {
     const seen = new Map<string, DeviceAddress>()
-    for (const row of await ctx.store.latest({ measurement: TELEMETRY_MEASUREMENT, filter: { device: id, ...(principal.enterprise === undefined ? {} : { enterprise: principal.enterprise }) } })) {
+    for (const row of await ctx.store.latest({
+      measurement: TELEMETRY_MEASUREMENT,
+      filter: { device: id, ...(principal.enterprise === undefined ? {} : { enterprise: principal.enterprise }) },
+    })) {
       const { enterprise, site, line } = row.tags
-      if (enterprise !== undefined && site !== undefined && line !== undefined && canSeeEnterprise(principal, enterprise)) seen.set(lineKey({ enterprise, site, line }), { enterprise, site, line, device: id })
+      if (enterprise !== undefined && site !== undefined && line !== undefined && canSeeEnterprise(principal, enterprise))
+        seen.set(lineKey({ enterprise, site, line }), { enterprise, site, line, device: id })
     }
     candidates.push(...seen.values())
   }
@@ -89,7 +93,11 @@ async function resolveDevice(ctx: ApiContext, text: string, principal: Principal
   if (only === undefined) throw unknown()
   if (candidates.length > 1) {
     const paths = candidates.map(deviceKey)
-    throw apiError('API_ERR_DEVICE_AMBIGUOUS', `query parameter "device": id ${JSON.stringify(id)} names ${paths.length} devices (${paths.join(', ')}); give enterprise/site/line/device`, { candidates: paths })
+    throw apiError(
+      'API_ERR_DEVICE_AMBIGUOUS',
+      `query parameter "device": id ${JSON.stringify(id)} names ${paths.length} devices (${paths.join(', ')}); give enterprise/site/line/device`,
+      { candidates: paths },
+    )
   }
   const { enterprise, site, line, device } = only
   return { enterprise, site, line, device, timezone: inModel[0]?.timezone ?? ctx.plant.timezone }
@@ -128,12 +136,18 @@ export const seriesRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
       const fn = q.fn ?? 'mean'
       // Cheap checks first, so a bad request never costs a store query.
       if (!isQuantity(q.quantity)) {
-        throw apiError('API_ERR_QUANTITY_UNKNOWN', `query parameter "quantity": ${JSON.stringify(q.quantity)} is not a canonical quantity (e.g. ${QUANTITY_NAMES.slice(0, 4).join(', ')}; see /api/v1/quantities)`, {
-          parameter: 'quantity',
-        })
+        throw apiError(
+          'API_ERR_QUANTITY_UNKNOWN',
+          `query parameter "quantity": ${JSON.stringify(q.quantity)} is not a canonical quantity (e.g. ${QUANTITY_NAMES.slice(0, 4).join(', ')}; see /api/v1/quantities)`,
+          {
+            parameter: 'quantity',
+          },
+        )
       }
       if (q.tz !== undefined && !isValidTimeZone(q.tz)) {
-        throw apiError('API_ERR_VALIDATION', `query parameter "tz": ${JSON.stringify(q.tz)} is not an IANA time zone (e.g. Asia/Shanghai)`, [{ parameter: 'tz', in: 'querystring', message: 'unknown time zone' }])
+        throw apiError('API_ERR_VALIDATION', `query parameter "tz": ${JSON.stringify(q.tz)} is not an IANA time zone (e.g. Asia/Shanghai)`, [
+          { parameter: 'tz', in: 'querystring', message: 'unknown time zone' },
+        ])
       }
       const every = q.every === undefined ? undefined : parseEvery(q.every)
       const device = await resolveDevice(ctx, q.device, req.principal)
@@ -144,7 +158,11 @@ export const seriesRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
         // The exact count in the time zone, from the same window grid the stores use.
         const windows = windowRuns(start, stop, every.text, timezone).reduce((n, run) => n + run.count, 0)
         if (windows > maxPoints) {
-          throw apiError('API_ERR_RANGE_TOO_LARGE', `query parameter "every": ${every.text} windows over this range give ${windows} points; at most ${maxPoints}: use a longer "every" or a shorter range`, { windows, maxPoints })
+          throw apiError(
+            'API_ERR_RANGE_TOO_LARGE',
+            `query parameter "every": ${every.text} windows over this range give ${windows} points; at most ${maxPoints}: use a longer "every" or a shorter range`,
+            { windows, maxPoints },
+          )
         }
       }
       const rows = await ctx.store.aggregate({

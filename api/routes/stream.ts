@@ -101,7 +101,11 @@ class LinePoll {
     this.busy = true
     try {
       const now = this.ctx.now()
-      const rows = await this.ctx.store.latest({ measurement: TELEMETRY_MEASUREMENT, since: now - this.ctx.config.liveWindowS * 1000, ...(this.filter ? { filter: this.filter } : {}) })
+      const rows = await this.ctx.store.latest({
+        measurement: TELEMETRY_MEASUREMENT,
+        since: now - this.ctx.config.liveWindowS * 1000,
+        ...(this.filter ? { filter: this.filter } : {}),
+      })
       const changed: StreamDevice[] = []
       for (const s of snapshotsFromLatest(rows)) {
         const key = deviceKey(s)
@@ -163,7 +167,8 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
       config: { permission: 'live', tokenInQuery: true },
       schema: {
         summary: 'Live values (every second, when changed) and alerts of a line, site or enterprise, as Server-Sent Events',
-        description: 'text/event-stream: `event: values` data `{ ts, devices: [{ enterprise, site, line, device, name, ts, seq?, values, quality }] }`; `event: alert` data `{ enterprise, site, line, data }`; `event: error` data `{ code, message }`; `: heartbeat` comments.',
+        description:
+          'text/event-stream: `event: values` data `{ ts, devices: [{ enterprise, site, line, device, name, ts, seq?, values, quality }] }`; `event: alert` data `{ enterprise, site, line, data }`; `event: error` data `{ code, message }`; `: heartbeat` comments.',
         tags: ['telemetry'],
         querystring: StreamQuerySchema,
         produces: ['text/event-stream'],
@@ -172,13 +177,19 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
     },
     async (req, reply) => {
       if (csvRequested(req)) {
-        return (reply as unknown as FastifyReply).code(406).send({ error: { code: 'API_ERR_NOT_ACCEPTABLE', message: 'the live stream is text/event-stream; it has no CSV form (use /api/v1/live?format=csv)' } })
+        return (reply as unknown as FastifyReply)
+          .code(406)
+          .send({
+            error: { code: 'API_ERR_NOT_ACCEPTABLE', message: 'the live stream is text/event-stream; it has no CSV form (use /api/v1/live?format=csv)' },
+          })
       }
       const q = req.query
       const enterprise = scopedEnterprise(req.principal, q.enterprise)
       if (enterprise === null) throw apiError('API_ERR_NOT_FOUND', `no enterprise ${JSON.stringify(q.enterprise)}`)
       if (q.site !== undefined && enterprise === undefined) {
-        throw apiError('API_ERR_VALIDATION', 'query parameter "site" needs "enterprise"', [{ parameter: 'site', in: 'querystring', message: 'needs enterprise' }])
+        throw apiError('API_ERR_VALIDATION', 'query parameter "site" needs "enterprise"', [
+          { parameter: 'site', in: 'querystring', message: 'needs enterprise' },
+        ])
       }
       if (q.line !== undefined && q.site === undefined) {
         throw apiError('API_ERR_VALIDATION', 'query parameter "line" needs "site"', [{ parameter: 'line', in: 'querystring', message: 'needs site' }])

@@ -49,10 +49,14 @@ export const webRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app) =>
     reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').header('vary', 'accept-encoding')
     return acceptsGzip(req.headers['accept-encoding']) ? reply.header('content-encoding', 'gzip').send(htmlGzip) : reply.send(html)
   })
-  app.get<{ Params: { file: string } }>('/ui/:file', { schema: { summary: 'A file of the web UI (script, style sheet, chart library)', tags: ['ui'], hide: true } }, async (req, reply) => {
-    const f = files.get(req.params.file)
-    if (!f) return reply.code(404).send({ error: { code: 'API_ERR_NOT_FOUND', message: `no UI file ${JSON.stringify(req.params.file)}` } })
-    reply.type(f.type).header('cache-control', 'no-cache').header('vary', 'accept-encoding')
-    return acceptsGzip(req.headers['accept-encoding']) ? reply.header('content-encoding', 'gzip').send(f.gzip) : reply.send(f.body)
-  })
+  app.get<{ Params: { file: string } }>(
+    '/ui/:file',
+    { schema: { summary: 'A file of the web UI (script, style sheet, chart library)', tags: ['ui'], hide: true } },
+    async (req, reply) => {
+      const f = files.get(req.params.file)
+      if (!f) return reply.code(404).send({ error: { code: 'API_ERR_NOT_FOUND', message: `no UI file ${JSON.stringify(req.params.file)}` } })
+      reply.type(f.type).header('cache-control', 'no-cache').header('vary', 'accept-encoding')
+      return acceptsGzip(req.headers['accept-encoding']) ? reply.header('content-encoding', 'gzip').send(f.gzip) : reply.send(f.body)
+    },
+  )
 }

@@ -64,7 +64,10 @@ let app: FastifyInstance
 let paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: Schema }> }> }>>
 
 beforeAll(async () => {
-  const plant = validateConfig(PlantModelSchema, { timezone: 'Asia/Shanghai', enterprises: [{ id: 'acme', name: 'Acme', sites: [{ id: 'w', lines: [{ id: 'l', devices: [{ id: 'm', kind: 'meter' }] }] }] }] })
+  const plant = validateConfig(PlantModelSchema, {
+    timezone: 'Asia/Shanghai',
+    enterprises: [{ id: 'acme', name: 'Acme', sites: [{ id: 'w', lines: [{ id: 'l', devices: [{ id: 'm', kind: 'meter' }] }] }] }],
+  })
   store = await createEmbeddedStore({ path: ':memory:' })
   app = await build({ store, plant })
   paths = (await app.inject('/docs/json')).json().paths
@@ -76,16 +79,19 @@ afterAll(async () => {
 })
 
 describe('the answer types of the web UI (api/web/src/answers.ts)', () => {
-  it.each(ANSWERS.map((a) => [`${a.method.toUpperCase()} ${a.path}`, a] as const))('%s: every field the page reads is in the route’s response schema, with a type it handles', (_name, a) => {
-    const api = paths[a.path]?.[a.method]?.responses['200']?.content?.['application/json']?.schema
-    expect(api, `${a.path} documents its answer`).toBeDefined()
-    expect(misfits(a.schema as Schema, api!, 'answer')).toEqual([])
-  })
+  it.each(ANSWERS.map((a) => [`${a.method.toUpperCase()} ${a.path}`, a] as const))(
+    '%s: every field the page reads is in the route’s response schema, with a type it handles',
+    (_name, a) => {
+      const api = paths[a.path]?.[a.method]?.responses['200']?.content?.['application/json']?.schema
+      expect(api, `${a.path} documents its answer`).toBeDefined()
+      expect(misfits(a.schema as Schema, api!, 'answer')).toEqual([])
+    },
+  )
 
   it('finds a field the API does not send, a wrong type and an unexpected null (the check itself)', () => {
     const api: Schema = { type: 'object', required: ['a', 'b'], properties: { a: { type: 'integer' }, b: { type: 'string', nullable: true } } }
     expect(misfits({ type: 'object', required: ['a'], properties: { a: { type: 'number' } } }, api, 'x')).toEqual([])
-    expect(misfits({ type: 'object', properties: { c: { type: 'string' } } }, api, 'x')).toEqual(['x.c: not in the API\'s answer'])
+    expect(misfits({ type: 'object', properties: { c: { type: 'string' } } }, api, 'x')).toEqual(["x.c: not in the API's answer"])
     expect(misfits({ type: 'object', properties: { a: { type: 'string' } } }, api, 'x')).toEqual(['x.a: the UI expects string, the API sends integer'])
     expect(misfits({ type: 'object', properties: { b: { type: 'string' } } }, api, 'x')).toEqual(['x.b: the API may send null, the UI does not expect it'])
     expect(misfits({ type: 'object', properties: { b: { anyOf: [{ type: 'string' }, { type: 'null' }] } } }, api, 'x')).toEqual([])

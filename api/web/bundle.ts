@@ -24,7 +24,11 @@ export async function bundleUi(opts: BundleUiOptions = {}): Promise<string> {
   try {
     esbuild = await (opts.loadEsbuild ?? (() => import('esbuild')))()
   } catch (cause) {
-    throw new PlantWattError('API_ERR_UI_BUNDLE', 'the web UI is bundled at start with esbuild, which is not installed: run `npm install` (esbuild comes with tsx)', { cause })
+    throw new PlantWattError(
+      'API_ERR_UI_BUNDLE',
+      'the web UI is bundled at start with esbuild, which is not installed: run `npm install` (esbuild comes with tsx)',
+      { cause },
+    )
   }
   const minify = opts.minify ?? true
   try {

@@ -51,5 +51,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     ...(values['dashboards-path'] ? { dashboardsPath: values['dashboards-path'] } : {}),
   })
   for (const f of [...written.dashboards, ...written.provisioning]) console.log(`wrote ${f}`)
-  console.log(`Grafana: GF_PATHS_PROVISIONING=${resolve(out, 'provisioning')} with PLANTWATT_INFLUX_URL, PLANTWATT_INFLUX_DATABASE (and _USERNAME, _PASSWORD) set`)
+  console.log(
+    `Grafana: GF_PATHS_PROVISIONING=${resolve(out, 'provisioning')} with PLANTWATT_INFLUX_URL, PLANTWATT_INFLUX_DATABASE (and _USERNAME, _PASSWORD) set`,
+  )
 }

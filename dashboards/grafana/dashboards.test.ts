@@ -38,7 +38,12 @@ interface Target {
 
 const targets: Target[] = built.flatMap(({ dashboard }) =>
   dashboardPanels(dashboard).flatMap((p) =>
-    ((p.targets ?? []) as unknown as InfluxQLQuery[]).map((query) => ({ dashboard, panel: p.title ?? '', ...(p.timeFrom ? { timeFrom: p.timeFrom } : {}), query })),
+    ((p.targets ?? []) as unknown as InfluxQLQuery[]).map((query) => ({
+      dashboard,
+      panel: p.title ?? '',
+      ...(p.timeFrom ? { timeFrom: p.timeFrom } : {}),
+      query,
+    })),
   ),
 )
 
@@ -71,10 +76,7 @@ function rangeOf(t: Target): [number, number] {
  */
 function interpolate(query: string, dashboard: Dashboard, scope: Scope, range: [number, number], overrides: Record<string, string> = {}): string {
   const interval = range[1] - range[0] <= DAY ? '1m' : '15m'
-  let q = query
-    .replaceAll('$timeFilter', `time >= ${range[0]}ms and time <= ${range[1]}ms`)
-    .replaceAll('$__interval', interval)
-    .replaceAll('now()', `${NOW}ms`)
+  let q = query.replaceAll('$timeFilter', `time >= ${range[0]}ms and time <= ${range[1]}ms`).replaceAll('$__interval', interval).replaceAll('now()', `${NOW}ms`)
   // Longest names first, so $site never eats the start of a longer name.
   const vars = [...(dashboard.templating.list ?? [])].sort((a, b) => b.name.length - a.name.length)
   for (const v of vars) {
@@ -193,15 +195,22 @@ describe('Grafana dashboards as code', () => {
       expect(readdirSync(join(out, 'dashboards')).sort()).toEqual(built.map((b) => b.file).sort())
       for (const f of written.dashboards) expect((JSON.parse(readFileSync(f, 'utf8')) as Dashboard).uid).toMatch(/^plantwatt-/)
       const ds = parse(readFileSync(join(out, 'provisioning', 'datasources', 'plantwatt.yaml'), 'utf8')) as { datasources: Record<string, unknown>[] }
-      expect(ds.datasources[0]).toMatchObject({ uid: 'plantwatt-influxdb', type: 'influxdb', url: '${PLANTWATT_INFLUX_URL}', jsonData: { dbName: '${PLANTWATT_INFLUX_DATABASE}' } })
-      const dp = parse(readFileSync(join(out, 'provisioning', 'dashboards', 'plantwatt.yaml'), 'utf8')) as { providers: { type: string; options: { path: string } }[] }
+      expect(ds.datasources[0]).toMatchObject({
+        uid: 'plantwatt-influxdb',
+        type: 'influxdb',
+        url: '${PLANTWATT_INFLUX_URL}',
+        jsonData: { dbName: '${PLANTWATT_INFLUX_DATABASE}' },
+      })
+      const dp = parse(readFileSync(join(out, 'provisioning', 'dashboards', 'plantwatt.yaml'), 'utf8')) as {
+        providers: { type: string; options: { path: string } }[]
+      }
       expect(dp.providers[0]).toMatchObject({ type: 'file', options: { path: join(out, 'dashboards') } })
     } finally {
       rmSync(out, { recursive: true, force: true })
     }
   })
 
-  it('the scope variables list the scenario\'s enterprises, sites and lines, each depending on the one before', async () => {
+  it("the scope variables list the scenario's enterprises, sites and lines, each depending on the one before", async () => {
     const vars = (built[0]!.dashboard.templating.list ?? []).filter((v) => v.type === 'query')
     const valuesOf = async (name: string, scope: Scope): Promise<string[]> => {
       const v = vars.find((x) => x.name === name)!
@@ -235,13 +244,17 @@ describe('Grafana dashboards as code', () => {
   }
   const all = SCOPES[1]!
 
-  it('energy per day of a main meter adds up to its counter\'s increase over the range', async () => {
+  it("energy per day of a main meter adds up to its counter's increase over the range", async () => {
     const t = find('plantwatt-energy-cost', 'Energy per day per line')
     const clinker = { ...all, values: { ...all.values, line: 'clinker-1' } }
     const perDay = await query(interpolate(t.query.query, t.dashboard, clinker, [START, NOW]))
     expect(perDay).toHaveLength(1)
     const total = numbers(perDay).reduce((a, b) => a + b, 0)
-    const [counter] = numbers(await query(`SELECT last("energy_import_kwh") - first("energy_import_kwh") FROM "telemetry" WHERE "line" = 'clinker-1' AND "device" = 'main' AND time >= ${START}ms AND time <= ${NOW}ms`))
+    const [counter] = numbers(
+      await query(
+        `SELECT last("energy_import_kwh") - first("energy_import_kwh") FROM "telemetry" WHERE "line" = 'clinker-1' AND "device" = 'main' AND time >= ${START}ms AND time <= ${NOW}ms`,
+      ),
+    )
     // Only the first minute of the range is not counted.
     expect(total).toBeLessThanOrEqual(counter! + 1e-6)
     expect(total).toBeGreaterThan(counter! * (1 - 2 / (2 * 1440)))
@@ -259,8 +272,10 @@ describe('Grafana dashboards as code', () => {
     const rows = await query(interpolate(t.query.query, t.dashboard, all, [START, NOW]))
     const clinker = rows.find((s) => s.tags?.line === 'clinker-1' && s.tags.enterprise === 'edong-cement')
     const col = clinker!.columns.indexOf('kwh_per_unit')
-    const target = buildScenarioModel(scenario, new FaultBook({ timezone: scenario.timezone, seed: scenario.seed, devices: scenarioDeviceKeys(scenario) }))
-      .production.find((p) => p.key === 'edong-cement/huangshi/clinker-1/kiln-dcs')!.secKwhPerUnit
+    const target = buildScenarioModel(
+      scenario,
+      new FaultBook({ timezone: scenario.timezone, seed: scenario.seed, devices: scenarioDeviceKeys(scenario) }),
+    ).production.find((p) => p.key === 'edong-cement/huangshi/clinker-1/kiln-dcs')!.secKwhPerUnit
     const actual = clinker!.values[0]![col] as number
     expect(Math.abs(actual / target - 1)).toBeLessThan(0.15)
   })
@@ -281,7 +296,7 @@ describe('Grafana dashboards as code', () => {
     }
   })
 
-  it('machine states are the 0–3 codes of the line\'s machines', async () => {
+  it("machine states are the 0–3 codes of the line's machines", async () => {
     const t = find('plantwatt-line-energy', 'Machine states')
     const series = await query(interpolate(t.query.query, t.dashboard, SCOPES[0]!, rangeOf(t)))
     expect(series.map((s) => s.tags?.device).sort()).toEqual(['cnc-01', 'cnc-02', 'cnc-03'])

@@ -1,5 +1,13 @@
 import type * as cog from '@grafana/grafana-foundation-sdk/cog'
-import { BarGaugeDisplayMode, BigValueGraphMode, GraphDrawStyle, ReduceDataOptionsBuilder, StackingConfigBuilder, StackingMode, VizOrientation } from '@grafana/grafana-foundation-sdk/common'
+import {
+  BarGaugeDisplayMode,
+  BigValueGraphMode,
+  GraphDrawStyle,
+  ReduceDataOptionsBuilder,
+  StackingConfigBuilder,
+  StackingMode,
+  VizOrientation,
+} from '@grafana/grafana-foundation-sdk/common'
 import {
   CustomVariableBuilder,
   DashboardBuilder,
@@ -80,12 +88,12 @@ const NOT_BILLING = 'Energy is the increase of the import counters (kWh), per mi
 /** Line energy: what a plant engineer keeps open on one line. */
 function lineEnergy(tz: string): DashboardBuilder {
   const variables: cog.Builder<VariableModel>[] = [...scopeVariables(SCOPE, { multi: false }), mainMeterVariable()]
-  return base('plantwatt-line-energy', 'PlantWatt · 产线能耗 Line energy', 'Power and energy of one line, per device, and its machines\' states.', tz, 'now-6h')
+  return base('plantwatt-line-energy', 'PlantWatt · 产线能耗 Line energy', "Power and energy of one line, per device, and its machines' states.", tz, 'now-6h')
     .variables(variables)
     .withPanel(
       new StatPanel()
         .title('产线功率 Line power now (main meter)')
-        .description('Last reading of the line\'s main meter in the last 5 minutes.')
+        .description("Last reading of the line's main meter in the last 5 minutes.")
         .unit('kwatt')
         .decimals(1)
         .timeFrom('5m')
@@ -117,7 +125,9 @@ function lineEnergy(tz: string): DashboardBuilder {
         .orientation(VizOrientation.Horizontal)
         .displayMode(BarGaugeDisplayMode.Gradient)
         .reduceOptions(lastValue())
-        .withTarget(influxql(`SELECT last("active_power_kw") AS "kW" FROM "${TELEMETRY}" WHERE ${SCOPE_WHERE} AND $timeFilter GROUP BY "device"`).alias('$tag_device'))
+        .withTarget(
+          influxql(`SELECT last("active_power_kw") AS "kW" FROM "${TELEMETRY}" WHERE ${SCOPE_WHERE} AND $timeFilter GROUP BY "device"`).alias('$tag_device'),
+        )
         .height(10)
         .span(12),
     )
@@ -126,7 +136,11 @@ function lineEnergy(tz: string): DashboardBuilder {
         .title('功率 Power per device, last hour')
         .unit('kwatt')
         .timeFrom('1h')
-        .withTarget(influxql(`SELECT mean("active_power_kw") AS "kW" FROM "${TELEMETRY}" WHERE ${SCOPE_WHERE} AND $timeFilter GROUP BY time($__interval), "device" fill(none)`).alias('$tag_device'))
+        .withTarget(
+          influxql(
+            `SELECT mean("active_power_kw") AS "kW" FROM "${TELEMETRY}" WHERE ${SCOPE_WHERE} AND $timeFilter GROUP BY time($__interval), "device" fill(none)`,
+          ).alias('$tag_device'),
+        )
         .height(10)
         .span(12),
     )
@@ -159,7 +173,11 @@ function lineEnergy(tz: string): DashboardBuilder {
             },
           },
         ])
-        .withTarget(influxql(`SELECT last("machine_state") AS "state" FROM "${TELEMETRY}" WHERE ${SCOPE_WHERE} AND $timeFilter GROUP BY time($__interval), "device" fill(none)`).alias('$tag_device'))
+        .withTarget(
+          influxql(
+            `SELECT last("machine_state") AS "state" FROM "${TELEMETRY}" WHERE ${SCOPE_WHERE} AND $timeFilter GROUP BY time($__interval), "device" fill(none)`,
+          ).alias('$tag_device'),
+        )
         .height(10)
         .span(12),
     )
@@ -168,7 +186,9 @@ function lineEnergy(tz: string): DashboardBuilder {
 function shiftOffsetVariable(): cog.Builder<VariableModel> {
   return new CustomVariableBuilder('shiftoffset')
     .label('班次 Shifts start at')
-    .description('Energy per shift is cut into three 8-hour shifts starting at these local hours (the value is the window offset, modulo 8 h). Other shift calendars: the analytics API uses the plant model\'s shifts.')
+    .description(
+      "Energy per shift is cut into three 8-hour shifts starting at these local hours (the value is the window offset, modulo 8 h). Other shift calendars: the analytics API uses the plant model's shifts.",
+    )
     .values('06/14/22 : 6h, 07/15/23 : 7h, 08/16/24 : 0h')
     .current({ text: '08/16/24', value: '0h' })
 }
@@ -176,7 +196,7 @@ function shiftOffsetVariable(): cog.Builder<VariableModel> {
 /** Energy & cost: energy per day, shift and hour; cost is the API's (see the note panel). */
 function energyAndCost(tz: string): DashboardBuilder {
   const main = `${SCOPE_WHERE} AND ${MAIN_METER}`
-  return base('plantwatt-energy-cost', 'PlantWatt · 能耗与成本 Energy & cost', 'Energy per day, shift and hour from the main meters\' counters.', tz, 'now-7d')
+  return base('plantwatt-energy-cost', 'PlantWatt · 能耗与成本 Energy & cost', "Energy per day, shift and hour from the main meters' counters.", tz, 'now-7d')
     .variables([...scopeVariables(SCOPE, { multi: true }), mainMeterVariable(), shiftOffsetVariable()])
     .withPanel(
       bars('日电量 Energy per day per line', 'kwatth')
@@ -186,7 +206,9 @@ function energyAndCost(tz: string): DashboardBuilder {
     )
     .withPanel(
       bars('班次电量 Energy per shift (8 h) per line', 'kwatth')
-        .withTarget(influxql(energyQuery({ where: main, every: '8h', offset: '$shiftoffset', groupBy: LINE_GROUP, timezone: tz })).alias('$tag_enterprise / $tag_line'))
+        .withTarget(
+          influxql(energyQuery({ where: main, every: '8h', offset: '$shiftoffset', groupBy: LINE_GROUP, timezone: tz })).alias('$tag_enterprise / $tag_line'),
+        )
         .height(9)
         .span(12),
     )
@@ -223,11 +245,17 @@ function efficiency(tz: string): DashboardBuilder {
   const tonnes = outputSubquery('output_t', SCOPE_WHERE, 'units')
   const pieces = outputSubquery('output_count', SCOPE_WHERE, 'units')
   const byLine = '"enterprise", "site", "line"'
-  return base('plantwatt-efficiency', 'PlantWatt · 能效对标 Efficiency vs benchmark', 'Energy per unit of output (kWh/t or kWh/pcs) per line and day, from the main meter and the line\'s production counter.', tz, 'now-7d')
+  return base(
+    'plantwatt-efficiency',
+    'PlantWatt · 能效对标 Efficiency vs benchmark',
+    "Energy per unit of output (kWh/t or kWh/pcs) per line and day, from the main meter and the line's production counter.",
+    tz,
+    'now-7d',
+  )
     .variables([...scopeVariables(SCOPE, { multi: true }), mainMeterVariable()])
     .withPanel(
       bars('日产量 Output per day per line', 'none')
-        .description('Tonnes (output_t) or pieces (output_count), whichever the line\'s production counter reports.')
+        .description("Tonnes (output_t) or pieces (output_count), whichever the line's production counter reports.")
         .withTarget(
           influxql(
             `SELECT sum("t") AS "t", sum("pcs") AS "pcs" FROM (${outputSubquery('output_t', SCOPE_WHERE, 't')}), (${outputSubquery('output_count', SCOPE_WHERE, 'pcs')}) ` +
@@ -246,12 +274,16 @@ function efficiency(tz: string): DashboardBuilder {
     .withPanel(
       new TimeseriesPanel()
         .title('单位产品电耗 kWh per unit per day')
-        .description('Main-meter energy / output of the day (kWh per t or per piece, by the line\'s product). Days without output have no value.')
+        .description("Main-meter energy / output of the day (kWh per t or per piece, by the line's product). Days without output have no value.")
         .unit('none')
         .decimals(2)
         .drawStyle(GraphDrawStyle.Bars)
         .fillOpacity(60)
-        .withTarget(influxql(`SELECT sum("kwh") / sum("units") AS "kwh_per_unit" FROM (${energy}), (${tonnes}), (${pieces}) WHERE $timeFilter GROUP BY time(1d), ${byLine} fill(none) tz('${tz}')`).alias('$tag_line'))
+        .withTarget(
+          influxql(
+            `SELECT sum("kwh") / sum("units") AS "kwh_per_unit" FROM (${energy}), (${tonnes}), (${pieces}) WHERE $timeFilter GROUP BY time(1d), ${byLine} fill(none) tz('${tz}')`,
+          ).alias('$tag_line'),
+        )
         .height(9)
         .span(12),
     )
@@ -259,14 +291,18 @@ function efficiency(tz: string): DashboardBuilder {
       new TablePanel()
         .title('区间汇总 Totals in the range per line')
         .decimals(2)
-        .withTarget(influxql(`SELECT sum("kwh") AS "energy_kwh", sum("units") AS "output", sum("kwh") / sum("units") AS "kwh_per_unit" FROM (${energy}), (${tonnes}), (${pieces}) WHERE $timeFilter GROUP BY ${byLine}`).table())
+        .withTarget(
+          influxql(
+            `SELECT sum("kwh") AS "energy_kwh", sum("units") AS "output", sum("kwh") / sum("units") AS "kwh_per_unit" FROM (${energy}), (${tonnes}), (${pieces}) WHERE $timeFilter GROUP BY ${byLine}`,
+          ).table(),
+        )
         .height(9)
         .span(12),
     )
     .withPanel(
       note(
         '对标 Benchmark grades',
-        'Grades against GB unit-consumption limits and NDRC 标杆/基准 levels need each line\'s product and indicator (plant model) and kgce conversion; ' +
+        "Grades against GB unit-consumption limits and NDRC 标杆/基准 levels need each line's product and indicator (plant model) and kgce conversion; " +
           'they come from the PlantWatt analytics API. Reference, clinker electricity GB 16780-2021: 48 / 57 / 61 kWh/t (levels 1 / 2 / 3).',
       ),
     )
@@ -282,7 +318,13 @@ function efficiency(tz: string): DashboardBuilder {
  * - time: when the event happened.
  */
 function alerts(tz: string): DashboardBuilder {
-  return base('plantwatt-alerts', 'PlantWatt · 告警 Alerts', 'Alert events written by the alert engine (measurement alert_event). Acknowledging is done in the PlantWatt web UI.', tz, 'now-7d')
+  return base(
+    'plantwatt-alerts',
+    'PlantWatt · 告警 Alerts',
+    'Alert events written by the alert engine (measurement alert_event). Acknowledging is done in the PlantWatt web UI.',
+    tz,
+    'now-7d',
+  )
     .variables(scopeVariables(SCOPE, { multi: true }))
     .withPanel(
       new StatPanel()
@@ -296,7 +338,11 @@ function alerts(tz: string): DashboardBuilder {
     .withPanel(
       bars('告警事件 Alert events by severity', 'none')
         .stacking(new StackingConfigBuilder().mode(StackingMode.Normal))
-        .withTarget(influxql(`SELECT count("value") AS "events" FROM "${ALERT_EVENT}" WHERE ${SCOPE_WHERE} AND $timeFilter GROUP BY time($__interval), "severity" fill(none)`).alias('$tag_severity'))
+        .withTarget(
+          influxql(
+            `SELECT count("value") AS "events" FROM "${ALERT_EVENT}" WHERE ${SCOPE_WHERE} AND $timeFilter GROUP BY time($__interval), "severity" fill(none)`,
+          ).alias('$tag_severity'),
+        )
         .height(6)
         .span(12),
     )
@@ -313,7 +359,9 @@ function alerts(tz: string): DashboardBuilder {
       new TablePanel()
         .title('最近事件 Latest alert events')
         .withTarget(
-          influxql(`SELECT "enterprise", "line", "device", "rule", "severity", "event", "value", "threshold", "message", "alert_id" FROM "${ALERT_EVENT}" WHERE ${SCOPE_WHERE} AND $timeFilter ORDER BY time DESC LIMIT 200`).table(),
+          influxql(
+            `SELECT "enterprise", "line", "device", "rule", "severity", "event", "value", "threshold", "message", "alert_id" FROM "${ALERT_EVENT}" WHERE ${SCOPE_WHERE} AND $timeFilter ORDER BY time DESC LIMIT 200`,
+          ).table(),
         )
         .height(12)
         .span(24),
@@ -340,12 +388,14 @@ function province(tz: string): DashboardBuilder {
       new TablePanel()
         .title('联网率 Networking rate proxy per enterprise')
         .description(
-          'Devices that sent data within the online window / devices that sent data in the time range, in %. A proxy: the commission\'s ' +
+          "Devices that sent data within the online window / devices that sent data in the time range, in %. A proxy: the commission's " +
             'networking rate counts key equipment of the plant model, which the analytics API reports.',
         )
         .decimals(1)
         .withTarget(
-          influxql(`SELECT count("reporting") AS "reporting", count("seen") AS "seen", count("reporting") / count("seen") * 100 AS "rate_pct" FROM (${reporting}), (${seen}) GROUP BY "enterprise"`).table(),
+          influxql(
+            `SELECT count("reporting") AS "reporting", count("seen") AS "seen", count("reporting") / count("seen") * 100 AS "rate_pct" FROM (${reporting}), (${seen}) GROUP BY "enterprise"`,
+          ).table(),
         )
         .height(8)
         .span(12),
@@ -374,7 +424,9 @@ function province(tz: string): DashboardBuilder {
         .orientation(VizOrientation.Horizontal)
         .reduceOptions(lastValue())
         .withTarget(
-          influxql(`SELECT sum("kw") AS "kW" FROM (SELECT last("active_power_kw") AS "kw" FROM "${TELEMETRY}" WHERE ${where} AND ${MAIN_METER} AND time > now() - $onlinewindow GROUP BY ${perDevice}) GROUP BY "enterprise"`).alias('$tag_enterprise'),
+          influxql(
+            `SELECT sum("kw") AS "kW" FROM (SELECT last("active_power_kw") AS "kw" FROM "${TELEMETRY}" WHERE ${where} AND ${MAIN_METER} AND time > now() - $onlinewindow GROUP BY ${perDevice}) GROUP BY "enterprise"`,
+          ).alias('$tag_enterprise'),
         )
         .height(9)
         .span(12),
@@ -403,7 +455,7 @@ export function buildDashboards(options: DashboardOptions = {}): BuiltDashboard[
 export function dashboardPanels(d: Dashboard): Panel[] {
   const out: Panel[] = []
   for (const p of d.panels ?? []) {
-    if (p.type === 'row') out.push(...(((p as { panels?: Panel[] }).panels) ?? []))
+    if (p.type === 'row') out.push(...((p as { panels?: Panel[] }).panels ?? []))
     else out.push(p as Panel)
   }
   return out

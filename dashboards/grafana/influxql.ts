@@ -1,12 +1,6 @@
 import type * as cog from '@grafana/grafana-foundation-sdk/cog'
 import type * as common from '@grafana/grafana-foundation-sdk/common'
-import {
-  CustomVariableBuilder,
-  QueryVariableBuilder,
-  VariableRefresh,
-  VariableSort,
-  type VariableModel,
-} from '@grafana/grafana-foundation-sdk/dashboard'
+import { CustomVariableBuilder, QueryVariableBuilder, VariableRefresh, VariableSort, type VariableModel } from '@grafana/grafana-foundation-sdk/dashboard'
 
 /** The provisioned data source (provisioning.ts gives it this uid). */
 export const INFLUX_DATASOURCE: common.DataSourceRef = { type: 'influxdb', uid: 'plantwatt-influxdb' }

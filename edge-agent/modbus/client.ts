@@ -168,7 +168,14 @@ export type BusLocation = ({ transport: 'rtu' } & SerialSettings) | { transport:
 
 export function busLocation(conn: ModbusConnection): BusLocation {
   if (conn.transport === 'rtu') {
-    return { transport: 'rtu', path: conn.path ?? '', baudRate: conn.baudRate ?? 9600, parity: conn.parity ?? 'none', dataBits: conn.dataBits ?? 8, stopBits: conn.stopBits ?? 1 }
+    return {
+      transport: 'rtu',
+      path: conn.path ?? '',
+      baudRate: conn.baudRate ?? 9600,
+      parity: conn.parity ?? 'none',
+      dataBits: conn.dataBits ?? 8,
+      stopBits: conn.stopBits ?? 1,
+    }
   }
   return { transport: 'rtu-over-tcp', host: conn.host ?? '', port: conn.port }
 }
@@ -270,12 +277,15 @@ class RtuBus {
       if (stray && stray.length > 0) {
         const from = stray[0] === unitId ? '' : ` from unit ${stray[0]} (wrong slave id)`
         const hex = [...stray.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ')
-        return Object.assign(new Error(`no valid reply from unit ${unitId} within ${timeoutMs} ms; got ${stray.length} byte(s)${from}: ${hex}`), { errno: 'EDGE_ERR_FRAME' })
+        return Object.assign(new Error(`no valid reply from unit ${unitId} within ${timeoutMs} ms; got ${stray.length} byte(s)${from}: ${hex}`), {
+          errno: 'EDGE_ERR_FRAME',
+        })
       }
       return err
     }
     if (/CRC error/.test(message)) return Object.assign(new Error(`reply from unit ${unitId} failed its CRC check`), { errno: 'EDGE_ERR_CRC', cause: err })
-    if (/Data length error|Unexpected data error/.test(message)) return Object.assign(new Error(`malformed reply from unit ${unitId}: ${message}`), { errno: 'EDGE_ERR_FRAME', cause: err })
+    if (/Data length error|Unexpected data error/.test(message))
+      return Object.assign(new Error(`malformed reply from unit ${unitId}: ${message}`), { errno: 'EDGE_ERR_FRAME', cause: err })
     return err
   }
 

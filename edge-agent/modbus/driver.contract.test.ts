@@ -77,7 +77,11 @@ function meter(): { device: MeterDevice; control: Pick<DriverPeer, 'expected' | 
 const float32Tolerance = (v: number) => Math.max(1e-9, Math.abs(v) * 1e-6)
 const create = (config: EdgeDeviceConfig) => (BUILTIN_DRIVERS.modbus as (d: EdgeDeviceConfig) => ReturnType<DriverUnderTest['create']>)(config)
 const deviceConfig = (connection: Record<string, unknown>, over: Record<string, unknown> = {}): EdgeDeviceConfig =>
-  validateConfig(ModbusDeviceSchema, { enterprise: 'e', site: 's', line: 'l', device: 'm1', driver: 'modbus', profile: PROFILE, retries: 0, connection, ...over }, 'contract') as EdgeDeviceConfig
+  validateConfig(
+    ModbusDeviceSchema,
+    { enterprise: 'e', site: 's', line: 'l', device: 'm1', driver: 'modbus', profile: PROFILE, retries: 0, connection, ...over },
+    'contract',
+  ) as EdgeDeviceConfig
 
 describeDriverContract('modbus over TCP (SDM630 simulator)', async () => {
   const { device, control } = meter()

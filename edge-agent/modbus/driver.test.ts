@@ -36,7 +36,16 @@ async function server(options: Partial<TestServerOptions> = {}): Promise<TestMod
 function device(port: number, over: Record<string, unknown> = {}): ModbusDeviceConfig {
   return validateConfig(
     ModbusDeviceSchema,
-    { enterprise: 'e', site: 's', line: 'l', device: 'm1', driver: 'modbus', profile: 'eastron-sdm630', connection: { host: '127.0.0.1', port, timeoutMs: 150 }, ...over },
+    {
+      enterprise: 'e',
+      site: 's',
+      line: 'l',
+      device: 'm1',
+      driver: 'modbus',
+      profile: 'eastron-sdm630',
+      connection: { host: '127.0.0.1', port, timeoutMs: 150 },
+      ...over,
+    },
     'test',
   ) as ModbusDeviceConfig
 }
@@ -124,7 +133,9 @@ describe('modbus driver over TCP', () => {
     const driver = await connected(device(s.port, { retries: 2 }))
     const result = await driver.read(AbortSignal.timeout(5000))
     expect(result.quality).toEqual({ energy_total_kwh: 'bad' })
-    expect(result.errors).toEqual([{ point: 'energy_total_kwh', code: 'EDGE_ERR_TIMEOUT', message: expect.stringMatching(/input 0x0156 ×2: no reply within 150 ms/) }])
+    expect(result.errors).toEqual([
+      { point: 'energy_total_kwh', code: 'EDGE_ERR_TIMEOUT', message: expect.stringMatching(/input 0x0156 ×2: no reply within 150 ms/) },
+    ])
     expect(Object.keys(result.values)).toHaveLength(19)
     expect(s.requests.filter((r) => r.address === 0x156)).toHaveLength(3)
     // the connection survives a single timeout: the next read works without reconnecting
@@ -172,7 +183,11 @@ describe('modbus driver over TCP', () => {
     writeFileSync(
       file,
       [
-        'name: acme', 'vendor: ACME', 'model: M1', 'source: test table', 'points:',
+        'name: acme',
+        'vendor: ACME',
+        'model: M1',
+        'source: test table',
+        'points:',
         '  - { quantity: voltage_l1_v, function: holding, address: 0x61, type: uint16, scale: 0.1 }',
         '  - { quantity: active_power_kw, function: holding, address: 0x164, type: int32, scale: 0.001 }',
         '  - { quantity: energy_import_kwh, function: holding, address: 0x0A, type: uint32, wordOrder: CDAB, scale: 0.01 }',
@@ -193,7 +208,13 @@ describe('modbus driver over TCP', () => {
     const result = await driver.read(AbortSignal.timeout(2000))
     expect(result.errors).toEqual([])
     expect(closeTo(result.values, { voltage_l1_v: 230, active_power_kw: -1, energy_import_kwh: 1234567.89, temperature_c: -10, machine_state: 1 })).toEqual([])
-    expect(s.requests.map((r) => [r.unit, r.fc, r.address, r.count])).toEqual([[7, 1, 3, 1], [7, 3, 0x0a, 2], [7, 3, 0x61, 1], [7, 3, 0x164, 2], [7, 4, 0x10, 1]])
+    expect(s.requests.map((r) => [r.unit, r.fc, r.address, r.count])).toEqual([
+      [7, 1, 3, 1],
+      [7, 3, 0x0a, 2],
+      [7, 3, 0x61, 1],
+      [7, 3, 0x164, 2],
+      [7, 4, 0x10, 1],
+    ])
   })
 })
 
@@ -201,13 +222,15 @@ describe('modbus driver: CT/PT ratios (acrel-adl400-secondary)', () => {
   const adl400 = loadProfile('acrel-adl400-secondary')
   // Literal secondary-side words: PT 1 (no voltage transformer), CT 80 (400/5 A).
   const ADL400_WORDS = {
-    0x00: 0x0001, 0x01: 0x86a0, // combined energy 100000 ×0.01 → 1000.00 kWh secondary
+    0x00: 0x0001,
+    0x01: 0x86a0, // combined energy 100000 ×0.01 → 1000.00 kWh secondary
     0x61: 0x08fc, // Ua 2300 ×0.1 → 230.0 V
     0x64: 0x00fa, // Ia 250 ×0.01 → 2.50 A secondary
     0x77: 0x1388, // 50.00 Hz
     0x8d: 0x0001, // PT ratio 1
     0x8e: 0x0050, // CT ratio 80
-    0x16a: 0x0000, 0x16b: 0x05dc, // P 1500 ×0.001 → 1.500 kW secondary
+    0x16a: 0x0000,
+    0x16b: 0x05dc, // P 1500 ×0.001 → 1.500 kW secondary
     0x17f: 0x03b6, // PF 950 ×0.001 → 0.950
   }
   const adlServer = (options: Partial<TestServerOptions> = {}) => server({ units: { 1: { holding: { ...ADL400_WORDS } } }, ...options })
@@ -216,7 +239,10 @@ describe('modbus driver: CT/PT ratios (acrel-adl400-secondary)', () => {
   it('reads PT and CT at connect and multiplies: A ×CT, V ×PT, kW and kWh ×CT·PT; Hz and PF unscaled', async () => {
     const s = await adlServer()
     const driver = await connected(adlDevice(s.port), adl400)
-    expect(s.requests.slice(0, 2).map((r) => [r.fc, r.address, r.count])).toEqual([[3, 0x8e, 1], [3, 0x8d, 1]])
+    expect(s.requests.slice(0, 2).map((r) => [r.fc, r.address, r.count])).toEqual([
+      [3, 0x8e, 1],
+      [3, 0x8d, 1],
+    ])
     expect((driver as unknown as { ratios: unknown }).ratios).toEqual({ ct: { value: 80, source: 'meter' }, pt: { value: 1, source: 'meter' } })
     const r = await driver.read(AbortSignal.timeout(2000))
     expect(r.errors).toEqual([])
@@ -244,7 +270,9 @@ describe('modbus driver: CT/PT ratios (acrel-adl400-secondary)', () => {
       expect(r.quality[q], q).toBe('bad')
     }
     expect(r.errors.map((e) => e.point).sort()).toEqual([...ctScaled].sort())
-    expect(r.errors.find((e) => e.point === 'current_l1_a')?.message).toMatch(/holding 0x0064: needs the ct ratio: CT ratio \(holding 0x008E uint16\): .*exception/i)
+    expect(r.errors.find((e) => e.point === 'current_l1_a')?.message).toMatch(
+      /holding 0x0064: needs the ct ratio: CT ratio \(holding 0x008E uint16\): .*exception/i,
+    )
     expect(r.values.voltage_l1_v).toBeCloseTo(230, 9) // PT read fine
     expect(r.values.frequency_hz).toBeCloseTo(50, 9)
     exceptions.length = 0 // the meter answers again

@@ -66,7 +66,8 @@ class ModbusDriver implements Driver {
         const words = await this.execute(client, { function: reg.function, address: reg.address, count: reg.width, points: [] }, signal)
         const decoded = decodeValue(words, { type: reg.type, wordOrder: reg.wordOrder, scale: reg.scale, offset: 0 })
         if (!decoded.ok) this.ratios[kind] = { error: { code: 'EDGE_ERR_RATIO', message: `${where}: ${decoded.message}` } }
-        else if (!(decoded.value > 0) || !Number.isFinite(decoded.value)) this.ratios[kind] = { error: { code: 'EDGE_ERR_RATIO', message: `${where}: the meter reports ${decoded.value}, not a ratio` } }
+        else if (!(decoded.value > 0) || !Number.isFinite(decoded.value))
+          this.ratios[kind] = { error: { code: 'EDGE_ERR_RATIO', message: `${where}: the meter reports ${decoded.value}, not a ratio` } }
         else this.ratios[kind] = { value: decoded.value, source: 'meter' }
       } catch (err) {
         signal.throwIfAborted()
@@ -108,7 +109,11 @@ class ModbusDriver implements Driver {
     } catch (cause) {
       await client.close()
       if (signal.aborted) throw cause
-      throw new PlantWattError('EDGE_ERR_CONNECTION', `${this.endpoint}: connection lost reading the transformer ratios: ${classifyRequestError(cause).message}`, { cause })
+      throw new PlantWattError(
+        'EDGE_ERR_CONNECTION',
+        `${this.endpoint}: connection lost reading the transformer ratios: ${classifyRequestError(cause).message}`,
+        { cause },
+      )
     }
     this.client = client
   }
@@ -136,7 +141,11 @@ class ModbusDriver implements Driver {
       } catch (err) {
         signal.throwIfAborted()
         await this.close()
-        throw new PlantWattError('EDGE_ERR_CONNECTION', `${this.endpoint}: connection lost reading the transformer ratios: ${classifyRequestError(err).message}`, { cause: err })
+        throw new PlantWattError(
+          'EDGE_ERR_CONNECTION',
+          `${this.endpoint}: connection lost reading the transformer ratios: ${classifyRequestError(err).message}`,
+          { cause: err },
+        )
       }
     }
     const queue = [...this.plan]
@@ -156,7 +165,9 @@ class ModbusDriver implements Driver {
         const failure = classifyRequestError(err)
         if (failure.code === 'EDGE_ERR_CONNECTION' || !client.isOpen) {
           await this.close()
-          throw new PlantWattError('EDGE_ERR_CONNECTION', `${this.endpoint}: connection lost reading ${describeRequest(req)}: ${failure.message}`, { cause: err })
+          throw new PlantWattError('EDGE_ERR_CONNECTION', `${this.endpoint}: connection lost reading ${describeRequest(req)}: ${failure.message}`, {
+            cause: err,
+          })
         }
         if (failure.code === 'EDGE_ERR_TIMEOUT') {
           timeouts++
@@ -182,12 +193,20 @@ class ModbusDriver implements Driver {
         if (factor !== undefined && 'error' in factor) {
           // Never published unscaled: a secondary-side value would be off by the whole ratio.
           quality[point.quantity] = 'bad'
-          errors.push({ point: point.quantity, code: factor.error.code, message: `${this.endpoint} ${formatAddress(point.function, point.address)}: needs the ${point.ratio} ratio: ${factor.error.message}` })
+          errors.push({
+            point: point.quantity,
+            code: factor.error.code,
+            message: `${this.endpoint} ${formatAddress(point.function, point.address)}: needs the ${point.ratio} ratio: ${factor.error.message}`,
+          })
         } else if (decoded.ok) {
           values[point.quantity] = decoded.value * (factor?.value ?? 1)
         } else {
           quality[point.quantity] = 'bad'
-          errors.push({ point: point.quantity, code: 'EDGE_ERR_DECODE', message: `${formatAddress(point.function, point.address)} ${point.type}: ${decoded.message}` })
+          errors.push({
+            point: point.quantity,
+            code: 'EDGE_ERR_DECODE',
+            message: `${formatAddress(point.function, point.address)} ${point.type}: ${decoded.message}`,
+          })
         }
       }
     }
@@ -233,7 +252,8 @@ class ModbusDriver implements Driver {
   }
 
   private markBad(req: ReadRequest<ProfilePoint>, failure: RequestFailure, quality: Record<string, Quality>, errors: PointError[]): void {
-    const what = failure.code === 'EDGE_ERR_TIMEOUT' && !failure.message.startsWith('skipped') ? `no reply within ${this.device.connection.timeoutMs} ms` : failure.message
+    const what =
+      failure.code === 'EDGE_ERR_TIMEOUT' && !failure.message.startsWith('skipped') ? `no reply within ${this.device.connection.timeoutMs} ms` : failure.message
     for (const point of req.points) {
       quality[point.quantity] = 'bad'
       errors.push({ point: point.quantity, code: failure.code, message: `${this.endpoint} ${describeRequest(req)}: ${what}` })

@@ -21,7 +21,11 @@ const small = join(dir, 'small.yaml')
 writeFileSync(
   small,
   [
-    'name: small', 'vendor: T', 'model: T', 'source: test', 'points:',
+    'name: small',
+    'vendor: T',
+    'model: T',
+    'source: test',
+    'points:',
     '  - { quantity: voltage_l1_v, function: holding, address: 0x61, type: uint16, scale: 0.1 }',
     '  - { quantity: energy_import_kwh, function: holding, address: 0x0A, type: uint32, scale: 0.01 }',
   ].join('\n'),
@@ -72,7 +76,13 @@ function device(unitId: number, over: Record<string, unknown> = {}, connection: 
   return validateConfig(
     ModbusDeviceSchema,
     {
-      enterprise: 'e', site: 's', line: 'l', device: `u${unitId}`, driver: 'modbus', profile: 'x', retries: 0,
+      enterprise: 'e',
+      site: 's',
+      line: 'l',
+      device: `u${unitId}`,
+      driver: 'modbus',
+      profile: 'x',
+      retries: 0,
       connection: { transport: 'rtu', path: A, baudRate: 9600, parity: 'even', unitId, timeoutMs: 150, ...connection },
       ...over,
     },
@@ -115,7 +125,12 @@ describe('modbus RTU over a serial line (socat pty pair)', () => {
     const units = slave.requests.map((r) => r.unit)
     expect(units).toHaveLength(6)
     expect([units.join(''), units.join('')]).toContain(units[0] === 1 ? '111122' : '221111')
-    expect(slave.requests.filter((r) => r.unit === 1).map((r) => [r.fc, r.address, r.count])).toEqual([[4, 0x00, 0x12], [4, 0x1e, 6], [4, 0x34, 0x18], [4, 0x156, 2]])
+    expect(slave.requests.filter((r) => r.unit === 1).map((r) => [r.fc, r.address, r.count])).toEqual([
+      [4, 0x00, 0x12],
+      [4, 0x1e, 6],
+      [4, 0x34, 0x18],
+      [4, 0x156, 2],
+    ])
   })
 
   it('a CRC error and a reply from the wrong slave id mark only their points bad, with clear codes; the next read is clean', async () => {
@@ -128,7 +143,10 @@ describe('modbus RTU over a serial line (socat pty pair)', () => {
     const meter = await connected(device(1))
     const r = await meter.read(AbortSignal.timeout(3000))
     expect(r.quality).toEqual({ energy_total_kwh: 'bad', power_factor_l1: 'bad', power_factor_l2: 'bad', power_factor_l3: 'bad' })
-    expect(r.errors.find((e) => e.point === 'energy_total_kwh')).toMatchObject({ code: 'EDGE_ERR_CRC', message: expect.stringMatching(/input 0x0156 ×2: reply from unit 1 failed its CRC check/) })
+    expect(r.errors.find((e) => e.point === 'energy_total_kwh')).toMatchObject({
+      code: 'EDGE_ERR_CRC',
+      message: expect.stringMatching(/input 0x0156 ×2: reply from unit 1 failed its CRC check/),
+    })
     expect(r.errors.find((e) => e.point === 'power_factor_l1')).toMatchObject({
       code: 'EDGE_ERR_FRAME',
       message: expect.stringMatching(/no valid reply from unit 1 within 150 ms; got 17 byte\(s\) from unit 9 \(wrong slave id\): 09 04 0c/),
@@ -186,20 +204,39 @@ describe('modbus RTU over a serial line (socat pty pair)', () => {
 
   it('rejects a connection that mixes transports, naming the keys', () => {
     expect(() => createModbusDriver(device(1, {}, { host: '10.0.0.1' }), sdm630)).toThrow(/host is not used by transport rtu/)
-    const tcp = validateConfig(ModbusDeviceSchema, { enterprise: 'e', site: 's', line: 'l', device: 'd', driver: 'modbus', profile: 'x', connection: { host: 'h', baudRate: 9600 } }, 't') as ModbusDeviceConfig
+    const tcp = validateConfig(
+      ModbusDeviceSchema,
+      { enterprise: 'e', site: 's', line: 'l', device: 'd', driver: 'modbus', profile: 'x', connection: { host: 'h', baudRate: 9600 } },
+      't',
+    ) as ModbusDeviceConfig
     expect(() => createModbusDriver(tcp, sdm630)).toThrow(/baudRate is only used by transport rtu/)
-    const noPath = validateConfig(ModbusDeviceSchema, { enterprise: 'e', site: 's', line: 'l', device: 'd', driver: 'modbus', profile: 'x', connection: { transport: 'rtu' } }, 't') as ModbusDeviceConfig
+    const noPath = validateConfig(
+      ModbusDeviceSchema,
+      { enterprise: 'e', site: 's', line: 'l', device: 'd', driver: 'modbus', profile: 'x', connection: { transport: 'rtu' } },
+      't',
+    ) as ModbusDeviceConfig
     expect(() => createModbusDriver(noPath, sdm630)).toThrow(/transport rtu needs path/)
   })
 })
 
 describe('modbus RTU over TCP (raw RTU frames through a serial gateway)', () => {
   it('reads two unit ids through one gateway connection; a CRC error stays a per-request error', async () => {
-    const slave = await startRtuSlaveOnTcp({ units: { 1: { input: { ...SDM630_WORDS } }, 2: { holding: { ...SMALL_WORDS } } }, badCrc: [{ table: 'holding', from: 0x0a, to: 0x0b }] })
+    const slave = await startRtuSlaveOnTcp({
+      units: { 1: { input: { ...SDM630_WORDS } }, 2: { holding: { ...SMALL_WORDS } } },
+      badCrc: [{ table: 'holding', from: 0x0a, to: 0x0b }],
+    })
     opened.push(slave)
     const conn = { transport: 'rtu-over-tcp', path: undefined, host: '127.0.0.1', port: slave.port }
-    const d1 = validateConfig(ModbusDeviceSchema, { enterprise: 'e', site: 's', line: 'l', device: 'a', driver: 'modbus', profile: 'x', retries: 0, connection: { ...conn, unitId: 1, timeoutMs: 150 } }, 't') as ModbusDeviceConfig
-    const d2 = validateConfig(ModbusDeviceSchema, { enterprise: 'e', site: 's', line: 'l', device: 'b', driver: 'modbus', profile: 'x', retries: 0, connection: { ...conn, unitId: 2, timeoutMs: 150 } }, 't') as ModbusDeviceConfig
+    const d1 = validateConfig(
+      ModbusDeviceSchema,
+      { enterprise: 'e', site: 's', line: 'l', device: 'a', driver: 'modbus', profile: 'x', retries: 0, connection: { ...conn, unitId: 1, timeoutMs: 150 } },
+      't',
+    ) as ModbusDeviceConfig
+    const d2 = validateConfig(
+      ModbusDeviceSchema,
+      { enterprise: 'e', site: 's', line: 'l', device: 'b', driver: 'modbus', profile: 'x', retries: 0, connection: { ...conn, unitId: 2, timeoutMs: 150 } },
+      't',
+    ) as ModbusDeviceConfig
     const a = await connected(d1)
     const b = await connected(d2, smallProfile)
     expect(a.endpoint).toBe(`rtu-over-tcp://127.0.0.1:${slave.port} unit 1`)
@@ -222,10 +259,21 @@ describe('edge agent on an RTU bus', () => {
     const sub = await subscribeData(broker.url)
     opened.push({ close: () => sub.client.endAsync(true) })
     const dev = (device: string, unitId: number, profile: string) => ({
-      enterprise: 'e', site: 's', line: 'l', device, driver: 'modbus', profile, pollIntervalMs: 30, retries: 0,
+      enterprise: 'e',
+      site: 's',
+      line: 'l',
+      device,
+      driver: 'modbus',
+      profile,
+      pollIntervalMs: 30,
+      retries: 0,
       connection: { transport: 'rtu', path: A, parity: 'even', unitId, timeoutMs: 100 },
     })
-    const config = validateConfig(EdgeConfigSchema, { agentId: 'edge-rtu', buffer: 'memory', devices: [dev('meter', 1, 'eastron-sdm630'), dev('small', 2, small), dev('dead', 5, small)] }, 't')
+    const config = validateConfig(
+      EdgeConfigSchema,
+      { agentId: 'edge-rtu', buffer: 'memory', devices: [dev('meter', 1, 'eastron-sdm630'), dev('small', 2, small), dev('dead', 5, small)] },
+      't',
+    )
     const agent = await startEdgeAgent({ config, mqtt: { url: broker.url, keepaliveS: 30, reconnectPeriodMs: 100 } })
     opened.push(agent)
     const samplesOf = (device: string) => sub.messages.filter((m) => m.topic === `pw/v1/e/s/l/${device}/data`).flatMap((m) => m.payload.samples)
@@ -238,7 +286,13 @@ describe('edge agent on an RTU bus', () => {
     expect(dead!.readErrors).toBeGreaterThanOrEqual(1)
     expect(dead!.lastError?.code).toBe('EDGE_ERR_TIMEOUT')
     // a second bus definition with other line settings is a config error
-    const clash = validateConfig(EdgeConfigSchema, { devices: [dev('a', 1, small), { ...dev('b', 2, small), connection: { transport: 'rtu', path: A, baudRate: 19200, unitId: 2 } }] }, 't')
-    await expect(startEdgeAgent({ config: clash, mqtt: { url: broker.url, keepaliveS: 30, reconnectPeriodMs: 100 } })).rejects.toThrow(/bus rtu:.* is configured with other line settings at \/devices\/0\/connection/)
+    const clash = validateConfig(
+      EdgeConfigSchema,
+      { devices: [dev('a', 1, small), { ...dev('b', 2, small), connection: { transport: 'rtu', path: A, baudRate: 19200, unitId: 2 } }] },
+      't',
+    )
+    await expect(startEdgeAgent({ config: clash, mqtt: { url: broker.url, keepaliveS: 30, reconnectPeriodMs: 100 } })).rejects.toThrow(
+      /bus rtu:.* is configured with other line settings at \/devices\/0\/connection/,
+    )
   })
 })

@@ -33,7 +33,11 @@ async function opcuaUnderTest(mode: 'poll' | 'subscribe'): Promise<DriverUnderTe
   writeFileSync(
     profile,
     [
-      'name: sim-machine', 'vendor: PlantWatt', 'model: simulator', 'source: simulators/opcua/server.ts', 'points:',
+      'name: sim-machine',
+      'vendor: PlantWatt',
+      'model: simulator',
+      'source: simulators/opcua/server.ts',
+      'points:',
       `  - { quantity: machine_state, nodeId: "${ids.State}" }`,
       `  - { quantity: active_power_kw, nodeId: "${ids.PowerKw}" }`,
       `  - { quantity: energy_import_kwh, nodeId: "${ids.EnergyKwh}" }`,
@@ -41,9 +45,21 @@ async function opcuaUnderTest(mode: 'poll' | 'subscribe'): Promise<DriverUnderTe
     ].join('\n'),
   )
   const url = server.endpointUrl.replace(`:${server.port}`, `:${proxy.port}`)
-  const opcua = { endpointUrl: url, securityMode: 'None', securityPolicy: 'None', pkiDir: join(dir, 'client-pki'), mode, samplingIntervalMs: 0, publishingIntervalMs: 50 }
+  const opcua = {
+    endpointUrl: url,
+    securityMode: 'None',
+    securityPolicy: 'None',
+    pkiDir: join(dir, 'client-pki'),
+    mode,
+    samplingIntervalMs: 0,
+    publishingIntervalMs: 50,
+  }
   const config = (timeoutMs: number, over: Record<string, unknown> = {}, top: Record<string, unknown> = {}): EdgeDeviceConfig =>
-    validateConfig(ModbusDeviceSchema, { enterprise: 'e', site: 's', line: 'l', device: 'cnc1', driver: 'opcua', profile, opcua: { ...opcua, timeoutMs, ...over }, ...top }, 'contract') as EdgeDeviceConfig
+    validateConfig(
+      ModbusDeviceSchema,
+      { enterprise: 'e', site: 's', line: 'l', device: 'cnc1', driver: 'opcua', profile, opcua: { ...opcua, timeoutMs, ...over }, ...top },
+      'contract',
+    ) as EdgeDeviceConfig
   const publish = () => {
     snap = { ...snap, ts: Math.max(Date.now(), snap.ts + 1) }
     server.publish()
@@ -55,7 +71,11 @@ async function opcuaUnderTest(mode: 'poll' | 'subscribe'): Promise<DriverUnderTe
     badConfigs: {
       'security mode None with policy Basic256Sha256': config(1000, { securityPolicy: 'Basic256Sha256' }),
       'SignAndEncrypt with policy None': config(1000, { securityMode: 'SignAndEncrypt' }),
-      'no opcua: section': validateConfig(ModbusDeviceSchema, { enterprise: 'e', site: 's', line: 'l', device: 'cnc1', driver: 'opcua', profile }, 'contract') as EdgeDeviceConfig,
+      'no opcua: section': validateConfig(
+        ModbusDeviceSchema,
+        { enterprise: 'e', site: 's', line: 'l', device: 'cnc1', driver: 'opcua', profile },
+        'contract',
+      ) as EdgeDeviceConfig,
     },
     // One Read request per poll; a push driver's keep-alive (publishing interval × 10) plus the timeout.
     readTimeoutBoundMs: (timeoutMs) => (mode === 'poll' ? timeoutMs : 10 * 50 + 2 * timeoutMs),
@@ -64,7 +84,14 @@ async function opcuaUnderTest(mode: 'poll' | 'subscribe'): Promise<DriverUnderTe
     peer: {
       expected: () => ({ machine_state: snap.state, active_power_kw: snap.powerKw, energy_import_kwh: snap.energyKwh, output_count: snap.partCount }),
       change() {
-        snap = { ...snap, powerKw: snap.powerKw + 1.25, energyKwh: snap.energyKwh + 0.5, partCount: snap.partCount + 1, state: snap.state === 2 ? 1 : 2, stateName: snap.state === 2 ? 'idle' : 'running' }
+        snap = {
+          ...snap,
+          powerKw: snap.powerKw + 1.25,
+          energyKwh: snap.energyKwh + 0.5,
+          partCount: snap.partCount + 1,
+          state: snap.state === 2 ? 1 : 2,
+          stateName: snap.state === 2 ? 'idle' : 'running',
+        }
         publish()
       },
       spoil() {

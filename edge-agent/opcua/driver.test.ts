@@ -31,7 +31,15 @@ const profile = loadOpcuaProfile('generic-cnc')
 const withMissingNode = join(root, 'missing-node.yaml')
 writeFileSync(
   withMissingNode,
-  ['name: missing', 'vendor: T', 'model: T', 'source: test', 'points:', '  - { quantity: output_count, nodeId: ns=2;s=Machine.PartCount }', '  - { quantity: temperature_c, nodeId: ns=2;s=Machine.NoSuchNode }'].join('\n'),
+  [
+    'name: missing',
+    'vendor: T',
+    'model: T',
+    'source: test',
+    'points:',
+    '  - { quantity: output_count, nodeId: ns=2;s=Machine.PartCount }',
+    '  - { quantity: temperature_c, nodeId: ns=2;s=Machine.NoSuchNode }',
+  ].join('\n'),
 )
 
 async function freePort(): Promise<number> {
@@ -97,8 +105,23 @@ function device(url: string, opcua: Record<string, unknown> = {}, profileName = 
   return validateConfig(
     ModbusDeviceSchema,
     {
-      enterprise: 'e', site: 's', line: 'l', device: 'cnc-1', driver: 'opcua', profile: profileName, pollIntervalMs: 50,
-      opcua: { endpointUrl: url, pkiDir: CLIENT_PKI, username: 'edge', password: 's3cret', samplingIntervalMs: 20, publishingIntervalMs: 50, timeoutMs: 3000, ...opcua },
+      enterprise: 'e',
+      site: 's',
+      line: 'l',
+      device: 'cnc-1',
+      driver: 'opcua',
+      profile: profileName,
+      pollIntervalMs: 50,
+      opcua: {
+        endpointUrl: url,
+        pkiDir: CLIENT_PKI,
+        username: 'edge',
+        password: 's3cret',
+        samplingIntervalMs: 20,
+        publishingIntervalMs: 50,
+        timeoutMs: 3000,
+        ...opcua,
+      },
     },
     't',
   ) as EdgeDeviceConfig
@@ -147,7 +170,11 @@ describe('OPC UA driver (SignAndEncrypt, Basic256Sha256, user name)', () => {
     cleanups.push(() => driver.close())
     driver.subscribe!((r) => results.push(r))
     await driver.connect(AbortSignal.timeout(8000))
-    await waitFor('initial values', () => ['machine_state', 'active_power_kw', 'energy_import_kwh', 'output_count'].every((q) => results.some((r) => q in r.values)), 5000)
+    await waitFor(
+      'initial values',
+      () => ['machine_state', 'active_power_kw', 'energy_import_kwh', 'output_count'].every((q) => results.some((r) => q in r.values)),
+      5000,
+    )
     const merged = Object.assign({}, ...results.map((r) => r.values)) as Record<string, number>
     expect(merged).toEqual({ machine_state: 2, active_power_kw: 12.5, energy_import_kwh: 1000, output_count: 7 })
 
@@ -158,7 +185,9 @@ describe('OPC UA driver (SignAndEncrypt, Basic256Sha256, user name)', () => {
     await waitFor('bad power', () => results.some((r) => r.quality.active_power_kw === 'bad'))
     const badOne = results.find((r) => r.quality.active_power_kw === 'bad')!
     expect(badOne.values).not.toHaveProperty('active_power_kw')
-    expect(badOne.errors).toEqual([{ point: 'active_power_kw', code: 'EDGE_ERR_OPCUA_STATUS', message: expect.stringMatching(/node ns=2;s=Machine.ActivePowerKw: BadSensorFailure/) }])
+    expect(badOne.errors).toEqual([
+      { point: 'active_power_kw', code: 'EDGE_ERR_OPCUA_STATUS', message: expect.stringMatching(/node ns=2;s=Machine.ActivePowerKw: BadSensorFailure/) },
+    ])
     const poll = await driver.read(AbortSignal.timeout(2000))
     expect(poll.errors).toEqual([])
     expect(poll.values).toEqual({})
@@ -267,8 +296,21 @@ describe('OPC UA helpers', () => {
     expect(shippedOpcuaProfiles()).toContain('generic-cnc')
     for (const name of shippedOpcuaProfiles()) expect(loadOpcuaProfile(name).source.length).toBeGreaterThan(20)
     const file = join(root, 'bad.yaml')
-    writeFileSync(file, ['name: b', 'vendor: V', 'model: M', 'source: s', 'points:', '  - { quantity: watts, nodeId: ns=2;s=A }', '  - { quantity: output_count, nodeId: Machine.Count }'].join('\n'))
-    expect(() => loadOpcuaProfile(file)).toThrow(/\/points\/0\/quantity: unknown quantity "watts" \(node ns=2;s=A\)[\s\S]*\/points\/1\/nodeId: output_count: "Machine.Count" is not a node id/)
+    writeFileSync(
+      file,
+      [
+        'name: b',
+        'vendor: V',
+        'model: M',
+        'source: s',
+        'points:',
+        '  - { quantity: watts, nodeId: ns=2;s=A }',
+        '  - { quantity: output_count, nodeId: Machine.Count }',
+      ].join('\n'),
+    )
+    expect(() => loadOpcuaProfile(file)).toThrow(
+      /\/points\/0\/quantity: unknown quantity "watts" \(node ns=2;s=A\)[\s\S]*\/points\/1\/nodeId: output_count: "Machine.Count" is not a node id/,
+    )
   })
 
   it('converts variant values and maps text', () => {

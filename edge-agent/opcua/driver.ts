@@ -30,7 +30,10 @@ import { checkOpcuaDevice } from './lazy.ts'
 async function within<T>(ms: number, what: string, p: Promise<T>, code = 'EDGE_ERR_TIMEOUT'): Promise<T> {
   const ac = new AbortController()
   try {
-    return await Promise.race([p, sleep(ms, undefined, { signal: ac.signal }).then(() => Promise.reject(new PlantWattError(code, `${what}: no answer within ${ms} ms`)))])
+    return await Promise.race([
+      p,
+      sleep(ms, undefined, { signal: ac.signal }).then(() => Promise.reject(new PlantWattError(code, `${what}: no answer within ${ms} ms`))),
+    ])
   } finally {
     ac.abort()
   }
@@ -72,7 +75,8 @@ export function toNumber(value: unknown, point: Pick<OpcuaPoint, 'scale' | 'offs
   if (typeof value === 'number') raw = value
   else if (typeof value === 'boolean') raw = value ? 1 : 0
   else if (typeof value === 'bigint') raw = Number(value)
-  else if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'number')) raw = (value[0] as number) * 2 ** 32 + (value[1] as number) // node-opcua (U)Int64: [high, low]
+  else if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'number'))
+    raw = (value[0] as number) * 2 ** 32 + (value[1] as number) // node-opcua (U)Int64: [high, low]
   else if (typeof value === 'string') {
     const mapped = point.map && Object.prototype.hasOwnProperty.call(point.map, value) ? point.map[value] : undefined
     if (mapped === undefined) return { ok: false, message: `text ${JSON.stringify(value)} is not in the point's map` }
@@ -158,18 +162,25 @@ class OpcuaDriver implements Driver {
     } catch (cause) {
       await this.close()
       const reason = (cause as Error).message
-      const hint = /certificate/i.test(reason) ? ` (is the server's certificate in ${join(c.pkiDir, 'trusted', 'certs')}? refused ones are in ${join(c.pkiDir, 'rejected')})` : ''
+      const hint = /certificate/i.test(reason)
+        ? ` (is the server's certificate in ${join(c.pkiDir, 'trusted', 'certs')}? refused ones are in ${join(c.pkiDir, 'rejected')})`
+        : ''
       throw new PlantWattError('EDGE_ERR_CONNECT', `cannot connect to ${this.endpoint}: ${reason}${hint}`, { cause })
     }
     const password = c.password ?? process.env.PLANTWATT_OPCUA_PASSWORD
-    const identity: UserIdentityInfo = c.username === undefined ? { type: UserTokenType.Anonymous } : { type: UserTokenType.UserName, userName: c.username, password: password ?? '' }
+    const identity: UserIdentityInfo =
+      c.username === undefined ? { type: UserTokenType.Anonymous } : { type: UserTokenType.UserName, userName: c.username, password: password ?? '' }
     try {
       this.session = await Promise.race([within(c.timeoutMs, 'create session', client.createSession(identity), 'EDGE_ERR_CONNECT'), abort])
     } catch (cause) {
       await this.close()
       const reason = (cause as Error).message
       const auth = /BadUserAccessDenied|BadIdentityToken|user/i.test(reason)
-      throw new PlantWattError(auth ? 'EDGE_ERR_AUTH' : 'EDGE_ERR_CONNECT', `${this.endpoint}: session refused${auth ? ` for user ${JSON.stringify(c.username)}` : ''}: ${reason}`, { cause })
+      throw new PlantWattError(
+        auth ? 'EDGE_ERR_AUTH' : 'EDGE_ERR_CONNECT',
+        `${this.endpoint}: session refused${auth ? ` for user ${JSON.stringify(c.username)}` : ''}: ${reason}`,
+        { cause },
+      )
     }
     signal.throwIfAborted()
     if (c.mode === 'subscribe') await this.createSubscription(this.session)
@@ -317,7 +328,10 @@ class OpcuaDriver implements Driver {
       // No answer within timeoutMs is a timeout, as for every driver, whichever fires first: ours,
       // node-opcua's transaction timeout, or its transport timeout (reported as "Connection Break").
       // A failure before that means the session or channel is gone.
-      const timedOut = (cause instanceof PlantWattError && cause.code === 'EDGE_ERR_TIMEOUT') || /timed? ?out/i.test((cause as Error).message) || performance.now() - started >= this.conn.timeoutMs
+      const timedOut =
+        (cause instanceof PlantWattError && cause.code === 'EDGE_ERR_TIMEOUT') ||
+        /timed? ?out/i.test((cause as Error).message) ||
+        performance.now() - started >= this.conn.timeoutMs
       const what = timedOut ? `no answer to read within ${this.conn.timeoutMs} ms` : 'read failed'
       throw new PlantWattError(timedOut ? 'EDGE_ERR_TIMEOUT' : 'EDGE_ERR_CONNECTION', `${this.endpoint}: ${what}: ${(cause as Error).message}`, { cause })
     }

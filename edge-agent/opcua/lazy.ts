@@ -5,11 +5,15 @@ import type { OpcuaProfile } from './profile.ts'
 
 /** Checks an OPC UA device's settings without loading node-opcua. */
 export function checkOpcuaDevice(device: EdgeDeviceConfig): OpcuaConnection {
-  if (device.driver !== 'opcua') throw new PlantWattError('EDGE_ERR_DRIVER_CONFIG', `device ${device.device}: driver ${JSON.stringify(device.driver)} is not opcua`)
+  if (device.driver !== 'opcua')
+    throw new PlantWattError('EDGE_ERR_DRIVER_CONFIG', `device ${device.device}: driver ${JSON.stringify(device.driver)} is not opcua`)
   const conn = device.opcua
   if (!conn) throw new PlantWattError('EDGE_ERR_DRIVER_CONFIG', `device ${device.device}: driver opcua needs an opcua: section (endpointUrl, securityMode …)`)
   if ((conn.securityMode === 'None') !== (conn.securityPolicy === 'None')) {
-    throw new PlantWattError('EDGE_ERR_DRIVER_CONFIG', `device ${device.device}: securityMode ${conn.securityMode} does not go with securityPolicy ${conn.securityPolicy}`)
+    throw new PlantWattError(
+      'EDGE_ERR_DRIVER_CONFIG',
+      `device ${device.device}: securityMode ${conn.securityMode} does not go with securityPolicy ${conn.securityPolicy}`,
+    )
   }
   return conn
 }

@@ -102,11 +102,22 @@ export function validateOpcuaProfile(raw: unknown, file: string): OpcuaProfile {
   const parsed = defaulted as Type.Static<typeof OpcuaProfileSchema>
   const seen = new Map<string, number>()
   parsed.points.forEach((p, i) => {
-    if (!isQuantity(p.quantity)) problems.push({ code: CODES.invalid, path: `/points/${i}/quantity`, message: `unknown quantity ${JSON.stringify(p.quantity)} (node ${p.nodeId})` })
+    if (!isQuantity(p.quantity))
+      problems.push({ code: CODES.invalid, path: `/points/${i}/quantity`, message: `unknown quantity ${JSON.stringify(p.quantity)} (node ${p.nodeId})` })
     const nodeIdProblem = nodeIdSyntaxProblem(p.nodeId)
-    if (nodeIdProblem) problems.push({ code: CODES.nodeId, path: `/points/${i}/nodeId`, message: `${p.quantity}: ${JSON.stringify(p.nodeId)} is not a node id: ${nodeIdProblem} (ns=<n>;s=<name> | i=<n> | g=<guid> | b=<base64>)` })
+    if (nodeIdProblem)
+      problems.push({
+        code: CODES.nodeId,
+        path: `/points/${i}/nodeId`,
+        message: `${p.quantity}: ${JSON.stringify(p.nodeId)} is not a node id: ${nodeIdProblem} (ns=<n>;s=<name> | i=<n> | g=<guid> | b=<base64>)`,
+      })
     const previous = seen.get(p.quantity)
-    if (previous !== undefined) problems.push({ code: CODES.invalid, path: `/points/${i}/quantity`, message: `${p.quantity} (${p.nodeId}): quantity already mapped by /points/${previous}` })
+    if (previous !== undefined)
+      problems.push({
+        code: CODES.invalid,
+        path: `/points/${i}/quantity`,
+        message: `${p.quantity} (${p.nodeId}): quantity already mapped by /points/${previous}`,
+      })
     seen.set(p.quantity, i)
   })
   if (problems.length > 0) fail()

@@ -59,8 +59,7 @@ const TABLE_BY_FC: Record<number, Table> = { 1: 'coil', 2: 'discrete', 3: 'holdi
 export async function startTestModbusServer(options: TestServerOptions): Promise<TestModbusServer> {
   const requests: ReceivedRequest[] = []
   const sockets = new Set<net.Socket>()
-  const touches = (r: AddressRange, table: Table, address: number, count: number) =>
-    r.table === table && address <= r.to && address + count - 1 >= r.from
+  const touches = (r: AddressRange, table: Table, address: number, count: number) => r.table === table && address <= r.to && address + count - 1 >= r.from
 
   const reply = (req: Buffer, pdu: Buffer): Buffer => {
     const mbap = Buffer.alloc(7)

@@ -37,14 +37,22 @@ export const PLANT: PlantModel = validateConfig(
           },
         ],
       },
-      { id: 'other', sites: [{ id: 's', lines: [{ id: 'x', mainMeter: 'm', product: { id: 'p', unit: 't', productionDevice: 'm' }, devices: [{ id: 'm' }] }] }] },
+      {
+        id: 'other',
+        sites: [{ id: 's', lines: [{ id: 'x', mainMeter: 'm', product: { id: 'p', unit: 't', productionDevice: 'm' }, devices: [{ id: 'm' }] }] }],
+      },
     ],
   },
   'test plant',
 )
 
 export const tagsOf = (line: string, device: string, enterprise = 'acme', site = 'w1') => ({ enterprise, site, line, device })
-const point = (tags: Record<string, string>, ts: number, fields: Record<string, number>): TelemetryPoint => ({ measurement: TELEMETRY_MEASUREMENT, tags, fields, ts })
+const point = (tags: Record<string, string>, ts: number, fields: Record<string, number>): TelemetryPoint => ({
+  measurement: TELEMETRY_MEASUREMENT,
+  tags,
+  fields,
+  ts,
+})
 
 /**
  * Production per day of the baseline period (days 0..13) and of the reporting period (days 14..20).

@@ -72,7 +72,12 @@ export const model: PlantModel = validateConfig(
 )
 
 const STEP = 5 * MIN
-const pt = (tags: Record<string, string>, fields: Record<string, number>, ts: number): TelemetryPoint => ({ measurement: TELEMETRY_MEASUREMENT, tags, fields, ts })
+const pt = (tags: Record<string, string>, fields: Record<string, number>, ts: number): TelemetryPoint => ({
+  measurement: TELEMETRY_MEASUREMENT,
+  tags,
+  fields,
+  ts,
+})
 
 /** The main meter's counter at ts (kWh): 100 kW, restarting from 0 at RESET_AT. */
 export function mainCounter(ts: number): number {

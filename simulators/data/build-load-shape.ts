@@ -31,7 +31,10 @@ const DATE_RE = /^(\d{2})\/(\d{2})\/(\d{4}) (\d{2}):(\d{2})$/
  * own Day_of_week column is not trusted.
  */
 export function parseSteelCsv(text: string): SteelInterval[] {
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/).filter((l) => l.length > 0)
+  const lines = text
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)
+    .filter((l) => l.length > 0)
   const header = (lines.shift() ?? '').split(',')
   const col = (name: string): number => {
     const i = header.indexOf(name)

@@ -6,7 +6,13 @@ import type { MeterFrame, MeterProfile } from './profile.ts'
 // transformers (the master multiplies by PT·CT from 0x8D/0x8E), and float32 registers already on
 // the primary side. They are two profiles so that a client configured for one cannot pass on the other.
 const v = (m: MeterFrame) => m.reading.values
-const field = (address: number, name: string, type: RegisterType, scale: number, value: (m: MeterFrame) => number): RegisterField<MeterFrame> => ({ address, name, type, scale, value })
+const field = (address: number, name: string, type: RegisterType, scale: number, value: (m: MeterFrame) => number): RegisterField<MeterFrame> => ({
+  address,
+  name,
+  type,
+  scale,
+  value,
+})
 
 // Secondary side: V / PT, A / CT, power and energy / (PT·CT).
 const perV = (m: MeterFrame) => m.ptRatio

@@ -9,7 +9,13 @@ import type { MeterFrame, MeterProfile } from './profile.ts'
 // Energy: the address of the energy block differs between firmware. This profile follows the
 // firmware whose forward (import) active energy ImpEp is the float32 kWh at 0x101E; no other energy
 // register is served, so a client expecting another firmware's block gets exception 02.
-const f = (address: number, name: string, scale: number, value: (m: MeterFrame) => number): RegisterField<MeterFrame> => ({ address, name, type: 'float32', scale, value })
+const f = (address: number, name: string, scale: number, value: (m: MeterFrame) => number): RegisterField<MeterFrame> => ({
+  address,
+  name,
+  type: 'float32',
+  scale,
+  value,
+})
 const v = (m: MeterFrame) => m.reading.values
 
 const measurements: RegisterField<MeterFrame>[] = [

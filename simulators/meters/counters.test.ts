@@ -28,7 +28,13 @@ describe('counter start at register resolution', () => {
   it.each(CASES)('%s: a meter started from counterStartKwh(%d) serves the smallest value ≥ it', (profile, reading, step) => {
     const ratios = { ctRatio: profile === 'acrel-adl400-secondary' ? 240 : 1, ptRatio: 1 }
     const start = counterStartKwh(profile, 'energy_import_kwh', reading, ratios)
-    const device = createMeterDevice({ profile, ratedKw: 400, clock: () => 0, startEnergyKwh: start, ...(profile === 'acrel-adl400-secondary' ? { ctRatio: 240 } : {}) })
+    const device = createMeterDevice({
+      profile,
+      ratedKw: 400,
+      clock: () => 0,
+      startEnergyKwh: start,
+      ...(profile === 'acrel-adl400-secondary' ? { ctRatio: 240 } : {}),
+    })
     const served = READ[profile](device)
     expect(served).toBeGreaterThanOrEqual(reading)
     expect(served - reading).toBeLessThan(step)

@@ -13,10 +13,22 @@ export interface CounterEncoding {
 // From the register tables in this folder (a test checks them against the served registers).
 // DTSU666 serves ImpEp only: its other counters never reach a client.
 const ENCODINGS: Readonly<Record<MeterProfileId, Partial<Record<MeterCounter, CounterEncoding>>>> = {
-  'eastron-sdm630': { energy_import_kwh: { type: 'float32', scale: 1 }, energy_export_kwh: { type: 'float32', scale: 1 }, energy_total_kwh: { type: 'float32', scale: 1 } },
+  'eastron-sdm630': {
+    energy_import_kwh: { type: 'float32', scale: 1 },
+    energy_export_kwh: { type: 'float32', scale: 1 },
+    energy_total_kwh: { type: 'float32', scale: 1 },
+  },
   'chint-dtsu666': { energy_import_kwh: { type: 'float32', scale: 1 } },
-  'acrel-adl400-secondary': { energy_import_kwh: { type: 'uint32', scale: 0.01 }, energy_export_kwh: { type: 'uint32', scale: 0.01 }, energy_total_kwh: { type: 'uint32', scale: 0.01 } },
-  'acrel-adl400-primary': { energy_import_kwh: { type: 'uint32', scale: 0.1 }, energy_export_kwh: { type: 'uint32', scale: 0.1 }, energy_total_kwh: { type: 'uint32', scale: 0.1 } },
+  'acrel-adl400-secondary': {
+    energy_import_kwh: { type: 'uint32', scale: 0.01 },
+    energy_export_kwh: { type: 'uint32', scale: 0.01 },
+    energy_total_kwh: { type: 'uint32', scale: 0.01 },
+  },
+  'acrel-adl400-primary': {
+    energy_import_kwh: { type: 'uint32', scale: 0.1 },
+    energy_export_kwh: { type: 'uint32', scale: 0.1 },
+    energy_total_kwh: { type: 'uint32', scale: 0.1 },
+  },
 }
 
 const UINT32 = 0x100000000

@@ -17,7 +17,9 @@ export const METER_PROFILES: Readonly<Record<MeterProfileId, MeterProfile>> = {
 }
 
 // Standard CT primaries for x/5 A transformers (GB/T 20840.2 series values), A.
-const CT_PRIMARIES_A = [5, 10, 15, 20, 25, 30, 40, 50, 60, 75, 100, 150, 200, 250, 300, 400, 500, 600, 750, 800, 1000, 1200, 1500, 2000, 2500, 3000, 4000, 5000, 6000] as const
+const CT_PRIMARIES_A = [
+  5, 10, 15, 20, 25, 30, 40, 50, 60, 75, 100, 150, 200, 250, 300, 400, 500, 600, 750, 800, 1000, 1200, 1500, 2000, 2500, 3000, 4000, 5000, 6000,
+] as const
 
 /**
  * The CT ratio a meter on the secondary side of x/5 A transformers would be fitted with: the

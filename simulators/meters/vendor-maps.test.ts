@@ -66,8 +66,8 @@ describe('CHINT DTSU666 (scaled float32)', () => {
     expect(at(0x2018)).toBe(f32((s.active_power_l3_kw * 1000) / 0.1))
     expect(at(0x201a)).toBe(f32((s.reactive_power_kvar * 1000) / 0.1))
     // P ≈ √3·U_LL·I·PF with the decoded, rescaled words.
-    const uLL = (at(0x2000) + at(0x2002) + at(0x2004)) * 0.1 / 3
-    const iAvg = (at(0x200c) + at(0x200e) + at(0x2010)) * 0.001 / 3
+    const uLL = ((at(0x2000) + at(0x2002) + at(0x2004)) * 0.1) / 3
+    const iAvg = ((at(0x200c) + at(0x200e) + at(0x2010)) * 0.001) / 3
     const pf = (await holding(client, 0x202a, 2)).readFloatBE(0) * 0.001
     expect(pf).toBeCloseTo(s.power_factor, 3)
     expect(Math.abs((Math.sqrt(3) * uLL * iAvg * pf) / (at(0x2012) * 0.1) - 1)).toBeLessThan(0.01)
@@ -140,7 +140,16 @@ describe('Acrel ADL400', () => {
     const s = meter.snapshot().values
     // Reads cover only mapped parameters: the table has gaps (e.g. 0x806–0x80B) a meter refuses.
     const words = new Map<number, Buffer>()
-    for (const [a, n] of [[0x800, 6], [0x80c, 6], [0x814, 8], [0x822, 2], [0x82a, 2], [0x832, 4], [0x842, 2], [0x84c, 12]] as const) {
+    for (const [a, n] of [
+      [0x800, 6],
+      [0x80c, 6],
+      [0x814, 8],
+      [0x822, 2],
+      [0x82a, 2],
+      [0x832, 4],
+      [0x842, 2],
+      [0x84c, 12],
+    ] as const) {
       const r = await holding(client, a, n)
       for (let k = 0; k < n; k++) words.set(a + k, r.subarray(k * 2, k * 2 + 2))
     }

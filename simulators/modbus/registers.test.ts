@@ -92,7 +92,12 @@ describe('handlePdu', () => {
   })
 
   it('turns a throwing device into exception 04, not a crash', () => {
-    const broken: ModbusUnit = { readInputRegisters: () => { throw new Error('boom') }, readHoldingRegisters: () => 0x02 }
+    const broken: ModbusUnit = {
+      readInputRegisters: () => {
+        throw new Error('boom')
+      },
+      readHoldingRegisters: () => 0x02,
+    }
     expect(hex(handlePdu(broken, Buffer.from([0x04, 0, 0, 0, 2])))).toBe('8404')
   })
 })

@@ -88,7 +88,10 @@ describe('Modbus RTU meters over a pty pair', () => {
     // An address nobody has: silence, so the client times out.
     client.setID(9)
     client.setTimeout(300)
-    const err = await client.readHoldingRegisters(0, 1).then(() => undefined, (e: Error) => e)
+    const err = await client.readHoldingRegisters(0, 1).then(
+      () => undefined,
+      (e: Error) => e,
+    )
     expect(err?.message ?? '').toMatch(/timed out/i)
   })
 

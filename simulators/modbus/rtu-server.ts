@@ -41,7 +41,9 @@ export async function startModbusRtuServer(options: ModbusRtuServerOptions): Pro
   const stats: ModbusRtuServerStats = { requests: 0, exceptions: 0, badFrames: 0, otherAddress: 0 }
   const port = new SerialPort({ path: options.path, baudRate, parity: options.parity ?? 'none', stopBits: options.stopBits ?? 1, dataBits: 8, autoOpen: false })
   await new Promise<void>((resolve, reject) => {
-    port.open((err) => (err ? reject(new PlantWattError('SIM_ERR_LISTEN', `cannot open serial port ${options.path}: ${err.message}`, { cause: err })) : resolve()))
+    port.open((err) =>
+      err ? reject(new PlantWattError('SIM_ERR_LISTEN', `cannot open serial port ${options.path}: ${err.message}`, { cause: err })) : resolve(),
+    )
   })
   port.on('error', () => {
     // A line error loses the frame in flight, as on a real bus; the next frame is read afresh.

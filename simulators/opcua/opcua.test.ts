@@ -1,7 +1,17 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { AttributeIds, ClientMonitoredItem, ClientSubscription, MessageSecurityMode, OPCUACertificateManager, OPCUAClient, SecurityPolicy, TimestampsToReturn, type DataValue } from 'node-opcua'
+import {
+  AttributeIds,
+  ClientMonitoredItem,
+  ClientSubscription,
+  MessageSecurityMode,
+  OPCUACertificateManager,
+  OPCUAClient,
+  SecurityPolicy,
+  TimestampsToReturn,
+  type DataValue,
+} from 'node-opcua'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMachineModel, CYCLE_SECONDS, STATE_POWER_FRACTION, type MachineSnapshot } from './machine.ts'
 import { startOpcuaMachineServer, type OpcuaMachineServer } from './server.ts'
@@ -69,7 +79,8 @@ describe('OPC UA machine server', () => {
     dir = mkdtempSync(join(tmpdir(), 'pw-opcua-'))
     tick()
     server = await startOpcuaMachineServer({
-      pkiFolder: join(dir, 'pki'), name: 'brake-disc',
+      pkiFolder: join(dir, 'pki'),
+      name: 'brake-disc',
       machines: [
         { id: 'cnc-01', kind: 'cnc', snapshot: () => snaps['cnc-01']! },
         { id: 'press-01', kind: 'press', snapshot: () => snaps['press-01']! },
@@ -100,9 +111,19 @@ describe('OPC UA machine server', () => {
       expect(await read(ids.Product)).toBe('brake-disc')
       expect(await read(server.nodeIds['press-01']!.PowerKw)).toBe(snaps['press-01']!.powerKw)
 
-      const sub = ClientSubscription.create(session, { requestedPublishingInterval: 100, requestedMaxKeepAliveCount: 10, requestedLifetimeCount: 100, publishingEnabled: true })
+      const sub = ClientSubscription.create(session, {
+        requestedPublishingInterval: 100,
+        requestedMaxKeepAliveCount: 10,
+        requestedLifetimeCount: 100,
+        publishingEnabled: true,
+      })
       const partsSeen: number[] = []
-      const item = ClientMonitoredItem.create(sub, { nodeId: server.nodeIds['press-01']!.PartCount, attributeId: AttributeIds.Value }, { samplingInterval: 100, queueSize: 10, discardOldest: true }, TimestampsToReturn.Both)
+      const item = ClientMonitoredItem.create(
+        sub,
+        { nodeId: server.nodeIds['press-01']!.PartCount, attributeId: AttributeIds.Value },
+        { samplingInterval: 100, queueSize: 10, discardOldest: true },
+        TimestampsToReturn.Both,
+      )
       item.on('changed', (dv: DataValue) => partsSeen.push(dv.value.value as number))
       const waitFor = async (ok: () => boolean) => {
         const deadline = Date.now() + 5000

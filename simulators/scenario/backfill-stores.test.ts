@@ -20,21 +20,46 @@ const STEP_MS = 300_000
 const HOUR = HOUR_MS
 
 const scenario = parseScenario({
-  name: 'stores', seed: 21,
-  enterprises: [{ id: 'ent', sites: [{ id: 'site', lines: [
+  name: 'stores',
+  seed: 21,
+  enterprises: [
     {
-      id: 'kiln', loadShape: 'continuous', ratedKw: 2000, idleFraction: 0.1, lossFraction: 0.04,
-      product: { id: 'clinker', unit: 't', benchmark: 'clinker-electricity', secTarget: 'compliant' }, productionDevice: 'dcs',
-      mainMeter: { id: 'main', profile: 'acrel-adl400-primary' },
-      subMeters: [{ id: 'mill', share: 0.56, profile: 'chint-dtsu666' }, { id: 'fan', share: 0.4, profile: 'eastron-sdm630' }],
+      id: 'ent',
+      sites: [
+        {
+          id: 'site',
+          lines: [
+            {
+              id: 'kiln',
+              loadShape: 'continuous',
+              ratedKw: 2000,
+              idleFraction: 0.1,
+              lossFraction: 0.04,
+              product: { id: 'clinker', unit: 't', benchmark: 'clinker-electricity', secTarget: 'compliant' },
+              productionDevice: 'dcs',
+              mainMeter: { id: 'main', profile: 'acrel-adl400-primary' },
+              subMeters: [
+                { id: 'mill', share: 0.56, profile: 'chint-dtsu666' },
+                { id: 'fan', share: 0.4, profile: 'eastron-sdm630' },
+              ],
+            },
+            {
+              id: 'disc',
+              loadShape: 'shifts',
+              ratedKw: 320,
+              idleFraction: 0.18,
+              lossFraction: 0.06,
+              shifts: [{ name: 'day', start: '08:00', end: '20:00', days: [1, 2, 3, 4, 5] }],
+              product: { id: 'brake-disc', unit: 'pcs', secTarget: 2.4 },
+              productionDevice: 'line-plc',
+              mainMeter: { id: 'main', profile: 'eastron-sdm630' },
+              subMeters: [{ id: 'cnc', share: 0.94, profile: 'eastron-sdm630' }],
+            },
+          ],
+        },
+      ],
     },
-    {
-      id: 'disc', loadShape: 'shifts', ratedKw: 320, idleFraction: 0.18, lossFraction: 0.06,
-      shifts: [{ name: 'day', start: '08:00', end: '20:00', days: [1, 2, 3, 4, 5] }],
-      product: { id: 'brake-disc', unit: 'pcs', secTarget: 2.4 }, productionDevice: 'line-plc',
-      mainMeter: { id: 'main', profile: 'eastron-sdm630' }, subMeters: [{ id: 'cnc', share: 0.94, profile: 'eastron-sdm630' }],
-    },
-  ] }] }],
+  ],
   faults: [
     // 6 hours without samples from the fan, and 400 kW more on the CNC cell for a day.
     { device: 'ent/site/kiln/fan', kind: 'offline', start: START + 30 * HOUR, end: START + 36 * HOUR },
@@ -96,14 +121,27 @@ afterAll(async () => {
 
 const byDevice = (rows: { tags: Record<string, string>; value: number }[]) => Object.fromEntries(rows.map((r) => [`${r.tags.line}/${r.tags.device}`, r.value]))
 const query = (store: TelemetryStore, field: string, fn: 'count' | 'spread') =>
-  store.aggregate({ measurement: 'telemetry', fields: [field], filter: { enterprise: 'ent', site: 'site' }, start: START, stop: STOP, fn, groupBy: ['line', 'device'] })
+  store.aggregate({
+    measurement: 'telemetry',
+    fields: [field],
+    filter: { enterprise: 'ent', site: 'site' },
+    start: START,
+    stop: STOP,
+    fn,
+    groupBy: ['line', 'device'],
+  })
 
 describe('backfill into InfluxDB and the embedded store', () => {
   it('writes the expected number of samples per device into both stores', async () => {
     const steps = (STOP - START) / STEP_MS
     const expected = {
-      'kiln/main': steps, 'kiln/mill': steps, 'kiln/fan': steps - (6 * HOUR) / STEP_MS, 'kiln/dcs': steps,
-      'disc/main': steps, 'disc/cnc': steps, 'disc/line-plc': steps,
+      'kiln/main': steps,
+      'kiln/mill': steps,
+      'kiln/fan': steps - (6 * HOUR) / STEP_MS,
+      'kiln/dcs': steps,
+      'disc/main': steps,
+      'disc/cnc': steps,
+      'disc/line-plc': steps,
     }
     const fromResult = (r: BackfillResult) => Object.fromEntries(Object.entries(r.samples).map(([k, v]) => [k.split('/').slice(2).join('/'), v]))
     expect(fromResult(results.influx!)).toEqual(expected)

@@ -18,18 +18,32 @@ function smallScenario(seed = 7, extra: Partial<Scenario> = {}): Scenario {
   return parseScenario({
     name: 'small',
     seed,
-    enterprises: [{
-      id: 'ent', sites: [{ id: 'site', lines: [{
-        id: 'kiln', loadShape: 'continuous', ratedKw: 2000, idleFraction: 0.1, lossFraction: LOSS,
-        product: { id: 'clinker', unit: 't', benchmark: 'clinker-electricity', secTarget: 'compliant' },
-        productionDevice: 'dcs',
-        mainMeter: { id: 'main', profile: 'acrel-adl400-primary' },
-        subMeters: [
-          { id: 'mill', share: 0.56, profile: 'chint-dtsu666' },
-          { id: 'fan', share: 0.4, profile: 'eastron-sdm630' },
+    enterprises: [
+      {
+        id: 'ent',
+        sites: [
+          {
+            id: 'site',
+            lines: [
+              {
+                id: 'kiln',
+                loadShape: 'continuous',
+                ratedKw: 2000,
+                idleFraction: 0.1,
+                lossFraction: LOSS,
+                product: { id: 'clinker', unit: 't', benchmark: 'clinker-electricity', secTarget: 'compliant' },
+                productionDevice: 'dcs',
+                mainMeter: { id: 'main', profile: 'acrel-adl400-primary' },
+                subMeters: [
+                  { id: 'mill', share: 0.56, profile: 'chint-dtsu666' },
+                  { id: 'fan', share: 0.4, profile: 'eastron-sdm630' },
+                ],
+              },
+            ],
+          },
         ],
-      }] }],
-    }],
+      },
+    ],
     ...extra,
   }) as Scenario
 }
@@ -43,7 +57,14 @@ let gtFile: string
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pw-backfill-'))
   store = createEmbeddedStore({ path: join(dir, 'db.sqlite') })
-  const spy: TelemetryStore = { ...store, backend: store.backend, write: (points: readonly TelemetryPoint[]) => { maxBatch = Math.max(maxBatch, points.length); return store.write(points) } }
+  const spy: TelemetryStore = {
+    ...store,
+    backend: store.backend,
+    write: (points: readonly TelemetryPoint[]) => {
+      maxBatch = Math.max(maxBatch, points.length)
+      return store.write(points)
+    },
+  }
   gtFile = join(dir, 'truth.jsonl')
   result = await backfillScenario(smallScenario(), spy, { start: START, stop: START + DAYS * 86_400_000, stepMs: STEP_MS, groundTruthFile: gtFile })
 })
@@ -55,7 +76,15 @@ afterAll(async () => {
 const filter = (device: string) => ({ enterprise: 'ent', site: 'site', line: 'kiln', device })
 
 async function series(device: string, field: string): Promise<{ ts: number; value: number }[]> {
-  const rows = await store.aggregate({ measurement: 'telemetry', fields: [field], filter: filter(device), start: START, stop: START + DAYS * 86_400_000, every: '5m', fn: 'first' })
+  const rows = await store.aggregate({
+    measurement: 'telemetry',
+    fields: [field],
+    filter: filter(device),
+    start: START,
+    stop: START + DAYS * 86_400_000,
+    every: '5m',
+    fn: 'first',
+  })
   return rows.map((r) => ({ ts: r.windowStart, value: r.value }))
 }
 
@@ -67,8 +96,20 @@ describe('backfill of 30 days into the embedded store', () => {
     expect(result.points).toBe(4 * N)
     expect(maxBatch).toBeLessThanOrEqual(5000)
     expect(result.batches).toBeGreaterThanOrEqual(Math.ceil((4 * N) / 5000))
-    const counts = await store.aggregate({ measurement: 'telemetry', fields: ['seq'], start: START, stop: START + DAYS * 86_400_000, fn: 'count', groupBy: ['device'] })
-    expect(counts.map((r) => [r.tags.device, r.value])).toEqual([['dcs', N], ['fan', N], ['main', N], ['mill', N]])
+    const counts = await store.aggregate({
+      measurement: 'telemetry',
+      fields: ['seq'],
+      start: START,
+      stop: START + DAYS * 86_400_000,
+      fn: 'count',
+      groupBy: ['device'],
+    })
+    expect(counts.map((r) => [r.tags.device, r.value])).toEqual([
+      ['dcs', N],
+      ['fan', N],
+      ['main', N],
+      ['mill', N],
+    ])
     const last = await store.latest({ measurement: 'telemetry', filter: filter('main'), fields: ['seq'] })
     expect(last[0]?.value).toBe(N)
     expect(last[0]?.ts).toBe(START + (N - 1) * STEP_MS)
@@ -90,7 +131,14 @@ describe('backfill of 30 days into the embedded store', () => {
   })
 
   it('rolls up: sub-meters sum to less than the main meter, by the unmetered loss share', async () => {
-    const spread = await store.aggregate({ measurement: 'telemetry', fields: ['energy_import_kwh'], start: START, stop: START + DAYS * 86_400_000, fn: 'spread', groupBy: ['device'] })
+    const spread = await store.aggregate({
+      measurement: 'telemetry',
+      fields: ['energy_import_kwh'],
+      start: START,
+      stop: START + DAYS * 86_400_000,
+      fn: 'spread',
+      groupBy: ['device'],
+    })
     const e = Object.fromEntries(spread.map((r) => [r.tags.device, r.value]))
     const subs = e.mill! + e.fan!
     expect(subs).toBeLessThan(e.main!)
@@ -101,8 +149,22 @@ describe('backfill of 30 days into the embedded store', () => {
   })
 
   it('produces clinker at a specific electricity inside the GB 16780 compliant band, near its midpoint', async () => {
-    const [energy] = await store.aggregate({ measurement: 'telemetry', fields: ['energy_import_kwh'], filter: filter('main'), start: START, stop: START + DAYS * 86_400_000, fn: 'spread' })
-    const [output] = await store.aggregate({ measurement: 'telemetry', fields: ['output_t'], filter: filter('dcs'), start: START, stop: START + DAYS * 86_400_000, fn: 'spread' })
+    const [energy] = await store.aggregate({
+      measurement: 'telemetry',
+      fields: ['energy_import_kwh'],
+      filter: filter('main'),
+      start: START,
+      stop: START + DAYS * 86_400_000,
+      fn: 'spread',
+    })
+    const [output] = await store.aggregate({
+      measurement: 'telemetry',
+      fields: ['output_t'],
+      filter: filter('dcs'),
+      start: START,
+      stop: START + DAYS * 86_400_000,
+      fn: 'spread',
+    })
     const sec = energy!.value / output!.value
     // Clinker electricity levels 1/3: 48 and 61 kWh/t; "compliant" aims at their midpoint, 54.5.
     expect(sec).toBeGreaterThan(48)
@@ -122,7 +184,15 @@ describe('backfill of 30 days into the embedded store', () => {
       await backfillScenario(smallScenario(7), a, opts)
       await backfillScenario(smallScenario(7), b, opts)
       await backfillScenario(smallScenario(8), c, opts)
-      const q = { measurement: 'telemetry', fields: ['active_power_kw', 'energy_import_kwh', 'output_t'], start: opts.start, stop: opts.stop, every: '1h', fn: 'mean' as const, groupBy: ['device'] }
+      const q = {
+        measurement: 'telemetry',
+        fields: ['active_power_kw', 'energy_import_kwh', 'output_t'],
+        start: opts.start,
+        stop: opts.stop,
+        every: '1h',
+        fn: 'mean' as const,
+        groupBy: ['device'],
+      }
       const [ra, rb, rc] = await Promise.all([a.aggregate(q), b.aggregate(q), c.aggregate(q)])
       expect(ra.length).toBeGreaterThan(24 * 3)
       expect(rb).toEqual(ra)

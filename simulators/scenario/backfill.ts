@@ -63,7 +63,8 @@ const CORE_FIELDS = ['active_power_kw', 'reactive_power_kvar', 'power_factor', '
  */
 export async function backfillScenario(scenario: Scenario, store: TelemetryStore, options: BackfillOptions): Promise<BackfillResult> {
   const { start, stop } = options
-  if (!(Number.isFinite(start) && Number.isFinite(stop) && stop > start)) throw new PlantWattError('SIM_ERR_BACKFILL', `backfill: stop (${stop}) must be after start (${start})`)
+  if (!(Number.isFinite(start) && Number.isFinite(stop) && stop > start))
+    throw new PlantWattError('SIM_ERR_BACKFILL', `backfill: stop (${stop}) must be after start (${start})`)
   return simulateScenarioHistory(scenario, store, options)
 }
 

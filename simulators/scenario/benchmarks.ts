@@ -21,7 +21,13 @@ export const KGCE_PER_KWH_EQUIVALENT = 0.1229
 export const BENCHMARKS = {
   'clinker-electricity': { product: 'cement clinker (综合电耗)', unit: 'kWh/t', gb: [48, 57, 61], source: 'GB 16780-2021' },
   'eaf-steel': { product: 'EAF steel ≥ 70 t (综合能耗)', unit: 'kgce/t', gb: [61, 64, 72], source: 'GB 21256-2025 (DOMAIN.md)' },
-  'clinker-energy': { product: 'cement clinker (综合能耗)', unit: 'kgce/t', gb: [100, 107, 117], ndrc: [100, 117], source: 'GB 16780-2021; 发改产业〔2023〕723号' },
+  'clinker-energy': {
+    product: 'cement clinker (综合能耗)',
+    unit: 'kgce/t',
+    gb: [100, 107, 117],
+    ndrc: [100, 117],
+    source: 'GB 16780-2021; 发改产业〔2023〕723号',
+  },
 } as const satisfies Record<string, BenchmarkIndicator>
 
 export type BenchmarkId = keyof typeof BENCHMARKS

@@ -23,8 +23,10 @@ export function checkScenarioCounters(scenario: Scenario, counters: ScenarioCoun
   for (const [key, values] of counters) {
     if (!devices.has(key)) problems.push({ path: `/${key}`, message: `no device ${key} in scenario ${scenario.name}` })
     for (const [q, v] of Object.entries(values)) {
-      if (!(SCENARIO_COUNTERS as readonly string[]).includes(q)) problems.push({ path: `/${key}/${q}`, message: `not a counter (${SCENARIO_COUNTERS.join(', ')})` })
-      else if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) problems.push({ path: `/${key}/${q}`, message: `must be a finite number ≥ 0, got ${v}` })
+      if (!(SCENARIO_COUNTERS as readonly string[]).includes(q))
+        problems.push({ path: `/${key}/${q}`, message: `not a counter (${SCENARIO_COUNTERS.join(', ')})` })
+      else if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0))
+        problems.push({ path: `/${key}/${q}`, message: `must be a finite number ≥ 0, got ${v}` })
     }
   }
   if (problems.length > 0) {

@@ -6,12 +6,30 @@ import type { ScenarioMeter, ScenarioProduction } from './model.ts'
 
 const T0 = Date.UTC(2026, 0, 5, 2)
 const meter: ScenarioMeter = {
-  address: { enterprise: 'e', site: 's', line: 'l', device: 'main' }, key: 'e/s/l/main', role: 'main', name: 'main', profile: 'eastron-sdm630', ratedKw: 400, seed: 3,
-  transport: 'tcp', host: '127.0.0.1', port: 0, unitId: 1, baudRate: 9600, endpoint: 'line:e/s/l', startEnergyKwh: 5000,
-  powerKw: () => 360, powerFactor: () => 0.9,
+  address: { enterprise: 'e', site: 's', line: 'l', device: 'main' },
+  key: 'e/s/l/main',
+  role: 'main',
+  name: 'main',
+  profile: 'eastron-sdm630',
+  ratedKw: 400,
+  seed: 3,
+  transport: 'tcp',
+  host: '127.0.0.1',
+  port: 0,
+  unitId: 1,
+  baudRate: 9600,
+  endpoint: 'line:e/s/l',
+  startEnergyKwh: 5000,
+  powerKw: () => 360,
+  powerFactor: () => 0.9,
 }
 const production = (quantity: 'output_t' | 'output_count'): ScenarioProduction => ({
-  address: { enterprise: 'e', site: 's', line: 'l', device: 'plc' }, key: 'e/s/l/plc', productId: 'p', quantity, secKwhPerUnit: 100, ratePerHour: () => 1.23456,
+  address: { enterprise: 'e', site: 's', line: 'l', device: 'plc' },
+  key: 'e/s/l/plc',
+  productId: 'p',
+  quantity,
+  secKwhPerUnit: 100,
+  ratePerHour: () => 1.23456,
 })
 const faults = new FaultBook({ timezone: 'Asia/Shanghai', seed: 1, devices: new Set(['e/s/l/main', 'e/s/l/plc']) })
 const plain = faults.createPresenter('none', [])
@@ -46,7 +64,10 @@ describe('createHistoryDevices and finalCounters', () => {
   it('makes meters then production counters, and reads the counters with resets applied', () => {
     const book = new FaultBook({ timezone: 'Asia/Shanghai', seed: 1, devices: new Set(['e/s/l/main', 'e/s/l/plc']) })
     book.inject({ device: 'e/s/l/plc', kind: 'counter_reset', start: new Date(T0 + HOUR_MS).toISOString() })
-    const devices = createHistoryDevices({ meters: [meter], production: [production('output_t')] }, { timezone: 'Asia/Shanghai', fields: ['energy_import_kwh'], faults: book, initial: new Map([['e/s/l/plc', { output_t: 10 }]]), resumed: () => ({}) })
+    const devices = createHistoryDevices(
+      { meters: [meter], production: [production('output_t')] },
+      { timezone: 'Asia/Shanghai', fields: ['energy_import_kwh'], faults: book, initial: new Map([['e/s/l/plc', { output_t: 10 }]]), resumed: () => ({}) },
+    )
     expect(devices.map((d) => d.key)).toEqual(['e/s/l/main', 'e/s/l/plc'])
     for (const h of [0, 1, 2]) for (const d of devices) d.update(T0 + h * HOUR_MS)
     // The reset at T0 + 1 h restarts the PLC from its count then (11.235 t).

@@ -26,20 +26,40 @@ const METER_COUNTERS = ['energy_import_kwh', 'energy_export_kwh', 'energy_total_
  * A meter of a backfill, from the given readings (import, else total − export) or the scenario's
  * start energy. Writes `fields`; its counters come from the last update whatever `fields` holds.
  */
-export function meterHistoryDevice(m: ScenarioMeter, given: ScenarioCounterValues | undefined, fields: readonly string[], present: Presenter, timezone: string): HistoryDevice {
+export function meterHistoryDevice(
+  m: ScenarioMeter,
+  given: ScenarioCounterValues | undefined,
+  fields: readonly string[],
+  present: Presenter,
+  timezone: string,
+): HistoryDevice {
   const exportKwh = given?.energy_export_kwh ?? 0
   const importKwh = given?.energy_import_kwh ?? (given?.energy_total_kwh !== undefined ? Math.max(0, given.energy_total_kwh - exportKwh) : m.startEnergyKwh)
-  const meter = createMeterModel({ ratedKw: m.ratedKw, seed: m.seed, timezone, startEnergyKwh: importKwh, startExportKwh: exportKwh, powerKw: m.powerKw, powerFactor: m.powerFactor })
+  const meter = createMeterModel({
+    ratedKw: m.ratedKw,
+    seed: m.seed,
+    timezone,
+    startEnergyKwh: importKwh,
+    startExportKwh: exportKwh,
+    powerKw: m.powerKw,
+    powerFactor: m.powerFactor,
+  })
   let last: Record<string, number> = {}
   return {
-    key: m.key, tags: { ...m.address }, seq: 0,
+    key: m.key,
+    tags: { ...m.address },
+    seq: 0,
     update: (t) => {
       last = meter.update(t).values
     },
     values: () => Object.fromEntries(fields.map((f) => [f, last[f] as number])),
     present,
     counters: METER_COUNTERS,
-    counterValues: () => ({ energy_import_kwh: last.energy_import_kwh as number, energy_export_kwh: last.energy_export_kwh as number, energy_total_kwh: last.energy_total_kwh as number }),
+    counterValues: () => ({
+      energy_import_kwh: last.energy_import_kwh as number,
+      energy_export_kwh: last.energy_export_kwh as number,
+      energy_total_kwh: last.energy_total_kwh as number,
+    }),
   }
 }
 
@@ -51,7 +71,9 @@ export function productionHistoryDevice(p: ScenarioProduction, given: ScenarioCo
   // Parts are counted whole; tonnes to the kilogram, as a weighbridge PLC would.
   const shown = (): Record<string, number> => ({ [p.quantity]: p.quantity === 'output_count' ? Math.floor(total) : Math.round(total * 1000) / 1000 })
   return {
-    key: p.key, tags: { ...p.address }, seq: 0,
+    key: p.key,
+    tags: { ...p.address },
+    seq: 0,
     update: (t) => {
       const rate = p.ratePerHour(t)
       if (lastT !== undefined && t > lastT) total += ((lastRate + rate) / 2) * ((t - lastT) / HOUR_MS)
@@ -77,7 +99,9 @@ export interface HistoryDeviceDeps {
 /** The backfill's devices: the meters, then the production counters, in the order of the model. */
 export function createHistoryDevices(model: Pick<ScenarioModel, 'meters' | 'production'>, deps: HistoryDeviceDeps): HistoryDevice[] {
   return [
-    ...model.meters.map((m) => meterHistoryDevice(m, deps.initial.get(m.key), deps.fields, deps.faults.createPresenter(m.key, METER_COUNTERS, deps.resumed(m.key)), deps.timezone)),
+    ...model.meters.map((m) =>
+      meterHistoryDevice(m, deps.initial.get(m.key), deps.fields, deps.faults.createPresenter(m.key, METER_COUNTERS, deps.resumed(m.key)), deps.timezone),
+    ),
     ...model.production.map((p) => productionHistoryDevice(p, deps.initial.get(p.key), deps.faults.createPresenter(p.key, [p.quantity], deps.resumed(p.key)))),
   ]
 }

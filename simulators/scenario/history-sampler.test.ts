@@ -10,7 +10,9 @@ book.inject({ device: 'e/s/l/a', kind: 'clock_skew', start: new Date(T0 + 60_000
 book.inject({ device: 'e/s/l/a', kind: 'counter_reset', start: new Date(T0 + 60_000).toISOString() })
 
 const device = (name: string, kwh: number): HistoryDevice => ({
-  key: `e/s/l/${name}`, tags: { enterprise: 'e', site: 's', line: 'l', device: name }, seq: 0,
+  key: `e/s/l/${name}`,
+  tags: { enterprise: 'e', site: 's', line: 'l', device: name },
+  seq: 0,
   update: () => {},
   values: () => ({ active_power_kw: 50 }),
   present: book.createPresenter(`e/s/l/${name}`, ['energy_import_kwh']),
@@ -29,7 +31,10 @@ describe('HistorySampler', () => {
     ])
     // b is offline, a's clock runs 2.5 s ahead.
     expect(sampler.sample(T0 + 60_000)).toEqual([{ measurement: 'telemetry', tags: a.tags, fields: { active_power_kw: 50, seq: 2 }, ts: T0 + 62_500 }])
-    expect(sampler.sample(T0 + 120_000).map((p) => [p.tags.device, p.fields.seq])).toEqual([['a', 3], ['b', 2]])
+    expect(sampler.sample(T0 + 120_000).map((p) => [p.tags.device, p.fields.seq])).toEqual([
+      ['a', 3],
+      ['b', 2],
+    ])
     expect(sampler.samples()).toEqual({ 'e/s/l/a': 3, 'e/s/l/b': 2 })
     expect([a.seq, b.seq]).toEqual([3, 2])
     // The presenter saw the counter at the reset, so the reset restarts a's counter from there.

@@ -39,10 +39,12 @@ export function historySettings(scenario: Scenario, options: HistoryStepOptions)
   const stepMs = options.stepMs ?? 60_000
   const batchSize = Math.min(5000, options.batchSize ?? 5000)
   const { start, stop } = options
-  if (!(Number.isFinite(start) && Number.isFinite(stop))) throw new PlantWattError('SIM_ERR_BACKFILL', `backfill: start (${start}) and stop (${stop}) must be epoch ms`)
+  if (!(Number.isFinite(start) && Number.isFinite(stop)))
+    throw new PlantWattError('SIM_ERR_BACKFILL', `backfill: start (${start}) and stop (${stop}) must be epoch ms`)
   if (options.initialCounters) checkScenarioCounters(scenario, options.initialCounters, 'backfill: initialCounters')
   const countersAt = options.countersAt ?? start
-  if (!(Number.isFinite(countersAt) && countersAt <= Math.max(start, stop))) throw new PlantWattError('SIM_ERR_BACKFILL', `backfill: countersAt (${countersAt}) must be at or before start (${start})`)
+  if (!(Number.isFinite(countersAt) && countersAt <= Math.max(start, stop)))
+    throw new PlantWattError('SIM_ERR_BACKFILL', `backfill: countersAt (${countersAt}) must be at or before start (${start})`)
   if (!(Number.isInteger(stepMs) && stepMs > 0)) throw new PlantWattError('SIM_ERR_BACKFILL', `backfill: stepMs must be a positive integer, got ${stepMs}`)
   if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new PlantWattError('SIM_ERR_BACKFILL', `backfill: batchSize must be a positive integer`)
   const subSteps = Math.max(1, Math.ceil(stepMs / (options.integrationMs ?? 15_000)))

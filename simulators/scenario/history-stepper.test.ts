@@ -9,9 +9,17 @@ const recorder = () => {
 describe('historyGrid', () => {
   it('cuts each sample period into integration steps, none past stop', () => {
     expect([...historyGrid({ start: 0, stop: 250, stepMs: 100, subSteps: 4, dtMs: 25 })].map((s) => [s.t, s.k, s.ts])).toEqual([
-      [0, 0, 0], [0, 1, 25], [0, 2, 50], [0, 3, 75],
-      [100, 0, 100], [100, 1, 125], [100, 2, 150], [100, 3, 175],
-      [200, 0, 200], [200, 1, 225], [200, 2, 250],
+      [0, 0, 0],
+      [0, 1, 25],
+      [0, 2, 50],
+      [0, 3, 75],
+      [100, 0, 100],
+      [100, 1, 125],
+      [100, 2, 150],
+      [100, 3, 175],
+      [200, 0, 200],
+      [200, 1, 225],
+      [200, 2, 250],
     ])
     expect([...historyGrid({ start: 0, stop: 0, stepMs: 100, subSteps: 4, dtMs: 25 })]).toEqual([])
   })

@@ -42,9 +42,12 @@ async function readCounter(c: Client, m: ScenarioMeterEndpoint | ScenarioPlcEndp
   const u32 = async (a: number) => (await c.readHoldingRegisters(a, 2)).buffer.readUInt32BE(0)
   if ('register' in m) return m.quantity === 'output_t' ? (await c.readHoldingRegisters(0, 2)).buffer.readFloatBE(0) : u32(2)
   switch (m.profile) {
-    case 'eastron-sdm630': return (await c.readInputRegisters(0x48, 2)).buffer.readFloatBE(0)
-    case 'chint-dtsu666': return (await c.readHoldingRegisters(0x101e, 2)).buffer.readFloatBE(0)
-    case 'acrel-adl400-primary': return (await u32(0x84c)) * 0.1
+    case 'eastron-sdm630':
+      return (await c.readInputRegisters(0x48, 2)).buffer.readFloatBE(0)
+    case 'chint-dtsu666':
+      return (await c.readHoldingRegisters(0x101e, 2)).buffer.readFloatBE(0)
+    case 'acrel-adl400-primary':
+      return (await u32(0x84c)) * 0.1
     case 'acrel-adl400-secondary': {
       const ct = (await c.readHoldingRegisters(0x8e, 1)).buffer.readUInt16BE(0)
       const pt = (await c.readHoldingRegisters(0x8d, 1)).buffer.readUInt16BE(0)
@@ -121,31 +124,43 @@ describe('prepareScenarioHistory + startScenario({ initialCounters })', () => {
 
   it('energy over history + live equals the unbroken backfill, per line (within 0.02 %)', async () => {
     let lines = 0
-    for (const e of run.plantModel.enterprises) for (const s of e.sites) for (const l of s.lines) {
-      const scope = { enterprise: e.id, site: s.id, line: l.id }
-      const got = await energyReport(deps(store, LIVE_END), scope, { start: A, end: B }, 'total')
-      const want = await energyReport(deps(reference, B + STEP_MS), scope, { start: A, end: B }, 'total')
-      expect(got.coverage).toBe(1)
-      // Same power model, both integrated in 1-minute trapezoids; the live part adds the float32 /
-      // 0.1 kWh register resolution and the handover at 10:07:30 (off the 1-minute grid).
-      // … so: 0.02 % plus a register step at either end (0.1 kWh on the ADL400 primary map, 0.01 kWh × CT
-      // on the secondary one — 12 kWh with the knuckle line's 6000/5 A CTs —, a float32 ulp elsewhere).
-      const main = run.meters.find((m) => m.key === `${e.id}/${s.id}/${l.id}/${l.mainMeter}`) as ScenarioMeterEndpoint
-      const c = clients[run.meters.indexOf(main)] as Client
-      const reading = await readCounter(c, main)
-      const step = main.profile === 'acrel-adl400-primary' ? 0.1
-        : main.profile === 'acrel-adl400-secondary' ? 0.01 * (await c.readHoldingRegisters(0x8e, 1)).buffer.readUInt16BE(0)
-          : 2 ** (Math.floor(Math.log2(reading)) - 23)
-      expect(Math.abs(got.energyKwh - want.energyKwh)).toBeLessThanOrEqual(0.0002 * want.energyKwh + 2 * step)
-      expect(want.energyKwh).toBeGreaterThan(0)
-      lines++
-    }
+    for (const e of run.plantModel.enterprises)
+      for (const s of e.sites)
+        for (const l of s.lines) {
+          const scope = { enterprise: e.id, site: s.id, line: l.id }
+          const got = await energyReport(deps(store, LIVE_END), scope, { start: A, end: B }, 'total')
+          const want = await energyReport(deps(reference, B + STEP_MS), scope, { start: A, end: B }, 'total')
+          expect(got.coverage).toBe(1)
+          // Same power model, both integrated in 1-minute trapezoids; the live part adds the float32 /
+          // 0.1 kWh register resolution and the handover at 10:07:30 (off the 1-minute grid).
+          // … so: 0.02 % plus a register step at either end (0.1 kWh on the ADL400 primary map, 0.01 kWh × CT
+          // on the secondary one — 12 kWh with the knuckle line's 6000/5 A CTs —, a float32 ulp elsewhere).
+          const main = run.meters.find((m) => m.key === `${e.id}/${s.id}/${l.id}/${l.mainMeter}`) as ScenarioMeterEndpoint
+          const c = clients[run.meters.indexOf(main)] as Client
+          const reading = await readCounter(c, main)
+          const step =
+            main.profile === 'acrel-adl400-primary'
+              ? 0.1
+              : main.profile === 'acrel-adl400-secondary'
+                ? 0.01 * (await c.readHoldingRegisters(0x8e, 1)).buffer.readUInt16BE(0)
+                : 2 ** (Math.floor(Math.log2(reading)) - 23)
+          expect(Math.abs(got.energyKwh - want.energyKwh)).toBeLessThanOrEqual(0.0002 * want.energyKwh + 2 * step)
+          expect(want.energyKwh).toBeGreaterThan(0)
+          lines++
+        }
     expect(lines).toBe(7)
   })
 
   it('energy of a main meter = history part (A → last history sample) + live part (→ B), from the stored readings', async () => {
     const main = run.meters.find((m) => m.key === 'edong-cement/huangshi/clinker-1/main') as ScenarioMeterEndpoint
-    const rows = await store.raw({ measurement: TELEMETRY_MEASUREMENT, fields: ['energy_import_kwh'], filter: { ...main.address }, start: A, stop: B + MINUTE, limit: 1000 })
+    const rows = await store.raw({
+      measurement: TELEMETRY_MEASUREMENT,
+      fields: ['energy_import_kwh'],
+      filter: { ...main.address },
+      start: A,
+      stop: B + MINUTE,
+      limit: 1000,
+    })
     const at = (ts: number) => (rows.find((r) => r.ts === ts) as { value: number }).value
     const lastHistory = Date.parse('2026-03-02T10:00:00+08:00')
     // Quarter readings: 04:00 (history), 10:00 (last history sample), 11:00 (live).
@@ -160,7 +175,11 @@ describe('prepareScenarioHistory + startScenario({ initialCounters })', () => {
   it('without initialCounters a live run would start below the stored history (the backstep this fixes)', async () => {
     const fresh = await startScenario(scenario, { clock: () => LIVE_END, updateIntervalMs: 0 })
     try {
-      const stored = await store.latest({ measurement: TELEMETRY_MEASUREMENT, fields: ['energy_import_kwh'], filter: { enterprise: scenario.enterprises.map((e) => e.id) } })
+      const stored = await store.latest({
+        measurement: TELEMETRY_MEASUREMENT,
+        fields: ['energy_import_kwh'],
+        filter: { enterprise: scenario.enterprises.map((e) => e.id) },
+      })
       const byKey = new Map(stored.map((r) => [`${r.tags.enterprise}/${r.tags.site}/${r.tags.line}/${r.tags.device}`, r.value]))
       const below = fresh.meters.filter((m) => m.snapshot().values.energy_import_kwh < (byKey.get(m.key) as number))
       expect(below.length).toBe(fresh.meters.length)
@@ -171,7 +190,14 @@ describe('prepareScenarioHistory + startScenario({ initialCounters })', () => {
 
   it('a restart continues: the second prepare writes only the steps since the newest sample, a third nothing', async () => {
     const written: TelemetryPoint[] = []
-    const spy: TelemetryStore = { ...store, backend: store.backend, write: (p: readonly TelemetryPoint[]) => { written.push(...p); return store.write(p) } }
+    const spy: TelemetryStore = {
+      ...store,
+      backend: store.backend,
+      write: (p: readonly TelemetryPoint[]) => {
+        written.push(...p)
+        return store.write(p)
+      },
+    }
     const restart = Date.parse('2026-03-02T11:47:30+08:00')
     const second = await prepareScenarioHistory(scenario, spy, { days: 1, stepMs: STEP_MS, now: restart })
     expect(second.previousNewest).toBe(LIVE_END)
@@ -221,7 +247,10 @@ describe('after a long pause', () => {
 
 describe('bad input', () => {
   it('initialCounters naming an unknown device or holding a negative value: SIM_ERR_CONFIG listing both', async () => {
-    const counters = new Map([['nope/x/y/z', { energy_import_kwh: 1 }], ['edong-cement/huangshi/clinker-1/main', { energy_import_kwh: -5 }]])
+    const counters = new Map([
+      ['nope/x/y/z', { energy_import_kwh: 1 }],
+      ['edong-cement/huangshi/clinker-1/main', { energy_import_kwh: -5 }],
+    ])
     const err = await startScenario(scenario, { clock: () => T0, updateIntervalMs: 0, initialCounters: counters }).catch((e: unknown) => e)
     expect(err).toMatchObject({ code: 'SIM_ERR_CONFIG' })
     expect((err as Error).message).toContain('no device nope/x/y/z')

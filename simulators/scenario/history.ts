@@ -56,9 +56,12 @@ export async function prepareScenarioHistory(scenario: Scenario, store: Telemetr
   const days = options.days ?? 7
   const stepMs = options.stepMs ?? 900_000
   const integrationMs = options.integrationMs ?? 60_000
-  if (!(Number.isFinite(days) && days > 0 && days <= 3660)) throw new PlantWattError('SIM_ERR_BACKFILL', `prepare history: days must be in (0, 3660], got ${days}`)
-  if (!(Number.isInteger(stepMs) && stepMs >= 1000 && stepMs <= DAY_MS)) throw new PlantWattError('SIM_ERR_BACKFILL', `prepare history: stepMs must be an integer from 1000 to ${DAY_MS}, got ${stepMs}`)
-  if (!(Number.isInteger(integrationMs) && integrationMs > 0)) throw new PlantWattError('SIM_ERR_BACKFILL', `prepare history: integrationMs must be a positive integer, got ${integrationMs}`)
+  if (!(Number.isFinite(days) && days > 0 && days <= 3660))
+    throw new PlantWattError('SIM_ERR_BACKFILL', `prepare history: days must be in (0, 3660], got ${days}`)
+  if (!(Number.isInteger(stepMs) && stepMs >= 1000 && stepMs <= DAY_MS))
+    throw new PlantWattError('SIM_ERR_BACKFILL', `prepare history: stepMs must be an integer from 1000 to ${DAY_MS}, got ${stepMs}`)
+  if (!(Number.isInteger(integrationMs) && integrationMs > 0))
+    throw new PlantWattError('SIM_ERR_BACKFILL', `prepare history: integrationMs must be a positive integer, got ${integrationMs}`)
   const nowOption = options.now ?? Date.now
   const now = typeof nowOption === 'function' ? nowOption : () => nowOption
   let at = now()

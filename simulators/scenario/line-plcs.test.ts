@@ -11,9 +11,22 @@ const address = (line: string, device: string) => ({ enterprise: 'e', site: 's',
 
 function meter(line: string, device: string, role: 'main' | 'sub', unitId: number, endpoint: string): ScenarioMeter {
   return {
-    address: address(line, device), key: `e/s/${line}/${device}`, role, name: device, profile: 'eastron-sdm630', ratedKw: 400, seed: unitId,
-    transport: 'tcp', host: '127.0.0.1', port: 0, unitId, baudRate: 9600, endpoint, startEnergyKwh: 1000 * unitId,
-    powerKw: () => 100, powerFactor: () => 0.9,
+    address: address(line, device),
+    key: `e/s/${line}/${device}`,
+    role,
+    name: device,
+    profile: 'eastron-sdm630',
+    ratedKw: 400,
+    seed: unitId,
+    transport: 'tcp',
+    host: '127.0.0.1',
+    port: 0,
+    unitId,
+    baudRate: 9600,
+    endpoint,
+    startEnergyKwh: 1000 * unitId,
+    powerKw: () => 100,
+    powerFactor: () => 0.9,
   }
 }
 function production(line: string, quantity: 'output_t' | 'output_count', ratePerHour: number): ScenarioProduction {
@@ -22,7 +35,8 @@ function production(line: string, quantity: 'output_t' | 'output_count', ratePer
 
 // Lines a and b share one gateway; line c has its own; line d has no main meter.
 const meters = [
-  meter('a', 'main', 'main', 1, 'tcp:gw'), meter('a', 'sub', 'sub', 5, 'tcp:gw'),
+  meter('a', 'main', 'main', 1, 'tcp:gw'),
+  meter('a', 'sub', 'sub', 5, 'tcp:gw'),
   meter('b', 'main', 'main', 2, 'tcp:gw'),
   meter('c', 'main', 'main', 1, 'line:c'),
   meter('d', 'sub', 'sub', 1, 'line:d'),
@@ -35,7 +49,14 @@ describe('createMeterGroups', () => {
   it('groups the meter devices by endpoint, in model order', () => {
     const groups = createMeterGroups(meters, deps)
     expect([...groups].map(([endpoint, members]) => [endpoint, members.map((m) => [m.meter.key, m.device.unitId, m.device.profile])])).toEqual([
-      ['tcp:gw', [['e/s/a/main', 1, 'eastron-sdm630'], ['e/s/a/sub', 5, 'eastron-sdm630'], ['e/s/b/main', 2, 'eastron-sdm630']]],
+      [
+        'tcp:gw',
+        [
+          ['e/s/a/main', 1, 'eastron-sdm630'],
+          ['e/s/a/sub', 5, 'eastron-sdm630'],
+          ['e/s/b/main', 2, 'eastron-sdm630'],
+        ],
+      ],
       ['line:c', [['e/s/c/main', 1, 'eastron-sdm630']]],
       ['line:d', [['e/s/d/sub', 1, 'eastron-sdm630']]],
     ])
@@ -50,7 +71,13 @@ describe('createLinePlcs', () => {
     const counters = lines.map((p) => createProductionCounter(p, clock, 12.5))
     const plcs = createLinePlcs(lines, counters, meters, groups, { scenarioName: 'test', clock, faults, resumed: () => ({}) })
     expect([...plcs].map(([endpoint, list]) => [endpoint, list.map((x) => [x.index, x.device.unitId, x.device.profile, x.device.snapshot().value])])).toEqual([
-      ['tcp:gw', [[0, 6, 'plantwatt-line-plc-t', 12.5], [1, 7, 'plantwatt-line-plc-pcs', 12]]],
+      [
+        'tcp:gw',
+        [
+          [0, 6, 'plantwatt-line-plc-t', 12.5],
+          [1, 7, 'plantwatt-line-plc-pcs', 12],
+        ],
+      ],
       ['line:c', [[2, 2, 'plantwatt-line-plc-t', 12.5]]],
     ])
   })

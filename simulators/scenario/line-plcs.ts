@@ -38,9 +38,17 @@ export function createLinePlcs(
     const group = groups.get(main.endpoint) ?? []
     const taken = byEndpoint.get(main.endpoint) ?? []
     const unitId = Math.max(0, ...group.map((g) => g.meter.unitId), ...taken.map((t) => t.device.unitId)) + 1
-    if (unitId > 247) throw new PlantWattError('SIM_ERR_CONFIG', `scenario ${deps.scenarioName}: no unit id left for the production counter ${p.key} on ${main.endpoint}`)
+    if (unitId > 247)
+      throw new PlantWattError('SIM_ERR_CONFIG', `scenario ${deps.scenarioName}: no unit id left for the production counter ${p.key} on ${main.endpoint}`)
     const counter = counters[index]!
-    const device = createLinePlcDevice({ unitId, quantity: p.quantity, tick: counter.tick, present: deps.faults.createPresenter(p.key, [p.quantity], deps.resumed(p.key)), online: (t) => deps.faults.online(p.key, t), clock: deps.clock })
+    const device = createLinePlcDevice({
+      unitId,
+      quantity: p.quantity,
+      tick: counter.tick,
+      present: deps.faults.createPresenter(p.key, [p.quantity], deps.resumed(p.key)),
+      online: (t) => deps.faults.online(p.key, t),
+      clock: deps.clock,
+    })
     taken.push({ device, index })
     byEndpoint.set(main.endpoint, taken)
   })

@@ -26,9 +26,17 @@ export function createMeterGroups(meters: readonly ScenarioMeter[], deps: MeterG
   const groups = new Map<string, MeterMember[]>()
   for (const m of meters) {
     const device = createMeterDevice({
-      profile: m.profile, ratedKw: m.ratedKw, unitId: m.unitId, seed: m.seed, timezone: deps.timezone, clock: deps.clock,
+      profile: m.profile,
+      ratedKw: m.ratedKw,
+      unitId: m.unitId,
+      seed: m.seed,
+      timezone: deps.timezone,
+      clock: deps.clock,
       ...meterStart(m, deps.initial.get(m.key)),
-      powerKw: m.powerKw, powerFactor: m.powerFactor, hooks: deps.faults.meterHooks(m.key, deps.resumed(m.key)), historySize: 600,
+      powerKw: m.powerKw,
+      powerFactor: m.powerFactor,
+      hooks: deps.faults.meterHooks(m.key, deps.resumed(m.key)),
+      historySize: 600,
       ...(m.ctRatio ? { ctRatio: m.ctRatio } : {}),
     })
     const g = groups.get(m.endpoint) ?? []

@@ -4,10 +4,23 @@ import { meterStart } from './meter-start.ts'
 import type { ScenarioMeter } from './model.ts'
 
 const meter = (profile: MeterProfileId, ctRatio?: number): ScenarioMeter => ({
-  address: { enterprise: 'e', site: 's', line: 'l', device: 'm' }, key: 'e/s/l/m', role: 'main', name: 'm', profile, ratedKw: 400, seed: 1,
-  transport: 'tcp', host: '127.0.0.1', port: 0, unitId: 1, baudRate: 9600, endpoint: 'line:e/s/l', startEnergyKwh: 5000,
+  address: { enterprise: 'e', site: 's', line: 'l', device: 'm' },
+  key: 'e/s/l/m',
+  role: 'main',
+  name: 'm',
+  profile,
+  ratedKw: 400,
+  seed: 1,
+  transport: 'tcp',
+  host: '127.0.0.1',
+  port: 0,
+  unitId: 1,
+  baudRate: 9600,
+  endpoint: 'line:e/s/l',
+  startEnergyKwh: 5000,
   ...(ctRatio ? { ctRatio } : {}),
-  powerKw: () => 100, powerFactor: () => 0.9,
+  powerKw: () => 100,
+  powerFactor: () => 0.9,
 })
 
 describe('meterStart', () => {

@@ -14,12 +14,32 @@ const address = (line: string, device: string) => ({ enterprise: 'e', site: 's',
 
 function meter(line: string, device: string, role: 'main' | 'sub', unitId: number, port = 0): ScenarioMeter {
   return {
-    address: address(line, device), key: `e/s/${line}/${device}`, role, name: device, profile: 'chint-dtsu666', ratedKw: 400, seed: unitId,
-    transport: 'tcp', host: '127.0.0.1', port, unitId, baudRate: 9600, endpoint: port === 0 ? `line:e/s/${line}` : `tcp:127.0.0.1:${port}`, startEnergyKwh: 1000,
-    powerKw: () => 100, powerFactor: () => 0.9,
+    address: address(line, device),
+    key: `e/s/${line}/${device}`,
+    role,
+    name: device,
+    profile: 'chint-dtsu666',
+    ratedKw: 400,
+    seed: unitId,
+    transport: 'tcp',
+    host: '127.0.0.1',
+    port,
+    unitId,
+    baudRate: 9600,
+    endpoint: port === 0 ? `line:e/s/${line}` : `tcp:127.0.0.1:${port}`,
+    startEnergyKwh: 1000,
+    powerKw: () => 100,
+    powerFactor: () => 0.9,
   }
 }
-const production = (line: string): ScenarioProduction => ({ address: address(line, 'plc'), key: `e/s/${line}/plc`, productId: 'p', quantity: 'output_t', secKwhPerUnit: 100, ratePerHour: () => 5 })
+const production = (line: string): ScenarioProduction => ({
+  address: address(line, 'plc'),
+  key: `e/s/${line}/plc`,
+  productId: 'p',
+  quantity: 'output_t',
+  secKwhPerUnit: 100,
+  ratePerHour: () => 5,
+})
 
 const stopLists: StopList[] = []
 const blockers: Server[] = []
@@ -80,7 +100,10 @@ describe('serveModbusEndpoints', () => {
       freed++
     })
     await expect(serveModbusEndpoints({ meters, production: [] }, groups, plcs, { scenarioName: 'test', updateIntervalMs: 0, stops })).rejects.toThrow(
-      expect.objectContaining({ code: 'SIM_ERR_LISTEN', message: expect.stringMatching(new RegExp(`^scenario test: meters on tcp:127.0.0.1:${taken} \\(e/s/b/main, e/s/b/sub\\): `)) }),
+      expect.objectContaining({
+        code: 'SIM_ERR_LISTEN',
+        message: expect.stringMatching(new RegExp(`^scenario test: meters on tcp:127.0.0.1:${taken} \\(e/s/b/main, e/s/b/sub\\): `)),
+      }),
     )
     expect(freed).toBe(1)
   })

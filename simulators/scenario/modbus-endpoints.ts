@@ -69,11 +69,26 @@ export interface ModbusEndpointOptions {
 type Where = Pick<ScenarioModbusAccess, 'transport' | 'host' | 'port' | 'path' | 'baudRate'>
 
 function plcEndpoint(x: LinePlc, p: ScenarioProduction, where: Where): ScenarioPlcEndpoint {
-  return { address: p.address, key: p.key, quantity: p.quantity, profile: x.device.profile, ...where, unitId: x.device.unitId, register: LINE_PLC_REGISTERS[p.quantity], snapshot: x.device.snapshot, tick: x.device.tick }
+  return {
+    address: p.address,
+    key: p.key,
+    quantity: p.quantity,
+    profile: x.device.profile,
+    ...where,
+    unitId: x.device.unitId,
+    register: LINE_PLC_REGISTERS[p.quantity],
+    snapshot: x.device.snapshot,
+    tick: x.device.tick,
+  }
 }
 
 /** Serves one endpoint's meters and line PLCs: one TCP listener, or one serial line (RTU). */
-async function serveEndpoint(members: readonly MeterMember[], linePlcs: readonly LinePlc[], production: readonly ScenarioProduction[], options: ModbusEndpointOptions): Promise<ModbusEndpoints> {
+async function serveEndpoint(
+  members: readonly MeterMember[],
+  linePlcs: readonly LinePlc[],
+  production: readonly ScenarioProduction[],
+  options: ModbusEndpointOptions,
+): Promise<ModbusEndpoints> {
   const first = members[0]!.meter
   const entries = members.map(({ device }) => ({ device, updateIntervalMs: options.updateIntervalMs }))
   const plcDevices = linePlcs.map((x) => x.device)
@@ -85,7 +100,18 @@ async function serveEndpoint(members: readonly MeterMember[], linePlcs: readonly
     running.forEach((r, i) => {
       const m = members[i]!.meter
       options.stops.add(r.stop)
-      meters.push({ address: m.address, key: m.key, role: m.role, profile: m.profile, transport: 'rtu', path: r.path, baudRate: m.baudRate, unitId: r.unitId, snapshot: r.snapshot, tick: r.tick })
+      meters.push({
+        address: m.address,
+        key: m.key,
+        role: m.role,
+        profile: m.profile,
+        transport: 'rtu',
+        path: r.path,
+        baudRate: m.baudRate,
+        unitId: r.unitId,
+        snapshot: r.snapshot,
+        tick: r.tick,
+      })
     })
   } else {
     const running = await serveMeters({ host: first.host, port: first.port }, entries, plcDevices)
@@ -93,7 +119,18 @@ async function serveEndpoint(members: readonly MeterMember[], linePlcs: readonly
     running.forEach((r, i) => {
       const m = members[i]!.meter
       options.stops.add(r.stop)
-      meters.push({ address: m.address, key: m.key, role: m.role, profile: m.profile, transport: 'tcp', host: r.host, port: r.port, unitId: r.unitId, snapshot: r.snapshot, tick: r.tick })
+      meters.push({
+        address: m.address,
+        key: m.key,
+        role: m.role,
+        profile: m.profile,
+        transport: 'tcp',
+        host: r.host,
+        port: r.port,
+        unitId: r.unitId,
+        snapshot: r.snapshot,
+        tick: r.tick,
+      })
     })
   }
   return { meters, plcs }
@@ -118,7 +155,11 @@ export async function serveModbusEndpoints(
       meters.push(...served.meters)
     } catch (cause) {
       await options.stops.close()
-      throw new PlantWattError('SIM_ERR_LISTEN', `scenario ${options.scenarioName}: meters on ${endpoint} (${members.map((x) => x.meter.key).join(', ')}): ${(cause as Error).message}`, { cause })
+      throw new PlantWattError(
+        'SIM_ERR_LISTEN',
+        `scenario ${options.scenarioName}: meters on ${endpoint} (${members.map((x) => x.meter.key).join(', ')}): ${(cause as Error).message}`,
+        { cause },
+      )
     }
   }
   const plcOrder = new Map(model.production.map((p, i) => [p.key, i]))

@@ -137,7 +137,10 @@ export function buildScenarioModel(scenario: Scenario, faults: FaultBook): Scena
         const linePowerKw = (t: number): number => {
           if (t === memoT) return memoP
           const minute = localMinuteOfWeek(t, offsetAt(t))
-          const noise = 0.012 * valueNoise(lineSeed, CH.lineFast, t, 5_000) + 0.008 * valueNoise(lineSeed, CH.lineSlow, t, 60_000) + slow * valueNoise(lineSeed, CH.lineHours, t, 3 * HOUR_MS)
+          const noise =
+            0.012 * valueNoise(lineSeed, CH.lineFast, t, 5_000) +
+            0.008 * valueNoise(lineSeed, CH.lineSlow, t, 60_000) +
+            slow * valueNoise(lineSeed, CH.lineHours, t, 3 * HOUR_MS)
           memoT = t
           memoP = Math.max(0, line.ratedKw * level(minute) * (1 + noise))
           return memoP
@@ -152,8 +155,18 @@ export function buildScenarioModel(scenario: Scenario, faults: FaultBook): Scena
           const key = deviceKey(addr(m.id))
           const seed = mixSeed(scenario.seed, hashString(key))
           return {
-            address: addr(m.id), key, role: 'sub', name: m.name ?? m.id, profile: m.profile, ratedKw: line.ratedKw * m.share, seed,
-            transport: m.transport, host: m.host, port: m.port, unitId: m.unitId ?? i + 2, baudRate: m.baudRate,
+            address: addr(m.id),
+            key,
+            role: 'sub',
+            name: m.name ?? m.id,
+            profile: m.profile,
+            ratedKw: line.ratedKw * m.share,
+            seed,
+            transport: m.transport,
+            host: m.host,
+            port: m.port,
+            unitId: m.unitId ?? i + 2,
+            baudRate: m.baudRate,
             ...(m.serialPath ? { serialPath: m.serialPath } : {}),
             ...(m.ctRatio ? { ctRatio: m.ctRatio } : {}),
             endpoint: endpointOf(m),
@@ -166,16 +179,29 @@ export function buildScenarioModel(scenario: Scenario, faults: FaultBook): Scena
         const mainKey = deviceKey(addr(mm.id))
         const mainSeed = mixSeed(scenario.seed, hashString(mainKey))
         const loss = subs.length > 0 ? line.lossFraction : 1
-        meters.push({
-          address: addr(mm.id), key: mainKey, role: 'main', name: mm.name ?? mm.id, profile: mm.profile, ratedKw: line.ratedKw, seed: mainSeed,
-          transport: mm.transport, host: mm.host, port: mm.port, unitId: mm.unitId ?? 1, baudRate: mm.baudRate,
-          ...(mm.serialPath ? { serialPath: mm.serialPath } : {}),
-          ...(mm.ctRatio ? { ctRatio: mm.ctRatio } : {}),
-          endpoint: endpointOf(mm),
-          startEnergyKwh: startKwh(mainSeed, line.ratedKw),
-          powerKw: (t) => Math.max(0, subs.reduce((a, s) => a + s.powerKw(t), 0) + loss * linePowerKw(t) + faults.extraLoadKw(mainKey, t)),
-          powerFactor: pfFor(mainSeed),
-        }, ...subs)
+        meters.push(
+          {
+            address: addr(mm.id),
+            key: mainKey,
+            role: 'main',
+            name: mm.name ?? mm.id,
+            profile: mm.profile,
+            ratedKw: line.ratedKw,
+            seed: mainSeed,
+            transport: mm.transport,
+            host: mm.host,
+            port: mm.port,
+            unitId: mm.unitId ?? 1,
+            baudRate: mm.baudRate,
+            ...(mm.serialPath ? { serialPath: mm.serialPath } : {}),
+            ...(mm.ctRatio ? { ctRatio: mm.ctRatio } : {}),
+            endpoint: endpointOf(mm),
+            startEnergyKwh: startKwh(mainSeed, line.ratedKw),
+            powerKw: (t) => Math.max(0, subs.reduce((a, s) => a + s.powerKw(t), 0) + loss * linePowerKw(t) + faults.extraLoadKw(mainKey, t)),
+            powerFactor: pfFor(mainSeed),
+          },
+          ...subs,
+        )
 
         const sec = secTargetKwhPerUnit(line.product.secTarget, line.product.benchmark, lineKey)
         const idleKw = line.idleFraction * line.ratedKw
@@ -201,7 +227,13 @@ export function buildScenarioModel(scenario: Scenario, faults: FaultBook): Scena
         for (const m of line.machines) {
           const key = deviceKey(addr(m.id))
           machines.push({
-            address: addr(m.id), key, lineKey, kind: m.kind, ratedKw: m.ratedKw, seed: mixSeed(scenario.seed, hashString(key)), product: line.product.id,
+            address: addr(m.id),
+            key,
+            lineKey,
+            kind: m.kind,
+            ratedKw: m.ratedKw,
+            seed: mixSeed(scenario.seed, hashString(key)),
+            product: line.product.id,
             scheduled: (t) => level(localMinuteOfWeek(t, offsetAt(t))) >= threshold,
           })
         }
@@ -218,10 +250,12 @@ export function buildScenarioModel(scenario: Scenario, faults: FaultBook): Scena
  */
 export function scenarioDeviceKeys(scenario: Scenario, which: 'faultable' | 'counters' = 'faultable'): Set<string> {
   const out = new Set<string>()
-  for (const e of scenario.enterprises) for (const s of e.sites) for (const l of s.lines) {
-    const ids = [l.mainMeter.id, ...l.subMeters.map((m) => m.id), l.productionDevice, ...(which === 'counters' ? l.machines.map((m) => m.id) : [])]
-    for (const id of ids) out.add(deviceKey({ enterprise: e.id, site: s.id, line: l.id, device: id }))
-  }
+  for (const e of scenario.enterprises)
+    for (const s of e.sites)
+      for (const l of s.lines) {
+        const ids = [l.mainMeter.id, ...l.subMeters.map((m) => m.id), l.productionDevice, ...(which === 'counters' ? l.machines.map((m) => m.id) : [])]
+        for (const id of ids) out.add(deviceKey({ enterprise: e.id, site: s.id, line: l.id, device: id }))
+      }
   return out
 }
 
@@ -273,4 +307,3 @@ export function scenarioPlantModel(scenario: Scenario): PlantModel {
     })),
   }
 }
-

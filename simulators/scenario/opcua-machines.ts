@@ -45,7 +45,11 @@ export interface OpcuaMachines {
 function machineDevice(m: ScenarioMachine, deps: OpcuaMachineDeps): { spec: ScenarioMachine; tick(): void; snapshot(): MachineSnapshot } {
   const start = deps.initial.get(m.key)
   const mm = createMachineModel({
-    kind: m.kind, ratedKw: m.ratedKw, seed: m.seed, product: m.product, scheduled: m.scheduled,
+    kind: m.kind,
+    ratedKw: m.ratedKw,
+    seed: m.seed,
+    product: m.product,
+    scheduled: m.scheduled,
     ...(start?.energy_import_kwh !== undefined ? { startEnergyKwh: start.energy_import_kwh } : {}),
     ...(start?.output_count !== undefined ? { startPartCount: start.output_count } : {}),
   })
@@ -84,8 +88,16 @@ export async function serveOpcuaMachines(machines: readonly ScenarioMachine[], o
         server.publish()
       })
       endpoints.push({
-        lineKey, endpointUrl: server.endpointUrl, port: server.port,
-        machines: devices.map((d) => ({ address: d.spec.address, key: d.spec.key, kind: d.spec.kind, nodeIds: server.nodeIds[d.spec.address.device]!, snapshot: d.snapshot })),
+        lineKey,
+        endpointUrl: server.endpointUrl,
+        port: server.port,
+        machines: devices.map((d) => ({
+          address: d.spec.address,
+          key: d.spec.key,
+          kind: d.spec.kind,
+          nodeIds: server.nodeIds[d.spec.address.device]!,
+          snapshot: d.snapshot,
+        })),
       })
     } catch (cause) {
       await deps.stops.close()

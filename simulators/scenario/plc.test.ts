@@ -17,21 +17,45 @@ afterEach(async () => {
 
 function twoLines(): Scenario {
   return parseScenario({
-    name: 'plc', seed: 11,
-    enterprises: [{ id: 'ent', sites: [{ id: 'site', lines: [
+    name: 'plc',
+    seed: 11,
+    enterprises: [
       {
-        id: 'kiln', loadShape: 'continuous', ratedKw: 2000, idleFraction: 0.1, lossFraction: 0.04,
-        product: { id: 'clinker', unit: 't', benchmark: 'clinker-electricity', secTarget: 'benchmark' }, productionDevice: 'dcs',
-        mainMeter: { id: 'main', profile: 'acrel-adl400-primary' },
-        subMeters: [{ id: 'mill', share: 0.56, profile: 'chint-dtsu666' }, { id: 'fan', share: 0.4, profile: 'eastron-sdm630' }],
+        id: 'ent',
+        sites: [
+          {
+            id: 'site',
+            lines: [
+              {
+                id: 'kiln',
+                loadShape: 'continuous',
+                ratedKw: 2000,
+                idleFraction: 0.1,
+                lossFraction: 0.04,
+                product: { id: 'clinker', unit: 't', benchmark: 'clinker-electricity', secTarget: 'benchmark' },
+                productionDevice: 'dcs',
+                mainMeter: { id: 'main', profile: 'acrel-adl400-primary' },
+                subMeters: [
+                  { id: 'mill', share: 0.56, profile: 'chint-dtsu666' },
+                  { id: 'fan', share: 0.4, profile: 'eastron-sdm630' },
+                ],
+              },
+              {
+                id: 'disc',
+                loadShape: 'shifts',
+                ratedKw: 320,
+                idleFraction: 0.18,
+                lossFraction: 0.06,
+                shifts: [{ name: 'day', start: '08:00', end: '20:00', days: [1, 2, 3, 4, 5] }],
+                product: { id: 'brake-disc', unit: 'pcs', secTarget: 2.4 },
+                productionDevice: 'line-plc',
+                mainMeter: { id: 'main', profile: 'eastron-sdm630' },
+              },
+            ],
+          },
+        ],
       },
-      {
-        id: 'disc', loadShape: 'shifts', ratedKw: 320, idleFraction: 0.18, lossFraction: 0.06,
-        shifts: [{ name: 'day', start: '08:00', end: '20:00', days: [1, 2, 3, 4, 5] }],
-        product: { id: 'brake-disc', unit: 'pcs', secTarget: 2.4 }, productionDevice: 'line-plc',
-        mainMeter: { id: 'main', profile: 'eastron-sdm630' },
-      },
-    ] }] }],
+    ],
   })
 }
 
@@ -59,7 +83,13 @@ async function start(): Promise<{ run: RunningScenario; advance: (ms: number) =>
   let now = MONDAY_10H
   const run = await startScenario(twoLines(), { clock: () => now, updateIntervalMs: 0 })
   runs.push(run)
-  return { run, advance: (ms) => { now += ms; run.tick() } }
+  return {
+    run,
+    advance: (ms) => {
+      now += ms
+      run.tick()
+    },
+  }
 }
 
 describe('line PLCs (production counters over Modbus)', () => {
@@ -70,7 +100,10 @@ describe('line PLCs (production counters over Modbus)', () => {
       ['ent/site/kiln/dcs', 'output_t', 'plantwatt-line-plc-t', 'tcp', 4, 0x0000],
       ['ent/site/disc/line-plc', 'output_count', 'plantwatt-line-plc-pcs', 'tcp', 2, 0x0002],
     ])
-    for (const [p, line] of [[run.plcs[0]!, 'kiln'], [run.plcs[1]!, 'disc']] as const) {
+    for (const [p, line] of [
+      [run.plcs[0]!, 'kiln'],
+      [run.plcs[1]!, 'disc'],
+    ] as const) {
       expect([p.host, p.port]).toEqual([main(line).host, main(line).port])
       expect(p.address).toEqual({ enterprise: 'ent', site: 'site', line, device: p.key.split('/')[3] })
     }

@@ -18,7 +18,11 @@ describe('PointBatcher', () => {
     expect(writes).toEqual([[0, 1, 2]])
     batcher.add(points(7, 1))
     await batcher.finish()
-    expect(writes).toEqual([[0, 1, 2], [3, 4, 5], [6, 7]])
+    expect(writes).toEqual([
+      [0, 1, 2],
+      [3, 4, 5],
+      [6, 7],
+    ])
     expect(progress).toEqual([3, 6, 8])
     expect(batcher.stats()).toEqual({ points: 8, batches: 3 })
     await batcher.finish()
@@ -26,9 +30,18 @@ describe('PointBatcher', () => {
   })
 
   it('names the failed batch', async () => {
-    const batcher = new PointBatcher({ write: async () => { throw new Error('disk full') } }, 2)
+    const batcher = new PointBatcher(
+      {
+        write: async () => {
+          throw new Error('disk full')
+        },
+      },
+      2,
+    )
     batcher.add([point(Date.UTC(2026, 0, 5))])
-    await expect(batcher.finish()).rejects.toThrow(expect.objectContaining({ code: 'SIM_ERR_BACKFILL', message: 'backfill: writing 1 points at 2026-01-05T00:00:00.000Z failed: disk full' }))
+    await expect(batcher.finish()).rejects.toThrow(
+      expect.objectContaining({ code: 'SIM_ERR_BACKFILL', message: 'backfill: writing 1 points at 2026-01-05T00:00:00.000Z failed: disk full' }),
+    )
     expect(batcher.stats()).toEqual({ points: 0, batches: 0 })
   })
 })

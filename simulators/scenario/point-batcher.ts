@@ -50,7 +50,11 @@ export class PointBatcher {
     try {
       await this.#store.write(batch)
     } catch (cause) {
-      throw new PlantWattError('SIM_ERR_BACKFILL', `backfill: writing ${batch.length} points at ${new Date(batch[0]!.ts).toISOString()} failed: ${(cause as Error).message}`, { cause })
+      throw new PlantWattError(
+        'SIM_ERR_BACKFILL',
+        `backfill: writing ${batch.length} points at ${new Date(batch[0]!.ts).toISOString()} failed: ${(cause as Error).message}`,
+        { cause },
+      )
     }
     this.#points += batch.length
     this.#batches++

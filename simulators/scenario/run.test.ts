@@ -20,13 +20,35 @@ afterEach(async () => {
 
 function lineScenario(seed = 3): Scenario {
   return parseScenario({
-    name: 'line', seed,
-    enterprises: [{ id: 'ent', sites: [{ id: 'site', lines: [{
-      id: 'kiln', loadShape: 'continuous', ratedKw: 2000, idleFraction: 0.1, lossFraction: 0.04,
-      product: { id: 'clinker', unit: 't', benchmark: 'clinker-electricity', secTarget: 'benchmark' }, productionDevice: 'dcs',
-      mainMeter: { id: 'main', profile: 'acrel-adl400-primary' },
-      subMeters: [{ id: 'mill', share: 0.5599, profile: 'chint-dtsu666' }, { id: 'fan', share: 0.4, profile: 'eastron-sdm630' }, { id: 'aux', share: 0.0001, profile: 'acrel-adl400-secondary', ctRatio: 1 }],
-    }] }] }],
+    name: 'line',
+    seed,
+    enterprises: [
+      {
+        id: 'ent',
+        sites: [
+          {
+            id: 'site',
+            lines: [
+              {
+                id: 'kiln',
+                loadShape: 'continuous',
+                ratedKw: 2000,
+                idleFraction: 0.1,
+                lossFraction: 0.04,
+                product: { id: 'clinker', unit: 't', benchmark: 'clinker-electricity', secTarget: 'benchmark' },
+                productionDevice: 'dcs',
+                mainMeter: { id: 'main', profile: 'acrel-adl400-primary' },
+                subMeters: [
+                  { id: 'mill', share: 0.5599, profile: 'chint-dtsu666' },
+                  { id: 'fan', share: 0.4, profile: 'eastron-sdm630' },
+                  { id: 'aux', share: 0.0001, profile: 'acrel-adl400-secondary', ctRatio: 1 },
+                ],
+              },
+            ],
+          },
+        ],
+      },
+    ],
   })
 }
 
@@ -88,7 +110,7 @@ describe('a scenario run', () => {
     expect(clock()).toBe(MONDAY_10H + 3_600_000)
     const e1 = main.snapshot().values.energy_import_kwh
     let integral = 0
-    for (let i = 1; i < powers.length; i++) integral += ((powers[i - 1]! + powers[i]!) / 2) / 60
+    for (let i = 1; i < powers.length; i++) integral += (powers[i - 1]! + powers[i]!) / 2 / 60
     expect(e1 - e0).toBeCloseTo(integral, 6)
     expect(e1 - e0).toBeGreaterThan(1700)
     // Output of the hour at the 'benchmark' target: GB 16780 level 1 (48 kWh/t) × 0.96 ≈ 46.1 kWh/t,
@@ -116,19 +138,44 @@ describe('a scenario run with OPC UA machines', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pw-run-opcua-'))
     let now = MONDAY_10H
     const scenario = parseScenario({
-      name: 'cell', seed: 4,
-      enterprises: [{ id: 'ent', sites: [{ id: 'site', lines: [{
-        id: 'cell', loadShape: 'shifts', ratedKw: 300, idleFraction: 0.15, lossFraction: 0.1,
-        shifts: [{ name: 'day', start: '08:00', end: '16:00', days: [1, 2, 3, 4, 5] }],
-        product: { id: 'disc', unit: 'pcs', secTarget: 2.5 }, productionDevice: 'plc',
-        mainMeter: { id: 'main', profile: 'eastron-sdm630' }, subMeters: [{ id: 'cnc-cell', share: 0.9 }],
-        machines: [{ id: 'cnc-01', kind: 'cnc', ratedKw: 40, ncCapable: true }, { id: 'press-01', kind: 'press', ratedKw: 300 }],
-      }] }] }],
+      name: 'cell',
+      seed: 4,
+      enterprises: [
+        {
+          id: 'ent',
+          sites: [
+            {
+              id: 'site',
+              lines: [
+                {
+                  id: 'cell',
+                  loadShape: 'shifts',
+                  ratedKw: 300,
+                  idleFraction: 0.15,
+                  lossFraction: 0.1,
+                  shifts: [{ name: 'day', start: '08:00', end: '16:00', days: [1, 2, 3, 4, 5] }],
+                  product: { id: 'disc', unit: 'pcs', secTarget: 2.5 },
+                  productionDevice: 'plc',
+                  mainMeter: { id: 'main', profile: 'eastron-sdm630' },
+                  subMeters: [{ id: 'cnc-cell', share: 0.9 }],
+                  machines: [
+                    { id: 'cnc-01', kind: 'cnc', ratedKw: 40, ncCapable: true },
+                    { id: 'press-01', kind: 'press', ratedKw: 300 },
+                  ],
+                },
+              ],
+            },
+          ],
+        },
+      ],
     })
     const run = await startScenario(scenario, { clock: () => now, updateIntervalMs: 0, opcua: { pkiFolder: join(dir, 'pki') } })
     runs.push(run)
     const client = OPCUAClient.create({
-      endpointMustExist: false, securityMode: MessageSecurityMode.None, securityPolicy: SecurityPolicy.None, connectionStrategy: { maxRetry: 0 },
+      endpointMustExist: false,
+      securityMode: MessageSecurityMode.None,
+      securityPolicy: SecurityPolicy.None,
+      connectionStrategy: { maxRetry: 0 },
       clientCertificateManager: new OPCUACertificateManager({ rootFolder: join(dir, 'client-pki'), automaticallyAcceptUnknownCertificate: false }),
     })
     try {

@@ -74,7 +74,8 @@ export interface RunningScenario {
  * production counters. Faults from the file are active from their start; more can be injected.
  */
 export async function startScenario(scenario: Scenario, options: ScenarioRunOptions = {}): Promise<RunningScenario> {
-  const clock = options.clock ?? createSimClock({ speed: scenario.speed, ...(scenario.startTime !== undefined ? { startMs: instantMs(scenario.startTime) } : {}) })
+  const clock =
+    options.clock ?? createSimClock({ speed: scenario.speed, ...(scenario.startTime !== undefined ? { startMs: instantMs(scenario.startTime) } : {}) })
   const updateIntervalMs = options.updateIntervalMs ?? scenario.updateIntervalMs
   const faults = openScenarioFaults(scenario, options.groundTruthFile)
   const model = buildScenarioModel(scenario, faults)

@@ -6,12 +6,30 @@ import { openScenarioFaults, resumeMarks } from './scenario-faults.ts'
 import { parseScenario } from './schema.ts'
 
 const scenario = parseScenario({
-  name: 'faults', seed: 9,
-  enterprises: [{ id: 'ent', sites: [{ id: 'site', lines: [{
-    id: 'kiln', loadShape: 'continuous', ratedKw: 1000, lossFraction: 0.05,
-    product: { id: 'clinker', unit: 't', benchmark: 'clinker-electricity', secTarget: 'benchmark' }, productionDevice: 'dcs',
-    mainMeter: { id: 'main' }, subMeters: [{ id: 'mill', share: 0.95 }],
-  }] }] }],
+  name: 'faults',
+  seed: 9,
+  enterprises: [
+    {
+      id: 'ent',
+      sites: [
+        {
+          id: 'site',
+          lines: [
+            {
+              id: 'kiln',
+              loadShape: 'continuous',
+              ratedKw: 1000,
+              lossFraction: 0.05,
+              product: { id: 'clinker', unit: 't', benchmark: 'clinker-electricity', secTarget: 'benchmark' },
+              productionDevice: 'dcs',
+              mainMeter: { id: 'main' },
+              subMeters: [{ id: 'mill', share: 0.95 }],
+            },
+          ],
+        },
+      ],
+    },
+  ],
   faults: [
     { device: 'ent/site/kiln/mill', kind: 'step', start: '2026-01-05T10:00:00+08:00', end: '2026-01-05T12:00:00+08:00', deltaKw: 100 },
     { device: 'ent/site/kiln/main', kind: 'counter_reset', start: '2026-01-06T00:00:00+08:00' },
@@ -34,7 +52,10 @@ describe('openScenarioFaults', () => {
       const file = join(dir, 'truth.jsonl')
       writeFileSync(file, 'left from an earlier run\n')
       openScenarioFaults(scenario, file)
-      const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: number; kind: string; startIso: string })
+      const lines = readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { id: number; kind: string; startIso: string })
       expect(lines.map((l) => [l.id, l.kind, l.startIso])).toEqual([
         [1, 'step', '2026-01-05T02:00:00.000Z'],
         [2, 'counter_reset', '2026-01-05T16:00:00.000Z'],

@@ -8,7 +8,12 @@ import type { Scenario } from './schema.ts'
  * the ground-truth JSONL when a file is given (FaultBook truncates it first).
  */
 export function openScenarioFaults(scenario: Scenario, groundTruthFile?: string): FaultBook {
-  const faults = new FaultBook({ timezone: scenario.timezone, seed: scenario.seed, devices: scenarioDeviceKeys(scenario), ...(groundTruthFile ? { groundTruthFile } : {}) })
+  const faults = new FaultBook({
+    timezone: scenario.timezone,
+    seed: scenario.seed,
+    devices: scenarioDeviceKeys(scenario),
+    ...(groundTruthFile ? { groundTruthFile } : {}),
+  })
   for (const f of scenario.faults) faults.inject(f)
   return faults
 }

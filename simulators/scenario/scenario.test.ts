@@ -22,9 +22,15 @@ function problemsOf(fn: () => unknown): ConfigProblem[] {
 }
 
 const line = (over: Record<string, unknown> = {}) => ({
-  id: 'l1', loadShape: 'continuous', ratedKw: 100, lossFraction: 0.05,
-  product: { id: 'p', unit: 't', secTarget: 10 }, productionDevice: 'plc',
-  mainMeter: { id: 'main' }, subMeters: [{ id: 's1', share: 0.95 }], ...over,
+  id: 'l1',
+  loadShape: 'continuous',
+  ratedKw: 100,
+  lossFraction: 0.05,
+  product: { id: 'p', unit: 't', secTarget: 10 },
+  productionDevice: 'plc',
+  mainMeter: { id: 'main' },
+  subMeters: [{ id: 's1', share: 0.95 }],
+  ...over,
 })
 const scenario = (lines: unknown[], over: Record<string, unknown> = {}) => ({ name: 't', enterprises: [{ id: 'e', sites: [{ id: 's', lines }] }], ...over })
 
@@ -36,13 +42,15 @@ describe('the shipped hubei scenario', () => {
     expect(s.enterprises.map((e) => e.industry)).toEqual(['cement', 'steel', 'auto-parts'])
     const cities = s.enterprises.map((e) => e.sites[0]!.city)
     expect(cities).toEqual(['黄石 Huangshi', '武汉 Wuhan', '襄阳 Xiangyang'])
-    for (const e of s.enterprises) for (const site of e.sites) for (const l of site.lines) {
-      // Sub-meters measure less than the main meter; their shares and the losses make it whole.
-      const shares = l.subMeters.reduce((a, m) => a + m.share, 0)
-      expect(shares).toBeLessThan(1)
-      expect(shares + l.lossFraction).toBeCloseTo(1, 9)
-      expect(l.shifts.length > 0 || l.loadShape !== 'shifts').toBe(true)
-    }
+    for (const e of s.enterprises)
+      for (const site of e.sites)
+        for (const l of site.lines) {
+          // Sub-meters measure less than the main meter; their shares and the losses make it whole.
+          const shares = l.subMeters.reduce((a, m) => a + m.share, 0)
+          expect(shares).toBeLessThan(1)
+          expect(shares + l.lossFraction).toBeCloseTo(1, 9)
+          expect(l.shifts.length > 0 || l.loadShape !== 'shifts').toBe(true)
+        }
   })
 
   it('places lines in all three grades against the DOMAIN.md levels', () => {
@@ -91,7 +99,9 @@ describe('the shipped hubei scenario', () => {
     const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length
     const mx = mean(xs)
     const my = mean(ys)
-    let sxy = 0, sxx = 0, syy = 0
+    let sxy = 0,
+      sxx = 0,
+      syy = 0
     for (let i = 0; i < xs.length; i++) {
       sxy += (xs[i]! - mx) * (ys[i]! - my)
       sxx += (xs[i]! - mx) ** 2
@@ -106,7 +116,9 @@ describe('the shipped hubei scenario', () => {
 describe('scenario validation', () => {
   it('reports every schema problem at once, with its path', () => {
     const problems = problemsOf(() =>
-      parseScenario(scenario([line({ id: 'Bad Id', colour: 'red', mainMeter: { id: 'main', profile: 'chint-dtsu999' } }), line({ ratedKw: -1 })], { speed: 0 })),
+      parseScenario(
+        scenario([line({ id: 'Bad Id', colour: 'red', mainMeter: { id: 'main', profile: 'chint-dtsu999' } }), line({ ratedKw: -1 })], { speed: 0 }),
+      ),
     )
     const paths = [...new Set(problems.map((p) => p.path))].sort()
     expect(paths).toEqual([
@@ -120,22 +132,29 @@ describe('scenario validation', () => {
 
   it('reports every consistency problem at once, with its path', () => {
     const problems = problemsOf(() =>
-      parseScenario(scenario([
-        line({ subMeters: [{ id: 's1', share: 0.5 }] }),
-        line({ product: { id: 'p', unit: 't', secTarget: 'benchmark' }, loadShape: 'shifts' }),
-        line({ id: 'l3', subMeters: [{ id: 'main', share: 0.95 }], mainMeter: { id: 'main', transport: 'rtu' } }),
-      ], { faults: [{ device: 'e/s/l1/nope', kind: 'step', start: '2026-01-01T00:00:00+08:00' }] })),
+      parseScenario(
+        scenario(
+          [
+            line({ subMeters: [{ id: 's1', share: 0.5 }] }),
+            line({ product: { id: 'p', unit: 't', secTarget: 'benchmark' }, loadShape: 'shifts' }),
+            line({ id: 'l3', subMeters: [{ id: 'main', share: 0.95 }], mainMeter: { id: 'main', transport: 'rtu' } }),
+          ],
+          { faults: [{ device: 'e/s/l1/nope', kind: 'step', start: '2026-01-01T00:00:00+08:00' }] },
+        ),
+      ),
     )
-    expect(problems).toEqual(expect.arrayContaining([
-      { path: '/enterprises/0/sites/0/lines/0/subMeters', message: expect.stringContaining('must be 1') },
-      { path: '/enterprises/0/sites/0/lines/1', message: 'line id "l1" is used twice' },
-      { path: '/enterprises/0/sites/0/lines/1/product/secTarget', message: expect.stringContaining('benchmark') },
-      { path: '/enterprises/0/sites/0/lines/1/shifts', message: expect.stringContaining('at least one shift') },
-      { path: '/enterprises/0/sites/0/lines/2', message: 'device id "main" is used twice in the line' },
-      { path: '/enterprises/0/sites/0/lines/2/mainMeter/serialPath', message: 'required for transport rtu' },
-      { path: '/faults/0/device', message: 'no device e/s/l1/nope in the scenario' },
-      { path: '/faults/0/deltaKw', message: 'required for step' },
-    ]))
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        { path: '/enterprises/0/sites/0/lines/0/subMeters', message: expect.stringContaining('must be 1') },
+        { path: '/enterprises/0/sites/0/lines/1', message: 'line id "l1" is used twice' },
+        { path: '/enterprises/0/sites/0/lines/1/product/secTarget', message: expect.stringContaining('benchmark') },
+        { path: '/enterprises/0/sites/0/lines/1/shifts', message: expect.stringContaining('at least one shift') },
+        { path: '/enterprises/0/sites/0/lines/2', message: 'device id "main" is used twice in the line' },
+        { path: '/enterprises/0/sites/0/lines/2/mainMeter/serialPath', message: 'required for transport rtu' },
+        { path: '/faults/0/device', message: 'no device e/s/l1/nope in the scenario' },
+        { path: '/faults/0/deltaKw', message: 'required for step' },
+      ]),
+    )
   })
 
   it('names the file and the line of a YAML syntax error', () => {

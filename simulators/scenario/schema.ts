@@ -20,7 +20,11 @@ export const ShiftSchema = Type.Object(
     name: Type.String({ minLength: 1 }),
     start: Type.String({ pattern: HHMM, description: 'local start time HH:MM' }),
     end: Type.String({ pattern: HHMM, description: 'local end time HH:MM; before start = ends the next day' }),
-    days: Type.Array(Type.Integer({ minimum: 1, maximum: 7 }), { default: [1, 2, 3, 4, 5, 6, 7], minItems: 1, description: 'ISO weekdays the shift starts on, 1 = Monday' }),
+    days: Type.Array(Type.Integer({ minimum: 1, maximum: 7 }), {
+      default: [1, 2, 3, 4, 5, 6, 7],
+      minItems: 1,
+      description: 'ISO weekdays the shift starts on, 1 = Monday',
+    }),
   },
   { additionalProperties: false },
 )
@@ -32,7 +36,12 @@ const transport = {
   unitId: Type.Optional(Type.Integer({ minimum: 1, maximum: 247, description: "Modbus unit id; default: position in the line's meters, main = 1" })),
   serialPath: Type.Optional(Type.String({ minLength: 1, description: 'RTU: serial device (required for rtu)' })),
   baudRate: Type.Integer({ default: 9600, minimum: 1200, description: 'RTU baud rate' }),
-  ctRatio: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'CT ratio served; default 1, or a standard x/5 A ratio for the rating on secondary-side maps (acrel-adl400-secondary)' })),
+  ctRatio: Type.Optional(
+    Type.Number({
+      exclusiveMinimum: 0,
+      description: 'CT ratio served; default 1, or a standard x/5 A ratio for the rating on secondary-side maps (acrel-adl400-secondary)',
+    }),
+  ),
 }
 
 export const MainMeterSchema = Type.Object(
@@ -135,7 +144,10 @@ export type FaultKind = (typeof FAULT_KINDS)[number]
 
 export const FaultSchema = Type.Object(
   {
-    device: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*$', description: 'enterprise/site/line/device' }),
+    device: Type.String({
+      pattern: '^[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*$',
+      description: 'enterprise/site/line/device',
+    }),
     kind: Type.Enum(FAULT_KINDS),
     start: Instant('when the fault begins'),
     end: Type.Optional(Instant('when it ends; absent = never')),
@@ -144,7 +156,7 @@ export const FaultSchema = Type.Object(
     kw: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'standby: load left on at night, kW' })),
     nightStart: Type.String({ pattern: HHMM, default: '22:00', description: 'standby: local start of the night' }),
     nightEnd: Type.String({ pattern: HHMM, default: '06:00', description: 'standby: local end of the night' }),
-    skewMs: Type.Optional(Type.Integer({ description: "clock_skew: device clock minus true time, ms" })),
+    skewMs: Type.Optional(Type.Integer({ description: 'clock_skew: device clock minus true time, ms' })),
   },
   { additionalProperties: false },
 )
@@ -177,8 +189,15 @@ export function instantMs(value: string | number): number {
 }
 
 const FAULT_PARAMS: Record<FaultKind, readonly (keyof FaultSpec)[]> = {
-  step: ['deltaKw'], drift: ['kwPerDay'], spike: ['deltaKw'], standby: ['kw'],
-  offline: [], garbage: [], counter_reset: [], stuck: [], clock_skew: ['skewMs'],
+  step: ['deltaKw'],
+  drift: ['kwPerDay'],
+  spike: ['deltaKw'],
+  standby: ['kw'],
+  offline: [],
+  garbage: [],
+  counter_reset: [],
+  stuck: [],
+  clock_skew: ['skewMs'],
 }
 
 /** Problems the schema cannot see: duplicate ids, shares, references, fault parameters. */
@@ -191,14 +210,26 @@ function semanticProblems(s: Scenario): ConfigProblem[] {
       seen.add(id)
     })
   }
-  dup(s.enterprises.map((e) => e.id), '/enterprises', 'enterprise')
+  dup(
+    s.enterprises.map((e) => e.id),
+    '/enterprises',
+    'enterprise',
+  )
   const devices = new Set<string>()
   const machines = new Set<string>()
   const endpoints = new Map<string, string>()
   s.enterprises.forEach((e, ei) => {
-    dup(e.sites.map((x) => x.id), `/enterprises/${ei}/sites`, 'site')
+    dup(
+      e.sites.map((x) => x.id),
+      `/enterprises/${ei}/sites`,
+      'site',
+    )
     e.sites.forEach((site, si) => {
-      dup(site.lines.map((l) => l.id), `/enterprises/${ei}/sites/${si}/lines`, 'line')
+      dup(
+        site.lines.map((l) => l.id),
+        `/enterprises/${ei}/sites/${si}/lines`,
+        'line',
+      )
       site.lines.forEach((line, li) => {
         const lp = `/enterprises/${ei}/sites/${si}/lines/${li}`
         const ids = [line.mainMeter.id, ...line.subMeters.map((m) => m.id), line.productionDevice, ...line.machines.map((m) => m.id)]
@@ -221,7 +252,12 @@ function semanticProblems(s: Scenario): ConfigProblem[] {
         meters.forEach(({ m, p }, i) => {
           if (m.transport === 'rtu' && !m.serialPath) out.push({ path: `${p}/serialPath`, message: 'required for transport rtu' })
           const unit = m.unitId ?? i + 1
-          const where = m.transport === 'rtu' ? `rtu:${m.serialPath}` : m.port === 0 ? `line:${lineKey({ enterprise: e.id, site: site.id, line: line.id })}` : `tcp:${m.host}:${m.port}`
+          const where =
+            m.transport === 'rtu'
+              ? `rtu:${m.serialPath}`
+              : m.port === 0
+                ? `line:${lineKey({ enterprise: e.id, site: site.id, line: line.id })}`
+                : `tcp:${m.host}:${m.port}`
           const key = `${where}#${unit}`
           if (endpoints.has(key)) out.push({ path: `${p}/unitId`, message: `unit id ${unit} on ${where} is also used by ${endpoints.get(key)}` })
           else endpoints.set(key, deviceKey({ enterprise: e.id, site: site.id, line: line.id, device: m.id }))
@@ -231,7 +267,8 @@ function semanticProblems(s: Scenario): ConfigProblem[] {
   })
   s.faults.forEach((f, i) => {
     const p = `/faults/${i}`
-    if (machines.has(f.device)) out.push({ path: `${p}/device`, message: `${f.device} is an OPC UA machine: faults act on meters and production counters only` })
+    if (machines.has(f.device))
+      out.push({ path: `${p}/device`, message: `${f.device} is an OPC UA machine: faults act on meters and production counters only` })
     else if (!devices.has(f.device)) out.push({ path: `${p}/device`, message: `no device ${f.device} in the scenario` })
     for (const key of FAULT_PARAMS[f.kind]) if (f[key] === undefined) out.push({ path: `${p}/${key}`, message: `required for ${f.kind}` })
     if (Number.isNaN(instantMs(f.start))) out.push({ path: `${p}/start`, message: 'not a date-time' })
@@ -292,7 +329,10 @@ export function loadScenario(fileOrName: string): Readonly<Scenario> {
     raw = parseYaml(text)
   } catch (cause) {
     const pos = cause instanceof YAMLParseError ? cause.linePos?.[0] : undefined
-    throw new PlantWattError('SIM_ERR_SCENARIO', `${label}: YAML syntax error${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}`, { cause, details: [{ path: '/', message: (cause as Error).message }] })
+    throw new PlantWattError('SIM_ERR_SCENARIO', `${label}: YAML syntax error${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}`, {
+      cause,
+      details: [{ path: '/', message: (cause as Error).message }],
+    })
   }
   return parseScenario(raw, label)
 }

@@ -16,7 +16,13 @@ describe('counterTicks', () => {
     }
     const plc = (name: string, index: number) => ({ device: { tick: tick(name) }, index }) as unknown as LinePlc
     const counter = (name: string) => ({ tick: tick(name) }) as unknown as ScenarioCounter
-    const ticks = counterTicks(new Map([['a', [plc('plc2', 2)]], ['b', [plc('plc0', 0)]]]), [counter('c0'), counter('c1'), counter('c2'), counter('c3')])
+    const ticks = counterTicks(
+      new Map([
+        ['a', [plc('plc2', 2)]],
+        ['b', [plc('plc0', 0)]],
+      ]),
+      [counter('c0'), counter('c1'), counter('c2'), counter('c3')],
+    )
     for (const t of ticks) t()
     expect(log).toEqual(['plc2', 'plc0', 'c1', 'c3'])
   })

@@ -83,7 +83,14 @@ await store.close()
     let done = false
     void exited.then(() => (done = true))
     while (!done) {
-      const rows = await reader.aggregate({ measurement: 'telemetry', fields: ['p'], filter: { device: 'child' }, start: T0, stop: T0 + 10_000_000, fn: 'count' })
+      const rows = await reader.aggregate({
+        measurement: 'telemetry',
+        fields: ['p'],
+        filter: { device: 'child' },
+        start: T0,
+        stop: T0 + 10_000_000,
+        fn: 'count',
+      })
       seen.push(rows[0]?.value ?? 0)
       await new Promise((r) => setTimeout(r, 5))
     }

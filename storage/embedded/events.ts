@@ -24,7 +24,6 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_kind_ts ON events (kind, ts);
 `
 
-
 export function createEmbeddedEventLog(options: Pick<EmbeddedStoreOptions, 'path' | 'synchronous' | 'busyTimeoutMs'>): EventLog {
   const { path } = options
   let db: Database.Database

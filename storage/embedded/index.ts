@@ -1,4 +1,15 @@
-import type { AggregateQuery, AggregateRow, LatestQuery, LatestRow, RawQuery, RawRow, SampleBlock, TelemetryPoint, TelemetryStore, WriteConflict } from '../store.ts'
+import type {
+  AggregateQuery,
+  AggregateRow,
+  LatestQuery,
+  LatestRow,
+  RawQuery,
+  RawRow,
+  SampleBlock,
+  TelemetryPoint,
+  TelemetryStore,
+  WriteConflict,
+} from '../store.ts'
 import { PlantWattError } from '../../core/errors.ts'
 import { blockPoints } from '../sample-block.ts'
 import { aggregate, latest, raw, type EmbeddedReader } from './read.ts'

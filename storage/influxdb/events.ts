@@ -52,8 +52,13 @@ export async function createInfluxEventLog(options: InfluxStoreOptions): Promise
       if (rp) params.set('rp', rp)
       for (let i = 0; i < lines.length; i += WRITE_BATCH_LINES) {
         const what = `append of ${Math.min(WRITE_BATCH_LINES, lines.length - i)} event(s) to ${database}`
-        const { status, body } = await send(`/write?${params.toString()}`, { method: 'POST', body: lines.slice(i, i + WRITE_BATCH_LINES).join('\n'), headers: { 'content-type': 'text/plain; charset=utf-8' } }, what)
-        if (status !== 204 && status !== 200) throw new PlantWattError('STORAGE_ERR_WRITE', `${what}: influxdb answered ${status}: ${errorText(body)}`, { details: { status } })
+        const { status, body } = await send(
+          `/write?${params.toString()}`,
+          { method: 'POST', body: lines.slice(i, i + WRITE_BATCH_LINES).join('\n'), headers: { 'content-type': 'text/plain; charset=utf-8' } },
+          what,
+        )
+        if (status !== 204 && status !== 200)
+          throw new PlantWattError('STORAGE_ERR_WRITE', `${what}: influxdb answered ${status}: ${errorText(body)}`, { details: { status } })
       }
     },
 

@@ -59,7 +59,11 @@ export function influxHttp(options: InfluxHttpOptions): InfluxHttp {
   async function send(path: string, init: RequestInit, what: string): Promise<{ status: number; body: string }> {
     let res: Response
     try {
-      res = await fetch(`${base}${path}`, { ...init, headers: { ...headers, ...(init.headers as Record<string, string>) }, signal: AbortSignal.timeout(timeoutMs) })
+      res = await fetch(`${base}${path}`, {
+        ...init,
+        headers: { ...headers, ...(init.headers as Record<string, string>) },
+        signal: AbortSignal.timeout(timeoutMs),
+      })
     } catch (cause) {
       const name = (cause as Error).name
       if (name === 'TimeoutError' || name === 'AbortError') {
@@ -73,10 +77,17 @@ export function influxHttp(options: InfluxHttpOptions): InfluxHttp {
 
   async function query(statements: readonly string[], what: string): Promise<InfluxResult[]> {
     const form = new URLSearchParams({ db: options.database, epoch: 'ms', q: statements.join(';\n') })
-    const { status, body } = await send('/query', { method: 'POST', body: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } }, what)
+    const { status, body } = await send(
+      '/query',
+      { method: 'POST', body: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+      what,
+    )
     if (status < 200 || status >= 300) {
       const text = errorText(body)
-      throw new PlantWattError('STORAGE_ERR_QUERY', `${what}: influxdb answered ${status}: ${text}`, { cause: new Error(text), details: { status, influxError: text } })
+      throw new PlantWattError('STORAGE_ERR_QUERY', `${what}: influxdb answered ${status}: ${text}`, {
+        cause: new Error(text),
+        details: { status, influxError: text },
+      })
     }
     let parsed: { results?: InfluxResult[]; error?: string }
     try {
@@ -88,7 +99,8 @@ export function influxHttp(options: InfluxHttpOptions): InfluxHttp {
     const results = parsed.results ?? []
     const failed = results.find((r) => r.error)
     if (failed) throw new PlantWattError('STORAGE_ERR_QUERY', `${what}: ${failed.error as string}`, { details: { influxError: failed.error } })
-    if (results.length !== statements.length) throw new PlantWattError('STORAGE_ERR_QUERY', `${what}: expected ${statements.length} result(s), got ${results.length}`)
+    if (results.length !== statements.length)
+      throw new PlantWattError('STORAGE_ERR_QUERY', `${what}: expected ${statements.length} result(s), got ${results.length}`)
     return results
   }
 

@@ -30,7 +30,11 @@ async function recorder(handler: (path: string, body: string) => { status: numbe
       const answer = handler(req.url ?? '', body)
       if (answer === 'hang') return
       if (answer === 'forward') {
-        void fetch(`${target}${req.url}`, { method: req.method, body: req.method === 'GET' ? undefined : body, headers: { 'content-type': req.headers['content-type'] ?? 'text/plain' } })
+        void fetch(`${target}${req.url}`, {
+          method: req.method,
+          body: req.method === 'GET' ? undefined : body,
+          headers: { 'content-type': req.headers['content-type'] ?? 'text/plain' },
+        })
           .then(async (r) => {
             res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'text/plain' })
             res.end(await r.text())
@@ -150,7 +154,9 @@ describe('influxdb store over HTTP', () => {
       const slots = new Float64Array(1200 * 10 * SAMPLE_SLOTS)
       const result: SamplesResult = { seq: 0, end: 0, samples: 0 }
       const blocks: SampleBlock[] = Array.from({ length: 1200 }, (_, c) => {
-        const json = Buffer.from(JSON.stringify({ seq: c, samples: Array.from({ length: 10 }, (_, j) => ({ ts: T0 + c * 10 + j, values: { active_power_kw: c * 10 + j } })) }))
+        const json = Buffer.from(
+          JSON.stringify({ seq: c, samples: Array.from({ length: 10 }, (_, j) => ({ ts: T0 + c * 10 + j, values: { active_power_kw: c * 10 + j } })) }),
+        )
         const from = c * 10 * SAMPLE_SLOTS
         expect(scanSamples(json, slots, from, result)).toBe(1)
         return { measurement: 'telemetry', tags: { device: `d${c % 3}` }, json, seq: c, slots, from, samples: 10 }

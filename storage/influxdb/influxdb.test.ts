@@ -15,13 +15,17 @@ afterAll(async () => {
 })
 
 // A fresh database per test, dropped afterwards: tests never see each other's points.
-describeStoreContract('influxdb', async () => {
-  const database = `contract_${++n}`
-  const store = await createInfluxStore({ url: influx.url, database })
-  return {
-    store,
-    cleanup: async () => {
-      await fetch(`${influx.url}/query`, { method: 'POST', body: new URLSearchParams({ q: `DROP DATABASE "${database}"` }) })
-    },
-  }
-}, { writeKeepFirst: false })
+describeStoreContract(
+  'influxdb',
+  async () => {
+    const database = `contract_${++n}`
+    const store = await createInfluxStore({ url: influx.url, database })
+    return {
+      store,
+      cleanup: async () => {
+        await fetch(`${influx.url}/query`, { method: 'POST', body: new URLSearchParams({ q: `DROP DATABASE "${database}"` }) })
+      },
+    }
+  },
+  { writeKeepFirst: false },
+)

@@ -26,7 +26,9 @@ async function watchedPage(): Promise<{ page: Page; violations: string[] }> {
     if (/Content Security Policy/i.test(m.text())) violations.push(m.text())
   })
   await page.exposeFunction('__cspViolation', (text: string) => violations.push(text))
-  await page.addInitScript(`document.addEventListener('securitypolicyviolation', (e) => window.__cspViolation(e.violatedDirective + ' ' + e.blockedURI + ' ' + (e.sample || '')))`)
+  await page.addInitScript(
+    `document.addEventListener('securitypolicyviolation', (e) => window.__cspViolation(e.violatedDirective + ' ' + e.blockedURI + ' ' + (e.sample || '')))`,
+  )
   return { page, violations }
 }
 

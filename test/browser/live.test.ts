@@ -30,7 +30,12 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeou
 
 /** The active power cell (4th column) of a device's row, found by the path shown under its name. */
 async function powerText(key: string): Promise<string> {
-  return (await page.locator('#rows tr', { has: page.locator('.path', { hasText: key }) }).locator('td:nth-child(4)').textContent()) ?? ''
+  return (
+    (await page
+      .locator('#rows tr', { has: page.locator('.path', { hasText: key }) })
+      .locator('td:nth-child(4)')
+      .textContent()) ?? ''
+  )
 }
 
 const powerOf = (a: LiveAnswer, key: string): number | undefined =>
@@ -39,14 +44,21 @@ const powerOf = (a: LiveAnswer, key: string): number | undefined =>
 beforeAll(async () => {
   ;[stack, browser] = await Promise.all([startDemoStack(), launchBrowser()])
   // Measure the page, not the stack's start: wait until the API has values of both meters.
-  await waitFor('both meters in /api/v1/live', async () => {
-    const live = (await (await fetch(`${stack.url}/api/v1/live`)).json()) as LiveAnswer
-    return METERS.every((k) => powerOf(live, k) !== undefined) ? true : undefined
-  }, 20_000)
+  await waitFor(
+    'both meters in /api/v1/live',
+    async () => {
+      const live = (await (await fetch(`${stack.url}/api/v1/live`)).json()) as LiveAnswer
+      return METERS.every((k) => powerOf(live, k) !== undefined) ? true : undefined
+    },
+    20_000,
+  )
   page = await browser.context.newPage()
   page.on('response', (res) => {
     if (new URL(res.url()).pathname !== '/api/v1/live') return
-    res.json().then((body) => answers.push(body as LiveAnswer), () => {})
+    res.json().then(
+      (body) => answers.push(body as LiveAnswer),
+      () => {},
+    )
   })
   load = await loadLivePage(page, stack.url)
 })
@@ -75,18 +87,28 @@ describe('live page in Chromium', () => {
   it('updates the displayed power within a few seconds, matching /api/v1/live to the displayed decimal', async () => {
     const key = METERS[0]!
     const before = await powerText(key)
-    const after = await waitFor('the displayed power to change', async () => {
-      const t = await powerText(key)
-      return t !== before ? t : undefined
-      // The meter moves every second, but shown to 0.1 kW it can hold still for a few; and CI runs
-      // this beside 100 other test files (one run timed out at 5 s).
-    }, 15_000)
+    const after = await waitFor(
+      'the displayed power to change',
+      async () => {
+        const t = await powerText(key)
+        return t !== before ? t : undefined
+        // The meter moves every second, but shown to 0.1 kW it can hold still for a few; and CI runs
+        // this beside 100 other test files (one run timed out at 5 s).
+      },
+      15_000,
+    )
     expect(after).toMatch(/^\d+\.\d$/)
     // The page rounds to 0.1 kW: what it shows is one of the answers it just received, rounded.
     const shown = Number(await powerText(key))
-    const recent = answers.slice(-3).map((a) => powerOf(a, key)).filter((v): v is number => v !== undefined)
+    const recent = answers
+      .slice(-3)
+      .map((a) => powerOf(a, key))
+      .filter((v): v is number => v !== undefined)
     expect(recent.length).toBeGreaterThan(0)
-    expect(recent.some((v) => Math.abs(v - shown) <= 0.05 + 1e-9), `shown ${shown}, API ${recent.join(', ')}`).toBe(true)
+    expect(
+      recent.some((v) => Math.abs(v - shown) <= 0.05 + 1e-9),
+      `shown ${shown}, API ${recent.join(', ')}`,
+    ).toBe(true)
     // And the API the page reads is the API: a fresh answer is within the meter's second-to-second change.
     const now = (await (await fetch(`${stack.url}/api/v1/live`)).json()) as LiveAnswer
     expect(Math.abs(powerOf(now, key)! - shown)).toBeLessThan(0.25 * Math.max(1, shown))

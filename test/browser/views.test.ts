@@ -2,7 +2,16 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Page } from 'playwright-core'
-import { appendTestAlert, artifactsDir, launchBrowser, SCENARIO_USERS, startScenarioStack, type RunningBrowser, type ScenarioStack, type StackUser } from '../browser.ts'
+import {
+  appendTestAlert,
+  artifactsDir,
+  launchBrowser,
+  SCENARIO_USERS,
+  startScenarioStack,
+  type RunningBrowser,
+  type ScenarioStack,
+  type StackUser,
+} from '../browser.ts'
 
 // The hubei scenario (3 enterprises) with 10 days of history, auth on, one browser; a page per user.
 const TABLET = { width: 768, height: 1024 }
@@ -25,7 +34,10 @@ async function token(user: StackUser): Promise<string> {
 }
 
 async function getJson<T>(user: StackUser, path: string, init: RequestInit = {}): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${stack.url}/api/v1/${path}`, { ...init, headers: { authorization: `Bearer ${await token(user)}`, ...(init.body ? { 'content-type': 'application/json' } : {}) } })
+  const res = await fetch(`${stack.url}/api/v1/${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${await token(user)}`, ...(init.body ? { 'content-type': 'application/json' } : {}) },
+  })
   return { status: res.status, body: (await res.json()) as T }
 }
 
@@ -77,15 +89,45 @@ beforeAll(async () => {
   // A baseline of clinker-1 on the first seven full days of history (valid: ≥ 3 days per parameter and R², CV(RMSE) within limits), so the savings part has a CUSUM.
   const baselineStart = new Date(stack.history.start + DAY).toISOString().slice(0, 10)
   const baselineStop = new Date(stack.history.start + 8 * DAY).toISOString().slice(0, 10)
-  const fit = await getJson<{ revision: { row: { revision: number; valid: boolean; validityReasons: string } } }>(eng, 'baselines', { method: 'POST', body: JSON.stringify({ scope: CLINKER, baselineStart, baselineStop, variables: ['production'], period: 'day', reason: 'browser test baseline' }) })
+  const fit = await getJson<{ revision: { row: { revision: number; valid: boolean; validityReasons: string } } }>(eng, 'baselines', {
+    method: 'POST',
+    body: JSON.stringify({ scope: CLINKER, baselineStart, baselineStop, variables: ['production'], period: 'day', reason: 'browser test baseline' }),
+  })
   expect(fit.status, JSON.stringify(fit.body)).toBe(201)
   expect(fit.body.revision.row.valid, fit.body.revision.row.validityReasons).toBe(true)
   // The alert service is not part of startAll: its events are appended where the API reads them.
   const now = Date.now()
   const main = { enterprise: 'edong-cement', site: 'huangshi', line: 'clinker-1', device: 'main' }
-  firingId = await appendTestAlert(stack.events, { address: main, rule: 'clinker-overload', severity: 'critical', quantity: 'active_power_kw', value: 13100, threshold: 12500, openedAt: now - 600_000 })
-  resolvedId = await appendTestAlert(stack.events, { address: { ...main, device: 'coal-mill' }, rule: 'pf-low', ruleKind: 'power_factor', severity: 'warning', quantity: 'power_factor', value: 0.84, threshold: 0.9, openedAt: now - 2 * DAY, clearedAfterMs: 3_600_000 })
-  otherId = await appendTestAlert(stack.events, { address: { enterprise: 'hanjiang-autoparts', site: 'xiangyang', line: 'knuckle', device: 'main' }, rule: 'knuckle-standby', ruleKind: 'standby', severity: 'info', quantity: 'active_power_kw', value: 300, threshold: 100, openedAt: now - 1_200_000 })
+  firingId = await appendTestAlert(stack.events, {
+    address: main,
+    rule: 'clinker-overload',
+    severity: 'critical',
+    quantity: 'active_power_kw',
+    value: 13100,
+    threshold: 12500,
+    openedAt: now - 600_000,
+  })
+  resolvedId = await appendTestAlert(stack.events, {
+    address: { ...main, device: 'coal-mill' },
+    rule: 'pf-low',
+    ruleKind: 'power_factor',
+    severity: 'warning',
+    quantity: 'power_factor',
+    value: 0.84,
+    threshold: 0.9,
+    openedAt: now - 2 * DAY,
+    clearedAfterMs: 3_600_000,
+  })
+  otherId = await appendTestAlert(stack.events, {
+    address: { enterprise: 'hanjiang-autoparts', site: 'xiangyang', line: 'knuckle', device: 'main' },
+    rule: 'knuckle-standby',
+    ruleKind: 'standby',
+    severity: 'info',
+    quantity: 'active_power_kw',
+    value: 300,
+    threshold: 100,
+    openedAt: now - 1_200_000,
+  })
 }, 120_000)
 
 afterAll(async () => {
@@ -142,7 +184,10 @@ describe('web UI on the hubei scenario in Chromium', () => {
     const baselines = await getJson<{ rows: { effectiveFrom: number }[] }>(SCENARIO_USERS.engineer, `baselines?scope=${CLINKER}`)
     const from = baselines.body.rows[0]!.effectiveFrom
     expect(local(from) >= local(Date.now() - 6 * DAY)).toBe(true)
-    const api = await getJson<{ totalSavings: number; rows: { savings: number; cusum: number }[] }>(SCENARIO_USERS.engineer, `savings?scope=${CLINKER}&start=${from}&stop=${local(Date.now() + DAY)}`)
+    const api = await getJson<{ totalSavings: number; rows: { savings: number; cusum: number }[] }>(
+      SCENARIO_USERS.engineer,
+      `savings?scope=${CLINKER}&start=${from}&stop=${local(Date.now() + DAY)}`,
+    )
     expect(api.status).toBe(200)
     const shownTotal = Number((await page.locator('#total-savings').textContent())!.replace(/[^\d.-]/g, ''))
     expect(Math.abs(shownTotal - api.body.totalSavings)).toBeLessThanOrEqual(Math.abs(api.body.totalSavings) >= 1000 ? 0.5 : 0.05)
@@ -195,7 +240,9 @@ describe('web UI on the hubei scenario in Chromium', () => {
     await page.click('#enterprise-rows th[data-col="ncRate"]')
     expect(await ncRates()).toEqual([...asc].reverse())
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export')])
-    const csv = readFileSync((await download.path())!, 'utf8').trim().split(/\r\n/)
+    const csv = readFileSync((await download.path())!, 'utf8')
+      .trim()
+      .split(/\r\n/)
     expect(csv).toHaveLength(4)
     expect(csv[0]).toContain('enterprise')
     await checkEnglish(page, '#enterprise-rows tbody tr', 'th, h2, .kpi .label')

@@ -23,7 +23,9 @@ afterAll(async () => {
 it('fault 2: broker killed with SIGKILL under load and restarted — every (device, seq) stored exactly once', async () => {
   ;[influx, redis] = await Promise.all([startInfluxd(), startRedis()])
   const db = 'fault_broker_kill'
-  const brokerEnv = (port: number): Record<string, string> => ({ PW_BROKER_CONFIG: JSON.stringify({ port, cluster: { redisUrl: redis?.url, brokerId: 'solo' } }) })
+  const brokerEnv = (port: number): Record<string, string> => ({
+    PW_BROKER_CONFIG: JSON.stringify({ port, cluster: { redisUrl: redis?.url, brokerId: 'solo' } }),
+  })
   broker = await startScript('broker-process.ts', brokerEnv(0))
   const url = broker.ready.url as string
   const port = Number(new URL(url).port)

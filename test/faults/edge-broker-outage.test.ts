@@ -131,7 +131,9 @@ async function world(): Promise<World> {
         const line = out.split('\n').find((l) => l.startsWith('{"closed"'))
         if (line) resolve((JSON.parse(line) as { closed: AgentStatus }).closed)
       })
-      script.child.once('exit', (code, signal) => setTimeout(() => reject(new Error(`agent exited (${code ?? signal}) without a status: ${script.stderr()}`)), 100))
+      script.child.once('exit', (code, signal) =>
+        setTimeout(() => reject(new Error(`agent exited (${code ?? signal}) without a status: ${script.stderr()}`)), 100),
+      )
     })
     closed.catch(() => undefined)
     return { script, closed: () => closed }
@@ -149,7 +151,14 @@ async function world(): Promise<World> {
 
 /** Stored (ts, seq) of each device, ordered by ts. */
 async function stored(store: TelemetryStore): Promise<Map<string, { ts: number; seq: number }[]>> {
-  const rows = await store.raw({ measurement: TELEMETRY_MEASUREMENT, fields: ['seq'], filter: { enterprise: ENTERPRISE }, start: 0, stop: Date.now() + 3_600_000, limit: 1_000_000 })
+  const rows = await store.raw({
+    measurement: TELEMETRY_MEASUREMENT,
+    fields: ['seq'],
+    filter: { enterprise: ENTERPRISE },
+    start: 0,
+    stop: Date.now() + 3_600_000,
+    limit: 1_000_000,
+  })
   const out = new Map<string, { ts: number; seq: number }[]>(DEVICES.map((d) => [d, []]))
   for (const r of rows) out.get(r.tags.device as string)?.push({ ts: r.ts, seq: r.value })
   for (const list of out.values()) list.sort((a, b) => a.ts - b.ts)
@@ -192,7 +201,11 @@ describe('edge agent store-and-forward against real processes', () => {
     expect((w.requests.get('m0') as number) - reqAtDown).toBeGreaterThanOrEqual(15 * REQUESTS_PER_POLL)
     broker = await w.startBroker(port)
     const upAt = Date.now()
-    await until('live data after the restart', async () => [...(await stored(w.store)).values()].every((l) => l.filter((r) => r.ts > upAt + 500).length >= 5), 20_000)
+    await until(
+      'live data after the restart',
+      async () => [...(await stored(w.store)).values()].every((l) => l.filter((r) => r.ts > upAt + 500).length >= 5),
+      20_000,
+    )
 
     await agent.script.kill('SIGTERM')
     const status = await agent.closed()
@@ -243,7 +256,11 @@ describe('edge agent store-and-forward against real processes', () => {
     broker = await w.startBroker(port)
     const second = await w.startAgent(broker.ready.url as string)
     const restartAt = Date.now()
-    await until('live data from the restarted agent', async () => [...(await stored(w.store)).values()].every((l) => l.filter((r) => r.ts > restartAt + 500).length >= 5), 20_000)
+    await until(
+      'live data from the restarted agent',
+      async () => [...(await stored(w.store)).values()].every((l) => l.filter((r) => r.ts > restartAt + 500).length >= 5),
+      20_000,
+    )
     await second.script.kill('SIGTERM')
     const status = await second.closed()
     const polls = new Map([...w.requests].map(([d, n]) => [d, Math.floor(n / REQUESTS_PER_POLL)]))

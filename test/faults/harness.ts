@@ -104,7 +104,11 @@ export async function storedSeqs(influxUrl: string, database: string): Promise<M
   const res = await fetch(`${influxUrl}/query?db=${encodeURIComponent(database)}&q=${encodeURIComponent(q)}`)
   const body = (await res.json()) as { results: { series?: { tags: { device: string }; values: [string, number][] }[] }[] }
   const out = new Map<string, number[]>()
-  for (const s of body.results[0]?.series ?? []) out.set(s.tags.device, s.values.map((v) => v[1]))
+  for (const s of body.results[0]?.series ?? [])
+    out.set(
+      s.tags.device,
+      s.values.map((v) => v[1]),
+    )
   return out
 }
 

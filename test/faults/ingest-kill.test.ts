@@ -14,7 +14,9 @@ it('fault 3: ingest killed with SIGKILL under load and restarted — every (devi
   influx = await startInfluxd()
   const db = 'fault_ingest_kill'
   const broker = await startBroker({ port: 0 }, { logger: silentLogger() })
-  const env = { PW_INGEST: JSON.stringify({ mqttUrl: broker.url, clientId: 'fault-ingest-kill', influxUrl: influx.url, database: db, ingest: { flushIntervalMs: 200 } }) }
+  const env = {
+    PW_INGEST: JSON.stringify({ mqttUrl: broker.url, clientId: 'fault-ingest-kill', influxUrl: influx.url, database: db, ingest: { flushIntervalMs: 200 } }),
+  }
   let ingest = await startScript('ingest-process.ts', env)
   try {
     const load = await startLoad({ url: broker.url, devices: 20, ticksPerS: 20 })

@@ -27,7 +27,9 @@ it('QoS 0 flood into a subscriber that stopped reading: the broker stays up, mem
     const got = new Promise<string>((resolve) => sub.on('message', (topic) => topic === 'pw/v1/a/b/c/d/data' && resolve(topic)))
     await sub.subscribeAsync('pw/v1/+/+/+/+/data', { qos: 1 })
     const pub = await mqtt.connectAsync(broker.url, { clientId: 'after-flood-pub', reconnectPeriod: 0 })
-    await pub.publishAsync('pw/v1/a/b/c/d/data', JSON.stringify({ seq: 1, samples: [{ ts: Date.UTC(2025, 0, 1), values: { active_power_kw: 1 } }] }), { qos: 1 })
+    await pub.publishAsync('pw/v1/a/b/c/d/data', JSON.stringify({ seq: 1, samples: [{ ts: Date.UTC(2025, 0, 1), values: { active_power_kw: 1 } }] }), {
+      qos: 1,
+    })
     expect(await got).toBe('pw/v1/a/b/c/d/data')
     await Promise.all([sub.endAsync(true), pub.endAsync(true)])
   } finally {

@@ -60,7 +60,13 @@ export const EnergyAnswer = Type.Object({
 })
 export type Energy = Type.Static<typeof EnergyAnswer>
 
-const CostRow = Type.Object({ bucket: Type.String(), period: Type.String(), energyKwh: Type.Number(), pricePerKwh: Nullable(Type.Number()), cost: Type.Number() })
+const CostRow = Type.Object({
+  bucket: Type.String(),
+  period: Type.String(),
+  energyKwh: Type.Number(),
+  pricePerKwh: Nullable(Type.Number()),
+  cost: Type.Number(),
+})
 /** GET /cost (CostResponse). */
 export const CostAnswer = Type.Object({ totalCost: Type.Number(), tariffs: Type.Array(Type.Object({ id: Type.String() })), rows: Type.Array(CostRow) })
 export type Cost = Type.Static<typeof CostAnswer>
@@ -218,7 +224,9 @@ export const EnterpriseAnswer = Type.Object({
   networkingRate: Nullable(Type.Number()),
   energyTce: Type.Number(),
   openAlerts: Type.Integer(),
-  rules: Type.Array(Type.Object({ rule: Type.String(), conditions: Type.Array(Type.Object({ condition: Type.String(), passed: Type.Boolean(), reason: Type.String() })) })),
+  rules: Type.Array(
+    Type.Object({ rule: Type.String(), conditions: Type.Array(Type.Object({ condition: Type.String(), passed: Type.Boolean(), reason: Type.String() })) }),
+  ),
   lines: Type.Array(EnterpriseLine),
   equipment: Type.Array(Equipment),
 })

@@ -28,7 +28,11 @@ interface ErrorBody {
 
 /** A JSON request to the API with the user's token. `T` is the route's answer (answers.ts): the API validates its answers against the same schemas. */
 export async function api<T>(path: string, opts: { method?: 'GET' | 'POST'; body?: unknown } = {}): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json', ...(opts.body ? { 'content-type': 'application/json' } : {}), ...(state.token ? { authorization: `Bearer ${state.token}` } : {}) }
+  const headers: Record<string, string> = {
+    accept: 'application/json',
+    ...(opts.body ? { 'content-type': 'application/json' } : {}),
+    ...(state.token ? { authorization: `Bearer ${state.token}` } : {}),
+  }
   const res = await fetch(`${API}/${path}`, { method: opts.method || 'GET', headers, body: opts.body ? JSON.stringify(opts.body) : null })
   const body: unknown = await res.json().catch(() => null)
   if (res.status === 401 && state.me && path !== 'auth/login') onUnauthorized()

@@ -69,13 +69,16 @@ export async function chart(container: HTMLElement, series: ChartSeries[], opts:
         { size: 72, values: tickLabels },
         ...scales.map((scale) => ({ scale, side: 1 as const, size: 72, grid: { show: false }, values: tickLabels })),
       ],
-      series: [{ ...(labels ? { value: (_u: uPlot, i: number) => labels[i] ?? '' } : {}) }, ...series.map((s, i) => ({
-        label: s.label,
-        stroke: COLORS[i % 4],
-        width: 2,
-        ...(s.scale ? { scale: s.scale } : {}),
-        ...(s.bars ? { paths: UPlot.paths.bars?.({ size: [0.6] }), fill: `${COLORS[i % 4]}55` } : {}),
-      }))],
+      series: [
+        { ...(labels ? { value: (_u: uPlot, i: number) => labels[i] ?? '' } : {}) },
+        ...series.map((s, i) => ({
+          label: s.label,
+          stroke: COLORS[i % 4],
+          width: 2,
+          ...(s.scale ? { scale: s.scale } : {}),
+          ...(s.bars ? { paths: UPlot.paths.bars?.({ size: [0.6] }), fill: `${COLORS[i % 4]}55` } : {}),
+        })),
+      ],
     },
     [opts.x, ...series.map((s) => s.values)],
     container,

@@ -23,7 +23,8 @@ function renderShell(): void {
   const me = state.me
   const box = $('user')
   box.replaceChildren()
-  if (me && me.via !== 'none') box.append(el('span', { id: 'me' }, `${me.id} · ${me.enterprise ?? me.role}`), ' ', el('button', { id: 'logout', onclick: logout }, t('logout')))
+  if (me && me.via !== 'none')
+    box.append(el('span', { id: 'me' }, `${me.id} · ${me.enterprise ?? me.role}`), ' ', el('button', { id: 'logout', onclick: logout }, t('logout')))
   // Views the user's role cannot use are not offered.
   for (const a of document.querySelectorAll<HTMLAnchorElement>('#nav a')) a.hidden = !me || !can(VIEW_PERMISSION[a.getAttribute('data-view') ?? ''] ?? '')
 }

@@ -26,13 +26,20 @@ function cell<R>(row: R, c: keyof R & string, kind: CellKind<R> | undefined): HT
   const v: unknown = row[c]
   if (v === null || v === undefined || v === '') return el('td', { class: kind === 'text' || kind === 'badge' ? 'text' : 'num' }, '—')
   switch (kind) {
-    case 'badge': return el('td', { class: 'text' }, el('span', { class: `badge ${String(v)}` }, valueLabel(String(v))))
-    case 'time': return el('td', { class: 'num' }, dateTime(v))
-    case 'pct': return el('td', { class: 'num' }, pct(v))
-    case 'int': return el('td', { class: 'num' }, fmt(v as number, 0))
-    case 'bool': return el('td', {}, v ? '✓' : '—')
-    case 'text': return el('td', { class: 'text' }, String(v))
-    default: return el('td', { class: 'num' }, typeof v === 'number' ? fmt(v, kind === 'num3' ? 3 : kind === 'num2' ? 2 : 1) : String(v))
+    case 'badge':
+      return el('td', { class: 'text' }, el('span', { class: `badge ${String(v)}` }, valueLabel(String(v))))
+    case 'time':
+      return el('td', { class: 'num' }, dateTime(v))
+    case 'pct':
+      return el('td', { class: 'num' }, pct(v))
+    case 'int':
+      return el('td', { class: 'num' }, fmt(v as number, 0))
+    case 'bool':
+      return el('td', {}, v ? '✓' : '—')
+    case 'text':
+      return el('td', { class: 'text' }, String(v))
+    default:
+      return el('td', { class: 'num' }, typeof v === 'number' ? fmt(v, kind === 'num3' ? 3 : kind === 'num2' ? 2 : 1) : String(v))
   }
 }
 
@@ -45,15 +52,34 @@ export function rowsTable<R extends object>(rows: readonly R[], columns: readonl
   let dir = 1
   let by = ''
   const body = el('tbody')
-  const head = el('tr', {}, columns.map(([c, kind]) => el('th', {
-    class: `${opts.sortable ? 'sortable' : ''} ${isText(kind) ? 'text' : ''}`,
-    'data-col': c,
-    onclick: opts.sortable ? () => sortBy(c) : undefined,
-  }, opts.label?.[c] ?? t(c))))
+  const head = el(
+    'tr',
+    {},
+    columns.map(([c, kind]) =>
+      el(
+        'th',
+        {
+          class: `${opts.sortable ? 'sortable' : ''} ${isText(kind) ? 'text' : ''}`,
+          'data-col': c,
+          onclick: opts.sortable ? () => sortBy(c) : undefined,
+        },
+        opts.label?.[c] ?? t(c),
+      ),
+    ),
+  )
   if (opts.actions) head.append(el('th'))
   const actions = opts.actions
   function fill(): void {
-    body.replaceChildren(...sorted.map((r) => el('tr', opts.rowAttrs ? opts.rowAttrs(r) : {}, columns.map(([c, kind]) => cell(r, c, kind)), actions ? el('td', {}, actions(r)) : null)))
+    body.replaceChildren(
+      ...sorted.map((r) =>
+        el(
+          'tr',
+          opts.rowAttrs ? opts.rowAttrs(r) : {},
+          columns.map(([c, kind]) => cell(r, c, kind)),
+          actions ? el('td', {}, actions(r)) : null,
+        ),
+      ),
+    )
   }
   function sortBy(c: keyof R & string): void {
     dir = by === c ? -dir : 1

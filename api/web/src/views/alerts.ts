@@ -11,15 +11,44 @@ import { rowsTable, type Column } from '../table.ts'
 /** An alert as a table row: where it is and its message in the page's language. */
 type ShownAlert = AlertRow & { where: string }
 
-const ALERT_COLUMNS: readonly Column<ShownAlert>[] = [['severity', 'badge'], ['state', 'badge'], ['openedAt', 'time'], ['where', 'text'], ['message', 'text'], ['value'], ['threshold'], ['acknowledgedBy', 'text'], ['comment', 'text'], ['resolvedAt', 'time']]
+const ALERT_COLUMNS: readonly Column<ShownAlert>[] = [
+  ['severity', 'badge'],
+  ['state', 'badge'],
+  ['openedAt', 'time'],
+  ['where', 'text'],
+  ['message', 'text'],
+  ['value'],
+  ['threshold'],
+  ['acknowledgedBy', 'text'],
+  ['comment', 'text'],
+  ['resolvedAt', 'time'],
+]
 
 const messageOf = (r: { message: string; messageZh: string }): string => (state.lang === 'zh' ? r.messageZh : r.message)
 
 export async function alertsView(main: HTMLElement): Promise<void> {
-  main.replaceChildren(el('h2', {}, t('openAlerts')), el('div', { id: 'open-alerts' }, t('loading')), el('div', { id: 'alert-detail' }), el('h2', {}, t('alertHistory')), el('div', { id: 'alert-history' }))
+  main.replaceChildren(
+    el('h2', {}, t('openAlerts')),
+    el('div', { id: 'open-alerts' }, t('loading')),
+    el('div', { id: 'alert-detail' }),
+    el('h2', {}, t('alertHistory')),
+    el('div', { id: 'alert-history' }),
+  )
   const epoch = state.epoch
   const shown = (r: AlertRow): ShownAlert => ({ ...r, where: `${r.line} / ${r.device}`, message: messageOf(r) })
-  const link = (r: ShownAlert): Child => el('a', { href: '#', class: 'alert-link', onclick: (e) => { e.preventDefault(); detail(r.id).catch(showError) } }, r.message)
+  const link = (r: ShownAlert): Child =>
+    el(
+      'a',
+      {
+        href: '#',
+        class: 'alert-link',
+        onclick: (e) => {
+          e.preventDefault()
+          detail(r.id).catch(showError)
+        },
+      },
+      r.message,
+    )
   const cols = ALERT_COLUMNS.map(([c, k]): Column<ShownAlert> => (c === 'message' ? [c, link] : [c, k]))
 
   async function refresh(): Promise<void> {
@@ -27,13 +56,25 @@ export async function alertsView(main: HTMLElement): Promise<void> {
       const all = await api<Alerts>('alerts?limit=500')
       if (epoch !== state.epoch) return
       const open = all.rows.filter((r) => r.state !== 'resolved').map(shown)
-      $('open-alerts').replaceChildren(rowsTable(open, cols.filter(([c]) => c !== 'resolvedAt'), {
-        id: 'open-alert-rows',
-        label: { value: t('alertValue') },
-        rowAttrs: (r) => ({ 'data-alert': r.id }),
-        actions: (r) => (can('ack') && r.state === 'firing' ? ackForm(r) : null),
-      }))
-      $('alert-history').replaceChildren(rowsTable(all.rows.filter((r) => r.state === 'resolved').map(shown), cols, { id: 'alert-history-rows', label: { value: t('alertValue') }, rowAttrs: (r) => ({ 'data-alert': r.id }) }))
+      $('open-alerts').replaceChildren(
+        rowsTable(
+          open,
+          cols.filter(([c]) => c !== 'resolvedAt'),
+          {
+            id: 'open-alert-rows',
+            label: { value: t('alertValue') },
+            rowAttrs: (r) => ({ 'data-alert': r.id }),
+            actions: (r) => (can('ack') && r.state === 'firing' ? ackForm(r) : null),
+          },
+        ),
+      )
+      $('alert-history').replaceChildren(
+        rowsTable(all.rows.filter((r) => r.state === 'resolved').map(shown), cols, {
+          id: 'alert-history-rows',
+          label: { value: t('alertValue') },
+          rowAttrs: (r) => ({ 'data-alert': r.id }),
+        }),
+      )
       showError(null)
     } catch (err) {
       $('open-alerts').replaceChildren(failBox(err))
@@ -43,25 +84,52 @@ export async function alertsView(main: HTMLElement): Promise<void> {
   async function detail(id: string): Promise<void> {
     const a = await api<AlertDetail>(`alerts/${encodeURIComponent(id)}`)
     const rows = a.rows.map((h) => ({ ...h, message: messageOf(h) }))
-    $('alert-detail').replaceChildren(el('div', { class: 'panel' },
-      el('div', { class: 'toolbar' }, el('h2', {}, `${t('alertEvents')}: ${a.alert.rule} · ${a.alert.device}`), el('button', { onclick: () => $('alert-detail').replaceChildren() }, t('close'))),
-      rowsTable(rows, [['ts', 'time'], ['event', 'badge'], ['user', 'text'], ['comment', 'text'], ['value'], ['message', 'text']], { id: 'alert-events', label: { value: t('alertValue') } })))
+    $('alert-detail').replaceChildren(
+      el(
+        'div',
+        { class: 'panel' },
+        el(
+          'div',
+          { class: 'toolbar' },
+          el('h2', {}, `${t('alertEvents')}: ${a.alert.rule} · ${a.alert.device}`),
+          el('button', { onclick: () => $('alert-detail').replaceChildren() }, t('close')),
+        ),
+        rowsTable(rows, [['ts', 'time'], ['event', 'badge'], ['user', 'text'], ['comment', 'text'], ['value'], ['message', 'text']], {
+          id: 'alert-events',
+          label: { value: t('alertValue') },
+        }),
+      ),
+    )
   }
 
   function ackForm(r: ShownAlert): HTMLElement {
     const input = el('input', { placeholder: t('comment'), 'aria-label': t('comment'), class: 'ack-comment', maxlength: '1000' })
-    return el('span', { class: 'ack-form' }, input, ' ', el('button', {
-      class: 'ack',
-      onclick: async () => {
-        try {
-          await api(`alerts/${encodeURIComponent(r.id)}/ack`, { method: 'POST', body: { comment: input.value } })
-          await refresh()
-        } catch (err) { showError(err) }
-      },
-    }, t('ack')))
+    return el(
+      'span',
+      { class: 'ack-form' },
+      input,
+      ' ',
+      el(
+        'button',
+        {
+          class: 'ack',
+          onclick: async () => {
+            try {
+              await api(`alerts/${encodeURIComponent(r.id)}/ack`, { method: 'POST', body: { comment: input.value } })
+              await refresh()
+            } catch (err) {
+              showError(err)
+            }
+          },
+        },
+        t('ack'),
+      ),
+    )
   }
 
   await refresh()
   // Not while someone types a comment: the form would be replaced under their fingers.
-  every(10_000, () => { if (!document.activeElement?.classList.contains('ack-comment')) void refresh() })
+  every(10_000, () => {
+    if (!document.activeElement?.classList.contains('ack-comment')) void refresh()
+  })
 }

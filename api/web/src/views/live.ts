@@ -67,19 +67,58 @@ export async function liveView(main: HTMLElement, params: URLSearchParams): Prom
   const line = lines.find((l) => l.path === path)
   const [enterprise = '', site = '', lineId = ''] = path.split('/')
   const tz = line?.site.timezone || state.plant?.timezone || 'Asia/Shanghai'
-  const select = el('select', { id: 'line-select' }, lines.map((l) => el('option', { value: l.path, selected: l.path === path }, `${l.enterprise.name} / ${l.name}`)))
-  select.addEventListener('change', () => { location.hash = `#/live?line=${select.value}` })
+  const select = el(
+    'select',
+    { id: 'line-select' },
+    lines.map((l) => el('option', { value: l.path, selected: l.path === path }, `${l.enterprise.name} / ${l.name}`)),
+  )
+  select.addEventListener('change', () => {
+    location.hash = `#/live?line=${select.value}`
+  })
   const chartBox = el('div', { class: 'chart', id: 'power-chart' })
   main.replaceChildren(
-    el('div', { class: 'toolbar' }, el('label', {}, `${t('line')} `, select), el('span', { class: 'path' }, `${t('updated')}: `, el('span', { id: 'updated' }, '—'))),
+    el(
+      'div',
+      { class: 'toolbar' },
+      el('label', {}, `${t('line')} `, select),
+      el('span', { class: 'path' }, `${t('updated')}: `, el('span', { id: 'updated' }, '—')),
+    ),
     el('div', { class: 'kpis' }, kpi('kpi-power', 'powerNow'), kpi('kpi-energy', 'energyToday'), kpi('kpi-cost', 'costToday'), kpi('kpi-co2', 'co2Today')),
     el('div', { class: 'panel' }, el('h2', {}, t('linePower')), chartBox),
     el('h2', {}, t('devices')),
-    el('div', { class: 'scroll' }, el('table', {},
-      el('thead', {}, el('tr', {}, [t('device'), t('status'), t('age'), t('activePower'), t('reactivePower'), t('energyImport'), t('voltage'), t('current'), t('powerFactor'), t('frequency')].map((h) => el('th', {}, h)))),
-      el('tbody', { id: 'rows' }, el('tr', {}, el('td', { class: 'empty', colspan: '10' }, t('loading')))))),
-    el('h2', {}, t('machines')), el('div', { id: 'machines' }),
-    el('h2', {}, t('costByPeriod')), el('div', { id: 'cost-table' }),
+    el(
+      'div',
+      { class: 'scroll' },
+      el(
+        'table',
+        {},
+        el(
+          'thead',
+          {},
+          el(
+            'tr',
+            {},
+            [
+              t('device'),
+              t('status'),
+              t('age'),
+              t('activePower'),
+              t('reactivePower'),
+              t('energyImport'),
+              t('voltage'),
+              t('current'),
+              t('powerFactor'),
+              t('frequency'),
+            ].map((h) => el('th', {}, h)),
+          ),
+        ),
+        el('tbody', { id: 'rows' }, el('tr', {}, el('td', { class: 'empty', colspan: '10' }, t('loading')))),
+      ),
+    ),
+    el('h2', {}, t('machines')),
+    el('div', { id: 'machines' }),
+    el('h2', {}, t('costByPeriod')),
+    el('div', { id: 'cost-table' }),
   )
   if (!line) return
   const epoch = state.epoch
@@ -98,24 +137,54 @@ export async function liveView(main: HTMLElement, params: URLSearchParams): Prom
       const live = await api<Live>(`live?${query}`)
       if (epoch !== state.epoch) return
       const byId = new Map(live.devices.map((d) => [d.device, d]))
-      const rows = line!.devices.filter((m) => m.kind !== 'machine' || byId.has(m.id)).map((m): DeviceRow => byId.get(m.id) ?? { enterprise, site, line: lineId, device: m.id, name: m.name, online: false, ageMs: null, values: {}, quality: {} })
-      $('rows').replaceChildren(...(rows.length ? rows.map((d) => el('tr', {},
-        el('td', {}, d.name || d.device, el('div', { class: 'path' }, keyOf(d))),
-        el('td', {}, el('span', { class: `badge ${d.online ? 'on' : 'off'}` }, t(d.online ? 'online' : 'offline'))),
-        el('td', { class: 'num' }, formatAge(d.ageMs)),
-        ...LIVE_COLUMNS.map(([names, digits]) => valueCell(d, names, digits)),
-      )) : [el('tr', {}, el('td', { class: 'empty', colspan: '10' }, t('noDevices')))]))
-      $('machines').replaceChildren(machineDevices.length === 0 ? el('p', { class: 'empty' }, t('none')) : el('div', { class: 'kpis' }, machineDevices.map((m) => {
-        const d = byId.get(m.id)
-        const s = d?.values.machine_state
-        const cls = s === undefined ? 'off' : MACHINE_STATES[s] ?? 'off'
-        return el('div', { class: 'kpi machine', 'data-device': m.id }, el('div', { class: 'label' }, m.name), el('span', { class: `badge ${cls}` }, s === undefined ? t('noData') : t(`state.${s}`)), el('div', { class: 'sub' }, d ? `${fmt(d.values.active_power_kw)} kW` : ''))
-      })))
+      const rows = line!.devices
+        .filter((m) => m.kind !== 'machine' || byId.has(m.id))
+        .map(
+          (m): DeviceRow =>
+            byId.get(m.id) ?? { enterprise, site, line: lineId, device: m.id, name: m.name, online: false, ageMs: null, values: {}, quality: {} },
+        )
+      $('rows').replaceChildren(
+        ...(rows.length
+          ? rows.map((d) =>
+              el(
+                'tr',
+                {},
+                el('td', {}, d.name || d.device, el('div', { class: 'path' }, keyOf(d))),
+                el('td', {}, el('span', { class: `badge ${d.online ? 'on' : 'off'}` }, t(d.online ? 'online' : 'offline'))),
+                el('td', { class: 'num' }, formatAge(d.ageMs)),
+                ...LIVE_COLUMNS.map(([names, digits]) => valueCell(d, names, digits)),
+              ),
+            )
+          : [el('tr', {}, el('td', { class: 'empty', colspan: '10' }, t('noDevices')))]),
+      )
+      $('machines').replaceChildren(
+        machineDevices.length === 0
+          ? el('p', { class: 'empty' }, t('none'))
+          : el(
+              'div',
+              { class: 'kpis' },
+              machineDevices.map((m) => {
+                const d = byId.get(m.id)
+                const s = d?.values.machine_state
+                const cls = s === undefined ? 'off' : (MACHINE_STATES[s] ?? 'off')
+                return el(
+                  'div',
+                  { class: 'kpi machine', 'data-device': m.id },
+                  el('div', { class: 'label' }, m.name),
+                  el('span', { class: `badge ${cls}` }, s === undefined ? t('noData') : t(`state.${s}`)),
+                  el('div', { class: 'sub' }, d ? `${fmt(d.values.active_power_kw)} kW` : ''),
+                )
+              }),
+            ),
+      )
       let power = 0
       let seen = false
       for (const id of powerDevices) {
         const v = byId.get(id)?.values.active_power_kw
-        if (typeof v === 'number') { power += v; seen = true }
+        if (typeof v === 'number') {
+          power += v
+          seen = true
+        }
       }
       $('kpi-power').textContent = seen ? `${fmt(power)} kW` : '—'
       $('updated').textContent = new Date(live.ts).toLocaleTimeString(locale())
@@ -123,7 +192,10 @@ export async function liveView(main: HTMLElement, params: URLSearchParams): Prom
         lastTs = live.ts
         xs.push(live.ts / 1000)
         ys.push(power)
-        while (xs.length && xs[0]! < live.ts / 1000 - 3600) { xs.shift(); ys.shift() }
+        while (xs.length && xs[0]! < live.ts / 1000 - 3600) {
+          xs.shift()
+          ys.shift()
+        }
         plot.setData([xs, ys])
       }
       showError(null)
@@ -146,7 +218,9 @@ export async function liveView(main: HTMLElement, params: URLSearchParams): Prom
       const c = cost.value
       $('kpi-cost').textContent = `¥ ${fmt(c.totalCost, 2)}`
       $('kpi-cost-sub').textContent = c.tariffs.map((x) => x.id).join(', ')
-      $('cost-table').replaceChildren(rowsTable(costByPeriod(c.rows), [['period', 'badge'], ['energyKwh'], ['pricePerKwh', 'num3'], ['cost', 'num2']], { id: 'cost-periods' }))
+      $('cost-table').replaceChildren(
+        rowsTable(costByPeriod(c.rows), [['period', 'badge'], ['energyKwh'], ['pricePerKwh', 'num3'], ['cost', 'num2']], { id: 'cost-periods' }),
+      )
     } else $('cost-table').replaceChildren(failBox(cost.reason))
     if (carbon.status === 'fulfilled') {
       const c = carbon.value
@@ -162,7 +236,13 @@ export async function liveView(main: HTMLElement, params: URLSearchParams): Prom
   every(60_000, () => refreshToday().catch(showError))
   // The chart after the first values: the hour's history in minute means, then one point a second from /live.
   const now = Date.now()
-  const series = await Promise.all(powerDevices.map((id) => api<Series>(`series?device=${path}/${id}&quantity=active_power_kw&start=${now - 3_600_000}&stop=${now}&every=1m&fn=mean`).catch((): Series => ({ points: [] }))))
+  const series = await Promise.all(
+    powerDevices.map((id) =>
+      api<Series>(`series?device=${path}/${id}&quantity=active_power_kw&start=${now - 3_600_000}&stop=${now}&every=1m&fn=mean`).catch(
+        (): Series => ({ points: [] }),
+      ),
+    ),
+  )
   if (epoch !== state.epoch) return
   const sum = new Map<number, number>()
   for (const s of series) for (const p of s.points) sum.set(p.ts, (sum.get(p.ts) || 0) + p.value)

@@ -19,5 +19,15 @@ export function loginView(main: HTMLElement, signedIn: () => Promise<void>): voi
       msg.textContent = err instanceof Error ? err.message : String(err)
     }
   }
-  main.replaceChildren(el('form', { class: 'login', onsubmit: submit }, el('h2', {}, t('login')), el('label', {}, t('username'), user), el('label', {}, t('password'), pass), el('button', { class: 'primary', type: 'submit', id: 'login-submit' }, t('login')), msg))
+  main.replaceChildren(
+    el(
+      'form',
+      { class: 'login', onsubmit: submit },
+      el('h2', {}, t('login')),
+      el('label', {}, t('username'), user),
+      el('label', {}, t('password'), pass),
+      el('button', { class: 'primary', type: 'submit', id: 'login-submit' }, t('login')),
+      msg,
+    ),
+  )
 }

@@ -9,18 +9,32 @@ import { rowsTable } from '../table.ts'
 // Province (#/province, #/province/<enterprise>), for the commission: progress of the programme,
 // the enterprise table (sortable, CSV export) and one enterprise in detail.
 
-const gradeBadges = (r: EnterpriseRow): Child => el('span', { class: 'grades' },
-  r.benchmarkGrades ? el('span', { class: 'badge benchmark' }, `${valueLabel('benchmark')} ${r.benchmarkGrades}`) : null, ' ',
-  r.compliantGrades ? el('span', { class: 'badge compliant' }, `${valueLabel('compliant')} ${r.compliantGrades}`) : null, ' ',
-  r.belowBaselineGrades ? el('span', { class: 'badge below_baseline' }, `${valueLabel('below_baseline')} ${r.belowBaselineGrades}`) : null,
-  r.gradedProducts === 0 ? '—' : null)
+const gradeBadges = (r: EnterpriseRow): Child =>
+  el(
+    'span',
+    { class: 'grades' },
+    r.benchmarkGrades ? el('span', { class: 'badge benchmark' }, `${valueLabel('benchmark')} ${r.benchmarkGrades}`) : null,
+    ' ',
+    r.compliantGrades ? el('span', { class: 'badge compliant' }, `${valueLabel('compliant')} ${r.compliantGrades}`) : null,
+    ' ',
+    r.belowBaselineGrades ? el('span', { class: 'badge below_baseline' }, `${valueLabel('below_baseline')} ${r.belowBaselineGrades}`) : null,
+    r.gradedProducts === 0 ? '—' : null,
+  )
 
 export async function provinceView(main: HTMLElement, parts: readonly string[]): Promise<void> {
   if (!can('commission')) return void main.replaceChildren(el('p', { class: 'empty', id: 'forbidden' }, t('forbidden')))
   if (parts[1]) return enterpriseView(main, decodeURIComponent(parts[1]))
-  main.replaceChildren(el('h2', {}, t('progress')), el('div', { id: 'progress' }, t('loading')),
-    el('div', { class: 'toolbar' }, el('h2', {}, t('enterprises')), el('button', { id: 'export', onclick: () => downloadCsv('commission/enterprises', 'enterprises.csv').catch(showError) }, t('exportCsv'))),
-    el('div', { id: 'enterprises' }))
+  main.replaceChildren(
+    el('h2', {}, t('progress')),
+    el('div', { id: 'progress' }, t('loading')),
+    el(
+      'div',
+      { class: 'toolbar' },
+      el('h2', {}, t('enterprises')),
+      el('button', { id: 'export', onclick: () => downloadCsv('commission/enterprises', 'enterprises.csv').catch(showError) }, t('exportCsv')),
+    ),
+    el('div', { id: 'enterprises' }),
+  )
   const epoch = state.epoch
   const [overview, list] = await Promise.allSettled([api<Overview>('commission/overview'), api<Enterprises>('commission/enterprises')])
   if (epoch !== state.epoch) return
@@ -31,22 +45,63 @@ export async function provinceView(main: HTMLElement, parts: readonly string[]):
       const fill = el('div')
       // Set through the CSSOM, not a style attribute: allowed under a CSP without 'unsafe-inline'.
       fill.style.width = `${Math.min(100, (n / p.target) * 100)}%`
-      return el('div', { class: 'kpi' }, el('div', { class: 'label' }, t(label)), el('div', { class: 'value', id }, `${n} / ${p.target}`), el('div', { class: 'progress' }, fill))
+      return el(
+        'div',
+        { class: 'kpi' },
+        el('div', { class: 'label' }, t(label)),
+        el('div', { class: 'value', id }, `${n} / ${p.target}`),
+        el('div', { class: 'progress' }, fill),
+      )
     }
-    const fig = (label: string, v: string, sub?: string): HTMLElement => el('div', { class: 'kpi' }, el('div', { class: 'label' }, t(label)), el('div', { class: 'value' }, v), el('div', { class: 'sub' }, sub ?? ''))
+    const fig = (label: string, v: string, sub?: string): HTMLElement =>
+      el('div', { class: 'kpi' }, el('div', { class: 'label' }, t(label)), el('div', { class: 'value' }, v), el('div', { class: 'sub' }, sub ?? ''))
     $('progress').replaceChildren(
-      el('div', { class: 'kpis' }, bar('qualifiedTotal', p.qualified, 'qualified'), bar('smartFactories', p.smartFactories, 'smart'), bar('digitalWorkshops', p.digitalWorkshops, 'workshops')),
-      el('div', { class: 'kpis' },
-        fig('provinceNc', pct(o.ncRate)), fig('provinceNet', pct(o.networkingRate)), fig('provinceAlerts', fmt(o.openAlerts, 0)),
-        fig('provinceEnergy', fmt(o.energyTce), `${t('periodLabel')}: ${localDate(o.period.start, o.period.timezone)} – ${localDate(o.period.end - 1, o.period.timezone)}`)))
+      el(
+        'div',
+        { class: 'kpis' },
+        bar('qualifiedTotal', p.qualified, 'qualified'),
+        bar('smartFactories', p.smartFactories, 'smart'),
+        bar('digitalWorkshops', p.digitalWorkshops, 'workshops'),
+      ),
+      el(
+        'div',
+        { class: 'kpis' },
+        fig('provinceNc', pct(o.ncRate)),
+        fig('provinceNet', pct(o.networkingRate)),
+        fig('provinceAlerts', fmt(o.openAlerts, 0)),
+        fig(
+          'provinceEnergy',
+          fmt(o.energyTce),
+          `${t('periodLabel')}: ${localDate(o.period.start, o.period.timezone)} – ${localDate(o.period.end - 1, o.period.timezone)}`,
+        ),
+      ),
+    )
   } else $('progress').replaceChildren(failBox(overview.reason))
   if (list.status === 'fulfilled') {
-    $('enterprises').replaceChildren(rowsTable(list.value.rows, [
-      ['rank', 'int'],
-      ['name', (r) => el('a', { href: `#/province/${encodeURIComponent(r.enterprise)}`, class: 'drill', 'data-enterprise': r.enterprise }, r.name)],
-      ['region', 'text'], ['ncRate', 'pct'], ['networkingRate', 'pct'], ['benchmarkGrades', gradeBadges], ['worstGapToBaselinePct'],
-      ['energyTce'], ['openAlerts', 'int'], ['qualifiedAs', 'badge'], ['score'],
-    ], { sortable: true, id: 'enterprise-rows', rowAttrs: (r) => ({ 'data-enterprise': r.enterprise }), label: { benchmarkGrades: t('grades'), openAlerts: t('openAlertsCol') } }))
+    $('enterprises').replaceChildren(
+      rowsTable(
+        list.value.rows,
+        [
+          ['rank', 'int'],
+          ['name', (r) => el('a', { href: `#/province/${encodeURIComponent(r.enterprise)}`, class: 'drill', 'data-enterprise': r.enterprise }, r.name)],
+          ['region', 'text'],
+          ['ncRate', 'pct'],
+          ['networkingRate', 'pct'],
+          ['benchmarkGrades', gradeBadges],
+          ['worstGapToBaselinePct'],
+          ['energyTce'],
+          ['openAlerts', 'int'],
+          ['qualifiedAs', 'badge'],
+          ['score'],
+        ],
+        {
+          sortable: true,
+          id: 'enterprise-rows',
+          rowAttrs: (r) => ({ 'data-enterprise': r.enterprise }),
+          label: { benchmarkGrades: t('grades'), openAlerts: t('openAlertsCol') },
+        },
+      ),
+    )
   } else $('enterprises').replaceChildren(failBox(list.reason))
 }
 
@@ -56,17 +111,62 @@ async function enterpriseView(main: HTMLElement, id: string): Promise<void> {
   try {
     const e = await api<Enterprise>(`commission/enterprises/${encodeURIComponent(id)}`)
     if (epoch !== state.epoch) return
-    const fig = (label: string, v: string): HTMLElement => el('div', { class: 'kpi' }, el('div', { class: 'label' }, t(label)), el('div', { class: 'value' }, v))
+    const fig = (label: string, v: string): HTMLElement =>
+      el('div', { class: 'kpi' }, el('div', { class: 'label' }, t(label)), el('div', { class: 'value' }, v))
     const conditions = e.rules.flatMap((r) => r.conditions.map((c) => ({ rule: r.rule, condition: c.condition, passed: c.passed, reason: c.reason })))
     $('enterprise').replaceChildren(
       el('h2', { id: 'enterprise-name' }, e.name),
-      el('div', { class: 'kpis' }, fig('rank', `#${e.rank} · ${fmt(e.score)}`), fig('qualifiedAs', valueLabel(e.qualifiedAs)), fig('ncRate', pct(e.ncRate)), fig('networkingRate', pct(e.networkingRate)), fig('energyTce', fmt(e.energyTce)), fig('openAlertsCol', fmt(e.openAlerts, 0))),
+      el(
+        'div',
+        { class: 'kpis' },
+        fig('rank', `#${e.rank} · ${fmt(e.score)}`),
+        fig('qualifiedAs', valueLabel(e.qualifiedAs)),
+        fig('ncRate', pct(e.ncRate)),
+        fig('networkingRate', pct(e.networkingRate)),
+        fig('energyTce', fmt(e.energyTce)),
+        fig('openAlertsCol', fmt(e.openAlerts, 0)),
+      ),
       el('h2', {}, t('lines')),
-      rowsTable(e.lines, [['lineName', 'text'], ['productName', 'text'], ['output'], ['sec', 'num2'], ['secUnit', 'text'], ['grade', 'badge'], ['benchmark', 'num2'], ['baseline', 'num2'], ['gapToBenchmarkPct'], ['gapToBaselinePct']], { id: 'enterprise-lines', label: { sec: t('secValue') } }),
+      rowsTable(
+        e.lines,
+        [
+          ['lineName', 'text'],
+          ['productName', 'text'],
+          ['output'],
+          ['sec', 'num2'],
+          ['secUnit', 'text'],
+          ['grade', 'badge'],
+          ['benchmark', 'num2'],
+          ['baseline', 'num2'],
+          ['gapToBenchmarkPct'],
+          ['gapToBaselinePct'],
+        ],
+        { id: 'enterprise-lines', label: { sec: t('secValue') } },
+      ),
       el('h2', {}, t('rules')),
-      rowsTable(conditions, [['rule', 'badge'], ['condition', 'text'], ['passed', 'bool'], ['reason', 'text']], { label: { rule: t('qualifiedAs') } }),
+      rowsTable(
+        conditions,
+        [
+          ['rule', 'badge'],
+          ['condition', 'text'],
+          ['passed', 'bool'],
+          ['reason', 'text'],
+        ],
+        { label: { rule: t('qualifiedAs') } },
+      ),
       el('h2', {}, t('equipment')),
-      rowsTable(e.equipment, [['name', 'text'], ['line', (r) => r.line.split('/').pop()], ['kind', 'text'], ['ncCapable', 'bool'], ['networked', 'bool'], ['lastSeen', 'time']], { id: 'enterprise-equipment', label: { name: t('device'), line: t('line') } }),
+      rowsTable(
+        e.equipment,
+        [
+          ['name', 'text'],
+          ['line', (r) => r.line.split('/').pop()],
+          ['kind', 'text'],
+          ['ncCapable', 'bool'],
+          ['networked', 'bool'],
+          ['lastSeen', 'time'],
+        ],
+        { id: 'enterprise-equipment', label: { name: t('device'), line: t('line') } },
+      ),
     )
   } catch (err) {
     $('enterprise').replaceChildren(failBox(err))
