@@ -1,5 +1,6 @@
 import Type from 'typebox'
 import { ID_PATTERN } from '../core/topic.ts'
+import { Cjt188ConnectionSchema } from './cjt188/schema.ts'
 
 const Id = (description: string) => Type.String({ pattern: ID_PATTERN, description })
 
@@ -65,7 +66,7 @@ export const ModbusDeviceSchema = Type.Object(
     line: Id('line id of the topic'),
     device: Id('device id of the topic, unique within its line'),
     // An enum, not a union of literals: one error for a wrong value instead of one per option.
-    driver: Type.Enum(['modbus', 'opcua'], { description: 'driver registry key: modbus or opcua' }),
+    driver: Type.Enum(['modbus', 'opcua', 'cjt188'], { description: 'driver registry key: modbus, opcua or cjt188' }),
     profile: Type.String({
       minLength: 1,
       description: 'shipped profile name (e.g. eastron-sdm630) or path to a YAML profile (relative to the working directory)',
@@ -74,6 +75,7 @@ export const ModbusDeviceSchema = Type.Object(
     // defaulted object, hence spelled out); the Modbus driver checks it has what its transport needs.
     connection: Type.Object(modbusConnectionProperties, { additionalProperties: false, default: { transport: 'tcp', port: 502, unitId: 1, timeoutMs: 1000 } }),
     opcua: Type.Optional(OpcuaConnectionSchema),
+    cjt188: Type.Optional(Cjt188ConnectionSchema),
     ctRatio: Type.Optional(
       Type.Number({ exclusiveMinimum: 0, description: "CT ratio (e.g. 80 for 400/5 A) for points with ratio ct/ctpt; overrides the meter's CT register (for meters whose ratio is not programmed)" }),
     ),

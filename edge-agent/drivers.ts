@@ -1,5 +1,7 @@
 import { PlantWattError } from '../core/errors.ts'
 import type { EdgeDeviceConfig } from './config.ts'
+import { checkCjt188Device, cjt188EndpointOf, createCjt188Driver } from './cjt188/driver.ts'
+import { loadCjt188Profile } from './cjt188/profiles.ts'
 import type { Driver } from './driver.ts'
 import { checkModbusDevice, createModbusDriver, endpointOf } from './modbus/driver.ts'
 import { checkOpcuaDevice, createLazyOpcuaDriver, opcuaEndpointOf } from './opcua/lazy.ts'
@@ -28,6 +30,10 @@ export const BUILTIN_DRIVERS: Readonly<Record<string, DriverFactory>> = Object.f
     checkOpcuaDevice(device)
     return createLazyOpcuaDriver(device, loadOpcuaProfile(device.profile))
   },
+  cjt188: (device: EdgeDeviceConfig) => {
+    checkCjt188Device(device)
+    return createCjt188Driver(device, loadCjt188Profile(device.profile))
+  },
 })
 
 /** Creates the driver for `device` from `registry`; EDGE_ERR_DRIVER_UNKNOWN names the known ones. */
@@ -42,5 +48,6 @@ export function createDriver(device: EdgeDeviceConfig, registry: Readonly<Record
 /** How a device is named in status and errors when it has no driver (its profile could not be loaded). */
 export function configuredEndpoint(device: EdgeDeviceConfig): string {
   if (device.driver === 'opcua') return device.opcua ? opcuaEndpointOf(device.opcua) : '?'
+  if (device.driver === 'cjt188') return device.cjt188 ? cjt188EndpointOf(device.cjt188, device.cjt188.meterType ?? 0) : '?'
   return endpointOf(device)
 }
