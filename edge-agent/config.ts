@@ -1,6 +1,7 @@
 import Type from 'typebox'
 import { ID_PATTERN } from '../core/topic.ts'
 import { Cjt188ConnectionSchema } from './cjt188/schema.ts'
+import { Dlt645ConnectionSchema } from './dlt645/schema.ts'
 
 const Id = (description: string) => Type.String({ pattern: ID_PATTERN, description })
 
@@ -66,7 +67,7 @@ export const ModbusDeviceSchema = Type.Object(
     line: Id('line id of the topic'),
     device: Id('device id of the topic, unique within its line'),
     // An enum, not a union of literals: one error for a wrong value instead of one per option.
-    driver: Type.Enum(['modbus', 'opcua', 'cjt188'], { description: 'driver registry key: modbus, opcua or cjt188' }),
+    driver: Type.Enum(['modbus', 'opcua', 'dlt645', 'cjt188'], { description: 'driver registry key: modbus, opcua, dlt645 or cjt188' }),
     profile: Type.String({
       minLength: 1,
       description: 'shipped profile name (e.g. eastron-sdm630) or path to a YAML profile (relative to the working directory)',
@@ -76,6 +77,7 @@ export const ModbusDeviceSchema = Type.Object(
     connection: Type.Object(modbusConnectionProperties, { additionalProperties: false, default: { transport: 'tcp', port: 502, unitId: 1, timeoutMs: 1000 } }),
     opcua: Type.Optional(OpcuaConnectionSchema),
     cjt188: Type.Optional(Cjt188ConnectionSchema),
+    dlt645: Type.Optional(Dlt645ConnectionSchema),
     ctRatio: Type.Optional(
       Type.Number({ exclusiveMinimum: 0, description: "CT ratio (e.g. 80 for 400/5 A) for points with ratio ct/ctpt; overrides the meter's CT register (for meters whose ratio is not programmed)" }),
     ),

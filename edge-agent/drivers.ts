@@ -3,6 +3,8 @@ import type { EdgeDeviceConfig } from './config.ts'
 import { checkCjt188Device, cjt188EndpointOf, createCjt188Driver } from './cjt188/driver.ts'
 import { loadCjt188Profile } from './cjt188/profiles.ts'
 import type { Driver } from './driver.ts'
+import { checkDlt645Device, createDlt645Driver, dlt645EndpointOf } from './dlt645/driver.ts'
+import { loadDlt645Profile } from './dlt645/profile.ts'
 import { checkModbusDevice, createModbusDriver, endpointOf } from './modbus/driver.ts'
 import { checkOpcuaDevice, createLazyOpcuaDriver, opcuaEndpointOf } from './opcua/lazy.ts'
 import { loadOpcuaProfile } from './opcua/profile.ts'
@@ -34,6 +36,10 @@ export const BUILTIN_DRIVERS: Readonly<Record<string, DriverFactory>> = Object.f
     checkCjt188Device(device)
     return createCjt188Driver(device, loadCjt188Profile(device.profile))
   },
+  dlt645: (device: EdgeDeviceConfig) => {
+    checkDlt645Device(device)
+    return createDlt645Driver(device, loadDlt645Profile(device.profile))
+  },
 })
 
 /** Creates the driver for `device` from `registry`; EDGE_ERR_DRIVER_UNKNOWN names the known ones. */
@@ -49,5 +55,6 @@ export function createDriver(device: EdgeDeviceConfig, registry: Readonly<Record
 export function configuredEndpoint(device: EdgeDeviceConfig): string {
   if (device.driver === 'opcua') return device.opcua ? opcuaEndpointOf(device.opcua) : '?'
   if (device.driver === 'cjt188') return device.cjt188 ? cjt188EndpointOf(device.cjt188, device.cjt188.meterType ?? 0) : '?'
+  if (device.driver === 'dlt645') return device.dlt645 ? dlt645EndpointOf(device.dlt645) : '?'
   return endpointOf(device)
 }
