@@ -12,6 +12,8 @@ export interface Cjt188ServerOptions {
   tcp?: { port: number; host?: string }
   /** The meters on the bus; each answers its own address only. */
   meters: readonly SimCjt188Meter[]
+  /** Time a meter takes to answer, ms (default 0): a request arriving meanwhile is a collision on the bus. */
+  replyDelayMs?: number
 }
 
 export interface Cjt188ServerStats {
@@ -23,6 +25,8 @@ export interface Cjt188ServerStats {
   otherAddress: number
   /** TCP connections accepted. */
   connections: number
+  /** Requests received while a meter was still answering: two masters' worth of traffic on one bus. */
+  collisions: number
 }
 
 export interface Cjt188Server {
@@ -38,7 +42,8 @@ export interface Cjt188Server {
 
 /** Several CJ/T 188 meters on one line or one DTU port. */
 export async function startCjt188Server(options: Cjt188ServerOptions): Promise<Cjt188Server> {
-  const stats: Cjt188ServerStats = { requests: 0, badFrames: 0, otherAddress: 0, connections: 0 }
+  const stats: Cjt188ServerStats = { requests: 0, badFrames: 0, otherAddress: 0, connections: 0, collisions: 0 }
+  let answering = 0
   let responding = true
   const answer = (req: Request): Buffer | undefined => {
     if (!req.ok) {
@@ -63,8 +68,15 @@ export async function startCjt188Server(options: Cjt188ServerOptions): Promise<C
       pending = Buffer.concat([pending, chunk])
       for (let req = takeRequest(pending); req; req = takeRequest(pending)) {
         pending = pending.subarray(req.end)
+        if (answering > 0) stats.collisions++
         const out = answer(req)
-        if (out) send(out)
+        if (out && (options.replyDelayMs ?? 0) > 0) {
+          answering++
+          setTimeout(() => {
+            answering--
+            send(out)
+          }, options.replyDelayMs)
+        } else if (out) send(out)
       }
       if (pending.length > 1024) pending = Buffer.alloc(0)
     }
