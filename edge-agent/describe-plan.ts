@@ -1,7 +1,8 @@
 import type { ConfigProblem } from '../core/config.ts'
 import { describeError, PlantWattError } from '../core/errors.ts'
 import type { EdgeConfig } from './config.ts'
-import { BUILTIN_DRIVERS, type DriverFactory } from './drivers.ts'
+import { BUILTIN_DRIVERS, configuredEndpoint, type DriverFactory } from './drivers.ts'
+import { dlt645Identifiers, formatDlt645Schedule, planDlt645Buses } from './dlt645/plan.ts'
 import { endpointOf } from './modbus/driver.ts'
 import { planReads } from './modbus/plan.ts'
 import { FUNCTION_CODES, formatAddress, type ModbusFunction } from './modbus/types.ts'
@@ -37,6 +38,8 @@ export interface DevicePlan {
   requests: PlannedRequest[]
   /** OPC UA: the nodes read or monitored, with the quantity each becomes. */
   nodes: { nodeId: string; quantity: string }[]
+  /** DL/T 645: the data identifiers read on each poll, with the quantities each serves. */
+  identifiers?: { di: string; points: string[] }[]
   /** Modbus: where the CT / PT ratios of scaled points come from, e.g. `CT holding 0x008E uint16 (read at connect)`. */
   ratios: string[]
   /** Why the device cannot be planned (unknown profile …); `requests` is then empty. */
@@ -69,6 +72,7 @@ export function planDevices(config: EdgeConfig): DevicePlan[] {
       if (d.driver === 'opcua') {
         return { ...base, nodes: loadOpcuaProfile(d.profile).points.map((p) => ({ nodeId: p.nodeId, quantity: p.quantity })) }
       }
+      if (d.driver === 'dlt645') return { ...base, endpoint: configuredEndpoint(d), identifiers: dlt645Identifiers(d) }
       const profile = loadProfile(d.profile)
       const requests = planReads(profile.points, { maxRegistersPerRead: d.maxRegistersPerRead, maxGapRegisters: d.maxGapRegisters }).map((r) => ({
         function: r.function,
@@ -119,6 +123,7 @@ export function edgePlan(config: EdgeConfig, registry: Readonly<Record<string, D
   // A device's settings mistake is a config problem; its plan line repeats it only when the profile failed too.
   const devicesWithErrors = devices.filter((d) => d.error !== undefined).length
   const lines = [formatPlan(devices)]
+  for (const bus of planDlt645Buses(config.devices)) lines.push(...formatDlt645Schedule(bus))
   if (problems.length > 0) {
     lines.push(`edge config: ${problems.length} problem(s) that stop the agent at start (EDGE_ERR_CONFIG)`)
     for (const p of problems) lines.push(`  ${p.path}: ${p.message}`)
@@ -145,6 +150,11 @@ function formatPlan(devices: readonly DevicePlan[]): string {
         lines.push(`  error: ${d.error.split('\n')[0]}`)
         for (const p of d.problems) lines.push(`    ${p.code} ${p.path}: ${p.message}`)
       } else lines.push(`  error: ${d.error}`)
+      continue
+    }
+    if (d.identifiers) {
+      lines.push(`  ${d.identifiers.length} request(s) per poll for ${d.identifiers.reduce((n, r) => n + r.points.length, 0)} point(s)`)
+      for (const r of d.identifiers) lines.push(`  DI ${r.di.padEnd(19)} ${r.points.join(', ')}`)
       continue
     }
     if (d.driver === 'opcua') {

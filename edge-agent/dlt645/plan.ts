@@ -1,0 +1,113 @@
+import type { EdgeDeviceConfig } from '../config.ts'
+import { dlt645BusKey, dlt645BusLocation } from './bus.ts'
+import { lineTimeMs } from './codec.ts'
+import { loadDlt645Profile, planDlt645Requests } from './profile.ts'
+import type { Dlt645Connection } from './schema.ts'
+
+/** DL/T 645-2007 §5.2 (timing): a meter starts its reply 20 ms to 500 ms after the request. */
+export const MIN_TURNAROUND_MS = 20
+/** The baud rate assumed behind a DTU, whose serial side the agent cannot see. */
+const DTU_BAUD = 2400
+
+/** One request on a bus: which meter, which identifier, and what it costs on the line. */
+export interface Dlt645ScheduledRequest {
+  device: string
+  address: string
+  di: string
+  points: string[]
+  /** Request bytes with the FE preamble. */
+  requestBytes: number
+  /** Reply bytes, at least (the mapped values; a meter may send more, and FE bytes in front). */
+  replyBytes: number
+}
+
+/** What one poll of every meter on a bus takes, in turn, one request at a time. */
+export interface Dlt645BusSchedule {
+  bus: string
+  baudRate: number
+  /** false: a DTU, whose serial side is assumed to run at 2400 baud. */
+  baudKnown: boolean
+  requests: Dlt645ScheduledRequest[]
+  bytesPerPoll: number
+  /** Line time of the bytes alone, ms (11 bits per byte: start, 8 data, parity, stop). */
+  lineMsPerPoll: number
+  /** Line time plus the shortest reply delay a meter may take per request, ms: the least a poll of the bus takes. */
+  minBusMsPerPoll: number
+  /** The shortest poll interval of the devices on the bus, ms. */
+  pollIntervalMs: number
+}
+
+/** The identifiers a device reads on each poll, with the points each serves (from its profile). */
+export function dlt645Identifiers(device: EdgeDeviceConfig): { di: string; points: string[] }[] {
+  return planDlt645Requests(loadDlt645Profile(device.profile)).map((r) => ({ di: r.di, points: r.points.map((p) => p.quantity) }))
+}
+
+function requestsOf(device: EdgeDeviceConfig, c: Dlt645Connection): Dlt645ScheduledRequest[] {
+  return planDlt645Requests(loadDlt645Profile(device.profile)).map((r) => {
+    const valueBytes = Math.max(...r.points.map((p) => p.offset + p.bytes))
+    return {
+      device: device.device,
+      address: c.address,
+      di: r.di,
+      points: r.points.map((p) => p.quantity),
+      requestBytes: c.preambleBytes + 12 + r.di.length / 2,
+      replyBytes: 12 + r.di.length / 2 + valueBytes,
+    }
+  })
+}
+
+/**
+ * The schedule of every DL/T 645 bus in `devices`: the requests of one poll of all its meters in
+ * turn, their bytes, and the line time at the bus's baud rate — what limits a real 2400-baud line.
+ * Devices whose profile cannot be loaded are left out (their plan line reports the error).
+ */
+export function planDlt645Buses(devices: readonly EdgeDeviceConfig[]): Dlt645BusSchedule[] {
+  const buses = new Map<string, Dlt645BusSchedule>()
+  for (const d of devices) {
+    const c = d.driver === 'dlt645' ? d.dlt645 : undefined
+    if (!c) continue
+    let requests: Dlt645ScheduledRequest[]
+    try {
+      requests = requestsOf(d, c)
+    } catch {
+      continue
+    }
+    const loc = dlt645BusLocation(c)
+    const key = dlt645BusKey(loc)
+    const s = buses.get(key) ?? {
+      bus: key,
+      baudRate: loc.transport === 'serial' ? loc.baudRate : DTU_BAUD,
+      baudKnown: loc.transport === 'serial',
+      requests: [],
+      bytesPerPoll: 0,
+      lineMsPerPoll: 0,
+      minBusMsPerPoll: 0,
+      pollIntervalMs: d.pollIntervalMs,
+    }
+    buses.set(key, s)
+    s.requests.push(...requests)
+    s.pollIntervalMs = Math.min(s.pollIntervalMs, d.pollIntervalMs)
+  }
+  for (const s of buses.values()) {
+    s.bytesPerPoll = s.requests.reduce((n, r) => n + r.requestBytes + r.replyBytes, 0)
+    s.lineMsPerPoll = Math.round(lineTimeMs(s.bytesPerPoll, s.baudRate) * 10) / 10
+    s.minBusMsPerPoll = Math.round((s.lineMsPerPoll + s.requests.length * MIN_TURNAROUND_MS) * 10) / 10
+  }
+  return [...buses.values()]
+}
+
+/** The schedule as text lines for `plantwatt edge plan`. */
+export function formatDlt645Schedule(s: Dlt645BusSchedule): string[] {
+  const meters = new Set(s.requests.map((r) => r.address)).size
+  const over = s.minBusMsPerPoll > s.pollIntervalMs ? `  — longer than the poll interval of ${s.pollIntervalMs} ms: polls will run late` : ''
+  const lines = [
+    `bus ${s.bus}: ${meters} meter(s), ${s.requests.length} request(s) per poll, one at a time, ${s.bytesPerPoll} bytes ≈ ${s.lineMsPerPoll} ms on the line at ${s.baudRate} baud${s.baudKnown ? '' : ' (assumed behind the DTU)'}, ≥ ${s.minBusMsPerPoll} ms with ${MIN_TURNAROUND_MS} ms meter reply delay each${over}`,
+  ]
+  s.requests.forEach((r, i) => {
+    const ms = lineTimeMs(r.requestBytes + r.replyBytes, s.baudRate).toFixed(1)
+    lines.push(
+      `  ${String(i + 1).padStart(3)}. ${r.device} meter ${r.address} ${r.di.padEnd(8)} ${String(r.requestBytes).padStart(2)}+${String(r.replyBytes).padEnd(2)} B ${ms.padStart(6)} ms  ${r.points.join(', ')}`,
+    )
+  })
+  return lines
+}
