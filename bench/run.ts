@@ -16,6 +16,7 @@ import { fanIn, type FanInResult } from './fan-in.ts'
 import { qos0Flood, type FloodResult } from './flood.ts'
 import { runUiBenchmark } from './ui.ts'
 import { runEdgeBenchmark, type EdgeBenchmarkResult } from './edge.ts'
+import { runDlt645Benchmark, type Dlt645BenchmarkResult } from './dlt645.ts'
 import { runReportsBenchmark, type ReportsBenchResult } from './reports.ts'
 import { processCpuSeconds, runLoad } from './load.ts'
 import { startScript } from '../test/child.ts'
@@ -81,6 +82,8 @@ export interface BenchResult {
   ui: { firstValuesMs: number; pageBytes: number; bundleGzipBytes: number; bundleFiles: Record<string, number> }
   /** The edge agent: decoded Modbus values per second (and per CPU second) from simulated SDM630 meters. */
   edge: EdgeBenchmarkResult
+  /** DL/T 645: values per CPU second polling 32 simulated meters on one bus, and the bus time per poll at 2400 baud. */
+  dlt645: Dlt645BenchmarkResult
   /** One-year monthly report of one line on each store, and the commission scope of many enterprises. */
   reports: ReportsBenchResult
   pipeline: {
@@ -360,6 +363,7 @@ export async function runBenchmarks(opts: BenchOptions): Promise<BenchResult> {
   const flood = await qos0Flood(opts.floodSeconds ?? 6)
   const ui = await runUiBenchmark()
   const edge = await runEdgeBenchmark()
+  const dlt645 = await runDlt645Benchmark()
   const expected = Math.ceil(opts.samples / DEVICES) * DEVICES
   const result: BenchResult = {
     benchmark: 'plantwatt broker + ingest',
@@ -401,6 +405,7 @@ export async function runBenchmarks(opts: BenchOptions): Promise<BenchResult> {
     qos0Flood: flood,
     ui,
     edge,
+    dlt645,
     reports,
   }
   const dir = join(import.meta.dirname, 'results')
