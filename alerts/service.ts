@@ -10,9 +10,14 @@ import { AlertEngine, type Alert, type AlertTransition } from './engine.ts'
 import type { AlertNotification } from './events.ts'
 import { EventWriter } from './event-writer.ts'
 import { ExternalEvents } from './external-events.ts'
+import { Escalator, recordedEscalations } from './escalation.ts'
 import { AlertNotifier } from './notifier.ts'
+import { createChannels, type SecretSource } from './notify/config.ts'
+import { ChannelHub } from './notify/hub.ts'
+import type { ChannelStats } from './notify/queue.ts'
 import { WebhookSender, type WebhookStats } from './notify.ts'
 import { restoreLastSeen, restoreOpenAlerts } from './restore.ts'
+import { SilenceBook } from './silences.ts'
 import { durationMs, validateAlertsConfig, type ResolvedRule } from './rules.ts'
 import { TelemetryFeed } from './telemetry-feed.ts'
 
@@ -38,6 +43,11 @@ export interface AlertServiceOptions {
   rules: readonly unknown[]
   /** Webhooks as in the config file (`alerts.webhooks`). */
   webhooks?: readonly unknown[]
+  /** Robot and e-mail channels (`alerts.channels`) and escalation rules (`alerts.escalation`), validated here. */
+  channels?: readonly unknown[]
+  escalation?: readonly unknown[]
+  /** Where the channels' secrets are read (…Env, …File). Default process.env and the files. */
+  secrets?: SecretSource
   /** Further keys of the `alerts:` section (pollEventsMs, tickMs, restoreLookback). */
   settings?: { pollEventsMs?: number; tickMs?: number; restoreLookback?: string }
   /** Called for every transition (the API's live stream); exceptions are logged, never thrown. */
@@ -65,6 +75,11 @@ export interface AlertServiceStats {
   baselines: number
   baselineLearnedAt: number | null
   webhooks: WebhookStats[]
+  /** Robot and e-mail channels: queue, deliveries, last coded error. */
+  channels: ChannelStats[]
+  /** Transitions kept from webhooks and channels by a silence. */
+  silenced: number
+  escalations: number
 }
 
 export interface RunningAlertService {
@@ -93,7 +108,11 @@ export interface RunningAlertService {
 export async function startAlertService(opts: AlertServiceOptions): Promise<RunningAlertService> {
   const logger = opts.logger ?? silentLogger()
   const now = opts.now ?? Date.now
-  const { config, rules } = validateAlertsConfig({ rules: opts.rules, webhooks: opts.webhooks ?? [], ...opts.settings }, 'alerts')
+  const { config, rules } = validateAlertsConfig(
+    { rules: opts.rules, webhooks: opts.webhooks ?? [], channels: opts.channels ?? [], escalation: opts.escalation ?? [], ...opts.settings },
+    'alerts',
+  )
+  const channels = createChannels(config.channels, opts.plant.timezone, opts.secrets)
   const engine = new AlertEngine({ plant: opts.plant, rules })
 
   // State from before this start.
@@ -107,18 +126,28 @@ export async function startAlertService(opts: AlertServiceOptions): Promise<Runn
   const webhooks = new WebhookSender(config.webhooks, logger)
   const writer = new EventWriter(opts.events, logger)
   const broker = new AlertBrokerLink(opts.mqtt, { logger, connectTimeoutMs: opts.connectTimeoutMs ?? 30_000 })
-  const notifier = new AlertNotifier({ engine, events: writer, broker, webhooks, onEvent: opts.onEvent, logger })
+  const hub = new ChannelHub(channels, logger, now)
+  const silences = new SilenceBook(opts.events, now, logger)
+  await silences.refresh()
+  const escalator = new Escalator({ rules: config.escalation, hub, events: writer, silenced: (n, t) => silences.silenceOf(n, t) !== undefined, logger })
+  const notifier = new AlertNotifier({ engine, events: writer, broker, webhooks, channels: hub, silences, escalator, onEvent: opts.onEvent, logger })
+  notifier.restore(engine.openAlerts(), await recordedEscalations(opts.events, startedAt - durationMs(config.restoreLookback), logger), startedAt)
   const feed = new TelemetryFeed(engine, (list) => notifier.notifyAll(list), logger)
   broker.onMessage((topic, payload) => feed.receive(topic, payload))
   try {
     await broker.ready()
   } catch (err) {
     webhooks.close()
+    hub.close()
     throw err
   }
 
   // Time: conditions that need no sample, what the API appended, baselines growing stale.
-  const tick = (): void => notifier.notifyAll(engine.tick(now()))
+  const tick = (): void => {
+    const t = now()
+    notifier.notifyAll(engine.tick(t))
+    escalator.check(t)
+  }
   const ticker = setInterval(tick, config.tickMs)
   const external = new ExternalEvents({
     events: opts.events,
@@ -134,6 +163,7 @@ export async function startAlertService(opts: AlertServiceOptions): Promise<Runn
   })
   external.start(config.pollEventsMs)
   learner.start()
+  silences.start(config.pollEventsMs)
 
   async function byHand(transition: () => AlertTransition): Promise<AlertNotification> {
     const n = notifier.notify(transition(), true)
@@ -143,10 +173,12 @@ export async function startAlertService(opts: AlertServiceOptions): Promise<Runn
   async function close(): Promise<void> {
     clearInterval(ticker)
     learner.stop()
+    await silences.stop()
     await external.stop()
     await writer.drain()
     writer.close()
     webhooks.close()
+    hub.close()
     await broker.close()
   }
   let closing: Promise<void> | undefined
@@ -165,6 +197,9 @@ export async function startAlertService(opts: AlertServiceOptions): Promise<Runn
       baselines: engine.baselineBook.anomaly.size,
       baselineLearnedAt: learner.learnedAt,
       webhooks: webhooks.stats(),
+      channels: hub.stats(),
+      silenced: notifier.silenced,
+      escalations: escalator.escalated,
     }),
     openAlerts: () => engine.openAlerts(),
     acknowledge: (id, user, comment = '') => byHand(() => engine.acknowledge(id, { user, comment, ts: now() })),
@@ -175,6 +210,7 @@ export async function startAlertService(opts: AlertServiceOptions): Promise<Runn
     async flush() {
       await writer.drain()
       await webhooks.idle()
+      await hub.idle()
     },
     close: () => (closing ??= close()),
   }

@@ -250,6 +250,8 @@ export async function startAll(cfg: ResolvedConfig, logger: Logger, options: Sta
       plant,
       rules: cfg.alerts.rules.length > 0 ? cfg.alerts.rules : RECOMMENDED_RULES,
       webhooks: cfg.alerts.webhooks,
+      channels: cfg.alerts.channels,
+      escalation: cfg.alerts.escalation,
       settings: { pollEventsMs: cfg.alerts.pollEventsMs, tickMs: cfg.alerts.tickMs, restoreLookback: cfg.alerts.restoreLookback },
       // Alerts reach the web UI's live stream of their line as they happen.
       onEvent: (n) => void hub.publish({ enterprise: n.enterprise, site: n.site, line: n.line, type: 'alert', data: n }),

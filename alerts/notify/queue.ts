@@ -114,7 +114,7 @@ export class ChannelQueue {
       if (this.stop.aborted) return false
       this.s.attempts++
       try {
-        await this.channel.send(m, AbortSignal.any([AbortSignal.timeout(o.timeoutMs), this.stop]))
+        await this.attempt(m)
         return true
       } catch (err) {
         const e = asNotifyError(err, this.channel.id)
@@ -133,6 +133,24 @@ export class ChannelQueue {
       backoff = Math.min(backoff * 2, o.maxBackoffMs)
     }
     return false
+  }
+
+  /**
+   * One attempt, aborted after timeoutMs or at close. A timer and a controller held here, not
+   * AbortSignal.any(AbortSignal.timeout(…)): a composed timeout signal can be garbage-collected
+   * before it fires, leaving a hanging request hanging.
+   */
+  private async attempt(m: NotifyMessage): Promise<void> {
+    const ac = new AbortController()
+    const timer = setTimeout(() => ac.abort(new DOMException(`no answer within ${this.o.timeoutMs} ms`, 'TimeoutError')), this.o.timeoutMs)
+    const onStop = (): void => ac.abort(this.stop.reason)
+    this.stop.addEventListener('abort', onStop, { once: true })
+    try {
+      await this.channel.send(m, ac.signal)
+    } finally {
+      clearTimeout(timer)
+      this.stop.removeEventListener('abort', onStop)
+    }
   }
 }
 

@@ -23,6 +23,8 @@ async function runAlerts(opts: CommonOptions): Promise<void> {
     plant: cfg.plant,
     rules,
     webhooks: cfg.alerts.webhooks,
+    channels: cfg.alerts.channels,
+    escalation: cfg.alerts.escalation,
     settings: { pollEventsMs: cfg.alerts.pollEventsMs, tickMs: cfg.alerts.tickMs, restoreLookback: cfg.alerts.restoreLookback },
     logger,
   })
