@@ -57,18 +57,18 @@ describe('DL/T 645 frames', () => {
       return r.frame
     }
     expect(checkReadReply(frame('000000654321', 0x91, [0, 0, 1, 0, 1, 2, 3, 4]), '000000123456', '00010000', '2007')).toMatchObject({
-      code: 'EDGE_ERR_WRONG_ADDRESS',
+      code: 'EDGE_ERR_ADDRESS',
     })
     expect(checkReadReply(frame('000000123456', 0x91, [0, 0, 2, 0, 1, 2, 3, 4]), '000000123456', '00010000', '2007')).toMatchObject({
       code: 'EDGE_ERR_FRAME',
       message: 'reply for identifier 00020000, asked 00010000',
     })
     expect(checkReadReply(frame('000000123456', 0xd1, [0x02]), '000000123456', '00010000', '2007')).toMatchObject({
-      code: 'EDGE_ERR_ERROR_REPLY',
+      code: 'EDGE_ERR_METER_EXCEPTION',
       errorWord: 2,
       message: 'error reply to 00010000: error word 0x02 (no requested data)',
     })
-    expect(checkReadReply(frame('000000123456', 0xc1, [0x02]), '000000123456', '9010', '1997')).toMatchObject({ code: 'EDGE_ERR_ERROR_REPLY' })
+    expect(checkReadReply(frame('000000123456', 0xc1, [0x02]), '000000123456', '9010', '1997')).toMatchObject({ code: 'EDGE_ERR_METER_EXCEPTION' })
     expect(describeErrorWord(0x05, '2007')).toBe('error word 0x05 (other error, password error or unauthorised)')
   })
 })

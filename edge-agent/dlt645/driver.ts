@@ -173,8 +173,8 @@ class Dlt645Driver implements Driver {
         EDGE_ERR_TIMEOUT: 'timeouts',
         EDGE_ERR_CHECKSUM: 'checksum',
         EDGE_ERR_FRAME: 'frame',
-        EDGE_ERR_WRONG_ADDRESS: 'address',
-        EDGE_ERR_ERROR_REPLY: 'exceptions',
+        EDGE_ERR_ADDRESS: 'address',
+        EDGE_ERR_METER_EXCEPTION: 'exceptions',
       } as const
     )[code]
     if (key) this.counts[key]++

@@ -3,7 +3,7 @@ import type { Dlt645Point } from './profile.ts'
 
 /** Why a reply frame cannot serve the request it came for, in the driver's error codes. */
 export interface ReplyFault {
-  code: 'EDGE_ERR_WRONG_ADDRESS' | 'EDGE_ERR_ERROR_REPLY' | 'EDGE_ERR_FRAME'
+  code: 'EDGE_ERR_ADDRESS' | 'EDGE_ERR_METER_EXCEPTION' | 'EDGE_ERR_FRAME'
   message: string
   /** The error word of an error reply. */
   errorWord?: number
@@ -15,11 +15,11 @@ export interface ReplyFault {
  * word, and the same data identifier. Returns the value bytes after the identifier.
  */
 export function checkReadReply(frame: Frame, address: string, di: string, protocol: Dlt645Protocol): { data: Uint8Array } | ReplyFault {
-  if (frame.address !== address) return { code: 'EDGE_ERR_WRONG_ADDRESS', message: `reply from meter ${frame.address}, expected meter ${address}` }
+  if (frame.address !== address) return { code: 'EDGE_ERR_ADDRESS', message: `reply from meter ${frame.address}, expected meter ${address}` }
   const codes = replyCodes(protocol)
   if (frame.control === codes.error) {
     const word = frame.data[0] ?? 0
-    return { code: 'EDGE_ERR_ERROR_REPLY', message: `error reply to ${di}: ${describeErrorWord(word, protocol)}`, errorWord: word }
+    return { code: 'EDGE_ERR_METER_EXCEPTION', message: `error reply to ${di}: ${describeErrorWord(word, protocol)}`, errorWord: word }
   }
   if (frame.control !== codes.normal && frame.control !== codes.more) {
     return {
