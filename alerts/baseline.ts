@@ -3,6 +3,8 @@ import { TELEMETRY_MEASUREMENT, type TelemetryStore } from '../storage/store.ts'
 import type { ResolvedRule } from './rules.ts'
 import { inShift, lineContexts, type LineContext } from './plant-context.ts'
 import { hourOfWeek, slotOfWeek } from './time.ts'
+import { WorkCalendar } from './calendar.ts'
+import { fitRegimeSlots, learnRegimes, regimeOfPower, type RegimeSlots } from './regimes.ts'
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../core/duration.ts'
 
 /**
@@ -23,7 +25,8 @@ import { DAY_MS, HOUR_MS, MINUTE_MS } from '../core/duration.ts'
 export const WEEK_SLOTS = 168
 
 export interface DeviceBaseline {
-  model: 'production' | 'time-of-week'
+  /** regime: no production counter, idle/reduced/running levels learned from the power (alerts/regimes.ts). */
+  model: 'production' | 'time-of-week' | 'regime'
   /** a (kW) and b (kW per unit/h) of the production model; 0 for time-of-week. */
   intercept: number
   slope: number
@@ -58,6 +61,44 @@ export interface DeviceBaseline {
   /** Windows the fit used. */
   n: number
   timezone: string
+  /** Band floor of the time-of-week and production models: tailFactor × tail (rule key tailFactor, default 1.25). */
+  tailFactor?: number
+  /** Working calendar: days off get their own slots (7 × day + 1 day of slots) when it has any. */
+  calendar?: WorkCalendar
+  /** The device's line id (per-line weekdays of the calendar). */
+  line?: string
+  /** Regime model: per slot, which regimes are normal and at what level. */
+  regimeSlots?: RegimeSlots
+}
+
+/** How the fit treats the week and the levels; the anomaly rule's keys (alerts/rules.ts). */
+export interface FitOptions {
+  calendar?: WorkCalendar
+  line?: string
+  regimes?: 'auto' | 'off'
+  regimeRatio?: number
+  tailFactor?: number
+}
+
+/**
+ * Slot of a window in the calendar week: working days by weekday and time of day (7 × the slots of a
+ * day), days off (holidays, the plant's days off, weekdays the line does not work) share one more
+ * day of slots. Without days off in the calendar, the plain slot of the week.
+ */
+export function calendarSlot(ts: number, timezone: string, slotMs: number, calendar?: WorkCalendar, line?: string): number {
+  const s = slotOfWeek(ts, timezone, slotMs)
+  if (!calendar?.hasDaysOff || calendar.isWorkingDay(ts, line)) return s
+  const perDay = Math.ceil(DAY_MS / slotMs)
+  return 7 * perDay + (s % perDay)
+}
+
+function calendarSlotCount(slotMs: number, calendar?: WorkCalendar): number {
+  const perWeek = Math.ceil(WEEK_MS / slotMs)
+  return calendar?.hasDaysOff ? perWeek + Math.ceil(DAY_MS / slotMs) : perWeek
+}
+
+function slotOfBaseline(b: DeviceBaseline, ts: number): number {
+  return calendarSlot(ts, b.timezone, b.slotMs, b.calendar, b.line)
 }
 
 /** What the standby rule learns: the device's idle level (P90 of its out-of-shift power × 1.25). */
@@ -107,12 +148,20 @@ export function huberLine(x: readonly number[], y: readonly number[], iterations
   let a = 0
   let b = 0
   for (let it = 0; it < iterations; it++) {
-    let sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0
+    let sw = 0,
+      sx = 0,
+      sy = 0,
+      sxx = 0,
+      sxy = 0
     for (let i = 0; i < n; i++) {
       const wi = w[i] as number
       const xi = x[i] as number
       const yi = y[i] as number
-      sw += wi; sx += wi * xi; sy += wi * yi; sxx += wi * xi * xi; sxy += wi * xi * yi
+      sw += wi
+      sx += wi * xi
+      sy += wi * yi
+      sxx += wi * xi * xi
+      sxy += wi * xi * yi
     }
     const den = sw * sxx - sx * sx
     b = Math.abs(den) > 1e-12 ? (sw * sxy - sx * sy) / den : 0
@@ -144,7 +193,13 @@ const WEEK_MS = 7 * DAY_MS
  * when there are none). σ is measured on the latter: a slot median that includes the window's own
  * week would fit its noise and make the band too narrow.
  */
-function slotFit(slotsOf: readonly number[], weeks: readonly number[], values: readonly number[], fallback: number, slotCount = WEEK_SLOTS): { slots: number[]; others: number[] } {
+function slotFit(
+  slotsOf: readonly number[],
+  weeks: readonly number[],
+  values: readonly number[],
+  fallback: number,
+  slotCount = WEEK_SLOTS,
+): { slots: number[]; others: number[] } {
   const bySlot: { v: number; w: number }[][] = Array.from({ length: slotCount }, () => [])
   slotsOf.forEach((s, i) => {
     ;(bySlot[s] as { v: number; w: number }[]).push({ v: values[i] as number, w: weeks[i] as number })
@@ -166,7 +221,10 @@ function slotFit(slotsOf: readonly number[], weeks: readonly number[], values: r
 
 /** 99th percentile of |residual| / max(|expected|, floor). */
 function relativeTail(residual: readonly number[], expected: readonly number[], floorKw: number): number {
-  return quantile(residual.map((r, i) => Math.abs(r) / Math.max(Math.abs(expected[i] as number), floorKw)), 0.99)
+  return quantile(
+    residual.map((r, i) => Math.abs(r) / Math.max(Math.abs(expected[i] as number), floorKw)),
+    0.99,
+  )
 }
 
 /** Relative robust σ: 1.4826 × MAD of residual / max(|expected|, floor). */
@@ -179,8 +237,26 @@ function relativeSigma(residual: readonly number[], expected: readonly number[],
  * The time-of-week model needs at least two weeks; the production model works from one (its slot
  * corrections then stay 0).
  */
-export function fitDeviceBaseline(windows: readonly BaselineWindow[], timezone: string, minWindows = 96, windowMs = 900_000, counterStep = 0): DeviceBaseline | undefined {
+export function fitDeviceBaseline(
+  windows: readonly BaselineWindow[],
+  timezone: string,
+  minWindows = 96,
+  windowMs = 900_000,
+  counterStep = 0,
+  options: FitOptions = {},
+): DeviceBaseline | undefined {
+  const fit = options
   if (windows.length < minWindows) return undefined
+  const extra = {
+    tailFactor: fit.tailFactor ?? 1.25,
+    ...(fit.calendar ? { calendar: fit.calendar } : {}),
+    ...(fit.line !== undefined ? { line: fit.line } : {}),
+  }
+  const hasRates = windows.some((w) => w.rate !== undefined && Number.isFinite(w.rate))
+  if (!hasRates && (fit.regimes ?? 'auto') === 'auto') {
+    const regime = fitRegimeBaseline(windows, timezone, windowMs, fit, extra)
+    if (regime) return regime
+  }
   const first = Math.min(...windows.map((w) => w.start))
   const weekOf = (w: BaselineWindow): number => Math.floor((w.start - first) / WEEK_MS)
   const levelKw = median(windows.map((w) => w.powerKw))
@@ -191,8 +267,8 @@ export function fitDeviceBaseline(windows: readonly BaselineWindow[], timezone: 
   {
     // Slots as long as the window (672 quarter hours a week): shift ramps and load patterns repeat at
     // the same quarter hour, and σ is measured week against week.
-    const slotCount = Math.ceil(WEEK_MS / windowMs)
-    const slotsOf = windows.map((w) => slotOfWeek(w.start, timezone, windowMs))
+    const slotCount = calendarSlotCount(windowMs, fit.calendar)
+    const slotsOf = windows.map((w) => calendarSlot(w.start, timezone, windowMs, fit.calendar, fit.line))
     const power = windows.map((w) => w.powerKw)
     const { slots, others } = slotFit(slotsOf, windows.map(weekOf), power, levelKw, slotCount)
     const residual: number[] = []
@@ -203,7 +279,21 @@ export function fitDeviceBaseline(windows: readonly BaselineWindow[], timezone: 
       expected.push(m)
     })
     if (residual.length >= minWindows) {
-      tow = { model: 'time-of-week', intercept: 0, slope: 0, slots, slotMs: windowMs, sigma: relativeSigma(residual, expected, floorKw), tail: relativeTail(residual, expected, floorKw), floorKw, quantumKw: 0, levelKw, n: windows.length, timezone }
+      tow = {
+        model: 'time-of-week',
+        intercept: 0,
+        slope: 0,
+        slots,
+        slotMs: windowMs,
+        sigma: relativeSigma(residual, expected, floorKw),
+        tail: relativeTail(residual, expected, floorKw),
+        floorKw,
+        quantumKw: 0,
+        levelKw,
+        n: windows.length,
+        timezone,
+        ...extra,
+      }
       towRms = rms(residual)
     }
   }
@@ -222,9 +312,14 @@ export function fitDeviceBaseline(windows: readonly BaselineWindow[], timezone: 
   // hour of the week is learned from the idle windows alone. Producing windows: the line only.
   const idle = x.map((v) => v <= cut)
   const idleIdx = x.map((_, i) => i).filter((i) => idle[i])
-  const fit = slotFit(idleIdx.map((i) => hourOfWeek(withRate[i]!.start, timezone)), idleIdx.map((i) => weekOf(withRate[i]!)), idleIdx.map((i) => r[i] as number), 0)
-  const slots = fit.slots
-  const otherOf = new Map(idleIdx.map((i, j) => [i, fit.others[j] as number]))
+  const idleFit = slotFit(
+    idleIdx.map((i) => hourOfWeek(withRate[i]!.start, timezone)),
+    idleIdx.map((i) => weekOf(withRate[i]!)),
+    idleIdx.map((i) => r[i] as number),
+    0,
+  )
+  const slots = idleFit.slots
+  const otherOf = new Map(idleIdx.map((i, j) => [i, idleFit.others[j] as number]))
   const residual = r.map((ri, i) => {
     const o = otherOf.get(i)
     return ri - (o === undefined || Number.isNaN(o) ? 0 : o)
@@ -242,11 +337,101 @@ export function fitDeviceBaseline(windows: readonly BaselineWindow[], timezone: 
   const tail = relativeTail(residual, expected, floorKw)
   const regimes = Array.from({ length: rateEdges.length + 2 }, (_, g) => x.map((v, i) => (regimeOf(v, cut, rateEdges) === g ? i : -1)).filter((i) => i >= 0))
   const per = (fn: typeof relativeSigma, fallback: number): number[] =>
-    regimes.map((idx) => (idx.length >= MIN_PER_REGIME ? fn(idx.map((i) => residual[i] as number), idx.map((i) => expected[i] as number), floorKw) : fallback))
-  return { model: 'production', intercept: a, slope: b, slots, slotMs: HOUR_MS, sigma, tail, regimeSigma: per(relativeSigma, sigma), regimeTail: per(relativeTail, tail), idleRate: cut, rateEdges, floorKw, quantumKw, levelKw, n: withRate.length, timezone }
+    regimes.map((idx) =>
+      idx.length >= MIN_PER_REGIME
+        ? fn(
+            idx.map((i) => residual[i] as number),
+            idx.map((i) => expected[i] as number),
+            floorKw,
+          )
+        : fallback,
+    )
+  return {
+    model: 'production',
+    intercept: a,
+    slope: b,
+    slots,
+    slotMs: HOUR_MS,
+    sigma,
+    tail,
+    regimeSigma: per(relativeSigma, sigma),
+    regimeTail: per(relativeTail, tail),
+    idleRate: cut,
+    rateEdges,
+    floorKw,
+    quantumKw,
+    levelKw,
+    n: withRate.length,
+    timezone,
+    ...extra,
+  }
 }
 
 const MIN_PER_REGIME = 30
+
+/**
+ * The regime model (no production counter): idle/reduced/running levels of the device's power, and
+ * per calendar slot which of them the history shows and at what level. Undefined when the device
+ * has one level only (running/idle < regimeRatio) or too little history for two weeks of slots.
+ */
+function fitRegimeBaseline(
+  windows: readonly BaselineWindow[],
+  timezone: string,
+  windowMs: number,
+  fit: FitOptions,
+  extra: Pick<DeviceBaseline, 'tailFactor' | 'calendar' | 'line'>,
+): DeviceBaseline | undefined {
+  const power = windows.map((w) => w.powerKw)
+  const levels = learnRegimes(power, { minRatio: fit.regimeRatio ?? 3, minRegimeShare: 0 })
+  if (!levels) return undefined
+  const first = Math.min(...windows.map((w) => w.start))
+  if (new Set(windows.map((w) => Math.floor((w.start - first) / WEEK_MS))).size < 2) return undefined
+  const slotCount = calendarSlotCount(windowMs, fit.calendar)
+  const slotOf = windows.map((w) => calendarSlot(w.start, timezone, windowMs, fit.calendar, fit.line))
+  const table = fitRegimeSlots(slotOf, power, slotCount, levels)
+  const levelKw = median(power)
+  // For display and for the standby rule: per slot the median of its most frequent regime.
+  const slots = Array.from({ length: slotCount }, (_, s) => {
+    let best = -1
+    let bestShare = -1
+    for (let g = 0; g < 3; g++) {
+      const share = table.share[s * 3 + g] ?? Number.NaN
+      if (share > bestShare) {
+        best = g
+        bestShare = share
+      }
+    }
+    return best < 0 ? levelKw : (table.medianKw[s * 3 + best] ?? levelKw)
+  })
+  return {
+    model: 'regime',
+    intercept: 0,
+    slope: 0,
+    slots,
+    slotMs: windowMs,
+    sigma: table.relSigma[2],
+    tail: 0,
+    floorKw: Math.max(1e-6, 0.05 * Math.abs(levelKw)),
+    quantumKw: 0,
+    levelKw,
+    n: windows.length,
+    timezone,
+    ...extra,
+    regimeSlots: table,
+  }
+}
+
+/** Regime model: power of the idle regime's windows in the history (the standby rule's idle level). */
+export function idleRegimePowers(b: DeviceBaseline, windows: readonly BaselineWindow[]): number[] {
+  const t = b.regimeSlots
+  if (!t) return []
+  return windows.map((w) => w.powerKw).filter((p) => regimeOfPower(t.levels, p) === 0)
+}
+
+/** The calendar slot of ts in the device's baseline (regime and time-of-week models). */
+export function baselineSlot(b: DeviceBaseline, ts: number): number {
+  return slotOfBaseline(b, ts)
+}
 
 /** 0 = idle (less than one count per window), then 1 + the quartile of the rate. */
 function regimeOf(rate: number, idleRate: number, edges: readonly number[]): number {
@@ -265,8 +450,8 @@ export function spreadFor(b: DeviceBaseline, rate: number | undefined): { sigma:
 
 /** Expected window power, kW; undefined when the production model has no rate for the window. */
 export function expectedPowerKw(b: DeviceBaseline, windowStart: number, rate: number | undefined): number | undefined {
-  const s = b.slots[slotOfWeek(windowStart, b.timezone, b.slotMs)] ?? 0
-  if (b.model === 'time-of-week') return s
+  const s = b.slots[b.model === 'production' ? slotOfWeek(windowStart, b.timezone, b.slotMs) : slotOfBaseline(b, windowStart)] ?? 0
+  if (b.model !== 'production') return s
   if (rate === undefined || !Number.isFinite(rate)) return undefined
   // The hour-of-week offset applies to idle windows only (see fitDeviceBaseline).
   return b.intercept + b.slope * rate + (rate <= (b.idleRate ?? 0) ? s : 0)
@@ -274,11 +459,15 @@ export function expectedPowerKw(b: DeviceBaseline, windowStart: number, rate: nu
 
 /**
  * Band half-width around the expectation, kW:
- *   max(k σ, 1.25 × tail) × max(|expected|, floor) + quantum, at least minBandKw and 1 % of |expected|.
+ *   max(k σ, tailFactor × tail) × max(|expected|, floor) + quantum, at least minBandKw and 1 % of |expected|.
  */
 export function bandKw(b: DeviceBaseline, expected: number, k: number, minBandKw: number, rate?: number): number {
   const { sigma, tail } = spreadFor(b, rate)
-  return Math.max(Math.max(k * sigma, 1.25 * tail) * Math.max(Math.abs(expected), b.floorKw) + b.quantumKw, minBandKw, 0.01 * Math.abs(expected))
+  return Math.max(
+    Math.max(k * sigma, (b.tailFactor ?? 1.25) * tail) * Math.max(Math.abs(expected), b.floorKw) + b.quantumKw,
+    minBandKw,
+    0.01 * Math.abs(expected),
+  )
 }
 
 /**
@@ -317,14 +506,45 @@ export async function learnBaselines(opts: LearnOptions): Promise<BaselineBook> 
   const every = `${Math.round(windowMs / MINUTE_MS)}m`
   const lines = lineContexts(opts.plant)
   const devices = listPlantDevices(opts.plant)
+  // The detector's knobs and the calendar: the first anomaly rule's (else the first standby rule's).
+  const shaping = anomalyRules[0] ?? standbyRules[0]
+  const calendars = new Map<string, WorkCalendar>()
+  const calendarOf = (timezone: string): WorkCalendar | undefined => {
+    if (!shaping) return undefined
+    let c = calendars.get(timezone)
+    if (!c) calendars.set(timezone, (c = new WorkCalendar(shaping.calendar, timezone)))
+    return c
+  }
 
   for (const line of lines.values()) {
     const filter = { enterprise: line.enterprise, site: line.site, line: line.line }
-    const power = await opts.store.aggregate({ measurement: TELEMETRY_MEASUREMENT, fields: ['active_power_kw'], filter, start, stop: opts.now, every, fn: 'mean', groupBy: ['device'], timezone: line.timezone })
+    const power = await opts.store.aggregate({
+      measurement: TELEMETRY_MEASUREMENT,
+      fields: ['active_power_kw'],
+      filter,
+      start,
+      stop: opts.now,
+      every,
+      fn: 'mean',
+      groupBy: ['device'],
+      timezone: line.timezone,
+    })
     let rates: Map<number, number> | undefined
     if (line.production) {
-      const q = { measurement: TELEMETRY_MEASUREMENT, fields: [line.production.quantity], filter: { ...filter, device: line.production.device }, start, stop: opts.now, every, timezone: line.timezone }
-      const [first, last, count] = await Promise.all([opts.store.aggregate({ ...q, fn: 'first' }), opts.store.aggregate({ ...q, fn: 'last' }), opts.store.aggregate({ ...q, fn: 'count' })])
+      const q = {
+        measurement: TELEMETRY_MEASUREMENT,
+        fields: [line.production.quantity],
+        filter: { ...filter, device: line.production.device },
+        start,
+        stop: opts.now,
+        every,
+        timezone: line.timezone,
+      }
+      const [first, last, count] = await Promise.all([
+        opts.store.aggregate({ ...q, fn: 'first' }),
+        opts.store.aggregate({ ...q, fn: 'last' }),
+        opts.store.aggregate({ ...q, fn: 'count' }),
+      ])
       const firstOf = new Map(first.map((r) => [r.windowStart, r.value]))
       const countOf = new Map(count.map((r) => [r.windowStart, r.value]))
       rates = new Map()
@@ -349,12 +569,26 @@ export async function learnBaselines(opts: LearnOptions): Promise<BaselineBook> 
       const windows = byDevice.get(d.device)
       if (!windows) continue
       const key = deviceKey(d)
-      const fit = fitDeviceBaseline(windows, line.timezone, 96, windowMs, line.production?.quantity === 'output_count' ? 1 : line.production ? 0.001 : 0)
+      const calendar = calendarOf(line.timezone)
+      const fitOptions: FitOptions = { line: line.line, regimes: anomalyRules[0]?.regimes ?? 'off', ...(calendar ? { calendar } : {}) }
+      if (shaping) Object.assign(fitOptions, { regimeRatio: shaping.regimeRatio, tailFactor: shaping.tailFactor })
+      const fit = fitDeviceBaseline(
+        windows,
+        line.timezone,
+        96,
+        windowMs,
+        line.production?.quantity === 'output_count' ? 1 : line.production ? 0.001 : 0,
+        fitOptions,
+      )
       if (fit) book.anomaly.set(key, fit)
-      if (line.shifts.length > 0) {
-        const idle = windows.filter((w) => !inShift(line, w.start) && !inShift(line, w.start + windowMs - 1)).map((w) => w.powerKw)
-        if (idle.length >= 8) book.idleKw.set(key, quantile(idle, 0.9) * 1.25)
-      }
+      // Idle level: out-of-shift windows, else (no shifts in the model) the idle regime's windows.
+      const idle =
+        line.shifts.length > 0
+          ? windows.filter((w) => !inShift(line, w.start) && !inShift(line, w.start + windowMs - 1)).map((w) => w.powerKw)
+          : fit
+            ? idleRegimePowers(fit, windows)
+            : []
+      if (idle.length >= 8) book.idleKw.set(key, quantile(idle, 0.9) * 1.25)
     }
   }
   return book

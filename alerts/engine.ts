@@ -2,7 +2,8 @@ import { forecastDemand } from '../analytics/demand.ts'
 import { PlantWattError } from '../core/errors.ts'
 import { deviceKey, lineKey, PlantDeviceIndex, type PlantDeviceEntry, type PlantModel } from '../core/plant.ts'
 import type { DeviceAddress } from '../core/topic.ts'
-import { bandKw, emptyBaselineBook, expectedPowerKw, rateOf, type BaselineBook } from './baseline.ts'
+import { bandKw, baselineSlot, emptyBaselineBook, expectedPowerKw, rateOf, type BaselineBook, type DeviceBaseline } from './baseline.ts'
+import { idleShare, judgeRegimeWindow } from './regimes.ts'
 import { inShift, lineContexts, type LineContext } from './plant-context.ts'
 import type { ResolvedRule, RuleKind, Severity } from './rules.ts'
 import { describeAlert, type AlertText } from './text.ts'
@@ -98,6 +99,8 @@ interface DeviceState {
   line: LineContext | undefined
   rules: ResolvedRule[]
   lastSeen: number
+  /** The latest gaps between samples, ms (ring of GAP_MEMORY): the observed reporting interval. */
+  gaps: number[]
   last: Map<string, { ts: number; value: number }>
   /** Rule id → per-rule memory (stuck value, anomaly window). */
   memo: Map<string, RuleMemo>
@@ -131,6 +134,15 @@ export interface EngineOptions {
 }
 
 const DEMAND_WINDOW_MS = 900_000
+/** Gaps remembered per device for its reporting interval (their median). */
+const GAP_MEMORY = 15
+
+/** Median of the device's recent gaps between samples, ms; 0 before two samples. */
+function observedIntervalMs(d: Pick<DeviceState, 'gaps'>): number {
+  if (d.gaps.length === 0) return 0
+  const s = [...d.gaps].sort((a, b) => a - b)
+  return s[s.length >> 1] as number
+}
 /** machine_state: 0 stopped, 1 idle (core/quantities.ts). */
 const IDLE_STATES = new Set([0, 1])
 
@@ -156,7 +168,8 @@ export function openedAtOfId(id: string): number {
   return parseInt(id.slice(0, id.indexOf('-')), 36)
 }
 
-function matchesRule(rule: ResolvedRule, a: DeviceAddress, entry: PlantDeviceEntry | undefined): boolean {
+/** True when the rule watches the device (every key of its match agrees). */
+export function matchesRule(rule: ResolvedRule, a: DeviceAddress, entry: PlantDeviceEntry | undefined): boolean {
   const m = rule.match
   if (m.enterprise !== undefined && m.enterprise !== a.enterprise) return false
   if (m.site !== undefined && m.site !== a.site) return false
@@ -232,6 +245,10 @@ export class AlertEngine {
     }
     for (const rule of d.rules) this.evaluateSample(rule, d, sample, out)
     for (const [q, v] of Object.entries(sample.values)) d.last.set(q, { ts, value: v })
+    if (Number.isFinite(d.lastSeen) && ts > d.lastSeen) {
+      d.gaps.push(ts - d.lastSeen)
+      if (d.gaps.length > GAP_MEMORY) d.gaps.shift()
+    }
     d.lastSeen = Math.max(d.lastSeen, ts)
     this.demandSample(d, sample, out)
     return out
@@ -244,7 +261,8 @@ export class AlertEngine {
       for (const rule of d.rules) {
         if (rule.kind === 'offline') {
           if (d.lastSeen === Number.NEGATIVE_INFINITY) continue
-          const limit = rule.missed * rule.intervalMs
+          // Resolution-aware: a device that reports every 15 min is late after missed × 15 min, not 5 min.
+          const limit = rule.missed * Math.max(rule.intervalMs, observedIntervalMs(d))
           const gap = now - d.lastSeen
           // Offline by a tick: the condition began when the last interval was missed.
           if (gap > limit)
@@ -347,6 +365,7 @@ export class AlertEngine {
         line: this.lines.get(lineKey(a)),
         rules: this.rules.filter((r) => r.kind !== 'demand' && matchesRule(r, a, entry)),
         lastSeen: Number.NEGATIVE_INFINITY,
+        gaps: [],
         last: new Map(),
         memo: new Map(),
       }
@@ -487,7 +506,7 @@ export class AlertEngine {
             normal: true,
             since: ts,
             value: Math.max(0, (ts - d.lastSeen) / MINUTE_MS),
-            threshold: (rule.missed * rule.intervalMs) / MINUTE_MS,
+            threshold: (rule.missed * Math.max(rule.intervalMs, observedIntervalMs(d))) / MINUTE_MS,
           },
           out,
         )
@@ -501,7 +520,7 @@ export class AlertEngine {
           m.stuckSince = ts
           m.stuckCount = 1
         }
-        const repeating = (m.stuckCount ?? 1) >= 2 && Math.abs(v) > rule.minPowerKw
+        const repeating = this.stuckRepeating(rule, d, m, ts, v)
         this.observe(
           rule,
           d.address,
@@ -543,7 +562,7 @@ export class AlertEngine {
           (d.last.get('machine_state') && ts - (d.last.get('machine_state')?.ts ?? 0) <= 300_000 ? d.last.get('machine_state')?.value : undefined)
         const idleByState = state !== undefined && IDLE_STATES.has(state)
         const outsideShift = d.line !== undefined && d.line.shifts.length > 0 && !inShift(d.line, ts)
-        const idle = idleByState || outsideShift
+        const idle = idleByState || outsideShift || this.idleBySchedule(rule, d, ts)
         const above = idle && p > idleKw
         this.observe(rule, d.address, ts, { abnormal: above, normal: !above, since: ts, value: p, threshold: idleKw, high: idleKw }, out)
         return
@@ -571,6 +590,45 @@ export class AlertEngine {
     }
   }
 
+  /**
+   * Stuck: at least minSamples equal values in a row (whatever the reporting interval), above
+   * minPowerKw; at low load (≤ lowLoadKw, default the learned idle regime's upper edge) equal
+   * readings are the quantisation of a steady idle and must last lowLoadFor.
+   */
+  private stuckRepeating(rule: ResolvedRule, d: DeviceState, m: RuleMemo, ts: number, v: number): boolean {
+    if ((m.stuckCount ?? 1) < rule.minSamples || Math.abs(v) <= rule.minPowerKw) return false
+    const regimes = rule.quantity === 'active_power_kw' ? this.baselines.anomaly.get(d.key)?.regimeSlots : undefined
+    const lowLoadKw = rule.lowLoadKw ?? regimes?.levels.edgesKw[0]
+    if (lowLoadKw !== undefined && Math.abs(v) <= lowLoadKw) return ts - (m.stuckSince ?? ts) >= rule.lowLoadForMs
+    return true
+  }
+
+  /** Standby: a slot of the calendar week where the history was idle at least idleShare of the time. */
+  private idleBySchedule(rule: ResolvedRule, d: DeviceState, ts: number): boolean {
+    const b = this.baselines.anomaly.get(d.key)
+    if (!b?.regimeSlots) return false
+    return idleShare(b.regimeSlots, baselineSlot(b, ts)) >= rule.idleShare
+  }
+
+  /** Regime model: the window against the bands of the regimes its slot has shown. */
+  private closeRegimeWindow(rule: ResolvedRule, d: DeviceState, b: DeviceBaseline, start: number, mean: number, out: AlertTransition[]): void {
+    const t = b.regimeSlots
+    if (!t) return
+    const v = judgeRegimeWindow(t, baselineSlot(b, start), mean, {
+      k: rule.k,
+      minBandKw: rule.minBandKw,
+      minRegimeShare: rule.minRegimeShare,
+      direction: rule.direction,
+    })
+    this.observe(
+      rule,
+      d.address,
+      start + rule.windowMs,
+      { abnormal: v.abnormal, normal: v.normal, since: start, value: mean, threshold: v.expectedKw, low: v.lowKw, high: v.highKw },
+      out,
+    )
+  }
+
   private closeWindow(rule: ResolvedRule, d: DeviceState, m: RuleMemo, out: AlertTransition[]): void {
     const start = m.windowStart as number
     const n = m.n ?? 0
@@ -581,6 +639,10 @@ export class AlertEngine {
     if (!(n > 0)) return
     const b = this.baselines.anomaly.get(d.key)
     if (!b) return
+    if (b.model === 'regime') {
+      this.closeRegimeWindow(rule, d, b, start, mean, out)
+      return
+    }
     const rate = b.model === 'production' ? this.productionRate(lineKey(d.address), start, rule.windowMs) : undefined
     const expected = expectedPowerKw(b, start, rate)
     if (expected === undefined) return

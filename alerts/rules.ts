@@ -6,6 +6,7 @@ import { PlantWattError } from '../core/errors.ts'
 import { DEVICE_KINDS } from '../core/plant.ts'
 import { isQuantity } from '../core/quantities.ts'
 import { ID_PATTERN } from '../core/topic.ts'
+import { ALWAYS_WORKING, CalendarSchema, type CalendarConfig } from './calendar.ts'
 import { ChannelSchema, EscalationSchema, notifyProblems } from './notify/config.ts'
 
 /** Rule kinds: what a rule watches. */
@@ -16,7 +17,11 @@ export const SEVERITIES = ['info', 'warning', 'critical'] as const
 export type Severity = (typeof SEVERITIES)[number]
 
 const Duration = (description: string, def?: string) =>
-  Type.String({ pattern: '^[1-9][0-9]{0,5}(ms|s|m|h|d|w)$|^0$', description: `${description} (e.g. 30s, 5m, 1h; 0 = none)`, ...(def === undefined ? {} : { default: def }) })
+  Type.String({
+    pattern: '^[1-9][0-9]{0,5}(ms|s|m|h|d|w)$|^0$',
+    description: `${description} (e.g. 30s, 5m, 1h; 0 = none)`,
+    ...(def === undefined ? {} : { default: def }),
+  })
 const Id = (description: string) => Type.String({ pattern: ID_PATTERN, description })
 
 export const RuleMatchSchema = Type.Object(
@@ -44,20 +49,84 @@ export const RuleSchema = Type.Object(
     quantity: Type.Optional(Type.String({ description: 'canonical quantity watched (threshold, rate, stuck, counter); defaults per kind' })),
     above: Type.Optional(Type.Number({ description: 'threshold: fire when the value is above' })),
     below: Type.Optional(Type.Number({ description: 'threshold: fire when the value is below; power_factor: the limit (default 0.9)' })),
-    deadband: Type.Optional(Type.Number({ minimum: 0, description: 'threshold, power_factor: hysteresis; normal again only this far inside the limit (units of the quantity). Default 0' })),
+    deadband: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        description: 'threshold, power_factor: hysteresis; normal again only this far inside the limit (units of the quantity). Default 0',
+      }),
+    ),
     maxChangePerMin: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'rate: fire when |Δvalue| per minute between two samples exceeds this' })),
-    interval: Type.Optional(Duration('offline: expected sample interval (default 1m)')),
+    interval: Type.Optional(
+      Duration(
+        'offline: shortest sample interval assumed (default 1m); a device that reports less often is judged by its own observed interval (median of its recent gaps)',
+      ),
+    ),
     missed: Type.Optional(Type.Integer({ minimum: 1, description: 'offline: fire after this many intervals without data (default 5)' })),
-    minPowerKw: Type.Optional(Type.Number({ minimum: 0, description: 'power_factor: ignore samples below this active power (default 0); stuck: ignore values at or below (default 0)' })),
+    minSamples: Type.Optional(
+      Type.Integer({ minimum: 2, description: 'stuck: at least this many equal samples in a row (default 4), whatever the reporting interval' }),
+    ),
+    lowLoadKw: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        description:
+          'stuck (active power): at or below this level equal readings are quantisation (steady idle) and need lowLoadFor; default learned: the upper edge of the idle regime',
+      }),
+    ),
+    lowLoadFor: Type.Optional(Duration('stuck: how long equal readings at low load must last (default 4h)')),
+    regimes: Type.Optional(
+      Type.Enum(['auto', 'off'], {
+        description:
+          'anomaly: auto = learn idle/reduced/running regimes from the data on lines without a production counter (default auto); off = one band per slot',
+      }),
+    ),
+    minRegimeShare: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 1,
+        description: 'anomaly: a regime is normal in a slot of the week when at least this share of the history was in it there (default 0.1)',
+      }),
+    ),
+    regimeRatio: Type.Optional(Type.Number({ minimum: 1, description: 'anomaly: running/idle level ratio from which a device has regimes (default 3)' })),
+    tailFactor: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        description: 'anomaly without regimes: the band is at least this × the 99th-percentile relative residual of the history (default 1.25; 0 = off)',
+      }),
+    ),
+    idleShare: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 1,
+        description: 'standby: a slot of the week where at least this share of the history was idle counts as idle time (default 0.9)',
+      }),
+    ),
+    calendar: Type.Optional(
+      Type.Object(CalendarSchema.properties, {
+        additionalProperties: false,
+        description: 'anomaly, standby: working calendar (default every day a working day)',
+      }),
+    ),
+    minPowerKw: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        description: 'power_factor: ignore samples below this active power (default 0); stuck: ignore values at or below (default 0)',
+      }),
+    ),
     margin: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'demand: fire when the forecast exceeds contractedDemandKw × margin (default 1)' })),
     minElapsed: Type.Optional(Duration('demand: forecast only after this much of the 15-minute window (default 5m)')),
-    idleKw: Type.Optional(Type.Number({ minimum: 0, description: 'standby: idle level, kW; default learned: P90 of the out-of-shift power in the history × 1.25' })),
+    idleKw: Type.Optional(
+      Type.Number({ minimum: 0, description: 'standby: idle level, kW; default learned: P90 of the out-of-shift power in the history × 1.25' }),
+    ),
     k: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'anomaly: band half-width in robust standard deviations (default 5)' })),
     window: Type.Optional(Duration('anomaly: averaging window of power and production rate (default 15m)')),
     history: Type.Optional(Duration('anomaly, standby: history the baseline is learned from (default 4w)')),
     relearnEvery: Type.Optional(Duration('anomaly, standby: re-learn the baseline this often (default 1d)')),
-    minBandKw: Type.Optional(Type.Number({ minimum: 0, description: 'anomaly: smallest band half-width, kW (default 0.5); the band is also at least 1 % of the expected value' })),
-    direction: Type.Optional(Type.Enum(['both', 'above', 'below'], { description: 'anomaly: which side of the band fires (default both); above = unexpected extra load only' })),
+    minBandKw: Type.Optional(
+      Type.Number({ minimum: 0, description: 'anomaly: smallest band half-width, kW (default 0.5); the band is also at least 1 % of the expected value' }),
+    ),
+    direction: Type.Optional(
+      Type.Enum(['both', 'above', 'below'], { description: 'anomaly: which side of the band fires (default both); above = unexpected extra load only' }),
+    ),
     for: Type.Optional(Duration('the condition must hold this long before the alert fires (default per kind)')),
     clearAfter: Type.Optional(Duration('an open alert resolves itself after the condition has been normal this long (default per kind)')),
   },
@@ -85,7 +154,11 @@ export const AlertsConfigSchema = Type.Object(
     webhooks: Type.Array(WebhookSchema, { default: [] }),
     channels: Type.Array(ChannelSchema, { default: [], description: 'WeCom, DingTalk, Feishu/Lark robots and e-mail (alerts/notify/config.ts)' }),
     escalation: Type.Array(EscalationSchema, { default: [], description: 'notify further channels when an alert is not acknowledged in time' }),
-    pollEventsMs: Type.Integer({ minimum: 100, default: 2000, description: 'how often the service reads acknowledgements and resolutions made through the API from the event log' }),
+    pollEventsMs: Type.Integer({
+      minimum: 100,
+      default: 2000,
+      description: 'how often the service reads acknowledgements and resolutions made through the API from the event log',
+    }),
     restoreLookback: Duration('at start, open alerts are rebuilt from the events of this period', '30d'),
     tickMs: Type.Integer({ minimum: 100, default: 5000, description: 'how often time-based conditions (offline, demand, window ends) are evaluated' }),
   },
@@ -134,6 +207,15 @@ export interface ResolvedRule {
   relearnEveryMs: number
   minBandKw: number
   direction: 'both' | 'above' | 'below'
+  minSamples: number
+  lowLoadKw?: number
+  lowLoadForMs: number
+  regimes: 'auto' | 'off'
+  minRegimeShare: number
+  regimeRatio: number
+  tailFactor: number
+  idleShare: number
+  calendar: CalendarConfig
   forMs: number
   clearAfterMs: number
 }
@@ -145,19 +227,38 @@ const KIND_KEYS: Record<RuleKind, { allowed: readonly RuleKey[]; required: reado
   threshold: { allowed: ['quantity', 'above', 'below', 'deadband'], required: ['quantity'] },
   rate: { allowed: ['quantity', 'maxChangePerMin'], required: ['quantity', 'maxChangePerMin'] },
   offline: { allowed: ['interval', 'missed'], required: [] },
-  stuck: { allowed: ['quantity', 'minPowerKw'], required: [] },
+  stuck: { allowed: ['quantity', 'minPowerKw', 'minSamples', 'lowLoadKw', 'lowLoadFor'], required: [] },
   counter: { allowed: ['quantity'], required: [] },
   power_factor: { allowed: ['below', 'deadband', 'minPowerKw'], required: [] },
   demand: { allowed: ['margin', 'minElapsed'], required: [] },
-  standby: { allowed: ['idleKw', 'history', 'relearnEvery'], required: [] },
-  anomaly: { allowed: ['k', 'window', 'history', 'relearnEvery', 'minBandKw', 'direction'], required: [] },
+  standby: { allowed: ['idleKw', 'history', 'relearnEvery', 'idleShare', 'calendar'], required: [] },
+  anomaly: {
+    allowed: ['k', 'window', 'history', 'relearnEvery', 'minBandKw', 'direction', 'regimes', 'minRegimeShare', 'regimeRatio', 'tailFactor', 'calendar'],
+    required: [],
+  },
 }
 
 const DEFAULT_FOR: Record<RuleKind, string> = {
-  threshold: '1m', rate: '0', offline: '0', stuck: '15m', counter: '0', power_factor: '15m', demand: '0', standby: '30m', anomaly: '30m',
+  threshold: '1m',
+  rate: '0',
+  offline: '0',
+  stuck: '15m',
+  counter: '0',
+  power_factor: '15m',
+  demand: '0',
+  standby: '30m',
+  anomaly: '30m',
 }
 const DEFAULT_CLEAR: Record<RuleKind, string> = {
-  threshold: '5m', rate: '5m', offline: '0', stuck: '5m', counter: '1h', power_factor: '15m', demand: '0', standby: '30m', anomaly: '30m',
+  threshold: '5m',
+  rate: '5m',
+  offline: '0',
+  stuck: '5m',
+  counter: '1h',
+  power_factor: '15m',
+  demand: '0',
+  standby: '30m',
+  anomaly: '30m',
 }
 const DEFAULT_QUANTITY: Partial<Record<RuleKind, string>> = { stuck: 'active_power_kw', counter: 'energy_import_kwh' }
 
@@ -171,12 +272,16 @@ function ruleProblems(rule: RuleConfig, path: string): ConfigProblem[] {
   for (const key of Object.keys(rule) as RuleKey[]) {
     // Keys unknown to every kind are the schema's to report.
     if (!(key in RuleSchema.properties)) continue
-    if (!COMMON.includes(key) && !spec.allowed.includes(key)) out.push({ path: `${path}/${key}`, message: `does not apply to a ${rule.kind} rule (allowed: ${spec.allowed.join(', ') || 'none'})` })
+    if (!COMMON.includes(key) && !spec.allowed.includes(key))
+      out.push({ path: `${path}/${key}`, message: `does not apply to a ${rule.kind} rule (allowed: ${spec.allowed.join(', ') || 'none'})` })
   }
   for (const key of spec.required) if (rule[key] === undefined) out.push({ path: `${path}/${key}`, message: `required for a ${rule.kind} rule` })
-  if (rule.quantity !== undefined && !isQuantity(rule.quantity)) out.push({ path: `${path}/quantity`, message: `unknown quantity ${JSON.stringify(rule.quantity)} (see core/quantities.ts)` })
-  if (rule.kind === 'threshold' && rule.above === undefined && rule.below === undefined) out.push({ path: `${path}/above`, message: 'a threshold rule needs above, below or both' })
-  if (rule.kind === 'threshold' && rule.above !== undefined && rule.below !== undefined && !(rule.below < rule.above)) out.push({ path: `${path}/below`, message: 'must be less than above' })
+  if (rule.quantity !== undefined && !isQuantity(rule.quantity))
+    out.push({ path: `${path}/quantity`, message: `unknown quantity ${JSON.stringify(rule.quantity)} (see core/quantities.ts)` })
+  if (rule.kind === 'threshold' && rule.above === undefined && rule.below === undefined)
+    out.push({ path: `${path}/above`, message: 'a threshold rule needs above, below or both' })
+  if (rule.kind === 'threshold' && rule.above !== undefined && rule.below !== undefined && !(rule.below < rule.above))
+    out.push({ path: `${path}/below`, message: 'must be less than above' })
   return out
 }
 
@@ -196,7 +301,8 @@ export function validateAlertsConfig(raw: unknown, source = 'alerts'): { config:
     if (!rule || typeof rule !== 'object') return
     if ((RULE_KINDS as readonly string[]).includes(rule.kind)) problems.push(...ruleProblems(rule, `/rules/${i}`))
     if (typeof rule.id === 'string') {
-      if (seen.has(rule.id)) problems.push({ path: `/rules/${i}/id`, message: `rule id ${JSON.stringify(rule.id)} is also used by /rules/${seen.get(rule.id)}` })
+      if (seen.has(rule.id))
+        problems.push({ path: `/rules/${i}/id`, message: `rule id ${JSON.stringify(rule.id)} is also used by /rules/${seen.get(rule.id)}` })
       else seen.set(rule.id, i)
     }
   })
@@ -234,6 +340,14 @@ export function resolveRule(rule: RuleConfig): ResolvedRule {
     relearnEveryMs: ms(rule.relearnEvery ?? '1d'),
     minBandKw: rule.minBandKw ?? 0.5,
     direction: rule.direction ?? 'both',
+    minSamples: rule.minSamples ?? 4,
+    lowLoadForMs: ms(rule.lowLoadFor ?? '4h'),
+    regimes: rule.regimes ?? 'auto',
+    minRegimeShare: rule.minRegimeShare ?? 0.1,
+    regimeRatio: rule.regimeRatio ?? 3,
+    tailFactor: rule.tailFactor ?? 1.25,
+    idleShare: rule.idleShare ?? 0.9,
+    calendar: rule.calendar ?? ALWAYS_WORKING,
     forMs: ms(rule.for ?? DEFAULT_FOR[rule.kind]),
     clearAfterMs: ms(rule.clearAfter ?? DEFAULT_CLEAR[rule.kind]),
   }
@@ -241,5 +355,6 @@ export function resolveRule(rule: RuleConfig): ResolvedRule {
   if (rule.below !== undefined) out.below = rule.below
   else if (rule.kind === 'power_factor') out.below = 0.9
   if (rule.idleKw !== undefined) out.idleKw = rule.idleKw
+  if (rule.lowLoadKw !== undefined) out.lowLoadKw = rule.lowLoadKw
   return out
 }

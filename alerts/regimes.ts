@@ -1,0 +1,166 @@
+/**
+ * Production regimes learned from a device's own power when there is no production counter: idle,
+ * reduced and running levels found by 1-D k-means on log power (three centres started at the 10th,
+ * 50th and 90th percentile), and per slot of the (calendar) week which regimes occur and at what
+ * level. A window is normal when its power fits a regime that the slot has shown often enough
+ * (`minRegimeShare`): a worked Saturday or a late evening in the history adds a second plausible
+ * regime to a few slots instead of widening every band, and no single band spans idle and running.
+ */
+
+/** Regime indices: 0 idle, 1 reduced, 2 running. */
+export const REGIMES = ['idle', 'reduced', 'running'] as const
+const R = REGIMES.length
+
+export interface RegimeLevels {
+  /** Centres of the regimes, kW. */
+  levelsKw: [number, number, number]
+  /** Upper edges of idle and reduced (geometric midpoints between centres), kW. */
+  edgesKw: [number, number]
+}
+
+export interface RegimeSettings {
+  /** Running/idle level ratio below which the device has one regime only. */
+  minRatio: number
+  /** A regime is plausible in a slot when at least this share of the slot's history was in it. */
+  minRegimeShare: number
+}
+
+/** Regimes of a device's window powers; undefined when idle and running are not apart by minRatio. */
+export function learnRegimes(powersKw: readonly number[], settings: RegimeSettings): RegimeLevels | undefined {
+  if (powersKw.length < 3 * R) return undefined
+  const sorted = [...powersKw].sort((a, b) => a - b)
+  const eps = Math.max(1e-3, Math.abs(sorted[Math.floor(sorted.length / 2)] as number) * 1e-3)
+  const x = sorted.map((p) => Math.log(Math.max(p, eps)))
+  const c = [0.1, 0.5, 0.9].map((q) => x[Math.floor(q * (x.length - 1))] as number)
+  for (let it = 0; it < 30; it++) {
+    const sum = [0, 0, 0]
+    const n = [0, 0, 0]
+    for (const v of x) {
+      let best = 0
+      for (let j = 1; j < R; j++) if (Math.abs(v - (c[j] as number)) < Math.abs(v - (c[best] as number))) best = j
+      sum[best] = (sum[best] as number) + v
+      n[best] = (n[best] as number) + 1
+    }
+    for (let j = 0; j < R; j++) if ((n[j] as number) > 0) c[j] = (sum[j] as number) / (n[j] as number)
+  }
+  c.sort((a, b) => a - b)
+  const levels = c.map(Math.exp) as [number, number, number]
+  if (!(levels[2] / Math.max(levels[0], eps) >= settings.minRatio)) return undefined
+  return { levelsKw: levels, edgesKw: [Math.sqrt(levels[0] * levels[1]), Math.sqrt(levels[1] * levels[2])] }
+}
+
+export function regimeOfPower(levels: RegimeLevels, kw: number): number {
+  return kw < levels.edgesKw[0] ? 0 : kw < levels.edgesKw[1] ? 1 : 2
+}
+
+/** Per slot and regime: share of the slot's history and median level; pooled relative spread per regime. */
+export interface RegimeSlots {
+  levels: RegimeLevels
+  /** slots × 3: share of the slot's windows in each regime (NaN: the slot has too little history). */
+  share: number[]
+  /** slots × 3: median power of the slot's windows in each regime, kW (NaN: none). */
+  medianKw: number[]
+  /** Robust relative σ per regime (1.4826 × MAD of (P − slot median) / slot median), pooled over slots. */
+  relSigma: [number, number, number]
+  /** Share of the whole history in each regime (used for slots with too little history). */
+  overallShare: [number, number, number]
+}
+
+const MIN_SLOT_SAMPLES = 3
+
+function medianOf(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN
+  const s = [...values].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
+}
+
+/** Fits the per-slot regime table from windows already given their slot index. */
+export function fitRegimeSlots(slotOf: readonly number[], powerKw: readonly number[], slotCount: number, levels: RegimeLevels): RegimeSlots {
+  const by: number[][] = Array.from({ length: slotCount * R }, () => [])
+  const totals = new Array<number>(slotCount).fill(0)
+  const overall = [0, 0, 0]
+  slotOf.forEach((s, i) => {
+    const p = powerKw[i] as number
+    const g = regimeOfPower(levels, p)
+    ;(by[s * R + g] as number[]).push(p)
+    totals[s] = (totals[s] as number) + 1
+    overall[g] = (overall[g] as number) + 1
+  })
+  const share: number[] = []
+  const medianKw: number[] = []
+  const rel: number[][] = [[], [], []]
+  for (let s = 0; s < slotCount; s++) {
+    const total = totals[s] as number
+    for (let g = 0; g < R; g++) {
+      const list = by[s * R + g] as number[]
+      const m = medianOf(list)
+      share.push(total >= MIN_SLOT_SAMPLES ? list.length / total : Number.NaN)
+      medianKw.push(m)
+      if (list.length >= MIN_SLOT_SAMPLES && m > 0) for (const p of list) (rel[g] as number[]).push((p - m) / m)
+    }
+  }
+  const n = Math.max(1, slotOf.length)
+  const relSigma = rel.map((r, g) => {
+    const m = medianOf(r)
+    const s = 1.4826 * medianOf(r.map((v) => Math.abs(v - m)))
+    // A regime never seen twice in one slot: the gap to its neighbours as its spread.
+    return Number.isFinite(s) && s > 0 ? s : g === 0 ? 0.25 : 0.5
+  }) as [number, number, number]
+  return { levels, share, medianKw, relSigma, overallShare: overall.map((c) => c / n) as [number, number, number] }
+}
+
+export interface RegimeVerdict {
+  abnormal: boolean
+  /** Normal enough to count towards auto-resolve: inside 0.7 × the band of a plausible regime. */
+  normal: boolean
+  /** Expected power: the median of the plausible regime nearest to the value, kW. */
+  expectedKw: number
+  lowKw: number
+  highKw: number
+}
+
+export interface RegimeBandOptions {
+  k: number
+  minBandKw: number
+  minRegimeShare: number
+  direction: 'both' | 'above' | 'below'
+}
+
+/** The plausible regimes of a slot and their bands [median ± max(k σ_r median, minBandKw)]. */
+export function regimeBands(
+  t: RegimeSlots,
+  slot: number,
+  o: Pick<RegimeBandOptions, 'k' | 'minBandKw' | 'minRegimeShare'>,
+): { regime: number; medianKw: number; halfKw: number }[] {
+  const out: { regime: number; medianKw: number; halfKw: number }[] = []
+  for (let g = 0; g < R; g++) {
+    const slotShare = t.share[slot * R + g]
+    const share = slotShare === undefined || Number.isNaN(slotShare) ? (t.overallShare[g] as number) : slotShare
+    if (share < o.minRegimeShare) continue
+    const own = t.medianKw[slot * R + g]
+    const m = own === undefined || Number.isNaN(own) ? (t.levels.levelsKw[g] as number) : own
+    out.push({ regime: g, medianKw: m, halfKw: Math.max(o.k * (t.relSigma[g] as number) * Math.abs(m), o.minBandKw) })
+  }
+  return out
+}
+
+/** Judges a window's mean power against the slot's plausible regimes. */
+export function judgeRegimeWindow(t: RegimeSlots, slot: number, powerKw: number, o: RegimeBandOptions): RegimeVerdict {
+  const bands = regimeBands(t, slot, o)
+  if (bands.length === 0) return { abnormal: false, normal: true, expectedKw: powerKw, lowKw: powerKw, highKw: powerKw }
+  let nearest = bands[0] as (typeof bands)[number]
+  for (const b of bands) if (Math.abs(powerKw - b.medianKw) / b.halfKw < Math.abs(powerKw - nearest.medianKw) / nearest.halfKw) nearest = b
+  const inside = bands.some((b) => Math.abs(powerKw - b.medianKw) <= b.halfKw)
+  const normal = bands.some((b) => Math.abs(powerKw - b.medianKw) < 0.7 * b.halfKw)
+  // above: extra load — not inside any band and above the band of some plausible regime; below: the mirror.
+  const aboveSome = bands.some((b) => powerKw > b.medianKw + b.halfKw)
+  const belowSome = bands.some((b) => powerKw < b.medianKw - b.halfKw)
+  const abnormal = !inside && (o.direction === 'both' || (o.direction === 'above' ? aboveSome : belowSome))
+  return { abnormal, normal, expectedKw: nearest.medianKw, lowKw: nearest.medianKw - nearest.halfKw, highKw: nearest.medianKw + nearest.halfKw }
+}
+
+/** Share of the slot's history in the idle regime (NaN: unknown). */
+export function idleShare(t: RegimeSlots, slot: number): number {
+  return t.share[slot * R] ?? Number.NaN
+}
