@@ -14,7 +14,7 @@ import { InFlightGate } from './in-flight.ts'
 import { MessageDecoder } from './message-decoder.ts'
 import { RecentSamples } from './recent-samples.ts'
 import { StatePublisher } from './state-publisher.ts'
-import { defaultClientId, Subscriber } from './subscriber.ts'
+import { ingestClientId, Subscriber } from './subscriber.ts'
 
 /** Counters since start. */
 export interface IngestStats {
@@ -102,7 +102,7 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
   const logger = opts.logger ?? createLogger('ingest')
   const deadLetters = opts.deadLetters ?? createDeadLetterLog({ file: config.deadLetterFile, memory: config.deadLetterMemory, logger })
   const closeDeadLetters = (): Promise<void> => (opts.deadLetters === undefined ? deadLetters.close() : Promise.resolve())
-  const clientId = opts.mqtt.clientId ?? defaultClientId(config.partition)
+  const clientId = opts.mqtt.clientId ?? ingestClientId(config.partition)
   const stateTopic = ingestStateTopic(clientId)
 
   const sink = new DeadLetterSink(deadLetters, logger)

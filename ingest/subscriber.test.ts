@@ -2,7 +2,7 @@ import mqtt from 'mqtt'
 import { afterEach, describe, expect, it } from 'vitest'
 import { silentLogger } from '../core/logger.ts'
 import { DEAD_LETTER_TOPIC } from '../core/mqtt.ts'
-import { Subscriber } from './subscriber.ts'
+import { ingestClientId, Subscriber } from './subscriber.ts'
 import { startBareBroker } from './test-helpers.ts'
 
 let cleanups: (() => Promise<void> | void)[] = []
@@ -50,5 +50,12 @@ describe('Subscriber', () => {
       logger: silentLogger(),
     })
     await expect(sub.subscribed(200)).rejects.toMatchObject({ code: 'INGEST_ERR_CONNECT' })
+  })
+})
+
+describe('ingestClientId', () => {
+  it('is the component and host name, with the partition index when there is one', () => {
+    expect(ingestClientId(undefined)).toMatch(/^plantwatt-ingest-[a-z0-9_-]+$/)
+    expect(ingestClientId({ index: 2, count: 4 })).toBe(`${ingestClientId(undefined)}-p2`)
   })
 })

@@ -1,8 +1,7 @@
-import { hostname } from 'node:os'
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt'
 import { describeError, PlantWattError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
-import { DEAD_LETTER_TOPIC, type MqttClientConfig } from '../core/mqtt.ts'
+import { DEAD_LETTER_TOPIC, defaultClientId, type MqttClientConfig } from '../core/mqtt.ts'
 import { channelFilter } from '../core/topic.ts'
 import { DEFER_ACK } from './ack-sender.ts'
 import type { IngestConfig } from './config.ts'
@@ -19,12 +18,9 @@ export interface SubscriberOptions {
   logger: Logger
 }
 
-/** The default client id: the host name, and the partition index when there is one. */
-export function defaultClientId(partition: IngestConfig['partition']): string {
-  const host = hostname()
-    .toLowerCase()
-    .replace(/[^a-z0-9_-]/g, '-')
-  return `plantwatt-ingest-${host}${partition ? `-p${partition.index}` : ''}`
+/** The default client id: the component and host name (core/mqtt.ts), and the partition index when there is one. */
+export function ingestClientId(partition: IngestConfig['partition']): string {
+  return `${defaultClientId('ingest')}${partition ? `-p${partition.index}` : ''}`
 }
 
 /**
