@@ -5,6 +5,20 @@ import { DAY_MS } from '../../core/duration.ts'
 import { ALERT_ID_PATTERN, ALERT_STATES, type AlertState } from '../../alerts/engine.ts'
 import { loadAlert, loadAlerts, manualEvent, type AlertRecord } from '../../alerts/events.ts'
 import { SEVERITIES } from '../../alerts/rules.ts'
+import {
+  MAX_LEAD_MS,
+  MAX_SILENCE_MS,
+  SILENCE_ID_PATTERN,
+  SILENCE_STATES,
+  loadSilence,
+  loadSilences,
+  newSilenceId,
+  silenceCovers,
+  silenceCreatedEvent,
+  silenceDeletedEvent,
+  silenceState,
+  type Silence,
+} from '../../alerts/silences.ts'
 import { ERROR_RESPONSES, apiError } from '../errors.ts'
 import { IdSchema, InstantSchema, StringEnum } from '../schemas.ts'
 import { checkRange, parseInstant } from '../time.ts'
@@ -62,6 +76,7 @@ const AlertRowSchema = Type.Object(
     resolvedBy: Nullable(Type.String({ description: "who resolved it by hand; '' when it resolved itself" })),
     message: Type.String({ description: 'English text' }),
     messageZh: Type.String({ description: 'Chinese text' }),
+    silenceId: Nullable(Type.String({ description: 'the silence (maintenance window) the alert was raised under: recorded, not notified' })),
   },
   { description: 'one alert (flat, for CSV)' },
 )
@@ -85,7 +100,7 @@ const ActionBodySchema = Type.Object(
 type AlertRow = Type.Static<typeof AlertRowSchema>
 const finiteOrNull = (v: number | undefined): number | null => (v === undefined || !Number.isFinite(v) ? null : v)
 
-function rowOf(a: AlertRecord): AlertRow {
+function rowOf(a: AlertRecord, silences: readonly Silence[] = []): AlertRow {
   return {
     id: a.id,
     state: a.state,
@@ -106,6 +121,7 @@ function rowOf(a: AlertRecord): AlertRow {
     resolvedBy: a.resolvedBy ?? null,
     message: a.text.en,
     messageZh: a.text.zh,
+    silenceId: silences.find((s) => silenceCovers(s, a.address, a.openedAt))?.id ?? null,
   }
 }
 
@@ -147,8 +163,8 @@ export const alertRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, 
         .filter((a) => canSeeEnterprise(req.principal, a.address.enterprise))
         .sort((a, b) => b.openedAt - a.openedAt)
         .slice(0, q.limit ?? 500)
-        .map(rowOf)
-      return { rows }
+      const silences = await loadSilences(ctx.events, { start: from, stop: to, ...(own === undefined ? {} : { enterprise: own }) })
+      return { rows: rows.map((a) => rowOf(a, silences)) }
     },
   )
 
@@ -165,8 +181,9 @@ export const alertRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, 
     },
     async (req) => {
       const alert = await visibleAlert(ctx, req, req.params.id)
+      const silences = await loadSilences(ctx.events, { start: alert.openedAt, stop: alert.openedAt + 1, enterprise: alert.address.enterprise })
       return {
-        alert: rowOf(alert),
+        alert: rowOf(alert, silences),
         rows: alert.history.map((h) => ({
           ts: h.ts,
           event: h.event,
@@ -219,4 +236,176 @@ export const alertRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, 
     )
   action('ack')
   action('resolve')
+  silenceRoutes(app, ctx)
+}
+
+// Silences (maintenance windows): alerts/silences.ts keeps them in the event log; the alert service
+// reads them and sends nothing for alerts raised under one.
+
+const SilenceRowSchema = Type.Object(
+  {
+    id: Type.String({ description: 'silence id' }),
+    state: StringEnum(SILENCE_STATES, { description: 'active, scheduled (starts later), expired, deleted' }),
+    enterprise: Type.String(),
+    site: Nullable(Type.String({ description: 'null: the whole enterprise' })),
+    line: Nullable(Type.String({ description: 'null: the whole site' })),
+    device: Nullable(Type.String({ description: 'null: the whole line' })),
+    start: Type.Integer({ description: 'epoch ms' }),
+    end: Type.Integer({ description: 'epoch ms: the expiry' }),
+    reason: Type.String(),
+    createdBy: Type.String(),
+    createdAt: Type.Integer({ description: 'epoch ms' }),
+    deletedAt: Nullable(Type.Integer()),
+    deletedBy: Nullable(Type.String()),
+  },
+  { description: 'one silence (flat, for CSV)' },
+)
+type SilenceRow = Type.Static<typeof SilenceRowSchema>
+
+const SilenceListQuerySchema = Type.Object(
+  {
+    state: Type.Optional(StringEnum(SILENCE_STATES, { description: 'only silences in this state' })),
+    enterprise: Type.Optional(IdSchema('only this enterprise')),
+  },
+  { additionalProperties: false },
+)
+
+const MAX_SILENCE_MIN = MAX_SILENCE_MS / 60_000
+const SilenceBodySchema = Type.Object(
+  {
+    enterprise: IdSchema('enterprise of the scope'),
+    site: Type.Optional(IdSchema('only this site')),
+    line: Type.Optional(IdSchema('only this line (needs site)')),
+    device: Type.Optional(IdSchema('only this device (needs line)')),
+    start: Type.Optional(InstantSchema('start (default now)')),
+    end: Type.Optional(InstantSchema('expiry (one of end, durationMinutes)')),
+    durationMinutes: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_SILENCE_MIN, description: 'length from start (one of end, durationMinutes)' })),
+    reason: Type.String({ minLength: 1, maxLength: 500, description: 'why (maintenance, trial run …)' }),
+  },
+  { additionalProperties: false },
+)
+const SilenceParamsSchema = Type.Object({ id: Type.String({ pattern: SILENCE_ID_PATTERN, description: 'silence id' }) }, { additionalProperties: false })
+
+function silenceRow(s: Silence, now: number): SilenceRow {
+  return {
+    id: s.id,
+    state: silenceState(s, now),
+    enterprise: s.enterprise,
+    site: s.site ?? null,
+    line: s.line ?? null,
+    device: s.device ?? null,
+    start: s.start,
+    end: s.end,
+    reason: s.reason,
+    createdBy: s.createdBy,
+    createdAt: s.createdAt,
+    deletedAt: s.deletedAt ?? null,
+    deletedBy: s.deletedBy ?? null,
+  }
+}
+
+type SilenceBody = Type.Static<typeof SilenceBodySchema>
+
+/** The silence a request asks for, checked: scope in the plant and the principal's, window sane. */
+function silenceOfBody(ctx: ApiContext, req: FastifyRequest, b: SilenceBody): Silence {
+  assertEnterprise(req, b.enterprise)
+  if (b.line !== undefined && b.site === undefined) throw apiError('API_ERR_VALIDATION', 'a line needs its site', { path: '/body/site' })
+  if (b.device !== undefined && b.line === undefined) throw apiError('API_ERR_VALIDATION', 'a device needs its line', { path: '/body/line' })
+  const known = ctx.plant.devices.some(
+    (d) => d.enterprise === b.enterprise && (b.site ?? d.site) === d.site && (b.line ?? d.line) === d.line && (b.device ?? d.device) === d.device,
+  )
+  const scope = [b.enterprise, b.site, b.line, b.device].filter((x) => x !== undefined).join('/')
+  if (!known) throw apiError('API_ERR_NOT_FOUND', `no ${scope} in the plant model`)
+  const now = ctx.now()
+  const start = b.start === undefined ? now : parseInstant(b.start, 'start', ctx.plant.timezone, 'body')
+  if ((b.end === undefined) === (b.durationMinutes === undefined))
+    throw apiError('API_ERR_VALIDATION', 'give exactly one of end, durationMinutes', { path: '/body/end' })
+  const end = b.end === undefined ? start + (b.durationMinutes ?? 0) * 60_000 : parseInstant(b.end, 'end', ctx.plant.timezone, 'body')
+  if (!(end > start)) throw apiError('API_ERR_RANGE', 'end must be after start')
+  if (end <= now) throw apiError('API_ERR_RANGE', 'the silence would already have expired')
+  if (end - start > MAX_SILENCE_MS) throw apiError('API_ERR_RANGE', `a silence lasts at most ${MAX_SILENCE_MIN / 1440} days`)
+  if (start > now + MAX_LEAD_MS) throw apiError('API_ERR_RANGE', `a silence starts at most ${MAX_LEAD_MS / 86_400_000} days ahead`)
+  const s: Silence = { id: newSilenceId(now), enterprise: b.enterprise, start, end, reason: b.reason, createdBy: req.principal.id, createdAt: now }
+  if (b.site !== undefined) s.site = b.site
+  if (b.line !== undefined) s.line = b.line
+  if (b.device !== undefined) s.device = b.device
+  return s
+}
+
+function silenceRoutes(app: Parameters<FastifyPluginAsyncTypebox<RouteOptions>>[0], ctx: ApiContext): void {
+  app.get(
+    '/silences',
+    {
+      config: { permission: 'alerts' },
+      schema: {
+        summary: 'Silences (maintenance windows) of the last 30 days and to come, newest start first',
+        tags: ['alerts'],
+        querystring: SilenceListQuerySchema,
+        response: { 200: Type.Object({ rows: Type.Array(SilenceRowSchema) }), ...ERROR_RESPONSES },
+      },
+    },
+    async (req) => {
+      const q = req.query
+      if (q.enterprise !== undefined) assertEnterprise(req, q.enterprise)
+      const enterprise = req.principal.enterprise ?? q.enterprise
+      const now = ctx.now()
+      const list = await loadSilences(ctx.events, {
+        start: now - DEFAULT_RANGE_MS,
+        stop: now + MAX_LEAD_MS + MAX_SILENCE_MS,
+        ...(enterprise === undefined ? {} : { enterprise }),
+      })
+      const rows = list
+        .filter((s) => canSeeEnterprise(req.principal, s.enterprise))
+        .map((s) => silenceRow(s, now))
+        .filter((r) => q.state === undefined || r.state === q.state)
+        .sort((a, b) => b.start - a.start)
+      return { rows }
+    },
+  )
+
+  app.post(
+    '/silences',
+    {
+      // Operators and engineers of the enterprise (and admins); the commission reads only.
+      config: { permission: 'ack' },
+      schema: {
+        summary: 'Create a silence: alerts of the scope are still recorded but not notified until it expires',
+        tags: ['alerts'],
+        body: SilenceBodySchema,
+        response: { 201: Type.Object({ silence: SilenceRowSchema }), ...ERROR_RESPONSES },
+      },
+    },
+    async (req, reply) => {
+      requirePermission(req, 'ack')
+      const silence = silenceOfBody(ctx, req, req.body)
+      await ctx.events.append([silenceCreatedEvent(silence)])
+      reply.code(201)
+      return { silence: silenceRow(silence, ctx.now()) }
+    },
+  )
+
+  app.delete(
+    '/silences/:id',
+    {
+      config: { permission: 'ack' },
+      schema: {
+        summary: 'End a silence now (409 when already deleted or expired)',
+        tags: ['alerts'],
+        params: SilenceParamsSchema,
+        response: { 200: Type.Object({ silence: SilenceRowSchema }), ...ERROR_RESPONSES },
+      },
+    },
+    async (req) => {
+      requirePermission(req, 'ack')
+      const silence = await loadSilence(ctx.events, req.params.id)
+      if (!silence || !canSeeEnterprise(req.principal, silence.enterprise)) throw apiError('API_ERR_NOT_FOUND', `no silence ${req.params.id}`)
+      const now = ctx.now()
+      const state = silenceState(silence, now)
+      if (state === 'deleted' || state === 'expired') throw apiError('API_ERR_CONFLICT', `silence ${silence.id} is already ${state}`)
+      // Never at or before its creation: the fold orders by time.
+      const ts = Math.max(now, silence.createdAt + 1)
+      await ctx.events.append([silenceDeletedEvent(silence, { user: req.principal.id, ts })])
+      return { silence: silenceRow({ ...silence, deletedAt: ts, deletedBy: req.principal.id }, now) }
+    },
+  )
 }
