@@ -141,6 +141,7 @@ const AlertRow = Type.Object({
   resolvedAt: Nullable(Type.Integer()),
   message: Type.String(),
   messageZh: Type.String(),
+  silenceId: Nullable(Type.String()),
 })
 /** GET /alerts (api/routes/alerts.ts AlertRowSchema rows). */
 export const AlertsAnswer = Type.Object({ rows: Type.Array(AlertRow) })
@@ -160,6 +161,23 @@ const AlertEvent = Type.Object({
 export const AlertDetailAnswer = Type.Object({ alert: AlertRow, rows: Type.Array(AlertEvent) })
 export type AlertDetail = Type.Static<typeof AlertDetailAnswer>
 export type AlertEvent = Type.Static<typeof AlertEvent>
+
+const SilenceRow = Type.Object({
+  id: Type.String(),
+  state: Type.String(),
+  enterprise: Type.String(),
+  site: Nullable(Type.String()),
+  line: Nullable(Type.String()),
+  device: Nullable(Type.String()),
+  start: Type.Integer(),
+  end: Type.Integer(),
+  reason: Type.String(),
+  createdBy: Type.String(),
+})
+/** GET /silences (api/routes/alerts.ts SilenceRowSchema rows). */
+export const SilencesAnswer = Type.Object({ rows: Type.Array(SilenceRow) })
+export type Silences = Type.Static<typeof SilencesAnswer>
+export type SilenceRow = Type.Static<typeof SilenceRow>
 
 /** GET /commission/overview (api/routes/commission.ts OverviewSchema). */
 export const OverviewAnswer = Type.Object({
@@ -247,6 +265,7 @@ export const ANSWERS = [
   { method: 'get', path: '/api/v1/savings', schema: SavingsAnswer },
   { method: 'get', path: '/api/v1/alerts', schema: AlertsAnswer },
   { method: 'get', path: '/api/v1/alerts/{id}', schema: AlertDetailAnswer },
+  { method: 'get', path: '/api/v1/silences', schema: SilencesAnswer },
   { method: 'get', path: '/api/v1/commission/overview', schema: OverviewAnswer },
   { method: 'get', path: '/api/v1/commission/enterprises', schema: EnterprisesAnswer },
   { method: 'get', path: '/api/v1/commission/enterprises/{enterprise}', schema: EnterpriseAnswer },

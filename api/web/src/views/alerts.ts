@@ -4,9 +4,11 @@ import { $, el, type Child } from '../dom.ts'
 import { t } from '../i18n.ts'
 import { can, every, state } from '../state.ts'
 import { rowsTable, type Column } from '../table.ts'
+import { silencesPanel } from './silences.ts'
 
 // Alerts (#/alerts): open alerts (firing + acknowledged) with the ack form for roles that may
-// acknowledge, the events of one alert, and the history (resolved), refreshed every 10 s.
+// acknowledge, the events of one alert, silences (maintenance windows: views/silences.ts), and the
+// history (resolved), refreshed every 10 s. An alert raised under a silence is marked "silenced".
 
 /** An alert as a table row: where it is and its message in the page's language. */
 type ShownAlert = AlertRow & { where: string }
@@ -17,6 +19,7 @@ const ALERT_COLUMNS: readonly Column<ShownAlert>[] = [
   ['openedAt', 'time'],
   ['where', 'text'],
   ['message', 'text'],
+  ['silenceId', (r) => (r.silenceId ? el('span', { class: 'badge silenced', title: r.silenceId }, t('silenced')) : '—')],
   ['value'],
   ['threshold'],
   ['acknowledgedBy', 'text'],
@@ -27,10 +30,13 @@ const ALERT_COLUMNS: readonly Column<ShownAlert>[] = [
 const messageOf = (r: { message: string; messageZh: string }): string => (state.lang === 'zh' ? r.messageZh : r.message)
 
 export async function alertsView(main: HTMLElement): Promise<void> {
+  const silences = silencesPanel(() => refresh())
   main.replaceChildren(
     el('h2', {}, t('openAlerts')),
     el('div', { id: 'open-alerts' }, t('loading')),
     el('div', { id: 'alert-detail' }),
+    el('h2', {}, t('silences')),
+    silences.panel,
     el('h2', {}, t('alertHistory')),
     el('div', { id: 'alert-history' }),
   )
@@ -62,7 +68,7 @@ export async function alertsView(main: HTMLElement): Promise<void> {
           cols.filter(([c]) => c !== 'resolvedAt'),
           {
             id: 'open-alert-rows',
-            label: { value: t('alertValue') },
+            label: { value: t('alertValue'), silenceId: t('silenced') },
             rowAttrs: (r) => ({ 'data-alert': r.id }),
             actions: (r) => (can('ack') && r.state === 'firing' ? ackForm(r) : null),
           },
@@ -127,9 +133,11 @@ export async function alertsView(main: HTMLElement): Promise<void> {
     )
   }
 
-  await refresh()
+  await Promise.all([refresh(), silences.refresh()])
   // Not while someone types a comment: the form would be replaced under their fingers.
   every(10_000, () => {
-    if (!document.activeElement?.classList.contains('ack-comment')) void refresh()
+    if (document.activeElement?.classList.contains('ack-comment')) return
+    void refresh()
+    void silences.refresh()
   })
 }
