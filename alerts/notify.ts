@@ -104,12 +104,18 @@ export class WebhookSender {
       if (this.stop.signal.aborted) return false
       t.stats.attempts++
       let why: string
+      // A timer and a controller held here, not AbortSignal.any(AbortSignal.timeout(…)): a composed
+      // timeout signal can be garbage-collected before it fires, leaving a hanging request hanging.
+      const ac = new AbortController()
+      const timer = setTimeout(() => ac.abort(new DOMException(`no answer within ${c.timeoutMs} ms`, 'TimeoutError')), c.timeoutMs)
+      const onStop = (): void => ac.abort(this.stop.signal.reason)
+      this.stop.signal.addEventListener('abort', onStop, { once: true })
       try {
         const res = await fetch(c.url, {
           method: 'POST',
           headers: { 'content-type': 'application/json', ...c.headers },
           body: JSON.stringify(n),
-          signal: AbortSignal.any([AbortSignal.timeout(c.timeoutMs), this.stop.signal]),
+          signal: ac.signal,
         })
         await res.arrayBuffer().catch(() => undefined)
         if (res.ok) return true
@@ -117,6 +123,9 @@ export class WebhookSender {
       } catch (err) {
         const name = (err as Error).name
         why = name === 'TimeoutError' ? `no answer within ${c.timeoutMs} ms` : describeError(err)
+      } finally {
+        clearTimeout(timer)
+        this.stop.signal.removeEventListener('abort', onStop)
       }
       if (attempt === c.maxAttempts) {
         this.logger?.warn({ webhook: t.stats.url, alertId: n.alertId, attempts: attempt }, `webhook ${why}; giving up on this notification`)
