@@ -82,6 +82,8 @@ describe('alert engine rules', () => {
 
   it('offline after N missed intervals, normal again with the next sample', () => {
     const e = engineWith([{ id: 'off', kind: 'offline', interval: '1m', missed: 5 }])
+    // Two samples a minute apart: the device reports every minute.
+    e.ingest(PUMP, { ts: T0 - MIN, values: { active_power_kw: 1 } })
     e.ingest(PUMP, { ts: T0, values: { active_power_kw: 1 } })
     expect(e.tick(T0 + 5 * MIN)).toEqual([]) // 5 min without data is not more than 5 intervals
     const [opened] = e.tick(T0 + 6 * MIN)
@@ -91,6 +93,28 @@ describe('alert engine rules', () => {
     expect(opened?.text.zh).toContain('设备离线')
     expect(e.tick(T0 + 7 * MIN)).toEqual([]) // still one alert
     expect(e.ingest(PUMP, { ts: T0 + 10 * MIN, values: { active_power_kw: 1 } }).map((t) => t.event)).toEqual(['cleared'])
+  })
+
+  it('offline by the observed reporting interval: a 15-minute meter is late after 5 × 15 min, not 5 min', () => {
+    const e = engineWith([{ id: 'off', kind: 'offline', interval: '1m', missed: 5 }])
+    for (let i = 0; i <= 4; i++) expect(e.ingest(PUMP, { ts: T0 + i * 15 * MIN, values: { active_power_kw: 1 } })).toEqual([])
+    const last = T0 + 60 * MIN
+    expect(e.tick(last + 16 * MIN)).toEqual([]) // a 15-minute device between two readings
+    expect(e.tick(last + 75 * MIN)).toEqual([])
+    const [opened] = e.tick(last + 76 * MIN)
+    expect(opened?.alert).toMatchObject({ rule: 'off', value: 76, threshold: 75 })
+  })
+
+  it('stuck on 15-minute data: minSamples equal readings, and at low load (≤ lowLoadKw) only after lowLoadFor', () => {
+    const e = engineWith([{ id: 'stuck', kind: 'stuck', quantity: 'active_power_kw', for: '15m', lowLoadKw: 20, lowLoadFor: '4h' }])
+    const opened: number[] = []
+    // Idle at 14.8 kW for 3 h (12 equal readings): quantisation of a steady idle, no alert.
+    for (let i = 0; i < 12; i++) for (const _ of e.ingest(PUMP, { ts: T0 + i * 15 * MIN, values: { active_power_kw: 14.8 } })) opened.push(i)
+    expect(opened).toEqual([])
+    // At 250 kW: the 4th equal reading (45 min) is stuck, 15 min after the condition began.
+    for (let i = 12; i < 20; i++)
+      for (const t of e.ingest(PUMP, { ts: T0 + i * 15 * MIN, values: { active_power_kw: 250 } })) if (t.event === 'opened') opened.push(i)
+    expect(opened).toEqual([15])
   })
 
   it('stuck value: the same value for `for`, zero ignored', () => {

@@ -137,9 +137,12 @@ const DEMAND_WINDOW_MS = 900_000
 /** Gaps remembered per device for its reporting interval (their median). */
 const GAP_MEMORY = 15
 
-/** Median of the device's recent gaps between samples, ms; 0 before two samples. */
+/** Before a device's second sample its interval is unknown: assume the longest common one (15-minute meters, DTUs). */
+const UNKNOWN_INTERVAL_MS = 900_000
+
+/** Median of the device's recent gaps between samples, ms; UNKNOWN_INTERVAL_MS before two samples. */
 function observedIntervalMs(d: Pick<DeviceState, 'gaps'>): number {
-  if (d.gaps.length === 0) return 0
+  if (d.gaps.length === 0) return UNKNOWN_INTERVAL_MS
   const s = [...d.gaps].sort((a, b) => a - b)
   return s[s.length >> 1] as number
 }

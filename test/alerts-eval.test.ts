@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { FaultRecord } from '../simulators/faults.ts'
 import type { Alert } from '../alerts/engine.ts'
-import { CLAIMED, runEvaluation, score } from '../bench/alerts-eval.ts'
+import { CLAIMED, runEvaluation, score, strictScore } from '../bench/alerts-eval.ts'
 
 /**
  * A shortened `npm run eval:alerts`: the Xiangyang auto-parts enterprise of the hubei scenario (two
@@ -57,6 +57,24 @@ describe('alert evaluation scoring', () => {
     // stuck: not detected (the anomaly alert on the pump is not on the fan) → recall 0.
     expect(claimed.stuck).toMatchObject({ faults: 1, detected: 0, recall: 0, medianDelayMin: null })
     expect(Object.keys(CLAIMED).sort()).toEqual(['counter_reset', 'drift', 'offline', 'spike', 'standby', 'step', 'stuck'])
+  })
+})
+
+describe('strict scoring', () => {
+  it('credits a fault only to an alert of a rule that claims its kind; precision counts every alert', () => {
+    const faults = [fault(1, 'e/s/l/pump', 'step', T, T + 2 * HOUR), fault(2, 'e/s/l/fan', 'offline', T + 10 * HOUR, T + 11 * HOUR)]
+    const alerts = [
+      alert('e/s/l/pump', 'offline', 'offline', T + 20 * 60_000), // an offline alert during a step: not a detection
+      alert('e/s/l/fan', 'offline', 'offline', T + 10 * HOUR + 5 * 60_000),
+      alert('e/s/l/fan', 'value-stuck', 'stuck', T + 10 * HOUR + 6 * 60_000), // stuck does not claim offline
+    ]
+    const lenient = score(alerts, faults)
+    const strict = strictScore(alerts, faults)
+    expect(lenient.claimed.step?.detected).toBe(1)
+    expect(strict.claimed.step).toMatchObject({ faults: 1, detected: 0, recall: 0 })
+    expect(strict.claimed.offline).toMatchObject({ detected: 1, medianDelayMin: 5 })
+    expect([...strict.detected]).toEqual([2])
+    expect(strict.precision).toBeCloseTo(1 / 3, 10)
   })
 })
 
