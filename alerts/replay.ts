@@ -1,3 +1,4 @@
+import { wallToInstant } from '../analytics/time.ts'
 import { DAY_MS } from '../core/duration.ts'
 import { PlantWattError } from '../core/errors.ts'
 import { deviceKey, PlantDeviceIndex, type PlantModel } from '../core/plant.ts'
@@ -227,4 +228,25 @@ export function formatReplayTable(r: ReplayResult, maxRows = 200): string {
   }
   if (r.alerts.length > maxRows) lines.push(`… ${r.alerts.length - maxRows} more (--json lists all)`)
   return `${lines.join('\n')}\n`
+}
+
+/**
+ * A replay bound: ISO 8601 with an offset or Z (that instant), or a local date / date and time
+ * (`2018-07-02`, `2018-07-02 08:00`, `2018-07-02T08:00`) in the plant's zone. ALERTS_ERR_RANGE otherwise.
+ */
+export function parseReplayInstant(text: string, timezone: string, name = 'time'): number {
+  const t = text.trim()
+  const local = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?$/.exec(t)
+  if (local) {
+    const [, y, mo, d, h, mi, se] = local
+    const naive = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h ?? 0), Number(mi ?? 0), Number(se ?? 0))
+    if (!Number.isNaN(naive) && new Date(naive).getUTCDate() === Number(d)) return wallToInstant(naive, timezone)
+  } else if (/^\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:?\d{2})$/.test(t)) {
+    const ms = Date.parse(t)
+    if (!Number.isNaN(ms)) return ms
+  }
+  throw new PlantWattError(
+    'ALERTS_ERR_RANGE',
+    `${name}: ${JSON.stringify(text)} is not a date (YYYY-MM-DD[ HH:MM], local to the plant) nor ISO 8601 with an offset`,
+  )
 }

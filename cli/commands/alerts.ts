@@ -3,6 +3,7 @@ import { createLogger } from '../../core/logger.ts'
 import { loadConfig } from '../load-config.ts'
 import { configHelp, type CommonOptions } from '../options.ts'
 import { runUntilSignal } from '../run-until-signal.ts'
+import { registerAlertsReplay } from './alerts-replay.ts'
 
 async function runAlerts(opts: CommonOptions): Promise<void> {
   const logger = createLogger('alerts')
@@ -43,10 +44,11 @@ async function runAlerts(opts: CommonOptions): Promise<void> {
 
 /** `plantwatt alerts`: the alert service alone (rules on the live stream, events in the store). */
 export function registerAlertsCommand(program: Command): void {
-  program
+  const alerts = program
     .command('alerts')
     .description('run the alert service: rules and the anomaly detector on the live data, events in the store, MQTT/webhook notifications')
     .option('-c, --config <file>', 'YAML config file (sections mqtt, storage, plant, alerts)')
     .addHelpText('after', configHelp(['mqtt', 'storage', 'plant', 'alerts']))
     .action(runAlerts)
+  registerAlertsReplay(alerts)
 }

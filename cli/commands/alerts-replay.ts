@@ -1,0 +1,58 @@
+import type { Command } from 'commander'
+import { loadConfig } from '../load-config.ts'
+import type { CommonOptions } from '../options.ts'
+
+interface ReplayFlags extends CommonOptions {
+  from: string
+  to: string
+  learnUntil?: string
+  json?: boolean
+  write?: boolean
+  device?: string[]
+}
+
+async function runReplay(flags: ReplayFlags): Promise<void> {
+  const cfg = loadConfig(flags)
+  const { createStore } = await import('../../storage/index.ts')
+  const { openEventLog } = await import('../../storage/events.ts')
+  const { RECOMMENDED_RULES, validateAlertsConfig } = await import('../../alerts/index.ts')
+  const { formatReplayTable, parseReplayInstant, replayAlerts } = await import('../../alerts/replay.ts')
+  const tz = cfg.plant.timezone
+  const { rules } = validateAlertsConfig({ rules: cfg.alerts.rules.length > 0 ? cfg.alerts.rules : RECOMMENDED_RULES }, 'alerts')
+  const from = parseReplayInstant(flags.from, tz, '--from')
+  const to = parseReplayInstant(flags.to, tz, '--to')
+  const store = await createStore(cfg.storage)
+  const events = flags.write ? await openEventLog(cfg.storage) : undefined
+  try {
+    const r = await replayAlerts({
+      store,
+      plant: cfg.plant,
+      rules,
+      from,
+      to,
+      ...(flags.learnUntil ? { learnUntil: parseReplayInstant(flags.learnUntil, tz, '--learn-until') } : {}),
+      ...(flags.device && flags.device.length > 0 ? { filter: { device: flags.device } } : {}),
+      ...(events ? { events, write: true } : {}),
+    })
+    process.stdout.write(flags.json ? `${JSON.stringify(r, null, 2)}\n` : formatReplayTable(r))
+  } finally {
+    await store.close()
+    await events?.close()
+  }
+}
+
+/** `plantwatt alerts replay`: the configured rules over stored history (a backtest); nothing written unless --write. */
+export function registerAlertsReplay(alerts: Command): void {
+  alerts
+    .command('replay')
+    .description('backtest: run the configured rules and the anomaly detector over stored history and list the alerts that would have fired')
+    .option('-c, --config <file>', 'YAML config file (sections storage, plant, alerts)')
+    .requiredOption('--from <time>', 'start of the replayed range: YYYY-MM-DD[ HH:MM] in the plant zone, or ISO 8601 with offset')
+    .requiredOption('--to <time>', 'end of the replayed range (exclusive)')
+    .option('--learn-until <time>', 'baselines learn from the history before this (default --from)')
+    .option('--device <id...>', 'only these device ids')
+    .option('--json', 'print the result as JSON (every alert, per-rule counts, alerts per device-week)')
+    .option('--write', 'append the transitions to the event log (default: nothing is written)')
+    // `-c` is also an option of `alerts` itself: commander may hand it to the parent.
+    .action((flags: ReplayFlags, cmd: Command) => runReplay({ ...(cmd.parent?.opts() as CommonOptions), ...flags }))
+}
