@@ -23,6 +23,7 @@ import { quantityRoutes } from './routes/quantities.ts'
 import { seriesRoutes } from './routes/series.ts'
 import { webRoutes } from './routes/web.ts'
 import { alertRoutes } from './routes/alerts.ts'
+import { alertReplayRoutes } from './routes/alerts-replay.ts'
 import { commissionRoutes } from './routes/commission.ts'
 import { importRoutes } from './routes/import.ts'
 import { reportRoutes } from './routes/reports.ts'
@@ -149,6 +150,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(efficiencyRoutes, routeOpts)
   await app.register(commissionRoutes, routeOpts)
   await app.register(alertRoutes, routeOpts)
+  await app.register(alertReplayRoutes, routeOpts)
   await app.register(importRoutes, routeOpts)
   await app.register(streamRoutes, routeOpts)
   await app.register(webRoutes, { ctx })

@@ -1,0 +1,130 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import Type from 'typebox'
+import { replayAlerts } from '../../alerts/replay.ts'
+import { RECOMMENDED_RULES, validateAlertsConfig } from '../../alerts/rules.ts'
+import { isPlantWattError } from '../../core/errors.ts'
+import type { RouteOptions } from '../context.ts'
+import { ERROR_RESPONSES, apiError } from '../errors.ts'
+import { scopedEnterprise } from '../principal.ts'
+import { IdSchema, InstantSchema } from '../schemas.ts'
+import { parseInstant, parseRange } from '../time.ts'
+
+/** Longest replay one request may ask for, days (a replay reads every sample of the range). */
+const MAX_REPLAY_DAYS = 366
+
+const ReplayBodySchema = Type.Object(
+  {
+    from: InstantSchema('start of the replayed range'),
+    to: InstantSchema('end of the replayed range (exclusive)'),
+    learnUntil: Type.Optional(InstantSchema('baselines learn from the history before this (default from)')),
+    rules: Type.Optional(
+      Type.Array(Type.Unknown(), { description: 'rules as in the alerts: section of the config (alerts/README.md); default the recommended set' }),
+    ),
+    enterprise: Type.Optional(IdSchema('only devices of this enterprise')),
+    site: Type.Optional(IdSchema('only devices of this site')),
+    line: Type.Optional(IdSchema('only devices of this line')),
+    device: Type.Optional(IdSchema('only this device')),
+    write: Type.Boolean({ default: false, description: 'append the transitions to the event log (default: nothing is written)' }),
+  },
+  { additionalProperties: false },
+)
+
+const ReplayAlertSchema = Type.Object({
+  id: Type.String(),
+  rule: Type.String(),
+  ruleKind: Type.String(),
+  severity: Type.String(),
+  enterprise: Type.String(),
+  site: Type.String(),
+  line: Type.String(),
+  device: Type.String(),
+  quantity: Type.String(),
+  state: Type.String(),
+  openedAt: Type.Integer(),
+  resolvedAt: Type.Union([Type.Integer(), Type.Null()]),
+  value: Type.Number(),
+  threshold: Type.Union([Type.Number(), Type.Null()]),
+  expectedLow: Type.Union([Type.Number(), Type.Null()]),
+  expectedHigh: Type.Union([Type.Number(), Type.Null()]),
+})
+
+const ReplayResponseSchema = Type.Object({
+  from: Type.Integer(),
+  to: Type.Integer(),
+  learnUntil: Type.Integer(),
+  devices: Type.Integer(),
+  deviceWeeks: Type.Number(),
+  alertsPerDeviceWeek: Type.Number(),
+  samples: Type.Integer(),
+  baselines: Type.Integer(),
+  written: Type.Integer(),
+  byRule: Type.Record(Type.String(), Type.Object({ kind: Type.String(), alerts: Type.Integer(), devices: Type.Integer() })),
+  problems: Type.Array(Type.Object({ code: Type.String(), device: Type.String(), message: Type.String() })),
+  alerts: Type.Array(ReplayAlertSchema),
+})
+
+/** The replay's coded errors as API answers. */
+function asApiError(err: unknown): unknown {
+  if (isPlantWattError(err, 'ALERTS_ERR_NO_DATA')) return apiError('API_ERR_NOT_FOUND', err.message)
+  if (isPlantWattError(err, 'ALERTS_ERR_HISTORY')) return apiError('API_ERR_CONFLICT', err.message, err.details)
+  if (isPlantWattError(err, 'ALERTS_ERR_RANGE')) return apiError('API_ERR_RANGE', err.message)
+  if (isPlantWattError(err, 'ALERTS_ERR_CONFIG')) return apiError('API_ERR_VALIDATION', err.message, err.details)
+  return err
+}
+
+/** POST /alerts/replay: the backtest of alerts/replay.ts — the rules over stored history. */
+export const alertReplayRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { ctx }) => {
+  app.post(
+    '/alerts/replay',
+    {
+      config: { permission: 'alerts' },
+      schema: {
+        summary: 'Backtest: run rules and the anomaly detector over stored history; the alerts that would have fired, per-rule counts, alerts per device-week',
+        tags: ['alerts'],
+        body: ReplayBodySchema,
+        response: { 200: ReplayResponseSchema, ...ERROR_RESPONSES },
+      },
+    },
+    async (req) => {
+      const b = req.body
+      const tz = ctx.model.timezone
+      const range = parseRange(b.from, b.to, tz, { names: ['from', 'to'], place: 'body', maxDays: MAX_REPLAY_DAYS })
+      const enterprise = scopedEnterprise(req.principal, b.enterprise)
+      if (enterprise === null) throw apiError('API_ERR_NOT_FOUND', `no enterprise ${JSON.stringify(b.enterprise)}`)
+      const filter: Record<string, string> = {}
+      if (enterprise !== undefined) filter.enterprise = enterprise
+      for (const k of ['site', 'line', 'device'] as const) if (b[k] !== undefined) filter[k] = b[k]
+      try {
+        const { rules } = validateAlertsConfig({ rules: b.rules ?? RECOMMENDED_RULES }, 'rules')
+        const r = await replayAlerts({
+          store: ctx.store,
+          plant: ctx.model,
+          rules,
+          from: range.start,
+          to: range.stop,
+          ...(b.learnUntil !== undefined ? { learnUntil: parseInstant(b.learnUntil, 'learnUntil', tz, 'body') } : {}),
+          ...(Object.keys(filter).length > 0 ? { filter } : {}),
+          ...(b.write ? { events: ctx.events, write: true } : {}),
+        })
+        const alerts = r.alerts.map((a) => ({
+          id: a.id,
+          rule: a.rule,
+          ruleKind: a.ruleKind,
+          severity: a.severity,
+          ...a.address,
+          quantity: a.quantity,
+          state: a.state,
+          openedAt: a.openedAt,
+          resolvedAt: a.resolvedAt ?? null,
+          value: a.value,
+          threshold: a.threshold ?? null,
+          expectedLow: a.expectedLow ?? null,
+          expectedHigh: a.expectedHigh ?? null,
+        }))
+        return { ...r, alerts }
+      } catch (err) {
+        throw asApiError(err)
+      }
+    },
+  )
+}
