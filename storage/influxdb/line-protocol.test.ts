@@ -42,7 +42,12 @@ describe('line protocol', () => {
     )
     expect(scanSamples(json, slots, 5, result)).toBe(1)
     const block: SampleBlock = { measurement: 'telemetry', tags, json, seq: result.seq, slots, from: 5, samples: result.samples }
-    const text = Buffer.from(encodeBlocks([block, block])).toString()
+    const into = { bytes: Buffer.alloc(0) }
+    const text = Buffer.from(encodeBlocks([block, block], into)).toString()
+    // Written into the caller's buffer, grown once and then reused.
+    const grown = into.bytes
+    expect(Buffer.from(encodeBlocks([block], into)).toString()).toBe(`${text.slice(0, text.length / 2)}`)
+    expect(into.bytes).toBe(grown)
     const prefix = linePrefix('telemetry', tags)
     const lines = [`${prefix} frequency_hz=49.95,active_power_kw=412.50,seq=9007199254740991 ${TS}`, `${prefix} seq=9007199254740991 ${TS + 1}`]
     expect(text).toBe(`${[...lines, ...lines].join('\n')}\n`)

@@ -172,6 +172,13 @@ function writeInt(out: Uint8Array, p: number, v: number): number {
   return p + n
 }
 
+const NO_BYTES = Buffer.alloc(0)
+
+/** An output buffer encodeBlocks writes into and grows; what it returns is a view of it, valid until the next call with it. */
+export interface EncodeBuffer {
+  bytes: Buffer
+}
+
 /** Samples in the blocks: what a request of WRITE_BATCH_LINES lines is counted in. */
 export function blockLines(blocks: readonly SampleBlock[]): number {
   let n = 0
@@ -183,21 +190,21 @@ export function blockLines(blocks: readonly SampleBlock[]): number {
  * The blocks as line protocol, one line per sample: `<prefix> <fields>,seq=<seq> <ts>\n`, the
  * fields copied from the validated values object as written (`"name": 1.50` → `name=1.50`: the
  * names are quantity names, which need no escaping; the numbers are plain decimals, floats to
- * InfluxDB).
+ * InfluxDB). Writes into `into` (grown as needed) and returns the view of what it wrote.
  */
-export function encodeBlocks(blocks: readonly SampleBlock[]): Uint8Array {
+export function encodeBlocks(blocks: readonly SampleBlock[], into: EncodeBuffer = { bytes: NO_BYTES }): Uint8Array {
+  // The values objects lie apart inside their payload: together no longer than it.
   let bound = 0
-  for (const b of blocks) {
-    const perLine = blockPrefix(b).length + 1 + SEQ_EQ.length + 1 + 2 * MAX_DIGITS + 2
-    bound += b.samples * perLine
-    for (let k = 0, at = b.from; k < b.samples; k++, at += SAMPLE_SLOTS) bound += (b.slots[at + 2] as number) - (b.slots[at + 1] as number)
-  }
-  const out = Buffer.allocUnsafe(bound)
+  for (const b of blocks) bound += b.samples * (blockPrefix(b).length + 1 + SEQ_EQ.length + 2 * MAX_DIGITS + 3) + b.json.length
+  // Fresh memory costs page faults (about a sixth of the encoding): reuse the caller's buffer.
+  if (into.bytes.length < bound) into.bytes = Buffer.allocUnsafe(bound)
+  const out = into.bytes
   let p = 0
   for (const b of blocks) {
     const prefix = blockPrefix(b)
     const json = b.json
     const slots = b.slots
+    const seq = b.seq
     for (let k = 0, at = b.from; k < b.samples; k++, at += SAMPLE_SLOTS) {
       out.set(prefix, p)
       p += prefix.length
@@ -210,8 +217,12 @@ export function encodeBlocks(blocks: readonly SampleBlock[]): Uint8Array {
         if (c !== 0) out[p++] = c
       }
       if (p !== fieldsStart) out[p++] = COMMA
-      out.set(SEQ_EQ, p)
-      p = writeDigits(out, p + SEQ_EQ.length, b.seq)
+      // "seq="
+      out[p] = 0x73
+      out[p + 1] = 0x65
+      out[p + 2] = 0x71
+      out[p + 3] = EQUALS
+      p = writeDigits(out, p + 4, seq)
       out[p++] = SPACE
       p = writeDigits(out, p, slots[at] as number)
       out[p++] = NEWLINE

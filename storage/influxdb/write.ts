@@ -2,7 +2,7 @@ import { PlantWattError } from '../../core/errors.ts'
 import { validatePoints } from '../query.ts'
 import type { SampleBlock, TelemetryPoint } from '../store.ts'
 import { errorText, type InfluxHttp } from './http.ts'
-import { blockLines, encodeBlocks, toLines } from './line-protocol.ts'
+import { blockLines, type EncodeBuffer, encodeBlocks, toLines } from './line-protocol.ts'
 
 /** At most this many lines per /write request. */
 export const WRITE_BATCH_LINES = 5000
@@ -10,13 +10,16 @@ export const WRITE_BATCH_LINES = 5000
 export const WRITE_CONCURRENCY = 2
 
 interface WriteRequest {
-  /** Built when the request is sent, so that only the bodies in flight are in memory. */
-  body(): string | Uint8Array
+  /** Built when the request is sent, so that only the bodies in flight are in memory; bytes may be built in `into`. */
+  body(into: EncodeBuffer): string | Uint8Array
   what: string
 }
 
 /** Writes to one database (and retention policy) through `/write`, in requests of about WRITE_BATCH_LINES lines. */
 export class InfluxWriter {
+  /** Body buffers of the requests no longer in flight. */
+  private readonly spare: EncodeBuffer[] = []
+
   constructor(
     private readonly http: InfluxHttp,
     private readonly database: string,
@@ -47,7 +50,8 @@ export class InfluxWriter {
       lines += (blocks[i] as SampleBlock).samples
       if (lines >= WRITE_BATCH_LINES || i === blocks.length - 1) {
         const group = blocks.slice(first, i + 1)
-        if (lines > 0) requests.push({ body: () => encodeBlocks(group), what: `write of lines ${from + 1}–${from + lines} of ${total} to ${this.database}` })
+        if (lines > 0)
+          requests.push({ body: (into) => encodeBlocks(group, into), what: `write of lines ${from + 1}–${from + lines} of ${total} to ${this.database}` })
         first = i + 1
         from += lines
         lines = 0
@@ -64,7 +68,13 @@ export class InfluxWriter {
   private async sendAll(requests: readonly WriteRequest[]): Promise<void> {
     let next = 0
     const worker = async (): Promise<void> => {
-      for (let r = requests[next++]; r; r = requests[next++]) await this.send(r.body(), r.what)
+      // A body buffer per request in flight, reused from one call to the next.
+      const into = this.spare.pop() ?? { bytes: Buffer.alloc(0) }
+      try {
+        for (let r = requests[next++]; r; r = requests[next++]) await this.send(r.body(into), r.what)
+      } finally {
+        if (this.spare.length < WRITE_CONCURRENCY) this.spare.push(into)
+      }
     }
     const workers = Array.from({ length: Math.min(WRITE_CONCURRENCY, requests.length) }, worker)
     const results = await Promise.allSettled(workers)
