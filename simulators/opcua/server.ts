@@ -29,6 +29,12 @@ export interface OpcuaMachineServer {
   readonly nodeIds: Readonly<Record<string, Readonly<Record<MachineVariable, string>>>>
   /** Publishes every machine's current snapshot to its variables (subscribers get the changes). */
   publish(): void
+  /** Deletes one machine's variable from the address space (a fault: the node disappears under its clients). */
+  removeVariable(machineId: string, variable: MachineVariable): void
+  /** The server's own application certificate (DER). */
+  certificate(): Buffer
+  /** Trusts a client's application certificate (DER) for Sign and SignAndEncrypt. */
+  trustCertificate(der: Buffer): Promise<void>
   close(): Promise<void>
 }
 
@@ -71,10 +77,25 @@ export async function startOpcuaMachineServer(options: OpcuaMachineServerOptions
   const variables: { machine: OpcuaMachine; vars: Record<MachineVariable, UAVariable> }[] = []
   const nodeIds: Record<string, Record<MachineVariable, string>> = {}
   const types: Record<MachineVariable, DataType> = {
-    State: DataType.Int32, StateName: DataType.String, PowerKw: DataType.Double, EnergyKwh: DataType.Double, PartCount: DataType.UInt32, Product: DataType.String,
+    State: DataType.Int32,
+    StateName: DataType.String,
+    PowerKw: DataType.Double,
+    EnergyKwh: DataType.Double,
+    PartCount: DataType.UInt32,
+    Product: DataType.String,
   }
-  const valueOf = (s: MachineSnapshot, v: MachineVariable): number | string =>
-    v === 'State' ? s.state : v === 'StateName' ? s.stateName : v === 'PowerKw' ? s.powerKw : v === 'EnergyKwh' ? s.energyKwh : v === 'PartCount' ? s.partCount : s.product
+  const variableValue = (s: MachineSnapshot, v: MachineVariable): number | string =>
+    v === 'State'
+      ? s.state
+      : v === 'StateName'
+        ? s.stateName
+        : v === 'PowerKw'
+          ? s.powerKw
+          : v === 'EnergyKwh'
+            ? s.energyKwh
+            : v === 'PartCount'
+              ? s.partCount
+              : s.product
   for (const machine of options.machines) {
     const obj = ns.addObject({ organizedBy: folder, browseName: machine.id, description: `${machine.kind} ${machine.id}` })
     const vars = {} as Record<MachineVariable, UAVariable>
@@ -97,7 +118,7 @@ export async function startOpcuaMachineServer(options: OpcuaMachineServerOptions
   const publish = (): void => {
     for (const { machine, vars } of variables) {
       const s = machine.snapshot()
-      for (const v of MACHINE_VARIABLES) vars[v].setValueFromSource(new Variant({ dataType: types[v], value: valueOf(s, v) }), undefined, new Date(s.ts))
+      for (const v of MACHINE_VARIABLES) vars[v].setValueFromSource(new Variant({ dataType: types[v], value: variableValue(s, v) }), undefined, new Date(s.ts))
     }
   }
   publish()
@@ -105,7 +126,9 @@ export async function startOpcuaMachineServer(options: OpcuaMachineServerOptions
     await server.start()
   } catch (cause) {
     await server.shutdown().catch(() => undefined)
-    throw new PlantWattError('SIM_ERR_LISTEN', `OPC UA server ${options.name}: cannot listen on port ${options.port ?? 0}: ${(cause as Error).message}`, { cause })
+    throw new PlantWattError('SIM_ERR_LISTEN', `OPC UA server ${options.name}: cannot listen on port ${options.port ?? 0}: ${(cause as Error).message}`, {
+      cause,
+    })
   }
   const endpointUrl = server.getEndpointUrl()
   const port = Number(new URL(endpointUrl.replace(/^opc\.tcp:/, 'http:')).port)
@@ -115,6 +138,14 @@ export async function startOpcuaMachineServer(options: OpcuaMachineServerOptions
     port,
     nodeIds,
     publish,
+    removeVariable(machineId, variable) {
+      const entry = variables.find((v) => v.machine.id === machineId)
+      if (!entry) throw new PlantWattError('SIM_ERR_OPCUA', `OPC UA server ${options.name}: no machine ${machineId}`)
+      const node = entry.vars[variable]
+      if (addressSpace.findNode(node.nodeId)) addressSpace.deleteNode(node)
+    },
+    certificate: () => server.getCertificate(),
+    trustCertificate: (der) => serverCertificateManager.trustCertificate(der),
     close() {
       closing ??= server.shutdown(0)
       return closing
