@@ -2,12 +2,44 @@ import type { Logger } from '../core/logger.ts'
 import type { Sample } from '../core/payload.ts'
 import type { DeviceAddress } from '../core/topic.ts'
 import type { EdgeConfig, EdgeDeviceConfig } from './config.ts'
+import type { Driver, ReadResult } from './driver.ts'
 import { configuredEndpoint } from './drivers.ts'
 import { deviceKey, type Outbox, type OutboxBatch } from './outbox.ts'
 import { DevicePoller, type LastError } from './poller.ts'
 import type { DeviceProfileError } from './profile-error.ts'
 import type { StateCounters } from './publisher.ts'
+import { toSample } from './sample.ts'
 import type { DeviceSetup } from './setup.ts'
+
+/** A driver's current trouble (connection, certificate, a node gone), carried by its device's retained state. */
+export interface DriverCondition {
+  /** e.g. EDGE_ERR_CONNECT, EDGE_ERR_OPCUA_CERTIFICATE, EDGE_ERR_OPCUA_NODE */
+  code: string
+  message: string
+  /** Epoch ms this cause began. */
+  since: number
+}
+
+/** What the table hands a driver that reports more than its reads (OPC UA does). */
+export interface DriverObserver {
+  /** The device's logger (the driver's library output goes there too, at debug). */
+  logger: Logger
+  /** The cause changed; undefined when nothing is wrong any more. */
+  onCondition(condition: DriverCondition | undefined): void
+  /** A result the poller never sees: every point bad while the device cannot be reached. */
+  onUnreachable(result: ReadResult): void
+}
+
+/** A driver with a current condition, detected by `observe`. */
+export interface ObservableDriver extends Driver {
+  observe(observer: DriverObserver): void
+  condition(): DriverCondition | undefined
+}
+
+function isObservable(driver: Driver): driver is ObservableDriver {
+  const d = driver as Partial<ObservableDriver>
+  return typeof d.observe === 'function' && typeof d.condition === 'function'
+}
 
 /** Per-device counters, as `status()` reports them. */
 export interface DeviceStatus {
@@ -51,6 +83,8 @@ export interface DeviceEntry {
   /** Absent for a device left out of polling (`profileError` says why). */
   poller?: DevicePoller
   profileError?: DeviceProfileError
+  /** The driver's current trouble as the state message carries it (no profile problems); absent for drivers without one. */
+  stateError?: () => DeviceProfileError | undefined
   publishedSamples: number
   publishedMessages: number
   nextSeq: number
@@ -109,7 +143,35 @@ export class DeviceTable {
         { onSample: (sample) => hooks.onSample(address, sample), onConnectionChange: (connected) => hooks.onConnectionChange(entry, connected) },
         logger.child({ device: key, driver: driver.kind }),
       )
+      if (isObservable(driver)) this.observe(entry, driver, d.profile, hooks, logger.child({ device: key, driver: driver.kind }))
       this.entries.set(key, entry)
+    })
+  }
+
+  /**
+   * The driver's condition goes into the device's state (republished when it changes, once the
+   * poller has seen the connect or failure that changed it), its outage results straight to the outbox.
+   */
+  private observe(entry: DeviceEntry, driver: ObservableDriver, profile: string, hooks: DeviceHooks, logger: Logger): void {
+    entry.stateError = () => {
+      const c = driver.condition()
+      return c ? { code: c.code, message: c.message, profile, problems: [] } : undefined
+    }
+    let pending = false
+    driver.observe({
+      logger,
+      onCondition: () => {
+        if (pending) return
+        pending = true
+        setImmediate(() => {
+          pending = false
+          hooks.onConnectionChange(entry, entry.poller?.connected ?? false)
+        })
+      },
+      onUnreachable: (result) => {
+        const { sample } = toSample(result)
+        if (sample) hooks.onSample(entry.address, sample)
+      },
     })
   }
 

@@ -35,13 +35,20 @@ export class StateAnnouncer {
       }
       const polled = e.poller.counters.reads + e.poller.counters.readErrors > 0
       // A device that went down while the broker was away would otherwise keep a stale 'online'.
-      if (e.poller.connected || polled) void publisher.publishState(e.address, e.poller.connected ? 'online' : 'offline', agentId, devices.countersOf(e.key))
+      if (e.poller.connected || polled)
+        void publisher.publishState(e.address, e.poller.connected ? 'online' : 'offline', agentId, devices.countersOf(e.key), e.stateError?.())
     }
   }
 
-  /** A device's driver connected or lost its connection. */
+  /** A device's driver connected or lost its connection, or its trouble changed (the state carries the current one). */
   deviceChanged(entry: DeviceEntry, connected: boolean): void {
-    void this.o.publisher.publishState(entry.address, connected ? 'online' : 'offline', this.o.agentId, this.o.devices.countersOf(entry.key))
+    void this.o.publisher.publishState(
+      entry.address,
+      connected ? 'online' : 'offline',
+      this.o.agentId,
+      this.o.devices.countersOf(entry.key),
+      entry.stateError?.(),
+    )
   }
 
   /** Every `intervalMs`, all states again while `connected()` says so. */
@@ -61,7 +68,9 @@ export class StateAnnouncer {
   async announceOffline(timeoutMs: number): Promise<void> {
     const { publisher, devices, agentId, agentAddress } = this.o
     const deadline = sleep(timeoutMs)
-    const offline = [...devices.all()].map((e) => publisher.publishState(e.address, 'offline', agentId, devices.countersOf(e.key), e.profileError))
+    const offline = [...devices.all()].map((e) =>
+      publisher.publishState(e.address, 'offline', agentId, devices.countersOf(e.key), e.profileError ?? e.stateError?.()),
+    )
     if (agentAddress) offline.push(publisher.publishState(agentAddress, 'offline', agentId, devices.agentCounters()))
     await Promise.race([Promise.all(offline), deadline])
   }

@@ -159,7 +159,11 @@ describe('OPC UA driver (SignAndEncrypt, Basic256Sha256, user name)', () => {
     // not trusted yet: a clear connect error pointing at the PKI folders
     const untrusted = createOpcuaDriver(device(machine.url), profile)
     cleanups.push(() => untrusted.close())
-    await expect(untrusted.connect(AbortSignal.timeout(8000))).rejects.toMatchObject({ code: 'EDGE_ERR_CONNECT' })
+    await expect(untrusted.connect(AbortSignal.timeout(8000))).rejects.toMatchObject({
+      code: 'EDGE_ERR_OPCUA_CERTIFICATE',
+      message: expect.stringMatching(/certificate refused \(BadCertificateUntrusted\)[\s\S]*trusted/),
+    })
+    expect(untrusted.condition()).toMatchObject({ code: 'EDGE_ERR_OPCUA_CERTIFICATE' })
 
     await trustEachOther(machine)
     const bad = createOpcuaDriver(device(machine.url, { password: 'wrong' }), profile)
@@ -199,9 +203,13 @@ describe('OPC UA driver (SignAndEncrypt, Basic256Sha256, user name)', () => {
     partial.subscribe!((r) => got.push(r))
     await partial.connect(AbortSignal.timeout(8000))
     await waitFor('count through the partial profile', () => got.some((r) => r.values.output_count === 8))
-    expect((await partial.read(AbortSignal.timeout(2000))).errors).toEqual([
+    const partialPoll = await partial.read(AbortSignal.timeout(2000))
+    expect(partialPoll.errors).toEqual([
       { point: 'temperature_c', code: 'EDGE_ERR_OPCUA_NODE', message: expect.stringMatching(/node ns=2;s=Machine.NoSuchNode: BadNodeIdUnknown/) },
     ])
+    // a missing node is bad quality on every poll, and the device's condition
+    expect(partialPoll.quality).toEqual({ temperature_c: 'bad' })
+    expect(partial.condition()).toMatchObject({ code: 'EDGE_ERR_OPCUA_NODE', message: expect.stringContaining('Machine.NoSuchNode') })
 
     // polled reads (mode poll) over the same secure channel settings
     const polled = createOpcuaDriver(device(machine.url, { mode: 'poll' }, withMissingNode), loadOpcuaProfile(withMissingNode))

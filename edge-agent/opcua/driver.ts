@@ -1,15 +1,13 @@
-import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
   AttributeIds,
   ClientMonitoredItem,
-  ClientSubscription,
+  type ClientSubscription,
   DataChangeFilter,
   DataChangeTrigger,
   DeadbandType,
   MessageSecurityMode,
-  OPCUACertificateManager,
   OPCUAClient,
   SecurityPolicy,
   TimestampsToReturn,
@@ -20,11 +18,20 @@ import {
   type UserIdentityInfo,
 } from 'node-opcua'
 import type { Quality } from '../../core/payload.ts'
-import { PlantWattError } from '../../core/errors.ts'
+import { isPlantWattError, PlantWattError } from '../../core/errors.ts'
 import type { EdgeDeviceConfig, OpcuaConnection } from '../config.ts'
-import type { Driver, PointError, ReadResult } from '../driver.ts'
-import type { OpcuaPoint, OpcuaProfile } from './profile.ts'
+import type { DriverCondition, DriverObserver, ObservableDriver } from '../device-table.ts'
+import type { PointError, ReadResult } from '../driver.ts'
+import { opcuaApplicationUri, opcuaTrustMayHaveChanged, sharedOpcuaCertificateManager } from './certificates.ts'
+import { ConditionTracker } from './condition.ts'
 import { checkOpcuaDevice } from './lazy.ts'
+import { routeOpcuaLibraryLog } from './library-log.ts'
+import type { OpcuaPoint, OpcuaProfile } from './profile.ts'
+
+export { disposeOpcuaCertificateManagers, ensureOpcuaCertificate, opcuaCertificateManager } from './certificates.ts'
+
+// From the moment node-opcua is loaded, its console output goes to a device's logger (or nowhere).
+routeOpcuaLibraryLog()
 
 /** Bounds a node-opcua promise: a vanished server may never answer. */
 async function within<T>(ms: number, what: string, p: Promise<T>, code = 'EDGE_ERR_TIMEOUT'): Promise<T> {
@@ -38,28 +45,6 @@ async function within<T>(ms: number, what: string, p: Promise<T>, code = 'EDGE_E
     ac.abort()
   }
 }
-
-/** The agent's certificate store for `conn`, created if missing (no server contact). */
-export async function opcuaCertificateManager(conn: OpcuaConnection): Promise<OPCUACertificateManager> {
-  const cm = new OPCUACertificateManager({ rootFolder: conn.pkiDir, automaticallyAcceptUnknownCertificate: false })
-  await cm.initialize()
-  return cm
-}
-
-/**
- * Makes sure the agent's own certificate exists in `pkiDir/own` (RSA 2048, URI
- * urn:<host>:<applicationName>: OPC UA Part 4 CreateSession requires the client's applicationUri
- * to match the URI in its certificate) and returns its file, so it can be handed to the server's administrator.
- */
-export async function ensureOpcuaCertificate(conn: OpcuaConnection): Promise<string> {
-  const cm = await opcuaCertificateManager(conn)
-  const client = OPCUAClient.create({ applicationName: conn.applicationName, applicationUri: applicationUri(conn), clientCertificateManager: cm })
-  await client.createDefaultCertificate()
-  await cm.dispose()
-  return join(conn.pkiDir, 'own', 'certs', 'client_certificate.pem')
-}
-
-const applicationUri = (conn: OpcuaConnection) => `urn:${hostname()}:${conn.applicationName}`
 
 /** OPC UA Part 4, StatusCode: the two top bits are the severity: 00 good, 01 uncertain, 10/11 bad. */
 function qualityOf(status: StatusCode): Quality {
@@ -78,7 +63,7 @@ export function toNumber(value: unknown, point: Pick<OpcuaPoint, 'scale' | 'offs
   else if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'number'))
     raw = (value[0] as number) * 2 ** 32 + (value[1] as number) // node-opcua (U)Int64: [high, low]
   else if (typeof value === 'string') {
-    const mapped = point.map && Object.prototype.hasOwnProperty.call(point.map, value) ? point.map[value] : undefined
+    const mapped = point.map && Object.hasOwn(point.map, value) ? point.map[value] : undefined
     if (mapped === undefined) return { ok: false, message: `text ${JSON.stringify(value)} is not in the point's map` }
     raw = mapped
   } else return { ok: false, message: `value ${JSON.stringify(value)} is not a number` }
@@ -86,24 +71,72 @@ export function toNumber(value: unknown, point: Pick<OpcuaPoint, 'scale' | 'offs
   return Number.isFinite(scaled) ? { ok: true, value: scaled } : { ok: false, message: `${raw} is not finite` }
 }
 
-class OpcuaDriver implements Driver {
+/** How a failed connect reads: a certificate refused on either side gets its own code. */
+function connectError(endpoint: string, pkiDir: string, cause: unknown): PlantWattError {
+  const reason = (cause as Error).message.replace(/\s+/g, ' ').trim()
+  // "collect server's certificate" is what node-opcua says of any failed first contact: not a certificate problem.
+  const status = /Bad\w*Certificate\w*|BadSecurityChecksFailed/.exec(reason)?.[0]
+  if (status || /certificate verification|untrusted/i.test(reason)) {
+    const hint = ` (is the server's certificate in ${join(pkiDir, 'trusted', 'certs')}? refused ones are in ${join(pkiDir, 'rejected')})`
+    return new PlantWattError(
+      'EDGE_ERR_OPCUA_CERTIFICATE',
+      `cannot connect to ${endpoint}: certificate refused${status ? ` (${status})` : ''}: ${reason}${hint}`,
+      { cause },
+    )
+  }
+  return new PlantWattError('EDGE_ERR_CONNECT', `cannot connect to ${endpoint}: ${reason}`, { cause })
+}
+
+class OpcuaDriver implements ObservableDriver {
   readonly kind = 'opcua'
   readonly endpoint: string
   private client: OPCUAClient | undefined
   private session: ClientSession | undefined
   private subscription: ClientSubscription | undefined
-  private certificates: OPCUACertificateManager | undefined
   private lost = false
   private listener: ((result: ReadResult) => void) | undefined
-  /** Points that could not be monitored on this connection, reported with every read. */
+  private observer: DriverObserver | undefined
+  private readonly trouble = new ConditionTracker()
+  /** Points that could not be monitored on this connection, or whose node went away since: reported bad with every read. */
   private itemErrors: PointError[] = []
   private pending: { point: OpcuaPoint; dv: DataValue }[] | undefined
+  private readonly nodesToCheck: { nodeId: string; attributeId: number }[]
+  /** Quantities whose node is gone: what an orphaned monitored item may still send is not their value. */
+  private gone = new Set<string>()
 
   constructor(
     private readonly conn: OpcuaConnection,
     readonly profile: OpcuaProfile,
   ) {
     this.endpoint = `${conn.endpointUrl} ${conn.securityMode}${conn.securityMode === 'None' ? '' : `/${conn.securityPolicy}`}`
+    this.nodesToCheck = profile.points.map((p) => ({ nodeId: p.nodeId, attributeId: AttributeIds.NodeId }))
+  }
+
+  observe(observer: DriverObserver): void {
+    this.observer = observer
+    this.trouble.logger = observer.logger
+    this.trouble.onChange = (c) => observer.onCondition(c)
+    routeOpcuaLibraryLog(observer.logger)
+  }
+
+  condition(): DriverCondition | undefined {
+    return this.trouble.get()
+  }
+
+  /** A connect or read failed: its cause becomes the condition, and every point is published bad for this poll. */
+  private unreachable(err: PlantWattError): PlantWattError {
+    this.trouble.set(err.code, err.message)
+    const result: ReadResult = { ts: Date.now(), values: {}, quality: {}, errors: [] }
+    for (const p of this.profile.points) result.quality[p.quantity] = 'bad'
+    this.observer?.onUnreachable(result)
+    return err
+  }
+
+  /** Connected: the condition is the first point that cannot be read, or nothing. */
+  private settle(): void {
+    const first = this.itemErrors[0]
+    if (first) this.trouble.set(first.code, this.itemErrors.length > 1 ? `${first.message} (and ${this.itemErrors.length - 1} more points)` : first.message)
+    else this.trouble.clear()
   }
 
   subscribe(onResult: (result: ReadResult) => void): () => void {
@@ -114,14 +147,27 @@ class OpcuaDriver implements Driver {
   }
 
   async connect(signal: AbortSignal): Promise<void> {
+    try {
+      await this.connectOnce(signal)
+    } catch (err) {
+      if (signal.aborted) throw err
+      throw this.unreachable(
+        isPlantWattError(err) ? err : new PlantWattError('EDGE_ERR_CONNECT', `cannot connect to ${this.endpoint}: ${(err as Error).message}`, { cause: err }),
+      )
+    }
+    if (this.conn.mode === 'poll') this.itemErrors = []
+    this.settle()
+  }
+
+  private async connectOnce(signal: AbortSignal): Promise<void> {
     await this.close()
     const c = this.conn
     this.lost = false
-    this.certificates = await opcuaCertificateManager(c)
     const client = OPCUAClient.create({
       applicationName: c.applicationName,
-      applicationUri: applicationUri(c),
-      clientCertificateManager: this.certificates,
+      applicationUri: opcuaApplicationUri(c),
+      // One store per PKI folder for the process: a new one per attempt leaked (certificates.ts).
+      clientCertificateManager: await sharedOpcuaCertificateManager(c, true),
       securityMode: MessageSecurityMode[c.securityMode],
       securityPolicy: c.securityPolicy === 'None' ? SecurityPolicy.None : SecurityPolicy.Basic256Sha256,
       endpointMustExist: false,
@@ -161,11 +207,9 @@ class OpcuaDriver implements Driver {
       await Promise.race([within(c.timeoutMs, `connect to ${c.endpointUrl}`, client.connect(c.endpointUrl), 'EDGE_ERR_CONNECT'), abort])
     } catch (cause) {
       await this.close()
-      const reason = (cause as Error).message
-      const hint = /certificate/i.test(reason)
-        ? ` (is the server's certificate in ${join(c.pkiDir, 'trusted', 'certs')}? refused ones are in ${join(c.pkiDir, 'rejected')})`
-        : ''
-      throw new PlantWattError('EDGE_ERR_CONNECT', `cannot connect to ${this.endpoint}: ${reason}${hint}`, { cause })
+      const err = connectError(this.endpoint, c.pkiDir, cause)
+      if (err.code === 'EDGE_ERR_OPCUA_CERTIFICATE') opcuaTrustMayHaveChanged(c)
+      throw err
     }
     const password = c.password ?? process.env.PLANTWATT_OPCUA_PASSWORD
     const identity: UserIdentityInfo =
@@ -203,6 +247,7 @@ class OpcuaDriver implements Driver {
     )
     this.subscription = subscription
     this.itemErrors = []
+    this.gone = new Set()
     const filter =
       c.deadband === 'none'
         ? null
@@ -269,6 +314,7 @@ class OpcuaDriver implements Driver {
    * source timestamp instead, oldest first, so no queued value is overwritten by a later one.
    */
   private collect(point: OpcuaPoint, dv: DataValue): void {
+    if (this.gone.size > 0 && this.gone.has(point.quantity)) return
     if (!this.pending) {
       const notes: { point: OpcuaPoint; dv: DataValue }[] = []
       this.pending = notes
@@ -308,21 +354,30 @@ class OpcuaDriver implements Driver {
   }
 
   async read(signal: AbortSignal): Promise<ReadResult> {
+    try {
+      return await this.readOnce(signal)
+    } catch (err) {
+      if (signal.aborted || !isPlantWattError(err)) throw err
+      throw this.unreachable(err)
+    }
+  }
+
+  private async readOnce(signal: AbortSignal): Promise<ReadResult> {
     const session = this.session
     if (!session || this.lost) {
       if (session) await this.close()
       throw new PlantWattError(session ? 'EDGE_ERR_CONNECTION' : 'EDGE_ERR_NOT_CONNECTED', `${this.endpoint}: ${session ? 'connection lost' : 'not connected'}`)
     }
     signal.throwIfAborted()
-    if (this.conn.mode === 'subscribe') {
-      // Values arrive through `subscribe`; a poll only reports the items that could not be monitored.
-      return { ts: Date.now(), values: {}, quality: {}, errors: [...this.itemErrors] }
-    }
     const points = this.profile.points
+    const subscribed = this.conn.mode === 'subscribe'
     let values: DataValue[]
     const started = performance.now()
     try {
-      values = await within(this.conn.timeoutMs, 'read', session.read(points.map((p) => ({ nodeId: p.nodeId, attributeId: AttributeIds.Value }))))
+      // Subscribe mode: values arrive through `subscribe`; a poll checks the link and that every
+      // node still exists (a server does not tell a monitored item that its node was deleted).
+      const request = subscribed ? this.nodesToCheck : points.map((p) => ({ nodeId: p.nodeId, attributeId: AttributeIds.Value }))
+      values = await within(this.conn.timeoutMs, 'read', session.read(request))
     } catch (cause) {
       await this.close()
       // No answer within timeoutMs is a timeout, as for every driver, whichever fires first: ours,
@@ -336,10 +391,43 @@ class OpcuaDriver implements Driver {
       throw new PlantWattError(timedOut ? 'EDGE_ERR_TIMEOUT' : 'EDGE_ERR_CONNECTION', `${this.endpoint}: ${what}: ${(cause as Error).message}`, { cause })
     }
     const result = { ts: Date.now(), values: {} as Record<string, number>, quality: {} as Record<string, Quality>, errors: [] as PointError[] }
-    points.forEach((p, i) => {
-      this.apply(p, values[i] as DataValue, result)
-    })
+    if (subscribed) await this.checkNodes(session, values, result)
+    else {
+      points.forEach((p, i) => {
+        this.apply(p, values[i] as DataValue, result)
+      })
+      this.itemErrors = result.errors
+    }
+    this.settle()
     return result
+  }
+
+  /**
+   * Subscribe mode: a node that went away is bad from now on (and logged as the device's trouble);
+   * one that is back, or that could not be monitored at connect and now exists, is monitored again.
+   */
+  private async checkNodes(session: ClientSession, found: readonly DataValue[], into: ReadResult): Promise<void> {
+    const points = this.profile.points
+    const missing = new Set(this.itemErrors.filter((e) => e.code === 'EDGE_ERR_OPCUA_NODE').map((e) => e.point))
+    let back = false
+    const errors: PointError[] = []
+    points.forEach((p, i) => {
+      const status = (found[i] as DataValue).statusCode
+      if (qualityOf(status) === 'bad' && NODE_ERRORS.has(status.name))
+        errors.push(this.pointError(p, `${status.name} (no longer in the server's address space)`))
+      else if (missing.has(p.quantity)) back = true
+    })
+    // Items refused for another reason than a missing node (access, sampling) stay as they were.
+    for (const e of this.itemErrors) if (e.code !== 'EDGE_ERR_OPCUA_NODE' && !errors.some((x) => x.point === e.point)) errors.push(e)
+    if (back) {
+      await within(this.conn.timeoutMs, 'terminate subscription', this.subscription?.terminate() ?? Promise.resolve()).catch(() => {})
+      await this.createSubscription(session)
+      for (const e of this.itemErrors) if (!errors.some((x) => x.point === e.point)) errors.push(e)
+    }
+    this.itemErrors = errors
+    this.gone = new Set(errors.filter((e) => e.code === 'EDGE_ERR_OPCUA_NODE').map((e) => e.point))
+    for (const e of errors) into.quality[e.point] = 'bad'
+    into.errors.push(...errors)
   }
 
   async close(): Promise<void> {
@@ -355,10 +443,6 @@ class OpcuaDriver implements Driver {
       await quiet(session?.close())
     }
     await quiet(client?.disconnect())
-    // The manager may watch its folders: release it with the connection (connect makes a new one).
-    const certificates = this.certificates
-    this.certificates = undefined
-    await quiet(certificates?.dispose())
   }
 }
 
@@ -367,6 +451,6 @@ class OpcuaDriver implements Driver {
  * `connect`. In `subscribe` mode values are pushed through `subscribe` as the server publishes
  * them; in `poll` mode `read` uses the Read service. Each value's StatusCode becomes its quality.
  */
-export function createOpcuaDriver(device: EdgeDeviceConfig, profile: OpcuaProfile): Driver {
+export function createOpcuaDriver(device: EdgeDeviceConfig, profile: OpcuaProfile): ObservableDriver {
   return new OpcuaDriver(checkOpcuaDevice(device), profile)
 }

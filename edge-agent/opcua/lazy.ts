@@ -1,5 +1,6 @@
 import { PlantWattError } from '../../core/errors.ts'
 import type { EdgeDeviceConfig, OpcuaConnection } from '../config.ts'
+import type { DriverObserver, ObservableDriver } from '../device-table.ts'
 import type { Driver, ReadResult } from '../driver.ts'
 import type { OpcuaProfile } from './profile.ts'
 
@@ -28,9 +29,10 @@ export function opcuaEndpointOf(conn: OpcuaConnection): string {
  * second to load, and noisy on Node 20) is only imported when the first connect happens, so agents
  * and `plantwatt` commands without OPC UA devices never pay for it.
  */
-export function createLazyOpcuaDriver(device: EdgeDeviceConfig, profile: OpcuaProfile): Driver {
+export function createLazyOpcuaDriver(device: EdgeDeviceConfig, profile: OpcuaProfile): ObservableDriver {
   const conn = checkOpcuaDevice(device)
-  let inner: Driver | undefined
+  let inner: ObservableDriver | undefined
+  let observer: DriverObserver | undefined
   let listener: ((result: ReadResult) => void) | undefined
   let unsubscribeInner: (() => void) | undefined
   const load = async (): Promise<Driver> => {
@@ -38,6 +40,7 @@ export function createLazyOpcuaDriver(device: EdgeDeviceConfig, profile: OpcuaPr
       const { createOpcuaDriver } = await import('./driver.ts')
       inner = createOpcuaDriver(device, profile)
       if (listener && inner.subscribe) unsubscribeInner = inner.subscribe(listener)
+      if (observer) inner.observe(observer)
     }
     return inner
   }
@@ -62,5 +65,10 @@ export function createLazyOpcuaDriver(device: EdgeDeviceConfig, profile: OpcuaPr
     async close() {
       await inner?.close()
     },
+    observe(o) {
+      observer = o
+      inner?.observe(o)
+    },
+    condition: () => inner?.condition(),
   }
 }
