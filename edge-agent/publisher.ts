@@ -32,7 +32,10 @@ export interface StateMessage {
   ts: number
   /** Absent only in the last will, which the broker sends as it was registered at connect. */
   counters?: StateCounters
-  /** Only for a device the agent does not poll because its profile could not be loaded or validated (status then offline). */
+  /**
+   * Why the device is not (fully) read: its profile could not be loaded or validated (status then
+   * offline), or its driver's current error (code and text, e.g. EDGE_ERR_OPCUA_CERTIFICATE) while it lasts.
+   */
   error?: DeviceProfileError
 }
 
