@@ -262,41 +262,7 @@ export function fitDeviceBaseline(
   const levelKw = median(windows.map((w) => w.powerKw))
   const floorKw = Math.max(1e-6, 0.05 * Math.abs(levelKw))
 
-  let tow: DeviceBaseline | undefined
-  let towRms = Infinity
-  {
-    // Slots as long as the window (672 quarter hours a week): shift ramps and load patterns repeat at
-    // the same quarter hour, and σ is measured week against week.
-    const slotCount = calendarSlotCount(windowMs, fit.calendar)
-    const slotsOf = windows.map((w) => calendarSlot(w.start, timezone, windowMs, fit.calendar, fit.line))
-    const power = windows.map((w) => w.powerKw)
-    const { slots, others } = slotFit(slotsOf, windows.map(weekOf), power, levelKw, slotCount)
-    const residual: number[] = []
-    const expected: number[] = []
-    others.forEach((m, i) => {
-      if (Number.isNaN(m)) return
-      residual.push((power[i] as number) - m)
-      expected.push(m)
-    })
-    if (residual.length >= minWindows) {
-      tow = {
-        model: 'time-of-week',
-        intercept: 0,
-        slope: 0,
-        slots,
-        slotMs: windowMs,
-        sigma: relativeSigma(residual, expected, floorKw),
-        tail: relativeTail(residual, expected, floorKw),
-        floorKw,
-        quantumKw: 0,
-        levelKw,
-        n: windows.length,
-        timezone,
-        ...extra,
-      }
-      towRms = rms(residual)
-    }
-  }
+  const { tow, towRms } = fitTimeOfWeek(windows, timezone, minWindows, windowMs, fit, extra, { weekOf, levelKw, floorKw })
 
   const withRate = windows.filter((w) => w.rate !== undefined && Number.isFinite(w.rate))
   if (withRate.length < Math.max(minWindows, windows.length / 2)) return tow
@@ -368,6 +334,53 @@ export function fitDeviceBaseline(
 }
 
 const MIN_PER_REGIME = 30
+
+/** The time-of-week model (calendar slots) and its RMS residual; undefined with too little history. */
+function fitTimeOfWeek(
+  windows: readonly BaselineWindow[],
+  timezone: string,
+  minWindows: number,
+  windowMs: number,
+  fit: FitOptions,
+  extra: Pick<DeviceBaseline, 'tailFactor' | 'calendar' | 'line'>,
+  c: { weekOf: (w: BaselineWindow) => number; levelKw: number; floorKw: number },
+): { tow: DeviceBaseline | undefined; towRms: number } {
+  const { weekOf, levelKw, floorKw } = c
+  let tow: DeviceBaseline | undefined
+  let towRms = Infinity
+  // Slots as long as the window (672 quarter hours a week): shift ramps and load patterns repeat at
+  // the same quarter hour, and σ is measured week against week.
+  const slotCount = calendarSlotCount(windowMs, fit.calendar)
+  const slotsOf = windows.map((w) => calendarSlot(w.start, timezone, windowMs, fit.calendar, fit.line))
+  const power = windows.map((w) => w.powerKw)
+  const { slots, others } = slotFit(slotsOf, windows.map(weekOf), power, levelKw, slotCount)
+  const residual: number[] = []
+  const expected: number[] = []
+  others.forEach((m, i) => {
+    if (Number.isNaN(m)) return
+    residual.push((power[i] as number) - m)
+    expected.push(m)
+  })
+  if (residual.length >= minWindows) {
+    tow = {
+      model: 'time-of-week',
+      intercept: 0,
+      slope: 0,
+      slots,
+      slotMs: windowMs,
+      sigma: relativeSigma(residual, expected, floorKw),
+      tail: relativeTail(residual, expected, floorKw),
+      floorKw,
+      quantumKw: 0,
+      levelKw,
+      n: windows.length,
+      timezone,
+      ...extra,
+    }
+    towRms = rms(residual)
+  }
+  return { tow, towRms }
+}
 
 /**
  * The regime model (no production counter): idle/reduced/running levels of the device's power, and

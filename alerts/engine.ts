@@ -555,21 +555,9 @@ export class AlertEngine {
         )
         return
       }
-      case 'standby': {
-        const p = s.values.active_power_kw
-        if (p === undefined) return
-        const idleKw = rule.idleKw ?? this.baselines.idleKw.get(d.key)
-        if (idleKw === undefined) return
-        const state =
-          s.values.machine_state ??
-          (d.last.get('machine_state') && ts - (d.last.get('machine_state')?.ts ?? 0) <= 300_000 ? d.last.get('machine_state')?.value : undefined)
-        const idleByState = state !== undefined && IDLE_STATES.has(state)
-        const outsideShift = d.line !== undefined && d.line.shifts.length > 0 && !inShift(d.line, ts)
-        const idle = idleByState || outsideShift || this.idleBySchedule(rule, d, ts)
-        const above = idle && p > idleKw
-        this.observe(rule, d.address, ts, { abnormal: above, normal: !above, since: ts, value: p, threshold: idleKw, high: idleKw }, out)
+      case 'standby':
+        this.evaluateStandby(rule, d, s, out)
         return
-      }
       case 'anomaly': {
         const p = s.values.active_power_kw
         if (p === undefined) return
@@ -591,6 +579,23 @@ export class AlertEngine {
       case 'demand':
         return
     }
+  }
+
+  /** Standby: power above the idle level while the machine says idle, outside shifts, or in a slot the history shows idle. */
+  private evaluateStandby(rule: ResolvedRule, d: DeviceState, s: AlertSample, out: AlertTransition[]): void {
+    const ts = s.ts
+    const p = s.values.active_power_kw
+    if (p === undefined) return
+    const idleKw = rule.idleKw ?? this.baselines.idleKw.get(d.key)
+    if (idleKw === undefined) return
+    const state =
+      s.values.machine_state ??
+      (d.last.get('machine_state') && ts - (d.last.get('machine_state')?.ts ?? 0) <= 300_000 ? d.last.get('machine_state')?.value : undefined)
+    const idleByState = state !== undefined && IDLE_STATES.has(state)
+    const outsideShift = d.line !== undefined && d.line.shifts.length > 0 && !inShift(d.line, ts)
+    const idle = idleByState || outsideShift || this.idleBySchedule(rule, d, ts)
+    const above = idle && p > idleKw
+    this.observe(rule, d.address, ts, { abnormal: above, normal: !above, since: ts, value: p, threshold: idleKw, high: idleKw }, out)
   }
 
   /**
