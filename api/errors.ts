@@ -123,7 +123,7 @@ function statusOf(code: string): number | undefined {
   if (code.startsWith('STORAGE_ERR_')) return API_ERRORS.API_ERR_STORAGE
   const layer = LAYER_ERRORS[code]
   if (layer !== undefined) return layer
-  return Object.prototype.hasOwnProperty.call(API_ERRORS, code) ? API_ERRORS[code as ApiErrorCode] : undefined
+  return Object.hasOwn(API_ERRORS, code) ? API_ERRORS[code as ApiErrorCode] : undefined
 }
 
 const PARTS: Record<string, string> = { querystring: 'query parameter', params: 'path parameter', body: 'body field', headers: 'header' }

@@ -45,7 +45,10 @@ export function edgeDevicesForSimulators(plant: PlantModel, meters: readonly Sim
   return meters.map((m) => {
     const d = index.withId(m.id)[0]
     if (!d) {
-      throw new PlantWattError('CLI_ERR_SIM_DEVICE', `simulated meter ${JSON.stringify(m.id)} is not a device of the plant model: add it to plant.enterprises[].sites[].lines[].devices`)
+      throw new PlantWattError(
+        'CLI_ERR_SIM_DEVICE',
+        `simulated meter ${JSON.stringify(m.id)} is not a device of the plant model: add it to plant.enterprises[].sites[].lines[].devices`,
+      )
     }
     return {
       enterprise: d.enterprise,
@@ -61,7 +64,11 @@ export function edgeDevicesForSimulators(plant: PlantModel, meters: readonly Sim
 
 /** A complete edge config (defaults filled) from the file's edge section plus extra devices. */
 export function edgeConfigWith(base: EdgeConfig, extra: EdgeConfig['devices']): EdgeConfig {
-  return validateConfig(EdgeConfigSchema, { ...structuredClone(base), devices: [...structuredClone(base.devices), ...structuredClone(extra)] }, 'edge') as EdgeConfig
+  return validateConfig(
+    EdgeConfigSchema,
+    { ...structuredClone(base), devices: [...structuredClone(base.devices), ...structuredClone(extra)] },
+    'edge',
+  ) as EdgeConfig
 }
 
 /** A component's default MQTT client id (core/mqtt.ts). */
@@ -190,7 +197,11 @@ export async function startAll(cfg: ResolvedConfig, logger: Logger, options: Sta
     let scenario: UpResult['scenario']
     if (options.scenario) {
       const prepared = options.historyDays
-        ? await prepareScenarioHistory(options.scenario, store, { days: options.historyDays, stepMs: 900_000, ...(options.onHistoryProgress ? { onProgress: options.onHistoryProgress } : {}) })
+        ? await prepareScenarioHistory(options.scenario, store, {
+            days: options.historyDays,
+            stepMs: 900_000,
+            ...(options.onHistoryProgress ? { onProgress: options.onHistoryProgress } : {}),
+          })
         : undefined
       const run = await startScenario(options.scenario, {
         ...(prepared ? { initialCounters: prepared.initialCounters } : {}),
@@ -199,7 +210,9 @@ export async function startAll(cfg: ResolvedConfig, logger: Logger, options: Sta
       })
       scenario = run
       closables.push({ name: 'scenario', close: () => run.close() })
-      simulators = run.meters.filter((m) => m.transport === 'tcp').map((m) => ({ id: m.key, host: m.host as string, port: m.port as number, unitId: m.unitId, profile: m.profile }))
+      simulators = run.meters
+        .filter((m) => m.transport === 'tcp')
+        .map((m) => ({ id: m.key, host: m.host as string, port: m.port as number, unitId: m.unitId, profile: m.profile }))
       simDevices = [...edgeDevicesForScenario(run), ...(options.opcuaDir ? edgeDevicesForOpcua(run, options.opcuaDir) : [])]
     } else {
       const sim = await startSimulation(cfg.sim)
@@ -259,7 +272,16 @@ export async function startAll(cfg: ResolvedConfig, logger: Logger, options: Sta
     })
     const running = alerts
     closables.push({ name: 'alerts', close: () => running.close() })
-    return { store, brokerUrl: broker.url, apiUrl: api.url, plant, simulators, ...(simulation ? { simulation } : {}), ...(scenario ? { scenario } : {}), closables }
+    return {
+      store,
+      brokerUrl: broker.url,
+      apiUrl: api.url,
+      plant,
+      simulators,
+      ...(simulation ? { simulation } : {}),
+      ...(scenario ? { scenario } : {}),
+      closables,
+    }
   } catch (err) {
     await closeAll(closables, logger)
     throw err

@@ -81,7 +81,7 @@ export type Quantity = keyof typeof QUANTITIES
 export const QUANTITY_NAMES = Object.keys(QUANTITIES) as Quantity[]
 
 export function isQuantity(name: string): name is Quantity {
-  return Object.prototype.hasOwnProperty.call(QUANTITIES, name)
+  return Object.hasOwn(QUANTITIES, name)
 }
 
 export function quantityInfo(name: Quantity): QuantityInfo {

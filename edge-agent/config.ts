@@ -16,12 +16,17 @@ export type ModbusTransport = (typeof MODBUS_TRANSPORTS)[number]
  * created (EDGE_ERR_DRIVER_CONFIG); serial line settings have their defaults there.
  */
 const modbusConnectionProperties = {
-  transport: Type.Enum(MODBUS_TRANSPORTS, { default: 'tcp', description: 'tcp (Modbus TCP), rtu (serial line), rtu-over-tcp (RTU frames through a TCP serial gateway)' }),
+  transport: Type.Enum(MODBUS_TRANSPORTS, {
+    default: 'tcp',
+    description: 'tcp (Modbus TCP), rtu (serial line), rtu-over-tcp (RTU frames through a TCP serial gateway)',
+  }),
   host: Type.Optional(Type.String({ minLength: 1, description: 'tcp, rtu-over-tcp: device or gateway host name or IP address' })),
   port: Type.Integer({ minimum: 1, maximum: 65535, default: 502, description: 'tcp, rtu-over-tcp: TCP port (Modbus standard 502)' }),
   path: Type.Optional(Type.String({ minLength: 1, description: 'rtu: serial device, e.g. /dev/ttyUSB0; devices with the same path share the bus' })),
   baudRate: Type.Optional(Type.Integer({ minimum: 300, maximum: 921_600, description: 'rtu: bits per second (default 9600)' })),
-  parity: Type.Optional(Type.Enum(['none', 'even', 'odd'], { description: 'rtu: parity none | even | odd (default none; Modbus over Serial Line §2.5.1 makes even the default)' })),
+  parity: Type.Optional(
+    Type.Enum(['none', 'even', 'odd'], { description: 'rtu: parity none | even | odd (default none; Modbus over Serial Line §2.5.1 makes even the default)' }),
+  ),
   dataBits: Type.Optional(Type.Union([Type.Literal(7), Type.Literal(8)], { description: 'rtu: data bits (default 8; RTU requires 8)' })),
   stopBits: Type.Optional(Type.Union([Type.Literal(1), Type.Literal(2)], { description: 'rtu: stop bits (default 1)' })),
   unitId: Type.Integer({ minimum: 0, maximum: 255, default: 1, description: 'unit identifier: the slave id on the bus or behind a gateway' }),
@@ -42,10 +47,20 @@ export const ModbusTcpConnectionSchema = ModbusConnectionSchema
 export const OpcuaConnectionSchema = Type.Object(
   {
     endpointUrl: Type.String({ pattern: '^opc\\.tcp://', description: 'server endpoint, e.g. opc.tcp://10.0.0.7:4840' }),
-    securityMode: Type.Enum(['None', 'Sign', 'SignAndEncrypt'], { default: 'SignAndEncrypt', description: 'message security mode: None | Sign | SignAndEncrypt' }),
-    securityPolicy: Type.Enum(['None', 'Basic256Sha256'], { default: 'Basic256Sha256', description: 'security policy: None | Basic256Sha256 (None only with securityMode None)' }),
+    securityMode: Type.Enum(['None', 'Sign', 'SignAndEncrypt'], {
+      default: 'SignAndEncrypt',
+      description: 'message security mode: None | Sign | SignAndEncrypt',
+    }),
+    securityPolicy: Type.Enum(['None', 'Basic256Sha256'], {
+      default: 'Basic256Sha256',
+      description: 'security policy: None | Basic256Sha256 (None only with securityMode None)',
+    }),
     pkiDir: Type.String({ minLength: 1, default: './data/opcua-pki', description: "the agent's certificate store: own/, trusted/, rejected/" }),
-    applicationName: Type.String({ minLength: 1, default: 'plantwatt-edge', description: 'client application name; its certificate URI is urn:<host>:<applicationName>' }),
+    applicationName: Type.String({
+      minLength: 1,
+      default: 'plantwatt-edge',
+      description: 'client application name; its certificate URI is urn:<host>:<applicationName>',
+    }),
     username: Type.Optional(Type.String({ minLength: 1, description: 'user name; the password comes from env PLANTWATT_OPCUA_PASSWORD or `password`' })),
     password: Type.Optional(Type.String({ description: 'prefer env PLANTWATT_OPCUA_PASSWORD' })),
     mode: Type.Enum(['subscribe', 'poll'], { default: 'subscribe', description: 'subscribe (monitored items) or poll (Read service every pollIntervalMs)' }),
@@ -79,13 +94,22 @@ export const ModbusDeviceSchema = Type.Object(
     cjt188: Type.Optional(Cjt188ConnectionSchema),
     dlt645: Type.Optional(Dlt645ConnectionSchema),
     ctRatio: Type.Optional(
-      Type.Number({ exclusiveMinimum: 0, description: "CT ratio (e.g. 80 for 400/5 A) for points with ratio ct/ctpt; overrides the meter's CT register (for meters whose ratio is not programmed)" }),
+      Type.Number({
+        exclusiveMinimum: 0,
+        description:
+          "CT ratio (e.g. 80 for 400/5 A) for points with ratio ct/ctpt; overrides the meter's CT register (for meters whose ratio is not programmed)",
+      }),
     ),
     ptRatio: Type.Optional(
       Type.Number({ exclusiveMinimum: 0, description: "PT ratio (e.g. 100 for 10 kV/100 V) for points with ratio pt/ctpt; overrides the meter's PT register" }),
     ),
     pollIntervalMs: Type.Integer({ minimum: 10, maximum: 86_400_000, default: 1000, description: 'poll period, ms' }),
-    retries: Type.Integer({ minimum: 0, maximum: 10, default: 1, description: 'extra attempts per request after a timeout, a busy reply or (rtu) a garbled frame' }),
+    retries: Type.Integer({
+      minimum: 0,
+      maximum: 10,
+      default: 1,
+      description: 'extra attempts per request after a timeout, a busy reply or (rtu) a garbled frame',
+    }),
     retryBackoffMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 20, description: 'wait before the first retry, doubled for each further one, ms' }),
     maxRegistersPerRead: Type.Integer({
       minimum: 1,
@@ -130,12 +154,18 @@ export const EdgeConfigSchema = Type.Object(
     // that must not write to disk (a sample is then lost when the process dies).
     buffer: Type.Enum(['memory', 'disk'], {
       default: 'disk',
-      description: 'where samples wait for the broker: disk (default: SQLite file in bufferDir, survives kill -9 and restart) or memory (lost when the agent stops)',
+      description:
+        'where samples wait for the broker: disk (default: SQLite file in bufferDir, survives kill -9 and restart) or memory (lost when the agent stops)',
     }),
-    bufferDir: Type.String({ minLength: 1, default: './data/edge-buffer', description: 'disk buffer folder; the file is <agentId>.sqlite, locked while the agent runs' }),
+    bufferDir: Type.String({
+      minLength: 1,
+      default: './data/edge-buffer',
+      description: 'disk buffer folder; the file is <agentId>.sqlite, locked while the agent runs',
+    }),
     bufferSync: Type.Enum(['normal', 'full'], {
       default: 'normal',
-      description: 'disk buffer: normal (each sample committed before it is published; survives a process crash) or full (also fsynced; survives power loss, slower)',
+      description:
+        'disk buffer: normal (each sample committed before it is published; survives a process crash) or full (also fsynced; survives power loss, slower)',
     }),
     statusIntervalMs: Type.Integer({
       minimum: 10,

@@ -76,7 +76,7 @@ describe('edge plan', () => {
     expect(text).toContain('e/s/l/cnc  opcua opc.tcp://10.0.0.9:4840 subscribe  profile generic-cnc')
     expect(text).toContain('e/s/l/main  modbus tcp://10.0.0.5:502 unit 1  profile eastron-sdm630  every 1000 ms')
     expect(text).toContain('  4 request(s) per poll for 20 point(s)')
-    expect(text).toMatch(/\n  FC4 input 0x0034 ×24 +\(10 unused\) active_power_kw, apparent_power_kva,/)
+    expect(text).toMatch(/\n {2}FC4 input 0x0034 ×24 +\(10 unused\) active_power_kw, apparent_power_kva,/)
     expect(text).toContain('\n  error: EDGE_ERR_PROFILE_UNKNOWN: profile "no-such-meter": no shipped Modbus profile of that name')
     expect(main!.ratios).toEqual([])
     expect(sub!.ratios).toEqual(['CT 80 (config ctRatio)', 'PT holding 0x008D uint16 (read at connect)'])
@@ -173,7 +173,7 @@ describe('edge plan with bad profiles (what `plantwatt edge plan` prints, and it
       `  error: EDGE_ERR_PROFILE_MISSING: profile ${JSON.stringify(missingFile)}: cannot read ${missingFile} (ENOENT): no such file`,
       'e/s/l/unknown  modbus tcp://10.0.0.5:502 unit 1  profile no-such-meter  every 1000 ms',
       expect.stringMatching(
-        /^  error: EDGE_ERR_PROFILE_UNKNOWN: profile "no-such-meter": no shipped Modbus profile of that name: cannot read \S+no-such-meter\.yaml \(ENOENT\) \(shipped profiles: acrel-adl400-primary, .*eastron-sdm630/,
+        /^ {2}error: EDGE_ERR_PROFILE_UNKNOWN: profile "no-such-meter": no shipped Modbus profile of that name: cannot read \S+no-such-meter\.yaml \(ENOENT\) \(shipped profiles: acrel-adl400-primary, .*eastron-sdm630/,
       ),
       `e/s/l/cnc  opcua opc.tcp://10.0.0.9:4840 subscribe  profile ${cncFile}  every 1000 ms`,
       `  error: EDGE_ERR_PROFILE_NODE_ID: profile ${cncFile}: 1 problem(s)`,

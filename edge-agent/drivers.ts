@@ -44,9 +44,12 @@ export const BUILTIN_DRIVERS: Readonly<Record<string, DriverFactory>> = Object.f
 
 /** Creates the driver for `device` from `registry`; EDGE_ERR_DRIVER_UNKNOWN names the known ones. */
 export function createDriver(device: EdgeDeviceConfig, registry: Readonly<Record<string, DriverFactory>> = BUILTIN_DRIVERS): Driver {
-  const factory = Object.prototype.hasOwnProperty.call(registry, device.driver) ? registry[device.driver] : undefined
+  const factory = Object.hasOwn(registry, device.driver) ? registry[device.driver] : undefined
   if (!factory) {
-    throw new PlantWattError('EDGE_ERR_DRIVER_UNKNOWN', `device ${device.device}: unknown driver ${JSON.stringify(device.driver)} (known: ${Object.keys(registry).join(', ')})`)
+    throw new PlantWattError(
+      'EDGE_ERR_DRIVER_UNKNOWN',
+      `device ${device.device}: unknown driver ${JSON.stringify(device.driver)} (known: ${Object.keys(registry).join(', ')})`,
+    )
   }
   return factory(device)
 }

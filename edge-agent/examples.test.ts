@@ -17,7 +17,15 @@ const load = (name: string) => {
 
 describe('sample configs', () => {
   it('there is one per driver and transport', () => {
-    expect(readdirSync(dir).sort()).toEqual(['cjt188-dtu.yaml', 'cjt188-serial.yaml', 'dlt645-dtu.yaml', 'dlt645-serial.yaml', 'modbus-rtu.yaml', 'modbus-tcp.yaml', 'opcua.yaml'])
+    expect(readdirSync(dir).sort()).toEqual([
+      'cjt188-dtu.yaml',
+      'cjt188-serial.yaml',
+      'dlt645-dtu.yaml',
+      'dlt645-serial.yaml',
+      'modbus-rtu.yaml',
+      'modbus-tcp.yaml',
+      'opcua.yaml',
+    ])
   })
 
   it('modbus-rtu.yaml: validates, builds its drivers without I/O, plans every device', () => {

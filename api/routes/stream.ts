@@ -177,11 +177,9 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
     },
     async (req, reply) => {
       if (csvRequested(req)) {
-        return (reply as unknown as FastifyReply)
-          .code(406)
-          .send({
-            error: { code: 'API_ERR_NOT_ACCEPTABLE', message: 'the live stream is text/event-stream; it has no CSV form (use /api/v1/live?format=csv)' },
-          })
+        return (reply as unknown as FastifyReply).code(406).send({
+          error: { code: 'API_ERR_NOT_ACCEPTABLE', message: 'the live stream is text/event-stream; it has no CSV form (use /api/v1/live?format=csv)' },
+        })
       }
       const q = req.query
       const enterprise = scopedEnterprise(req.principal, q.enterprise)

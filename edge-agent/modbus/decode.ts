@@ -96,7 +96,7 @@ export function decodeValue(raw: readonly number[] | readonly boolean[], spec: V
     } else if (spec.type === 'string') {
       if (!raw.every((w): w is number => typeof w === 'number')) return { ok: false, message: 'string needs register words, got bits' }
       const text = decodeString(raw as readonly number[], spec.wordOrder)
-      const mapped = spec.map && Object.prototype.hasOwnProperty.call(spec.map, text) ? spec.map[text] : undefined
+      const mapped = spec.map && Object.hasOwn(spec.map, text) ? spec.map[text] : undefined
       if (mapped === undefined) return { ok: false, message: `string ${JSON.stringify(text)} is not in the point's map` }
       value = mapped
     } else {
