@@ -181,22 +181,31 @@ export interface LivePageLoad {
  */
 export async function loadLivePage(page: Page, url: string, timeoutMs = 15_000): Promise<LivePageLoad> {
   await page.goto(`${url}/`, { waitUntil: 'commit' })
-  // Browser-side code as strings: the project compiles without the DOM library.
+  // Functions, not strings: a string predicate is eval'd in the page, which the UI's CSP
+  // (script-src 'self') refuses. The project compiles without the DOM library: the page's globals
+  // are typed here as far as used.
   const handle = await page.waitForFunction(
-    `(() => {
-      const rows = [...document.querySelectorAll('#rows tr')]
-      const shown = rows.length > 0 && rows.every((r) => /^-?\\d/.test(r.querySelector('td:nth-child(4)')?.textContent ?? ''))
+    () => {
+      const doc = (
+        globalThis as unknown as { document: { querySelectorAll(s: string): Iterable<{ querySelector(s: string): { textContent: string | null } | null }> } }
+      ).document
+      const rows = [...doc.querySelectorAll('#rows tr')]
+      const shown = rows.length > 0 && rows.every((r) => /^-?\d/.test(r.querySelector('td:nth-child(4)')?.textContent ?? ''))
       return shown ? performance.now() : false
-    })()`,
+    },
     undefined,
     { polling: 'raf', timeout: timeoutMs },
   )
   const firstValuesMs = Number(await handle.jsonValue())
   const pageBytes = Number(
-    await page.evaluate(`(() => {
-      const entries = [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]
-      return entries.filter((e) => e.initiatorType !== 'fetch' && e.initiatorType !== 'xmlhttprequest' && !(e.responseStatus >= 400)).reduce((sum, e) => sum + e.encodedBodySize, 0)
-    })()`),
+    await page.evaluate(() => {
+      type Entry = { initiatorType?: string; responseStatus?: number; encodedBodySize?: number }
+      const perf = performance as unknown as { getEntriesByType(t: string): Entry[] }
+      const entries = [...perf.getEntriesByType('navigation'), ...perf.getEntriesByType('resource')]
+      return entries
+        .filter((e) => e.initiatorType !== 'fetch' && e.initiatorType !== 'xmlhttprequest' && !((e.responseStatus ?? 0) >= 400))
+        .reduce((sum, e) => sum + (e.encodedBodySize ?? 0), 0)
+    }),
   )
   return { firstValuesMs, pageBytes }
 }
