@@ -101,7 +101,8 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
   // A cluster's nodes share the owners through the Redis that holds the sessions.
   const owners: SessionOwners = config.cluster ? new RedisSessionOwners(redisOptions(config.cluster.redisUrl)) : new MemorySessionOwners()
   let aedesRef: Aedes | undefined
-  // Aedes' emitter queue: not in its types.
+  // Aedes' emitter queue (mqemitter's `length`): private, and Aedes itself never looks at it
+  // (moscajs/aedes#553). `test/library-internals.test.ts` fails if it changes.
   const gate = new RoutingGate(
     () => (aedesRef as unknown as { mq: { length: number } } | undefined)?.mq.length ?? 0,
     MAX_ROUTING_QUEUE,

@@ -11,7 +11,8 @@ export interface AckTicket {
 /**
  * Passed to mqtt.js's handleMessage callback for QoS 1 messages: with an error it skips its
  * automatic PUBACK (mqtt 5.16 handlers/publish.js) and goes on reading, so the PUBACK can be sent
- * once the message is written. customHandleAcks cannot do this: mqtt.js only honours it on
+ * once the message is written (then through mqtt.js's private `_sendPacket`: there is no public way,
+ * mqttjs/MQTT.js#1299; `test/library-internals.test.ts` fails if it changes). customHandleAcks cannot do this: mqtt.js only honours it on
  * MQTT 5 (Aedes speaks 3.1.1), and it runs inside the serial packet pump, so holding it would stop
  * every further packet until the write.
  */

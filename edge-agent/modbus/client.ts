@@ -254,6 +254,9 @@ class RtuBus {
   async request<T>(unitId: number, timeoutMs: number, op: (rtu: RtuInstance) => Promise<T>): Promise<T> {
     const rtu = this.rtu
     if (!rtu?.isOpen) throw notOpen()
+    // modbus-serial's buffered RTU port keeps unmatched bytes across requests and has no public way
+    // to drop them (yaacov/node-modbus-serial#273): its private `_port._buffer` is reset here;
+    // `test/library-internals.test.ts` fails if it changes.
     const port = (rtu as unknown as { _port?: PortWithBuffer })._port
     // Modbus over Serial Line §2.5.1.1: frames are delimited by silence; bytes left from an earlier
     // garbled or foreign reply belong to no frame and must not be matched against this request.
