@@ -8,7 +8,7 @@ import { planReads } from './modbus/plan.ts'
 import { FUNCTION_CODES, formatAddress, type ModbusFunction } from './modbus/types.ts'
 import { deviceKey } from './outbox.ts'
 import { loadOpcuaProfile } from './opcua/profile.ts'
-import { loadProfile } from './profile.ts'
+import { loadProfile } from './modbus/profile.ts'
 import { isProfileError, profileProblemsOf, type ProfileProblem } from './profile-error.ts'
 import { checkEdgeDevices } from './setup.ts'
 

@@ -8,7 +8,7 @@ import { loadDlt645Profile } from './dlt645/profile.ts'
 import { checkModbusDevice, createModbusDriver, endpointOf } from './modbus/driver.ts'
 import { checkOpcuaDevice, createLazyOpcuaDriver, opcuaEndpointOf } from './opcua/lazy.ts'
 import { loadOpcuaProfile } from './opcua/profile.ts'
-import { loadProfile } from './profile.ts'
+import { loadProfile } from './modbus/profile.ts'
 
 /**
  * Builds a driver for one configured device: validates, loads what it needs, does no network I/O.

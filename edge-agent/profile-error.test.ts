@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import type { PlantWattError } from '../core/errors.ts'
 import { loadOpcuaProfile, nodeIdSyntaxProblem, validateOpcuaProfile } from './opcua/profile.ts'
 import { isProfileError, type ProfileProblem } from './profile-error.ts'
-import { loadProfile, validateProfile } from './profile.ts'
+import { loadProfile, validateProfile } from './modbus/profile.ts'
 
 /*
  * Each kind of bad profile has its own code (profile-error.ts), and every problem of a profile is

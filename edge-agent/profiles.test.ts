@@ -8,7 +8,7 @@ import { createModbusDriver } from './modbus/driver.ts'
 import { decodeString, decodeValue } from './modbus/decode.ts'
 import { SDM630_VALUES, SDM630_WORDS, closeTo } from './testing/sdm630-fixtures.ts'
 import { startTestModbusServer, type RegisterTables } from './testing/modbus-server.ts'
-import { loadProfile, shippedProfiles } from './profile.ts'
+import { loadProfile, shippedProfiles } from './modbus/profile.ts'
 
 const tempDirs: string[] = []
 const tempDir = (prefix: string) => {

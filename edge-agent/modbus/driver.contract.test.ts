@@ -12,7 +12,7 @@ import { startModbusTcpServer } from '../../simulators/modbus/tcp-server.ts'
 import { ModbusDeviceSchema, type EdgeDeviceConfig } from '../config.ts'
 import { describeDriverContract, startFaultProxy, type DriverPeer, type DriverUnderTest } from '../driver.contract.ts'
 import { BUILTIN_DRIVERS } from '../drivers.ts'
-import { loadProfile } from '../profile.ts'
+import { loadProfile } from './profile.ts'
 import { planReads } from './plan.ts'
 
 /**

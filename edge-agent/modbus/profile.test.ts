@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import type { PlantWattError } from '../core/errors.ts'
+import type { PlantWattError } from '../../core/errors.ts'
 import { loadProfile, shippedProfiles, validateProfile } from './profile.ts'
-import { isProfileError, type ProfileProblem } from './profile-error.ts'
+import { isProfileError, type ProfileProblem } from '../profile-error.ts'
 
 const tempDirs: string[] = []
 const tempDir = (prefix: string) => {

@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url'
 import Type from 'typebox'
 import { Value } from 'typebox/value'
-import { schemaProblems } from '../core/config.ts'
-import { isQuantity, type Quantity } from '../core/quantities.ts'
+import { schemaProblems } from '../../core/config.ts'
+import { isQuantity, type Quantity } from '../../core/quantities.ts'
 import {
   DATA_TYPES,
   MAX_ADDRESS,
@@ -15,9 +15,9 @@ import {
   type DataType,
   type ModbusFunction,
   type WordOrder,
-} from './modbus/types.ts'
-import { profileFile, readProfileFile, shippedProfileNames } from './profile-file.ts'
-import { PROFILE_ERROR_CODES as CODES, profileProblemsError, type ProfileProblem } from './profile-error.ts'
+} from './types.ts'
+import { profileFile, readProfileFile, shippedProfileNames } from '../profile-file.ts'
+import { PROFILE_ERROR_CODES as CODES, profileProblemsError, type ProfileProblem } from '../profile-error.ts'
 
 /** Which transformer ratio a point is multiplied by: CT, PT, or both (powers and energies). */
 export const RATIO_KINDS = ['ct', 'pt', 'ctpt'] as const
@@ -120,7 +120,7 @@ export interface ModbusProfile {
   readonly ratios?: { readonly pt?: RatioRegister; readonly ct?: RatioRegister }
 }
 
-const PROFILE_DIR = fileURLToPath(new URL('./profiles/', import.meta.url))
+const PROFILE_DIR = fileURLToPath(new URL('../profiles/', import.meta.url))
 /** Where `nameOrPath` is read from: a shipped profile by name, otherwise a file path. */
 export function resolveProfile(nameOrPath: string): string {
   return profileFile(nameOrPath, PROFILE_DIR)
