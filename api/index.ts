@@ -1,3 +1,7 @@
+/**
+ * The HTTP API and web UI (Fastify): one plugin per area under routes/, auth and tenant scope,
+ * OpenAPI, live stream, CSV export; the UI's TypeScript in web/src is bundled at start.
+ */
 import type { ApiConfig } from './config.ts'
 import { build, type BuildOptions } from './app.ts'
 import { counterRollup, refreshRollup } from '../reports/counter-rollup.ts'

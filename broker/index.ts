@@ -1,3 +1,8 @@
+/**
+ * The MQTT broker (Aedes): who may connect (users, throttled logins), which sessions are whose,
+ * what may be published, subscribed and delivered (ACL, publish policy), bounded queues, transports
+ * and counters. See broker/README.md.
+ */
 export { BrokerConfigSchema, type BrokerConfig } from './config.ts'
 export {
   startBroker,

@@ -1,3 +1,4 @@
+/** startBroker: the broker's wiring (see the parts it names below) and its running handle. */
 import { Aedes, type AedesOptions } from 'aedes'
 import { validateConfig } from '../core/config.ts'
 import { describeError } from '../core/errors.ts'

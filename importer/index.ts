@@ -1,3 +1,7 @@
+/**
+ * CSV import of history (utility exports, SCADA dumps, the UCI steel file): streamed, validated row
+ * by row in two passes, written in batches, with a report of every refused row. See importer/README.md.
+ */
 import { randomUUID } from 'node:crypto'
 import { invalidateForPoints } from '../reports/counter-rollup.ts'
 import { PlantWattError, isPlantWattError } from '../core/errors.ts'

@@ -1,3 +1,7 @@
+/**
+ * startIngest: the wiring of ingest's parts — subscriber, message decoder (with the conflict
+ * window), batch writer, ack sender, dead-letter sink, state publisher — and its counters.
+ */
 import type { DeadLetterLog } from '../core/dead-letter.ts'
 import { PlantWattError } from '../core/errors.ts'
 import { createLogger, type Logger } from '../core/logger.ts'

@@ -1,3 +1,8 @@
+/**
+ * Devices to test PlantWatt against without a plant: Modbus, DL/T 645 and CJ/T 188 meters with real
+ * register maps, OPC UA machines, the Hubei scenario with faults, and history backfill. They encode
+ * on their own: nothing here imports the edge agent's decoding.
+ */
 import { validateConfig } from '../core/config.ts'
 import { PlantWattError } from '../core/errors.ts'
 import { SimConfigSchema, type SimConfig } from './config.ts'

@@ -1,3 +1,7 @@
+/**
+ * Where telemetry lives: the TelemetryStore contract (store.ts) and its two backends, embedded
+ * (SQLite) and influxdb (v1-compatible HTTP API, line protocol only here), plus the event log.
+ */
 import { createEmbeddedStore } from './embedded/index.ts'
 import { createInfluxStore } from './influxdb/index.ts'
 import type { StoreConfig } from './config.ts'
