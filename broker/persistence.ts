@@ -32,6 +32,8 @@ interface Entry {
   /** Position in the queue: entries are yielded by increasing seq. */
   seq: number
   packet: QueuedPacket
+  /** packetBytes(packet), counted once. */
+  bytes: number
 }
 
 /** Entries sharing one key, first in queue order first. */
@@ -82,11 +84,11 @@ export class OutgoingQueue {
     return this.order.size
   }
 
-  /** Appends a packet (already copied by the caller). */
-  push(packet: QueuedPacket): void {
-    const entry: Entry = { seq: this.nextSeq++, packet }
+  /** Appends a packet (already copied by the caller); `bytes` is its packetBytes when known. */
+  push(packet: QueuedPacket, bytes = packetBytes(packet)): void {
+    const entry: Entry = { seq: this.nextSeq++, packet, bytes }
     this.order.set(entry.seq, entry)
-    this.bytes += packetBytes(packet)
+    this.bytes += bytes
     this.index(entry)
   }
 
@@ -110,7 +112,9 @@ export class OutgoingQueue {
     }
     if (other && (!same || other.seq < same.seq)) {
       this.unindex(other)
-      this.bytes += packetBytes(packet) - packetBytes(other.packet)
+      const bytes = packetBytes(packet)
+      this.bytes += bytes - other.bytes
+      other.bytes = bytes
       other.packet = packet
       this.index(other)
       return true
@@ -127,7 +131,7 @@ export class OutgoingQueue {
     const entry = this.byMessageId.get(messageId)?.first()
     if (!entry) return undefined
     this.order.delete(entry.seq)
-    this.bytes -= packetBytes(entry.packet)
+    this.bytes -= entry.bytes
     this.unindex(entry)
     return entry.packet
   }
@@ -273,17 +277,16 @@ export function createIndexedMemoryPersistence(options: IndexedMemoryPersistence
    * Queues a copy unless the client's queue is full: the newest message is the one dropped (and
    * counted), so what a session already holds is delivered in order when it comes back.
    */
-  const enqueue = (clientId: string, packet: object): void => {
+  const enqueue = (clientId: string, packet: object, bytes: number): void => {
     const queue = queueOf(clientId)
     if (limitOf) {
       const limit = limitOf(clientId)
-      const bytes = packetBytes(packet as QueuedPacket)
       if (queue.size >= limit.maxMessages || queue.bytes + bytes > limit.maxBytes) {
         onDrop?.(clientId, bytes)
         return
       }
     }
-    queue.push(new Packet(packet))
+    queue.push(new Packet(packet), bytes)
   }
   const queueOf = (clientId: string): OutgoingQueue => {
     let queue = queues.get(clientId)
@@ -315,10 +318,11 @@ export function createIndexedMemoryPersistence(options: IndexedMemoryPersistence
       await inner.setup(broker)
     },
     async outgoingEnqueue(sub, packet) {
-      enqueue(sub.clientId, packet)
+      enqueue(sub.clientId, packet, packetBytes(packet as QueuedPacket))
     },
     async outgoingEnqueueCombi(subs, packet) {
-      for (const sub of subs) enqueue(sub.clientId, packet)
+      const bytes = packetBytes(packet as QueuedPacket)
+      for (const sub of subs) enqueue(sub.clientId, packet, bytes)
     },
     async outgoingUpdate(client, packet) {
       if (!queues.get(client.id)?.update(packet)) throw new Error('no such packet')

@@ -45,10 +45,16 @@ export class SessionTable {
   /** Messages removed with expired sessions. */
   expiredMessages = 0
 
+  private readonly clientLimit: QueueLimit
+  private readonly ingestLimit: QueueLimit
+
   constructor(
     private readonly config: BrokerSessions,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.clientLimit = { maxMessages: config.client.maxQueuedMessages, maxBytes: config.client.maxQueuedBytes }
+    this.ingestLimit = { maxMessages: config.ingest.maxQueuedMessages, maxBytes: config.ingest.maxQueuedBytes }
+  }
 
   private tier(role: BrokerRole): BrokerSessions['client'] {
     return role === 'ingest' || role === 'admin' ? this.config.ingest : this.config.client
@@ -57,8 +63,8 @@ export class SessionTable {
   /** The queue limit of a client id (a session not known yet gets the smaller one). */
   limitOf = (clientId: string): QueueLimit => {
     const s = this.sessions.get(clientId)
-    const tier = s ? this.tier(s.role) : this.config.client
-    return { maxMessages: tier.maxQueuedMessages, maxBytes: tier.maxQueuedBytes }
+    // Asked at every enqueue: the two limits are made once, not per message.
+    return s && (s.role === 'ingest' || s.role === 'admin') ? this.ingestLimit : this.clientLimit
   }
 
   onDrop = (clientId: string, bytes: number): void => {
