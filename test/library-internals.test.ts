@@ -18,7 +18,7 @@ import mqtt, { type IPublishPacket } from 'mqtt'
 import { afterEach, describe, expect, it } from 'vitest'
 import { silentLogger } from '../core/logger.ts'
 import { startBroker } from '../broker/index.ts'
-import { ptyPair } from '../edge-agent/cjt188/test-pty-pair.ts'
+import { ptyPair } from '../edge-agent/testing/pty-pair.ts'
 
 let cleanups: (() => Promise<unknown> | unknown)[] = []
 afterEach(async () => {

@@ -6,7 +6,7 @@ import { type Cjt188Server, startCjt188Server } from '../../simulators/cjt188/se
 import { type EdgeDeviceConfig, ModbusDeviceSchema } from '../config.ts'
 import type { Driver, ReadResult } from '../driver.ts'
 import { createDriver } from '../drivers.ts'
-import { type PtyPair, ptyPair } from './test-pty-pair.ts'
+import { type PtyPair, ptyPair } from '../testing/pty-pair.ts'
 
 /**
  * Several meters on one bus, strictly one request at a time, and every kind of bad reply a real

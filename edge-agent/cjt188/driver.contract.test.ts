@@ -5,7 +5,7 @@ import { type Cjt188Server, startCjt188Server } from '../../simulators/cjt188/se
 import { type EdgeDeviceConfig, ModbusDeviceSchema } from '../config.ts'
 import { type DriverPeer, type DriverUnderTest, describeDriverContract, startFaultProxy } from '../driver.contract.ts'
 import { BUILTIN_DRIVERS } from '../drivers.ts'
-import { ptyPair } from './test-pty-pair.ts'
+import { ptyPair } from '../testing/pty-pair.ts'
 
 /**
  * The driver contract for CJ/T 188, against the project's own simulator (simulators/cjt188, which

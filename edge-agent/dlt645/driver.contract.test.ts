@@ -9,7 +9,7 @@ import { ModbusDeviceSchema, type EdgeDeviceConfig } from '../config.ts'
 import { describeDriverContract, type DriverPeer, type DriverUnderTest, startFaultProxy } from '../driver.contract.ts'
 import { BUILTIN_DRIVERS } from '../drivers.ts'
 import { loadDlt645Profile } from './profile.ts'
-import { portHeld, ptyPair } from './testing.ts'
+import { portHeld, ptyPairAt as ptyPair } from '../testing/pty-pair.ts'
 
 /**
  * The driver contract for DL/T 645-2007, against the project's own 645 simulator (simulators/dlt645,

@@ -10,7 +10,7 @@ import { requireCommand } from '../../test/system.ts'
 import { ModbusDeviceSchema, type EdgeDeviceConfig } from '../config.ts'
 import { createDlt645Driver } from './driver.ts'
 import { loadDlt645Profile } from './profile.ts'
-import { ptyPair, type PtyPair } from './testing.ts'
+import { type PtyPair, ptyPairAt as ptyPair } from '../testing/pty-pair.ts'
 
 /** Several meters on one serial line (socat pty pair) served by the 645 simulator; every fault it can make. */
 
