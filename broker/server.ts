@@ -87,15 +87,7 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
   const counters = new BrokerCounters()
   const connections = new Connections()
   const sessions = new SessionTable(config.sessions)
-  const lt = config.loginThrottle
-  const throttle = new LoginThrottle({
-    addressFailures: lt.addressFailures,
-    userFailures: lt.userFailures,
-    windowMs: lt.windowS * 1000,
-    maxBlockMs: lt.maxBlockS * 1000,
-    hashesPerS: lt.hashesPerS,
-    maxWaiting: lt.maxWaiting,
-  })
+  const throttle = loginThrottleOf(config.loginThrottle)
   const cluster = config.cluster ? clusterParts(config.cluster) : undefined
   const memory: IndexedMemoryPersistence | undefined =
     cluster || opts.persistence ? undefined : createIndexedMemoryPersistence({ limitOf: sessions.limitOf, onDrop: sessions.onDrop })
@@ -174,25 +166,7 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
     sessions: sessions.stats(queueOf),
   })
   const sysTopic = `$SYS/${aedes.id}/plantwatt/stats`
-  // Not retained: Aedes hands retained $SYS messages to `#` subscribers too ([MQTT-4.7.2-1] says
-  // it must not). The broker's own publish does not pass authorizePublish (clients may not write to $SYS).
-  const publishSys = (): void => {
-    aedes.publish(
-      {
-        cmd: 'publish',
-        topic: sysTopic,
-        payload: Buffer.from(JSON.stringify({ ts: Date.now(), brokerId: aedes.id, ...stats() })),
-        qos: 0,
-        retain: false,
-        dup: false,
-      },
-      (err) => {
-        if (err) logger.warn({ err: describeError(err) }, `cannot publish ${sysTopic}`)
-      },
-    )
-  }
-  const sysTimer = config.sysIntervalMs > 0 ? setInterval(publishSys, config.sysIntervalMs) : undefined
-  sysTimer?.unref()
+  const sysTimer = publishStatsEvery(aedes, sysTopic, config.sysIntervalMs, stats, logger)
 
   let closing: Promise<void> | undefined
   return {
@@ -215,4 +189,33 @@ export async function startBroker(input: BrokerConfigInput, opts: StartBrokerOpt
       return closing
     },
   }
+}
+
+function loginThrottleOf(lt: BrokerConfig['loginThrottle']): LoginThrottle {
+  return new LoginThrottle({
+    addressFailures: lt.addressFailures,
+    userFailures: lt.userFailures,
+    windowMs: lt.windowS * 1000,
+    maxBlockMs: lt.maxBlockS * 1000,
+    hashesPerS: lt.hashesPerS,
+    maxWaiting: lt.maxWaiting,
+  })
+}
+
+/**
+ * Publishes stats() to `topic` every `intervalMs` (0: never). Not retained: Aedes hands retained
+ * $SYS messages to `#` subscribers too ([MQTT-4.7.2-1] says it must not). The broker's own publish
+ * does not pass authorizePublish (clients may not write to $SYS).
+ */
+function publishStatsEvery(aedes: Aedes, topic: string, intervalMs: number, stats: () => BrokerStats, logger: Logger): NodeJS.Timeout | undefined {
+  if (intervalMs <= 0) return undefined
+  const publish = (): void => {
+    const payload = Buffer.from(JSON.stringify({ ts: Date.now(), brokerId: aedes.id, ...stats() }))
+    aedes.publish({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false }, (err) => {
+      if (err) logger.warn({ err: describeError(err) }, `cannot publish ${topic}`)
+    })
+  }
+  const timer = setInterval(publish, intervalMs)
+  timer.unref()
+  return timer
 }
