@@ -1,5 +1,5 @@
 import { Readable, Transform } from 'node:stream'
-import Type from 'typebox'
+import Type, { type Static } from 'typebox'
 import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { isPlantWattError } from '../../core/errors.ts'
@@ -13,6 +13,7 @@ import {
   parseColumnMapping,
   type CsvSource,
   type ImportOptionsInput,
+  type ImportResult,
 } from '../../importer/index.ts'
 import type { DeviceAddress } from '../../core/topic.ts'
 import { ERROR_RESPONSES, apiError } from '../errors.ts'
@@ -180,6 +181,69 @@ function byteLimit(max: number): Transform {
   })
 }
 
+/** Query keys passed to the importer as they are. */
+const COPIED_OPTIONS = [
+  'layout',
+  'device',
+  'timezone',
+  'timestampFormat',
+  'dateOrder',
+  'timestampIs',
+  'midnight',
+  'intervalMinutes',
+  'startKwh',
+  'timestampColumn',
+  'deviceColumn',
+  'quantityColumn',
+  'valueColumn',
+  'qualityColumn',
+  'energyColumn',
+  'delimiter',
+  'dryRun',
+] as const
+
+/** Importer options of a query (all but `map`, parsed inside the handler's try so its error is mapped like the importer's). */
+function importOptions(q: Static<typeof ImportQuerySchema>): ImportOptionsInput {
+  const options: ImportOptionsInput = { batchSize: API_IMPORT_BATCH_POINTS }
+  for (const k of COPIED_OPTIONS) if (q[k] !== undefined) (options as Record<string, unknown>)[k] = q[k]
+  return options
+}
+
+/** The 200 answer of an import. */
+function importAnswer(result: ImportResult): Static<typeof ImportAnswerSchema> {
+  return {
+    importId: result.importId,
+    layout: result.layout,
+    dryRun: result.dryRun,
+    total: result.rows,
+    imported: result.imported,
+    rejected: result.rejected,
+    points: result.points,
+    devices: result.devices,
+    first: result.first,
+    last: result.last,
+    gaps: result.gaps,
+    midnightShifted: result.midnightShifted,
+    rowsTruncated: result.errorsTruncated,
+    rows: result.errors,
+  }
+}
+
+/** The error to throw for a failed import: the importer's codes as API errors, anything else as it is. */
+function importFailure(err: unknown): unknown {
+  // The importer's file-level codes travel in details.code until api/errors.ts maps IMPORT_ERR_* itself.
+  if (isPlantWattError(err) && err.code.startsWith('IMPORT_ERR_') && err.code !== 'IMPORT_ERR_WRITE' && err.code !== 'IMPORT_ERR_INTERNAL') {
+    return apiError('API_ERR_BAD_REQUEST', `${err.code}: ${err.message}`, {
+      code: err.code,
+      ...(err.details !== undefined ? { details: err.details } : {}),
+    })
+  }
+  if (isPlantWattError(err, 'IMPORT_ERR_WRITE')) {
+    return apiError('API_ERR_STORAGE', err.message, err.details)
+  }
+  return err
+}
+
 /** The raw body of a request, still unread, kept out of body validation (see the preValidation hook). */
 const bodies = new WeakMap<FastifyRequest, Readable>()
 
@@ -240,27 +304,7 @@ export const importRoutes: FastifyPluginAsyncTypebox<ImportRouteOptions> = async
         throw apiError('API_ERR_PAYLOAD_TOO_LARGE', `the CSV body is larger than ${bodyLimit} bytes (api.importMaxBytes)`, { limit: bodyLimit })
       }
       const q = req.query
-      const options: ImportOptionsInput = { batchSize: API_IMPORT_BATCH_POINTS }
-      const copy = [
-        'layout',
-        'device',
-        'timezone',
-        'timestampFormat',
-        'dateOrder',
-        'timestampIs',
-        'midnight',
-        'intervalMinutes',
-        'startKwh',
-        'timestampColumn',
-        'deviceColumn',
-        'quantityColumn',
-        'valueColumn',
-        'qualityColumn',
-        'energyColumn',
-        'delimiter',
-        'dryRun',
-      ] as const
-      for (const k of copy) if (q[k] !== undefined) (options as Record<string, unknown>)[k] = q[k]
+      const options = importOptions(q)
       const principal = req.principal
       const raw = bodies.get(req)
       const release = slots.acquire(principal)
@@ -288,36 +332,11 @@ export const importRoutes: FastifyPluginAsyncTypebox<ImportRouteOptions> = async
           // The tenant check; a refused device reads as unknown (the importer answers both alike).
           authorize: (a: DeviceAddress) => canSeeEnterprise(principal, a.enterprise),
         })
-        return {
-          importId: result.importId,
-          layout: result.layout,
-          dryRun: result.dryRun,
-          total: result.rows,
-          imported: result.imported,
-          rejected: result.rejected,
-          points: result.points,
-          devices: result.devices,
-          first: result.first,
-          last: result.last,
-          gaps: result.gaps,
-          midnightShifted: result.midnightShifted,
-          rowsTruncated: result.errorsTruncated,
-          rows: result.errors,
-        }
+        return importAnswer(result)
       } catch (err) {
         // Refused while the body still streams in: close the connection rather than read the rest.
         if (raw !== undefined && !req.raw.complete) void reply.header('connection', 'close')
-        // The importer's file-level codes travel in details.code until api/errors.ts maps IMPORT_ERR_* itself.
-        if (isPlantWattError(err) && err.code.startsWith('IMPORT_ERR_') && err.code !== 'IMPORT_ERR_WRITE' && err.code !== 'IMPORT_ERR_INTERNAL') {
-          throw apiError('API_ERR_BAD_REQUEST', `${err.code}: ${err.message}`, {
-            code: err.code,
-            ...(err.details !== undefined ? { details: err.details } : {}),
-          })
-        }
-        if (isPlantWattError(err, 'IMPORT_ERR_WRITE')) {
-          throw apiError('API_ERR_STORAGE', err.message, err.details)
-        }
-        throw err
+        throw importFailure(err)
       } finally {
         if ('stream' in source && !source.stream.readableEnded) source.stream.destroy()
         release()

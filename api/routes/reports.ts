@@ -319,12 +319,15 @@ function checkRows(ctx: ApiContext, n: number, what: string): void {
   }
 }
 
-export const reportRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { ctx }) => {
-  // Closed quarter hours are read from the counter roll-up (reports/counter-rollup.ts), filled on demand.
-  const deps = (): ReportDeps => ({ store: ctx.store, model: ctx.model, now: ctx.now, rollup: ctx.rollup })
-  const config = { permission: 'reports' as const }
-  const tags = ['reports']
-  const g = (q: { granularity?: ReportGranularity }): ReportGranularity => q.granularity ?? 'day'
+/** What every report reads. Closed quarter hours are read from the counter roll-up (reports/counter-rollup.ts), filled on demand. */
+const reportDeps = (ctx: ApiContext): ReportDeps => ({ store: ctx.store, model: ctx.model, now: ctx.now, rollup: ctx.rollup })
+const config = { permission: 'reports' as const }
+const tags = ['reports']
+const g = (q: { granularity?: ReportGranularity }): ReportGranularity => q.granularity ?? 'day'
+
+/** GET /energy and /production. */
+const energyRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { ctx }) => {
+  const deps = () => reportDeps(ctx)
 
   app.get(
     '/energy',
@@ -372,6 +375,11 @@ export const reportRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
       return { scope: formatScope(a.scope), timezone: r.timezone, rows: r.rows }
     },
   )
+}
+
+/** GET /cost, /carbon and /demand. */
+const costRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { ctx }) => {
+  const deps = () => reportDeps(ctx)
 
   app.get(
     '/cost',
@@ -425,6 +433,11 @@ export const reportRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
       return demandReport(deps(), a.scope, a.range, granularity)
     },
   )
+}
+
+/** GET /sec and /report/monthly. */
+const secRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { ctx }) => {
+  const deps = () => reportDeps(ctx)
 
   app.get(
     '/sec',
@@ -459,7 +472,10 @@ export const reportRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
       return monthlyReport(deps(), a.scope, a.range)
     },
   )
+}
 
+/** POST /tariffs/check. */
+const tariffRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app) => {
   app.post(
     '/tariffs/check',
     {
@@ -493,4 +509,11 @@ export const reportRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
       return { valid: true, tariff: tariff.id, rows }
     },
   )
+}
+
+export const reportRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, opts) => {
+  await energyRoutes(app, opts)
+  await costRoutes(app, opts)
+  await secRoutes(app, opts)
+  await tariffRoutes(app, opts)
 }
