@@ -91,11 +91,8 @@ function median(xs: number[]): number {
   return s[Math.floor((s.length - 1) / 2)] as number
 }
 
-/**
- * Data quality of every device of the scope over the range (at most QUALITY_MAX_RANGE_MS). One raw
- * read of the values and one of the quality markers per device.
- */
-export async function qualityReportOf(deps: ReportDeps, scope: Scope, range: TimeRange, req: QualityRequest): Promise<QualityResult> {
+/** Refuses a range over QUALITY_MAX_RANGE_MS and bad request values (REPORTS_ERR_INPUT). */
+function checkQualityRequest(range: TimeRange, req: QualityRequest): void {
   if (range.end - range.start > QUALITY_MAX_RANGE_MS) {
     throw reportError(
       'REPORTS_ERR_INPUT',
@@ -107,13 +104,16 @@ export async function qualityReportOf(deps: ReportDeps, scope: Scope, range: Tim
   if (req.expectedIntervalMs !== undefined && !(req.expectedIntervalMs > 0))
     throw reportError('REPORTS_ERR_INPUT', `expectedIntervalMs must be > 0, got ${req.expectedIntervalMs}`)
   if (!Number.isSafeInteger(req.limit) || req.limit < 1) throw reportError('REPORTS_ERR_INPUT', `limit must be a positive integer, got ${req.limit}`)
-  const lines = linesOf(deps.model, scope)
-  const devices: PlantDeviceEntry[] = lines.flatMap((l) => l.devices.filter((d) => scope.device === undefined || d.device === scope.device))
-  const rows: QualityRow[] = []
-  const details: QualityDetail[] = []
-  if (devices.length === 0) return { scope: formatScope(scope), start: range.start, end: range.end, rows, details }
-  const all = deviceFilter(devices)
-  // Each device's quantity: the one asked for, else its primary one (reported since the range start).
+}
+
+/** Each device's quantity (by device key): the one asked for, else its primary one (reported since the range start). */
+async function quantitiesOf(
+  deps: ReportDeps,
+  devices: readonly PlantDeviceEntry[],
+  all: ReturnType<typeof deviceFilter>,
+  range: TimeRange,
+  req: QualityRequest,
+): Promise<Map<string, string>> {
   const quantityOf = new Map<string, string>()
   if (req.quantity === undefined) {
     const seen = await deps.store.latest({ measurement: TELEMETRY_MEASUREMENT, filter: all, fields: QUALITY_DEFAULT_QUANTITIES, since: range.start })
@@ -122,7 +122,17 @@ export async function qualityReportOf(deps: ReportDeps, scope: Scope, range: Tim
       quantityOf.set(deviceKey(d), QUALITY_DEFAULT_QUANTITIES.find((q) => fields.has(q)) ?? QUALITY_DEFAULT_QUANTITIES[0])
     }
   } else for (const d of devices) quantityOf.set(deviceKey(d), req.quantity)
-  // The whole report reads at most `limit` samples: counted first, refused when over.
+  return quantityOf
+}
+
+/** The whole report reads at most `limit` samples: counted first, refused (REPORTS_ERR_INPUT) when over. */
+async function checkSampleCount(
+  deps: ReportDeps,
+  quantityOf: ReadonlyMap<string, string>,
+  all: ReturnType<typeof deviceFilter>,
+  range: TimeRange,
+  req: QualityRequest,
+): Promise<void> {
   const counts = await deps.store.aggregate({
     measurement: TELEMETRY_MEASUREMENT,
     fields: [...new Set(quantityOf.values())],
@@ -140,92 +150,127 @@ export async function qualityReportOf(deps: ReportDeps, scope: Scope, range: Tim
       { samples: total, limit: req.limit },
     )
   }
-  for (const d of devices) {
-    const filter = addressTags(d)
-    const quantity = quantityOf.get(deviceKey(d)) as string
-    const values = await deps.store.raw({
-      measurement: TELEMETRY_MEASUREMENT,
-      fields: [quantity],
-      filter,
-      start: range.start,
-      stop: range.end,
-      limit: req.limit + 1,
-    })
-    const truncated = values.length > req.limit
-    if (truncated) values.length = req.limit
-    const last = values[values.length - 1]
-    const covered = { start: range.start, end: truncated && last ? last.ts + 1 : range.end }
-    const markers = await deps.store.raw({
-      measurement: TELEMETRY_MEASUREMENT,
-      fields: [`${QUALITY_PREFIX}${quantity}`],
-      filter,
-      start: covered.start,
-      stop: covered.end,
-      limit: req.limit,
-    })
-    // Merge of the two time-ordered lists. A bad sample's value is not stored (ingest): its marker
-    // alone makes it a received sample, never good data.
-    const byTs = (x: RawRow, y: RawRow): number => x.ts - y.ts
-    if (!isSorted(values)) values.sort(byTs)
-    if (!isSorted(markers)) markers.sort(byTs)
-    const samples: Sample[] = []
-    for (let i = 0, j = 0; i < values.length || j < markers.length; ) {
-      const v = values[i]
-      const m = markers[j]
-      if (v && (!m || v.ts < m.ts)) {
-        samples.push({ ts: v.ts, value: v.value })
-        i++
-        continue
-      }
-      const marker = m as RawRow
-      const quality = QUALITY_OF[marker.value]
-      const matched = v !== undefined && v.ts === marker.ts
-      if (quality) samples.push({ ts: marker.ts, value: matched ? v.value : 0, quality })
-      else if (matched) samples.push({ ts: v.ts, value: v.value })
-      if (matched) i++
-      j++
+}
+
+/**
+ * Merge of the two time-ordered lists (each sorted here first if it is not). A bad sample's value is
+ * not stored (ingest): its marker alone makes it a received sample, never good data.
+ */
+function mergeSamples(values: RawRow[], markers: RawRow[]): Sample[] {
+  const byTs = (x: RawRow, y: RawRow): number => x.ts - y.ts
+  if (!isSorted(values)) values.sort(byTs)
+  if (!isSorted(markers)) markers.sort(byTs)
+  const samples: Sample[] = []
+  for (let i = 0, j = 0; i < values.length || j < markers.length; ) {
+    const v = values[i]
+    const m = markers[j]
+    if (v && (!m || v.ts < m.ts)) {
+      samples.push({ ts: v.ts, value: v.value })
+      i++
+      continue
     }
-    const spacing: number[] = []
-    for (let k = 1; k < samples.length; k++) spacing.push((samples[k] as Sample).ts - (samples[k - 1] as Sample).ts)
-    const interval = req.expectedIntervalMs ?? (spacing.length > 0 ? median(spacing) : undefined)
-    const intervalSource = req.expectedIntervalMs !== undefined ? 'given' : interval !== undefined ? 'median' : 'none'
-    // Without an interval (0 or 1 sample) the whole range is the one expected sample.
-    const report = qualityReport(samples, covered, {
-      expectedIntervalMs: interval ?? covered.end - covered.start,
-      ...(req.gapFactor !== undefined ? { gapFactor: req.gapFactor } : {}),
-      ...(req.stuckMinSamples !== undefined ? { stuckMinSamples: req.stuckMinSamples } : {}),
-      ...(isQuantity(quantity) && 'cumulative' in QUANTITIES[quantity] ? { cumulative: {} } : {}),
-    })
-    // Nothing received and no interval given: the whole range is one gap.
-    if (samples.length === 0 && interval === undefined) report.gaps = [{ from: covered.start, to: covered.end, missingSamples: 0 }]
-    const n = report.samples
-    const uncertain = report.uncertainQuality
-    rows.push({
-      line: lineKey(d),
-      device: d.device,
-      quantity,
-      expectedIntervalS: interval !== undefined ? interval / 1000 : null,
-      intervalSource,
-      samples: n,
-      expectedSamples: report.expectedSamples,
-      completeness: report.completeness,
-      gaps: report.gaps.length,
-      missingSamples: report.gaps.reduce((s, g) => s + g.missingSamples, 0),
-      longestGapS: report.gaps.reduce((m, g) => Math.max(m, g.to - g.from), 0) / 1000,
-      duplicates: report.duplicates,
-      outOfOrder: report.outOfOrder,
-      stuckRuns: report.stuck.length,
-      stuckSamples: report.stuck.reduce((s, r) => s + r.samples, 0),
-      resets: report.resets,
-      rollovers: report.rollovers,
-      badSamples: report.badQuality,
-      uncertainSamples: uncertain,
-      badShare: report.badShare,
-      uncertainShare: n > 0 ? uncertain / n : 0,
-      truncated,
-      coveredUntil: covered.end,
-    })
-    details.push({ device: deviceKey(d), quantity, gaps: report.gaps.slice(0, MAX_LISTED), stuck: report.stuck.slice(0, MAX_LISTED) })
+    const marker = m as RawRow
+    const quality = QUALITY_OF[marker.value]
+    const matched = v !== undefined && v.ts === marker.ts
+    if (quality) samples.push({ ts: marker.ts, value: matched ? v.value : 0, quality })
+    else if (matched) samples.push({ ts: v.ts, value: v.value })
+    if (matched) i++
+    j++
+  }
+  return samples
+}
+
+/** The quality row and detail of one device's `quantity`: one raw read of its values, one of its markers. */
+async function deviceQuality(
+  deps: ReportDeps,
+  d: PlantDeviceEntry,
+  quantity: string,
+  range: TimeRange,
+  req: QualityRequest,
+): Promise<{ row: QualityRow; detail: QualityDetail }> {
+  const filter = addressTags(d)
+  const values = await deps.store.raw({
+    measurement: TELEMETRY_MEASUREMENT,
+    fields: [quantity],
+    filter,
+    start: range.start,
+    stop: range.end,
+    limit: req.limit + 1,
+  })
+  const truncated = values.length > req.limit
+  if (truncated) values.length = req.limit
+  const last = values[values.length - 1]
+  const covered = { start: range.start, end: truncated && last ? last.ts + 1 : range.end }
+  const markers = await deps.store.raw({
+    measurement: TELEMETRY_MEASUREMENT,
+    fields: [`${QUALITY_PREFIX}${quantity}`],
+    filter,
+    start: covered.start,
+    stop: covered.end,
+    limit: req.limit,
+  })
+  const samples = mergeSamples(values, markers)
+  const spacing: number[] = []
+  for (let k = 1; k < samples.length; k++) spacing.push((samples[k] as Sample).ts - (samples[k - 1] as Sample).ts)
+  const interval = req.expectedIntervalMs ?? (spacing.length > 0 ? median(spacing) : undefined)
+  const intervalSource = req.expectedIntervalMs !== undefined ? 'given' : interval !== undefined ? 'median' : 'none'
+  // Without an interval (0 or 1 sample) the whole range is the one expected sample.
+  const report = qualityReport(samples, covered, {
+    expectedIntervalMs: interval ?? covered.end - covered.start,
+    ...(req.gapFactor !== undefined ? { gapFactor: req.gapFactor } : {}),
+    ...(req.stuckMinSamples !== undefined ? { stuckMinSamples: req.stuckMinSamples } : {}),
+    ...(isQuantity(quantity) && 'cumulative' in QUANTITIES[quantity] ? { cumulative: {} } : {}),
+  })
+  // Nothing received and no interval given: the whole range is one gap.
+  if (samples.length === 0 && interval === undefined) report.gaps = [{ from: covered.start, to: covered.end, missingSamples: 0 }]
+  const n = report.samples
+  const uncertain = report.uncertainQuality
+  const row: QualityRow = {
+    line: lineKey(d),
+    device: d.device,
+    quantity,
+    expectedIntervalS: interval !== undefined ? interval / 1000 : null,
+    intervalSource,
+    samples: n,
+    expectedSamples: report.expectedSamples,
+    completeness: report.completeness,
+    gaps: report.gaps.length,
+    missingSamples: report.gaps.reduce((s, g) => s + g.missingSamples, 0),
+    longestGapS: report.gaps.reduce((m, g) => Math.max(m, g.to - g.from), 0) / 1000,
+    duplicates: report.duplicates,
+    outOfOrder: report.outOfOrder,
+    stuckRuns: report.stuck.length,
+    stuckSamples: report.stuck.reduce((s, r) => s + r.samples, 0),
+    resets: report.resets,
+    rollovers: report.rollovers,
+    badSamples: report.badQuality,
+    uncertainSamples: uncertain,
+    badShare: report.badShare,
+    uncertainShare: n > 0 ? uncertain / n : 0,
+    truncated,
+    coveredUntil: covered.end,
+  }
+  return { row, detail: { device: deviceKey(d), quantity, gaps: report.gaps.slice(0, MAX_LISTED), stuck: report.stuck.slice(0, MAX_LISTED) } }
+}
+
+/**
+ * Data quality of every device of the scope over the range (at most QUALITY_MAX_RANGE_MS). One raw
+ * read of the values and one of the quality markers per device.
+ */
+export async function qualityReportOf(deps: ReportDeps, scope: Scope, range: TimeRange, req: QualityRequest): Promise<QualityResult> {
+  checkQualityRequest(range, req)
+  const lines = linesOf(deps.model, scope)
+  const devices: PlantDeviceEntry[] = lines.flatMap((l) => l.devices.filter((d) => scope.device === undefined || d.device === scope.device))
+  const rows: QualityRow[] = []
+  const details: QualityDetail[] = []
+  if (devices.length === 0) return { scope: formatScope(scope), start: range.start, end: range.end, rows, details }
+  const all = deviceFilter(devices)
+  const quantityOf = await quantitiesOf(deps, devices, all, range, req)
+  await checkSampleCount(deps, quantityOf, all, range, req)
+  for (const d of devices) {
+    const { row, detail } = await deviceQuality(deps, d, quantityOf.get(deviceKey(d)) as string, range, req)
+    rows.push(row)
+    details.push(detail)
   }
   return { scope: formatScope(scope), start: range.start, end: range.end, rows, details }
 }

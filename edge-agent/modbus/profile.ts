@@ -131,24 +131,13 @@ export function shippedProfiles(): string[] {
   return shippedProfileNames(PROFILE_DIR)
 }
 
-/**
- * Validates a parsed profile. Problems name the point (index, quantity and register), each with its
- * own code (profile-error.ts): wrong keys or types (EDGE_ERR_PROFILE_SCHEMA), address outside
- * 0..65535 (EDGE_ERR_PROFILE_RANGE), overlapping registers (EDGE_ERR_PROFILE_OVERLAP); unknown
- * quantity, type not matching the table, a quantity mapped twice (EDGE_ERR_PROFILE_INVALID).
- * All problems are reported in one error (profileProblemsError).
- */
-export function validateProfile(raw: unknown, file: string): ModbusProfile {
-  const problems: ProfileProblem[] = []
-  const fail = (): never => {
-    throw profileProblemsError(file, problems)
-  }
-  const defaulted: unknown = Value.Default(ModbusProfileSchema, Value.Clone(raw ?? {}))
-  problems.push(...schemaProblems(ModbusProfileSchema, defaulted).map((p) => ({ code: CODES.schema, ...p })))
-  if (problems.length > 0) fail()
-  const parsed = defaulted as Type.Static<typeof ModbusProfileSchema>
+type ParsedProfile = Type.Static<typeof ModbusProfileSchema>
+type ParsedPoint = ParsedProfile['points'][number]
+type Ratios = { pt?: RatioRegister; ct?: RatioRegister }
 
-  const ratios: { pt?: RatioRegister; ct?: RatioRegister } = {}
+/** The profile's ratio registers (pt, then ct), normalised; their problems go to `problems`. */
+function ratioRegistersOf(parsed: ParsedProfile, problems: ProfileProblem[]): Ratios {
+  const ratios: Ratios = {}
   for (const kind of ['pt', 'ct'] as const) {
     const r = parsed.ratios?.[kind]
     if (r === undefined) continue
@@ -164,90 +153,105 @@ export function validateProfile(raw: unknown, file: string): ModbusProfile {
       problems.push({ code: CODES.invalid, path: `/ratios/${kind}/scale`, message: `${kind.toUpperCase()} ratio: scale 0 would make the ratio 0` })
     ratios[kind] = Object.freeze({ function: fn, address: r.address, type: r.type as DataType, wordOrder: r.wordOrder, scale: r.scale, width })
   }
+  return ratios
+}
 
-  const points: ProfilePoint[] = []
-  const seen = new Map<string, number>()
-  parsed.points.forEach((p, i) => {
-    const fn = typeof p.function === 'number' ? (functionFromCode(p.function) as ModbusFunction) : p.function
-    const where = `/points/${i}`
-    const label = `${p.quantity} (${formatAddress(fn, Math.max(0, Math.min(MAX_ADDRESS, p.address)))})`
-    if (!isQuantity(p.quantity))
+/**
+ * A point's type (bit by default on coil/discrete), checked against its table and its string-only
+ * keys; undefined (with the problem pushed) when the point cannot be used.
+ */
+function pointTypeOf(p: ParsedPoint, fn: ModbusFunction, where: string, label: string, problems: ProfileProblem[]): DataType | undefined {
+  const bits = isBitFunction(fn)
+  const type = (p.type ?? (bits ? 'bit' : undefined)) as DataType | undefined
+  if (type === undefined) {
+    problems.push({
+      code: CODES.invalid,
+      path: `${where}/type`,
+      message: `${label}: a ${fn} register needs a type (${DATA_TYPES.filter((t) => t !== 'bit').join(', ')})`,
+    })
+    return undefined
+  }
+  if (bits !== (type === 'bit')) {
+    problems.push({
+      code: CODES.invalid,
+      path: `${where}/type`,
+      message: `${label}: type ${type} does not fit the ${fn} table (${bits ? 'bits only' : 'registers only, not bit'})`,
+    })
+    return undefined
+  }
+  if (type === 'string' && (p.length === undefined || p.map === undefined)) {
+    problems.push({ code: CODES.invalid, path: `${where}/type`, message: `${label}: a string point needs length (registers) and map (text → number)` })
+    return undefined
+  }
+  if (type !== 'string' && (p.length !== undefined || p.map !== undefined)) {
+    problems.push({
+      code: CODES.invalid,
+      path: `${where}/${p.length !== undefined ? 'length' : 'map'}`,
+      message: `${label}: length and map are for string points only`,
+    })
+    return undefined
+  }
+  return type
+}
+
+/**
+ * Point `i` validated and normalised, or undefined when it cannot be used; its problems go to
+ * `problems`. `seen` maps each quantity to the index of the point that mapped it.
+ */
+function pointOf(p: ParsedPoint, i: number, ratios: Ratios, seen: Map<string, number>, problems: ProfileProblem[]): ProfilePoint | undefined {
+  const fn = typeof p.function === 'number' ? (functionFromCode(p.function) as ModbusFunction) : p.function
+  const where = `/points/${i}`
+  const label = `${p.quantity} (${formatAddress(fn, Math.max(0, Math.min(MAX_ADDRESS, p.address)))})`
+  if (!isQuantity(p.quantity))
+    problems.push({
+      code: CODES.invalid,
+      path: `${where}/quantity`,
+      message: `unknown quantity ${JSON.stringify(p.quantity)}: use a canonical name from core/quantities.ts`,
+    })
+  const bits = isBitFunction(fn)
+  const type = pointTypeOf(p, fn, where, label, problems)
+  if (type === undefined) return undefined
+  const width = widthOf(type, p.length)
+  if (p.address < 0 || p.address + width - 1 > MAX_ADDRESS) {
+    problems.push({
+      code: CODES.range,
+      path: `${where}/address`,
+      message: `${p.quantity}: address ${p.address} (${type}, ${width} ${bits ? 'bit' : 'register(s)'}) is outside 0..65535`,
+    })
+    return undefined
+  }
+  if (p.scale === 0) problems.push({ code: CODES.invalid, path: `${where}/scale`, message: `${label}: scale 0 would publish a constant` })
+  const previous = seen.get(p.quantity)
+  if (previous !== undefined)
+    problems.push({ code: CODES.invalid, path: `${where}/quantity`, message: `${label}: quantity already mapped by /points/${previous}` })
+  seen.set(p.quantity, i)
+  if (p.ratio !== undefined) {
+    const missing = (['pt', 'ct'] as const).filter((k) => p.ratio!.includes(k) && ratios[k] === undefined)
+    if (missing.length > 0) {
       problems.push({
         code: CODES.invalid,
-        path: `${where}/quantity`,
-        message: `unknown quantity ${JSON.stringify(p.quantity)}: use a canonical name from core/quantities.ts`,
+        path: `${where}/ratio`,
+        message: `${label}: ratio ${p.ratio} needs ${missing.map((k) => `ratios.${k}`).join(' and ')} (the register holding the ${missing.map((k) => k.toUpperCase()).join('/')} ratio)`,
       })
-    const bits = isBitFunction(fn)
-    const type = (p.type ?? (bits ? 'bit' : undefined)) as DataType | undefined
-    if (type === undefined) {
-      problems.push({
-        code: CODES.invalid,
-        path: `${where}/type`,
-        message: `${label}: a ${fn} register needs a type (${DATA_TYPES.filter((t) => t !== 'bit').join(', ')})`,
-      })
-      return
     }
-    if (bits !== (type === 'bit')) {
-      problems.push({
-        code: CODES.invalid,
-        path: `${where}/type`,
-        message: `${label}: type ${type} does not fit the ${fn} table (${bits ? 'bits only' : 'registers only, not bit'})`,
-      })
-      return
-    }
-    if (type === 'string' && (p.length === undefined || p.map === undefined)) {
-      problems.push({ code: CODES.invalid, path: `${where}/type`, message: `${label}: a string point needs length (registers) and map (text → number)` })
-      return
-    }
-    if (type !== 'string' && (p.length !== undefined || p.map !== undefined)) {
-      problems.push({
-        code: CODES.invalid,
-        path: `${where}/${p.length !== undefined ? 'length' : 'map'}`,
-        message: `${label}: length and map are for string points only`,
-      })
-      return
-    }
-    const width = widthOf(type, p.length)
-    if (p.address < 0 || p.address + width - 1 > MAX_ADDRESS) {
-      problems.push({
-        code: CODES.range,
-        path: `${where}/address`,
-        message: `${p.quantity}: address ${p.address} (${type}, ${width} ${bits ? 'bit' : 'register(s)'}) is outside 0..65535`,
-      })
-      return
-    }
-    if (p.scale === 0) problems.push({ code: CODES.invalid, path: `${where}/scale`, message: `${label}: scale 0 would publish a constant` })
-    const previous = seen.get(p.quantity)
-    if (previous !== undefined)
-      problems.push({ code: CODES.invalid, path: `${where}/quantity`, message: `${label}: quantity already mapped by /points/${previous}` })
-    seen.set(p.quantity, i)
-    if (p.ratio !== undefined) {
-      const missing = (['pt', 'ct'] as const).filter((k) => p.ratio!.includes(k) && ratios[k] === undefined)
-      if (missing.length > 0) {
-        problems.push({
-          code: CODES.invalid,
-          path: `${where}/ratio`,
-          message: `${label}: ratio ${p.ratio} needs ${missing.map((k) => `ratios.${k}`).join(' and ')} (the register holding the ${missing.map((k) => k.toUpperCase()).join('/')} ratio)`,
-        })
-      }
-    }
-    points.push(
-      Object.freeze({
-        quantity: p.quantity as Quantity,
-        function: fn,
-        address: p.address,
-        type,
-        wordOrder: p.wordOrder,
-        scale: p.scale,
-        offset: p.offset,
-        width,
-        ...(p.map === undefined ? {} : { map: Object.freeze({ ...p.map }) }),
-        ...(p.description === undefined ? {} : { description: p.description }),
-        ...(p.ratio === undefined ? {} : { ratio: p.ratio }),
-      }),
-    )
+  }
+  return Object.freeze({
+    quantity: p.quantity as Quantity,
+    function: fn,
+    address: p.address,
+    type,
+    wordOrder: p.wordOrder,
+    scale: p.scale,
+    offset: p.offset,
+    width,
+    ...(p.map === undefined ? {} : { map: Object.freeze({ ...p.map }) }),
+    ...(p.description === undefined ? {} : { description: p.description }),
+    ...(p.ratio === undefined ? {} : { ratio: p.ratio }),
   })
-  // Overlaps: two points reading the same register of the same table.
+}
+
+/** Overlaps: two points reading the same register of the same table; problems go to `problems`. */
+function overlapProblems(points: readonly ProfilePoint[], parsed: ParsedProfile, problems: ProfileProblem[]): void {
   for (const fn of MODBUS_FUNCTIONS) {
     const sorted = points.filter((p) => p.function === fn).sort((a, b) => a.address - b.address)
     for (let i = 1; i < sorted.length; i++) {
@@ -262,6 +266,33 @@ export function validateProfile(raw: unknown, file: string): ModbusProfile {
       }
     }
   }
+}
+
+/**
+ * Validates a parsed profile. Problems name the point (index, quantity and register), each with its
+ * own code (profile-error.ts): wrong keys or types (EDGE_ERR_PROFILE_SCHEMA), address outside
+ * 0..65535 (EDGE_ERR_PROFILE_RANGE), overlapping registers (EDGE_ERR_PROFILE_OVERLAP); unknown
+ * quantity, type not matching the table, a quantity mapped twice (EDGE_ERR_PROFILE_INVALID).
+ * All problems are reported in one error (profileProblemsError).
+ */
+export function validateProfile(raw: unknown, file: string): ModbusProfile {
+  const problems: ProfileProblem[] = []
+  const fail = (): never => {
+    throw profileProblemsError(file, problems)
+  }
+  const defaulted: unknown = Value.Default(ModbusProfileSchema, Value.Clone(raw ?? {}))
+  problems.push(...schemaProblems(ModbusProfileSchema, defaulted).map((p) => ({ code: CODES.schema, ...p })))
+  if (problems.length > 0) fail()
+  const parsed = defaulted as ParsedProfile
+
+  const ratios = ratioRegistersOf(parsed, problems)
+  const points: ProfilePoint[] = []
+  const seen = new Map<string, number>()
+  parsed.points.forEach((p, i) => {
+    const point = pointOf(p, i, ratios, seen, problems)
+    if (point !== undefined) points.push(point)
+  })
+  overlapProblems(points, parsed, problems)
   if (problems.length > 0) fail()
   return Object.freeze({
     name: parsed.name,

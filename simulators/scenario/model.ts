@@ -113,6 +113,143 @@ function levelFn(line: ScenarioLine): (minute: number) => number {
   return (minute) => line.idleFraction + (ON_LEVEL - line.idleFraction) * shiftFraction(intervals, minute)
 }
 
+/** What the models of one line's devices are built from. */
+interface LineContext {
+  scenario: Scenario
+  faults: FaultBook
+  line: ScenarioLine
+  /** enterprise/site/line */
+  lineKey: string
+  /** Noise-free level of the line's load shape at a local minute of the week. */
+  level: (minute: number) => number
+  /** The line's power at t, kW (with its noise). */
+  linePowerKw: (t: number) => number
+  offsetAt: (t: number) => number
+  addr: (device: string) => DeviceAddress
+}
+
+/** P_line(t) = rated × level × (1 + noise), remembered for the last t asked. */
+function linePowerFn(line: ScenarioLine, lineSeed: number, level: (minute: number) => number, offsetAt: (t: number) => number): (t: number) => number {
+  const slow = line.loadShape === 'continuous' ? 0.03 : 0.01
+  let memoT = Number.NaN
+  let memoP = 0
+  return (t: number): number => {
+    if (t === memoT) return memoP
+    const minute = localMinuteOfWeek(t, offsetAt(t))
+    const noise =
+      0.012 * valueNoise(lineSeed, CH.lineFast, t, 5_000) +
+      0.008 * valueNoise(lineSeed, CH.lineSlow, t, 60_000) +
+      slow * valueNoise(lineSeed, CH.lineHours, t, 3 * HOUR_MS)
+    memoT = t
+    memoP = Math.max(0, line.ratedKw * level(minute) * (1 + noise))
+    return memoP
+  }
+}
+
+/** A line's meters: the main meter first, then its sub-meters (the sub-meters are built first). */
+function lineMeters(ctx: LineContext): ScenarioMeter[] {
+  const { scenario, faults, line, lineKey, linePowerKw, addr } = ctx
+  const pfFor = (seed: number) => (t: number) => line.powerFactor + 0.01 * valueNoise(seed, CH.pf, t, 120_000)
+  const startKwh = (seed: number, ratedKw: number) => Math.round(ratedKw * (2000 + 6000 * (valueNoise(seed, CH.start, 0, 1) * 0.5 + 0.5)))
+  const endpointOf = (m: { transport: 'tcp' | 'rtu'; host: string; port: number; serialPath?: string }) =>
+    m.transport === 'rtu' ? `rtu:${m.serialPath}` : m.port === 0 ? `line:${lineKey}` : `tcp:${m.host}:${m.port}`
+
+  const subs: ScenarioMeter[] = line.subMeters.map((m, i) => {
+    const key = deviceKey(addr(m.id))
+    const seed = mixSeed(scenario.seed, hashString(key))
+    return {
+      address: addr(m.id),
+      key,
+      role: 'sub',
+      name: m.name ?? m.id,
+      profile: m.profile,
+      ratedKw: line.ratedKw * m.share,
+      seed,
+      transport: m.transport,
+      host: m.host,
+      port: m.port,
+      unitId: m.unitId ?? i + 2,
+      baudRate: m.baudRate,
+      ...(m.serialPath ? { serialPath: m.serialPath } : {}),
+      ...(m.ctRatio ? { ctRatio: m.ctRatio } : {}),
+      endpoint: endpointOf(m),
+      startEnergyKwh: startKwh(seed, line.ratedKw * m.share),
+      powerKw: (t) => Math.max(0, m.share * linePowerKw(t) * (1 + 0.01 * valueNoise(seed, CH.sub, t, 30_000)) + faults.extraLoadKw(key, t)),
+      powerFactor: pfFor(seed),
+    }
+  })
+  const mm = line.mainMeter
+  const mainKey = deviceKey(addr(mm.id))
+  const mainSeed = mixSeed(scenario.seed, hashString(mainKey))
+  const loss = subs.length > 0 ? line.lossFraction : 1
+  return [
+    {
+      address: addr(mm.id),
+      key: mainKey,
+      role: 'main',
+      name: mm.name ?? mm.id,
+      profile: mm.profile,
+      ratedKw: line.ratedKw,
+      seed: mainSeed,
+      transport: mm.transport,
+      host: mm.host,
+      port: mm.port,
+      unitId: mm.unitId ?? 1,
+      baudRate: mm.baudRate,
+      ...(mm.serialPath ? { serialPath: mm.serialPath } : {}),
+      ...(mm.ctRatio ? { ctRatio: mm.ctRatio } : {}),
+      endpoint: endpointOf(mm),
+      startEnergyKwh: startKwh(mainSeed, line.ratedKw),
+      powerKw: (t) => Math.max(0, subs.reduce((a, s) => a + s.powerKw(t), 0) + loss * linePowerKw(t) + faults.extraLoadKw(mainKey, t)),
+      powerFactor: pfFor(mainSeed),
+    },
+    ...subs,
+  ]
+}
+
+/** A line's production counter: output rate = max(0, P_line − idle) / c (see buildScenarioModel). */
+function lineProduction(ctx: LineContext): ScenarioProduction {
+  const { line, lineKey, level, linePowerKw, addr } = ctx
+  const sec = secTargetKwhPerUnit(line.product.secTarget, line.product.benchmark, lineKey)
+  const idleKw = line.idleFraction * line.ratedKw
+  // One week of the noise-free shape, every 5 minutes: productive share of the energy.
+  let all = 0
+  let productive = 0
+  for (let minute = 0; minute < WEEK_MIN; minute += 5) {
+    const p = line.ratedKw * level(minute)
+    all += p
+    productive += Math.max(0, p - idleKw)
+  }
+  const kwhPerUnitProductive = productive > 0 ? (sec * productive) / all : sec
+  return {
+    address: addr(line.productionDevice),
+    key: deviceKey(addr(line.productionDevice)),
+    productId: line.product.id,
+    quantity: line.product.unit === 't' ? 'output_t' : 'output_count',
+    secKwhPerUnit: sec,
+    ratePerHour: (t) => Math.max(0, linePowerKw(t) - idleKw) / kwhPerUnitProductive,
+  }
+}
+
+/** A line's machines: they run while the line is in production (in a shift, or above a third of the steel week's peak). */
+function lineMachines(ctx: LineContext): ScenarioMachine[] {
+  const { scenario, line, lineKey, level, offsetAt, addr } = ctx
+  const threshold = line.loadShape === 'shifts' ? (line.idleFraction + ON_LEVEL) / 2 : line.loadShape === 'steel' ? 0.3 : 0
+  return line.machines.map((m) => {
+    const key = deviceKey(addr(m.id))
+    return {
+      address: addr(m.id),
+      key,
+      lineKey,
+      kind: m.kind,
+      ratedKw: m.ratedKw,
+      seed: mixSeed(scenario.seed, hashString(key)),
+      product: line.product.id,
+      scheduled: (t) => level(localMinuteOfWeek(t, offsetAt(t))) >= threshold,
+    }
+  })
+}
+
 /**
  * Builds the device models of a scenario. Per line: P_line(t) = rated × level × (1 + noise); each
  * sub-meter measures share × P_line with its own noise, plus the load faults put on it; the main
@@ -131,112 +268,19 @@ export function buildScenarioModel(scenario: Scenario, faults: FaultBook): Scena
         const lineKey = lineKeyOf({ enterprise: e.id, site: site.id, line: line.id })
         const lineSeed = mixSeed(scenario.seed, hashString(lineKey))
         const level = levelFn(line)
-        const slow = line.loadShape === 'continuous' ? 0.03 : 0.01
-        let memoT = Number.NaN
-        let memoP = 0
-        const linePowerKw = (t: number): number => {
-          if (t === memoT) return memoP
-          const minute = localMinuteOfWeek(t, offsetAt(t))
-          const noise =
-            0.012 * valueNoise(lineSeed, CH.lineFast, t, 5_000) +
-            0.008 * valueNoise(lineSeed, CH.lineSlow, t, 60_000) +
-            slow * valueNoise(lineSeed, CH.lineHours, t, 3 * HOUR_MS)
-          memoT = t
-          memoP = Math.max(0, line.ratedKw * level(minute) * (1 + noise))
-          return memoP
+        const ctx: LineContext = {
+          scenario,
+          faults,
+          line,
+          lineKey,
+          level,
+          linePowerKw: linePowerFn(line, lineSeed, level, offsetAt),
+          offsetAt,
+          addr: (device: string): DeviceAddress => ({ enterprise: e.id, site: site.id, line: line.id, device }),
         }
-        const addr = (device: string): DeviceAddress => ({ enterprise: e.id, site: site.id, line: line.id, device })
-        const pfFor = (seed: number) => (t: number) => line.powerFactor + 0.01 * valueNoise(seed, CH.pf, t, 120_000)
-        const startKwh = (seed: number, ratedKw: number) => Math.round(ratedKw * (2000 + 6000 * (valueNoise(seed, CH.start, 0, 1) * 0.5 + 0.5)))
-        const endpointOf = (m: { transport: 'tcp' | 'rtu'; host: string; port: number; serialPath?: string }) =>
-          m.transport === 'rtu' ? `rtu:${m.serialPath}` : m.port === 0 ? `line:${lineKey}` : `tcp:${m.host}:${m.port}`
-
-        const subs: ScenarioMeter[] = line.subMeters.map((m, i) => {
-          const key = deviceKey(addr(m.id))
-          const seed = mixSeed(scenario.seed, hashString(key))
-          return {
-            address: addr(m.id),
-            key,
-            role: 'sub',
-            name: m.name ?? m.id,
-            profile: m.profile,
-            ratedKw: line.ratedKw * m.share,
-            seed,
-            transport: m.transport,
-            host: m.host,
-            port: m.port,
-            unitId: m.unitId ?? i + 2,
-            baudRate: m.baudRate,
-            ...(m.serialPath ? { serialPath: m.serialPath } : {}),
-            ...(m.ctRatio ? { ctRatio: m.ctRatio } : {}),
-            endpoint: endpointOf(m),
-            startEnergyKwh: startKwh(seed, line.ratedKw * m.share),
-            powerKw: (t) => Math.max(0, m.share * linePowerKw(t) * (1 + 0.01 * valueNoise(seed, CH.sub, t, 30_000)) + faults.extraLoadKw(key, t)),
-            powerFactor: pfFor(seed),
-          }
-        })
-        const mm = line.mainMeter
-        const mainKey = deviceKey(addr(mm.id))
-        const mainSeed = mixSeed(scenario.seed, hashString(mainKey))
-        const loss = subs.length > 0 ? line.lossFraction : 1
-        meters.push(
-          {
-            address: addr(mm.id),
-            key: mainKey,
-            role: 'main',
-            name: mm.name ?? mm.id,
-            profile: mm.profile,
-            ratedKw: line.ratedKw,
-            seed: mainSeed,
-            transport: mm.transport,
-            host: mm.host,
-            port: mm.port,
-            unitId: mm.unitId ?? 1,
-            baudRate: mm.baudRate,
-            ...(mm.serialPath ? { serialPath: mm.serialPath } : {}),
-            ...(mm.ctRatio ? { ctRatio: mm.ctRatio } : {}),
-            endpoint: endpointOf(mm),
-            startEnergyKwh: startKwh(mainSeed, line.ratedKw),
-            powerKw: (t) => Math.max(0, subs.reduce((a, s) => a + s.powerKw(t), 0) + loss * linePowerKw(t) + faults.extraLoadKw(mainKey, t)),
-            powerFactor: pfFor(mainSeed),
-          },
-          ...subs,
-        )
-
-        const sec = secTargetKwhPerUnit(line.product.secTarget, line.product.benchmark, lineKey)
-        const idleKw = line.idleFraction * line.ratedKw
-        // One week of the noise-free shape, every 5 minutes: productive share of the energy.
-        let all = 0
-        let productive = 0
-        for (let minute = 0; minute < WEEK_MIN; minute += 5) {
-          const p = line.ratedKw * level(minute)
-          all += p
-          productive += Math.max(0, p - idleKw)
-        }
-        const kwhPerUnitProductive = productive > 0 ? (sec * productive) / all : sec
-        production.push({
-          address: addr(line.productionDevice),
-          key: deviceKey(addr(line.productionDevice)),
-          productId: line.product.id,
-          quantity: line.product.unit === 't' ? 'output_t' : 'output_count',
-          secKwhPerUnit: sec,
-          ratePerHour: (t) => Math.max(0, linePowerKw(t) - idleKw) / kwhPerUnitProductive,
-        })
-        // Machines run while the line is in production: in a shift, or above a third of the steel week's peak.
-        const threshold = line.loadShape === 'shifts' ? (line.idleFraction + ON_LEVEL) / 2 : line.loadShape === 'steel' ? 0.3 : 0
-        for (const m of line.machines) {
-          const key = deviceKey(addr(m.id))
-          machines.push({
-            address: addr(m.id),
-            key,
-            lineKey,
-            kind: m.kind,
-            ratedKw: m.ratedKw,
-            seed: mixSeed(scenario.seed, hashString(key)),
-            product: line.product.id,
-            scheduled: (t) => level(localMinuteOfWeek(t, offsetAt(t))) >= threshold,
-          })
-        }
+        meters.push(...lineMeters(ctx))
+        production.push(lineProduction(ctx))
+        machines.push(...lineMachines(ctx))
       }
     }
   }
