@@ -249,24 +249,14 @@ function activeFrom(f: FaultRecord, timezone: string): number {
   return night >= f.start ? night : night + DAY_MS
 }
 
-/**
- * Scores opened alerts against the ground truth. Detection delay: from the fault's start (for standby
- * faults, from the start of their first night, when the extra load appears). An alert matches a fault on its device (or, for a
- * load fault, on the main meter of the fault's line — `mainMeters`, default devices named `main`)
- * opened between the fault's start and 2 h after its end (1 h after the start for faults without end).
- */
-export function score(
+/** Per claimed fault kind: detected faults, their median delay, true and false positives (both scorers). */
+function scoreByKind(
   alerts: readonly Alert[],
   faults: readonly FaultRecord[],
-  mainMeters?: ReadonlySet<string>,
-  timezone = DEFAULT_TIMEZONE,
-): { claimed: Record<string, KindScore>; unmatched: Alert[] } {
-  const matchedTo = new Map<string, FaultRecord>()
-  for (const a of alerts) {
-    const f = faults.find((x) => matches(a, x, mainMeters))
-    if (f) matchedTo.set(a.id, f)
-  }
-  const unmatched = alerts.filter((a) => !matchedTo.has(a.id))
+  matchedTo: ReadonlyMap<string, FaultRecord>,
+  unmatched: readonly Alert[],
+  timezone: string,
+): Record<string, KindScore> {
   const claimed: Record<string, KindScore> = {}
   for (const [kind, rules] of Object.entries(CLAIMED) as [FaultKind, readonly RuleKind[]][]) {
     const ofKind = faults.filter((f) => f.kind === kind)
@@ -289,6 +279,28 @@ export function score(
       medianDelayMin: delays.length === 0 ? null : delays.length % 2 ? (delays[mid] as number) : ((delays[mid - 1] as number) + (delays[mid] as number)) / 2,
     }
   }
+  return claimed
+}
+
+/**
+ * Scores opened alerts against the ground truth. Detection delay: from the fault's start (for standby
+ * faults, from the start of their first night, when the extra load appears). An alert matches a fault on its device (or, for a
+ * load fault, on the main meter of the fault's line — `mainMeters`, default devices named `main`)
+ * opened between the fault's start and 2 h after its end (1 h after the start for faults without end).
+ */
+export function score(
+  alerts: readonly Alert[],
+  faults: readonly FaultRecord[],
+  mainMeters?: ReadonlySet<string>,
+  timezone = DEFAULT_TIMEZONE,
+): { claimed: Record<string, KindScore>; unmatched: Alert[] } {
+  const matchedTo = new Map<string, FaultRecord>()
+  for (const a of alerts) {
+    const f = faults.find((x) => matches(a, x, mainMeters))
+    if (f) matchedTo.set(a.id, f)
+  }
+  const unmatched = alerts.filter((a) => !matchedTo.has(a.id))
+  const claimed = scoreByKind(alerts, faults, matchedTo, unmatched, timezone)
   return { claimed, unmatched }
 }
 
@@ -312,28 +324,7 @@ export function strictScore(
   }
   const unmatched = alerts.filter((a) => !matchedTo.has(a.id))
   const detected = new Set([...matchedTo.values()].map((f) => f.id))
-  const claimed: Record<string, KindScore> = {}
-  for (const [kind, rules] of Object.entries(CLAIMED) as [FaultKind, readonly RuleKind[]][]) {
-    const ofKind = faults.filter((f) => f.kind === kind)
-    const delays: number[] = []
-    for (const f of ofKind) {
-      const first = alerts.filter((a) => matchedTo.get(a.id) === f).sort((a, b) => a.openedAt - b.openedAt)[0]
-      if (first) delays.push((first.openedAt - activeFrom(f, timezone)) / MINUTE_MS)
-    }
-    const tp = alerts.filter((a) => matchedTo.get(a.id)?.kind === kind).length
-    const fp = unmatched.filter((a) => rules.includes(a.ruleKind)).length
-    delays.sort((a, b) => a - b)
-    const mid = delays.length >> 1
-    claimed[kind] = {
-      faults: ofKind.length,
-      detected: delays.length,
-      recall: ofKind.length ? delays.length / ofKind.length : 1,
-      truePositives: tp,
-      falsePositives: fp,
-      precision: tp + fp ? tp / (tp + fp) : 1,
-      medianDelayMin: delays.length === 0 ? null : delays.length % 2 ? (delays[mid] as number) : ((delays[mid - 1] as number) + (delays[mid] as number)) / 2,
-    }
-  }
+  const claimed = scoreByKind(alerts, faults, matchedTo, unmatched, timezone)
   return { claimed, detected, precision: alerts.length ? matchedTo.size / alerts.length : 1, matchedAlerts: matchedTo.size, unmatched }
 }
 
