@@ -121,30 +121,25 @@ export async function openLink(key: string, loc: LineLocation, timeoutMs: number
 }
 
 /**
- * One shared line: opened on the first `acquire`, closed when the last holder releases it or the
- * link fails (the next `acquire` opens it again); `exclusive` runs one holder's exchange at a time.
- * A subclass receives the bytes (`received`) and hears of a lost link (`lost`).
+ * A line shared by every device on it, however it is opened: opened on the first `acquire`, closed
+ * when the last holder releases it or it fails (the next `acquire` opens it again); `exclusive`
+ * runs one holder's exchange at a time (FIFO). The Modbus RTU bus (modbus/client.ts, over
+ * modbus-serial) and SharedLink (raw bytes, DL/T 645 and CJ/T 188) are the two kinds.
  */
-export abstract class SharedLink {
-  protected link: Link | undefined
+export abstract class SharedLine {
   private opening: Promise<void> | undefined
   private refs = 0
   private tail: Promise<unknown> = Promise.resolve()
   private closing: Promise<void> = Promise.resolve()
 
-  constructor(
-    readonly key: string,
-    readonly location: LineLocation,
-  ) {}
+  constructor(readonly key: string) {}
 
-  get isOpen(): boolean {
-    return this.link !== undefined
-  }
+  abstract get isOpen(): boolean
 
   async acquire(signal: AbortSignal, timeoutMs: number): Promise<void> {
     this.refs++
     try {
-      while (!this.link) {
+      while (!this.isOpen) {
         this.opening ??= this.open(signal, timeoutMs).finally(() => (this.opening = undefined))
         await this.opening
       }
@@ -159,14 +154,10 @@ export abstract class SharedLink {
     if (this.refs === 0) void this.drop()
   }
 
-  /** Closes the link (the next `acquire` opens it again). */
+  /** Closes the line (the next `acquire` opens it again); resolves when every close so far is done. */
   drop(): Promise<void> {
-    const link = this.link
-    this.link = undefined
-    if (link) {
-      this.lost(`${this.key}: link closed`)
-      this.closing = this.closing.then(() => link.close())
-    }
+    const close = this.detach()
+    if (close) this.closing = this.closing.then(close)
     return this.closing
   }
 
@@ -177,12 +168,41 @@ export abstract class SharedLink {
     return run
   }
 
+  /** Opens the line (after `await this.drop()` where an old one may linger). */
+  protected abstract open(signal: AbortSignal, timeoutMs: number): Promise<void>
+  /** Forgets the open line at once and returns the work that closes it (undefined: none open). */
+  protected abstract detach(): (() => Promise<void>) | undefined
+}
+
+/** A shared line of raw bytes: a subclass receives them (`received`) and hears of a lost link (`lost`). */
+export abstract class SharedLink extends SharedLine {
+  protected link: Link | undefined
+
+  constructor(
+    key: string,
+    readonly location: LineLocation,
+  ) {
+    super(key)
+  }
+
+  get isOpen(): boolean {
+    return this.link !== undefined
+  }
+
   /** Bytes from the line. */
   protected abstract received(chunk: Buffer): void
   /** The link closed or failed: whatever waits for a reply must stop waiting. */
   protected abstract lost(why: string): void
 
-  private async open(signal: AbortSignal, timeoutMs: number): Promise<void> {
+  protected detach(): (() => Promise<void>) | undefined {
+    const link = this.link
+    this.link = undefined
+    if (!link) return undefined
+    this.lost(`${this.key}: link closed`)
+    return () => link.close()
+  }
+
+  protected async open(signal: AbortSignal, timeoutMs: number): Promise<void> {
     await this.drop()
     const link = await openLink(this.key, this.location, timeoutMs, signal)
     link.onData((chunk) => {

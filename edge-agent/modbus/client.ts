@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import ModbusRTU from 'modbus-serial'
 import { PlantWattError } from '../../core/errors.ts'
 import type { ModbusConnection } from '../config.ts'
+import { SharedLine } from '../shared-link.ts'
 import { FUNCTION_CODES } from './types.ts'
 
 /**
@@ -195,46 +196,24 @@ interface PortWithBuffer {
  * that only one device talks at a time (Modbus over Serial Line V1.02 §2.1: one master, one
  * outstanding request).
  */
-class RtuBus {
+class RtuBus extends SharedLine {
   private rtu: RtuInstance | undefined
-  private opening: Promise<void> | undefined
-  private refs = 0
-  private tail: Promise<unknown> = Promise.resolve()
-  private closing: Promise<void> = Promise.resolve()
 
   constructor(
-    readonly key: string,
+    key: string,
     private readonly location: BusLocation,
-  ) {}
+  ) {
+    super(key)
+  }
 
   get isOpen(): boolean {
     return this.rtu?.isOpen ?? false
   }
 
-  async acquire(signal: AbortSignal, timeoutMs: number): Promise<void> {
-    this.refs++
-    try {
-      while (!this.isOpen) {
-        this.opening ??= this.open(signal, timeoutMs).finally(() => (this.opening = undefined))
-        await this.opening
-      }
-    } catch (err) {
-      this.release()
-      throw err
-    }
-  }
-
-  release(): void {
-    if (this.refs > 0) this.refs--
-    if (this.refs === 0) void this.drop()
-  }
-
-  /** The link failed: close it, so that the next `acquire` opens it again. */
-  drop(): Promise<void> {
+  protected detach(): (() => Promise<void>) | undefined {
     const rtu = this.rtu
     this.rtu = undefined
-    if (rtu) this.closing = this.closing.then(() => this.shut(rtu))
-    return this.closing
+    return rtu ? () => this.shut(rtu) : undefined
   }
 
   private async shut(rtu: RtuInstance): Promise<void> {
@@ -243,12 +222,6 @@ class RtuBus {
     // it, or the port's exclusive lock stays held and the next open fails. Bounded: a vanished
     // device may never call back.
     await Promise.race([new Promise<void>((resolve) => rtu.close(() => resolve())), sleep(1000)])
-  }
-
-  exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(fn, fn)
-    this.tail = run.catch(() => {})
-    return run
   }
 
   async request<T>(unitId: number, timeoutMs: number, op: (rtu: RtuInstance) => Promise<T>): Promise<T> {
@@ -292,7 +265,7 @@ class RtuBus {
     return err
   }
 
-  private async open(signal: AbortSignal, timeoutMs: number): Promise<void> {
+  protected async open(signal: AbortSignal, timeoutMs: number): Promise<void> {
     await this.drop()
     const rtu = newInstance()
     const loc = this.location
