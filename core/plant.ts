@@ -53,6 +53,29 @@ export const PlantLineSchema = Type.Object(
   { additionalProperties: false },
 )
 
+/** A device of the same site, as `line/device`. */
+const DeviceRef = (description: string) => Type.String({ pattern: '^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$', description })
+
+/** 户号: a supply account — the incomers the utility bills together, and how it bills them. */
+export const PlantSupplyAccountSchema = Type.Object(
+  {
+    id: Id('account id (the utility account number, 户号, or a name for it)'),
+    name: Type.Optional(Type.String()),
+    incomers: Type.Array(DeviceRef("an incomer of this site (listed in the site's incomers) billed on this account"), { minItems: 1 }),
+    voltageKv: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'supply voltage level, kV (1–10, 35, 110, 220)' })),
+    transformerKva: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'installed transformer capacity, kVA' })),
+    tariff: Type.Optional(Type.String({ description: 'tariff id (analytics reference); default chosen from voltage and kVA' })),
+    billingBasis: Type.Optional(
+      Type.Enum(['capacity', 'contracted-demand', 'actual-demand'], {
+        description: 'two-part basic charge basis: kVA capacity, contracted demand, or actual maximum demand',
+      }),
+    ),
+    contractedDemandKw: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'contracted demand, kW (billingBasis contracted-demand)' })),
+    powerFactorStandard: Type.Optional(Type.Number({ minimum: 0.5, maximum: 1, description: '力调 standard: 0.90, 0.85 or 0.80' })),
+  },
+  { additionalProperties: false },
+)
+
 export const PlantSiteSchema = Type.Object(
   {
     id: Id('site id, unique within its enterprise'),
@@ -60,6 +83,12 @@ export const PlantSiteSchema = Type.Object(
     timezone: Type.Optional(Type.String({ description: "IANA time zone; defaults to the plant's" })),
     tariff: Type.Optional(Type.String({ description: 'tariff id (analytics reference); default: the single-part tariff of the enterprise region' })),
     contractedDemandKw: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'contracted maximum 15-minute demand, kW' })),
+    incomers: Type.Optional(
+      Type.Array(DeviceRef('an incomer (关口表): a meter at the site boundary, any carrier; the enterprise total comes from these'), {
+        description: 'none: the enterprise total is the sum of its lines (and says so)',
+      }),
+    ),
+    accounts: Type.Optional(Type.Array(PlantSupplyAccountSchema, { description: 'supply accounts (户号), each billed on its own' })),
     lines: Type.Array(PlantLineSchema, { default: [] }),
   },
   { additionalProperties: false },
@@ -94,6 +123,8 @@ export type PlantDevice = Type.Static<typeof PlantDeviceSchema>
 export type PlantLine = Type.Static<typeof PlantLineSchema>
 export type PlantProduct = Type.Static<typeof PlantProductSchema>
 export type PlantShift = Type.Static<typeof PlantShiftSchema>
+export type PlantSupplyAccount = Type.Static<typeof PlantSupplyAccountSchema>
+export type PlantSite = Type.Static<typeof PlantSiteSchema>
 export type PlantModel = Type.Static<typeof PlantModelSchema>
 
 export interface PlantDeviceEntry extends DeviceAddress {
