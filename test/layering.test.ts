@@ -33,6 +33,7 @@ const COMPONENTS = [
   'edge-agent',
   'importer',
   'ingest',
+  'records',
   'reports',
   'simulators',
   'storage',
@@ -127,6 +128,19 @@ const RULES: readonly Rule[] = [
   {
     name: 'analytics/ is pure: no client library, no node I/O module (see PURE_PACKAGES)',
     breaks: (e) => isProduction(e.file) && e.from === 'analytics' && e.to === undefined && !PURE_PACKAGES.some((p) => p.test(e.spec)),
+  },
+  {
+    name: 'records/ imports only core/, analytics/ and the storage/ contracts (store.ts, events.ts)',
+    breaks: (e) =>
+      isProduction(e.file) &&
+      e.from === 'records' &&
+      e.to !== undefined &&
+      !['core', 'analytics', 'records'].includes(e.to) &&
+      !(e.target === 'storage/store.ts' || e.target === 'storage/events.ts'),
+  },
+  {
+    name: 'records/ is imported only by api/, reports/, cli/, importer/ (and bench/, test/)',
+    breaks: (e) => isProduction(e.file) && e.to === 'records' && !['records', 'api', 'reports', 'cli', 'importer'].includes(e.from),
   },
   {
     name: 'simulators/ never import edge-agent/ (each side decodes register words on its own)',
