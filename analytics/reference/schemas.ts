@@ -16,6 +16,7 @@ export const CoalCoefficientSchema = Type.Object(
     kgcePerUnit: Type.Number({ description: 'kilograms of coal equivalent (29.3076 MJ/kg) per unit' }),
     description: Type.Optional(Type.String()),
     source: Type.Optional(Source),
+    verified: Type.Optional(Type.Boolean({ description: 'false: not traced to the standard text; grades using it say so' })),
   },
   { additionalProperties: false },
 )
