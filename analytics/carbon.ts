@@ -1,6 +1,7 @@
 import { analyticsError } from './errors.ts'
 import { DEFAULT_REFERENCE } from './reference/index.ts'
 import type { EmissionFactorTable } from './reference/schemas.ts'
+import { REFERENCE_CONFIG_KEYS } from './reference/config-keys.ts'
 
 /**
  * Indirect CO2 of purchased electricity: kWh × grid emission factor. The factor is the newest year
@@ -48,7 +49,11 @@ export function selectGridFactor(region: string, year: number, table: EmissionFa
     tried.push(r)
     current = table.regions.find((x) => x.id === r)?.parent
   }
-  throw analyticsError('ANALYTICS_ERR_FACTOR', `no grid emission factor for ${region} in or before ${year} (tried ${tried.join(' → ')}): configure one`)
+  throw analyticsError(
+    'ANALYTICS_ERR_FACTOR',
+    `no grid emission factor for ${region} in or before ${year} (tried ${tried.join(' → ')}): configure one under ${REFERENCE_CONFIG_KEYS.emissionFactors} in the config file`,
+    { region, year, tried, configKey: REFERENCE_CONFIG_KEYS.emissionFactors },
+  )
 }
 
 /** CO2 (kg) of `energyKwh` used in `year` (the data's local year) in `region`. */

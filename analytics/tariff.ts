@@ -3,6 +3,7 @@ import { demandFromEnergy, monthKey, monthlyMaxDemand, type MonthlyMaxDemand } f
 import { DAY_MS, MINUTE_MS } from '../core/duration.ts'
 import { assertTimeZone, formatClock, localParts, parseClock, startOfLocalDate, wallToInstant } from './time.ts'
 import type { Tariff, TariffVersion } from './reference/schemas.ts'
+import { REFERENCE_CONFIG_KEYS } from './reference/config-keys.ts'
 import type { AmountInterval } from './types.ts'
 
 /**
@@ -259,7 +260,8 @@ export function pricePieces(intervals: readonly AmountInterval[], compiled: Comp
       if (vi < 0) {
         throw analyticsError(
           'ANALYTICS_ERR_TARIFF',
-          `tariff ${compiled.tariff.id}: no version in force at ${new Date(t).toISOString()} (first takes effect ${versions[0]?.version.effectiveFrom})`,
+          `tariff ${compiled.tariff.id}: no version in force at ${new Date(t).toISOString()} (first takes effect ${versions[0]?.version.effectiveFrom}): add a version under ${REFERENCE_CONFIG_KEYS.tariffs} (id ${compiled.tariff.id}) in the config file`,
+          { tariff: compiled.tariff.id, at: t, configKey: REFERENCE_CONFIG_KEYS.tariffs },
         )
       }
       const cv = versions[vi] as CompiledVersion

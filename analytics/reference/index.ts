@@ -2,6 +2,7 @@ import { validateConfig } from '../../core/config.ts'
 import { COAL_GBT2589_2020 } from './coal-gbt2589-2020.ts'
 import { GRID_EMISSION_FACTORS } from './grid-emission-factors.ts'
 import { HUBEI_SINGLE_PART_1_10KV, HUBEI_TWO_PART_1_10KV } from './tariff-hubei-2024.ts'
+import { SHIPPED_TARIFFS } from './tariffs.ts'
 import { BENCHMARKS } from './benchmarks.ts'
 import {
   BenchmarkTableSchema,
@@ -16,6 +17,9 @@ import {
 } from './schemas.ts'
 
 export * from './schemas.ts'
+export * from './tariff-for.ts'
+export { REFERENCE_CONFIG_KEYS } from './config-keys.ts'
+export { SHIPPED_TARIFFS }
 export { COAL_GBT2589_2020, GRID_EMISSION_FACTORS, HUBEI_SINGLE_PART_1_10KV, HUBEI_TWO_PART_1_10KV, BENCHMARKS }
 
 /** Every reference table analytics uses, as shipped or as overridden by the user's config. */
@@ -29,7 +33,7 @@ export interface ReferenceData {
 export const DEFAULT_REFERENCE: ReferenceData = {
   coal: COAL_GBT2589_2020,
   emissionFactors: GRID_EMISSION_FACTORS,
-  tariffs: [HUBEI_SINGLE_PART_1_10KV, HUBEI_TWO_PART_1_10KV],
+  tariffs: SHIPPED_TARIFFS,
   benchmarks: BENCHMARKS,
 }
 

@@ -96,11 +96,26 @@ export const TariffVersionSchema = Type.Object(
   { additionalProperties: false },
 )
 
+/** Supply voltage levels a tariff row applies to: `min ≤ kV < max` (no max: and above). 1–10(20) kV = { min: 1, max: 35 }. */
+export const TariffVoltageSchema = Type.Object(
+  {
+    min: Type.Number({ minimum: 0, description: 'lowest supply voltage of the row, kV (inclusive)' }),
+    max: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'kV (exclusive); absent = and above' })),
+  },
+  { additionalProperties: false },
+)
+
 export const TariffSchema = Type.Object(
   {
     id: Key,
     region: Key,
     voltage: Type.Optional(Type.String({ description: "supply voltage class, e.g. '1-10kV'" })),
+    voltageKv: Type.Optional(TariffVoltageSchema),
+    pricing: Type.Optional(
+      Type.Union([Type.Literal('single-part'), Type.Literal('two-part')], {
+        description: "single-part (电度电价 only) or two-part (plus demand or capacity charge); absent: the versions' kind",
+      }),
+    ),
     timezone: Type.String({ default: 'Asia/Shanghai', description: 'IANA zone the period clock times are in' }),
     versions: Type.Array(TariffVersionSchema, { minItems: 1 }),
   },
@@ -184,6 +199,7 @@ export type EmissionFactorTable = Type.Static<typeof EmissionFactorTableSchema>
 export type TariffSpan = Type.Static<typeof TariffSpanSchema>
 export type TariffSeason = Type.Static<typeof TariffSeasonSchema>
 export type TariffVersion = Type.Static<typeof TariffVersionSchema>
+export type TariffVoltage = Type.Static<typeof TariffVoltageSchema>
 export type Tariff = Type.Static<typeof TariffSchema>
 export type BenchmarkProduct = Type.Static<typeof BenchmarkProductSchema>
 export type BenchmarkTable = Type.Static<typeof BenchmarkTableSchema>

@@ -45,6 +45,8 @@ export const HUBEI_SINGLE_PART_1_10KV: Tariff = {
   id: 'hubei-industrial-single-part-1-10kv',
   region: 'hubei',
   voltage: '1-10kV',
+  voltageKv: { min: 1, max: 35 },
+  pricing: 'single-part',
   timezone: 'Asia/Shanghai',
   versions: [
     {
@@ -63,6 +65,8 @@ export const HUBEI_TWO_PART_1_10KV: Tariff = {
   id: 'hubei-industrial-two-part-1-10kv',
   region: 'hubei',
   voltage: '1-10kV',
+  voltageKv: { min: 1, max: 35 },
+  pricing: 'two-part',
   timezone: 'Asia/Shanghai',
   versions: [
     {
