@@ -1,8 +1,8 @@
 import { analyticsError } from './errors.ts'
 import { powerEnergy, sumIntervalsByWindow } from './energy.ts'
-import { calendarWindows, localParts } from './time.ts'
+import { calendarWindows, localParts, wallClock } from './time.ts'
 import type { AmountInterval, Sample, TimeRange } from './types.ts'
-import { HOUR_MS } from '../core/duration.ts'
+import { HOUR_MS, MINUTE_MS } from '../core/duration.ts'
 
 /**
  * Demand (需量): mean power over fixed 15-minute windows aligned to the local quarter hour, as the
@@ -123,4 +123,147 @@ export function forecastDemand(input: {
     method: input.currentPowerKw !== undefined ? 'current-power' : 'average-rate',
     elapsedMs,
   }
+}
+
+/**
+ * Energy on a regular grid of steps (the demand meter's slip, 1 minute by default): step i covers
+ * [start + i·stepMs, start + (i+1)·stepMs). `covered` is the share of each step spanned by data (0..1).
+ */
+export interface StepEnergy {
+  start: number
+  stepMs: number
+  energyKwh: Float64Array
+  covered: Float64Array
+}
+
+function emptySteps(range: TimeRange, stepMs: number): StepEnergy {
+  if (!(stepMs > 0) || !(range.end > range.start)) throw analyticsError('ANALYTICS_ERR_INPUT', `steps: need stepMs > 0 and start < end`)
+  const n = Math.ceil((range.end - range.start) / stepMs)
+  return { start: range.start, stepMs, energyKwh: new Float64Array(n), covered: new Float64Array(n) }
+}
+
+/**
+ * Spreads interval energy (a counter's increments) over a step grid pro rata by time; a gap interval
+ * adds its energy (the counter proves it was used) but no coverage. Linear in intervals + steps.
+ */
+export function stepEnergyFromIntervals(intervals: readonly (AmountInterval & { gap?: boolean })[], range: TimeRange, stepMs: number): StepEnergy {
+  const out = emptySteps(range, stepMs)
+  const n = out.energyKwh.length
+  for (const iv of intervals) {
+    const span = iv.end - iv.start
+    if (!(span > 0)) continue
+    const a = Math.max(iv.start, range.start)
+    const b = Math.min(iv.end, range.end)
+    if (!(a < b)) continue
+    const rate = iv.amount / span
+    for (let i = Math.floor((a - range.start) / stepMs); i < n; i++) {
+      const s = range.start + i * stepMs
+      if (s >= b) break
+      const o = Math.min(s + stepMs, b) - Math.max(s, a)
+      if (o <= 0) continue
+      out.energyKwh[i] = (out.energyKwh[i] as number) + rate * o
+      if (!iv.gap) out.covered[i] = (out.covered[i] as number) + o / stepMs
+    }
+  }
+  return out
+}
+
+/** Power samples (kW) on a step grid: trapezoid energy per step (powerEnergy), coverage as it reports. */
+export function stepEnergyFromPower(samples: readonly Sample[], range: TimeRange, stepMs: number, maxGapMs?: number): StepEnergy {
+  const out = emptySteps(range, stepMs)
+  const windows: TimeRange[] = []
+  for (let i = 0; i < out.energyKwh.length; i++) windows.push({ start: range.start + i * stepMs, end: Math.min(range.start + (i + 1) * stepMs, range.end) })
+  const res = powerEnergy(samples, windows, maxGapMs === undefined ? {} : { maxGapMs })
+  res.windows.forEach((w, i) => {
+    out.energyKwh[i] = w.amount
+    out.covered[i] = w.coverage
+  })
+  return out
+}
+
+/** Sums step grids of the same start and step (an account's incomers); coverage = the worst part's. */
+export function sumStepEnergy(parts: readonly StepEnergy[]): StepEnergy | undefined {
+  const first = parts[0]
+  if (!first) return undefined
+  const n = first.energyKwh.length
+  const energyKwh = new Float64Array(n)
+  const covered = new Float64Array(n).fill(1)
+  for (const p of parts) {
+    if (p.start !== first.start || p.stepMs !== first.stepMs || p.energyKwh.length !== n) {
+      throw analyticsError('ANALYTICS_ERR_INPUT', 'sumStepEnergy: grids differ in start, step or length')
+    }
+    for (let i = 0; i < n; i++) {
+      energyKwh[i] = (energyKwh[i] as number) + (p.energyKwh[i] as number)
+      covered[i] = Math.min(covered[i] as number, Math.min(1, p.covered[i] as number))
+    }
+  }
+  return { start: first.start, stepMs: first.stepMs, energyKwh, covered }
+}
+
+/** A demand window: mean power over [start, end). */
+export interface DemandPeak {
+  demandKw: number
+  start: number
+  end: number
+  /** Share of the window covered by data (0..1). */
+  coverage: number
+}
+
+/** Billing-grade maximum demand: the sliding figure the utility meter bills, the fixed one alongside. */
+export interface BillingDemand {
+  /** 需量周期, ms (default 15 min). */
+  periodMs: number
+  /** 滑差时间, ms (default 1 min): the window moves by this step. */
+  slipMs: number
+  /** Maximum over windows starting at every slip step (only whole windows inside the grid). */
+  sliding: DemandPeak | null
+  /** Maximum over windows aligned to the period on the local clock (fixed quarter hours). */
+  fixed: DemandPeak | null
+}
+
+export interface BillingDemandOptions {
+  /** Demand period (需量周期), ms; default 900 000 (15 min). */
+  periodMs?: number
+  /** Slip (滑差时间), ms; default 60 000 (1 min). Must divide the period; the grid's step must equal it. */
+  slipMs?: number
+  /** IANA zone the fixed windows align in; default Asia/Shanghai. */
+  timezone?: string
+}
+
+/**
+ * Maximum demand of a step grid as a billing meter computes it (DL/T 645 需量周期 04000103, 滑差时间
+ * 04000104): the mean power of the last `period` recomputed every `slip`; and the maximum of the fixed
+ * windows aligned to the period on the local clock. One pass with a running sum: O(steps).
+ */
+export function billingDemand(steps: StepEnergy, options: BillingDemandOptions = {}): BillingDemand {
+  const periodMs = options.periodMs ?? DEMAND_WINDOW_MS
+  const slipMs = options.slipMs ?? MINUTE_MS
+  const timezone = options.timezone ?? 'Asia/Shanghai'
+  if (!(slipMs > 0) || !(periodMs >= slipMs) || periodMs % slipMs !== 0) {
+    throw analyticsError('ANALYTICS_ERR_INPUT', `demand: the slip (${slipMs} ms) must divide the period (${periodMs} ms)`)
+  }
+  if (steps.stepMs !== slipMs) throw analyticsError('ANALYTICS_ERR_INPUT', `demand: grid step ${steps.stepMs} ms differs from the slip ${slipMs} ms`)
+  const k = periodMs / slipMs
+  const e = steps.energyKwh
+  const c = steps.covered
+  const hours = periodMs / HOUR_MS
+  let sliding: DemandPeak | null = null
+  let fixed: DemandPeak | null = null
+  let sumE = 0
+  let sumC = 0
+  for (let i = 0; i < e.length; i++) {
+    sumE += e[i] as number
+    sumC += Math.min(1, c[i] as number)
+    if (i >= k) {
+      sumE -= e[i - k] as number
+      sumC -= Math.min(1, c[i - k] as number)
+    }
+    if (i < k - 1) continue
+    const start = steps.start + (i - k + 1) * slipMs
+    const kw = sumE / hours
+    const peak = (): DemandPeak => ({ demandKw: kw, start, end: start + periodMs, coverage: sumC / k })
+    if (!sliding || kw > sliding.demandKw) sliding = peak()
+    if (wallClock(start, timezone) % periodMs === 0 && (!fixed || kw > fixed.demandKw)) fixed = peak()
+  }
+  return { periodMs, slipMs, sliding, fixed }
 }
