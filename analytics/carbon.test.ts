@@ -21,6 +21,25 @@ describe('grid CO2 factors (MEE/NBS)', () => {
     expect(gridCo2(2000, 'central-china', 2024).kgCo2).toBeCloseTo(1054.2, 9)
   })
 
+  it('ships the 2023 national and regional-grid factors with the 2023 announcement as source', () => {
+    // Central China 2023: 0.5271 kg/kWh; 1000 kWh → 527.1 kg. North China 0.6361, Southwest 0.2472.
+    const cc = gridCo2(1000, 'central-china', 2023)
+    expect(cc.kgCo2).toBeCloseTo(527.1, 9)
+    expect(cc.factor).toMatchObject({ region: 'central-china', year: 2023, verified: true })
+    expect(cc.factor.source).toContain('2023年电力二氧化碳排放因子')
+    expect(selectGridFactor('north-china', 2023).kgCo2PerKwh).toBe(0.6361)
+    expect(selectGridFactor('southwest-china', 2025)).toMatchObject({ year: 2023, kgCo2PerKwh: 0.2472 })
+    expect(selectGridFactor('national', 2023)).toMatchObject({ kgCo2PerKwh: 0.5306 })
+    // A configured Hubei 2023 value is the one a 2023 Hubei answer uses, with its source.
+    const ref = resolveReference({ emissionFactors: { factors: [{ region: 'hubei', year: 2023, kgCo2PerKwh: 0.45, source: 'configured (test value)' }] } })
+    expect(selectGridFactor('hubei', 2023, ref.emissionFactors)).toMatchObject({
+      region: 'hubei',
+      year: 2023,
+      kgCo2PerKwh: 0.45,
+      source: 'configured (test value)',
+    })
+  })
+
   it('marks the unverified national 2021 value when it is used', () => {
     const f = selectGridFactor('national', 2021)
     expect(f).toMatchObject({ kgCo2PerKwh: 0.5568, verified: false })
