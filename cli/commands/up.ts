@@ -3,6 +3,7 @@ import { createLogger } from '../../core/logger.ts'
 import type { ResolvedConfig } from '../config.ts'
 import { loadConfig } from '../load-config.ts'
 import { configHelp, DEMO_CONFIG, override, PACKAGE_VERSION, portOption, type CommonOptions } from '../options.ts'
+import { createProgress } from '../progress.ts'
 import { runUntilSignal } from '../run-until-signal.ts'
 import type { StartAllOptions, UpResult } from '../wiring.ts'
 
@@ -64,9 +65,15 @@ async function up(opts: UpOptions): Promise<void> {
   const historyDays = parseHistoryDays(opts.historyDays)
   const logger = createLogger('plantwatt', process.env.PLANTWATT_LOG_LEVEL ?? 'warn')
   const cfg = upConfig(loadConfig(opts), opts)
+  if (opts.scenario && opts.opcua !== false) {
+    // node-opcua prints warnings to the console as soon as it loads (e.g. NODE-OPCUA-W27 about RSA
+    // PKCS#1 v1.5, which the Basic256Sha256 policy PlantWatt uses does not need): route them to the log first.
+    ;(await import('../../edge-agent/opcua/library-log.ts')).routeOpcuaLibraryLog(logger)
+  }
   const { startAll } = await import('../wiring.ts')
   const scenario = opts.scenario ? (await import('../../simulators/index.ts')).loadScenario(opts.scenario) : undefined
   const withHistory = scenario !== undefined && historyDays > 0
+  const progress = createProgress(process.stderr)
   const options: StartAllOptions = {
     ...(scenario ? { scenario } : {}),
     ...(opts.groundTruth ? { groundTruthFile: opts.groundTruth } : {}),
@@ -74,12 +81,12 @@ async function up(opts: UpOptions): Promise<void> {
     ...(withHistory
       ? {
           historyDays,
-          onHistoryProgress: (n: number) => process.stderr.write(`\rwriting ${historyDays} days of simulated history (first start only): ${n} points`),
+          onHistoryProgress: (n: number) => progress.update(`writing ${historyDays} days of simulated history (first start only): ${n} points`),
         }
       : {}),
   }
   const running = await startAll(cfg, logger, options)
-  if (withHistory) process.stderr.write('\n')
+  if (withHistory) progress.done()
   let controlUrl: string | undefined
   if (running.scenario && opts.controlPort !== undefined) {
     const { startFaultControl } = await import('../../simulators/control.ts')
