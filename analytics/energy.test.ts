@@ -24,13 +24,15 @@ describe('counterEnergy', () => {
     expect(r.total).toEqual({ amount: 60, coverage: 1 })
   })
 
-  it('treats a drop to near zero as a reset: the new value is the energy since the reset', () => {
-    // 1000 → 1010 (+10) → 2 (reset: +2) → 7 (+5) = 17 kWh
+  it('books no energy and no coverage for a drop no record explains (an unexplained reset)', () => {
+    // 1000 → 1010 (+10) → 2 (unexplained: unknown, 00:15–00:30 uncovered) → 7 (+5) = 15 kWh, coverage 30/60
     const s = [1000, 1010, 2, 7].map((value, i) => ({ ts: sh('2024-05-01T00:00') + i * 15 * MIN, value }))
     const r = counterEnergy(s, hours('2024-05-01T00:00', '2024-05-01T01:00'))
-    expect(r.total.amount).toBe(17)
-    expect(r.counts.reset).toBe(1)
-    expect(r.anomalies.find((a) => a.kind === 'reset')).toMatchObject({ from: sh('2024-05-01T00:15'), to: sh('2024-05-01T00:30'), amount: 2 })
+    expect(r.total.amount).toBe(15)
+    expect(r.total.coverage).toBe(0.5)
+    expect(r.counts).toMatchObject({ unexplained_reset: 1, reset: 0, backstep: 0 })
+    expect(r.anomalies.find((a) => a.kind === 'unexplained_reset')).toMatchObject({ from: sh('2024-05-01T00:15'), to: sh('2024-05-01T00:30'), amount: 0 })
+    expect(r.increments[1]).toEqual({ start: sh('2024-05-01T00:15'), end: sh('2024-05-01T00:30'), amount: 0, gap: true })
   })
 
   it('unwraps a uint32 × 0.01 kWh register rolling over at 42 949 672.96', () => {
@@ -43,13 +45,15 @@ describe('counterEnergy', () => {
     ]
     const r = counterEnergy(s, hours('2024-05-01T00:00', '2024-05-01T01:00'), { modulus })
     expect(r.total.amount).toBeCloseTo(5.0, 6)
-    expect(r.counts).toMatchObject({ rollover: 1, reset: 0 })
-    // Without the modulus, the same drop is a reset (1.04 ≤ half of 42 949 670): 1.04 + 1.00
-    expect(counterEnergy(s, hours('2024-05-01T00:00', '2024-05-01T01:00')).total.amount).toBeCloseTo(2.04, 9)
+    expect(r.counts).toMatchObject({ rollover: 1, unexplained_reset: 0 })
+    // Without the modulus, the same drop is an unexplained reset: only the 1.00 after it counts
+    const bare = counterEnergy(s, hours('2024-05-01T00:00', '2024-05-01T01:00'))
+    expect(bare.total.amount).toBeCloseTo(1.0, 9)
+    expect(bare.counts.unexplained_reset).toBe(1)
   })
 
-  it('does not count meter jitter (a small backstep) twice', () => {
-    // 100 → 99.9 (backstep: 0, reference stays 100) → 101 (+1) = 1 kWh
+  it('does not count meter jitter (a backstep of at most 0.1 %) twice', () => {
+    // 100 → 99.9 (0.1 %: backstep, 0, reference stays 100) → 101 (+1) = 1 kWh
     const s = [100, 99.9, 101].map((value, i) => ({ ts: sh('2024-05-01T00:00') + i * 10 * MIN, value }))
     const r = counterEnergy(s, hours('2024-05-01T00:00', '2024-05-01T01:00'))
     expect(r.total.amount).toBeCloseTo(1, 9)

@@ -8,7 +8,54 @@ import { HOUR_MS, MINUTE_MS } from '../core/duration.ts'
  * time spanned by data no further apart than maxGapMs) and the anomalies that touched it.
  */
 
-export type AnomalyKind = 'reset' | 'rollover' | 'backstep' | 'gap' | 'duplicate' | 'out_of_order' | 'invalid' | 'bad_quality'
+export type AnomalyKind =
+  | 'reset'
+  | 'unexplained_reset'
+  | 'replacement'
+  | 'ratio_change'
+  | 'rollover'
+  | 'backstep'
+  | 'gap'
+  | 'duplicate'
+  | 'out_of_order'
+  | 'invalid'
+  | 'bad_quality'
+
+/**
+ * A recorded meter event (records/meter-events.ts keeps who, why and the revisions): what analytics
+ * needs to count across it exactly. Samples with `ts` before the event belong to the state before
+ * it, samples at or after it to the state after.
+ */
+export type CounterEvent =
+  | {
+      /** The meter was replaced: the old one's last reading, the new one's reading when it started counting. */
+      kind: 'replacement'
+      ts: number
+      oldFinalReading: number
+      newStartReading: number
+      /** The new meter's register modulus, when it differs from the old one's. */
+      newModulus?: number
+    }
+  | {
+      /**
+       * The CT/PT ratio changed while the readings kept the old ratio's scale (the register counts on,
+       * the configured multiplier was not changed): from `ts` on each increment counts × newRatio / oldRatio.
+       */
+      kind: 'ratio_change'
+      ts: number
+      oldRatio: number
+      newRatio: number
+      /** The reading at the change, when known; else the pair across it is split pro rata by time. */
+      readingAtChange?: number
+    }
+  | {
+      /** The register was reset (cleared) to `valueAfter`, usually 0. */
+      kind: 'reset'
+      ts: number
+      valueAfter: number
+      /** The reading just before the reset, when known; else the part of the pair before it is unknown (no coverage). */
+      valueBefore?: number
+    }
 
 export interface CounterAnomaly {
   kind: AnomalyKind
@@ -63,11 +110,16 @@ export interface CounterOptions {
   /** A drop from within this fraction of the modulus below it to within it above 0 is a rollover. Default 0.05. */
   rolloverBand?: number
   /**
-   * A drop to at most this fraction of the previous value is a reset (the counter restarted from 0:
-   * the new value is the amount since the reset). A smaller drop is a backstep (meter jitter): no
-   * amount, and the highest value seen stays the reference so the jitter is not counted twice. Default 0.5.
+   * A drop of at most this fraction of the previous value is a backstep (meter jitter: a float
+   * register's last digits, a value re-read after rounding): no amount, and the highest value seen
+   * stays the reference so the jitter is not counted twice. Any larger drop that no event explains
+   * and that is not a rollover is an `unexplained_reset`: that pair adds nothing and no coverage.
+   * Default 0.001 (0.1 %): a float32 register's rounding is 6·10⁻⁸ of the value, a meter swap or a
+   * reset drops by far more than 0.1 %.
    */
-  resetFraction?: number
+  backstepFraction?: number
+  /** Recorded meter events of this counter (any order): replacements, ratio changes, resets. */
+  events?: readonly CounterEvent[]
   /** Samples further apart than this are a gap: no coverage (default 15 min = 900_000 ms). */
   maxGapMs?: number
   /**
@@ -92,7 +144,19 @@ const DEFAULT_POWER_GAP_MS = 300_000
 const KW_MS_PER_KWH = HOUR_MS
 
 function emptyCounts(): AnomalyCounts {
-  return { reset: 0, rollover: 0, backstep: 0, gap: 0, duplicate: 0, out_of_order: 0, invalid: 0, bad_quality: 0 }
+  return {
+    reset: 0,
+    unexplained_reset: 0,
+    replacement: 0,
+    ratio_change: 0,
+    rollover: 0,
+    backstep: 0,
+    gap: 0,
+    duplicate: 0,
+    out_of_order: 0,
+    invalid: 0,
+    bad_quality: 0,
+  }
 }
 
 /**
@@ -132,43 +196,209 @@ export function cleanSamples(samples: readonly Sample[], useBadQuality = false):
   return { samples: out, anomalies }
 }
 
-/** Per-pair increments of a cumulative counter, with resets, rollovers, backsteps and gaps classified. */
+const DEFAULT_BACKSTEP_FRACTION = 0.001
+const DEFAULT_ROLLOVER_BAND = 0.05
+
+/** What one counter does at this point of the series: its modulus and the multiplier of its increments. */
+interface CounterState {
+  modulus: number | undefined
+  factor: number
+  band: number
+  backstepFraction: number
+}
+
+/** The move of one meter's register from a to b: an amount, or unknown (a drop nothing explains). */
+interface Leg {
+  /** NaN when unknown. */
+  amount: number
+  anomaly?: 'rollover' | 'backstep' | 'unexplained_reset'
+}
+
+function legOf(a: number, b: number, st: CounterState): Leg {
+  if (b >= a) return { amount: b - a }
+  if (st.modulus !== undefined && a >= st.modulus * (1 - st.band) && b <= st.modulus * st.band) return { amount: st.modulus - a + b, anomaly: 'rollover' }
+  if (a - b <= st.backstepFraction * Math.abs(a)) return { amount: 0, anomaly: 'backstep' }
+  return { amount: Number.NaN, anomaly: 'unexplained_reset' }
+}
+
+/** A part of one pair of samples: its amount, or unknown (no coverage). */
+interface Piece {
+  start: number
+  end: number
+  amount: number
+  known: boolean
+}
+
+function checkEvents(events: readonly CounterEvent[]): CounterEvent[] {
+  events.forEach((e, i) => {
+    const nums: Array<[string, number | undefined]> = [['ts', e.ts]]
+    if (e.kind === 'replacement') nums.push(['oldFinalReading', e.oldFinalReading], ['newStartReading', e.newStartReading])
+    else if (e.kind === 'reset') nums.push(['valueAfter', e.valueAfter], ['valueBefore', e.valueBefore])
+    else nums.push(['readingAtChange', e.readingAtChange])
+    for (const [name, v] of nums) {
+      if (v !== undefined && !Number.isFinite(v)) throw analyticsError('ANALYTICS_ERR_INPUT', `events[${i}].${name} must be a finite number, got ${v}`)
+    }
+    const positive: Array<[string, number | undefined]> =
+      e.kind === 'ratio_change'
+        ? [
+            ['oldRatio', e.oldRatio],
+            ['newRatio', e.newRatio],
+          ]
+        : e.kind === 'replacement'
+          ? [['newModulus', e.newModulus]]
+          : []
+    for (const [name, v] of positive) {
+      if (v !== undefined && !(v > 0 && Number.isFinite(v))) throw analyticsError('ANALYTICS_ERR_INPUT', `events[${i}].${name} must be > 0, got ${v}`)
+    }
+  })
+  return [...events].sort((x, y) => x.ts - y.ts)
+}
+
+/** An event before the first sample still sets the modulus and the ratio the series starts with. */
+function applyState(e: CounterEvent, st: CounterState): void {
+  if (e.kind === 'replacement' && e.newModulus !== undefined) st.modulus = e.newModulus
+  if (e.kind === 'ratio_change') st.factor *= e.newRatio / e.oldRatio
+}
+
+/**
+ * The pieces of the pair (ref, s) across the events recorded between them, in time order: each leg
+ * on one meter (and one register run) counted on its own, × the ratio in force, split pro rata by
+ * time where a ratio changed without a reading.
+ */
+function acrossEvents(
+  ref: Sample,
+  refValue: number,
+  s: Sample,
+  events: readonly CounterEvent[],
+  st: CounterState,
+  anomalies: CounterAnomaly[],
+): { pieces: Piece[]; nextRef: number } {
+  const pieces: Piece[] = []
+  let t = ref.ts
+  let v = refValue
+  let factors: Array<{ from: number; factor: number }> = [{ from: t, factor: st.factor }]
+  let keep = false
+  const close = (end: number, value: number): void => {
+    const leg = legOf(v, value, st)
+    if (leg.anomaly && leg.anomaly !== 'backstep')
+      anomalies.push({ kind: leg.anomaly, ts: s.ts, from: ref.ts, to: s.ts, amount: Number.isNaN(leg.amount) ? 0 : leg.amount, detail: `${v} → ${value}` })
+    keep = leg.anomaly === 'backstep'
+    if (Number.isNaN(leg.amount)) {
+      pieces.push({ start: t, end, amount: 0, known: false })
+      return
+    }
+    const span = end - t
+    let amount = 0
+    factors.forEach((f, i) => {
+      const to = i + 1 < factors.length ? (factors[i + 1] as { from: number }).from : end
+      amount += span > 0 ? (leg.amount * (to - f.from) * f.factor) / span : i === factors.length - 1 ? leg.amount * f.factor : 0
+    })
+    pieces.push({ start: t, end, amount, known: true })
+  }
+  const restart = (at: number, value: number): void => {
+    t = at
+    v = value
+    factors = [{ from: at, factor: st.factor }]
+  }
+  for (const e of events) {
+    if (e.kind === 'replacement') {
+      close(e.ts, e.oldFinalReading)
+      if (e.newModulus !== undefined) st.modulus = e.newModulus
+      restart(e.ts, e.newStartReading)
+    } else if (e.kind === 'reset') {
+      if (e.valueBefore !== undefined) close(e.ts, e.valueBefore)
+      else pieces.push({ start: t, end: e.ts, amount: 0, known: false })
+      restart(e.ts, e.valueAfter)
+    } else {
+      st.factor *= e.newRatio / e.oldRatio
+      if (e.readingAtChange !== undefined) {
+        close(e.ts, e.readingAtChange)
+        restart(e.ts, e.readingAtChange)
+      } else factors.push({ from: e.ts, factor: st.factor })
+    }
+  }
+  close(s.ts, s.value)
+  const total = pieces.reduce((sum, p) => sum + p.amount, 0)
+  for (const e of events) anomalies.push({ kind: e.kind, ts: s.ts, from: ref.ts, to: s.ts, amount: total, detail: describeEvent(e) })
+  return { pieces, nextRef: keep ? v : s.value }
+}
+
+function describeEvent(e: CounterEvent): string {
+  switch (e.kind) {
+    case 'replacement':
+      return `meter replaced: old final ${e.oldFinalReading}, new start ${e.newStartReading}${e.newModulus === undefined ? '' : ` (modulus ${e.newModulus})`}`
+    case 'ratio_change':
+      return `ratio ${e.oldRatio} → ${e.newRatio}${e.readingAtChange === undefined ? '' : ` at reading ${e.readingAtChange}`}`
+    case 'reset':
+      return `register reset to ${e.valueAfter}${e.valueBefore === undefined ? '' : ` from ${e.valueBefore}`}`
+  }
+}
+
+/** Pieces → increments: a zero-length piece (an event at a sample's ts) adds its amount to its neighbour. */
+function piecesToIncrements(pieces: readonly Piece[], pairGap: boolean, out: Increment[]): void {
+  let carry = 0
+  let last: Increment | undefined
+  for (const p of pieces) {
+    if (p.end <= p.start) {
+      if (last) last.amount += p.amount
+      else carry += p.amount
+      continue
+    }
+    last = { start: p.start, end: p.end, amount: p.amount + carry, gap: pairGap || !p.known }
+    carry = 0
+    out.push(last)
+  }
+}
+
+/**
+ * Per-pair increments of a cumulative counter, across the recorded events, with rollovers, backsteps,
+ * unexplained resets and gaps classified. An unexplained reset is an increment with amount 0 and
+ * `gap: true` (no coverage): its energy is unknown, never booked as 0 with full coverage.
+ */
 export function counterIncrements(samples: readonly Sample[], options: CounterOptions = {}): { increments: Increment[]; anomalies: CounterAnomaly[] } {
   const modulus = options.modulus
   if (modulus !== undefined && !(modulus > 0)) throw analyticsError('ANALYTICS_ERR_INPUT', `counter modulus must be > 0, got ${modulus}`)
-  const band = options.rolloverBand ?? 0.05
-  const resetFraction = options.resetFraction ?? 0.5
+  const st: CounterState = {
+    modulus,
+    factor: 1,
+    band: options.rolloverBand ?? DEFAULT_ROLLOVER_BAND,
+    backstepFraction: options.backstepFraction ?? DEFAULT_BACKSTEP_FRACTION,
+  }
+  const events = checkEvents(options.events ?? [])
   const maxGapMs = options.maxGapMs ?? DEFAULT_COUNTER_GAP_MS
   const { samples: clean, anomalies } = cleanSamples(samples, options.useBadQuality)
   const increments: Increment[] = []
   let ref: Sample | undefined
   let refValue = 0
+  let next = 0
   for (const s of clean) {
+    const between: CounterEvent[] = []
+    for (; next < events.length && (events[next] as CounterEvent).ts <= s.ts; next++) {
+      const e = events[next] as CounterEvent
+      if (ref && e.ts > ref.ts) between.push(e)
+      else applyState(e, st)
+    }
     if (!ref) {
       ref = s
       refValue = s.value
       continue
     }
     const gap = s.ts - ref.ts > maxGapMs
-    let amount = s.value - refValue
     let nextRef = s.value
-    if (amount < 0) {
+    let pieces: Piece[]
+    if (between.length > 0) ({ pieces, nextRef } = acrossEvents(ref, refValue, s, between, st, anomalies))
+    else {
+      const leg = legOf(refValue, s.value, st)
       const pair = { ts: s.ts, from: ref.ts, to: s.ts }
-      if (modulus !== undefined && refValue >= modulus * (1 - band) && s.value <= modulus * band) {
-        amount = modulus - refValue + s.value
-        anomalies.push({ kind: 'rollover', ...pair, amount, detail: `${refValue} → ${s.value} (modulus ${modulus})` })
-      } else if (s.value <= refValue * resetFraction) {
-        // The amount between the last reading and the reset is unknowable; what was counted since is s.value.
-        amount = s.value
-        anomalies.push({ kind: 'reset', ...pair, amount, detail: `${refValue} → ${s.value}` })
-      } else {
-        anomalies.push({ kind: 'backstep', ...pair, amount: 0, detail: `${refValue} → ${s.value}` })
-        amount = 0
-        nextRef = refValue
-      }
+      if (leg.anomaly === 'backstep') nextRef = refValue
+      if (leg.anomaly) anomalies.push({ kind: leg.anomaly, ...pair, amount: Number.isNaN(leg.amount) ? 0 : leg.amount, detail: `${refValue} → ${s.value}` })
+      pieces = [{ start: ref.ts, end: s.ts, amount: Number.isNaN(leg.amount) ? 0 : leg.amount * st.factor, known: !Number.isNaN(leg.amount) }]
     }
-    if (gap) anomalies.push({ kind: 'gap', ts: s.ts, from: ref.ts, to: s.ts, amount, detail: `${(s.ts - ref.ts) / MINUTE_MS} min without data` })
-    increments.push({ start: ref.ts, end: s.ts, amount, gap })
+    if (gap) {
+      const amount = pieces.reduce((sum, p) => sum + p.amount, 0)
+      anomalies.push({ kind: 'gap', ts: s.ts, from: ref.ts, to: s.ts, amount, detail: `${(s.ts - ref.ts) / MINUTE_MS} min without data` })
+    }
+    piecesToIncrements(pieces, gap, increments)
     ref = s
     refValue = nextRef
   }

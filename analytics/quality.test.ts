@@ -32,6 +32,14 @@ describe('data-quality report', () => {
     const s = [10, 11, 12, 13, 14, 0.2].map((value, i) => ({ ts: i * MIN, value }))
     const r = qualityReport(s, { start: 0, end: 20 * MIN }, { expectedIntervalMs: MIN, cumulative: {} })
     expect(r.resets).toBe(1)
+    expect(r.unexplainedResets).toEqual([{ from: 4 * MIN, to: 5 * MIN, detail: '14 → 0.2' }])
+    // Recorded (a reset at 4.5 min from 14.1 to 0): explained, still a reset.
+    const rec = qualityReport(
+      s,
+      { start: 0, end: 20 * MIN },
+      { expectedIntervalMs: MIN, cumulative: { events: [{ kind: 'reset', ts: 4.5 * MIN, valueAfter: 0 }] } },
+    )
+    expect(rec).toMatchObject({ resets: 1, unexplainedResets: [], meterEvents: 1 })
     expect(r.gaps).toEqual([{ from: 5 * MIN, to: 20 * MIN, missingSamples: 14 }])
     expect(r.completeness).toBeCloseTo(6 / 20, 12)
   })

@@ -1,4 +1,4 @@
-import { cleanSamples, counterIncrements } from './energy.ts'
+import { cleanSamples, counterIncrements, type CounterEvent } from './energy.ts'
 import type { Sample, TimeRange } from './types.ts'
 
 /** Data-quality report of one device's series: completeness, gaps, duplicates, stuck values, resets, bad quality. */
@@ -10,8 +10,11 @@ export interface QualityOptions {
   gapFactor?: number
   /** A value unchanged across at least this many consecutive samples is stuck (default 10). */
   stuckMinSamples?: number
-  /** Cumulative counter: report resets/rollovers (with the counter's modulus) instead of treating drops as data. */
-  cumulative?: { modulus?: number }
+  /**
+   * Cumulative counter: report resets and rollovers (with the counter's modulus) instead of treating
+   * drops as data; a drop that none of the recorded `events` explains is an unexplained reset.
+   */
+  cumulative?: { modulus?: number; events?: readonly CounterEvent[] }
 }
 
 export interface QualityReport {
@@ -29,8 +32,13 @@ export interface QualityReport {
   /** Share of samples flagged bad. */
   badShare: number
   stuck: Array<{ from: number; to: number; value: number; samples: number }>
+  /** Counter resets: recorded ones and unexplained drops. */
   resets: number
   rollovers: number
+  /** Drops no meter event explains (nor a rollover, nor jitter): the pair of samples around each. */
+  unexplainedResets: Array<{ from: number; to: number; detail: string }>
+  /** Recorded meter events (replacement, ratio change, reset) the series crossed. */
+  meterEvents: number
 }
 
 /** Quality of `samples` over `range` against the expected sampling interval. */
@@ -63,10 +71,17 @@ export function qualityReport(samples: readonly Sample[], range: TimeRange, opti
   }
   let resets = 0
   let rollovers = 0
+  let meterEvents = 0
+  const unexplainedResets: QualityReport['unexplainedResets'] = []
   if (options.cumulative) {
-    const inc = counterIncrements(good, { ...(options.cumulative.modulus === undefined ? {} : { modulus: options.cumulative.modulus }), maxGapMs: Infinity })
-    resets = inc.anomalies.filter((a) => a.kind === 'reset').length
-    rollovers = inc.anomalies.filter((a) => a.kind === 'rollover').length
+    const { modulus, events } = options.cumulative
+    const inc = counterIncrements(good, { ...(modulus === undefined ? {} : { modulus }), ...(events === undefined ? {} : { events }), maxGapMs: Infinity })
+    for (const a of inc.anomalies) {
+      if (a.kind === 'unexplained_reset') unexplainedResets.push({ from: a.from ?? a.ts, to: a.to ?? a.ts, detail: a.detail ?? '' })
+      if (a.kind === 'rollover') rollovers++
+      if (a.kind === 'reset' || a.kind === 'unexplained_reset') resets++
+      if (a.kind === 'reset' || a.kind === 'replacement' || a.kind === 'ratio_change') meterEvents++
+    }
   }
   return {
     range,
@@ -83,5 +98,7 @@ export function qualityReport(samples: readonly Sample[], range: TimeRange, opti
     stuck,
     resets,
     rollovers,
+    unexplainedResets,
+    meterEvents,
   }
 }

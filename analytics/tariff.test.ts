@@ -42,8 +42,8 @@ describe('Hubei 2024 TOU tariff (鄂发改价管〔2024〕77号, January 2026 1�
   })
 
   it('a counter reset at the 06:00 valley/flat boundary', () => {
-    // Counter 05:50 1000 kWh → 06:10 4 kWh (reset: 4 kWh counted since the reset) → 06:20 9.
-    // The reset pair's 4 kWh spread over 05:50–06:10: 2 valley + 2 flat; then 5 flat.
+    // Counter 05:50 1000 kWh → 06:10 4 kWh → 06:20 9; a recorded reset at 06:00 (1002 before, 2 after):
+    // 1002 − 1000 = 2 valley (05:50–06:00), 4 − 2 = 2 flat (06:00–06:10); then 5 flat.
     // 2 × 0.496924 + 7 × 0.715686 = 0.993848 + 5.009802 = 6.00365
     const { increments, anomalies } = counterIncrements(
       [
@@ -51,7 +51,7 @@ describe('Hubei 2024 TOU tariff (鄂发改价管〔2024〕77号, January 2026 1�
         { ts: sh('2026-01-05T06:10'), value: 4 },
         { ts: sh('2026-01-05T06:20'), value: 9 },
       ],
-      { maxGapMs: 30 * MIN },
+      { maxGapMs: 30 * MIN, events: [{ kind: 'reset', ts: sh('2026-01-05T06:00'), valueBefore: 1002, valueAfter: 2 }] },
     )
     expect(anomalies.map((a) => a.kind)).toEqual(['reset'])
     const r = touCost(increments, single)

@@ -77,10 +77,11 @@ describe('counter roll-up (counter_15m)', () => {
     const late = [{ measurement: TELEMETRY_MEASUREMENT, tags: main, fields: { energy_import_kwh: mainCounter(at) + 50 }, ts: at }]
     await own.write(late)
     const fresh = await energyReport(rawDeps, l1, mar5, 'hour')
-    // Raw: 07:45 → 08:00 = 25 + 50 = 75 kWh; 08:00 → 08:15 and 08:15 → 08:30 are backsteps below the
-    // corrected reading (0, the reference stays); then 25 each. Hour 07: 100 + 50; hour 08: 100 − 50.
+    // Raw: 07:45 → 08:00 = 25 + 50 = 75 kWh; 08:00 → 08:15 drops 10,450 → 10,425 (0.24 %: more than
+    // jitter, an unexplained reset: nothing and no coverage); then 25 each. Hour 07: 100 + 50; hour 08: 75.
     expect(fresh.rows[7]?.energyKwh).toBeCloseTo(150, 6)
-    expect(fresh.rows[8]?.energyKwh).toBeCloseTo(50, 6)
+    expect(fresh.rows[8]?.energyKwh).toBeCloseTo(75, 6)
+    expect(fresh.rows[8]?.coverage).toBeCloseTo(0.75, 9)
     expect(before.rows[7]?.energyKwh).toBeCloseTo(100, 6)
     // The roll-up has not seen it, even after an advance: older than the re-read day.
     now += 15 * 60_000

@@ -88,8 +88,9 @@ function suite(name: string, open: () => Promise<TelemetryStore>) {
 
     it('a line with a main meter is its main meter; the reset costs one quarter hour of readings', async () => {
       const r = await energyReport(deps, parseScope('acme/w1/l1'), range, 'day')
-      // 24 h × 100 kW = 2400 kWh. Readings are quarter-hour lasts: 11:45 reads 1000 + 100·11.75 = 2175,
-      // 12:00 reads 0 (reset) → reset increment = 0 (lost: 11:45–12:00, 25 kWh). Line = 2400 − 25 = 2375.
+      // 24 h × 100 kW = 2400 kWh. Readings are quarter-hour firsts: 11:45 reads 1000 + 100·11.75 = 2175,
+      // 12:00 reads 0 (a reset no meter event explains) → that quarter is unknown: no energy (25 kWh
+      // missing) and no coverage. Line = 2400 − 25 = 2375, coverage (96 − 1) / 96 quarters.
       expect(r.rows).toHaveLength(1)
       expect(r.energyKwh).toBeCloseTo(2375, 6)
       expect(r.rows[0]?.bucket).toBe('2026-03-02')
@@ -99,7 +100,7 @@ function suite(name: string, open: () => Promise<TelemetryStore>) {
         ['sub-a', 1440],
         ['sub-b', 720],
       ])
-      expect(r.coverage).toBeCloseTo(1, 6)
+      expect(r.coverage).toBeCloseTo(95 / 96, 9)
     })
 
     it('a line without a main meter sums its meters, never machines or PLCs', async () => {
@@ -137,7 +138,7 @@ function suite(name: string, open: () => Promise<TelemetryStore>) {
       const r = await energyReport(deps, parseScope('acme/w1/l1'), { start: DAY0, end: DAY0 + 48 * H }, 'day')
       expect(r.rows[1]?.energyKwh).toBe(0)
       expect(r.rows[1]?.coverage).toBe(0)
-      expect(r.coverage).toBeCloseTo(0.5, 6)
+      expect(r.coverage).toBeCloseTo(95 / 96 / 2, 9)
     })
 
     it('an enterprise without data lists its meters as missing', async () => {
