@@ -3,9 +3,10 @@ import { createLogger } from '../../core/logger.ts'
 import { loadConfig } from '../load-config.ts'
 import { configHelp, override, portOption, type CommonOptions } from '../options.ts'
 import { readPassword } from '../password.ts'
+import { addMetricsOptions, type MetricsCliOptions, withMetrics } from '../metrics-server.ts'
 import { runUntilSignal } from '../run-until-signal.ts'
 
-interface BrokerOptions extends CommonOptions {
+interface BrokerOptions extends CommonOptions, MetricsCliOptions {
   port?: number
   host?: string
 }
@@ -32,12 +33,13 @@ async function runBroker(opts: BrokerOptions): Promise<void> {
   const broker = await startBroker(override(cfg.broker, { port: opts.port, host: opts.host }), { logger })
   const urls = [broker.url, broker.tlsUrl, broker.wsUrl].filter((u): u is string => typeof u === 'string')
   process.stdout.write(`broker listening on ${urls.join(', ')}\n`)
-  runUntilSignal([{ name: 'broker', close: () => broker.close() }], logger)
+  const closables = await withMetrics(opts, () => ({ broker: broker.stats() }), logger, [{ name: 'broker', close: () => broker.close() }])
+  runUntilSignal(closables, logger)
 }
 
 /** `plantwatt broker [passwd]`: the MQTT broker alone, or a password hash for its users. */
 export function registerBrokerCommand(program: Command): void {
-  program
+  const command = program
     .command('broker')
     .description("run the MQTT broker (Aedes) alone; 'plantwatt broker passwd' hashes a password for broker.users")
     .argument('[action]', "'passwd': read a password (prompt or stdin) and print its scrypt hash for broker.users[].passwordHash")
@@ -46,4 +48,5 @@ export function registerBrokerCommand(program: Command): void {
     .option('--host <address>', 'address to listen on')
     .addHelpText('after', configHelp(['broker']))
     .action((action: string | undefined, opts: BrokerOptions) => (checkBrokerAction(action) === 'passwd' ? printPasswordHash() : runBroker(opts)))
+  addMetricsOptions(command)
 }

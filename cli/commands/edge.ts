@@ -4,6 +4,7 @@ import type { AgentStatus } from '../../edge-agent/agent.ts'
 import type { ResolvedConfig } from '../config.ts'
 import { loadConfig } from '../load-config.ts'
 import { configHelp, type CommonOptions } from '../options.ts'
+import { addMetricsOptions, type MetricsCliOptions, withMetrics } from '../metrics-server.ts'
 import { runUntilSignal } from '../run-until-signal.ts'
 
 /** The edge command's actions besides running: none, or `plan`. */
@@ -28,7 +29,7 @@ async function printPlan(cfg: ResolvedConfig): Promise<void> {
   process.exitCode = plan.exitCode
 }
 
-async function runEdge(cfg: ResolvedConfig): Promise<void> {
+async function runEdge(cfg: ResolvedConfig, opts: MetricsCliOptions): Promise<void> {
   const logger = createLogger('edge')
   const { edgeClientId } = await import('../wiring.ts')
   const { resolveComponentClients } = await import('../credentials.ts')
@@ -36,20 +37,21 @@ async function runEdge(cfg: ResolvedConfig): Promise<void> {
   const gateways = resolveComponentClients(cfg.mqtt).edge
   const edge = await startEdgeGateways(cfg.edge, gateways, logger, (agentId) => edgeClientId(cfg.mqtt.clientId, agentId, gateways.length))
   process.stdout.write(`${edgeSummary(cfg, Object.values(edge.status()))}\n`)
-  runUntilSignal([{ name: 'edge', close: () => edge.close() }], logger)
+  runUntilSignal(await withMetrics(opts, () => edge.status(), logger, [{ name: 'edge', close: () => edge.close() }]), logger)
 }
 
 /** `plantwatt edge [plan]`: an edge agent per gateway user, or the read plan of the devices. */
 export function registerEdgeCommand(program: Command): void {
-  program
+  const command = program
     .command('edge')
     .description("run an edge agent: poll the configured devices and publish to the broker; 'plantwatt edge plan' prints the read plan")
     .argument('[action]', "'plan': print each device's coalesced Modbus requests (or OPC UA nodes) and exit")
     .option('-c, --config <file>', 'YAML config file (sections mqtt, edge)')
     .addHelpText('after', configHelp(['mqtt', 'edge']))
-    .action(async (action: string | undefined, opts: CommonOptions) => {
+    .action(async (action: string | undefined, opts: CommonOptions & MetricsCliOptions) => {
       const which = checkEdgeAction(action)
       const cfg = loadConfig(opts)
-      await (which === 'plan' ? printPlan(cfg) : runEdge(cfg))
+      await (which === 'plan' ? printPlan(cfg) : runEdge(cfg, opts))
     })
+  addMetricsOptions(command)
 }

@@ -2,9 +2,10 @@ import type { Command } from 'commander'
 import { createLogger } from '../../core/logger.ts'
 import { loadConfig } from '../load-config.ts'
 import { configHelp, type CommonOptions } from '../options.ts'
+import { addMetricsOptions, type MetricsCliOptions, withMetrics } from '../metrics-server.ts'
 import { runUntilSignal } from '../run-until-signal.ts'
 
-async function runIngest(opts: CommonOptions): Promise<void> {
+async function runIngest(opts: CommonOptions & MetricsCliOptions): Promise<void> {
   const logger = createLogger('ingest')
   const cfg = loadConfig(opts)
   const { createStore } = await import('../../storage/index.ts')
@@ -15,21 +16,20 @@ async function runIngest(opts: CommonOptions): Promise<void> {
   const store = await createStore(cfg.storage)
   const ingest = await startIngest({ config: cfg.ingest, mqtt: { ...mqtt, clientId: mqtt.clientId ?? clientId('ingest') }, store, plant: cfg.plant, logger })
   process.stdout.write(`ingest subscribed at ${cfg.mqtt.url}, writing to ${cfg.storage.backend}\n`)
-  runUntilSignal(
-    [
-      { name: 'store', close: () => store.close() },
-      { name: 'ingest', close: () => ingest.close() },
-    ],
-    logger,
-  )
+  const closables = await withMetrics(opts, () => ({ ingest: ingest.stats() }), logger, [
+    { name: 'store', close: () => store.close() },
+    { name: 'ingest', close: () => ingest.close() },
+  ])
+  runUntilSignal(closables, logger)
 }
 
 /** `plantwatt ingest`: broker → store, alone. */
 export function registerIngestCommand(program: Command): void {
-  program
+  const command = program
     .command('ingest')
     .description('run ingest: subscribe to telemetry, validate, batch and write to the store')
     .option('-c, --config <file>', 'YAML config file (sections mqtt, storage, ingest, plant)')
     .addHelpText('after', configHelp(['mqtt', 'storage', 'ingest', 'plant']))
     .action(runIngest)
+  addMetricsOptions(command)
 }
