@@ -1,5 +1,26 @@
 import Type from 'typebox'
 
+/**
+ * How long each resolution is kept (`storage.retention`). Raw points of `measurements` older than
+ * `rawDays` are deleted once their minutes are rolled up; the roll-ups answer for them exactly.
+ */
+export const RetentionConfigSchema = Type.Object(
+  {
+    rawDays: Type.Integer({ minimum: 1, default: 90, description: 'days raw points are kept (default 90)' }),
+    minuteDays: Type.Integer({ minimum: 1, default: 400, description: 'days the 1-minute roll-up is kept (default 400; at least rawDays)' }),
+    quarterHourDays: Type.Integer({
+      minimum: 1,
+      default: 3660,
+      description: 'days the 15-minute roll-up is kept (default 3660, ten years; at least minuteDays)',
+    }),
+    measurements: Type.Array(Type.String({ minLength: 1 }), {
+      default: ['telemetry'],
+      description: 'measurements whose raw points and roll-ups expire (default telemetry; others, e.g. report state, are kept)',
+    }),
+  },
+  { additionalProperties: false },
+)
+
 export const EmbeddedStoreConfigSchema = Type.Object(
   {
     backend: Type.Literal('embedded'),
@@ -10,6 +31,7 @@ export const EmbeddedStoreConfigSchema = Type.Object(
         description: 'normal: a stored batch survives a process crash; full: also a power loss (fsync per write, slower)',
       }),
     ),
+    retention: Type.Optional(Type.Partial(RetentionConfigSchema, { description: 'how long raw data and roll-ups are kept; defaults apply to missing keys' })),
   },
   { additionalProperties: false },
 )
@@ -25,6 +47,9 @@ export const InfluxStoreConfigSchema = Type.Object(
     password: Type.Optional(Type.String({ description: 'password (1.x auth); prefer env PLANTWATT_INFLUX_PASSWORD' })),
     createDatabase: Type.Boolean({ default: true, description: 'run CREATE DATABASE at start (1.x; harmless when it exists)' }),
     timeoutMs: Type.Integer({ minimum: 100, default: 10_000, description: 'HTTP request timeout' }),
+    retention: Type.Optional(
+      Type.Partial(RetentionConfigSchema, { description: 'retention policies and continuous queries PlantWatt creates at start (README, influxdb)' }),
+    ),
   },
   { additionalProperties: false },
 )
@@ -34,6 +59,7 @@ export const StoreConfigSchema = Type.Union([EmbeddedStoreConfigSchema, InfluxSt
   description: 'where telemetry is stored: embedded (default) or influxdb',
 })
 
+export type RetentionConfig = Type.Static<typeof RetentionConfigSchema>
 export type EmbeddedStoreConfig = Type.Static<typeof EmbeddedStoreConfigSchema>
 export type InfluxStoreConfig = Type.Static<typeof InfluxStoreConfigSchema>
 export type StoreConfig = Type.Static<typeof StoreConfigSchema>

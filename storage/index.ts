@@ -9,14 +9,17 @@ import type { TelemetryStore } from './store.ts'
 
 export * from './store.ts'
 export type { EmbeddedStoreConfig, InfluxStoreConfig, StoreConfig } from './config.ts'
-export { createEmbeddedStore, type EmbeddedStoreOptions } from './embedded/index.ts'
+export { createEmbeddedStore, type EmbeddedStore, type EmbeddedStoreOptions, type StoreFault } from './embedded/index.ts'
+export type { RetentionConfig } from './config.ts'
+export { DEFAULT_RETENTION, resolveRetention } from './retention.ts'
 export { createInfluxStore, type InfluxStoreOptions } from './influxdb/index.ts'
 
 /** Opens the configured backend: embedded (SQLite file) or influxdb (v1-compatible HTTP API). */
 export async function createStore(config: StoreConfig): Promise<TelemetryStore> {
   switch (config.backend) {
     case 'embedded':
-      return createEmbeddedStore(config)
+      // A configured store always keeps its roll-ups and retention (defaults for missing keys).
+      return createEmbeddedStore({ ...config, retention: config.retention ?? {} })
     case 'influxdb':
       return createInfluxStore(config)
   }

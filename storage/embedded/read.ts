@@ -1,7 +1,9 @@
-import { DEFAULT_TIMEZONE, windowRuns } from '../../core/windows.ts'
+import { DEFAULT_TIMEZONE, windowRuns, type WindowRun } from '../../core/windows.ts'
 import { canonicalTags, filterMatchesNothing, groupTags, matchesFilter, sortAggregateRows, sortLatestRows, validateAggregateQuery } from '../query.ts'
 import { appendRawPoints, compareRawSeries, validateRawQuery, type RawSeries } from '../raw.ts'
-import type { AggregateQuery, AggregateRow, LatestQuery, LatestRow, RawQuery, RawRow } from '../store.ts'
+import type { AggregateFn, AggregateQuery, AggregateRow, LatestQuery, LatestRow, RawQuery, RawRow } from '../store.ts'
+import { coverRun, finalState, levelsOf, mergeState, stateKindOf, type Segment, type StateRow } from './rollup-plan.ts'
+import type { RollupHorizons } from './rollup-sql.ts'
 import type { SeriesIndex } from './series-index.ts'
 import { sqliteError } from './sqlite.ts'
 import type { TelemetryStatements } from './statements.ts'
@@ -14,6 +16,8 @@ export interface EmbeddedReader {
   path: string
   statements: TelemetryStatements
   index: SeriesIndex
+  /** Where the roll-ups answer exactly (read per query: another process may maintain the file). */
+  horizons(): RollupHorizons
   /** Throws STORAGE_ERR_CLOSED once the store is closed. */
   assertOpen(): void
 }
@@ -44,19 +48,41 @@ export async function aggregate(db: EmbeddedReader, q: AggregateQuery): Promise<
     }
     if (selected.length === 0) return []
     const series = JSON.stringify(selected)
-    const statement = db.statements.aggregateStatement(q.fn)
+    const levels = levelsOf(db.horizons())
     const rows: AggregateRow[] = []
+    const push = (grp: number, ws: number, value: number): void => {
+      const group = groups[grp] as { tags: Record<string, string>; field: string }
+      rows.push({ tags: { ...group.tags }, field: group.field, windowStart: ws, value })
+    }
     for (const run of runs) {
-      const params = { series, origin: run.origin, length: run.lengthMs, from: run.from, to: run.to }
-      for (const r of statement.all(params) as { grp: number; ws: number; v: number }[]) {
-        const group = groups[r.grp] as { tags: Record<string, string>; field: string }
-        rows.push({ tags: { ...group.tags }, field: group.field, windowStart: r.ws, value: r.v })
+      const segments = coverRun(run, levels)
+      if (segments.length === 1 && segments[0]?.source === 'points') {
+        const params = { series, origin: run.origin, length: run.lengthMs, from: run.from, to: run.to }
+        for (const r of db.statements.aggregateStatement(q.fn).all(params) as { grp: number; ws: number; v: number }[]) push(r.grp, r.ws, r.v)
+      } else {
+        for (const r of aggregateFromSegments(db, q.fn, series, run, segments)) push(r.grp, r.ws, finalState(r, q.fn))
       }
     }
     return sortAggregateRows(rows, q)
   } catch (cause) {
     throw sqliteError('STORAGE_ERR_QUERY', `aggregate ${q.fn} of ${q.measurement} in ${db.path}`, cause)
   }
+}
+
+/** One run answered piece by piece (roll-ups and raw), the pieces' states merged per group and window. */
+function aggregateFromSegments(db: EmbeddedReader, fn: AggregateFn, series: string, run: WindowRun, segments: readonly Segment[]): StateRow[] {
+  const kind = stateKindOf(fn)
+  const merged = new Map<string, StateRow>()
+  for (const seg of segments) {
+    const params = { series, origin: run.origin, length: run.lengthMs, from: seg.from, to: seg.to }
+    for (const r of db.statements.stateStatement(seg.source, kind).all(params) as StateRow[]) {
+      const key = `${r.grp}:${r.ws}`
+      const m = merged.get(key)
+      if (m) mergeState(m, r, kind)
+      else merged.set(key, { ...r })
+    }
+  }
+  return [...merged.values()]
 }
 
 /** Raw points in answer order, read in chunks with a yield between them. */

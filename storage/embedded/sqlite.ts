@@ -34,5 +34,20 @@ export function sqliteError(code: string, what: string, cause: unknown): PlantWa
   if (sqliteCode === 'SQLITE_BUSY' || sqliteCode === 'SQLITE_LOCKED') {
     return new PlantWattError('STORAGE_ERR_UNAVAILABLE', `${what}: database is locked by another process`, { cause })
   }
+  const fault = typeof sqliteCode === 'string' ? faultCodeOf(sqliteCode) : undefined
+  if (fault) return new PlantWattError(fault, `${what}: ${(cause as Error).message ?? String(cause)} (${sqliteCode})`, { cause })
   return new PlantWattError(code, `${what}: ${(cause as Error).message ?? String(cause)}`, { cause })
+}
+
+/**
+ * Storage faults by SQLite result code (https://sqlite.org/rescode.html), extended codes included:
+ * the disk is full, the file or its folder is read-only, the file or its WAL is damaged, the OS
+ * failed an I/O. Writes fail until the cause is fixed; ingest keeps the data unacknowledged meanwhile.
+ */
+export function faultCodeOf(sqliteCode: string): string | undefined {
+  if (sqliteCode === 'SQLITE_FULL') return 'STORAGE_ERR_FULL'
+  if (sqliteCode.startsWith('SQLITE_READONLY') || sqliteCode === 'SQLITE_PERM') return 'STORAGE_ERR_READONLY'
+  if (sqliteCode.startsWith('SQLITE_CORRUPT') || sqliteCode === 'SQLITE_NOTADB') return 'STORAGE_ERR_CORRUPT'
+  if (sqliteCode.startsWith('SQLITE_IOERR') || sqliteCode.startsWith('SQLITE_CANTOPEN')) return 'STORAGE_ERR_IO'
+  return undefined
 }

@@ -1,25 +1,9 @@
 import type Database from 'better-sqlite3'
 import { PlantWattError } from '../../core/errors.ts'
 import type { AggregateFn } from '../store.ts'
+import { migrate } from './migrations.ts'
+import { stateSql, type Source, type StateKind } from './rollup-plan.ts'
 import { openSqlite } from './sqlite.ts'
-
-const SCHEMA_VERSION = 1
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS series (
-  id INTEGER PRIMARY KEY,
-  measurement TEXT NOT NULL,
-  tags TEXT NOT NULL,
-  field TEXT NOT NULL,
-  UNIQUE (measurement, tags, field)
-);
-CREATE TABLE IF NOT EXISTS points (
-  series_id INTEGER NOT NULL,
-  ts INTEGER NOT NULL,
-  value REAL NOT NULL,
-  PRIMARY KEY (series_id, ts)
-) WITHOUT ROWID;
-`
 
 // better-sqlite3 binds every JS number as REAL: cast where integer division must happen.
 const BUCKET = 'CAST(@origin AS INTEGER) + ((p.ts - CAST(@origin AS INTEGER)) / CAST(@length AS INTEGER)) * CAST(@length AS INTEGER)'
@@ -41,12 +25,12 @@ export function openTelemetryDb(options: { path: string; synchronous?: 'normal' 
   const { path } = options
   try {
     const db = openSqlite(options)
-    const version = db.pragma('user_version', { simple: true }) as number
-    if (version > SCHEMA_VERSION) {
-      throw new PlantWattError('STORAGE_ERR_SCHEMA', `${path}: schema version ${version} is newer than this PlantWatt (${SCHEMA_VERSION})`)
+    try {
+      migrate(db, path)
+    } catch (err) {
+      db.close()
+      throw err
     }
-    db.exec(SCHEMA)
-    if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`)
     return db
   } catch (cause) {
     if (cause instanceof PlantWattError) throw cause
@@ -92,5 +76,26 @@ export function prepareStatements(db: Database.Database) {
     return s
   }
 
-  return { selectNewSeries, upsertSeries, upsertPoint, insertPoint, valueAt, latestOf, rawOf, aggregateStatement }
+  const stateStatements = new Map<string, Database.Statement>()
+  /** A piece of an aggregate as its state (rollup-plan.ts), from raw points or a roll-up table. */
+  const stateStatement = (source: Source, kind: StateKind): Database.Statement => {
+    const key = `${source}:${kind}`
+    let s = stateStatements.get(key)
+    if (!s) {
+      s = db.prepare(`
+        WITH sel (series_id, grp) AS (SELECT value ->> 0, value ->> 1 FROM json_each(@series))
+        SELECT sel.grp AS grp, ${BUCKET} AS ws, ${stateSql(source, kind)}
+        FROM sel CROSS JOIN ${source} AS p
+        WHERE p.series_id = sel.series_id AND p.ts >= @from AND p.ts < @to
+        GROUP BY sel.grp, ws`)
+      stateStatements.set(key, s)
+    }
+    return s
+  }
+
+  // The continuous roll-up (maintenance.ts): a point written below its watermark marks its minute for a recompute.
+  const rolledTo = db.prepare<[], { value: number }>("SELECT value FROM storage_state WHERE key = 'rollup_to'")
+  const markDirty = db.prepare<[number, number]>('INSERT OR IGNORE INTO rollup_dirty (ts, series_id) VALUES (?, ?)')
+
+  return { selectNewSeries, upsertSeries, upsertPoint, insertPoint, valueAt, latestOf, rawOf, aggregateStatement, stateStatement, rolledTo, markDirty }
 }

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3'
 import { canonicalTags, validatePoints } from '../query.ts'
+import { MINUTE_MS } from '../retention.ts'
 import type { TelemetryPoint, WriteConflict } from '../store.ts'
 import { SeriesIndex, type SeriesRow } from './series-index.ts'
 import { sqliteError } from './sqlite.ts'
@@ -37,7 +38,9 @@ export class EmbeddedWriter {
   }
 
   private writeBatch(points: readonly TelemetryPoint[], created: Map<string, SeriesRow>, conflicts: WriteConflict[] | undefined): void {
-    const { upsertSeries, upsertPoint, insertPoint, valueAt } = this.statements
+    const { upsertSeries, upsertPoint, insertPoint, valueAt, markDirty } = this.statements
+    // Read inside the write lock: the roll-up cannot move past these points unseen.
+    const rolledTo = this.statements.rolledTo.get()?.value ?? 0
     for (let i = 0; i < points.length; i++) {
       const p = points[i] as TelemetryPoint
       const tagsKey = canonicalTags(p.tags)
@@ -49,6 +52,7 @@ export class EmbeddedWriter {
           series = { id: row.id, measurement: p.measurement, tags: { ...p.tags }, field }
           created.set(key, series)
         }
+        if (p.ts < rolledTo) markDirty.run(p.ts - (((p.ts % MINUTE_MS) + MINUTE_MS) % MINUTE_MS), series.id)
         if (conflicts === undefined) upsertPoint.run(series.id, p.ts, value)
         else if (insertPoint.run(series.id, p.ts, value).changes === 0) {
           const stored = (valueAt.get(series.id, p.ts) as { value: number }).value
