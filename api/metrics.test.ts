@@ -14,7 +14,11 @@ const status = {
     deadLettered: { INGEST_ERR_SAMPLE_CONFLICT: 4 },
     lastConnectionError: { code: 'INGEST_ERR_DISCONNECTED', message: 'x', at: 5 },
   },
-  'edge/acme': { connected: false, disconnects: 2 },
+  'edge/acme': {
+    connected: false,
+    disconnects: 2,
+    devices: [{ key: 'acme/wuhan/l1/m1', address: { enterprise: 'acme' }, driver: 'modbus-tcp', reads: 10, readErrors: 3, connected: true }],
+  },
 }
 
 describe('status as Prometheus metrics', () => {
@@ -30,6 +34,9 @@ describe('status as Prometheus metrics', () => {
     expect(find('plantwatt_ingest_dead_lettered', { key: 'INGEST_ERR_SAMPLE_CONFLICT' })).toBe(4)
     expect(find('plantwatt_ingest_last_connection_error_at')).toBe(5)
     expect(find('plantwatt_edge_disconnects', { connection: 'acme' })).toBe(2)
+    // an edge device row is labelled with its address; its read errors are a metric of their own
+    expect(find('plantwatt_edge_devices_read_errors', { connection: 'acme', device: 'acme/wuhan/l1/m1' })).toBe(3)
+    expect(find('plantwatt_edge_devices_connected', { connection: 'acme', device: 'acme/wuhan/l1/m1' })).toBe(1)
   })
 
   it('answers the Prometheus text format, and follows the status from scrape to scrape', async () => {

@@ -18,7 +18,10 @@ interface Sample {
 }
 
 /** Labels that name a row of a list (broker sessions, edge devices): the first of these present. */
-const ROW_KEYS = ['clientId', 'device', 'id', 'name', 'component'] as const
+const ROW_KEYS = ['clientId', 'device', 'key', 'id', 'name', 'component'] as const
+
+/** The label a row id becomes: an edge device's `key` (enterprise/site/line/device) is labelled `device`. */
+const rowLabel = (idKey: (typeof ROW_KEYS)[number]): string => (idKey === 'key' ? 'device' : metricName(idKey))
 
 /**
  * The components' status (the same object `/health` shows admins) as samples: every number and
@@ -49,7 +52,7 @@ function walk(out: Sample[], prefix: string, labels: Record<string, string>, obj
         const r = row as Record<string, unknown>
         const idKey = ROW_KEYS.find((k) => typeof r[k] === 'string')
         if (!idKey || depth > 1) continue
-        walk(out, name, { ...labels, [metricName(idKey)]: r[idKey] as string }, r, depth + 1)
+        walk(out, name, { ...labels, [rowLabel(idKey)]: r[idKey] as string }, r, depth + 1)
       }
     } else if (v !== null && typeof v === 'object' && depth < 2) {
       const entries = Object.entries(v as Record<string, unknown>)
