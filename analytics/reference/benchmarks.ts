@@ -7,11 +7,24 @@ import type { BenchmarkTable } from './schemas.ts'
  * notices on energy-efficiency benchmark levels in key industrial sectors (2021) and their 2023
  * edition 发改产业〔2023〕723号. Converter steelmaking is negative: recovered gas and steam exceed the
  * energy used.
+ *
+ * Each product says its indicator kind (comprehensive energy, kgce/t, or electricity only, kWh/t),
+ * the carriers counted inside its boundary, the carriers that must be metered or entered before it
+ * can be graded (`requires`), the boundary and the electricity basis. GB levels and NDRC levels are
+ * separate fields: GB level 3 is the 限定值 (legal limit); NDRC 标杆/基准 are policy levels.
  */
 const NDRC = 'NDRC 工业重点领域能效标杆水平和基准水平 (2021; 2023 edition 发改产业〔2023〕723号)'
+const NDRC_DOC = '工业重点领域能效标杆水平和基准水平(2023年版), 发改产业〔2023〕723号'
+
+/** Carriers a product's boundary may count (analytics/carriers.ts ids). */
+const FUELS = ['raw-coal', 'coke', 'fuel-oil', 'diesel', 'natural-gas', 'lpg', 'gasoline']
+const GASES = ['blast-furnace-gas', 'converter-gas', 'coke-oven-gas']
+const FUEL = { role: 'fuel', anyOf: ['raw-coal', 'coke', 'fuel-oil', 'diesel', 'natural-gas', 'lpg'] }
+const ELECTRICITY = { role: 'electricity', anyOf: ['electricity'] }
+const OXYGEN = { role: 'oxygen', anyOf: ['oxygen'] }
 
 export const BENCHMARKS: BenchmarkTable = {
-  version: 'gb-ndrc-2025',
+  version: 'gb-ndrc-2025.2',
   source: `GB 单位产品能源消耗限额 standards (per product); ${NDRC}`,
   products: [
     {
@@ -21,7 +34,13 @@ export const BENCHMARKS: BenchmarkTable = {
       unit: 'kgce/t',
       standard: 'GB 16780-2021',
       gbLevels: { level1: 100, level2: 107, level3: 117 },
-      ndrc: { benchmark: 100, baseline: 117, verified: true },
+      ndrc: { benchmark: 100, baseline: 117, verified: true, document: NDRC_DOC },
+      kind: 'comprehensive-energy',
+      carriers: [...FUELS, 'electricity'],
+      requires: [FUEL, ELECTRICITY],
+      boundary: '熟料生产: 原燃料进厂 → 熟料出窑 (raw materials and fuel in to clinker out; waste-heat power exported is deducted)',
+      electricityBasis: 'equivalent',
+      companions: ['cement-clinker-electricity'],
       source: `GB 16780-2021; ${NDRC}`,
     },
     {
@@ -31,6 +50,10 @@ export const BENCHMARKS: BenchmarkTable = {
       unit: 'kWh/t',
       standard: 'GB 16780-2021',
       gbLevels: { level1: 48, level2: 57, level3: 61 },
+      kind: 'electricity',
+      carriers: ['electricity'],
+      requires: [ELECTRICITY],
+      boundary: '熟料生产: 原料制备 → 熟料出窑, electricity only (net of waste-heat power)',
       source: 'GB 16780-2021',
     },
     {
@@ -40,6 +63,11 @@ export const BENCHMARKS: BenchmarkTable = {
       unit: 'kgce/t',
       standard: 'GB 16780-2021',
       gbLevels: { level1: 80, level2: 87, level3: 94 },
+      kind: 'comprehensive-energy',
+      carriers: [...FUELS, 'electricity'],
+      requires: [FUEL, ELECTRICITY],
+      boundary: '水泥: includes the clinker used (its energy pro rata) and grinding; a grinding plant buying clinker cannot be graded from its own meters',
+      electricityBasis: 'equivalent',
       source: 'GB 16780-2021',
     },
     {
@@ -49,6 +77,11 @@ export const BENCHMARKS: BenchmarkTable = {
       unit: 'kgce/t',
       standard: 'GB 21256-2025',
       gbLevels: { level1: 43, level2: 46, level3: 52 },
+      kind: 'comprehensive-energy',
+      carriers: [...FUELS, ...GASES, 'electricity', 'steam-low-pressure', 'oxygen', 'compressed-air', 'fresh-water'],
+      requires: [{ role: 'fuel', anyOf: ['coke', 'raw-coal'] }, ELECTRICITY],
+      boundary: '烧结工序: solid fuel, ignition gas, electricity and working media, minus recovered heat exported',
+      electricityBasis: 'equivalent',
       source: 'GB 21256-2025',
     },
     {
@@ -58,7 +91,12 @@ export const BENCHMARKS: BenchmarkTable = {
       unit: 'kgce/t',
       standard: 'GB 21256-2025',
       gbLevels: { level1: 361, level2: 370, level3: 415 },
-      ndrc: { benchmark: 361, baseline: 435, verified: true },
+      ndrc: { benchmark: 361, baseline: 435, verified: true, document: NDRC_DOC },
+      kind: 'comprehensive-energy',
+      carriers: [...FUELS, ...GASES, 'electricity', 'steam-low-pressure', 'oxygen', 'compressed-air', 'fresh-water'],
+      requires: [{ role: 'fuel', anyOf: ['coke'] }, ELECTRICITY, { role: 'recovered-gas', anyOf: ['blast-furnace-gas'] }],
+      boundary: '高炉工序: coke, injected coal, electricity, blast and working media, minus blast furnace gas (and TRT power) exported',
+      electricityBasis: 'equivalent',
       source: `GB 21256-2025; ${NDRC}`,
     },
     {
@@ -68,7 +106,12 @@ export const BENCHMARKS: BenchmarkTable = {
       unit: 'kgce/t',
       standard: 'GB 21256-2025',
       gbLevels: { level1: -30, level2: -28, level3: -12 },
-      ndrc: { benchmark: -30, baseline: -10, verified: true },
+      ndrc: { benchmark: -30, baseline: -10, verified: true, document: NDRC_DOC },
+      kind: 'comprehensive-energy',
+      carriers: [...FUELS, ...GASES, 'electricity', 'steam-low-pressure', 'oxygen', 'compressed-air', 'fresh-water'],
+      requires: [ELECTRICITY, OXYGEN, { role: 'recovered-gas', anyOf: ['converter-gas'] }],
+      boundary: '转炉工序: electricity, oxygen, fuels and working media, minus converter gas and steam recovered and exported',
+      electricityBasis: 'equivalent',
       source: `GB 21256-2025; ${NDRC}`,
       note: 'negative: energy recovered exceeds energy used',
     },
@@ -79,6 +122,11 @@ export const BENCHMARKS: BenchmarkTable = {
       unit: 'kgce/t',
       standard: 'GB 21256-2025',
       gbLevels: { level1: 61, level2: 64, level3: 72 },
+      kind: 'comprehensive-energy',
+      carriers: [...FUELS, ...GASES, 'electricity', 'steam-low-pressure', 'oxygen', 'compressed-air', 'fresh-water'],
+      requires: [ELECTRICITY, OXYGEN],
+      boundary: '电炉工序: electricity, oxygen, fuels (natural gas, coke) and working media, minus energy exported',
+      electricityBasis: 'equivalent',
       source: 'GB 21256-2025',
     },
     {
@@ -88,7 +136,12 @@ export const BENCHMARKS: BenchmarkTable = {
       unit: 'kgce/t',
       standard: 'GB 21342-2025',
       gbLevels: { level1: 115, level2: 115, level3: 140 },
-      ndrc: { benchmark: 110, baseline: 140, verified: true },
+      ndrc: { benchmark: 110, baseline: 140, verified: true, document: NDRC_DOC },
+      kind: 'comprehensive-energy',
+      carriers: [...FUELS, ...GASES, 'electricity', 'steam-low-pressure', 'fresh-water', 'compressed-air'],
+      requires: [{ role: 'fuel', anyOf: ['raw-coal'] }, ELECTRICITY, { role: 'recovered-gas', anyOf: ['coke-oven-gas'] }],
+      boundary: '炼焦工序: coking coal and heating gas in, coke-oven gas exported out (the coke itself is the product)',
+      electricityBasis: 'equivalent',
       source: `GB 21342-2025; ${NDRC}`,
     },
     {
@@ -98,7 +151,11 @@ export const BENCHMARKS: BenchmarkTable = {
       unit: 'kWh/t',
       standard: 'GB 21346-2022',
       gbLevels: { level1: 12950, level2: 13000, level3: 13350 },
-      ndrc: { benchmark: 13000, baseline: 13350, verified: false },
+      ndrc: { benchmark: 13000, baseline: 13350, verified: false, document: NDRC_DOC },
+      kind: 'electricity',
+      carriers: ['electricity'],
+      requires: [ELECTRICITY],
+      boundary: '电解工序: AC power of the potline',
       source: `GB 21346-2022; ${NDRC}`,
       note: 'NDRC benchmark/baseline unverified: check against the notice before grading against them',
     },
@@ -108,6 +165,11 @@ export const BENCHMARKS: BenchmarkTable = {
       indicator: '综合能耗',
       unit: 'kgce/t',
       gbLevels: { level1: 340, level2: 390, level3: 460 },
+      kind: 'comprehensive-energy',
+      carriers: [...FUELS, 'electricity', 'steam-low-pressure', 'heat'],
+      requires: [FUEL, ELECTRICITY],
+      boundary: 'alumina refinery, Bayer process: fuels, steam and electricity',
+      electricityBasis: 'equivalent',
       source: 'alumina 单位产品能源消耗限额 standard (GB 25327; edition not verified)',
     },
     {
@@ -117,7 +179,12 @@ export const BENCHMARKS: BenchmarkTable = {
       unit: 'kgce/t',
       standard: 'GB 21341-2022',
       gbLevels: { level1: 850, level2: 860, level3: 950 },
-      ndrc: { benchmark: 860, baseline: 950, verified: true },
+      ndrc: { benchmark: 860, baseline: 950, verified: true, document: NDRC_DOC },
+      kind: 'comprehensive-energy',
+      carriers: [...FUELS, 'electricity'],
+      requires: [ELECTRICITY, { role: 'fuel', anyOf: ['coke'] }],
+      boundary: '冶炼: furnace electricity and reductant coke',
+      electricityBasis: 'equivalent',
       source: `GB 21341-2022; ${NDRC}`,
     },
     {
@@ -127,7 +194,12 @@ export const BENCHMARKS: BenchmarkTable = {
       unit: 'kgce/t',
       standard: 'GB 21341-2022',
       gbLevels: { level1: 1700, level2: 1770, level3: 1850 },
-      ndrc: { benchmark: 1770, baseline: 1850, verified: true },
+      ndrc: { benchmark: 1770, baseline: 1850, verified: true, document: NDRC_DOC },
+      kind: 'comprehensive-energy',
+      carriers: [...FUELS, 'electricity'],
+      requires: [ELECTRICITY, { role: 'fuel', anyOf: ['coke', 'raw-coal'] }],
+      boundary: '冶炼: furnace electricity and carbonaceous reductants',
+      electricityBasis: 'equivalent',
       source: `GB 21341-2022; ${NDRC}`,
     },
     {
@@ -137,6 +209,11 @@ export const BENCHMARKS: BenchmarkTable = {
       unit: 'kgce/t',
       standard: 'GB 29436-2023',
       gbLevels: { level1: 1380, level2: 1400, level3: 1800 },
+      kind: 'comprehensive-energy',
+      carriers: [...FUELS, 'electricity', 'steam-low-pressure', 'heat', 'oxygen', 'fresh-water'],
+      requires: [{ role: 'fuel', anyOf: ['raw-coal'] }, ELECTRICITY],
+      boundary: 'coal to methanol: feed and fuel coal, electricity, steam and working media',
+      electricityBasis: 'equivalent',
       source: 'GB 29436-2023',
     },
   ],

@@ -141,10 +141,36 @@ export const BenchmarkProductSchema = Type.Object(
           benchmark: Type.Number({ description: '标杆 (advanced)' }),
           baseline: Type.Number({ description: '基准 (must reach)' }),
           verified: Type.Boolean({ default: true }),
+          document: Type.Optional(Type.String({ description: 'the notice the levels come from, e.g. 发改产业〔2023〕723号' })),
         },
         { additionalProperties: false },
       ),
     ),
+    kind: Type.Optional(
+      Type.Union([Type.Literal('comprehensive-energy'), Type.Literal('electricity')], {
+        description: 'comprehensive-energy: every carrier of `carriers`, kgce/t; electricity: net kWh only, kWh/t. Absent: from the unit',
+      }),
+    ),
+    carriers: Type.Optional(Type.Array(Key, { description: 'carriers (analytics/carriers.ts ids) counted inside the boundary; others are left out' })),
+    requires: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            role: Type.String({ description: "what is missing when none is metered or entered: 'fuel', 'electricity', 'oxygen', 'recovered-gas' …" }),
+            anyOf: Type.Array(Key, { minItems: 1 }),
+          },
+          { additionalProperties: false },
+        ),
+        { description: 'each group needs one of its carriers metered or entered for the period, else the product is ungraded' },
+      ),
+    ),
+    boundary: Type.Optional(Type.String({ description: 'the process boundary the levels refer to' })),
+    electricityBasis: Type.Optional(
+      Type.Union([Type.Literal('equivalent'), Type.Literal('equal-value')], {
+        description: 'electricity at the equivalent value (当量值, 0.1229 kgce/kWh; default) or the equal value (等价值: configure carrier electricity-equal-value)',
+      }),
+    ),
+    companions: Type.Optional(Type.Array(Key, { description: 'other indicators of the same product graded alongside (e.g. clinker 综合电耗 with 综合能耗)' })),
     source: Source,
     note: Type.Optional(Type.String()),
   },
