@@ -164,11 +164,12 @@ describe('力调 (功率因数调整电费表)', () => {
 })
 
 describe('tariff choice and version age', () => {
-  it('two-part from 315 kVA', () => {
+  it('two-part from 315 kVA, or whenever a billing basis is configured', () => {
     expect(defaultPricing(315).pricing).toBe('two-part')
     expect(defaultPricing(314).pricing).toBe('single-part')
     expect(defaultPricing(undefined).pricing).toBe('single-part')
     expect(defaultPricing(undefined, 'capacity').pricing).toBe('two-part')
+    expect(defaultPricing(200, 'contracted-demand').pricing).toBe('two-part')
   })
   it('warns when a version is more than 12 months older than the month it prices', () => {
     expect(staleVersionWarning('v', '2026-01-01', '2027-01')).toBeNull()

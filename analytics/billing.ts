@@ -184,15 +184,16 @@ export function powerFactorAdjustment(activeKwh: number, reactiveKvarh: number, 
   }
 }
 
-/** Default pricing of a supply: two-part from 315 kVA (and when the size is unknown but a basis is set), else single-part. */
+/**
+ * Default pricing of a supply: two-part when a billing basis is configured (100–315 kVA may choose
+ * it) or from 315 kVA (发改价格〔2023〕526号), else single-part.
+ */
 export function defaultPricing(transformerKva: number | undefined, basis?: BillingBasis): { pricing: 'single-part' | 'two-part'; reason: string } {
-  if (transformerKva !== undefined) {
-    return transformerKva >= TWO_PART_FROM_KVA
-      ? { pricing: 'two-part', reason: `${transformerKva} kVA ≥ 315 kVA: two-part (发改价格〔2023〕526号)` }
-      : { pricing: 'single-part', reason: `${transformerKva} kVA < 315 kVA: single-part (two-part may be chosen from 100 kVA)` }
-  }
-  if (basis !== undefined) return { pricing: 'two-part', reason: `billing basis ${basis} set: two-part` }
-  return { pricing: 'single-part', reason: 'no transformer kVA: single-part' }
+  if (basis !== undefined) return { pricing: 'two-part', reason: `billing basis ${basis} configured: two-part` }
+  if (transformerKva === undefined) return { pricing: 'single-part', reason: 'no transformer kVA: single-part' }
+  return transformerKva >= TWO_PART_FROM_KVA
+    ? { pricing: 'two-part', reason: `${transformerKva} kVA ≥ 315 kVA: two-part (发改价格〔2023〕526号)` }
+    : { pricing: 'single-part', reason: `${transformerKva} kVA < 315 kVA: single-part (two-part may be chosen from 100 kVA)` }
 }
 
 /** Months between a version's effective date and a period's start (local dates 'YYYY-MM-DD' / 'YYYY-MM'). */
