@@ -6,6 +6,7 @@ import { compileAcl } from './acl.ts'
 import type { Connections } from './connections.ts'
 import { deadLetterEnvelope, judgePublish, type PublishPolicyOptions } from './publish-policy.ts'
 import type { RoutingGate } from './routing-gate.ts'
+import { isSparkplugTopic, sparkplugCanPublish, sparkplugCanSubscribe } from './sparkplug-acl.ts'
 import type { BrokerAccessControl } from './server.ts'
 import type { BrokerCounters } from './stats.ts'
 
@@ -35,13 +36,20 @@ export function createAuthorizePublish(
   /** The ACL, then the topic and payload policy; synchronous, so the common path costs no promise. */
   const judge = (client: Client | null, clientId: string, packet: PublishPacket, seamAllowed: boolean): PlantWattError | null => {
     const acl = client ? connections.get(client)?.acl : ADMIN_ACL
-    if (!acl || !acl.canPublish(packet.topic) || !seamAllowed) {
+    if (!acl || !(acl.canPublish(packet.topic) || sparkplugCanPublish(acl, packet.topic)) || !seamAllowed) {
       return new PlantWattError(
         'BROKER_ERR_NOT_AUTHORIZED',
         `client ${JSON.stringify(clientId)} (${acl?.scope ?? 'unauthenticated'}) may not publish to ${JSON.stringify(packet.topic.slice(0, 200))}`,
       )
     }
     const payload = payloadBuffer(packet.payload)
+    // Sparkplug B payloads are protobuf: only the size limit applies (sparkplug-acl.ts).
+    if (isSparkplugTopic(packet.topic)) {
+      if (payload.length > policy.maxPayloadBytes)
+        return new PlantWattError('CORE_ERR_PAYLOAD_SIZE', `payload of ${payload.length} bytes exceeds the limit of ${policy.maxPayloadBytes}`)
+      counters.accepted++
+      return null
+    }
     const verdict = judgePublish(packet.topic, payload, policy)
     if (verdict.kind === 'reject') return verdict.error
     if (verdict.kind === 'divert') {
@@ -134,7 +142,7 @@ export function createAuthorizeSubscribe(
   return (client, subscription, done) => {
     if (refuseShared(client, subscription.topic)) return done(null, null)
     const acl = connections.get(client)?.acl
-    if (acl?.canSubscribe(subscription.topic)) {
+    if (acl && (acl.canSubscribe(subscription.topic) || sparkplugCanSubscribe(acl, subscription.topic))) {
       done(null, subscription)
       return
     }
@@ -153,7 +161,7 @@ export function createAuthorizeForward(deps: AuthorizeDeps): NonNullable<AedesOp
   const { connections, counters, logger } = deps
   return (client, packet) => {
     const acl = connections.get(client)?.acl
-    if (acl?.canRead(packet.topic)) return packet
+    if (acl && (acl.canRead(packet.topic) || sparkplugCanSubscribe(acl, packet.topic))) return packet
     counters.deliveriesRefused++
     logger.warn(
       { clientId: client.id, scope: acl?.scope, topic: packet.topic.slice(0, 200), code: 'BROKER_ERR_DELIVERY_REFUSED' },

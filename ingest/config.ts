@@ -1,5 +1,6 @@
 import Type from 'typebox'
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../core/payload.ts'
+import { SparkplugIngestSchema } from './sparkplug/config.ts'
 
 export const IngestRetrySchema = Type.Object(
   {
@@ -45,6 +46,7 @@ export const IngestConfigSchema = Type.Object(
       description:
         "samples (device, ts and values) remembered to tell a second, different sample for the same device and ts from a re-delivery, in front of stores that cannot tell themselves (InfluxDB). At least one payload (10 000 samples) so a payload's own repeats are always seen; about 250 bytes each. Older samples are forgotten: a conflict that arrives later overwrites unseen. The embedded store answers exactly and needs none",
     }),
+    sparkplug: Type.Optional(SparkplugIngestSchema),
     stateIntervalMs: Type.Integer({
       minimum: 0,
       default: 10_000,

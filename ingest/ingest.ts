@@ -9,7 +9,7 @@ import { ingestStateTopic, type MqttClientConfig } from '../core/mqtt.ts'
 import type { PlantModel } from '../core/plant.ts'
 import type { TelemetryStore } from '../storage/store.ts'
 import { AckSender } from './ack-sender.ts'
-import { BatchWriter } from './batch-writer.ts'
+import { BatchWriter, type StoreWriteError } from './batch-writer.ts'
 import type { IngestConfig } from './config.ts'
 import { ConnectionTracker, type IngestConnectionError } from './connection.ts'
 import { createDeadLetterLog } from './dead-letter.ts'
@@ -17,6 +17,7 @@ import { DeadLetterSink } from './dead-letter-sink.ts'
 import { InFlightGate } from './in-flight.ts'
 import { MessageDecoder } from './message-decoder.ts'
 import { RecentSamples } from './recent-samples.ts'
+import { type Enqueue, SparkplugHost, takeSparkplug } from './sparkplug/host.ts'
 import { StatePublisher } from './state-publisher.ts'
 import { ingestClientId, Subscriber } from './subscriber.ts'
 
@@ -55,6 +56,12 @@ export interface IngestStats {
    * took over the session). `at`: epoch ms.
    */
   lastConnectionError?: IngestConnectionError
+  /**
+   * While store writes fail: the store's coded error (STORAGE_ERR_FULL, STORAGE_ERR_READONLY,
+   * STORAGE_ERR_CORRUPT, STORAGE_ERR_IO, STORAGE_ERR_UNAVAILABLE, …), its text, the last failure
+   * (`at`) and the first (`since`), epoch ms. Nothing is acknowledged meanwhile; /health turns red.
+   */
+  storeError?: StoreWriteError
 }
 
 export interface RunningIngest {
@@ -89,6 +96,9 @@ function checkConfig(config: IngestConfig): void {
   if (partition && config.sharedGroup !== undefined) {
     throw new PlantWattError('INGEST_ERR_CONFIG', 'ingest.partition and ingest.sharedGroup split the load two ways: set one of them')
   }
+  if (config.sparkplug && config.sharedGroup !== undefined) {
+    throw new PlantWattError('INGEST_ERR_CONFIG', 'ingest.sparkplug needs every message of a node (births, seq): not with sharedGroup (use partition)')
+  }
 }
 
 /**
@@ -120,12 +130,18 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
   const writer = new BatchWriter({ config, store, sink, logger, written: (batch) => acks.acknowledge(batch), settled: (n) => gate.settle(n) })
   let received = 0
   subscriber.client.on('close', () => gate.drop())
-  subscriber.onMessage((topic, payload, messageId, resume) => {
-    received++
-    const { points, block, samples } = decoder.take(topic, payload)
+  const enqueue: Enqueue = (topic, { points, block, samples }, messageId, resume) => {
     const rows = points.length + (block?.samples ?? 0)
     writer.add({ messageId, connection: acks.connection, points, block, samples, rows, receivedAt: Date.now(), topic })
     gate.take(resume)
+  }
+  const sparkplug = config.sparkplug
+    ? new SparkplugHost({ config: config.sparkplug, sink, logger, publish: (topic, payload, o) => void subscriber.client.publish(topic, payload, o) })
+    : undefined
+  subscriber.onMessage((topic, payload, messageId, resume) => {
+    received++
+    if (sparkplug?.accepts(topic)) takeSparkplug(sparkplug, (t, p) => decoder.take(t, p), enqueue, { topic, payload, messageId, resume })
+    else enqueue(topic, decoder.take(topic, payload), messageId, resume)
   })
 
   try {

@@ -5,6 +5,7 @@ import { DEAD_LETTER_TOPIC, defaultClientId, type MqttClientConfig } from '../co
 import { channelFilter } from '../core/topic.ts'
 import { DEFER_ACK } from './ack-sender.ts'
 import type { IngestConfig } from './config.ts'
+import { SPARKPLUG_NAMESPACE } from './sparkplug/topic.ts'
 
 /** A message as the subscriber hands it on: `resume` lets mqtt.js read the next packet. */
 export type MessageHandler = (topic: string, payload: Buffer, messageId: number | undefined, resume: () => void) => void
@@ -12,7 +13,7 @@ export type MessageHandler = (topic: string, payload: Buffer, messageId: number 
 export interface SubscriberOptions {
   mqtt: MqttClientConfig
   clientId: string
-  config: Pick<IngestConfig, 'sharedGroup'>
+  config: Pick<IngestConfig, 'sharedGroup' | 'sparkplug'>
   /** Retained on the broker in place of the state topic when ingest vanishes. */
   will: { topic: string; payload: Buffer } | undefined
   logger: Logger
@@ -39,6 +40,8 @@ export class Subscriber {
     // With a shared group the broker hands each message (the broker's dead letters too) to one member.
     const share = opts.config.sharedGroup === undefined ? '' : `$share/${opts.config.sharedGroup}/`
     this.filters = [`${share}${channelFilter('data')}`, `${share}${DEAD_LETTER_TOPIC}`]
+    // Sparkplug B edge nodes (ingest/sparkplug/): one instance must see a node's births and every seq.
+    for (const group of opts.config.sparkplug?.groups ?? []) this.filters.push(`${SPARKPLUG_NAMESPACE}/${group}/#`)
     this.client = mqtt.connect(opts.mqtt.url, clientOptions(opts))
     this.client.handleMessage = (packet: IPublishPacket, callback: (err?: Error) => void): void => {
       // Not taken and not acknowledged: the persistent session keeps it for the next start.
