@@ -33,11 +33,13 @@ const COMPONENTS = [
   'edge-agent',
   'importer',
   'ingest',
+  'province',
   'records',
   'reports',
   'simulators',
   'storage',
   'test',
+  'upload',
 ] as const
 /** Top-level folders (and `.`, the root's own files) that hold tools, not product: they may import anything. */
 const TOOL_FOLDERS = new Set(['bench', 'test', 'docs', '.'])
@@ -157,6 +159,17 @@ const RULES: readonly Rule[] = [
   {
     name: 'api/ never reaches into edge-agent/',
     breaks: (e) => isProduction(e.file) && e.from === 'api' && e.to === 'edge-agent',
+  },
+  {
+    name: 'province/ imports only core/ (and itself): the province sees uploads, never raw telemetry',
+    breaks: (e) => isProduction(e.file) && e.from === 'province' && e.to !== undefined && e.to !== 'core' && e.to !== 'province',
+  },
+  {
+    name: "upload/ imports of province/ only its wire contract (message.ts, signing.ts), and nothing of api/ or cli/",
+    breaks: (e) =>
+      isProduction(e.file) &&
+      e.from === 'upload' &&
+      ((e.to === 'province' && e.target !== 'province/message.ts' && e.target !== 'province/signing.ts') || e.to === 'api' || e.to === 'cli'),
   },
   {
     // covers cli/ too: it may import anything else
