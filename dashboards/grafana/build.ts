@@ -2,7 +2,9 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { DEFAULT_TIMEZONE } from '../../core/windows.ts'
 import { buildDashboards, type DashboardOptions } from './dashboards.ts'
+import { buildOperationsDashboard } from './operations.ts'
 import { dashboardProviderYaml, datasourceYaml } from './provisioning.ts'
 
 /** What writeGrafanaFolder wrote. */
@@ -25,7 +27,8 @@ export function writeGrafanaFolder(out: string, options: DashboardOptions & { da
   mkdirSync(dashDir, { recursive: true })
   mkdirSync(join(provDir, 'datasources'), { recursive: true })
   mkdirSync(join(provDir, 'dashboards'), { recursive: true })
-  const dashboards = buildDashboards(options).map(({ file, dashboard }) => {
+  const all = [...buildDashboards(options), buildOperationsDashboard(options.timezone ?? DEFAULT_TIMEZONE)]
+  const dashboards = all.map(({ file, dashboard }) => {
     const path = join(dashDir, file)
     writeFileSync(path, JSON.stringify(dashboard, null, 2) + '\n')
     return path

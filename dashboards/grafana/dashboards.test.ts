@@ -192,7 +192,7 @@ describe('Grafana dashboards as code', () => {
     const out = mkdtempSync(join(tmpdir(), 'pw-grafana-'))
     try {
       const written = writeGrafanaFolder(out)
-      expect(readdirSync(join(out, 'dashboards')).sort()).toEqual(built.map((b) => b.file).sort())
+      expect(readdirSync(join(out, 'dashboards')).sort()).toEqual([...built.map((b) => b.file), 'plantwatt-operations.json'].sort())
       for (const f of written.dashboards) expect((JSON.parse(readFileSync(f, 'utf8')) as Dashboard).uid).toMatch(/^plantwatt-/)
       const ds = parse(readFileSync(join(out, 'provisioning', 'datasources', 'plantwatt.yaml'), 'utf8')) as { datasources: Record<string, unknown>[] }
       expect(ds.datasources[0]).toMatchObject({
@@ -201,6 +201,7 @@ describe('Grafana dashboards as code', () => {
         url: '${PLANTWATT_INFLUX_URL}',
         jsonData: { dbName: '${PLANTWATT_INFLUX_DATABASE}' },
       })
+      expect(ds.datasources[1]).toMatchObject({ uid: 'plantwatt-prometheus', type: 'prometheus', url: '${PLANTWATT_PROMETHEUS_URL}' })
       const dp = parse(readFileSync(join(out, 'provisioning', 'dashboards', 'plantwatt.yaml'), 'utf8')) as {
         providers: { type: string; options: { path: string } }[]
       }

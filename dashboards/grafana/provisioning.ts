@@ -1,10 +1,12 @@
 import { stringify } from 'yaml'
 import { INFLUX_DATASOURCE } from './influxql.ts'
+import { PROMETHEUS_DATASOURCE } from './operations.ts'
 
 /**
- * Grafana data-source provisioning for PlantWatt's InfluxDB (InfluxQL over the v1 HTTP API). Values
- * are read from the environment by Grafana when it loads the file, so no secret is written here:
- * PLANTWATT_INFLUX_URL, PLANTWATT_INFLUX_DATABASE, PLANTWATT_INFLUX_USERNAME, PLANTWATT_INFLUX_PASSWORD.
+ * Grafana data-source provisioning for PlantWatt's InfluxDB (InfluxQL over the v1 HTTP API) and for
+ * the Prometheus that scrapes PlantWatt's metrics (the operations dashboard). Values are read from the
+ * environment by Grafana when it loads the file, so no secret is written here: PLANTWATT_INFLUX_URL,
+ * PLANTWATT_INFLUX_DATABASE, PLANTWATT_INFLUX_USERNAME, PLANTWATT_INFLUX_PASSWORD, PLANTWATT_PROMETHEUS_URL.
  */
 export function datasourceYaml(): string {
   const doc = {
@@ -22,10 +24,19 @@ export function datasourceYaml(): string {
         jsonData: { dbName: '${PLANTWATT_INFLUX_DATABASE}', httpMode: 'POST', version: 'InfluxQL' },
         secureJsonData: { password: '${PLANTWATT_INFLUX_PASSWORD}' },
       },
+      {
+        name: 'PlantWatt Prometheus',
+        uid: PROMETHEUS_DATASOURCE.uid,
+        type: 'prometheus',
+        access: 'proxy',
+        url: '${PLANTWATT_PROMETHEUS_URL}',
+        isDefault: false,
+        editable: false,
+      },
     ],
   }
   return (
-    '# PlantWatt: InfluxDB data source (InfluxQL). Grafana substitutes the ${...} from its environment.\n' +
+    '# PlantWatt: InfluxDB data source (InfluxQL) and Prometheus (operations). Grafana substitutes the ${...} from its environment.\n' +
     '# InfluxDB 2.x/3.x: map the bucket to a database (DBRP) and send the token as a header instead of user/password:\n' +
     '#   jsonData: { httpHeaderName1: Authorization }   secureJsonData: { httpHeaderValue1: "Token ${PLANTWATT_INFLUX_TOKEN}" }\n' +
     stringify(doc)
