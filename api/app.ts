@@ -27,6 +27,7 @@ import { alertReplayRoutes } from './routes/alerts-replay.ts'
 import { commissionRoutes } from './routes/commission.ts'
 import { importRoutes } from './routes/import.ts'
 import { reportRoutes } from './routes/reports.ts'
+import { billRoutes } from './routes/bill.ts'
 import { efficiencyRoutes } from './routes/efficiency.ts'
 import { plantRoutes } from './routes/plant.ts'
 import { streamRoutes } from './routes/stream.ts'
@@ -147,6 +148,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(deadLetterRoutes, routeOpts)
   await app.register(metricsRoutes, routeOpts)
   await app.register(reportRoutes, routeOpts)
+  await app.register(billRoutes, routeOpts)
   await app.register(efficiencyRoutes, routeOpts)
   await app.register(commissionRoutes, routeOpts)
   await app.register(alertRoutes, routeOpts)

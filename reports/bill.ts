@@ -332,6 +332,13 @@ function compiled(t: Tariff): CompiledTariff {
 
 /** The bill of an account (`enterprise/site/account`) for a local month 'YYYY-MM'. */
 export async function billOfAccount(deps: ReportDeps, accountPath: string, month: string, options: BillOptions = {}): Promise<Bill> {
+  const periodMs = options.periodMs ?? 15 * MINUTE_MS
+  const slipMs = options.slipMs ?? MINUTE_MS
+  if (!(slipMs > 0) || periodMs % slipMs !== 0) {
+    throw reportError('REPORTS_ERR_INPUT', `the demand slip (${slipMs / MINUTE_MS} min) must divide the period (${periodMs / MINUTE_MS} min)`, {
+      field: 'slipMin',
+    })
+  }
   const account = findAccount(deps.model, accountPath)
   const full = monthRange(month, account.timezone)
   const now = deps.now()
@@ -341,7 +348,6 @@ export async function billOfAccount(deps: ReportDeps, accountPath: string, month
   const reference = deps.reference ?? DEFAULT_REFERENCE
   const choice = tariffOfAccount(account, full.start, reference)
   const version = versionAt(choice.tariff, full.start)
-  const slipMs = options.slipMs ?? MINUTE_MS
   const warnings: string[] = []
   const stale = staleVersionWarning(version.id, version.effectiveFrom, month)
   if (stale) warnings.push(stale)
@@ -354,7 +360,7 @@ export async function billOfAccount(deps: ReportDeps, accountPath: string, month
   for (const m of meters.missing) warnings.push(`meter ${m} sent no energy data in ${month}: its energy is missing`)
   const grid = sumStepEnergy(meters.steps)
   const demand = billingDemand(grid ?? stepEnergyFromIntervals([], range, slipMs), {
-    ...(options.periodMs !== undefined ? { periodMs: options.periodMs } : {}),
+    periodMs,
     slipMs,
     timezone: account.timezone,
   })
