@@ -1,3 +1,4 @@
+import type { TSchema } from 'typebox'
 import { Value } from 'typebox/value'
 import { carrierInputProblems, type CarrierInputProblem } from '../analytics/carriers.ts'
 import { PlantWattError } from '../core/errors.ts'
@@ -57,6 +58,24 @@ export function entriesError(problems: readonly EntryProblem[]): PlantWattError 
   })
 }
 
+/** Each field a typebox schema refuses in `value`: the field's path (`amount`, `entries.0.unit`) and what is wrong. */
+export function schemaFieldProblems(schema: TSchema, value: unknown): { field: string; message: string }[] {
+  const out: { field: string; message: string }[] = []
+  const add = (field: string, message: string): void => {
+    if (!out.some((p) => p.field === field)) out.push({ field, message })
+  }
+  const path = (instancePath: string, key?: string): string => [...instancePath.split('/').filter(Boolean), ...(key === undefined ? [] : [key])].join('.')
+  for (const e of Value.Errors(schema, value)) {
+    const params = e.params as { requiredProperties?: unknown; additionalProperties?: unknown }
+    if (e.keyword === 'required' && Array.isArray(params.requiredProperties)) {
+      for (const k of params.requiredProperties) add(path(e.instancePath, String(k)), 'is required')
+    } else if (e.keyword === 'additionalProperties' && Array.isArray(params.additionalProperties)) {
+      for (const k of params.additionalProperties) add(path(e.instancePath, String(k)), 'is not a known field')
+    } else if (e.keyword !== 'boolean') add(path(e.instancePath) || 'body', e.message)
+  }
+  return out
+}
+
 /** The schema problems of a raw input, as RECORDS_ERR_SCHEMA naming the field; the typed input (defaults filled) when none. */
 export function parseEntryInput(raw: unknown): { input?: EntryInput; problems: EntryProblem[] } {
   const kind = (raw as { kind?: unknown } | null)?.kind
@@ -65,16 +84,7 @@ export function parseEntryInput(raw: unknown): { input?: EntryInput; problems: E
   }
   const schema = kind === 'energy' ? EnergyEntryInputSchema : ProductionEntryInputSchema
   const value = Value.Default(schema, Value.Clone(raw))
-  const problems: EntryProblem[] = []
-  for (const e of Value.Errors(schema, value)) {
-    if (e.keyword === 'boolean') continue
-    const field =
-      e.keyword === 'additionalProperties'
-        ? String((e.params as { additionalProperties?: unknown }).additionalProperties ?? '')
-        : e.instancePath.replace(/^\//, '')
-    const message = e.keyword === 'additionalProperties' ? 'is not a field of an entry' : e.message
-    if (!problems.some((p) => p.field === field && p.message === message)) problems.push({ field, code: 'RECORDS_ERR_SCHEMA', message })
-  }
+  const problems: EntryProblem[] = schemaFieldProblems(schema, value).map((p) => ({ ...p, code: 'RECORDS_ERR_SCHEMA' }))
   return problems.length > 0 ? { problems } : { input: value as EntryInput, problems }
 }
 
