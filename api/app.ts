@@ -26,7 +26,6 @@ import { alertRoutes } from './routes/alerts.ts'
 import { alertReplayRoutes } from './routes/alerts-replay.ts'
 import { commissionRoutes } from './routes/commission.ts'
 import { importRoutes } from './routes/import.ts'
-import { entryRoutes } from './routes/entries.ts'
 import { reportRoutes } from './routes/reports.ts'
 import { billRoutes } from './routes/bill.ts'
 import { efficiencyRoutes } from './routes/efficiency.ts'
@@ -39,6 +38,7 @@ import { API_PREFIX } from './prefix.ts'
 import { installCsv } from './csv.ts'
 import { StreamHub } from './hub.ts'
 import type { CommissionConfigInput } from '../reports/commission.ts'
+import type { ReferenceData } from '../analytics/index.ts'
 
 export { API_PREFIX }
 
@@ -64,6 +64,8 @@ export interface BuildOptions {
   hub?: StreamHub
   /** Commission scope: target, networking window, period, ranking weights, qualification rules (reports/commission.ts); defaults filled. */
   commission?: CommissionConfigInput
+  /** Reference data resolved from the config's `reference:` section (cli/reference.ts); default: as shipped. */
+  reference?: ReferenceData
 }
 
 /**
@@ -84,6 +86,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
     now: opts.now ?? Date.now,
     hub: opts.hub ?? new StreamHub(),
     commission: opts.commission,
+    reference: opts.reference,
   }
   // Request logs carry the URL with secret query values redacted (?access_token=…) and no credential headers.
   const redact = { paths: REDACT_PATHS, censor: '[redacted]' }
@@ -131,7 +134,6 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
         { name: 'commission', description: 'the commission scope: every enterprise, qualification, progress, ranking' },
         { name: 'alerts', description: 'alerts: list, history, acknowledge, resolve' },
         { name: 'auth', description: 'login and identity' },
-        { name: 'entries', description: 'entries for what no meter measures (coal weighbridge, fuel deliveries, ERP production): audited revisions' },
       ],
     },
   })
@@ -156,7 +158,6 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(alertRoutes, routeOpts)
   await app.register(alertReplayRoutes, routeOpts)
   await app.register(importRoutes, routeOpts)
-  await app.register(entryRoutes, routeOpts)
   await app.register(streamRoutes, routeOpts)
   await app.register(webRoutes, { ctx })
   await app.ready()

@@ -7,6 +7,7 @@ import type { ApiConfig } from './config.ts'
 import type { StreamHub } from './hub.ts'
 import type { CounterRollup } from '../reports/counter-rollup.ts'
 import type { PlantIndex } from './plant-index.ts'
+import type { ReferenceData } from '../analytics/index.ts'
 
 /** What every route plugin is given: injected, never imported from module scope. */
 export interface ApiContext {
@@ -27,6 +28,8 @@ export interface ApiContext {
   rollup: CounterRollup
   /** Commission scope config as given (the commission routes resolve defaults); undefined = defaults. */
   commission?: CommissionConfigInput | undefined
+  /** Reference data (tariffs, grid factors, coal, benchmarks) with the config's `reference:` overrides; undefined = as shipped. */
+  reference?: ReferenceData | undefined
 }
 
 /** Options of every route plugin. */

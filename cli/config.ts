@@ -13,6 +13,8 @@ import { SimConfigSchema } from '../simulators/config.ts'
 import { CommissionConfigSchema } from '../reports/commission.ts'
 import { AlertsConfigSchema, validateAlertsConfig } from '../alerts/rules.ts'
 import { checkMqttCredentials } from './credentials.ts'
+import { ReferenceConfigSchema } from '../analytics/reference/config.ts'
+import { absoluteReferenceFiles, loadReferenceData, withReferenceFileProblems } from './reference.ts'
 
 /**
  * The one config file every `plantwatt` command reads: each command takes the sections it needs,
@@ -30,6 +32,7 @@ export const PlantWattConfigSchema = Type.Object(
     sim: Type.Optional(SimConfigSchema),
     commission: Type.Optional(CommissionConfigSchema),
     alerts: Type.Optional(AlertsConfigSchema),
+    reference: Type.Optional(ReferenceConfigSchema),
   },
   { additionalProperties: false },
 )
@@ -39,7 +42,7 @@ export type PlantWattConfig = Type.Static<typeof PlantWattConfigSchema>
 /** Every section present, defaults filled: what the commands work with. */
 export type ResolvedConfig = Readonly<Required<PlantWattConfig>>
 
-const SECTIONS = ['plant', 'mqtt', 'storage', 'broker', 'ingest', 'edge', 'api', 'sim', 'commission', 'alerts'] as const
+const SECTIONS = ['plant', 'mqtt', 'storage', 'broker', 'ingest', 'edge', 'api', 'sim', 'commission', 'alerts', 'reference'] as const
 
 /**
  * Reads a config file (or none: all defaults), validates it whole — every problem in every section
@@ -62,9 +65,17 @@ export function loadPlantWattConfig(file: string | undefined): ResolvedConfig {
   const filled: Record<string, unknown> = { storage: { backend: 'embedded' } }
   for (const s of SECTIONS) if (!(s in filled)) filled[s] = {}
   Object.assign(filled, raw)
-  const cfg = validateConfig(PlantWattConfigSchema, filled, file ?? 'config') as ResolvedConfig
+  absoluteReferenceFiles(filled, file)
+  let cfg: ResolvedConfig
+  try {
+    cfg = validateConfig(PlantWattConfigSchema, filled, file ?? 'config') as ResolvedConfig
+  } catch (err) {
+    throw withReferenceFileProblems(err, filled.reference, file)
+  }
   // Rule-level checks the schema cannot express (keys per rule kind, duplicate ids): all reported at once.
   validateAlertsConfig(cfg.alerts, `${file ?? 'config'}: alerts`)
   checkMqttCredentials(cfg.mqtt, file ?? 'config')
+  // Reference files read and every table merged and checked once, here (cached for the commands).
+  loadReferenceData(cfg.reference, file)
   return cfg
 }

@@ -16,6 +16,7 @@ import { openEventLog } from '../storage/events.ts'
 import { RECOMMENDED_RULES, startAlertService, type RunningAlertService } from '../alerts/index.ts'
 import { prepareScenarioHistory, startSimulation, startScenario, scenarioPlantModel, type Scenario } from '../simulators/index.ts'
 import type { ResolvedConfig } from './config.ts'
+import { referenceOf } from './reference.ts'
 import { checkClientsAgainstBroker, resolveComponentClients, type EdgeGateway } from './credentials.ts'
 import { startEdgeGateways } from './edge-gateways.ts'
 
@@ -246,6 +247,7 @@ export async function startAll(cfg: ResolvedConfig, logger: Logger, options: Sta
       plant,
       config: cfg.api,
       commission: cfg.commission,
+      reference: referenceOf(cfg),
       events,
       hub,
       logger: logger.child({ component: 'api' }),

@@ -3,7 +3,7 @@ import { carbonOfEnergy, type CarbonReport } from './carbon.ts'
 import { costReport, type CostReport } from './cost.ts'
 import { energyReport, productionReport, type ReportDeps } from './energy.ts'
 import { linesOf, type Scope } from './scope.ts'
-import { secOf, type SecRow } from './sec.ts'
+import { secOf, type SecReport, type SecRow } from './sec.ts'
 
 /**
  * The monthly report of a scope: energy, cost, CO2 (and kgce) and SEC per local month in one answer.
@@ -40,6 +40,8 @@ export interface MonthlyReport {
   rows: MonthlyRow[]
   /** SEC per line with a product and month. */
   sec: SecRow[]
+  /** The benchmark source per graded product and the coal table (version: source) the SEC used. */
+  secSources: SecReport['sources']
   /** Tariffs (with versions and sources), grid factors and the coal coefficient used. */
   tariffs: CostReport['tariffs']
   factors: CarbonReport['factors']
@@ -96,6 +98,7 @@ export async function monthlyReport(deps: ReportDeps, scope: Scope, range: TimeR
     totals: { energyKwh: energy.energyKwh, coverage: energy.coverage, totalCost: cost.totalCost, kgCo2: carbon.kgCo2, kgce: carbon.kgce },
     rows,
     sec: sec.rows,
+    secSources: sec.sources,
     tariffs: cost.tariffs,
     factors: carbon.factors,
     coal: carbon.coal,

@@ -247,7 +247,7 @@ export const commissionRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
     const range = rangeOf(ctx, q)
     const cfg = q.period !== undefined && q.period !== config.period ? { ...config, period: q.period } : config
     req.log.debug({ range, period: cfg.period }, 'commission report')
-    return commissionReport({ store: ctx.store, model: ctx.model, now: ctx.now, events: ctx.events, rollup: ctx.rollup }, cfg, range)
+    return commissionReport({ store: ctx.store, model: ctx.model, now: ctx.now, events: ctx.events, rollup: ctx.rollup, reference: ctx.reference }, cfg, range)
   }
 
   app.get(

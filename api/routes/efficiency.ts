@@ -341,7 +341,7 @@ const SavingsSchema = Type.Object(
 // ---------------------------------------------------------------- helpers
 
 function depsOf(ctx: ApiContext): ReportDeps & { events: ApiContext['events'] } {
-  return { store: ctx.store, model: ctx.model, now: ctx.now, events: ctx.events, rollup: ctx.rollup }
+  return { store: ctx.store, model: ctx.model, now: ctx.now, events: ctx.events, rollup: ctx.rollup, reference: ctx.reference }
 }
 
 /**

@@ -233,11 +233,15 @@ const SecRowSchema = Type.Object({
   unverified: N(Type.Boolean()),
   note: N(Type.String()),
 })
+const SecSources = Type.Object(
+  { benchmarks: Type.Record(Type.String(), Type.String()), coal: Type.String() },
+  { description: 'the benchmark source per graded product, and the coal table (version: source)' },
+)
 const SecResponse = Type.Object({
   ...Head,
   granularity: GRANULARITY,
   rows: Type.Array(SecRowSchema),
-  sources: Type.Object({ benchmarks: Type.Record(Type.String(), Type.String()), coal: Type.String() }),
+  sources: SecSources,
 })
 
 const MonthlyResponse = Type.Object({
@@ -264,6 +268,7 @@ const MonthlyResponse = Type.Object({
     }),
   ),
   sec: Type.Array(SecRowSchema),
+  secSources: SecSources,
   tariffs: CostResponse.properties.tariffs,
   factors: Type.Array(GridFactorSchema),
   coal: CoalSchema,
@@ -320,7 +325,7 @@ function checkRows(ctx: ApiContext, n: number, what: string): void {
 }
 
 /** What every report reads. Closed quarter hours are read from the counter roll-up (reports/counter-rollup.ts), filled on demand. */
-const reportDeps = (ctx: ApiContext): ReportDeps => ({ store: ctx.store, model: ctx.model, now: ctx.now, rollup: ctx.rollup })
+const reportDeps = (ctx: ApiContext): ReportDeps => ({ store: ctx.store, model: ctx.model, now: ctx.now, rollup: ctx.rollup, reference: ctx.reference })
 const config = { permission: 'reports' as const }
 const tags = ['reports']
 const g = (q: { granularity?: ReportGranularity }): ReportGranularity => q.granularity ?? 'day'

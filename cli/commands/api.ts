@@ -3,6 +3,7 @@ import { createLogger } from '../../core/logger.ts'
 import { loadConfig } from '../load-config.ts'
 import { configHelp, override, portOption, type CommonOptions } from '../options.ts'
 import { runUntilSignal } from '../run-until-signal.ts'
+import { referenceOf } from '../reference.ts'
 
 async function runApi(opts: CommonOptions & { port?: number }): Promise<void> {
   const logger = createLogger('api')
@@ -18,6 +19,7 @@ async function runApi(opts: CommonOptions & { port?: number }): Promise<void> {
     plant: cfg.plant,
     config: override(cfg.api, { port: opts.port }),
     commission: cfg.commission,
+    reference: referenceOf(cfg),
     logger,
     ...(deadLetters ? { deadLetters } : {}),
   })
