@@ -26,6 +26,7 @@ import { alertRoutes } from './routes/alerts.ts'
 import { alertReplayRoutes } from './routes/alerts-replay.ts'
 import { commissionRoutes } from './routes/commission.ts'
 import { importRoutes } from './routes/import.ts'
+import { entryRoutes } from './routes/entries.ts'
 import { reportRoutes } from './routes/reports.ts'
 import { billRoutes } from './routes/bill.ts'
 import { efficiencyRoutes } from './routes/efficiency.ts'
@@ -134,6 +135,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
         { name: 'commission', description: 'the commission scope: every enterprise, qualification, progress, ranking' },
         { name: 'alerts', description: 'alerts: list, history, acknowledge, resolve' },
         { name: 'auth', description: 'login and identity' },
+        { name: 'entries', description: 'entries for what no meter measures (coal weighbridge, fuel deliveries, ERP production): audited revisions' },
       ],
     },
   })
@@ -158,6 +160,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(alertRoutes, routeOpts)
   await app.register(alertReplayRoutes, routeOpts)
   await app.register(importRoutes, routeOpts)
+  await app.register(entryRoutes, routeOpts)
   await app.register(streamRoutes, routeOpts)
   await app.register(webRoutes, { ctx })
   await app.ready()
