@@ -13,6 +13,12 @@ export const PlantDeviceSchema = Type.Object(
     kind: Type.Enum(DEVICE_KINDS, { default: 'meter', description: 'what the device is' }),
     keyEquipment: Type.Boolean({ default: false, description: 'counts towards NC and networking rates' }),
     ncCapable: Type.Boolean({ default: false, description: 'numerically controlled (数控)' }),
+    counterModulus: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), Type.Number({ exclusiveMinimum: 0 }), {
+        description:
+          'per cumulative quantity, the value its register wraps to 0 at, in the quantity’s unit (register range × scale: uint32 × 0.01 kWh = 42949672.96; DL/T 645 XXXXXX.XX = 1000000); `plantwatt edge plan` prints it from the profile',
+      }),
+    ),
   },
   { additionalProperties: false },
 )

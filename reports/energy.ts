@@ -9,6 +9,8 @@ import {
   type AnomalyCounts,
   type Bucket,
   type BucketAmount,
+  type CounterEvent,
+  type CounterOptions,
   type Granularity,
   type Increment,
   type RollupNode,
@@ -16,6 +18,7 @@ import {
   type TimeRange,
 } from '../analytics/index.ts'
 import type { ReferenceData } from '../analytics/index.ts'
+import type { RecordReader } from '../records/index.ts'
 import { reportError } from './errors.ts'
 import { cacheAnswer, cachedAnswer, ceilQuarter, closedEnd, ensureRollup, floorQuarter, rollupReadings, type CounterRollup } from './counter-rollup.ts'
 import { deviceFilter, formatScope, linesOf, modelOfScope, scopeLevel, type Scope, type ScopeLine } from './scope.ts'
@@ -36,7 +39,78 @@ export interface ReportDeps {
   reference?: ReferenceData
   /** Readings already fetched during one answer (monthlyReport shares them between its parts). */
   memo?: Map<string, Promise<Map<string, Sample[]>>>
+  /** Audited energy and production entries (records/): what no meter measures; absent = meters only. */
+  records?: RecordReader
+  /**
+   * Recorded meter events (records/meter-events.ts `meterEventReader`): replacements, ratio changes
+   * and resets make counters exact across them. Absent: every counter drop is classified from the
+   * data alone (rollover at the model's `counterModulus`, jitter, else an unexplained reset).
+   */
+  meterEvents?: MeterEventReader
 }
+
+/** A device's recorded events of one quantity, and a signature that changes with any record, revision or void. */
+export interface DeviceMeterEvents {
+  events: CounterEvent[]
+  /** E.g. `id@revision,…`: cached answers are keyed by it, so an event recorded later is never hidden by a cache. */
+  signature: string
+}
+
+/** What reports read recorded meter events through. */
+export interface MeterEventReader {
+  /**
+   * The current (not voided) events of `quantity` of these devices with ts < `before`, all of their
+   * history (a ratio change or a new modulus long ago still applies), by deviceKey, sorted by ts.
+   * Devices without events may be left out.
+   */
+  eventsOf(devices: readonly DeviceAddress[], quantity: string, before: number): Promise<Map<string, DeviceMeterEvents>>
+}
+
+const NO_EVENTS: DeviceMeterEvents = { events: [], signature: '' }
+
+/** The register modulus of each device's counter quantities, from the plant model (`counterModulus`), by deviceKey. */
+const moduliCache = new WeakMap<PlantModel, Map<string, Readonly<Record<string, number>>>>()
+export function counterModuli(model: PlantModel): Map<string, Readonly<Record<string, number>>> {
+  let m = moduliCache.get(model)
+  if (m) return m
+  m = new Map()
+  for (const e of model.enterprises)
+    for (const s of e.sites)
+      for (const l of s.lines)
+        for (const d of l.devices) if (d.counterModulus) m.set(deviceKey({ enterprise: e.id, site: s.id, line: l.id, device: d.id }), d.counterModulus)
+  moduliCache.set(model, m)
+  return m
+}
+
+/** What the counter maths of one device need besides its readings: its modulus and its recorded events. */
+export interface DeviceCounterContext {
+  modulus?: number
+  events: DeviceMeterEvents
+}
+
+/**
+ * The counter context of each device (by deviceKey): the model's modulus and, with `deps.meterEvents`,
+ * the events recorded up to `before` (one read for all of them).
+ */
+export async function counterContexts(
+  deps: ReportDeps,
+  devices: readonly DeviceAddress[],
+  quantity: string,
+  before: number,
+): Promise<Map<string, DeviceCounterContext>> {
+  const moduli = counterModuli(deps.model)
+  const events = deps.meterEvents && devices.length > 0 ? await deps.meterEvents.eventsOf(devices, quantity, before) : undefined
+  const out = new Map<string, DeviceCounterContext>()
+  for (const d of devices) {
+    const key = deviceKey(d)
+    const modulus = moduli.get(key)?.[quantity]
+    out.set(key, { ...(modulus === undefined ? {} : { modulus }), events: events?.get(key) ?? NO_EVENTS })
+  }
+  return out
+}
+
+/** A context's cache signature: modulus and events. */
+const contextSignature = (c: DeviceCounterContext | undefined): string => (c ? `${c.modulus ?? ''}#${c.events.signature}` : '')
 
 /** Counter readings are the first value of each quarter hour: fine enough for 15-minute demand and any shift start on a quarter hour. */
 export const READING_STEP = '15m'
@@ -195,18 +269,35 @@ export async function deviceIncrements(
   quantity: string,
   range: TimeRange,
 ): Promise<Map<string, Increment[]>> {
-  const readings = await counterReadings(deps, devices, quantity, range)
+  const [readings, contexts] = await Promise.all([
+    counterReadings(deps, devices, quantity, range),
+    counterContexts(deps, devices, quantity, readingsStop(range)),
+  ])
   const out = new Map<string, Increment[]>()
-  for (const [key, samples] of readings) out.set(key, readingIncrements(samples).increments)
+  for (const [key, samples] of readings) out.set(key, readingIncrements(samples, contexts.get(key)).increments)
   return out
 }
 
-const incrementsCache = new WeakMap<readonly Sample[], ReturnType<typeof counterIncrements>>()
+/** Where the readings of a range end (exclusive): events before it can touch them. */
+export const readingsStop = (range: TimeRange): number => ceilQuarter(range.end) + READING_STEP_MS
 
-/** counterIncrements of a reading list, computed once per list (readings are shared through ReportDeps.memo). */
-export function readingIncrements(samples: readonly Sample[]): ReturnType<typeof counterIncrements> {
-  let r = incrementsCache.get(samples)
-  if (!r) incrementsCache.set(samples, (r = counterIncrements(samples, { maxGapMs: READING_STEP_MS })))
+const incrementsCache = new WeakMap<readonly Sample[], Map<string, ReturnType<typeof counterIncrements>>>()
+
+/**
+ * counterIncrements of a reading list with the device's modulus and recorded events, computed once
+ * per list and context (readings are shared through ReportDeps.memo).
+ */
+export function readingIncrements(samples: readonly Sample[], context?: DeviceCounterContext): ReturnType<typeof counterIncrements> {
+  let byContext = incrementsCache.get(samples)
+  if (!byContext) incrementsCache.set(samples, (byContext = new Map()))
+  const sig = contextSignature(context)
+  let r = byContext.get(sig)
+  if (!r) {
+    const options: CounterOptions = { maxGapMs: READING_STEP_MS }
+    if (context?.modulus !== undefined) options.modulus = context.modulus
+    if (context && context.events.events.length > 0) options.events = context.events.events
+    byContext.set(sig, (r = counterIncrements(samples, options)))
+  }
   return r
 }
 
@@ -221,6 +312,7 @@ export async function deviceBucketAmounts(
   const range = { start: (buckets[0] as Bucket).start, end: (buckets[buckets.length - 1] as Bucket).end }
   const out = new Map<string, BucketAmount[]>()
   let todo: readonly DeviceAddress[] = devices
+  const contexts = await counterContexts(deps, devices, quantity, readingsStop(range))
   // Settled answers (wholly before the roll-up's watermark minus its re-read window) are kept in memory.
   let keyOf: ((d: DeviceAddress) => string | undefined) | undefined
   const rollup = deps.rollup
@@ -231,7 +323,8 @@ export async function deviceBucketAmounts(
     const sig = `${quantity}|${buckets.map((b) => b.start).join(',')}|${range.end}`
     keyOf = (d) => {
       const w = watermarks.get(deviceKey(d))
-      return w && stop <= w.to - rollup.rereadMs ? `${deviceKey(d)}|${w.gen}|${sig}` : undefined
+      // The events' signature is part of the key: an event recorded, revised or voided later is a new answer.
+      return w && stop <= w.to - rollup.rereadMs ? `${deviceKey(d)}|${w.gen}|${contextSignature(contexts.get(deviceKey(d)))}|${sig}` : undefined
     }
     todo = devices.filter((d) => {
       const key = keyOf?.(d)
@@ -246,7 +339,7 @@ export async function deviceBucketAmounts(
     const key = deviceKey(d)
     const samples = readings.get(key)
     if (!samples) continue
-    const { increments, anomalies } = readingIncrements(samples)
+    const { increments, anomalies } = readingIncrements(samples, contexts.get(key))
     const series = allocateIncrements(increments, buckets, anomalies)
     const amounts = series.windows.map((w) => ({ amount: w.amount, coverage: w.coverage }))
     out.set(key, amounts)
@@ -457,7 +550,11 @@ export async function scopeEnergyIntervals(deps: ReportDeps, scope: Scope, range
   const lines = linesOf(deps.model, scope)
   const devicesOfLine = (l: ScopeLine): DeviceAddress[] => lineEnergyDevices(l, scope)
   // The same device list as energyReport reads (sub-meters included), so one answer reads it once (memo).
-  const readings = await counterReadings(deps, devicesOfModel(meterModel(deps.model, scope)), 'energy_import_kwh', range)
+  const all = devicesOfModel(meterModel(deps.model, scope))
+  const [readings, contexts] = await Promise.all([
+    counterReadings(deps, all, 'energy_import_kwh', range),
+    counterContexts(deps, all, 'energy_import_kwh', readingsStop(range)),
+  ])
   return lines.map((line) => {
     const intervals: Increment[] = []
     const missing: string[] = []
@@ -469,7 +566,7 @@ export async function scopeEnergyIntervals(deps: ReportDeps, scope: Scope, range
         continue
       }
       devices++
-      for (const iv of clipIncrements(readingIncrements(samples).increments, range)) intervals.push(iv)
+      for (const iv of clipIncrements(readingIncrements(samples, contexts.get(deviceKey(d))).increments, range)) intervals.push(iv)
     }
     return { line, intervals, missing, devices }
   })

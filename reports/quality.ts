@@ -3,7 +3,7 @@ import { deviceKey, lineKey, type PlantDeviceEntry } from '../core/plant.ts'
 import { addressOfTags, addressTags } from '../core/topic.ts'
 import { TELEMETRY_MEASUREMENT, type RawRow } from '../storage/store.ts'
 import { qualityReport, type QualityReport, type Sample, type TimeRange } from '../analytics/index.ts'
-import type { ReportDeps } from './energy.ts'
+import { counterContexts, type DeviceCounterContext, type ReportDeps } from './energy.ts'
 import { reportError } from './errors.ts'
 import { deviceFilter, formatScope, linesOf, type Scope } from './scope.ts'
 import { DAY_MS } from '../core/duration.ts'
@@ -54,7 +54,12 @@ export interface QualityRow {
   outOfOrder: number
   stuckRuns: number
   stuckSamples: number
+  /** Counter resets: recorded and unexplained. */
   resets: number
+  /** Counter drops no meter event explains (nor a rollover at the register's modulus, nor jitter). */
+  unexplainedResets: number
+  /** Recorded meter events the series crossed (replacement, ratio change, reset). */
+  meterEvents: number
   rollovers: number
   badSamples: number
   uncertainSamples: number
@@ -73,12 +78,28 @@ export interface QualityDetail {
   stuck: QualityReport['stuck']
 }
 
+/** Something a person must act on, found in the data. */
+export interface QualityFinding {
+  /** 'unexplained-reset': a counter dropped and no meter event (replacement, reset) was recorded for it. */
+  kind: 'unexplained-reset'
+  device: string
+  quantity: string
+  /** The readings around the drop, epoch ms. */
+  from: number
+  to: number
+  detail: string
+  /** What to do, in English. */
+  message: string
+}
+
 export interface QualityResult {
   scope: string
   start: number
   end: number
   rows: QualityRow[]
   details: QualityDetail[]
+  /** First MAX_LISTED findings, in device then time order. */
+  findings: QualityFinding[]
 }
 
 function isSorted(rows: readonly RawRow[]): boolean {
@@ -187,7 +208,8 @@ async function deviceQuality(
   quantity: string,
   range: TimeRange,
   req: QualityRequest,
-): Promise<{ row: QualityRow; detail: QualityDetail }> {
+  context: DeviceCounterContext | undefined,
+): Promise<{ row: QualityRow; detail: QualityDetail; findings: QualityFinding[] }> {
   const filter = addressTags(d)
   const values = await deps.store.raw({
     measurement: TELEMETRY_MEASUREMENT,
@@ -219,7 +241,9 @@ async function deviceQuality(
     expectedIntervalMs: interval ?? covered.end - covered.start,
     ...(req.gapFactor !== undefined ? { gapFactor: req.gapFactor } : {}),
     ...(req.stuckMinSamples !== undefined ? { stuckMinSamples: req.stuckMinSamples } : {}),
-    ...(isQuantity(quantity) && 'cumulative' in QUANTITIES[quantity] ? { cumulative: {} } : {}),
+    ...(isQuantity(quantity) && 'cumulative' in QUANTITIES[quantity]
+      ? { cumulative: { ...(context?.modulus === undefined ? {} : { modulus: context.modulus }), events: context?.events.events ?? [] } }
+      : {}),
   })
   // Nothing received and no interval given: the whole range is one gap.
   if (samples.length === 0 && interval === undefined) report.gaps = [{ from: covered.start, to: covered.end, missingSamples: 0 }]
@@ -242,6 +266,8 @@ async function deviceQuality(
     stuckRuns: report.stuck.length,
     stuckSamples: report.stuck.reduce((s, r) => s + r.samples, 0),
     resets: report.resets,
+    unexplainedResets: report.unexplainedResets.length,
+    meterEvents: report.meterEvents,
     rollovers: report.rollovers,
     badSamples: report.badQuality,
     uncertainSamples: uncertain,
@@ -250,7 +276,34 @@ async function deviceQuality(
     truncated,
     coveredUntil: covered.end,
   }
-  return { row, detail: { device: deviceKey(d), quantity, gaps: report.gaps.slice(0, MAX_LISTED), stuck: report.stuck.slice(0, MAX_LISTED) } }
+  const findings: QualityFinding[] = report.unexplainedResets.map((r) => ({
+    kind: 'unexplained-reset',
+    device: deviceKey(d),
+    quantity,
+    from: r.from,
+    to: r.to,
+    detail: r.detail,
+    message: `${quantity} dropped (${r.detail}) and no meter event explains it: its energy between the two readings is not counted. Record the replacement or reset (POST /api/v1/meter-events, plantwatt meter-events add).`,
+  }))
+  return { row, detail: { device: deviceKey(d), quantity, gaps: report.gaps.slice(0, MAX_LISTED), stuck: report.stuck.slice(0, MAX_LISTED) }, findings }
+}
+
+/** Modulus and recorded events of each device whose quantity is a counter (by deviceKey). */
+async function counterContextsOf(
+  deps: ReportDeps,
+  devices: readonly PlantDeviceEntry[],
+  quantityOf: ReadonlyMap<string, string>,
+  range: TimeRange,
+): Promise<Map<string, DeviceCounterContext>> {
+  const out = new Map<string, DeviceCounterContext>()
+  const byQuantity = new Map<string, PlantDeviceEntry[]>()
+  for (const d of devices) {
+    const q = quantityOf.get(deviceKey(d)) as string
+    if (!isQuantity(q) || !('cumulative' in QUANTITIES[q])) continue
+    byQuantity.set(q, [...(byQuantity.get(q) ?? []), d])
+  }
+  for (const [q, list] of byQuantity) for (const [key, c] of await counterContexts(deps, list, q, range.end)) out.set(key, c)
+  return out
 }
 
 /**
@@ -263,14 +316,18 @@ export async function qualityReportOf(deps: ReportDeps, scope: Scope, range: Tim
   const devices: PlantDeviceEntry[] = lines.flatMap((l) => l.devices.filter((d) => scope.device === undefined || d.device === scope.device))
   const rows: QualityRow[] = []
   const details: QualityDetail[] = []
-  if (devices.length === 0) return { scope: formatScope(scope), start: range.start, end: range.end, rows, details }
+  if (devices.length === 0) return { scope: formatScope(scope), start: range.start, end: range.end, rows, details, findings: [] }
   const all = deviceFilter(devices)
   const quantityOf = await quantitiesOf(deps, devices, all, range, req)
   await checkSampleCount(deps, quantityOf, all, range, req)
+  const contexts = await counterContextsOf(deps, devices, quantityOf, range)
+  const findings: QualityFinding[] = []
   for (const d of devices) {
-    const { row, detail } = await deviceQuality(deps, d, quantityOf.get(deviceKey(d)) as string, range, req)
-    rows.push(row)
-    details.push(detail)
+    const key = deviceKey(d)
+    const r = await deviceQuality(deps, d, quantityOf.get(key) as string, range, req, contexts.get(key))
+    rows.push(r.row)
+    details.push(r.detail)
+    findings.push(...r.findings)
   }
-  return { scope: formatScope(scope), start: range.start, end: range.end, rows, details }
+  return { scope: formatScope(scope), start: range.start, end: range.end, rows, details, findings: findings.slice(0, MAX_LISTED) }
 }
