@@ -6,6 +6,7 @@ import { registerBenchCommand } from './commands/bench.ts'
 import { registerBrokerCommand } from './commands/broker.ts'
 import { registerCheckCommand } from './commands/check.ts'
 import { registerEdgeCommand } from './commands/edge.ts'
+import { registerEntriesCommand } from './commands/entries.ts'
 import { registerImportCommand } from './commands/import.ts'
 import { registerIngestCommand } from './commands/ingest.ts'
 import { registerSimCommand } from './commands/sim.ts'
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
     registerBackfillCommand,
     registerAlertsCommand,
     registerImportCommand,
+    registerEntriesCommand,
     registerCheckCommand,
     registerBenchCommand,
   ]) {
