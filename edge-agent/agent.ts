@@ -14,10 +14,12 @@ import { EdgeConfigSchema, type EdgeConfig } from './config.ts'
 import { DeviceTable, type DeviceStatus } from './device-table.ts'
 import { BUILTIN_DRIVERS, type DriverFactory } from './drivers.ts'
 import { createDiskOutbox } from './disk-outbox.ts'
-import { createMemoryOutbox, type Outbox } from './outbox.ts'
+import { createMemoryOutbox, type Outbox, type OutboxBatch } from './outbox.ts'
 import { agentStateAddress, checkEdgeDevices, type DeviceSetup } from './setup.ts'
 import { Publisher } from './publisher.ts'
 import { StateAnnouncer } from './state-announcer.ts'
+import { sparkplugIdentity } from './sparkplug/config.ts'
+import { SparkplugEdgeNode } from './sparkplug/node.ts'
 
 export { agentStateAddress, checkEdgeDevices, type DeviceSetup, type DeviceStatus }
 
@@ -97,19 +99,28 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<Running
   const outbox = options.outbox ?? outboxFor(config)
 
   // Devices → outbox → publisher → broker; states beside them.
-  const broker = new EdgeBrokerConnection(options.mqtt, edgeClientOptions(options.mqtt, agentId, agentAddress), logger)
   const devices = new DeviceTable(outbox, Date.now())
-  const publisher = new Publisher({
-    client: broker.client,
-    outbox,
+  const sink = {
     maxSamplesPerMessage: config.maxSamplesPerMessage,
-    publishIntervalMs: config.publishIntervalMs,
-    qos: config.publishQos,
     logger,
-    onDelivered: (batch) => devices.delivered(batch),
+    onDelivered: (batch: OutboxBatch) => devices.delivered(batch),
     onFailed: () => devices.failed(),
-  })
-  const states = new StateAnnouncer({ publisher, devices, agentId, agentAddress })
+  }
+  // publisher: sparkplug — the agent is a Sparkplug B edge node instead (edge-agent/sparkplug/).
+  const sparkplug =
+    config.publisher === 'sparkplug'
+      ? new SparkplugEdgeNode({ ...sink, outbox, identity: sparkplugIdentity(config.sparkplug, agentId, config.devices) })
+      : undefined
+  const clientOptions = edgeClientOptions(options.mqtt, agentId, agentAddress)
+  const broker = new EdgeBrokerConnection(options.mqtt, sparkplug?.clientOptions(clientOptions) ?? clientOptions, logger)
+  let publisher: Publisher | SparkplugEdgeNode
+  let states: StateAnnouncer | SparkplugEdgeNode
+  if (sparkplug) publisher = states = sparkplug.attach(broker.client)
+  else {
+    const native = new Publisher({ ...sink, client: broker.client, outbox, publishIntervalMs: config.publishIntervalMs, qos: config.publishQos })
+    publisher = native
+    states = new StateAnnouncer({ publisher: native, devices, agentId, agentAddress })
+  }
   devices.add(
     config,
     setups,

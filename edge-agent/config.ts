@@ -2,6 +2,7 @@ import Type from 'typebox'
 import { ID_PATTERN } from '../core/topic.ts'
 import { Cjt188ConnectionSchema } from './cjt188/schema.ts'
 import { Dlt645ConnectionSchema } from './dlt645/schema.ts'
+import { EdgeSparkplugSchema } from './sparkplug/config.ts'
 
 const Id = (description: string) => Type.String({ pattern: ID_PATTERN, description })
 
@@ -174,6 +175,12 @@ export const EdgeConfigSchema = Type.Object(
       description: "how often each device's retained state (status and counters) is republished, ms; also on every status change",
     }),
     devices: Type.Array(ModbusDeviceSchema, { default: [], description: 'devices this agent polls' }),
+    publisher: Type.Optional(
+      Type.Enum(['native', 'sparkplug'], {
+        description: 'native (the default: PlantWatt topics and JSON payloads) or sparkplug (a Sparkplug B 3.0 edge node, settings in `sparkplug`)',
+      }),
+    ),
+    sparkplug: Type.Optional(EdgeSparkplugSchema),
   },
   { additionalProperties: false },
 )

@@ -1,0 +1,213 @@
+/**
+ * The edge agent as a Sparkplug B edge node, end to end on real parts: a Modbus TCP meter (SDM630
+ * register words) → agent (publisher: sparkplug, gateway user) → PlantWatt's broker → ingest
+ * (ingest.sparkplug mapping, ingest user) → embedded store. An admin client watches the wire.
+ */
+import net from 'node:net'
+import { once } from 'node:events'
+import { join } from 'node:path'
+import mqtt, { type MqttClient } from 'mqtt'
+import { decodePayload, encodePayload, type UMetric, type UPayload } from 'sparkplug-payload/lib/sparkplugbpayload.js'
+import { afterEach, describe, expect, it } from 'vitest'
+import { hashPassword, startBroker } from '../broker/index.ts'
+import { validateConfig } from '../core/config.ts'
+import { silentLogger } from '../core/logger.ts'
+import { startEdgeAgent } from '../edge-agent/agent.ts'
+import { EdgeConfigSchema, type EdgeConfig } from '../edge-agent/config.ts'
+import { startTestModbusServer } from '../edge-agent/testing/modbus-server.ts'
+import { closeTo, SDM630_VALUES, SDM630_WORDS } from '../edge-agent/testing/sdm630-fixtures.ts'
+import { IngestConfigSchema, type IngestConfig } from '../ingest/config.ts'
+import { startIngest } from '../ingest/ingest.ts'
+import { tempDir, waitFor } from '../ingest/test-helpers.ts'
+import { createEmbeddedStore } from '../storage/embedded/index.ts'
+
+const logger = silentLogger()
+let cleanups: (() => Promise<unknown> | unknown)[] = []
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c()
+  cleanups = []
+})
+
+/** A TCP relay between the agent and the broker that a test can cut (the agent then dies without DISCONNECT). */
+async function relay(port: number): Promise<{ port: number; cut(): void; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((down) => {
+    const up = net.connect(port, '127.0.0.1')
+    for (const s of [down, up]) {
+      sockets.add(s)
+      s.on('close', () => sockets.delete(s))
+      s.on('error', () => undefined)
+    }
+    down.pipe(up).pipe(down)
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const cut = () => {
+    for (const s of sockets) s.destroy()
+  }
+  const close = async (): Promise<void> => {
+    cut()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+  return { port: (server.address() as net.AddressInfo).port, cut, close }
+}
+
+interface Seen {
+  topic: string
+  payload: UPayload
+}
+
+const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v))
+
+describe('edge agent as a Sparkplug B edge node → broker → ingest → store', () => {
+  it('stores the meter’s values with the right device, quantity and ts; NDEATH (will, bdSeq) marks it offline; NCMD rebirth births again', async () => {
+    const secret = 'pw-sparkplug-test'
+    const hash = await hashPassword(secret)
+    const broker = await startBroker(
+      {
+        host: '127.0.0.1',
+        port: 0,
+        users: [
+          { username: 'gw-acme', passwordHash: hash, role: 'gateway', enterprise: 'acme' },
+          { username: 'ingest', passwordHash: hash, role: 'ingest' },
+          { username: 'admin', passwordHash: hash, role: 'admin' },
+        ],
+      },
+      { logger },
+    )
+    cleanups.push(() => broker.close())
+    const meter = await startTestModbusServer({ units: { 1: { input: { ...SDM630_WORDS } } } })
+    cleanups.push(() => meter.close())
+    const dir = tempDir('pw-spb-')
+    const store = createEmbeddedStore({ path: join(dir.path, 'telemetry.db') })
+    cleanups.push(async () => {
+      await store.close()
+      dir.cleanup()
+    })
+
+    // The agent's metric names are canonical quantities: one rule maps them back.
+    const ingestConfig = validateConfig(IngestConfigSchema, {
+      flushIntervalMs: 20,
+      stateIntervalMs: 0,
+      sparkplug: {
+        groups: ['acme'],
+        mapping: [
+          {
+            match: { group: 'acme', node: 'edge-spb', device: 'MainMeter', metric: '{quantity}' },
+            to: { enterprise: 'acme', site: 'wuhan', line: 'rolling-1', device: 'main-meter', quantity: '{quantity}' },
+          },
+        ],
+      },
+    }) as IngestConfig
+    const ingest = await startIngest({
+      config: ingestConfig,
+      mqtt: { url: broker.url, clientId: 'ingest-spb-e2e', username: 'ingest', password: secret, keepaliveS: 30, reconnectPeriodMs: 100 },
+      store,
+      logger,
+    })
+    cleanups.push(() => ingest.close())
+
+    const watcher: MqttClient = await mqtt.connectAsync(broker.url, { clientId: 'watcher', username: 'admin', password: secret, reconnectPeriod: 0 })
+    cleanups.push(() => watcher.endAsync(true))
+    const seen: Seen[] = []
+    const states = new Map<string, { status: string; agent: string }>()
+    watcher.on('message', (topic, payload) => {
+      if (topic.startsWith('spBv1.0/')) seen.push({ topic, payload: decodePayload(payload) })
+      else states.set(topic, JSON.parse(payload.toString('utf8')) as { status: string; agent: string })
+    })
+    await watcher.subscribeAsync('spBv1.0/acme/#', { qos: 0 })
+    await watcher.subscribeAsync('pw/v1/acme/+/+/+/state', { qos: 1 })
+
+    const link = await relay(broker.port)
+    cleanups.push(() => link.close())
+    const config = validateConfig(
+      EdgeConfigSchema,
+      {
+        agentId: 'edge-spb',
+        buffer: 'memory',
+        publisher: 'sparkplug',
+        sparkplug: { groupId: 'acme', devices: [{ device: 'main-meter', sparkplugId: 'MainMeter' }] },
+        devices: [
+          {
+            enterprise: 'acme',
+            site: 'wuhan',
+            line: 'rolling-1',
+            device: 'main-meter',
+            driver: 'modbus',
+            profile: 'eastron-sdm630',
+            pollIntervalMs: 100,
+            connection: { host: '127.0.0.1', port: meter.port, timeoutMs: 500 },
+          },
+        ],
+      },
+      'test',
+    ) as EdgeConfig
+    const started = Date.now()
+    const agent = await startEdgeAgent({
+      config,
+      mqtt: { url: `mqtt://127.0.0.1:${link.port}`, clientId: 'edge-spb', username: 'gw-acme', password: secret, keepaliveS: 30, reconnectPeriodMs: 100 },
+      logger,
+    })
+    cleanups.push(() => agent.close())
+
+    // Stored: every SDM630 quantity on acme/wuhan/rolling-1/main-meter, at the time it was read.
+    const latest = await waitFor('values stored', async () => {
+      const rows = await store.latest({ measurement: 'telemetry', filter: { device: 'main-meter' } })
+      const values = Object.fromEntries(rows.filter((r) => r.field in SDM630_VALUES).map((r) => [r.field, r.value]))
+      return Object.keys(values).length === Object.keys(SDM630_VALUES).length ? { rows, values } : undefined
+    })
+    expect(closeTo(latest.values, SDM630_VALUES)).toEqual([])
+    for (const r of latest.rows) {
+      expect(r.tags).toMatchObject({ enterprise: 'acme', site: 'wuhan', line: 'rolling-1', device: 'main-meter' })
+      expect(r.ts).toBeGreaterThanOrEqual(started)
+      expect(r.ts).toBeLessThanOrEqual(Date.now())
+    }
+    expect(ingest.stats().deadLettered).toEqual({})
+
+    // On the wire: NBIRTH (seq 0, bdSeq 0), DBIRTH with every metric typed, aliased, with its unit; DDATA by alias.
+    const nbirth = seen.find((s) => s.topic === 'spBv1.0/acme/NBIRTH/edge-spb')
+    expect(num(nbirth?.payload.seq)).toBe(0)
+    expect(num(nbirth?.payload.metrics?.find((m) => m.name === 'bdSeq')?.value)).toBe(0)
+    const dbirth = seen.find((s) => s.topic === 'spBv1.0/acme/DBIRTH/edge-spb/MainMeter')
+    const declared = dbirth?.payload.metrics ?? []
+    expect(declared.map((m) => m.name).sort()).toEqual(Object.keys(SDM630_VALUES).sort())
+    const power = declared.find((m) => m.name === 'active_power_kw') as UMetric
+    expect(power.type).toBe('Double')
+    expect(power.properties?.engUnit?.value).toBe('kW')
+    expect(new Set(declared.map((m) => num(m.alias))).size).toBe(declared.length)
+    const ddata = seen.filter((s) => s.topic === 'spBv1.0/acme/DDATA/edge-spb/MainMeter')
+    expect(ddata.length).toBeGreaterThan(0)
+    expect(ddata[0]?.payload.metrics?.every((m) => m.name === undefined && m.alias !== undefined)).toBe(true)
+    // seq: NBIRTH 0, DBIRTH 1, then one more per message.
+    const seqs = await waitFor('4 messages', () => {
+      const all = seen.filter((s) => !s.topic.includes('/NCMD/')).map((s) => num(s.payload.seq))
+      return all.length >= 4 ? all : undefined
+    })
+    expect(seqs.slice(0, 4)).toEqual([0, 1, 2, 3])
+
+    // A host asks for a rebirth: NBIRTH with the same bdSeq and seq 0, then the DBIRTH.
+    const before = seen.length
+    await watcher.publishAsync(
+      'spBv1.0/acme/NCMD/edge-spb',
+      Buffer.from(encodePayload({ timestamp: Date.now(), metrics: [{ name: 'Node Control/Rebirth', type: 'Boolean', value: true }] })),
+    )
+    const reborn = await waitFor('rebirth', () => seen.slice(before).find((s) => s.topic === 'spBv1.0/acme/NBIRTH/edge-spb'))
+    expect(num(reborn.payload.seq)).toBe(0)
+    expect(num(reborn.payload.metrics?.find((m) => m.name === 'bdSeq')?.value)).toBe(0)
+    await waitFor('DBIRTH again', () => seen.slice(before).find((s) => s.topic === 'spBv1.0/acme/DBIRTH/edge-spb/MainMeter'))
+
+    // The agent's connection dies without DISCONNECT: the broker sends its will, the NDEATH with bdSeq 0;
+    // ingest marks the mapped device offline. The agent reconnects with bdSeq 1.
+    const stateTopic = 'pw/v1/acme/wuhan/rolling-1/main-meter/state'
+    await waitFor('online', () => (states.get(stateTopic)?.status === 'online' ? true : undefined))
+    const cutAt = seen.length
+    link.cut()
+    const death = await waitFor('NDEATH', () => seen.slice(cutAt).find((s) => s.topic === 'spBv1.0/acme/NDEATH/edge-spb'))
+    expect(num(death.payload.metrics?.find((m) => m.name === 'bdSeq')?.value)).toBe(0)
+    await waitFor('offline', () => (states.get(stateTopic)?.status === 'offline' ? true : undefined))
+    expect(states.get(stateTopic)?.agent).toBe('sparkplug:acme/edge-spb')
+    const again = await waitFor('NBIRTH after reconnect', () => seen.slice(cutAt).find((s) => s.topic === 'spBv1.0/acme/NBIRTH/edge-spb'))
+    expect(num(again.payload.metrics?.find((m) => m.name === 'bdSeq')?.value)).toBe(1)
+    await waitFor('online again', () => (states.get(stateTopic)?.status === 'online' ? true : undefined))
+  })
+})
