@@ -21,6 +21,7 @@ export * from './tariff-for.ts'
 export { REFERENCE_CONFIG_KEYS } from './config-keys.ts'
 export * from './config.ts'
 export * from './summary.ts'
+export * from './tariff-hubei-periods.ts'
 export { SHIPPED_TARIFFS }
 export { COAL_GBT2589_2020, GRID_EMISSION_FACTORS, HUBEI_SINGLE_PART_1_10KV, HUBEI_TWO_PART_1_10KV, BENCHMARKS }
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { isPlantWattError } from '../../core/errors.ts'
+import { tariffProblems, touCost } from '../tariff.ts'
 import { tariffFor } from './tariff-for.ts'
+import { HUBEI_TOU_2021, hubeiTouLayoutOn, versionOnLayout } from './tariff-hubei-periods.ts'
 import type { Tariff } from './schemas.ts'
 
 const flat = (id: string, effectiveFrom: string, price: number) => ({
@@ -53,5 +55,33 @@ describe('tariffFor', () => {
     const t = tariffFor({ region: 'hubei', voltageKv: 10, pricing: 'two-part', at: Date.parse('2026-02-01T00:00:00Z') })
     expect(t.tariff.id).toBe('hubei-industrial-two-part-1-10kv')
     expect(t.version.demandChargePerKwMonth).toBe(42)
+  })
+})
+
+describe('Hubei TOU layouts (periods without prices)', () => {
+  it('a configured 2021 version on the 2021 layout is valid and prices a day period by period', () => {
+    expect(hubeiTouLayoutOn('2021-06-01')?.id).toBe('hubei-tou-2021')
+    expect(hubeiTouLayoutOn('2024-06-01')?.id).toBe('hubei-tou-2024-77')
+    expect(hubeiTouLayoutOn('2020-12-31')).toBeUndefined()
+    const prices = { critical_peak: 1.1, peak: 0.9, flat: 0.6, valley: 0.3 } // test prices, not Hubei's
+    const tariff: Tariff = {
+      id: 'hubei-history',
+      region: 'hubei',
+      timezone: 'Asia/Shanghai',
+      versions: [versionOnLayout(HUBEI_TOU_2021, { id: 'h2021', effectiveFrom: '2021-01-01', kind: 'single-part', pricesPerKwh: prices, source: 'test' })],
+    }
+    expect(tariffProblems(tariff)).toEqual([])
+    // 100 kW over 2021-06-01 (local): valley 23–07 = 800 kWh × 0.3 = 240; flat 07–09, 15–20, 22–23 = 800 × 0.6 = 480;
+    // peak 09–15 = 600 × 0.9 = 540; critical peak 20–22 = 200 × 1.1 = 220 → 1480.
+    const start = Date.parse('2021-05-31T16:00:00Z')
+    const r = touCost([{ start, end: start + 86_400_000, amount: 2400 }], tariff)
+    expect(Object.fromEntries(r.byPeriod.map((p) => [p.period, p.energyKwh]))).toEqual({
+      valley: expect.closeTo(800, 9),
+      flat: expect.closeTo(800, 9),
+      peak: expect.closeTo(600, 9),
+      critical_peak: expect.closeTo(200, 9),
+    })
+    expect(r.totalCost).toBeCloseTo(1480, 9)
+    expect(r.versions[0]?.id).toBe('h2021')
   })
 })

@@ -13,7 +13,7 @@ import type { Tariff, TariffSeason } from './schemas.ts'
  */
 const NOTICE = '鄂发改价管〔2024〕77号 (periods); State Grid Hubei 代理购电 price table, January 2026, 1–10 kV (prices)'
 
-const OTHER_MONTHS: TariffSeason = {
+export const HUBEI_77_OTHER_MONTHS: TariffSeason = {
   name: 'other months',
   months: [1, 2, 3, 4, 5, 6, 9, 10, 11, 12],
   spans: [
@@ -27,7 +27,7 @@ const OTHER_MONTHS: TariffSeason = {
   ],
 }
 
-const JULY_AUGUST: TariffSeason = {
+export const HUBEI_77_JULY_AUGUST: TariffSeason = {
   name: 'July–August',
   months: [7, 8],
   spans: [
@@ -55,7 +55,7 @@ export const HUBEI_SINGLE_PART_1_10KV: Tariff = {
       kind: 'single-part',
       currency: 'CNY',
       pricesPerKwh: { critical_peak: 1.113999, peak: 0.910961, flat: 0.715686, valley: 0.496924 },
-      seasons: [OTHER_MONTHS, JULY_AUGUST],
+      seasons: [HUBEI_77_OTHER_MONTHS, HUBEI_77_JULY_AUGUST],
       source: NOTICE,
     },
   ],
@@ -77,7 +77,7 @@ export const HUBEI_TWO_PART_1_10KV: Tariff = {
       pricesPerKwh: { critical_peak: 1.049999, peak: 0.848961, flat: 0.651886, valley: 0.432924 },
       demandChargePerKwMonth: 42.0,
       capacityChargePerKvaMonth: 26.3,
-      seasons: [OTHER_MONTHS, JULY_AUGUST],
+      seasons: [HUBEI_77_OTHER_MONTHS, HUBEI_77_JULY_AUGUST],
       source: NOTICE,
     },
   ],
