@@ -10,6 +10,7 @@ import { registerEntriesCommand } from './commands/entries.ts'
 import { registerImportCommand } from './commands/import.ts'
 import { registerIngestCommand } from './commands/ingest.ts'
 import { registerSimCommand } from './commands/sim.ts'
+import { registerStorageCommand } from './commands/storage.ts'
 import { registerUpCommand } from './commands/up.ts'
 import { PACKAGE_VERSION } from './options.ts'
 
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
     registerAlertsCommand,
     registerImportCommand,
     registerEntriesCommand,
+    registerStorageCommand,
     registerCheckCommand,
     registerBenchCommand,
   ]) {

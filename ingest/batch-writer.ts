@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { describeError } from '../core/errors.ts'
+import { describeError, isPlantWattError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import type { SampleBlock, TelemetryPoint, TelemetryStore, WriteConflict } from '../storage/store.ts'
 import type { AckTicket } from './ack-sender.ts'
@@ -26,6 +26,16 @@ export interface BatchWriterStats {
   conflicts: number
   /** How long the oldest message not yet written has waited, ms (0 when none). */
   lagMs: number
+  /** While store writes fail (disk full, read-only, corrupt, unreachable): the last error, coded, and since when (epoch ms). Absent once a write succeeds. */
+  storeError?: StoreWriteError
+}
+
+/** Why the store refuses writes now; `at` is the last failure, `since` the first of this run. */
+export interface StoreWriteError {
+  code: string
+  message: string
+  at: number
+  since: number
 }
 
 export interface BatchWriterOptions {
@@ -53,6 +63,7 @@ export class BatchWriter {
   private closing = false
   private readonly stopRetrying = new AbortController()
   private readonly counters = { writtenMessages: 0, writtenSamples: 0, writtenPoints: 0, retried: 0, conflicts: 0 }
+  private storeError: StoreWriteError | undefined
   /** A store that tells conflicts exactly answers for all its history. */
   private readonly writeKeepFirst: TelemetryStore['writeKeepFirst']
 
@@ -62,7 +73,11 @@ export class BatchWriter {
 
   stats(): BatchWriterStats {
     const oldest = this.writingBatch[0]?.receivedAt ?? this.queue[0]?.receivedAt
-    return { ...this.counters, lagMs: oldest === undefined ? 0 : Date.now() - oldest }
+    return {
+      ...this.counters,
+      lagMs: oldest === undefined ? 0 : Date.now() - oldest,
+      ...(this.storeError ? { storeError: { ...this.storeError } } : {}),
+    }
   }
 
   add(entry: Pending): void {
@@ -180,8 +195,12 @@ export class BatchWriter {
     for (;;) {
       try {
         await write()
+        this.storeError = undefined
         return true
       } catch (err) {
+        const now = Date.now()
+        const code = isPlantWattError(err) ? err.code : 'STORAGE_ERR_WRITE'
+        this.storeError = { code, message: describeError(err), at: now, since: this.storeError?.since ?? now }
         if (this.closing) {
           this.opts.logger.warn({ err: describeError(err), points: count }, 'store write failed while closing: left unacknowledged for the broker to redeliver')
           return false

@@ -51,10 +51,18 @@ function connectionOf(status: unknown): Connection | undefined {
   return checkConnection.Check(nested) ? nested : undefined
 }
 
-/** Components that tried to reach the broker and are not connected now: refused, or cut off. */
+/** A component whose store writes fail now (ingest's `storeError`: disk full, read-only, corrupt). */
+const StoreErrorSchema = Type.Object({ storeError: Type.Object({ code: Type.String(), message: Type.String(), at: Type.Number() }) })
+const checkStoreError = Compile(StoreErrorSchema)
+
+/** Components that tried to reach the broker and are not connected now (refused, or cut off), and components whose store writes fail. */
 export function componentProblems(components: Record<string, unknown>): Type.Static<typeof ProblemSchema>[] {
   const out: Type.Static<typeof ProblemSchema>[] = []
   for (const [component, status] of Object.entries(components)) {
+    if (checkStoreError.Check(status)) {
+      const e = status.storeError
+      out.push({ component, code: e.code, message: e.message, at: e.at })
+    }
     const c = connectionOf(status)
     // Not connected yet without an error is a component still starting, not a failure.
     if (!c || c.connected || !c.lastConnectionError) continue

@@ -21,9 +21,15 @@ export function openSqlite(options: SqliteOpenOptions): Database.Database {
   const inMemory = path === ':memory:' || path === ''
   if (!inMemory && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true })
   const db = new Database(path)
-  db.pragma('journal_mode = WAL')
-  db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
-  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`)
+  try {
+    db.pragma('journal_mode = WAL')
+    db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`)
+  } catch (err) {
+    // A file on a read-only or full disk opens but cannot switch to WAL: do not keep it open.
+    db.close()
+    throw err
+  }
   return db
 }
 
@@ -48,6 +54,6 @@ export function faultCodeOf(sqliteCode: string): string | undefined {
   if (sqliteCode === 'SQLITE_FULL') return 'STORAGE_ERR_FULL'
   if (sqliteCode.startsWith('SQLITE_READONLY') || sqliteCode === 'SQLITE_PERM') return 'STORAGE_ERR_READONLY'
   if (sqliteCode.startsWith('SQLITE_CORRUPT') || sqliteCode === 'SQLITE_NOTADB') return 'STORAGE_ERR_CORRUPT'
-  if (sqliteCode.startsWith('SQLITE_IOERR') || sqliteCode.startsWith('SQLITE_CANTOPEN')) return 'STORAGE_ERR_IO'
+  if (sqliteCode.startsWith('SQLITE_IOERR')) return 'STORAGE_ERR_IO'
   return undefined
 }

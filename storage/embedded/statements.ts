@@ -3,7 +3,7 @@ import { PlantWattError } from '../../core/errors.ts'
 import type { AggregateFn } from '../store.ts'
 import { migrate } from './migrations.ts'
 import { stateSql, type Source, type StateKind } from './rollup-plan.ts'
-import { openSqlite } from './sqlite.ts'
+import { faultCodeOf, openSqlite } from './sqlite.ts'
 
 // better-sqlite3 binds every JS number as REAL: cast where integer division must happen.
 const BUCKET = 'CAST(@origin AS INTEGER) + ((p.ts - CAST(@origin AS INTEGER)) / CAST(@length AS INTEGER)) * CAST(@length AS INTEGER)'
@@ -34,7 +34,9 @@ export function openTelemetryDb(options: { path: string; synchronous?: 'normal' 
     return db
   } catch (cause) {
     if (cause instanceof PlantWattError) throw cause
-    throw new PlantWattError('STORAGE_ERR_UNAVAILABLE', `cannot open embedded store ${path}: ${(cause as Error).message}`, { cause })
+    const sqliteCode = (cause as { code?: unknown }).code
+    const code = (typeof sqliteCode === 'string' ? faultCodeOf(sqliteCode) : undefined) ?? 'STORAGE_ERR_UNAVAILABLE'
+    throw new PlantWattError(code, `cannot open embedded store ${path}: ${(cause as Error).message}`, { cause })
   }
 }
 
