@@ -17,6 +17,7 @@ export function registerCheckCommand(program: Command): void {
     .action((opts: CommonOptions) => {
       const cfg = loadPlantWattConfig(opts.config)
       const lines = formatReferenceSummary(referenceSummary(referenceOf(cfg), Date.now()))
-      process.stdout.write(`${opts.config}: ok\nreference data in force now:\n${lines.map((l) => `  ${l}`).join('\n')}\n`)
+      process.stdout.write(`${opts.config}: ok\n`)
+      process.stdout.write(`reference data in force now:\n${lines.map((l) => `  ${l}`).join('\n')}\n`)
     })
 }
