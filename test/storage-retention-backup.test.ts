@@ -98,7 +98,7 @@ describe('backup and restore of the embedded store', () => {
     locked.pragma('locking_mode = EXCLUSIVE')
     locked.pragma('journal_mode = WAL')
     locked.exec('CREATE TABLE samples (id INTEGER PRIMARY KEY)')
-    cleanups.push(() => locked.close())
+    cleanups.push(() => void locked.close())
 
     // "Ingest": another connection keeps writing April samples while the backup runs.
     const writer = createEmbeddedStore({ path })
