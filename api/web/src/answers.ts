@@ -179,6 +179,33 @@ export const SilencesAnswer = Type.Object({ rows: Type.Array(SilenceRow) })
 export type Silences = Type.Static<typeof SilencesAnswer>
 export type SilenceRow = Type.Static<typeof SilenceRow>
 
+const EntryRow = Type.Object({
+  id: Type.String(),
+  kind: Type.String(),
+  revision: Type.Integer(),
+  enterprise: Type.String(),
+  site: Nullable(Type.String()),
+  line: Nullable(Type.String()),
+  carrier: Nullable(Type.String()),
+  direction: Nullable(Type.String()),
+  amount: Type.Number(),
+  unit: Type.String(),
+  start: Type.Integer(),
+  end: Type.Integer(),
+  ncvKjPerUnit: Nullable(Type.Number()),
+  source: Type.String(),
+  enteredBy: Type.String(),
+  enteredAt: Type.Integer(),
+  reason: Nullable(Type.String()),
+})
+/** GET /entries (api/routes/entries.ts EntryRowSchema rows). */
+export const EntriesAnswer = Type.Object({ rows: Type.Array(EntryRow) })
+export type Entries = Type.Static<typeof EntriesAnswer>
+export type EntryRow = Type.Static<typeof EntryRow>
+/** GET /entries/{id}/history (RevisionRowSchema rows). */
+export const EntryHistoryAnswer = Type.Object({ id: Type.String(), rows: Type.Array(Type.Object({ ...EntryRow.properties, voided: Type.Boolean() })) })
+export type EntryHistory = Type.Static<typeof EntryHistoryAnswer>
+
 /** GET /commission/overview (api/routes/commission.ts OverviewSchema). */
 export const OverviewAnswer = Type.Object({
   period: Type.Object({ start: Type.Integer(), end: Type.Integer(), timezone: Type.String() }),
@@ -266,6 +293,8 @@ export const ANSWERS = [
   { method: 'get', path: '/api/v1/alerts', schema: AlertsAnswer },
   { method: 'get', path: '/api/v1/alerts/{id}', schema: AlertDetailAnswer },
   { method: 'get', path: '/api/v1/silences', schema: SilencesAnswer },
+  { method: 'get', path: '/api/v1/entries', schema: EntriesAnswer },
+  { method: 'get', path: '/api/v1/entries/{id}/history', schema: EntryHistoryAnswer },
   { method: 'get', path: '/api/v1/commission/overview', schema: OverviewAnswer },
   { method: 'get', path: '/api/v1/commission/enterprises', schema: EnterprisesAnswer },
   { method: 'get', path: '/api/v1/commission/enterprises/{enterprise}', schema: EnterpriseAnswer },

@@ -27,7 +27,7 @@ interface ErrorBody {
 }
 
 /** A JSON request to the API with the user's token. `T` is the route's answer (answers.ts): the API validates its answers against the same schemas. */
-export async function api<T>(path: string, opts: { method?: 'GET' | 'POST' | 'DELETE'; body?: unknown } = {}): Promise<T> {
+export async function api<T>(path: string, opts: { method?: 'GET' | 'POST' | 'PUT' | 'DELETE'; body?: unknown } = {}): Promise<T> {
   const headers: Record<string, string> = {
     accept: 'application/json',
     ...(opts.body ? { 'content-type': 'application/json' } : {}),

@@ -5,6 +5,7 @@ import { t } from './i18n.ts'
 import { can, state } from './state.ts'
 import { alertsView } from './views/alerts.ts'
 import { energyView } from './views/energy.ts'
+import { entriesView } from './views/entries.ts'
 import { liveView } from './views/live.ts'
 import { loginView } from './views/login.ts'
 import { provinceView } from './views/province.ts'
@@ -14,7 +15,7 @@ import { provinceView } from './views/province.ts'
 // under views/. Every answer shape used is the route's response schema (answers.ts); nothing is guessed.
 
 /** The permission each view needs (`/auth/me` permissions). */
-const VIEW_PERMISSION: Record<string, string> = { live: 'live', energy: 'reports', alerts: 'alerts', province: 'commission' }
+const VIEW_PERMISSION: Record<string, string> = { live: 'live', energy: 'reports', alerts: 'alerts', province: 'commission', entries: 'reports' }
 
 function renderShell(): void {
   document.documentElement.lang = state.lang === 'zh' ? 'zh-CN' : 'en'
@@ -59,6 +60,7 @@ async function route(): Promise<void> {
     if (name === 'energy') await energyView(main, params)
     else if (name === 'alerts') await alertsView(main)
     else if (name === 'province') await provinceView(main, parts)
+    else if (name === 'entries') await entriesView(main)
     else await liveView(main, params)
   } catch (err) {
     showError(err)
