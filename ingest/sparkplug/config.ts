@@ -1,4 +1,5 @@
 import Type from 'typebox'
+import { ID_PATTERN } from '../../core/topic.ts'
 
 /** The text a Sparkplug id may hold here: no MQTT separators or wildcards (Sparkplug B 3.0 §4.1.1). */
 const SPARKPLUG_ID = '^[^/+#]{1,128}$'
@@ -46,6 +47,11 @@ export const SparkplugIngestSchema = Type.Object(
       minItems: 1,
       default: ['+'],
       description: 'group ids subscribed as spBv1.0/<group>/# ("+": every group)',
+    }),
+    enterprises: Type.Record(Type.String({ pattern: SPARKPLUG_ID }), Type.String({ pattern: ID_PATTERN }), {
+      default: {},
+      description:
+        "group id → the enterprise its data belongs to; a group not listed belongs to the enterprise of its own name (as PlantWatt's broker lets a gateway publish only that group). A rule that maps a group's metric into another enterprise leaves it unmapped",
     }),
     rebirth: Type.Enum(['request', 'never'], {
       default: 'request',

@@ -54,7 +54,7 @@ async function setup(over: Record<string, unknown> = {}): Promise<{ url: string;
   const config = validateConfig(IngestConfigSchema, {
     flushIntervalMs: 20,
     stateIntervalMs: 0,
-    sparkplug: { groups: [GROUP], mapping: MAPPING, rebirthIntervalMs: 0, ...over },
+    sparkplug: { groups: [GROUP], enterprises: { [GROUP]: 'hb-steel' }, mapping: MAPPING, rebirthIntervalMs: 0, ...over },
   }) as IngestConfig
   const ing = await startIngest({ config, mqtt: { url: b.url, clientId: 'ingest-spb', keepaliveS: 30, reconnectPeriodMs: 100 }, store, logger })
   cleanups.push(() => ing.close())

@@ -58,7 +58,7 @@ export class SparkplugHost {
   private readonly counters: SparkplugHostStats = { births: 0, deaths: 0, rebirthRequests: 0 }
 
   constructor(private readonly o: SparkplugHostOptions) {
-    this.mapping = new SparkplugMapping(o.config.mapping)
+    this.mapping = new SparkplugMapping(o.config.mapping, o.config.enterprises)
     this.now = o.now ?? Date.now
   }
 

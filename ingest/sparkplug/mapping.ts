@@ -68,8 +68,14 @@ export class SparkplugMapping {
   private readonly rules: CompiledRule[]
   private readonly cache = new Map<string, MappingResult>()
 
-  /** Throws INGEST_ERR_CONFIG naming the rule for a capture used in a target but not matched. */
-  constructor(rules: readonly SparkplugRule[]) {
+  /**
+   * `enterprises`: group id → the enterprise its data may go to (a group not listed: the enterprise
+   * of its own name). Throws INGEST_ERR_CONFIG naming the rule for a capture used in a target but not matched.
+   */
+  constructor(
+    rules: readonly SparkplugRule[],
+    private readonly enterprises: Readonly<Record<string, string>> = {},
+  ) {
     this.rules = rules.map((rule, index) => {
       const path = `ingest.sparkplug.mapping[${index}]`
       const captures = new Set<string>()
@@ -107,12 +113,12 @@ export class SparkplugMapping {
         }
         Object.assign(groups, m.groups)
       }
-      if (ok) return this.target(c, groups)
+      if (ok) return this.target(c, groups, ref.group)
     }
     return { reason: 'no mapping rule matches it' }
   }
 
-  private target(c: CompiledRule, groups: Record<string, string>): MappingResult {
+  private target(c: CompiledRule, groups: Record<string, string>, group: string): MappingResult {
     const fill = (text: string, asId: boolean): string => text.replace(CAPTURE, (_, name: string) => (asId ? idOf(groups[name] ?? '') : (groups[name] ?? '')))
     const address = { enterprise: '', site: '', line: '', device: '' }
     for (const key of TARGET_IDS) {
@@ -120,6 +126,9 @@ export class SparkplugMapping {
       if (!isValidId(id)) return { reason: `rule ${c.index} gives ${key} ${JSON.stringify(id)}, not a valid id` }
       address[key] = id
     }
+    // A gateway may publish only its own enterprise's group: its metrics never go elsewhere.
+    const owner = this.enterprises[group] ?? group
+    if (address.enterprise !== owner) return { reason: `rule ${c.index} gives enterprise ${address.enterprise}, but group ${group} belongs to ${owner}` }
     const quantity = fill(c.rule.to.quantity, false).toLowerCase()
     if (!isQuantity(quantity)) return { reason: `rule ${c.index} gives quantity ${JSON.stringify(quantity)}, not a canonical quantity` }
     return { mapped: { address, quantity, scale: c.rule.to.scale, offset: c.rule.to.offset } }
