@@ -3,6 +3,7 @@
  * register words) → agent (publisher: sparkplug, gateway user) → PlantWatt's broker → ingest
  * (ingest.sparkplug mapping, ingest user) → embedded store. An admin client watches the wire.
  */
+import { spawnSync } from 'node:child_process'
 import net from 'node:net'
 import { once } from 'node:events'
 import { join } from 'node:path'
@@ -10,14 +11,17 @@ import mqtt, { type MqttClient } from 'mqtt'
 import { decodePayload, encodePayload, type UMetric, type UPayload } from 'sparkplug-payload/lib/sparkplugbpayload.js'
 import { afterEach, describe, expect, it } from 'vitest'
 import { hashPassword, startBroker } from '../broker/index.ts'
+import { loadPlantWattConfig } from '../cli/config.ts'
 import { validateConfig } from '../core/config.ts'
 import { silentLogger } from '../core/logger.ts'
 import { startEdgeAgent } from '../edge-agent/agent.ts'
+import { sparkplugIdentity } from '../edge-agent/sparkplug/config.ts'
 import { EdgeConfigSchema, type EdgeConfig } from '../edge-agent/config.ts'
 import { startTestModbusServer } from '../edge-agent/testing/modbus-server.ts'
 import { closeTo, SDM630_VALUES, SDM630_WORDS } from '../edge-agent/testing/sdm630-fixtures.ts'
 import { IngestConfigSchema, type IngestConfig } from '../ingest/config.ts'
 import { startIngest } from '../ingest/ingest.ts'
+import { SparkplugMapping } from '../ingest/sparkplug/mapping.ts'
 import { tempDir, waitFor } from '../ingest/test-helpers.ts'
 import { createEmbeddedStore } from '../storage/embedded/index.ts'
 
@@ -209,5 +213,45 @@ describe('edge agent as a Sparkplug B edge node → broker → ingest → store'
     const again = await waitFor('NBIRTH after reconnect', () => seen.slice(cutAt).find((s) => s.topic === 'spBv1.0/acme/NBIRTH/edge-spb'))
     expect(num(again.payload.metrics?.find((m) => m.name === 'bdSeq')?.value)).toBe(1)
     await waitFor('online again', () => (states.get(stateTopic)?.status === 'online' ? true : undefined))
+  })
+})
+
+describe('examples/sparkplug.yaml', () => {
+  const file = join(import.meta.dirname, '..', 'examples', 'sparkplug.yaml')
+
+  it('passes plantwatt check', () => {
+    const r = spawnSync(process.execPath, [join(import.meta.dirname, '..', 'bin', 'plantwatt.js'), 'check', '-c', file], { encoding: 'utf8' })
+    expect(r.stderr).toBe('')
+    expect(r.status).toBe(0)
+    expect(r.stdout).toMatch(/sparkplug\.yaml: ok/)
+  })
+
+  it('its edge node ids and mapping rules hold, and map the metrics the comments promise', () => {
+    const cfg = loadPlantWattConfig(file)
+    const edge = cfg.edge as EdgeConfig
+    const identity = sparkplugIdentity(edge.sparkplug, edge.agentId, edge.devices)
+    expect(identity).toEqual({ groupId: 'hb-steel', edgeNodeId: 'wuhan-rolling', deviceIds: new Map([['hb-steel/wuhan/rolling-1/main-meter', 'MainMeter']]) })
+    const spb = cfg.ingest?.sparkplug
+    if (spb === undefined) throw new Error('no ingest.sparkplug')
+    const mapping = new SparkplugMapping(spb.mapping, spb.enterprises)
+    const at = (device: string, line: string) => ({ enterprise: 'hb-steel', site: 'wuhan', line, device })
+    expect(mapping.resolve({ group: 'hb-steel', node: 'wuhan-rolling', device: 'MainMeter', metric: 'energy_import_kwh' }).mapped).toEqual({
+      address: at('main-meter', 'rolling-1'),
+      quantity: 'energy_import_kwh',
+      scale: 1,
+      offset: 0,
+    })
+    expect(mapping.resolve({ group: 'ignition-wuhan', node: 'Rolling-2', device: 'Meter3', metric: 'Power/Active Power' }).mapped).toEqual({
+      address: at('meter-3', 'rolling-2'),
+      quantity: 'active_power_kw',
+      scale: 0.001,
+      offset: 0,
+    })
+    expect(mapping.resolve({ group: 'ignition-wuhan', node: 'neuron-1', device: 'furnace-2', metric: 'gas_m3' }).mapped?.address).toEqual(
+      at('furnace-2', 'annealing'),
+    )
+    expect(mapping.resolve({ group: 'ignition-wuhan', node: 'Rolling-2', device: 'Meter3', metric: 'Cabinet/Temperature' })).toEqual({
+      reason: 'no mapping rule matches it',
+    })
   })
 })
