@@ -27,6 +27,7 @@ import { alertReplayRoutes } from './routes/alerts-replay.ts'
 import { commissionRoutes } from './routes/commission.ts'
 import { importRoutes } from './routes/import.ts'
 import { entryRoutes } from './routes/entries.ts'
+import { meterEventRoutes } from './routes/meter-events.ts'
 import { reportRoutes } from './routes/reports.ts'
 import { billRoutes } from './routes/bill.ts'
 import { efficiencyRoutes } from './routes/efficiency.ts'
@@ -136,6 +137,10 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
         { name: 'alerts', description: 'alerts: list, history, acknowledge, resolve' },
         { name: 'auth', description: 'login and identity' },
         { name: 'entries', description: 'entries for what no meter measures (coal weighbridge, fuel deliveries, ERP production): audited revisions' },
+        {
+          name: 'meter-events',
+          description: 'meter replacements, CT/PT ratio changes, register resets: counters counted exactly across them; audited revisions',
+        },
       ],
     },
   })
@@ -161,6 +166,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(alertReplayRoutes, routeOpts)
   await app.register(importRoutes, routeOpts)
   await app.register(entryRoutes, routeOpts)
+  await app.register(meterEventRoutes, routeOpts)
   await app.register(streamRoutes, routeOpts)
   await app.register(webRoutes, { ctx })
   await app.ready()

@@ -83,16 +83,13 @@ function suite(name: string, open: () => Promise<TelemetryStore>, full: boolean)
       expect(r.body.totalCost).toBeCloseTo(1721.57225, 6)
       expect(r.body.rows[0]).toMatchObject({ tariff: 'hubei-industrial-single-part-1-10kv', version: 'hubei-2026-01-single', demandKw: null })
       expect(r.body.tariffs[0].versions[0].source).toContain('鄂发改价管〔2024〕77号')
-      // Two-part site, one day: 1717.6016 energy; the month's 300 kW × 42 demand charge is implied, not added to a day.
+      // Two-part site: 1717.6016 energy + 300 kW × 42 demand charge.
       const two = await get('/cost?scope=acme/w2&start=2026-03-02&stop=2026-03-03&granularity=total')
-      expect(two.body.totalCost).toBeCloseTo(1717.6016, 6)
-      expect(two.body.rows.find((x: Json) => x.period === 'demand_charge')).toBeUndefined()
-      expect(two.body.months[0]).toMatchObject({
-        account: 'acme/w2/implicit',
-        demandStatus: 'partial-range',
-        demandCharge: null,
-        impliedDemandCharge: expect.closeTo(12600, 6),
-        maxDemandKw: expect.closeTo(300, 6),
+      expect(two.body.totalCost).toBeCloseTo(14317.6016, 6)
+      expect(two.body.rows.find((x: Json) => x.period === 'demand_charge')).toMatchObject({
+        cost: expect.closeTo(12600, 6),
+        demandKw: expect.closeTo(300, 6),
+        pricePerKwh: null,
       })
     })
 
@@ -161,7 +158,7 @@ function suite(name: string, open: () => Promise<TelemetryStore>, full: boolean)
       const csv = await get('/cost?scope=acme/w1/l1&start=2026-03-02&stop=2026-03-03&granularity=day&format=csv')
       expect(csv.res.headers['content-type']).toContain('text/csv')
       const lines = csv.res.body.replace('\uFEFF', '').trim().split('\r\n')
-      expect(lines[0]).toBe('scope,tariff,version,bucket,start,end,period,energyKwh,pricePerKwh,cost,demandKw,account')
+      expect(lines[0]).toBe('scope,tariff,version,bucket,start,end,period,energyKwh,pricePerKwh,cost,demandKw')
       expect(lines).toHaveLength(5)
     })
 

@@ -55,30 +55,20 @@ function suite(name: string, open: () => Promise<TelemetryStore>, rollup: boolea
       expect(r.tariffs[0]?.versions[0]?.source).toContain('鄂发改价管〔2024〕77号')
     })
 
-    it('two-part tariff, a day: energy by period; the month\'s demand charge is implied, not added to the day', async () => {
+    it('two-part tariff: energy by period + monthly max 15-minute demand × 42 CNY/kW', async () => {
       const r = await costReport(deps, parseScope('acme/w2'), day, 'total')
       // 100 kW, 300 kW 10:00–11:00: valley 800, flat 600 + 200 (extra) + 200 = 1000, peak 600, crit 200 kWh.
       //   800 × 0.432924 + 1000 × 0.651886 + 600 × 0.848961 + 200 × 1.049999 = 1717.6016
-      //   demand to the day's end: 75 kWh per quarter 10:00–11:00 / 0.25 h = 300 kW × 42 = 12600 — implied only.
+      //   demand: 75 kWh per quarter 10:00–11:00 / 0.25 h = 300 kW × 42 = 12600
       expect(r.energyKwh).toBeCloseTo(2600, 6)
       expect(r.energyCost).toBeCloseTo(800 * TWO.valley + 1000 * TWO.flat + 600 * TWO.peak + 200 * TWO.critical_peak, 6)
       expect(r.energyCost).toBeCloseTo(1717.6016, 6)
-      expect(r.demandCharge).toBe(0)
-      expect(r.totalCost).toBeCloseTo(1717.6016, 6)
-      expect(r.rows.find((x) => x.period === 'demand_charge')).toBeUndefined()
-      expect(r.months[0]).toMatchObject({ account: 'acme/w2/implicit', demandStatus: 'partial-range', demandCharge: null, maxDemandAt: MAR2 + 10 * H })
-      expect(r.months[0]?.impliedDemandCharge).toBeCloseTo(12600, 6)
-      expect(r.months[0]?.demandBasis).toContain('not in the totals')
-      expect(r.tariffs[0]).toMatchObject({ chosenBy: 'configured', account: 'acme/w2/implicit', accountOrigin: 'implicit-lines' })
-    })
-
-    it('two-part tariff, the whole month: the demand charge is billed once, in the month', async () => {
-      const r = await costReport(deps, parseScope('acme/w2'), march, 'month')
-      // The month's maximum is still the 300 kW of 2 March: 300 × 42 = 12600 in the totals, one demand_charge row.
       expect(r.demandCharge).toBeCloseTo(12600, 6)
-      expect(r.months[0]).toMatchObject({ demandStatus: 'billed', pfAdjustment: null })
-      expect(r.totalCost).toBeCloseTo(r.energyCost + 12600, 6)
-      expect(r.rows.filter((x) => x.period === 'demand_charge').map((x) => [x.bucket, x.demandKw])).toEqual([['2026-03', expect.closeTo(300, 6)]])
+      expect(r.totalCost).toBeCloseTo(14317.6016, 6)
+      const demand = r.rows.find((x) => x.period === 'demand_charge')
+      expect(demand?.demandKw).toBeCloseTo(300, 6)
+      expect(r.tariffs[0]?.chosenBy).toBe('site')
+      expect(r.months[0]?.maxDemandAt).toBe(MAR2 + 10 * H)
     })
 
     it('a month: the gap is still costed (the counter proves the energy) but shows in coverage', async () => {

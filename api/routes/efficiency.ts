@@ -19,6 +19,8 @@ import { linesOf, parseScope, type Scope } from '../../reports/scope.ts'
 import type { ApiContext, RouteOptions } from '../context.ts'
 import { apiError, ERROR_RESPONSES } from '../errors.ts'
 import { assertEnterprise, requireRole } from '../principal.ts'
+import { meterEventReader } from '../../records/meter-events.ts'
+import { createRecordStore } from '../../records/store.ts'
 import { InstantSchema, StringEnum } from '../schemas.ts'
 import { parseInstant, parseRange } from '../time.ts'
 
@@ -149,7 +151,9 @@ const QualityRowSchema = Type.Object({
   outOfOrder: Type.Integer(),
   stuckRuns: Type.Integer({ description: 'runs of ≥ 10 equal consecutive values' }),
   stuckSamples: Type.Integer(),
-  resets: Type.Integer({ description: 'counter resets (cumulative quantities)' }),
+  resets: Type.Integer({ description: 'counter resets (cumulative quantities): recorded and unexplained' }),
+  unexplainedResets: Type.Integer({ description: 'counter drops no meter event explains (nor a rollover at the counterModulus, nor jitter ≤ 0.1 %)' }),
+  meterEvents: Type.Integer({ description: 'recorded meter events the series crossed (replacement, ratio change, reset)' }),
   rollovers: Type.Integer(),
   badSamples: Type.Integer({ description: 'samples marked bad (q_<quantity> = 2)' }),
   uncertainSamples: Type.Integer({ description: 'samples marked uncertain (q_<quantity> = 1)' }),
@@ -174,6 +178,18 @@ const QualitySchema = Type.Object(
           description: 'first 100 stuck runs',
         }),
       }),
+    ),
+    findings: Type.Array(
+      Type.Object({
+        kind: Type.Literal('unexplained-reset'),
+        device: Type.String(),
+        quantity: Type.String(),
+        from: Type.Integer({ description: 'epoch ms: the reading before the drop' }),
+        to: Type.Integer({ description: 'epoch ms: the reading after it' }),
+        detail: Type.String(),
+        message: Type.String(),
+      }),
+      { description: 'first 100 things to act on: unexplained resets (record the meter event: POST /api/v1/meter-events)' },
     ),
   },
   { description: 'data quality of the scope' },
@@ -341,7 +357,15 @@ const SavingsSchema = Type.Object(
 // ---------------------------------------------------------------- helpers
 
 function depsOf(ctx: ApiContext): ReportDeps & { events: ApiContext['events'] } {
-  return { store: ctx.store, model: ctx.model, now: ctx.now, events: ctx.events, rollup: ctx.rollup, reference: ctx.reference }
+  return {
+    store: ctx.store,
+    model: ctx.model,
+    now: ctx.now,
+    events: ctx.events,
+    rollup: ctx.rollup,
+    reference: ctx.reference,
+    meterEvents: meterEventReader(createRecordStore(ctx.events)),
+  }
 }
 
 /**
@@ -457,7 +481,7 @@ const supplyAndQualityRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (a
         ...(q.quantity !== undefined ? { quantity: q.quantity } : {}),
         ...(q.expectedIntervalS !== undefined ? { expectedIntervalMs: q.expectedIntervalS * 1000 } : {}),
       })
-      return { scope: r.scope, start: r.start, stop: r.end, rows: r.rows, details: r.details }
+      return { scope: r.scope, start: r.start, stop: r.end, rows: r.rows, details: r.details, findings: r.findings }
     },
   )
 }
