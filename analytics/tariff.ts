@@ -220,6 +220,25 @@ export interface TouCostResult {
   byMonth: MonthCost[]
   /** The versions that priced some of the energy, with their sources. */
   versions: Array<{ id: string; effectiveFrom: string; kind: TariffVersion['kind']; energyKwh: number; cost: number; source: string }>
+  /** Versions that priced energy more than STALE_VERSION_MONTHS after they took effect (issue: prices change monthly). */
+  staleVersions: StaleVersionWarning[]
+}
+
+/** A version older than this (months between its effectiveFrom and the energy it prices) is flagged. */
+export const STALE_VERSION_MONTHS = 12
+
+/**
+ * A version that priced energy more than STALE_VERSION_MONTHS after it took effect: the agency
+ * purchase (代理购电) prices change every month, so the answer says so instead of pricing silently.
+ */
+export interface StaleVersionWarning {
+  versionId: string
+  effectiveFrom: string
+  /** End of the last piece it priced, epoch ms. */
+  pricedUntil: number
+  /** Whole local months from effectiveFrom to the start of the last piece it priced. */
+  monthsOld: number
+  message: string
 }
 
 export interface TouCostOptions {
@@ -297,7 +316,9 @@ export function touCost(intervals: readonly AmountInterval[], tariff: Tariff | C
   const byVersion = new Map<string, { energyKwh: number; cost: number }>()
   let energyKwh = 0
   let energyCost = 0
+  const lastPiece = new Map<string, PricedPiece>()
   for (const p of pieces) {
+    lastPiece.set(p.versionId, p)
     const cost = p.energyKwh * p.pricePerKwh
     energyKwh += p.energyKwh
     energyCost += cost
@@ -358,7 +379,29 @@ export function touCost(intervals: readonly AmountInterval[], tariff: Tariff | C
           source: v.version.source,
         }
       }),
+    staleVersions: staleVersions(compiled, lastPiece),
   }
+}
+
+function staleVersions(compiled: CompiledTariff, lastPiece: ReadonlyMap<string, PricedPiece>): StaleVersionWarning[] {
+  const tz = compiled.tariff.timezone
+  const out: StaleVersionWarning[] = []
+  for (const cv of compiled.versions) {
+    const last = lastPiece.get(cv.version.id)
+    if (!last) continue
+    const from = localParts(cv.start, tz)
+    const at = localParts(last.start, tz)
+    const monthsOld = (at.year - from.year) * 12 + (at.month - from.month) - (at.day < from.day ? 1 : 0)
+    if (monthsOld < STALE_VERSION_MONTHS) continue
+    out.push({
+      versionId: cv.version.id,
+      effectiveFrom: cv.version.effectiveFrom,
+      pricedUntil: last.end,
+      monthsOld,
+      message: `tariff ${compiled.tariff.id}: version ${cv.version.id} (from ${cv.version.effectiveFrom}) priced energy ${monthsOld} months later; add a newer version under ${REFERENCE_CONFIG_KEYS.tariffs} in the config file`,
+    })
+  }
+  return out
 }
 
 function startOfMonth(month: string, timezone: string): number {

@@ -85,3 +85,24 @@ describe('Hubei TOU layouts (periods without prices)', () => {
     expect(r.versions[0]?.id).toBe('h2021')
   })
 })
+
+describe('versions older than 12 months', () => {
+  it('touCost names a version that priced energy 12 or more months after it took effect', () => {
+    const tariff = ROWS[0] as Tariff // versions a (2021-01-01), b (2023-07-01), flat 0.6 / 0.7
+    // 2021-12-31 local (11 months after a): not flagged. 2022-01-01 local (12 months): flagged.
+    const dec31 = Date.parse('2021-12-30T16:00:00Z')
+    expect(touCost([{ start: dec31, end: dec31 + 3_600_000, amount: 1 }], tariff).staleVersions).toEqual([])
+    const jan1 = Date.parse('2021-12-31T16:00:00Z')
+    const r = touCost([{ start: jan1, end: jan1 + 3_600_000, amount: 1 }], tariff)
+    expect(r.staleVersions).toEqual([
+      {
+        versionId: 'a',
+        effectiveFrom: '2021-01-01',
+        pricedUntil: jan1 + 3_600_000,
+        monthsOld: 12,
+        message: 'tariff lv: version a (from 2021-01-01) priced energy 12 months later; add a newer version under reference.tariffs.tariffs in the config file',
+      },
+    ])
+    expect(r.totalCost).toBeCloseTo(0.6, 12)
+  })
+})
