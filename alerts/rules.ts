@@ -87,12 +87,6 @@ export const RuleSchema = Type.Object(
       }),
     ),
     regimeRatio: Type.Optional(Type.Number({ minimum: 1, description: 'anomaly: running/idle level ratio from which a device has regimes (default 3)' })),
-    lowerRegimeNormal: Type.Optional(
-      Type.Boolean({
-        description:
-          'anomaly with regimes: a window at the level of a lower regime than the slot expects (the line stopped or slowed early) is normal (default true); false = it fires as a drop',
-      }),
-    ),
     tailFactor: Type.Optional(
       Type.Number({
         minimum: 0,
@@ -219,7 +213,6 @@ export interface ResolvedRule {
   regimes: 'auto' | 'off'
   minRegimeShare: number
   regimeRatio: number
-  lowerRegimeNormal: boolean
   tailFactor: number
   idleShare: number
   calendar: CalendarConfig
@@ -240,20 +233,7 @@ const KIND_KEYS: Record<RuleKind, { allowed: readonly RuleKey[]; required: reado
   demand: { allowed: ['margin', 'minElapsed'], required: [] },
   standby: { allowed: ['idleKw', 'history', 'relearnEvery', 'idleShare', 'calendar'], required: [] },
   anomaly: {
-    allowed: [
-      'k',
-      'window',
-      'history',
-      'relearnEvery',
-      'minBandKw',
-      'direction',
-      'regimes',
-      'minRegimeShare',
-      'regimeRatio',
-      'lowerRegimeNormal',
-      'tailFactor',
-      'calendar',
-    ],
+    allowed: ['k', 'window', 'history', 'relearnEvery', 'minBandKw', 'direction', 'regimes', 'minRegimeShare', 'regimeRatio', 'tailFactor', 'calendar'],
     required: [],
   },
 }
@@ -365,7 +345,6 @@ export function resolveRule(rule: RuleConfig): ResolvedRule {
     regimes: rule.regimes ?? 'auto',
     minRegimeShare: rule.minRegimeShare ?? 0.1,
     regimeRatio: rule.regimeRatio ?? 3,
-    lowerRegimeNormal: rule.lowerRegimeNormal ?? true,
     tailFactor: rule.tailFactor ?? 1.25,
     idleShare: rule.idleShare ?? 0.9,
     calendar: rule.calendar ?? ALWAYS_WORKING,

@@ -10,7 +10,22 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }))
 describe('plantwatt program', () => {
   it('registers every command once, in the order --help lists them', () => {
     const names = buildProgram().commands.map((c) => c.name())
-    expect(names).toEqual(['up', 'broker', 'edge', 'ingest', 'api', 'sim', 'backfill', 'alerts', 'import', 'entries', 'storage', 'check', 'bench'])
+    expect(names).toEqual([
+      'up',
+      'broker',
+      'edge',
+      'ingest',
+      'api',
+      'sim',
+      'backfill',
+      'alerts',
+      'import',
+      'entries',
+      'meter-events',
+      'storage',
+      'check',
+      'bench',
+    ])
   })
 
   it('each command reading a config file has -c/--config; up and sim default to the demo', () => {
@@ -20,7 +35,11 @@ describe('plantwatt program', () => {
     // entries groups subcommands, each with -c.
     const entries = buildProgram().commands.find((c) => c.name() === 'entries')
     expect(entries?.commands.filter((c) => c.options.some((o) => o.long === '--config' && o.short === '-c')).map((c) => c.name())).toEqual(['list', 'add', 'import'])
-    for (const c of buildProgram().commands.filter((c) => c.name() !== 'bench' && c.name() !== 'entries' && c.name() !== 'storage')) {
+    const meterEvents = buildProgram().commands.find((c) => c.name() === 'meter-events')
+    const withConfig = meterEvents?.commands.filter((c) => c.options.some((o) => o.long === '--config' && o.short === '-c'))
+    expect(withConfig?.map((c) => c.name())).toEqual(['add', 'list'])
+    const groups = ['bench', 'entries', 'meter-events', 'storage']
+    for (const c of buildProgram().commands.filter((c) => !groups.includes(c.name()))) {
       const config = c.options.find((o) => o.long === '--config')
       expect(config?.short, c.name()).toBe('-c')
       if (c.name() === 'up' || c.name() === 'sim') expect(String(config?.defaultValue)).toMatch(/examples[\\/]demo\.yaml$/)

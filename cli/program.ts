@@ -9,6 +9,7 @@ import { registerEdgeCommand } from './commands/edge.ts'
 import { registerEntriesCommand } from './commands/entries.ts'
 import { registerImportCommand } from './commands/import.ts'
 import { registerIngestCommand } from './commands/ingest.ts'
+import { registerMeterEventsCommand } from './commands/meter-events.ts'
 import { registerSimCommand } from './commands/sim.ts'
 import { registerStorageCommand } from './commands/storage.ts'
 import { registerUpCommand } from './commands/up.ts'
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
     registerAlertsCommand,
     registerImportCommand,
     registerEntriesCommand,
+    registerMeterEventsCommand,
     registerStorageCommand,
     registerCheckCommand,
     registerBenchCommand,
