@@ -14,6 +14,7 @@ import { CommissionConfigSchema } from '../reports/commission.ts'
 import { AlertsConfigSchema, validateAlertsConfig } from '../alerts/rules.ts'
 import { checkMqttCredentials } from './credentials.ts'
 import { ReferenceConfigSchema } from '../analytics/reference/config.ts'
+import { UploadConfigSchema } from '../upload/config.ts'
 import { absoluteReferenceFiles, loadReferenceData, withReferenceFileProblems } from './reference.ts'
 
 /**
@@ -33,6 +34,7 @@ export const PlantWattConfigSchema = Type.Object(
     commission: Type.Optional(CommissionConfigSchema),
     alerts: Type.Optional(AlertsConfigSchema),
     reference: Type.Optional(ReferenceConfigSchema),
+    upload: Type.Optional(UploadConfigSchema),
   },
   { additionalProperties: false },
 )
@@ -42,7 +44,7 @@ export type PlantWattConfig = Type.Static<typeof PlantWattConfigSchema>
 /** Every section present, defaults filled: what the commands work with. */
 export type ResolvedConfig = Readonly<Required<PlantWattConfig>>
 
-const SECTIONS = ['plant', 'mqtt', 'storage', 'broker', 'ingest', 'edge', 'api', 'sim', 'commission', 'alerts', 'reference'] as const
+const SECTIONS = ['plant', 'mqtt', 'storage', 'broker', 'ingest', 'edge', 'api', 'sim', 'commission', 'alerts', 'reference', 'upload'] as const
 
 /**
  * Reads a config file (or none: all defaults), validates it whole — every problem in every section

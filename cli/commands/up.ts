@@ -94,7 +94,11 @@ async function up(opts: UpOptions): Promise<void> {
     running.closables.push({ name: 'fault control', close: () => control.close() })
     controlUrl = control.url
   }
+  // the province tier: with a scenario a demo province fed by every enterprise's uploader, else upload.enabled
+  const tier = await (await import('./province.ts')).startUploadTier(cfg, running, { ...(scenario ? { scenario } : {}), historyDays, logger })
+  running.closables.push(...tier.closables)
   const banner = upBanner(cfg, running, { ...(scenario ? { scenarioName: scenario.name } : {}), ...(controlUrl ? { controlUrl } : {}) })
+  banner.splice(-1, 0, ...tier.lines)
   process.stdout.write(banner.join('\n') + '\n')
   runUntilSignal(running.closables, logger)
 }
