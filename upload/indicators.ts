@@ -36,6 +36,7 @@ export interface KeyProcess {
   id: string
   /** Every key device of the process is NC-capable. */
   nc: boolean
+  /** id on the wire: `<process>_<device>` (device ids repeat across lines) */
   keyDevices: { path: string; id: string; ncCapable: boolean }[]
 }
 
@@ -50,7 +51,14 @@ export function keyProcessesOf(model: PlantModel, enterprise: string): KeyProces
     if (keys.length === 0) return []
     const id = (count.get(l.id) ?? 0) > 1 ? `${s.id}_${l.id}`.slice(0, 64) : l.id
     const path = `${e.id}/${s.id}/${l.id}`
-    return [{ path, id, nc: keys.every((d) => d.ncCapable), keyDevices: keys.map((d) => ({ path: `${path}/${d.id}`, id: d.id, ncCapable: d.ncCapable })) }]
+    return [
+      {
+        path,
+        id,
+        nc: keys.every((d) => d.ncCapable),
+        keyDevices: keys.map((d) => ({ path: `${path}/${d.id}`, id: `${id}_${d.id}`.slice(0, 64), ncCapable: d.ncCapable })),
+      },
+    ]
   })
 }
 
