@@ -23,6 +23,7 @@ import { IngestConfigSchema, type IngestConfig } from '../ingest/config.ts'
 import { startIngest } from '../ingest/ingest.ts'
 import { SparkplugMapping } from '../ingest/sparkplug/mapping.ts'
 import { tempDir, waitFor } from '../ingest/test-helpers.ts'
+import { startMosquitto } from './mosquitto.ts'
 import { createEmbeddedStore } from '../storage/embedded/index.ts'
 
 const logger = silentLogger()
@@ -213,6 +214,98 @@ describe('edge agent as a Sparkplug B edge node → broker → ingest → store'
     const again = await waitFor('NBIRTH after reconnect', () => seen.slice(cutAt).find((s) => s.topic === 'spBv1.0/acme/NBIRTH/edge-spb'))
     expect(num(again.payload.metrics?.find((m) => m.name === 'bdSeq')?.value)).toBe(1)
     await waitFor('online again', () => (states.get(stateTopic)?.status === 'online' ? true : undefined))
+  })
+})
+
+describe('Sparkplug B on the broker', () => {
+  it('a gateway may publish its own enterprise’s group; another enterprise’s group closes its connection', async () => {
+    const hash = await hashPassword('gw')
+    const broker = await startBroker(
+      { host: '127.0.0.1', port: 0, users: [{ username: 'gw-acme', passwordHash: hash, role: 'gateway', enterprise: 'acme', site: 'wuhan' }] },
+      { logger },
+    )
+    cleanups.push(() => broker.close())
+    const gw = await mqtt.connectAsync(broker.url, { clientId: 'gw-acme-1', username: 'gw-acme', password: 'gw', reconnectPeriod: 0 })
+    cleanups.push(() => gw.endAsync(true))
+    const birth = Buffer.from(encodePayload({ timestamp: Date.now(), seq: 0, metrics: [{ name: 'bdSeq', type: 'Int64', value: 0 }] }))
+    await gw.publishAsync('spBv1.0/acme/NBIRTH/edge-1', birth, { qos: 1 })
+    expect(broker.stats().accepted).toBe(1)
+    const closed = new Promise<void>((resolve) => gw.once('close', () => resolve()))
+    gw.publish('spBv1.0/other/NBIRTH/edge-1', birth, { qos: 1 })
+    await closed
+    expect(broker.stats().rejected).toBe(1)
+  })
+})
+
+describe('Sparkplug B through Mosquitto', () => {
+  it('agent → Mosquitto → ingest: values stored; a clean close sends NDEATH and the device goes offline', async () => {
+    const mosquitto = await startMosquitto()
+    cleanups.push(() => mosquitto.stop())
+    const meter = await startTestModbusServer({ units: { 1: { input: { ...SDM630_WORDS } } } })
+    cleanups.push(() => meter.close())
+    const dir = tempDir('pw-spb-mq-')
+    const store = createEmbeddedStore({ path: join(dir.path, 'telemetry.db') })
+    cleanups.push(async () => {
+      await store.close()
+      dir.cleanup()
+    })
+    const ingest = await startIngest({
+      config: validateConfig(IngestConfigSchema, {
+        flushIntervalMs: 20,
+        stateIntervalMs: 0,
+        sparkplug: {
+          groups: ['+'],
+          mapping: [
+            {
+              match: { group: 'acme', node: 'edge-mq', device: '{device}', metric: '{quantity}' },
+              to: { enterprise: 'acme', site: 'wuhan', line: 'rolling-1', device: '{device}', quantity: '{quantity}' },
+            },
+          ],
+        },
+      }) as IngestConfig,
+      mqtt: { url: mosquitto.url, clientId: 'ingest-spb-mq', keepaliveS: 30, reconnectPeriodMs: 100 },
+      store,
+      logger,
+    })
+    cleanups.push(() => ingest.close())
+    const watcher = await mqtt.connectAsync(mosquitto.url, { clientId: 'watcher-mq', reconnectPeriod: 0 })
+    cleanups.push(() => watcher.endAsync(true))
+    const states: string[] = []
+    watcher.on('message', (_t, payload) => states.push((JSON.parse(payload.toString('utf8')) as { status: string }).status))
+    await watcher.subscribeAsync('pw/v1/acme/wuhan/rolling-1/main-meter/state', { qos: 1 })
+    const config = validateConfig(
+      EdgeConfigSchema,
+      {
+        agentId: 'edge-mq',
+        buffer: 'memory',
+        publisher: 'sparkplug',
+        sparkplug: { groupId: 'acme' },
+        devices: [
+          {
+            enterprise: 'acme',
+            site: 'wuhan',
+            line: 'rolling-1',
+            device: 'main-meter',
+            driver: 'modbus',
+            profile: 'eastron-sdm630',
+            pollIntervalMs: 100,
+            connection: { host: '127.0.0.1', port: meter.port, timeoutMs: 500 },
+          },
+        ],
+      },
+      'test',
+    ) as EdgeConfig
+    const agent = await startEdgeAgent({ config, mqtt: { url: mosquitto.url, clientId: 'edge-mq', keepaliveS: 30, reconnectPeriodMs: 100 }, logger })
+    const values = await waitFor('values stored', async () => {
+      const rows = await store.latest({ measurement: 'telemetry', filter: { device: 'main-meter' } })
+      const v = Object.fromEntries(rows.filter((r) => r.field in SDM630_VALUES).map((r) => [r.field, r.value]))
+      return Object.keys(v).length === Object.keys(SDM630_VALUES).length ? v : undefined
+    })
+    expect(closeTo(values, SDM630_VALUES)).toEqual([])
+    await waitFor('online', () => (states.at(-1) === 'online' ? true : undefined))
+    await agent.close()
+    await waitFor('offline', () => (states.at(-1) === 'offline' ? true : undefined))
+    expect(ingest.stats().deadLettered).toEqual({})
   })
 })
 

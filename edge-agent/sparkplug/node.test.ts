@@ -3,6 +3,7 @@ import { decodePayload, type UPayload } from 'sparkplug-payload/lib/sparkplugbpa
 import { afterEach, describe, expect, it } from 'vitest'
 import { isPlantWattError } from '../../core/errors.ts'
 import { silentLogger } from '../../core/logger.ts'
+import type { DeviceEntry } from '../device-table.ts'
 import { createMemoryOutbox } from '../outbox.ts'
 import { startTestBroker, waitFor } from '../testing/mqtt.ts'
 import { sparkplugIdentity } from './config.ts'
@@ -55,6 +56,15 @@ describe('Sparkplug edge node', () => {
       voltage_l1_v: { value: 230, quality: 64, ts: T0 },
       power_factor: { value: null, quality: 0, ts: T0 },
     })
+    // The device goes away: DDEATH, with the next seq (NBIRTH 0, DBIRTH 1, DDATA 2).
+    node.deviceChanged({ key: 'acme/wuhan/rolling-1/main-meter', address: meter } as DeviceEntry, false)
+    await waitFor('DDEATH', () => seen.some((s) => s.topic === 'spBv1.0/acme/DDEATH/edge-q/main-meter'))
+    expect(seen.map((s) => [s.topic.split('/')[2], Number(s.payload.seq)])).toEqual([
+      ['NBIRTH', 0],
+      ['DBIRTH', 1],
+      ['DDATA', 2],
+      ['DDEATH', 3],
+    ])
     // Units in the birth, as metric properties.
     expect(dbirth?.payload.metrics?.map((m) => [m.name, m.properties?.engUnit?.value])).toEqual([
       ['active_power_kw', 'kW'],

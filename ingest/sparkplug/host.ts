@@ -177,6 +177,7 @@ export class SparkplugHost {
       this.counters.rebirthRequests++
       this.o.publish(sparkplugTopic({ group: t.group, type: 'NCMD', node: t.node }), rebirthCommand(now), { qos: 0, retain: false })
       asked = '; rebirth requested'
+      this.o.logger.info({ group: t.group, node: t.node, reason: code }, 'Sparkplug rebirth requested')
     }
     return new PlantWattError(code, `${t.group}/${t.node}${t.device ? `/${t.device}` : ''}: ${why}${asked}`)
   }
