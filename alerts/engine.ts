@@ -131,7 +131,15 @@ export interface EngineOptions {
   baselines?: BaselineBook
   /** Anomaly windows close this long after their end (late samples). Default 60 000. */
   windowGraceMs?: number
+  /**
+   * Counter rule: true when a recorded meter event (replacement, reset, ratio change) of the device's
+   * quantity lies in (fromTs, toTs] — that drop is explained and raises nothing (alerts/recorded-drops.ts).
+   */
+  explainsDrop?: (deviceKey: string, quantity: string, fromTs: number, toTs: number) => boolean
 }
+
+/** A drop within this share of the modulus below it to within it above 0 is a rollover (analytics/energy.ts). */
+const ROLLOVER_BAND = 0.05
 
 const DEMAND_WINDOW_MS = 900_000
 /** Gaps remembered per device for its reporting interval (their median). */
@@ -196,9 +204,19 @@ export class AlertEngine {
   private readonly sites = new Map<string, SiteDemand>()
   private baselines: BaselineBook
   private readonly graceMs: number
+  private readonly explainsDrop: EngineOptions['explainsDrop']
+  /** Register modulus by `deviceKey|quantity` (plant model counterModulus). */
+  private readonly moduli = new Map<string, number>()
 
   constructor(options: EngineOptions) {
     this.rules = options.rules
+    this.explainsDrop = options.explainsDrop
+    for (const e of options.plant.enterprises)
+      for (const s of e.sites)
+        for (const l of s.lines)
+          for (const d of l.devices)
+            for (const [q, m] of Object.entries(d.counterModulus ?? {}))
+              this.moduli.set(`${deviceKey({ enterprise: e.id, site: s.id, line: l.id, device: d.id })}|${q}`, m)
     this.plantDevices = new PlantDeviceIndex(options.plant)
     this.lines = lineContexts(options.plant)
     this.baselines = options.baselines ?? emptyBaselineBook()
@@ -536,7 +554,10 @@ export class AlertEngine {
       case 'counter': {
         const prev = d.last.get(rule.quantity)
         if (v === undefined || !prev) return
-        const back = v < prev.value
+        // Quiet on a rollover at the register's modulus and on a drop a recorded meter event explains.
+        const m = this.moduli.get(`${d.key}|${rule.quantity}`)
+        const rollover = m !== undefined && prev.value >= m * (1 - ROLLOVER_BAND) && v <= m * ROLLOVER_BAND
+        const back = v < prev.value && !rollover && !(this.explainsDrop?.(d.key, rule.quantity, prev.ts, ts) ?? false)
         this.observe(rule, d.address, ts, { abnormal: back, normal: !back, since: ts, value: v, threshold: prev.value }, out)
         return
       }
@@ -627,6 +648,7 @@ export class AlertEngine {
       minBandKw: rule.minBandKw,
       minRegimeShare: rule.minRegimeShare,
       direction: rule.direction,
+      lowerRegimeNormal: rule.lowerRegimeNormal,
     })
     this.observe(
       rule,
