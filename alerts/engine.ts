@@ -648,7 +648,6 @@ export class AlertEngine {
       minBandKw: rule.minBandKw,
       minRegimeShare: rule.minRegimeShare,
       direction: rule.direction,
-      lowerRegimeNormal: rule.lowerRegimeNormal,
     })
     this.observe(
       rule,

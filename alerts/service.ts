@@ -7,6 +7,7 @@ import type { TelemetryStore } from '../storage/store.ts'
 import { BaselineLearner } from './baseline-learner.ts'
 import { AlertBrokerLink, type AlertMqttOptions } from './broker-link.ts'
 import { AlertEngine, type Alert, type AlertTransition } from './engine.ts'
+import { RecordedDrops } from './recorded-drops.ts'
 import type { AlertNotification } from './events.ts'
 import { EventWriter } from './event-writer.ts'
 import { ExternalEvents } from './external-events.ts'
@@ -113,7 +114,8 @@ export async function startAlertService(opts: AlertServiceOptions): Promise<Runn
     'alerts',
   )
   const channels = createChannels(config.channels, opts.plant.timezone, opts.secrets)
-  const engine = new AlertEngine({ plant: opts.plant, rules })
+  const drops = new RecordedDrops(opts.events, now, logger)
+  const engine = new AlertEngine({ plant: opts.plant, rules, explainsDrop: (key, q, from, to) => drops.explains(key, q, from, to) })
 
   // State from before this start.
   const startedAt = now()
@@ -164,6 +166,7 @@ export async function startAlertService(opts: AlertServiceOptions): Promise<Runn
   external.start(config.pollEventsMs)
   learner.start()
   silences.start(config.pollEventsMs)
+  drops.start(config.pollEventsMs)
 
   async function byHand(transition: () => AlertTransition): Promise<AlertNotification> {
     const n = notifier.notify(transition(), true)
@@ -172,6 +175,7 @@ export async function startAlertService(opts: AlertServiceOptions): Promise<Runn
   }
   async function close(): Promise<void> {
     clearInterval(ticker)
+    drops.stop()
     learner.stop()
     await silences.stop()
     await external.stop()
