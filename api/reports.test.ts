@@ -83,13 +83,16 @@ function suite(name: string, open: () => Promise<TelemetryStore>, full: boolean)
       expect(r.body.totalCost).toBeCloseTo(1721.57225, 6)
       expect(r.body.rows[0]).toMatchObject({ tariff: 'hubei-industrial-single-part-1-10kv', version: 'hubei-2026-01-single', demandKw: null })
       expect(r.body.tariffs[0].versions[0].source).toContain('鄂发改价管〔2024〕77号')
-      // Two-part site: 1717.6016 energy + 300 kW × 42 demand charge.
+      // Two-part site, one day: 1717.6016 energy; the month's 300 kW × 42 demand charge is implied, not added to a day.
       const two = await get('/cost?scope=acme/w2&start=2026-03-02&stop=2026-03-03&granularity=total')
-      expect(two.body.totalCost).toBeCloseTo(14317.6016, 6)
-      expect(two.body.rows.find((x: Json) => x.period === 'demand_charge')).toMatchObject({
-        cost: expect.closeTo(12600, 6),
-        demandKw: expect.closeTo(300, 6),
-        pricePerKwh: null,
+      expect(two.body.totalCost).toBeCloseTo(1717.6016, 6)
+      expect(two.body.rows.find((x: Json) => x.period === 'demand_charge')).toBeUndefined()
+      expect(two.body.months[0]).toMatchObject({
+        account: 'acme/w2/implicit',
+        demandStatus: 'partial-range',
+        demandCharge: null,
+        impliedDemandCharge: expect.closeTo(12600, 6),
+        maxDemandKw: expect.closeTo(300, 6),
       })
     })
 
@@ -110,16 +113,18 @@ function suite(name: string, open: () => Promise<TelemetryStore>, full: boolean)
       expect(d.body.rows[9]).toMatchObject({ maxDemandKw: expect.closeTo(100, 6), overContract: false })
       expect(d.body.months[0]).toMatchObject({ month: '2026-03', maxDemandKw: expect.closeTo(300, 6) })
       const s = await get('/sec?scope=acme&start=2026-03-01&stop=2026-04-01&granularity=total')
-      // 74375 kWh / 89.28 t × 0.1229 = 102.3823 kgce/t: 标杆 100 < x ≤ 基准 117 → compliant, +2.38 %.
+      // Clinker 综合能耗 needs the kiln's fuel: electricity alone (74375 kWh / 89.28 t) is not graded, and says why;
+      // 综合电耗 is graded in kWh/t (833.05 kWh/t: above GB level 3, the 限定值).
       expect(s.body.rows).toHaveLength(1)
       expect(s.body.rows[0]).toMatchObject({
         line: 'acme/w1/l1',
-        grade: 'compliant',
+        grade: null,
         benchmarkProduct: 'cement-clinker',
         benchmarkUnit: 'kgce/t',
-        value: expect.closeTo(102.3822525, 5),
-        gapToBenchmarkPct: expect.closeTo(2.3822525, 5),
+        value: null,
+        ungraded: { code: 'CARRIER_NOT_METERED' },
       })
+      expect(s.body.rows[0].indicators[1]).toMatchObject({ product: 'cement-clinker-electricity', value: expect.closeTo(74375 / 89.28, 6), gb: { level: null } })
       expect(s.body.sources.benchmarks['cement-clinker']).toBeTruthy()
     })
 
@@ -142,8 +147,8 @@ function suite(name: string, open: () => Promise<TelemetryStore>, full: boolean)
           kgce: expect.closeTo(9140.6875, 5),
           output: expect.closeTo(89.28, 6),
           secKwhPerUnit: expect.closeTo(74375 / 89.28, 6),
-          secValue: expect.closeTo(102.3822525, 5),
-          grade: 'compliant',
+          secValue: null,
+          grade: null,
         },
       ])
     })
@@ -158,7 +163,7 @@ function suite(name: string, open: () => Promise<TelemetryStore>, full: boolean)
       const csv = await get('/cost?scope=acme/w1/l1&start=2026-03-02&stop=2026-03-03&granularity=day&format=csv')
       expect(csv.res.headers['content-type']).toContain('text/csv')
       const lines = csv.res.body.replace('\uFEFF', '').trim().split('\r\n')
-      expect(lines[0]).toBe('scope,tariff,version,bucket,start,end,period,energyKwh,pricePerKwh,cost,demandKw')
+      expect(lines[0]).toBe('scope,tariff,version,bucket,start,end,period,energyKwh,pricePerKwh,cost,demandKw,account')
       expect(lines).toHaveLength(5)
     })
 

@@ -89,6 +89,8 @@ export interface RealEvalOptions {
   faultsPerVariant?: number
   seed?: number
   verbose?: boolean
+  /** The rules replayed (default realRules(): the recommended rules with the plant's calendar). */
+  rules?: readonly Record<string, unknown>[]
 }
 
 export interface RealEvalResult {
@@ -318,7 +320,7 @@ export async function runRealEvaluation(opts: RealEvalOptions = {}): Promise<Rea
   const learnSlots = idx(learnUntil)
   const meanKw = power.slice(0, learnSlots).reduce((a, b) => a + b, 0) / learnSlots
   const plant = plantModel()
-  const { rules } = validateAlertsConfig({ rules: realRules() }, 'real eval rules')
+  const { rules } = validateAlertsConfig({ rules: opts.rules ?? realRules() }, 'real eval rules')
   const calendar = rules.find((r) => r.kind === 'anomaly')?.calendar
   const { WorkCalendar } = await import('../alerts/calendar.ts')
   const cal = calendar ? new WorkCalendar(calendar, TZ) : undefined

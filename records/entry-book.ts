@@ -62,7 +62,13 @@ export class EntryBook {
         const ofKind = inputs.filter((e) => e.kind === kind)
         if (ofKind.length === 0) continue
         const ids = await this.store.putMany(ENTRY_KINDS[kind], ofKind.map(bodyOfEntry), meta)
-        for (const { id } of ids) written.push(await this.mustGet(id))
+        written.push(
+          ...(await this.readBack(
+            ENTRY_KINDS[kind],
+            ids.map((x) => x.id),
+            ofKind,
+          )),
+        )
       }
       return written
     })
@@ -79,7 +85,8 @@ export class EntryBook {
       const overlaps = await this.overlapProblems([input], id)
       if (overlaps.length > 0) throw entriesError(overlaps)
       await this.store.revise(id, bodyOfEntry(input), meta)
-      return this.mustGet(id)
+      const [entry] = await this.readBack(ENTRY_KINDS[input.kind], [id], [input])
+      return entry ?? this.notFound(id)
     })
   }
 
@@ -126,11 +133,16 @@ export class EntryBook {
     return out
   }
 
-  private async mustGet(id: string): Promise<Entry> {
-    const e = await this.get(id)
-    if (!e) return this.notFound(id)
-    const { voided: _, ...entry } = e
-    return entry as Entry
+  /** The entries just written, read back by id over the range they cover (a range read, not a scan of every revision). */
+  private async readBack(kind: string, ids: readonly string[], inputs: readonly EntryInput[]): Promise<Entry[]> {
+    const start = Math.min(...inputs.map((e) => e.start))
+    const end = Math.max(...inputs.map((e) => e.end))
+    const found = new Map<string, Entry>()
+    for (const r of await this.store.current(kind, { filter: { record: ids }, start, end })) {
+      const e = entryOfRecord(r)
+      if (e) found.set(e.id, e)
+    }
+    return ids.map((id) => found.get(id) ?? this.notFound(id))
   }
 
   private isEntryId(id: string): boolean {

@@ -125,6 +125,25 @@ function describeRecordStore(name: string, factory: () => Promise<Under>): void 
       ])
     })
 
+    it('finds a long record (a quarter) from its last month, and follows a revision into the other span class', async () => {
+      const quarter: RecordBody = { ...coalDay(0, 9000), end: D0 + 92 * DAY }
+      const { id } = await store.put('energy_entry', quarter, { user: 'u' })
+      const inMay = { start: D0 + 61 * DAY, end: D0 + 92 * DAY }
+      expect((await store.current('energy_entry', inMay)).map((r) => r.body.data.amount)).toEqual([9000])
+      // revised to ten days at the end of the quarter: short now, and no longer in the first month
+      await store.revise(id, { ...coalDay(82, 1000), end: D0 + 92 * DAY }, { user: 'u', reason: 'only the last ten days', expectedRevision: 1 })
+      expect((await store.current('energy_entry', inMay)).map((r) => [r.revision, r.body.data.amount])).toEqual([[2, 1000]])
+      expect(await store.current('energy_entry', { start: D0, end: D0 + 31 * DAY })).toEqual([])
+      // and back to the quarter
+      await store.revise(id, quarter, { user: 'u', reason: 'the quarter after all', expectedRevision: 2 })
+      expect((await store.current('energy_entry', { start: D0, end: D0 + 31 * DAY })).map((r) => r.revision)).toEqual([3])
+      expect((await store.history(id)).map((r) => [r.revision, r.body.end - r.body.start])).toEqual([
+        [1, 92 * DAY],
+        [2, 10 * DAY],
+        [3, 92 * DAY],
+      ])
+    })
+
     it('keeps an instant (start = end) and finds it in a range holding it', async () => {
       const at = D0 + 10 * 3_600_000
       await store.put(

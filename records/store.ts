@@ -8,17 +8,22 @@ import type { TagFilter } from '../storage/store.ts'
 /**
  * The audited record store: things people (or other systems) state rather than meters measure — an
  * energy entry, a production figure, a meter replaced — kept on the event log (`storage/events.ts`,
- * so both backends and one backup hold them) as an append-only list of revisions. Nothing is ever
- * overwritten or deleted: a revision adds an event, a void is a revision that marks the record void.
+ * so both backends and one backup hold them) as revisions. A revision adds events, a void is a
+ * revision that marks the record void; no revision is ever rewritten or deleted.
  *
- *   event kind  `record_<kind>` (one measurement per record kind: a field keeps its type)
+ *   event kind  `record_<kind>` for a record covering at most SHORT_SPAN_MS, `record_<kind>-long`
+ *               for a longer one (one measurement per record kind and class: a field keeps its type)
  *   tags        the body's tags (scope, carrier …) + `record` (id) + `revision` ('1', '2' …)
  *   fields      end (epoch ms), data (the body's data as JSON), user, at (epoch ms entered),
  *               reason ('' when none), voided (boolean)
  *   ts          the body's start (epoch ms), so a range query reads by time
  *
- * A record covers [start, end) (start = end: an instant); it spans at most MAX_RECORD_SPAN_MS, so
- * the records overlapping a range are among the events that start up to that much before it.
+ * Writing revision n + 1 also appends a marker where revision n lies (its kind, tags and ts, plus tag
+ * `superseded` = n + 1; fields end, at), in the same append. So the revisions found in a range and
+ * filter tell by themselves which are current: the highest one of an id is current unless a marker
+ * beside it says a later one lies elsewhere (moved to another line or period: found there, if that
+ * matches). A range query reads the events starting up to SHORT_SPAN_MS (short class) or
+ * MAX_RECORD_SPAN_MS (long class, few) before the range.
  *
  * Writes of one store instance run one at a time, and a revision states the revision it revises
  * (`expectedRevision`): a stale one is refused with RECORDS_ERR_CONFLICT. Two processes writing the
@@ -31,10 +36,10 @@ export const RECORD_KIND_PATTERN = '^[a-z][a-z0-9_]{0,39}$'
 export const RECORD_ID_PATTERN = '^[a-z][a-z0-9_]{0,39}-[0-9a-z]{1,12}-[0-9a-f]{8}$'
 /** The longest period one record may cover: a year and a day. */
 export const MAX_RECORD_SPAN_MS = 366 * DAY_MS
-/** Ids per query when reading every revision of the candidates (one InfluxQL `OR` list each). */
-const IDS_PER_QUERY = 100
+/** Records covering at most this long (a day, a month) are kept apart from longer ones, so a range query reads little before its start. */
+export const SHORT_SPAN_MS = 32 * DAY_MS
 /** Tag names the store uses itself; a body may not use them. */
-export const RESERVED_TAGS = ['record', 'revision'] as const
+export const RESERVED_TAGS = ['record', 'revision', 'superseded'] as const
 
 export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue }
 
@@ -83,7 +88,7 @@ export interface ReviseMeta {
 }
 
 export interface CurrentQuery {
-  /** Tags of the current revision, a value or any of several per tag. */
+  /** Tags of the current revision, a value or any of several per tag; `record` picks ids. */
   filter?: TagFilter
   /** Records overlapping [start, end), epoch ms; an instant at t overlaps when start ≤ t < end. */
   start: number
@@ -151,21 +156,35 @@ function checkMeta(meta: PutMeta, needReason: boolean): void {
   if (meta.at !== undefined && !Number.isSafeInteger(meta.at)) fail('RECORDS_ERR_BODY', 'at must be epoch milliseconds', { field: 'at' })
 }
 
+/** The event kind of a record kind and span class. */
+function eventKindOf(kind: string, long: boolean): string {
+  return long ? `record_${kind}-long` : `record_${kind}`
+}
+
+const isLong = (b: RecordBody): boolean => b.end - b.start > SHORT_SPAN_MS
+
 export function recordEvent(r: StoredRecord): StoredEvent {
   return {
-    kind: `record_${r.kind}`,
+    kind: eventKindOf(r.kind, isLong(r.body)),
     ts: r.body.start,
     tags: { ...r.body.tags, record: r.id, revision: String(r.revision) },
     fields: { end: r.body.end, data: JSON.stringify(r.body.data), user: r.user, at: r.at, reason: r.reason ?? '', voided: r.voided },
   }
 }
 
-/** The revision an event holds; undefined for an event that is not one. */
+/** The marker beside revision `r` saying revision `by` replaces it. */
+function supersededEvent(r: StoredRecord, by: number, at: number): StoredEvent {
+  const e = recordEvent(r)
+  return { kind: e.kind, ts: e.ts, tags: { ...e.tags, superseded: String(by) }, fields: { end: r.body.end, at } }
+}
+
+/** The revision an event holds; undefined for a marker or an event that is not one. */
 export function recordOfEvent(e: StoredEvent): StoredRecord | undefined {
-  const { record: id, revision, ...tags } = e.tags
+  const { record: id, revision, superseded, ...tags } = e.tags
   const kind = id === undefined ? undefined : kindOfRecordId(id)
   const { end, data, user, at, reason, voided } = e.fields
-  if (id === undefined || kind === undefined || e.kind !== `record_${kind}` || revision === undefined) return undefined
+  if (id === undefined || kind === undefined || superseded !== undefined || revision === undefined) return undefined
+  if (e.kind !== eventKindOf(kind, false) && e.kind !== eventKindOf(kind, true)) return undefined
   if (typeof end !== 'number' || typeof data !== 'string' || typeof user !== 'string' || typeof at !== 'number') return undefined
   let parsed: unknown
   try {
@@ -185,6 +204,23 @@ export function recordOfEvent(e: StoredEvent): StoredRecord | undefined {
   }
   if (typeof reason === 'string' && reason !== '') r.reason = reason
   return r
+}
+
+/**
+ * The current revisions among the events of a range and filter: per id the highest revision found,
+ * unless a marker found beside it says a later revision lies elsewhere.
+ */
+function currentOf(events: readonly StoredEvent[]): StoredRecord[] {
+  const superseded = new Set<string>()
+  const revisions: StoredRecord[] = []
+  for (const e of events) {
+    if (e.tags.superseded !== undefined) superseded.add(`${e.tags.record}@${e.tags.revision}`)
+    else {
+      const r = recordOfEvent(e)
+      if (r) revisions.push(r)
+    }
+  }
+  return [...latestById(revisions).values()].filter((r) => !superseded.has(`${r.id}@${r.revision}`))
 }
 
 /** The latest revision of each id among the given revisions. */
@@ -297,30 +333,22 @@ class EventLogRecordStore implements RecordStore {
         at: meta.at ?? this.now(),
         reason: meta.reason,
       }
-      await this.log.append([recordEvent(next)])
+      // one append: the marker beside the revision it replaces and the new revision, together
+      await this.log.append([supersededEvent(latest, next.revision, next.at), recordEvent(next)])
       return { id, revision: next.revision }
     })
   }
 
   async current(kind: string, q: CurrentQuery): Promise<StoredRecord[]> {
     checkKind(kind)
-    const eventKind = `record_${kind}`
-    const candidates = (await this.log.query({ kind: eventKind, start: q.start - MAX_RECORD_SPAN_MS, stop: q.end, ...(q.filter ? { filter: q.filter } : {}) }))
-      .map(recordOfEvent)
-      .filter((r): r is StoredRecord => r !== undefined)
-    const ids = [...new Set(candidates.map((r) => r.id))]
-    if (ids.length === 0) return []
-    // a later revision may have moved the record out of the range or the filter: read every revision
-    const all: StoredRecord[] = []
-    for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
-      const events = await this.log.query({ kind: eventKind, filter: { record: ids.slice(i, i + IDS_PER_QUERY) } })
-      for (const e of events) {
-        const r = recordOfEvent(e)
-        if (r) all.push(r)
-      }
-    }
-    return [...latestById(all).values()]
-      .filter((r) => !r.voided && overlaps(r.body, q.start, q.end) && matches(r.body.tags, q.filter))
+    const filter = q.filter ? { filter: q.filter } : {}
+    const [short, long] = await Promise.all([
+      this.log.query({ kind: eventKindOf(kind, false), start: q.start - SHORT_SPAN_MS, stop: q.end, ...filter }),
+      this.log.query({ kind: eventKindOf(kind, true), start: q.start - MAX_RECORD_SPAN_MS, stop: q.end, ...filter }),
+    ])
+    // a record's revisions may lie in both classes: its markers tell which one is current
+    return currentOf([...short, ...long])
+      .filter((r) => !r.voided && overlaps(r.body, q.start, q.end) && matches({ ...r.body.tags, record: r.id }, q.filter))
       .sort((a, b) => a.body.start - b.body.start || a.body.end - b.body.end || a.id.localeCompare(b.id))
   }
 
@@ -332,8 +360,11 @@ class EventLogRecordStore implements RecordStore {
   async history(id: string): Promise<StoredRecord[]> {
     const kind = kindOfRecordId(id)
     if (kind === undefined) return []
-    const events = await this.log.query({ kind: `record_${kind}`, filter: { record: id } })
-    return events
+    const [short, long] = await Promise.all([
+      this.log.query({ kind: eventKindOf(kind, false), filter: { record: id } }),
+      this.log.query({ kind: eventKindOf(kind, true), filter: { record: id } }),
+    ])
+    return [...short, ...long]
       .map(recordOfEvent)
       .filter((r): r is StoredRecord => r !== undefined)
       .sort((a, b) => a.revision - b.revision)

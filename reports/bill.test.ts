@@ -7,6 +7,7 @@ import type { PlantModel } from '../core/plant.ts'
 import { createEmbeddedStore, type TelemetryStore } from '../storage/index.ts'
 import { accountsOf, tariffOfAccount } from './accounts.ts'
 import { billOfAccount } from './bill.ts'
+import { costReport } from './cost.ts'
 import type { ReportDeps } from './energy.ts'
 import { APRIL, billModel, billPoints, MARCH, MELT_FROM, MIN } from './testing/bill-fixture.ts'
 
@@ -149,6 +150,31 @@ describe('bill check on the embedded store (1-minute counters, March 2026)', () 
     expect(b.warnings.some((w) => w.includes('is running'))).toBe(true)
     const late = await billOfAccount(deps(Date.UTC(2027, 2, 5)), 'steel/works/arc', '2027-02')
     expect(late.warnings.some((w) => w.includes('13 months old'))).toBe(true)
+  }, 30_000)
+
+  it('cost of the site = the sum of its two accounts, each on its own maximum (never pooled), billed in the whole month only', async () => {
+    const r = await costReport(deps(APRIL + 24 * 60 * MIN), { enterprise: 'steel', site: 'works' }, { start: MARCH, end: APRIL }, 'month')
+    expect(r.tariffs.map((t) => [t.account, t.id, t.chosenBy])).toEqual([
+      ['steel/works/arc', TWO_PART, 'by-kva-and-voltage'],
+      ['steel/works/aux', TWO_PART, 'by-kva-and-voltage'],
+    ])
+    // The cost report's maximum is the fixed quarter hour of quarter-hour readings (GET /bill has the sliding one):
+    // arc 580 kW × 42 = 24 360 (actual demand); aux 104 kW ≤ 105 % of 100 → 100 × 42 × 0.9 = 3 780. Pooled, it would be one 684 kW.
+    expect(r.months.map((m) => [m.account, m.demandStatus, Math.round((m.maxDemandKw ?? 0) * 1000) / 1000])).toEqual([
+      ['steel/works/arc', 'billed', 580],
+      ['steel/works/aux', 'billed', 104],
+    ])
+    expect(r.demandCharge).toBeCloseTo(28_140, 6)
+    // 力调: arc +5 % of (49 301.3643 + 24 360) = 3 683.0682; aux −0.75 % of (51 172.1147 + 3 780) = −412.1409
+    expect(r.months.map((m) => m.pfPercent)).toEqual([5, -0.75])
+    expect(r.pfAdjustment).toBeCloseTo(3_683.0682 - 412.1409, 3)
+    expect(r.totalCost).toBeCloseTo(131_884.4063, 3)
+    // A day of it: energy only, the months' charges implied and labelled.
+    const day = await costReport(deps(APRIL + 24 * 60 * MIN), { enterprise: 'steel', site: 'works' }, { start: MARCH, end: MARCH + 24 * 60 * MIN }, 'total')
+    expect(day.demandCharge).toBe(0)
+    expect(day.pfAdjustment).toBe(0)
+    expect(day.months.map((m) => m.demandStatus)).toEqual(['partial-range', 'partial-range'])
+    expect(day.totalCost).toBeCloseTo(day.energyCost, 9)
   }, 30_000)
 
   it('unknown account and malformed month are coded', async () => {

@@ -2,7 +2,11 @@ import {
   analyticsError,
   compileTariff,
   DEFAULT_REFERENCE,
+  demandFromEnergy,
+  monthKey,
+  monthlyMaxDemand,
   pricePieces,
+  startOfLocalDate,
   touCost,
   type Bucket,
   type CompiledTariff,
@@ -11,29 +15,39 @@ import {
   type Tariff,
   type TimeRange,
 } from '../analytics/index.ts'
+import { basicCharge, powerFactorAdjustment, staleVersionWarning, type BillingRule } from '../analytics/billing.ts'
+import type { DeviceAddress } from '../core/topic.ts'
 import { deviceKey } from '../core/plant.ts'
+import { accountsOf, tariffOfAccount, type SupplyAccount } from './accounts.ts'
 import { cacheAnswer, cachedAnswer, ceilQuarter, ensureRollup, floorQuarter } from './counter-rollup.ts'
 import {
+  clipIncrements,
+  counterReadings,
   lineEnergyDevices,
   READING_LOOKBACK_MS,
   READING_STEP_MS,
+  readingIncrements,
   scopeBuckets,
-  scopeEnergyIntervals,
   scopeTimezone,
   type ReportDeps,
   type ReportGranularity,
 } from './energy.ts'
-import { formatScope, linesOf, type Scope, type ScopeLine } from './scope.ts'
+import { formatScope, linesOf, scopeLevel, type Scope, type ScopeLine } from './scope.ts'
 
 /**
- * Time-of-use cost of a scope (analytics/README.md, "Time-of-use cost"): the scope's energy
- * increments (the same devices energyReport counts) priced by the tariff of each line's site —
- * `site.tariff`, else the enterprise region's single-part tariff — split at period, month and
- * version boundaries; two-part tariffs add monthly max 15-minute demand × demand charge.
+ * Time-of-use cost of a scope (analytics/README.md, "Time-of-use cost"). An enterprise or site is
+ * the sum of its supply accounts (reports/accounts.ts), each priced on its own meters and its own
+ * tariff — never pooled; a site without accounts is one implicit account of its lines' meters. A line
+ * or device scope is priced at its site's tariff, energy only (the basic charge belongs to accounts).
+ * Energy is split at period, month and version boundaries. Two-part accounts add the month's basic
+ * charge (analytics/billing.ts basicCharge on the 15-minute maximum of quarter-hour readings; the
+ * sliding billing-grade figure is GET /bill's) only for months the range covers whole: a partial
+ * month shows the demand to date and the charge it implies, not counted in the totals. Months the
+ * range covers whole also get the 力调 adjustment where the meters have a kvarh counter.
  */
 
-/** How a line's tariff was chosen. */
-export type TariffChoice = 'site' | 'region-default'
+/** How a tariff was chosen: the site's (lines), the account's rules (reports/accounts.ts), or the region default. */
+export type TariffChoice = 'site' | 'region-default' | 'configured' | 'by-kva-and-voltage'
 
 /** The tariff of a line: the site's, else the first single-part tariff of the enterprise's region. */
 export function tariffOfLine(line: ScopeLine, reference: ReferenceData = DEFAULT_REFERENCE): { tariff: Tariff; chosenBy: TariffChoice } {
@@ -71,25 +85,44 @@ export interface CostRow {
   bucket: string
   start: number
   end: number
-  /** TOU period (critical_peak, peak, flat, valley …) or `demand_charge` (two-part, month and total only). */
+  /** TOU period (critical_peak, peak, flat, valley …), `demand_charge` (a billed month's basic charge) or `pf_adjustment` (力调), month and total only. */
   period: string
   energyKwh: number
-  /** Energy price of the period; null for demand_charge. */
+  /** Energy price of the period; null for demand_charge / pf_adjustment. */
   pricePerKwh: number | null
   cost: number
-  /** demand_charge rows: the billed monthly maximum 15-minute demand, kW; else null. */
+  /** demand_charge rows: the billed quantity (kW, or kVA on the capacity basis); else null. */
   demandKw: number | null
+  /** The supply account priced (enterprise/site/account), or null for a line or device scope. */
+  account: string | null
 }
+
+/** Whether a month's basic charge is in the totals: billed (the range covers the whole month), to-date (running month), partial-range. */
+export type DemandStatus = 'billed' | 'to-date' | 'partial-range'
 
 export interface CostMonth {
   tariff: string
+  account: string | null
   month: string
   version: string
   energyKwh: number
   energyCost: number
+  /** Maximum 15-minute demand of the month (to date for a running month, over the whole month's data otherwise), kW. */
   maxDemandKw: number | null
   maxDemandAt: number | null
+  /** The basic charge in the totals: only when demandStatus is billed. */
   demandCharge: number | null
+  /** The charge the demand implies (billed: = demandCharge; to-date / partial-range: not in the totals). */
+  impliedDemandCharge: number | null
+  demandStatus: DemandStatus | null
+  /** What the charge rests on: basis, quantity, price, rules (105 %, 40 % floor, 90 % price), window. */
+  demandBasis: string | null
+  demandRules: BillingRule[]
+  /** 力调: the month's PF from kWh and kvarh and the adjustment, billed months with a kvarh counter only. */
+  powerFactor: number | null
+  pfStandard: number | null
+  pfPercent: number | null
+  pfAdjustment: number | null
   totalCost: number
 }
 
@@ -97,6 +130,12 @@ export interface CostTariff {
   id: string
   region: string
   chosenBy: TariffChoice
+  /** The supply account this tariff prices (null: the lines of a line or device scope). */
+  account: string | null
+  /** implicit-lines: a site without accounts, billed as its lines' meters. */
+  accountOrigin: SupplyAccount['origin'] | null
+  /** Why this tariff: configured id, or the kVA / voltage rule. */
+  reason: string
   lines: string[]
   currency: string
   versions: Array<{ id: string; effectiveFrom: string; kind: string; energyKwh: number; cost: number; source: string }>
@@ -111,7 +150,10 @@ export interface CostReport {
   currency: string
   energyKwh: number
   energyCost: number
+  /** Basic charges of the months the range covers whole (never a whole month's charge in a day). */
   demandCharge: number
+  /** 力调 of those months (+ surcharge, − reduction). */
+  pfAdjustment: number
   totalCost: number
   /** One row per bucket × tariff × version × period. */
   rows: CostRow[]
@@ -119,6 +161,8 @@ export interface CostReport {
   tariffs: CostTariff[]
   /** Energy meters without readings in the range (their energy is missing from the cost). */
   missing: string[]
+  /** Versions older than 12 months for the month they price, partial months, implicit accounts. */
+  warnings: string[]
 }
 
 /** Index of the first bucket ending after ts (buckets sorted, back to back). */
@@ -133,6 +177,17 @@ function firstBucket(buckets: readonly Bucket[], ts: number): number {
   return lo
 }
 
+/** What is priced together: a supply account, or the lines of one site for a line / device scope. */
+interface Unit {
+  key: string
+  account: SupplyAccount | null
+  tariff: Tariff
+  chosenBy: TariffChoice
+  reason: string
+  lines: string[]
+  devices: DeviceAddress[]
+}
+
 interface GroupResult {
   rows: CostRow[]
   months: CostMonth[]
@@ -140,36 +195,13 @@ interface GroupResult {
   energyKwh: number
   energyCost: number
   demandCharge: number
+  pfAdjustment: number
   missing: string[]
+  warnings: string[]
 }
 
-/** Prices the intervals of the lines sharing one tariff. */
-function priceGroup(
-  tariff: Tariff,
-  chosenBy: TariffChoice,
-  lines: string[],
-  intervalsIn: readonly Increment[],
-  missing: string[],
-  buckets: readonly Bucket[],
-  path: string,
-  granularity: ReportGranularity,
-  range: TimeRange,
-): GroupResult {
-  const c = compiled(tariff)
-  const intervals = intervalsIn.filter((iv) => iv.end > iv.start)
-  const result = touCost(intervals, c)
-  const months: CostMonth[] = result.byMonth.map((m) => ({
-    tariff: tariff.id,
-    month: m.month,
-    version: m.versionId,
-    energyKwh: m.energyKwh,
-    energyCost: m.energyCost,
-    maxDemandKw: m.maxDemand?.demandKw ?? null,
-    maxDemandAt: m.maxDemand?.start ?? null,
-    demandCharge: m.demandCharge ?? null,
-    totalCost: m.totalCost,
-  }))
-  // Per bucket × version × period: priced pieces spread over the buckets pro rata by time.
+/** Energy rows per bucket × version × period: priced pieces spread over the buckets pro rata by time. */
+function energyRows(unit: Unit, intervals: readonly Increment[], c: CompiledTariff, buckets: readonly Bucket[], path: string): CostRow[] {
   // Nested maps (version → period → per-bucket sums) keep the loop free of string keys.
   const acc = new Map<string, Map<string, { energy: Float64Array; cost: Float64Array; price: number }>>()
   for (const p of pricePieces(intervals, c)) {
@@ -196,54 +228,186 @@ function priceGroup(
         const cost = sums.cost[i] as number
         if (energyKwh === 0 && cost === 0) continue
         const b = buckets[i] as Bucket
+        const pricePerKwh = energyKwh > 0 ? cost / energyKwh : sums.price
         rows.push({
           scope: path,
-          tariff: tariff.id,
+          tariff: unit.tariff.id,
           version,
           bucket: b.label,
           start: b.start,
           end: b.end,
           period,
           energyKwh,
-          pricePerKwh: energyKwh > 0 ? cost / energyKwh : sums.price,
+          pricePerKwh,
           cost,
           demandKw: null,
+          account: unit.account?.path ?? null,
         })
       }
     }
   }
-  // Monthly demand charges can only be shown against month or whole-range buckets.
+  return rows
+}
+
+/** The local month [start, end) containing ts. */
+function monthOf(ts: number, timezone: string): TimeRange {
+  const [y, m] = monthKey(ts, timezone).split('-').map(Number) as [number, number]
+  return { start: startOfLocalDate(y, m, 1, timezone), end: m === 12 ? startOfLocalDate(y + 1, 1, 1, timezone) : startOfLocalDate(y, m + 1, 1, timezone) }
+}
+
+interface UnitData {
+  /** Increments inside the range (priced). */
+  intervals: Increment[]
+  /** Increments from the start of the range's first month (demand to date, monthly energy for the 260 kWh/kVA rule). */
+  monthIntervals: Increment[]
+  /** Reactive import increments inside the range; null when a meter has no kvarh counter. */
+  reactive: Increment[] | null
+  missing: string[]
+}
+
+/** The month's basic charge and 力调 of a two-part account (and 力调 of a single-part one), per local month of the range. */
+function monthCharges(unit: Unit, data: UnitData, energyMonths: ReturnType<typeof touCost>['byMonth'], range: TimeRange, now: number): CostMonth[] {
+  const tz = unit.tariff.timezone
+  const account = unit.account
+  const demandByMonth = new Map(monthlyMaxDemand(demandFromEnergy(data.monthIntervals, tz), tz).map((m) => [m.month, m]))
+  return energyMonths.map((m) => {
+    const span = monthOf(startOfMonthOf(m.month, tz), tz)
+    const whole = range.start <= span.start && range.end >= span.end && now >= span.end
+    const status: DemandStatus = whole ? 'billed' : range.end >= now && now < span.end ? 'to-date' : 'partial-range'
+    const version = unit.tariff.versions.find((v) => v.id === m.versionId)
+    const out: CostMonth = {
+      tariff: unit.tariff.id,
+      account: account?.path ?? null,
+      month: m.month,
+      version: m.versionId,
+      energyKwh: m.energyKwh,
+      energyCost: m.energyCost,
+      maxDemandKw: null,
+      maxDemandAt: null,
+      demandCharge: null,
+      impliedDemandCharge: null,
+      demandStatus: null,
+      demandBasis: null,
+      demandRules: [],
+      powerFactor: null,
+      pfStandard: null,
+      pfPercent: null,
+      pfAdjustment: null,
+      totalCost: m.energyCost,
+    }
+    const peak = demandByMonth.get(m.month)
+    if (peak) {
+      out.maxDemandKw = peak.demandKw
+      out.maxDemandAt = peak.start
+    }
+    if (account && version?.kind === 'two-part') {
+      const monthEnergy = data.monthIntervals.reduce((s, iv) => (iv.start >= span.start && iv.start < span.end ? s + iv.amount : s), 0)
+      const c = basicCharge({
+        basis: account.billingBasis ?? 'actual-demand',
+        maxDemandKw: peak?.demandKw ?? null,
+        monthEnergyKwh: monthEnergy,
+        ...(account.contractedDemandKw !== undefined ? { contractedDemandKw: account.contractedDemandKw } : {}),
+        ...(account.transformerKva !== undefined ? { transformerKva: account.transformerKva } : {}),
+        ...(version.demandChargePerKwMonth !== undefined ? { demandPricePerKwMonth: version.demandChargePerKwMonth } : {}),
+        ...(version.capacityChargePerKvaMonth !== undefined ? { capacityPricePerKvaMonth: version.capacityChargePerKvaMonth } : {}),
+      })
+      out.impliedDemandCharge = c.charge
+      out.demandStatus = status
+      out.demandRules = c.rules
+      out.demandBasis = `${c.basis}: ${c.billedQuantity} ${c.unit} × ${c.pricePerUnitMonth} × ${c.priceFactor} (${version.id}); maximum of fixed 15-minute windows of quarter-hour readings${status === 'billed' ? '' : status === 'to-date' ? '; demand to date, the charge it implies — not in the totals' : '; the range covers part of the month — not in the totals'}`
+      if (whole) out.demandCharge = c.charge
+    }
+    if (whole && account && data.reactive) {
+      const kvarh = data.reactive.reduce((s, iv) => (iv.start >= span.start && iv.start < span.end ? s + iv.amount : s), 0)
+      const pf = powerFactorAdjustment(m.energyKwh, kvarh, account.powerFactorStandard, m.energyCost + (out.demandCharge ?? 0))
+      out.powerFactor = pf.powerFactorRounded
+      out.pfStandard = pf.standard
+      out.pfPercent = pf.percent
+      out.pfAdjustment = pf.adjustment
+    }
+    out.totalCost = m.energyCost + (out.demandCharge ?? 0) + (out.pfAdjustment ?? 0)
+    return out
+  })
+}
+
+function startOfMonthOf(month: string, timezone: string): number {
+  const [y, m] = month.split('-').map(Number) as [number, number]
+  return startOfLocalDate(y, m, 1, timezone)
+}
+
+/** Prices one unit: energy rows, the months' charges, and their rows at month and total granularity. */
+function priceUnit(
+  unit: Unit,
+  data: UnitData,
+  buckets: readonly Bucket[],
+  path: string,
+  granularity: ReportGranularity,
+  range: TimeRange,
+  now: number,
+): GroupResult {
+  const c = compiled(unit.tariff)
+  const intervals = data.intervals.filter((iv) => iv.end > iv.start)
+  const result = touCost(intervals, c, { monthlyMaxDemandKw: Object.fromEntries(monthsOfRange(intervals, unit.tariff.timezone).map((m) => [m, 0])) })
+  const months = monthCharges(unit, data, result.byMonth, range, now)
+  const rows = energyRows(unit, intervals, c, buckets, path)
+  // A month's charges can only be shown against month or whole-range buckets.
   if (granularity === 'month' || granularity === 'total') {
-    for (const m of result.byMonth) {
-      if (m.demandCharge === undefined) continue
-      const at = m.maxDemand?.start ?? range.start
-      const b = buckets[Math.min(firstBucket(buckets, at), buckets.length - 1)] as Bucket
-      rows.push({
+    for (const m of months) {
+      const b = buckets[Math.min(firstBucket(buckets, startOfMonthOf(m.month, unit.tariff.timezone)), buckets.length - 1)] as Bucket
+      const row = {
         scope: path,
-        tariff: tariff.id,
-        version: m.versionId,
+        tariff: unit.tariff.id,
+        version: m.version,
         bucket: b.label,
         start: b.start,
         end: b.end,
-        period: 'demand_charge',
         energyKwh: 0,
         pricePerKwh: null,
-        cost: m.demandCharge,
-        demandKw: m.maxDemand?.demandKw ?? null,
-      })
+        account: m.account,
+      }
+      if (m.demandCharge !== null) rows.push({ ...row, period: 'demand_charge', cost: m.demandCharge, demandKw: m.maxDemandKw })
+      if (m.pfAdjustment !== null) rows.push({ ...row, period: 'pf_adjustment', cost: m.pfAdjustment, demandKw: null })
     }
   }
   // Stable: within a bucket, periods keep the order they first appeared in.
   rows.sort((x, y) => x.start - y.start)
+  const warnings: string[] = []
+  for (const m of months) {
+    const v = unit.tariff.versions.find((x) => x.id === m.version)
+    const w = v ? staleVersionWarning(v.id, v.effectiveFrom, m.month) : null
+    if (w) warnings.push(`${unit.key}: ${w}`)
+  }
+  if (unit.account?.origin === 'implicit-lines')
+    warnings.push(`${unit.key}: no supply accounts configured for the site: priced as one account of its lines' meters`)
+  const demandCharge = months.reduce((s, m) => s + (m.demandCharge ?? 0), 0)
+  const pfAdjustment = months.reduce((s, m) => s + (m.pfAdjustment ?? 0), 0)
   return {
     rows,
     months,
-    tariff: { id: tariff.id, region: tariff.region, chosenBy, lines, currency: result.currency, versions: result.versions },
+    tariff: {
+      id: unit.tariff.id,
+      region: unit.tariff.region,
+      chosenBy: unit.chosenBy,
+      account: unit.account?.path ?? null,
+      accountOrigin: unit.account?.origin ?? null,
+      reason: unit.reason,
+      lines: unit.lines,
+      currency: result.currency,
+      versions: result.versions,
+    },
     energyKwh: result.energyKwh,
     energyCost: result.energyCost,
-    demandCharge: result.demandCharge,
-    missing,
+    demandCharge,
+    pfAdjustment,
+    missing: data.missing,
+    warnings,
   }
+}
+
+function monthsOfRange(intervals: readonly Increment[], timezone: string): string[] {
+  const out = new Set<string>()
+  for (const iv of intervals) out.add(monthKey(iv.start, timezone))
+  return [...out]
 }
 
 const tariffUids = new WeakMap<Tariff, number>()
@@ -254,76 +418,118 @@ const tariffUid = (t: Tariff): number => {
   return id
 }
 
+/**
+ * What a scope is priced as: its supply accounts (enterprise, site), or per site the lines of a
+ * line / device scope at the site's tariff (energy only).
+ */
+function unitsOf(deps: ReportDeps, scope: Scope, lines: readonly ScopeLine[], at: number, reference: ReferenceData): Unit[] {
+  const level = scopeLevel(scope)
+  if (level === 'enterprise' || level === 'site') {
+    return accountsOf(deps.model, scope).map((a) => {
+      const t = tariffOfAccount(a, at, reference)
+      const linesOfAccount = a.origin === 'implicit-lines' ? lines.filter((l) => l.site === a.site).map((l) => l.path) : a.meters.map((m) => deviceKey(m))
+      return { key: a.path, account: a, tariff: t.tariff, chosenBy: t.chosenBy, reason: t.reason, lines: linesOfAccount, devices: a.meters }
+    })
+  }
+  const bySite = new Map<string, Unit>()
+  for (const line of lines) {
+    const key = `${line.enterprise}/${line.site}`
+    let u = bySite.get(key)
+    if (!u) {
+      const { tariff, chosenBy } = tariffOfLine(line, reference)
+      u = {
+        key,
+        account: null,
+        tariff,
+        chosenBy,
+        reason: chosenBy === 'site' ? 'site.tariff' : 'region single-part tariff; energy only (basic charges belong to supply accounts)',
+        lines: [],
+        devices: [],
+      }
+      bySite.set(key, u)
+    }
+    u.lines.push(line.path)
+    u.devices.push(...lineEnergyDevices(line, scope))
+  }
+  return [...bySite.values()]
+}
+
+/** Increments of each unit's meters: in the range, and from the start of the range's first month. */
+async function unitData(deps: ReportDeps, units: readonly Unit[], range: TimeRange, readFrom: number): Promise<Map<string, UnitData>> {
+  const devices = units.flatMap((u) => u.devices)
+  const readRange = { start: readFrom, end: range.end }
+  const readings = await counterReadings(deps, devices, 'energy_import_kwh', readRange)
+  const withAccounts = units.filter((u) => u.account !== null).flatMap((u) => u.devices)
+  const reactive = withAccounts.length > 0 ? await counterReadings(deps, withAccounts, 'reactive_energy_import_kvarh', range) : new Map()
+  const out = new Map<string, UnitData>()
+  for (const u of units) {
+    const d: UnitData = { intervals: [], monthIntervals: [], reactive: u.account ? [] : null, missing: [] }
+    for (const dev of u.devices) {
+      const key = deviceKey(dev)
+      const samples = readings.get(key)
+      if (!samples) {
+        d.missing.push(key)
+        continue
+      }
+      const incs = readingIncrements(samples).increments
+      for (const iv of clipIncrements(incs, readRange)) d.monthIntervals.push(iv)
+      for (const iv of clipIncrements(incs, range)) d.intervals.push(iv)
+      const q = reactive.get(key)
+      if (!q) d.reactive = null
+      else if (d.reactive) for (const iv of clipIncrements(readingIncrements(q).increments, range)) d.reactive.push(iv)
+    }
+    out.set(u.key, d)
+  }
+  return out
+}
+
 export async function costReport(deps: ReportDeps, scope: Scope, range: TimeRange, granularity: ReportGranularity): Promise<CostReport> {
   const reference = deps.reference ?? DEFAULT_REFERENCE
   const lines = linesOf(deps.model, scope)
   const timezone = scopeTimezone(deps.model, lines)
   const buckets = scopeBuckets(range, granularity, lines, timezone)
   const path = formatScope(scope)
+  const now = deps.now()
+  const units = unitsOf(deps, scope, lines, range.start, reference)
+  const readFrom = Math.min(range.start, ...units.map((u) => monthOf(range.start, u.tariff.timezone).start))
 
-  // Lines priced by the same tariff are priced together (the demand of a two-part tariff is the group's).
-  const groups = new Map<string, { tariff: Tariff; chosenBy: TariffChoice; lines: ScopeLine[] }>()
-  for (const line of lines) {
-    const { tariff, chosenBy } = tariffOfLine(line, reference)
-    const g = groups.get(tariff.id) ?? { tariff, chosenBy, lines: [] }
-    g.lines.push(line)
-    groups.set(tariff.id, g)
-  }
-
-  // A group whose meters are all settled (roll-up watermark past the range by rereadMs) is priced once per process.
+  // A unit whose meters are all settled (roll-up watermark past the range by rereadMs) is priced once per process.
   const results = new Map<string, GroupResult>()
   const cacheKeys = new Map<string, string>()
   const rollup = deps.rollup
   if (rollup && rollup.maxCachedAnswers > 0) {
-    const now = deps.now()
-    const devices = lines.flatMap((l) => lineEnergyDevices(l, scope))
-    const { watermarks } = await ensureRollup(deps.store, rollup, devices, 'energy_import_kwh', floorQuarter(range.start - READING_LOOKBACK_MS), now, now)
+    const devices = units.flatMap((u) => u.devices)
+    const { watermarks } = await ensureRollup(deps.store, rollup, devices, 'energy_import_kwh', floorQuarter(readFrom - READING_LOOKBACK_MS), now, now)
     const stop = ceilQuarter(range.end) + READING_STEP_MS
-    for (const [id, g] of groups) {
+    for (const u of units) {
       const gens: string[] = []
-      for (const d of g.lines.flatMap((l) => lineEnergyDevices(l, scope))) {
+      for (const d of u.devices) {
         const w = watermarks.get(deviceKey(d))
         if (!w || stop > w.to - rollup.rereadMs) break
         gens.push(`${deviceKey(d)}:${w.gen}`)
       }
-      if (gens.length !== g.lines.flatMap((l) => lineEnergyDevices(l, scope)).length) continue
-      const key = `cost|${tariffUid(g.tariff)}|${path}|${granularity}|${range.start}|${range.end}|${gens.join(',')}`
-      cacheKeys.set(id, key)
+      if (gens.length !== u.devices.length) continue
+      const key = `cost|${tariffUid(u.tariff)}|${u.key}|${path}|${granularity}|${range.start}|${range.end}|${gens.join(',')}`
+      cacheKeys.set(u.key, key)
       const hit = cachedAnswer<GroupResult>(rollup, key)
-      if (hit) results.set(id, hit)
+      if (hit) results.set(u.key, hit)
     }
   }
-  if (results.size < groups.size) {
-    const byLine = new Map((await scopeEnergyIntervals(deps, scope, range)).map((l) => [l.line.path, l]))
-    for (const [id, g] of groups) {
-      if (results.has(id)) continue
-      const intervals: Increment[] = []
-      const missing: string[] = []
-      for (const l of g.lines) {
-        const li = byLine.get(l.path)
-        for (const iv of li?.intervals ?? []) intervals.push(iv)
-        missing.push(...(li?.missing ?? []))
-      }
-      const r = priceGroup(
-        g.tariff,
-        g.chosenBy,
-        g.lines.map((l) => l.path),
-        intervals,
-        missing,
-        buckets,
-        path,
-        granularity,
-        range,
-      )
-      results.set(id, r)
-      const key = cacheKeys.get(id)
+  const todo = units.filter((u) => !results.has(u.key))
+  if (todo.length > 0) {
+    const data = await unitData(deps, todo, range, readFrom)
+    for (const u of todo) {
+      const r = priceUnit(u, data.get(u.key) as UnitData, buckets, path, granularity, range, now)
+      results.set(u.key, r)
+      const key = cacheKeys.get(u.key)
       if (rollup && key !== undefined) cacheAnswer(rollup, key, r)
     }
   }
 
-  const parts = [...groups.keys()].map((id) => results.get(id) as GroupResult)
+  const parts = units.map((u) => results.get(u.key) as GroupResult)
   const energyCost = parts.reduce((s, r) => s + r.energyCost, 0)
   const demandCharge = parts.reduce((s, r) => s + r.demandCharge, 0)
+  const pfAdjustment = parts.reduce((s, r) => s + r.pfAdjustment, 0)
   return {
     scope: path,
     timezone,
@@ -334,10 +540,12 @@ export async function costReport(deps: ReportDeps, scope: Scope, range: TimeRang
     energyKwh: parts.reduce((s, r) => s + r.energyKwh, 0),
     energyCost,
     demandCharge,
-    totalCost: energyCost + demandCharge,
+    pfAdjustment,
+    totalCost: energyCost + demandCharge + pfAdjustment,
     rows: parts.flatMap((r) => r.rows),
     months: parts.flatMap((r) => r.months),
     tariffs: parts.map((r) => r.tariff),
     missing: parts.flatMap((r) => r.missing),
+    warnings: parts.flatMap((r) => r.warnings),
   }
 }

@@ -55,20 +55,30 @@ function suite(name: string, open: () => Promise<TelemetryStore>, rollup: boolea
       expect(r.tariffs[0]?.versions[0]?.source).toContain('鄂发改价管〔2024〕77号')
     })
 
-    it('two-part tariff: energy by period + monthly max 15-minute demand × 42 CNY/kW', async () => {
+    it('two-part tariff, a day: energy by period; the month\'s demand charge is implied, not added to the day', async () => {
       const r = await costReport(deps, parseScope('acme/w2'), day, 'total')
       // 100 kW, 300 kW 10:00–11:00: valley 800, flat 600 + 200 (extra) + 200 = 1000, peak 600, crit 200 kWh.
       //   800 × 0.432924 + 1000 × 0.651886 + 600 × 0.848961 + 200 × 1.049999 = 1717.6016
-      //   demand: 75 kWh per quarter 10:00–11:00 / 0.25 h = 300 kW × 42 = 12600
+      //   demand to the day's end: 75 kWh per quarter 10:00–11:00 / 0.25 h = 300 kW × 42 = 12600 — implied only.
       expect(r.energyKwh).toBeCloseTo(2600, 6)
       expect(r.energyCost).toBeCloseTo(800 * TWO.valley + 1000 * TWO.flat + 600 * TWO.peak + 200 * TWO.critical_peak, 6)
       expect(r.energyCost).toBeCloseTo(1717.6016, 6)
+      expect(r.demandCharge).toBe(0)
+      expect(r.totalCost).toBeCloseTo(1717.6016, 6)
+      expect(r.rows.find((x) => x.period === 'demand_charge')).toBeUndefined()
+      expect(r.months[0]).toMatchObject({ account: 'acme/w2/implicit', demandStatus: 'partial-range', demandCharge: null, maxDemandAt: MAR2 + 10 * H })
+      expect(r.months[0]?.impliedDemandCharge).toBeCloseTo(12600, 6)
+      expect(r.months[0]?.demandBasis).toContain('not in the totals')
+      expect(r.tariffs[0]).toMatchObject({ chosenBy: 'configured', account: 'acme/w2/implicit', accountOrigin: 'implicit-lines' })
+    })
+
+    it('two-part tariff, the whole month: the demand charge is billed once, in the month', async () => {
+      const r = await costReport(deps, parseScope('acme/w2'), march, 'month')
+      // The month's maximum is still the 300 kW of 2 March: 300 × 42 = 12600 in the totals, one demand_charge row.
       expect(r.demandCharge).toBeCloseTo(12600, 6)
-      expect(r.totalCost).toBeCloseTo(14317.6016, 6)
-      const demand = r.rows.find((x) => x.period === 'demand_charge')
-      expect(demand?.demandKw).toBeCloseTo(300, 6)
-      expect(r.tariffs[0]?.chosenBy).toBe('site')
-      expect(r.months[0]?.maxDemandAt).toBe(MAR2 + 10 * H)
+      expect(r.months[0]).toMatchObject({ demandStatus: 'billed', pfAdjustment: null })
+      expect(r.totalCost).toBeCloseTo(r.energyCost + 12600, 6)
+      expect(r.rows.filter((x) => x.period === 'demand_charge').map((x) => [x.bucket, x.demandKw])).toEqual([['2026-03', expect.closeTo(300, 6)]])
     })
 
     it('a month: the gap is still costed (the counter proves the energy) but shows in coverage', async () => {
@@ -109,31 +119,37 @@ function suite(name: string, open: () => Promise<TelemetryStore>, rollup: boolea
 
     it('SEC per line graded against the cement clinker benchmark (kgce/t)', async () => {
       const r = await secReport(deps, parseScope('acme'), march, 'month')
-      // 74375 kWh / 89.28 t (744 h × 0.12 t/h) = 833.0533 kWh/t × 0.1229 = 102.3823 kgce/t:
-      // above 标杆 100, within 基准 117 → compliant, +2.3823 % from the benchmark, −12.49 % from the baseline.
+      // 74375 kWh / 89.28 t (744 h × 0.12 t/h) = 833.0533 kWh/t. Clinker 综合能耗 counts the kiln's fuel:
+      // with electricity alone the line is not graded on it (issue 15), and says why.
       expect(r.rows).toHaveLength(1)
       const s = r.rows[0]
       expect(s?.output).toBeCloseTo(89.28, 6)
       expect(s?.secKwhPerUnit).toBeCloseTo(74375 / 89.28, 6)
-      expect(s?.value).toBeCloseTo(102.3822525, 5)
-      expect(s?.grade).toBe('compliant')
-      expect(s?.gapToBenchmarkPct).toBeCloseTo(2.3822525, 5)
-      expect(s?.gapToBaselinePct).toBeCloseTo(((102.3822525 - 117) / 117) * 100, 4)
-      // The day of the reset: 2375 kWh / 2.88 t = 824.6528 kWh/t → 101.3498 kgce/t.
+      expect(s?.value).toBeNull()
+      expect(s?.grade).toBeNull()
+      expect(s?.ungraded?.code).toBe('CARRIER_NOT_METERED')
+      expect(s?.note).toMatch(/^燃料未计量 \/ fuel not metered: raw-coal/)
+      // 74375 × 0.1229 / 89.28 = 102.3823 kgce/t over the carriers it has (electricity), shown but not graded.
+      expect(s?.secKgcePerT).toBeCloseTo(102.3822525, 5)
+      // 综合电耗 is graded in kWh/t: 833.05 is above GB level 3 (61, the 限定值); no NDRC levels.
+      expect(s?.indicators[1]).toMatchObject({ product: 'cement-clinker-electricity', unit: 'kWh/t', ndrc: null, gb: { level: null, withinLimit: false } })
+      expect(s?.indicators[1]?.value).toBeCloseTo(74375 / 89.28, 6)
+      // The day of the reset: 2375 kWh / 2.88 t = 824.6528 kWh/t.
       const d = await secReport(deps, parseScope('acme/w1/l1'), day, 'day')
-      expect(d.rows[0]?.value).toBeCloseTo((2375 / 2.88) * 0.1229, 6)
+      expect(d.rows[0]?.indicators[1]?.value).toBeCloseTo(2375 / 2.88, 6)
     })
 
     it('the monthly report puts energy, cost, CO2 and SEC of a month in one row', async () => {
       const r = await monthlyReport(deps, parseScope('acme/w1/l1'), march)
       expect(r.rows).toHaveLength(1)
       const m = r.rows[0]
-      expect(m).toMatchObject({ month: '2026-03', grade: 'compliant', demandCharge: 0 })
+      expect(m).toMatchObject({ month: '2026-03', grade: null, secValue: null, demandCharge: 0 })
       expect(m?.energyKwh).toBeCloseTo(74375, 6)
       expect(m?.coverage).toBeCloseTo(695.75 / 744, 9)
       expect(m?.totalCost).toBeCloseTo(31 * 1739.4644 - 25 * SINGLE.flat, 5)
       expect(m?.kgCo2).toBeCloseTo(32457.25, 5)
-      expect(m?.secValue).toBeCloseTo(102.3822525, 5)
+      // The month's ungraded indicator carries its reason in the SEC rows.
+      expect(r.sec[0]?.ungraded?.code).toBe('CARRIER_NOT_METERED')
       expect(r.tariffs[0]?.versions[0]?.id).toBe('hubei-2026-01-single')
     })
   })

@@ -5,9 +5,9 @@ import { runRealEvaluation, uciPath } from '../bench/alerts-eval-real.ts'
 /**
  * The real-data evaluation (bench/alerts-eval-real.ts) on the UCI steel 2018 file: learn from the
  * first half, replay the second half clean and with injected faults, score strictly. Shortened to
- * two faults per variant. Asserts the targets of issue 17 the engine meets (device faults) and, for
- * the ones it does not meet yet (load recall ≥ 0.8, ≤ 1 false alarm per device-week — see
- * alerts/README.md), floors at today's measured level so a regression fails.
+ * two faults per variant. Asserts the targets of issue 17 the engine meets (device faults, ≤ 1 false
+ * alarm per device-week) and, for the one it does not meet yet (load recall ≥ 0.8 — see
+ * alerts/README.md), a floor at today's measured level so a regression fails.
  */
 describe('real-data alert evaluation (UCI steel 2018)', () => {
   it('finds the data beside the checkout', () => {
@@ -23,9 +23,11 @@ describe('real-data alert evaluation (UCI steel 2018)', () => {
     expect(r.targets.deviceRecall).toBe(true)
     // Standby waste at night and on days off: idle is where the detector is sharp.
     expect(r.strict.byKind.standby?.recall).toBeGreaterThanOrEqual(0.75)
-    // Floors below the unmet targets (load recall 0.8, 1 false alarm per device-week).
+    // At most 1 false alarm per device-week on the clean half (measured 0.73); a floor below the
+    // unmet load-recall target (0.8; measured 0.58 with these two faults per variant).
+    expect(r.clean.falseAlarmsPerDeviceWeek).toBeLessThanOrEqual(1)
+    expect(r.targets.falseAlarms).toBe(true)
     expect(r.recall.load).toBeGreaterThanOrEqual(0.5)
-    expect(r.clean.falseAlarmsPerDeviceWeek).toBeLessThanOrEqual(2.5)
     // The strict scorer never credits an alert of a rule that does not claim the kind.
     expect(r.strict.matchedAlerts).toBeLessThanOrEqual(r.strict.alerts)
     expect(r.strict.precision).toBeCloseTo(r.strict.matchedAlerts / r.strict.alerts, 10)

@@ -15,6 +15,7 @@ import { apiError, ERROR_RESPONSES } from '../errors.ts'
 import { canSeeEnterprise } from '../principal.ts'
 import { InstantSchema, StringEnum } from '../schemas.ts'
 import { parseRange } from '../time.ts'
+import { recordReaderOf, SecGradeCols } from './comprehensive.ts'
 import { meterEventReader } from '../../records/meter-events.ts'
 import { createRecordStore } from '../../records/store.ts'
 
@@ -101,31 +102,45 @@ const CostResponse = Type.Object({
   currency: Type.String(),
   energyKwh: Type.Number(),
   energyCost: Type.Number({ description: 'Σ energy × period price' }),
-  demandCharge: Type.Number({ description: 'two-part tariffs: Σ monthly max 15-minute demand × demand charge' }),
+  demandCharge: Type.Number({
+    description: 'two-part accounts: Σ basic charges of the months the range covers whole (a partial month: months[].impliedDemandCharge, not counted)',
+  }),
+  pfAdjustment: Type.Number({ description: '力调 of the months the range covers whole, where the meters have a kvarh counter' }),
   totalCost: Type.Number(),
+  warnings: Type.Array(Type.String(), { description: 'stale tariff versions, sites priced without supply accounts' }),
   rows: Type.Array(
     Type.Object({
       scope: Type.String(),
       tariff: Type.String({ description: 'tariff id' }),
       version: Type.String({ description: 'tariff version that priced the energy' }),
       ...BucketCols,
-      period: Type.String({ description: 'TOU period, or demand_charge (two-part tariffs, month and total granularity)' }),
+      period: Type.String({ description: 'TOU period, demand_charge (a billed month of a two-part account) or pf_adjustment (力调); the last two at month and total granularity' }),
       energyKwh: Type.Number(),
       pricePerKwh: N(Type.Number({ description: 'price of the period, currency/kWh' })),
       cost: Type.Number(),
-      demandKw: N(Type.Number({ description: 'demand_charge rows: billed monthly maximum 15-minute demand, kW' })),
+      demandKw: N(Type.Number({ description: 'demand_charge rows: the month\'s maximum 15-minute demand, kW' })),
+      account: N(Type.String({ description: 'supply account enterprise/site/account; null for a line or device scope (energy only)' })),
     }),
   ),
   months: Type.Array(
     Type.Object({
       tariff: Type.String(),
+      account: N(Type.String()),
       month: Type.String({ description: "local month 'YYYY-MM' of the tariff's zone" }),
       version: Type.String(),
       energyKwh: Type.Number(),
       energyCost: Type.Number(),
       maxDemandKw: N(Type.Number()),
       maxDemandAt: N(Type.Integer({ description: 'start of the maximum 15-minute window, epoch ms' })),
-      demandCharge: N(Type.Number()),
+      demandCharge: N(Type.Number({ description: 'in the totals: only when demandStatus is billed' })),
+      impliedDemandCharge: N(Type.Number({ description: 'the charge the (to-date) maximum implies' })),
+      demandStatus: N(StringEnum(['billed', 'to-date', 'partial-range'] as const)),
+      demandBasis: N(Type.String({ description: 'basis, quantity, price, factor, version, window' })),
+      demandRules: Type.Array(Type.Object({ rule: Type.String(), text: Type.String() })),
+      powerFactor: N(Type.Number({ description: 'kWh / √(kWh² + kvarh²) of the month, rounded to 0.01' })),
+      pfStandard: N(Type.Number()),
+      pfPercent: N(Type.Number({ description: '力调 %, 功率因数调整电费办法' })),
+      pfAdjustment: N(Type.Number()),
       totalCost: Type.Number(),
     }),
   ),
@@ -133,8 +148,13 @@ const CostResponse = Type.Object({
     Type.Object({
       id: Type.String(),
       region: Type.String(),
-      chosenBy: StringEnum(['site', 'region-default'] as const, { description: "site.tariff, or the enterprise region's single-part tariff" }),
-      lines: Type.Array(Type.String()),
+      chosenBy: StringEnum(['site', 'region-default', 'configured', 'by-kva-and-voltage'] as const, {
+        description: "site.tariff; the enterprise region's single-part tariff; an account's configured tariff; or by its kVA (two-part ≥ 315) and voltage",
+      }),
+      account: N(Type.String({ description: 'the supply account priced (null: lines of a line or device scope)' })),
+      accountOrigin: N(StringEnum(['configured', 'implicit-lines'] as const)),
+      reason: Type.String(),
+      lines: Type.Array(Type.String({ description: 'lines, or the meters of a configured account' })),
       currency: Type.String(),
       versions: Type.Array(VersionSchema),
     }),
@@ -221,7 +241,7 @@ const SecRowSchema = Type.Object({
   output: Type.Number(),
   coverage: Coverage,
   secKwhPerUnit: N(Type.Number({ description: 'kWh per unit of output' })),
-  secKgcePerT: N(Type.Number({ description: 'kgce per tonne (electricity × 0.1229 kgce/kWh)' })),
+  secKgcePerT: N(Type.Number({ description: 'comprehensive energy per tonne over every carrier metered or entered (GB/T 2589-2020)' })),
   benchmarkProduct: N(Type.String()),
   benchmarkUnit: N(Type.String()),
   value: N(Type.Number({ description: "SEC in the benchmark's unit (kWh/unit without a benchmark)" })),
@@ -234,9 +254,10 @@ const SecRowSchema = Type.Object({
   gbLevel: N(Type.String({ description: 'best GB level met: 1, 2, 3 or none' })),
   unverified: N(Type.Boolean()),
   note: N(Type.String()),
+  ...SecGradeCols,
 })
 const SecSources = Type.Object(
-  { benchmarks: Type.Record(Type.String(), Type.String()), coal: Type.String() },
+  { benchmarks: Type.Record(Type.String(), Type.String()), coal: Type.String(), benchmarkVersion: Type.String() },
   { description: 'the benchmark source per graded product, and the coal table (version: source)' },
 )
 const SecResponse = Type.Object({
@@ -334,6 +355,7 @@ const reportDeps = (ctx: ApiContext): ReportDeps => ({
   rollup: ctx.rollup,
   reference: ctx.reference,
   meterEvents: meterEventReader(createRecordStore(ctx.events)),
+  records: recordReaderOf(ctx),
 })
 const config = { permission: 'reports' as const }
 const tags = ['reports']

@@ -203,7 +203,8 @@ export class SparkplugHost {
         continue
       }
       if (isControlMetric(name)) continue
-      const result = this.mapping.resolve({ group: t.group, node: t.node, device: t.device ?? '', metric: name })
+      declared.mapping ??= this.mapping.resolve({ group: t.group, node: t.node, device: t.device ?? '', metric: name })
+      const result = declared.mapping
       if (result.mapped === undefined) {
         unmapped.push({ metric: name, reason: result.reason })
         continue
