@@ -48,7 +48,8 @@ export function entriesError(problems: readonly EntryProblem[]): PlantWattError 
   const first = problems[0] ?? { field: '', code: 'RECORDS_ERR_SCHEMA', message: 'no problem given' }
   const where = first.index === undefined ? '' : `entry ${first.index}: `
   const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem(s); nothing was written)` : ' (nothing was written)'
-  return new PlantWattError(first.code, `${where}${first.field}: ${first.message}${more}`, {
+  const text = first.message.startsWith(`${first.field} `) ? first.message : `${first.field}: ${first.message}`
+  return new PlantWattError(first.code, `${where}${text}${more}`, {
     details: {
       field: first.field,
       ...(first.index === undefined ? {} : { index: first.index }),

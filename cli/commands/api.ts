@@ -11,6 +11,9 @@ async function runApi(opts: CommonOptions & { port?: number }): Promise<void> {
   const { createStore } = await import('../../storage/index.ts')
   const { startApi, openDeadLetterFile } = await import('../../api/index.ts')
   const store = await createStore(cfg.storage)
+  // Entries, alerts and silences live in the store's event log: another process (or the next start) reads them.
+  const { openEventLog } = await import('../../storage/events.ts')
+  const events = await openEventLog(cfg.storage)
   // The dead letters an ingest process appends to ingest.deadLetterFile (same config file).
   const file = cfg.ingest.deadLetterFile
   const deadLetters = file === undefined ? undefined : openDeadLetterFile({ file, memory: cfg.ingest.deadLetterMemory, logger })
@@ -20,6 +23,7 @@ async function runApi(opts: CommonOptions & { port?: number }): Promise<void> {
     config: override(cfg.api, { port: opts.port }),
     commission: cfg.commission,
     reference: referenceOf(cfg),
+    events,
     logger,
     ...(deadLetters ? { deadLetters } : {}),
   })
@@ -28,6 +32,7 @@ async function runApi(opts: CommonOptions & { port?: number }): Promise<void> {
     [
       { name: 'store', close: () => store.close() },
       { name: 'api', close: () => api.close() },
+      { name: 'event log', close: () => events.close() },
     ],
     logger,
   )
