@@ -29,6 +29,7 @@ import { importRoutes } from './routes/import.ts'
 import { entryRoutes } from './routes/entries.ts'
 import { meterEventRoutes } from './routes/meter-events.ts'
 import { reportRoutes } from './routes/reports.ts'
+import { comprehensiveRoutes } from './routes/comprehensive.ts'
 import { billRoutes } from './routes/bill.ts'
 import { efficiencyRoutes } from './routes/efficiency.ts'
 import { plantRoutes } from './routes/plant.ts'
@@ -159,6 +160,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(deadLetterRoutes, routeOpts)
   await app.register(metricsRoutes, routeOpts)
   await app.register(reportRoutes, routeOpts)
+  await app.register(comprehensiveRoutes, routeOpts)
   await app.register(billRoutes, routeOpts)
   await app.register(efficiencyRoutes, routeOpts)
   await app.register(commissionRoutes, routeOpts)

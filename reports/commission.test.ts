@@ -229,10 +229,10 @@ describe('per-line SEC and the commission report on the embedded store', () => {
     expect(a).toMatchObject({ secUnit: 'kWh/t', grade: 'below_baseline', basis: 'gb', coverage: 1 })
     expect(a.sec).toBeCloseTo(100, 6)
     expect(a.gapToBaselinePct).toBeCloseTo(63.934, 3)
-    // b: 2400 kWh × 0.1229 = 294.96 kgce / 3 t = 98.32 kgce/t ≤ 标杆 100 → benchmark; gap −1.68 %.
-    expect(b).toMatchObject({ secUnit: 'kgce/t', grade: 'benchmark', basis: 'ndrc' })
-    expect(b.sec).toBeCloseTo(98.32, 6)
-    expect(b.gapToBenchmarkPct).toBeCloseTo(-1.68, 6)
+    // b: clinker 综合能耗 counts the kiln's fuel; with electricity alone (2400 kWh / 3 t) it is not graded, and says why.
+    expect(b).toMatchObject({ grade: null, basis: null })
+    expect(b.note).toMatch(/^燃料未计量 \/ fuel not metered/)
+    expect(b.sec).toBeCloseTo(800, 6)
     // c: counted in pieces but referenced per tonne: no grade, SEC in kWh/pcs (2400 / 240 = 10), and why.
     expect(c).toMatchObject({ grade: null, secUnit: 'kWh/pcs' })
     expect(c.note).toContain('pieces')

@@ -6,19 +6,10 @@ import { deviceKey, type PlantModel } from '../core/plant.ts'
 import type { DeviceAddress } from '../core/topic.ts'
 import type { EventLog } from '../storage/events.ts'
 import { TELEMETRY_MEASUREMENT } from '../storage/store.ts'
-import {
-  findBenchmark,
-  gapPercent,
-  gradeSec,
-  localParts,
-  quantityToKgce,
-  startOfLocalDate,
-  type BenchmarkProduct,
-  type Sample,
-  type TimeRange,
-} from '../analytics/index.ts'
-import { counterReadings, energyReport, productionReport, type EnergyReport, type ReportDeps } from './energy.ts'
-import { gradeAgainstReference, secOf, type ReferenceGrade, type SecRow } from './sec.ts'
+import { findBenchmark, localParts, startOfLocalDate, type Sample, type TimeRange } from '../analytics/index.ts'
+import { counterReadings, energyReport, type EnergyReport, type ReportDeps } from './energy.ts'
+import { gradeAgainstReference, productionWithEntries, secOf, type ReferenceGrade, type SecRow } from './sec.ts'
+import { comprehensiveReport, comprehensiveReports, lineFlowsOfReport, type ComprehensiveReport } from './comprehensive.ts'
 export { gradeAgainstReference, type GradeBasis, type ReferenceGrade } from './sec.ts'
 import { reportError } from './errors.ts'
 import { ConditionSchema, qualify, type Condition, type GradeLevel, type Qualification, type QualificationInput, type RuleResult } from './qualification.ts'
@@ -159,10 +150,14 @@ async function enterpriseEnergyAndSec(
   deps: ReportDeps,
   enterprise: string,
   range: TimeRange,
-): Promise<{ energyKwh: number; coverage: number; lines: LineSec[] }> {
+  known?: ComprehensiveReport,
+): Promise<{ energyKwh: number; coverage: number; tce: number; lines: LineSec[] }> {
   const all = allLines(deps.model).filter((l) => l.enterprise === enterprise)
   const withProduct = all.filter((l) => l.model.product !== undefined)
-  if (all.length === 0) return { energyKwh: 0, coverage: 0, lines: [] }
+  if (all.length === 0) return { energyKwh: 0, coverage: 0, tce: 0, lines: [] }
+  // The boundary comprehensive energy (GB/T 2589-2020): the sites' incomers by carrier (else the sum of their lines), every carrier metered or entered.
+  const comprehensive = known ?? (await comprehensiveReport(deps, { enterprise }, range, 'total'))
+  const tce = comprehensive.tce
   let energy: EnergyReport | undefined
   try {
     energy = await energyReport(deps, { enterprise }, range, 'total')
@@ -171,22 +166,22 @@ async function enterpriseEnergyAndSec(
     if (!(isPlantWattError(err) && err.code === 'REPORTS_ERR_SCOPE')) throw err
   }
   const unmeasured = (note: string): LineSec[] => withProduct.map((l) => noSec(l, note))
-  if (!energy) return { energyKwh: 0, coverage: 0, lines: unmeasured('the enterprise has no energy meter') }
-  const production = withProduct.length === 0 ? [] : (await productionReport(deps, { enterprise }, range, 'total')).rows
+  if (!energy) return { energyKwh: 0, coverage: 0, tce, lines: unmeasured('the enterprise has no energy meter') }
+  const production = withProduct.length === 0 ? [] : await productionWithEntries(deps, { enterprise }, range, 'total')
   let rows: SecRow[]
   try {
-    rows = secOf(deps, { enterprise }, energy, production).rows
+    rows = secOf(deps, { enterprise }, energy, production, lineFlowsOfReport(comprehensive)).rows
   } catch (err) {
     // A product naming a benchmark the reference data lacks: reported on the lines, the others go on.
     if (!(isPlantWattError(err) && err.code === 'ANALYTICS_ERR_BENCHMARK')) throw err
-    return { energyKwh: energy.energyKwh, coverage: energy.coverage, lines: unmeasured(err.message) }
+    return { energyKwh: energy.energyKwh, coverage: energy.coverage, tce, lines: unmeasured(err.message) }
   }
   const byPath = new Map(withProduct.map((l) => [l.path, l]))
   const lines = rows.flatMap((r) => {
     const l = byPath.get(r.line)
     return l ? [fromSecRow(deps, l, r)] : []
   })
-  return { energyKwh: energy.energyKwh, coverage: energy.coverage, lines }
+  return { energyKwh: energy.energyKwh, coverage: energy.coverage, tce, lines }
 }
 
 function lineBase(l: ScopeLine) {
@@ -299,7 +294,11 @@ export interface EnterpriseFigures {
   networkingRate: number | null
   /** Energy of the enterprise over the period (its lines' main meters), kWh. */
   energyKwh: number
-  /** Tonnes of coal equivalent: kWh × 0.1229 kgce/kWh / 1000 (GB/T 2589-2020, equivalent value). */
+  /**
+   * Comprehensive energy of the enterprise boundary, tce (GB/T 2589-2020, electricity at the equivalent
+   * value 0.1229 kgce/kWh): every carrier metered or entered, from the sites' incomers by carrier where
+   * there are incomers, else the sum of the lines; exports subtracted (reports/comprehensive.ts).
+   */
   energyTce: number
   /** 0..1 data coverage of the energy figure. */
   energyCoverage: number
@@ -413,8 +412,6 @@ async function prefetchCounters(deps: ReportDeps, range: TimeRange): Promise<Rep
   return { ...deps, memo }
 }
 
-const TCE_PER_KWH = (): number => quantityToKgce(1, 'energy_import_kwh').kgce / 1000
-
 /**
  * The commission report over every enterprise of the model: figures, qualification, score and rank.
  * `range` defaults to the configured period before now. Cost: per enterprise three or four store
@@ -431,8 +428,10 @@ export async function commissionReport(deps: CommissionDeps, config: Readonly<Co
     openAlertCounts(deps.events, ids),
     prefetchCounters(deps, period),
   ])
-  const tcePerKwh = TCE_PER_KWH()
   const lines = allLines(model)
+  // Every enterprise's boundary comprehensive energy in one discovery and one read per carrier.
+  const withLines = model.enterprises.filter((e) => lines.some((l) => l.enterprise === e.id)).map((e) => ({ enterprise: e.id }))
+  const comprehensive = new Map((await comprehensiveReports(shared, withLines, period, 'total')).map((r) => [r.scope, r]))
   const figures: EnterpriseFigures[] = []
   for (const e of model.enterprises) {
     const equipment: KeyEquipmentStatus[] = lines
@@ -454,7 +453,7 @@ export async function commissionReport(deps: CommissionDeps, config: Readonly<Co
     const key = equipment.length
     const nc = equipment.filter((x) => x.ncCapable).length
     const networked = equipment.filter((x) => x.networked).length
-    const { energyKwh, coverage: energyCoverage, lines: lineSecs } = await enterpriseEnergyAndSec(shared, e.id, period)
+    const { energyKwh, coverage: energyCoverage, tce, lines: lineSecs } = await enterpriseEnergyAndSec(shared, e.id, period, comprehensive.get(e.id))
     const base = {
       ncRate: key === 0 ? null : nc / key,
       networkingRate: key === 0 ? null : networked / key,
@@ -479,7 +478,7 @@ export async function commissionReport(deps: CommissionDeps, config: Readonly<Co
       networked,
       ...base,
       energyKwh,
-      energyTce: energyKwh * tcePerKwh,
+      energyTce: tce,
       energyCoverage,
       openAlerts: input.openAlerts,
       equipment,

@@ -1,9 +1,9 @@
 import type { SecGrade, TimeRange } from '../analytics/index.ts'
 import { carbonOfEnergy, type CarbonReport } from './carbon.ts'
 import { costReport, type CostReport } from './cost.ts'
-import { energyReport, productionReport, type ReportDeps } from './energy.ts'
+import { energyReport, type ReportDeps } from './energy.ts'
 import { linesOf, type Scope } from './scope.ts'
-import { secOf, type SecReport, type SecRow } from './sec.ts'
+import { productionWithEntries, secLineFlows, secOf, type SecReport, type SecRow } from './sec.ts'
 
 /**
  * The monthly report of a scope: energy, cost, CO2 (and kgce) and SEC per local month in one answer.
@@ -55,10 +55,10 @@ export async function monthlyReport(deps: ReportDeps, scope: Scope, range: TimeR
   const [energy, cost, production] = await Promise.all([
     energyReport(shared, scope, range, 'month'),
     costReport(shared, scope, range, 'month'),
-    productionReport(shared, scope, range, 'month'),
+    productionWithEntries(shared, scope, range, 'month'),
   ])
   const carbon = carbonOfEnergy(shared, energy, (lines[0] as (typeof lines)[number]).region)
-  const sec = secOf(shared, scope, energy, production.rows)
+  const sec = secOf(shared, scope, energy, production, await secLineFlows(shared, scope, energy))
   const productLines = new Set(sec.rows.map((r) => r.line))
   const costOf = new Map<string, { energyCost: number; demandCharge: number }>()
   for (const r of cost.rows) {
