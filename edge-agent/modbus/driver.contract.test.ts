@@ -45,7 +45,9 @@ function meter(): { device: MeterDevice; control: Pick<DriverPeer, 'expected' | 
   })
   const control = {
     expected() {
-      const values = device.snapshot().values as unknown as Record<string, number>
+      // The kvarh counters are canonical quantities the simulator keeps among its extra values.
+      const snap = device.snapshot()
+      const values = { ...snap.extra, ...snap.values } as unknown as Record<string, number>
       const out: Record<string, number> = {}
       for (const q of QUANTITIES) {
         const v = values[q]

@@ -82,7 +82,7 @@ describe('modbus driver over TCP', () => {
     expect(s.requests.map(({ at: _at, ...r }) => r)).toEqual([
       { unit: 1, fc: 4, address: 0x00, count: 0x12 },
       { unit: 1, fc: 4, address: 0x1e, count: 6 },
-      { unit: 1, fc: 4, address: 0x34, count: 0x18 },
+      { unit: 1, fc: 4, address: 0x34, count: 0x1c },
       { unit: 1, fc: 4, address: 0x156, count: 2 },
     ])
   })
@@ -95,13 +95,13 @@ describe('modbus driver over TCP', () => {
     expect(closeTo(first.values, SDM630_VALUES)).toEqual([])
     expect(first.errors).toEqual([])
     const firstPoll = s.requests.map(({ at: _at, ...r }) => r)
-    expect(firstPoll).toContainEqual({ unit: 1, fc: 4, address: 0x34, count: 0x18 })
+    expect(firstPoll).toContainEqual({ unit: 1, fc: 4, address: 0x34, count: 0x1c })
     // The split: gap-free runs around the hole, read in the same poll.
     expect(firstPoll.slice(-5)).toEqual([
       { unit: 1, fc: 4, address: 0x34, count: 2 },
       { unit: 1, fc: 4, address: 0x38, count: 2 },
       { unit: 1, fc: 4, address: 0x3c, count: 4 },
-      { unit: 1, fc: 4, address: 0x46, count: 6 },
+      { unit: 1, fc: 4, address: 0x46, count: 10 },
       { unit: 1, fc: 4, address: 0x156, count: 2 },
     ])
     s.requests.length = 0
@@ -113,17 +113,27 @@ describe('modbus driver over TCP', () => {
   })
 
   it('an exception on one request marks only its points bad; the others keep their values', async () => {
-    // MB §7 exception 04 Server Device Failure for the totals block 0x34–0x4B (02 is learned
+    // MB §7 exception 04 Server Device Failure for the totals block 0x34–0x4F (02 is learned
     // as a hole instead: see the next test)
     const s = await server({ exceptions: [{ table: 'input', from: 0x40, to: 0x41, code: 0x04 }] })
     const driver = await connected(device(s.port))
     const result = await driver.read(AbortSignal.timeout(2000))
-    const failed = ['active_power_kw', 'apparent_power_kva', 'reactive_power_kvar', 'power_factor', 'frequency_hz', 'energy_import_kwh', 'energy_export_kwh']
+    const failed = [
+      'active_power_kw',
+      'apparent_power_kva',
+      'reactive_power_kvar',
+      'power_factor',
+      'frequency_hz',
+      'energy_import_kwh',
+      'energy_export_kwh',
+      'reactive_energy_import_kvarh',
+      'reactive_energy_export_kvarh',
+    ]
     const good = Object.fromEntries(Object.entries(SDM630_VALUES).filter(([k]) => !failed.includes(k)))
     expect(closeTo(result.values, good)).toEqual([])
     expect(result.quality).toEqual(Object.fromEntries(failed.map((q) => [q, 'bad'])))
     expect(result.errors.map((e) => [e.point, e.code])).toEqual(failed.map((q) => [q, 'EDGE_ERR_MODBUS_EXCEPTION']))
-    expect(result.errors[0]?.message).toMatch(/input 0x0034 ×24: Modbus exception 4/)
+    expect(result.errors[0]?.message).toMatch(/input 0x0034 ×28: Modbus exception 4/)
     // a deterministic exception is not retried
     expect(s.requests.filter((r) => r.address === 0x34)).toHaveLength(1)
   })
@@ -136,7 +146,7 @@ describe('modbus driver over TCP', () => {
     expect(result.errors).toEqual([
       { point: 'energy_total_kwh', code: 'EDGE_ERR_TIMEOUT', message: expect.stringMatching(/input 0x0156 ×2: no reply within 150 ms/) },
     ])
-    expect(Object.keys(result.values)).toHaveLength(19)
+    expect(Object.keys(result.values)).toHaveLength(21)
     expect(s.requests.filter((r) => r.address === 0x156)).toHaveLength(3)
     // the connection survives a single timeout: the next read works without reconnecting
     const again = await driver.read(AbortSignal.timeout(5000))

@@ -58,6 +58,8 @@ describe('shipped profiles', () => {
       ['frequency_hz', 0x46, 1],
       ['energy_import_kwh', 0x48, 1],
       ['energy_export_kwh', 0x4a, 1],
+      ['reactive_energy_import_kvarh', 0x4c, 1],
+      ['reactive_energy_export_kvarh', 0x4e, 1],
       ['energy_total_kwh', 0x156, 1],
     ]
     expect(p.points).toHaveLength(expected.length)

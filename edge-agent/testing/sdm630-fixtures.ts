@@ -41,6 +41,10 @@ export const SDM630_WORDS: Record<number, number> = {
   0x49: 0x5000, // import 1234.5 kWh
   0x4a: 0x41ca,
   0x4b: 0x0000, // export 25.25 kWh
+  0x4c: 0x43fa,
+  0x4d: 0x0000, // import 500.0 kvarh
+  0x4e: 0x4148,
+  0x4f: 0x0000, // export 12.5 kvarh
   0x156: 0x449d,
   0x157: 0x7800, // total 1259.75 kWh
 }
@@ -66,6 +70,8 @@ export const SDM630_VALUES: Record<string, number> = {
   energy_import_kwh: 1234.5,
   energy_export_kwh: 25.25,
   energy_total_kwh: 1259.75,
+  reactive_energy_import_kvarh: 500,
+  reactive_energy_export_kvarh: 12.5,
 }
 
 /** Compares numerically with float tolerance (scaling by 0.001 is not exact in binary). */
