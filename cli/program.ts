@@ -10,9 +10,11 @@ import { registerEntriesCommand } from './commands/entries.ts'
 import { registerImportCommand } from './commands/import.ts'
 import { registerIngestCommand } from './commands/ingest.ts'
 import { registerMeterEventsCommand } from './commands/meter-events.ts'
+import { registerProvinceCommand } from './commands/province.ts'
 import { registerSimCommand } from './commands/sim.ts'
 import { registerStorageCommand } from './commands/storage.ts'
 import { registerUpCommand } from './commands/up.ts'
+import { registerUploadCommand } from './commands/upload.ts'
 import { PACKAGE_VERSION } from './options.ts'
 
 /**
@@ -37,6 +39,8 @@ export function buildProgram(): Command {
     registerEntriesCommand,
     registerMeterEventsCommand,
     registerStorageCommand,
+    registerUploadCommand,
+    registerProvinceCommand,
     registerCheckCommand,
     registerBenchCommand,
   ]) {
