@@ -330,12 +330,14 @@ describe('examples/sparkplug.yaml', () => {
     const at = (device: string, line: string) => ({ enterprise: 'hb-steel', site: 'wuhan', line, device })
     expect(mapping.resolve({ group: 'hb-steel', node: 'wuhan-rolling', device: 'MainMeter', metric: 'energy_import_kwh' }).mapped).toEqual({
       address: at('main-meter', 'rolling-1'),
+      key: 'hb-steel/wuhan/rolling-1/main-meter',
       quantity: 'energy_import_kwh',
       scale: 1,
       offset: 0,
     })
     expect(mapping.resolve({ group: 'ignition-wuhan', node: 'Rolling-2', device: 'Meter3', metric: 'Power/Active Power' }).mapped).toEqual({
       address: at('meter-3', 'rolling-2'),
+      key: 'hb-steel/wuhan/rolling-2/meter-3',
       quantity: 'active_power_kw',
       scale: 0.001,
       offset: 0,

@@ -1,9 +1,12 @@
 import type { SparkplugMetric } from './codec.ts'
+import type { MappingResult } from './mapping.ts'
 
 /** A metric as a birth declared it. */
 export interface DeclaredMetric {
   name: string
   datatype: number
+  /** Where its values go (or why nowhere), resolved on first use: a birth's names do not change. */
+  mapping?: MappingResult
 }
 
 /** The metrics one birth (NBIRTH or DBIRTH) declared, by alias and by name. */

@@ -79,23 +79,26 @@ export function decodeSparkplug(bytes: Uint8Array): SparkplugPayload {
   } catch (err) {
     throw new PlantWattError('INGEST_ERR_SPARKPLUG_PAYLOAD', `not a Sparkplug B payload (protobuf): ${describeError(err)}`, { cause: err })
   }
-  const has = (k: string): boolean => Object.hasOwn(p, k)
+  // A field not on the wire is not an own property of the decoded message (protobufjs static code).
+  const metrics: SparkplugMetric[] = []
+  for (const m of p.metrics) metrics.push(metricOf(m))
   return {
-    timestamp: has('timestamp') ? num(p.timestamp) : undefined,
-    seq: has('seq') ? num(p.seq) : undefined,
-    metrics: p.metrics.map((m) => {
-      const own = (k: string): boolean => Object.hasOwn(m, k)
-      return {
-        name: own('name') ? (m.name ?? undefined) : undefined,
-        alias: own('alias') ? num(m.alias) : undefined,
-        timestamp: own('timestamp') ? num(m.timestamp) : undefined,
-        datatype: own('datatype') ? (m.datatype ?? undefined) : undefined,
-        isNull: m.isNull === true,
-        isHistorical: m.isHistorical === true,
-        quality: qualityOf(m),
-        wire: m,
-      }
-    }),
+    timestamp: Object.hasOwn(p, 'timestamp') ? num(p.timestamp) : undefined,
+    seq: Object.hasOwn(p, 'seq') ? num(p.seq) : undefined,
+    metrics,
+  }
+}
+
+function metricOf(m: WireMetric): SparkplugMetric {
+  return {
+    name: Object.hasOwn(m, 'name') ? (m.name ?? undefined) : undefined,
+    alias: Object.hasOwn(m, 'alias') ? num(m.alias) : undefined,
+    timestamp: Object.hasOwn(m, 'timestamp') ? num(m.timestamp) : undefined,
+    datatype: Object.hasOwn(m, 'datatype') ? (m.datatype ?? undefined) : undefined,
+    isNull: m.isNull === true,
+    isHistorical: m.isHistorical === true,
+    quality: qualityOf(m),
+    wire: m,
   }
 }
 

@@ -209,8 +209,7 @@ export class SparkplugHost {
         unmapped.push({ metric: name, reason: result.reason })
         continue
       }
-      const { address, quantity, scale, offset } = result.mapped
-      const key = `${address.enterprise}/${address.site}/${address.line}/${address.device}`
+      const { address, key, quantity, scale, offset } = result.mapped
       birth.devices.add(key)
       const raw = metricNumber(m, declared.datatype)
       if (raw === undefined && !m.isNull) {

@@ -16,7 +16,13 @@ describe('Sparkplug mapping rules', () => {
 
   it('fills the target from the captures, as ids (lower case, other characters as -)', () => {
     expect(mapping.resolve({ group: 'acme', node: 'Line Rolling 1', device: 'Meter_7', metric: 'Power/Active W' })).toEqual({
-      mapped: { address: { enterprise: 'acme', site: 'wuhan', line: 'rolling-1', device: 'meter_7' }, quantity: 'active_power_kw', scale: 0.001, offset: 0 },
+      mapped: {
+        address: { enterprise: 'acme', site: 'wuhan', line: 'rolling-1', device: 'meter_7' },
+        key: 'acme/wuhan/rolling-1/meter_7',
+        quantity: 'active_power_kw',
+        scale: 0.001,
+        offset: 0,
+      },
     })
   })
 

@@ -1,4 +1,5 @@
 import { PlantWattError } from '../../core/errors.ts'
+import { deviceKey } from '../../core/plant.ts'
 import { isQuantity, type Quantity } from '../../core/quantities.ts'
 import { isValidId, type DeviceAddress } from '../../core/topic.ts'
 import type { SparkplugRule } from './config.ts'
@@ -15,6 +16,8 @@ export interface MetricRef {
 /** Where a metric's values are stored. */
 export interface MappedMetric {
   address: DeviceAddress
+  /** `enterprise/site/line/device` */
+  key: string
   quantity: Quantity
   scale: number
   offset: number
@@ -131,6 +134,6 @@ export class SparkplugMapping {
     if (address.enterprise !== owner) return { reason: `rule ${c.index} gives enterprise ${address.enterprise}, but group ${group} belongs to ${owner}` }
     const quantity = fill(c.rule.to.quantity, false).toLowerCase()
     if (!isQuantity(quantity)) return { reason: `rule ${c.index} gives quantity ${JSON.stringify(quantity)}, not a canonical quantity` }
-    return { mapped: { address, quantity, scale: c.rule.to.scale, offset: c.rule.to.offset } }
+    return { mapped: { address, key: deviceKey(address), quantity, scale: c.rule.to.scale, offset: c.rule.to.offset } }
   }
 }
