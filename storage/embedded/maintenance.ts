@@ -14,6 +14,8 @@ const TARGET_STEP_MS = 10
 
 /** What one step did: 'idle' when there was nothing to do. */
 export type StepKind = 'dirty' | 'rollup' | 'expire-raw' | 'expire-minutes' | 'expire-quarters' | 'idle'
+/** The kinds of work, in the order a round visits them. */
+const WORK = ['dirty', 'rollup', 'expire-raw', 'expire-minutes', 'expire-quarters'] as const
 
 export interface MaintenanceStats {
   steps: number
@@ -48,26 +50,40 @@ export class EmbeddedMaintenance {
     this.st = statements ?? prepareRollupStatements(db)
   }
 
-  /** Runs steps until `budgetMs` is spent or nothing is left; returns the number of steps that worked. */
+  /**
+   * Runs rounds of steps until `budgetMs` is spent or nothing is left; each round gives every kind of
+   * work one step, so expiry keeps up with a roll-up that always has work (a backfill at full rate).
+   * Returns the number of steps that worked.
+   */
   run(budgetMs: number): number {
     const until = performance.now() + budgetMs
     let worked = 0
-    while (performance.now() < until) {
-      if (this.step() === 'idle') break
-      worked++
+    for (;;) {
+      let round = 0
+      for (const kind of WORK) {
+        if (performance.now() >= until) return worked + round
+        if (this.step(kind) !== 'idle') round++
+      }
+      worked += round
+      if (round === 0) return worked
     }
-    return worked
   }
 
-  /** One step, in its own transaction. */
-  step(): StepKind {
+  /** One step of one kind of work (the first that has work when none is named), in its own transaction. */
+  step(kind?: Exclude<StepKind, 'idle'>): StepKind {
     const t0 = performance.now()
     try {
-      const kind = this.db.transaction(() => this.stepInTransaction()).immediate()
+      const done = this.db
+        .transaction(() => {
+          this.refreshSeries()
+          if (kind) return this.stepOf(kind) ? kind : 'idle'
+          return WORK.find((k) => this.stepOf(k)) ?? 'idle'
+        })
+        .immediate()
       this.stats.steps++
       this.stats.lastStepMs = performance.now() - t0
       delete this.stats.lastError
-      return kind
+      return done
     } catch (err) {
       const code = (err as { code?: unknown }).code
       this.stats.lastError = { message: (err as Error).message, ...(typeof code === 'string' ? { code } : {}), at: Date.now() }
@@ -75,23 +91,26 @@ export class EmbeddedMaintenance {
     }
   }
 
-  private stepInTransaction(): StepKind {
-    this.refreshSeries()
-    if (this.rollDirty()) return 'dirty'
+  private stepOf(kind: Exclude<StepKind, 'idle'>): boolean {
     const now = this.clock()
-    const rolledTo = this.stateOf(STATE.rolledTo)
-    if (this.rollClosed(rolledTo, floorTo(now - ROLLUP_SETTLE_MS, MINUTE_MS))) return 'rollup'
-    const cut = retentionCutoffs(this.retention, now)
     const rolled = this.stateOf(STATE.rolledTo)
-    if (this.expire('raw', STATE.rawFrom, Math.min(floorTo(cut.raw, MINUTE_MS), rolled), this.st.deleteRawOfSeries)) return 'expire-raw'
-    const quarterRolled = floorTo(rolled, QUARTER_HOUR_MS)
-    if (this.expire('minutes', STATE.minuteFrom, Math.min(floorTo(cut.minute, QUARTER_HOUR_MS), quarterRolled), this.st.deleteMinutesOfSeries)) {
-      return 'expire-minutes'
+    const cut = retentionCutoffs(this.retention, now)
+    // Raw points are deleted only where they are rolled up, and never under a minute still to recompute
+    // (dirty minutes are minute starts).
+    const firstDirty = this.st.firstDirty.get()?.ts ?? Number.POSITIVE_INFINITY
+    const quarterRolled = floorTo(Math.min(rolled, firstDirty), QUARTER_HOUR_MS)
+    switch (kind) {
+      case 'dirty':
+        return this.rollDirty()
+      case 'rollup':
+        return this.rollClosed(rolled, floorTo(now - ROLLUP_SETTLE_MS, MINUTE_MS))
+      case 'expire-raw':
+        return this.expire('raw', STATE.rawFrom, Math.min(floorTo(cut.raw, MINUTE_MS), rolled, firstDirty), this.st.deleteRawOfSeries)
+      case 'expire-minutes':
+        return this.expire('minutes', STATE.minuteFrom, Math.min(floorTo(cut.minute, QUARTER_HOUR_MS), quarterRolled), this.st.deleteMinutesOfSeries)
+      case 'expire-quarters':
+        return this.expire('quarters', STATE.quarterFrom, Math.min(floorTo(cut.quarterHour, QUARTER_HOUR_MS), quarterRolled), this.st.deleteQuartersOfSeries)
     }
-    if (this.expire('quarters', STATE.quarterFrom, Math.min(floorTo(cut.quarterHour, QUARTER_HOUR_MS), quarterRolled), this.st.deleteQuartersOfSeries)) {
-      return 'expire-quarters'
-    }
-    return 'idle'
   }
 
   private stateOf(key: string): number {

@@ -26,7 +26,7 @@ export interface EmbeddedReader {
 export async function aggregate(db: EmbeddedReader, q: AggregateQuery): Promise<AggregateRow[]> {
   db.assertOpen()
   validateAggregateQuery(q)
-  const runs = windowRuns(q.start, q.stop, q.every, q.timezone ?? DEFAULT_TIMEZONE)
+  const runs = coalesceRuns(windowRuns(q.start, q.stop, q.every, q.timezone ?? DEFAULT_TIMEZONE))
   if (runs.length === 0 || filterMatchesNothing(q.filter)) return []
   try {
     db.index.refresh(db.statements.selectNewSeries)
@@ -67,6 +67,21 @@ export async function aggregate(db: EmbeddedReader, q: AggregateQuery): Promise<
   } catch (cause) {
     throw sqliteError('STORAGE_ERR_QUERY', `aggregate ${q.fn} of ${q.measurement} in ${db.path}`, cause)
   }
+}
+
+/**
+ * Joins runs that continue one grid (the days of 15-minute windows in a zone without DST that day):
+ * one statement instead of one per day. Runs of another length (a DST day's rest) stay apart.
+ */
+export function coalesceRuns(runs: readonly WindowRun[]): WindowRun[] {
+  const out: WindowRun[] = []
+  for (const r of runs) {
+    const last = out[out.length - 1]
+    if (last && last.lengthMs === r.lengthMs && last.to === r.from && last.origin + last.count * last.lengthMs === r.origin) {
+      out[out.length - 1] = { ...last, count: last.count + r.count, to: r.to }
+    } else out.push({ ...r })
+  }
+  return out
 }
 
 /** One run answered piece by piece (roll-ups and raw), the pieces' states merged per group and window. */

@@ -4,6 +4,9 @@ import { errorText, influxHttp } from './http.ts'
 import { ident } from './influxql.ts'
 import { aggregate, latest, raw, type InfluxReader } from './read.ts'
 import { InfluxWriter } from './write.ts'
+import type { RetentionConfig } from '../config.ts'
+import { resolveRetention } from '../retention.ts'
+import { ensureRetention, RAW_RP } from './retention.ts'
 
 export { linePrefix, toLines } from './line-protocol.ts'
 export { WRITE_BATCH_LINES, WRITE_CONCURRENCY } from './write.ts'
@@ -26,6 +29,15 @@ export interface InfluxStoreOptions {
   createDatabase?: boolean
   /** Per-request timeout in ms. Default 10000. */
   timeoutMs?: number
+  /**
+   * Retention (1.x, retention.ts): when given, PlantWatt creates the retention policies pw_raw
+   * (default), pw_1m and pw_15m and the continuous queries that fill the roll-ups at start, writes raw
+   * points to pw_raw (unless `retentionPolicy` names another) and reads aggregates from the roll-ups
+   * where they are final. Absent: the database is used as it is (no policy or CQ is touched).
+   */
+  retention?: Partial<RetentionConfig> | undefined
+  /** Clock of the roll-up choice, epoch ms. Default Date.now. */
+  clock?: () => number
 }
 
 /**
@@ -42,8 +54,10 @@ export async function createInfluxStore(options: InfluxStoreOptions): Promise<Te
   const http = influxHttp(options)
   const { base, send, query } = http
   const database = options.database
-  const reader: InfluxReader = { database, retentionPolicy: options.retentionPolicy, query }
-  const writer = new InfluxWriter(http, database, options.retentionPolicy)
+  const retention = options.retention === undefined ? undefined : resolveRetention(options.retention)
+  const retentionPolicy = options.retentionPolicy ?? (retention ? RAW_RP : undefined)
+  const reader: InfluxReader = { database, retentionPolicy, query, ...(retention ? { rollups: { now: options.clock ?? Date.now } } : {}) }
+  const writer = new InfluxWriter(http, database, retentionPolicy)
   let closed = false
 
   const assertOpen = (): void => {
@@ -64,6 +78,7 @@ export async function createInfluxStore(options: InfluxStoreOptions): Promise<Te
       throw err
     }
   }
+  if (retention) await ensureRetention(http, database, retention)
 
   return {
     backend: 'influxdb',

@@ -4,6 +4,8 @@ import { appendRawPoints, compareRawSeries, validateRawQuery, type RawSeries } f
 import type { AggregateQuery, AggregateRow, LatestQuery, LatestRow, RawQuery, RawRow } from '../store.ts'
 import type { InfluxHttp, InfluxResult } from './http.ts'
 import { fromClause, ident, tagConditions, where } from './influxql.ts'
+import { aggregateWithRollups } from './read-rollup.ts'
+import { RAW_RP } from './retention.ts'
 
 /** At most this many InfluxQL statements per /query request. */
 const STATEMENTS_PER_REQUEST = 100
@@ -13,6 +15,8 @@ export interface InfluxReader {
   database: string
   retentionPolicy: string | undefined
   query: InfluxHttp['query']
+  /** With retention (retention.ts): aggregates read the roll-up policies where they are final. */
+  rollups?: { now: () => number }
 }
 
 async function queryChunked(db: InfluxReader, statements: readonly string[], what: string): Promise<InfluxResult[]> {
@@ -25,6 +29,7 @@ async function queryChunked(db: InfluxReader, statements: readonly string[], wha
 
 /** Window aggregates as runs of `GROUP BY time(length, phase)` in UTC (see createInfluxStore). */
 export async function aggregate(db: InfluxReader, q: AggregateQuery): Promise<AggregateRow[]> {
+  if (db.rollups) return aggregateWithRollups(db, q, db.rollups.now(), db.retentionPolicy ?? RAW_RP)
   validateAggregateQuery(q)
   const runs = windowRuns(q.start, q.stop, q.every, q.timezone ?? DEFAULT_TIMEZONE)
   if (runs.length === 0 || filterMatchesNothing(q.filter)) return []
