@@ -140,5 +140,11 @@ describe('the commission view from uploads', () => {
     store.storeUpload('a', [{ ...other, value: 2890, revision: 1 }], NOW, 'r5') // late arrival of an older correction
     expect(store.monthRecords(NOV).map((r) => [r.revision, r.value])).toEqual([[2, 2900]])
     expect(store.revisions('a', 'energy', 'boundary', 'electricity', 'month', NOV).map((r) => r.revision)).toEqual([0, 1, 2])
+    // a 15-minute record counts once towards completeness, whichever revision arrives first
+    const q = rec({ indicator: 'energy', carrier: 'electricity', period: '15m', start: NOV, value: 1 })
+    store.storeUpload('a', [{ ...q, revision: 1, value: 2 }], NOV + 900_000, 'r6')
+    store.storeUpload('a', [q], NOV + 900_000, 'r7')
+    expect(store.quarterCounts(NOV, NOV + D)).toEqual([{ enterprise: 'a', carrier: 'electricity', day: NOV, received: 1, late: 0 }])
+    expect(store.enterpriseRecords('a', NOV, NOV + D, { period: '15m' }).map((r) => [r.revision, r.value])).toEqual([[1, 2]])
   })
 })

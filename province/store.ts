@@ -90,8 +90,11 @@ export class ProvinceStore {
       upsertCurrent: db.prepare(
         'INSERT OR REPLACE INTO current VALUES (@enterprise, @indicator, @subject, @carrier, @period, @start, @revision, @end, @value, @unit, @basis, @extra, @receivedAt)',
       ),
+      insertCurrent: db.prepare(
+        'INSERT OR IGNORE INTO current VALUES (@enterprise, @indicator, @subject, @carrier, @period, @start, @revision, @end, @value, @unit, @basis, @extra, @receivedAt)',
+      ),
       count: db.prepare(
-        'INSERT INTO quarter_counts VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT DO UPDATE SET received = received + 1, late = late + excluded.late, last_received_at = max(last_received_at, excluded.last_received_at)',
+        'INSERT INTO quarter_counts VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET received = received + excluded.received, late = late + excluded.late, last_received_at = max(last_received_at, excluded.last_received_at)',
       ),
       receipt: db.prepare('INSERT OR IGNORE INTO receipts VALUES (?, ?, ?, ?, ?)'),
     }
@@ -117,10 +120,27 @@ export class ProvinceStore {
     const run = this.#db.transaction((): StoreResult => {
       let stored = 0
       let duplicates = 0
+      // new 15-minute boundary keys per (carrier, local day): [received, late]
+      const counts = new Map<string, [number, number]>()
       records.forEach((r, i) => {
-        if (this.#storeOne(enterprise, r, receivedAt, receipt, i)) stored++
-        else duplicates++
+        const fresh = this.#storeOne(enterprise, r, receivedAt, receipt, i)
+        if (fresh === 'duplicate') {
+          duplicates++
+          return
+        }
+        stored++
+        if (fresh === 'new-key' && r.indicator === 'energy' && r.subject === 'boundary' && r.period === '15m') {
+          const key = `${r.carrier ?? ''}|${this.localDayStart(r.start)}`
+          const c = counts.get(key) ?? [0, 0]
+          c[0]++
+          if (receivedAt - r.end > this.#lateAfterMs) c[1]++
+          counts.set(key, c)
+        }
       })
+      for (const [key, [received, late]] of counts) {
+        const [carrier, day] = key.split('|')
+        this.#stmts.count.run(enterprise, carrier, Number(day), received, late, receivedAt)
+      }
       this.#stmts.receipt.run(receipt, enterprise, receivedAt, stored, duplicates)
       return { stored, duplicates }
     })
@@ -129,7 +149,8 @@ export class ProvinceStore {
     return result
   }
 
-  #storeOne(enterprise: string, r: IndicatorRecord, receivedAt: number, receipt: string, index: number): boolean {
+  /** 'duplicate' (held already), 'new-key' (first revision the province sees of this record) or 'revision'. */
+  #storeOne(enterprise: string, r: IndicatorRecord, receivedAt: number, receipt: string, index: number): 'duplicate' | 'new-key' | 'revision' {
     const carrier = r.carrier ?? ''
     const extra = extraOf(r)
     const row = {
@@ -159,14 +180,13 @@ export class ProvinceStore {
           },
         )
       }
-      return false
+      return 'duplicate'
     }
+    // revision 0 never replaces a held row: one statement tells whether the key is new
+    if (r.revision === 0) return this.#stmts.insertCurrent.run(row).changes === 1 ? 'new-key' : 'revision'
     const cur = this.#stmts.current.get(enterprise, r.indicator, r.subject, carrier, r.period, r.start) as { revision: number } | undefined
     if (cur === undefined || cur.revision < r.revision) this.#stmts.upsertCurrent.run(row)
-    if (cur === undefined && r.indicator === 'energy' && r.subject === 'boundary' && r.period === '15m') {
-      this.#stmts.count.run(enterprise, carrier, this.localDayStart(r.start), receivedAt - r.end > this.#lateAfterMs ? 1 : 0, receivedAt)
-    }
-    return true
+    return cur === undefined ? 'new-key' : 'revision'
   }
 
   /** Local midnight of the day holding `ts` (offset cached per hour). */

@@ -11,6 +11,7 @@ import { validateConfig } from '../core/config.ts'
 import { resolveProvinceConfig, type ProvinceConfig } from '../province/config.ts'
 import { startProvince, type ProvinceService } from '../province/server.ts'
 import { energyReport, type ReportDeps } from '../reports/energy.ts'
+import { comprehensiveReport } from '../reports/comprehensive.ts'
 import { AFTER, MARCH, model, points } from '../reports/testing/figures-fixture.ts'
 import { createEmbeddedStore, type TelemetryStore } from '../storage/index.ts'
 import { UploadConfigSchema } from '../upload/config.ts'
@@ -45,19 +46,27 @@ describe('the uploader', () => {
 
   it('computes the indicators with the plant reports: 15-minute, daily and monthly figures agree with energyReport', async () => {
     const p = new PlantReportsProvider(deps, 'acme')
-    // 2026-03-05: only w1/l1/main runs, 100 kW all day → 25 kWh a quarter, 2400 kWh the day
+    // 2026-03-05: only w1/l1/main runs, 100 kW all day → 25 kWh a quarter, 2400 kWh the day, 294.96 kgce
     const quarters = await p.indicators('15m', { start: MAR5, end: MAR5 + D })
     expect(quarters).toHaveLength(96)
     expect(quarters.every((q) => q.subject === 'boundary' && Math.abs(q.value - 25) < 1e-9)).toBe(true)
     const day = await p.indicators('day', { start: MAR5, end: MAR5 + D })
-    expect(day.map((r) => [r.subject, r.period, r.start, Math.round(r.value * 1e6) / 1e6])).toEqual([['boundary', 'day', MAR5, 2400]])
+    expect(day.map((r) => [r.indicator, r.subject, r.period, r.start, Math.round(r.value * 1e6) / 1e6])).toEqual([
+      ['energy', 'boundary', 'day', MAR5, 2400],
+      ['comprehensive_energy', 'boundary', 'day', MAR5, 294.96],
+    ])
     const month = await p.indicators('month', { start: MARCH, end: MARCH + 31 * D })
     const report = await energyReport(deps, { enterprise: 'acme' }, { start: MARCH, end: MARCH + 31 * D }, 'month')
     const energy = month.find((r) => r.indicator === 'energy')
     const ce = month.find((r) => r.indicator === 'comprehensive_energy')
-    expect(energy?.value).toBe(report.energyKwh)
-    expect(ce?.value).toBeCloseTo(report.energyKwh * 0.1229, 9)
+    const comprehensive = await comprehensiveReport(deps, { enterprise: 'acme' }, { start: MARCH, end: MARCH + 31 * D }, 'month')
+    // electricity is the fixture's only carrier: the boundary electricity of the comprehensive report is the plant's energy figure
+    expect(energy).toMatchObject({ subject: 'boundary', carrier: 'electricity', unit: 'kWh' })
+    expect(energy?.value).toBeCloseTo(report.energyKwh, 6)
+    expect(ce?.value).toBe(comprehensive.kgce)
+    expect(ce?.value).toBeCloseTo(report.energyKwh * 0.1229, 6)
     expect(ce?.unit).toBe('kgce')
+    expect(ce?.basis).toContain('GB/T 2589-2020')
     expect(month.find((r) => r.indicator === 'output')).toMatchObject({ subject: 'product/clinker', unit: 't' })
     const output = month.find((r) => r.indicator === 'output')?.value ?? 0
     const sec = month.find((r) => r.indicator === 'unit_consumption')

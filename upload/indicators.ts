@@ -1,14 +1,17 @@
 /**
  * What the enterprise uploads, computed by the plant's own reports so that plant and province never
- * disagree. `IndicatorProvider` is the seam: `plantReportsProvider` uses energyReport /
- * productionReport / secOf for electricity and output today; a provider over the comprehensive-energy
- * report (energy by carrier at the boundary, kgce) replaces it without touching the outbox or sender.
+ * disagree. `IndicatorProvider` is the seam (a province's own indicator set is another provider);
+ * `PlantReportsProvider` uses comprehensiveReport for the daily and monthly boundary energy by carrier
+ * and comprehensive energy (kgce, GB/T 2589-2020, every carrier metered or entered), energyReport for
+ * electricity per key process and for the 15-minute series, productionReport / secOf for output and
+ * energy per unit of product.
  */
-import { calendarWindows, coalFactor, DEFAULT_REFERENCE, rollupEnergy, type Bucket, type RollupNode, type TimeRange } from '../analytics/index.ts'
+import { calendarWindows, rollupEnergy, type Bucket, type RollupNode, type TimeRange } from '../analytics/index.ts'
 import type { PlantModel } from '../core/plant.ts'
 import { TELEMETRY_MEASUREMENT } from '../storage/store.ts'
 import { deviceBucketAmounts, energyReport, productionReport, scopeTimezone, type ReportDeps } from '../reports/energy.ts'
 import { secOf } from '../reports/sec.ts'
+import { comprehensiveReport, type ComprehensiveReport } from '../reports/comprehensive.ts'
 import { linesOf, modelOfScope, type Scope } from '../reports/scope.ts'
 import type { IndicatorRecord, PeriodKind } from '../province/message.ts'
 
@@ -71,7 +74,8 @@ function meterModel(model: PlantModel, enterprise: string): PlantModel {
 }
 
 export class PlantReportsProvider implements IndicatorProvider {
-  readonly name = 'plant reports: energyReport / productionReport / secOf (electricity); comprehensive energy = electricity × GB/T 2589 equivalent value'
+  readonly name =
+    'plant reports: comprehensiveReport (boundary energy by carrier, kgce; day and month), energyReport (15-minute and key-process electricity), productionReport / secOf'
   readonly #scope: Scope
   readonly #processes: KeyProcess[]
 
@@ -85,14 +89,37 @@ export class PlantReportsProvider implements IndicatorProvider {
 
   async indicators(kind: PeriodKind, range: TimeRange): Promise<Indicator[]> {
     if (kind === '15m') return this.#quarters(range)
-    const report = await energyReport(this.deps, this.#scope, range, kind === 'day' ? 'day' : 'month')
-    const out = this.#energyRecords(kind, report.node)
+    const granularity = kind === 'day' ? 'day' : 'month'
+    const report = await energyReport(this.deps, this.#scope, range, granularity)
+    const comprehensive = await comprehensiveReport(this.deps, this.#scope, range, granularity)
+    const out = [...this.#boundaryRecords(kind, comprehensive), ...this.#energyRecords(kind, report.node, false)]
     if (kind === 'month') out.push(...(await this.#monthExtras(range, report)))
     return out
   }
 
+  /** Boundary energy by carrier (imports − exports, carrier unit) and comprehensive energy (kgce) per bucket. */
+  #boundaryRecords(kind: PeriodKind, c: ComprehensiveReport): Indicator[] {
+    const basis = `comprehensiveReport ${kind}: ${c.basis.standard}, electricity ${c.basis.electricity}, table ${c.basis.tableVersion}${c.entriesRead ? '' : ' (no entries read)'}`
+    const out: Indicator[] = []
+    for (const b of c.node.buckets) {
+      // a period without any data is not reported (as for the 15-minute series)
+      if (b.flows.length === 0 || (b.coverage === 0 && b.kgce === 0)) continue
+      const at = { period: kind, start: b.start, end: b.end, subject: 'boundary' }
+      const carriers = new Map<string, { amount: number; unit: string; coverage: number }>()
+      for (const f of b.flows) {
+        const x = carriers.get(f.carrier) ?? { amount: 0, unit: f.unit, coverage: 1 }
+        x.amount += f.direction === 'export' ? -f.amount : f.amount
+        x.coverage = Math.min(x.coverage, f.coverage)
+        carriers.set(f.carrier, x)
+      }
+      for (const [carrier, x] of carriers) out.push({ ...at, indicator: 'energy', carrier, value: x.amount, unit: x.unit, coverage: x.coverage, basis })
+      out.push({ ...at, indicator: 'comprehensive_energy', value: b.kgce, unit: 'kgce', coverage: b.coverage, basis })
+    }
+    return out
+  }
+
   /** Boundary and key-process electricity per bucket of a roll-up tree. */
-  #energyRecords(kind: PeriodKind, node: RollupNode): Indicator[] {
+  #energyRecords(kind: PeriodKind, node: RollupNode, boundary: boolean): Indicator[] {
     const basis = `energyReport ${kind} (counters of the boundary meters, plant-model roll-up)`
     const byPath = new Map(lineNodes(node).map((n) => [n.path, n]))
     const out: Indicator[] = []
@@ -101,7 +128,7 @@ export class PlantReportsProvider implements IndicatorProvider {
       // a period without any data is not reported (the province counts it missing); coverage is the
       // worst meter's, so a period with energy from some meters is reported with its coverage
       if (b.coverage === 0 && b.energyKwh === 0) return
-      out.push({ ...base, subject: 'boundary', value: b.energyKwh, coverage: b.coverage })
+      if (boundary) out.push({ ...base, subject: 'boundary', value: b.energyKwh, coverage: b.coverage })
       for (const p of this.#processes) {
         const lb = byPath.get(p.path)?.buckets[i]
         if (lb) out.push({ ...base, subject: `process/${p.id}`, process: p.id, value: lb.energyKwh, coverage: lb.coverage })
@@ -122,23 +149,12 @@ export class PlantReportsProvider implements IndicatorProvider {
     const amounts = await deviceBucketAmounts(this.deps, devices, 'energy_import_kwh', buckets)
     const tree = rollupEnergy(model, buckets, amounts)
     const root = tree.find((n) => n.path === this.enterprise)
-    return root ? this.#energyRecords('15m', root) : []
+    return root ? this.#energyRecords('15m', root, true) : []
   }
 
   async #monthExtras(range: TimeRange, energy: Awaited<ReturnType<typeof energyReport>>): Promise<Indicator[]> {
-    const coal = coalFactor('electricity', (this.deps.reference ?? DEFAULT_REFERENCE).coal)
     const at = { period: 'month' as const, start: range.start, end: range.end }
-    const out: Indicator[] = [
-      {
-        ...at,
-        indicator: 'comprehensive_energy',
-        subject: 'boundary',
-        value: energy.energyKwh * coal.kgcePerUnit,
-        unit: 'kgce',
-        coverage: energy.coverage,
-        basis: `electricity only: kWh × ${coal.kgcePerUnit} kgce/kWh (${coal.source}); other carriers not yet counted`,
-      },
-    ]
+    const out: Indicator[] = []
     const production = await productionReport(this.deps, this.#scope, range, 'month')
     const sec = secOf(this.deps, this.#scope, energy, production.rows)
     const products = new Map<string, { output: number; unit: string; energy: number; rows: typeof sec.rows }>()
