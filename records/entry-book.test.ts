@@ -137,6 +137,25 @@ describe('energy entries', () => {
   })
 })
 
+describe('bulk submissions', () => {
+  it('takes a year of daily coal for two lines in one submission, and refuses it whole the second time, naming every row', async () => {
+    const year = Array.from({ length: 365 }, (_, d) => [
+      coalDayInput(d, 400 + (d % 7)),
+      { ...coalDayInput(d, 5), line: 'mill-1', ncvKjPerUnit: undefined },
+    ]).flat()
+    const written = await book.submit(year, { user: 'erp', reason: '2026 weighbridge export' })
+    expect(written).toHaveLength(730)
+    const all = await book.list({ start: MARCH_1, end: MARCH_1 + 365 * DAY_MS })
+    expect(all).toHaveLength(730)
+    // Σ over the kiln: 52 full weeks of 400…406 (2 821 t each) + day 364 (364 mod 7 = 0: 400 t) = 147 092 t
+    expect(all.filter((e) => e.line === 'kiln-1').reduce((sum, e) => sum + e.amount, 0)).toBe(147_092)
+    const again = await refusal(book.submit(year, { user: 'erp' }))
+    expect(again.code).toBe('RECORDS_ERR_OVERLAP')
+    expect(again.problems).toHaveLength(730)
+    expect(again.problems[729]).toBe('729:RECORDS_ERR_OVERLAP:start')
+  })
+})
+
 describe('production entries', () => {
   const clinker = (change: Record<string, unknown> = {}) => ({
     kind: 'production',

@@ -1,7 +1,7 @@
 import { PlantWattError } from '../core/errors.ts'
 import type { PlantModel } from '../core/plant.ts'
 import type { TagFilter } from '../storage/store.ts'
-import { ENTRY_KINDS, bodyOfEntry, entryOfRecord, scopeTags, type Entry, type EntryInput, type EntryKind } from './entries.ts'
+import { ENTRY_KINDS, bodyOfEntry, entryOfRecord, type Entry, type EntryInput, type EntryKind } from './entries.ts'
 import { checkEntryInputs, entriesError, type EntryProblem } from './entry-rules.ts'
 import { kindOfRecordId, type RecordStore, type StoredRecord } from './store.ts'
 
@@ -158,17 +158,29 @@ export class EntryBook {
     throw new PlantWattError('RECORDS_ERR_NOT_FOUND', `no entry ${id}`, { details: { field: 'id', id } })
   }
 
+  /** The current entries of the inputs' kinds and enterprises over the period they span: one read per kind, not one per input. */
+  private async currentAround(inputs: readonly EntryInput[]): Promise<Map<string, StoredRecord[]>> {
+    const byKind = new Map<string, StoredRecord[]>()
+    for (const kind of new Set(inputs.map((e) => ENTRY_KINDS[e.kind]))) {
+      const ofKind = inputs.filter((e) => ENTRY_KINDS[e.kind] === kind)
+      const filter = { enterprise: [...new Set(ofKind.map((e) => e.enterprise))] }
+      const start = Math.min(...ofKind.map((e) => e.start))
+      const end = Math.max(...ofKind.map((e) => e.end))
+      byKind.set(kind, await this.store.current(kind, { filter, start, end }))
+    }
+    return byKind
+  }
+
   /** RECORDS_ERR_OVERLAP for each input overlapping a current entry (other than `revising`) or an earlier input of the batch. */
   private async overlapProblems(inputs: readonly EntryInput[], revising: string | undefined): Promise<EntryProblem[]> {
     const problems: EntryProblem[] = []
     const seen: { key: string; start: number; end: number; index: number }[] = []
+    const current = await this.currentAround(inputs)
     for (const [index, input] of inputs.entries()) {
-      const body = bodyOfEntry(input)
       const kind = ENTRY_KINDS[input.kind]
-      const key = overlapKey(body.tags, kind)
+      const key = overlapKey(bodyOfEntry(input).tags, kind)
       const at = inputs.length > 1 ? { index } : {}
-      const current: StoredRecord[] = await this.store.current(kind, { filter: scopeTags(input), start: input.start, end: input.end })
-      const other = current.find((r) => r.id !== revising && overlapKey(r.body.tags, kind) === key)
+      const other = current.get(kind)?.find((r) => r.id !== revising && overlapKey(r.body.tags, kind) === key && overlapping(r.body, input))
       if (other) {
         const period = `${new Date(other.body.start).toISOString()} – ${new Date(other.body.end).toISOString()}`
         problems.push({
