@@ -67,6 +67,31 @@ export const OPERATIONS_PANELS: readonly OperationsPanel[] = [
   },
   {
     row: 'Ingest',
+    title: '写库耗时 Store write latency',
+    unit: 'ms',
+    kind: 'timeseries',
+    description:
+      "One store write (a batch's points, or its blocks): the mean over the last 2 minutes (write time added up ÷ writes), the last one, and the longest since ingest started.",
+    targets: [
+      { expr: 'sum(delta(plantwatt_ingest_write_ms_sum[2m])) / sum(delta(plantwatt_ingest_writes[2m]))', legend: 'mean (2 min)' },
+      { expr: 'max(plantwatt_ingest_write_ms_last)', legend: 'last' },
+      { expr: 'max(plantwatt_ingest_write_ms_max)', legend: 'longest since start' },
+    ],
+  },
+  {
+    row: 'Ingest',
+    title: '批量 Batch size (points per store write)',
+    unit: 'short',
+    kind: 'timeseries',
+    description:
+      'Rows (points and block samples) per batch ingest writes: the mean over the last 2 minutes and the last batch. Small batches at a high rate mean the batch delay (ingest.flushIntervalMs) fires before batchSize fills.',
+    targets: [
+      { expr: 'sum(delta(plantwatt_ingest_batch_points_sum[2m])) / sum(delta(plantwatt_ingest_batches[2m]))', legend: 'mean (2 min)' },
+      { expr: 'max(plantwatt_ingest_last_batch_points)', legend: 'last' },
+    ],
+  },
+  {
+    row: 'Ingest',
     title: '死信 Dead letters by reason',
     unit: 'none',
     kind: 'timeseries',
@@ -131,7 +156,7 @@ export function buildOperationsDashboard(timezone: string): { file: string; dash
   const builder = new DashboardBuilder('PlantWatt · 运行 Operations')
     .uid('plantwatt-operations')
     .description(
-      'The health of PlantWatt itself (not of the plant): messages through the broker, what ingest stores, dead letters, edge buffers and read errors, open alerts. Data source: Prometheus scraping the PlantWatt metrics endpoints.',
+      'The health of PlantWatt itself (not of the plant): messages through the broker, what ingest stores (rate, store write latency, batch size), dead letters, edge buffers and read errors, open alerts. Data source: Prometheus scraping the PlantWatt metrics endpoints.',
     )
     .tags(['plantwatt', 'operations'])
     .timezone(timezone)
