@@ -26,6 +26,14 @@ export interface HubDelivery {
 
 export type HubListener = (delivery: HubDelivery) => void
 
+/** A device whose newest samples were just written to the store (ingest's `onStored`). */
+export interface StoredDevice {
+  enterprise: string
+  site: string
+  line: string
+  device: string
+}
+
 const TYPE_RE = /^[a-z][a-z0-9-]{0,31}$/
 
 /**
@@ -43,8 +51,9 @@ export function inScope(event: HubScope, subscription: HubScope): boolean {
 }
 
 /**
- * In-process fan-out from the other parts of the process (the alert service) to the API's live
- * streams. Synchronous and lossy by design: a stream that is gone misses the event, nothing queues.
+ * In-process fan-out from the other parts of the process (the alert service; ingest's notices of
+ * what it just stored) to the API's live streams. Synchronous and lossy by design: a stream that is
+ * gone misses the event, nothing queues.
  *
  * ```ts
  * hub.publish({ enterprise: 'acme', site: 'wuhan', line: 'rolling-1', type: 'alert', data: alert })
@@ -52,6 +61,7 @@ export function inScope(event: HubScope, subscription: HubScope): boolean {
  */
 export class StreamHub {
   private readonly subscribers = new Map<number, { scope: HubScope; listener: HubListener }>()
+  private readonly storedListeners = new Map<number, { scope: HubScope; listener: () => void }>()
   private nextId = 1
 
   /** Delivers `event` to every subscription in scope; returns how many got it. Throws API_ERR_HUB_EVENT on a bad event. */
@@ -85,6 +95,34 @@ export class StreamHub {
     this.subscribers.set(id, { scope: { ...scope }, listener })
     return () => {
       this.subscribers.delete(id)
+    }
+  }
+
+  /**
+   * Ingest has just written the newest samples of `devices` to the store: each stored-listener whose
+   * scope covers at least one of them is called once (it then reads the store itself, under its own
+   * scope — nothing but the addresses passes here). Returns how many were called.
+   */
+  stored(devices: readonly StoredDevice[]): number {
+    let called = 0
+    for (const { scope, listener } of [...this.storedListeners.values()]) {
+      if (!devices.some((d) => inScope(d, scope))) continue
+      try {
+        listener()
+        called++
+      } catch {
+        // One failing listener does not keep the others from hearing of the write.
+      }
+    }
+    return called
+  }
+
+  /** Called (with nothing) whenever ingest stores a device within `scope`, until the returned function is called. */
+  onStored(scope: HubScope, listener: () => void): () => void {
+    const id = this.nextId++
+    this.storedListeners.set(id, { scope: { ...scope }, listener })
+    return () => {
+      this.storedListeners.delete(id)
     }
   }
 

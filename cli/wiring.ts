@@ -114,6 +114,8 @@ export interface StartAllOptions {
   historyDays?: number
   /** Progress of the history backfill (points written so far). */
   onHistoryProgress?: (points: number) => void
+  /** false: the live stream only polls every api.stream.pollMs, as a standalone API does (bench/live-latency.ts compares). Default true. */
+  livePush?: boolean
 }
 
 /** Edge-agent devices for the Modbus TCP meters and line PLCs (production counters) of a running scenario. */
@@ -189,7 +191,16 @@ export async function startAll(cfg: ResolvedConfig, logger: Logger, options: Sta
       clientId: cfg.mqtt.clientId === undefined ? clientId(component) : `${cfg.mqtt.clientId}-${component}`,
     })
 
-    const ingest = await startIngest({ config: cfg.ingest, mqtt: mqtt('ingest', clients.ingest), store, plant, logger: logger.child({ component: 'ingest' }) })
+    // Ingest tells the API's live streams which devices it just stored (api/hub.ts): they read at once.
+    const hub = new StreamHub()
+    const ingest = await startIngest({
+      config: cfg.ingest,
+      mqtt: mqtt('ingest', clients.ingest),
+      store,
+      plant,
+      logger: logger.child({ component: 'ingest' }),
+      ...(options.livePush === false ? {} : { onStored: (devices) => void hub.stored(devices) }),
+    })
     closables.push({ name: 'ingest', close: () => ingest.close() })
 
     let simulators: SimEndpoint[]
@@ -239,7 +250,6 @@ export async function startAll(cfg: ResolvedConfig, logger: Logger, options: Sta
     // One event log for the API and the alert service (with an in-memory store, two would not share).
     const events = await openEventLog(cfg.storage)
     closables.push({ name: 'event log', close: () => events.close() })
-    const hub = new StreamHub()
     let alerts: RunningAlertService | undefined
 
     const api = await startApi({

@@ -26,6 +26,15 @@ export interface BatchWriterStats {
   conflicts: number
   /** How long the oldest message not yet written has waited, ms (0 when none). */
   lagMs: number
+  /** Successful store writes (a batch's points and its blocks are one each), and their duration: the last, the longest and the sum, ms. */
+  writes: number
+  writeMsLast: number
+  writeMsMax: number
+  writeMsSum: number
+  /** Batches written, and the rows (points and block samples) of the last one and of all. */
+  batches: number
+  lastBatchPoints: number
+  batchPointsSum: number
   /** While store writes fail (disk full, read-only, corrupt, unreachable): the last error, coded, and since when (epoch ms). Absent once a write succeeds. */
   storeError?: StoreWriteError
 }
@@ -63,6 +72,7 @@ export class BatchWriter {
   private closing = false
   private readonly stopRetrying = new AbortController()
   private readonly counters = { writtenMessages: 0, writtenSamples: 0, writtenPoints: 0, retried: 0, conflicts: 0 }
+  private readonly timing = { writes: 0, writeMsLast: 0, writeMsMax: 0, writeMsSum: 0, batches: 0, lastBatchPoints: 0, batchPointsSum: 0 }
   private storeError: StoreWriteError | undefined
   /** A store that tells conflicts exactly answers for all its history. */
   private readonly writeKeepFirst: TelemetryStore['writeKeepFirst']
@@ -75,6 +85,7 @@ export class BatchWriter {
     const oldest = this.writingBatch[0]?.receivedAt ?? this.queue[0]?.receivedAt
     return {
       ...this.counters,
+      ...this.timing,
       lagMs: oldest === undefined ? 0 : Date.now() - oldest,
       ...(this.storeError ? { storeError: { ...this.storeError } } : {}),
     }
@@ -148,11 +159,18 @@ export class BatchWriter {
     this.writingBatch = batch
     try {
       if (await this.store(batch)) {
+        let rows = 0
         for (const entry of batch) {
           if (entry.rows === 0) continue
           this.counters.writtenMessages++
           this.counters.writtenSamples += entry.samples
           this.counters.writtenPoints += entry.rows
+          rows += entry.rows
+        }
+        if (rows > 0) {
+          this.timing.batches++
+          this.timing.lastBatchPoints = rows
+          this.timing.batchPointsSum += rows
         }
         this.opts.written(batch)
       }
@@ -194,7 +212,9 @@ export class BatchWriter {
     let delayMs = retry.initialMs
     for (;;) {
       try {
+        const started = performance.now()
         await write()
+        this.timed(performance.now() - started)
         this.storeError = undefined
         return true
       } catch (err) {
@@ -213,6 +233,16 @@ export class BatchWriter {
         delayMs = Math.min(delayMs * 2, retry.maxMs)
       }
     }
+  }
+
+  /** Counts a successful store write of `ms` milliseconds (rounded to 0.1 ms). */
+  private timed(ms: number): void {
+    const t = this.timing
+    const rounded = Math.round(ms * 10) / 10
+    t.writes++
+    t.writeMsLast = rounded
+    t.writeMsMax = Math.max(t.writeMsMax, rounded)
+    t.writeMsSum = Math.round((t.writeMsSum + rounded) * 10) / 10
   }
 
   /** Conflicts the store reported for a batch's points: each sample dead-lettered and not counted as written. */

@@ -4,6 +4,6 @@
  * messages and conflicting samples go to the dead-letter log. Parts: see ingest/README.md.
  */
 export { IngestConfigSchema, type IngestConfig } from './config.ts'
-export { startIngest, type IngestStats, type RunningIngest, type StartIngestOptions } from './ingest.ts'
+export { startIngest, storedAddresses, type IngestStats, type RunningIngest, type StartIngestOptions, type StoredAddress } from './ingest.ts'
 export { createDeadLetterLog, type DeadLetterLogOptions } from './dead-letter.ts'
 export { payloadToPoints, partitionOf, QUALITY_CODES } from './telemetry.ts'

@@ -151,7 +151,16 @@ describe('ingest: broker → validate → batch → store', () => {
     expect(state).toMatchObject(expected)
     expect(typeof state.ts).toBe('number')
     const { clientId: _, ...counters } = expected
-    expect(ing.stats()).toEqual(counters)
+    const { writes, writeMsLast, writeMsMax, writeMsSum, batches, lastBatchPoints, batchPointsSum, ...rest } = ing.stats()
+    expect(rest).toEqual(counters)
+    // Store writes and batch sizes: the 3 points went in one or two batches, each one write (this
+    // store takes points only); the failed write is not timed.
+    expect(batchPointsSum).toBe(3)
+    expect([1, 2]).toContain(batches)
+    expect(writes).toBe(batches)
+    expect(lastBatchPoints).toBe(batches === 1 ? 3 : 1)
+    expect(writeMsMax).toBeGreaterThanOrEqual(writeMsLast)
+    expect(writeMsSum).toBeGreaterThanOrEqual(writeMsMax)
     // The state is retained: a reader that comes later gets it at once.
     const late = await publisher(b.url)
     const retained = new Promise<Record<string, unknown>>((resolve) =>

@@ -3,13 +3,13 @@
  * window), batch writer, ack sender, dead-letter sink, state publisher — and its counters.
  */
 import type { DeadLetterLog } from '../core/dead-letter.ts'
-import { PlantWattError } from '../core/errors.ts'
+import { describeError, PlantWattError } from '../core/errors.ts'
 import { createLogger, type Logger } from '../core/logger.ts'
 import { ingestStateTopic, type MqttClientConfig } from '../core/mqtt.ts'
 import type { PlantModel } from '../core/plant.ts'
 import type { TelemetryStore } from '../storage/store.ts'
 import { AckSender } from './ack-sender.ts'
-import { BatchWriter, type StoreWriteError } from './batch-writer.ts'
+import { BatchWriter, type Pending, type StoreWriteError } from './batch-writer.ts'
 import type { IngestConfig } from './config.ts'
 import { ConnectionTracker, type IngestConnectionError } from './connection.ts'
 import { createDeadLetterLog } from './dead-letter.ts'
@@ -43,6 +43,15 @@ export interface IngestStats {
   inFlight: number
   /** How long the oldest message in flight has waited, ms (0 when none): grows while the store is down. */
   lagMs: number
+  /** Successful store writes (a batch's points and its blocks count one each) and their duration, ms: last, longest, sum (mean = writeMsSum / writes). */
+  writes: number
+  writeMsLast: number
+  writeMsMax: number
+  writeMsSum: number
+  /** Batches written; rows (points and block samples) of the last one and of all (mean = batchPointsSum / batches). */
+  batches: number
+  lastBatchPoints: number
+  batchPointsSum: number
   /**
    * Samples set aside (dead letter INGEST_ERR_SAMPLE_CONFLICT) because their device and ts already
    * had another value for one of their fields: the first value is kept.
@@ -86,6 +95,39 @@ export interface StartIngestOptions {
   logger?: Logger
   /** How long startIngest waits for the first connection to the broker. Default 30 000 ms. */
   connectTimeoutMs?: number
+  /**
+   * Called after each batch is written with the devices it stored (each once), before the batch is
+   * acknowledged: `plantwatt up` tells the API's live streams to read now (api/hub.ts). Must not throw.
+   */
+  onStored?: (devices: readonly StoredAddress[]) => void
+}
+
+/** A device of a written batch (its telemetry tags). */
+export interface StoredAddress {
+  enterprise: string
+  site: string
+  line: string
+  device: string
+}
+
+/** The devices a written batch stored, each once (from the block's or the points' tags). */
+export function storedAddresses(batch: readonly Pending[]): StoredAddress[] {
+  const found = new Map<string, StoredAddress>()
+  let last: Readonly<Record<string, string>> | undefined
+  const add = (tags: Readonly<Record<string, string>>) => {
+    if (tags === last) return
+    last = tags
+    const { enterprise, site, line, device } = tags
+    if (enterprise === undefined || site === undefined || line === undefined || device === undefined) return
+    const key = `${enterprise}/${site}/${line}/${device}`
+    if (!found.has(key)) found.set(key, { enterprise, site, line, device })
+  }
+  for (const entry of batch) {
+    if (entry.samples <= 0) continue
+    if (entry.block) add(entry.block.tags)
+    for (const point of entry.points) add(point.tags)
+  }
+  return [...found.values()]
 }
 
 function checkConfig(config: IngestConfig): void {
@@ -127,7 +169,18 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
   const connection = new ConnectionTracker(subscriber.client, opts.mqtt.url, logger)
   const acks = new AckSender(subscriber.client)
   const gate = new InFlightGate(config.maxInFlightMessages)
-  const writer = new BatchWriter({ config, store, sink, logger, written: (batch) => acks.acknowledge(batch), settled: (n) => gate.settle(n) })
+  const onStored = opts.onStored
+  const written = (batch: readonly Pending[]): void => {
+    if (onStored) {
+      try {
+        onStored(storedAddresses(batch))
+      } catch (err) {
+        logger.warn({ err: describeError(err) }, 'onStored failed; the batch is acknowledged all the same')
+      }
+    }
+    acks.acknowledge(batch)
+  }
+  const writer = new BatchWriter({ config, store, sink, logger, written, settled: (n) => gate.settle(n) })
   let received = 0
   subscriber.client.on('close', () => gate.drop())
   const enqueue: Enqueue = (topic, { points, block, samples }, messageId, resume) => {

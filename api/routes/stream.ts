@@ -60,8 +60,19 @@ function write(client: Client, text: string): void {
 }
 
 /**
+ * After ingest's notice that a device in scope was stored, the poll reads this much later: the
+ * notices of one burst of messages (several batches written within a few ms) become one read.
+ */
+export const PUSH_COALESCE_MS = 5
+
+/**
  * One poll of `store.latest` per distinct subscription (enterprise/site/line), shared by all its
  * clients; a device is sent when its newest sample (ts, seq, values, quality) differs from the last sent.
+ *
+ * It reads every `pollMs`, and — when ingest runs in the same process and tells the hub what it
+ * stored — within PUSH_COALESCE_MS of a write of a device in its scope: at most one read in flight,
+ * a notice during a read brings one more read after it. The read is the same either way (the
+ * subscription's own filter), so a push never shows more than the poll would.
  */
 class LinePoll {
   readonly clients = new Set<Client>()
@@ -70,13 +81,20 @@ class LinePoll {
   private busy = false
   private failing = false
   private timer: NodeJS.Timeout | undefined
+  /** A pushed read waiting out PUSH_COALESCE_MS. */
+  private pushTimer: NodeJS.Timeout | undefined
+  /** A notice came during a read: read once more when it ends. */
+  private again = false
+  private readonly unsubscribeStored: () => void
 
   constructor(
     private readonly ctx: ApiContext,
+    scope: HubScope,
     private readonly filter: TagFilter | undefined,
     pollMs: number,
   ) {
     this.timer = setInterval(() => void this.tick(), pollMs)
+    this.unsubscribeStored = ctx.hub?.onStored(scope, () => this.nudge()) ?? (() => {})
     void this.tick()
   }
 
@@ -88,8 +106,25 @@ class LinePoll {
   }
 
   stop(): void {
+    this.unsubscribeStored()
     clearInterval(this.timer)
+    clearTimeout(this.pushTimer)
     this.timer = undefined
+    this.pushTimer = undefined
+  }
+
+  /** Ingest stored a device in scope: read soon (coalesced), or right after the read under way. */
+  private nudge(): void {
+    if (this.timer === undefined || this.pushTimer !== undefined) return
+    if (this.busy) {
+      this.again = true
+      return
+    }
+    this.pushTimer = setTimeout(() => {
+      this.pushTimer = undefined
+      if (this.busy) this.again = true
+      else void this.tick()
+    }, PUSH_COALESCE_MS)
   }
 
   private broadcast(text: string): void {
@@ -99,6 +134,7 @@ class LinePoll {
   private async tick(): Promise<void> {
     if (this.busy || this.timer === undefined) return
     this.busy = true
+    this.again = false
     try {
       const now = this.ctx.now()
       const rows = await this.ctx.store.latest({
@@ -125,6 +161,10 @@ class LinePoll {
       this.failing = true
     } finally {
       this.busy = false
+      if (this.again) {
+        this.again = false
+        this.nudge()
+      }
     }
   }
 }
@@ -215,7 +255,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app,
 
       let poll = polls.get(key)
       if (!poll) {
-        poll = new LinePoll(ctx, filter, settings.pollMs)
+        poll = new LinePoll(ctx, scope, filter, settings.pollMs)
         polls.set(key, poll)
       }
       const client: Client = { raw, poll, unsubscribe: () => {} }
