@@ -6,13 +6,12 @@ import { loadConfig } from '../load-config.ts'
 import { configHelp, type CommonOptions } from '../options.ts'
 import { addMetricsOptions, type MetricsCliOptions, withMetrics } from '../metrics-server.ts'
 import { runUntilSignal } from '../run-until-signal.ts'
-import type { EdgePushOptions } from './edge-push.ts'
 
 /** The edge command's actions besides running: none, or `plan`. */
-export function checkEdgeAction(action: string | undefined): 'run' | 'plan' | 'push' {
+export function checkEdgeAction(action: string | undefined): 'run' | 'plan' {
   if (action === undefined) return 'run'
-  if (action === 'plan' || action === 'push') return action
-  throw new Error(`unknown edge action ${JSON.stringify(action)} (expected plan or push)`)
+  if (action === 'plan') return action
+  throw new Error(`unknown edge action ${JSON.stringify(action)} (expected plan)`)
 }
 
 /** The line `plantwatt edge` prints once its agents run: devices polled, not polled, and as which users. */
@@ -46,22 +45,13 @@ export function registerEdgeCommand(program: Command): void {
   const command = program
     .command('edge')
     .description("run an edge agent: poll the configured devices and publish to the broker; 'plantwatt edge plan' prints the read plan")
-    .argument(
-      '[action]',
-      "'plan': print each device's coalesced Modbus requests (or OPC UA nodes) and exit; 'push': send the agent a new device list (central configuration)",
-    )
+    .argument('[action]', "'plan': print each device's coalesced Modbus requests (or OPC UA nodes) and exit")
     .option('-c, --config <file>', 'YAML config file (sections mqtt, edge)')
     .addHelpText('after', configHelp(['mqtt', 'edge']))
-    .option('--devices <file>', 'push: YAML with devices: (as edge.devices) and optionally profiles: (name → profile file)')
-    .option('--config-version <n>', 'push: the config version, higher than the one in force')
-    .option('--reload-profiles', 'push: ask the agent to re-read its profile files instead')
-    .option('--username <user>', 'push: broker user with the admin role (password: env PLANTWATT_MQTT_PASSWORD)')
-    .option('--wait-s <seconds>', "push: how long to wait for the agent's answer", '15')
-    .action(async (action: string | undefined, opts: CommonOptions & MetricsCliOptions & EdgePushOptions) => {
+    .action(async (action: string | undefined, opts: CommonOptions & MetricsCliOptions) => {
       const which = checkEdgeAction(action)
       const cfg = loadConfig(opts)
-      if (which === 'push') await (await import('./edge-push.ts')).edgePush(cfg, opts)
-      else await (which === 'plan' ? printPlan(cfg) : runEdge(cfg, opts))
+      await (which === 'plan' ? printPlan(cfg) : runEdge(cfg, opts))
     })
   addMetricsOptions(command)
 }

@@ -206,6 +206,37 @@ export type EntryRow = Type.Static<typeof EntryRow>
 export const EntryHistoryAnswer = Type.Object({ id: Type.String(), rows: Type.Array(Type.Object({ ...EntryRow.properties, voided: Type.Boolean() })) })
 export type EntryHistory = Type.Static<typeof EntryHistoryAnswer>
 
+const MeterEventRow = Type.Object({
+  id: Type.String(),
+  revision: Type.Integer(),
+  type: Type.String(),
+  enterprise: Type.String(),
+  site: Type.String(),
+  line: Type.String(),
+  device: Type.String(),
+  quantity: Type.String(),
+  unit: Type.String(),
+  ts: Type.Integer(),
+  oldFinalReading: Nullable(Type.Number()),
+  newStartReading: Nullable(Type.Number()),
+  newModulus: Nullable(Type.Number()),
+  oldRatio: Nullable(Type.Number()),
+  newRatio: Nullable(Type.Number()),
+  readingAtChange: Nullable(Type.Number()),
+  valueAfter: Nullable(Type.Number()),
+  valueBefore: Nullable(Type.Number()),
+  enteredBy: Type.String(),
+  enteredAt: Type.Integer(),
+  reason: Nullable(Type.String()),
+})
+/** GET /meter-events (api/routes/meter-events.ts EventRowSchema rows). */
+export const MeterEventsAnswer = Type.Object({ rows: Type.Array(MeterEventRow) })
+export type MeterEvents = Type.Static<typeof MeterEventsAnswer>
+export type MeterEventRow = Type.Static<typeof MeterEventRow>
+/** GET /meter-events/{id}/history (RevisionRowSchema rows). */
+export const MeterEventHistoryAnswer = Type.Object({ id: Type.String(), rows: Type.Array(Type.Object({ ...MeterEventRow.properties, voided: Type.Boolean() })) })
+export type MeterEventHistory = Type.Static<typeof MeterEventHistoryAnswer>
+
 /** GET /commission/overview (api/routes/commission.ts OverviewSchema). */
 export const OverviewAnswer = Type.Object({
   period: Type.Object({ start: Type.Integer(), end: Type.Integer(), timezone: Type.String() }),
@@ -323,6 +354,8 @@ export const ANSWERS = [
   { method: 'get', path: '/api/v1/silences', schema: SilencesAnswer },
   { method: 'get', path: '/api/v1/entries', schema: EntriesAnswer },
   { method: 'get', path: '/api/v1/entries/{id}/history', schema: EntryHistoryAnswer },
+  { method: 'get', path: '/api/v1/meter-events', schema: MeterEventsAnswer },
+  { method: 'get', path: '/api/v1/meter-events/{id}/history', schema: MeterEventHistoryAnswer },
   { method: 'get', path: '/api/v1/commission/overview', schema: OverviewAnswer },
   { method: 'get', path: '/api/v1/commission/enterprises', schema: EnterprisesAnswer },
   { method: 'get', path: '/api/v1/commission/enterprises/{enterprise}', schema: EnterpriseAnswer },

@@ -7,6 +7,7 @@ import { alertsView } from './views/alerts.ts'
 import { billView } from './views/bill.ts'
 import { energyView } from './views/energy.ts'
 import { entriesView } from './views/entries.ts'
+import { meterEventsView } from './views/meter-events.ts'
 import { liveView } from './views/live.ts'
 import { loginView } from './views/login.ts'
 import { provinceView } from './views/province.ts'
@@ -16,7 +17,7 @@ import { provinceView } from './views/province.ts'
 // under views/. Every answer shape used is the route's response schema (answers.ts); nothing is guessed.
 
 /** The permission each view needs (`/auth/me` permissions). */
-const VIEW_PERMISSION: Record<string, string> = { live: 'live', energy: 'reports', alerts: 'alerts', province: 'commission', entries: 'reports', bill: 'reports' }
+const VIEW_PERMISSION: Record<string, string> = { live: 'live', energy: 'reports', alerts: 'alerts', province: 'commission', entries: 'reports', 'meter-events': 'reports', bill: 'reports' }
 
 function renderShell(): void {
   document.documentElement.lang = state.lang === 'zh' ? 'zh-CN' : 'en'
@@ -62,6 +63,7 @@ async function route(): Promise<void> {
     else if (name === 'alerts') await alertsView(main)
     else if (name === 'province') await provinceView(main, parts)
     else if (name === 'entries') await entriesView(main)
+    else if (name === 'meter-events') await meterEventsView(main)
     else if (name === 'bill') await billView(main, params)
     else await liveView(main, params)
   } catch (err) {
