@@ -234,7 +234,10 @@ export const MeterEventsAnswer = Type.Object({ rows: Type.Array(MeterEventRow) }
 export type MeterEvents = Type.Static<typeof MeterEventsAnswer>
 export type MeterEventRow = Type.Static<typeof MeterEventRow>
 /** GET /meter-events/{id}/history (RevisionRowSchema rows). */
-export const MeterEventHistoryAnswer = Type.Object({ id: Type.String(), rows: Type.Array(Type.Object({ ...MeterEventRow.properties, voided: Type.Boolean() })) })
+export const MeterEventHistoryAnswer = Type.Object({
+  id: Type.String(),
+  rows: Type.Array(Type.Object({ ...MeterEventRow.properties, voided: Type.Boolean() })),
+})
 export type MeterEventHistory = Type.Static<typeof MeterEventHistoryAnswer>
 
 /** GET /commission/overview (api/routes/commission.ts OverviewSchema). */

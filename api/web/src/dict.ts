@@ -491,7 +491,8 @@ const EN: Record<WordKey, string> = {
   voided: 'void',
   valid: 'valid',
   'nav.meterEvents': 'Meter events',
-  meterEvents: 'Meter events: replacements, CT/PT ratio changes, register resets — energy across a recorded event is exact; a counter drop without one is an unexplained reset',
+  meterEvents:
+    'Meter events: replacements, CT/PT ratio changes, register resets — energy across a recorded event is exact; a counter drop without one is an unexplained reset',
   newMeterEvent: 'New meter event',
   reviseMeterEvent: 'Revise meter event',
   type: 'Event',

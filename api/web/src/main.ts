@@ -17,7 +17,15 @@ import { provinceView } from './views/province.ts'
 // under views/. Every answer shape used is the route's response schema (answers.ts); nothing is guessed.
 
 /** The permission each view needs (`/auth/me` permissions). */
-const VIEW_PERMISSION: Record<string, string> = { live: 'live', energy: 'reports', alerts: 'alerts', province: 'commission', entries: 'reports', 'meter-events': 'reports', bill: 'reports' }
+const VIEW_PERMISSION: Record<string, string> = {
+  live: 'live',
+  energy: 'reports',
+  alerts: 'alerts',
+  province: 'commission',
+  entries: 'reports',
+  'meter-events': 'reports',
+  bill: 'reports',
+}
 
 function renderShell(): void {
   document.documentElement.lang = state.lang === 'zh' ? 'zh-CN' : 'en'
