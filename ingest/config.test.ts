@@ -10,7 +10,7 @@ describe('ingest config', () => {
   it('fills every default from an empty section', () => {
     expect(validateConfig(IngestConfigSchema, {})).toEqual({
       batchSize: 5000,
-      flushIntervalMs: 500,
+      flushIntervalMs: 100,
       maxPayloadBytes: 256 * 1024,
       maxInFlightMessages: 10_000,
       retry: { initialMs: 200, maxMs: 10_000 },
