@@ -17,7 +17,7 @@ import { DeadLetterSink } from './dead-letter-sink.ts'
 import { InFlightGate } from './in-flight.ts'
 import { MessageDecoder } from './message-decoder.ts'
 import { RecentSamples } from './recent-samples.ts'
-import { type Enqueue, SparkplugHost, takeSparkplug } from './sparkplug/host.ts'
+import { checkSparkplugConfig, type Enqueue, SparkplugHost, takeSparkplug } from './sparkplug/host.ts'
 import { StatePublisher } from './state-publisher.ts'
 import { ingestClientId, Subscriber } from './subscriber.ts'
 
@@ -141,6 +141,7 @@ function checkConfig(config: IngestConfig): void {
   if (config.sparkplug && config.sharedGroup !== undefined) {
     throw new PlantWattError('INGEST_ERR_CONFIG', 'ingest.sparkplug needs every message of a node (births, seq): not with sharedGroup (use partition)')
   }
+  if (config.sparkplug) checkSparkplugConfig(config.sparkplug)
 }
 
 /**

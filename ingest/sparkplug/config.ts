@@ -24,10 +24,10 @@ export const SparkplugMatchSchema = Type.Object(
 /** Where a matched metric goes. Text fields may use the match's captures: `{node}`, `{quantity}` … */
 export const SparkplugTargetSchema = Type.Object(
   {
-    enterprise: Type.String({ minLength: 1, description: 'enterprise id (captures allowed; lower-cased)' }),
-    site: Type.String({ minLength: 1, description: 'site id (captures allowed; lower-cased)' }),
-    line: Type.String({ minLength: 1, description: 'line id (captures allowed; lower-cased)' }),
-    device: Type.String({ minLength: 1, description: 'device id (captures allowed; lower-cased)' }),
+    enterprise: Type.String({ minLength: 1, description: 'enterprise id; `{capture}`s are filled in lower case' }),
+    site: Type.String({ minLength: 1, description: 'site id; `{capture}`s are filled in lower case' }),
+    line: Type.String({ minLength: 1, description: 'line id; `{capture}`s are filled in lower case' }),
+    device: Type.String({ minLength: 1, description: 'device id; `{capture}`s are filled in lower case' }),
     quantity: Type.String({ minLength: 1, description: 'canonical quantity from core/quantities.ts (captures allowed, e.g. "{quantity}")' }),
     scale: Type.Number({ default: 1, description: 'stored value = metric value × scale + offset, into the quantity’s unit (e.g. 0.001 for W → kW)' }),
     offset: Type.Number({ default: 0, description: 'added after scaling, in the quantity’s unit' }),

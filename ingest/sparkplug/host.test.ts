@@ -220,6 +220,26 @@ describe('ingest: Sparkplug B edge nodes', () => {
     expect(ing.stats().deadLettered).toMatchObject({ INGEST_ERR_SPARKPLUG_NO_BIRTH: 1, INGEST_ERR_SPARKPLUG_SEQ: 1 })
   })
 
+  it('a mapping rule that cannot work stops the start with INGEST_ERR_CONFIG', async () => {
+    const dir = tempDir()
+    const store = createEmbeddedStore({ path: join(dir.path, 'telemetry.db') })
+    cleanups.push(async () => {
+      await store.close()
+      dir.cleanup()
+    })
+    const config = validateConfig(IngestConfigSchema, {
+      sparkplug: { mapping: [{ match: { metric: 'Flow' }, to: { enterprise: 'e', site: 's', line: 'l', device: 'Meter 1', quantity: 'gas_m3' } }] },
+    }) as IngestConfig
+    const start = startIngest({
+      config,
+      mqtt: { url: 'mqtt://127.0.0.1:1', clientId: 'never', keepaliveS: 30, reconnectPeriodMs: 100 },
+      store,
+      logger,
+      connectTimeoutMs: 500,
+    })
+    await expect(start).rejects.toMatchObject({ code: 'INGEST_ERR_CONFIG', message: 'ingest.sparkplug.mapping[0].to.device: "Meter 1" is not a valid id' })
+  })
+
   it('a payload that is not protobuf is dead-lettered and ingest goes on; rebirth: never only dead-letters', async () => {
     const { url, store, ing } = await setup({ rebirth: 'never' })
     const c = await client(url)

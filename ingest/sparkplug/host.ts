@@ -51,6 +51,11 @@ export function qualityOfCode(code: number | undefined): Quality {
   return code >= 64 && code < 192 ? 'uncertain' : 'bad'
 }
 
+/** The checks the mapping rules make of themselves (INGEST_ERR_CONFIG), for a start that opens nothing first. */
+export function checkSparkplugConfig(config: SparkplugIngestConfig): void {
+  void new SparkplugMapping(config.mapping, config.enterprises)
+}
+
 export class SparkplugHost {
   private readonly nodes = new Map<string, NodeRecord>()
   private readonly mapping: SparkplugMapping

@@ -54,5 +54,21 @@ describe('Sparkplug mapping rules', () => {
     }
     expect(isPlantWattError(err, 'INGEST_ERR_CONFIG')).toBe(true)
     expect((err as Error).message).toBe("ingest.sparkplug.mapping[0].to.line: {line} is not captured by the rule's match")
+    const fixed = (to: Record<string, unknown>) => {
+      try {
+        new SparkplugMapping([
+          {
+            match: { group: '*', node: '*', device: '*', metric: '*' },
+            to: { enterprise: 'e', site: 's', line: 'l', device: 'd', quantity: 'gas_m3', scale: 1, offset: 0, ...to },
+          },
+        ])
+        return 'accepted'
+      } catch (e) {
+        return (e as Error).message
+      }
+    }
+    expect(fixed({ device: 'Meter 1' })).toBe('ingest.sparkplug.mapping[0].to.device: "Meter 1" is not a valid id')
+    expect(fixed({ quantity: 'gas' })).toBe('ingest.sparkplug.mapping[0].to.quantity: "gas" is not a canonical quantity')
+    expect(fixed({})).toBe('accepted')
   })
 })

@@ -28,6 +28,7 @@ export type MappingResult = { mapped: MappedMetric } | { mapped?: undefined; rea
 const FIELDS = ['group', 'node', 'device', 'metric'] as const
 const TARGET_IDS = ['enterprise', 'site', 'line', 'device'] as const
 const CAPTURE = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g
+const HAS_CAPTURE = /\{[A-Za-z_][A-Za-z0-9_]*\}/
 
 interface CompiledRule {
   index: number
@@ -84,9 +85,17 @@ export class SparkplugMapping {
       const captures = new Set<string>()
       const patterns = Object.fromEntries(FIELDS.map((f) => [f, compilePattern(rule.match[f], captures, `${path}.match.${f}`)])) as CompiledRule['patterns']
       for (const key of [...TARGET_IDS, 'quantity'] as const) {
-        for (const m of rule.to[key].matchAll(CAPTURE)) {
+        const text = rule.to[key]
+        for (const m of text.matchAll(CAPTURE)) {
           if (!captures.has(m[1] as string)) throw new PlantWattError('INGEST_ERR_CONFIG', `${path}.to.${key}: {${m[1]}} is not captured by the rule's match`)
         }
+        // Without captures the target is fixed: a mistake in it would dead-letter every metric.
+        const fixed = !HAS_CAPTURE.test(text)
+        if (fixed && (key === 'quantity' ? !isQuantity(text) : !isValidId(text)))
+          throw new PlantWattError(
+            'INGEST_ERR_CONFIG',
+            `${path}.to.${key}: ${JSON.stringify(text)} is not ${key === 'quantity' ? 'a canonical quantity' : 'a valid id'}`,
+          )
       }
       return { index, patterns, rule }
     })
