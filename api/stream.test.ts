@@ -250,6 +250,33 @@ describe('GET /api/v1/stream (Server-Sent Events over a real socket)', () => {
     }
   })
 
+  it('reads once for a burst of stored notices in scope, not at all for notices out of scope (poll timer at 60 s)', async () => {
+    await write(L1, 600, 6)
+    const hub = new StreamHub()
+    const { app, url } = await listen({ stream: { pollMs: 60_000, heartbeatMs: 60_000, maxClients: 10 } }, hub)
+    const client = await SseClient.open(`${url}?enterprise=acme&site=wuhan&line=l1`)
+    try {
+      await client.waitFor('first values', () => client.of<ValuesEvent>('values')[0])
+      latestCalls.length = 0
+      // Another line, another enterprise: no read.
+      expect(
+        hub.stored([
+          { ...L2, device: 'meter' },
+          { ...B1, device: 'meter' },
+        ]),
+      ).toBe(0)
+      await write(L1, 601, 7)
+      // 50 notices in one burst (50 batches written back to back): one read, and it sends the new value.
+      for (let i = 0; i < 50; i++) expect(hub.stored([{ ...L1, device: 'meter' }])).toBe(1)
+      const update = await client.waitFor('pushed update', () => client.of<ValuesEvent>('values').find((e) => e.devices[0]?.seq === 7))
+      expect(update.devices.map((d) => d.values.active_power_kw)).toEqual([601])
+      expect(latestCalls).toEqual([JSON.stringify(L1)])
+    } finally {
+      client.close()
+      await app.close()
+    }
+  })
+
   it('lets go of a client that disconnects, and ends open streams on app.close()', async () => {
     await write(L1, 500, 5)
     const hub = new StreamHub()
