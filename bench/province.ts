@@ -12,7 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { generateKeyPairSync, type KeyObject } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent, request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -234,6 +234,9 @@ async function get(url: string, agent: Agent): Promise<{ ms: number; body: strin
   return { ms: r3(performance.now() - t0), body }
 }
 
+/** The 10× store always holds a whole month (30 days) of daily and monthly records. */
+const BIG_DAYS = 30
+
 /** The overview and city roll-up at `n` enterprises of a store filled in-process (month shape of the upload phase, see the note). */
 async function bigOverview(n: number, o: ProvinceBenchOptions, dir: string): Promise<Record<string, number>> {
   const store = new ProvinceStore({ path: join(dir, `big-${n}.sqlite`), timezone: 'Asia/Shanghai', lateAfterMs: 3_600_000 })
@@ -248,15 +251,15 @@ async function bigOverview(n: number, o: ProvinceBenchOptions, dir: string): Pro
     const s: Sim = { id: `e${i}`, key: KEY, kw: 500 + (i % 97) * 40 }
     const records: IndicatorRecord[] = []
     let total = 0
-    for (let d = 0; d < o.days; d++) {
+    for (let d = 0; d < BIG_DAYS; d++) {
       // one boundary quarter per day (the per-day count rows the overview reads; the quarter rows themselves are never read by it)
       records.push(quarterRecords(s, NOV + d * D, 0)[0] as IndicatorRecord)
       const day = dayRecords(s, NOV + d * D, o.processes)
       total += day[0]?.value ?? 0
       records.push(...day)
     }
-    records.push(...monthRecords(s, NOV, NOV + o.days * D, o.processes, total))
-    store.storeUpload(s.id, records, NOV + o.days * D, `big${i}`)
+    records.push(...monthRecords(s, NOV, NOV + BIG_DAYS * D, o.processes, total))
+    store.storeUpload(s.id, records, NOV + BIG_DAYS * D, `big${i}`)
   }
   const fillS = r3((performance.now() - t0) / 1000)
   const config = resolveProvinceConfig({ enterprises })
@@ -298,7 +301,9 @@ export async function runProvinceBenchmark(o: ProvinceBenchOptions): Promise<Rec
       dataDir: dir,
       enterprises: enterprises as ProvinceConfig['enterprises'],
     }
-    const env = { PW_CONFIG: JSON.stringify(config) }
+    // the registry goes in a file: a thousand public keys exceed what one environment variable may hold
+    writeFileSync(join(dir, 'province.json'), JSON.stringify(config))
+    const env = { PW_CONFIG_FILE: join(dir, 'province.json') }
     let child = await startChild(env, 0)
     children.push(child)
     const port = Number(new URL(child.url).port)
@@ -410,7 +415,10 @@ export async function runProvinceBenchmark(o: ProvinceBenchOptions): Promise<Rec
 }
 
 async function serve(): Promise<void> {
-  const config = resolveProvinceConfig({ ...(JSON.parse(process.env.PW_CONFIG ?? '{}') as object), port: Number(process.env.PW_PORT ?? 0) })
+  const config = resolveProvinceConfig({
+    ...(JSON.parse(readFileSync(process.env.PW_CONFIG_FILE ?? '', 'utf8')) as object),
+    port: Number(process.env.PW_PORT ?? 0),
+  })
   const service = await startProvince(config)
   process.stdout.write(`${JSON.stringify({ url: service.url })}\n`)
 }

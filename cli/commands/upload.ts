@@ -29,9 +29,37 @@ export async function startConfiguredUploader(cfg: ResolvedConfig, store: Teleme
   return startUploader(cfg.upload, enterprise, { provider, timezone: plant.timezone, logger })
 }
 
-async function runUpload(opts: CommonOptions & { once?: boolean }): Promise<void> {
+/** What was uploaded, what is pending and what the province rejected and why, from the outbox file. */
+async function printStatus(cfg: ResolvedConfig, limit: number): Promise<void> {
+  const { Outbox } = await import('../../upload/outbox.ts')
+  const outbox = new Outbox(join(cfg.upload.dataDir, 'outbox.sqlite'))
+  const row = (e: ReturnType<typeof outbox.list>[number]) => ({
+    indicator: e.record.indicator,
+    subject: e.record.subject,
+    carrier: e.record.carrier,
+    period: e.record.period,
+    start: new Date(e.record.start).toISOString(),
+    revision: e.record.revision,
+    value: e.record.value,
+    unit: e.record.unit,
+    attempts: e.attempts,
+    ...(e.lastError ? { reason: e.lastError } : {}),
+    ...(e.receipt ? { receipt: e.receipt } : {}),
+  })
+  const status = {
+    counts: outbox.counts(),
+    rejected: outbox.list('rejected', limit).map(row),
+    pending: outbox.list('pending', limit).map(row),
+    uploaded: outbox.list('acked', limit).map(row),
+  }
+  outbox.close()
+  process.stdout.write(`${JSON.stringify(status, null, 2)}\n`)
+}
+
+async function runUpload(opts: CommonOptions & { once?: boolean; status?: boolean }): Promise<void> {
   const logger = createLogger('upload')
   const cfg = loadConfig(opts)
+  if (opts.status) return printStatus(cfg, 20)
   const { createStore } = await import('../../storage/index.ts')
   const store = await createStore(cfg.storage)
   const uploader = await startConfiguredUploader(cfg, store, cfg.plant, logger)
@@ -59,6 +87,7 @@ export function registerUploadCommand(program: Command): void {
     .description('upload this enterprise’s indicators to the province service (durable outbox, signed, retried until acknowledged)')
     .option('-c, --config <file>', 'YAML config file (sections upload, storage, plant, reference)')
     .option('--once', 'compute, send what is due, print the stats and exit')
+    .option('--status', 'print what was uploaded, what is pending and what the province rejected and why (newest 20 of each), and exit')
     .addHelpText('after', configHelp(['upload', 'storage', 'plant']))
     .action(runUpload)
 }
