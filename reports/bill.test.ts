@@ -8,6 +8,7 @@ import { createEmbeddedStore, type TelemetryStore } from '../storage/index.ts'
 import { accountsOf, tariffOfAccount } from './accounts.ts'
 import { billOfAccount } from './bill.ts'
 import { costReport } from './cost.ts'
+import { demandReport } from './demand.ts'
 import type { ReportDeps } from './energy.ts'
 import { APRIL, billModel, billPoints, MARCH, MELT_FROM, MIN } from './testing/bill-fixture.ts'
 
@@ -175,6 +176,24 @@ describe('bill check on the embedded store (1-minute counters, March 2026)', () 
     expect(day.pfAdjustment).toBe(0)
     expect(day.months.map((m) => m.demandStatus)).toEqual(['partial-range', 'partial-range'])
     expect(day.totalCost).toBeCloseTo(day.energyCost, 9)
+  }, 30_000)
+
+  it('demand of the site: each account on its own maximum, against its own contract', async () => {
+    const r = await demandReport(deps(APRIL + 24 * 60 * MIN), { enterprise: 'steel', site: 'works' }, { start: MARCH, end: APRIL }, 'month')
+    // arc: fixed quarter 00:00–00:15 of 10 March = 580 kW, no contract; aux: 104 kW of 100 contracted = 1.04, not above 105 %.
+    expect(
+      r.accounts.map((a) => [
+        a.account,
+        a.month,
+        Math.round(a.maxDemandKw * 1000) / 1000,
+        a.contractRatio === null ? null : Math.round(a.contractRatio * 1e6) / 1e6,
+        a.over105,
+      ]),
+    ).toEqual([
+      ['steel/works/arc', '2026-03', 580, null, null],
+      ['steel/works/aux', '2026-03', 104, 1.04, false],
+    ])
+    expect(r.accounts[0]?.maxAt).toBe(MELT_FROM - 7 * MIN)
   }, 30_000)
 
   it('unknown account and malformed month are coded', async () => {

@@ -1,6 +1,17 @@
-import { demandFromEnergy, monthlyMaxDemand, type Bucket, type DemandWindow, type TimeRange } from '../analytics/index.ts'
-import { scopeBuckets, scopeEnergyIntervals, scopeTimezone, type ReportDeps, type ReportGranularity } from './energy.ts'
-import { formatScope, linesOf, type Scope } from './scope.ts'
+import { demandFromEnergy, monthlyMaxDemand, OVER_CONTRACT_SHARE, type Bucket, type DemandWindow, type Increment, type TimeRange } from '../analytics/index.ts'
+import { deviceKey } from '../core/plant.ts'
+import { accountsOf } from './accounts.ts'
+import {
+  clipIncrements,
+  counterReadings,
+  readingIncrements,
+  scopeBuckets,
+  scopeEnergyIntervals,
+  scopeTimezone,
+  type ReportDeps,
+  type ReportGranularity,
+} from './energy.ts'
+import { formatScope, linesOf, scopeLevel, type Scope } from './scope.ts'
 
 /**
  * 15-minute demand of a scope (analytics/README.md, demand.ts): energy of the scope's meters in each
@@ -37,6 +48,20 @@ export interface DemandMonth {
   overContract: boolean | null
 }
 
+/** The monthly maximum of one supply account (its own meters, never pooled with another account's). */
+export interface AccountDemandMonth {
+  account: string
+  origin: 'configured' | 'implicit-lines'
+  month: string
+  /** Maximum fixed 15-minute window of quarter-hour readings, kW (GET /bill has the sliding figure). */
+  maxDemandKw: number
+  maxAt: number
+  contractedDemandKw: number | null
+  contractRatio: number | null
+  /** Above 105 % of the contract: the part above it is charged double. */
+  over105: boolean | null
+}
+
 export interface DemandReport {
   scope: string
   timezone: string
@@ -49,7 +74,44 @@ export interface DemandReport {
   maxAt: number | null
   rows: DemandRow[]
   months: DemandMonth[]
+  /** Enterprise and site scopes: each supply account's monthly maximum, never pooled. */
+  accounts: AccountDemandMonth[]
   missing: string[]
+}
+
+/** Each account's monthly maximum over the range (enterprise and site scopes; else none). */
+async function accountDemand(deps: ReportDeps, scope: Scope, range: TimeRange, timezone: string): Promise<AccountDemandMonth[]> {
+  const level = scopeLevel(scope)
+  if (level !== 'enterprise' && level !== 'site') return []
+  const accounts = accountsOf(deps.model, scope)
+  const readings = await counterReadings(
+    deps,
+    accounts.flatMap((a) => a.meters),
+    'energy_import_kwh',
+    range,
+  )
+  const out: AccountDemandMonth[] = []
+  for (const a of accounts) {
+    const intervals: Increment[] = []
+    for (const m of a.meters) {
+      const samples = readings.get(deviceKey(m))
+      if (samples) for (const iv of clipIncrements(readingIncrements(samples).increments, range)) intervals.push(iv)
+    }
+    const contract = a.contractedDemandKw ?? null
+    for (const m of monthlyMaxDemand(demandFromEnergy(intervals, timezone, range), timezone)) {
+      out.push({
+        account: a.path,
+        origin: a.origin,
+        month: m.month,
+        maxDemandKw: m.demandKw,
+        maxAt: m.start,
+        contractedDemandKw: contract,
+        contractRatio: contract === null ? null : m.demandKw / contract,
+        over105: contract === null ? null : m.demandKw > OVER_CONTRACT_SHARE * contract,
+      })
+    }
+  }
+  return out
 }
 
 export async function demandReport(deps: ReportDeps, scope: Scope, range: TimeRange, granularity: DemandGranularity): Promise<DemandReport> {
@@ -138,6 +200,7 @@ export async function demandReport(deps: ReportDeps, scope: Scope, range: TimeRa
     maxAt: top?.maxAt ?? null,
     rows,
     months,
+    accounts: await accountDemand(deps, scope, range, timezone),
     missing: byLine.flatMap((l) => l.missing),
   }
 }

@@ -228,6 +228,19 @@ const DemandResponse = Type.Object({
       overContract: N(Type.Boolean()),
     }),
   ),
+  accounts: Type.Array(
+    Type.Object({
+      account: Type.String({ description: 'supply account enterprise/site/account' }),
+      origin: StringEnum(['configured', 'implicit-lines'] as const),
+      month: Type.String(),
+      maxDemandKw: Type.Number({ description: "the account's own meters' maximum fixed 15-minute window, kW (GET /bill: the sliding figure)" }),
+      maxAt: Type.Integer(),
+      contractedDemandKw: N(Type.Number()),
+      contractRatio: N(Type.Number()),
+      over105: N(Type.Boolean({ description: 'above 105 % of the contract: the part above it is charged double' })),
+    }),
+    { description: 'enterprise and site scopes: each supply account on its own maximum, never pooled' },
+  ),
   missing: Missing,
 })
 
