@@ -10,7 +10,7 @@ import { createEmbeddedStore } from '../storage/embedded/index.ts'
 import { MemoryEventLog } from '../storage/events.ts'
 import { TELEMETRY_MEASUREMENT, type TelemetryPoint, type TelemetryStore } from '../storage/store.ts'
 import { backfillScenario } from '../simulators/scenario/backfill.ts'
-import { BENCHMARKS, KGCE_PER_KWH_EQUIVALENT, secTargetKwhPerUnit } from '../simulators/scenario/benchmarks.ts'
+import { BENCHMARKS, secTargetValue } from '../simulators/scenario/benchmarks.ts'
 import { scenarioPlantModel } from '../simulators/scenario/model.ts'
 import { loadScenario, type Scenario } from '../simulators/scenario/schema.ts'
 import type { CommissionConfigInput } from '../reports/commission.ts'
@@ -66,9 +66,8 @@ function gradedTargets(): Map<string, { grade: string; sec: number; unit: string
       for (const l of s.lines) {
         const b = l.product.benchmark
         if (!b || typeof l.product.secTarget !== 'string') continue
-        const kwh = secTargetKwhPerUnit(l.product.secTarget, b, l.id)
-        const unit = BENCHMARKS[b].unit
-        out.set(`${e.id}/${s.id}/${l.id}`, { grade: l.product.secTarget, sec: unit === 'kWh/t' ? kwh : kwh * KGCE_PER_KWH_EQUIVALENT, unit })
+        // kgce/t lines: comprehensive energy (electricity + the coal, gas and oxygen their PLC counts)
+        out.set(`${e.id}/${s.id}/${l.id}`, { grade: l.product.secTarget, sec: secTargetValue(l.product.secTarget, b, l.id), unit: BENCHMARKS[b].unit })
       }
     }
   }
@@ -166,7 +165,7 @@ describe('commission scope over the hubei scenario (embedded store, build + inje
       expect(l?.grade, line).toBe(t.grade)
       expect(l?.secUnit).toBe(t.unit)
       expect(l?.coverage).toBeGreaterThan(0.99)
-      // Targets: clinker-1 (48 + 61)/2 = 54.5 kWh/t; clinker-2 61 × 1.07 = 65.27 kWh/t; eaf-1 61 × 0.96 = 58.56 kgce/t.
+      // Targets (comprehensive energy, kgce/t): clinker-1 (100 + 117)/2 = 108.5; clinker-2 117 × 1.07 = 125.19; eaf-1 61 × 0.96 = 58.56.
       expect(Math.abs((l?.sec ?? 0) / t.sec - 1), line).toBeLessThan(0.01)
     }
   })

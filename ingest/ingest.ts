@@ -17,7 +17,7 @@ import { DeadLetterSink } from './dead-letter-sink.ts'
 import { InFlightGate } from './in-flight.ts'
 import { MessageDecoder } from './message-decoder.ts'
 import { RecentSamples } from './recent-samples.ts'
-import { checkSparkplugConfig, type Enqueue, SparkplugHost, takeSparkplug } from './sparkplug/host.ts'
+import { checkSparkplugConfig, type Enqueue, SparkplugHost, type SparkplugHostStats, takeSparkplug } from './sparkplug/host.ts'
 import { StatePublisher } from './state-publisher.ts'
 import { ingestClientId, Subscriber } from './subscriber.ts'
 
@@ -71,6 +71,8 @@ export interface IngestStats {
    * (`at`) and the first (`since`), epoch ms. Nothing is acknowledged meanwhile; /health turns red.
    */
   storeError?: StoreWriteError
+  /** With ingest.sparkplug: NBIRTH/DBIRTH and NDEATH/DDEATH taken, NCMD rebirth requests sent. */
+  sparkplug?: SparkplugHostStats
 }
 
 export interface RunningIngest {
@@ -219,6 +221,7 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
       deadLettered: sink.stats(),
       inFlight: gate.count,
       ...(connection.lastError ? { lastConnectionError: { ...connection.lastError } } : {}),
+      ...(sparkplug ? { sparkplug: sparkplug.stats() } : {}),
     }
   }
   const state = new StatePublisher(subscriber.client, stateTopic, clientId, stats, config.stateIntervalMs, logger)

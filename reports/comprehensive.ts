@@ -118,8 +118,14 @@ export function siteIncomers(deps: Pick<ReportDeps, 'model'>, enterprise: string
 /** quantity → the devices whose counter of it makes up one part (a line, or a site's incomers). */
 type QuantityDevices = Map<string, DeviceAddress[]>
 
-function lineQuantityDevices(line: ScopeLine, counters: ReadonlyMap<string, Set<string>>, incomerKeys: ReadonlySet<string>): QuantityDevices {
+/**
+ * The devices of a line per carrier quantity. An incomer is left out (its line holds it, it is not the
+ * line's load) unless it is the line's own main meter: a line fed by its own incomer is that incomer.
+ */
+function lineQuantityDevices(line: ScopeLine, counters: ReadonlyMap<string, Set<string>>, incomers: ReadonlySet<string>): QuantityDevices {
   const out: QuantityDevices = new Map()
+  const mainKey = line.model.mainMeter === undefined ? undefined : `${line.path}/${line.model.mainMeter}`
+  const incomerKeys = new Set([...incomers].filter((k) => k !== mainKey))
   const energy = line.energyDevices.filter((d) => !incomerKeys.has(deviceKey(d)))
   if (energy.length > 0) out.set('energy_import_kwh', energy)
   const main = line.model.mainMeter

@@ -181,6 +181,8 @@ describe('ingest: Sparkplug B edge nodes', () => {
     await waitFor('offline', () => (states.get(stateTopic)?.status === 'offline' ? true : undefined))
     expect(states.get(stateTopic)?.agent).toBe(`sparkplug:${GROUP}/rolling-1`)
     expect(ing.stats().deadLettered).toEqual({ INGEST_ERR_SPARKPLUG_UNMAPPED: 1 })
+    // NBIRTH + DBIRTH; one NDEATH taken (the one with the stale bdSeq is not).
+    expect(ing.stats().sparkplug).toEqual({ births: 2, deaths: 1, rebirthRequests: 0 })
   })
 
   it('DDATA before its birth, or after a seq gap: dead-lettered with the reason and a rebirth requested over NCMD', async () => {
@@ -218,6 +220,7 @@ describe('ingest: Sparkplug B edge nodes', () => {
       { ts: T0 + 1000, value: 2 },
     ])
     expect(ing.stats().deadLettered).toMatchObject({ INGEST_ERR_SPARKPLUG_NO_BIRTH: 1, INGEST_ERR_SPARKPLUG_SEQ: 1 })
+    expect(ing.stats().sparkplug).toEqual({ births: 2, deaths: 0, rebirthRequests: 2 })
   })
 
   it('a mapping rule that cannot work stops the start with INGEST_ERR_CONFIG', async () => {

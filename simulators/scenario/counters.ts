@@ -5,8 +5,17 @@ import { deviceKey } from '../../core/plant.ts'
 import { scenarioDeviceKeys } from './model.ts'
 import { addressOfTags } from '../../core/topic.ts'
 
-/** Cumulative counters a scenario device continues across runs: meter energy, production, machine energy and parts. */
-export const SCENARIO_COUNTERS = ['energy_import_kwh', 'energy_export_kwh', 'energy_total_kwh', 'output_t', 'output_count'] as const
+/** Cumulative counters a scenario device continues across runs: meter energy, production (and the fuel and gas its PLC counts), machine energy and parts. */
+export const SCENARIO_COUNTERS = [
+  'energy_import_kwh',
+  'energy_export_kwh',
+  'energy_total_kwh',
+  'output_t',
+  'output_count',
+  'coal_t',
+  'gas_m3',
+  'oxygen_m3',
+] as const
 export type ScenarioCounterQuantity = (typeof SCENARIO_COUNTERS)[number]
 /** One device's counter readings, canonical quantity → value (kWh, t, parts). */
 export type ScenarioCounterValues = Readonly<Partial<Record<ScenarioCounterQuantity, number>>>

@@ -63,26 +63,39 @@ export function meterHistoryDevice(
   }
 }
 
-/** A line's production counter of a backfill: the output rate integrated in trapezoids from `given` (else 0). */
+/**
+ * A line's production counter of a backfill: the output rate integrated in trapezoids from `given`
+ * (else 0), and the carrier counters its PLC reports (coal_t, gas_m3, oxygen_m3) advancing by their
+ * rate per unit of output, each from its own given reading (else 0).
+ */
 export function productionHistoryDevice(p: ScenarioProduction, given: ScenarioCounterValues | undefined, present: Presenter): HistoryDevice {
   let total = given?.[p.quantity] ?? 0
+  const carriers = (p.carriers ?? []).map((c) => ({ ...c, total: given?.[c.quantity] ?? 0 }))
   let lastT: number | undefined
   let lastRate = 0
-  // Parts are counted whole; tonnes to the kilogram, as a weighbridge PLC would.
-  const shown = (): Record<string, number> => ({ [p.quantity]: p.quantity === 'output_count' ? Math.floor(total) : Math.round(total * 1000) / 1000 })
+  // Parts are counted whole; tonnes to the kilogram, as a weighbridge PLC would; m3 to the litre.
+  const shown = (): Record<string, number> => {
+    const out: Record<string, number> = { [p.quantity]: p.quantity === 'output_count' ? Math.floor(total) : Math.round(total * 1000) / 1000 }
+    for (const c of carriers) out[c.quantity] = Math.round(c.total * 1000) / 1000
+    return out
+  }
   return {
     key: p.key,
     tags: { ...p.address },
     seq: 0,
     update: (t) => {
       const rate = p.ratePerHour(t)
-      if (lastT !== undefined && t > lastT) total += ((lastRate + rate) / 2) * ((t - lastT) / HOUR_MS)
+      if (lastT !== undefined && t > lastT) {
+        const made = ((lastRate + rate) / 2) * ((t - lastT) / HOUR_MS)
+        total += made
+        for (const c of carriers) c.total += made * c.perUnit
+      }
       lastT = t
       lastRate = rate
     },
     values: shown,
     present,
-    counters: [p.quantity],
+    counters: [p.quantity, ...carriers.map((c) => c.quantity)],
     counterValues: shown,
   }
 }
@@ -102,7 +115,13 @@ export function createHistoryDevices(model: Pick<ScenarioModel, 'meters' | 'prod
     ...model.meters.map((m) =>
       meterHistoryDevice(m, deps.initial.get(m.key), deps.fields, deps.faults.createPresenter(m.key, METER_COUNTERS, deps.resumed(m.key)), deps.timezone),
     ),
-    ...model.production.map((p) => productionHistoryDevice(p, deps.initial.get(p.key), deps.faults.createPresenter(p.key, [p.quantity], deps.resumed(p.key)))),
+    ...model.production.map((p) =>
+      productionHistoryDevice(
+        p,
+        deps.initial.get(p.key),
+        deps.faults.createPresenter(p.key, [p.quantity, ...(p.carriers ?? []).map((c) => c.quantity)], deps.resumed(p.key)),
+      ),
+    ),
   ]
 }
 

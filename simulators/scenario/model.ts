@@ -6,7 +6,7 @@ import { interpolateSlots, loadLoadShape } from '../load-shape.ts'
 import { hashString, mixSeed, valueNoise } from '../prng.ts'
 import type { MeterProfileId } from '../meters/index.ts'
 import type { MachineKind } from '../opcua/machine.ts'
-import { secTargetKwhPerUnit, type BenchmarkId } from './benchmarks.ts'
+import { lineConsumption, type BenchmarkId, type CarrierRate } from './benchmarks.ts'
 import type { Scenario, ScenarioLine, ScenarioShift } from './schema.ts'
 import { HOUR_MS } from '../../core/duration.ts'
 
@@ -37,7 +37,10 @@ export interface ScenarioMeter {
   powerFactor(t: number): number
 }
 
-/** A line's production counter (a PLC): output follows the productive part of the line's power. */
+/**
+ * A line's production counter (a PLC): output follows the productive part of the line's power; the
+ * carrier counters it reports (coal, gas, oxygen) follow the output at their rates per unit.
+ */
 export interface ScenarioProduction {
   address: DeviceAddress
   key: string
@@ -46,6 +49,8 @@ export interface ScenarioProduction {
   quantity: 'output_t' | 'output_count'
   /** Target specific electricity consumption of the line, kWh per unit. */
   secKwhPerUnit: number
+  /** Fuels and working media the PLC counts beside the output (coal_t, gas_m3, oxygen_m3): counter units per unit of output. */
+  carriers?: CarrierRate[]
   /** Output rate at t, units per hour (faults add load, never output). */
   ratePerHour(t: number): number
 }
@@ -210,7 +215,7 @@ function lineMeters(ctx: LineContext): ScenarioMeter[] {
 /** A line's production counter: output rate = max(0, P_line − idle) / c (see buildScenarioModel). */
 function lineProduction(ctx: LineContext): ScenarioProduction {
   const { line, lineKey, level, linePowerKw, addr } = ctx
-  const sec = secTargetKwhPerUnit(line.product.secTarget, line.product.benchmark, lineKey)
+  const { kwhPerUnit: sec, carriers } = lineConsumption(line.product, lineKey)
   const idleKw = line.idleFraction * line.ratedKw
   // One week of the noise-free shape, every 5 minutes: productive share of the energy.
   let all = 0
@@ -227,6 +232,7 @@ function lineProduction(ctx: LineContext): ScenarioProduction {
     productId: line.product.id,
     quantity: line.product.unit === 't' ? 'output_t' : 'output_count',
     secKwhPerUnit: sec,
+    carriers,
     ratePerHour: (t) => Math.max(0, linePowerKw(t) - idleKw) / kwhPerUnitProductive,
   }
 }
@@ -328,6 +334,7 @@ export function scenarioPlantModel(scenario: Scenario): PlantModel {
         id: s.id,
         ...(s.name ? { name: s.name } : {}),
         timezone: scenario.timezone,
+        ...(s.incomers && s.incomers.length > 0 ? { incomers: [...s.incomers] } : {}),
         lines: s.lines.map((l) => ({
           id: l.id,
           ...(l.name ? { name: l.name } : {}),

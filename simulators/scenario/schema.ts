@@ -6,7 +6,7 @@ import { schemaProblems, type ConfigProblem } from '../../core/config.ts'
 import { PlantWattError } from '../../core/errors.ts'
 import { ID_PATTERN } from '../../core/topic.ts'
 import { METER_PROFILE_IDS } from '../meters/index.ts'
-import { BENCHMARK_IDS, SEC_GRADES } from './benchmarks.ts'
+import { BENCHMARK_IDS, BENCHMARKS, CARRIER_QUANTITIES, SEC_GRADES } from './benchmarks.ts'
 import { DEFAULT_TIMEZONE } from '../../core/windows.ts'
 import { deviceKey, lineKey } from '../../core/plant.ts'
 
@@ -87,8 +87,28 @@ export const ProductSchema = Type.Object(
     unit: Type.Enum(['t', 'pcs'], { description: 't → output_t, pcs → output_count' }),
     benchmark: Type.Optional(Type.Enum(BENCHMARK_IDS, { description: 'national indicator the line is graded on (benchmarks.ts)' })),
     secTarget: Type.Union([Type.Enum(SEC_GRADES), Type.Number({ exclusiveMinimum: 0 })], {
-      description: 'where the line sits: benchmark | compliant | below_baseline (needs benchmark), or kWh per unit',
+      description:
+        "where the line sits: benchmark | compliant | below_baseline (needs benchmark), or a value in the indicator's unit (kWh per unit without one)",
     }),
+    electricityKwhPerUnit: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        description: 'kgce indicators: the line electricity per unit of output; the balancing carrier takes the rest of the target',
+      }),
+    ),
+    carriers: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            quantity: Type.Enum(CARRIER_QUANTITIES, { description: 'counter the production PLC reports: coal_t, gas_m3, oxygen_m3' }),
+            perUnit: Type.Optional(Type.Number({ minimum: 0, description: 'counter units per unit of output' })),
+            balance: Type.Optional(Type.Boolean({ description: 'this carrier takes what the target leaves (one per line)' })),
+          },
+          { additionalProperties: false },
+        ),
+        { description: 'fuels and working media the line uses, counted by its production PLC (GB/T 2589 comprehensive energy)' },
+      ),
+    ),
   },
   { additionalProperties: false },
 )
@@ -119,6 +139,9 @@ export const SiteSchema = Type.Object(
     id: Id('site id'),
     name: Type.Optional(Type.String()),
     city: Type.Optional(Type.String()),
+    incomers: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*$' }), { description: "the site's boundary meters (关口表) as line/device" }),
+    ),
     lines: Type.Array(LineSchema, { minItems: 1 }),
   },
   { additionalProperties: false },
@@ -247,6 +270,7 @@ function semanticProblems(s: Scenario): ConfigProblem[] {
         if (typeof line.product.secTarget === 'string' && !line.product.benchmark) {
           out.push({ path: `${lp}/product/secTarget`, message: `${line.product.secTarget} needs product.benchmark, or give kWh per unit` })
         }
+        out.push(...carrierProblems(line.product, `${lp}/product`))
         if (line.loadShape === 'shifts' && line.shifts.length === 0) out.push({ path: `${lp}/shifts`, message: 'loadShape shifts needs at least one shift' })
         const meters = [{ m: line.mainMeter, p: `${lp}/mainMeter` }, ...line.subMeters.map((m, i) => ({ m, p: `${lp}/subMeters/${i}` }))]
         meters.forEach(({ m, p }, i) => {
@@ -335,4 +359,29 @@ export function loadScenario(fileOrName: string): Readonly<Scenario> {
     })
   }
   return parseScenario(raw, label)
+}
+
+/** A kgce indicator needs its electricity per unit and exactly one balancing carrier; carriers appear once. */
+function carrierProblems(
+  product: {
+    benchmark?: (typeof BENCHMARK_IDS)[number]
+    electricityKwhPerUnit?: number
+    carriers?: ReadonlyArray<{ quantity: string; perUnit?: number; balance?: boolean }>
+  },
+  path: string,
+): { path: string; message: string }[] {
+  const out: { path: string; message: string }[] = []
+  const carriers = product.carriers ?? []
+  const quantities = carriers.map((c) => c.quantity)
+  if (new Set(quantities).size !== quantities.length) out.push({ path: `${path}/carriers`, message: 'a carrier appears twice' })
+  const balancing = carriers.filter((c) => c.balance).length
+  const kgce = product.benchmark !== undefined && BENCHMARKS[product.benchmark].unit === 'kgce/t'
+  if (product.electricityKwhPerUnit !== undefined && (!kgce || balancing !== 1)) {
+    out.push({ path: `${path}/electricityKwhPerUnit`, message: 'needs a kgce/t benchmark and exactly one carrier with balance: true' })
+  }
+  if (balancing > 0 && product.electricityKwhPerUnit === undefined) out.push({ path: `${path}/carriers`, message: 'balance needs electricityKwhPerUnit' })
+  carriers.forEach((c, i) => {
+    if (!c.balance && c.perUnit === undefined) out.push({ path: `${path}/carriers/${i}/perUnit`, message: 'required unless balance: true' })
+  })
+  return out
 }
