@@ -5,13 +5,11 @@
  */
 import { parseArgs } from 'node:util'
 import { runBenchmarks } from './run.ts'
-import { runBillBenchmark } from './bill.ts'
 
 const USAGE = `usage: npm run bench -- [options]
   --samples <n>      samples to push through broker → ingest → store in each round (default 500000)
   --rounds <n>       rounds of raw write and pipeline after a warm-up round (medians are reported) (default 3)
   --enterprises <n>  enterprises of the commission-scope report benchmark (a year of data each) (default 100)
-  --only bill        only the bill check: a month of 1-minute data of 10 incomers on one supply account (bench/bill.ts)
 `
 
 function count(name: string, text: string): number {
@@ -26,16 +24,12 @@ try {
       samples: { type: 'string', default: '500000' },
       rounds: { type: 'string', default: '3' },
       enterprises: { type: 'string', default: '100' },
-      only: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
   })
   if (values.help) {
     process.stdout.write(USAGE)
-  } else if (values.only !== undefined) {
-    if (values.only !== 'bill') throw new Error(`--only must be bill, got ${values.only}`)
-    process.stdout.write(`${JSON.stringify(await runBillBenchmark(), null, 2)}\n`)
   } else {
     await runBenchmarks({
       samples: count('samples', values.samples),

@@ -11,6 +11,8 @@ import { loadOpcuaProfile } from './opcua/profile.ts'
 import { loadProfile } from './modbus/profile.ts'
 import { isProfileError, profileProblemsOf, type ProfileProblem } from './profile-error.ts'
 import { checkEdgeDevices } from './setup.ts'
+import { dlt645CounterModuli, modbusCounterModuli, type CounterModulus } from './counter-modulus.ts'
+import { loadDlt645Profile } from './dlt645/profile.ts'
 
 /** One read request of a device's poll. */
 export interface PlannedRequest {
@@ -42,6 +44,11 @@ export interface DevicePlan {
   identifiers?: { di: string; points: string[] }[]
   /** Modbus: where the CT / PT ratios of scaled points come from, e.g. `CT holding 0x008E uint16 (read at connect)`. */
   ratios: string[]
+  /**
+   * The register modulus of each cumulative counter (edge-agent/counter-modulus.ts): what the plant
+   * model's device `counterModulus` should say, so reports book a wrap as a rollover.
+   */
+  counterModuli?: CounterModulus[]
   /** Why the device cannot be planned (unknown profile …); `requests` is then empty. */
   error?: string
   /** With `error`: its code (EDGE_ERR_PROFILE_* for a profile that cannot be loaded or validated). */
@@ -72,7 +79,10 @@ export function planDevices(config: EdgeConfig): DevicePlan[] {
       if (d.driver === 'opcua') {
         return { ...base, nodes: loadOpcuaProfile(d.profile).points.map((p) => ({ nodeId: p.nodeId, quantity: p.quantity })) }
       }
-      if (d.driver === 'dlt645') return { ...base, endpoint: configuredEndpoint(d), identifiers: dlt645Identifiers(d) }
+      if (d.driver === 'dlt645') {
+        const moduli = dlt645CounterModuli(loadDlt645Profile(d.profile).points)
+        return { ...base, endpoint: configuredEndpoint(d), identifiers: dlt645Identifiers(d), ...(moduli.length > 0 ? { counterModuli: moduli } : {}) }
+      }
       const profile = loadProfile(d.profile)
       const requests = planReads(profile.points, { maxRegistersPerRead: d.maxRegistersPerRead, maxGapRegisters: d.maxGapRegisters }).map((r) => ({
         function: r.function,
@@ -91,7 +101,9 @@ export function planDevices(config: EdgeConfig): DevicePlan[] {
           if (override !== undefined) return `${name} ${override} (config ${k}Ratio)`
           return reg ? `${name} ${formatAddress(reg.function, reg.address)} ${reg.type} (read at connect)` : `${name} ?`
         })
-      return { ...base, requests, ratios }
+      const ratioValues = { ...(d.ctRatio === undefined ? {} : { ct: d.ctRatio }), ...(d.ptRatio === undefined ? {} : { pt: d.ptRatio }) }
+      const moduli = modbusCounterModuli(profile.points, ratioValues)
+      return { ...base, requests, ratios, ...(moduli.length > 0 ? { counterModuli: moduli } : {}) }
     } catch (err) {
       const code = err instanceof PlantWattError ? err.code : 'EDGE_ERR_PLAN'
       return { ...base, error: describeError(err), errorCode: code, ...(isProfileError(err) ? { problems: profileProblemsOf(err) } : {}) }
@@ -152,6 +164,7 @@ function formatPlan(devices: readonly DevicePlan[]): string {
       } else lines.push(`  error: ${d.error}`)
       continue
     }
+    for (const m of d.counterModuli ?? []) lines.push(`  counter modulus ${m.quantity}: ${m.modulus ?? '?'} (${m.basis}) — plant model device counterModulus`)
     if (d.identifiers) {
       lines.push(`  ${d.identifiers.length} request(s) per poll for ${d.identifiers.reduce((n, r) => n + r.points.length, 0)} point(s)`)
       for (const r of d.identifiers) lines.push(`  DI ${r.di.padEnd(19)} ${r.points.join(', ')}`)
