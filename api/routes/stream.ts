@@ -66,12 +66,19 @@ function write(client: Client, text: string): void {
 export const PUSH_COALESCE_MS = 5
 
 /**
+ * Pushed reads of one poll start at least this far apart: under heavy ingest (batches back to back)
+ * a subscription reads the store at most 20 times a second, not continuously.
+ */
+export const PUSH_MIN_GAP_MS = 50
+
+/**
  * One poll of `store.latest` per distinct subscription (enterprise/site/line), shared by all its
  * clients; a device is sent when its newest sample (ts, seq, values, quality) differs from the last sent.
  *
  * It reads every `pollMs`, and — when ingest runs in the same process and tells the hub what it
- * stored — within PUSH_COALESCE_MS of a write of a device in its scope: at most one read in flight,
- * a notice during a read brings one more read after it. The read is the same either way (the
+ * stored — within PUSH_COALESCE_MS of a write of a device in its scope (PUSH_MIN_GAP_MS after the
+ * previous read's start at the soonest): at most one read in flight, a notice during a read brings
+ * one more read after it. The read is the same either way (the
  * subscription's own filter), so a push never shows more than the poll would.
  */
 class LinePoll {
@@ -85,6 +92,8 @@ class LinePoll {
   private pushTimer: NodeJS.Timeout | undefined
   /** A notice came during a read: read once more when it ends. */
   private again = false
+  /** When the last read started (ms, performance.now()). */
+  private lastReadAt = Number.NEGATIVE_INFINITY
   private readonly unsubscribeStored: () => void
 
   constructor(
@@ -120,11 +129,12 @@ class LinePoll {
       this.again = true
       return
     }
+    const delayMs = Math.max(PUSH_COALESCE_MS, this.lastReadAt + PUSH_MIN_GAP_MS - performance.now())
     this.pushTimer = setTimeout(() => {
       this.pushTimer = undefined
       if (this.busy) this.again = true
       else void this.tick()
-    }, PUSH_COALESCE_MS)
+    }, delayMs)
   }
 
   private broadcast(text: string): void {
@@ -135,6 +145,7 @@ class LinePoll {
     if (this.busy || this.timer === undefined) return
     this.busy = true
     this.again = false
+    this.lastReadAt = performance.now()
     try {
       const now = this.ctx.now()
       const rows = await this.ctx.store.latest({
