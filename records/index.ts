@@ -38,3 +38,20 @@ export { ENTRY_ERROR_CODES, checkEntryInputs, entriesError, schemaFieldProblems,
 export { EntryBook, type EntryQuery, type EntryRevision, type ReviseEntryMeta } from './entry-book.ts'
 export { createRecordReader } from './reader.ts'
 export { ENTRY_CSV_COLUMNS, MAX_ENTRY_CSV_ROWS, importEntriesCsv, parseEntryTime, readEntriesCsv, type EntryCsvResult, type EntryCsvRowError } from './csv.ts'
+export {
+  EVENT_SPACING_MS,
+  METER_EVENT_ERROR_CODES,
+  METER_EVENT_KIND,
+  METER_EVENT_TYPES,
+  MeterEventBook,
+  MeterEventInputSchema,
+  meterEventError,
+  meterEventOfRecord,
+  meterEventReader,
+  type MeterEvent,
+  type MeterEventBookOptions,
+  type MeterEventInput,
+  type MeterEventQuery,
+  type MeterEventRevision,
+  type MeterEventType,
+} from './meter-events.ts'
