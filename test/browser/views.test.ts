@@ -174,9 +174,12 @@ describe('web UI on the hubei scenario in Chromium', () => {
     await page.waitForSelector('#savings-rows tbody tr', { timeout: 15_000 })
     // 7 local days ending today (default range).
     expect(await page.locator('#energy-rows tbody tr').count()).toBe(7)
+    // One row per indicator: clinker 综合能耗 (kgce/t, coal + electricity) and its companion 综合电耗 (kWh/t).
     const sec = page.locator('#sec-rows tbody tr')
-    expect(await sec.count()).toBe(1)
-    expect(await sec.locator('td').nth(1).textContent()).toBe('clinker')
+    expect(await sec.count()).toBe(2)
+    expect(await sec.nth(0).locator('td').nth(1).textContent()).toBe('clinker')
+    expect(await sec.nth(0).locator('td').nth(5).textContent()).toBe('kgce/t')
+    expect(await sec.nth(1).locator('td').nth(5).textContent()).toBe('kWh/t')
     // Savings: the total shown is the API's, and the CUSUM column is the running sum of the savings column.
     const tz = 'Asia/Shanghai'
     const local = (ms: number) => new Intl.DateTimeFormat('en-CA', { timeZone: tz }).format(new Date(ms))

@@ -93,6 +93,31 @@ const SecRow = Type.Object({
   gapToBenchmarkPct: Nullable(Type.Number()),
   gapToBaselinePct: Nullable(Type.Number()),
   gbLevel: Nullable(Type.String()),
+  note: Nullable(Type.String()),
+  indicators: Type.Array(
+    Type.Object({
+      product: Type.String(),
+      indicator: Type.String(),
+      unit: Type.String(),
+      standard: Nullable(Type.String()),
+      benchmarkVersion: Type.String(),
+      basis: Type.String(),
+      value: Nullable(Type.Number()),
+      ndrc: Nullable(
+        Type.Object({
+          level: Type.String(),
+          labelZh: Type.String(),
+          benchmark: Type.Number(),
+          baseline: Type.Number(),
+          gapToBenchmarkPct: Nullable(Type.Number()),
+          gapToBaselinePct: Nullable(Type.Number()),
+        }),
+      ),
+      gb: Nullable(Type.Object({ level: Nullable(Type.Integer()), labelZh: Type.String(), level3: Type.Number(), standard: Nullable(Type.String()) })),
+      ungraded: Nullable(Type.Object({ code: Type.String(), reason: Type.String() })),
+      warnings: Type.Array(Type.String()),
+    }),
+  ),
 })
 /** GET /sec (SecResponse). */
 export const SecAnswer = Type.Object({ rows: Type.Array(SecRow) })
@@ -284,6 +309,8 @@ const EnterpriseLine = Type.Object({
   baseline: Nullable(Type.Number()),
   gapToBenchmarkPct: Nullable(Type.Number()),
   gapToBaselinePct: Nullable(Type.Number()),
+  basis: Nullable(Type.String()),
+  note: Nullable(Type.String()),
 })
 const Equipment = Type.Object({
   name: Type.String(),

@@ -6,7 +6,7 @@ import { DAY_MS, fmt, localDate, nextDay, pct } from '../format.ts'
 import { t } from '../i18n.ts'
 import { allLines, scopeOptions, type LineOfPlant } from '../plant.ts'
 import { can, state } from '../state.ts'
-import { rowsTable } from '../table.ts'
+import { rowsTable, type Column } from '../table.ts'
 
 // Energy & efficiency (#/energy?scope=&granularity=&start=&stop=): energy, cost and CO2 per bucket,
 // SEC graded against the national levels, and a line's baseline with its savings.
@@ -110,31 +110,72 @@ export async function energyView(main: HTMLElement, params: URLSearchParams): Pr
     }
   } else $('energy-table').replaceChildren(failBox(energy.reason))
   if (sec.status === 'fulfilled') {
-    // The line without its enterprise; the unit of the value is the benchmark's, else kWh per unit of output.
-    const rows = sec.value.rows.map((r) => ({ ...r, line: r.line.split('/').slice(1).join('/'), unitOfValue: r.benchmarkUnit ?? `kWh/${r.unit}` }))
-    $('sec-table').replaceChildren(
-      rowsTable(
-        rows,
-        [
-          ['line', 'text'],
-          ['product', 'text'],
-          ['output'],
-          ['unit', 'text'],
-          ['value', 'num2'],
-          ['benchmarkUnit', (r) => r.unitOfValue],
-          ['grade', 'badge'],
-          ['benchmark', 'num2'],
-          ['baseline', 'num2'],
-          ['gapToBenchmarkPct'],
-          ['gapToBaselinePct'],
-          ['gbLevel', 'text'],
-        ],
-        { id: 'sec-rows' },
-      ),
-    )
+    $('sec-table').replaceChildren(rowsTable(secIndicatorRows(sec.value.rows), SEC_COLUMNS, { id: 'sec-rows' }))
   } else $('sec-table').replaceChildren(failBox(sec.reason))
   await savingsPart(line, start, nextDay(stop), epoch)
 }
+
+interface SecIndicatorRow {
+  line: string
+  product: string
+  output: number
+  indicator: string
+  value: number | null
+  benchmarkUnit: string
+  ndrcLevel: string | null
+  benchmark: number | null
+  baseline: number | null
+  gapToBenchmarkPct: number | null
+  gbLevel: string | null
+  ungradedReason: string | null
+  conversionBasis: string | null
+}
+
+/**
+ * One row per graded indicator of each line (the product's and its companions, e.g. clinker 综合能耗 and
+ * 综合电耗): the value in the indicator's own unit, the NDRC 标杆/基准 level and the GB quota level as
+ * separate columns, the standard, version and conversion basis, or why it is ungraded. A line without
+ * a benchmark shows its kWh per unit of output.
+ */
+function secIndicatorRows(rows: Sec['rows']): SecIndicatorRow[] {
+  return rows.flatMap((r): SecIndicatorRow[] => {
+    const line = r.line.split('/').slice(1).join('/')
+    const base = { line, product: r.product, output: r.output }
+    if (r.indicators.length === 0) {
+      const none = { ndrcLevel: null, benchmark: null, baseline: null, gapToBenchmarkPct: null, gbLevel: null, conversionBasis: null }
+      return [{ ...base, indicator: `kWh/${r.unit}`, value: r.value, benchmarkUnit: `kWh/${r.unit}`, ...none, ungradedReason: r.note }]
+    }
+    return r.indicators.map((i) => ({
+      ...base,
+      indicator: i.indicator,
+      value: i.value,
+      benchmarkUnit: i.unit,
+      ndrcLevel: i.ndrc ? i.ndrc.level : null,
+      benchmark: i.ndrc ? i.ndrc.benchmark : null,
+      baseline: i.ndrc ? i.ndrc.baseline : null,
+      gapToBenchmarkPct: i.ndrc ? i.ndrc.gapToBenchmarkPct : null,
+      gbLevel: i.gb ? i.gb.labelZh : null,
+      conversionBasis: [i.standard, i.benchmarkVersion, i.basis, ...i.warnings].filter((x) => x !== null).join(' · '),
+      ungradedReason: i.ungraded ? i.ungraded.reason : null,
+    }))
+  })
+}
+
+const SEC_COLUMNS: Column<SecIndicatorRow>[] = [
+  ['line', 'text'],
+  ['product', 'text'],
+  ['indicator', 'text'],
+  ['output'],
+  ['value', 'num2'],
+  ['benchmarkUnit', 'text'],
+  ['ndrcLevel', 'badge'],
+  ['benchmark', 'num2'],
+  ['baseline', 'num2'],
+  ['gapToBenchmarkPct'],
+  ['gbLevel', 'text'],
+  ['ungradedReason', 'text'],
+  ['conversionBasis', 'text'],
+]
 
 /** Baseline vs actual of a line with its savings CUSUM, over [start, stop) or from the first baseline in force. */
 async function savingsPart(line: LineOfPlant | undefined, start: string, stop: string, epoch: number): Promise<void> {

@@ -128,7 +128,12 @@ async function enterpriseView(main: HTMLElement, id: string): Promise<void> {
       ),
       el('h2', {}, t('lines')),
       rowsTable(
-        e.lines,
+        // A grade on GB levels (no NDRC levels for the product) is named as such, never as 标杆/基准.
+        e.lines.map((l) => ({
+          ...l,
+          grade: l.grade !== null && l.basis === 'gb' ? `gb_${l.grade}` : l.grade,
+          gradeBasis: l.basis === null ? null : t(l.basis === 'gb' ? 'gbBasis' : 'ndrcBasis'),
+        })),
         [
           ['lineName', 'text'],
           ['productName', 'text'],
@@ -136,12 +141,14 @@ async function enterpriseView(main: HTMLElement, id: string): Promise<void> {
           ['sec', 'num2'],
           ['secUnit', 'text'],
           ['grade', 'badge'],
+          ['gradeBasis', 'text'],
           ['benchmark', 'num2'],
           ['baseline', 'num2'],
           ['gapToBenchmarkPct'],
           ['gapToBaselinePct'],
+          ['note', 'text'],
         ],
-        { id: 'enterprise-lines', label: { sec: t('secValue') } },
+        { id: 'enterprise-lines', label: { sec: t('secValue'), note: t('ungradedReason') } },
       ),
       el('h2', {}, t('rules')),
       rowsTable(
