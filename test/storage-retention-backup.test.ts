@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
 import { costReport } from '../reports/cost.ts'
+import { counterRollup, type CounterRollup } from '../reports/counter-rollup.ts'
 import { demandReport } from '../reports/demand.ts'
 import { energyReport, productionReport, type ReportDeps } from '../reports/energy.ts'
 import { monthlyReport } from '../reports/monthly.ts'
@@ -18,8 +19,8 @@ const DAY = 24 * H
 const march = { start: MARCH, end: APRIL }
 
 /** Every report of the figures fixture that reads the store, as plain data (reports/counter-rollup.test.ts reads the same). */
-async function answers(store: EmbeddedStore) {
-  const deps: ReportDeps = { store, model, now: () => AFTER }
+async function answers(store: EmbeddedStore, rollup?: CounterRollup) {
+  const deps: ReportDeps = { store, model, now: () => AFTER, ...(rollup ? { rollup } : {}) }
   const l1 = parseScope('acme/w1/l1')
   return {
     hour: (await energyReport(deps, parseScope('acme'), march, 'hour')).rows,
@@ -72,6 +73,10 @@ describe('reports over the roll-ups', () => {
     expect(db.prepare('SELECT count(*) AS n FROM points').get()).toEqual({ n: 0 })
     db.close()
     expect(await answers(store)).toEqual(rolled)
+    // As the API asks: with the reports' counter roll-up (counter_15m is kept, its state written at ts 0).
+    expect(await answers(store, counterRollup())).toEqual(rolled)
+    store.maintain()
+    expect(await answers(store, counterRollup({ maxCachedAnswers: 0 }))).toEqual(rolled)
     // Hand-worked anchor (reports/figures.test.ts): acme's March = w1's main meter, 31 d × 2400 kWh − 25 kWh
     // lost at its reset = 74,375 kWh, + w2's meter on 2 March (24 h × 100 kW + 1 h × 200 kW more = 2,600 kWh).
     expect(rolled.month.map((r) => [r.scope, r.energyKwh])).toEqual([['acme', 76_975]])

@@ -57,7 +57,7 @@ export interface EmbeddedStore extends TelemetryStore {
   maintain(budgetMs?: number): number
   /** Counters of the maintenance, undefined without retention. */
   maintenanceStats(): MaintenanceStats | undefined
-  /** Where the roll-ups answer exactly. */
+  /** Where the roll-ups answer exactly (over all series). */
   horizons(): RollupHorizons
   /** The last storage fault of a write (disk full, read-only, corrupt), cleared by the next successful write. */
   fault(): StoreFault | undefined
@@ -82,7 +82,7 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions): EmbeddedStor
   const assertOpen = (): void => {
     if (closed) throw new PlantWattError('STORAGE_ERR_CLOSED', `embedded store ${path} is closed`)
   }
-  const horizons = (): RollupHorizons => readHorizons(rollupStatements)
+  const horizons = (series?: string): RollupHorizons => readHorizons(rollupStatements, series)
   const reader: EmbeddedReader = { path, statements, index, assertOpen, horizons }
   const writer = new EmbeddedWriter(db, statements, index, path)
   const maintenance =
@@ -117,7 +117,7 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions): EmbeddedStor
       return maintenance ? maintenance.run(budgetMs) : 0
     },
     maintenanceStats: () => (maintenance ? { ...maintenance.stats } : undefined),
-    horizons,
+    horizons: () => horizons(),
     fault: () => faults.current(),
 
     aggregate: (q: AggregateQuery): Promise<AggregateRow[]> => aggregate(reader, q),

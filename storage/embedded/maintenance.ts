@@ -22,6 +22,8 @@ export interface MaintenanceStats {
   minutesRolled: number
   rawDeleted: number
   lastStepMs: number
+  /** The longest step so far, ms: how long it held the write lock at most. */
+  longestStepMs: number
   /** The last failure of a step (e.g. disk full), cleared by the next successful step. */
   lastError?: { message: string; code?: string; at: number }
 }
@@ -39,7 +41,7 @@ export class EmbeddedMaintenance {
   private readonly expiring = new Set<number>()
   private seriesSeen = -1
   private sliceMs = { rollup: 15 * MINUTE_MS, raw: 15 * MINUTE_MS, minutes: 6 * 3_600_000, quarters: 86_400_000 }
-  readonly stats: MaintenanceStats = { steps: 0, minutesRolled: 0, rawDeleted: 0, lastStepMs: 0 }
+  readonly stats: MaintenanceStats = { steps: 0, minutesRolled: 0, rawDeleted: 0, lastStepMs: 0, longestStepMs: 0 }
 
   constructor(
     private readonly db: Database.Database,
@@ -82,6 +84,7 @@ export class EmbeddedMaintenance {
         .immediate()
       this.stats.steps++
       this.stats.lastStepMs = performance.now() - t0
+      this.stats.longestStepMs = Math.max(this.stats.longestStepMs, this.stats.lastStepMs)
       delete this.stats.lastError
       return done
     } catch (err) {

@@ -17,7 +17,7 @@ export interface EmbeddedReader {
   statements: TelemetryStatements
   index: SeriesIndex
   /** Where the roll-ups answer exactly (read per query: another process may maintain the file). */
-  horizons(): RollupHorizons
+  horizons(series?: string): RollupHorizons
   /** Throws STORAGE_ERR_CLOSED once the store is closed. */
   assertOpen(): void
 }
@@ -48,7 +48,7 @@ export async function aggregate(db: EmbeddedReader, q: AggregateQuery): Promise<
     }
     if (selected.length === 0) return []
     const series = JSON.stringify(selected)
-    const levels = levelsOf(db.horizons())
+    const levels = levelsOf(db.horizons(series))
     const rows: AggregateRow[] = []
     const push = (grp: number, ws: number, value: number): void => {
       const group = groups[grp] as { tags: Record<string, string>; field: string }

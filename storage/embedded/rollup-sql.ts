@@ -66,6 +66,10 @@ export function prepareRollupStatements(db: Database.Database) {
     },
     dirty: db.prepare<[number], { ts: number; series_id: number }>('SELECT ts, series_id FROM rollup_dirty ORDER BY ts, series_id LIMIT ?'),
     firstDirty: db.prepare<[], { ts: number }>('SELECT ts FROM rollup_dirty ORDER BY ts LIMIT 1'),
+    /** The first dirty minute of the series in @series (JSON [[id, …], …] as aggregate() builds it). */
+    firstDirtyOf: db.prepare<{ series: string }, { ts: number | null }>(
+      'SELECT min(d.ts) AS ts FROM rollup_dirty AS d WHERE d.series_id IN (SELECT value ->> 0 FROM json_each(@series))',
+    ),
     deleteDirty: db.prepare<[number, number]>('DELETE FROM rollup_dirty WHERE ts = ? AND series_id = ?'),
     markDirty: db.prepare<[number, number]>('INSERT OR IGNORE INTO rollup_dirty (ts, series_id) VALUES (?, ?)'),
     state: db.prepare<[], { key: string; value: number }>('SELECT key, value FROM storage_state'),
@@ -97,7 +101,12 @@ export interface RollupHorizons {
   quarterFrom: number
 }
 
-export function readHorizons(st: RollupStatements): RollupHorizons {
+/**
+ * The horizons; with `series` (aggregate()'s JSON list of selected series), a minute written behind
+ * the roll-up lowers `rolledTo` only for those series — another series' late point (report state at
+ * ts 0) does not send every query to raw points that may have expired.
+ */
+export function readHorizons(st: RollupStatements, series?: string): RollupHorizons {
   const h: RollupHorizons = { rolledTo: 0, rawFrom: 0, minuteFrom: 0, quarterFrom: 0 }
   for (const row of st.state.all()) {
     if (row.key === STATE.rolledTo) h.rolledTo = row.value
@@ -105,7 +114,7 @@ export function readHorizons(st: RollupStatements): RollupHorizons {
     else if (row.key === STATE.minuteFrom) h.minuteFrom = row.value
     else if (row.key === STATE.quarterFrom) h.quarterFrom = row.value
   }
-  const dirty = st.firstDirty.get()
-  if (dirty && dirty.ts < h.rolledTo) h.rolledTo = dirty.ts
+  const dirty = series === undefined ? st.firstDirty.get()?.ts : st.firstDirtyOf.get({ series })?.ts
+  if (typeof dirty === 'number' && dirty < h.rolledTo) h.rolledTo = dirty
   return h
 }

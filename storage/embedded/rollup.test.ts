@@ -84,6 +84,10 @@ describe('embedded roll-ups and retention', () => {
     expect(sql('SELECT count(*) AS n FROM points')).toEqual({ n: 0 })
     expect(store.maintenanceStats()?.rawDeleted).toBe(720)
     for (const fn of FNS) for (const every of ['1m', '15m', '1h', undefined]) expect(await agg(fn, every)).toEqual(before.get(`${fn} ${every}`))
+    // A late point of another series (report state at ts 0) lowers the roll-up only for that series.
+    await store.write([{ measurement: 'report_state', tags: { device: 'd1' }, fields: { x: 1 }, ts: 0 }])
+    expect(store.horizons().rolledTo).toBe(0)
+    expect(await agg('sum', '15m')).toEqual(before.get('sum 15m'))
     // latest() reads raw points: none are left.
     expect(await store.latest({ measurement: 'telemetry' })).toEqual([])
   })
