@@ -5,11 +5,13 @@
  */
 import { parseArgs } from 'node:util'
 import { runBenchmarks } from './run.ts'
+import { runStorageRetentionBenchmark } from './storage-retention.ts'
 
 const USAGE = `usage: npm run bench -- [options]
   --samples <n>      samples to push through broker → ingest → store in each round (default 500000)
   --rounds <n>       rounds of raw write and pipeline after a warm-up round (medians are reported) (default 3)
   --enterprises <n>  enterprises of the commission-scope report benchmark (a year of data each) (default 100)
+  --only storage-retention  only the embedded store over years: bytes per value, a year projected, a backfill with retention, the yearly report before and after expiry (bench/storage-retention.ts)
 `
 
 function count(name: string, text: string): number {
@@ -24,18 +26,24 @@ try {
       samples: { type: 'string', default: '500000' },
       rounds: { type: 'string', default: '3' },
       enterprises: { type: 'string', default: '100' },
+      only: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
   })
   if (values.help) {
     process.stdout.write(USAGE)
+  } else if (values.only === 'storage-retention') {
+    process.stdout.write(`${JSON.stringify(await runStorageRetentionBenchmark(), null, 2)}\n`)
+  } else if (values.only !== undefined) {
+    throw new Error(`--only must be storage-retention, got ${values.only}`)
   } else {
     await runBenchmarks({
       samples: count('samples', values.samples),
       rounds: count('rounds', values.rounds),
       reportEnterprises: count('enterprises', values.enterprises),
     })
+    process.stdout.write(`${JSON.stringify({ storageRetention: await runStorageRetentionBenchmark() }, null, 2)}\n`)
   }
 } catch (err) {
   process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n${USAGE}`)
