@@ -30,6 +30,9 @@ describe('coal equivalent (GB/T 2589-2020)', () => {
     // 1000 kWh × 0.3 = 300 kgce; the shipped coefficients stay.
     expect(toKgce(1000, 'electricity-equal-value', ref.coal)).toMatchObject({ kgce: 300, factor: { source: 'provincial statistics bureau 2024' } })
     expect(toKgce(10, 'diesel', ref.coal).kgce).toBeCloseTo(14.571, 9)
-    expect(codeOf(() => quantityToKgce(1, 'water_m3'))).toBe('ANALYTICS_ERR_FACTOR')
+    // Every counter of analytics/carriers.ts converts: 3 t of coal = 3000 kg × 0.7143; water_m3 is fresh water (0.0857 kgce/t, unverified).
+    expect(quantityToKgce(3, 'coal_t').kgce).toBeCloseTo(2142.9, 9)
+    expect(quantityToKgce(10, 'water_m3').kgce).toBeCloseTo(0.857, 12)
+    expect(codeOf(() => quantityToKgce(1, 'voltage_l1_v'))).toBe('ANALYTICS_ERR_FACTOR')
   })
 })

@@ -1,3 +1,4 @@
+import { CARRIERS } from './carriers.ts'
 import { analyticsError } from './errors.ts'
 import { DEFAULT_REFERENCE } from './reference/index.ts'
 import type { CoalTable } from './reference/schemas.ts'
@@ -17,13 +18,14 @@ export interface KgceResult {
   factor: CoalFactorUsed
 }
 
-/** Canonical quantities (core/quantities.ts) that are energy carriers: carrier and unit scale. */
-export const QUANTITY_CARRIERS: Readonly<Record<string, { carrier: string; toCarrierUnit: number }>> = {
-  energy_import_kwh: { carrier: 'electricity', toCarrierUnit: 1 },
-  gas_m3: { carrier: 'natural-gas', toCarrierUnit: 1 },
-  // steam_t is in tonnes, the coefficient per kg.
-  steam_t: { carrier: 'steam-low-pressure', toCarrierUnit: 1000 },
-}
+/**
+ * Canonical counters (core/quantities.ts) that meter an energy carrier, with the carrier and the unit
+ * scale (steam_t and coal_t count tonnes, their coefficients are per kg: 1000): every counter of
+ * analytics/carriers.ts, imports and exports alike (energy_export_kwh is electricity).
+ */
+export const QUANTITY_CARRIERS: Readonly<Record<string, { carrier: string; toCarrierUnit: number }>> = Object.fromEntries(
+  CARRIERS.flatMap((c) => c.meters.map((m) => [m.quantity, { carrier: c.id, toCarrierUnit: m.toCarrierUnit }])),
+)
 
 /** The coefficient of a carrier (ANALYTICS_ERR_FACTOR when the table has none). */
 export function coalFactor(carrier: string, table: CoalTable = DEFAULT_REFERENCE.coal): CoalFactorUsed {
@@ -43,7 +45,7 @@ export function toKgce(amount: number, carrier: string, table?: CoalTable): Kgce
   return { kgce: amount * factor.kgcePerUnit, factor }
 }
 
-/** kgce of an amount of a canonical quantity (energy_import_kwh, gas_m3, steam_t). */
+/** kgce of an amount of a canonical counter quantity (energy_import_kwh, gas_m3, steam_t, coal_t, oxygen_m3 …). */
 export function quantityToKgce(amount: number, quantity: string, table?: CoalTable): KgceResult {
   const q = QUANTITY_CARRIERS[quantity]
   if (!q) throw analyticsError('ANALYTICS_ERR_FACTOR', `quantity ${quantity} is not an energy carrier with a coal coefficient`)
