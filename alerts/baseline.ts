@@ -522,10 +522,14 @@ export async function learnBaselines(opts: LearnOptions): Promise<BaselineBook> 
   // The detector's knobs and the calendar: the first anomaly rule's (else the first standby rule's).
   const shaping = anomalyRules[0] ?? standbyRules[0]
   const calendars = new Map<string, WorkCalendar>()
-  const calendarOf = (timezone: string): WorkCalendar | undefined => {
+  // The rule's own calendar, else the line's enterprise's (plant model), else none: every day alike.
+  const calendarOf = (line: LineContext): WorkCalendar | undefined => {
     if (!shaping) return undefined
-    let c = calendars.get(timezone)
-    if (!c) calendars.set(timezone, (c = new WorkCalendar(shaping.calendar, timezone)))
+    const config = shaping.calendar ?? line.calendar
+    if (!config) return undefined
+    const key = `${shaping.calendar ? 'rule' : line.enterprise}\u0000${line.timezone}`
+    let c = calendars.get(key)
+    if (!c) calendars.set(key, (c = new WorkCalendar(config, line.timezone)))
     return c
   }
 
@@ -582,7 +586,7 @@ export async function learnBaselines(opts: LearnOptions): Promise<BaselineBook> 
       const windows = byDevice.get(d.device)
       if (!windows) continue
       const key = deviceKey(d)
-      const calendar = calendarOf(line.timezone)
+      const calendar = calendarOf(line)
       const fitOptions: FitOptions = { line: line.line, regimes: anomalyRules[0]?.regimes ?? 'off', ...(calendar ? { calendar } : {}) }
       if (shaping) Object.assign(fitOptions, { regimeRatio: shaping.regimeRatio, tailFactor: shaping.tailFactor })
       const fit = fitDeviceBaseline(

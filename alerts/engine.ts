@@ -648,6 +648,7 @@ export class AlertEngine {
       minBandKw: rule.minBandKw,
       minRegimeShare: rule.minRegimeShare,
       direction: rule.direction,
+      lowerRegimeNormal: rule.lowerRegimeNormal,
     })
     this.observe(
       rule,

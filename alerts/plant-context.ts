@@ -1,3 +1,4 @@
+import type { CalendarConfig } from '../core/calendar.ts'
 import { lineKey, type PlantModel } from '../core/plant.ts'
 import type { DeviceAddress } from '../core/topic.ts'
 import { cachedOffsetMs } from './time.ts'
@@ -15,6 +16,8 @@ export interface LineContext {
   production?: { device: string; quantity: 'output_t' | 'output_count' }
   mainMeter?: string
   contractedDemandKw?: number
+  /** The enterprise's working calendar from the plant model, if it has one. */
+  calendar?: CalendarConfig
 }
 
 const minutes = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5))
@@ -39,6 +42,7 @@ export function lineContexts(plant: PlantModel): Map<string, LineContext> {
         if (l.product) ctx.production = { device: l.product.productionDevice, quantity: l.product.unit === 't' ? 'output_t' : 'output_count' }
         if (l.mainMeter) ctx.mainMeter = l.mainMeter
         if (s.contractedDemandKw !== undefined) ctx.contractedDemandKw = s.contractedDemandKw
+        if (e.calendar) ctx.calendar = e.calendar
         out.set(lineKey({ enterprise: e.id, site: s.id, line: l.id }), ctx)
       }
     }

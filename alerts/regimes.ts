@@ -62,6 +62,12 @@ export interface RegimeSlots {
   medianKw: number[]
   /** Robust relative σ per regime (1.4826 × MAD of (P − slot median) / slot median), pooled over slots. */
   relSigma: [number, number, number]
+  /**
+   * Robust σ per regime of ln(P / slot median), pooled over slots: the bands are multiplicative,
+   * [median · e^(−kσ), median · e^(kσ)], because load varies in proportion to its level — a linear
+   * band of a noisy running regime reaches below zero and hides every drop and every idle-level fault.
+   */
+  logSigma: [number, number, number]
   /** Share of the whole history in each regime (used for slots with too little history). */
   overallShare: [number, number, number]
 }
@@ -90,6 +96,7 @@ export function fitRegimeSlots(slotOf: readonly number[], powerKw: readonly numb
   const share: number[] = []
   const medianKw: number[] = []
   const rel: number[][] = [[], [], []]
+  const logRel: number[][] = [[], [], []]
   for (let s = 0; s < slotCount; s++) {
     const total = totals[s] as number
     for (let g = 0; g < R; g++) {
@@ -97,7 +104,11 @@ export function fitRegimeSlots(slotOf: readonly number[], powerKw: readonly numb
       const m = medianOf(list)
       share.push(total >= MIN_SLOT_SAMPLES ? list.length / total : Number.NaN)
       medianKw.push(m)
-      if (list.length >= MIN_SLOT_SAMPLES && m > 0) for (const p of list) (rel[g] as number[]).push((p - m) / m)
+      if (list.length >= MIN_SLOT_SAMPLES && m > 0)
+        for (const p of list) {
+          ;(rel[g] as number[]).push((p - m) / m)
+          if (p > 0) (logRel[g] as number[]).push(Math.log(p / m))
+        }
     }
   }
   const n = Math.max(1, slotOf.length)
@@ -107,7 +118,12 @@ export function fitRegimeSlots(slotOf: readonly number[], powerKw: readonly numb
     // A regime never seen twice in one slot: the gap to its neighbours as its spread.
     return Number.isFinite(s) && s > 0 ? s : g === 0 ? 0.25 : 0.5
   }) as [number, number, number]
-  return { levels, share, medianKw, relSigma, overallShare: overall.map((c) => c / n) as [number, number, number] }
+  const logSigma = logRel.map((r, g) => {
+    const m = medianOf(r)
+    const s = 1.4826 * medianOf(r.map((v) => Math.abs(v - m)))
+    return Number.isFinite(s) && s > 0 ? s : g === 0 ? 0.25 : 0.5
+  }) as [number, number, number]
+  return { levels, share, medianKw, relSigma, logSigma, overallShare: overall.map((c) => c / n) as [number, number, number] }
 }
 
 export interface RegimeVerdict {
@@ -125,39 +141,80 @@ export interface RegimeBandOptions {
   minBandKw: number
   minRegimeShare: number
   direction: 'both' | 'above' | 'below'
+  /**
+   * A window at the level of a lower regime than any the slot expects — the line stopped or slowed
+   * down early — is not an anomaly (it wastes nothing; machine states and production say why).
+   * A drop inside the expected regime still is. Default true.
+   */
+  lowerRegimeNormal?: boolean
 }
 
-/** The plausible regimes of a slot and their bands [median ± max(k σ_r median, minBandKw)]. */
-export function regimeBands(
-  t: RegimeSlots,
-  slot: number,
-  o: Pick<RegimeBandOptions, 'k' | 'minBandKw' | 'minRegimeShare'>,
-): { regime: number; medianKw: number; halfKw: number }[] {
-  const out: { regime: number; medianKw: number; halfKw: number }[] = []
+/** A plausible regime of a slot and its band. */
+export interface RegimeBand {
+  regime: number
+  medianKw: number
+  lowKw: number
+  highKw: number
+}
+
+/**
+ * The plausible regimes of a slot and their bands: [median · e^(−kσ), median · e^(kσ)] with σ the
+ * regime's log spread, each side at least minBandKw from the median.
+ */
+export function regimeBands(t: RegimeSlots, slot: number, o: Pick<RegimeBandOptions, 'k' | 'minBandKw' | 'minRegimeShare'>): RegimeBand[] {
+  const out: RegimeBand[] = []
   for (let g = 0; g < R; g++) {
     const slotShare = t.share[slot * R + g]
     const share = slotShare === undefined || Number.isNaN(slotShare) ? (t.overallShare[g] as number) : slotShare
     if (share < o.minRegimeShare) continue
     const own = t.medianKw[slot * R + g]
     const m = own === undefined || Number.isNaN(own) ? (t.levels.levelsKw[g] as number) : own
-    out.push({ regime: g, medianKw: m, halfKw: Math.max(o.k * (t.relSigma[g] as number) * Math.abs(m), o.minBandKw) })
+    const f = Math.exp(o.k * (t.logSigma[g] as number))
+    // A regime's band starts no lower than the regime itself (its lower edge): a noisy running
+    // regime must not claim levels that are, by definition, reduced or idle.
+    const floor = g === 0 ? Number.NEGATIVE_INFINITY : (t.levels.edgesKw[g - 1] as number)
+    const low = Math.min(Math.max(m / f, Math.min(floor, m)), m - o.minBandKw)
+    out.push({ regime: g, medianKw: m, lowKw: low, highKw: Math.max(m * f, m + o.minBandKw) })
+  }
+  // Idle and running both plausible: a window that spans a start or a stop averages to a level in
+  // between, so the whole reduced range is normal there too.
+  if (out.length === 2 && out[0]?.regime === 0 && out[1]?.regime === 2) {
+    out.splice(1, 0, { regime: 1, medianKw: t.levels.levelsKw[1], lowKw: t.levels.edgesKw[0], highKw: t.levels.edgesKw[1] })
   }
   return out
+}
+
+/** Where a value lies in a band: 0 at the median, ±1 at its edges (each side scaled on its own). */
+function bandPosition(b: RegimeBand, kw: number): number {
+  return kw >= b.medianKw ? (kw - b.medianKw) / (b.highKw - b.medianKw) : (kw - b.medianKw) / (b.medianKw - b.lowKw)
+}
+
+/** The value lies in the band of a regime below every plausible regime of the slot. */
+function inLowerRegime(t: RegimeSlots, slot: number, plausible: readonly RegimeBand[], kw: number, k: number): boolean {
+  const lowest = Math.min(...plausible.map((b) => b.regime))
+  for (let g = 0; g < lowest; g++) {
+    const own = t.medianKw[slot * R + g]
+    const m = own === undefined || Number.isNaN(own) ? (t.levels.levelsKw[g] as number) : own
+    const f = Math.exp(k * (t.logSigma[g] as number))
+    if (kw >= m / f && kw <= m * f) return true
+  }
+  return false
 }
 
 /** Judges a window's mean power against the slot's plausible regimes. */
 export function judgeRegimeWindow(t: RegimeSlots, slot: number, powerKw: number, o: RegimeBandOptions): RegimeVerdict {
   const bands = regimeBands(t, slot, o)
   if (bands.length === 0) return { abnormal: false, normal: true, expectedKw: powerKw, lowKw: powerKw, highKw: powerKw }
-  let nearest = bands[0] as (typeof bands)[number]
-  for (const b of bands) if (Math.abs(powerKw - b.medianKw) / b.halfKw < Math.abs(powerKw - nearest.medianKw) / nearest.halfKw) nearest = b
-  const inside = bands.some((b) => Math.abs(powerKw - b.medianKw) <= b.halfKw)
-  const normal = bands.some((b) => Math.abs(powerKw - b.medianKw) < 0.7 * b.halfKw)
+  let nearest = bands[0] as RegimeBand
+  for (const b of bands) if (Math.abs(bandPosition(b, powerKw)) < Math.abs(bandPosition(nearest, powerKw))) nearest = b
+  const inside = bands.some((b) => Math.abs(bandPosition(b, powerKw)) <= 1)
+  const normal = bands.some((b) => Math.abs(bandPosition(b, powerKw)) < 0.7)
   // above: extra load — not inside any band and above the band of some plausible regime; below: the mirror.
-  const aboveSome = bands.some((b) => powerKw > b.medianKw + b.halfKw)
-  const belowSome = bands.some((b) => powerKw < b.medianKw - b.halfKw)
-  const abnormal = !inside && (o.direction === 'both' || (o.direction === 'above' ? aboveSome : belowSome))
-  return { abnormal, normal, expectedKw: nearest.medianKw, lowKw: nearest.medianKw - nearest.halfKw, highKw: nearest.medianKw + nearest.halfKw }
+  const aboveSome = bands.some((b) => powerKw > b.highKw)
+  const belowSome = bands.some((b) => powerKw < b.lowKw)
+  const stoppedEarly = o.lowerRegimeNormal !== false && !aboveSome && inLowerRegime(t, slot, bands, powerKw, o.k)
+  const abnormal = !inside && !stoppedEarly && (o.direction === 'both' || (o.direction === 'above' ? aboveSome : belowSome))
+  return { abnormal, normal, expectedKw: nearest.medianKw, lowKw: nearest.lowKw, highKw: nearest.highKw }
 }
 
 /** Share of the slot's history in the idle regime (NaN: unknown). */

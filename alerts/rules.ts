@@ -6,7 +6,7 @@ import { PlantWattError } from '../core/errors.ts'
 import { DEVICE_KINDS } from '../core/plant.ts'
 import { isQuantity } from '../core/quantities.ts'
 import { ID_PATTERN } from '../core/topic.ts'
-import { ALWAYS_WORKING, CalendarSchema, type CalendarConfig } from './calendar.ts'
+import { CalendarSchema, type CalendarConfig } from './calendar.ts'
 import { ChannelSchema, EscalationSchema, notifyProblems } from './notify/config.ts'
 
 /** Rule kinds: what a rule watches. */
@@ -87,6 +87,12 @@ export const RuleSchema = Type.Object(
       }),
     ),
     regimeRatio: Type.Optional(Type.Number({ minimum: 1, description: 'anomaly: running/idle level ratio from which a device has regimes (default 3)' })),
+    lowerRegimeNormal: Type.Optional(
+      Type.Boolean({
+        description:
+          'anomaly with regimes: a window at the level of a lower regime than the slot expects (the line stopped or slowed early) is normal (default true); false = it fires as a drop',
+      }),
+    ),
     tailFactor: Type.Optional(
       Type.Number({
         minimum: 0,
@@ -213,9 +219,11 @@ export interface ResolvedRule {
   regimes: 'auto' | 'off'
   minRegimeShare: number
   regimeRatio: number
+  lowerRegimeNormal: boolean
   tailFactor: number
   idleShare: number
-  calendar: CalendarConfig
+  /** The rule's own calendar; unset: the enterprise's from the plant model, else every day a working day. */
+  calendar?: CalendarConfig
   forMs: number
   clearAfterMs: number
 }
@@ -233,7 +241,20 @@ const KIND_KEYS: Record<RuleKind, { allowed: readonly RuleKey[]; required: reado
   demand: { allowed: ['margin', 'minElapsed'], required: [] },
   standby: { allowed: ['idleKw', 'history', 'relearnEvery', 'idleShare', 'calendar'], required: [] },
   anomaly: {
-    allowed: ['k', 'window', 'history', 'relearnEvery', 'minBandKw', 'direction', 'regimes', 'minRegimeShare', 'regimeRatio', 'tailFactor', 'calendar'],
+    allowed: [
+      'k',
+      'window',
+      'history',
+      'relearnEvery',
+      'minBandKw',
+      'direction',
+      'regimes',
+      'minRegimeShare',
+      'regimeRatio',
+      'lowerRegimeNormal',
+      'tailFactor',
+      'calendar',
+    ],
     required: [],
   },
 }
@@ -345,9 +366,10 @@ export function resolveRule(rule: RuleConfig): ResolvedRule {
     regimes: rule.regimes ?? 'auto',
     minRegimeShare: rule.minRegimeShare ?? 0.1,
     regimeRatio: rule.regimeRatio ?? 3,
+    lowerRegimeNormal: rule.lowerRegimeNormal ?? true,
     tailFactor: rule.tailFactor ?? 1.25,
     idleShare: rule.idleShare ?? 0.9,
-    calendar: rule.calendar ?? ALWAYS_WORKING,
+    ...(rule.calendar ? { calendar: rule.calendar } : {}),
     forMs: ms(rule.for ?? DEFAULT_FOR[rule.kind]),
     clearAfterMs: ms(rule.clearAfter ?? DEFAULT_CLEAR[rule.kind]),
   }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { basicCharge, defaultPricing, pfAdjustmentPercent, powerFactorAdjustment, staleVersionWarning } from './billing.ts'
+import { basicCharge, defaultPricing, pfAdjustmentPercent, powerFactorAdjustment, priceStepEnergy, staleVersionWarning } from './billing.ts'
+import { HUBEI_TWO_PART_1_10KV } from './reference/index.ts'
+import { compileTariff, touCost } from './tariff.ts'
 import { billingDemand, stepEnergyFromIntervals, stepEnergyFromPower, sumStepEnergy } from './demand.ts'
 import { counterIncrements } from './energy.ts'
 import type { Sample } from './types.ts'
@@ -174,5 +176,21 @@ describe('tariff choice and version age', () => {
   it('warns when a version is more than 12 months older than the month it prices', () => {
     expect(staleVersionWarning('v', '2026-01-01', '2027-01')).toBeNull()
     expect(staleVersionWarning('v', '2026-01-01', '2027-02')).toContain('13 months old')
+  })
+})
+
+describe('pricing a step grid', () => {
+  it('prices a day of 1-minute steps as touCost prices the same intervals (1 kWh a minute: 480 valley, 480 flat, 360 peak, 120 critical)', () => {
+    const day = { start: sh('2026-03-02T00:00'), end: sh('2026-03-03T00:00') }
+    const intervals = Array.from({ length: 1440 }, (_, m) => ({ start: day.start + m * MIN, end: day.start + (m + 1) * MIN, amount: 1 }))
+    const steps = stepEnergyFromIntervals(intervals, day, MIN)
+    const c = compileTariff(HUBEI_TWO_PART_1_10KV)
+    const grid = priceStepEnergy(steps, c)
+    const ref = touCost(intervals, c, { monthlyMaxDemandKw: { '2026-03': 0 } })
+    expect(Object.fromEntries(grid.byPeriod.map((p) => [p.period, p.energyKwh]))).toEqual({ valley: 480, flat: 480, peak: 360, critical_peak: 120 })
+    // 480 × 0.432924 + 480 × 0.651886 + 360 × 0.848961 + 120 × 1.049999 = 952.33464
+    expect(grid.energyCost).toBeCloseTo(952.33464, 9)
+    expect(grid.energyCost).toBeCloseTo(ref.energyCost, 9)
+    expect(grid.byVersion).toEqual([{ id: 'hubei-2026-01-two-part', energyKwh: 1440, cost: expect.closeTo(952.33464, 9) }])
   })
 })

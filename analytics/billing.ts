@@ -1,5 +1,7 @@
+import type { StepEnergy } from './demand.ts'
 import { analyticsError } from './errors.ts'
 import { powerFactorFromEnergy } from './power-factor.ts'
+import { pricePieces, type CompiledTariff, type PeriodCost } from './tariff.ts'
 
 /**
  * The parts of an industrial electricity bill beyond energy × price (DOMAIN.md "Billing details"):
@@ -207,4 +209,53 @@ export function monthsBetween(effectiveFrom: string, month: string): number {
 export function staleVersionWarning(versionId: string, effectiveFrom: string, month: string): string | null {
   const age = monthsBetween(effectiveFrom, month)
   return age > 12 ? `${month} is priced by tariff version ${versionId} of ${effectiveFrom}, ${age} months old: check for a newer price table` : null
+}
+
+export interface StepPrice {
+  energyKwh: number
+  energyCost: number
+  byPeriod: PeriodCost[]
+  byVersion: Array<{ id: string; energyKwh: number; cost: number }>
+}
+
+/**
+ * TOU price of energy on a step grid, as touCost prices intervals (pro rata by time inside a step),
+ * in O(steps + pieces): the period pieces of the grid's span are cut once (≈ 7 a day), then the steps
+ * are walked once. For a month of 1-minute steps that is ~200 pieces instead of 44 640 intervals.
+ */
+export function priceStepEnergy(steps: StepEnergy, compiled: CompiledTariff, end?: number): StepPrice {
+  const n = steps.energyKwh.length
+  const stop = Math.min(end ?? Infinity, steps.start + n * steps.stepMs)
+  const out: StepPrice = { energyKwh: 0, energyCost: 0, byPeriod: [], byVersion: [] }
+  if (!(stop > steps.start)) return out
+  const periods = new Map<string, PeriodCost>()
+  const versions = new Map<string, { id: string; energyKwh: number; cost: number }>()
+  let i = 0
+  for (const piece of pricePieces([{ start: steps.start, end: stop, amount: 0 }], compiled)) {
+    let energy = 0
+    while (i < n) {
+      const s0 = steps.start + i * steps.stepMs
+      const s1 = Math.min(s0 + steps.stepMs, stop)
+      if (s0 >= piece.end) break
+      const o = Math.min(s1, piece.end) - Math.max(s0, piece.start)
+      if (o > 0) energy += o === s1 - s0 ? (steps.energyKwh[i] as number) : ((steps.energyKwh[i] as number) * o) / (s1 - s0)
+      if (s1 > piece.end) break
+      i++
+    }
+    const cost = energy * piece.pricePerKwh
+    const p = periods.get(piece.period) ?? { period: piece.period, energyKwh: 0, cost: 0, pricePerKwh: piece.pricePerKwh }
+    p.energyKwh += energy
+    p.cost += cost
+    periods.set(piece.period, p)
+    const v = versions.get(piece.versionId) ?? { id: piece.versionId, energyKwh: 0, cost: 0 }
+    v.energyKwh += energy
+    v.cost += cost
+    versions.set(piece.versionId, v)
+    out.energyKwh += energy
+    out.energyCost += cost
+  }
+  for (const p of periods.values()) if (p.energyKwh > 0) p.pricePerKwh = p.cost / p.energyKwh
+  out.byPeriod = [...periods.values()]
+  out.byVersion = [...versions.values()]
+  return out
 }

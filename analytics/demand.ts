@@ -247,10 +247,16 @@ export function billingDemand(steps: StepEnergy, options: BillingDemandOptions =
   const e = steps.energyKwh
   const c = steps.covered
   const hours = periodMs / HOUR_MS
-  let sliding: DemandPeak | null = null
-  let fixed: DemandPeak | null = null
+  // Best window start index and its sums, sliding and fixed (objects built once, at the end).
+  let slidingAt = -1
+  let slidingE = -Infinity
+  let slidingC = 0
+  let fixedAt = -1
+  let fixedE = -Infinity
+  let fixedC = 0
   let sumE = 0
   let sumC = 0
+  let offset = 0
   for (let i = 0; i < e.length; i++) {
     sumE += e[i] as number
     sumC += Math.min(1, c[i] as number)
@@ -259,11 +265,27 @@ export function billingDemand(steps: StepEnergy, options: BillingDemandOptions =
       sumC -= Math.min(1, c[i - k] as number)
     }
     if (i < k - 1) continue
-    const start = steps.start + (i - k + 1) * slipMs
-    const kw = sumE / hours
-    const peak = (): DemandPeak => ({ demandKw: kw, start, end: start + periodMs, coverage: sumC / k })
-    if (!sliding || kw > sliding.demandKw) sliding = peak()
-    if (wallClock(start, timezone) % periodMs === 0 && (!fixed || kw > fixed.demandKw)) fixed = peak()
+    const w = i - k + 1
+    const start = steps.start + w * slipMs
+    if (sumE > slidingE) {
+      slidingE = sumE
+      slidingC = sumC
+      slidingAt = w
+    }
+    // Zone offsets change on quarter hours at most: look the offset up once per period's worth of steps.
+    if (w % k === 0 || w === 0) offset = wallClock(start, timezone) - start
+    if ((start + offset) % periodMs === 0 && sumE > fixedE) {
+      fixedE = sumE
+      fixedC = sumC
+      fixedAt = w
+    }
   }
+  const peak = (at: number, energy: number, covered: number): DemandPeak | null => {
+    if (at < 0) return null
+    const start = steps.start + at * slipMs
+    return { demandKw: energy / hours, start, end: start + periodMs, coverage: covered / k }
+  }
+  const sliding = peak(slidingAt, slidingE, slidingC)
+  const fixed = peak(fixedAt, fixedE, fixedC)
   return { periodMs, slipMs, sliding, fixed }
 }

@@ -1,4 +1,5 @@
 import Type from 'typebox'
+import { CalendarSchema } from './calendar.ts'
 import { ID_PATTERN, type DeviceAddress } from './topic.ts'
 import { DEFAULT_TIMEZONE } from './windows.ts'
 
@@ -110,6 +111,13 @@ export const PlantEnterpriseSchema = Type.Object(
       default: {},
       description: 'declared facts used by qualification rules (e.g. mesDeployed: true, digitalWorkshops: 2)',
     }),
+    calendar: Type.Optional(
+      Type.Object(CalendarSchema.properties, {
+        additionalProperties: false,
+        description:
+          "the enterprise's working calendar (weekdays, per-line weekdays, China's holidays and 调休, own days off): the alert detector learns working days and days off apart; a rule's own calendar replaces it",
+      }),
+    ),
     sites: Type.Array(PlantSiteSchema, { default: [] }),
   },
   { additionalProperties: false },

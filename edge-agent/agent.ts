@@ -11,7 +11,8 @@ import type { MqttClientConfig, MqttConnectionError } from '../core/mqtt.ts'
 import { buildTopic } from '../core/topic.ts'
 import { EdgeBrokerConnection, edgeClientOptions } from './broker-connection.ts'
 import { EdgeConfigSchema, type EdgeConfig } from './config.ts'
-import { DeviceTable, type DeviceStatus } from './device-table.ts'
+import { DeviceTable, type DeviceHooks, type DeviceStatus } from './device-table.ts'
+import type { AgentConfigState } from './central-config.ts'
 import { BUILTIN_DRIVERS, type DriverFactory } from './drivers.ts'
 import { createDiskOutbox } from './disk-outbox.ts'
 import { createMemoryOutbox, type Outbox, type OutboxBatch } from './outbox.ts'
@@ -20,6 +21,7 @@ import { Publisher } from './publisher.ts'
 import { StateAnnouncer } from './state-announcer.ts'
 import { sparkplugIdentity } from './sparkplug/config.ts'
 import { SparkplugEdgeNode } from './sparkplug/node.ts'
+import { CentralConfigChannel, loadStoredCentralConfig } from './central-channel.ts'
 
 export { agentStateAddress, checkEdgeDevices, type DeviceSetup, type DeviceStatus }
 
@@ -58,6 +60,8 @@ export interface AgentStatus {
   }
   outbox: { depth: number; dropped: number; maxSamples: number }
   devices: DeviceStatus[]
+  /** The configuration in force: the file's (version 0) or a central one, and the last command refused. */
+  config: AgentConfigState
 }
 
 export interface RunningEdgeAgent {
@@ -91,15 +95,20 @@ function outboxFor(config: EdgeConfig): Outbox {
  * Does no device I/O before returning.
  */
 export async function startEdgeAgent(options: EdgeAgentOptions): Promise<RunningEdgeAgent> {
-  const config = validateConfig(EdgeConfigSchema, options.config, 'edge') as EdgeConfig
+  const fileConfig = validateConfig(EdgeConfigSchema, options.config, 'edge') as EdgeConfig
   const logger = options.logger ?? silentLogger()
-  const setups = checkConfig(config, options.drivers ?? BUILTIN_DRIVERS)
+  const registry = options.drivers ?? BUILTIN_DRIVERS
+  // A central config applied in an earlier run wins over the file's devices (central-config.ts).
+  const stored = fileConfig.publisher === 'sparkplug' ? undefined : await loadStoredCentralConfig(fileConfig, registry, logger)
+  const config = stored?.config ?? fileConfig
+  const setups = stored?.setups ?? checkConfig(config, registry)
   const { agentId } = config
-  const agentAddress = agentStateAddress(config)
+  // From the file's devices: the agent keeps its address (and command topic) whatever a central config says.
+  const agentAddress = agentStateAddress(fileConfig)
   const outbox = options.outbox ?? outboxFor(config)
 
-  // Devices → outbox → publisher → broker; states beside them.
-  const devices = new DeviceTable(outbox, Date.now())
+  // Devices → outbox → publisher → broker; states beside them. `devices` is replaced when a central config is applied.
+  let devices = new DeviceTable(outbox, Date.now())
   const sink = {
     maxSamplesPerMessage: config.maxSamplesPerMessage,
     logger,
@@ -119,21 +128,46 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<Running
   else {
     const native = new Publisher({ ...sink, client: broker.client, outbox, publishIntervalMs: config.publishIntervalMs, qos: config.publishQos })
     publisher = native
-    states = new StateAnnouncer({ publisher: native, devices, agentId, agentAddress })
+    const table = {
+      all: () => devices.all(),
+      countersOf: (key: string) => devices.countersOf(key),
+      agentCounters: () => devices.agentCounters(),
+    }
+    states = new StateAnnouncer({ publisher: native, devices: table, agentId, agentAddress, agentConfig: () => central?.state() ?? FILE_STATE })
   }
-  devices.add(
-    config,
-    setups,
-    {
-      onSample(address, sample) {
-        outbox.push(address, sample)
-        publisher.schedule()
-      },
-      onConnectionChange: (entry, connected) => states.deviceChanged(entry, connected),
+  const hooks: DeviceHooks = {
+    onSample(address, sample) {
+      outbox.push(address, sample)
+      publisher.schedule()
     },
-    logger,
-  )
+    onConnectionChange: (entry, connected) => states.deviceChanged(entry, connected),
+  }
+  devices.add(config, setups, hooks, logger)
+  const FILE_STATE: AgentConfigState = { version: stored?.version ?? 0, source: stored ? 'central' : 'file', appliedAt: Date.now() }
+  // Central configuration over the agent's command topic (native publisher only: a Sparkplug node is configured by its host).
+  const central =
+    agentAddress && !sparkplug
+      ? new CentralConfigChannel({
+          client: broker.client,
+          agentAddress,
+          base: fileConfig,
+          current: FILE_STATE,
+          currentConfig: config,
+          registry,
+          logger,
+          apply: async (next, nextSetups) => {
+            const old = devices
+            await old.close()
+            devices = new DeviceTable(outbox, Date.now())
+            devices.add(next, nextSetups, hooks, logger)
+            devices.start()
+            states.announceAll()
+          },
+          announce: () => states.announceAll(),
+        })
+      : undefined
   broker.onConnect(() => {
+    central?.subscribe()
     // Birth: the agent, then each device's current state (a broker restart may have lost retained ones).
     states.announceAll()
     publisher.schedule()
@@ -145,6 +179,7 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<Running
 
   async function close(): Promise<void> {
     states.stopPeriodic()
+    await central?.close()
     await devices.close()
     if (broker.connected) {
       const drained = await publisher.drain(options.closeDrainMs ?? 2000)
@@ -171,6 +206,7 @@ export async function startEdgeAgent(options: EdgeAgentOptions): Promise<Running
       },
       outbox: { depth: outbox.depth(), dropped: outbox.dropped(), maxSamples: config.outboxMaxSamples },
       devices: devices.status(),
+      config: central?.state() ?? FILE_STATE,
     }),
     close: () => (closing ??= close()),
   }

@@ -1,3 +1,4 @@
+import type { AgentConfigState } from './central-config.ts'
 import type { MqttClient } from 'mqtt'
 import { describeError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
@@ -37,11 +38,21 @@ export interface StateMessage {
    * offline), or its driver's current error (code and text, e.g. EDGE_ERR_OPCUA_CERTIFICATE) while it lasts.
    */
   error?: DeviceProfileError
+  /** The agent's own state only: the configuration in force and the last central command refused (central-config.ts). */
+  config?: AgentConfigState
 }
 
-export function stateMessage(status: StateStatus, agent: string, ts = Date.now(), counters?: StateCounters, error?: DeviceProfileError): Buffer {
+export function stateMessage(
+  status: StateStatus,
+  agent: string,
+  ts = Date.now(),
+  counters?: StateCounters,
+  error?: DeviceProfileError,
+  config?: AgentConfigState,
+): Buffer {
   const body: StateMessage = counters ? { status, agent, ts, counters: { ...counters } } : { status, agent, ts }
   if (error) body.error = { ...error, problems: error.problems.map((p) => ({ ...p })) }
+  if (config) body.config = config
   return Buffer.from(JSON.stringify(body))
 }
 
@@ -148,10 +159,17 @@ export class Publisher {
   }
 
   /** Retained state for a device or the agent; only sent while connected (the caller replays on connect). */
-  publishState(address: DeviceAddress, status: StateStatus, agent: string, counters?: StateCounters, error?: DeviceProfileError): Promise<void> {
+  publishState(
+    address: DeviceAddress,
+    status: StateStatus,
+    agent: string,
+    counters?: StateCounters,
+    error?: DeviceProfileError,
+    config?: AgentConfigState,
+  ): Promise<void> {
     if (!this.o.client.connected) return Promise.resolve()
     return new Promise<void>((resolve) => {
-      this.o.client.publish(buildTopic(address, 'state'), stateMessage(status, agent, Date.now(), counters, error), { qos: 1, retain: true }, (err) => {
+      this.o.client.publish(buildTopic(address, 'state'), stateMessage(status, agent, Date.now(), counters, error, config), { qos: 1, retain: true }, (err) => {
         if (err && !this.closed) this.o.logger.warn({ device: address.device, err: describeError(err) }, 'state publish failed')
         resolve()
       })

@@ -1,3 +1,4 @@
+import type { AgentConfigState } from './central-config.ts'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { DeviceAddress } from '../core/topic.ts'
 import type { DeviceEntry, DeviceTable } from './device-table.ts'
@@ -9,6 +10,8 @@ export interface StateAnnouncerOptions {
   agentId: string
   /** The agent's own state topic (its last will); absent without devices. */
   agentAddress: DeviceAddress | undefined
+  /** The configuration in force, carried in the agent's own state (central-config.ts). */
+  agentConfig?: () => AgentConfigState
 }
 
 /**
@@ -27,7 +30,7 @@ export class StateAnnouncer {
    */
   announceAll(): void {
     const { publisher, devices, agentId, agentAddress } = this.o
-    if (agentAddress) void publisher.publishState(agentAddress, 'online', agentId, devices.agentCounters())
+    if (agentAddress) void publisher.publishState(agentAddress, 'online', agentId, devices.agentCounters(), undefined, this.o.agentConfig?.())
     for (const e of devices.all()) {
       if (!e.poller) {
         void publisher.publishState(e.address, 'offline', agentId, devices.countersOf(e.key), e.profileError)

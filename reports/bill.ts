@@ -7,7 +7,6 @@ import {
   stepEnergyFromIntervals,
   stepEnergyFromPower,
   sumStepEnergy,
-  touCost,
   versionStarts,
   type BillingDemand,
   type CompiledTariff,
@@ -21,6 +20,7 @@ import {
 import {
   basicCharge,
   powerFactorAdjustment,
+  priceStepEnergy,
   staleVersionWarning,
   type BasicCharge,
   type BillingBasis,
@@ -31,7 +31,7 @@ import { deviceKey } from '../core/plant.ts'
 import { addressOfTags } from '../core/topic.ts'
 import { TELEMETRY_MEASUREMENT } from '../storage/store.ts'
 import { findAccount, tariffOfAccount, type AccountTariff, type SupplyAccount } from './accounts.ts'
-import type { ReportDeps } from './energy.ts'
+import { counterReadings, readingIncrements, type ReportDeps } from './energy.ts'
 import { reportError } from './errors.ts'
 import { deviceFilter } from './scope.ts'
 import { cacheAnswer, cachedAnswer, ensureRollup } from './counter-rollup.ts'
@@ -173,7 +173,8 @@ async function perMeter(
   const rollup = deps.rollup
   if (rollup && rollup.maxCachedAnswers > 0) {
     const now = deps.now()
-    const { watermarks } = await ensureRollup(deps.store, rollup, account.meters, quantity, range.start - 60 * MINUTE_MS, range.end + MINUTE_MS, now)
+    // Up to now, as the cost report does: a watermark only settles a month once it has passed it by rereadMs.
+    const { watermarks } = await ensureRollup(deps.store, rollup, account.meters, quantity, range.start - 60 * MINUTE_MS, now, now)
     for (const m of account.meters) {
       const key = deviceKey(m)
       const w = watermarks.get(key)
@@ -282,7 +283,10 @@ async function meterEnergy(deps: ReportDeps, account: SupplyAccount, range: Time
   return out
 }
 
-/** Reactive energy of the meters over the range (import counter; export alongside), or null when a meter has no import counter. */
+/**
+ * Reactive energy of the meters over the range from their quarter-hour counter readings (the roll-up
+ * path of every report): import (the 力调 basis) and export alongside; null when a meter has no import counter.
+ */
 async function reactiveEnergy(
   deps: ReportDeps,
   account: SupplyAccount,
@@ -291,27 +295,18 @@ async function reactiveEnergy(
   const readings: BillReading[] = []
   const sums = { reactive_energy_import_kvarh: 0, reactive_energy_export_kvarh: 0 }
   for (const quantity of ['reactive_energy_import_kvarh', 'reactive_energy_export_kvarh'] as const) {
-    const byMeter = await perMeter(deps, account, quantity, range, 'r', (key, samples) => counterMonth(key, quantity, 'kvarh', samples, range, null))
-    for (const r of byMeter.values()) {
-      if (!r.reading) continue
-      readings.push(r.reading)
-      sums[quantity] += r.reading.amount
+    const byMeter = await counterReadings(deps, account.meters, quantity, range)
+    if (quantity === 'reactive_energy_import_kvarh' && byMeter.size < account.meters.length) return null
+    for (const m of account.meters) {
+      const key = deviceKey(m)
+      const samples = byMeter.get(key)
+      if (!samples) continue
+      const r = readingOf(key, quantity, 'kvarh', samples, range, clip(readingIncrements(samples).increments, range))
+      readings.push(r)
+      sums[quantity] += r.amount
     }
-    if (quantity === 'reactive_energy_import_kvarh' && readings.length < account.meters.length) return null
   }
   return { importKvarh: sums.reactive_energy_import_kvarh, exportKvarh: sums.reactive_energy_export_kvarh, readings }
-}
-
-/** The account's energy per step as priceable intervals. */
-function gridIntervals(grid: StepEnergy, end: number): Increment[] {
-  const out: Increment[] = []
-  for (let i = 0; i < grid.energyKwh.length; i++) {
-    const e = grid.energyKwh[i] as number
-    if (e === 0) continue
-    const start = grid.start + i * grid.stepMs
-    out.push({ start, end: Math.min(start + grid.stepMs, end), amount: e, gap: false })
-  }
-  return out
 }
 
 function versionAt(tariff: Tariff, at: number): TariffVersion {
@@ -368,12 +363,7 @@ export async function billOfAccount(deps: ReportDeps, accountPath: string, month
   if (grid) for (const c of grid.covered) coverage = Math.min(coverage, c)
   if (coverage < 1) warnings.push(`data covers ${(coverage * 100).toFixed(1)} % of the worst minute: demand may be understated`)
 
-  const energy = touCost(
-    grid ? gridIntervals(grid, range.end) : [],
-    compiled(choice.tariff),
-    // Only the energy part is used: the basic charge follows the billing rules below.
-    { monthlyMaxDemandKw: { [month]: demand.sliding?.demandKw ?? 0 } },
-  )
+  const energy = grid ? priceStepEnergy(grid, compiled(choice.tariff), range.end) : { energyKwh: 0, energyCost: 0, byPeriod: [], byVersion: [] }
   const basic = basicChargeOf(account, choice, version, demand, energy.energyKwh)
   const pfBase = energy.energyCost + (basic?.charge ?? 0)
   let powerFactor: Bill['powerFactor'] = null

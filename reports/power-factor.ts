@@ -13,8 +13,8 @@ import { DAY_MS, HOUR_MS, MINUTE_MS } from '../core/duration.ts'
  * kWh / √(kWh² + kvarh²) where a reactive energy counter is stored.
  */
 
-/** Stored name of a reactive energy counter (kvarh). Not yet a canonical quantity: used where present. */
-export const REACTIVE_ENERGY_QUANTITY = 'energy_reactive_import_kvarh'
+/** The reactive energy counter (kvarh, combined reactive 1): a canonical quantity (core/quantities.ts), the 力调 basis. */
+export const REACTIVE_ENERGY_QUANTITY = 'reactive_energy_import_kvarh'
 /** Default threshold: 0.90, the assessment level for industrial users of 160 kVA and above (功率因数调整电费办法). */
 export const DEFAULT_PF_THRESHOLD = 0.9
 /** Samples hold at most this long (analytics' default) when read raw. */
@@ -47,7 +47,10 @@ export interface PowerFactorRow {
   /** raw samples, or the window of the means used instead (1m, 15m, 1h, 1d). */
   resolution: string
   samples: number
-  /** Time-weighted mean |PF| (each sample holds until the next, gaps excluded). */
+  /**
+   * Time-weighted mean |PF| of instantaneous samples (each holds until the next, gaps excluded): an
+   * operating indicator, not the billing PF — that is `energyPf` (reports/bill.ts applies 力调 on it).
+   */
   meanPf: number | null
   sampleMeanPf: number | null
   threshold: number

@@ -90,7 +90,7 @@ const PowerFactorRowSchema = Type.Object({
   coveredH: Type.Number({ description: 'hours covered by samples' }),
   belowThresholdShare: Nullable(Type.Number({ description: 'belowThresholdH / coveredH' })),
   activeKwh: Nullable(Type.Number({ description: 'active energy from energy_import_kwh, where a reactive counter exists' })),
-  reactiveKvarh: Nullable(Type.Number({ description: 'reactive energy from energy_reactive_import_kvarh' })),
+  reactiveKvarh: Nullable(Type.Number({ description: 'reactive energy from reactive_energy_import_kvarh' })),
   energyPf: Nullable(Type.Number({ description: 'kWh / √(kWh² + kvarh²): the billing power factor' })),
 })
 

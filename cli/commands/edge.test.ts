@@ -12,7 +12,7 @@ describe('plantwatt edge', () => {
   it('knows plan and nothing else', () => {
     expect(checkEdgeAction(undefined)).toBe('run')
     expect(checkEdgeAction('plan')).toBe('plan')
-    expect(() => checkEdgeAction('run')).toThrow('unknown edge action "run" (expected plan)')
+    expect(() => checkEdgeAction('run')).toThrow('unknown edge action "run" (expected plan or push)')
   })
 
   it('says how many devices are polled, how many not, and as which gateway users', () => {

@@ -6,12 +6,13 @@ import { loadConfig } from '../load-config.ts'
 import { configHelp, type CommonOptions } from '../options.ts'
 import { addMetricsOptions, type MetricsCliOptions, withMetrics } from '../metrics-server.ts'
 import { runUntilSignal } from '../run-until-signal.ts'
+import type { EdgePushOptions } from './edge-push.ts'
 
 /** The edge command's actions besides running: none, or `plan`. */
-export function checkEdgeAction(action: string | undefined): 'run' | 'plan' {
+export function checkEdgeAction(action: string | undefined): 'run' | 'plan' | 'push' {
   if (action === undefined) return 'run'
-  if (action === 'plan') return action
-  throw new Error(`unknown edge action ${JSON.stringify(action)} (expected plan)`)
+  if (action === 'plan' || action === 'push') return action
+  throw new Error(`unknown edge action ${JSON.stringify(action)} (expected plan or push)`)
 }
 
 /** The line `plantwatt edge` prints once its agents run: devices polled, not polled, and as which users. */
@@ -45,13 +46,22 @@ export function registerEdgeCommand(program: Command): void {
   const command = program
     .command('edge')
     .description("run an edge agent: poll the configured devices and publish to the broker; 'plantwatt edge plan' prints the read plan")
-    .argument('[action]', "'plan': print each device's coalesced Modbus requests (or OPC UA nodes) and exit")
+    .argument(
+      '[action]',
+      "'plan': print each device's coalesced Modbus requests (or OPC UA nodes) and exit; 'push': send the agent a new device list (central configuration)",
+    )
     .option('-c, --config <file>', 'YAML config file (sections mqtt, edge)')
     .addHelpText('after', configHelp(['mqtt', 'edge']))
-    .action(async (action: string | undefined, opts: CommonOptions & MetricsCliOptions) => {
+    .option('--devices <file>', 'push: YAML with devices: (as edge.devices) and optionally profiles: (name → profile file)')
+    .option('--config-version <n>', 'push: the config version, higher than the one in force')
+    .option('--reload-profiles', 'push: ask the agent to re-read its profile files instead')
+    .option('--username <user>', 'push: broker user with the admin role (password: env PLANTWATT_MQTT_PASSWORD)')
+    .option('--wait-s <seconds>', "push: how long to wait for the agent's answer", '15')
+    .action(async (action: string | undefined, opts: CommonOptions & MetricsCliOptions & EdgePushOptions) => {
       const which = checkEdgeAction(action)
       const cfg = loadConfig(opts)
-      await (which === 'plan' ? printPlan(cfg) : runEdge(cfg, opts))
+      if (which === 'push') await (await import('./edge-push.ts')).edgePush(cfg, opts)
+      else await (which === 'plan' ? printPlan(cfg) : runEdge(cfg, opts))
     })
   addMetricsOptions(command)
 }

@@ -127,7 +127,7 @@ export function powerFactorHour(): TelemetryPoint[] {
     pts.push(point(tagsOf('l1', 'sub'), ts, { power_factor: m < 40 ? 0.95 : 0.85 }))
     pts.push(point(tagsOf('l1', 'pq'), ts, { active_power_kw: 30, reactive_power_kvar: 40 }))
   }
-  for (let q = 0; q <= 4; q++) pts.push(point(tagsOf('l1', 'pq'), T + q * 15 * MIN, { energy_import_kwh: 75 * q, energy_reactive_import_kvarh: 100 * q }))
+  for (let q = 0; q <= 4; q++) pts.push(point(tagsOf('l1', 'pq'), T + q * 15 * MIN, { energy_import_kwh: 75 * q, reactive_energy_import_kvarh: 100 * q }))
   return pts
 }
 
