@@ -4,6 +4,7 @@ import type { TagFilter } from '../storage/store.ts'
 import { openedAtOfId, type Alert, type AlertEventType, type AlertState, type AlertTransition } from './engine.ts'
 import { RULE_KINDS, SEVERITIES, type RuleKind, type Severity } from './rules.ts'
 import { describeAlert, type AlertText } from './text.ts'
+import { ESCALATION_KIND } from './escalation.ts'
 
 /**
  * Alert transitions as stored events, and back. One event per transition, measurement/kind
@@ -40,9 +41,9 @@ export function transitionToEvent(t: AlertTransition): StoredEvent {
   }
 }
 
-/** One entry of an alert's history. */
+/** One entry of an alert's history: its transitions, and each escalation sent (alerts/escalation.ts). */
 export interface AlertHistoryEntry {
-  event: AlertEventType
+  event: AlertEventType | 'escalated'
   ts: number
   user: string
   comment: string
@@ -160,7 +161,22 @@ export async function loadAlert(log: EventLog, id: string): Promise<AlertRecord 
   const openedAt = openedAtOfId(id)
   if (!Number.isFinite(openedAt)) return undefined
   const events = await log.query({ kind: ALERT_EVENT_KIND, start: openedAt, fields: { alert_id: id } })
-  return foldAlertEvents(events).find((a) => a.id === id)
+  const alert = foldAlertEvents(events).find((a) => a.id === id)
+  if (!alert) return undefined
+  // Escalations sent for it: who was told (channels, in `comment`), and when.
+  const escalations = await log.query({ kind: ESCALATION_KIND, start: openedAt, fields: { alert_id: id } })
+  for (const e of escalations) {
+    alert.history.push({
+      event: 'escalated',
+      ts: e.ts,
+      user: '',
+      comment: `${str(e.tags.escalation)} → ${str(e.fields.channels)}`,
+      value: Number.NaN,
+      text: { en: str(e.fields.message), zh: str(e.fields.message_zh) },
+    })
+  }
+  alert.history.sort((a, b) => a.ts - b.ts)
+  return alert
 }
 
 /**

@@ -5,7 +5,7 @@ import { SMTPServer } from 'smtp-server'
 import { afterEach, describe, expect, it } from 'vitest'
 import { silentLogger } from '../core/logger.ts'
 import { MemoryEventLog, type StoredEvent } from '../storage/events.ts'
-import type { AlertNotification } from '../alerts/events.ts'
+import { ALERT_EVENT_KIND, loadAlert, type AlertNotification } from '../alerts/events.ts'
 import { Escalator, ESCALATION_KIND } from '../alerts/escalation.ts'
 import { AlertNotifier } from '../alerts/notifier.ts'
 import { createChannels, type ChannelConfig } from '../alerts/notify/config.ts'
@@ -458,6 +458,36 @@ describe('escalation', () => {
         },
       },
     ])
+    // …and the alert's own history (GET /api/v1/alerts/:id) shows it, in time order after the opening
+    const log = new MemoryEventLog()
+    const tags = { enterprise: 'acme', site: 'wuhan', line: 'l1', device: 'main', rule: 'power-high', severity: 'critical' }
+    const openedAt = parseInt('mkfo0g00', 36)
+    await log.append([
+      {
+        kind: ALERT_EVENT_KIND,
+        ts: openedAt,
+        tags: { ...tags, event: 'opened' },
+        fields: {
+          alert_id: 'mkfo0g00-1x2y3z',
+          value: 150,
+          message: 'opened',
+          message_zh: '告警',
+          user: '',
+          comment: '',
+          rule_kind: 'threshold',
+          quantity: 'active_power_kw',
+          opened_at: openedAt,
+        },
+      },
+      // the note's synthetic id says it opened later than T0: the escalation 15 min after that opening
+      ...recorded.map((e) => ({ ...e, ts: openedAt + 900_000 })),
+    ])
+    const alert = await loadAlert(log, 'mkfo0g00-1x2y3z')
+    expect(alert?.history.map((h) => [h.event, h.comment])).toEqual([
+      ['opened', ''],
+      ['escalated', 'critical-15m → boss'],
+    ])
+    expect(alert?.history[1]?.text.zh).toBe('[升级] 告警 15 分钟未确认：[告警] 总表 Incomer (l1)：active_power_kw = 150，超过上限 100')
   })
 })
 

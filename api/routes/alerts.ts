@@ -83,7 +83,7 @@ const AlertRowSchema = Type.Object(
 
 const HistoryRowSchema = Type.Object({
   ts: Type.Integer({ description: 'epoch ms' }),
-  event: StringEnum(['opened', 'acknowledged', 'cleared'] as const),
+  event: StringEnum(['opened', 'acknowledged', 'cleared', 'escalated'] as const),
   user: Type.String(),
   comment: Type.String(),
   value: Nullable(Type.Number()),
