@@ -22,11 +22,13 @@ import { accountsOf, tariffOfAccount, type SupplyAccount } from './accounts.ts'
 import { cacheAnswer, cachedAnswer, ceilQuarter, ensureRollup, floorQuarter } from './counter-rollup.ts'
 import {
   clipIncrements,
+  counterContexts,
   counterReadings,
   lineEnergyDevices,
   READING_LOOKBACK_MS,
   READING_STEP_MS,
   readingIncrements,
+  readingsStop,
   scopeBuckets,
   scopeTimezone,
   type ReportDeps,
@@ -461,6 +463,9 @@ async function unitData(deps: ReportDeps, units: readonly Unit[], range: TimeRan
   const readings = await counterReadings(deps, devices, 'energy_import_kwh', readRange)
   const withAccounts = units.filter((u) => u.account !== null).flatMap((u) => u.devices)
   const reactive = withAccounts.length > 0 ? await counterReadings(deps, withAccounts, 'reactive_energy_import_kvarh', range) : new Map()
+  // Recorded meter events (replacements, ratio changes, resets) and register moduli: counted across exactly.
+  const contexts = await counterContexts(deps, devices, 'energy_import_kwh', readingsStop(readRange))
+  const reactiveContexts = withAccounts.length > 0 ? await counterContexts(deps, withAccounts, 'reactive_energy_import_kvarh', readingsStop(range)) : new Map()
   const out = new Map<string, UnitData>()
   for (const u of units) {
     const d: UnitData = { intervals: [], monthIntervals: [], reactive: u.account ? [] : null, missing: [] }
@@ -471,12 +476,12 @@ async function unitData(deps: ReportDeps, units: readonly Unit[], range: TimeRan
         d.missing.push(key)
         continue
       }
-      const incs = readingIncrements(samples).increments
+      const incs = readingIncrements(samples, contexts.get(key)).increments
       for (const iv of clipIncrements(incs, readRange)) d.monthIntervals.push(iv)
       for (const iv of clipIncrements(incs, range)) d.intervals.push(iv)
       const q = reactive.get(key)
       if (!q) d.reactive = null
-      else if (d.reactive) for (const iv of clipIncrements(readingIncrements(q).increments, range)) d.reactive.push(iv)
+      else if (d.reactive) for (const iv of clipIncrements(readingIncrements(q, reactiveContexts.get(key)).increments, range)) d.reactive.push(iv)
     }
     out.set(u.key, d)
   }
