@@ -21,13 +21,18 @@ function fieldCondition(key: string, value: string | number | boolean): string {
   return `${ident(key)} = ${String(value)}`
 }
 
+/** Where the event log lives when `storage.retention` makes pw_raw the default: autogen never expires. */
+export const EVENTS_RP = 'autogen'
+
 /**
  * Opens the event log on an InfluxDB database (the store's options). With `createDatabase` (the
  * default) runs CREATE DATABASE first, so an unreachable server fails here with STORAGE_ERR_UNAVAILABLE.
  */
 export async function createInfluxEventLog(options: InfluxStoreOptions): Promise<EventLog> {
   const { base, send, query: queryAll } = influxHttp(options)
-  const { database, retentionPolicy: rp } = options
+  const { database } = options
+  // With retention the database's default policy is pw_raw (rawDays): events are kept, in autogen.
+  const rp = options.retentionPolicy ?? (options.retention ? EVENTS_RP : undefined)
   let closed = false
 
   async function query(statement: string, what: string): Promise<InfluxSeries[]> {

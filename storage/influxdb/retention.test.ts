@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startInfluxd, type RunningInfluxd } from '../../test/influxd.ts'
 import type { AggregateFn, TelemetryPoint } from '../store.ts'
 import { influxHttp } from './http.ts'
+import { createInfluxEventLog } from './events.ts'
 import { createInfluxStore } from './index.ts'
 import { ensureRetention, MINUTE_RP, QUARTER_RP, rollupSelect } from './retention.ts'
 import { resolveRetention } from '../retention.ts'
@@ -45,6 +46,12 @@ describe('influxdb retention: policies, continuous queries, roll-up reads', () =
     expect(
       await ensureRetention(influxHttp({ url: influx.url, database }), database, resolveRetention({ rawDays: 31, minuteDays: 60, quarterHourDays: 400 })),
     ).toEqual(['ALTER RETENTION POLICY "pw_raw" ON "ret_create" DURATION 31d REPLICATION 1 DEFAULT'])
+    // The event log stays in autogen (no expiry) although pw_raw is now the default.
+    const events = await createInfluxEventLog({ url: influx.url, database, retention: {} })
+    await events.append([{ kind: 'alert_event', tags: { rule: 'r1' }, ts: T0, fields: { state: 'firing' } }])
+    expect(JSON.stringify(await q(`SELECT count(*) FROM "${database}"."autogen"."alert_event"`, database))).toContain('"values":[["1970-01-01T00:00:00Z",1]]')
+    expect(await events.query({ kind: 'alert_event' })).toHaveLength(1)
+    await events.close()
     await store.close()
   })
 
