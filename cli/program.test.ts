@@ -23,6 +23,8 @@ describe('plantwatt program', () => {
       'entries',
       'meter-events',
       'storage',
+      'upload',
+      'province',
       'check',
       'bench',
     ])
