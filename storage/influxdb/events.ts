@@ -1,5 +1,6 @@
 import { PlantWattError } from '../../core/errors.ts'
 import { selectEvents, validateEvents, type EventLog, type EventQuery, type StoredEvent } from '../events.ts'
+import { KEPT_RP } from './retention.ts'
 import { fromClause, ident, literal, tagConditions, where } from './influxql.ts'
 import type { InfluxStoreOptions } from './index.ts'
 import { eventLine } from './line-protocol.ts'
@@ -21,9 +22,6 @@ function fieldCondition(key: string, value: string | number | boolean): string {
   return `${ident(key)} = ${String(value)}`
 }
 
-/** Where the event log lives when `storage.retention` makes pw_raw the default: autogen never expires. */
-export const EVENTS_RP = 'autogen'
-
 /**
  * Opens the event log on an InfluxDB database (the store's options). With `createDatabase` (the
  * default) runs CREATE DATABASE first, so an unreachable server fails here with STORAGE_ERR_UNAVAILABLE.
@@ -32,7 +30,7 @@ export async function createInfluxEventLog(options: InfluxStoreOptions): Promise
   const { base, send, query: queryAll } = influxHttp(options)
   const { database } = options
   // With retention the database's default policy is pw_raw (rawDays): events are kept, in autogen.
-  const rp = options.retentionPolicy ?? (options.retention ? EVENTS_RP : undefined)
+  const rp = options.retentionPolicy ?? (options.retention ? KEPT_RP : undefined)
   let closed = false
 
   async function query(statement: string, what: string): Promise<InfluxSeries[]> {

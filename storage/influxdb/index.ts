@@ -6,7 +6,7 @@ import { aggregate, latest, raw, type InfluxReader } from './read.ts'
 import { InfluxWriter } from './write.ts'
 import type { RetentionConfig } from '../config.ts'
 import { resolveRetention } from '../retention.ts'
-import { ensureRetention, RAW_RP } from './retention.ts'
+import { ensureRetention, KEPT_RP, RAW_RP } from './retention.ts'
 
 export { linePrefix, toLines } from './line-protocol.ts'
 export { WRITE_BATCH_LINES, WRITE_CONCURRENCY } from './write.ts'
@@ -58,6 +58,12 @@ export async function createInfluxStore(options: InfluxStoreOptions): Promise<Te
   const retentionPolicy = options.retentionPolicy ?? (retention ? RAW_RP : undefined)
   const reader: InfluxReader = { database, retentionPolicy, query, ...(retention ? { rollups: { now: options.clock ?? Date.now } } : {}) }
   const writer = new InfluxWriter(http, database, retentionPolicy)
+  // Measurements that do not expire (the reports' counter_15m and its state at ts 0) stay in autogen:
+  // pw_raw would drop them after rawDays, and refuses points older than that outright.
+  const keptReader: InfluxReader = { database, retentionPolicy: KEPT_RP, query }
+  const keptWriter = new InfluxWriter(http, database, KEPT_RP)
+  const kept = (measurement: string): boolean => retention !== undefined && !retention.measurements.includes(measurement)
+  const readerOf = (measurement: string): InfluxReader => (kept(measurement) ? keptReader : reader)
   let closed = false
 
   const assertOpen = (): void => {
@@ -85,27 +91,31 @@ export async function createInfluxStore(options: InfluxStoreOptions): Promise<Te
 
     async write(points: readonly TelemetryPoint[]): Promise<void> {
       assertOpen()
-      await writer.writePoints(points)
+      if (!points.some((p) => kept(p.measurement))) return writer.writePoints(points)
+      await writer.writePoints(points.filter((p) => !kept(p.measurement)))
+      await keptWriter.writePoints(points.filter((p) => kept(p.measurement)))
     },
 
     async writeBlocks(blocks: readonly SampleBlock[]): Promise<void> {
       assertOpen()
-      await writer.writeBlocks(blocks)
+      if (!blocks.some((b) => kept(b.measurement))) return writer.writeBlocks(blocks)
+      await writer.writeBlocks(blocks.filter((b) => !kept(b.measurement)))
+      await keptWriter.writeBlocks(blocks.filter((b) => kept(b.measurement)))
     },
 
     async aggregate(q: AggregateQuery): Promise<AggregateRow[]> {
       assertOpen()
-      return aggregate(reader, q)
+      return aggregate(readerOf(q.measurement), q)
     },
 
     async raw(q: RawQuery): Promise<RawRow[]> {
       assertOpen()
-      return raw(reader, q)
+      return raw(readerOf(q.measurement), q)
     },
 
     async latest(q: LatestQuery): Promise<LatestRow[]> {
       assertOpen()
-      return latest(reader, q)
+      return latest(readerOf(q.measurement), q)
     },
 
     async ping(): Promise<void> {

@@ -89,6 +89,9 @@ describe('influxdb retention: policies, continuous queries, roll-up reads', () =
     await store.write([{ measurement: 'telemetry', tags: { device: 'a' }, fields: { p: 1e6 }, ts: T0 + 5000 }])
     expect((await store.aggregate({ ...base, fields: ['p'], fn: 'max', every: '1h', filter: { device: 'a' } }))[0]?.value).toBe(358)
     expect((await rawOnly.aggregate({ ...base, fields: ['p'], fn: 'max', every: '1h', filter: { device: 'a' } }))[0]?.value).toBe(1e6)
+    // A measurement that does not expire (the reports' roll-up state at ts 0) goes to autogen: pw_raw would refuse it.
+    await store.write([{ measurement: 'counter_15m_state', tags: { device: 'a' }, fields: { energy_import_kwh_to: T0 }, ts: 0 }])
+    expect(await store.latest({ measurement: 'counter_15m_state' })).toEqual([{ tags: { device: 'a' }, field: 'energy_import_kwh_to', ts: 0, value: T0 }])
     await store.close()
     await rawOnly.close()
   })

@@ -22,6 +22,8 @@ import { ident } from './influxql.ts'
  * than a retention policy's duration: a replay older than rawDays is dropped by the server.
  */
 export const RAW_RP = 'pw_raw'
+/** Measurements that do not expire (not in retention.measurements) and the event log: never expires. */
+export const KEPT_RP = 'autogen'
 export const MINUTE_RP = 'pw_1m'
 export const QUARTER_RP = 'pw_15m'
 /** A bucket is final this long after its end (the CQs' RESAMPLE FOR, plus their run at the interval end). */
