@@ -89,9 +89,18 @@ function quarterRecords(s: Sim, start: number, processes: number): IndicatorReco
   ]
 }
 
+/** Σ of a day's quarters per series: the load shape repeats daily, so it depends on kW and processes only. */
+const daySums = new Map<string, number[]>()
+
 function dayRecords(s: Sim, start: number, processes: number): IndicatorRecord[] {
-  let sums = [0, ...Array.from({ length: processes }, () => 0)]
-  for (let t = start; t < start + D; t += Q) sums = quarterRecords(s, t, processes).map((r, i) => (sums[i] ?? 0) + r.value)
+  const key = `${s.kw}|${processes}`
+  let sums = daySums.get(key)
+  if (!sums) {
+    let acc = [0, ...Array.from({ length: processes }, () => 0)]
+    for (let t = start; t < start + D; t += Q) acc = quarterRecords(s, t, processes).map((r, i) => (acc[i] ?? 0) + r.value)
+    sums = acc
+    daySums.set(key, sums)
+  }
   return quarterRecords(s, start, processes).map((r, i) => ({
     ...r,
     period: 'day' as const,
