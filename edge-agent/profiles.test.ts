@@ -61,6 +61,16 @@ const CASES: Record<string, { tables: RegisterTables; expected: Record<string, n
     tables: { holding: { 0x00: 0x449a, 0x01: 0x5000 } },
     expected: { output_t: 1234.5 },
   },
+  'plantwatt-line-plc-t-coal': {
+    // 1234.5 t = 0x449A5000 (holding), 178.25 t coal = 0x43324000 (input), IEEE 754 float32
+    tables: { holding: { 0x00: 0x449a, 0x01: 0x5000 }, input: { 0x00: 0x4332, 0x01: 0x4000 } },
+    expected: { output_t: 1234.5, coal_t: 178.25 },
+  },
+  'plantwatt-line-plc-t-oxygen-gas': {
+    // 1234.5 t float32 (holding); 70000 m3 gas = 0x00011170, 1234567 m3 oxygen = 0x0012D687 (input, uint32)
+    tables: { holding: { 0x00: 0x449a, 0x01: 0x5000 }, input: { 0x02: 0x0001, 0x03: 0x1170, 0x04: 0x0012, 0x05: 0xd687 } },
+    expected: { output_t: 1234.5, gas_m3: 70000, oxygen_m3: 1234567 },
+  },
   'plantwatt-line-plc-pcs': {
     // 70000 parts = 0x00011170 as uint32, high word first
     tables: { holding: { 0x02: 0x0001, 0x03: 0x1170 } },

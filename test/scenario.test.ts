@@ -70,7 +70,15 @@ describe('plantwatt up --scenario hubei: every meter and line PLC of three enter
     for (const p of run.plcs) {
       const live = byKey.get(p.key)!
       expect(live.values[p.quantity], p.key).toBeGreaterThanOrEqual(0)
-      expect(Object.keys(live.values)).toEqual([p.quantity])
+      // The kilns' DCS counts coal, the EAF shop's PLC oxygen and natural gas: served and published live.
+      const carriers = p.key.endsWith('/kiln-dcs') ? ['coal_t'] : p.key.endsWith('/eaf-1/caster-plc') ? ['gas_m3', 'oxygen_m3'] : []
+      expect(Object.keys(live.values).sort(), p.key).toEqual([...carriers, p.quantity].sort())
+      for (const c of carriers) expect(live.values[c], `${p.key} ${c}`).toBeGreaterThanOrEqual(0)
     }
+    expect(run.plcs.filter((p) => p.profile !== 'plantwatt-line-plc-t' && p.profile !== 'plantwatt-line-plc-pcs').map((p) => [p.key, p.profile])).toEqual([
+      ['edong-cement/huangshi/clinker-1/kiln-dcs', 'plantwatt-line-plc-t-coal'],
+      ['edong-cement/huangshi/clinker-2/kiln-dcs', 'plantwatt-line-plc-t-coal'],
+      ['jiangcheng-steel/qingshan/eaf-1/caster-plc', 'plantwatt-line-plc-t-oxygen-gas'],
+    ])
   })
 })

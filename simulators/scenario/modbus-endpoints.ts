@@ -2,7 +2,7 @@ import { PlantWattError } from '../../core/errors.ts'
 import type { DeviceAddress } from '../../core/topic.ts'
 import type { MeterProfileId } from '../meters/index.ts'
 import { serveMeters, serveMetersRtu, type MeterSnapshot } from '../modbus-meter.ts'
-import { LINE_PLC_REGISTERS, type LinePlcProfileId } from '../plc.ts'
+import { LINE_PLC_CARRIER_REGISTERS, LINE_PLC_REGISTERS, type LinePlcCarrier, type LinePlcProfileId, type LinePlcReading } from '../plc.ts'
 import type { LinePlc } from './line-plcs.ts'
 import type { MeterMember } from './meter-groups.ts'
 import type { ScenarioMeter, ScenarioProduction } from './model.ts'
@@ -42,13 +42,18 @@ export interface ScenarioPlcEndpoint extends ScenarioModbusAccess {
   /** enterprise/site/line/device (the line's productionDevice) */
   key: string
   quantity: 'output_t' | 'output_count'
-  /** Edge-agent profile id: plantwatt-line-plc-t (output_t) or plantwatt-line-plc-pcs (output_count). */
+  /**
+   * Edge-agent profile id: plantwatt-line-plc-t (output_t) or plantwatt-line-plc-pcs (output_count);
+   * plantwatt-line-plc-t-coal or plantwatt-line-plc-t-oxygen-gas for the carrier sets shipped.
+   */
   profile: LinePlcProfileId
   /** Holding register (FC 03) of the count: 0x0000 float32 tonnes, or 0x0002 uint32 parts. */
   register: number
-  /** What the registers hold now (faults applied, float32-rounded tonnes / whole parts). */
-  snapshot(): { ts: number; value: number }
-  tick(): { ts: number; value: number }
+  /** Input registers (FC 04) of the carrier counters the PLC serves (empty: none). */
+  carrierRegisters: Partial<Record<LinePlcCarrier, number>>
+  /** What the registers hold now (faults applied, float32-rounded tonnes / whole parts and m3). */
+  snapshot(): LinePlcReading
+  tick(): LinePlcReading
 }
 
 export interface ModbusEndpoints {
@@ -77,6 +82,7 @@ function plcEndpoint(x: LinePlc, p: ScenarioProduction, where: Where): ScenarioP
     ...where,
     unitId: x.device.unitId,
     register: LINE_PLC_REGISTERS[p.quantity],
+    carrierRegisters: Object.fromEntries(x.device.carriers.map((c) => [c, LINE_PLC_CARRIER_REGISTERS[c]])),
     snapshot: x.device.snapshot,
     tick: x.device.tick,
   }

@@ -34,7 +34,8 @@ export interface ScenarioRunOptions {
    * Counter readings to continue from, per device key (enterprise/site/line/device) — e.g. what
    * `prepareScenarioHistory` or `readScenarioCounters` returns, so the live counters go on where the
    * stored history ends. Meters: energy_import_kwh (or energy_total_kwh − energy_export_kwh) and
-   * energy_export_kwh; production counters: output_t / output_count; machines: energy_import_kwh
+   * energy_export_kwh; production counters: output_t / output_count, and the carriers their PLC
+   * counts (coal_t, gas_m3, oxygen_m3); machines: energy_import_kwh
    * and output_count. Each counter starts at the smallest value its registers serve at or above the
    * reading (float32 / integer resolution of the map), so it never steps back. Counter resets
    * (counter_reset faults) begun before the run are taken as already in the readings. Devices not
@@ -87,7 +88,7 @@ export async function startScenario(scenario: Scenario, options: ScenarioRunOpti
   // The order below is the order devices read the clock and fault presenters are made: keep it.
   const groups = createMeterGroups(model.meters, { timezone: scenario.timezone, clock, faults, initial, resumed })
   const production = model.production.map((p) => createProductionCounter(p, clock, productionStart(p.quantity, initial.get(p.key)?.[p.quantity] ?? 0)))
-  const linePlcs = createLinePlcs(model.production, production, model.meters, groups, { scenarioName: scenario.name, clock, faults, resumed })
+  const linePlcs = createLinePlcs(model.production, production, model.meters, groups, { scenarioName: scenario.name, clock, faults, resumed, initial })
   const stops = new StopList()
   const { meters, plcs } = await serveModbusEndpoints(model, groups, linePlcs, { scenarioName: scenario.name, updateIntervalMs, stops })
   const machines = options.opcua ? await serveOpcuaMachines(model.machines, options.opcua, { clock, initial, stops }) : { endpoints: [], ticks: [] }
