@@ -6,7 +6,7 @@ import { PlantWattError } from '../core/errors.ts'
 import { PlantDeviceIndex, type PlantModel } from '../core/plant.ts'
 import type { Logger } from '../core/logger.ts'
 import { defaultClientId, type MqttClientConfig } from '../core/mqtt.ts'
-import { createStore, type TelemetryStore } from '../storage/index.ts'
+import { createStore, embeddedFileBytes, type TelemetryStore } from '../storage/index.ts'
 import { startBroker } from '../broker/index.ts'
 import { startIngest } from '../ingest/index.ts'
 import { EdgeConfigSchema, type EdgeConfig } from '../edge-agent/config.ts'
@@ -24,6 +24,12 @@ import { startEdgeGateways } from './edge-gateways.ts'
 const DEFAULT_BUFFER_DIR = './data/edge-buffer'
 
 /** Something started that must be stopped, in reverse order of starting. */
+
+/** The embedded store's size for the metrics (`plantwatt_store_file_bytes`); nothing for InfluxDB or an in-memory store. */
+export function storeSize(storage: ResolvedConfig['storage']): { store?: { fileBytes: number } } {
+  return storage.backend === 'embedded' && storage.path !== ':memory:' ? { store: { fileBytes: embeddedFileBytes(storage.path) } } : {}
+}
+
 export interface Closable {
   name: string
   close(): Promise<void>
@@ -264,7 +270,13 @@ export async function startAll(cfg: ResolvedConfig, logger: Logger, options: Sta
       deadLetters: ingest.deadLetters,
       // Each edge agent under its own name (edge, or edge/<enterprise> per gateway user): /health
       // names the component the broker refuses.
-      status: () => ({ broker: broker.stats(), ingest: ingest.stats(), ...edge.status(), ...(alerts ? { alerts: alerts.stats() } : {}) }),
+      status: () => ({
+        broker: broker.stats(),
+        ingest: ingest.stats(),
+        ...edge.status(),
+        ...(alerts ? { alerts: alerts.stats() } : {}),
+        ...storeSize(cfg.storage),
+      }),
     })
     closables.push({ name: 'api', close: () => api.close() })
 

@@ -16,7 +16,8 @@ async function runIngest(opts: CommonOptions & MetricsCliOptions): Promise<void>
   const store = await createStore(cfg.storage)
   const ingest = await startIngest({ config: cfg.ingest, mqtt: { ...mqtt, clientId: mqtt.clientId ?? clientId('ingest') }, store, plant: cfg.plant, logger })
   process.stdout.write(`ingest subscribed at ${cfg.mqtt.url}, writing to ${cfg.storage.backend}\n`)
-  const closables = await withMetrics(opts, () => ({ ingest: ingest.stats() }), logger, [
+  const { storeSize } = await import('../wiring.ts')
+  const closables = await withMetrics(opts, () => ({ ingest: ingest.stats(), ...storeSize(cfg.storage) }), logger, [
     { name: 'store', close: () => store.close() },
     { name: 'ingest', close: () => ingest.close() },
   ])

@@ -102,6 +102,15 @@ export const OPERATIONS_PANELS: readonly OperationsPanel[] = [
     ],
   },
   {
+    row: 'Ingest',
+    title: '存储 Embedded store size (file + WAL)',
+    unit: 'bytes',
+    kind: 'stat',
+    description:
+      'The embedded store (SQLite) of plantwatt up or plantwatt ingest; with retention on it levels off (storage/README.md). InfluxDB reports its own.',
+    targets: [{ expr: 'max(plantwatt_store_file_bytes)' }],
+  },
+  {
     row: 'Edge',
     title: '缓存 Outbox depth (samples held at the edge)',
     unit: 'none',
