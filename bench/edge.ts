@@ -331,7 +331,14 @@ export interface RunSpec {
   durationMs: number
   tmp: string
   /** OPC UA: sampling every `samplingIntervalMs`, published every `publishingIntervalMs` (default 1000): one publish response carries ~10 values per item. */
-  opcua?: { servers: number; machinesPerServer: number; samplingIntervalMs: number; publishingIntervalMs?: number }
+  opcua?: {
+    servers: number
+    machinesPerServer: number
+    samplingIntervalMs: number
+    publishingIntervalMs?: number
+    /** The devices' poll interval (default 1000): in subscribe mode each poll is a Read checking the link and that every node still exists. */
+    pollIntervalMs?: number
+  }
 }
 
 export async function measureEdgeRun(spec: RunSpec): Promise<EdgeRun> {
@@ -384,7 +391,14 @@ export async function measureEdgeRun(spec: RunSpec): Promise<EdgeRun> {
             '',
           ].join('\n'),
         )
-        return { ...place, device: m.id, driver: 'opcua', profile: file, pollIntervalMs: 1000, opcua: { ...opcua, endpointUrl: m.endpointUrl } }
+        return {
+          ...place,
+          device: m.id,
+          driver: 'opcua',
+          profile: file,
+          pollIntervalMs: spec.opcua?.pollIntervalMs ?? 1000,
+          opcua: { ...opcua, endpointUrl: m.endpointUrl },
+        }
       })
     } else {
       const profile = spec.workload === 'dense' ? join(spec.tmp, 'bench-dense.yaml') : 'eastron-sdm630'

@@ -1,5 +1,4 @@
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import {
   AttributeIds,
   ClientMonitoredItem,
@@ -33,16 +32,20 @@ export { disposeOpcuaCertificateManagers, ensureOpcuaCertificate, opcuaCertifica
 // From the moment node-opcua is loaded, its console output goes to a device's logger (or nowhere).
 routeOpcuaLibraryLog()
 
-/** Bounds a node-opcua promise: a vanished server may never answer. */
+/**
+ * Bounds a node-opcua promise: a vanished server may never answer. A plain timer, cleared when `p`
+ * settles: an aborted timers/promises sleep builds an AbortError (a DOMException with its stack) on
+ * every call, which was most of the agent's own CPU per read (bench/opcua-notify.ts --reads).
+ */
 async function within<T>(ms: number, what: string, p: Promise<T>, code = 'EDGE_ERR_TIMEOUT'): Promise<T> {
-  const ac = new AbortController()
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new PlantWattError(code, `${what}: no answer within ${ms} ms`)), ms)
+  })
   try {
-    return await Promise.race([
-      p,
-      sleep(ms, undefined, { signal: ac.signal }).then(() => Promise.reject(new PlantWattError(code, `${what}: no answer within ${ms} ms`))),
-    ])
+    return await Promise.race([p, timeout])
   } finally {
-    ac.abort()
+    clearTimeout(timer)
   }
 }
 
