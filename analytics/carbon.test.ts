@@ -53,7 +53,9 @@ describe('grid CO2 factors (MEE/NBS)', () => {
     expect(f).toMatchObject({ region: 'hubei', year: 2022, fellBackFrom: ['wuhan'] })
     // 2020: no Hubei, Central China or national factor ≤ 2020.
     expect(codeOf(() => selectGridFactor('hubei', 2020))).toBe('ANALYTICS_ERR_FACTOR')
-    expect(() => selectGridFactor('hubei', 2020)).toThrow(/tried hubei → central-china → national\): configure one under reference\.emissionFactors\.factors in the config file/)
+    expect(() => selectGridFactor('hubei', 2020)).toThrow(
+      /tried hubei → central-china → national\): configure one under reference\.emissionFactors\.factors in the config file/,
+    )
     expect(codeOf(() => selectGridFactor('atlantis', 2023))).toBe('ANALYTICS_ERR_FACTOR')
   })
 

@@ -124,7 +124,11 @@ function suite(name: string, open: () => Promise<TelemetryStore>, full: boolean)
         value: null,
         ungraded: { code: 'CARRIER_NOT_METERED' },
       })
-      expect(s.body.rows[0].indicators[1]).toMatchObject({ product: 'cement-clinker-electricity', value: expect.closeTo(74375 / 89.28, 6), gb: { level: null } })
+      expect(s.body.rows[0].indicators[1]).toMatchObject({
+        product: 'cement-clinker-electricity',
+        value: expect.closeTo(74375 / 89.28, 6),
+        gb: { level: null },
+      })
       expect(s.body.sources.benchmarks['cement-clinker']).toBeTruthy()
     })
 

@@ -36,7 +36,11 @@ describe('plantwatt program', () => {
     expect(storage?.commands.filter((c) => c.options.some((o) => o.long === '--config' && o.short === '-c')).map((c) => c.name())).toEqual(['status', 'backup'])
     // entries groups subcommands, each with -c.
     const entries = buildProgram().commands.find((c) => c.name() === 'entries')
-    expect(entries?.commands.filter((c) => c.options.some((o) => o.long === '--config' && o.short === '-c')).map((c) => c.name())).toEqual(['list', 'add', 'import'])
+    expect(entries?.commands.filter((c) => c.options.some((o) => o.long === '--config' && o.short === '-c')).map((c) => c.name())).toEqual([
+      'list',
+      'add',
+      'import',
+    ])
     const meterEvents = buildProgram().commands.find((c) => c.name() === 'meter-events')
     const withConfig = meterEvents?.commands.filter((c) => c.options.some((o) => o.long === '--config' && o.short === '-c'))
     expect(withConfig?.map((c) => c.name())).toEqual(['add', 'list'])

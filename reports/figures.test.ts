@@ -55,7 +55,7 @@ function suite(name: string, open: () => Promise<TelemetryStore>, rollup: boolea
       expect(r.tariffs[0]?.versions[0]?.source).toContain('鄂发改价管〔2024〕77号')
     })
 
-    it('two-part tariff, a day: energy by period; the month\'s demand charge is implied, not added to the day', async () => {
+    it("two-part tariff, a day: energy by period; the month's demand charge is implied, not added to the day", async () => {
       const r = await costReport(deps, parseScope('acme/w2'), day, 'total')
       // 100 kW, 300 kW 10:00–11:00: valley 800, flat 600 + 200 (extra) + 200 = 1000, peak 600, crit 200 kWh.
       //   800 × 0.432924 + 1000 × 0.651886 + 600 × 0.848961 + 200 × 1.049999 = 1717.6016

@@ -165,7 +165,7 @@ const RULES: readonly Rule[] = [
     breaks: (e) => isProduction(e.file) && e.from === 'province' && e.to !== undefined && e.to !== 'core' && e.to !== 'province',
   },
   {
-    name: "upload/ imports of province/ only its wire contract (message.ts, signing.ts), and nothing of api/ or cli/",
+    name: 'upload/ imports of province/ only its wire contract (message.ts, signing.ts), and nothing of api/ or cli/',
     breaks: (e) =>
       isProduction(e.file) &&
       e.from === 'upload' &&

@@ -167,7 +167,8 @@ export const BenchmarkProductSchema = Type.Object(
     boundary: Type.Optional(Type.String({ description: 'the process boundary the levels refer to' })),
     electricityBasis: Type.Optional(
       Type.Union([Type.Literal('equivalent'), Type.Literal('equal-value')], {
-        description: 'electricity at the equivalent value (当量值, 0.1229 kgce/kWh; default) or the equal value (等价值: configure carrier electricity-equal-value)',
+        description:
+          'electricity at the equivalent value (当量值, 0.1229 kgce/kWh; default) or the equal value (等价值: configure carrier electricity-equal-value)',
       }),
     ),
     companions: Type.Optional(Type.Array(Key, { description: 'other indicators of the same product graded alongside (e.g. clinker 综合电耗 with 综合能耗)' })),

@@ -41,7 +41,12 @@ beforeAll(async () => {
   events = await openEventLog({ backend: 'embedded', path })
   // The old meter: 99,700 / 99,850 / 100,000 at 00:00–00:30; the new one 60,100 at 00:45.
   await store.write(
-    [99_700, 99_850, 100_000, 60_100].map((v, i) => ({ measurement: TELEMETRY_MEASUREMENT, tags: main, fields: { energy_import_kwh: v }, ts: T0 + i * 900_000 })),
+    [99_700, 99_850, 100_000, 60_100].map((v, i) => ({
+      measurement: TELEMETRY_MEASUREMENT,
+      tags: main,
+      fields: { energy_import_kwh: v },
+      ts: T0 + i * 900_000,
+    })),
   )
   const passwordHash = await hashPassword('engineer-pass', { N: 1024, r: 8, p: 1 })
   api = await startApi({
