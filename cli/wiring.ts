@@ -175,6 +175,40 @@ export function edgeDevicesForOpcua(run: Awaited<ReturnType<typeof startScenario
   return devices as EdgeConfig['devices']
 }
 
+/** The simulated plant `plantwatt up` polls: the scenario (with its history) or the config's sim meters, and the edge devices for them. */
+async function startSimulated(
+  cfg: ResolvedConfig,
+  plant: PlantModel,
+  options: StartAllOptions,
+  store: TelemetryStore,
+  closables: Closable[],
+): Promise<{ simulators: SimEndpoint[]; simDevices: EdgeConfig['devices']; simulation?: UpResult['simulation']; scenario?: UpResult['scenario'] }> {
+  if (options.scenario) {
+    const prepared = options.historyDays
+      ? await prepareScenarioHistory(options.scenario, store, {
+          days: options.historyDays,
+          stepMs: 900_000,
+          ...(options.onHistoryProgress ? { onProgress: options.onHistoryProgress } : {}),
+        })
+      : undefined
+    const run = await startScenario(options.scenario, {
+      ...(prepared ? { initialCounters: prepared.initialCounters } : {}),
+      ...(options.groundTruthFile ? { groundTruthFile: options.groundTruthFile } : {}),
+      ...(options.opcuaDir ? { opcua: { pkiFolder: join(options.opcuaDir, 'sim-pki') } } : {}),
+    })
+    closables.push({ name: 'scenario', close: () => run.close() })
+    const simulators = run.meters
+      .filter((m) => m.transport === 'tcp')
+      .map((m) => ({ id: m.key, host: m.host as string, port: m.port as number, unitId: m.unitId, profile: m.profile }))
+    const simDevices = [...edgeDevicesForScenario(run), ...(options.opcuaDir ? edgeDevicesForOpcua(run, options.opcuaDir) : [])]
+    return { simulators, simDevices, scenario: run }
+  }
+  const sim = await startSimulation(cfg.sim)
+  closables.push({ name: 'simulators', close: () => sim.close() })
+  const simulators = sim.meters.map((m) => ({ id: m.id, host: m.host, port: m.port, unitId: m.unitId, profile: m.profile }))
+  return { simulators, simDevices: edgeDevicesForSimulators(plant, simulators), simulation: sim }
+}
+
 /**
  * `plantwatt up`: store, broker, ingest, simulators, edge agent and API in one process. Started in
  * dependency order; on a failure everything already started is stopped again.
@@ -209,36 +243,7 @@ export async function startAll(cfg: ResolvedConfig, logger: Logger, options: Sta
     })
     closables.push({ name: 'ingest', close: () => ingest.close() })
 
-    let simulators: SimEndpoint[]
-    let simDevices: EdgeConfig['devices']
-    let simulation: UpResult['simulation']
-    let scenario: UpResult['scenario']
-    if (options.scenario) {
-      const prepared = options.historyDays
-        ? await prepareScenarioHistory(options.scenario, store, {
-            days: options.historyDays,
-            stepMs: 900_000,
-            ...(options.onHistoryProgress ? { onProgress: options.onHistoryProgress } : {}),
-          })
-        : undefined
-      const run = await startScenario(options.scenario, {
-        ...(prepared ? { initialCounters: prepared.initialCounters } : {}),
-        ...(options.groundTruthFile ? { groundTruthFile: options.groundTruthFile } : {}),
-        ...(options.opcuaDir ? { opcua: { pkiFolder: join(options.opcuaDir, 'sim-pki') } } : {}),
-      })
-      scenario = run
-      closables.push({ name: 'scenario', close: () => run.close() })
-      simulators = run.meters
-        .filter((m) => m.transport === 'tcp')
-        .map((m) => ({ id: m.key, host: m.host as string, port: m.port as number, unitId: m.unitId, profile: m.profile }))
-      simDevices = [...edgeDevicesForScenario(run), ...(options.opcuaDir ? edgeDevicesForOpcua(run, options.opcuaDir) : [])]
-    } else {
-      const sim = await startSimulation(cfg.sim)
-      simulation = sim
-      closables.push({ name: 'simulators', close: () => sim.close() })
-      simulators = sim.meters.map((m) => ({ id: m.id, host: m.host, port: m.port, unitId: m.unitId, profile: m.profile }))
-      simDevices = edgeDevicesForSimulators(plant, simulators)
-    }
+    const { simulators, simDevices, simulation, scenario } = await startSimulated(cfg, plant, options, store, closables)
 
     // The agent's disk buffer sits beside an embedded store (one data folder per installation, and
     // two stacks on one machine never share a buffer file); else where the edge config says.

@@ -71,58 +71,19 @@ class FiguresCache {
   }
 }
 
-export async function buildProvinceApp(opts: ProvinceAppOptions): Promise<FastifyInstance> {
-  const now = opts.now ?? Date.now
-  const cache = new FiguresCache(opts)
-  const base = { logger: opts.logger ?? false, bodyLimit: MAX_UPLOAD_BYTES, ajv: { customOptions: { removeAdditional: false } } }
-  // An HTTPS instance differs from a plain one only in its server type, which callers never touch.
-  const app = (opts.https ? Fastify({ ...base, https: opts.https }) : Fastify(base)) as unknown as FastifyInstance
-  app.setErrorHandler((err: FastifyError, req, reply) => {
-    const { statusCode, body } = toErrorReply(err)
-    if (statusCode >= 500) req.log.error({ err }, 'request failed')
-    return reply.code(statusCode).send(body)
-  })
-  app.setNotFoundHandler((req, reply) =>
-    reply.code(404).send({ error: { code: 'PROVINCE_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0] ?? ''}` } }),
-  )
-  // The upload body is kept as bytes: the signature covers them exactly.
-  app.removeAllContentTypeParsers()
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: {
-        title: 'PlantWatt province service',
-        version: 'v1',
-        description: `Enterprises upload indicators (${MESSAGE_FORMAT}, our own format) signed with their Ed25519 key (${SIGNATURE_SCHEME}: headers ${Object.values(HEADERS).join(', ')}); the commission view is computed from uploads only. Errors are { error: { code, message, details? } }.`,
-      },
-    },
-  })
-  const monthOf = (req: FastifyRequest): MonthRange => monthRange((req.query as { month?: string }).month, now(), opts.config.timezone)
-  const wantsCsv = (req: FastifyRequest): boolean => (req.query as { format?: string }).format === 'csv'
-  const csv = (reply: FastifyReply, name: string, rows: readonly object[]) =>
-    reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}.csv"`).send(toCsv(rows))
+/** What the commission's read routes share. */
+interface ViewContext {
+  opts: ProvinceAppOptions
+  now: () => number
+  cache: FiguresCache
+  monthOf: (req: FastifyRequest) => MonthRange
+  wantsCsv: (req: FastifyRequest) => boolean
+  csv: (reply: FastifyReply, name: string, rows: readonly object[]) => FastifyReply
+}
 
-  app.post(
-    UPLOAD_PATH,
-    {
-      schema: {
-        summary: 'upload indicators (signed); answers a receipt',
-        description: `Body: ${MESSAGE_FORMAT}. Stored idempotently by (enterprise, indicator, subject, carrier, period, start, revision); a retried upload answers duplicates, a replayed request (same nonce) is refused.`,
-        body: UploadBodySchema,
-        response: { 200: ReceiptSchema, ...ERRORS },
-      },
-      // The schema documents the body; receiveUpload validates it after the signature is checked.
-      validatorCompiler: () => () => true,
-    },
-    async (req) => {
-      if (!Buffer.isBuffer(req.body)) throw new PlantWattError('PROVINCE_ERR_MEDIA_TYPE', 'send the upload as application/json')
-      return receiveUpload(
-        { store: opts.store, registry: opts.registry, now, skewMs: opts.config.skewS * 1000, adapter: opts.adapter },
-        { method: req.method, path: UPLOAD_PATH, headers: req.headers, body: req.body },
-      )
-    },
-  )
+/** The commission's read routes, computed from uploads only: overview, cities, enterprises, quality, drill-down (JSON or CSV). */
+function viewRoutes(app: FastifyInstance, c: ViewContext): void {
+  const { opts, now, cache, monthOf, wantsCsv, csv } = c
   app.get(
     `${PROVINCE_PREFIX}/overview`,
     {
@@ -230,6 +191,61 @@ export async function buildProvinceApp(opts: ProvinceAppOptions): Promise<Fastif
       }
     },
   )
+}
+
+export async function buildProvinceApp(opts: ProvinceAppOptions): Promise<FastifyInstance> {
+  const now = opts.now ?? Date.now
+  const cache = new FiguresCache(opts)
+  const base = { logger: opts.logger ?? false, bodyLimit: MAX_UPLOAD_BYTES, ajv: { customOptions: { removeAdditional: false } } }
+  // An HTTPS instance differs from a plain one only in its server type, which callers never touch.
+  const app = (opts.https ? Fastify({ ...base, https: opts.https }) : Fastify(base)) as unknown as FastifyInstance
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const { statusCode, body } = toErrorReply(err)
+    if (statusCode >= 500) req.log.error({ err }, 'request failed')
+    return reply.code(statusCode).send(body)
+  })
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: { code: 'PROVINCE_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0] ?? ''}` } }),
+  )
+  // The upload body is kept as bytes: the signature covers them exactly.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'PlantWatt province service',
+        version: 'v1',
+        description: `Enterprises upload indicators (${MESSAGE_FORMAT}, our own format) signed with their Ed25519 key (${SIGNATURE_SCHEME}: headers ${Object.values(HEADERS).join(', ')}); the commission view is computed from uploads only. Errors are { error: { code, message, details? } }.`,
+      },
+    },
+  })
+  const monthOf = (req: FastifyRequest): MonthRange => monthRange((req.query as { month?: string }).month, now(), opts.config.timezone)
+  const wantsCsv = (req: FastifyRequest): boolean => (req.query as { format?: string }).format === 'csv'
+  const csv = (reply: FastifyReply, name: string, rows: readonly object[]) =>
+    reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}.csv"`).send(toCsv(rows))
+
+  app.post(
+    UPLOAD_PATH,
+    {
+      schema: {
+        summary: 'upload indicators (signed); answers a receipt',
+        description: `Body: ${MESSAGE_FORMAT}. Stored idempotently by (enterprise, indicator, subject, carrier, period, start, revision); a retried upload answers duplicates, a replayed request (same nonce) is refused.`,
+        body: UploadBodySchema,
+        response: { 200: ReceiptSchema, ...ERRORS },
+      },
+      // The schema documents the body; receiveUpload validates it after the signature is checked.
+      validatorCompiler: () => () => true,
+    },
+    async (req) => {
+      if (!Buffer.isBuffer(req.body)) throw new PlantWattError('PROVINCE_ERR_MEDIA_TYPE', 'send the upload as application/json')
+      return receiveUpload(
+        { store: opts.store, registry: opts.registry, now, skewMs: opts.config.skewS * 1000, adapter: opts.adapter },
+        { method: req.method, path: UPLOAD_PATH, headers: req.headers, body: req.body },
+      )
+    },
+  )
+  viewRoutes(app, { opts, now, cache, monthOf, wantsCsv, csv })
   app.get('/health', async () => ({ status: 'ok', enterprises: opts.registry.size, ...opts.store.counts() }))
   app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger())
   app.get('/', { schema: { hide: true } }, async (_req, reply) =>
