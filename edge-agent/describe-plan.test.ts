@@ -36,7 +36,7 @@ describe('edge plan', () => {
     expect(main!.requests.map((r) => [r.functionCode, r.address, r.count, r.unused, r.points.length])).toEqual([
       [4, 0x00, 0x12, 0, 9],
       [4, 0x1e, 6, 0, 3],
-      [4, 0x34, 0x18, 10, 7],
+      [4, 0x34, 0x1c, 10, 9],
       [4, 0x156, 2, 0, 1],
     ])
     expect(main!.requests[2]!.points).toEqual([
@@ -47,6 +47,8 @@ describe('edge plan', () => {
       'frequency_hz',
       'energy_import_kwh',
       'energy_export_kwh',
+      'reactive_energy_import_kvarh',
+      'reactive_energy_export_kvarh',
     ])
     // maxGapRegisters 0: only contiguous registers merge
     expect(sub!.endpoint).toBe('rtu:/dev/ttyUSB0 9600 8E1 unit 3')
@@ -75,8 +77,8 @@ describe('edge plan', () => {
     const text = describePlan(config)
     expect(text).toContain('e/s/l/cnc  opcua opc.tcp://10.0.0.9:4840 subscribe  profile generic-cnc')
     expect(text).toContain('e/s/l/main  modbus tcp://10.0.0.5:502 unit 1  profile eastron-sdm630  every 1000 ms')
-    expect(text).toContain('  4 request(s) per poll for 20 point(s)')
-    expect(text).toMatch(/\n {2}FC4 input 0x0034 ×24 +\(10 unused\) active_power_kw, apparent_power_kva,/)
+    expect(text).toContain('  4 request(s) per poll for 22 point(s)')
+    expect(text).toMatch(/\n {2}FC4 input 0x0034 ×28 +\(10 unused\) active_power_kw, apparent_power_kva,/)
     expect(text).toContain('\n  error: EDGE_ERR_PROFILE_UNKNOWN: profile "no-such-meter": no shipped Modbus profile of that name')
     expect(main!.ratios).toEqual([])
     expect(sub!.ratios).toEqual(['CT 80 (config ctRatio)', 'PT holding 0x008D uint16 (read at connect)'])
@@ -160,7 +162,7 @@ describe('edge plan with bad profiles (what `plantwatt edge plan` prints, and it
     ])
     const lines = report.text.split('\n')
     expect(lines[0]).toBe('e/s/l/main  modbus tcp://10.0.0.5:502 unit 1  profile eastron-sdm630  every 1000 ms')
-    expect(lines[1]).toBe('  4 request(s) per poll for 20 point(s)')
+    expect(lines[1]).toBe('  4 request(s) per poll for 22 point(s)')
     expect(lines.slice(6)).toEqual([
       `e/s/l/overlap  modbus tcp://10.0.0.5:502 unit 1  profile ${overlapFile}  every 1000 ms`,
       `  error: EDGE_ERR_PROFILE_OVERLAP: profile ${overlapFile}: 1 problem(s)`,
