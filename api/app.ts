@@ -11,7 +11,7 @@ import { MemoryEventLog, type EventLog } from '../storage/events.ts'
 import { counterRollup, type CounterRollup } from '../reports/counter-rollup.ts'
 import type { TelemetryStore } from '../storage/store.ts'
 import { resolveApiConfig, type ApiConfig } from './config.ts'
-import type { ApiContext } from './context.ts'
+import type { ApiContext, UploadsSource } from './context.ts'
 import { formatValidationErrors, toErrorReply } from './errors.ts'
 import { PlantIndex } from './plant-index.ts'
 import { deadLetterRoutes } from './routes/dead-letters.ts'
@@ -31,6 +31,7 @@ import { meterEventRoutes } from './routes/meter-events.ts'
 import { reportRoutes } from './routes/reports.ts'
 import { comprehensiveRoutes } from './routes/comprehensive.ts'
 import { billRoutes } from './routes/bill.ts'
+import { uploadRoutes } from './routes/uploads.ts'
 import { efficiencyRoutes } from './routes/efficiency.ts'
 import { plantRoutes } from './routes/plant.ts'
 import { streamRoutes } from './routes/stream.ts'
@@ -69,6 +70,8 @@ export interface BuildOptions {
   commission?: CommissionConfigInput
   /** Reference data resolved from the config's `reference:` section (cli/reference.ts); default: as shipped. */
   reference?: ReferenceData
+  /** The uploaders of this process, for GET /uploads (upload/status.ts UploadsBook). */
+  uploads?: UploadsSource
 }
 
 /**
@@ -90,6 +93,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
     hub: opts.hub ?? new StreamHub(),
     commission: opts.commission,
     reference: opts.reference,
+    uploads: opts.uploads,
   }
   // Request logs carry the URL with secret query values redacted (?access_token=…) and no credential headers.
   const redact = { paths: REDACT_PATHS, censor: '[redacted]' }
@@ -142,6 +146,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
           name: 'meter-events',
           description: 'meter replacements, CT/PT ratio changes, register resets: counters counted exactly across them; audited revisions',
         },
+        { name: 'province', description: "uploads of the enterprise's indicators to the provincial platform: uploaded, pending, rejected and why" },
       ],
     },
   })
@@ -162,6 +167,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(reportRoutes, routeOpts)
   await app.register(comprehensiveRoutes, routeOpts)
   await app.register(billRoutes, routeOpts)
+  await app.register(uploadRoutes, routeOpts)
   await app.register(efficiencyRoutes, routeOpts)
   await app.register(commissionRoutes, routeOpts)
   await app.register(alertRoutes, routeOpts)

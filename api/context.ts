@@ -30,6 +30,40 @@ export interface ApiContext {
   commission?: CommissionConfigInput | undefined
   /** Reference data (tariffs, grid factors, coal, benchmarks) with the config's `reference:` overrides; undefined = as shipped. */
   reference?: ReferenceData | undefined
+  /** The uploaders of this process (upload/status.ts UploadsBook), for GET /uploads; undefined = none. */
+  uploads?: UploadsSource | undefined
+}
+
+/** One record of an uploader's outbox (upload/status.ts UploadRow). */
+export interface UploadRowView {
+  indicator: string
+  subject: string
+  carrier: string | null
+  period: string
+  start: string
+  revision: number
+  value: number
+  unit: string
+  attempts: number
+  reason: string | null
+  receipt: string | null
+}
+
+/** What the plant API reads of its uploaders (structurally upload/status.ts UploadsBook: api/ does not import upload/). */
+export interface UploadsSource {
+  enterprises(): string[]
+  status(
+    enterprise: string,
+    limit: number,
+  ):
+    | {
+        enterprise: string
+        counts: { pending: number; acked: number; rejected: number }
+        rejected: UploadRowView[]
+        pending: UploadRowView[]
+        uploaded: UploadRowView[]
+      }
+    | undefined
 }
 
 /** Options of every route plugin. */

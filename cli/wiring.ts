@@ -19,6 +19,7 @@ import type { ResolvedConfig } from './config.ts'
 import { referenceOf } from './reference.ts'
 import { checkClientsAgainstBroker, resolveComponentClients, type EdgeGateway } from './credentials.ts'
 import { startEdgeGateways } from './edge-gateways.ts'
+import { UploadsBook } from '../upload/status.ts'
 
 /** Default of edge.bufferDir (edge-agent/config.ts). */
 const DEFAULT_BUFFER_DIR = './data/edge-buffer'
@@ -100,6 +101,8 @@ export interface UpResult {
   simulation?: Awaited<ReturnType<typeof startSimulation>>
   /** The running scenario when started with one. */
   scenario?: Awaited<ReturnType<typeof startScenario>>
+  /** Where the uploaders started next (cli/commands/province.ts startUploadTier) register, so the API's GET /uploads sees them. */
+  uploads: UploadsBook
   closables: Closable[]
 }
 
@@ -258,6 +261,7 @@ export async function startAll(cfg: ResolvedConfig, logger: Logger, options: Sta
     )
     closables.push({ name: 'edge', close: () => edge.close() })
 
+    const uploads = new UploadsBook()
     // One event log for the API and the alert service (with an in-memory store, two would not share).
     const events = await openEventLog(cfg.storage)
     closables.push({ name: 'event log', close: () => events.close() })
@@ -271,6 +275,7 @@ export async function startAll(cfg: ResolvedConfig, logger: Logger, options: Sta
       reference: referenceOf(cfg),
       events,
       hub,
+      uploads,
       logger: logger.child({ component: 'api' }),
       deadLetters: ingest.deadLetters,
       // Each edge agent under its own name (edge, or edge/<enterprise> per gateway user): /health
@@ -309,6 +314,7 @@ export async function startAll(cfg: ResolvedConfig, logger: Logger, options: Sta
       simulators,
       ...(simulation ? { simulation } : {}),
       ...(scenario ? { scenario } : {}),
+      uploads,
       closables,
     }
   } catch (err) {

@@ -1,3 +1,4 @@
+import type { UploadsBook } from '../../upload/status.ts'
 import { generateKeyPairSync } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import type { Command } from 'commander'
@@ -52,7 +53,15 @@ export interface DemoProvince {
 export async function startDemoProvince(
   plant: PlantModel,
   store: TelemetryStore,
-  opts: { dataDir: string; backfillDays: number; cities: ReadonlyMap<string, string>; reference?: ReferenceData; logger: Logger },
+  opts: {
+    dataDir: string
+    backfillDays: number
+    cities: ReadonlyMap<string, string>
+    reference?: ReferenceData
+    logger: Logger
+    /** Where each uploader is registered for the plant API's GET /uploads. */
+    uploads?: UploadsBook
+  },
 ): Promise<DemoProvince> {
   const { resolveProvinceConfig } = await import('../../province/config.ts')
   const { startProvince } = await import('../../province/server.ts')
@@ -89,6 +98,7 @@ export async function startDemoProvince(
       logger: opts.logger.child({ component: `upload/${e.id}` }),
       keyPem: keys.get(e.id)?.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() ?? '',
     })
+    opts.uploads?.register(e.id, uploader.outbox)
     // closed in reverse: the uploaders before the province and the store
     closables.push({ name: `upload ${e.id}`, close: () => uploader.close() })
   }
@@ -101,7 +111,7 @@ export async function startDemoProvince(
  */
 export async function startUploadTier(
   cfg: ResolvedConfig,
-  running: { store: TelemetryStore; plant: PlantModel },
+  running: { store: TelemetryStore; plant: PlantModel; uploads?: UploadsBook },
   opts: { scenario?: Scenario; historyDays: number; logger: Logger },
 ): Promise<{ lines: string[]; closables: Closable[] }> {
   if (opts.scenario) {
@@ -113,11 +123,13 @@ export async function startUploadTier(
       cities,
       reference: referenceOf(cfg),
       logger: opts.logger,
+      ...(running.uploads ? { uploads: running.uploads } : {}),
     })
     return { lines: [`  Province      ${demo.url}/ (uploads of ${demo.enterprises.join(', ')}; OpenAPI ${demo.url}/docs/json)`], closables: demo.closables }
   }
   if (!cfg.upload.enabled) return { lines: [], closables: [] }
   const { startConfiguredUploader } = await import('./upload.ts')
   const uploader = await startConfiguredUploader(cfg, running.store, running.plant, opts.logger.child({ component: 'upload' }))
+  running.uploads?.register(uploader.stats().enterprise, uploader.outbox)
   return { lines: [`  Upload        ${uploader.stats().enterprise} → ${cfg.upload.url}`], closables: [{ name: 'uploader', close: () => uploader.close() }] }
 }

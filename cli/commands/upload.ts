@@ -32,26 +32,9 @@ export async function startConfiguredUploader(cfg: ResolvedConfig, store: Teleme
 /** What was uploaded, what is pending and what the province rejected and why, from the outbox file. */
 async function printStatus(cfg: ResolvedConfig, limit: number): Promise<void> {
   const { Outbox } = await import('../../upload/outbox.ts')
+  const { outboxStatus } = await import('../../upload/status.ts')
   const outbox = new Outbox(join(cfg.upload.dataDir, 'outbox.sqlite'))
-  const row = (e: ReturnType<typeof outbox.list>[number]) => ({
-    indicator: e.record.indicator,
-    subject: e.record.subject,
-    carrier: e.record.carrier,
-    period: e.record.period,
-    start: new Date(e.record.start).toISOString(),
-    revision: e.record.revision,
-    value: e.record.value,
-    unit: e.record.unit,
-    attempts: e.attempts,
-    ...(e.lastError ? { reason: e.lastError } : {}),
-    ...(e.receipt ? { receipt: e.receipt } : {}),
-  })
-  const status = {
-    counts: outbox.counts(),
-    rejected: outbox.list('rejected', limit).map(row),
-    pending: outbox.list('pending', limit).map(row),
-    uploaded: outbox.list('acked', limit).map(row),
-  }
+  const status = outboxStatus(enterpriseOf(cfg, cfg.plant), outbox, limit)
   outbox.close()
   process.stdout.write(`${JSON.stringify(status, null, 2)}\n`)
 }

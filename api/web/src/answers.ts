@@ -364,6 +364,33 @@ export const BillAnswer = Type.Object({
   warnings: Type.Array(Type.String()),
 })
 export type Bill = Type.Static<typeof BillAnswer>
+
+const UploadRowAnswer = Type.Object({
+  indicator: Type.String(),
+  subject: Type.String(),
+  carrier: Nullable(Type.String()),
+  period: Type.String(),
+  start: Type.String(),
+  revision: Type.Integer(),
+  value: Type.Number(),
+  unit: Type.String(),
+  attempts: Type.Integer(),
+  reason: Nullable(Type.String()),
+  receipt: Nullable(Type.String()),
+})
+export const UploadsAnswer = Type.Object({
+  enterprises: Type.Array(
+    Type.Object({
+      enterprise: Type.String(),
+      counts: Type.Object({ pending: Type.Integer(), acked: Type.Integer(), rejected: Type.Integer() }),
+      rejected: Type.Array(UploadRowAnswer),
+      pending: Type.Array(UploadRowAnswer),
+      uploaded: Type.Array(UploadRowAnswer),
+    }),
+  ),
+})
+export type Uploads = Type.Static<typeof UploadsAnswer>
+export type UploadRow = Type.Static<typeof UploadRowAnswer>
 export type BillRow = Type.Static<typeof BillRowAnswer>
 
 export const ANSWERS = [
@@ -375,6 +402,7 @@ export const ANSWERS = [
   { method: 'get', path: '/api/v1/energy', schema: EnergyAnswer },
   { method: 'get', path: '/api/v1/cost', schema: CostAnswer },
   { method: 'get', path: '/api/v1/bill', schema: BillAnswer },
+  { method: 'get', path: '/api/v1/uploads', schema: UploadsAnswer },
   { method: 'get', path: '/api/v1/carbon', schema: CarbonAnswer },
   { method: 'get', path: '/api/v1/sec', schema: SecAnswer },
   { method: 'get', path: '/api/v1/baselines', schema: BaselinesAnswer },

@@ -5,6 +5,7 @@ import { t } from './i18n.ts'
 import { can, state } from './state.ts'
 import { alertsView } from './views/alerts.ts'
 import { billView } from './views/bill.ts'
+import { uploadsView } from './views/uploads.ts'
 import { energyView } from './views/energy.ts'
 import { entriesView } from './views/entries.ts'
 import { meterEventsView } from './views/meter-events.ts'
@@ -25,6 +26,7 @@ const VIEW_PERMISSION: Record<string, string> = {
   entries: 'reports',
   'meter-events': 'reports',
   bill: 'reports',
+  uploads: 'reports',
 }
 
 function renderShell(): void {
@@ -73,6 +75,7 @@ async function route(): Promise<void> {
     else if (name === 'entries') await entriesView(main)
     else if (name === 'meter-events') await meterEventsView(main)
     else if (name === 'bill') await billView(main, params)
+    else if (name === 'uploads') await uploadsView(main)
     else await liveView(main, params)
   } catch (err) {
     showError(err)
