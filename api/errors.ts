@@ -119,8 +119,17 @@ const LAYER_ERRORS: Readonly<Record<string, number>> = {
   CORE_ERR_CONFIG: 400,
 }
 
+/** records/ (entries, meter events): a bad field is 400; these have their own status. */
+const RECORDS_ERRORS: Readonly<Record<string, number>> = {
+  RECORDS_ERR_NOT_FOUND: 404,
+  RECORDS_ERR_CONFLICT: 409,
+  RECORDS_ERR_OVERLAP: 409,
+  RECORDS_ERR_VOIDED: 409,
+}
+
 function statusOf(code: string): number | undefined {
   if (code.startsWith('STORAGE_ERR_')) return API_ERRORS.API_ERR_STORAGE
+  if (code.startsWith('RECORDS_ERR_')) return RECORDS_ERRORS[code] ?? 400
   const layer = LAYER_ERRORS[code]
   if (layer !== undefined) return layer
   return Object.hasOwn(API_ERRORS, code) ? API_ERRORS[code as ApiErrorCode] : undefined

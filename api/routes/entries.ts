@@ -1,8 +1,8 @@
 import Type, { type TSchema } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyError, FastifyRequest } from 'fastify'
+import type { FastifyRequest } from 'fastify'
 import { DAY_MS } from '../../core/duration.ts'
-import { PlantWattError, isPlantWattError } from '../../core/errors.ts'
+import { PlantWattError } from '../../core/errors.ts'
 import {
   ENTRY_CSV_COLUMNS,
   EnergyEntryInputSchema,
@@ -15,7 +15,7 @@ import {
   type Entry,
   type EntryRevision,
 } from '../../records/index.ts'
-import { ERROR_RESPONSES, toErrorReply } from '../errors.ts'
+import { ERROR_RESPONSES } from '../errors.ts'
 import { assertEnterprise, canSeeEnterprise, requirePermission } from '../principal.ts'
 import { InstantSchema, StringEnum } from '../schemas.ts'
 import { checkRange, parseInstant } from '../time.ts'
@@ -35,14 +35,6 @@ const MAX_ENTRIES_PER_POST = 1000
 const MAX_CSV_BYTES = 2 * 1024 * 1024
 /** Longest range of GET /entries. */
 const MAX_LIST_DAYS = 400
-
-/** HTTP status of each records/ code (api/errors.ts maps the other layers'). */
-const RECORDS_STATUS: Readonly<Record<string, number>> = {
-  RECORDS_ERR_NOT_FOUND: 404,
-  RECORDS_ERR_CONFLICT: 409,
-  RECORDS_ERR_OVERLAP: 409,
-  RECORDS_ERR_VOIDED: 409,
-}
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()])
 const When = Type.Union([Type.Integer({ description: 'epoch ms' }), InstantSchema('time')])
@@ -182,17 +174,6 @@ const acceptBody = () => (data: unknown) => ({ value: data })
 
 export const entryRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { ctx }) => {
   const book = new EntryBook(createRecordStore(ctx.events, { now: ctx.now }), ctx.model)
-  // Encapsulated: records/ codes get their status here, everything else the app's mapping.
-  app.setErrorHandler((err: FastifyError, req, reply) => {
-    if (isPlantWattError(err) && err.code.startsWith('RECORDS_ERR_')) {
-      const status = RECORDS_STATUS[err.code] ?? 400
-      req.log.info({ code: err.code, statusCode: status }, err.message)
-      return reply.code(status).send({ error: { code: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) } })
-    }
-    const { statusCode, body } = toErrorReply(err)
-    if (statusCode >= 500) req.log.error({ err }, 'request failed')
-    return reply.code(statusCode).send(body)
-  })
   writeRoutes(app, ctx, book)
   readRoutes(app, ctx, book)
   importRoute(app, ctx, book)

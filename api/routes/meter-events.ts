@@ -1,14 +1,14 @@
 import Type, { type TSchema } from 'typebox'
 import { Value } from 'typebox/value'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyError, FastifyRequest } from 'fastify'
+import type { FastifyRequest } from 'fastify'
 import { DAY_MS } from '../../core/duration.ts'
-import { PlantWattError, isPlantWattError } from '../../core/errors.ts'
+import { PlantWattError } from '../../core/errors.ts'
 import { QUANTITIES, isQuantity } from '../../core/quantities.ts'
 import { MeterEventBook, MeterEventInputSchema, METER_EVENT_TYPES, type MeterEvent, type MeterEventRevision } from '../../records/meter-events.ts'
 import { RECORD_ID_PATTERN, createRecordStore } from '../../records/store.ts'
 import { invalidateRollup } from '../../reports/counter-rollup.ts'
-import { ERROR_RESPONSES, toErrorReply } from '../errors.ts'
+import { ERROR_RESPONSES } from '../errors.ts'
 import { assertEnterprise, canSeeEnterprise, requirePermission } from '../principal.ts'
 import { InstantSchema, StringEnum } from '../schemas.ts'
 import { checkRange, parseInstant } from '../time.ts'
@@ -25,14 +25,6 @@ import type { ApiContext, RouteOptions } from '../context.ts'
 
 /** Longest range of GET /meter-events. */
 const MAX_LIST_DAYS = 3660
-
-/** HTTP status of each records/ code (everything else: 400, or the app's mapping). */
-const RECORDS_STATUS: Readonly<Record<string, number>> = {
-  RECORDS_ERR_NOT_FOUND: 404,
-  RECORDS_ERR_CONFLICT: 409,
-  RECORDS_ERR_OVERLAP: 409,
-  RECORDS_ERR_VOIDED: 409,
-}
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()])
 const When = Type.Union([Type.Integer({ description: 'epoch ms' }), InstantSchema('time')])
@@ -167,17 +159,6 @@ export const meterEventRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
   const book = new MeterEventBook(createRecordStore(ctx.events, { now: ctx.now }), ctx.model, ctx.store, {
     now: ctx.now,
     onChange: (c) => invalidateRollup(ctx.store, [c.device], c.fromTs, [c.quantity]),
-  })
-  // Encapsulated: records/ codes get their status here, everything else the app's mapping.
-  app.setErrorHandler((err: FastifyError, req, reply) => {
-    if (isPlantWattError(err) && err.code.startsWith('RECORDS_ERR_')) {
-      const status = RECORDS_STATUS[err.code] ?? 400
-      req.log.info({ code: err.code, statusCode: status }, err.message)
-      return reply.code(status).send({ error: { code: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) } })
-    }
-    const { statusCode, body } = toErrorReply(err)
-    if (statusCode >= 500) req.log.error({ err }, 'request failed')
-    return reply.code(statusCode).send(body)
   })
   writeRoutes(app, ctx, book)
   readRoutes(app, ctx, book)
