@@ -1,10 +1,11 @@
-import type { EntryHistory, EntryRow, Entries } from '../answers.ts'
-import { api, failBox, showError } from '../api.ts'
-import { $, el } from '../dom.ts'
-import { DAY_MS, localDate, nextDay } from '../format.ts'
+import type { EntryRow } from '../answers.ts'
+import { api, showError } from '../api.ts'
+import { el } from '../dom.ts'
+import { localDate, nextDay } from '../format.ts'
 import { t } from '../i18n.ts'
-import { can, state } from '../state.ts'
-import { rowsTable, type Column } from '../table.ts'
+import { plantTz as tz, type RecordForm, recordsView } from '../records-view.ts'
+import { state } from '../state.ts'
+import type { Column } from '../table.ts'
 
 // Entries (#/entries, 台账录入): figures no meter measures — the day's coal from the weighbridge with
 // its measured calorific value, a fuel delivery, production from ERP. A form (new entry, or a
@@ -53,7 +54,6 @@ const COLUMNS: readonly Column<ShownEntry>[] = [
 const LABELS = { start: t('entryStart'), end: t('entryEnd'), reason: t('entryReason'), kind: t('entryKind') }
 
 const whereOf = (r: EntryRow): string => [r.enterprise, r.site, r.line].filter((x) => x !== null).join(' / ')
-const tz = (): string => state.plant?.timezone ?? 'Asia/Shanghai'
 
 /** Options of the scope select: each enterprise, its sites and their lines (value enterprise[/site[/line]]). */
 function scopeChoices(): HTMLOptionElement[] {
@@ -68,13 +68,8 @@ function scopeChoices(): HTMLOptionElement[] {
   return out
 }
 
-/** The form's fields, so a revision can fill them from an entry. */
-interface EntryForm {
-  form: HTMLFormElement
-  fill(r: EntryRow | null): void
-}
-
-function entryForm(onSaved: () => Promise<void>): EntryForm {
+/** The entry form; a revision fills it from an entry. */
+function entryForm(onSaved: () => Promise<void>): RecordForm<EntryRow> {
   let revising: EntryRow | null = null
   const input = (name: string, attrs: Record<string, string | boolean> = {}) =>
     el('input', { name, 'aria-label': t(name), placeholder: t(name), class: `entry-${name}`, ...attrs })
@@ -189,66 +184,15 @@ function entryForm(onSaved: () => Promise<void>): EntryForm {
   return { form, fill }
 }
 
-export async function entriesView(main: HTMLElement): Promise<void> {
-  const now = Date.now()
-  const from = el('input', { type: 'date', 'aria-label': t('from'), value: localDate(now - 31 * DAY_MS, tz()) })
-  const to = el('input', { type: 'date', 'aria-label': t('to'), value: localDate(now, tz()) })
-  const editor = can('import') ? entryForm(() => refresh()) : null
-  main.replaceChildren(
-    el('h2', {}, t('entries')),
-    ...(editor ? [editor.form] : []),
-    el('div', { class: 'toolbar' }, el('span', {}, t('from')), from, el('span', {}, t('to')), to, el('button', { onclick: () => void refresh() }, t('apply'))),
-    el('div', { id: 'entry-list' }, t('loading')),
-    el('div', { id: 'entry-history' }),
-  )
-
-  async function refresh(): Promise<void> {
-    try {
-      const q = new URLSearchParams({ from: from.value, to: nextDay(to.value) })
-      const answer = await api<Entries>(`entries?${q.toString()}`)
-      const rows: ShownEntry[] = answer.rows.map((r) => ({ ...r, where: whereOf(r) }))
-      $('entry-list').replaceChildren(
-        rowsTable(rows, COLUMNS, { id: 'entry-rows', sortable: true, label: LABELS, rowAttrs: (r) => ({ 'data-entry': r.id }), actions: (r) => rowActions(r) }),
-      )
-    } catch (err) {
-      $('entry-list').replaceChildren(failBox(err))
-    }
-  }
-
-  function rowActions(r: ShownEntry): HTMLElement {
-    return el(
-      'span',
-      { class: 'entry-actions' },
-      el('button', { class: 'entry-history', onclick: () => void showHistory(r.id) }, t('history')),
-      editor ? el('button', { class: 'entry-revise', onclick: () => editor.fill(r) }, t('revise')) : null,
-      editor ? el('button', { class: 'entry-void', onclick: () => void voidEntry(r) }, t('void')) : null,
-    )
-  }
-
-  async function voidEntry(r: EntryRow): Promise<void> {
-    const reason = window.prompt(t('voidReason'))
-    if (!reason) return
-    try {
-      await api(`entries/${encodeURIComponent(r.id)}`, { method: 'DELETE', body: { reason, expectedRevision: r.revision } })
-      await refresh()
-      await showHistory(r.id)
-    } catch (err) {
-      showError(err)
-    }
-  }
-
-  async function showHistory(id: string): Promise<void> {
-    try {
-      const h = await api<EntryHistory>(`entries/${encodeURIComponent(id)}/history`)
-      const rows = h.rows.map((r) => ({ ...r, where: whereOf(r), state: r.voided ? 'voided' : 'valid' }))
-      $('entry-history').replaceChildren(
-        el('h2', {}, `${t('entryHistory')} ${id}`),
-        rowsTable(rows, [['revision', 'int'], ['state', 'badge'], ...COLUMNS.filter(([c]) => c !== 'revision')], { id: 'entry-history-rows', label: LABELS }),
-      )
-    } catch (err) {
-      $('entry-history').replaceChildren(failBox(err))
-    }
-  }
-
-  await refresh()
+export function entriesView(main: HTMLElement): Promise<void> {
+  return recordsView<EntryRow>(main, {
+    path: 'entries',
+    prefix: 'entry',
+    title: 'entries',
+    days: 31,
+    columns: COLUMNS,
+    labels: LABELS,
+    whereOf,
+    form: entryForm,
+  })
 }

@@ -1,10 +1,10 @@
-import type { MeterEventHistory, MeterEventRow, MeterEvents } from '../answers.ts'
-import { api, failBox, showError } from '../api.ts'
-import { $, el } from '../dom.ts'
-import { DAY_MS, localDate, nextDay } from '../format.ts'
+import type { MeterEventRow } from '../answers.ts'
+import { api, showError } from '../api.ts'
+import { el } from '../dom.ts'
 import { t } from '../i18n.ts'
-import { can, state } from '../state.ts'
-import { rowsTable, type Column } from '../table.ts'
+import { plantTz as tz, type RecordForm, recordsView } from '../records-view.ts'
+import { state } from '../state.ts'
+import type { Column } from '../table.ts'
 
 // Meter events (#/meter-events, 换表记录): a meter replaced, a CT/PT ratio changed, a register reset.
 // With a record the energy across the event is exact; without one a counter drop is an unexplained
@@ -36,7 +36,6 @@ const COLUMNS: readonly Column<ShownEvent>[] = [
 const LABELS = { ts: t('eventTs'), quantity: t('counterQuantity'), reason: t('entryReason') }
 
 const whereOf = (r: MeterEventRow): string => [r.enterprise, r.site, r.line, r.device].join(' / ')
-const tz = (): string => state.plant?.timezone ?? 'Asia/Shanghai'
 
 /** Options of the device select: every device of the plant model (value enterprise/site/line/device). */
 function deviceChoices(): HTMLOptionElement[] {
@@ -63,12 +62,8 @@ function localDateTime(ts: number): string {
   return `${get('year')}-${get('month')}-${get('day')}T${get('hour')}:${get('minute')}`
 }
 
-interface EventForm {
-  form: HTMLFormElement
-  fill(r: MeterEventRow | null): void
-}
-
-function eventForm(onSaved: () => Promise<void>): EventForm {
+/** The event form; a revision fills it from an event. */
+function eventForm(onSaved: () => Promise<void>): RecordForm<MeterEventRow> {
   let revising: MeterEventRow | null = null
   const input = (name: string, attrs: Record<string, string | boolean> = {}) =>
     el('input', { name, 'aria-label': t(name), placeholder: t(name), class: `meter-event-${name}`, ...attrs })
@@ -152,75 +147,15 @@ function eventForm(onSaved: () => Promise<void>): EventForm {
   return { form, fill }
 }
 
-export async function meterEventsView(main: HTMLElement): Promise<void> {
-  const now = Date.now()
-  const from = el('input', { type: 'date', 'aria-label': t('from'), value: localDate(now - 366 * DAY_MS, tz()) })
-  const to = el('input', { type: 'date', 'aria-label': t('to'), value: localDate(now, tz()) })
-  const editor = can('import') ? eventForm(() => refresh()) : null
-  main.replaceChildren(
-    el('h2', {}, t('meterEvents')),
-    ...(editor ? [editor.form] : []),
-    el('div', { class: 'toolbar' }, el('span', {}, t('from')), from, el('span', {}, t('to')), to, el('button', { onclick: () => void refresh() }, t('apply'))),
-    el('div', { id: 'meter-event-list' }, t('loading')),
-    el('div', { id: 'meter-event-history' }),
-  )
-
-  async function refresh(): Promise<void> {
-    try {
-      const q = new URLSearchParams({ from: from.value, to: nextDay(to.value) })
-      const answer = await api<MeterEvents>(`meter-events?${q.toString()}`)
-      const rows: ShownEvent[] = answer.rows.map((r) => ({ ...r, where: whereOf(r) }))
-      $('meter-event-list').replaceChildren(
-        rowsTable(rows, COLUMNS, {
-          id: 'meter-event-rows',
-          sortable: true,
-          label: LABELS,
-          rowAttrs: (r) => ({ 'data-meter-event': r.id }),
-          actions: rowActions,
-        }),
-      )
-    } catch (err) {
-      $('meter-event-list').replaceChildren(failBox(err))
-    }
-  }
-
-  function rowActions(r: ShownEvent): HTMLElement {
-    return el(
-      'span',
-      { class: 'meter-event-actions' },
-      el('button', { class: 'meter-event-history', onclick: () => void showHistory(r.id) }, t('history')),
-      editor ? el('button', { class: 'meter-event-revise', onclick: () => editor.fill(r) }, t('revise')) : null,
-      editor ? el('button', { class: 'meter-event-void', onclick: () => void voidEvent(r) }, t('void')) : null,
-    )
-  }
-
-  async function voidEvent(r: MeterEventRow): Promise<void> {
-    const reason = window.prompt(t('voidReason'))
-    if (!reason) return
-    try {
-      await api(`meter-events/${encodeURIComponent(r.id)}`, { method: 'DELETE', body: { reason, expectedRevision: r.revision } })
-      await refresh()
-      await showHistory(r.id)
-    } catch (err) {
-      showError(err)
-    }
-  }
-
-  async function showHistory(id: string): Promise<void> {
-    try {
-      const h = await api<MeterEventHistory>(`meter-events/${encodeURIComponent(id)}/history`)
-      const rows = h.rows.map((r) => ({ ...r, where: whereOf(r), state: r.voided ? 'voided' : 'valid' }))
-      $('meter-event-history').replaceChildren(
-        el('h2', {}, `${t('entryHistory')} ${id}`),
-        rowsTable(rows, [['revision', 'int'], ['state', 'badge'], ...COLUMNS.filter(([c]) => c !== 'revision')], {
-          id: 'meter-event-history-rows',
-          label: LABELS,
-        }),
-      )
-    } catch (err) {
-      $('meter-event-history').replaceChildren(failBox(err))
-    }
-  }
-
-  await refresh()
+export function meterEventsView(main: HTMLElement): Promise<void> {
+  return recordsView<MeterEventRow>(main, {
+    path: 'meter-events',
+    prefix: 'meter-event',
+    title: 'meterEvents',
+    days: 366,
+    columns: COLUMNS,
+    labels: LABELS,
+    whereOf,
+    form: eventForm,
+  })
 }
