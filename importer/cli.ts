@@ -6,7 +6,7 @@ import type { StoreConfig } from '../storage/config.ts'
 import { openEventLog } from '../storage/events.ts'
 import { createStore } from '../storage/index.ts'
 import { importCsv, type ImportResult } from './index.ts'
-import { parseColumnMapping, type ImportOptionsInput } from './options.ts'
+import { PLAIN_IMPORT_OPTION_KEYS, parseColumnMapping, type ImportOptionsInput } from './options.ts'
 
 /** The config sections `plantwatt import` reads. */
 export interface ImportCommandConfig {
@@ -66,34 +66,13 @@ export interface ImportFlags {
   dryRun?: boolean
 }
 
-const FLAG_KEYS = [
-  'layout',
-  'device',
-  'timezone',
-  'timestampFormat',
-  'dateOrder',
-  'timestampIs',
-  'midnight',
-  'intervalMinutes',
-  'startKwh',
-  'intervalPower',
-  'timestampColumn',
-  'deviceColumn',
-  'quantityColumn',
-  'valueColumn',
-  'qualityColumn',
-  'energyColumn',
-  'delimiter',
-  'dryRun',
-] as const
-
 /**
  * Flags → import options; numbers parsed here, everything else checked by the options schema
  * (IMPORT_ERR_OPTIONS). Other keys of `flags` (commander's `config`, …) are ignored.
  */
 export function importOptionsFromFlags(flags: ImportFlags & Record<string, unknown>): ImportOptionsInput {
   const out: Record<string, unknown> = {}
-  for (const key of FLAG_KEYS) {
+  for (const key of PLAIN_IMPORT_OPTION_KEYS) {
     const value = flags[key]
     if (value === undefined) continue
     if (key === 'intervalMinutes' || key === 'startKwh') {

@@ -522,6 +522,29 @@ describe('POST /api/v1/import', () => {
     expect(params.every((p) => (p.description ?? '').length > 0)).toBe(true)
   })
 
+  it('intervalPower: mean (the default) also stores the interval mean power; off stores the counter only', async () => {
+    const app = await build({ store, plant: PLANT, events: new MemoryEventLog(), now: () => D0 })
+    try {
+      // 1.25 kWh in 15 min = 5 kW, 2 kWh = 8 kW, each at its interval's start.
+      const day = D0 + 2 * 24 * 60 * MIN
+      const at = (m: number) => new Date(day + m * MIN).toISOString().replace('.000Z', 'Z')
+      const csv = ['timestamp,kWh', `${at(15)},1.25`, `${at(30)},2`].join('\n')
+      const off = await post(app, csv, `?device=${encodeURIComponent(MAIN)}&intervalPower=off`)
+      expect(off.statusCode).toBe(200)
+      expect((await stored(MAIN, ['active_power_kw'], day, day + 86_400_000)).active_power_kw ?? []).toEqual([])
+      const mean = await post(app, csv, `?device=${encodeURIComponent(MAIN)}`)
+      expect(mean.statusCode).toBe(200)
+      expect((await stored(MAIN, ['active_power_kw'], day, day + 86_400_000)).active_power_kw).toEqual([
+        [day, 5],
+        [day + 15 * MIN, 8],
+      ])
+      const bad = await post(app, csv, `?device=${encodeURIComponent(MAIN)}&intervalPower=max`)
+      expect(bad.statusCode).toBe(400)
+    } finally {
+      await app.close()
+    }
+  })
+
   it('bad input answers with codes: empty, header only, wrong layout, bad query, unknown media type', async () => {
     const { app } = await appAs({ id: 'eng', role: 'engineer', enterprise: 'acme' })
     const empty = await post(app, '')

@@ -79,6 +79,31 @@ export const ImportOptionsSchema = Type.Object(
   { additionalProperties: false },
 )
 
+/**
+ * Options a caller passes as they are (a CLI flag, an API query key of the same name): every option
+ * of the schema but `columns` (built from `map`) and `batchSize` (the caller's own).
+ */
+export const PLAIN_IMPORT_OPTION_KEYS = [
+  'layout',
+  'device',
+  'timezone',
+  'timestampFormat',
+  'dateOrder',
+  'timestampIs',
+  'midnight',
+  'intervalMinutes',
+  'startKwh',
+  'intervalPower',
+  'timestampColumn',
+  'deviceColumn',
+  'quantityColumn',
+  'valueColumn',
+  'qualityColumn',
+  'energyColumn',
+  'delimiter',
+  'dryRun',
+] as const satisfies readonly (keyof typeof ImportOptionsSchema.properties)[]
+
 export type ImportOptions = Type.Static<typeof ImportOptionsSchema>
 /** What callers pass: every key with a default may be left out. */
 export type ImportOptionsInput = Partial<ImportOptions>

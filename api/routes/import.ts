@@ -5,6 +5,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { isPlantWattError } from '../../core/errors.ts'
 import {
   IMPORT_LAYOUTS,
+  PLAIN_IMPORT_OPTION_KEYS,
   IMPORT_ROW_CODES,
   MIDNIGHT_RULES,
   TIMESTAMP_FORMATS,
@@ -81,6 +82,13 @@ const ImportQuerySchema = Type.Object(
       Type.Integer({ minimum: 1, maximum: 1440, description: 'interval layout: interval length; default the smallest step between rows' }),
     ),
     startKwh: Type.Optional(Type.Number({ minimum: 0, description: 'interval layout: counter value at the start of the first interval (default 0)' })),
+    intervalPower: Type.Optional(
+      StringEnum(['mean', 'off'] as const, {
+        default: 'mean',
+        description:
+          'interval layout: mean = also write active_power_kw = kWh / interval hours at the interval start (power rules and the anomaly detector see the history); off = the counter only. Not written when a column is mapped to active_power_kw',
+      }),
+    ),
     timestampColumn: Column('timestamp column; default timestamp, time, ts, datetime or date'),
     deviceColumn: Column('device column; default device'),
     quantityColumn: Column('long layout: quantity column; default quantity'),
@@ -181,31 +189,10 @@ function byteLimit(max: number): Transform {
   })
 }
 
-/** Query keys passed to the importer as they are. */
-const COPIED_OPTIONS = [
-  'layout',
-  'device',
-  'timezone',
-  'timestampFormat',
-  'dateOrder',
-  'timestampIs',
-  'midnight',
-  'intervalMinutes',
-  'startKwh',
-  'timestampColumn',
-  'deviceColumn',
-  'quantityColumn',
-  'valueColumn',
-  'qualityColumn',
-  'energyColumn',
-  'delimiter',
-  'dryRun',
-] as const
-
 /** Importer options of a query (all but `map`, parsed inside the handler's try so its error is mapped like the importer's). */
 function importOptions(q: Static<typeof ImportQuerySchema>): ImportOptionsInput {
   const options: ImportOptionsInput = { batchSize: API_IMPORT_BATCH_POINTS }
-  for (const k of COPIED_OPTIONS) if (q[k] !== undefined) (options as Record<string, unknown>)[k] = q[k]
+  for (const k of PLAIN_IMPORT_OPTION_KEYS) if (q[k] !== undefined) (options as Record<string, unknown>)[k] = q[k]
   return options
 }
 
