@@ -7,7 +7,8 @@ import { isPlantWattError } from '../core/errors.ts'
 import type { TelemetryPoint, TelemetryStore } from '../storage/store.ts'
 import { backfillScenario } from './scenario/backfill.ts'
 import { startScenario, type RunningScenario, type ScenarioMeterEndpoint } from './scenario/run.ts'
-import { parseScenario, type FaultInput, type Scenario } from './scenario/schema.ts'
+import type { FaultInput, Scenario } from './scenario/schema.ts'
+import { kilnLine, siteScenario } from './testing/lines.ts'
 import { HOUR_MS } from '../core/duration.ts'
 
 // Each fault is checked against a healthy twin: the same scenario, seed and clock without the
@@ -17,37 +18,7 @@ const T0 = Date.UTC(2026, 0, 5, 2, 0) // Monday 10:00 Shanghai
 const H = HOUR_MS
 
 function lineScenario(faults: FaultInput[] = []): Scenario {
-  return parseScenario({
-    name: 'line',
-    seed: 5,
-    enterprises: [
-      {
-        id: 'ent',
-        sites: [
-          {
-            id: 'site',
-            lines: [
-              {
-                id: 'kiln',
-                loadShape: 'continuous',
-                ratedKw: 2000,
-                idleFraction: 0.1,
-                lossFraction: 0.04,
-                product: { id: 'clinker', unit: 't', benchmark: 'clinker-electricity', secTarget: 'compliant' },
-                productionDevice: 'dcs',
-                mainMeter: { id: 'main', profile: 'acrel-adl400-primary' },
-                subMeters: [
-                  { id: 'mill', share: 0.56, profile: 'chint-dtsu666' },
-                  { id: 'fan', share: 0.4, profile: 'eastron-sdm630' },
-                ],
-              },
-            ],
-          },
-        ],
-      },
-    ],
-    faults,
-  })
+  return siteScenario('line', 5, [kilnLine()], faults)
 }
 
 let dir: string

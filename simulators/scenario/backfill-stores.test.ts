@@ -7,7 +7,7 @@ import { createInfluxStore } from '../../storage/influxdb/index.ts'
 import type { TelemetryPoint, TelemetryStore } from '../../storage/store.ts'
 import { startInfluxd, type RunningInfluxd } from '../../test/influxd.ts'
 import { backfillScenario, type BackfillResult } from './backfill.ts'
-import { parseScenario } from './schema.ts'
+import { discLine, kilnLine, siteScenario } from '../testing/lines.ts'
 import { HOUR_MS } from '../../core/duration.ts'
 
 // Thirty days of a small scenario (5-minute steps, core fields) backfilled into a real influxd and
@@ -19,53 +19,16 @@ const STOP = START + DAYS * 86_400_000
 const STEP_MS = 300_000
 const HOUR = HOUR_MS
 
-const scenario = parseScenario({
-  name: 'stores',
-  seed: 21,
-  enterprises: [
-    {
-      id: 'ent',
-      sites: [
-        {
-          id: 'site',
-          lines: [
-            {
-              id: 'kiln',
-              loadShape: 'continuous',
-              ratedKw: 2000,
-              idleFraction: 0.1,
-              lossFraction: 0.04,
-              product: { id: 'clinker', unit: 't', benchmark: 'clinker-electricity', secTarget: 'compliant' },
-              productionDevice: 'dcs',
-              mainMeter: { id: 'main', profile: 'acrel-adl400-primary' },
-              subMeters: [
-                { id: 'mill', share: 0.56, profile: 'chint-dtsu666' },
-                { id: 'fan', share: 0.4, profile: 'eastron-sdm630' },
-              ],
-            },
-            {
-              id: 'disc',
-              loadShape: 'shifts',
-              ratedKw: 320,
-              idleFraction: 0.18,
-              lossFraction: 0.06,
-              shifts: [{ name: 'day', start: '08:00', end: '20:00', days: [1, 2, 3, 4, 5] }],
-              product: { id: 'brake-disc', unit: 'pcs', secTarget: 2.4 },
-              productionDevice: 'line-plc',
-              mainMeter: { id: 'main', profile: 'eastron-sdm630' },
-              subMeters: [{ id: 'cnc', share: 0.94, profile: 'eastron-sdm630' }],
-            },
-          ],
-        },
-      ],
-    },
-  ],
-  faults: [
+const scenario = siteScenario(
+  'stores',
+  21,
+  [kilnLine(), discLine({ subMeters: [{ id: 'cnc', share: 0.94, profile: 'eastron-sdm630' }] })],
+  [
     // 6 hours without samples from the fan, and 400 kW more on the CNC cell for a day.
     { device: 'ent/site/kiln/fan', kind: 'offline', start: START + 30 * HOUR, end: START + 36 * HOUR },
     { device: 'ent/site/disc/cnc', kind: 'step', start: START + 24 * HOUR, end: START + 48 * HOUR, deltaKw: 400 },
   ],
-})
+)
 
 interface Recorded {
   count: Record<string, number>

@@ -1,7 +1,8 @@
 import ModbusRTU from 'modbus-serial'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startScenario, type RunningScenario, type ScenarioPlcEndpoint } from './run.ts'
-import { parseScenario, type Scenario } from './schema.ts'
+import type { Scenario } from './schema.ts'
+import { discLine, kilnLine, siteScenario } from '../testing/lines.ts'
 
 // The line PLC is read the way a third party would: modbus-serial's client and the register
 // layout written out here from plc.ts's documentation (float32 / uint32, high word first).
@@ -16,47 +17,7 @@ afterEach(async () => {
 })
 
 function twoLines(): Scenario {
-  return parseScenario({
-    name: 'plc',
-    seed: 11,
-    enterprises: [
-      {
-        id: 'ent',
-        sites: [
-          {
-            id: 'site',
-            lines: [
-              {
-                id: 'kiln',
-                loadShape: 'continuous',
-                ratedKw: 2000,
-                idleFraction: 0.1,
-                lossFraction: 0.04,
-                product: { id: 'clinker', unit: 't', benchmark: 'clinker-electricity', secTarget: 'benchmark' },
-                productionDevice: 'dcs',
-                mainMeter: { id: 'main', profile: 'acrel-adl400-primary' },
-                subMeters: [
-                  { id: 'mill', share: 0.56, profile: 'chint-dtsu666' },
-                  { id: 'fan', share: 0.4, profile: 'eastron-sdm630' },
-                ],
-              },
-              {
-                id: 'disc',
-                loadShape: 'shifts',
-                ratedKw: 320,
-                idleFraction: 0.18,
-                lossFraction: 0.06,
-                shifts: [{ name: 'day', start: '08:00', end: '20:00', days: [1, 2, 3, 4, 5] }],
-                product: { id: 'brake-disc', unit: 'pcs', secTarget: 2.4 },
-                productionDevice: 'line-plc',
-                mainMeter: { id: 'main', profile: 'eastron-sdm630' },
-              },
-            ],
-          },
-        ],
-      },
-    ],
-  })
+  return siteScenario('plc', 11, [kilnLine({ product: { id: 'clinker', unit: 't', benchmark: 'clinker-electricity', secTarget: 'benchmark' } }), discLine()])
 }
 
 async function client(p: ScenarioPlcEndpoint): Promise<Client> {

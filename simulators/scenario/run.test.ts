@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createSimClock } from '../clock.ts'
 import { startScenario, type RunningScenario, type ScenarioMeterEndpoint } from './run.ts'
 import { loadScenario, parseScenario, type Scenario } from './schema.ts'
+import { kilnLine, siteScenario } from '../testing/lines.ts'
 
 type Client = InstanceType<typeof ModbusRTU.default>
 const MONDAY_10H = Date.UTC(2026, 0, 5, 2, 0) // 2026-01-05 10:00 Shanghai
@@ -18,38 +19,14 @@ afterEach(async () => {
   await Promise.all(runs.splice(0).map((r) => r.close()))
 })
 
+/** The kiln with a third, tiny sub-meter on a secondary-side ADL400 (CT 1), so every profile runs. */
 function lineScenario(seed = 3): Scenario {
-  return parseScenario({
-    name: 'line',
-    seed,
-    enterprises: [
-      {
-        id: 'ent',
-        sites: [
-          {
-            id: 'site',
-            lines: [
-              {
-                id: 'kiln',
-                loadShape: 'continuous',
-                ratedKw: 2000,
-                idleFraction: 0.1,
-                lossFraction: 0.04,
-                product: { id: 'clinker', unit: 't', benchmark: 'clinker-electricity', secTarget: 'benchmark' },
-                productionDevice: 'dcs',
-                mainMeter: { id: 'main', profile: 'acrel-adl400-primary' },
-                subMeters: [
-                  { id: 'mill', share: 0.5599, profile: 'chint-dtsu666' },
-                  { id: 'fan', share: 0.4, profile: 'eastron-sdm630' },
-                  { id: 'aux', share: 0.0001, profile: 'acrel-adl400-secondary', ctRatio: 1 },
-                ],
-              },
-            ],
-          },
-        ],
-      },
-    ],
-  })
+  const subMeters = [
+    { id: 'mill', share: 0.5599, profile: 'chint-dtsu666' },
+    { id: 'fan', share: 0.4, profile: 'eastron-sdm630' },
+    { id: 'aux', share: 0.0001, profile: 'acrel-adl400-secondary', ctRatio: 1 },
+  ]
+  return siteScenario('line', seed, [kilnLine({ product: { id: 'clinker', unit: 't', benchmark: 'clinker-electricity', secTarget: 'benchmark' }, subMeters })])
 }
 
 async function client(m: ScenarioMeterEndpoint): Promise<Client> {
