@@ -1,27 +1,40 @@
 /**
  * The province tier under load: N simulated enterprises (lightweight uploader simulators, each with
  * its own Ed25519 key and a realistic indicator set) upload a month of 15-minute, daily and monthly
- * indicators and then a live day to ONE province process over HTTPS; the province is killed
- * (SIGKILL) in the middle of the month and comes back after an outage (scaled down: seconds, not an
- * hour). Then: zero lost and zero duplicated, uploads/s, CPU per upload, p99 latency; the commission
- * overview and the city roll-up cold and warm at N (the uploaded province) and at 10× N (a store
- * filled in-process with the same month shape).
+ * indicators, then live through a day, to ONE province process over HTTPS.
  *
- *   node --import tsx bench/province.ts [--enterprises 1000] [--days 30] [--processes 2] [--live-quarters 96] [--outage-s 5] [--big 10000]
+ * - The backlog runs on the wall clock, as fast as the province takes it; the province is killed
+ *   (SIGKILL) after half of it and restarted after `--outage-s` wall seconds.
+ * - The live day runs on a **simulated clock** `--speed` times faster than the wall (one SimClock
+ *   anchor shared by the simulators and the province child, so the province stamps receipts and
+ *   checks signatures in simulated time): each enterprise uploads every quarter when it closes
+ *   (+ `--settle-s` + its own tick offset within `--interval-s`), the day's totals with the last one;
+ *   in the middle of the day the province is down for `--live-outage-min` simulated minutes
+ *   (SIGKILL, restarted when the hour is over): uploads falling due then fail, back off on the
+ *   simulated clock (doubling from `--backoff-s`, jitter, capped at `--max-backoff-s`) and arrive after.
+ * - At the end every generated record is looked up in the province store: lost, duplicated (a second
+ *   revision row or a spurious revision), altered or unexpected are counted exactly.
+ * - The commission overview and the city roll-up cold and warm at N (the uploaded province) and at
+ *   `--big` (a store filled in-process with the same month shape).
+ *
+ *   node --import tsx bench/province.ts [--enterprises 1000] [--days 30] [--processes 2] [--live-quarters 96] [--speed 60]
+ *     [--live-outage-min 60] [--outage-s 5] [--big 10000]
  *   npm run bench -- --only province
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent, request } from 'node:https'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { buildProvinceApp, UPLOAD_PATH } from '../province/app.ts'
 import { resolveProvinceConfig, type ProvinceConfig } from '../province/config.ts'
 import { MESSAGE_FORMAT, type IndicatorRecord } from '../province/message.ts'
+import { QUARTERS_PER_DAY } from '../province/quality.ts'
 import { EnterpriseRegistry } from '../province/registry.ts'
 import { startProvince } from '../province/server.ts'
 import { signRequest } from '../province/signing.ts'
@@ -53,10 +66,46 @@ export interface ProvinceBenchOptions {
   enterprises: number
   days: number
   processes: number
+  /** Quarters of the live day (96: a whole day, its totals with the last). */
   liveQuarters: number
+  /** The mid-backlog SIGKILL: the province stays down this many wall seconds. */
   outageS: number
+  /** The live day's clock runs this many times faster than the wall. */
+  speed: number
+  /** The live-day outage, simulated minutes, starting in the middle of the live day (0: none). */
+  liveOutageMin: number
+  /** A quarter is uploaded this long after it closes, simulated s (upload.settleS). */
+  settleS: number
+  /** Each simulator ticks at its own offset within this period, simulated s (upload.intervalS). */
+  intervalS: number
+  /** First retry delay and its cap, simulated s (upload.initialBackoffMs, upload.maxBackoffMs). */
+  backoffS: number
+  maxBackoffS: number
   big: number
   concurrency: number
+}
+
+/**
+ * Simulated time: `simAt` at wall `wallAt`, then `speed` simulated ms per wall ms. The same anchor
+ * goes to the province child (a JSON line on its stdin), so both ends read one clock.
+ */
+export class SimClock {
+  constructor(
+    readonly simAt: number,
+    readonly wallAt: number,
+    readonly speed: number,
+  ) {}
+  now(): number {
+    return this.simAt + (Date.now() - this.wallAt) * this.speed
+  }
+  /** Waits (on the wall clock) until the simulated time `t`. */
+  async until(t: number): Promise<void> {
+    const wallMs = (t - this.now()) / this.speed
+    if (wallMs > 0) await sleep(wallMs)
+  }
+  anchor(): string {
+    return `${JSON.stringify({ simAt: this.simAt, wallAt: this.wallAt, speed: this.speed })}\n`
+  }
 }
 
 interface Sim {
@@ -128,20 +177,45 @@ function monthRecords(s: Sim, start: number, end: number, processes: number, day
   ]
 }
 
-/** One enterprise's month as request bodies: a day of quarters and the day's totals per request; the month's records last. */
-function monthBatches(s: Sim, o: ProvinceBenchOptions): IndicatorRecord[][] {
-  const out: IndicatorRecord[][] = []
-  let total = 0
-  for (let d = 0; d < o.days; d++) {
-    const day = NOV + d * D
-    const quarters: IndicatorRecord[] = []
-    for (let t = day; t < day + D; t += Q) quarters.push(...quarterRecords(s, t, o.processes))
-    const totals = dayRecords(s, day, o.processes)
-    total += totals[0]?.value ?? 0
-    out.push([...quarters, ...totals])
+/**
+ * Request `b` of one enterprise's backlog, made when it is sent (a month of 1,000 enterprises is
+ * millions of records): batch `b < days` is day `b` (its quarters and totals), batch `days` the month.
+ */
+function backlogBatch(s: Sim, b: number, o: ProvinceBenchOptions): IndicatorRecord[] {
+  if (b === o.days) {
+    let total = 0
+    for (let d = 0; d < o.days; d++) total += dayRecords(s, NOV + d * D, o.processes)[0]?.value ?? 0
+    return monthRecords(s, NOV, NOV + o.days * D, o.processes, total)
   }
-  out.push(monthRecords(s, NOV, NOV + o.days * D, o.processes, total))
-  return out
+  const day = NOV + b * D
+  const quarters: IndicatorRecord[] = []
+  for (let t = day; t < day + D; t += Q) quarters.push(...quarterRecords(s, t, o.processes))
+  return [...quarters, ...dayRecords(s, day, o.processes)]
+}
+
+/** The live day's quarter `q` of one enterprise (the day's totals ride with the day's last quarter). */
+function liveBatch(s: Sim, q: number, o: ProvinceBenchOptions): IndicatorRecord[] {
+  const live = NOV + o.days * D
+  const records = quarterRecords(s, live + q * Q, o.processes)
+  return q === QUARTERS_PER_DAY - 1 ? [...records, ...dayRecords(s, live, o.processes)] : records
+}
+
+/** Every record one enterprise sends in the run, in order. */
+function* allRecords(s: Sim, o: ProvinceBenchOptions): Generator<IndicatorRecord> {
+  for (let b = 0; b <= o.days; b++) yield* backlogBatch(s, b, o)
+  for (let q = 0; q < o.liveQuarters; q++) yield* liveBatch(s, q, o)
+}
+
+interface Answer {
+  status: number
+  text: string
+}
+
+/** How a simulator waits between attempts: wall ms in the backlog, simulated ms (on `clock`) in the live day. */
+interface Backoff {
+  initialMs: number
+  maxMs: number
+  clock?: SimClock
 }
 
 class Poster {
@@ -153,25 +227,36 @@ class Poster {
     private readonly agent: Agent,
   ) {}
 
-  /** Posts until acknowledged (backoff 100 ms doubling to 2 s, fresh signature each attempt). */
-  async upload(s: Sim, records: IndicatorRecord[]): Promise<void> {
+  /** One signed attempt (a fresh nonce, the timestamp of `now`); a network failure answers status 0. */
+  async attempt(s: Sim, body: Buffer, now: number): Promise<Answer> {
+    const t0 = performance.now()
+    const answer = await this.#post(s, body, now).catch((err: Error) => ({ status: 0, text: err.message }))
+    if (answer.status === 200) {
+      this.latencies.push(performance.now() - t0)
+      this.duplicates += (JSON.parse(answer.text) as { duplicates: number }).duplicates
+    } else if (answer.status >= 400 && answer.status < 500) {
+      throw new Error(`${s.id}: refused ${answer.status} ${answer.text}`)
+    } else this.failures++
+    return answer
+  }
+
+  /** Posts until acknowledged: backoff doubling with jitter, a fresh signature each attempt. */
+  async upload(s: Sim, records: IndicatorRecord[], b: Backoff): Promise<void> {
     const body = Buffer.from(JSON.stringify({ format: MESSAGE_FORMAT, enterprise: s.id, records }))
     for (let attempt = 0; ; attempt++) {
-      const t0 = performance.now()
-      const answer = await this.#post(s, body).catch((err: Error) => ({ status: 0, text: err.message }))
-      if (answer.status === 200) {
-        this.latencies.push(performance.now() - t0)
-        this.duplicates += (JSON.parse(answer.text) as { duplicates: number }).duplicates
-        return
-      }
-      if (answer.status >= 400 && answer.status < 500) throw new Error(`${s.id}: refused ${answer.status} ${answer.text}`)
-      this.failures++
-      await sleep(Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2))
+      const answer = await this.attempt(s, body, b.clock?.now() ?? Date.now())
+      if (answer.status === 200) return
+      const delay = Math.min(b.maxMs, b.initialMs * 2 ** attempt) * (0.5 + Math.random() / 2)
+      await (b.clock ? b.clock.until(b.clock.now() + delay) : sleep(delay))
     }
   }
 
-  #post(s: Sim, body: Buffer): Promise<{ status: number; text: string }> {
-    const headers = { 'content-type': 'application/json', 'content-length': String(body.length), ...signRequest(s.key, s.id, 'POST', UPLOAD_PATH, body) }
+  #post(s: Sim, body: Buffer, now: number): Promise<Answer> {
+    const headers = {
+      'content-type': 'application/json',
+      'content-length': String(body.length),
+      ...signRequest(s.key, s.id, 'POST', UPLOAD_PATH, body, Math.round(now)),
+    }
     return new Promise((resolve, reject) => {
       const req = request(new URL(UPLOAD_PATH, this.url), { method: 'POST', headers, agent: this.agent, timeout: 30_000 }, (res) => {
         let text = ''
@@ -215,7 +300,7 @@ interface Child {
 async function startChild(env: Record<string, string>, port: number): Promise<Child> {
   const proc = spawn(process.execPath, ['--import', 'tsx', SELF, '--serve'], {
     env: { ...process.env, ...env, PW_PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['pipe', 'pipe', 'inherit'],
   })
   const url = await new Promise<string>((resolve, reject) => {
     let out = ''
@@ -227,6 +312,51 @@ async function startChild(env: Record<string, string>, port: number): Promise<Ch
     proc.once('exit', (code) => reject(new Error(`province child exited ${code}`)))
   })
   return { proc, url }
+}
+
+/**
+ * The one province process of the run: started, killed, restarted on the same port; its CPU summed
+ * over the processes it has been; the simulated clock handed to each (env at start, stdin after).
+ */
+class ProvinceProcess {
+  #clock: SimClock | undefined
+  #deadCpuMs = 0
+  #startCpuMs: number
+  readonly all: Child[] = []
+  private constructor(
+    private readonly env: Record<string, string>,
+    private child: Child,
+  ) {
+    this.all.push(child)
+    this.#startCpuMs = cpuMsOf(child.proc.pid as number)
+  }
+  static async start(env: Record<string, string>): Promise<ProvinceProcess> {
+    return new ProvinceProcess(env, await startChild(env, 0))
+  }
+  get url(): string {
+    return this.child.url
+  }
+  /** CPU of every province process so far (utime + stime) after it listened (its start-up — tsx compiling — left out), ms. */
+  cpuMs(): number {
+    const alive = this.child.proc.exitCode === null && this.child.proc.signalCode === null
+    return this.#deadCpuMs + (alive ? cpuMsOf(this.child.proc.pid as number) - this.#startCpuMs : 0)
+  }
+  setClock(clock: SimClock): void {
+    this.#clock = clock
+    this.child.proc.stdin?.write(clock.anchor())
+  }
+  async kill(): Promise<void> {
+    this.#deadCpuMs += cpuMsOf(this.child.proc.pid as number) - this.#startCpuMs
+    const exited = new Promise((resolve) => this.child.proc.once('exit', resolve))
+    this.child.proc.kill('SIGKILL')
+    await exited
+  }
+  async restart(): Promise<void> {
+    const env = this.#clock ? { ...this.env, PW_CLOCK: this.#clock.anchor().trim() } : this.env
+    this.child = await startChild(env, Number(new URL(this.child.url).port))
+    this.all.push(this.child)
+    this.#startCpuMs = cpuMsOf(this.child.proc.pid as number)
+  }
 }
 
 async function get(url: string, agent: Agent): Promise<{ ms: number; body: string }> {
@@ -291,9 +421,229 @@ const KEYPAIR = generateKeyPairSync('ed25519')
 const KEY = KEYPAIR.privateKey
 const PUBLIC_PEM = KEYPAIR.publicKey.export({ type: 'spki', format: 'pem' }).toString()
 
+/** The backlog: every enterprise's month, interleaved day by day (as a province of backfilling units sees it), with the mid-backlog SIGKILL. */
+async function backlog(o: ProvinceBenchOptions, sims: readonly Sim[], poster: Poster, province: ProvinceProcess): Promise<Record<string, unknown>> {
+  const jobs: { s: Sim; b: number }[] = []
+  for (let b = 0; b <= o.days; b++) for (const s of sims) jobs.push({ s, b })
+  const half = Math.floor(jobs.length / 2)
+  let done = 0
+  let records = 0
+  let outage: Promise<void> | undefined
+  const cpu0 = province.cpuMs()
+  const t0 = performance.now()
+  const wall = { initialMs: 100, maxMs: 2000 }
+  await pool(jobs, o.concurrency, async (j) => {
+    const batch = backlogBatch(j.s, j.b, o)
+    records += batch.length
+    await poster.upload(j.s, batch, wall)
+    if (++done === half) {
+      outage = (async () => {
+        await province.kill()
+        await sleep(o.outageS * 1000)
+        await province.restart()
+      })()
+    }
+  })
+  await outage
+  const seconds = (performance.now() - t0) / 1000
+  const cpuMs = province.cpuMs() - cpu0
+  return {
+    requests: jobs.length,
+    records,
+    seconds: r3(seconds),
+    uploadsPerS: r3(jobs.length / seconds),
+    recordsPerS: r3(records / seconds),
+    provinceCpuMsPerUpload: r3(cpuMs / jobs.length),
+    provinceCpuUsPerRecord: r3((cpuMs * 1000) / records),
+    p50Ms: p(poster.latencies, 0.5),
+    p99Ms: p(poster.latencies, 0.99),
+    sigkill: {
+      atRequest: half,
+      downWallS: o.outageS,
+      failedAttempts: poster.failures,
+      answeredAsDuplicates: poster.duplicates,
+      note: 'wall clock: the simulators back off 100 ms doubling to 2 s and retry with a fresh signature',
+    },
+  }
+}
+
+/** What the live-day simulators count. */
+interface LiveStats {
+  requests: number
+  records: number
+  failedAttempts: number
+  /** Records that fell due while the province was down, and how long after falling due each batch holding them was acknowledged (simulated ms). */
+  dueInOutage: number
+  outageDelaysMs: number[]
+}
+
+/**
+ * One enterprise through the live day, as `upload/` behaves: at its tick after each quarter closes
+ * (+ settle) the quarter joins the pending records; everything pending goes up in one request unless
+ * a failure put it in backoff (doubling from backoffS, jitter, capped at maxBackoffS — simulated time).
+ */
+async function liveEnterprise(
+  s: Sim,
+  index: number,
+  o: ProvinceBenchOptions,
+  clock: SimClock,
+  poster: Poster,
+  st: LiveStats,
+  down: { from: number; to: number },
+): Promise<void> {
+  const live = NOV + o.days * D
+  // the enterprise's tick phase: spread over intervalS like uploaders started at different times
+  const offset = o.settleS * 1000 + ((index * 7919) % Math.max(1, o.intervalS)) * 1000
+  const due = (q: number): number => live + (q + 1) * Q + offset
+  let q = 0
+  let pending: IndicatorRecord[] = []
+  let firstDue = 0
+  let failing = 0
+  let notBefore = 0
+  while (q < o.liveQuarters || pending.length > 0) {
+    const next = Math.min(q < o.liveQuarters ? due(q) : Number.POSITIVE_INFINITY, pending.length > 0 ? notBefore : Number.POSITIVE_INFINITY)
+    await clock.until(next)
+    const now = clock.now()
+    for (; q < o.liveQuarters && due(q) <= now; q++) {
+      const batch = liveBatch(s, q, o)
+      if (pending.length === 0) firstDue = due(q)
+      if (due(q) >= down.from && due(q) < down.to) st.dueInOutage += batch.length
+      st.records += batch.length
+      pending.push(...batch)
+    }
+    if (pending.length === 0 || now < notBefore) continue
+    const body = Buffer.from(JSON.stringify({ format: MESSAGE_FORMAT, enterprise: s.id, records: pending }))
+    const answer = await poster.attempt(s, body, clock.now())
+    if (answer.status === 200) {
+      st.requests++
+      if (failing > 0 && firstDue < down.to) st.outageDelaysMs.push(clock.now() - firstDue)
+      pending = []
+      failing = 0
+    } else {
+      st.failedAttempts++
+      failing++
+      notBefore = clock.now() + Math.min(o.maxBackoffS * 1000, o.backoffS * 1000 * 2 ** (failing - 1)) * (0.5 + Math.random() / 2)
+    }
+  }
+}
+
+/** The live day on the simulated clock, the province down for `liveOutageMin` simulated minutes from the middle of the day. */
+async function liveDay(o: ProvinceBenchOptions, sims: readonly Sim[], poster: Poster, province: ProvinceProcess): Promise<Record<string, unknown>> {
+  const live = NOV + o.days * D
+  const clock = new SimClock(live, Date.now(), o.speed)
+  province.setClock(clock)
+  const from = live + Math.floor(o.liveQuarters / 2) * Q
+  const planned = { from, to: from + o.liveOutageMin * 60_000 }
+  const actual = { killedAt: 0, upAt: 0 }
+  poster.latencies.length = 0
+  const st: LiveStats = { requests: 0, records: 0, failedAttempts: 0, dueInOutage: 0, outageDelaysMs: [] }
+  const cpu0 = province.cpuMs()
+  const t0 = performance.now()
+  const outage = (async () => {
+    if (o.liveOutageMin === 0) return
+    await clock.until(planned.from)
+    actual.killedAt = clock.now()
+    await province.kill()
+    await clock.until(planned.to)
+    await province.restart()
+    actual.upAt = clock.now()
+  })()
+  await Promise.all(sims.map((s, i) => liveEnterprise(s, i, o, clock, poster, st, planned)))
+  await outage
+  const seconds = (performance.now() - t0) / 1000
+  const cpuMs = province.cpuMs() - cpu0
+  const min = (ms: number): number => r3(ms / 60_000)
+  return {
+    clock: `simulated: ${o.speed}× the wall clock from ${new Date(live).toISOString()} (00:00 local); the province stamps receipts and checks signatures on the same clock`,
+    simulatedHours: r3((clock.now() - live) / 3_600_000),
+    wallS: r3(seconds),
+    requests: st.requests,
+    records: st.records,
+    uploadsPerWallS: r3(st.requests / seconds),
+    provinceCpuMsPerUpload: r3(cpuMs / st.requests),
+    p50Ms: p(poster.latencies, 0.5),
+    p99Ms: p(poster.latencies, 0.99),
+    outage: {
+      plannedSimMin: o.liveOutageMin,
+      killedAtSim: actual.killedAt ? new Date(actual.killedAt).toISOString() : null,
+      downSimMin: actual.upAt ? min(actual.upAt - actual.killedAt) : 0,
+      failedAttempts: st.failedAttempts,
+      recordsFallingDueWhileDown: st.dueInOutage,
+      batchesDelayed: st.outageDelaysMs.length,
+      delaySimMin: { p50: min(p(st.outageDelaysMs, 0.5)), max: min(st.outageDelaysMs.reduce((m, x) => Math.max(m, x), 0)) },
+    },
+  }
+}
+
+const recordKey = (r: IndicatorRecord): string => `${r.indicator}|${r.subject}|${r.carrier ?? ''}|${r.period}|${r.start}`
+
+/** Every generated record looked up in the province store (the province stopped): exact lost, duplicated, altered, unexpected. */
+function verify(o: ProvinceBenchOptions, sims: readonly Sim[], storePath: string): Record<string, unknown> {
+  const store = new ProvinceStore({ path: storePath, timezone: 'Asia/Shanghai', lateAfterMs: 3_600_000 })
+  try {
+    const live = NOV + o.days * D
+    const c = { expected: 0, held: 0, lost: 0, altered: 0, spuriousRevision: 0, unexpected: 0 }
+    const liveDelays: number[] = []
+    for (const s of sims) {
+      const rows = store.enterpriseRecords(s.id, NOV, live + 2 * D)
+      if (rows.length >= 20_000) throw new Error(`${s.id}: more records than enterpriseRecords returns at once`)
+      const held = new Map(rows.map((r) => [recordKey(r), r]))
+      for (const r of allRecords(s, o)) {
+        c.expected++
+        const row = held.get(recordKey(r))
+        if (!row) {
+          c.lost++
+          continue
+        }
+        held.delete(recordKey(r))
+        c.held++
+        if (row.revision !== 0) c.spuriousRevision++
+        if (row.value !== r.value || row.end !== r.end || row.unit !== r.unit) c.altered++
+        if (r.period === '15m' && r.start >= live && r.subject === 'boundary') liveDelays.push(row.receivedAt - r.end)
+      }
+      c.unexpected += held.size
+    }
+    const counts = store.counts()
+    return {
+      ...c,
+      revisionRows: counts.records - counts.current,
+      duplicated: counts.records - counts.current + c.spuriousRevision,
+      receipts: counts.receipts,
+      liveBoundaryDelaySimMin: {
+        p50: r3(p(liveDelays, 0.5) / 60_000),
+        p99: r3(p(liveDelays, 0.99) / 60_000),
+        max: r3(liveDelays.reduce((m, x) => Math.max(m, x), 0) / 60_000),
+      },
+    }
+  } finally {
+    store.close()
+  }
+}
+
+/** The commission's answers from the uploaded province: the backlog month cold and warm, and the live day's data quality. */
+async function commission(o: ProvinceBenchOptions, url: string, agent: Agent): Promise<Record<string, unknown>> {
+  const liveMonth = new Date(NOV + o.days * D + 8 * 3_600_000).toISOString().slice(0, 7)
+  const overviewCold = await get(`${url}/api/v1/overview?month=2026-11`, agent)
+  const overviewWarm = await get(`${url}/api/v1/overview?month=2026-11`, agent)
+  const citiesWarm = await get(`${url}/api/v1/cities?month=2026-11`, agent)
+  const totals = (JSON.parse(overviewWarm.body) as { totals: Record<string, number> }).totals
+  const liveTotals = (JSON.parse((await get(`${url}/api/v1/overview?month=${liveMonth}`, agent)).body) as { totals: Record<string, number> }).totals
+  return {
+    enterprises: o.enterprises,
+    overviewColdMs: overviewCold.ms,
+    overviewWarmMs: overviewWarm.ms,
+    citiesWarmMs: citiesWarm.ms,
+    completeness: totals.completeness,
+    behind: totals.behind,
+    liveMonth: { month: liveMonth, completeness: liveTotals.completeness, timeliness: liveTotals.timeliness, late: liveTotals.late },
+  }
+}
+
 export async function runProvinceBenchmark(o: ProvinceBenchOptions): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), 'pw-bench-province-'))
-  const children: Child[] = []
+  const load0 = loadavg()
+  const wall0 = performance.now()
+  let province: ProvinceProcess | undefined
   try {
     const ca = makeTestCa(dir)
     const pairs = Array.from({ length: o.enterprises }, () => generateKeyPairSync('ed25519'))
@@ -308,117 +658,35 @@ export async function runProvinceBenchmark(o: ProvinceBenchOptions): Promise<Rec
       port: 0,
       tls: { certFile: ca.certFile, keyFile: ca.keyFile },
       dataDir: dir,
+      // the signature window is about real clocks and queues: on the simulated clock it is the same ±300 wall seconds
+      skewS: 300 * Math.max(1, o.speed),
       enterprises: enterprises as ProvinceConfig['enterprises'],
     }
     // the registry goes in a file: a thousand public keys exceed what one environment variable may hold
     writeFileSync(join(dir, 'province.json'), JSON.stringify(config))
-    const env = { PW_CONFIG_FILE: join(dir, 'province.json') }
-    let child = await startChild(env, 0)
-    children.push(child)
-    const port = Number(new URL(child.url).port)
+    province = await ProvinceProcess.start({ PW_CONFIG_FILE: join(dir, 'province.json') })
     const agent = new Agent({ keepAlive: true, maxSockets: o.concurrency, ca: readFileSync(ca.caFile) })
-    const poster = new Poster(child.url, agent)
-
-    // the month: every enterprise's batches, interleaved day by day (as a province of backfilling units would see them)
-    const batches = sims.map((s) => monthBatches(s, o))
-    const jobs: { s: Sim; records: IndicatorRecord[] }[] = []
-    for (let b = 0; b < (batches[0]?.length ?? 0); b++) for (const [i, s] of sims.entries()) jobs.push({ s, records: batches[i]?.[b] ?? [] })
-    const expected = jobs.reduce((n, j) => n + j.records.length, 0)
-    const half = Math.floor(jobs.length / 2)
-    let done = 0
-    let outage: Promise<void> | undefined
-    const cpu0 = cpuMsOf(child.proc.pid as number)
-    const t0 = performance.now()
-    let cpuBeforeKill = 0
-    await pool(jobs, o.concurrency, async (j) => {
-      await poster.upload(j.s, j.records)
-      if (++done === half) {
-        outage = (async () => {
-          cpuBeforeKill = cpuMsOf(child.proc.pid as number) - cpu0
-          child.proc.kill('SIGKILL')
-          await sleep(o.outageS * 1000)
-          child = await startChild(env, port)
-          children.push(child)
-        })()
-      }
-    })
-    await outage
-    const monthS = (performance.now() - t0) / 1000
-    const monthCpuMs = cpuBeforeKill + cpuMsOf(child.proc.pid as number)
-    const monthLatencies = [...poster.latencies]
-
-    // the live day: every enterprise uploads each quarter as it closes (compressed in time), the day's totals at the end
-    poster.latencies.length = 0
-    const live = NOV + o.days * D
-    const cpu1 = cpuMsOf(child.proc.pid as number)
-    const t1 = performance.now()
-    let liveRecords = 0
-    for (let q = 0; q < o.liveQuarters; q++) {
-      await pool(sims, o.concurrency, async (s) => {
-        const records = quarterRecords(s, live + q * Q, o.processes)
-        liveRecords += records.length
-        await poster.upload(s, records)
-      })
-    }
-    const liveS = (performance.now() - t1) / 1000
-    const liveCpuMs = cpuMsOf(child.proc.pid as number) - cpu1
-
-    const health = JSON.parse((await get(`${child.url}/health`, agent)).body) as { records: number; current: number }
-    const overviewCold = await get(`${child.url}/api/v1/overview?month=2026-11`, agent)
-    const overviewWarm = await get(`${child.url}/api/v1/overview?month=2026-11`, agent)
-    const citiesWarm = await get(`${child.url}/api/v1/cities?month=2026-11`, agent)
-    const totals = (JSON.parse(overviewWarm.body) as { totals: Record<string, number> }).totals
+    const poster = new Poster(province.url, agent)
+    const month = await backlog(o, sims, poster, province)
+    const liveFigures = o.liveQuarters > 0 ? await liveDay(o, sims, poster, province) : null
+    const commissionFigures = await commission(o, province.url, agent)
     agent.destroy()
+    await province.kill()
+    const integrity = verify(o, sims, join(dir, 'province.sqlite'))
     const big = o.big > 0 ? await bigOverview(o.big, o, dir) : null
     return {
       benchmark: 'province',
-      setup: `${o.enterprises} enterprises × (${1 + o.processes} 15-min energy series + daily totals + ${6 + 3 * o.processes} monthly indicators), ${o.days} days then ${o.liveQuarters} live quarters; one province child process over HTTPS (Ed25519-signed requests); ${o.concurrency} requests in flight`,
-      month: {
-        requests: jobs.length,
-        records: expected,
-        seconds: r3(monthS),
-        uploadsPerS: r3(jobs.length / monthS),
-        recordsPerS: r3(expected / monthS),
-        provinceCpuMsPerUpload: r3(monthCpuMs / jobs.length),
-        provinceCpuUsPerRecord: r3((monthCpuMs * 1000) / expected),
-        p50Ms: p(monthLatencies, 0.5),
-        p99Ms: p(monthLatencies, 0.99),
-      },
-      outage: {
-        atRequest: half,
-        seconds: o.outageS,
-        note: 'scaled down from one hour: the simulators back off (100 ms doubling to 2 s) and retry with a fresh signature',
-        failedAttempts: poster.failures,
-        answeredAsDuplicates: poster.duplicates,
-      },
-      live: {
-        requests: o.liveQuarters * o.enterprises,
-        records: liveRecords,
-        seconds: r3(liveS),
-        uploadsPerS: r3((o.liveQuarters * o.enterprises) / liveS),
-        provinceCpuMsPerUpload: r3(liveCpuMs / (o.liveQuarters * o.enterprises)),
-        p50Ms: p(poster.latencies, 0.5),
-        p99Ms: p(poster.latencies, 0.99),
-      },
-      integrity: {
-        expected: expected + liveRecords,
-        held: health.current,
-        rowsWithRevisions: health.records,
-        lost: expected + liveRecords - health.current,
-        duplicated: health.records - health.current,
-      },
-      commission: {
-        enterprises: o.enterprises,
-        overviewColdMs: overviewCold.ms,
-        overviewWarmMs: overviewWarm.ms,
-        citiesWarmMs: citiesWarm.ms,
-        completeness: totals.completeness,
-        behind: totals.behind,
-      },
+      setup: `${o.enterprises} enterprises × (${1 + o.processes} 15-min energy series + daily totals + ${6 + 3 * o.processes} monthly indicators), ${o.days} days of backlog then ${o.liveQuarters} live quarters on a ${o.speed}× simulated clock; one province child process over HTTPS (Ed25519-signed requests); at most ${o.concurrency} requests in flight`,
+      month,
+      live: liveFigures,
+      integrity,
+      commission: commissionFigures,
       commissionAtScale: big,
+      wallS: r3((performance.now() - wall0) / 1000),
+      loadAverage: { start: load0.map(r3), end: loadavg().map(r3) },
     }
   } finally {
-    for (const c of children) c.proc.kill('SIGKILL')
+    for (const c of province?.all ?? []) c.proc.kill('SIGKILL')
     rmSync(dir, { recursive: true, force: true })
   }
 }
@@ -428,7 +696,18 @@ async function serve(): Promise<void> {
     ...(JSON.parse(readFileSync(process.env.PW_CONFIG_FILE ?? '', 'utf8')) as object),
     port: Number(process.env.PW_PORT ?? 0),
   })
-  const service = await startProvince(config)
+  const clockOf = (line: string): SimClock => {
+    const a = JSON.parse(line) as { simAt: number; wallAt: number; speed: number }
+    return new SimClock(a.simAt, a.wallAt, a.speed)
+  }
+  let clock = process.env.PW_CLOCK ? clockOf(process.env.PW_CLOCK) : undefined
+  createInterface({ input: process.stdin })
+    .on('line', (line) => {
+      clock = clockOf(line)
+    })
+    // the parent is gone: so is the province it ran
+    .on('close', () => process.exit(0))
+  const service = await startProvince(config, { now: () => Math.round(clock?.now() ?? Date.now()) })
   process.stdout.write(`${JSON.stringify({ url: service.url })}\n`)
 }
 
@@ -441,6 +720,12 @@ export function provinceOptions(args: string[]): ProvinceBenchOptions {
       processes: { type: 'string', default: '2' },
       'live-quarters': { type: 'string', default: '96' },
       'outage-s': { type: 'string', default: '5' },
+      speed: { type: 'string', default: '60' },
+      'live-outage-min': { type: 'string', default: '60' },
+      'settle-s': { type: 'string', default: '120' },
+      'interval-s': { type: 'string', default: '60' },
+      'backoff-s': { type: 'string', default: '1' },
+      'max-backoff-s': { type: 'string', default: '300' },
       big: { type: 'string', default: '10000' },
       concurrency: { type: 'string', default: '32' },
       serve: { type: 'boolean', default: false },
@@ -453,12 +738,20 @@ export function provinceOptions(args: string[]): ProvinceBenchOptions {
     if (!Number.isInteger(x) || x < min) throw new Error(`--${name} must be a whole number ≥ ${min}, got ${String(v)}`)
     return x
   }
+  const liveQuarters = n('live-quarters', values['live-quarters'])
+  if (liveQuarters > QUARTERS_PER_DAY) throw new Error(`--live-quarters must be at most ${QUARTERS_PER_DAY} (one day), got ${liveQuarters}`)
   return {
     enterprises: n('enterprises', values.enterprises, 1),
     days: n('days', values.days, 1),
     processes: n('processes', values.processes),
-    liveQuarters: n('live-quarters', values['live-quarters']),
+    liveQuarters,
     outageS: n('outage-s', values['outage-s']),
+    speed: n('speed', values.speed, 1),
+    liveOutageMin: n('live-outage-min', values['live-outage-min']),
+    settleS: n('settle-s', values['settle-s']),
+    intervalS: n('interval-s', values['interval-s'], 1),
+    backoffS: n('backoff-s', values['backoff-s'], 1),
+    maxBackoffS: n('max-backoff-s', values['max-backoff-s'], 1),
     big: n('big', values.big),
     concurrency: n('concurrency', values.concurrency, 1),
   }
