@@ -1,6 +1,6 @@
 import { addressOfTags, type DeviceAddress } from '../core/topic.ts'
 import { deviceKey, type PlantModel } from '../core/plant.ts'
-import { TELEMETRY_MEASUREMENT, type TelemetryStore } from '../storage/store.ts'
+import { TELEMETRY_MEASUREMENT, type AggregateRow, type TelemetryStore } from '../storage/store.ts'
 import {
   allocateIncrements,
   bucketWindows,
@@ -217,33 +217,43 @@ async function readCounter(deps: ReportDeps, devices: readonly DeviceAddress[], 
     // last rereadMs, which is what picks up late data in ranges already materialised.
     if (split > start) await ensureRollup(deps.store, deps.rollup, devices, quantity, start, now, now)
   }
-  const rawPart = async (): Promise<Array<{ key: string; ts: number; value: number }>> => {
-    if (!(split < stop)) return []
-    const rows = await deps.store.aggregate({
-      measurement: TELEMETRY_MEASUREMENT,
-      fields: [quantity],
-      filter,
-      start: split,
-      stop,
-      every: READING_STEP,
-      fn: 'first',
-      groupBy: ['enterprise', 'site', 'line', 'device'],
-      timezone: 'UTC',
-    })
-    return rows.map((r) => ({ key: deviceKey(addressOfTags(r.tags)), ts: r.windowStart, value: r.value }))
-  }
-  const [rolled, tail, newest] = await Promise.all([
+  const rawPart = (): Promise<AggregateRow[]> =>
+    split < stop
+      ? deps.store.aggregate({
+          measurement: TELEMETRY_MEASUREMENT,
+          fields: [quantity],
+          filter,
+          start: split,
+          stop,
+          every: READING_STEP,
+          fn: 'first',
+          groupBy: ['enterprise', 'site', 'line', 'device'],
+          timezone: 'UTC',
+        })
+      : Promise.resolve([])
+  const [rolled, tail] = await Promise.all([
     split > start ? rollupReadings(deps.store, devices, quantity, start, split) : Promise.resolve(new Map<string, Sample[]>()),
     rawPart(),
-    deps.store.latest({ measurement: TELEMETRY_MEASUREMENT, fields: [quantity], filter, since: start }),
   ])
   for (const [key, samples] of rolled) out.set(key, samples)
+  // Rows come grouped by device: the key is worked out once per device, not per row.
+  let tags: Readonly<Record<string, string>> | undefined
+  let list: Sample[] | undefined
   for (const r of tail) {
-    if (!wanted.has(r.key)) continue
-    let list = out.get(r.key)
-    if (!list) out.set(r.key, (list = []))
-    list.push({ ts: r.ts, value: r.value })
+    if (!tags || !sameDevice(tags, r.tags)) {
+      tags = r.tags
+      const key = deviceKey(addressOfTags(r.tags))
+      list = wanted.has(key) ? out.get(key) : undefined
+      if (wanted.has(key) && !list) out.set(key, (list = []))
+    }
+    list?.push({ ts: r.windowStart, value: r.value })
   }
+  // The newest reading counts only after a list's last reading (below): reading from the earliest of
+  // those is the same answer as reading from `start`, without scanning the whole range for it.
+  let since = Number.POSITIVE_INFINITY
+  for (const samples of out.values()) if (samples.length > 0) since = Math.min(since, (samples[samples.length - 1] as Sample).ts)
+  if (since === Number.POSITIVE_INFINITY) return out
+  const newest = await deps.store.latest({ measurement: TELEMETRY_MEASUREMENT, fields: [quantity], filter, since: Math.max(start, since) })
   for (const r of newest) {
     const key = deviceKey(addressOfTags(r.tags))
     const list = out.get(key)
@@ -254,6 +264,9 @@ async function readCounter(deps: ReportDeps, devices: readonly DeviceAddress[], 
   }
   return out
 }
+
+const sameDevice = (a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean =>
+  a === b || (a.device === b.device && a.line === b.line && a.site === b.site && a.enterprise === b.enterprise)
 
 /** A device's counter turned into increments, with what was odd about it. */
 export interface DeviceIncrements {

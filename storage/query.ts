@@ -106,13 +106,17 @@ function compareText(a: string, b: string): number {
 export function sortAggregateRows(rows: AggregateRow[], q: AggregateQuery): AggregateRow[] {
   const groupBy = q.groupBy ?? []
   const fieldOrder = new Map(q.fields.map((f, i) => [f, i]))
-  return rows.sort((a, b) => {
+  const compare = (a: AggregateRow, b: AggregateRow): number => {
     for (const k of groupBy) {
       const c = compareText(a.tags[k] ?? '', b.tags[k] ?? '')
       if (c !== 0) return c
     }
     return (fieldOrder.get(a.field) ?? 0) - (fieldOrder.get(b.field) ?? 0) || a.windowStart - b.windowStart
-  })
+  }
+  // Backends mostly answer in order already (a year of quarters: 35,040 rows): one pass instead of a sort.
+  let sorted = true
+  for (let i = 1; i < rows.length && sorted; i++) sorted = compare(rows[i - 1] as AggregateRow, rows[i] as AggregateRow) <= 0
+  return sorted ? rows : rows.sort(compare)
 }
 
 /** Sorts latest rows by canonical tag set, then field name. */

@@ -2,7 +2,7 @@ import { DEFAULT_TIMEZONE, windowRuns, type WindowRun } from '../../core/windows
 import { canonicalTags, filterMatchesNothing, groupTags, matchesFilter, sortAggregateRows, sortLatestRows, validateAggregateQuery } from '../query.ts'
 import { appendRawPoints, compareRawSeries, validateRawQuery, type RawSeries } from '../raw.ts'
 import type { AggregateFn, AggregateQuery, AggregateRow, LatestQuery, LatestRow, RawQuery, RawRow } from '../store.ts'
-import { coverRun, finalState, levelsOf, mergeState, stateKindOf, type Segment, type StateRow } from './rollup-plan.ts'
+import { coverRun, finalState, levelsOf, mergeState, resolutionOf, stateKindOf, type Segment, type StateRow } from './rollup-plan.ts'
 import type { RollupHorizons } from './rollup-sql.ts'
 import type { SeriesIndex } from './series-index.ts'
 import { sqliteError } from './sqlite.ts'
@@ -48,6 +48,7 @@ export async function aggregate(db: EmbeddedReader, q: AggregateQuery): Promise<
     }
     if (selected.length === 0) return []
     const series = JSON.stringify(selected)
+    const oneSeriesPerGroup = selected.length === groups.length
     const levels = levelsOf(db.horizons(series))
     const rows: AggregateRow[] = []
     const push = (grp: number, ws: number, value: number): void => {
@@ -60,7 +61,7 @@ export async function aggregate(db: EmbeddedReader, q: AggregateQuery): Promise<
         const params = { series, origin: run.origin, length: run.lengthMs, from: run.from, to: run.to }
         for (const r of db.statements.aggregateStatement(q.fn).all(params) as { grp: number; ws: number; v: number }[]) push(r.grp, r.ws, r.v)
       } else {
-        for (const r of aggregateFromSegments(db, q.fn, series, run, segments)) push(r.grp, r.ws, finalState(r, q.fn))
+        for (const r of aggregateFromSegments(db, q.fn, series, run, segments, oneSeriesPerGroup)) push(r.grp, r.ws, finalState(r, q.fn))
       }
     }
     return sortAggregateRows(rows, q)
@@ -84,20 +85,54 @@ export function coalesceRuns(runs: readonly WindowRun[]): WindowRun[] {
   return out
 }
 
-/** One run answered piece by piece (roll-ups and raw), the pieces' states merged per group and window. */
-function aggregateFromSegments(db: EmbeddedReader, fn: AggregateFn, series: string, run: WindowRun, segments: readonly Segment[]): StateRow[] {
+/**
+ * One run answered piece by piece (roll-ups and raw), the pieces' states merged per group and window.
+ * A roll-up piece whose buckets are the run's windows is read row by row (no GROUP BY); states are
+ * merged under a numeric key (group × windows + window index) and only where a window can have more
+ * than one state: several pieces, or several series in one group.
+ */
+function aggregateFromSegments(
+  db: EmbeddedReader,
+  fn: AggregateFn,
+  series: string,
+  run: WindowRun,
+  segments: readonly Segment[],
+  oneSeriesPerGroup: boolean,
+): StateRow[] {
   const kind = stateKindOf(fn)
-  const merged = new Map<string, StateRow>()
+  const pieces: { rows: StateRow[]; unique: boolean }[] = []
   for (const seg of segments) {
     const params = { series, origin: run.origin, length: run.lengthMs, from: seg.from, to: seg.to }
-    for (const r of db.statements.stateStatement(seg.source, kind).all(params) as StateRow[]) {
-      const key = `${r.grp}:${r.ws}`
+    if (seg.source !== 'points' && run.lengthMs === resolutionOf(seg.source) && run.origin % run.lengthMs === 0) {
+      // One row per series and bucket: unique per (group, window) when every group is one series.
+      pieces.push({ rows: db.statements.bucketStatement(seg.source, kind).all(params) as StateRow[], unique: oneSeriesPerGroup })
+    } else pieces.push({ rows: db.statements.stateStatement(seg.source, kind).all(params) as StateRow[], unique: true })
+  }
+  // Pieces follow each other in time: a window holds states of two pieces only where a boundary between
+  // them falls inside it.
+  const shared = new Set<number>()
+  for (let i = 1; i < segments.length; i++) {
+    const offset = (segments[i] as Segment).from - run.origin
+    if (offset % run.lengthMs !== 0) shared.add(Math.floor(offset / run.lengthMs))
+  }
+  const out: StateRow[] = []
+  const merged = new Map<number, StateRow>()
+  for (const { rows, unique } of pieces) {
+    for (const r of rows) {
+      // Window starts are origin + k × length (k < count): the key is exact.
+      const k = (r.ws - run.origin) / run.lengthMs
+      if (unique && !shared.has(k)) {
+        out.push(r)
+        continue
+      }
+      const key = r.grp * run.count + k
       const m = merged.get(key)
       if (m) mergeState(m, r, kind)
-      else merged.set(key, { ...r })
+      else merged.set(key, r)
     }
   }
-  return [...merged.values()]
+  for (const m of merged.values()) out.push(m)
+  return out
 }
 
 /** Raw points in answer order, read in chunks with a yield between them. */

@@ -89,6 +89,28 @@ export function stateSql(source: Source, kind: StateKind): string {
   }
 }
 
+/**
+ * SELECT list of one roll-up row's state, unaggregated: when a window is exactly one bucket of the
+ * roll-up (same length, aligned), each row is its window's state and no GROUP BY (sort) is needed.
+ */
+export function bucketStateSql(kind: StateKind): string {
+  switch (kind) {
+    case 'cs':
+      return 'p.count AS c, p.sum AS s'
+    case 'mm':
+      return 'p.min AS mn, p.max AS mx'
+    case 'first':
+      return 'p.first AS v, p.first_ts AS t'
+    case 'last':
+      return 'p.last AS v, p.last_ts AS t'
+  }
+}
+
+/** The resolution of a roll-up source, ms. */
+export function resolutionOf(source: Exclude<Source, 'points'>): number {
+  return source === 'rollup_15m' ? QUARTER_HOUR_MS : MINUTE_MS
+}
+
 /** One piece's answer for a (group, window). */
 export interface StateRow {
   grp: number

@@ -138,6 +138,26 @@ describe('embedded roll-ups and retention', () => {
     expect(sql('SELECT count(*) AS n FROM rollup_15m WHERE series_id = 1')).toEqual({ n: 0 })
   })
 
+  it('merges quarters of several series in one group, and a window split between minutes and raw points', async () => {
+    // d2: value 1000 + i at T0 + 5 s + 10 s·i, so in every window d1 holds the first value and d2 the last.
+    await store.write(
+      Array.from({ length: 720 }, (_, i) => ({ measurement: 'telemetry', tags: { device: 'd2' }, fields: { p: 1000 + i }, ts: T0 + 5000 + 10_000 * i })),
+    )
+    // From inside a quarter (minutes 20–29 of quarter 1) to 30 s into minute 100 (quarter 6 = minutes 90–99 and 30 s of raw points).
+    const start = T0 + 20 * MIN
+    const stop = T0 + 100 * MIN + 30_000
+    const fromRaw = new Map<string, unknown>()
+    for (const fn of FNS) fromRaw.set(fn, await agg(fn, '15m', start, stop))
+    store.maintain()
+    for (const fn of FNS) expect(await agg(fn, '15m', start, stop)).toEqual(fromRaw.get(fn))
+    // Quarter 1 from minute 20: d1 i = 120 … 179 (mean 149.5), d2 1120 … 1179; whole quarters k = 2 … 5:
+    // d1 90k … 90k+89 and d2 1000 more, mean 90k + 544.5; the last window: i = 540 … 602 of each (mean 571, 1571).
+    expect((await agg('mean', '15m', start, stop)).map((r) => r.value)).toEqual([649.5, 724.5, 814.5, 904.5, 994.5, 1071])
+    expect((await agg('count', '15m', start, stop)).map((r) => r.value)).toEqual([120, 180, 180, 180, 180, 126])
+    expect((await agg('first', '15m', start, stop)).map((r) => r.value)).toEqual([120, 180, 270, 360, 450, 540])
+    expect((await agg('last', '15m', start, stop)).map((r) => r.value)).toEqual([1179, 1269, 1359, 1449, 1539, 1602])
+  })
+
   it('refuses a retention where a coarser resolution expires first', () => {
     expect(() => createEmbeddedStore({ path: ':memory:', retention: { rawDays: 90, minuteDays: 30 } })).toThrow(
       expect.objectContaining({ code: 'STORAGE_ERR_CONFIG' }),

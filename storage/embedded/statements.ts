@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3'
 import { PlantWattError } from '../../core/errors.ts'
 import type { AggregateFn } from '../store.ts'
 import { migrate } from './migrations.ts'
-import { stateSql, type Source, type StateKind } from './rollup-plan.ts'
+import { bucketStateSql, stateSql, type Source, type StateKind } from './rollup-plan.ts'
 import { faultCodeOf, openSqlite } from './sqlite.ts'
 
 // better-sqlite3 binds every JS number as REAL: cast where integer division must happen.
@@ -68,7 +68,7 @@ export function prepareStatements(db: Database.Database) {
     if (!s) {
       // CROSS JOIN keeps the selected series as the outer loop: one (series_id, ts) range seek each.
       s = db.prepare(`
-        WITH sel (series_id, grp) AS (SELECT value ->> 0, value ->> 1 FROM json_each(@series))
+        WITH sel (series_id, grp) AS MATERIALIZED (SELECT value ->> 0, value ->> 1 FROM json_each(@series))
         SELECT sel.grp AS grp, ${BUCKET} AS ws, ${AGG_SQL[fn]}
         FROM sel CROSS JOIN points AS p
         WHERE p.series_id = sel.series_id AND p.ts >= @from AND p.ts < @to
@@ -85,7 +85,7 @@ export function prepareStatements(db: Database.Database) {
     let s = stateStatements.get(key)
     if (!s) {
       s = db.prepare(`
-        WITH sel (series_id, grp) AS (SELECT value ->> 0, value ->> 1 FROM json_each(@series))
+        WITH sel (series_id, grp) AS MATERIALIZED (SELECT value ->> 0, value ->> 1 FROM json_each(@series))
         SELECT sel.grp AS grp, ${BUCKET} AS ws, ${stateSql(source, kind)}
         FROM sel CROSS JOIN ${source} AS p
         WHERE p.series_id = sel.series_id AND p.ts >= @from AND p.ts < @to
@@ -95,9 +95,41 @@ export function prepareStatements(db: Database.Database) {
     return s
   }
 
+  const bucketStatements = new Map<string, Database.Statement>()
+  /**
+   * A roll-up piece whose windows are its buckets (rollup-plan.ts bucketStateSql): one row per series
+   * and bucket at the bucket's start, no GROUP BY; series of one group are merged by the caller.
+   */
+  const bucketStatement = (source: Exclude<Source, 'points'>, kind: StateKind): Database.Statement => {
+    const key = `${source}:${kind}`
+    let s = bucketStatements.get(key)
+    if (!s) {
+      s = db.prepare(`
+        WITH sel (series_id, grp) AS MATERIALIZED (SELECT value ->> 0, value ->> 1 FROM json_each(@series))
+        SELECT sel.grp AS grp, p.ts AS ws, ${bucketStateSql(kind)}
+        FROM sel CROSS JOIN ${source} AS p
+        WHERE p.series_id = sel.series_id AND p.ts >= @from AND p.ts < @to`)
+      bucketStatements.set(key, s)
+    }
+    return s
+  }
+
   // The continuous roll-up (maintenance.ts): a point written below its watermark marks its minute for a recompute.
   const rolledTo = db.prepare<[], { value: number }>("SELECT value FROM storage_state WHERE key = 'rollup_to'")
   const markDirty = db.prepare<[number, number]>('INSERT OR IGNORE INTO rollup_dirty (ts, series_id) VALUES (?, ?)')
 
-  return { selectNewSeries, upsertSeries, upsertPoint, insertPoint, valueAt, latestOf, rawOf, aggregateStatement, stateStatement, rolledTo, markDirty }
+  return {
+    selectNewSeries,
+    upsertSeries,
+    upsertPoint,
+    insertPoint,
+    valueAt,
+    latestOf,
+    rawOf,
+    aggregateStatement,
+    stateStatement,
+    bucketStatement,
+    rolledTo,
+    markDirty,
+  }
 }
