@@ -5,6 +5,7 @@ import { inShift, lineContexts, type LineContext } from './plant-context.ts'
 import { hourOfWeek, slotOfWeek } from './time.ts'
 import { WorkCalendar } from './calendar.ts'
 import { fitRegimeSlots, learnRegimes, regimeOfPower, type RegimeSlots } from './regimes.ts'
+import { fitStartShares } from './regime-start.ts'
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../core/duration.ts'
 
 /**
@@ -78,6 +79,10 @@ export interface FitOptions {
   regimes?: 'auto' | 'off'
   regimeRatio?: number
   tailFactor?: number
+  /** Regime model, start check: windows below running that make the line at rest (0: no start check). */
+  restWindows?: number
+  /** Regime model, start check: a start up to this many windows from a slot counts for it. */
+  startToleranceWindows?: number
 }
 
 /**
@@ -402,6 +407,24 @@ function fitRegimeBaseline(
   const slotCount = calendarSlotCount(windowMs, fit.calendar)
   const slotOf = windows.map((w) => calendarSlot(w.start, timezone, windowMs, fit.calendar, fit.line))
   const table = fitRegimeSlots(slotOf, power, slotCount, levels)
+  if ((fit.restWindows ?? 0) > 0) {
+    const restWindows = fit.restWindows as number
+    const order = windows.map((_, i) => i).sort((a, b) => (windows[a] as BaselineWindow).start - (windows[b] as BaselineWindow).start)
+    table.startShare = fitStartShares(
+      order.map((i) => (windows[i] as BaselineWindow).start),
+      order.map((i) => slotOf[i] as number),
+      order.map((i) => power[i] as number),
+      {
+        windowMs,
+        slotsPerDay: Math.ceil(DAY_MS / windowMs),
+        slotCount,
+        runningEdgeKw: levels.edgesKw[1],
+        restWindows,
+        toleranceWindows: fit.startToleranceWindows ?? 0,
+      },
+    )
+    table.restWindows = restWindows
+  }
   const levelKw = median(power)
   // For display and for the standby rule: per slot the median of its most frequent regime.
   const slots = Array.from({ length: slotCount }, (_, s) => {
@@ -588,7 +611,14 @@ export async function learnBaselines(opts: LearnOptions): Promise<BaselineBook> 
       const key = deviceKey(d)
       const calendar = calendarOf(line)
       const fitOptions: FitOptions = { line: line.line, regimes: anomalyRules[0]?.regimes ?? 'off', ...(calendar ? { calendar } : {}) }
-      if (shaping) Object.assign(fitOptions, { regimeRatio: shaping.regimeRatio, tailFactor: shaping.tailFactor })
+      if (shaping)
+        Object.assign(fitOptions, {
+          regimeRatio: shaping.regimeRatio,
+          tailFactor: shaping.tailFactor,
+          // The start check: rest and tolerance in windows of the first anomaly rule.
+          restWindows: shaping.kind === 'anomaly' ? Math.ceil(shaping.restForMs / windowMs) : 0,
+          startToleranceWindows: shaping.kind === 'anomaly' ? Math.round(shaping.startToleranceMs / windowMs) : 0,
+        })
       const fit = fitDeviceBaseline(
         windows,
         line.timezone,

@@ -4,9 +4,11 @@ import { deviceKey, lineKey, PlantDeviceIndex, type PlantDeviceEntry, type Plant
 import type { DeviceAddress } from '../core/topic.ts'
 import { bandKw, baselineSlot, emptyBaselineBook, expectedPowerKw, rateOf, type BaselineBook, type DeviceBaseline } from './baseline.ts'
 import { idleShare, judgeRegimeWindow } from './regimes.ts'
+import { RecentWindows } from './regime-start.ts'
 import { inShift, lineContexts, type LineContext } from './plant-context.ts'
 import type { ResolvedRule, RuleKind, Severity } from './rules.ts'
 import { describeAlert, type AlertText } from './text.ts'
+import type { SystemAlertKind } from './system-text.ts'
 import { HOUR_MS, MINUTE_MS } from '../core/duration.ts'
 
 /**
@@ -39,7 +41,8 @@ export interface Alert {
   /** Stable id: base-36 opening time, '-', hash of rule and device. */
   id: string
   rule: string
-  ruleKind: RuleKind
+  /** The rule's kind, or a system alert's (system-text.ts: raised by the service, not a rule). */
+  ruleKind: RuleKind | SystemAlertKind
   severity: Severity
   address: DeviceAddress
   quantity: string
@@ -57,6 +60,8 @@ export interface Alert {
   comment?: string
   resolvedAt?: number
   resolvedBy?: string
+  /** Anomaly: what the detector saw beyond the band — an unexpected start (alerts/regime-start.ts). */
+  reason?: 'unexpected-start'
 }
 
 /** One lifecycle transition: what is stored, published and sent. */
@@ -82,6 +87,7 @@ interface Observation {
   threshold?: number
   low?: number
   high?: number
+  reason?: Alert['reason']
 }
 
 interface Tracker {
@@ -113,6 +119,7 @@ interface RuleMemo {
   windowStart?: number
   sum?: number
   n?: number
+  recent?: RecentWindows
 }
 
 interface SiteDemand {
@@ -465,6 +472,7 @@ export class AlertEngine {
       if (o.threshold !== undefined) opened.threshold = o.threshold
       if (o.low !== undefined) opened.expectedLow = o.low
       if (o.high !== undefined) opened.expectedHigh = o.high
+      if (o.reason !== undefined) opened.reason = o.reason
       t.alert = opened
       t.normalSince = undefined
       this.byId.set(opened.id, t)
@@ -640,23 +648,23 @@ export class AlertEngine {
   }
 
   /** Regime model: the window against the bands of the regimes its slot has shown. */
-  private closeRegimeWindow(rule: ResolvedRule, d: DeviceState, b: DeviceBaseline, start: number, mean: number, out: AlertTransition[]): void {
+  private closeRegimeWindow(rule: ResolvedRule, d: DeviceState, b: DeviceBaseline, m: RuleMemo, start: number, mean: number, out: AlertTransition[]): void {
     const t = b.regimeSlots
     if (!t) return
+    m.recent ??= new RecentWindows(rule.windowMs, t.restWindows ?? 0)
     const v = judgeRegimeWindow(t, baselineSlot(b, start), mean, {
       k: rule.k,
       minBandKw: rule.minBandKw,
       minRegimeShare: rule.minRegimeShare,
       direction: rule.direction,
       lowerRegimeNormal: rule.lowerRegimeNormal,
+      recentKw: m.recent.before(start),
+      minStartShare: rule.minStartShare,
     })
-    this.observe(
-      rule,
-      d.address,
-      start + rule.windowMs,
-      { abnormal: v.abnormal, normal: v.normal, since: start, value: mean, threshold: v.expectedKw, low: v.lowKw, high: v.highKw },
-      out,
-    )
+    m.recent.push(start, mean)
+    const o: Observation = { abnormal: v.abnormal, normal: v.normal, since: start, value: mean, threshold: v.expectedKw, low: v.lowKw, high: v.highKw }
+    if (v.start) o.reason = 'unexpected-start'
+    this.observe(rule, d.address, start + rule.windowMs, o, out)
   }
 
   private closeWindow(rule: ResolvedRule, d: DeviceState, m: RuleMemo, out: AlertTransition[]): void {
@@ -670,7 +678,7 @@ export class AlertEngine {
     const b = this.baselines.anomaly.get(d.key)
     if (!b) return
     if (b.model === 'regime') {
-      this.closeRegimeWindow(rule, d, b, start, mean, out)
+      this.closeRegimeWindow(rule, d, b, m, start, mean, out)
       return
     }
     const rate = b.model === 'production' ? this.productionRate(lineKey(d.address), start, rule.windowMs) : undefined

@@ -7,6 +7,8 @@
  * regime to a few slots instead of widening every band, and no single band spans idle and running.
  */
 
+import { isUnexpectedStart } from './regime-start.ts'
+
 /** Regime indices: 0 idle, 1 reduced, 2 running. */
 export const REGIMES = ['idle', 'reduced', 'running'] as const
 const R = REGIMES.length
@@ -70,6 +72,14 @@ export interface RegimeSlots {
   logSigma: [number, number, number]
   /** Share of the whole history in each regime (used for slots with too little history). */
   overallShare: [number, number, number]
+  /**
+   * Per slot: the share of the days the line was at rest there (restWindows windows below running)
+   * on which it started (came up to running level) there, ± a tolerance (alerts/regime-start.ts).
+   * NaN: too few days at rest. Absent: no start check.
+   */
+  startShare?: number[]
+  /** Windows below running that make the line "at rest" (the learning rule's restFor / window). */
+  restWindows?: number
 }
 
 const MIN_SLOT_SAMPLES = 3
@@ -134,6 +144,8 @@ export interface RegimeVerdict {
   expectedKw: number
   lowKw: number
   highKw: number
+  /** An unexpected start (alerts/regime-start.ts): expected is then the level the line rested at. */
+  start?: boolean
 }
 
 export interface RegimeBandOptions {
@@ -147,6 +159,13 @@ export interface RegimeBandOptions {
    * A drop inside the expected regime still is. Default true.
    */
   lowerRegimeNormal?: boolean
+  /**
+   * The means of the windows right before this one, oldest first, consecutive (the start check).
+   * Absent: no start check.
+   */
+  recentKw?: readonly number[]
+  /** A start at a slot where the history shows one on fewer than this share of the days at rest is abnormal (0: off). */
+  minStartShare?: number
 }
 
 /** A plausible regime of a slot and its band. */
@@ -214,6 +233,15 @@ export function judgeRegimeWindow(t: RegimeSlots, slot: number, powerKw: number,
   const belowSome = bands.some((b) => powerKw < b.lowKw)
   const stoppedEarly = o.lowerRegimeNormal !== false && !aboveSome && inLowerRegime(t, slot, bands, powerKw, o.k)
   const abnormal = !inside && !stoppedEarly && (o.direction === 'both' || (o.direction === 'above' ? aboveSome : belowSome))
+  if (!abnormal && o.direction !== 'below' && t.restWindows !== undefined) {
+    const runningEdgeKw = t.levels.edgesKw[1]
+    const check = { runningEdgeKw, restWindows: t.restWindows, minStartShare: o.minStartShare ?? 0 }
+    if (isUnexpectedStart(t.startShare?.[slot], o.recentKw, powerKw, check)) {
+      // Expected: the level the line rested at (the median of its last windows); normal below running.
+      const rest = (o.recentKw as readonly number[]).slice(-t.restWindows)
+      return { abnormal: true, normal: false, expectedKw: medianOf(rest), lowKw: Math.min(...rest), highKw: runningEdgeKw, start: true }
+    }
+  }
   return { abnormal, normal, expectedKw: nearest.medianKw, lowKw: nearest.lowKw, highKw: nearest.highKw }
 }
 

@@ -93,6 +93,22 @@ export const RuleSchema = Type.Object(
           'anomaly with regimes: a window at the level of a lower regime than the slot expects (the line stopped or slowed early) is normal (default true); false = it fires as a drop',
       }),
     ),
+    minStartShare: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 1,
+        description:
+          'anomaly with regimes: a line at rest (below running for restFor) coming up to running level in a slot of the week where the history shows such a start on fewer than this share of its days at rest there fires (default 0.1; 0 = off)',
+      }),
+    ),
+    restFor: Type.Optional(
+      Duration(
+        'anomaly with regimes, start check: how long below the running level counts as at rest (default 30m; 0 = no start check; learned with the first anomaly rule)',
+      ),
+    ),
+    startTolerance: Type.Optional(
+      Duration("anomaly with regimes, start check: a start this much earlier or later than the history's starts is still usual (default 1h)"),
+    ),
     tailFactor: Type.Optional(
       Type.Number({
         minimum: 0,
@@ -220,6 +236,9 @@ export interface ResolvedRule {
   minRegimeShare: number
   regimeRatio: number
   lowerRegimeNormal: boolean
+  minStartShare: number
+  restForMs: number
+  startToleranceMs: number
   tailFactor: number
   idleShare: number
   /** The rule's own calendar; unset: the enterprise's from the plant model, else every day a working day. */
@@ -252,6 +271,9 @@ const KIND_KEYS: Record<RuleKind, { allowed: readonly RuleKey[]; required: reado
       'minRegimeShare',
       'regimeRatio',
       'lowerRegimeNormal',
+      'minStartShare',
+      'restFor',
+      'startTolerance',
       'tailFactor',
       'calendar',
     ],
@@ -367,6 +389,9 @@ export function resolveRule(rule: RuleConfig): ResolvedRule {
     minRegimeShare: rule.minRegimeShare ?? 0.1,
     regimeRatio: rule.regimeRatio ?? 3,
     lowerRegimeNormal: rule.lowerRegimeNormal ?? true,
+    minStartShare: rule.minStartShare ?? 0.1,
+    restForMs: ms(rule.restFor ?? '30m'),
+    startToleranceMs: ms(rule.startTolerance ?? '1h'),
     tailFactor: rule.tailFactor ?? 1.25,
     idleShare: rule.idleShare ?? 0.9,
     ...(rule.calendar ? { calendar: rule.calendar } : {}),

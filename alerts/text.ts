@@ -1,4 +1,5 @@
 import type { Alert, AlertEventType } from './engine.ts'
+import { storageFaultCondition } from './system-text.ts'
 
 /** A short human text of an alert event, in Chinese and English. */
 export interface AlertText {
@@ -51,10 +52,17 @@ function condition(a: Alert): AlertText {
         en: `standby waste: ${num(a.value)} kW while idle or off shift, above the idle level ${num(a.threshold)} kW`,
       }
     case 'anomaly':
+      if (a.reason === 'unexpected-start')
+        return {
+          zh: `异常启动：停机/低负荷（约 ${num(a.threshold)} kW）后升至 ${num(a.value)} kW，历史上此时段很少从停机启动（运行水平自 ${num(a.expectedHigh)} kW 起）`,
+          en: `unexpected start: ${num(a.value)} kW after the line was at rest (about ${num(a.threshold)} kW), a start the history rarely shows at this time (running from ${num(a.expectedHigh)} kW)`,
+        }
       return {
         zh: `功率异常：${num(a.value)} kW，预期 ${num(a.threshold)} kW（正常范围 ${num(a.expectedLow)}–${num(a.expectedHigh)}）`,
         en: `unusual power: ${num(a.value)} kW, expected ${num(a.threshold)} kW (band ${num(a.expectedLow)}–${num(a.expectedHigh)})`,
       }
+    case 'storage-fault':
+      return storageFaultCondition(a)
   }
 }
 

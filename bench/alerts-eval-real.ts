@@ -377,7 +377,8 @@ export async function runRealEvaluation(opts: RealEvalOptions = {}): Promise<Rea
 export type { Alert }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runRealEvaluation({ verbose: process.argv.includes('--verbose') })
+  const seedArg = process.argv.find((a) => a.startsWith('--seed='))
+  runRealEvaluation({ verbose: process.argv.includes('--verbose'), ...(seedArg ? { seed: Number(seedArg.slice(7)) } : {}) })
     .then((r) => {
       process.stdout.write(`${JSON.stringify(r, null, 2)}\n`)
     })
