@@ -23,11 +23,12 @@ describe('real-data alert evaluation (UCI steel 2018)', () => {
     expect(r.targets.deviceRecall).toBe(true)
     // Standby waste at night and on days off: idle is where the detector is sharp.
     expect(r.strict.byKind.standby?.recall).toBeGreaterThanOrEqual(0.75)
-    // At most 1 false alarm per device-week on the clean half (measured 0.73); a floor below the
-    // unmet load-recall target (0.8; measured 0.58 with these two faults per variant).
+    // At most 1 false alarm per device-week on the clean half (measured 0.81: 21 alerts in 26
+    // device-weeks); a floor at the measured level below the unmet load-recall target (0.8; measured
+    // 8/12 = 0.67 with these two faults per variant, 0.58 before the unexpected-start check).
     expect(r.clean.falseAlarmsPerDeviceWeek).toBeLessThanOrEqual(1)
     expect(r.targets.falseAlarms).toBe(true)
-    expect(r.recall.load).toBeGreaterThanOrEqual(0.5)
+    expect(r.recall.load).toBeGreaterThanOrEqual(0.66)
     // The strict scorer never credits an alert of a rule that does not claim the kind.
     expect(r.strict.matchedAlerts).toBeLessThanOrEqual(r.strict.alerts)
     expect(r.strict.precision).toBeCloseTo(r.strict.matchedAlerts / r.strict.alerts, 10)
