@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.ts'
 import { MqttConnectionWatch, type MqttConnectionStatus } from '../core/mqtt.ts'
 import { buildTopic, channelFilter, type DeviceAddress } from '../core/topic.ts'
 import type { AlertNotification } from './events.ts'
+import { INGEST_STATE_FILTER } from './system-alerts.ts'
 
 /** Broker connection of the alert service (core/mqtt.ts MqttClientConfig); the user needs the broker role `service`. */
 export interface AlertMqttOptions {
@@ -24,7 +25,8 @@ export interface AlertBrokerLinkOptions {
 }
 
 /**
- * The alert service's one MQTT connection: subscribes to every device's `data` channel, publishes
+ * The alert service's one MQTT connection: subscribes to every device's `data` channel and to the
+ * ingest instances' state (`pw/sys/ingest/+`, retained: storage faults raise system alerts), publishes
  * alerts on the device's `alert` channel (QoS 1), and reports the connection (`status()`:
  * connected, disconnects, lastConnectionError as ALERTS_ERR_MQTT_… through MqttConnectionWatch).
  * Connecting starts at construction; `ready()` says whether it worked.
@@ -99,14 +101,19 @@ export class AlertBrokerLink {
     const { url } = this.cfg
     const timeoutMs = this.o.connectTimeoutMs
     const dataFilter = channelFilter('data')
+    const filters = [dataFilter, INGEST_STATE_FILTER]
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new PlantWattError('ALERTS_ERR_CONNECT', `no connection to the broker ${url} within ${timeoutMs} ms`)), timeoutMs)
       this.client.on('connect', () => {
-        this.client.subscribe(dataFilter, { qos: 1 }, (err, granted) => {
+        this.client.subscribe(filters, { qos: 1 }, (err, granted) => {
           clearTimeout(timer)
           const refused = granted?.some((g) => g.qos !== 0 && g.qos !== 1)
           if (err || refused)
-            reject(new PlantWattError('ALERTS_ERR_SUBSCRIBE', `subscription to ${dataFilter} refused${err ? `: ${describeError(err)}` : ''}`, { cause: err }))
+            reject(
+              new PlantWattError('ALERTS_ERR_SUBSCRIBE', `subscription to ${filters.join(', ')} refused${err ? `: ${describeError(err)}` : ''}`, {
+                cause: err,
+              }),
+            )
           else resolve()
         })
       })

@@ -4,6 +4,7 @@ import type { TagFilter } from '../storage/store.ts'
 import { openedAtOfId, type Alert, type AlertEventType, type AlertState, type AlertTransition } from './engine.ts'
 import { RULE_KINDS, SEVERITIES, type RuleKind, type Severity } from './rules.ts'
 import { describeAlert, type AlertText } from './text.ts'
+import { isSystemAlertKind, type SystemAlertKind } from './system-text.ts'
 import { ESCALATION_KIND } from './escalation.ts'
 
 /**
@@ -93,7 +94,7 @@ export function foldAlertEvents(events: readonly StoredEvent[]): AlertRecord[] {
       const alert: AlertRecord = {
         id: parsed.alertId,
         rule: e.tags.rule ?? '',
-        ruleKind: ((RULE_KINDS as readonly string[]).includes(ruleKind) ? ruleKind : 'threshold') as RuleKind,
+        ruleKind: ((RULE_KINDS as readonly string[]).includes(ruleKind) || isSystemAlertKind(ruleKind) ? ruleKind : 'threshold') as RuleKind | SystemAlertKind,
         severity: ((SEVERITIES as readonly string[]).includes(severity) ? severity : 'warning') as Severity,
         address: { enterprise: e.tags.enterprise ?? '', site: e.tags.site ?? '', line: e.tags.line ?? '', device: e.tags.device ?? '' },
         quantity: str(e.fields.quantity),
@@ -212,7 +213,7 @@ export interface AlertNotification extends DeviceAddress {
   state: AlertState
   deviceName: string
   rule: string
-  ruleKind: RuleKind
+  ruleKind: RuleKind | SystemAlertKind
   severity: Severity
   quantity: string
   value: number

@@ -19,6 +19,7 @@ import type { ChannelStats } from './notify/queue.ts'
 import { WebhookSender, type WebhookStats } from './notify.ts'
 import { restoreLastSeen, restoreOpenAlerts } from './restore.ts'
 import { SilenceBook } from './silences.ts'
+import { SystemAlerts } from './system-alerts.ts'
 import { durationMs, validateAlertsConfig, type ResolvedRule } from './rules.ts'
 import { TelemetryFeed } from './telemetry-feed.ts'
 
@@ -33,6 +34,10 @@ import { TelemetryFeed } from './telemetry-feed.ts'
  * takes each device's newest point in the store as "last seen" (offline detection across restarts),
  * and learns the anomaly and standby baselines from the store; it re-learns every `relearnEvery` of
  * those rules and whenever a `baseline_revision` event appears in the log.
+ *
+ * System alerts (system-alerts.ts): each ingest instance's retained state (`pw/sys/ingest/{id}`)
+ * opens a `storage-fault` alert while its store writes fail and clears it once they succeed — told
+ * like any alert. Their events wait in memory (EventWriter retries) while the store is failing.
  */
 export interface AlertServiceOptions {
   /** Broker connection (core/mqtt.ts MqttClientConfig); the user needs the broker role `service`. */
@@ -81,6 +86,9 @@ export interface AlertServiceStats {
   /** Transitions kept from webhooks and channels by a silence. */
   silenced: number
   escalations: number
+  /** Ingest state messages read (system alerts), and those that could not be read. */
+  ingestStates: number
+  badIngestStates: number
 }
 
 export interface RunningAlertService {
@@ -116,10 +124,19 @@ export async function startAlertService(opts: AlertServiceOptions): Promise<Runn
   const channels = createChannels(config.channels, opts.plant.timezone, opts.secrets)
   const drops = new RecordedDrops(opts.events, now, logger)
   const engine = new AlertEngine({ plant: opts.plant, rules, explainsDrop: (key, q, from, to) => drops.explains(key, q, from, to) })
+  const system = new SystemAlerts({ now })
+  // Open alerts of both: the engine's and the system alerts.
+  const both = {
+    restore(alerts: readonly Alert[]): void {
+      engine.restore(alerts.filter((a) => !SystemAlerts.owns(a)))
+      system.restore(alerts)
+    },
+    openAlerts: (): Alert[] => [...engine.openAlerts(), ...system.openAlerts()].sort((a, b) => a.openedAt - b.openedAt),
+  }
 
   // State from before this start.
   const startedAt = now()
-  await restoreOpenAlerts(engine, opts.events, { start: startedAt - durationMs(config.restoreLookback), stop: startedAt + 1 }, logger)
+  await restoreOpenAlerts(both, opts.events, { start: startedAt - durationMs(config.restoreLookback), stop: startedAt + 1 }, logger)
   await restoreLastSeen(engine, opts.store, startedAt - DAY_MS, logger)
   const learner = new BaselineLearner({ engine, store: opts.store, plant: opts.plant, rules, now, logger })
   await learner.relearn()
@@ -133,9 +150,12 @@ export async function startAlertService(opts: AlertServiceOptions): Promise<Runn
   await silences.refresh()
   const escalator = new Escalator({ rules: config.escalation, hub, events: writer, silenced: (n, t) => silences.silenceOf(n, t) !== undefined, logger })
   const notifier = new AlertNotifier({ engine, events: writer, broker, webhooks, channels: hub, silences, escalator, onEvent: opts.onEvent, logger })
-  notifier.restore(engine.openAlerts(), await recordedEscalations(opts.events, startedAt - durationMs(config.restoreLookback), logger), startedAt)
+  notifier.restore(both.openAlerts(), await recordedEscalations(opts.events, startedAt - durationMs(config.restoreLookback), logger), startedAt)
   const feed = new TelemetryFeed(engine, (list) => notifier.notifyAll(list), logger)
-  broker.onMessage((topic, payload) => feed.receive(topic, payload))
+  broker.onMessage((topic, payload) => {
+    if (SystemAlerts.accepts(topic)) notifier.notifyAll(system.receive(topic, payload))
+    else feed.receive(topic, payload)
+  })
   try {
     await broker.ready()
   } catch (err) {
@@ -157,7 +177,7 @@ export async function startAlertService(opts: AlertServiceOptions): Promise<Runn
     now,
     isOwn: (id) => writer.isOwn(id),
     apply: (e) => {
-      const t = engine.applyExternal(e)
+      const t = system.has(e.alertId) ? system.applyExternal(e) : engine.applyExternal(e)
       if (t) notifier.notify(t, false)
     },
     onBaselineRevision: () => learner.relearn(),
@@ -196,7 +216,7 @@ export async function startAlertService(opts: AlertServiceOptions): Promise<Runn
       badMessages: feed.badMessages,
       transitions: notifier.transitions,
       eventLogFailures: writer.failures,
-      openAlerts: engine.openAlerts().length,
+      openAlerts: engine.openAlerts().length + system.openAlerts().length,
       pendingEvents: writer.pendingCount,
       baselines: engine.baselineBook.anomaly.size,
       baselineLearnedAt: learner.learnedAt,
@@ -204,10 +224,12 @@ export async function startAlertService(opts: AlertServiceOptions): Promise<Runn
       channels: hub.stats(),
       silenced: notifier.silenced,
       escalations: escalator.escalated,
+      ingestStates: system.states,
+      badIngestStates: system.badStates,
     }),
-    openAlerts: () => engine.openAlerts(),
-    acknowledge: (id, user, comment = '') => byHand(() => engine.acknowledge(id, { user, comment, ts: now() })),
-    resolve: (id, user, comment = '') => byHand(() => engine.resolve(id, { user, comment, ts: now() })),
+    openAlerts: () => both.openAlerts(),
+    acknowledge: (id, user, comment = '') => byHand(() => (system.has(id) ? system : engine).acknowledge(id, { user, comment, ts: now() })),
+    resolve: (id, user, comment = '') => byHand(() => (system.has(id) ? system : engine).resolve(id, { user, comment, ts: now() })),
     relearn: () => learner.relearn(),
     pollEvents: () => external.poll(),
     tick,

@@ -266,7 +266,7 @@ function scoreByKind(
       if (first) delays.push((first.openedAt - activeFrom(f, timezone)) / MINUTE_MS)
     }
     const tp = alerts.filter((a) => matchedTo.get(a.id)?.kind === kind).length
-    const fp = unmatched.filter((a) => rules.includes(a.ruleKind)).length
+    const fp = unmatched.filter((a) => (rules as readonly string[]).includes(a.ruleKind)).length
     delays.sort((a, b) => a - b)
     const mid = delays.length >> 1
     claimed[kind] = {
@@ -319,7 +319,7 @@ export function strictScore(
 ): { claimed: Record<string, KindScore>; detected: Set<number>; precision: number; matchedAlerts: number; unmatched: Alert[] } {
   const matchedTo = new Map<string, FaultRecord>()
   for (const a of alerts) {
-    const f = faults.find((x) => (CLAIMED[x.kind] ?? []).includes(a.ruleKind) && matches(a, x, mainMeters))
+    const f = faults.find((x) => ((CLAIMED[x.kind] ?? []) as readonly string[]).includes(a.ruleKind) && matches(a, x, mainMeters))
     if (f) matchedTo.set(a.id, f)
   }
   const unmatched = alerts.filter((a) => !matchedTo.has(a.id))

@@ -37,3 +37,41 @@ describe('StatePublisher', () => {
     expect(published).toEqual([])
   })
 })
+
+describe('StatePublisher: store faults', () => {
+  it('publishes at once (QoS 1) when the store error appears and when it clears, not only every interval', async () => {
+    const published: { body: Record<string, unknown>; qos: number | undefined }[] = []
+    const client = {
+      connected: true,
+      publish(_topic: string, body: string, opts: { qos?: number }, cb: (err?: Error) => void) {
+        published.push({ body: JSON.parse(body) as Record<string, unknown>, qos: opts.qos })
+        cb()
+      },
+    }
+    let storeError: { code: string; message: string } | undefined
+    const state = new StatePublisher(
+      client as unknown as MqttClient,
+      't',
+      'i1',
+      () => ({ connected: true, ...(storeError ? { storeError } : {}) }),
+      60_000,
+      silentLogger(),
+    )
+    expect(published).toHaveLength(1)
+    storeError = { code: 'STORAGE_ERR_FULL', message: 'SQLITE_FULL: database or disk is full' }
+    await new Promise((resolve) => setTimeout(resolve, 1300))
+    expect(published).toHaveLength(2)
+    expect(published[1]).toEqual({
+      qos: 1,
+      body: expect.objectContaining({ storeError: { code: 'STORAGE_ERR_FULL', message: 'SQLITE_FULL: database or disk is full' } }),
+    })
+    // The same fault again is not news.
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    expect(published).toHaveLength(2)
+    storeError = undefined
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    expect(published).toHaveLength(3)
+    expect(published[2]?.body.storeError).toBeUndefined()
+    state.stop()
+  })
+})

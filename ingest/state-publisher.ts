@@ -2,9 +2,26 @@ import type { MqttClient } from 'mqtt'
 import { describeError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 
-/** Publishes ingest's stats as retained JSON (with ts and clientId) to its state topic every intervalMs (0: never). */
+/** How often the store's state is looked at between two periodic publishes, ms (at most the interval). */
+const FAULT_CHECK_MS = 1000
+
+/** The store error's code in a stats object ('' when none): a change is published at once. */
+function faultOf(stats: object): string {
+  const e = (stats as { storeError?: { code?: unknown } }).storeError
+  return typeof e?.code === 'string' ? e.code : ''
+}
+
+/**
+ * Publishes ingest's stats as retained JSON (with ts and clientId) to its state topic every
+ * intervalMs (0: never) — and at once (within FAULT_CHECK_MS, QoS 1) when the store's error appears,
+ * changes or clears, so the alert service raises or clears its storage-fault alert without waiting
+ * for the next period (alerts/system-alerts.ts).
+ */
 export class StatePublisher {
   private readonly timer: NodeJS.Timeout | undefined
+  private readonly faultTimer: NodeJS.Timeout | undefined
+  /** The store error code of the last state published. */
+  private published = ''
 
   constructor(
     private readonly client: MqttClient,
@@ -17,12 +34,19 @@ export class StatePublisher {
     if (intervalMs <= 0) return
     this.timer = setInterval(() => void this.publish(), intervalMs)
     this.timer.unref()
+    if (intervalMs > FAULT_CHECK_MS) {
+      this.faultTimer = setInterval(() => {
+        if (faultOf(this.stats()) !== this.published) void this.publish({}, 1)
+      }, FAULT_CHECK_MS)
+      this.faultTimer.unref()
+    }
     void this.publish()
   }
 
   /** Stops the periodic publishing. */
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer)
+    if (this.faultTimer !== undefined) clearInterval(this.faultTimer)
   }
 
   /** Stops, and publishes a last state with `connected: false` (when publishing at all). */
@@ -32,11 +56,13 @@ export class StatePublisher {
     await this.publish({ connected: false })
   }
 
-  private publish(extra: Record<string, unknown> = {}): Promise<void> {
+  private publish(extra: Record<string, unknown> = {}, qos: 0 | 1 = 0): Promise<void> {
     return new Promise((resolve) => {
       if (!this.client.connected) return resolve()
-      const body = JSON.stringify({ ts: Date.now(), clientId: this.clientId, ...this.stats(), ...extra })
-      this.client.publish(this.topic, body, { qos: 0, retain: true }, (err) => {
+      const stats = this.stats()
+      const body = JSON.stringify({ ts: Date.now(), clientId: this.clientId, ...stats, ...extra })
+      this.published = faultOf(stats)
+      this.client.publish(this.topic, body, { qos, retain: true }, (err) => {
         if (err) this.logger.debug({ err: describeError(err) }, `cannot publish ${this.topic}`)
         resolve()
       })
