@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest'
+import { validateConfig } from '../core/config.ts'
+import { deviceKey, PlantModelSchema } from '../core/plant.ts'
+import { emptyBaselineBook, WEEK_SLOTS, type DeviceBaseline } from './baseline.ts'
+import { AlertEngine, type AlertTransition } from './engine.ts'
 import { fitStartShares, isUnexpectedStart, RecentWindows } from './regime-start.ts'
 import { judgeRegimeWindow, type RegimeSlots } from './regimes.ts'
+import { validateAlertsConfig } from './rules.ts'
 
 const W = 900_000
 /** Running starts at 77.46 kW: the geometric midpoint of reduced 30 and running 200 kW. */
@@ -122,5 +127,78 @@ describe('RecentWindows', () => {
     expect(r.before(5 * W + W)).toEqual([])
     r.push(5 * W, 6)
     expect(r.before(6 * W)).toEqual([6])
+  })
+})
+
+describe('engine: an unexpected start opens an anomaly alert that says so, in both languages', () => {
+  const plant = validateConfig(PlantModelSchema, {
+    timezone: 'Asia/Shanghai',
+    enterprises: [
+      { id: 'acme', sites: [{ id: 'wuhan', lines: [{ id: 'l1', mainMeter: 'main', devices: [{ id: 'main', kind: 'meter', name: 'Incomer' }] }] }] },
+    ],
+  })
+  const main = { enterprise: 'acme', site: 'wuhan', line: 'l1', device: 'main' }
+  const slots = WEEK_SLOTS * 4 // 15-minute slots of the week
+  // Every slot: idle 80 % (10 kW), running 20 % (200 kW: late runs), and never a start from rest.
+  const table: RegimeSlots = {
+    levels: { levelsKw: [10, 30, 200], edgesKw: [Math.sqrt(300), EDGE] },
+    share: Array.from({ length: slots }, () => [0.8, 0, 0.2]).flat(),
+    medianKw: Array.from({ length: slots }, () => [10, Number.NaN, 200]).flat(),
+    relSigma: [0.1, 0.2, 0.35],
+    logSigma: [0.1, 0.2, 0.3],
+    overallShare: [0.8, 0, 0.2],
+    startShare: new Array<number>(slots).fill(0),
+    restWindows: 2,
+  }
+  const baseline: DeviceBaseline = {
+    model: 'regime',
+    intercept: 0,
+    slope: 0,
+    slots: new Array<number>(slots).fill(10),
+    slotMs: W,
+    sigma: 0.35,
+    tail: 0,
+    floorKw: 0.5,
+    quantumKw: 0,
+    levelKw: 10,
+    n: 4 * slots,
+    timezone: 'Asia/Shanghai',
+    regimeSlots: table,
+  }
+  const T0 = Date.UTC(2026, 0, 4, 16, 0) // Monday 00:00 Shanghai
+  function run(windowsKw: number[]): AlertTransition[] {
+    const book = emptyBaselineBook()
+    book.anomaly.set(deviceKey(main), baseline)
+    const rules = validateAlertsConfig({
+      rules: [{ id: 'power-spike', kind: 'anomaly', k: 12, direction: 'above', for: '15m', clearAfter: '30m', minStartShare: 0.1 }],
+    }).rules
+    const engine = new AlertEngine({ plant, rules, baselines: book })
+    const out: AlertTransition[] = []
+    // Three samples per window (every 5 min), time passing every 5 min.
+    windowsKw.forEach((kw, w) => {
+      for (let j = 0; j < 3; j++) {
+        const ts = T0 + w * W + j * 5 * 60_000
+        out.push(...engine.ingest(main, { ts, values: { active_power_kw: kw } }), ...engine.tick(ts))
+      }
+    })
+    out.push(...engine.tick(T0 + windowsKw.length * W + 2 * 60_000))
+    return out
+  }
+
+  it('10, 10 kW then 150 kW: opened at the end of the third window, expected 10 kW, normal up to 77.5 kW', () => {
+    const out = run([10, 10, 150])
+    expect(out.map((t) => t.event)).toEqual(['opened'])
+    const t = out[0] as AlertTransition
+    expect(t.ts).toBe(T0 + 3 * W)
+    expect(t.alert).toMatchObject({ ruleKind: 'anomaly', reason: 'unexpected-start', value: 150, threshold: 10, expectedLow: 10 })
+    expect(t.text.en).toBe(
+      '[alert] Incomer (l1): unexpected start: 150 kW after the line was at rest (about 10.0 kW), a start the history rarely shows at this time (running from 77.5 kW)',
+    )
+    expect(t.text.zh).toBe('[告警] Incomer (l1)：异常启动：停机/低负荷（约 10.0 kW）后升至 150 kW，历史上此时段很少从停机启动（运行水平自 77.5 kW 起）')
+  })
+
+  it('180, 190 kW then 150 kW (a run going on): no alert; 10 kW then 150 kW (rest for one window only): no alert', () => {
+    expect(run([180, 190, 150])).toEqual([])
+    expect(run([180, 10, 150])).toEqual([])
   })
 })
