@@ -1,5 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { validateConfig } from '../core/config.ts'
@@ -47,6 +47,19 @@ export interface TimedRuns {
   /** Warm, with the in-memory cache of settled answers off: everything read from counter_15m (median of 5), ms. */
   warmNoAnswerCacheMs?: number
   warmNoAnswerCacheCpuMs?: number
+  /**
+   * Warm, answer cache off, the settled counter_15m readings kept in memory (CounterRollup
+   * maxKeptReadings): the store is asked only for the watermarks and what is newer than the kept
+   * readings; increments, buckets, TOU prices, demand and SEC are computed on every call (median of 5), ms.
+   */
+  warmKeptReadingsMs?: number
+  warmKeptReadingsCpuMs?: number
+  /** The InfluxDB server's CPU time per call (median of 5) of the two warm runs without the answer cache, ms. */
+  influxdCpuMs?: { noAnswerCache: number; keptReadings: number }
+  /** What each figure keeps in memory between calls. */
+  cached?: Record<string, string>
+  /** os.loadavg() (1, 5, 15 min) when the part started and ended: the machine is shared. */
+  loadAverage?: { start: number[]; end: number[] }
 }
 
 export interface OneLineResult extends TimedRuns {
@@ -155,21 +168,51 @@ const median = (xs: number[]): number => {
 
 const round = (x: number): number => Math.round(x * 10) / 10
 
-async function coldWarm<T>(fn: () => Promise<T>): Promise<TimedRuns & { value: T }> {
+/** CPU time (user + system) of another process so far, ms, from /proc (Linux; 100 clock ticks a second). */
+function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return undefined
+  }
+}
+
+async function coldWarm<T>(fn: () => Promise<T>, serverPid?: () => number | undefined): Promise<TimedRuns & { value: T; serverCpuMs?: number }> {
   const cold = await timed(fn)
   const warm: number[] = []
   const warmCpu: number[] = []
+  const serverCpu: number[] = []
   let value = cold.value
   for (let i = 0; i < WARM_RUNS; i++) {
+    const s0 = processCpuMs(serverPid?.())
     const r = await timed(fn)
+    const s1 = processCpuMs(serverPid?.())
+    if (s0 !== undefined && s1 !== undefined) serverCpu.push(s1 - s0)
     warm.push(round(r.ms))
     warmCpu.push(round(r.cpuMs))
     value = r.value
   }
-  return { coldMs: round(cold.ms), warmMedianMs: median(warm), warmMs: warm, coldCpuMs: round(cold.cpuMs), warmMedianCpuMs: median(warmCpu), value }
+  return {
+    coldMs: round(cold.ms),
+    warmMedianMs: median(warm),
+    warmMs: warm,
+    coldCpuMs: round(cold.cpuMs),
+    warmMedianCpuMs: median(warmCpu),
+    value,
+    ...(serverCpu.length > 0 ? { serverCpuMs: median(serverCpu) } : {}),
+  }
 }
 
-async function oneLine(name: OneLineResult['store'], store: TelemetryStore): Promise<OneLineResult> {
+const CACHED = {
+  warm: 'settled answers (per-device amounts per bucket, priced cost per tariff group) and the readings below',
+  warmNoAnswerCache: 'nothing: new roll-up settings on every call, every reading read from counter_15m',
+  warmKeptReadings: 'the stored counter_15m readings of settled quarters (exact until the watermark generation changes); no answers',
+}
+
+async function oneLine(name: OneLineResult['store'], store: TelemetryStore, serverPid?: () => number | undefined): Promise<OneLineResult> {
+  const loadStart = loadavg().map(round)
   const model = lineModel(1)
   const written = await writeYear(store, 1, MINUTE_MS)
   const scope = parseScope('e000/s1/l1')
@@ -177,10 +220,19 @@ async function oneLine(name: OneLineResult['store'], store: TelemetryStore): Pro
   const raw = await timed(() => monthlyReport({ store, model, now: () => NOW }, scope, range))
   const deps: ReportDeps = { store, model, now: () => NOW, rollup: counterRollup() }
   const runs = await coldWarm(() => monthlyReport(deps, scope, range))
-  const noCache = await coldWarm(() => monthlyReport({ ...deps, rollup: counterRollup({ maxCachedAnswers: 0 }) }, scope, range))
+  const noCache = await coldWarm(() => monthlyReport({ ...deps, rollup: counterRollup({ maxCachedAnswers: 0 }) }, scope, range), serverPid)
+  const keptRollup = counterRollup({ maxCachedAnswers: 0 })
+  const kept = await coldWarm(() => monthlyReport({ ...deps, rollup: keptRollup }, scope, range), serverPid)
   return {
     warmNoAnswerCacheMs: noCache.warmMedianMs,
     warmNoAnswerCacheCpuMs: noCache.warmMedianCpuMs,
+    warmKeptReadingsMs: kept.warmMedianMs,
+    warmKeptReadingsCpuMs: kept.warmMedianCpuMs,
+    ...(noCache.serverCpuMs !== undefined && kept.serverCpuMs !== undefined
+      ? { influxdCpuMs: { noAnswerCache: noCache.serverCpuMs, keptReadings: kept.serverCpuMs } }
+      : {}),
+    cached: CACHED,
+    loadAverage: { start: loadStart, end: loadavg().map(round) },
     store: name,
     points: written.points,
     writeS: round(written.seconds),
@@ -257,7 +309,7 @@ export async function runReportsBenchmark(opts: ReportsBenchOptions = {}): Promi
       const influx = opts.influx ?? (await startInfluxd())
       try {
         const store = await createInfluxStore({ backend: 'influxdb', url: influx.url, database: 'bench_reports', createDatabase: true, timeoutMs: 120_000 })
-        oneLineResults.push(await oneLine('influxdb', store))
+        oneLineResults.push(await oneLine('influxdb', store, () => influx.pid()))
         await store.close()
       } finally {
         if (!opts.influx) await influx.stop()

@@ -49,6 +49,43 @@ describe('counter roll-up (counter_15m)', () => {
     expect(rows).toHaveLength(31 * 96 + 1 - 191)
   })
 
+  it('keeps settled readings of counter_15m: the same answers, the store read only after them, a new generation re-read', async () => {
+    const own = createEmbeddedStore({ path: ':memory:' })
+    await own.write(points())
+    let counterRows = 0
+    const counted: TelemetryStore = {
+      ...own,
+      raw: async (q) => {
+        const rows = await own.raw(q)
+        if (q.measurement === COUNTER_ROLLUP_MEASUREMENT) counterRows += rows.length
+        return rows
+      },
+    }
+    const raw = await answers({ store: own, model, now: () => AFTER })
+    const rollup = counterRollup({ maxCachedAnswers: 0 })
+    const deps: ReportDeps = { store: counted, model, now: () => AFTER, rollup }
+    expect(await answers(deps)).toEqual(raw)
+    expect(rollup.kept.count).toBeGreaterThan(0)
+    counterRows = 0
+    expect(await answers(deps)).toEqual(raw)
+    // Settled (AFTER is 4 days past April, the re-read window 1 day): nothing of March read again.
+    expect(counterRows).toBe(0)
+    // Kept: the main meter's stored quarters, 31 d × 96 + the 04-01 reading − 191 gap quarters (no data before March to look back on).
+    const kept = rollup.kept.byKey.get('energy_import_kwh|acme/w1/l1/main')
+    expect(kept?.ts.length).toBe(31 * 96 + 1 - 191)
+    // An invalidation (a late import) is a new generation: read again, and the answer follows the data.
+    const at = MARCH + 4 * 24 * H + 8 * H
+    const late = [{ measurement: TELEMETRY_MEASUREMENT, tags: main, fields: { energy_import_kwh: mainCounter(at) + 50 }, ts: at }]
+    await own.write(late)
+    expect(await invalidateForPoints(own, late)).toBe(1)
+    counterRows = 0
+    const after = await answers(deps)
+    expect(counterRows).toBeGreaterThan(0)
+    expect(after).toEqual(await answers({ store: own, model, now: () => AFTER }))
+    expect(after.month).not.toEqual(raw.month)
+    await own.close()
+  })
+
   it('late data: re-read within a day at the next advance; older data needs invalidateForPoints', async () => {
     const own = createEmbeddedStore({ path: ':memory:' })
     await own.write(points())

@@ -66,9 +66,25 @@ export interface CounterRollup {
   /** Most settled answers kept (least recently used dropped). 0 = no cache. */
   readonly maxCachedAnswers: number
   readonly answers: Map<string, unknown>
+  /** Most quarter readings of `counter_15m` kept in memory (settled ranges, see keptReadings). 0 = none. */
+  readonly maxKeptReadings: number
+  readonly kept: KeptReadings
 }
 
-export function counterRollup(options: CounterRollupOptions & { maxCachedAnswers?: number } = {}): CounterRollup {
+/**
+ * Settled readings as stored in `counter_15m`, kept per (quantity, device): quarters [from, to) of
+ * watermark generation `gen`, `to` at most the watermark minus `rereadMs`. Like the settled answers
+ * they cannot change until the generation does; unlike them they are only the stored rows — every
+ * report still computes increments, buckets, prices and demand from them. A second report over the
+ * same year then reads only what is newer than `to` from the store.
+ */
+export interface KeptReadings {
+  byKey: Map<string, { gen: number; from: number; to: number; ts: Float64Array; values: Float64Array }>
+  /** Readings held in all. */
+  count: number
+}
+
+export function counterRollup(options: CounterRollupOptions & { maxCachedAnswers?: number; maxKeptReadings?: number } = {}): CounterRollup {
   const settleMs = options.settleMs ?? 120_000
   const rereadMs = options.rereadMs ?? DAY_MS
   const chunkMs = options.chunkMs ?? 7 * DAY_MS
@@ -78,6 +94,9 @@ export function counterRollup(options: CounterRollupOptions & { maxCachedAnswers
     chunkMs: Math.max(QUARTER_MS, chunkMs - (chunkMs % QUARTER_MS)),
     maxCachedAnswers: Math.max(0, options.maxCachedAnswers ?? 20_000),
     answers: new Map(),
+    // 2 M readings: 32 MB, about 57 device-years of quarters.
+    maxKeptReadings: Math.max(0, options.maxKeptReadings ?? 2_000_000),
+    kept: { byKey: new Map(), count: 0 },
   }
 }
 
@@ -300,7 +319,9 @@ export async function invalidateForPoints(store: TelemetryStore, points: readonl
 
 /**
  * Materialised readings of [from, to) per device (deviceKey → samples at quarter starts). Only
- * meaningful inside what `ensureRollup` covered.
+ * meaningful inside what `ensureRollup` covered. With `settled` (the rollup and the watermarks
+ * `ensureRollup` answered), the settled part of each device's readings is kept in memory
+ * (KeptReadings) and only what lies after the kept part is read from the store.
  */
 export async function rollupReadings(
   store: TelemetryStore,
@@ -308,9 +329,52 @@ export async function rollupReadings(
   quantity: string,
   from: number,
   to: number,
+  settled?: { rollup: CounterRollup; watermarks: ReadonlyMap<string, Watermark> },
 ): Promise<Map<string, Sample[]>> {
   const out = new Map<string, Sample[]>()
   if (devices.length === 0 || !(from < to)) return out
+  const keep = settled && settled.rollup.maxKeptReadings > 0 ? settled : undefined
+  // Devices grouped by where their store read starts: after their kept readings, else at `from`.
+  const reads = new Map<number, DeviceAddress[]>()
+  for (const d of devices) {
+    const key = deviceKey(d)
+    const k = keep?.rollup.kept.byKey.get(`${quantity}|${key}`)
+    let readFrom = from
+    if (k && k.gen === keep?.watermarks.get(key)?.gen && k.from <= from && from <= k.to) {
+      // Most recently used last: the first entries are the ones dropped past maxKeptReadings.
+      keep?.rollup.kept.byKey.delete(`${quantity}|${key}`)
+      keep?.rollup.kept.byKey.set(`${quantity}|${key}`, k)
+      const list = keptSamples(k, from, to)
+      if (list.length > 0) out.set(key, list)
+      readFrom = Math.min(to, k.to)
+    }
+    if (readFrom >= to) continue
+    const group = reads.get(readFrom)
+    if (group) group.push(d)
+    else reads.set(readFrom, [d])
+  }
+  for (const [readFrom, group] of reads) {
+    const read = await readStored(store, group, quantity, readFrom, to)
+    for (const [key, samples] of read) {
+      const list = out.get(key)
+      if (list) for (const x of samples) list.push(x)
+      else out.set(key, samples)
+    }
+    if (keep)
+      for (const d of group)
+        keepReadings(keep.rollup, quantity, deviceKey(d), keep.watermarks.get(deviceKey(d)), from, readFrom, to, out.get(deviceKey(d)) ?? [])
+  }
+  return out
+}
+
+async function readStored(
+  store: TelemetryStore,
+  devices: readonly DeviceAddress[],
+  quantity: string,
+  from: number,
+  to: number,
+): Promise<Map<string, Sample[]>> {
+  const out = new Map<string, Sample[]>()
   const wanted = new Set(devices.map(deviceKey))
   const limit = devices.length * Math.ceil((to - from) / QUARTER_MS) + 1
   const rows = await store.raw({ measurement: COUNTER_ROLLUP_MEASUREMENT, fields: [quantity], filter: deviceFilter(devices), start: from, stop: to, limit })
@@ -328,6 +392,67 @@ export async function rollupReadings(
     list?.push({ ts: r.ts, value: r.value })
   }
   return out
+}
+
+/** New Sample objects of kept readings in [from, to): callers own (and may cache by) what they get. */
+function keptSamples(k: { ts: Float64Array; values: Float64Array }, from: number, to: number): Sample[] {
+  const out: Sample[] = []
+  for (let i = lowerBound(k.ts, from); i < k.ts.length && (k.ts[i] as number) < to; i++) out.push({ ts: k.ts[i] as number, value: k.values[i] as number })
+  return out
+}
+
+function lowerBound(xs: Float64Array, x: number): number {
+  let lo = 0
+  let hi = xs.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if ((xs[mid] as number) < x) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+/**
+ * Keeps the settled part of a device's readings of [from, to) — before its watermark minus rereadMs —
+ * replacing what was kept for it; the least recently kept devices go first past maxKeptReadings.
+ */
+function keepReadings(
+  rollup: CounterRollup,
+  quantity: string,
+  key: string,
+  w: Watermark | undefined,
+  from: number,
+  readFrom: number,
+  to: number,
+  samples: readonly Sample[],
+): void {
+  if (!w) return
+  const settledTo = Math.min(to, w.to - rollup.rereadMs)
+  // Nothing settled was read from the store: what is kept already holds it.
+  if (!(from >= w.from && readFrom < settledTo)) return
+  let n = 0
+  while (n < samples.length && (samples[n] as Sample).ts < settledTo) n++
+  if (n > rollup.maxKeptReadings) return
+  const kept = rollup.kept
+  const id = `${quantity}|${key}`
+  const old = kept.byKey.get(id)
+  if (old) {
+    kept.byKey.delete(id)
+    kept.count -= old.ts.length
+  }
+  const ts = new Float64Array(n)
+  const values = new Float64Array(n)
+  for (let i = 0; i < n; i++) {
+    ts[i] = (samples[i] as Sample).ts
+    values[i] = (samples[i] as Sample).value
+  }
+  kept.byKey.set(id, { gen: w.gen, from, to: settledTo, ts, values })
+  kept.count += n
+  for (const [k, v] of kept.byKey) {
+    if (kept.count <= rollup.maxKeptReadings) break
+    kept.byKey.delete(k)
+    kept.count -= v.ts.length
+  }
 }
 
 /** Every device of the model whose counter reports read, with its quantity. */

@@ -211,11 +211,13 @@ async function readCounter(deps: ReportDeps, devices: readonly DeviceAddress[], 
   const now = deps.now()
   // Quarters before `split` come from the roll-up, the rest from the raw data.
   let split = start
+  let settled: Parameters<typeof rollupReadings>[5]
   if (deps.rollup) {
     split = Math.max(start, Math.min(stop, closedEnd(deps.rollup, now)))
     // Always up to the closed part at `now`, not only to the range's end: each advance re-reads the
     // last rereadMs, which is what picks up late data in ranges already materialised.
-    if (split > start) await ensureRollup(deps.store, deps.rollup, devices, quantity, start, now, now)
+    if (split > start)
+      settled = { rollup: deps.rollup, watermarks: (await ensureRollup(deps.store, deps.rollup, devices, quantity, start, now, now)).watermarks }
   }
   const rawPart = (): Promise<AggregateRow[]> =>
     split < stop
@@ -232,7 +234,7 @@ async function readCounter(deps: ReportDeps, devices: readonly DeviceAddress[], 
         })
       : Promise.resolve([])
   const [rolled, tail] = await Promise.all([
-    split > start ? rollupReadings(deps.store, devices, quantity, start, split) : Promise.resolve(new Map<string, Sample[]>()),
+    split > start ? rollupReadings(deps.store, devices, quantity, start, split, settled) : Promise.resolve(new Map<string, Sample[]>()),
     rawPart(),
   ])
   for (const [key, samples] of rolled) out.set(key, samples)

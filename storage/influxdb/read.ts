@@ -1,6 +1,6 @@
 import { DEFAULT_TIMEZONE, windowRuns } from '../../core/windows.ts'
 import { canonicalTags, filterMatchesNothing, groupTags, sortAggregateRows, sortLatestRows, validateAggregateQuery } from '../query.ts'
-import { appendRawPoints, compareRawSeries, validateRawQuery, type RawSeries } from '../raw.ts'
+import { compareRawSeries, validateRawQuery, type RawSeries } from '../raw.ts'
 import type { AggregateQuery, AggregateRow, LatestQuery, LatestRow, RawQuery, RawRow } from '../store.ts'
 import type { InfluxHttp, InfluxResult } from './http.ts'
 import { fromClause, ident, tagConditions, where } from './influxql.ts'
@@ -85,8 +85,14 @@ export async function raw(db: InfluxReader, q: RawQuery): Promise<RawRow[]> {
   series.sort(compareRawSeries(q))
   const rows: RawRow[] = []
   for (const s of series) {
-    const points = s.values.flatMap((v): [number, number][] => (typeof v[s.col] === 'number' ? [[v[0] as number, v[s.col] as number]] : []))
-    if (!appendRawPoints(rows, s, points, q.limit)) break
+    // Straight into rows (a year of quarters is 35,040 values a series): no intermediate pairs.
+    const tags = s.tags
+    for (const v of s.values) {
+      const value = v[s.col]
+      if (typeof value !== 'number') continue
+      if (rows.length >= q.limit) return rows
+      rows.push({ tags, field: s.field, ts: v[0] as number, value })
+    }
   }
   return rows
 }
