@@ -4,13 +4,14 @@ import {
   DEFAULT_REFERENCE,
   demandFromEnergy,
   monthKey,
-  monthlyMaxDemand,
   pricePieces,
   startOfLocalDate,
   touCost,
   type Bucket,
   type CompiledTariff,
+  type DemandWindow,
   type Increment,
+  type MonthlyMaxDemand,
   type ReferenceData,
   type Tariff,
   type TimeRange,
@@ -271,7 +272,7 @@ interface UnitData {
 function monthCharges(unit: Unit, data: UnitData, energyMonths: ReturnType<typeof touCost>['byMonth'], range: TimeRange, now: number): CostMonth[] {
   const tz = unit.tariff.timezone
   const account = unit.account
-  const demandByMonth = new Map(monthlyMaxDemand(demandFromEnergy(data.monthIntervals, tz), tz).map((m) => [m.month, m]))
+  const demandByMonth = new Map(maxDemandByMonth(demandFromEnergy(data.monthIntervals, tz), monthCursor(tz)).map((m) => [m.month, m]))
   return energyMonths.map((m) => {
     const span = monthOf(startOfMonthOf(m.month, tz), tz)
     const whole = range.start <= span.start && range.end >= span.end && now >= span.end
@@ -408,8 +409,36 @@ function priceUnit(
 
 function monthsOfRange(intervals: readonly Increment[], timezone: string): string[] {
   const out = new Set<string>()
-  for (const iv of intervals) out.add(monthKey(iv.start, timezone))
+  const month = monthCursor(timezone)
+  for (const iv of intervals) out.add(month(iv.start))
   return [...out]
+}
+
+/**
+ * monthKey for timestamps that mostly stay in one month: the local month is worked out again only
+ * when a timestamp leaves the last one's [start, end) — a year of quarters is 35,040 calls, 12 months.
+ */
+function monthCursor(timezone: string): (ts: number) => string {
+  let span: TimeRange = { start: 0, end: 0 }
+  let key = ''
+  return (ts) => {
+    if (ts < span.start || ts >= span.end) {
+      key = monthKey(ts, timezone)
+      span = monthOf(ts, timezone)
+    }
+    return key
+  }
+}
+
+/** analytics monthlyMaxDemand (the first window of the maximum, months in order) with the month found by a cursor. */
+function maxDemandByMonth(windows: readonly DemandWindow[], month: (ts: number) => string): MonthlyMaxDemand[] {
+  const byMonth = new Map<string, MonthlyMaxDemand>()
+  for (const w of windows) {
+    const key = month(w.start)
+    const cur = byMonth.get(key)
+    if (!cur || w.demandKw > cur.demandKw) byMonth.set(key, { month: key, demandKw: w.demandKw, start: w.start, end: w.end, coverage: w.coverage })
+  }
+  return [...byMonth.values()].sort((a, b) => a.start - b.start)
 }
 
 const tariffUids = new WeakMap<Tariff, number>()
