@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { createEmbeddedStore, type TelemetryStore } from '../storage/index.ts'
 import { APRIL, billModel, billPoints } from '../reports/testing/bill-fixture.ts'
+import { DEFAULT_REFERENCE, resolveReference } from '../analytics/index.ts'
 import { build } from './app.ts'
 
 /**
@@ -85,6 +86,30 @@ describe('GET /api/v1/bill', () => {
     expect(month.statusCode).toBe(400)
     const slip = await app.inject({ method: 'GET', url: '/api/v1/bill?account=steel/works/arc&month=2026-03&periodMin=15&slipMin=4', headers: ADMIN })
     expect([slip.statusCode, slip.json().error.code]).toEqual([400, 'REPORTS_ERR_INPUT'])
+  }, 30_000)
+
+  it("prices with the config's reference data: an overridden tariff is the one billed and named", async () => {
+    // The shipped two-part tariff with every energy price doubled, under the same id (the config's `reference:` replaces it).
+    const shipped = DEFAULT_REFERENCE.tariffs.find((t) => t.id === 'hubei-industrial-two-part-1-10kv')
+    const doubled = structuredClone(shipped) as Record<string, unknown> & {
+      versions: Array<Record<string, unknown> & { pricesPerKwh: Record<string, number> }>
+    }
+    for (const v of doubled.versions) {
+      v.pricesPerKwh = Object.fromEntries(Object.entries(v.pricesPerKwh).map(([k, p]) => [k, p * 2]))
+      v.source = 'plant contract (test: prices doubled)'
+    }
+    const reference = resolveReference({ tariffs: { tariffs: [doubled] } })
+    const own = await build({ store, plant: billModel, now: () => APRIL + 86_400_000, config: { auth }, reference })
+    try {
+      const res = await own.inject({ method: 'GET', url: '/api/v1/bill?account=steel/works/arc&month=2026-03', headers: ADMIN })
+      expect(res.statusCode).toBe(200)
+      // Energy 49 301.3643 at the shipped prices (reports/bill.test.ts) → 98 602.7286; the basic charge stays 42 000.
+      expect(res.json().energyCost).toBeCloseTo(98_602.7286, 3)
+      expect(res.json().basicCharge.charge).toBeCloseTo(42_000, 4)
+      expect(res.json().tariff.source).toBe('plant contract (test: prices doubled)')
+    } finally {
+      await own.close()
+    }
   }, 30_000)
 
   it('is in the OpenAPI document', async () => {

@@ -13,7 +13,7 @@ import { build } from './app.ts'
 
 /** GET /api/v1/comprehensive through the real API on the embedded store, with a coal entry posted through /entries. */
 
-const KEYS = { cement: 'cement-engineer-key', steel: 'steel-engineer-key' }
+const KEYS = { cement: 'cement-engineer-key', steel: 'steel-engineer-key', commission: 'commission-key' }
 const sha = (k: string) => `sha256$${createHash('sha256').update(k).digest('hex')}`
 
 let dir: string
@@ -49,6 +49,7 @@ beforeAll(async () => {
         apiKeys: [
           { id: 'li-wei', keyHash: sha(KEYS.cement), role: 'engineer', enterprise: 'hb-cement' },
           { id: 'zhao-steel', keyHash: sha(KEYS.steel), role: 'engineer', enterprise: 'hb-steel' },
+          { id: 'province', keyHash: sha(KEYS.commission), role: 'commission' },
         ],
         users: [],
         tokenTtlS: 3600,
@@ -88,6 +89,14 @@ describe('GET /comprehensive', () => {
     expect(coal).toMatchObject({ source: 'entry', unit: 'kg', amount: expect.closeTo(125_000, 6), conversion: { method: 'measured-ncv', verified: true } })
     expect(coal.conversion.kgcePerUnit).toBeCloseTo(0.8, 12)
     expect(r.body.rows.filter((x: Json) => x.path === 'hb-cement')).toHaveLength(1)
+  })
+
+  it("the commission view's energy of the enterprise is the same boundary total, entries included", async () => {
+    // After the first test's coal entry: 108 234.3 kgce = 108.2343 tce, as GET /comprehensive answers.
+    const r = await call('GET', '/commission/enterprises/hb-cement?start=2026-03-01&stop=2026-03-02', KEYS.commission)
+    expect(r.status).toBe(200)
+    expect(r.body.energyTce).toBeCloseTo(108.2343, 7)
+    expect(r.body.energyKwh).toBeCloseTo(67_000, 4)
   })
 
   it('bad input and another enterprise answer coded errors', async () => {

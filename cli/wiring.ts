@@ -12,7 +12,7 @@ import { startIngest } from '../ingest/index.ts'
 import { EdgeConfigSchema, type EdgeConfig } from '../edge-agent/config.ts'
 import { startApi } from '../api/index.ts'
 import { StreamHub } from '../api/hub.ts'
-import { openEventLog } from '../storage/events.ts'
+import { openEventLog, type EventLog } from '../storage/events.ts'
 import { RECOMMENDED_RULES, startAlertService, type RunningAlertService } from '../alerts/index.ts'
 import { prepareScenarioHistory, startSimulation, startScenario, scenarioPlantModel, type Scenario } from '../simulators/index.ts'
 import type { ResolvedConfig } from './config.ts'
@@ -103,6 +103,8 @@ export interface UpResult {
   scenario?: Awaited<ReturnType<typeof startScenario>>
   /** Where the uploaders started next (cli/commands/province.ts startUploadTier) register, so the API's GET /uploads sees them. */
   uploads: UploadsBook
+  /** The event log of the API and the alert service: the uploaders read the audited entries and meter events from it. */
+  events: EventLog
   closables: Closable[]
 }
 
@@ -315,6 +317,7 @@ export async function startAll(cfg: ResolvedConfig, logger: Logger, options: Sta
       ...(simulation ? { simulation } : {}),
       ...(scenario ? { scenario } : {}),
       uploads,
+      events,
       closables,
     }
   } catch (err) {

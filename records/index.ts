@@ -36,7 +36,7 @@ export {
 } from './entries.ts'
 export { ENTRY_ERROR_CODES, checkEntryInputs, entriesError, schemaFieldProblems, type EntryErrorCode, type EntryProblem } from './entry-rules.ts'
 export { EntryBook, type EntryQuery, type EntryRevision, type ReviseEntryMeta } from './entry-book.ts'
-export { createRecordReader } from './reader.ts'
+export { createRecordReader, reportReadersOf } from './reader.ts'
 export { ENTRY_CSV_COLUMNS, MAX_ENTRY_CSV_ROWS, importEntriesCsv, parseEntryTime, readEntriesCsv, type EntryCsvResult, type EntryCsvRowError } from './csv.ts'
 export {
   EVENT_SPACING_MS,

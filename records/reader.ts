@@ -1,5 +1,7 @@
 import { ENTRY_KINDS, entryOfRecord, type EnergyEntry, type ProductionEntry, type RecordReader } from './entries.ts'
-import type { RecordStore } from './store.ts'
+import type { EventLog } from '../storage/events.ts'
+import { meterEventReader } from './meter-events.ts'
+import { createRecordStore, type RecordStore } from './store.ts'
 
 /**
  * The entries the comprehensive-energy computation reads. A query names a scope: an enterprise
@@ -32,4 +34,14 @@ export function createRecordReader(store: RecordStore): RecordReader {
       })
     },
   }
+}
+
+/**
+ * What a report reads from the audited records of an event log: the energy and production entries
+ * (`ReportDeps.records`) and the recorded meter events (`ReportDeps.meterEvents`). Every process that
+ * computes reports — the API, the uploader — passes both, so its figures are the plant's own.
+ */
+export function reportReadersOf(events: EventLog): { records: RecordReader; meterEvents: ReturnType<typeof meterEventReader> } {
+  const store = createRecordStore(events)
+  return { records: createRecordReader(store), meterEvents: meterEventReader(store) }
 }

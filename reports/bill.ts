@@ -10,6 +10,7 @@ import {
   versionStarts,
   type BillingDemand,
   type CompiledTariff,
+  type CounterOptions,
   type Increment,
   type Sample,
   type StepEnergy,
@@ -31,7 +32,7 @@ import { deviceKey } from '../core/plant.ts'
 import { addressOfTags } from '../core/topic.ts'
 import { TELEMETRY_MEASUREMENT } from '../storage/store.ts'
 import { findAccount, tariffOfAccount, type AccountTariff, type SupplyAccount } from './accounts.ts'
-import { counterReadings, readingIncrements, type ReportDeps } from './energy.ts'
+import { counterContexts, counterReadings, readingIncrements, type DeviceCounterContext, type ReportDeps } from './energy.ts'
 import { reportError } from './errors.ts'
 import { deviceFilter } from './scope.ts'
 import { cacheAnswer, cachedAnswer, ensureRollup } from './counter-rollup.ts'
@@ -166,10 +167,17 @@ async function perMeter(
   quantity: string,
   range: TimeRange,
   tag: string,
-  process: (key: string, samples: readonly Sample[] | undefined) => MeterCounter,
+  process: (key: string, samples: readonly Sample[] | undefined, context: DeviceCounterContext | undefined) => MeterCounter,
 ): Promise<Map<string, MeterCounter>> {
   const out = new Map<string, MeterCounter>()
   const keys = new Map<string, string>()
+  // The register modulus and the recorded meter events (a swap, a CT change, a reset): the month's
+  // energy is exact across them; a cached answer is keyed by them, so an event recorded later renews it.
+  const contexts = await counterContexts(deps, account.meters, quantity, range.end + MINUTE_MS)
+  const signature = (key: string): string => {
+    const c = contexts.get(key)
+    return c ? `${c.modulus ?? ''}#${c.events.signature}` : ''
+  }
   const rollup = deps.rollup
   if (rollup && rollup.maxCachedAnswers > 0) {
     const now = deps.now()
@@ -179,7 +187,7 @@ async function perMeter(
       const key = deviceKey(m)
       const w = watermarks.get(key)
       if (!w || range.end + MINUTE_MS > w.to - rollup.rereadMs) continue
-      const cacheKey = `bill|${tag}|${key}|${quantity}|${w.gen}|${range.start}|${range.end}`
+      const cacheKey = `bill|${tag}|${key}|${quantity}|${w.gen}|${signature(key)}|${range.start}|${range.end}`
       keys.set(key, cacheKey)
       const hit = cachedAnswer<MeterCounter>(rollup, cacheKey)
       if (hit) out.set(key, hit)
@@ -190,7 +198,7 @@ async function perMeter(
   const series = await minuteSeries(deps, todo, quantity, 'first', range, account.timezone)
   for (const m of todo) {
     const key = deviceKey(m)
-    const r = process(key, series.get(key))
+    const r = process(key, series.get(key), contexts.get(key))
     out.set(key, r)
     const cacheKey = keys.get(key)
     if (rollup && cacheKey !== undefined) cacheAnswer(rollup, cacheKey, r)
@@ -236,16 +244,19 @@ function counterMonth(
   samples: readonly Sample[] | undefined,
   range: TimeRange,
   slipMs: number | null,
+  context: DeviceCounterContext | undefined,
 ): MeterCounter {
   if (!samples) return { steps: null, reading: null }
-  const incs = clip(counterIncrements(samples, { maxGapMs: 5 * MINUTE_MS }).increments, range)
+  const options: CounterOptions = { maxGapMs: 5 * MINUTE_MS, ...(context?.modulus !== undefined ? { modulus: context.modulus } : {}) }
+  if (context && context.events.events.length > 0) options.events = context.events.events
+  const incs = clip(counterIncrements(samples, options).increments, range)
   return { steps: slipMs === null ? null : stepEnergyFromIntervals(incs, range, slipMs), reading: readingOf(key, quantity, unit, samples, range, incs) }
 }
 
 /** 1-minute energy of each meter: its counter (first value per minute), else its mean active power. */
 async function meterEnergy(deps: ReportDeps, account: SupplyAccount, range: TimeRange, slipMs: number): Promise<MeterData> {
-  const counters = await perMeter(deps, account, 'energy_import_kwh', range, `e${slipMs}`, (key, samples) =>
-    counterMonth(key, 'energy_import_kwh', 'kWh', samples, range, slipMs),
+  const counters = await perMeter(deps, account, 'energy_import_kwh', range, `e${slipMs}`, (key, samples, context) =>
+    counterMonth(key, 'energy_import_kwh', 'kWh', samples, range, slipMs, context),
   )
   const out: MeterData = { steps: [], readings: [], missing: [] }
   const withoutCounter = account.meters.filter((m) => !counters.get(deviceKey(m))?.steps)
@@ -297,11 +308,12 @@ async function reactiveEnergy(
   for (const quantity of ['reactive_energy_import_kvarh', 'reactive_energy_export_kvarh'] as const) {
     const byMeter = await counterReadings(deps, account.meters, quantity, range)
     if (quantity === 'reactive_energy_import_kvarh' && byMeter.size < account.meters.length) return null
+    const contexts = await counterContexts(deps, account.meters, quantity, range.end + MINUTE_MS)
     for (const m of account.meters) {
       const key = deviceKey(m)
       const samples = byMeter.get(key)
       if (!samples) continue
-      const r = readingOf(key, quantity, 'kvarh', samples, range, clip(readingIncrements(samples).increments, range))
+      const r = readingOf(key, quantity, 'kvarh', samples, range, clip(readingIncrements(samples, contexts.get(key)).increments, range))
       readings.push(r)
       sums[quantity] += r.amount
     }

@@ -1,3 +1,4 @@
+import { reportDepsOf } from '../report-deps.ts'
 import Type, { type TSchema } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { MINUTE_MS } from '../../core/duration.ts'
@@ -146,8 +147,7 @@ export const billRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, {
       const enterprise = q.account.split('/')[0] ?? ''
       if (!canSeeEnterprise(req.principal, enterprise))
         throw reportError('REPORTS_ERR_SCOPE', `no supply account ${JSON.stringify(q.account)} in the plant model`)
-      const deps = { store: ctx.store, model: ctx.model, now: ctx.now, rollup: ctx.rollup }
-      return billOfAccount(deps, q.account, q.month, {
+      return billOfAccount(reportDepsOf(ctx), q.account, q.month, {
         ...(q.periodMin !== undefined ? { periodMs: q.periodMin * MINUTE_MS } : {}),
         ...(q.slipMin !== undefined ? { slipMs: q.slipMin * MINUTE_MS } : {}),
       })

@@ -1,3 +1,4 @@
+import { reportDepsOf } from '../report-deps.ts'
 import Type from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
@@ -247,7 +248,7 @@ export const commissionRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
     const range = rangeOf(ctx, q)
     const cfg = q.period !== undefined && q.period !== config.period ? { ...config, period: q.period } : config
     req.log.debug({ range, period: cfg.period }, 'commission report')
-    return commissionReport({ store: ctx.store, model: ctx.model, now: ctx.now, events: ctx.events, rollup: ctx.rollup, reference: ctx.reference }, cfg, range)
+    return commissionReport(reportDepsOf(ctx), cfg, range)
   }
 
   app.get(

@@ -1,11 +1,11 @@
+import { reportDepsOf } from '../report-deps.ts'
 import Type, { type TSchema } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { comprehensiveReport, type ComprehensiveNode } from '../../reports/comprehensive.ts'
-import { REPORT_GRANULARITIES, scopeTimezone, type ReportDeps, type ReportGranularity } from '../../reports/energy.ts'
+import { REPORT_GRANULARITIES, scopeTimezone, type ReportGranularity } from '../../reports/energy.ts'
 import { reportError } from '../../reports/errors.ts'
 import { formatScope, linesOf, parseScope, scopeLevel } from '../../reports/scope.ts'
-import { createRecordReader, createRecordStore, type RecordReader } from '../../records/index.ts'
-import type { ApiContext, RouteOptions } from '../context.ts'
+import type { RouteOptions } from '../context.ts'
 import { apiError, ERROR_RESPONSES } from '../errors.ts'
 import { canSeeEnterprise } from '../principal.ts'
 import { InstantSchema, StringEnum } from '../schemas.ts'
@@ -19,11 +19,6 @@ import { parseRange } from '../time.ts'
  */
 
 const N = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
-
-/** The entries reader of the API process (records/ on the event log). */
-export function recordReaderOf(ctx: Pick<ApiContext, 'events'>): RecordReader {
-  return createRecordReader(createRecordStore(ctx.events))
-}
 
 export const CarrierFlowSchema = Type.Object({
   carrier: Type.String({ description: 'carrier id (analytics/carriers.ts): electricity, raw-coal, natural-gas, oxygen …' }),
@@ -194,7 +189,7 @@ export const comprehensiveRoutes: FastifyPluginAsyncTypebox<RouteOptions> = asyn
       const lines = linesOf(ctx.model, scope)
       const { start, stop } = parseRange(req.query.start, req.query.stop, scopeTimezone(ctx.model, lines), { maxDays: ctx.config.maxRangeDays })
       const granularity: ReportGranularity = req.query.granularity ?? 'day'
-      const deps: ReportDeps = { store: ctx.store, model: ctx.model, now: ctx.now, rollup: ctx.rollup, reference: ctx.reference, records: recordReaderOf(ctx) }
+      const deps = reportDepsOf(ctx)
       const r = await comprehensiveReport(deps, scope, { start, end: stop }, granularity)
       const all = flatten(r.node, null)
       const rows = all.flatMap(({ node }) => node.buckets.map((b) => ({ path: node.path, level: node.level, ...b })))

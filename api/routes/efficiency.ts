@@ -1,3 +1,4 @@
+import { reportDepsOf } from '../report-deps.ts'
 import Type from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
@@ -12,15 +13,13 @@ import {
   savingsReport,
   type StoredRevision,
 } from '../../reports/baselines.ts'
-import { scopeTimezone, type ReportDeps } from '../../reports/energy.ts'
+import { scopeTimezone, } from '../../reports/energy.ts'
 import { DEFAULT_PF_THRESHOLD, powerFactorReport } from '../../reports/power-factor.ts'
 import { QUALITY_MAX_RANGE_MS, qualityReportOf } from '../../reports/quality.ts'
 import { linesOf, parseScope, type Scope } from '../../reports/scope.ts'
 import type { ApiContext, RouteOptions } from '../context.ts'
 import { apiError, ERROR_RESPONSES } from '../errors.ts'
 import { assertEnterprise, requireRole } from '../principal.ts'
-import { meterEventReader } from '../../records/meter-events.ts'
-import { createRecordStore } from '../../records/store.ts'
 import { InstantSchema, StringEnum } from '../schemas.ts'
 import { parseInstant, parseRange } from '../time.ts'
 
@@ -356,17 +355,7 @@ const SavingsSchema = Type.Object(
 
 // ---------------------------------------------------------------- helpers
 
-function depsOf(ctx: ApiContext): ReportDeps & { events: ApiContext['events'] } {
-  return {
-    store: ctx.store,
-    model: ctx.model,
-    now: ctx.now,
-    events: ctx.events,
-    rollup: ctx.rollup,
-    reference: ctx.reference,
-    meterEvents: meterEventReader(createRecordStore(ctx.events)),
-  }
-}
+const depsOf = reportDepsOf
 
 /**
  * The scope of a request, with the caller's tenant scope applied: an enterprise the caller may not

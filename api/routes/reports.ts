@@ -1,8 +1,9 @@
+import { reportDepsOf } from '../report-deps.ts'
 import Type, { type TSchema } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { TariffSchema, validateTariff, type TimeRange } from '../../analytics/index.ts'
-import { REPORT_GRANULARITIES, energyReport, productionReport, scopeTimezone, type ReportDeps, type ReportGranularity } from '../../reports/energy.ts'
+import { REPORT_GRANULARITIES, energyReport, productionReport, scopeTimezone, type ReportGranularity } from '../../reports/energy.ts'
 import { costReport } from '../../reports/cost.ts'
 import { carbonReport } from '../../reports/carbon.ts'
 import { demandReport, type DemandGranularity } from '../../reports/demand.ts'
@@ -15,9 +16,7 @@ import { apiError, ERROR_RESPONSES } from '../errors.ts'
 import { canSeeEnterprise } from '../principal.ts'
 import { InstantSchema, StringEnum } from '../schemas.ts'
 import { parseRange } from '../time.ts'
-import { recordReaderOf, SecGradeCols } from './comprehensive.ts'
-import { meterEventReader } from '../../records/meter-events.ts'
-import { createRecordStore } from '../../records/store.ts'
+import { SecGradeCols } from './comprehensive.ts'
 
 /**
  * Energy reports of any scope (enterprise, site, line, device) over a range, per bucket: energy,
@@ -362,16 +361,8 @@ function checkRows(ctx: ApiContext, n: number, what: string): void {
   }
 }
 
-/** What every report reads. Closed quarter hours are read from the counter roll-up (reports/counter-rollup.ts), filled on demand. */
-const reportDeps = (ctx: ApiContext): ReportDeps => ({
-  store: ctx.store,
-  model: ctx.model,
-  now: ctx.now,
-  rollup: ctx.rollup,
-  reference: ctx.reference,
-  meterEvents: meterEventReader(createRecordStore(ctx.events)),
-  records: recordReaderOf(ctx),
-})
+/** What every report reads (api/report-deps.ts). Closed quarter hours are read from the counter roll-up (reports/counter-rollup.ts), filled on demand. */
+const reportDeps = reportDepsOf
 const config = { permission: 'reports' as const }
 const tags = ['reports']
 const g = (q: { granularity?: ReportGranularity }): ReportGranularity => q.granularity ?? 'day'

@@ -6,6 +6,7 @@ import Type from 'typebox'
 import { loadConfigFile } from '../../core/config.ts'
 import { createLogger, type Logger } from '../../core/logger.ts'
 import type { PlantModel } from '../../core/plant.ts'
+import type { EventLog } from '../../storage/events.ts'
 import type { TelemetryStore } from '../../storage/store.ts'
 import type { ReferenceData } from '../../analytics/index.ts'
 import { ProvinceConfigSchema } from '../../province/config.ts'
@@ -53,6 +54,7 @@ export interface DemoProvince {
 export async function startDemoProvince(
   plant: PlantModel,
   store: TelemetryStore,
+  events: EventLog,
   opts: {
     dataDir: string
     backfillDays: number
@@ -69,6 +71,9 @@ export async function startDemoProvince(
   const { startUploader } = await import('../../upload/uploader.ts')
   const { UploadConfigSchema } = await import('../../upload/config.ts')
   const { validateConfig } = await import('../../core/config.ts')
+  const { reportReadersOf } = await import('../../records/index.ts')
+  // The plant's own reports, with its entries (weighbridge coal, ERP production) and meter events.
+  const readers = reportReadersOf(events)
   const keys = new Map(plant.enterprises.map((e) => [e.id, generateKeyPairSync('ed25519')]))
   const config = resolveProvinceConfig({
     name: 'Hubei (demo)',
@@ -91,7 +96,10 @@ export async function startDemoProvince(
       backfillDays: Math.max(1, opts.backfillDays),
       intervalS: 60,
     })
-    const provider = new PlantReportsProvider({ store, model: plant, now: Date.now, ...(opts.reference ? { reference: opts.reference } : {}) }, e.id)
+    const provider = new PlantReportsProvider(
+      { store, model: plant, now: Date.now, ...(opts.reference ? { reference: opts.reference } : {}), ...readers },
+      e.id,
+    )
     const uploader = startUploader(cfg, e.id, {
       provider,
       timezone: plant.timezone,
@@ -111,13 +119,13 @@ export async function startDemoProvince(
  */
 export async function startUploadTier(
   cfg: ResolvedConfig,
-  running: { store: TelemetryStore; plant: PlantModel; uploads?: UploadsBook },
+  running: { store: TelemetryStore; events: EventLog; plant: PlantModel; uploads?: UploadsBook },
   opts: { scenario?: Scenario; historyDays: number; logger: Logger },
 ): Promise<{ lines: string[]; closables: Closable[] }> {
   if (opts.scenario) {
     const cities = new Map(opts.scenario.enterprises.map((e) => [e.id, e.sites.find((s) => s.city !== undefined)?.city ?? e.region ?? 'unknown']))
     const dataDir = cfg.storage.backend === 'embedded' ? dirname(cfg.storage.path) : 'data'
-    const demo = await startDemoProvince(running.plant, running.store, {
+    const demo = await startDemoProvince(running.plant, running.store, running.events, {
       dataDir,
       backfillDays: Math.max(1, opts.historyDays),
       cities,
@@ -129,7 +137,7 @@ export async function startUploadTier(
   }
   if (!cfg.upload.enabled) return { lines: [], closables: [] }
   const { startConfiguredUploader } = await import('./upload.ts')
-  const uploader = await startConfiguredUploader(cfg, running.store, running.plant, opts.logger.child({ component: 'upload' }))
+  const uploader = await startConfiguredUploader(cfg, running.store, running.events, running.plant, opts.logger.child({ component: 'upload' }))
   running.uploads?.register(uploader.stats().enterprise, uploader.outbox)
   return { lines: [`  Upload        ${uploader.stats().enterprise} → ${cfg.upload.url}`], closables: [{ name: 'uploader', close: () => uploader.close() }] }
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { PlantWattError } from '../../core/errors.ts'
 import { createLogger, type Logger } from '../../core/logger.ts'
 import type { PlantModel } from '../../core/plant.ts'
+import type { EventLog } from '../../storage/events.ts'
 import type { TelemetryStore } from '../../storage/store.ts'
 import type { Uploader } from '../../upload/uploader.ts'
 import type { ResolvedConfig } from '../config.ts'
@@ -21,11 +22,19 @@ function enterpriseOf(cfg: ResolvedConfig, plant: PlantModel): string {
 }
 
 /** The uploader of the config's `upload:` section over this store and plant (used by `plantwatt up` and `upload`). */
-export async function startConfiguredUploader(cfg: ResolvedConfig, store: TelemetryStore, plant: PlantModel, logger: Logger): Promise<Uploader> {
+export async function startConfiguredUploader(
+  cfg: ResolvedConfig,
+  store: TelemetryStore,
+  events: EventLog,
+  plant: PlantModel,
+  logger: Logger,
+): Promise<Uploader> {
   const { PlantReportsProvider } = await import('../../upload/indicators.ts')
   const { startUploader } = await import('../../upload/uploader.ts')
+  const { reportReadersOf } = await import('../../records/index.ts')
   const enterprise = enterpriseOf(cfg, plant)
-  const provider = new PlantReportsProvider({ store, model: plant, now: Date.now, reference: referenceOf(cfg) }, enterprise)
+  // The plant's own reports, with its entries (weighbridge coal, ERP production) and meter events.
+  const provider = new PlantReportsProvider({ store, model: plant, now: Date.now, reference: referenceOf(cfg), ...reportReadersOf(events) }, enterprise)
   return startUploader(cfg.upload, enterprise, { provider, timezone: plant.timezone, logger })
 }
 
@@ -44,12 +53,15 @@ async function runUpload(opts: CommonOptions & { once?: boolean; status?: boolea
   const cfg = loadConfig(opts)
   if (opts.status) return printStatus(cfg, 20)
   const { createStore } = await import('../../storage/index.ts')
+  const { openEventLog } = await import('../../storage/events.ts')
   const store = await createStore(cfg.storage)
-  const uploader = await startConfiguredUploader(cfg, store, cfg.plant, logger)
+  const events = await openEventLog(cfg.storage)
+  const uploader = await startConfiguredUploader(cfg, store, events, cfg.plant, logger)
   if (opts.once) {
     await uploader.tick()
     process.stdout.write(`${JSON.stringify(uploader.stats())}\n`)
     await uploader.close()
+    await events.close()
     await store.close()
     return
   }
@@ -57,6 +69,7 @@ async function runUpload(opts: CommonOptions & { once?: boolean; status?: boolea
   runUntilSignal(
     [
       { name: 'uploader', close: () => uploader.close() },
+      { name: 'event log', close: () => events.close() },
       { name: 'store', close: () => store.close() },
     ],
     logger,
