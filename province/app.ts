@@ -1,6 +1,6 @@
 /**
  * The province service's HTTP API as a Fastify instance, not listening (`startProvince` listens):
- * the upload endpoint, the commission view (overview, cities, enterprises, quality, drill-down, CSV),
+ * the upload endpoint, the commission view (overview, cities, enterprises, quality, drill-down; CSV and XLSX),
  * OpenAPI at /docs/json and the web page at /.
  */
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
@@ -17,6 +17,7 @@ import { provinceOverview, type ProvinceOverview } from './rollup.ts'
 import { HEADERS, SIGNATURE_SCHEME } from './signing.ts'
 import type { ProvinceStore } from './store.ts'
 import { enterpriseRows, toCsv } from './csv.ts'
+import { toXlsx, XLSX_TYPE, type XlsxTable } from './xlsx.ts'
 import { PAGE_HTML, PAGE_SCRIPT } from './web.ts'
 
 export const PROVINCE_PREFIX = '/api/v1'
@@ -35,13 +36,18 @@ export interface ProvinceAppOptions {
 
 const ErrorSchema = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }) })
 const ERRORS = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema }
+const FormatQuery = Type.Union([Type.Literal('json'), Type.Literal('csv'), Type.Literal('xlsx')], {
+  description: 'json (default); csv = the table as CSV (UTF-8 with BOM); xlsx = the same table as a workbook sheet, its basis lines first',
+})
 const MonthQuery = Type.Object(
   {
     month: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}$', description: 'YYYY-MM in the province zone; default the previous month' })),
-    format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])),
+    format: Type.Optional(FormatQuery),
   },
   { additionalProperties: false },
 )
+/** What the read routes answer: JSON, or a table as CSV or XLSX (OpenAPI `produces`). */
+const PRODUCES = ['application/json', 'text/csv', XLSX_TYPE]
 const Open = (description: string) => Type.Object({}, { additionalProperties: true, description })
 
 /**
@@ -71,41 +77,156 @@ class FiguresCache {
   }
 }
 
+type CachedFigures = { list: EnterpriseFigures[]; overview: ProvinceOverview & { asOf: number } }
+type ExportKind = 'csv' | 'xlsx'
+
 /** What the commission's read routes share. */
 interface ViewContext {
   opts: ProvinceAppOptions
   now: () => number
   cache: FiguresCache
   monthOf: (req: FastifyRequest) => MonthRange
-  wantsCsv: (req: FastifyRequest) => boolean
-  csv: (reply: FastifyReply, name: string, rows: readonly object[]) => FastifyReply
+  /** `format=csv` or `format=xlsx`; undefined for JSON. */
+  exportOf: (req: FastifyRequest) => ExportKind | undefined
+  /** CSV: the first table's rows; XLSX: every table, one sheet each (the first the same table as the CSV). */
+  send: (reply: FastifyReply, kind: ExportKind, name: string, tables: readonly XlsxTable[]) => Promise<FastifyReply>
 }
 
-/** The commission's read routes, computed from uploads only: overview, cities, enterprises, quality, drill-down (JSON or CSV). */
+const iso = (ms: number): string => new Date(ms).toISOString()
+
+/** The basis lines every exported sheet opens with: province, period and zone, the format the figures come from, when computed, and the rules. */
+function basisLines(config: Readonly<ProvinceConfig>, range: MonthRange, extra: Readonly<Record<string, string>>): Record<string, string> {
+  return {
+    province: config.name,
+    period: `${range.month}: ${iso(range.start)} – ${iso(range.end)} (${range.timezone})`,
+    format: `computed from uploaded records in ${MESSAGE_FORMAT} (PlantWatt's own upload message, version 1; no standard's format is claimed)`,
+    ...extra,
+  }
+}
+
+const sheetsOf =
+  (config: Readonly<ProvinceConfig>, range: MonthRange, basis: Record<string, string>) =>
+  (sheet: string, title: string, rows: readonly object[]): XlsxTable => ({ sheet, title: `${config.name} · ${title} · ${range.month}`, basis, rows })
+
+const behindRows = (o: ProvinceOverview): object[] => o.behind.map((b) => ({ ...b, reasons: b.reasons.join('; ') }))
+
+/** Quality per enterprise, flat (the XLSX sheet `quality`). */
+function qualityRows(list: readonly EnterpriseFigures[]): object[] {
+  return list.map((e) => ({
+    id: e.id,
+    name: e.name,
+    city: e.city,
+    lastUploadAt: e.lastUploadAt,
+    expected: e.quality.expected,
+    received: e.quality.received,
+    late: e.quality.late,
+    completeness: e.quality.completeness,
+    timeliness: e.quality.timeliness,
+    consistency: e.quality.consistency.map((c) => `${c.carrier}: ${c.deviationPct === null ? '—' : `${c.deviationPct} %`} (${c.days} days)`).join('; '),
+    missingDays: e.quality.missingDays,
+    missingMonthly: e.quality.missingMonthly,
+    behind: e.quality.behind.join('; '),
+  }))
+}
+
+/** The commission's headline figures, one per row with its unit and basis (the XLSX sheet `overview`). */
+function summaryRows(o: ProvinceOverview): object[] {
+  const t = o.totals
+  const p = o.progress
+  const row = (figure: string, value: number | null, unit: string, basis: string) => ({ figure, value, unit, basis })
+  return [
+    row(
+      'recognised smart factories and digital workshops',
+      p.recognised.total,
+      'count',
+      'declared recognitions (document number and date); a digital workshop counts per workshop',
+    ),
+    row('target', p.target, 'count', 'target.smartFactoriesAndWorkshops'),
+    row('progress to the target', p.recognised.progressPct, '%', 'recognised / target × 100'),
+    row('smart factories (recognised)', p.recognised.smartFactories, 'count', 'declared recognitions'),
+    row('digital workshops (recognised)', p.recognised.digitalWorkshops, 'count', 'declared recognitions, per workshop'),
+    row(`self-assessment: ${p.selfAssessment.label}`, p.selfAssessment.enterprises, 'enterprises', p.selfAssessment.rule),
+    row('key-process NC rate', t.ncRate, 'share 0..1', `${o.basis.ncRate ?? ''}; target ${o.nc.targetPct} %: ${o.nc.scope}`),
+    row('key-device networking rate', t.networkingRate, 'share 0..1', o.basis.networkingRate ?? ''),
+    row('comprehensive energy', t.comprehensiveEnergyTce, 'tce', o.basis.comprehensiveEnergy ?? ''),
+    row('enterprises without monthly comprehensive energy', t.comprehensiveEnergyMissing, 'enterprises', 'not in the sum'),
+    row('completeness', t.completeness, 'share 0..1', o.basis.completeness ?? ''),
+    row('timeliness', t.timeliness, 'share 0..1', o.basis.timeliness ?? ''),
+    row('late 15-minute records', t.late, 'records', o.basis.timeliness ?? ''),
+    row('missing records', t.missing, 'records', '15-minute boundary records not received + missing daily + missing monthly records'),
+    row('enterprises behind', t.behind, 'enterprises', 'failing any data-quality rule (sheet behind)'),
+    row('enterprises', t.enterprises, 'enterprises', 'registered'),
+  ]
+}
+
+/** The whole commission view of a month as a workbook: overview, rankings, cities, products, enterprises, quality, behind. */
+function overviewTables(config: Readonly<ProvinceConfig>, range: MonthRange, f: CachedFigures): XlsxTable[] {
+  const o = f.overview
+  const sheet = sheetsOf(config, range, basisLines(config, range, { asOf: iso(o.asOf), ...o.basis }))
+  return [
+    sheet('overview', 'overview', summaryRows(o)),
+    sheet('rank-energy', 'ranking by comprehensive energy (tce)', o.rankings.byComprehensiveEnergy),
+    sheet('rank-completeness', 'ranking by completeness', o.rankings.byCompleteness),
+    sheet('cities', 'city roll-ups', o.cities),
+    sheet('products', 'efficiency levels per product (uploaded grades)', o.products),
+    sheet('enterprises', 'enterprises', enterpriseRows(f.list)),
+    sheet('quality', 'data quality per enterprise', qualityRows(f.list)),
+    sheet('behind', 'who is behind', behindRows(o)),
+  ]
+}
+
+/** The commission's read routes, computed from uploads only: overview, cities, enterprises, quality, drill-down (JSON, CSV or XLSX). */
 function viewRoutes(app: FastifyInstance, c: ViewContext): void {
-  const { opts, now, cache, monthOf, wantsCsv, csv } = c
+  const { opts, now, cache, monthOf, exportOf, send } = c
+  const config = opts.config
   app.get(
     `${PROVINCE_PREFIX}/overview`,
     {
       schema: {
         summary: 'the commission overview of a month',
+        description:
+          'format=csv: the city roll-ups; format=xlsx: the whole view as a workbook (overview, rankings, cities, products, enterprises, quality, behind)',
         querystring: MonthQuery,
+        produces: PRODUCES,
         response: { 200: Open('ProvinceOverview (province/rollup.ts)'), ...ERRORS },
       },
     },
     async (req, reply) => {
-      const { overview } = cache.get(monthOf(req), now())
-      return wantsCsv(req) ? csv(reply, `cities-${overview.period.month}`, overview.cities) : overview
+      const range = monthOf(req)
+      const f = cache.get(range, now())
+      const kind = exportOf(req)
+      if (kind === 'csv')
+        return send(
+          reply,
+          kind,
+          `cities-${range.month}`,
+          overviewTables(config, range, f).filter((t) => t.sheet === 'cities'),
+        )
+      return kind === 'xlsx' ? send(reply, kind, `province-${range.month}`, overviewTables(config, range, f)) : f.overview
     },
   )
   app.get(
     `${PROVINCE_PREFIX}/cities`,
-    { schema: { summary: 'city roll-ups of a month', querystring: MonthQuery, response: { 200: Open('{ period, basis, cities[] }'), ...ERRORS } } },
+    {
+      schema: {
+        summary: 'city roll-ups of a month',
+        querystring: MonthQuery,
+        produces: PRODUCES,
+        response: { 200: Open('{ period, basis, cities[] }'), ...ERRORS },
+      },
+    },
     async (req, reply) => {
-      const { overview } = cache.get(monthOf(req), now())
-      return wantsCsv(req)
-        ? csv(reply, `cities-${overview.period.month}`, overview.cities)
-        : { period: overview.period, basis: overview.basis, cities: overview.cities }
+      const range = monthOf(req)
+      const f = cache.get(range, now())
+      const kind = exportOf(req)
+      return kind
+        ? send(
+            reply,
+            kind,
+            `cities-${range.month}`,
+            overviewTables(config, range, f).filter((t) => t.sheet === 'cities'),
+          )
+        : { period: f.overview.period, basis: f.overview.basis, cities: f.overview.cities }
     },
   )
   app.get(
@@ -114,13 +235,22 @@ function viewRoutes(app: FastifyInstance, c: ViewContext): void {
       schema: {
         summary: 'every enterprise with its figures and data quality',
         querystring: MonthQuery,
+        produces: PRODUCES,
         response: { 200: Open('{ period, enterprises[] }'), ...ERRORS },
       },
     },
     async (req, reply) => {
       const range = monthOf(req)
-      const { list } = cache.get(range, now())
-      return wantsCsv(req) ? csv(reply, `enterprises-${range.month}`, enterpriseRows(list)) : { period: range, enterprises: list }
+      const f = cache.get(range, now())
+      const kind = exportOf(req)
+      return kind
+        ? send(
+            reply,
+            kind,
+            `enterprises-${range.month}`,
+            overviewTables(config, range, f).filter((t) => t.sheet === 'enterprises'),
+          )
+        : { period: range, enterprises: f.list }
     },
   )
   app.get(
@@ -128,20 +258,26 @@ function viewRoutes(app: FastifyInstance, c: ViewContext): void {
     {
       schema: {
         summary: 'data-quality indices per enterprise and city, and who is behind',
+        description: 'format=csv: who is behind; format=xlsx: who is behind, then quality per enterprise',
         querystring: MonthQuery,
+        produces: PRODUCES,
         response: { 200: Open('{ period, basis, cities[], enterprises[], behind[] }'), ...ERRORS },
       },
     },
     async (req, reply) => {
       const range = monthOf(req)
-      const { list, overview } = cache.get(range, now())
-      const enterprises = list.map((e) => ({ id: e.id, name: e.name, city: e.city, lastUploadAt: e.lastUploadAt, ...e.quality }))
-      if (wantsCsv(req))
-        return csv(
+      const f = cache.get(range, now())
+      const { list, overview } = f
+      const kind = exportOf(req)
+      if (kind) {
+        const tables = overviewTables(config, range, f)
+        return send(
           reply,
+          kind,
           `behind-${range.month}`,
-          overview.behind.map((b) => ({ ...b, reasons: b.reasons.join('; ') })),
+          ['behind', 'quality'].map((s) => tables.find((t) => t.sheet === s) as XlsxTable),
         )
+      }
       return {
         period: range,
         basis: overview.basis,
@@ -153,11 +289,17 @@ function viewRoutes(app: FastifyInstance, c: ViewContext): void {
           missing: c.missing,
           behind: c.behind,
         })),
-        enterprises,
+        enterprises: list.map((e) => ({ id: e.id, name: e.name, city: e.city, lastUploadAt: e.lastUploadAt, ...e.quality })),
         behind: overview.behind,
       }
     },
   )
+  drillDownRoute(app, c)
+}
+
+/** Drill-down: an enterprise's uploaded indicators of a month, the newest revision of each (JSON, CSV or XLSX). */
+function drillDownRoute(app: FastifyInstance, c: ViewContext): void {
+  const { opts, monthOf, exportOf, send } = c
   app.get(
     `${PROVINCE_PREFIX}/enterprises/:id/indicators`,
     {
@@ -169,10 +311,11 @@ function viewRoutes(app: FastifyInstance, c: ViewContext): void {
             month: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}$' })),
             indicator: Type.Optional(Type.String()),
             period: Type.Optional(Type.String()),
-            format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])),
+            format: Type.Optional(FormatQuery),
           },
           { additionalProperties: false },
         ),
+        produces: PRODUCES,
         response: { 200: Open('{ enterprise, period, records[] }'), ...ERRORS },
       },
     },
@@ -183,7 +326,15 @@ function viewRoutes(app: FastifyInstance, c: ViewContext): void {
       if (!e) throw new PlantWattError('PROVINCE_ERR_NOT_FOUND', `enterprise ${id} is not registered`)
       const range = monthOf(req)
       const records = opts.store.enterpriseRecords(id, range.start, range.end, q)
-      if (wantsCsv(req)) return csv(reply, `${id}-${range.month}`, records)
+      const kind = exportOf(req)
+      if (kind) {
+        const basis = basisLines(opts.config, range, {
+          enterprise: `${e.id} ${e.name} (${e.city})`,
+          filter: `indicator ${q.indicator ?? 'any'}, period ${q.period ?? 'any'}`,
+          source: "the newest revision of each uploaded record; each row's own basis (report, standard, factor) in its basis column",
+        })
+        return send(reply, kind, `${id}-${range.month}`, [sheetsOf(opts.config, range, basis)('indicators', `${e.name} · indicators`, records)])
+      }
       return {
         enterprise: { id: e.id, name: e.name, city: e.city, industry: e.industry, keyUnitLevel: e.keyUnitLevel, recognitions: e.recognitions },
         period: range,
@@ -221,9 +372,15 @@ export async function buildProvinceApp(opts: ProvinceAppOptions): Promise<Fastif
     },
   })
   const monthOf = (req: FastifyRequest): MonthRange => monthRange((req.query as { month?: string }).month, now(), opts.config.timezone)
-  const wantsCsv = (req: FastifyRequest): boolean => (req.query as { format?: string }).format === 'csv'
-  const csv = (reply: FastifyReply, name: string, rows: readonly object[]) =>
-    reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}.csv"`).send(toCsv(rows))
+  const exportOf = (req: FastifyRequest): ExportKind | undefined => {
+    const f = (req.query as { format?: string }).format
+    return f === 'csv' || f === 'xlsx' ? f : undefined
+  }
+  const send = async (reply: FastifyReply, kind: ExportKind, name: string, tables: readonly XlsxTable[]): Promise<FastifyReply> => {
+    const file = (type: string) => reply.type(type).header('content-disposition', `attachment; filename="${name}.${kind}"`)
+    if (kind === 'csv') return file('text/csv; charset=utf-8').send(toCsv(tables[0]?.rows ?? []))
+    return file(XLSX_TYPE).send(await toXlsx(tables))
+  }
 
   app.post(
     UPLOAD_PATH,
@@ -245,7 +402,7 @@ export async function buildProvinceApp(opts: ProvinceAppOptions): Promise<Fastif
       )
     },
   )
-  viewRoutes(app, { opts, now, cache, monthOf, wantsCsv, csv })
+  viewRoutes(app, { opts, now, cache, monthOf, exportOf, send })
   app.get('/health', async () => ({ status: 'ok', enterprises: opts.registry.size, ...opts.store.counts() }))
   app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger())
   app.get('/', { schema: { hide: true } }, async (_req, reply) =>

@@ -7,10 +7,15 @@ function cell(v: unknown): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
 }
 
-export function toCsv(rows: readonly object[]): string {
+/** The columns of an export: the first row's keys, in order (the CSV and the XLSX share them). */
+export function columnsOf(rows: readonly object[]): string[] {
   const first = rows[0]
-  if (!first) return '\uFEFF\r\n'
-  const cols = Object.keys(first)
+  return first ? Object.keys(first) : []
+}
+
+export function toCsv(rows: readonly object[]): string {
+  const cols = columnsOf(rows)
+  if (cols.length === 0) return '\uFEFF\r\n'
   return `\uFEFF${[cols.join(','), ...rows.map((r) => cols.map((c) => cell((r as Record<string, unknown>)[c])).join(','))].join('\r\n')}\r\n`
 }
 

@@ -1,18 +1,18 @@
 /**
  * The province service's own web page: progress, rates, city roll-ups, who is behind, enterprises and
- * a drill-down, read from the commission API. Plain DOM, text only (no innerHTML of uploaded data).
+ * a drill-down, read from the commission API, with links to the CSV and XLSX exports. Plain DOM, text only (no innerHTML of uploaded data).
  */
 export const PAGE_HTML = `<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>Province · 省级平台</title>
 <style>body{font:14px system-ui,sans-serif;margin:1.5rem;color:#222}table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #ccc;padding:.2rem .5rem;text-align:right}td:first-child,th:first-child{text-align:left}.note{color:#666;font-size:12px}.bad{color:#b00}</style>
 </head><body>
 <h1 id="title">Province · 省级平台</h1>
-<p><label>Month / 月份 <input id="month" placeholder="YYYY-MM"></label> <a id="csv" href="#">CSV</a></p>
+<p><label>Month / 月份 <input id="month" placeholder="YYYY-MM"></label> <a id="csv" href="#">CSV</a> · <a id="xlsx" href="#">XLSX workbook / 工作簿</a></p>
 <section id="summary"></section>
 <h2>Cities · 市州</h2><table id="cities"></table>
 <h2>Behind · 数据落后企业</h2><table id="behind"></table>
 <h2>Enterprises · 企业</h2><table id="enterprises"></table>
-<h2 id="drill-title"></h2><table id="drill"></table>
+<h2 id="drill-title"></h2><p><a id="drill-xlsx" hidden href="#">XLSX</a></p><table id="drill"></table>
 <script src="/app.js"></script></body></html>`
 
 export const PAGE_SCRIPT = `const $ = (id) => document.getElementById(id)
@@ -34,6 +34,8 @@ async function get(path) { const r = await fetch(path); if (!r.ok) throw new Err
 async function drill(id, month) {
   const d = await get('/api/v1/enterprises/' + encodeURIComponent(id) + '/indicators?period=month' + month)
   $('drill-title').textContent = d.enterprise.name + ' (' + d.enterprise.city + ') — monthly indicators / 月度指标'
+  $('drill-xlsx').href = '/api/v1/enterprises/' + encodeURIComponent(id) + '/indicators?format=xlsx&period=month' + month
+  $('drill-xlsx').hidden = false
   table($('drill'), ['indicator', 'subject', 'carrier', 'value', 'unit', 'revision', 'basis'], d.records.map((r) => [r.indicator, r.subject, r.carrier || '', num(r.value, 2), r.unit, r.revision, r.basis]))
 }
 async function load() {
@@ -43,6 +45,7 @@ async function load() {
   const es = await get('/api/v1/enterprises?format=json' + q)
   $('month').value = o.period.month
   $('csv').href = '/api/v1/enterprises?format=csv&month=' + o.period.month
+  $('xlsx').href = '/api/v1/overview?format=xlsx&month=' + o.period.month
   $('title').textContent = o.province + ' · ' + o.period.month
   const p = o.progress
   $('summary').replaceChildren(
