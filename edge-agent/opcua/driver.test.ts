@@ -54,6 +54,8 @@ interface Machine {
   server: OPCUAServer
   url: string
   set(name: string, value: number | string, status?: StatusCode): void
+  /** Deletes a variable from the address space (its monitored items are told, as node-opcua does). */
+  remove(name: string): void
 }
 
 /** An OPC UA server with the generic-cnc variables, SignAndEncrypt only, user edge/s3cret. */
@@ -92,6 +94,9 @@ async function startMachine(port: number): Promise<Machine> {
     set(name, value, status = StatusCodes.Good) {
       const v = vars.get(name)!
       v.setValueFromSource(new Variant({ dataType: types.get(name)!, value }), status)
+    },
+    remove(name) {
+      server.engine.addressSpace!.deleteNode(vars.get(name)!)
     },
   }
 }
@@ -266,6 +271,71 @@ describe('OPC UA monitored item settings', () => {
     // one sample per source timestamp, oldest first
     expect(parts.map((p) => p.ts)).toEqual([...parts.map((p) => p.ts)].sort((a, b) => a - b))
     expect(new Set(parts.map((p) => p.ts)).size).toBe(5)
+  })
+})
+
+describe('OPC UA subscribe mode: the node check', () => {
+  it('a poll reads only the nodes not heard from since the last; a deleted node is bad in the next pushed sample, before any poll', async () => {
+    const port = await freePort()
+    const machine = await startMachine(port)
+    cleanups.push(() => machine.server.shutdown(0))
+    await trustEachOther(machine)
+    const driver = createOpcuaDriver(device(machine.url), profile)
+    cleanups.push(() => driver.close())
+    const results: ReadResult[] = []
+    driver.subscribe!((r) => results.push(r))
+    await driver.connect(AbortSignal.timeout(8000))
+    await waitFor(
+      'initial values',
+      () => results.filter((r) => Object.keys(r.values).length > 0).length > 0 && 'machine_state' in Object.assign({}, ...results.map((r) => r.values)),
+      5000,
+    )
+    // What the server is asked: the node ids of each Read.
+    const reads: string[][] = []
+    machine.server.on('request', (request: { schema: { name: string }; nodesToRead?: { nodeId: { toString(): string } }[] }) => {
+      if (request.schema.name === 'ReadRequest') reads.push((request.nodesToRead ?? []).map((n) => n.nodeId.toString()))
+    })
+    await driver.read(AbortSignal.timeout(2000)) // starts a fresh record of what was heard
+    reads.length = 0
+    machine.set('PartCount', 8)
+    machine.set('ActivePowerKw', 13)
+    await waitFor('both changes pushed', () => results.some((r) => r.values.output_count === 8) && results.some((r) => r.values.active_power_kw === 13))
+    const poll = await driver.read(AbortSignal.timeout(2000))
+    expect(poll).toMatchObject({ values: {}, quality: {}, errors: [] })
+    // the two nodes that notified exist; the two quiet ones are read
+    expect(reads).toEqual([['ns=2;s=Machine.State', 'ns=2;s=Machine.EnergyKwh']])
+    await driver.read(AbortSignal.timeout(2000)) // nothing heard since: all four
+    expect(reads[1]).toEqual(['ns=2;s=Machine.State', 'ns=2;s=Machine.ActivePowerKw', 'ns=2;s=Machine.EnergyKwh', 'ns=2;s=Machine.PartCount'])
+
+    // Deleted: the server's notification makes it bad at once, without waiting for a poll.
+    const before = results.length
+    machine.remove('ActivePowerKw')
+    await waitFor('bad power pushed', () => results.slice(before).some((r) => r.quality.active_power_kw === 'bad'), 3000)
+    const pushed = results.slice(before).find((r) => r.quality.active_power_kw === 'bad')!
+    expect(pushed.values).not.toHaveProperty('active_power_kw')
+    expect(pushed.errors).toEqual([
+      {
+        point: 'active_power_kw',
+        code: 'EDGE_ERR_OPCUA_NODE',
+        message: expect.stringMatching(/node ns=2;s=Machine.ActivePowerKw: BadNodeId(Invalid|Unknown)$/),
+      },
+    ])
+    // The next poll reads it, reports it as the device's trouble, and on every poll after.
+    for (let i = 0; i < 2; i++) {
+      const check = await driver.read(AbortSignal.timeout(2000))
+      expect(check.quality).toEqual({ active_power_kw: 'bad' })
+      expect(check.errors).toEqual([
+        {
+          point: 'active_power_kw',
+          code: 'EDGE_ERR_OPCUA_NODE',
+          message: expect.stringMatching(/node ns=2;s=Machine.ActivePowerKw: BadNodeIdUnknown \(no longer in the server's address space\)/),
+        },
+      ])
+      expect(reads.at(-1)).toContain('ns=2;s=Machine.ActivePowerKw')
+    }
+    expect(driver.condition()).toMatchObject({ code: 'EDGE_ERR_OPCUA_NODE', message: expect.stringContaining('Machine.ActivePowerKw: BadNodeIdUnknown') })
+    machine.set('PartCount', 9)
+    await waitFor('the others still flow', () => results.some((r) => r.values.output_count === 9))
   })
 })
 

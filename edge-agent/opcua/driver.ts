@@ -56,6 +56,8 @@ function qualityOf(status: StatusCode): Quality {
 }
 
 const NODE_ERRORS = new Set(['BadNodeIdUnknown', 'BadNodeIdInvalid', 'BadAttributeIdInvalid', 'BadNotReadable'])
+/** What a notification carries when its node was deleted (Part 4 §5.7.4: Bad_NodeIdUnknown; node-opcua: BadNodeIdInvalid). */
+const NODE_GONE = new Set(['BadNodeIdUnknown', 'BadNodeIdInvalid'])
 
 /** A Variant's value as a number in the point's unit, or why not. */
 export function toNumber(value: unknown, point: Pick<OpcuaPoint, 'scale' | 'offset' | 'map'>): { ok: true; value: number } | { ok: false; message: string } {
@@ -103,16 +105,16 @@ class OpcuaDriver implements ObservableDriver {
   /** Points that could not be monitored on this connection, or whose node went away since: reported bad with every read. */
   private itemErrors: PointError[] = []
   private pending: { point: OpcuaPoint; dv: DataValue }[] | undefined
-  private readonly nodesToCheck: { nodeId: string; attributeId: number }[]
   /** Quantities whose node is gone: what an orphaned monitored item may still send is not their value. */
   private gone = new Set<string>()
+  /** Points whose node was sampled by the server since the last check (a notification without a node error). */
+  private heard = new Set<OpcuaPoint>()
 
   constructor(
     private readonly conn: OpcuaConnection,
     readonly profile: OpcuaProfile,
   ) {
     this.endpoint = `${conn.endpointUrl} ${conn.securityMode}${conn.securityMode === 'None' ? '' : `/${conn.securityPolicy}`}`
-    this.nodesToCheck = profile.points.map((p) => ({ nodeId: p.nodeId, attributeId: AttributeIds.NodeId }))
   }
 
   observe(observer: DriverObserver): void {
@@ -251,6 +253,7 @@ class OpcuaDriver implements ObservableDriver {
     this.subscription = subscription
     this.itemErrors = []
     this.gone = new Set()
+    this.heard = new Set()
     const filter =
       c.deadband === 'none'
         ? null
@@ -318,6 +321,12 @@ class OpcuaDriver implements ObservableDriver {
    */
   private collect(point: OpcuaPoint, dv: DataValue): void {
     if (this.gone.size > 0 && this.gone.has(point.quantity)) return
+    // A notification shows the server sampled the node, unless it says the node is gone (OPC UA
+    // Part 4 §5.7.4: a deleted node's monitored items get Bad_NodeIdUnknown; node-opcua sends
+    // BadNodeIdInvalid). Such a point is bad from this sample on, and the next poll's check
+    // confirms it with a Read and reports it as the device's trouble.
+    if (dv.statusCode.value !== 0 && NODE_GONE.has(dv.statusCode.name)) this.gone.add(point.quantity)
+    else this.heard.add(point)
     if (!this.pending) {
       const notes: { point: OpcuaPoint; dv: DataValue }[] = []
       this.pending = notes
@@ -374,13 +383,29 @@ class OpcuaDriver implements ObservableDriver {
     signal.throwIfAborted()
     const points = this.profile.points
     const subscribed = this.conn.mode === 'subscribe'
-    let values: DataValue[]
+    // Subscribe mode: values arrive through `subscribe`; a poll checks that every node still exists.
+    // A node the server sampled since the last poll (heard) showed it did, and the publish responses
+    // that brought its values showed the link works: only the others are read (see checkNodes).
+    const toRead = subscribed ? this.nodesInDoubt() : points
+    const request = toRead.map((p) => ({ nodeId: p.nodeId, attributeId: subscribed ? AttributeIds.NodeId : AttributeIds.Value }))
+    const values = request.length > 0 ? await this.readNodes(session, request) : []
+    const result = { ts: Date.now(), values: {} as Record<string, number>, quality: {} as Record<string, Quality>, errors: [] as PointError[] }
+    if (subscribed) await this.checkNodes(session, toRead, values, result)
+    else {
+      points.forEach((p, i) => {
+        this.apply(p, values[i] as DataValue, result)
+      })
+      this.itemErrors = result.errors
+    }
+    this.settle()
+    return result
+  }
+
+  /** One Read; a failure closes the connection (the next poll reconnects). */
+  private async readNodes(session: ClientSession, request: { nodeId: string; attributeId: number }[]): Promise<DataValue[]> {
     const started = performance.now()
     try {
-      // Subscribe mode: values arrive through `subscribe`; a poll checks the link and that every
-      // node still exists (a server does not tell a monitored item that its node was deleted).
-      const request = subscribed ? this.nodesToCheck : points.map((p) => ({ nodeId: p.nodeId, attributeId: AttributeIds.Value }))
-      values = await within(this.conn.timeoutMs, 'read', session.read(request))
+      return await within(this.conn.timeoutMs, 'read', session.read(request))
     } catch (cause) {
       await this.close()
       // No answer within timeoutMs is a timeout, as for every driver, whichever fires first: ours,
@@ -393,28 +418,38 @@ class OpcuaDriver implements ObservableDriver {
       const what = timedOut ? `no answer to read within ${this.conn.timeoutMs} ms` : 'read failed'
       throw new PlantWattError(timedOut ? 'EDGE_ERR_TIMEOUT' : 'EDGE_ERR_CONNECTION', `${this.endpoint}: ${what}: ${(cause as Error).message}`, { cause })
     }
-    const result = { ts: Date.now(), values: {} as Record<string, number>, quality: {} as Record<string, Quality>, errors: [] as PointError[] }
-    if (subscribed) await this.checkNodes(session, values, result)
-    else {
-      points.forEach((p, i) => {
-        this.apply(p, values[i] as DataValue, result)
-      })
-      this.itemErrors = result.errors
-    }
-    this.settle()
-    return result
+  }
+
+  /** Quantities known to lack their node: refused at connect, found gone by a check, or notified gone. */
+  private missingNodes(): Set<string> {
+    const missing = new Set(this.gone)
+    for (const e of this.itemErrors) if (e.code === 'EDGE_ERR_OPCUA_NODE') missing.add(e.point)
+    return missing
+  }
+
+  /**
+   * Subscribe mode, the points a poll must read: those the server did not sample since the last poll
+   * (a quiet value, or a node deleted by a server that does not notify it), and those known to lack
+   * their node (to see whether it is back). Starts the next interval's record.
+   */
+  private nodesInDoubt(): readonly OpcuaPoint[] {
+    const heard = this.heard
+    this.heard = new Set()
+    if (heard.size === 0) return this.profile.points
+    const missing = this.missingNodes()
+    return this.profile.points.filter((p) => missing.has(p.quantity) || !heard.has(p))
   }
 
   /**
    * Subscribe mode: a node that went away is bad from now on (and logged as the device's trouble);
    * one that is back, or that could not be monitored at connect and now exists, is monitored again.
+   * `read` are the points checked by this poll's Read (`found`, same order); the others were heard.
    */
-  private async checkNodes(session: ClientSession, found: readonly DataValue[], into: ReadResult): Promise<void> {
-    const points = this.profile.points
-    const missing = new Set(this.itemErrors.filter((e) => e.code === 'EDGE_ERR_OPCUA_NODE').map((e) => e.point))
+  private async checkNodes(session: ClientSession, read: readonly OpcuaPoint[], found: readonly DataValue[], into: ReadResult): Promise<void> {
+    const missing = this.missingNodes()
     let back = false
     const errors: PointError[] = []
-    points.forEach((p, i) => {
+    read.forEach((p, i) => {
       const status = (found[i] as DataValue).statusCode
       if (qualityOf(status) === 'bad' && NODE_ERRORS.has(status.name))
         errors.push(this.pointError(p, `${status.name} (no longer in the server's address space)`))
@@ -428,7 +463,11 @@ class OpcuaDriver implements ObservableDriver {
       for (const e of this.itemErrors) if (!errors.some((x) => x.point === e.point)) errors.push(e)
     }
     this.itemErrors = errors
+    // Gone: what this check found missing, and what was notified gone while it read (checked next poll).
+    const checked = new Set<string>(read.map((p) => p.quantity))
+    const notified = [...this.gone].filter((q) => !checked.has(q))
     this.gone = new Set(errors.filter((e) => e.code === 'EDGE_ERR_OPCUA_NODE').map((e) => e.point))
+    for (const q of notified) this.gone.add(q)
     for (const e of errors) into.quality[e.point] = 'bad'
     into.errors.push(...errors)
   }
