@@ -1,18 +1,24 @@
 import { execFileSync } from 'node:child_process'
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import mqtt, { type MqttClient } from 'mqtt'
 import { afterEach, describe, expect, it } from 'vitest'
+import { loadAlerts, type AlertNotification } from '../alerts/events.ts'
+import { startAlertService } from '../alerts/service.ts'
 import { build } from '../api/app.ts'
 import { startBroker } from '../broker/index.ts'
+import { hashPassword } from '../broker/password.ts'
 import { validateConfig } from '../core/config.ts'
 import { silentLogger } from '../core/logger.ts'
+import { PlantModelSchema } from '../core/plant.ts'
 import { IngestConfigSchema, type IngestConfig } from '../ingest/config.ts'
 import { startIngest, type RunningIngest } from '../ingest/ingest.ts'
 import { waitFor } from '../ingest/test-helpers.ts'
 import { backupEmbedded, restoreEmbedded } from '../storage/embedded/backup.ts'
 import { createEmbeddedStore, type EmbeddedStore } from '../storage/embedded/index.ts'
+import { openEventLog } from '../storage/events.ts'
 
 /**
  * Storage faults end to end: broker → ingest → embedded store on a real size-limited filesystem
@@ -88,17 +94,17 @@ interface Pipeline {
   health(): Promise<{ code: number; body: Record<string, unknown> }>
 }
 
-async function startIngestOn(url: string, store: EmbeddedStore): Promise<RunningIngest> {
-  const config = validateConfig(IngestConfigSchema, { flushIntervalMs: 20, retry: { initialMs: 20, maxMs: 200 }, stateIntervalMs: 0 }) as IngestConfig
+async function startIngestOn(url: string, store: EmbeddedStore, stateIntervalMs = 0): Promise<RunningIngest> {
+  const config = validateConfig(IngestConfigSchema, { flushIntervalMs: 20, retry: { initialMs: 20, maxMs: 200 }, stateIntervalMs }) as IngestConfig
   const ingest = await startIngest({ config, mqtt: { url, clientId: 'ingest-fault', keepaliveS: 30, reconnectPeriodMs: 100 }, store, logger })
   cleanups.push(() => ingest.close())
   return ingest
 }
 
-async function pipeline(store: EmbeddedStore): Promise<Pipeline> {
+async function pipeline(store: EmbeddedStore, stateIntervalMs = 0): Promise<Pipeline> {
   const broker = await startBroker({ host: '127.0.0.1', port: 0, validatePayloads: true }, { logger })
   cleanups.push(() => broker.close())
-  const ingest = await startIngestOn(broker.url, store)
+  const ingest = await startIngestOn(broker.url, store, stateIntervalMs)
   const pub = await mqtt.connectAsync(broker.url, { clientId: 'pub-fault', reconnectPeriod: 0 })
   cleanups.push(() => pub.endAsync(true))
   const api = await build({ store, status: () => ({ ingest: ingest.stats() }) })
@@ -155,12 +161,13 @@ describe('storage faults: ingest stops acknowledging, /health says why, nothing 
     expect((await health()).code).toBe(200)
   }, 60_000)
 
-  it('database file made read-only (chattr +i on an ext4 loop mount): STORAGE_ERR_IO, held, written once writable again', async () => {
+  it('database file made read-only (chattr +i on an ext4 loop mount): STORAGE_ERR_IO, held, written once writable again; the storage-fault alert is sent while its own event waits, then logged', async () => {
     const dir = mountExt4('16M')
     const path = join(dir, 'plantwatt.db')
     const store = createEmbeddedStore({ path })
     cleanups.push(() => store.close())
-    const { ingest, pub, health } = await pipeline(store)
+    const { ingest, pub, health, brokerUrl } = await pipeline(store, 5000)
+    const { svc, hook, events } = await alertServiceOn(brokerUrl, store, path)
     for (let seq = 0; seq < 5; seq++) await pub.publishAsync(TOPIC, message(seq), { qos: 1 })
     await waitFor('five written', () => (ingest.stats().writtenMessages === 5 ? true : undefined))
 
@@ -176,11 +183,23 @@ describe('storage faults: ingest stops acknowledging, /health says why, nothing 
     const red = await health()
     expect(red.code).toBe(503)
     expect(red.body.problems).toEqual([expect.objectContaining({ component: 'ingest', code: 'STORAGE_ERR_IO' })])
+    // The alert fires and is sent although its own event cannot be written: kept and retried.
+    const opened = await waitFor('the storage-fault alert at the webhook', () => hook.received.find((n) => n.rule === 'storage-fault' && n.event === 'opened'))
+    expect(opened).toMatchObject({ enterprise: 'system', device: 'ingest-fault', quantity: 'STORAGE_ERR_IO', severity: 'critical' })
+    expect(opened.text.en).toContain('storage fault STORAGE_ERR_IO (storage I/O error): ingest ingest-fault stopped acknowledging')
+    expect(opened.text.zh).toContain('存储故障 STORAGE_ERR_IO（存储读写错误）')
+    await waitFor('a failed event-log append', () => (svc.stats().eventLogFailures > 0 ? true : undefined))
 
     execFileSync('chattr', ['-i', path, `${path}-wal`])
     await waitFor('everything written', () => (ingest.stats().writtenMessages === 15 && ingest.stats().inFlight === 0 ? true : undefined), 30_000)
     expect(await stored(store)).toBe(15 * SAMPLES_PER_MESSAGE)
     expect((await health()).code).toBe(200)
+    await waitFor('the alert cleared', () => hook.received.find((n) => n.alertId === opened.alertId && n.event === 'cleared'), 30_000)
+    await svc.flush()
+    const logged = await loadAlerts(events, { start: opened.openedAt - 1, stop: Date.now() + 1, filter: { rule: 'storage-fault' } })
+    expect(logged.map((a) => [a.id, a.state, a.quantity, a.history.map((h) => h.event).join()])).toEqual([
+      [opened.alertId, 'resolved', 'STORAGE_ERR_IO', 'opened,cleared'],
+    ])
   }, 60_000)
 
   it('corrupted WAL copied into the file at stop: the store refuses it at start (STORAGE_ERR_CORRUPT), the broker holds the data, all stored after a restore from backup', async () => {
@@ -214,5 +233,159 @@ describe('storage faults: ingest stops acknowledging, /health says why, nothing 
     const again = await startIngestOn(brokerUrl, fresh)
     await waitFor('the held messages written', () => (again.stats().writtenMessages === 10 ? true : undefined), 30_000)
     expect(await stored(fresh)).toBe(30 * SAMPLES_PER_MESSAGE)
+  }, 60_000)
+})
+
+/** Writes zeros to `file` until the filesystem has no byte left. */
+function fillUp(file: string): void {
+  const fd = openSync(file, 'w')
+  const chunk = Buffer.alloc(4096)
+  try {
+    for (;;) writeSync(fd, chunk)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** The alert service on the store's event log, sending to a local webhook. */
+async function alertServiceOn(url: string, store: EmbeddedStore, path: string, creds: { username?: string; password?: string } = {}) {
+  const events = await openEventLog({ backend: 'embedded', path })
+  cleanups.push(() => events.close())
+  const hook = await webhook()
+  const plant = validateConfig(PlantModelSchema, {
+    enterprises: [{ id: 'hb-steel', sites: [{ id: 'wuhan', lines: [{ id: 'rolling-1', mainMeter: 'main-meter', devices: [{ id: 'main-meter' }] }] }] }],
+  })
+  const svc = await startAlertService({
+    mqtt: { url, ...creds, reconnectPeriodMs: 100 },
+    store,
+    events,
+    plant,
+    rules: [],
+    webhooks: [{ url: hook.url, initialBackoffMs: 20 }],
+    settings: { tickMs: 100, pollEventsMs: 100 },
+    logger,
+  })
+  cleanups.push(() => svc.close())
+  return { svc, hook, events }
+}
+
+/** A local HTTP webhook: every notification it was sent (answers 200). */
+async function webhook(): Promise<{ url: string; received: AlertNotification[] }> {
+  const received: AlertNotification[] = []
+  const server: Server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (c: Buffer) => (body += c.toString('utf8')))
+    req.on('end', () => {
+      received.push(JSON.parse(body) as AlertNotification)
+      res.writeHead(200).end()
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+  const address = server.address()
+  cleanups.push(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections()
+        server.close(() => r())
+      }),
+  )
+  return { url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`, received }
+}
+
+describe('storage faults raise a system alert', () => {
+  it('disk full: the alert service, over the broker with production roles, raises storage-fault (code, reason, subject), a webhook gets it, and it clears by itself when space returns — its events reach the log afterwards', async () => {
+    const dir = mountTmpfs('256k')
+    const path = join(dir, 'plantwatt.db')
+    const store = createEmbeddedStore({ path })
+    cleanups.push(() => store.close())
+    const fast = { N: 1024, r: 8, p: 1 }
+    const users = [
+      { username: 'ingest', passwordHash: await hashPassword('ingest-pw', fast), role: 'ingest' as const },
+      { username: 'alerts', passwordHash: await hashPassword('alerts-pw', fast), role: 'service' as const },
+      { username: 'gw', passwordHash: await hashPassword('gw-pw', fast), role: 'gateway' as const, enterprise: 'hb-steel' },
+    ]
+    const broker = await startBroker({ host: '127.0.0.1', port: 0, users, anonymous: 'never', validatePayloads: true }, { logger })
+    cleanups.push(() => broker.close())
+    // State every 5 s: the fault must arrive sooner, published the moment it appears (state-publisher.ts).
+    const config = validateConfig(IngestConfigSchema, { flushIntervalMs: 20, retry: { initialMs: 20, maxMs: 200 }, stateIntervalMs: 5000 }) as IngestConfig
+    const ingest = await startIngest({
+      config,
+      mqtt: { url: broker.url, clientId: 'ingest-fault', username: 'ingest', password: 'ingest-pw', keepaliveS: 30, reconnectPeriodMs: 100 },
+      store,
+      logger,
+    })
+    cleanups.push(() => ingest.close())
+    const { svc, hook, events } = await alertServiceOn(broker.url, store, path, { username: 'alerts', password: 'alerts-pw' })
+    const pub = await mqtt.connectAsync(broker.url, { clientId: 'pub-fault', username: 'gw', password: 'gw-pw', reconnectPeriod: 0 })
+    cleanups.push(() => pub.endAsync(true))
+    await waitFor('the first ingest state', () => (svc.stats().ingestStates > 0 ? true : undefined))
+    expect(svc.openAlerts()).toEqual([])
+
+    let published = 0
+    while (!ingest.stats().storeError && published < 2000) {
+      for (let k = 0; k < 10; k++) await pub.publishAsync(TOPIC, message(published++), { qos: 1 })
+      await new Promise((r) => setTimeout(r, 30))
+    }
+    const fault = await waitFor('a failing write', () => ingest.stats().storeError)
+    expect(fault.code).toBe('STORAGE_ERR_FULL')
+    const faultAt = Date.now()
+    // The last free bytes too (a small event may still fit in the WAL's pages; the read-only test
+    // below is the one where the alert's own event cannot be written).
+    fillUp(join(dir, 'filler'))
+    const opened = await waitFor('the storage-fault alert at the webhook', () => hook.received.find((n) => n.rule === 'storage-fault' && n.event === 'opened'))
+    // Within the fault check (1 s) and delivery, not the 5-second state period.
+    expect(Date.now() - faultAt).toBeLessThan(4000)
+    expect(opened).toMatchObject({
+      type: 'alert',
+      state: 'firing',
+      enterprise: 'system',
+      site: 'storage',
+      line: 'ingest',
+      device: 'ingest-fault',
+      ruleKind: 'storage-fault',
+      severity: 'critical',
+      quantity: 'STORAGE_ERR_FULL',
+    })
+    expect(opened.text.en).toMatch(
+      /^\[alert\] ingest-fault \(ingest\): storage fault STORAGE_ERR_FULL \(disk full\): ingest ingest-fault stopped acknowledging; the broker and the edge buffers hold the data \(the store says: .*full/,
+    )
+    expect(opened.text.zh).toMatch(
+      /^\[告警\] ingest-fault \(ingest\)：存储故障 STORAGE_ERR_FULL（磁盘已满）：采集服务 ingest-fault 暂停确认数据，数据保留在消息代理和边缘缓存中（存储报告：.*full/,
+    )
+    expect(svc.openAlerts()).toEqual([expect.objectContaining({ id: opened.alertId, state: 'firing', rule: 'storage-fault' })])
+
+    rmSync(join(dir, 'filler'))
+    execFileSync('mount', ['-o', 'remount,size=64m', dir])
+    const cleared = await waitFor(
+      'the alert cleared at the webhook',
+      () => hook.received.find((n) => n.alertId === opened.alertId && n.event === 'cleared'),
+      30_000,
+    )
+    expect(cleared).toMatchObject({ state: 'resolved', user: '', quantity: 'STORAGE_ERR_FULL' })
+    expect(cleared.text.en).toMatch(
+      /^\[resolved\] ingest-fault \(ingest\): the store accepts writes again \(STORAGE_ERR_FULL\), ingest acknowledges again; the fault lasted [0-9.]+ min$/,
+    )
+    expect(cleared.text.zh).toContain('存储恢复写入（STORAGE_ERR_FULL）')
+    expect(svc.openAlerts()).toEqual([])
+    await waitFor('everything written', () => (ingest.stats().writtenMessages === published && ingest.stats().inFlight === 0 ? true : undefined), 30_000)
+    expect(await stored(store)).toBe(published * SAMPLES_PER_MESSAGE)
+
+    // Both events are in the log, as the API lists them.
+    await svc.flush()
+    const logged = await loadAlerts(events, { start: faultAt - 3_600_000, stop: Date.now() + 1, filter: { rule: 'storage-fault' } })
+    expect(logged).toEqual([
+      expect.objectContaining({
+        id: opened.alertId,
+        ruleKind: 'storage-fault',
+        state: 'resolved',
+        resolvedBy: '',
+        quantity: 'STORAGE_ERR_FULL',
+        address: { enterprise: 'system', site: 'storage', line: 'ingest', device: 'ingest-fault' },
+      }),
+    ])
+    expect(logged[0]?.history.map((h) => h.event)).toEqual(['opened', 'cleared'])
+    expect(logged[0]?.text).toEqual(opened.text)
   }, 60_000)
 })
