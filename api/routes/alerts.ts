@@ -5,6 +5,7 @@ import { DAY_MS } from '../../core/duration.ts'
 import { ALERT_ID_PATTERN, ALERT_STATES, type AlertState } from '../../alerts/engine.ts'
 import { loadAlert, loadAlerts, manualEvent, type AlertRecord } from '../../alerts/events.ts'
 import { SEVERITIES } from '../../alerts/rules.ts'
+import { SYSTEM_ENTERPRISE } from '../../alerts/system-text.ts'
 import {
   MAX_LEAD_MS,
   MAX_SILENCE_MS,
@@ -61,7 +62,10 @@ const AlertRowSchema = Type.Object(
     line: Type.String(),
     device: Type.String(),
     rule: Type.String({ description: 'rule id' }),
-    ruleKind: Type.String({ description: 'threshold, rate, offline, stuck, counter, power_factor, demand, standby or anomaly' }),
+    ruleKind: Type.String({
+      description:
+        'threshold, rate, offline, stuck, counter, power_factor, demand, standby or anomaly; storage-fault for a system alert (enterprise system, quantity the store error code, value minutes since the fault began)',
+    }),
     severity: StringEnum(SEVERITIES),
     quantity: Type.String(),
     value: Nullable(Type.Number({ description: 'the value that triggered (or cleared) the alert' })),
@@ -125,10 +129,13 @@ function rowOf(a: AlertRecord, silences: readonly Silence[] = []): AlertRow {
   }
 }
 
+/** An alert of the principal's enterprise, or a system alert (storage faults: the installation's, every user's). */
+const seesAlert = (req: FastifyRequest, enterprise: string): boolean => enterprise === SYSTEM_ENTERPRISE || canSeeEnterprise(req.principal, enterprise)
+
 /** The alert, or 404 when unknown or outside the principal's enterprise (the same answer). */
 async function visibleAlert(ctx: ApiContext, req: FastifyRequest, id: string): Promise<AlertRecord> {
   const alert = await loadAlert(ctx.events, id)
-  if (!alert || !canSeeEnterprise(req.principal, alert.address.enterprise)) throw apiError('API_ERR_NOT_FOUND', `no alert ${id}`)
+  if (!alert || !seesAlert(req, alert.address.enterprise)) throw apiError('API_ERR_NOT_FOUND', `no alert ${id}`)
   return alert
 }
 
@@ -150,17 +157,17 @@ export const alertRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, 
       const to = q.to === undefined ? ctx.now() + 1 : parseInstant(q.to, 'to', ctx.plant.timezone)
       const from = q.from === undefined ? to - DEFAULT_RANGE_MS : parseInstant(q.from, 'from', ctx.plant.timezone)
       checkRange({ start: from, stop: to }, { names: ['from', 'to'] })
-      const filter: Record<string, string> = {}
+      const filter: Record<string, string | string[]> = {}
       for (const key of ['enterprise', 'site', 'line', 'device', 'severity', 'rule'] as const) {
         const v = q[key]
         if (v !== undefined) filter[key] = v
       }
-      // An enterprise user sees only their enterprise, asked or not.
+      // An enterprise user sees only their enterprise, asked or not — and the system alerts unless asked for one enterprise.
       const own = req.principal.enterprise
-      if (own !== undefined) filter.enterprise = own
+      if (own !== undefined) filter.enterprise = q.enterprise === undefined ? [own, SYSTEM_ENTERPRISE] : own
       const alerts = await loadAlerts(ctx.events, { start: from, stop: to, filter, ...(q.state ? { state: q.state as AlertState } : {}) })
       const rows = alerts
-        .filter((a) => canSeeEnterprise(req.principal, a.address.enterprise))
+        .filter((a) => seesAlert(req, a.address.enterprise))
         .sort((a, b) => b.openedAt - a.openedAt)
         .slice(0, q.limit ?? 500)
       const silences = await loadSilences(ctx.events, { start: from, stop: to, ...(own === undefined ? {} : { enterprise: own }) })
