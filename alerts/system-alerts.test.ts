@@ -81,6 +81,22 @@ describe('SystemAlerts: storage-fault alerts from ingest state', () => {
     expect(() => again.resolve(id, { user: 'op2', ts: T0 + 60_001 })).toThrow(expect.objectContaining({ code: 'ALERTS_ERR_NOT_FOUND' }))
   })
 
+  it('applies an acknowledgement and a resolution appended by the API, once; ignores other alerts', () => {
+    const book = new SystemAlerts({ now: () => T0 })
+    const [opened] = book.receive(TOPIC, state({ storeError: full }))
+    const alertId = opened?.alert.id ?? ''
+    expect(book.applyExternal({ alertId: 'x-1', event: 'acknowledged', ts: T0, user: 'op', comment: '' })).toBeUndefined()
+    expect(book.applyExternal({ alertId, event: 'acknowledged', ts: T0 + 1, user: 'op', comment: 'on it' })?.alert.state).toBe('acknowledged')
+    expect(book.applyExternal({ alertId, event: 'acknowledged', ts: T0 + 2, user: 'op', comment: '' })).toBeUndefined()
+    expect(book.applyExternal({ alertId, event: 'cleared', ts: T0 + 3, user: 'op', comment: '' })?.alert).toMatchObject({ state: 'resolved', resolvedBy: 'op' })
+    expect(book.has(alertId)).toBe(false)
+    // Still failing: the next state opens a new alert.
+    const [again] = book.receive(TOPIC, state({ storeError: full }))
+    expect(again?.event).toBe('opened')
+    expect(again?.alert.id).not.toBe(alertId) // opened now, not at the fault's start: another alert
+    expect(again?.alert.openedAt).toBe(T0)
+  })
+
   it('the subject is an id the topics and the API accept', () => {
     expect(ingestAlertAddress('Ingest/Partition 1').device).toBe('ingest-partition-1')
     expect(ingestAlertAddress('--').device).toBe('ingest')

@@ -80,6 +80,8 @@ export class SystemAlerts {
   badStates = 0
   /** Address key (device id) → open alert. */
   private readonly open = new Map<string, Alert>()
+  /** Address key → when its last alert was resolved: a fault reported since before then opens at `now` (a new id). */
+  private readonly closedAt = new Map<string, number>()
 
   constructor(private readonly o: SystemAlertsOptions) {}
 
@@ -112,13 +114,13 @@ export class SystemAlerts {
     const now = this.o.now()
     const err = state.storeError
     if (err !== undefined) {
-      const since = Number.isFinite(err.since) && err.since <= now ? err.since : now
+      const closed = this.closedAt.get(address.device) ?? Number.NEGATIVE_INFINITY
+      const since = Number.isFinite(err.since) && err.since <= now && err.since > closed ? err.since : now
       if (alert) {
         alert.value = (now - alert.openedAt) / 60_000
         if (alert.quantity === err.code) return []
         // Another fault while the first lasts (full, then corrupt): a new alert says so.
-        const closed = this.close(alert, now, '', '')
-        return [closed, this.opened(address, err.code, err.message, Math.max(since, now))]
+        return [this.close(alert, now, '', ''), this.opened(address, err.code, err.message, now)]
       }
       return [this.opened(address, err.code, err.message, since)]
     }
@@ -197,6 +199,7 @@ export class SystemAlerts {
     alert.resolvedBy = user
     alert.value = (ts - alert.openedAt) / 60_000
     this.open.delete(alert.address.device)
+    this.closedAt.set(alert.address.device, ts)
     const t = this.transition('cleared', ts, alert, user, comment)
     if (user !== '') return t
     const minutes = alert.value.toFixed(1)
