@@ -366,20 +366,23 @@ export async function runStorageRetentionBenchmark(opts: StorageRetentionOptions
   }
 }
 
-/** `--days N --raw-days N` of the command line (defaults: the short run, 6 and 2). */
+/** `--days N --raw-days N` (or `N N`) of the command line (defaults: the short run, 6 and 2). */
 export function storageRetentionOptions(args: readonly string[]): Required<StorageRetentionOptions> {
-  const { values } = parseArgs({
+  // `[days] [rawDays]` as before, or the flags (which win).
+  const { values, positionals } = parseArgs({
     args: [...args],
-    options: { days: { type: 'string', default: '6' }, 'raw-days': { type: 'string', default: '2' } },
+    options: { days: { type: 'string' }, 'raw-days': { type: 'string' } },
+    allowPositionals: true,
     strict: true,
   })
+  if (positionals.length > 2) throw new Error(`at most two positional arguments (days, rawDays), got ${positionals.join(' ')}`)
   const whole = (name: string, text: string, min: number): number => {
     const n = Number(text)
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number ≥ ${min}, got ${text}`)
     return n
   }
-  const rawDays = whole('raw-days', values['raw-days'], 2)
-  const days = whole('days', values.days, rawDays + 3)
+  const rawDays = whole('raw-days', values['raw-days'] ?? positionals[1] ?? '2', 2)
+  const days = whole('days', values.days ?? positionals[0] ?? '6', rawDays + 3)
   return { days, rawDays }
 }
 
