@@ -2,7 +2,7 @@ import { DEFAULT_TIMEZONE, windowRuns, type WindowRun } from '../../core/windows
 import { canonicalTags, filterMatchesNothing, groupTags, matchesFilter, sortAggregateRows, sortLatestRows, validateAggregateQuery } from '../query.ts'
 import { appendRawPoints, compareRawSeries, validateRawQuery, type RawSeries } from '../raw.ts'
 import type { AggregateFn, AggregateQuery, AggregateRow, LatestQuery, LatestRow, RawQuery, RawRow } from '../store.ts'
-import { coverRun, finalState, levelsOf, mergeState, resolutionOf, stateKindOf, type Segment, type StateRow } from './rollup-plan.ts'
+import { bucketsAreWindows, coverRun, finalState, levelsOf, mergeState, stateKindOf, type Segment, type StateRow } from './rollup-plan.ts'
 import type { RollupHorizons } from './rollup-sql.ts'
 import type { SeriesIndex } from './series-index.ts'
 import { sqliteError } from './sqlite.ts'
@@ -57,9 +57,14 @@ export async function aggregate(db: EmbeddedReader, q: AggregateQuery): Promise<
     }
     for (const run of runs) {
       const segments = coverRun(run, levels)
-      if (segments.length === 1 && segments[0]?.source === 'points') {
+      const only = segments.length === 1 ? segments[0] : undefined
+      if (only?.source === 'points') {
         const params = { series, origin: run.origin, length: run.lengthMs, from: run.from, to: run.to }
         for (const r of db.statements.aggregateStatement(q.fn).all(params) as { grp: number; ws: number; v: number }[]) push(r.grp, r.ws, r.v)
+      } else if (only && oneSeriesPerGroup && bucketsAreWindows(run, only.source)) {
+        // One roll-up row is one window's answer: its value straight from SQL, no state to merge.
+        const params = { series, from: only.from, to: only.to }
+        for (const [grp, ws, v] of db.statements.bucketValueStatement(only.source, q.fn).all(params) as [number, number, number][]) push(grp, ws, v)
       } else {
         for (const r of aggregateFromSegments(db, q.fn, series, run, segments, oneSeriesPerGroup)) push(r.grp, r.ws, finalState(r, q.fn))
       }
@@ -103,7 +108,7 @@ function aggregateFromSegments(
   const pieces: { rows: StateRow[]; unique: boolean }[] = []
   for (const seg of segments) {
     const params = { series, origin: run.origin, length: run.lengthMs, from: seg.from, to: seg.to }
-    if (seg.source !== 'points' && run.lengthMs === resolutionOf(seg.source) && run.origin % run.lengthMs === 0) {
+    if (bucketsAreWindows(run, seg.source)) {
       // One row per series and bucket: unique per (group, window) when every group is one series.
       pieces.push({ rows: db.statements.bucketStatement(seg.source, kind).all(params) as StateRow[], unique: oneSeriesPerGroup })
     } else pieces.push({ rows: db.statements.stateStatement(seg.source, kind).all(params) as StateRow[], unique: true })

@@ -106,9 +106,33 @@ export function bucketStateSql(kind: StateKind): string {
   }
 }
 
-/** The resolution of a roll-up source, ms. */
-export function resolutionOf(source: Exclude<Source, 'points'>): number {
-  return source === 'rollup_15m' ? QUARTER_HOUR_MS : MINUTE_MS
+/** True when every window of the run is exactly one bucket of the roll-up `source` (same length, aligned). */
+export function bucketsAreWindows(run: WindowRun, source: Source): source is Exclude<Source, 'points'> {
+  if (source === 'points') return false
+  const res = source === 'rollup_15m' ? QUARTER_HOUR_MS : MINUTE_MS
+  return run.lengthMs === res && run.origin % res === 0
+}
+
+/** A function's value from one roll-up row (p), for windows that are one bucket each. */
+export function bucketValueSql(fn: AggregateFn): string {
+  switch (fn) {
+    case 'mean':
+      return 'p.sum / p.count'
+    case 'sum':
+      return 'p.sum'
+    case 'count':
+      return 'p.count'
+    case 'min':
+      return 'p.min'
+    case 'max':
+      return 'p.max'
+    case 'spread':
+      return 'p.max - p.min'
+    case 'first':
+      return 'p.first'
+    case 'last':
+      return 'p.last'
+  }
 }
 
 /** One piece's answer for a (group, window). */

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3'
 import { PlantWattError } from '../../core/errors.ts'
 import type { AggregateFn } from '../store.ts'
 import { migrate } from './migrations.ts'
-import { bucketStateSql, stateSql, type Source, type StateKind } from './rollup-plan.ts'
+import { bucketStateSql, bucketValueSql, stateSql, type Source, type StateKind } from './rollup-plan.ts'
 import { faultCodeOf, openSqlite } from './sqlite.ts'
 
 // better-sqlite3 binds every JS number as REAL: cast where integer division must happen.
@@ -114,6 +114,24 @@ export function prepareStatements(db: Database.Database) {
     return s
   }
 
+  const bucketValueStatements = new Map<string, Database.Statement>()
+  /** A run whose windows are the roll-up's buckets, one series per group: [grp, ws, value] rows, the value computed in SQL. */
+  const bucketValueStatement = (source: Exclude<Source, 'points'>, fn: AggregateFn): Database.Statement => {
+    const key = `${source}:${fn}`
+    let s = bucketValueStatements.get(key)
+    if (!s) {
+      s = db
+        .prepare(`
+        WITH sel (series_id, grp) AS MATERIALIZED (SELECT value ->> 0, value ->> 1 FROM json_each(@series))
+        SELECT sel.grp, p.ts, ${bucketValueSql(fn)}
+        FROM sel CROSS JOIN ${source} AS p
+        WHERE p.series_id = sel.series_id AND p.ts >= @from AND p.ts < @to`)
+        .raw(true)
+      bucketValueStatements.set(key, s)
+    }
+    return s
+  }
+
   // The continuous roll-up (maintenance.ts): a point written below its watermark marks its minute for a recompute.
   const rolledTo = db.prepare<[], { value: number }>("SELECT value FROM storage_state WHERE key = 'rollup_to'")
   const markDirty = db.prepare<[number, number]>('INSERT OR IGNORE INTO rollup_dirty (ts, series_id) VALUES (?, ?)')
@@ -129,6 +147,7 @@ export function prepareStatements(db: Database.Database) {
     aggregateStatement,
     stateStatement,
     bucketStatement,
+    bucketValueStatement,
     rolledTo,
     markDirty,
   }
