@@ -63,6 +63,8 @@ export interface AlertServiceOptions {
   now?: () => number
   /** How long start waits for the broker. Default 30 000 ms. */
   connectTimeoutMs?: number
+  /** How long close waits for the event log to take the events still queued (a failing store: then logged, not written). Default 10 000 ms. */
+  closeTimeoutMs?: number
 }
 
 export interface AlertServiceStats {
@@ -199,7 +201,7 @@ export async function startAlertService(opts: AlertServiceOptions): Promise<Runn
     learner.stop()
     await silences.stop()
     await external.stop()
-    await writer.drain()
+    await drainWithin(writer, opts.closeTimeoutMs ?? 10_000, logger)
     writer.close()
     webhooks.close()
     hub.close()
@@ -240,4 +242,24 @@ export async function startAlertService(opts: AlertServiceOptions): Promise<Runn
     },
     close: () => (closing ??= close()),
   }
+}
+
+/**
+ * Waits up to `timeoutMs` for the event log to take what is queued. A store that still refuses
+ * writes (the storage fault itself) must not hold the stop: what is left is logged, not written.
+ */
+async function drainWithin(writer: EventWriter, timeoutMs: number, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const drained = await Promise.race([
+    writer.drain().then(() => true),
+    new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs)
+    }),
+  ])
+  clearTimeout(timer)
+  if (!drained)
+    logger.error(
+      { queuedEvents: writer.pendingCount, eventLogFailures: writer.failures },
+      `the event log still refuses writes after ${timeoutMs} ms: the alert events in the batch being retried and those queued are not written (their notifications were sent)`,
+    )
 }

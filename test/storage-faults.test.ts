@@ -168,6 +168,8 @@ describe('storage faults: ingest stops acknowledging, /health says why, nothing 
     cleanups.push(() => store.close())
     const { ingest, pub, health, brokerUrl } = await pipeline(store, 5000)
     const { svc, hook, events } = await alertServiceOn(brokerUrl, store, path)
+    // A second service, stopped during the fault: the failing log must not hold its stop.
+    const second = await alertServiceOn(brokerUrl, store, path, {}, 300)
     for (let seq = 0; seq < 5; seq++) await pub.publishAsync(TOPIC, message(seq), { qos: 1 })
     await waitFor('five written', () => (ingest.stats().writtenMessages === 5 ? true : undefined))
 
@@ -189,6 +191,11 @@ describe('storage faults: ingest stops acknowledging, /health says why, nothing 
     expect(opened.text.en).toContain('storage fault STORAGE_ERR_IO (storage I/O error): ingest ingest-fault stopped acknowledging')
     expect(opened.text.zh).toContain('存储故障 STORAGE_ERR_IO（存储读写错误）')
     await waitFor('a failed event-log append', () => (svc.stats().eventLogFailures > 0 ? true : undefined))
+    await waitFor('the second service failing too', () => (second.svc.stats().eventLogFailures > 0 ? true : undefined))
+    const stopping = Date.now()
+    await second.svc.close()
+    expect(Date.now() - stopping).toBeLessThan(2000)
+    expect(second.hook.received.map((n) => [n.rule, n.event])).toEqual([['storage-fault', 'opened']])
 
     execFileSync('chattr', ['-i', path, `${path}-wal`])
     await waitFor('everything written', () => (ingest.stats().writtenMessages === 15 && ingest.stats().inFlight === 0 ? true : undefined), 30_000)
@@ -250,7 +257,7 @@ function fillUp(file: string): void {
 }
 
 /** The alert service on the store's event log, sending to a local webhook. */
-async function alertServiceOn(url: string, store: EmbeddedStore, path: string, creds: { username?: string; password?: string } = {}) {
+async function alertServiceOn(url: string, store: EmbeddedStore, path: string, creds: { username?: string; password?: string } = {}, closeTimeoutMs?: number) {
   const events = await openEventLog({ backend: 'embedded', path })
   cleanups.push(() => events.close())
   const hook = await webhook()
@@ -265,6 +272,7 @@ async function alertServiceOn(url: string, store: EmbeddedStore, path: string, c
     rules: [],
     webhooks: [{ url: hook.url, initialBackoffMs: 20 }],
     settings: { tickMs: 100, pollEventsMs: 100 },
+    ...(closeTimeoutMs === undefined ? {} : { closeTimeoutMs }),
     logger,
   })
   cleanups.push(() => svc.close())
