@@ -6,6 +6,8 @@ import type { InfluxReader } from './read.ts'
 import { finalInfluxState, influxStateSelect, mergeInfluxState, splitRun, type InfluxSegment, type InfluxState } from './retention.ts'
 
 const STATEMENTS_PER_REQUEST = 100
+/** The state columns a statement may name per field (`c0`, `s0` … for field 0), in InfluxState keys. */
+const STATE_KEYS = ['c', 's', 'mn', 'mx', 'v'] as const
 
 /**
  * aggregate() with retention (retention.ts): each run of windows is read from the coarsest final
@@ -33,45 +35,48 @@ export async function aggregateWithRollups(db: InfluxReader, q: AggregateQuery, 
     }
   }
   // Statements are in time order within each run, so merging in result order keeps first and last right.
-  const states = new Map<string, { tags: Record<string, string>; field: string; windowStart: number; st: InfluxState }>()
+  // States by group and field (key built once per series), then by window start.
+  const states = new Map<string, Map<number, { tags: Record<string, string>; field: string; windowStart: number; st: InfluxState }>>()
   for (let i = 0; i < statements.length; i += STATEMENTS_PER_REQUEST) {
     const results = await db.query(statements.slice(i, i + STATEMENTS_PER_REQUEST), `aggregate ${q.fn} of ${q.measurement}`)
     for (const result of results) {
       for (const s of result.series ?? []) {
         const tags = groupTags(s.tags ?? {}, groupBy)
-        const col = (name: string): number => s.columns.indexOf(name)
+        const groupValues = groupBy.map((g) => tags[g])
+        const columns = q.fields.map((_, k) => STATE_KEYS.map((name) => s.columns.indexOf(`${name}${k}`)))
+        const byField = q.fields.map((field) => {
+          const key = JSON.stringify([groupValues, field])
+          let m = states.get(key)
+          if (!m) states.set(key, (m = new Map()))
+          return m
+        })
         for (const values of s.values ?? []) {
           const windowStart = values[0] as number
           q.fields.forEach((field, k) => {
-            const num = (name: string): number | undefined => {
-              const v = values[col(`${name}${k}`)]
-              return typeof v === 'number' ? v : undefined
-            }
             const next: InfluxState = {}
-            for (const [key, name] of [
-              ['c', 'c'],
-              ['s', 's'],
-              ['mn', 'mn'],
-              ['mx', 'mx'],
-              ['v', 'v'],
-            ] as const) {
-              const v = num(name)
-              if (v !== undefined) next[key] = v
-            }
-            if (Object.keys(next).length === 0) return
-            const key = JSON.stringify([groupBy.map((g) => tags[g]), field, windowStart])
-            const have = states.get(key)
+            let any = false
+            ;(columns[k] as number[]).forEach((col, j) => {
+              const v = col < 0 ? undefined : values[col]
+              if (typeof v !== 'number') return
+              next[STATE_KEYS[j] as (typeof STATE_KEYS)[number]] = v
+              any = true
+            })
+            if (!any) return
+            const m = byField[k] as Map<number, { tags: Record<string, string>; field: string; windowStart: number; st: InfluxState }>
+            const have = m.get(windowStart)
             if (have) mergeInfluxState(have.st, next, q.fn)
-            else states.set(key, { tags, field, windowStart, st: next })
+            else m.set(windowStart, { tags, field, windowStart, st: next })
           })
         }
       }
     }
   }
   const rows: AggregateRow[] = []
-  for (const { tags, field, windowStart, st } of states.values()) {
-    const value = finalInfluxState(st, q.fn)
-    if (value !== undefined) rows.push({ tags: { ...tags }, field, windowStart, value })
+  for (const byWindow of states.values()) {
+    for (const { tags, field, windowStart, st } of byWindow.values()) {
+      const value = finalInfluxState(st, q.fn)
+      if (value !== undefined) rows.push({ tags: { ...tags }, field, windowStart, value })
+    }
   }
   return sortAggregateRows(rows, q)
 }

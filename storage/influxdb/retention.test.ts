@@ -82,6 +82,11 @@ describe('influxdb retention: policies, continuous queries, roll-up reads', () =
     }
     const fromRollups = await answers(store)
     expect(fromRollups).toEqual(await answers(rawOnly))
+    // From inside an hour: its first window merges raw points [T0 + 20 min, + 30 min) with quarters
+    // [+ 30 min, + 60 min). Device a's first window holds the even i of 120 … 359: mean 239.
+    const inside = { ...base, start: T0 + 20 * 60_000 }
+    for (const fn of FNS) expect(await store.aggregate({ ...inside, fn, every: '1h' })).toEqual(await rawOnly.aggregate({ ...inside, fn, every: '1h' }))
+    expect((await store.aggregate({ ...inside, fields: ['p'], fn: 'mean', every: '1h', filter: { device: 'a' } }))[0]?.value).toBe(239)
     // Hand-worked: device a holds the even i; its first hour (i = 0, 2, …, 358) has mean 179, first 0, last 358.
     const a = (await store.aggregate({ ...base, fields: ['p'], fn: 'mean', every: '1h', filter: { device: 'a' } }))[0]
     expect(a).toEqual({ tags: { device: 'a' }, field: 'p', windowStart: T0, value: 179 })
