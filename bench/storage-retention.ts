@@ -344,6 +344,8 @@ async function yearlyReport(dir: string) {
     storeRollups: { beforeExpiry: strip(before), afterExpiry: strip(after) },
     withCounterRollup: { beforeExpiry: strip(beforeCounter), afterExpiry: strip(afterCounter) },
     afterExpiryHolds: 'raw and 1-minute roll-up expired (clock + 400 days): the 15-minute roll-up only',
+    cached:
+      'storeRollups: nothing between calls; withCounterRollup: the settled counter_15m readings (before the watermark − 1 day, exact until its generation changes) — the answer cache is on but the report clock (end + 1 day) leaves the year unsettled, so no answer is reused',
     identical: {
       storeRollupsBeforeVsAfter: isDeepStrictEqual(before.answer, after.answer),
       counterRollupBeforeVsAfter: isDeepStrictEqual(beforeCounter.answer, afterCounter.answer),
