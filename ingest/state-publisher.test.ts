@@ -39,7 +39,7 @@ describe('StatePublisher', () => {
 })
 
 describe('StatePublisher: store faults', () => {
-  it('publishes at once (QoS 1) when the store error appears and when it clears, not only every interval', async () => {
+  it('publishes at once when the store error appears and when it clears, not only every interval', async () => {
     const published: { body: Record<string, unknown>; qos: number | undefined }[] = []
     const client = {
       connected: true,
@@ -62,7 +62,7 @@ describe('StatePublisher: store faults', () => {
     await new Promise((resolve) => setTimeout(resolve, 1300))
     expect(published).toHaveLength(2)
     expect(published[1]).toEqual({
-      qos: 1,
+      qos: 0,
       body: expect.objectContaining({ storeError: { code: 'STORAGE_ERR_FULL', message: 'SQLITE_FULL: database or disk is full' } }),
     })
     // The same fault again is not news.

@@ -13,9 +13,10 @@ function faultOf(stats: object): string {
 
 /**
  * Publishes ingest's stats as retained JSON (with ts and clientId) to its state topic every
- * intervalMs (0: never) — and at once (within FAULT_CHECK_MS, QoS 1) when the store's error appears,
+ * intervalMs (0: never) — and at once (within FAULT_CHECK_MS) when the store's error appears,
  * changes or clears, so the alert service raises or clears its storage-fault alert without waiting
- * for the next period (alerts/system-alerts.ts).
+ * for the next period (alerts/system-alerts.ts). QoS 0 like the rest: another broker's ACL may refuse
+ * the topic at no cost, and a lost message is repeated by the next period (retained).
  */
 export class StatePublisher {
   private readonly timer: NodeJS.Timeout | undefined
@@ -36,7 +37,7 @@ export class StatePublisher {
     this.timer.unref()
     if (intervalMs > FAULT_CHECK_MS) {
       this.faultTimer = setInterval(() => {
-        if (faultOf(this.stats()) !== this.published) void this.publish({}, 1)
+        if (faultOf(this.stats()) !== this.published) void this.publish()
       }, FAULT_CHECK_MS)
       this.faultTimer.unref()
     }
@@ -56,13 +57,13 @@ export class StatePublisher {
     await this.publish({ connected: false })
   }
 
-  private publish(extra: Record<string, unknown> = {}, qos: 0 | 1 = 0): Promise<void> {
+  private publish(extra: Record<string, unknown> = {}): Promise<void> {
     return new Promise((resolve) => {
       if (!this.client.connected) return resolve()
       const stats = this.stats()
       const body = JSON.stringify({ ts: Date.now(), clientId: this.clientId, ...stats, ...extra })
       this.published = faultOf(stats)
-      this.client.publish(this.topic, body, { qos, retain: true }, (err) => {
+      this.client.publish(this.topic, body, { qos: 0, retain: true }, (err) => {
         if (err) this.logger.debug({ err: describeError(err) }, `cannot publish ${this.topic}`)
         resolve()
       })
