@@ -83,6 +83,13 @@ describe('counter roll-up (counter_15m)', () => {
     expect(counterRows).toBeGreaterThan(0)
     expect(after).toEqual(await answers({ store: own, model, now: () => AFTER }))
     expect(after.month).not.toEqual(raw.month)
+    // A bound below two devices' month: the least recently kept goes, the answers stay the same.
+    const small = counterRollup({ maxCachedAnswers: 0, maxKeptReadings: 3000 })
+    const fresh = await answers({ store: own, model, now: () => AFTER })
+    expect(await answers({ store: own, model, now: () => AFTER, rollup: small })).toEqual(fresh)
+    expect(await answers({ store: own, model, now: () => AFTER, rollup: small })).toEqual(fresh)
+    expect(small.kept.count).toBeLessThanOrEqual(3000)
+    expect(small.kept.count).toBe([...small.kept.byKey.values()].reduce((n, k) => n + k.ts.length, 0))
     await own.close()
   })
 
