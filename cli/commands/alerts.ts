@@ -30,7 +30,7 @@ async function runAlerts(opts: CommonOptions): Promise<void> {
     logger,
   })
   process.stdout.write(
-    `alert service: ${rules.length} rule(s)${cfg.alerts.rules.length === 0 ? ' (the recommended set)' : ''}, subscribed at ${cfg.mqtt.url}, events in ${cfg.storage.backend}\n`,
+    `alert service: ${rules.length} rule(s)${cfg.alerts.rules.length === 0 ? ' (the recommended set)' : ''}, subscribed at ${cfg.mqtt.url}, events in ${cfg.storage.backend}; storage faults from ingest's state (pw/sys/ingest/+) raise storage-fault alerts\n`,
   )
   runUntilSignal(
     [
