@@ -107,14 +107,25 @@ export class AlertBrokerLink {
       this.client.on('connect', () => {
         this.client.subscribe(filters, { qos: 1 }, (err, granted) => {
           clearTimeout(timer)
-          const refused = granted?.some((g) => g.qos !== 0 && g.qos !== 1)
-          if (err || refused)
+          // Return codes per filter, in order. mqtt.js reports a partly refused SUBACK as an error carrying
+          // the packet, and then passes the requested QoS as `granted`: the packet's codes come first.
+          const codes = err ? subackCodes(err) : granted?.map((g) => g.qos)
+          const refused = (i: number): boolean => codes === undefined || (codes[i] !== 0 && codes[i] !== 1)
+          if (refused(0))
             reject(
-              new PlantWattError('ALERTS_ERR_SUBSCRIBE', `subscription to ${filters.join(', ')} refused${err ? `: ${describeError(err)}` : ''}`, {
+              new PlantWattError('ALERTS_ERR_SUBSCRIBE', `subscription to ${dataFilter} refused${err ? `: ${describeError(err)}` : ''}`, {
                 cause: err,
               }),
             )
-          else resolve()
+          else {
+            // Another broker's ACL may not let the service read ingest's state: no storage-fault alerts then, the rest runs.
+            if (refused(1))
+              this.o.logger.warn(
+                { filter: INGEST_STATE_FILTER },
+                'subscription to the ingest state refused: no storage-fault alerts (allow the alert user to read it)',
+              )
+            resolve()
+          }
         })
       })
       this.client.on('error', (err: Error & { code?: unknown }) => {
@@ -124,4 +135,10 @@ export class AlertBrokerLink {
       })
     })
   }
+}
+
+/** The SUBACK return codes an mqtt.js subscribe error carries (a refused filter), if any. */
+function subackCodes(err: unknown): number[] | undefined {
+  const granted = (err as { packet?: { granted?: unknown } } | undefined)?.packet?.granted
+  return Array.isArray(granted) && granted.every((g) => typeof g === 'number') ? granted : undefined
 }
