@@ -169,7 +169,7 @@ describe('storage faults: ingest stops acknowledging, /health says why, nothing 
     const { ingest, pub, health, brokerUrl } = await pipeline(store, 5000)
     const { svc, hook, events } = await alertServiceOn(brokerUrl, store, path)
     // A second service, stopped during the fault: the failing log must not hold its stop.
-    const second = await alertServiceOn(brokerUrl, store, path, {}, 300)
+    const second = await alertServiceOn(brokerUrl, store, path, {}, { closeTimeoutMs: 300 })
     for (let seq = 0; seq < 5; seq++) await pub.publishAsync(TOPIC, message(seq), { qos: 1 })
     await waitFor('five written', () => (ingest.stats().writtenMessages === 5 ? true : undefined))
 
@@ -257,7 +257,13 @@ function fillUp(file: string): void {
 }
 
 /** The alert service on the store's event log, sending to a local webhook. */
-async function alertServiceOn(url: string, store: EmbeddedStore, path: string, creds: { username?: string; password?: string } = {}, closeTimeoutMs?: number) {
+async function alertServiceOn(
+  url: string,
+  store: EmbeddedStore,
+  path: string,
+  creds: { username?: string; password?: string } = {},
+  extra: { closeTimeoutMs?: number; channels?: unknown[]; escalation?: unknown[] } = {},
+) {
   const events = await openEventLog({ backend: 'embedded', path })
   cleanups.push(() => events.close())
   const hook = await webhook()
@@ -272,22 +278,23 @@ async function alertServiceOn(url: string, store: EmbeddedStore, path: string, c
     rules: [],
     webhooks: [{ url: hook.url, initialBackoffMs: 20 }],
     settings: { tickMs: 100, pollEventsMs: 100 },
-    ...(closeTimeoutMs === undefined ? {} : { closeTimeoutMs }),
+    ...extra,
     logger,
   })
   cleanups.push(() => svc.close())
   return { svc, hook, events }
 }
 
-/** A local HTTP webhook: every notification it was sent (answers 200). */
-async function webhook(): Promise<{ url: string; received: AlertNotification[] }> {
-  const received: AlertNotification[] = []
+/** A local HTTP webhook: every body it was sent (answers 200). */
+async function webhook<T = AlertNotification>(): Promise<{ url: string; received: T[] }> {
+  const received: T[] = []
   const server: Server = createServer((req, res) => {
     let body = ''
     req.on('data', (c: Buffer) => (body += c.toString('utf8')))
     req.on('end', () => {
-      received.push(JSON.parse(body) as AlertNotification)
-      res.writeHead(200).end()
+      received.push(JSON.parse(body) as T)
+      // A robot channel (WeCom) reads the answer; a plain webhook ignores it.
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"errcode":0,"errmsg":"ok"}')
     })
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
@@ -325,7 +332,18 @@ describe('storage faults raise a system alert', () => {
       logger,
     })
     cleanups.push(() => ingest.close())
-    const { svc, hook, events } = await alertServiceOn(broker.url, store, path, { username: 'alerts', password: 'alerts-pw' })
+    // A WeCom robot for escalations: a storage fault not acknowledged within a second goes there too.
+    const robot = await webhook<{ msgtype: string; text?: { content: string } }>()
+    const { svc, hook, events } = await alertServiceOn(
+      broker.url,
+      store,
+      path,
+      { username: 'alerts', password: 'alerts-pw' },
+      {
+        channels: [{ id: 'duty', kind: 'wecom', url: `${robot.url}?key=duty`, use: 'escalation', format: 'text', initialBackoffMs: 20 }],
+        escalation: [{ id: 'storage-now', match: { rule: 'storage-fault' }, minSeverity: 'critical', after: '1s', channels: ['duty'] }],
+      },
+    )
     const pub = await mqtt.connectAsync(broker.url, { clientId: 'pub-fault', username: 'gw', password: 'gw-pw', reconnectPeriod: 0 })
     cleanups.push(() => pub.endAsync(true))
     await waitFor('the first ingest state', () => (svc.stats().ingestStates > 0 ? true : undefined))
@@ -363,6 +381,10 @@ describe('storage faults raise a system alert', () => {
       /^\[告警\] ingest-fault \(ingest\)：存储故障 STORAGE_ERR_FULL（磁盘已满）：采集服务 ingest-fault 暂停确认数据，数据保留在消息代理和边缘缓存中（存储报告：.*full/,
     )
     expect(svc.openAlerts()).toEqual([expect.objectContaining({ id: opened.alertId, state: 'firing', rule: 'storage-fault' })])
+    const escalated = await waitFor('the escalation at the robot', () => robot.received[0])
+    expect(escalated.msgtype).toBe('text')
+    expect(escalated.text?.content).toContain('存储故障 STORAGE_ERR_FULL（磁盘已满）')
+    expect(svc.stats().escalations).toBe(1)
 
     rmSync(join(dir, 'filler'))
     execFileSync('mount', ['-o', 'remount,size=64m', dir])
