@@ -19,7 +19,7 @@ import type { ChannelStats } from './notify/queue.ts'
 import { WebhookSender, type WebhookStats } from './notify.ts'
 import { restoreLastSeen, restoreOpenAlerts } from './restore.ts'
 import { SilenceBook } from './silences.ts'
-import { SystemAlerts } from './system-alerts.ts'
+import { SystemAlerts, withSystemAlerts } from './system-alerts.ts'
 import { durationMs, validateAlertsConfig, type ResolvedRule } from './rules.ts'
 import { TelemetryFeed } from './telemetry-feed.ts'
 
@@ -127,14 +127,7 @@ export async function startAlertService(opts: AlertServiceOptions): Promise<Runn
   const drops = new RecordedDrops(opts.events, now, logger)
   const engine = new AlertEngine({ plant: opts.plant, rules, explainsDrop: (key, q, from, to) => drops.explains(key, q, from, to) })
   const system = new SystemAlerts({ now })
-  // Open alerts of both: the engine's and the system alerts.
-  const both = {
-    restore(alerts: readonly Alert[]): void {
-      engine.restore(alerts.filter((a) => !SystemAlerts.owns(a)))
-      system.restore(alerts)
-    },
-    openAlerts: (): Alert[] => [...engine.openAlerts(), ...system.openAlerts()].sort((a, b) => a.openedAt - b.openedAt),
-  }
+  const both = withSystemAlerts(engine, system)
 
   // State from before this start.
   const startedAt = now()
@@ -154,10 +147,9 @@ export async function startAlertService(opts: AlertServiceOptions): Promise<Runn
   const notifier = new AlertNotifier({ engine, events: writer, broker, webhooks, channels: hub, silences, escalator, onEvent: opts.onEvent, logger })
   notifier.restore(both.openAlerts(), await recordedEscalations(opts.events, startedAt - durationMs(config.restoreLookback), logger), startedAt)
   const feed = new TelemetryFeed(engine, (list) => notifier.notifyAll(list), logger)
-  broker.onMessage((topic, payload) => {
-    if (SystemAlerts.accepts(topic)) notifier.notifyAll(system.receive(topic, payload))
-    else feed.receive(topic, payload)
-  })
+  const route = (topic: string, payload: Buffer): void =>
+    SystemAlerts.accepts(topic) ? notifier.notifyAll(system.receive(topic, payload)) : feed.receive(topic, payload)
+  broker.onMessage(route)
   try {
     await broker.ready()
   } catch (err) {

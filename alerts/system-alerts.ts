@@ -1,6 +1,6 @@
 import { PlantWattError } from '../core/errors.ts'
 import type { DeviceAddress } from '../core/topic.ts'
-import { alertId, type Alert, type AlertEventType, type AlertTransition } from './engine.ts'
+import { alertId, type Alert, type AlertEngine, type AlertEventType, type AlertTransition } from './engine.ts'
 import type { Severity } from './rules.ts'
 import { describeAlert, type AlertText } from './text.ts'
 import { SYSTEM_ENTERPRISE } from './system-text.ts'
@@ -215,5 +215,19 @@ export class SystemAlerts {
   private transition(event: AlertEventType, ts: number, alert: Alert, user: string, comment: string): AlertTransition {
     const snapshot = { ...alert, address: { ...alert.address } }
     return { event, ts, alert: snapshot, user, comment, text: describeAlert(snapshot, event, alert.address.device, user, comment) }
+  }
+}
+
+/** The open alerts of the engine and of the system alerts together: restored from one log, listed as one. */
+export function withSystemAlerts(
+  engine: Pick<AlertEngine, 'restore' | 'openAlerts'>,
+  system: SystemAlerts,
+): { restore(alerts: readonly Alert[]): void; openAlerts(): Alert[] } {
+  return {
+    restore(alerts) {
+      engine.restore(alerts.filter((a) => !SystemAlerts.owns(a)))
+      system.restore(alerts)
+    },
+    openAlerts: () => [...engine.openAlerts(), ...system.openAlerts()].sort((a, b) => a.openedAt - b.openedAt),
   }
 }
