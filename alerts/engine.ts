@@ -37,6 +37,27 @@ export type AlertState = (typeof ALERT_STATES)[number]
 export const ALERT_EVENTS = ['opened', 'acknowledged', 'cleared'] as const
 export type AlertEventType = (typeof ALERT_EVENTS)[number]
 
+/** Who acknowledges or resolves an alert by hand, and when. */
+export interface AlertActor {
+  user: string
+  comment?: string
+  ts: number
+}
+
+/**
+ * Marks an open alert acknowledged by `by` (device and system alerts alike) and returns it:
+ * ALERTS_ERR_NOT_FOUND when it is not open, ALERTS_ERR_STATE when it is already acknowledged.
+ */
+export function markAcknowledged(alert: Alert | undefined, id: string, by: AlertActor): Alert {
+  if (!alert) throw new PlantWattError('ALERTS_ERR_NOT_FOUND', `no open alert ${id}`)
+  if (alert.state !== 'firing') throw new PlantWattError('ALERTS_ERR_STATE', `alert ${id} is already ${alert.state}`)
+  alert.state = 'acknowledged'
+  alert.acknowledgedAt = by.ts
+  alert.acknowledgedBy = by.user
+  if (by.comment) alert.comment = by.comment
+  return alert
+}
+
 export interface Alert {
   /** Stable id: base-36 opening time, '-', hash of rule and device. */
   id: string
@@ -325,14 +346,8 @@ export class AlertEngine {
   }
 
   /** Acknowledges an open alert. ALERTS_ERR_NOT_FOUND / ALERTS_ERR_STATE (already acknowledged). */
-  acknowledge(id: string, by: { user: string; comment?: string; ts: number }): AlertTransition {
-    const alert = this.byId.get(id)?.alert ?? this.orphans.get(id)
-    if (!alert) throw new PlantWattError('ALERTS_ERR_NOT_FOUND', `no open alert ${id}`)
-    if (alert.state !== 'firing') throw new PlantWattError('ALERTS_ERR_STATE', `alert ${id} is already ${alert.state}`)
-    alert.state = 'acknowledged'
-    alert.acknowledgedAt = by.ts
-    alert.acknowledgedBy = by.user
-    if (by.comment) alert.comment = by.comment
+  acknowledge(id: string, by: AlertActor): AlertTransition {
+    const alert = markAcknowledged(this.byId.get(id)?.alert ?? this.orphans.get(id), id, by)
     return this.transition('acknowledged', by.ts, alert, by.user, by.comment ?? '')
   }
 

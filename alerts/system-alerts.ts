@@ -1,6 +1,6 @@
 import { PlantWattError } from '../core/errors.ts'
 import type { DeviceAddress } from '../core/topic.ts'
-import { alertId, type Alert, type AlertEngine, type AlertEventType, type AlertTransition } from './engine.ts'
+import { alertId, markAcknowledged, type Alert, type AlertActor, type AlertEngine, type AlertEventType, type AlertTransition } from './engine.ts'
 import type { Severity } from './rules.ts'
 import { describeAlert, type AlertText } from './text.ts'
 import { SYSTEM_ENTERPRISE } from './system-text.ts'
@@ -136,14 +136,8 @@ export class SystemAlerts {
   }
 
   /** Acknowledges an open system alert. ALERTS_ERR_NOT_FOUND / ALERTS_ERR_STATE. */
-  acknowledge(id: string, by: { user: string; comment?: string; ts: number }): AlertTransition {
-    const alert = this.byId(id)
-    if (!alert) throw new PlantWattError('ALERTS_ERR_NOT_FOUND', `no open alert ${id}`)
-    if (alert.state !== 'firing') throw new PlantWattError('ALERTS_ERR_STATE', `alert ${id} is already ${alert.state}`)
-    alert.state = 'acknowledged'
-    alert.acknowledgedAt = by.ts
-    alert.acknowledgedBy = by.user
-    if (by.comment) alert.comment = by.comment
+  acknowledge(id: string, by: AlertActor): AlertTransition {
+    const alert = markAcknowledged(this.byId(id), id, by)
     return this.transition('acknowledged', by.ts, alert, by.user, by.comment ?? '')
   }
 
