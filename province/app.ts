@@ -175,125 +175,85 @@ function overviewTables(config: Readonly<ProvinceConfig>, range: MonthRange, f: 
   ]
 }
 
+/** One month view of the commission: its OpenAPI words, the JSON answer, and what an export holds. */
+interface MonthView {
+  summary: string
+  description?: string
+  /** What the JSON answer is (OpenAPI). */
+  shape: string
+  json(f: CachedFigures, range: MonthRange): unknown
+  /** The export's file name and sheets of the month's workbook (a CSV is the first); 'all': the whole workbook. */
+  file(kind: ExportKind, month: string): { name: string; sheets: readonly string[] | 'all' }
+}
+
+/** GET <prefix>/<path>?month=&format= for a month view: JSON, or the chosen sheets of the month's workbook as CSV or XLSX. */
+function monthRoute(app: FastifyInstance, c: ViewContext, path: string, v: MonthView): void {
+  const { opts, now, cache, monthOf, exportOf, send } = c
+  app.get(
+    `${PROVINCE_PREFIX}/${path}`,
+    {
+      schema: {
+        summary: v.summary,
+        ...(v.description ? { description: v.description } : {}),
+        querystring: MonthQuery,
+        produces: PRODUCES,
+        response: { 200: Open(v.shape), ...ERRORS },
+      },
+    },
+    async (req, reply) => {
+      const range = monthOf(req)
+      const f = cache.get(range, now())
+      const kind = exportOf(req)
+      if (!kind) return v.json(f, range)
+      const { name, sheets } = v.file(kind, range.month)
+      const tables = overviewTables(opts.config, range, f)
+      return send(reply, kind, name, sheets === 'all' ? tables : sheets.map((s) => tables.find((t) => t.sheet === s) as XlsxTable))
+    },
+  )
+}
+
 /** The commission's read routes, computed from uploads only: overview, cities, enterprises, quality, drill-down (JSON, CSV or XLSX). */
 function viewRoutes(app: FastifyInstance, c: ViewContext): void {
-  const { opts, now, cache, monthOf, exportOf, send } = c
-  const config = opts.config
-  app.get(
-    `${PROVINCE_PREFIX}/overview`,
-    {
-      schema: {
-        summary: 'the commission overview of a month',
-        description:
-          'format=csv: the city roll-ups; format=xlsx: the whole view as a workbook (overview, rankings, cities, products, enterprises, quality, behind)',
-        querystring: MonthQuery,
-        produces: PRODUCES,
-        response: { 200: Open('ProvinceOverview (province/rollup.ts)'), ...ERRORS },
-      },
-    },
-    async (req, reply) => {
-      const range = monthOf(req)
-      const f = cache.get(range, now())
-      const kind = exportOf(req)
-      if (kind === 'csv')
-        return send(
-          reply,
-          kind,
-          `cities-${range.month}`,
-          overviewTables(config, range, f).filter((t) => t.sheet === 'cities'),
-        )
-      return kind === 'xlsx' ? send(reply, kind, `province-${range.month}`, overviewTables(config, range, f)) : f.overview
-    },
-  )
-  app.get(
-    `${PROVINCE_PREFIX}/cities`,
-    {
-      schema: {
-        summary: 'city roll-ups of a month',
-        querystring: MonthQuery,
-        produces: PRODUCES,
-        response: { 200: Open('{ period, basis, cities[] }'), ...ERRORS },
-      },
-    },
-    async (req, reply) => {
-      const range = monthOf(req)
-      const f = cache.get(range, now())
-      const kind = exportOf(req)
-      return kind
-        ? send(
-            reply,
-            kind,
-            `cities-${range.month}`,
-            overviewTables(config, range, f).filter((t) => t.sheet === 'cities'),
-          )
-        : { period: f.overview.period, basis: f.overview.basis, cities: f.overview.cities }
-    },
-  )
-  app.get(
-    `${PROVINCE_PREFIX}/enterprises`,
-    {
-      schema: {
-        summary: 'every enterprise with its figures and data quality',
-        querystring: MonthQuery,
-        produces: PRODUCES,
-        response: { 200: Open('{ period, enterprises[] }'), ...ERRORS },
-      },
-    },
-    async (req, reply) => {
-      const range = monthOf(req)
-      const f = cache.get(range, now())
-      const kind = exportOf(req)
-      return kind
-        ? send(
-            reply,
-            kind,
-            `enterprises-${range.month}`,
-            overviewTables(config, range, f).filter((t) => t.sheet === 'enterprises'),
-          )
-        : { period: range, enterprises: f.list }
-    },
-  )
-  app.get(
-    `${PROVINCE_PREFIX}/quality`,
-    {
-      schema: {
-        summary: 'data-quality indices per enterprise and city, and who is behind',
-        description: 'format=csv: who is behind; format=xlsx: who is behind, then quality per enterprise',
-        querystring: MonthQuery,
-        produces: PRODUCES,
-        response: { 200: Open('{ period, basis, cities[], enterprises[], behind[] }'), ...ERRORS },
-      },
-    },
-    async (req, reply) => {
-      const range = monthOf(req)
-      const f = cache.get(range, now())
-      const { list, overview } = f
-      const kind = exportOf(req)
-      if (kind) {
-        const tables = overviewTables(config, range, f)
-        return send(
-          reply,
-          kind,
-          `behind-${range.month}`,
-          ['behind', 'quality'].map((s) => tables.find((t) => t.sheet === s) as XlsxTable),
-        )
-      }
-      return {
-        period: range,
-        basis: overview.basis,
-        cities: overview.cities.map((c) => ({
-          city: c.city,
-          completeness: c.completeness,
-          timeliness: c.timeliness,
-          late: c.late,
-          missing: c.missing,
-          behind: c.behind,
-        })),
-        enterprises: list.map((e) => ({ id: e.id, name: e.name, city: e.city, lastUploadAt: e.lastUploadAt, ...e.quality })),
-        behind: overview.behind,
-      }
-    },
-  )
+  monthRoute(app, c, 'overview', {
+    summary: 'the commission overview of a month',
+    description:
+      'format=csv: the city roll-ups; format=xlsx: the whole view as a workbook (overview, rankings, cities, products, enterprises, quality, behind)',
+    shape: 'ProvinceOverview (province/rollup.ts)',
+    json: (f) => f.overview,
+    file: (kind, month) => (kind === 'csv' ? { name: `cities-${month}`, sheets: ['cities'] } : { name: `province-${month}`, sheets: 'all' }),
+  })
+  monthRoute(app, c, 'cities', {
+    summary: 'city roll-ups of a month',
+    shape: '{ period, basis, cities[] }',
+    json: (f) => ({ period: f.overview.period, basis: f.overview.basis, cities: f.overview.cities }),
+    file: (_kind, month) => ({ name: `cities-${month}`, sheets: ['cities'] }),
+  })
+  monthRoute(app, c, 'enterprises', {
+    summary: 'every enterprise with its figures and data quality',
+    shape: '{ period, enterprises[] }',
+    json: (f, range) => ({ period: range, enterprises: f.list }),
+    file: (_kind, month) => ({ name: `enterprises-${month}`, sheets: ['enterprises'] }),
+  })
+  monthRoute(app, c, 'quality', {
+    summary: 'data-quality indices per enterprise and city, and who is behind',
+    description: 'format=csv: who is behind; format=xlsx: who is behind, then quality per enterprise',
+    shape: '{ period, basis, cities[], enterprises[], behind[] }',
+    json: ({ list, overview }, range) => ({
+      period: range,
+      basis: overview.basis,
+      cities: overview.cities.map((city) => ({
+        city: city.city,
+        completeness: city.completeness,
+        timeliness: city.timeliness,
+        late: city.late,
+        missing: city.missing,
+        behind: city.behind,
+      })),
+      enterprises: list.map((e) => ({ id: e.id, name: e.name, city: e.city, lastUploadAt: e.lastUploadAt, ...e.quality })),
+      behind: overview.behind,
+    }),
+    file: (_kind, month) => ({ name: `behind-${month}`, sheets: ['behind', 'quality'] }),
+  })
   drillDownRoute(app, c)
 }
 
