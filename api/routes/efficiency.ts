@@ -13,7 +13,7 @@ import {
   savingsReport,
   type StoredRevision,
 } from '../../reports/baselines.ts'
-import { scopeTimezone, } from '../../reports/energy.ts'
+import { scopeTimezone } from '../../reports/energy.ts'
 import { DEFAULT_PF_THRESHOLD, powerFactorReport } from '../../reports/power-factor.ts'
 import { QUALITY_MAX_RANGE_MS, qualityReportOf } from '../../reports/quality.ts'
 import { linesOf, parseScope, type Scope } from '../../reports/scope.ts'
