@@ -8,6 +8,7 @@ import type { StreamHub } from './hub.ts'
 import type { CounterRollup } from '../reports/counter-rollup.ts'
 import type { PlantIndex } from './plant-index.ts'
 import type { ReferenceData } from '../analytics/index.ts'
+import type { UploadStatus } from '../upload/status.ts'
 
 /** What every route plugin is given: injected, never imported from module scope. */
 export interface ApiContext {
@@ -34,36 +35,10 @@ export interface ApiContext {
   uploads?: UploadsSource | undefined
 }
 
-/** One record of an uploader's outbox (upload/status.ts UploadRow). */
-export interface UploadRowView {
-  indicator: string
-  subject: string
-  carrier: string | null
-  period: string
-  start: string
-  revision: number
-  value: number
-  unit: string
-  attempts: number
-  reason: string | null
-  receipt: string | null
-}
-
-/** What the plant API reads of its uploaders (structurally upload/status.ts UploadsBook: api/ does not import upload/). */
+/** What the plant API reads of its uploaders (upload/status.ts UploadsBook, registered by cli/). */
 export interface UploadsSource {
   enterprises(): string[]
-  status(
-    enterprise: string,
-    limit: number,
-  ):
-    | {
-        enterprise: string
-        counts: { pending: number; acked: number; rejected: number }
-        rejected: UploadRowView[]
-        pending: UploadRowView[]
-        uploaded: UploadRowView[]
-      }
-    | undefined
+  status(enterprise: string, limit: number): UploadStatus | undefined
 }
 
 /** Options of every route plugin. */
