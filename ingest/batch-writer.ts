@@ -16,26 +16,38 @@ export interface Pending extends AckTicket, Taken {
   topic: string
 }
 
-/** The batch writer's counters since start. */
+/** The batch writer's counters since start (ingest's stats() reports them as they are). */
 export interface BatchWriterStats {
+  /** Data messages whose points were written. */
   writtenMessages: number
+  /** Samples written, not counting those set aside as conflicts. */
   writtenSamples: number
+  /** TelemetryPoints written (one per sample). */
   writtenPoints: number
+  /** Store writes retried after a failure. */
   retried: number
-  /** Samples the store reported as conflicts (writeKeepFirst). */
+  /**
+   * Samples set aside (dead letter INGEST_ERR_SAMPLE_CONFLICT, store writeKeepFirst) because their
+   * device and ts already had another value for one of their fields: the first value is kept.
+   */
   conflicts: number
-  /** How long the oldest message not yet written has waited, ms (0 when none). */
+  /** How long the oldest message not yet written has waited, ms (0 when none): grows while the store is down. */
   lagMs: number
-  /** Successful store writes (a batch's points and its blocks are one each), and their duration: the last, the longest and the sum, ms. */
+  /** Successful store writes (a batch's points and its blocks count one each) and their duration, ms: last, longest, sum (mean = writeMsSum / writes). */
   writes: number
   writeMsLast: number
   writeMsMax: number
   writeMsSum: number
-  /** Batches written, and the rows (points and block samples) of the last one and of all. */
+  /** Batches written; rows (points and block samples) of the last one and of all (mean = batchPointsSum / batches). */
   batches: number
   lastBatchPoints: number
   batchPointsSum: number
-  /** While store writes fail (disk full, read-only, corrupt, unreachable): the last error, coded, and since when (epoch ms). Absent once a write succeeds. */
+  /**
+   * While store writes fail (disk full, read-only, corrupt, unreachable): the store's coded error
+   * (STORAGE_ERR_FULL, STORAGE_ERR_READONLY, STORAGE_ERR_CORRUPT, STORAGE_ERR_IO,
+   * STORAGE_ERR_UNAVAILABLE, …), its text, the last failure (`at`) and the first (`since`), epoch ms.
+   * Nothing is acknowledged meanwhile; /health turns red. Absent once a write succeeds.
+   */
   storeError?: StoreWriteError
 }
 

@@ -9,7 +9,7 @@ import { ingestStateTopic, type MqttClientConfig } from '../core/mqtt.ts'
 import type { PlantModel } from '../core/plant.ts'
 import type { TelemetryStore } from '../storage/store.ts'
 import { AckSender } from './ack-sender.ts'
-import { BatchWriter, type Pending, type StoreWriteError } from './batch-writer.ts'
+import { BatchWriter, type BatchWriterStats, type Pending } from './batch-writer.ts'
 import type { IngestConfig } from './config.ts'
 import { ConnectionTracker, type IngestConnectionError } from './connection.ts'
 import { createDeadLetterLog } from './dead-letter.ts'
@@ -22,41 +22,17 @@ import { StatePublisher } from './state-publisher.ts'
 import { ingestClientId, Subscriber } from './subscriber.ts'
 
 /** Counters since start. */
-export interface IngestStats {
+export interface IngestStats extends BatchWriterStats {
   /** Connected to the broker now. */
   connected: boolean
   /** Messages taken from the broker (data and dead-letter topic). */
   received: number
-  /** Data messages whose points were written. */
-  writtenMessages: number
-  /** Samples written, not counting those set aside as conflicts. */
-  writtenSamples: number
-  /** TelemetryPoints written (one per sample). */
-  writtenPoints: number
-  /** Store writes retried after a failure. */
-  retried: number
   /** Dead letters recorded, per reason (broker-diverted and ingest's own). */
   deadLettered: Record<string, number>
   /** Messages of devices owned by another partition, acknowledged without writing. */
   skipped: number
   /** Messages taken but not yet written and acknowledged. */
   inFlight: number
-  /** How long the oldest message in flight has waited, ms (0 when none): grows while the store is down. */
-  lagMs: number
-  /** Successful store writes (a batch's points and its blocks count one each) and their duration, ms: last, longest, sum (mean = writeMsSum / writes). */
-  writes: number
-  writeMsLast: number
-  writeMsMax: number
-  writeMsSum: number
-  /** Batches written; rows (points and block samples) of the last one and of all (mean = batchPointsSum / batches). */
-  batches: number
-  lastBatchPoints: number
-  batchPointsSum: number
-  /**
-   * Samples set aside (dead letter INGEST_ERR_SAMPLE_CONFLICT) because their device and ts already
-   * had another value for one of their fields: the first value is kept.
-   */
-  conflicts: number
   /** Times an established connection to the broker was lost (not counting close()). */
   disconnects: number
   /**
@@ -65,12 +41,6 @@ export interface IngestStats {
    * took over the session). `at`: epoch ms.
    */
   lastConnectionError?: IngestConnectionError
-  /**
-   * While store writes fail: the store's coded error (STORAGE_ERR_FULL, STORAGE_ERR_READONLY,
-   * STORAGE_ERR_CORRUPT, STORAGE_ERR_IO, STORAGE_ERR_UNAVAILABLE, …), its text, the last failure
-   * (`at`) and the first (`since`), epoch ms. Nothing is acknowledged meanwhile; /health turns red.
-   */
-  storeError?: StoreWriteError
   /** With ingest.sparkplug: NBIRTH/DBIRTH and NDEATH/DDEATH taken, NCMD rebirth requests sent. */
   sparkplug?: SparkplugHostStats
 }
