@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs'
 import { userInfo } from 'node:os'
 import type { Command } from 'commander'
-import { PlantWattError, isPlantWattError } from '../../core/errors.ts'
+import { isPlantWattError } from '../../core/errors.ts'
 import type { PlantModel } from '../../core/plant.ts'
 import type { Entry, EntryCsvRowError } from '../../records/index.ts'
 import { loadConfig } from '../load-config.ts'
 import { configHelp, type CommonOptions } from '../options.ts'
+import { recordFlagError, recordFlagTime } from '../record-flags.ts'
+import { DAY_MS } from '../../core/duration.ts'
 
 /** `plantwatt entries list|add|import`: entries for what no meter measures (records/), in the configured store's event log. */
 
@@ -35,24 +37,12 @@ interface ListFlags extends CommonOptions {
   carrier?: string
 }
 
-const DAY_MS = 86_400_000
-
-function flagError(message: string, field: string): PlantWattError {
-  return new PlantWattError('RECORDS_ERR_SCHEMA', message, { details: { field } })
-}
-
-/** The time of a flag: ISO 8601 (plant time zone without an offset) or epoch ms. */
-async function timeOf(text: string, flag: string, timezone: string): Promise<number> {
-  const { parseEntryTime } = await import('../../records/index.ts')
-  const t = parseEntryTime(text, timezone)
-  if (Number.isNaN(t)) throw flagError(`--${flag}: ${JSON.stringify(text)} is not a time: ISO 8601 (2026-03-01, 2026-03-01T08:00) or epoch ms`, flag)
-  return t
-}
+const timeOf = (text: string, flag: string, timezone: string): Promise<number> => recordFlagTime(text, flag, timezone, '2026-03-01, 2026-03-01T08:00')
 
 /** The raw entry `add` submits (checked by the records rules like any other). */
 export async function entryOfFlags(f: AddFlags, timezone: string): Promise<Record<string, unknown>> {
   const [enterprise, site, line, extra] = f.scope.split('/')
-  if (!enterprise || extra !== undefined) throw flagError(`--scope must be enterprise[/site[/line]], got ${JSON.stringify(f.scope)}`, 'scope')
+  if (!enterprise || extra !== undefined) throw recordFlagError(`--scope must be enterprise[/site[/line]], got ${JSON.stringify(f.scope)}`, 'scope')
   const kind = f.kind ?? (f.carrier === undefined ? 'production' : 'energy')
   const raw: Record<string, unknown> = {
     kind,
@@ -114,7 +104,7 @@ async function runList(f: ListFlags): Promise<void> {
     const start = f.from === undefined ? now - 31 * DAY_MS : await timeOf(f.from, 'from', plant.timezone)
     const end = f.to === undefined ? now : await timeOf(f.to, 'to', plant.timezone)
     const [enterprise, site, line] = f.scope?.split('/') ?? []
-    if (f.kind !== undefined && f.kind !== 'energy' && f.kind !== 'production') throw flagError('--kind must be energy or production', 'kind')
+    if (f.kind !== undefined && f.kind !== 'energy' && f.kind !== 'production') throw recordFlagError('--kind must be energy or production', 'kind')
     const list = await book.list({
       start,
       end,

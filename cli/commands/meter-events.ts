@@ -1,10 +1,11 @@
 import { userInfo } from 'node:os'
 import type { Command } from 'commander'
-import { PlantWattError } from '../../core/errors.ts'
 import type { PlantModel } from '../../core/plant.ts'
 import type { MeterEvent, MeterEventBook } from '../../records/meter-events.ts'
 import { loadConfig } from '../load-config.ts'
 import { configHelp, type CommonOptions } from '../options.ts'
+import { recordFlagError, recordFlagTime } from '../record-flags.ts'
+import { DAY_MS } from '../../core/duration.ts'
 
 /**
  * `plantwatt meter-events add|list`: meter replacements, CT/PT ratio changes and register resets
@@ -35,24 +36,13 @@ interface ListFlags extends CommonOptions {
   quantity?: string
 }
 
-const DAY_MS = 86_400_000
-
-function flagError(message: string, field: string): PlantWattError {
-  return new PlantWattError('RECORDS_ERR_SCHEMA', message, { details: { field } })
-}
-
-async function timeOf(text: string, flag: string, timezone: string): Promise<number> {
-  const { parseEntryTime } = await import('../../records/csv.ts')
-  const t = parseEntryTime(text, timezone)
-  if (Number.isNaN(t)) throw flagError(`--${flag}: ${JSON.stringify(text)} is not a time: ISO 8601 (2026-03-01T08:07) or epoch ms`, flag)
-  return t
-}
+const timeOf = (text: string, flag: string, timezone: string): Promise<number> => recordFlagTime(text, flag, timezone, '2026-03-01T08:07')
 
 /** The raw event `add` records (checked by records/meter-events.ts like any other). */
 export async function eventOfFlags(f: AddFlags, timezone: string): Promise<Record<string, unknown>> {
   const [enterprise, site, line, device, extra] = f.device.split('/')
   if (!enterprise || !site || !line || !device || extra !== undefined)
-    throw flagError(`--device must be enterprise/site/line/device, got ${JSON.stringify(f.device)}`, 'device')
+    throw recordFlagError(`--device must be enterprise/site/line/device, got ${JSON.stringify(f.device)}`, 'device')
   const raw: Record<string, unknown> = { type: f.type, enterprise, site, line, device, ts: await timeOf(f.at, 'at', timezone) }
   if (f.quantity !== undefined) raw.quantity = f.quantity
   const numbers: Array<[keyof AddFlags, string, string]> = [
@@ -69,7 +59,8 @@ export async function eventOfFlags(f: AddFlags, timezone: string): Promise<Recor
     const text = f[flag]
     if (text === undefined) continue
     const v = Number(text)
-    if (typeof text !== 'string' || text.trim() === '' || !Number.isFinite(v)) throw flagError(`--${name}: ${JSON.stringify(text)} is not a number`, field)
+    if (typeof text !== 'string' || text.trim() === '' || !Number.isFinite(v))
+      throw recordFlagError(`--${name}: ${JSON.stringify(text)} is not a number`, field)
     raw[field] = v
   }
   return raw
