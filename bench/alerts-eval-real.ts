@@ -376,9 +376,41 @@ export async function runRealEvaluation(opts: RealEvalOptions = {}): Promise<Rea
 
 export type { Alert }
 
+/**
+ * `--set <rule id>.<key>=<value>` (repeatable): a rule of realRules() with one key changed, the value
+ * read as JSON when it parses (numbers, booleans, arrays) and as text otherwise (`for=1h`). How an
+ * engineer sees a setting's price on this data: recall against false alarms per device-week.
+ */
+export function rulesWithSettings(settings: readonly string[]): Record<string, unknown>[] {
+  const rules = realRules().map((r) => ({ ...r }))
+  for (const s of settings) {
+    const m = /^([\w-]+)\.(\w+)=(.*)$/.exec(s)
+    if (!m) throw new Error(`--set ${s}: expected <rule id>.<key>=<value>`)
+    const [, id, key, text] = m as unknown as [string, string, string, string]
+    const rule = rules.find((r) => r.id === id)
+    if (!rule) throw new Error(`--set ${s}: no rule ${id} (rules: ${rules.map((r) => r.id).join(', ')})`)
+    let value: unknown = text
+    try {
+      value = JSON.parse(text)
+    } catch {
+      // plain text: a duration, a direction
+    }
+    rule[key] = value
+  }
+  return rules
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const seedArg = process.argv.find((a) => a.startsWith('--seed='))
-  runRealEvaluation({ verbose: process.argv.includes('--verbose'), ...(seedArg ? { seed: Number(seedArg.slice(7)) } : {}) })
+  const settings = process.argv.flatMap((a, i) => (a === '--set' && process.argv[i + 1] ? [process.argv[i + 1] as string] : []))
+  Promise.resolve()
+    .then(() =>
+      runRealEvaluation({
+        verbose: process.argv.includes('--verbose'),
+        ...(seedArg ? { seed: Number(seedArg.slice(7)) } : {}),
+        ...(settings.length > 0 ? { rules: rulesWithSettings(settings) } : {}),
+      }),
+    )
     .then((r) => {
       process.stdout.write(`${JSON.stringify(r, null, 2)}\n`)
     })

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { runRealEvaluation, uciPath } from '../bench/alerts-eval-real.ts'
+import { realRules, rulesWithSettings, runRealEvaluation, uciPath } from '../bench/alerts-eval-real.ts'
 
 /**
  * The real-data evaluation (bench/alerts-eval-real.ts) on the UCI steel 2018 file: learn from the
@@ -33,4 +33,17 @@ describe('real-data alert evaluation (UCI steel 2018)', () => {
     expect(r.strict.matchedAlerts).toBeLessThanOrEqual(r.strict.alerts)
     expect(r.strict.precision).toBeCloseTo(r.strict.matchedAlerts / r.strict.alerts, 10)
   }, 120_000)
+
+  it('--set changes one key of one rule (JSON values, else text) and refuses unknown rules and malformed settings', () => {
+    const rules = rulesWithSettings(['power-anomaly.k=3', 'power-anomaly.lowerRegimeNormal=false', 'value-stuck.for=1h'])
+    const byId = new Map(rules.map((r) => [r.id, r]))
+    expect(byId.get('power-anomaly')?.k).toBe(3)
+    expect(byId.get('power-anomaly')?.lowerRegimeNormal).toBe(false)
+    expect(byId.get('value-stuck')?.for).toBe('1h')
+    // Everything else as realRules() has it, and realRules() itself untouched.
+    expect(byId.get('power-spike')).toEqual(realRules().find((r) => r.id === 'power-spike'))
+    expect(realRules().find((r) => r.id === 'power-anomaly')?.k).toBe(5)
+    expect(() => rulesWithSettings(['power-anomly.k=3'])).toThrow(/no rule power-anomly/)
+    expect(() => rulesWithSettings(['power-anomaly=3'])).toThrow(/expected <rule id>\.<key>=<value>/)
+  })
 })
