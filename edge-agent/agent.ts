@@ -12,6 +12,7 @@ import { buildTopic } from '../core/topic.ts'
 import { EdgeBrokerConnection, edgeClientOptions } from './broker-connection.ts'
 import { EdgeConfigSchema, type EdgeConfig } from './config.ts'
 import { DeviceTable, type DeviceHooks, type DeviceStatus } from './device-table.ts'
+import { applyHeapGrowth } from './heap-growth.ts'
 import type { AgentConfigState } from './central-config.ts'
 import { BUILTIN_DRIVERS, type DriverFactory } from './drivers.ts'
 import { createDiskOutbox } from './disk-outbox.ts'
@@ -97,6 +98,8 @@ function outboxFor(config: EdgeConfig): Outbox {
 export async function startEdgeAgent(options: EdgeAgentOptions): Promise<RunningEdgeAgent> {
   const fileConfig = validateConfig(EdgeConfigSchema, options.config, 'edge') as EdgeConfig
   const logger = options.logger ?? silentLogger()
+  // Before the devices load their libraries and the heap grows (heap-growth.ts says why).
+  applyHeapGrowth(fileConfig.heapGrowingPercent, logger)
   const registry = options.drivers ?? BUILTIN_DRIVERS
   // A central config applied in an earlier run wins over the file's devices (central-config.ts).
   const stored = fileConfig.publisher === 'sparkplug' ? undefined : await loadStoredCentralConfig(fileConfig, registry, logger)

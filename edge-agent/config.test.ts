@@ -50,6 +50,7 @@ describe('edge config', () => {
       buffer: 'disk',
       bufferDir: './data/edge-buffer',
       bufferSync: 'normal',
+      heapGrowingPercent: 100,
       statusIntervalMs: 10_000,
       devices: [],
     })

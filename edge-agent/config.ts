@@ -71,6 +71,11 @@ export const OpcuaConnectionSchema = Type.Object(
     deadband: Type.Enum(['none', 'absolute', 'percent'], { default: 'none', description: 'subscribe: data change filter deadband: none | absolute | percent' }),
     deadbandValue: Type.Number({ minimum: 0, default: 0, description: 'subscribe: deadband, in the value’s unit (absolute) or % of its EURange (percent)' }),
     timeoutMs: Type.Integer({ minimum: 100, maximum: 120_000, default: 5000, description: 'connect and request timeout, ms' }),
+    session: Type.Enum(['shared', 'own'], {
+      default: 'shared',
+      description:
+        'shared: devices with the same endpoint, security, PKI folder, application name, user and timeout share one session (and one subscription per publishing interval), as a PLC or gateway allows few sessions; own: a session for this device alone',
+    }),
   },
   { additionalProperties: false },
 )
@@ -167,6 +172,13 @@ export const EdgeConfigSchema = Type.Object(
       default: 'normal',
       description:
         'disk buffer: normal (each sample committed before it is published; survives a process crash) or full (also fsynced; survives power loss, slower)',
+    }),
+    heapGrowingPercent: Type.Integer({
+      minimum: 0,
+      maximum: 1000,
+      default: 100,
+      description:
+        "V8's --heap-growing-percent for the agent's process, set at start (0: V8's own choice; a --heap-growing-percent given to node wins). A mostly idle agent otherwise gets V8's smallest old-generation growth and mark-compacts every 0.4–1 s (README, Measured)",
     }),
     statusIntervalMs: Type.Integer({
       minimum: 10,

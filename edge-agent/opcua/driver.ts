@@ -1,4 +1,3 @@
-import { join } from 'node:path'
 import {
   AttributeIds,
   ClientMonitoredItem,
@@ -6,48 +5,26 @@ import {
   DataChangeFilter,
   DataChangeTrigger,
   DeadbandType,
-  MessageSecurityMode,
-  OPCUAClient,
-  SecurityPolicy,
   TimestampsToReturn,
-  UserTokenType,
-  type ClientSession,
   type DataValue,
   type StatusCode,
-  type UserIdentityInfo,
 } from 'node-opcua'
 import type { Quality } from '../../core/payload.ts'
 import { isPlantWattError, PlantWattError } from '../../core/errors.ts'
 import type { EdgeDeviceConfig, OpcuaConnection } from '../config.ts'
 import type { DriverCondition, DriverObserver, ObservableDriver } from '../device-table.ts'
 import type { PointError, ReadResult } from '../driver.ts'
-import { opcuaApplicationUri, opcuaTrustMayHaveChanged, sharedOpcuaCertificateManager } from './certificates.ts'
 import { ConditionTracker } from './condition.ts'
-import { checkOpcuaDevice } from './lazy.ts'
+import { checkOpcuaDevice, opcuaEndpointOf } from './lazy.ts'
 import { routeOpcuaLibraryLog } from './library-log.ts'
 import type { OpcuaPoint, OpcuaProfile } from './profile.ts'
+import { type SessionLease, type SharedOpcuaSession, sharedOpcuaSession, within } from './session.ts'
 
 export { disposeOpcuaCertificateManagers, ensureOpcuaCertificate, opcuaCertificateManager } from './certificates.ts'
+export { opcuaSessionsInUse } from './session.ts'
 
 // From the moment node-opcua is loaded, its console output goes to a device's logger (or nowhere).
 routeOpcuaLibraryLog()
-
-/**
- * Bounds a node-opcua promise: a vanished server may never answer. A plain timer, cleared when `p`
- * settles: an aborted timers/promises sleep builds an AbortError (a DOMException with its stack) on
- * every call, which was most of the agent's own CPU per read (bench/opcua-notify.ts --reads).
- */
-async function within<T>(ms: number, what: string, p: Promise<T>, code = 'EDGE_ERR_TIMEOUT'): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new PlantWattError(code, `${what}: no answer within ${ms} ms`)), ms)
-  })
-  try {
-    return await Promise.race([p, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
 /** OPC UA Part 4, StatusCode: the two top bits are the severity: 00 good, 01 uncertain, 10/11 bad. */
 function qualityOf(status: StatusCode): Quality {
@@ -76,29 +53,15 @@ export function toNumber(value: unknown, point: Pick<OpcuaPoint, 'scale' | 'offs
   return Number.isFinite(scaled) ? { ok: true, value: scaled } : { ok: false, message: `${raw} is not finite` }
 }
 
-/** How a failed connect reads: a certificate refused on either side gets its own code. */
-function connectError(endpoint: string, pkiDir: string, cause: unknown): PlantWattError {
-  const reason = (cause as Error).message.replace(/\s+/g, ' ').trim()
-  // "collect server's certificate" is what node-opcua says of any failed first contact: not a certificate problem.
-  const status = /Bad\w*Certificate\w*|BadSecurityChecksFailed/.exec(reason)?.[0]
-  if (status || /certificate verification|untrusted/i.test(reason)) {
-    const hint = ` (is the server's certificate in ${join(pkiDir, 'trusted', 'certs')}? refused ones are in ${join(pkiDir, 'rejected')})`
-    return new PlantWattError(
-      'EDGE_ERR_OPCUA_CERTIFICATE',
-      `cannot connect to ${endpoint}: certificate refused${status ? ` (${status})` : ''}: ${reason}${hint}`,
-      { cause },
-    )
-  }
-  return new PlantWattError('EDGE_ERR_CONNECT', `cannot connect to ${endpoint}: ${reason}`, { cause })
-}
-
 class OpcuaDriver implements ObservableDriver {
   readonly kind = 'opcua'
   readonly endpoint: string
-  private client: OPCUAClient | undefined
-  private session: ClientSession | undefined
+  /** The session this device is on (shared with the devices of the same endpoint and identity, or its own). */
+  private shared: SharedOpcuaSession | undefined
+  private lease: SessionLease | undefined
+  /** Subscribe mode: the session's subscription for this device's publishing interval, and this device's items on it. */
   private subscription: ClientSubscription | undefined
-  private lost = false
+  private items: ClientMonitoredItem[] = []
   private listener: ((result: ReadResult) => void) | undefined
   private observer: DriverObserver | undefined
   private readonly trouble = new ConditionTracker()
@@ -111,8 +74,10 @@ class OpcuaDriver implements ObservableDriver {
   constructor(
     private readonly conn: OpcuaConnection,
     readonly profile: OpcuaProfile,
+    /** `enterprise/site/line/device`: whose session a `session: own` device holds. */
+    private readonly device: string,
   ) {
-    this.endpoint = `${conn.endpointUrl} ${conn.securityMode}${conn.securityMode === 'None' ? '' : `/${conn.securityPolicy}`}`
+    this.endpoint = opcuaEndpointOf(conn)
   }
 
   observe(observer: DriverObserver): void {
@@ -164,91 +129,25 @@ class OpcuaDriver implements ObservableDriver {
 
   private async connectOnce(signal: AbortSignal): Promise<void> {
     await this.close()
-    const c = this.conn
-    this.lost = false
-    const client = OPCUAClient.create({
-      applicationName: c.applicationName,
-      applicationUri: opcuaApplicationUri(c),
-      // One store per PKI folder for the process: a new one per attempt leaked (certificates.ts).
-      clientCertificateManager: await sharedOpcuaCertificateManager(c, true),
-      securityMode: MessageSecurityMode[c.securityMode],
-      securityPolicy: c.securityPolicy === 'None' ? SecurityPolicy.None : SecurityPolicy.Basic256Sha256,
-      endpointMustExist: false,
-      // Reconnection is the poller's: it closes and connects afresh, which re-creates the session
-      // and the subscription even after a server restart lost them.
-      connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 500 },
-      requestedSessionTimeout: 60_000,
-      transportTimeout: c.timeoutMs,
-      defaultTransactionTimeout: c.timeoutMs,
-    })
-    this.client = client
-    // Only the current client's events count: an old one may report its close after a reconnect.
-    const lost = () => {
-      if (this.client === client) this.lost = true
-    }
-    client.on('connection_lost', lost)
-    client.on('close', lost)
-    // Bounded by the poller's stop signal too; the listener goes when connect ends, so reconnects
-    // to a server that stays away do not pile listeners onto the long-lived signal.
-    let onAbort: (() => void) | undefined
-    const abort = new Promise<never>((_, reject) => {
-      onAbort = () => reject(new PlantWattError('EDGE_ERR_CONNECT', 'aborted'))
-      if (signal.aborted) onAbort()
-      else signal.addEventListener('abort', onAbort, { once: true })
-    })
-    abort.catch(() => {})
-    try {
-      await this.open(client, signal, abort)
-    } finally {
-      if (onAbort) signal.removeEventListener('abort', onAbort)
-    }
-  }
-
-  private async open(client: OPCUAClient, signal: AbortSignal, abort: Promise<never>): Promise<void> {
-    const c = this.conn
-    try {
-      await Promise.race([within(c.timeoutMs, `connect to ${c.endpointUrl}`, client.connect(c.endpointUrl), 'EDGE_ERR_CONNECT'), abort])
-    } catch (cause) {
-      await this.close()
-      const err = connectError(this.endpoint, c.pkiDir, cause)
-      if (err.code === 'EDGE_ERR_OPCUA_CERTIFICATE') opcuaTrustMayHaveChanged(c)
-      throw err
-    }
-    const password = c.password ?? process.env.PLANTWATT_OPCUA_PASSWORD
-    const identity: UserIdentityInfo =
-      c.username === undefined ? { type: UserTokenType.Anonymous } : { type: UserTokenType.UserName, userName: c.username, password: password ?? '' }
-    try {
-      this.session = await Promise.race([within(c.timeoutMs, 'create session', client.createSession(identity), 'EDGE_ERR_CONNECT'), abort])
-    } catch (cause) {
-      await this.close()
-      const reason = (cause as Error).message
-      const auth = /BadUserAccessDenied|BadIdentityToken|user/i.test(reason)
-      throw new PlantWattError(
-        auth ? 'EDGE_ERR_AUTH' : 'EDGE_ERR_CONNECT',
-        `${this.endpoint}: session refused${auth ? ` for user ${JSON.stringify(c.username)}` : ''}: ${reason}`,
-        { cause },
-      )
-    }
+    // Asked at every connect: a session whose last device left is no longer in the pool.
+    const shared = sharedOpcuaSession(this.conn, this.device)
+    this.shared = shared
+    const lease = await shared.acquire(this, signal)
+    this.lease = lease
     signal.throwIfAborted()
-    if (c.mode === 'subscribe') await this.createSubscription(this.session)
+    if (this.conn.mode !== 'subscribe') return
+    const subscription = await shared.subscription(lease, this.conn.publishingIntervalMs).catch((err: unknown) => {
+      shared.fail(lease) // a session that cannot make a subscription is of no use to anyone: open a new one
+      throw err
+    })
+    if (!shared.isCurrent(lease)) throw new PlantWattError('EDGE_ERR_CONNECTION', `${this.endpoint}: connection lost while subscribing`)
+    this.subscription = subscription
+    await this.monitor(subscription)
   }
 
-  private async createSubscription(session: ClientSession): Promise<void> {
+  /** This device's monitored items on the (shared) subscription; items that cannot be monitored are point errors. */
+  private async monitor(subscription: ClientSubscription): Promise<void> {
     const c = this.conn
-    const subscription = await within(
-      c.timeoutMs,
-      'create subscription',
-      session.createSubscription2({
-        requestedPublishingInterval: c.publishingIntervalMs,
-        // OPC UA Part 4, CreateSubscription: lifetime count at least 3 × keep-alive count.
-        requestedLifetimeCount: 60,
-        requestedMaxKeepAliveCount: 10,
-        maxNotificationsPerPublish: 0,
-        publishingEnabled: true,
-        priority: 1,
-      }),
-    )
-    this.subscription = subscription
     this.itemErrors = []
     this.gone = new Set()
     const filter =
@@ -259,7 +158,7 @@ class OpcuaDriver implements ObservableDriver {
             deadbandType: c.deadband === 'absolute' ? DeadbandType.Absolute : DeadbandType.Percent,
             deadbandValue: c.deadbandValue,
           })
-    for (const point of this.profile.points) {
+    const items = this.profile.points.map((point) => {
       // Listen before the item exists on the server: the first value can come in the first publish
       // response, and an event without a listener is lost.
       const item: ClientMonitoredItem = ClientMonitoredItem.create(
@@ -269,15 +168,18 @@ class OpcuaDriver implements ObservableDriver {
         TimestampsToReturn.Both,
       )
       item.on('changed', (dv: DataValue) => this.collect(point, dv))
+      const ready = new Promise<void>((resolve, reject) => {
+        item.once('initialized', () => resolve())
+        item.once('err', (message: unknown) => reject(new Error(String(message))))
+      })
+      ready.catch(() => {})
+      this.items.push(item)
+      return { point, item, ready }
+    })
+    // Created together (a request each, not waiting for one another), then their answers in order.
+    for (const { point, item, ready } of items) {
       try {
-        await within(
-          c.timeoutMs,
-          `monitor ${point.nodeId}`,
-          new Promise<void>((resolve, reject) => {
-            item.once('initialized', () => resolve())
-            item.once('err', (message: unknown) => reject(new Error(String(message))))
-          }),
-        )
+        await within(c.timeoutMs, `monitor ${point.nodeId}`, ready)
       } catch (err) {
         this.itemErrors.push(this.pointError(point, /Bad\w+/.exec((err as Error).message)?.[0] ?? (err as Error).message))
         continue
@@ -285,6 +187,14 @@ class OpcuaDriver implements ObservableDriver {
       const status = item.statusCode
       if (qualityOf(status) === 'bad') this.itemErrors.push(this.pointError(point, status.name))
     }
+  }
+
+  /** Deletes this device's monitored items from the server (the subscription stays: others may use it). */
+  private async unmonitor(): Promise<void> {
+    const items = this.items
+    this.items = []
+    for (const item of items) item.removeAllListeners('changed')
+    await Promise.all(items.map((item) => within(1000, 'delete monitored item', item.terminate()).catch(() => {})))
   }
 
   private pointError(point: OpcuaPoint, status: string): PointError {
@@ -370,10 +280,10 @@ class OpcuaDriver implements ObservableDriver {
   }
 
   private async readOnce(signal: AbortSignal): Promise<ReadResult> {
-    const session = this.session
-    if (!session || this.lost) {
-      if (session) await this.close()
-      throw new PlantWattError(session ? 'EDGE_ERR_CONNECTION' : 'EDGE_ERR_NOT_CONNECTED', `${this.endpoint}: ${session ? 'connection lost' : 'not connected'}`)
+    const { lease, shared } = this
+    if (!lease || !shared?.isCurrent(lease)) {
+      if (lease) await this.close()
+      throw new PlantWattError(lease ? 'EDGE_ERR_CONNECTION' : 'EDGE_ERR_NOT_CONNECTED', `${this.endpoint}: ${lease ? 'connection lost' : 'not connected'}`)
     }
     signal.throwIfAborted()
     const points = this.profile.points
@@ -383,11 +293,12 @@ class OpcuaDriver implements ObservableDriver {
     // Reading only the nodes heard from since the last poll was tried: no less CPU once node-opcua's
     // code is compiled, and V8 then collected the old generation far more often (README, Measured).
     const values = await this.readNodes(
-      session,
+      shared,
+      lease,
       points.map((p) => ({ nodeId: p.nodeId, attributeId: subscribed ? AttributeIds.NodeId : AttributeIds.Value })),
     )
     const result = { ts: Date.now(), values: {} as Record<string, number>, quality: {} as Record<string, Quality>, errors: [] as PointError[] }
-    if (subscribed) await this.checkNodes(session, points, values, result)
+    if (subscribed) await this.checkNodes(points, values, result)
     else {
       points.forEach((p, i) => {
         this.apply(p, values[i] as DataValue, result)
@@ -398,12 +309,13 @@ class OpcuaDriver implements ObservableDriver {
     return result
   }
 
-  /** One Read; a failure closes the connection (the next poll reconnects). */
-  private async readNodes(session: ClientSession, request: { nodeId: string; attributeId: number }[]): Promise<DataValue[]> {
+  /** One Read; a failure ends the session for every device on it (the next poll of each reconnects). */
+  private async readNodes(shared: SharedOpcuaSession, lease: SessionLease, request: { nodeId: string; attributeId: number }[]): Promise<DataValue[]> {
     const started = performance.now()
     try {
-      return await within(this.conn.timeoutMs, 'read', session.read(request))
+      return await within(this.conn.timeoutMs, 'read', lease.session.read(request))
     } catch (cause) {
+      shared.fail(lease)
       await this.close()
       // No answer within timeoutMs is a timeout, as for every driver, whichever fires first: ours,
       // node-opcua's transaction timeout, or its transport timeout (reported as "Connection Break").
@@ -429,7 +341,7 @@ class OpcuaDriver implements ObservableDriver {
    * one that is back, or that could not be monitored at connect and now exists, is monitored again.
    * `read` are the points checked by this poll's Read (`found`, same order).
    */
-  private async checkNodes(session: ClientSession, read: readonly OpcuaPoint[], found: readonly DataValue[], into: ReadResult): Promise<void> {
+  private async checkNodes(read: readonly OpcuaPoint[], found: readonly DataValue[], into: ReadResult): Promise<void> {
     const missing = this.missingNodes()
     let back = false
     const errors: PointError[] = []
@@ -441,9 +353,10 @@ class OpcuaDriver implements ObservableDriver {
     })
     // Items refused for another reason than a missing node (access, sampling) stay as they were.
     for (const e of this.itemErrors) if (e.code !== 'EDGE_ERR_OPCUA_NODE' && !errors.some((x) => x.point === e.point)) errors.push(e)
-    if (back) {
-      await within(this.conn.timeoutMs, 'terminate subscription', this.subscription?.terminate() ?? Promise.resolve()).catch(() => {})
-      await this.createSubscription(session)
+    if (back && this.subscription) {
+      // Only this device's items are made again: the subscription is shared.
+      await this.unmonitor()
+      await this.monitor(this.subscription)
       for (const e of this.itemErrors) if (!errors.some((x) => x.point === e.point)) errors.push(e)
     }
     this.itemErrors = errors
@@ -456,19 +369,16 @@ class OpcuaDriver implements ObservableDriver {
     into.errors.push(...errors)
   }
 
+  /** Leaves the session: this device's items are deleted if others go on using it; the last device closes it. */
   async close(): Promise<void> {
-    const { client, session, subscription } = this
-    this.client = undefined
-    this.session = undefined
+    const { shared, lease } = this
+    this.shared = undefined
+    this.lease = undefined
     this.subscription = undefined
-    const quiet = async (what: Promise<unknown> | undefined) => {
-      if (what) await within(1000, 'close', what).catch(() => {})
-    }
-    if (!this.lost) {
-      await quiet(subscription?.terminate())
-      await quiet(session?.close())
-    }
-    await quiet(client?.disconnect())
+    this.pending = undefined
+    if (shared && lease && shared.isCurrent(lease) && shared.size > 1) await this.unmonitor()
+    else this.items = []
+    await shared?.release(this)
   }
 }
 
@@ -478,5 +388,5 @@ class OpcuaDriver implements ObservableDriver {
  * them; in `poll` mode `read` uses the Read service. Each value's StatusCode becomes its quality.
  */
 export function createOpcuaDriver(device: EdgeDeviceConfig, profile: OpcuaProfile): ObservableDriver {
-  return new OpcuaDriver(checkOpcuaDevice(device), profile)
+  return new OpcuaDriver(checkOpcuaDevice(device), profile, `${device.enterprise}/${device.site}/${device.line}/${device.device}`)
 }

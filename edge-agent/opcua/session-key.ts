@@ -1,0 +1,30 @@
+import { createHash } from 'node:crypto'
+import type { OpcuaConnection } from '../config.ts'
+
+/**
+ * Which devices may share one OPC UA session (and client, secure channel): the same endpoint,
+ * security, certificate store and application name, the same user with the same password, and the
+ * same timeouts. Devices with `session: own` get a key of their own. No node-opcua: `edge plan` uses it.
+ * The password enters as a hash, so the key can be logged or shown.
+ */
+export function opcuaSessionKey(conn: OpcuaConnection, device: string): string {
+  if (conn.session === 'own') return `own:${device}`
+  const password = conn.password ?? process.env.PLANTWATT_OPCUA_PASSWORD ?? ''
+  const secret = conn.username === undefined ? '' : createHash('sha256').update(password).digest('hex').slice(0, 12)
+  return JSON.stringify([
+    conn.endpointUrl,
+    conn.securityMode,
+    conn.securityPolicy,
+    conn.pkiDir,
+    conn.applicationName,
+    conn.username ?? null,
+    secret,
+    conn.timeoutMs,
+  ])
+}
+
+/** The session as a person reads it: `opc.tcp://h:4840 SignAndEncrypt/Basic256Sha256 user plantwatt`. */
+export function opcuaSessionLabel(conn: OpcuaConnection): string {
+  const security = `${conn.securityMode}${conn.securityMode === 'None' ? '' : `/${conn.securityPolicy}`}`
+  return `${conn.endpointUrl} ${security}${conn.username === undefined ? '' : ` user ${conn.username}`}`
+}
