@@ -48,7 +48,9 @@ export const ChannelSchema = Type.Object(
       }),
     ),
     mentionMobiles: Type.Optional(
-      Type.Array(Type.String({ pattern: '^(\\+?[0-9]{5,20}|@all)$' }), { description: 'wecom (text), dingtalk: mobile numbers to @-mention' }),
+      Type.Array(Type.String({ pattern: '^(\\+?[0-9]{5,20}|@all)$' }), {
+        description: 'wecom (format text only), dingtalk: mobile numbers to @-mention; @all: everyone (dingtalk: isAtAll)',
+      }),
     ),
     host: Type.Optional(Type.String({ minLength: 1, description: 'email: SMTP server' })),
     port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'email: default 465 (tls), 587 (starttls), 25 (none)' })),
@@ -126,6 +128,14 @@ function channelProblems(c: ChannelConfig, path: string): ConfigProblem[] {
   }
   if (c.format !== undefined && spec.formats.length > 0 && !spec.formats.includes(c.format))
     out.push({ path: `${path}/format`, message: `a ${c.kind} channel takes ${spec.formats.join(' or ')}` })
+  // WeCom's markdown message has no mentioned_mobile_list (only <@userid> in its content, no @all):
+  // mentions by mobile need the text message, so the combination is refused rather than dropped.
+  if (c.kind === 'wecom' && (c.mentionMobiles?.length ?? 0) > 0 && c.format !== 'text')
+    out.push({
+      path: `${path}/mentionMobiles`,
+      message:
+        'a wecom markdown message cannot @-mention by mobile (only a text message carries mentioned_mobile_list): set format: text or remove mentionMobiles',
+    })
   if (c.kind === 'email') {
     for (const k of ['host', 'from', 'to'] as const) if (c[k] === undefined) out.push({ path: `${path}/${k}`, message: 'required for an email channel' })
     const pw = oneOf(c, ['passwordEnv', 'passwordFile'])

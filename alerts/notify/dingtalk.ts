@@ -11,6 +11,8 @@ import { checkRobotCode, postJson, renderMessage, type ChannelLanguage, type Not
  *   POST https://oapi.dingtalk.com/robot/send?access_token=TOKEN&timestamp=TS&sign=SIGN
  *   {"msgtype":"markdown","markdown":{"title":"…","text":"…"},"at":{"atMobiles":["138…"],"isAtAll":false}}
  *   {"msgtype":"text","text":{"content":"…"},"at":{…}}
+ * A mobile in atMobiles is only mentioned when "@<mobile>" is also in the text; everyone is mentioned
+ * by "isAtAll": true (no mobile, nothing in the text).
  * Answer: {"errcode":0,"errmsg":"ok"}; errcode ≠ 0 is a refusal (310000 sign not match or
  * timestamp too old / keywords not in content, 300001 invalid token, 130101 sending too fast — the
  * only one retried). A robot without 加签 takes the same request without timestamp and sign.
@@ -23,7 +25,10 @@ export interface DingtalkChannelOptions {
   secret: string | undefined
   format: 'markdown' | 'text'
   language: ChannelLanguage
-  /** Mobile numbers to @-mention (their numbers are appended to the text, as DingTalk requires). */
+  /**
+   * Mobile numbers to @-mention (their numbers are appended to the text, as DingTalk requires);
+   * '@all' sets `isAtAll: true` instead (everyone in the group).
+   */
   mentionMobiles: readonly string[]
   timezone: string
   /** Clock for the signature, epoch ms. Default Date.now. */
@@ -31,6 +36,8 @@ export interface DingtalkChannelOptions {
 }
 
 const RATE_LIMIT = [130101]
+/** The config's word for "everyone in the group" (`mentionMobiles: ['@all']`). */
+const AT_ALL = '@all'
 
 /** The DingTalk signature of a timestamp (epoch ms), before URL encoding. */
 export function dingtalkSign(timestamp: number, secret: string): string {
@@ -56,8 +63,10 @@ export class DingtalkChannel implements NotifyChannel {
 
   body(m: NotifyMessage): Record<string, unknown> {
     const r = renderMessage(m, this.o.language, this.o.timezone)
-    const mentions = this.o.mentionMobiles.map((p) => `@${p}`).join(' ')
-    const at = { atMobiles: [...this.o.mentionMobiles], isAtAll: false }
+    // '@all' is DingTalk's isAtAll, not a mobile number: it goes neither into atMobiles nor into the text.
+    const mobiles = this.o.mentionMobiles.filter((p) => p !== AT_ALL)
+    const mentions = mobiles.map((p) => `@${p}`).join(' ')
+    const at = { atMobiles: mobiles, isAtAll: this.o.mentionMobiles.includes(AT_ALL) }
     if (this.o.format === 'markdown')
       return { msgtype: 'markdown', markdown: { title: r.title, text: mentions ? `${r.markdown}\n\n${mentions}` : r.markdown }, at }
     return { msgtype: 'text', text: { content: mentions ? `${r.text}\n${mentions}` : r.text }, at }
