@@ -7,6 +7,7 @@ import { BUILTIN_DRIVERS, createDriver, type DriverFactory } from './drivers.ts'
 import { busKey, busLocation } from './modbus/client.ts'
 import { deviceKey } from './outbox.ts'
 import { deviceProfileError, isProfileError, type DeviceProfileError } from './profile-error.ts'
+import { checkSharedLines } from './shared-bus-check.ts'
 
 /**
  * Where the agent announces itself: `pw/v1/{e}/{s}/{l}/{agentId}/state`, with e/s/l of the first
@@ -23,7 +24,8 @@ export type DeviceSetup = { driver: Driver; profileError?: undefined } | { drive
 
 /**
  * Cross-field checks the schema cannot express, then each device's driver. A mistake in the config
- * file (duplicate device, bus settings that disagree, a device's connection settings) is fatal:
+ * file (duplicate device, bus settings that disagree, two meters with one address on a line, discovery
+ * on a shared line, a device's connection settings) is fatal:
  * every such problem in one EDGE_ERR_CONFIG. A device whose profile cannot be loaded or validated
  * is not: its setup carries the profile error and the agent polls the others. `setups` is
  * aligned with `config.devices` only when `problems` is empty (a device with a config mistake has none).
@@ -65,5 +67,6 @@ export function checkEdgeDevices(
       else problems.push({ path: `/devices/${i}`, message: describeError(err) })
     }
   })
+  problems.push(...checkSharedLines(config))
   return { setups, problems }
 }

@@ -228,5 +228,11 @@ export function createDlt645Driver(
   profile: Dlt645Profile,
 ): Driver & { stats(): Dlt645Stats; readonly meterAddress: string | undefined } {
   checkDlt645Device(device)
+  if (device.dlt645?.address === 'discover' && profile.protocol === '1997')
+    // 1997 defines no read-address command: C=13H is 2007's (§7.2), a 1997 meter stays silent on it.
+    throw new PlantWattError(
+      'EDGE_ERR_DRIVER_CONFIG',
+      `device ${device.device}: dlt645: address discover reads the address with DL/T 645-2007's C=13H, which DL/T 645-1997 (profile ${profile.name}) does not define: set the meter's printed address`,
+    )
   return new Dlt645Driver(device, profile)
 }
