@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Type from 'typebox'
 import { Value } from 'typebox/value'
@@ -106,11 +106,31 @@ export function readCommand(payload: Buffer): ConfigCommand | { type: 'reload-pr
   return Value.Clone(raw) as ConfigCommand
 }
 
+/** Where a command's profile documents are written: `<bufferDir>/central-profiles/v<version>/`. */
+function profileFolder(dir: string, version: number): string {
+  return join(dir, 'central-profiles', `v${version}`)
+}
+
+/**
+ * Removes the profile folders of every version but `keep` (the one in force): a refused command's
+ * documents, and those of versions an applied one replaced. Best effort: a folder that cannot be
+ * removed is left (it is never read again).
+ */
+export function pruneProfileFolders(dir: string, keep: number | undefined): void {
+  let names: string[]
+  try {
+    names = readdirSync(join(dir, 'central-profiles'))
+  } catch {
+    return
+  }
+  for (const name of names) if (name !== `v${keep}`) rmSync(join(dir, 'central-profiles', name), { recursive: true, force: true })
+}
+
 /** Writes the command's profiles under `<bufferDir>/central-profiles/v<version>/` and points the devices at them. */
 function withProfileFiles(command: ConfigCommand, dir: string): unknown[] {
   const names = Object.keys(command.profiles ?? {})
   if (names.length === 0) return command.devices
-  const folder = join(dir, 'central-profiles', `v${command.version}`)
+  const folder = profileFolder(dir, command.version)
   mkdirSync(folder, { recursive: true })
   for (const name of names) writeFileSync(join(folder, `${name}.yaml`), stringify(command.profiles?.[name]))
   return command.devices.map((d) => {
@@ -145,13 +165,18 @@ export async function checkCommand(
     )
   }
   const devices = withProfileFiles(command, base.bufferDir)
+  // A refused command leaves nothing behind: the profile documents it brought are removed.
+  const refuse = (err: CommandRefused): never => {
+    rmSync(profileFolder(base.bufferDir, command.version), { recursive: true, force: true })
+    throw err
+  }
   let config: EdgeConfig
   try {
     config = validateConfig(EdgeConfigSchema, { ...base, devices }, `edge command v${command.version}`) as EdgeConfig
   } catch (err) {
     if (!isPlantWattError(err)) throw err
     const problems = ((err.details ?? []) as ConfigProblem[]).filter((p) => p.path.startsWith('/devices'))
-    throw new CommandRefused('EDGE_ERR_COMMAND_CONFIG', err.message, problems, command.version)
+    return refuse(new CommandRefused('EDGE_ERR_COMMAND_CONFIG', err.message, problems, command.version))
   }
   const { setups, problems } = checkEdgeDevices(config, registry)
   const profileProblems: ConfigProblem[] = setups.flatMap((s, i) =>
@@ -160,7 +185,7 @@ export async function checkCommand(
   if (problems.length > 0 || profileProblems.length > 0) {
     await closeSetups(setups)
     const all = [...problems, ...profileProblems]
-    throw new CommandRefused('EDGE_ERR_COMMAND_CONFIG', `edge command v${command.version}: ${all.length} problem(s)`, all, command.version)
+    return refuse(new CommandRefused('EDGE_ERR_COMMAND_CONFIG', `edge command v${command.version}: ${all.length} problem(s)`, all, command.version))
   }
   return { version: command.version, config, setups, command }
 }
@@ -176,6 +201,11 @@ export function saveCentralConfig(config: Pick<EdgeConfig, 'bufferDir' | 'agentI
   mkdirSync(config.bufferDir, { recursive: true })
   writeFileSync(`${file}.tmp`, JSON.stringify(command))
   renameSync(`${file}.tmp`, file)
+}
+
+/** Forgets the kept central config (the file's devices apply at the next start). */
+export function removeCentralConfig(config: Pick<EdgeConfig, 'bufferDir' | 'agentId'>): void {
+  rmSync(centralConfigFile(config), { force: true })
 }
 
 /** The applied command kept from an earlier run, if any (an unreadable file is ignored: the file config applies). */
