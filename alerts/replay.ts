@@ -1,6 +1,7 @@
-import { wallToInstant } from '../analytics/time.ts'
+import { wallClock, wallToInstant } from '../analytics/time.ts'
 import { DAY_MS } from '../core/duration.ts'
 import { PlantWattError } from '../core/errors.ts'
+import { isQuantity, quantityInfo } from '../core/quantities.ts'
 import { deviceKey, PlantDeviceIndex, type PlantModel } from '../core/plant.ts'
 import type { DeviceAddress } from '../core/topic.ts'
 import type { EventLog } from '../storage/events.ts'
@@ -8,6 +9,7 @@ import { TELEMETRY_MEASUREMENT, type TagFilter, type TelemetryStore } from '../s
 import { learnBaselines, type BaselineBook } from './baseline.ts'
 import { AlertEngine, matchesRule, type Alert, type AlertTransition } from './engine.ts'
 import { transitionToEvent } from './events.ts'
+import { RecordedDrops } from './recorded-drops.ts'
 import type { ResolvedRule } from './rules.ts'
 
 /**
@@ -34,9 +36,23 @@ export interface ReplayOptions {
   filter?: TagFilter
   /** Resolution the store is read at (last value per step) and time passes in, ms. Default 60 000. */
   stepMs?: number
-  /** Append every transition to this event log (default: nothing is written). */
+  /**
+   * The event log: the recorded meter events (replacement, reset, ratio change) are read from it so a
+   * counter drop they explain raises nothing, as live (alerts/recorded-drops.ts, the service's own
+   * reader); with `write`, every transition is appended to it. Without it no drop is explained.
+   */
   events?: EventLog
   write?: boolean
+}
+
+/**
+ * An alert the replay found. `value`, `threshold` and the band are those of the moment it opened
+ * (not its last or closing value); their units per rule kind are given (`valueUnit`, `thresholdUnit`):
+ * minutes since data for offline, minutes stuck for stuck's threshold, kW for anomaly and standby.
+ */
+export interface ReplayAlert extends Alert {
+  valueUnit: string
+  thresholdUnit: string
 }
 
 /** A device the rules could not judge fully, with why (coded). */
@@ -50,8 +66,12 @@ export interface ReplayResult {
   from: number
   to: number
   learnUntil: number
-  /** Every alert opened in the range, in the state the range left it. */
-  alerts: Alert[]
+  /** The plant model's time zone: local dates of the range and of the table. */
+  timezone: string
+  /** What `value` of each alert is: the value that opened it. */
+  valueBasis: 'opened'
+  /** Every alert opened in the range, in the state the range left it, its values those at opening. */
+  alerts: ReplayAlert[]
   byRule: Record<string, { kind: string; alerts: number; devices: number }>
   /** Devices with data in the range. */
   devices: number
@@ -124,12 +144,22 @@ export async function replayAlerts(o: ReplayOptions): Promise<ReplayResult> {
   checkRange(o, learnUntil)
   const stepMs = o.stepMs ?? 60_000
   const baselines = await learnBaselines({ store: o.store, plant: o.plant, rules: o.rules, now: learnUntil })
-  const engine = new AlertEngine({ plant: o.plant, rules: o.rules, baselines })
+  // Counter drops explained by a recorded meter event are quiet, as live: the service's reader, over the range.
+  const drops = o.events ? new RecordedDrops(o.events, () => o.to, undefined, o.to - o.from + DAY_MS) : undefined
+  await drops?.refresh()
+  const engine = new AlertEngine({
+    plant: o.plant,
+    rules: o.rules,
+    baselines,
+    ...(drops ? { explainsDrop: (key: string, q: string, a: number, b: number) => drops.explains(key, q, a, b) } : {}),
+  })
   const opened = new Map<string, Alert>()
+  const atOpening = new Map<string, Alert>()
   const transitions: AlertTransition[] = []
   const seen = new Map<string, DeviceAddress>()
   const take = (list: AlertTransition[]): void => {
     for (const t of list) {
+      if (t.event === 'opened') atOpening.set(t.alert.id, t.alert)
       if (t.event === 'opened' || opened.has(t.alert.id)) opened.set(t.alert.id, t.alert)
       if (o.write) transitions.push(t)
     }
@@ -166,13 +196,44 @@ export async function replayAlerts(o: ReplayOptions): Promise<ReplayResult> {
     await o.events.append(transitions.map(transitionToEvent))
     written = transitions.length
   }
-  return summarise(o, learnUntil, [...opened.values()], seen.size, samples, problems, baselines.anomaly.size, written)
+  const alerts = [...opened.values()].map((a) => asOpened(a, atOpening.get(a.id) ?? a))
+  return summarise(o, learnUntil, alerts, seen.size, samples, problems, baselines.anomaly.size, written)
+}
+
+/** Unit of a quantity (core/quantities.ts), '' when unknown or dimensionless. */
+function unitOf(quantity: string): string {
+  return isQuantity(quantity) ? quantityInfo(quantity).unit : ''
+}
+
+/** The alert in its last state with the value, limit and band it opened with, and their units. */
+function asOpened(last: Alert, first: Alert): ReplayAlert {
+  const unit = unitOf(last.quantity)
+  const units: Record<string, [string, string]> = {
+    offline: ['min', 'min'],
+    stuck: [unit, 'min'],
+    rate: [`${unit}/min`, `${unit}/min`],
+    power_factor: ['', ''],
+    anomaly: ['kW', 'kW'],
+    standby: ['kW', 'kW'],
+    demand: ['kW', 'kW'],
+  }
+  const [valueUnit, thresholdUnit] = units[last.ruleKind] ?? [unit, unit]
+  const { threshold: _t, expectedLow: _l, expectedHigh: _h, ...rest } = last
+  return {
+    ...rest,
+    value: first.value,
+    ...(first.threshold !== undefined ? { threshold: first.threshold } : {}),
+    ...(first.expectedLow !== undefined ? { expectedLow: first.expectedLow } : {}),
+    ...(first.expectedHigh !== undefined ? { expectedHigh: first.expectedHigh } : {}),
+    valueUnit,
+    thresholdUnit,
+  }
 }
 
 function summarise(
   o: ReplayOptions,
   learnUntil: number,
-  alerts: Alert[],
+  alerts: ReplayAlert[],
   devices: number,
   samples: number,
   problems: ReplayProblem[],
@@ -196,6 +257,8 @@ function summarise(
     from: o.from,
     to: o.to,
     learnUntil,
+    timezone: o.plant.timezone,
+    valueBasis: 'opened',
     alerts,
     byRule,
     devices,
@@ -208,11 +271,14 @@ function summarise(
   }
 }
 
-/** The replay as a text table: per rule, then every alert (at most `maxRows`). */
+/** The replay as a text table: per rule, then every alert (at most `maxRows`), times local to the plant. */
 export function formatReplayTable(r: ReplayResult, maxRows = 200): string {
-  const iso = (t: number): string => new Date(t).toISOString().slice(0, 16).replace('T', ' ')
+  const local = (t: number): string => new Date(wallClock(t, r.timezone)).toISOString().slice(0, 16).replace('T', ' ')
+  const num = (v: number | undefined, unit: string): string => (v === undefined ? '' : `${v.toFixed(1)}${unit ? ` ${unit}` : ''}`)
+  const band = (a: ReplayAlert): string =>
+    a.expectedLow === undefined || a.expectedHigh === undefined ? '' : `${a.expectedLow.toFixed(1)}–${a.expectedHigh.toFixed(1)} ${a.thresholdUnit}`.trim()
   const lines = [
-    `replay ${iso(r.from)} … ${iso(r.to)} UTC, learned from history before ${iso(r.learnUntil)}: ${r.devices} device(s), ${r.baselines} baseline(s), ${r.samples} samples`,
+    `replay ${local(r.from)} … ${local(r.to)} (${r.timezone}), learned from history before ${local(r.learnUntil)}: ${r.devices} device(s), ${r.baselines} baseline(s), ${r.samples} samples`,
     `${r.alerts.length} alert(s), ${r.alertsPerDeviceWeek.toFixed(2)} per device-week (${r.deviceWeeks.toFixed(1)} device-weeks)`,
     '',
     'rule                          kind          alerts  devices',
@@ -220,10 +286,21 @@ export function formatReplayTable(r: ReplayResult, maxRows = 200): string {
   for (const [id, s] of Object.entries(r.byRule))
     lines.push(`${id.padEnd(30)}${s.kind.padEnd(14)}${String(s.alerts).padStart(6)}${String(s.devices).padStart(9)}`)
   for (const p of r.problems) lines.push(`! ${p.code} ${p.message}`)
-  if (r.alerts.length > 0) lines.push('', 'opened (UTC)      rule                          device                                    value     expected')
+  if (r.alerts.length > 0)
+    lines.push(
+      '',
+      `opened (${r.timezone})`.padEnd(24) +
+        `${'closed'.padEnd(18)}${'rule'.padEnd(28)}${'device'.padEnd(36)}${'value at opening'.padStart(18)}${'limit / expected'.padStart(18)}  band`,
+    )
   for (const a of r.alerts.slice(0, maxRows)) {
     lines.push(
-      `${iso(a.openedAt).padEnd(18)}${a.rule.padEnd(30)}${deviceKey(a.address).padEnd(42)}${a.value.toFixed(1).padStart(8)} ${a.threshold === undefined ? '' : a.threshold.toFixed(1).padStart(10)}`,
+      local(a.openedAt).padEnd(24) +
+        (a.resolvedAt === undefined ? '(open)' : local(a.resolvedAt)).padEnd(18) +
+        a.rule.padEnd(28) +
+        deviceKey(a.address).padEnd(36) +
+        num(a.value, a.valueUnit).padStart(18) +
+        num(a.threshold, a.thresholdUnit).padStart(18) +
+        `  ${band(a)}`.trimEnd(),
     )
   }
   if (r.alerts.length > maxRows) lines.push(`… ${r.alerts.length - maxRows} more (--json lists all)`)
@@ -232,21 +309,41 @@ export function formatReplayTable(r: ReplayResult, maxRows = 200): string {
 
 /**
  * A replay bound: ISO 8601 with an offset or Z (that instant), or a local date / date and time
- * (`2018-07-02`, `2018-07-02 08:00`, `2018-07-02T08:00`) in the plant's zone. ALERTS_ERR_RANGE otherwise.
+ * (`2018-07-02`, `2018-07-02 08:00`, `2018-07-02T08:00`) in the plant's zone. ALERTS_ERR_RANGE naming
+ * `name` otherwise, also for a date that does not exist (month 13, 30 February, 25:00).
  */
 export function parseReplayInstant(text: string, timezone: string, name = 'time'): number {
   const t = text.trim()
   const local = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?$/.exec(t)
-  if (local) {
-    const [, y, mo, d, h, mi, se] = local
-    const naive = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h ?? 0), Number(mi ?? 0), Number(se ?? 0))
-    if (!Number.isNaN(naive) && new Date(naive).getUTCDate() === Number(d)) return wallToInstant(naive, timezone)
-  } else if (/^\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:?\d{2})$/.test(t)) {
+  const iso = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/.exec(t)
+  const parts = (local ?? iso)?.slice(1, 7).map((v) => Number(v ?? 0))
+  if (parts) {
+    const [y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0] = parts
+    const naive = Date.UTC(y, mo - 1, d, h, mi, se)
+    const back = new Date(naive)
+    // Date.UTC (and Date.parse) roll month 13 into January and 30 February into March: the parts must come back as given.
+    const exists =
+      back.getUTCFullYear() === y &&
+      back.getUTCMonth() === mo - 1 &&
+      back.getUTCDate() === d &&
+      back.getUTCHours() === h &&
+      back.getUTCMinutes() === mi &&
+      back.getUTCSeconds() === se
+    if (!exists)
+      throw new PlantWattError(
+        'ALERTS_ERR_RANGE',
+        `${name}: ${JSON.stringify(text)} is not a date that exists (month 01–12, a day of that month, 00:00–23:59)`,
+        {
+          details: { field: name },
+        },
+      )
+    if (local) return wallToInstant(naive, timezone)
     const ms = Date.parse(t)
     if (!Number.isNaN(ms)) return ms
   }
   throw new PlantWattError(
     'ALERTS_ERR_RANGE',
     `${name}: ${JSON.stringify(text)} is not a date (YYYY-MM-DD[ HH:MM], local to the plant) nor ISO 8601 with an offset`,
+    { details: { field: name } },
   )
 }

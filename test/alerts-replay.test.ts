@@ -3,12 +3,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ALERT_EVENT_KIND } from '../alerts/events.ts'
-import { formatReplayTable, replayAlerts } from '../alerts/replay.ts'
+import { formatReplayTable, parseReplayInstant, replayAlerts } from '../alerts/replay.ts'
 import { validateAlertsConfig } from '../alerts/rules.ts'
 import { validateConfig } from '../core/config.ts'
 import { isPlantWattError } from '../core/errors.ts'
 import { PlantModelSchema } from '../core/plant.ts'
-import { MemoryEventLog } from '../storage/events.ts'
+import { MeterEventBook } from '../records/meter-events.ts'
+import { createRecordStore } from '../records/store.ts'
+import { createEmbeddedEventLog } from '../storage/embedded/events.ts'
+import { MemoryEventLog, type EventLog } from '../storage/events.ts'
 import { createEmbeddedStore } from '../storage/embedded/index.ts'
 import type { TelemetryStore } from '../storage/store.ts'
 
@@ -23,7 +26,10 @@ const DAY = 86_400_000
 
 let dirs: string[] = []
 let stores: TelemetryStore[] = []
+let logs: EventLog[] = []
 afterEach(async () => {
+  for (const l of logs) await l.close()
+  logs = []
   for (const s of stores) await s.close()
   for (const d of dirs) rmSync(d, { recursive: true, force: true })
   dirs = []
@@ -78,6 +84,73 @@ describe('alerts replay (backtest)', () => {
     const written = await replayAlerts({ store: s, plant, rules, from: replayFrom, to: replayFrom + 7 * DAY, events, write: true })
     expect(written.written).toBeGreaterThanOrEqual(2) // opened and cleared
     expect((await events.query({ kind: ALERT_EVENT_KIND, start: 0, stop: Date.now() + DAY })).length).toBe(written.written)
+    // Value, limit and band as the alert opened, with their units; times local to the plant.
+    // The last sample before the hole is Thursday 23:45 in Shanghai; 5 × 15 min later plus the first 1-minute
+    // step past the limit: opened 01:01 local at 76 min since data (the limit 75 min), closed by the 06:00 sample.
+    expect(r.timezone).toBe('Asia/Shanghai')
+    expect(r.valueBasis).toBe('opened')
+    expect(offline).toMatchObject({ value: 76, valueUnit: 'min', threshold: 75, thresholdUnit: 'min', state: 'resolved' })
+    const table = formatReplayTable(r)
+    expect(table).toContain('replay 2026-01-26 00:00 … 2026-02-02 00:00 (Asia/Shanghai)')
+    expect(table).toMatch(/opened \(Asia\/Shanghai\)\s+closed\s+rule\s+device\s+value at opening\s+limit \/ expected\s+band/)
+    expect(table).toMatch(/2026-01-30 01:01\s+2026-01-30 06:00\s+offline\s+acme\/wuhan\/l1\/meter\s+76\.0 min\s+75\.0 min\n/)
+  })
+
+  it('a counter drop explained by a recorded meter replacement raises nothing, as live; stuck counts minutes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-replay-'))
+    dirs.push(dir)
+    const s = createEmbeddedStore({ path: join(dir, 'p.db') })
+    stores.push(s)
+    const log = createEmbeddedEventLog({ path: join(dir, 'p.db') })
+    logs.push(log)
+    // One day of 15-minute readings counting 25 kWh each; the meter is swapped at 12:00 local
+    // (old reads 1,000 + 47 × 25 = 2,175 at 11:45, the new one starts at 10). Power stays at 100 kW from 12:00.
+    const swap = T0 + 12 * 3_600_000
+    const points = []
+    for (let i = 0; i < 96; i++) {
+      const t = T0 + i * Q
+      const kwh = t < swap ? 1_000 + i * 25 : 10 + (i - 48) * 25
+      const kw = t < swap ? 100 + (i % 3) : 100
+      points.push({ measurement: 'telemetry', tags, fields: { energy_import_kwh: kwh, active_power_kw: kw }, ts: t })
+    }
+    await s.write(points)
+    const { rules } = validateAlertsConfig({
+      rules: [
+        { id: 'ctr', kind: 'counter', quantity: 'energy_import_kwh' },
+        { id: 'stuck', kind: 'stuck', quantity: 'active_power_kw', for: '1h' },
+      ],
+    })
+    const range = { from: T0, to: T0 + DAY }
+    // Without the record: the drop 2,175 → 10 is an unexplained reset.
+    const before = await replayAlerts({ store: s, plant, rules, ...range, events: log })
+    expect(before.byRule.ctr).toEqual({ kind: 'counter', alerts: 1, devices: 1 })
+    expect(before.alerts.find((a) => a.rule === 'ctr')).toMatchObject({ openedAt: swap, value: 10, threshold: 2_175, valueUnit: 'kWh', thresholdUnit: 'kWh' })
+    const book = new MeterEventBook(createRecordStore(log), plant, s)
+    await book.record({ type: 'replacement', ...tags, ts: swap, oldFinalReading: 2_175, newStartReading: 10 }, { user: 'li.wei', reason: 'swap' })
+    const after = await replayAlerts({ store: s, plant, rules, ...range, events: log })
+    expect(after.byRule.ctr).toEqual({ kind: 'counter', alerts: 0, devices: 0 })
+    // Stuck: 100 kW from 12:00 on; the rule's hour is up at 13:00 (value kW, the limit the minutes it has been stuck).
+    expect(after.alerts.find((a) => a.rule === 'stuck')).toMatchObject({
+      openedAt: T0 + 13 * 3_600_000,
+      value: 100,
+      valueUnit: 'kW',
+      threshold: 60,
+      thresholdUnit: 'min',
+    })
+  })
+
+  it('refuses dates that do not exist, naming the flag', () => {
+    for (const bad of ['2025-13-01', '2025-00-30', '2025-02-30', '2025-04-31 08:00', '2025-01-01 24:00', '2025-02-30T00:00:00+08:00'])
+      expect(() => parseReplayInstant(bad, 'Asia/Shanghai', '--from'), bad).toThrow(
+        expect.objectContaining({ code: 'ALERTS_ERR_RANGE', message: expect.stringMatching(/^--from: .* is not a date that exists/) }),
+      )
+    expect(() => parseReplayInstant('yesterday', 'Asia/Shanghai', '--to')).toThrow(
+      expect.objectContaining({ code: 'ALERTS_ERR_RANGE', message: expect.stringMatching(/^--to: /) }),
+    )
+    // 2024 is a leap year; local midnight in Shanghai is 16:00 UTC the day before.
+    expect(parseReplayInstant('2024-02-29', 'Asia/Shanghai', '--from')).toBe(Date.UTC(2024, 1, 28, 16))
+    expect(parseReplayInstant('2025-12-31 23:59', 'Asia/Shanghai', '--to')).toBe(Date.UTC(2025, 11, 31, 15, 59))
+    expect(parseReplayInstant('2025-03-01T00:00:00Z', 'Asia/Shanghai', '--to')).toBe(Date.UTC(2025, 2, 1))
   })
 
   it('coded errors: a range without data, no device with enough history to learn, a backwards range', async () => {

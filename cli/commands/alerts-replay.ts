@@ -22,7 +22,8 @@ async function runReplay(flags: ReplayFlags): Promise<void> {
   const from = parseReplayInstant(flags.from, tz, '--from')
   const to = parseReplayInstant(flags.to, tz, '--to')
   const store = await createStore(cfg.storage)
-  const events = flags.write ? await openEventLog(cfg.storage) : undefined
+  // Always opened: the recorded meter events explain counter drops as live; written to only with --write.
+  const events = await openEventLog(cfg.storage)
   try {
     const r = await replayAlerts({
       store,
@@ -32,12 +33,13 @@ async function runReplay(flags: ReplayFlags): Promise<void> {
       to,
       ...(flags.learnUntil ? { learnUntil: parseReplayInstant(flags.learnUntil, tz, '--learn-until') } : {}),
       ...(flags.device && flags.device.length > 0 ? { filter: { device: flags.device } } : {}),
-      ...(events ? { events, write: true } : {}),
+      events,
+      ...(flags.write ? { write: true } : {}),
     })
     process.stdout.write(flags.json ? `${JSON.stringify(r, null, 2)}\n` : formatReplayTable(r))
   } finally {
     await store.close()
-    await events?.close()
+    await events.close()
   }
 }
 
