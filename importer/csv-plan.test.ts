@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { isPlantWattError } from '../core/errors.ts'
-import { planFromHeader } from './csv-plan.ts'
+import { normalizeHeader, planFromHeader } from './csv-plan.ts'
 import { resolveImportOptions } from './options.ts'
 
 const auto = resolveImportOptions({})
@@ -43,6 +43,25 @@ describe('planFromHeader', () => {
     expect(planFromHeader(['interval_end', 'kwh'], options)).toMatchObject({ timestampMarks: 'end' })
     expect(planFromHeader(['timestamp', 'kwh'], options).timestampMarks).toBeUndefined()
     expect(planFromHeader(['ts', 'kwh'], resolveImportOptions({ device: 'meter', intervalPower: 'off' })).meanPower).toBe(false)
+  })
+
+  it('compares names normalised: case, spaces, hyphens, full-width parentheses, a (kWh) unit; the first timestamp tier present wins', () => {
+    expect(['Interval Start', 'interval-start', ' INTERVAL_START '].map(normalizeHeader)).toEqual(['interval_start', 'interval_start', 'interval_start'])
+    expect(['Usage (kWh)', '用电量（ kWh ）', '电量(KWH)'].map(normalizeHeader)).toEqual(['usage_kwh', '用电量_kwh', '电量_kwh'])
+    const options = resolveImportOptions({ device: 'meter' })
+    expect(planFromHeader(['date', 'ts_start', 'kwh'], options)).toMatchObject({ timestamp: { name: 'ts_start', index: 1 }, timestampMarks: 'start' })
+    expect(planFromHeader(['ts_end', 'Start', 'kwh'], options)).toMatchObject({ timestamp: { name: 'Start', index: 1 }, timestampMarks: 'start' })
+    expect(planFromHeader(['日期', '截止时间', '用电量(kWh)'], options)).toMatchObject({
+      timestamp: { name: '截止时间' },
+      energy: { name: '用电量(kWh)' },
+      timestampMarks: 'end',
+    })
+    expect(planFromHeader(['date', 'timestamp', 'kwh'], options)).toMatchObject({ timestamp: { name: 'timestamp' } })
+    expect(planFromHeader(['采集时间', 'kwh'], options).timestampMarks).toBeUndefined()
+    expect(planFromHeader(['date', 'time', 'kwh'], resolveImportOptions({ device: 'meter', timestampColumn: 'Time' })).timestamp).toEqual({
+      name: 'time',
+      index: 1,
+    })
   })
 
   it('refuses a header it cannot read, naming what is missing', () => {
