@@ -7,7 +7,9 @@
  *
  * PW_BENCH_VERBOSE=1 prints each agent run (values per CPU-s of each second, GC pauses, heap);
  * PW_BENCH_AGENT_FLAGS adds Node/V8 flags to the agent process, PW_BENCH_AGENT_STDOUT=<file> keeps
- * its stdout (e.g. with --trace-gc).
+ * its stdout (e.g. with --trace-gc). OPC UA: PW_BENCH_OPCUA_SESSION=own gives every device its own
+ * session (the default: shared, one per server); PW_BENCH_HEAP_GROWING_PERCENT sets the agent's
+ * `heapGrowingPercent` (default: the agent's, 100; 0: V8's own).
  *
  * Three processes per run, so the agent's CPU and memory are its own: the "world" (PlantWatt broker,
  * simulated Modbus meters, node-opcua machine servers), the agent (this file with role `agent`:
@@ -66,6 +68,15 @@ export interface EdgeRun {
   publishedSamplesPerS: number
   /** Samples waiting in the outbox at the end of the window. */
   outboxDepth: number
+  /** Main-thread pauses of mark-compact collections in the window, ms. */
+  gcMajorMs: number
+  /** The agent's `heapGrowingPercent` (0: V8's own growth). */
+  heapGrowingPercent: number
+  /** Shared OPC UA sessions the agent held at the end of the window. */
+  sharedSessions: number
+  /** Shared OPC UA sessions: Read requests per second, and the device reads (node checks) they carried per second. */
+  opcuaReadsPerS: number
+  opcuaDeviceReadsPerS: number
 }
 
 /** Edge agent figures. The top-level fields are the Modbus SDM630 run where the ramp stopped. */
@@ -116,6 +127,10 @@ export type OpcuaRun = EdgeRun & {
   warmupMs: number
   notificationsPerS: number
   notificationsPerCpuS: number
+  /** `shared`: the devices of one server on one session (the default); `own`: a session per device. */
+  session: 'shared' | 'own'
+  /** OPC UA sessions the agent held. */
+  sessions: number
 }
 
 export interface EdgeBenchmarkOptions {
@@ -260,6 +275,11 @@ interface AgentMeasure {
   pointErrors: number
   published: number
   outboxDepth: number
+  /** Shared OPC UA sessions open in the agent (opcuaSessionsInUse; `session: own` ones are not counted). */
+  sharedSessions: number
+  /** Shared sessions: Read requests sent in the window, and the device reads (node checks) they carried. */
+  opcuaReads: number
+  opcuaDeviceReads: number
 }
 
 function totals(s: AgentStatus) {
@@ -295,11 +315,15 @@ async function runAgent(spec: AgentSpec): Promise<void> {
     await ensureOpcuaCertificate(ua)
   }
   const agent = await startEdgeAgent({ config, mqtt: spec.mqtt, logger: silentLogger(), closeDrainMs: 500 })
+  const sessionsInUse = ua ? (await import('../edge-agent/opcua/driver.ts')).opcuaSessionsInUse : () => []
   await new Promise((r) => setTimeout(r, spec.warmupMs)) // connections, sessions, JIT
   // and until every device delivered (OPC UA sessions and subscriptions take a while on a busy host)
   const ready = Date.now() + 60_000
   while (agent.status().devices.some((d) => d.reads === 0) && Date.now() < ready) await new Promise((r) => setTimeout(r, 200))
   const before = totals(agent.status())
+  const readsOf = () =>
+    sessionsInUse().reduce((t, x) => ({ reads: t.reads + x.reads, deviceReads: t.deviceReads + x.deviceReads }), { reads: 0, deviceReads: 0 })
+  const reads0 = readsOf()
   const cpu0 = process.cpuUsage()
   const main0 = mainThreadCpuS()
   const t0 = performance.now()
@@ -348,6 +372,9 @@ async function runAgent(spec: AgentSpec): Promise<void> {
     pointErrors: after.pointErrors - before.pointErrors,
     published: after.published - before.published,
     outboxDepth: status.outbox.depth,
+    sharedSessions: sessionsInUse().length,
+    opcuaReads: readsOf().reads - reads0.reads,
+    opcuaDeviceReads: readsOf().deviceReads - reads0.deviceReads,
   }
   process.stdout.write(`${JSON.stringify(m)}\n`)
   await agent.close()
@@ -426,7 +453,11 @@ export interface RunSpec {
     queueSize?: number
     /** Machines read as one device (default 1: a device per machine, 4 items). */
     machinesPerDevice?: number
+    /** The devices' `opcua.session` (default shared: one session per server). */
+    session?: 'shared' | 'own'
   }
+  /** The agent's `heapGrowingPercent` (default: the agent's). */
+  heapGrowingPercent?: number
 }
 
 /** The agent's OPC UA devices of a run, each with its profile file written into the run's folder. */
@@ -442,6 +473,7 @@ function opcuaDevices(spec: RunSpec, info: WorldInfo, place: { enterprise: strin
     samplingIntervalMs: spec.opcua?.samplingIntervalMs ?? 100,
     publishingIntervalMs: spec.opcua?.publishingIntervalMs ?? 1000,
     ...(spec.opcua?.queueSize ? { queueSize: spec.opcua.queueSize } : {}),
+    session: spec.opcua?.session ?? 'shared',
     timeoutMs: 10_000,
   }
   // One device per machine (its 4 variables), or per `machinesPerDevice` machines of one server
@@ -521,6 +553,7 @@ export async function measureEdgeRun(spec: RunSpec): Promise<EdgeRun> {
       bufferDir,
       devices,
       ...(spec.statusIntervalMs ? { statusIntervalMs: spec.statusIntervalMs } : {}),
+      ...(spec.heapGrowingPercent === undefined ? {} : { heapGrowingPercent: spec.heapGrowingPercent }),
     }
     const profDir = process.env.PW_BENCH_CPU_PROF
     const agentSpec: AgentSpec = {
@@ -561,6 +594,11 @@ export async function measureEdgeRun(spec: RunSpec): Promise<EdgeRun> {
       pointErrors: m.pointErrors,
       publishedSamplesPerS: Math.round(m.published / m.seconds),
       outboxDepth: m.outboxDepth,
+      gcMajorMs: m.gcMs.major,
+      sharedSessions: m.sharedSessions,
+      opcuaReadsPerS: Number((m.opcuaReads / m.seconds).toFixed(1)),
+      opcuaDeviceReadsPerS: Number((m.opcuaDeviceReads / m.seconds).toFixed(1)),
+      heapGrowingPercent: (validateConfig(EdgeConfigSchema, config, 'bench edge') as EdgeConfig).heapGrowingPercent,
     }
   } finally {
     await stop(world.proc)
@@ -570,13 +608,15 @@ export async function measureEdgeRun(spec: RunSpec): Promise<EdgeRun> {
 /** OPC UA warm-up: 3 s measured the JIT still compiling node-opcua (15 000–18 000 per CPU-s against 24 000–30 000 after 20 s, same code). */
 const OPCUA_WARMUP_MS = 20_000
 
-/** The two OPC UA runs: 32 machines × 4 items on 4 node-opcua servers, a device (session) per machine. */
+/** The two OPC UA runs: 32 machines × 4 items on 4 node-opcua servers, a device per machine, the devices of a server on one session. */
 export async function runOpcuaRuns(options: EdgeBenchmarkOptions, tmp: string): Promise<{ fastSignals: OpcuaRun; plantDefaults: OpcuaRun }> {
   const servers = options.opcuaServers ?? 4
   const perServer = options.opcuaMachinesPerServer ?? 8
   // 30 s: a mark-compact of the ~100 MiB heap (≈ 0.2 s of CPU) comes about every half minute; a
   // shorter window measures 18 000 or 30 000 per CPU-s depending on whether it holds one.
   const durationMs = Math.max(options.durationMs ?? 4000, 30_000)
+  const session = process.env.PW_BENCH_OPCUA_SESSION === 'own' ? 'own' : 'shared'
+  const heap = process.env.PW_BENCH_HEAP_GROWING_PERCENT
   const run = async (samplingIntervalMs: number, queueSize: number): Promise<OpcuaRun> => {
     const r = await measureEdgeRun({
       pollIntervalMs: 1000,
@@ -586,7 +626,8 @@ export async function runOpcuaRuns(options: EdgeBenchmarkOptions, tmp: string): 
       workload: 'opcua',
       buffer: 'disk',
       devices: servers * perServer,
-      opcua: { servers, machinesPerServer: perServer, samplingIntervalMs, queueSize },
+      opcua: { servers, machinesPerServer: perServer, samplingIntervalMs, queueSize, session },
+      ...(heap === undefined ? {} : { heapGrowingPercent: Number(heap) }),
     })
     return {
       ...r,
@@ -597,6 +638,8 @@ export async function runOpcuaRuns(options: EdgeBenchmarkOptions, tmp: string): 
       warmupMs: OPCUA_WARMUP_MS,
       notificationsPerS: r.valuesPerS,
       notificationsPerCpuS: r.valuesPerCpuS,
+      session,
+      sessions: session === 'own' ? r.devices : r.sharedSessions,
     }
   }
   return { fastSignals: await run(100, 20), plantDefaults: await run(1000, 10) }

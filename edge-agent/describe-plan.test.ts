@@ -86,6 +86,37 @@ describe('edge plan', () => {
   })
 })
 
+describe('edge plan: OPC UA sessions', () => {
+  it('shows which devices share a session: same endpoint, security and user; another user or `session: own` gets its own', () => {
+    const ua = (device: string, opcua: Record<string, unknown>) => ({
+      enterprise: 'e',
+      site: 's',
+      line: 'l',
+      device,
+      driver: 'opcua',
+      profile: 'generic-cnc',
+      opcua: { endpointUrl: 'opc.tcp://10.0.0.9:4840', securityMode: 'None', securityPolicy: 'None', ...opcua },
+    })
+    const config = validateConfig(
+      EdgeConfigSchema,
+      { devices: [ua('a', {}), ua('b', { mode: 'poll' }), ua('c', { username: 'op', password: 'x' }), ua('d', { session: 'own' })] },
+      't',
+    ) as EdgeConfig
+    const plans = planDevices(config)
+    expect(plans.map((p) => p.session)).toEqual([
+      { label: 'opc.tcp://10.0.0.9:4840 None', devices: ['e/s/l/a', 'e/s/l/b'] },
+      { label: 'opc.tcp://10.0.0.9:4840 None', devices: ['e/s/l/a', 'e/s/l/b'] },
+      { label: 'opc.tcp://10.0.0.9:4840 None user op', devices: ['e/s/l/c'] },
+      { label: 'opc.tcp://10.0.0.9:4840 None', devices: ['e/s/l/d'] },
+    ])
+    const text = describePlan(config)
+    expect(text).toContain(
+      'e/s/l/a  opcua opc.tcp://10.0.0.9:4840 subscribe  profile generic-cnc  every 1000 ms\n  4 node(s)\n  session opc.tcp://10.0.0.9:4840 None: shared with 1 other device(s): e/s/l/b\n',
+    )
+    expect(text).toContain('  session opc.tcp://10.0.0.9:4840 None user op: its own\n')
+  })
+})
+
 describe('edge plan with bad profiles (what `plantwatt edge plan` prints, and its exit code)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pw-plan-'))
   afterAll(() => rmSync(dir, { recursive: true, force: true }))

@@ -8,6 +8,7 @@ import { planReads } from './modbus/plan.ts'
 import { FUNCTION_CODES, formatAddress, type ModbusFunction } from './modbus/types.ts'
 import { deviceKey } from './outbox.ts'
 import { loadOpcuaProfile } from './opcua/profile.ts'
+import { opcuaSessionKey, opcuaSessionLabel } from './opcua/session-key.ts'
 import { loadProfile } from './modbus/profile.ts'
 import { isProfileError, profileProblemsOf, type ProfileProblem } from './profile-error.ts'
 import { checkEdgeDevices } from './setup.ts'
@@ -40,6 +41,8 @@ export interface DevicePlan {
   requests: PlannedRequest[]
   /** OPC UA: the nodes read or monitored, with the quantity each becomes. */
   nodes: { nodeId: string; quantity: string }[]
+  /** OPC UA: the session the device is on (endpoint, security, user) and every device on it, itself included (one: its own). */
+  session?: { label: string; devices: string[] }
   /** DL/T 645: the data identifiers read on each poll, with the quantities each serves. */
   identifiers?: { di: string; points: string[] }[]
   /** Modbus: where the CT / PT ratios of scaled points come from, e.g. `CT holding 0x008E uint16 (read at connect)`. */
@@ -63,6 +66,13 @@ export interface DevicePlan {
  * A device that cannot be planned is reported with its error; the others are still planned.
  */
 export function planDevices(config: EdgeConfig): DevicePlan[] {
+  // OPC UA devices whose connections make their sessions interchangeable share one (opcua/session.ts).
+  const sessions = new Map<string, string[]>()
+  for (const d of config.devices)
+    if (d.driver === 'opcua' && d.opcua) {
+      const key = opcuaSessionKey(d.opcua, deviceKey(d))
+      sessions.set(key, [...(sessions.get(key) ?? []), deviceKey(d)])
+    }
   return config.devices.map((d) => {
     const endpoint = d.driver === 'opcua' ? `${d.opcua?.endpointUrl ?? '?'} ${d.opcua?.mode ?? ''}`.trim() : endpointOf(d)
     const base = {
@@ -77,7 +87,9 @@ export function planDevices(config: EdgeConfig): DevicePlan[] {
     }
     try {
       if (d.driver === 'opcua') {
-        return { ...base, nodes: loadOpcuaProfile(d.profile).points.map((p) => ({ nodeId: p.nodeId, quantity: p.quantity })) }
+        const nodes = loadOpcuaProfile(d.profile).points.map((p) => ({ nodeId: p.nodeId, quantity: p.quantity }))
+        const session = d.opcua ? { label: opcuaSessionLabel(d.opcua), devices: sessions.get(opcuaSessionKey(d.opcua, deviceKey(d))) ?? [] } : undefined
+        return { ...base, nodes, ...(session ? { session } : {}) }
       }
       if (d.driver === 'dlt645') {
         const moduli = dlt645CounterModuli(loadDlt645Profile(d.profile).points)
@@ -172,6 +184,9 @@ function formatPlan(devices: readonly DevicePlan[]): string {
     }
     if (d.driver === 'opcua') {
       lines.push(`  ${d.nodes.length} node(s)`)
+      const others = d.session?.devices.filter((k) => k !== d.key) ?? []
+      if (d.session)
+        lines.push(`  session ${d.session.label}: ${others.length === 0 ? 'its own' : `shared with ${others.length} other device(s): ${others.join(', ')}`}`)
       for (const n of d.nodes) lines.push(`  ${n.nodeId.padEnd(34)} ${n.quantity}`)
       continue
     }

@@ -55,7 +55,10 @@ describe('sample configs', () => {
     expect(edge.devices.map((d) => createDriver(d).endpoint)).toEqual([
       'opc.tcp://192.168.20.17:4840 SignAndEncrypt/Basic256Sha256',
       'opc.tcp://192.168.20.2:4840 None',
+      'opc.tcp://192.168.20.2:4840 None',
     ])
     expect(planDevices(edge)[0]!.nodes).toHaveLength(4)
+    // the two devices behind the line PLC share its session
+    expect(planDevices(edge).map((p) => p.session?.devices.length)).toEqual([1, 2, 2])
   })
 })

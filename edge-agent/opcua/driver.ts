@@ -313,7 +313,7 @@ class OpcuaDriver implements ObservableDriver {
   private async readNodes(shared: SharedOpcuaSession, lease: SessionLease, request: { nodeId: string; attributeId: number }[]): Promise<DataValue[]> {
     const started = performance.now()
     try {
-      return await within(this.conn.timeoutMs, 'read', lease.session.read(request))
+      return await within(this.conn.timeoutMs, 'read', shared.read(lease, request))
     } catch (cause) {
       shared.fail(lease)
       await this.close()

@@ -127,7 +127,12 @@ describe('OPC UA devices on one endpoint', () => {
     // no value of one machine in the other device's samples
     expect(a.got.every((r) => r.values.output_count === undefined || r.values.output_count < 100)).toBe(true)
     expect(await serverSessions(url)).toBe(1)
-    expect(opcuaSessionsInUse()).toEqual([{ key: expect.stringContaining(url), devices: 2 }])
+    expect(opcuaSessionsInUse()).toMatchObject([{ key: expect.stringContaining(url), devices: 2 }])
+    // Node checks of one event-loop turn (the pollers tick on one grid) go out as one Read.
+    const readsBefore = opcuaSessionsInUse()[0]!.reads
+    const [checkedA, checkedB] = await Promise.all([a.driver.read(AbortSignal.timeout(3000)), b.driver.read(AbortSignal.timeout(3000))])
+    expect([checkedA.errors, checkedB.errors]).toEqual([[], []])
+    expect(opcuaSessionsInUse()[0]!.reads).toBe(readsBefore + 1)
 
     // A node deleted from device a's machine: a's point is bad and a's condition; b is untouched.
     server.removeVariable('cnc1', 'PowerKw')
