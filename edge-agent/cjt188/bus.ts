@@ -1,19 +1,15 @@
-import { PlantWattError } from '../../core/errors.ts'
-import { busRegistry, type LineLocation, SharedLink } from '../shared-link.ts'
+import { type FieldLine, fieldLine } from '../field-line.ts'
+import type { LineLocation } from '../shared-link.ts'
 import { type Cjt188Frame, parseFrame } from './frame.ts'
 
 /**
- * One CJ/T 188 bus: an RS-485 line on a serial port, or a transparent serial-to-TCP gateway (DTU).
- * Every meter on it shares one open link, reference-counted, and takes turns through a FIFO lock:
- * one master, one request outstanding. The link, its sharing and the turns are
- * edge-agent/shared-link.ts; this file is CJ/T 188's framing of an exchange.
+ * A CJ/T 188 meter's view of its line (edge-agent/field-line.ts): an RS-485 line on a serial port,
+ * or a transparent serial-to-TCP gateway (DTU), shared with every other meter on it — DL/T 645
+ * meters included — through one open link and one FIFO of turns: one master, one request
+ * outstanding. This file is CJ/T 188's framing of an exchange.
  */
 
 export type BusLocation = LineLocation
-
-export function busKey(loc: BusLocation): string {
-  return loc.transport === 'serial' ? `serial:${loc.path}` : `tcp://${loc.host}:${loc.port}`
-}
 
 /** The outcome of one request: a frame, a garbled reply, silence, or the link gone. */
 export type Transaction =
@@ -21,50 +17,45 @@ export type Transaction =
   | { kind: 'bad'; code: 'EDGE_ERR_CHECKSUM' | 'EDGE_ERR_FRAME'; message: string }
   | { kind: 'timeout'; received: number; expected?: number }
 
-export class Cjt188Bus extends SharedLink {
-  private rx: Buffer = Buffer.alloc(0)
-  private waiter: (() => void) | undefined
+export class Cjt188Bus {
+  constructor(readonly line: FieldLine) {}
+
+  get key(): string {
+    return this.line.key
+  }
+
+  get isOpen(): boolean {
+    return this.line.isOpen
+  }
+
+  acquire(signal: AbortSignal, timeoutMs: number): Promise<void> {
+    return this.line.acquire(signal, timeoutMs)
+  }
+
+  release(): void {
+    this.line.release()
+  }
+
+  /** Runs `fn` with the line to itself: the other meters on it, of either protocol, wait (FIFO). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.line.exclusive(fn)
+  }
 
   /** Sends `request` and waits up to `timeoutMs` for one whole frame. Throws EDGE_ERR_CONNECTION when the link goes. */
   async transact(request: Buffer, timeoutMs: number, signal: AbortSignal): Promise<Transaction> {
-    const link = this.link
-    if (!link) throw new PlantWattError('EDGE_ERR_CONNECTION', `${this.key}: link closed`)
-    // Bytes left from an earlier garbled or late reply belong to no request of ours.
-    this.rx = Buffer.alloc(0)
-    link.write(request)
-    const until = performance.now() + timeoutMs
-    for (;;) {
-      if (this.link !== link) throw new PlantWattError('EDGE_ERR_CONNECTION', `${this.key}: link lost while waiting for a reply`)
-      signal.throwIfAborted()
-      const parsed = parseFrame(this.rx)
-      if (parsed.kind === 'frame' || parsed.kind === 'bad') return parsed
-      const left = until - performance.now()
-      if (left <= 0) return { kind: 'timeout', received: parsed.received, expected: parsed.expected }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, left)
-        function done() {
-          clearTimeout(timer)
-          resolve()
-        }
-        this.waiter = done
-      })
-      this.waiter = undefined
-    }
-  }
-
-  protected received(chunk: Buffer): void {
-    this.rx = this.rx.length === 0 ? chunk : Buffer.concat([this.rx, chunk])
-    this.waiter?.()
-  }
-
-  protected lost(): void {
-    this.waiter?.()
+    const outcome = await this.line.transact(request, timeoutMs, signal, (rx): Transaction | undefined => {
+      const parsed = parseFrame(rx)
+      return parsed.kind === 'incomplete' ? undefined : parsed.kind === 'frame' ? { kind: 'frame', frame: parsed.frame } : parsed
+    })
+    if (outcome.kind === 'reply') return outcome.value
+    const parsed = parseFrame(outcome.rx)
+    return parsed.kind === 'incomplete'
+      ? { kind: 'timeout', received: parsed.received, expected: parsed.expected }
+      : { kind: 'timeout', received: outcome.rx.length }
   }
 }
 
-const bus = busRegistry((key, loc) => new Cjt188Bus(key, loc))
-
-/** The shared bus of a line: every meter on it takes turns. */
+/** The shared line of a meter: every meter on it, of either protocol, takes turns. */
 export function busFor(loc: BusLocation): Cjt188Bus {
-  return bus(busKey(loc), loc)
+  return new Cjt188Bus(fieldLine(loc))
 }

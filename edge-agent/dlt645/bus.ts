@@ -1,5 +1,6 @@
-import { busRegistry, type LineLocation, lineKey, SharedLink } from '../shared-link.ts'
-import { type Frame, scanFrame } from './codec.ts'
+import { fieldLine, type FieldLine, type LineOutcome } from '../field-line.ts'
+import { type LineLocation, lineKey } from '../shared-link.ts'
+import { type Frame, type ScanResult, scanFrame } from './codec.ts'
 import type { Dlt645Connection } from './schema.ts'
 
 /** Where a bus is: a serial port with its line settings, or a DTU's TCP port. */
@@ -25,85 +26,67 @@ export class ExchangeError extends Error {
   }
 }
 
-interface Pending {
-  resolve(frame: Frame): void
-  reject(err: ExchangeError): void
-}
-
 /**
- * One DL/T 645 bus: one open link shared by every meter on it, reference-counted, with a FIFO lock
- * so that one device's poll is never interleaved with another's, and one request at a time
- * (DL/T 645-2007 §7.3: master–slave, half duplex).
+ * A DL/T 645 meter's view of its line (edge-agent/field-line.ts): the line is shared with every
+ * other meter on the same serial port or DTU — CJ/T 188 meters included — one open link and one
+ * FIFO of turns, so one device's poll is never interleaved with another's, and one request at a
+ * time (DL/T 645-2007 §7.3: master–slave, half duplex). This class adds 645's framing of a reply.
  */
-export class Dlt645Bus extends SharedLink {
-  private rx: Buffer = Buffer.alloc(0)
-  private pending: Pending | undefined
+export class Dlt645Bus {
+  constructor(readonly line: FieldLine) {}
+
+  get key(): string {
+    return this.line.key
+  }
+
+  get isOpen(): boolean {
+    return this.line.isOpen
+  }
+
+  acquire(signal: AbortSignal, timeoutMs: number): Promise<void> {
+    return this.line.acquire(signal, timeoutMs)
+  }
+
+  release(): void {
+    this.line.release()
+  }
+
+  /** Runs `fn` with the line to itself: the other meters on it, of either protocol, wait (FIFO). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.line.exclusive(fn)
+  }
 
   /**
-   * Sends `request` and waits for one whole frame. Bytes left from an earlier garbled or late reply
-   * are dropped first. Rejects with an ExchangeError: no byte within `timeoutMs` (EDGE_ERR_TIMEOUT),
-   * some bytes but no whole frame (EDGE_ERR_FRAME: truncated), a bad checksum or framing.
+   * Sends `request` and waits for one whole frame. Rejects with an ExchangeError: no byte within
+   * `timeoutMs` (EDGE_ERR_TIMEOUT), some bytes but no whole frame (EDGE_ERR_FRAME: truncated), a bad
+   * checksum or framing, the link lost (EDGE_ERR_CONNECTION).
    */
-  exchange(request: Buffer, timeoutMs: number, signal: AbortSignal): Promise<Frame> {
-    const link = this.link
-    if (!link) return Promise.reject(new ExchangeError('EDGE_ERR_CONNECTION', `${this.key}: not open`))
-    this.rx = Buffer.alloc(0)
-    return new Promise<Frame>((resolve, reject) => {
-      const done = () => {
-        clearTimeout(timer)
-        signal.removeEventListener('abort', onAbort)
-        this.pending = undefined
-      }
-      const timer = setTimeout(() => {
-        done()
-        const got = this.rx.length
-        if (got === 0) reject(new ExchangeError('EDGE_ERR_TIMEOUT', `no reply within ${timeoutMs} ms`))
-        else
-          reject(
-            new ExchangeError(
-              'EDGE_ERR_FRAME',
-              `truncated reply: ${got} byte(s) and no whole frame within ${timeoutMs} ms: ${this.rx.subarray(0, 16).toString('hex')}`,
-            ),
-          )
-      }, timeoutMs)
-      const onAbort = () => {
-        done()
-        reject(new ExchangeError('EDGE_ERR_TIMEOUT', 'aborted'))
-      }
-      signal.addEventListener('abort', onAbort, { once: true })
-      this.pending = {
-        resolve: (f) => {
-          done()
-          resolve(f)
-        },
-        reject: (e) => {
-          done()
-          reject(e)
-        },
-      }
-      link.write(request)
-    })
-  }
-
-  protected received(chunk: Buffer): void {
-    if (!this.pending) return // nobody asked: a late or stray reply, dropped
-    this.rx = this.rx.length === 0 ? chunk : Buffer.concat([this.rx, chunk])
-    const r = scanFrame(this.rx)
-    if (r.kind === 'need') return
-    this.rx = this.rx.subarray(r.end)
-    if (r.kind === 'frame') this.pending.resolve(r.frame)
-    else this.pending.reject(new ExchangeError(r.code, r.message))
-  }
-
-  protected lost(why: string): void {
-    this.pending?.reject(new ExchangeError('EDGE_ERR_CONNECTION', why))
+  async exchange(request: Buffer, timeoutMs: number, signal: AbortSignal): Promise<Frame> {
+    let outcome: LineOutcome<Exclude<ScanResult, { kind: 'need' }>>
+    try {
+      outcome = await this.line.transact(request, timeoutMs, signal, (rx) => {
+        const r = scanFrame(rx)
+        return r.kind === 'need' ? undefined : r
+      })
+    } catch (err) {
+      signal.throwIfAborted()
+      throw new ExchangeError('EDGE_ERR_CONNECTION', err instanceof Error ? err.message : String(err))
+    }
+    if (outcome.kind === 'reply') {
+      const r = outcome.value
+      if (r.kind === 'frame') return r.frame
+      throw new ExchangeError(r.code, r.message)
+    }
+    const got = outcome.rx.length
+    if (got === 0) throw new ExchangeError('EDGE_ERR_TIMEOUT', `no reply within ${timeoutMs} ms`)
+    throw new ExchangeError(
+      'EDGE_ERR_FRAME',
+      `truncated reply: ${got} byte(s) and no whole frame within ${timeoutMs} ms: ${outcome.rx.subarray(0, 16).toString('hex')}`,
+    )
   }
 }
 
-const bus = busRegistry((key, loc) => new Dlt645Bus(key, loc))
-
-/** The shared bus of a connection: every meter on its line takes turns. */
+/** The shared line of a connection: every meter on it, of either protocol, takes turns. */
 export function dlt645Bus(c: Dlt645Connection): Dlt645Bus {
-  const location = dlt645BusLocation(c)
-  return bus(dlt645BusKey(location), location)
+  return new Dlt645Bus(fieldLine(dlt645BusLocation(c)))
 }

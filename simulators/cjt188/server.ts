@@ -40,27 +40,35 @@ export interface Cjt188Server {
   close(): Promise<void>
 }
 
+/** What the meters on a line send back for one request (undefined: none answers), counted in `stats`. */
+export function answerCjt188(
+  meters: readonly SimCjt188Meter[],
+  req: Request,
+  stats: Pick<Cjt188ServerStats, 'requests' | 'badFrames' | 'otherAddress'>,
+  responding: boolean,
+): Buffer | undefined {
+  if (!req.ok) {
+    stats.badFrames++
+    return undefined
+  }
+  const meter = meters.find((m) => m.address.every((b, i) => b === req.address[i]) && (req.meterType === m.meterType || req.meterType === 0xaa))
+  if (!meter) {
+    stats.otherAddress++
+    return undefined
+  }
+  stats.requests++
+  const di = req.data.slice(0, 2)
+  const known = (di[0] === 0x1f && di[1] === 0x90) || (di[0] === 0x90 && di[1] === 0x1f)
+  if (req.control !== 0x01 || !known || !responding) return undefined
+  return meter.reply(req.data[2] ?? 0, di)
+}
+
 /** Several CJ/T 188 meters on one line or one DTU port. */
 export async function startCjt188Server(options: Cjt188ServerOptions): Promise<Cjt188Server> {
   const stats: Cjt188ServerStats = { requests: 0, badFrames: 0, otherAddress: 0, connections: 0, collisions: 0 }
   let answering = 0
   let responding = true
-  const answer = (req: Request): Buffer | undefined => {
-    if (!req.ok) {
-      stats.badFrames++
-      return undefined
-    }
-    const meter = options.meters.find((m) => m.address.every((b, i) => b === req.address[i]) && (req.meterType === m.meterType || req.meterType === 0xaa))
-    if (!meter) {
-      stats.otherAddress++
-      return undefined
-    }
-    stats.requests++
-    const di = req.data.slice(0, 2)
-    const known = (di[0] === 0x1f && di[1] === 0x90) || (di[0] === 0x90 && di[1] === 0x1f)
-    if (req.control !== 0x01 || !known || !responding) return undefined
-    return meter.reply(req.data[2] ?? 0, di)
-  }
+  const answer = (req: Request): Buffer | undefined => answerCjt188(options.meters, req, stats, responding)
   /** Feeds received bytes through the request parser; replies go to `send`. */
   const receiver = (send: (b: Buffer) => void) => {
     let pending = Buffer.alloc(0)
