@@ -50,6 +50,10 @@ describe('Sparkplug B ACL', () => {
     expect(sparkplugCanPublish(ingest, 'pw/v1/acme/wuhan/rolling-1/meter-1/state')).toBe(true)
     expect(sparkplugCanPublish(ingest, 'spBv1.0/acme/DDATA/edge-1/m1')).toBe(false)
     expect(sparkplugCanPublish(ingest, 'pw/v1/acme/wuhan/rolling-1/meter-1/data')).toBe(false)
+    // Its own STATE as a primary host application, one host id, no wildcards.
+    expect(sparkplugCanPublish(ingest, 'spBv1.0/STATE/plantwatt')).toBe(true)
+    for (const topic of ['spBv1.0/STATE/+', 'spBv1.0/STATE/#', 'spBv1.0/STATE/', 'spBv1.0/STATE/a/b'])
+      expect(sparkplugCanPublish(ingest, topic), topic).toBe(false)
     expect(sparkplugCanSubscribe(service, 'spBv1.0/#')).toBe(false)
     expect(sparkplugCanPublish(service, 'spBv1.0/acme/NCMD/edge-1')).toBe(false)
   })

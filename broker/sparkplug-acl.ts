@@ -2,7 +2,7 @@
  * Who may use the Sparkplug B 3.0 namespace (`spBv1.0/<group>/<type>/<node>[/<device>]`): a
  * gateway only its own enterprise's group (the group id is the enterprise id), and only what an
  * edge node sends; ingest (the host application) reads every group, sends NCMD (rebirth
- * requests), and publishes the retained `state` of the devices it maps Sparkplug devices to.
+ * requests) and its STATE as a primary host (spBv1.0/STATE/<host id>), and publishes the retained `state` of the devices it maps Sparkplug devices to.
  * Sparkplug payloads are protobuf: the JSON payload policy does not apply to them.
  */
 import { TOPIC_ROOT } from '../core/topic.ts'
@@ -28,7 +28,13 @@ export function sparkplugCanPublish(acl: ClientAcl, topic: string): boolean {
   const levels = topic.split('/')
   if (acl.role === 'ingest') {
     // spBv1.0/<group>/NCMD/<node>, and pw/v1/{e}/{s}/{l}/{device}/state
-    if (levels[0] === SPARKPLUG_NAMESPACE) return levels.length === 4 && levels[2] === 'NCMD' && !topic.includes('+') && !topic.includes('#')
+    // … and its own STATE as a primary host application: spBv1.0/STATE/<host id>
+    if (levels[0] === SPARKPLUG_NAMESPACE)
+      return (
+        !topic.includes('+') &&
+        !topic.includes('#') &&
+        ((levels.length === 4 && levels[2] === 'NCMD') || (levels.length === 3 && levels[1] === 'STATE' && levels[2] !== ''))
+      )
     return topic.startsWith(`${TOPIC_ROOT}/`) && levels.length === 7 && levels[6] === 'state'
   }
   const enterprise = gatewayEnterprise(acl)

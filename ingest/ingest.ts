@@ -18,6 +18,7 @@ import { InFlightGate } from './in-flight.ts'
 import { MessageDecoder } from './message-decoder.ts'
 import { RecentSamples } from './recent-samples.ts'
 import { checkSparkplugConfig, type Enqueue, SparkplugHost, type SparkplugHostStats, takeSparkplug } from './sparkplug/host.ts'
+import { SparkplugHostState } from './sparkplug/host-state.ts'
 import { StatePublisher } from './state-publisher.ts'
 import { ingestClientId, Subscriber } from './subscriber.ts'
 
@@ -114,6 +115,12 @@ function checkConfig(config: IngestConfig): void {
     throw new PlantWattError('INGEST_ERR_CONFIG', 'ingest.sparkplug needs every message of a node (births, seq): not with sharedGroup (use partition)')
   }
   if (config.sparkplug) checkSparkplugConfig(config.sparkplug)
+  if (config.sparkplug?.primaryHostId !== undefined && (partition?.count ?? 1) > 1) {
+    throw new PlantWattError(
+      'INGEST_ERR_CONFIG',
+      'ingest.sparkplug.primaryHostId: one host state for several partitions would say offline when any one instance stops: set it only with one instance',
+    )
+  }
 }
 
 /**
@@ -178,6 +185,9 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
     throw err
   }
   logger.info({ url: opts.mqtt.url, clientId }, 'ingest subscribed')
+  // Born as the Sparkplug primary host only once subscribed to the namespace (§5.3).
+  const hostId = config.sparkplug?.primaryHostId
+  const hostState = hostId === undefined ? undefined : new SparkplugHostState({ mqtt: opts.mqtt, clientId, hostId, logger })
 
   const stats = (): IngestStats => {
     const { conflicts, ...written } = writer.stats()
@@ -205,6 +215,8 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
     close() {
       closed ??= (async () => {
         subscriber.stopTaking()
+        // Offline first: nodes buffer from here on instead of publishing into a closing ingest.
+        await hostState?.close()
         connection.closing()
         state.stop()
         await writer.close()

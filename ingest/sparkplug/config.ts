@@ -58,6 +58,13 @@ export const SparkplugIngestSchema = Type.Object(
       description: 'request: data before its birth, or after a seq gap, makes ingest publish NCMD Node Control/Rebirth to the node; never: only dead-letter it',
     }),
     rebirthIntervalMs: Type.Integer({ minimum: 0, default: 5000, description: 'at most one rebirth request per node in this time, ms' }),
+    primaryHostId: Type.Optional(
+      Type.String({
+        pattern: SPARKPLUG_ID,
+        description:
+          'announce ingest as this Sparkplug primary host application: spBv1.0/STATE/<id> online while ingest runs (its own MQTT session with the offline will); edge nodes configured with this primary host id send data only then and store it otherwise. Not with partition.count > 1',
+      }),
+    ),
     mapping: Type.Array(SparkplugRuleSchema, {
       default: [],
       description: 'rules from Sparkplug metrics to devices and canonical quantities, first match wins',
