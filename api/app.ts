@@ -72,6 +72,8 @@ export interface BuildOptions {
   reference?: ReferenceData
   /** The uploaders of this process, for GET /uploads (upload/status.ts UploadsBook). */
   uploads?: UploadsSource
+  /** The configured alert rules (`alerts.rules`), which POST /alerts/replay runs; default: none (the recommended set). */
+  alertRules?: readonly unknown[]
 }
 
 /**
@@ -94,6 +96,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
     commission: opts.commission,
     reference: opts.reference,
     uploads: opts.uploads,
+    alertRules: opts.alertRules,
   }
   // Request logs carry the URL with secret query values redacted (?access_token=…) and no credential headers.
   const redact = { paths: REDACT_PATHS, censor: '[redacted]' }

@@ -33,6 +33,8 @@ export interface ApiContext {
   reference?: ReferenceData | undefined
   /** The uploaders of this process (upload/status.ts UploadsBook), for GET /uploads; undefined = none. */
   uploads?: UploadsSource | undefined
+  /** The configured alert rules (`alerts.rules` as in the config file, the ones the alert service runs); undefined or [] = none configured. */
+  alertRules?: readonly unknown[] | undefined
 }
 
 /** What the plant API reads of its uploaders (upload/status.ts UploadsBook, registered by cli/). */

@@ -38,7 +38,8 @@ export type Permission = keyof typeof PERMISSIONS
  * | commission | ✓    | ✓      |     | ✓       |        | ✓          |        |
  * | admin      | ✓    | ✓      | ✓   | ✓       | ✓      | ✓          | ✓      |
  *
- * The commission reads everything but writes nothing (no ack, no import).
+ * The commission reads everything but writes nothing (no ack, no import). Writing alert events —
+ * acknowledging, and a backtest's alerts (POST /alerts/replay with write) — needs `ack`.
  */
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   operator: ['live', 'alerts', 'ack'],

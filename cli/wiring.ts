@@ -275,6 +275,8 @@ export async function startAll(cfg: ResolvedConfig, logger: Logger, options: Sta
       config: cfg.api,
       commission: cfg.commission,
       reference: referenceOf(cfg),
+      // The rules the alert service below runs: POST /alerts/replay backtests these.
+      alertRules: cfg.alerts.rules,
       events,
       hub,
       uploads,

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ALERT_EVENT_KIND } from '../alerts/events.ts'
+import { RECOMMENDED_RULES } from '../alerts/rules.ts'
 import { build } from '../api/app.ts'
 import { validateConfig } from '../core/config.ts'
 import { PlantModelSchema } from '../core/plant.ts'
@@ -22,6 +23,13 @@ const PLANT = validateConfig(PlantModelSchema, {
 })
 const KEY = 'k-admin-0123456789abcdef'
 const OP = 'k-op-other-0123456789abcdef'
+const COMMISSION = 'k-commission-0123456789abcdef'
+const ENGINEER = 'k-engineer-acme-0123456789abcdef'
+/** The alerts.rules of the config file, as `plantwatt up` hands them to the alert service and the API. */
+const CONFIGURED = [
+  { id: 'site-offline', kind: 'offline' },
+  { id: 'site-anomaly', kind: 'anomaly', history: '3w', k: 6 },
+]
 const sha = (k: string) => `sha256$${createHash('sha256').update(k).digest('hex')}`
 const T0 = Date.UTC(2026, 0, 4, 16)
 const Q = 900_000
@@ -29,6 +37,7 @@ const DAY = 86_400_000
 let dir: string
 let store: TelemetryStore
 let app: FastifyInstance
+let configured: FastifyInstance
 const events = new MemoryEventLog()
 
 beforeAll(async () => {
@@ -56,15 +65,19 @@ beforeAll(async () => {
         apiKeys: [
           { id: 'admin', keyHash: sha(KEY), role: 'admin' },
           { id: 'op', keyHash: sha(OP), role: 'operator', enterprise: 'other' },
+          { id: 'commission', keyHash: sha(COMMISSION), role: 'commission' },
+          { id: 'eng', keyHash: sha(ENGINEER), role: 'engineer', enterprise: 'acme' },
         ],
         users: [],
         tokenTtlS: 3600,
       },
     },
   })
+  configured = await build({ store, plant: PLANT, events: new MemoryEventLog(), alertRules: CONFIGURED })
 })
 afterAll(async () => {
   await app?.close()
+  await configured?.close()
   await store?.close()
   rmSync(dir, { recursive: true, force: true })
 })
@@ -102,5 +115,56 @@ describe('POST /api/v1/alerts/replay', () => {
     expect((await post({ from, to, rules: [{ id: 'x', kind: 'nonsense' }] })).statusCode).toBe(400)
     // The operator of another enterprise: no data of theirs in the store.
     expect((await post({ from, to, rules }, OP)).json().error.code).toBe('API_ERR_NOT_FOUND')
+  })
+
+  it('runs the configured rules (alerts.rules, as the alert service), the recommended set when none is configured, and says which', async () => {
+    const inject = (a: FastifyInstance, body: unknown) =>
+      a.inject({ method: 'POST', url: '/api/v1/alerts/replay', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) })
+    const fromConfig = (await inject(configured, { from, to })).json()
+    expect(fromConfig.rulesBasis).toBe('configured')
+    expect(Object.keys(fromConfig.byRule)).toEqual(['site-offline', 'site-anomaly'])
+    expect(fromConfig.byRule['site-offline']).toEqual({ kind: 'offline', alerts: 1, devices: 1 })
+    // The request's rules still win (an engineer trying a change).
+    const tried = (await inject(configured, { from, to, rules: [{ id: 'try-offline', kind: 'offline', missed: 3 }] })).json()
+    expect([tried.rulesBasis, Object.keys(tried.byRule)]).toEqual(['request', ['try-offline']])
+    // No rules configured: the recommended set.
+    const recommended = (await post({ from, to })).json()
+    expect(recommended.rulesBasis).toBe('recommended')
+    expect(Object.keys(recommended.byRule)).toEqual(RECOMMENDED_RULES.map((r) => r.id))
+    expect(recommended.timezone).toBe('Asia/Shanghai')
+    expect(recommended.valueBasis).toBe('opened')
+    // The 00:00–06:00 hole of day 24 (local): the limit is 5 missed 15-minute intervals = 75 min; it opened at
+    // the first 1-minute step past it, 76 min after the last sample (value and limit as it opened, not as it closed).
+    const offline = fromConfig.alerts.find((a: { rule: string }) => a.rule === 'site-offline')
+    expect(offline).toMatchObject({ value: 76, valueUnit: 'min', threshold: 75, thresholdUnit: 'min' })
+    // A rule the schema refuses: 400 with the field named, nothing run.
+    const bad = await inject(configured, { from, to, rules: [{ id: 'x', kind: 'nonsense' }] })
+    expect([bad.statusCode, bad.json().error.code]).toEqual([400, 'API_ERR_VALIDATION'])
+    expect(bad.json().error.message).toMatch(/rules\.0\.kind/)
+    const unknownKey = await inject(configured, { from, to, rules: [{ id: 'x', kind: 'offline', k: 3 }] })
+    expect([unknownKey.statusCode, unknownKey.json().error.code]).toEqual([400, 'API_ERR_VALIDATION'])
+  })
+
+  it('write: true only for a role that may write alert events: the commission (writes nothing) gets 403, an engineer writes', async () => {
+    const before = (await events.query({ kind: ALERT_EVENT_KIND })).length
+    const refused = await post({ from, to, rules, write: true }, COMMISSION)
+    expect([refused.statusCode, refused.json().error.code]).toEqual([403, 'API_ERR_FORBIDDEN'])
+    expect(refused.json().error.message).toMatch(/^write: role commission may not write alerts to the event log \(needs operator or engineer or admin\)/)
+    expect((await events.query({ kind: ALERT_EVENT_KIND })).length).toBe(before)
+    // The commission may still replay without writing.
+    const read = await post({ from, to, rules }, COMMISSION)
+    expect([read.statusCode, read.json().written]).toEqual([200, 0])
+    // (Another rule id than the first test's: the same transitions are the same events, stored once.)
+    const written = (await post({ from, to, rules: [{ id: 'eng-offline', kind: 'offline' }], write: true }, ENGINEER)).json()
+    expect(written.written).toBeGreaterThan(0)
+    expect((await events.query({ kind: ALERT_EVENT_KIND })).length).toBe(before + written.written)
+  })
+
+  it('refuses a date that does not exist, naming the field', async () => {
+    for (const bad of ['2026-02-30', '2026-13-01']) {
+      const res = await post({ from: bad, to, rules })
+      expect(res.statusCode, bad).toBe(400)
+      expect(res.json().error.message, bad).toMatch(/from/)
+    }
   })
 })

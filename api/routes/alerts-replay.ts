@@ -1,12 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { replayAlerts } from '../../alerts/replay.ts'
-import { RECOMMENDED_RULES, validateAlertsConfig } from '../../alerts/rules.ts'
+import { RECOMMENDED_RULES, RuleSchema, validateAlertsConfig } from '../../alerts/rules.ts'
 import { isPlantWattError } from '../../core/errors.ts'
 import type { RouteOptions } from '../context.ts'
 import { ERROR_RESPONSES, apiError } from '../errors.ts'
-import { scopedEnterprise } from '../principal.ts'
-import { IdSchema, InstantSchema } from '../schemas.ts'
+import { ROLES, ROLE_PERMISSIONS, can, scopedEnterprise } from '../principal.ts'
+import { IdSchema, InstantSchema, StringEnum } from '../schemas.ts'
 import { parseInstant, parseRange } from '../time.ts'
 
 /** Longest replay one request may ask for, days (a replay reads every sample of the range). */
@@ -18,13 +18,19 @@ const ReplayBodySchema = Type.Object(
     to: InstantSchema('end of the replayed range (exclusive)'),
     learnUntil: Type.Optional(InstantSchema('baselines learn from the history before this (default from)')),
     rules: Type.Optional(
-      Type.Array(Type.Unknown(), { description: 'rules as in the alerts: section of the config (alerts/README.md); default the recommended set' }),
+      Type.Array(RuleSchema, {
+        description:
+          'rules to try instead of the configured ones, as in the alerts: section of the config (alerts/README.md); default the configured rules, the recommended set when none is configured',
+      }),
     ),
     enterprise: Type.Optional(IdSchema('only devices of this enterprise')),
     site: Type.Optional(IdSchema('only devices of this site')),
     line: Type.Optional(IdSchema('only devices of this line')),
     device: Type.Optional(IdSchema('only this device')),
-    write: Type.Boolean({ default: false, description: 'append the transitions to the event log (default: nothing is written)' }),
+    write: Type.Boolean({
+      default: false,
+      description: 'append the transitions to the event log (default: nothing is written); needs a role that may write alert events (permission ack)',
+    }),
   },
   { additionalProperties: false },
 )
@@ -42,16 +48,25 @@ const ReplayAlertSchema = Type.Object({
   state: Type.String(),
   openedAt: Type.Integer(),
   resolvedAt: Type.Union([Type.Integer(), Type.Null()]),
-  value: Type.Number(),
-  threshold: Type.Union([Type.Number(), Type.Null()]),
+  value: Type.Number({ description: 'the value that opened the alert (valueBasis), in valueUnit' }),
+  valueUnit: Type.String({ description: "unit of value: kW, kWh, min (offline: minutes since data), '' for a power factor" }),
+  threshold: Type.Union([Type.Number(), Type.Null()], { description: 'the limit, or the expected value (anomaly), as the alert opened, in thresholdUnit' }),
+  thresholdUnit: Type.String({ description: 'unit of threshold and the band: kW, min (offline, and stuck: the minutes it had been stuck), …' }),
   expectedLow: Type.Union([Type.Number(), Type.Null()]),
   expectedHigh: Type.Union([Type.Number(), Type.Null()]),
 })
+
+const RULES_BASES = ['configured', 'recommended', 'request'] as const
 
 const ReplayResponseSchema = Type.Object({
   from: Type.Integer(),
   to: Type.Integer(),
   learnUntil: Type.Integer(),
+  rulesBasis: StringEnum(RULES_BASES, {
+    description: "which rules ran: the configured ones (alerts.rules, as the alert service), the recommended set (none configured), or the request's",
+  }),
+  timezone: Type.String({ description: "the plant model's time zone (local dates of the range)" }),
+  valueBasis: Type.Literal('opened', { description: "each alert's value, limit and band are those it opened with" }),
   devices: Type.Integer(),
   deviceWeeks: Type.Number(),
   alertsPerDeviceWeek: Type.Number(),
@@ -89,13 +104,28 @@ export const alertReplayRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async 
       const b = req.body
       const tz = ctx.model.timezone
       const range = parseRange(b.from, b.to, tz, { names: ['from', 'to'], place: 'body', maxDays: MAX_REPLAY_DAYS })
+      // Written alerts look like live ones (restored, escalated): only a role that may write alert events.
+      if (b.write && !can(req.principal, 'ack')) {
+        const roles = ROLES.filter((r) => ROLE_PERMISSIONS[r].includes('ack'))
+        throw apiError(
+          'API_ERR_FORBIDDEN',
+          `write: role ${req.principal.role} may not write alerts to the event log (needs ${roles.join(' or ')}); replay without write`,
+          {
+            field: 'write',
+            role: req.principal.role,
+          },
+        )
+      }
       const enterprise = scopedEnterprise(req.principal, b.enterprise)
       if (enterprise === null) throw apiError('API_ERR_NOT_FOUND', `no enterprise ${JSON.stringify(b.enterprise)}`)
       const filter: Record<string, string> = {}
       if (enterprise !== undefined) filter.enterprise = enterprise
       for (const k of ['site', 'line', 'device'] as const) if (b[k] !== undefined) filter[k] = b[k]
       try {
-        const { rules } = validateAlertsConfig({ rules: b.rules ?? RECOMMENDED_RULES }, 'rules')
+        const configured = ctx.alertRules ?? []
+        const rulesBasis: (typeof RULES_BASES)[number] = b.rules !== undefined ? 'request' : configured.length > 0 ? 'configured' : 'recommended'
+        const raw = rulesBasis === 'request' ? b.rules : rulesBasis === 'configured' ? configured : RECOMMENDED_RULES
+        const { rules } = validateAlertsConfig({ rules: raw }, rulesBasis === 'request' ? 'rules' : 'alerts')
         const r = await replayAlerts({
           store: ctx.store,
           plant: ctx.model,
@@ -117,11 +147,13 @@ export const alertReplayRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async 
           openedAt: a.openedAt,
           resolvedAt: a.resolvedAt ?? null,
           value: a.value,
+          valueUnit: a.valueUnit,
           threshold: a.threshold ?? null,
+          thresholdUnit: a.thresholdUnit,
           expectedLow: a.expectedLow ?? null,
           expectedHigh: a.expectedHigh ?? null,
         }))
-        return { ...r, alerts }
+        return { ...r, rulesBasis, alerts }
       } catch (err) {
         throw asApiError(err)
       }

@@ -18,7 +18,9 @@ async function runReplay(flags: ReplayFlags): Promise<void> {
   const { RECOMMENDED_RULES, validateAlertsConfig } = await import('../../alerts/index.ts')
   const { formatReplayTable, parseReplayInstant, replayAlerts } = await import('../../alerts/replay.ts')
   const tz = cfg.plant.timezone
-  const { rules } = validateAlertsConfig({ rules: cfg.alerts.rules.length > 0 ? cfg.alerts.rules : RECOMMENDED_RULES }, 'alerts')
+  // As the alert service of `plantwatt up`: the configured rules, the recommended set when none is configured.
+  const rulesBasis = cfg.alerts.rules.length > 0 ? 'configured' : 'recommended'
+  const { rules } = validateAlertsConfig({ rules: rulesBasis === 'configured' ? cfg.alerts.rules : RECOMMENDED_RULES }, 'alerts')
   const from = parseReplayInstant(flags.from, tz, '--from')
   const to = parseReplayInstant(flags.to, tz, '--to')
   const store = await createStore(cfg.storage)
@@ -36,7 +38,7 @@ async function runReplay(flags: ReplayFlags): Promise<void> {
       events,
       ...(flags.write ? { write: true } : {}),
     })
-    process.stdout.write(flags.json ? `${JSON.stringify(r, null, 2)}\n` : formatReplayTable(r))
+    process.stdout.write(flags.json ? `${JSON.stringify({ rulesBasis, ...r }, null, 2)}\n` : `rules: ${rulesBasis}\n${formatReplayTable(r)}`)
   } finally {
     await store.close()
     await events.close()

@@ -23,6 +23,8 @@ async function runApi(opts: CommonOptions & { port?: number }): Promise<void> {
     config: override(cfg.api, { port: opts.port }),
     commission: cfg.commission,
     reference: referenceOf(cfg),
+    // The rules the alert service runs: POST /alerts/replay backtests these.
+    alertRules: cfg.alerts.rules,
     events,
     logger,
     ...(deadLetters ? { deadLetters } : {}),
