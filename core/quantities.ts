@@ -72,6 +72,20 @@ export const QUANTITIES = {
   diesel_t: { unit: 't', description: 'diesel mass counter', min: 0, max: LARGE, cumulative: true },
   oxygen_m3: { unit: 'm3', description: 'oxygen volume counter', min: 0, max: LARGE, cumulative: true },
   compressed_air_m3: { unit: 'm3', description: 'compressed air volume counter', min: 0, max: LARGE, cumulative: true },
+  // Meter status (CJ/T 188 water, gas and heat meters: ST1 ST2 of a 901F reply).
+  valve_state: {
+    unit: 'enum',
+    description: "the meter's valve: 0 open, 1 closed (CJ/T 188 ST1 D1–D0 00 / 01; 11 abnormal is bad quality)",
+    min: 0,
+    max: 1,
+  },
+  battery_low: { unit: 'enum', description: "the meter's battery: 0 normal, 1 voltage low (CJ/T 188 ST1 D2)", min: 0, max: 1 },
+  meter_status_word: {
+    unit: 'bits',
+    description: 'status bits as the meter sends them (CJ/T 188: ST1 | ST2 << 8; ST1 D3–D7 and ST2 are manufacturer-defined)',
+    min: 0,
+    max: 0xffff,
+  },
   // Reactive energy registers (DL/T 645 combined reactive 1 / 2).
   reactive_energy_import_kvarh: { unit: 'kvarh', description: 'imported (combined reactive 1) reactive energy counter', min: 0, max: LARGE, cumulative: true },
   reactive_energy_export_kvarh: { unit: 'kvarh', description: 'exported (combined reactive 2) reactive energy counter', min: 0, max: LARGE, cumulative: true },

@@ -97,7 +97,17 @@ for (const kind of ['serial', 'tcp'] as const) {
         expect(rw?.values).toEqual(water.expected())
         expect(rg?.values).toEqual(gas.expected())
         expect(rh?.values).toEqual(heat.expected())
-        expect(Object.keys(rh?.values ?? {}).sort()).toEqual(['flow_m3h', 'heat_gj', 'heat_power_kw', 'heat_volume_m3', 'return_temp_c', 'supply_temp_c'])
+        expect(Object.keys(rh?.values ?? {}).sort()).toEqual([
+          'battery_low',
+          'flow_m3h',
+          'heat_gj',
+          'heat_power_kw',
+          'heat_volume_m3',
+          'meter_status_word',
+          'return_temp_c',
+          'supply_temp_c',
+          'valve_state',
+        ])
         for (const r of [rw, rg, rh]) expect(r?.errors).toEqual([])
       }
       const after = server.stats()
@@ -118,7 +128,8 @@ for (const kind of ['serial', 'tcp'] as const) {
         water.tick()
         const [rw, rg, rh] = await readAll()
         expect(rh?.values).toEqual({})
-        expect(Object.values(rh?.quality ?? {})).toHaveLength(6)
+        // the six measurements and the three status quantities
+        expect(Object.values(rh?.quality ?? {})).toHaveLength(9)
         expect(new Set(Object.values(rh?.quality ?? {}))).toEqual(new Set(['bad']))
         expect(new Set(rh?.errors.map((e) => e.code))).toEqual(new Set([code]))
         expect(rw?.values).toEqual(water.expected())
@@ -133,7 +144,7 @@ for (const kind of ['serial', 'tcp'] as const) {
       heat.fault = 'bcd-out-of-range'
       water.fault = 'bcd-out-of-range'
       const [rw, , rh] = await readAll()
-      expect(rw?.values).toEqual({})
+      expect(rw?.values).toEqual(water.statusValues())
       expect(rw?.quality).toEqual({ water_m3: 'bad' })
       expect(rh?.quality).toEqual({ heat_gj: 'bad', supply_temp_c: 'bad' })
       expect(rh?.errors.map((e) => [e.point, e.code])).toEqual([
@@ -144,21 +155,40 @@ for (const kind of ['serial', 'tcp'] as const) {
       expect(rh?.values).toEqual(rest)
     })
 
-    it('status bits: battery low and valve abnormal are reported with good values; a badStatusMask bit makes them bad', async () => {
+    it('status: valve open and closed, battery low and the status word are published; valve abnormal is valve_state bad; a badStatusMask bit makes the measurements bad', async () => {
       healAll()
-      water.status = 0x0007 // valve abnormal (D0–D1 = 11), battery low (D2)
+      water.status = 0x0001 // valve closed (D1–D0 = 01)
+      const closed = await dw.read(AbortSignal.timeout(5000))
+      expect(closed.values).toEqual({ water_m3: water.measured().water_m3, valve_state: 1, battery_low: 0, meter_status_word: 1 })
+      expect(closed.errors).toEqual([])
+      water.status = 0x0000 // valve open
+      expect((await dw.read(AbortSignal.timeout(5000))).values).toMatchObject({ valve_state: 0, battery_low: 0, meter_status_word: 0 })
+      water.status = 0x0007 // valve abnormal (D1–D0 = 11), battery low (D2)
       const rw = await dw.read(AbortSignal.timeout(5000))
-      expect(rw.values).toEqual(water.expected())
-      expect(rw.errors).toEqual([expect.objectContaining({ point: 'status', code: 'EDGE_ERR_METER_STATUS' })])
-      expect(rw.errors[0]?.message).toMatch(/valve abnormal, battery low/)
+      expect(rw.values).toEqual({ water_m3: water.measured().water_m3, battery_low: 1, meter_status_word: 7 })
+      expect(rw.quality).toEqual({ valve_state: 'bad' })
+      expect(rw.errors).toEqual([expect.objectContaining({ point: 'valve_state', code: 'EDGE_ERR_METER_STATUS' })])
+      expect(rw.errors[0]?.message).toMatch(/valve abnormal \(status 0007\)/)
       const masked = make(device('water-masked', 'cjt188-water', W, link, { badStatusMask: 0x0100 }))
       await masked.connect(AbortSignal.timeout(5000))
       water.status = 0x0100 // a manufacturer fault bit in ST2
       const rm = await masked.read(AbortSignal.timeout(5000))
-      expect(rm.values).toEqual({})
+      // the measurement bad; the status that says why stays good
+      expect(rm.values).toEqual({ valve_state: 0, battery_low: 0, meter_status_word: 0x0100 })
       expect(rm.quality).toEqual({ water_m3: 'bad' })
       expect(rm.errors.map((e) => e.code)).toEqual(['EDGE_ERR_METER_STATUS'])
       await masked.close()
+    })
+
+    it('valve: none publishes no valve_state (a meter without a valve)', async () => {
+      healAll()
+      const novalve = make(device('water-novalve', 'cjt188-water', W, link, { valve: 'none' }))
+      await novalve.connect(AbortSignal.timeout(5000))
+      water.status = 0x0003
+      const r = await novalve.read(AbortSignal.timeout(5000))
+      expect(r.values).toEqual({ water_m3: water.measured().water_m3, battery_low: 0, meter_status_word: 3 })
+      expect(r.errors).toEqual([])
+      await novalve.close()
     })
 
     it('a silent meter and a wrong configured address time out (EDGE_ERR_TIMEOUT) without stopping the others', async () => {

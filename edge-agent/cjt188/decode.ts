@@ -144,10 +144,35 @@ export function decodeReading(layout: Layout, data: Uint8Array, heat: HeatQuanti
   return out
 }
 
-/** What the standard's ST1 bits say: D0–D1 valve (00 open, 01 closed, 11 abnormal), D2 battery low. */
-export function describeStatus(status: number): string[] {
-  const notes: string[] = []
-  if ((status & 0x03) === 0x03) notes.push('valve abnormal')
-  if (status & 0x04) notes.push('battery low')
-  return notes
+/** Whether a meter's valve bits mean anything: `none` for meters without a valve (their D1–D0 stay 00, "open"). */
+export type ValveReport = 'report' | 'none'
+
+/** The quantities the status bytes are published as. */
+export const STATUS_QUANTITIES = ['valve_state', 'battery_low', 'meter_status_word'] as const
+
+/**
+ * The status bytes as values: ST1 D1–D0 the valve (00 open, 01 closed, 11 abnormal; 10 is not
+ * defined), D2 the battery (1: voltage low), D3–D7 and ST2 manufacturer-defined — published whole as
+ * `meter_status_word` so a plant can watch its own meters' bits. An abnormal or undefined valve
+ * state is `valve_state` bad, never a guessed position. (Public summaries of CJ/T 188-2004, see
+ * edge-agent/README.md; some vendors' firmware is said to put these bits elsewhere: check the manual.)
+ */
+export function statusReading(status: number, valve: ValveReport, where: string): Omit<DecodedReading, 'status'> {
+  const out: Omit<DecodedReading, 'status'> = {
+    values: { battery_low: (status >> 2) & 1, meter_status_word: status },
+    quality: {},
+    errors: [],
+  }
+  if (valve === 'none') return out
+  const bits = status & 0x03
+  if (bits <= 1) out.values.valve_state = bits
+  else {
+    out.quality.valve_state = 'bad'
+    out.errors.push({
+      point: 'valve_state',
+      code: 'EDGE_ERR_METER_STATUS',
+      message: `${where}: ${bits === 3 ? 'valve abnormal' : 'valve bits 10 (not defined)'} (status ${status.toString(16).padStart(4, '0')})`,
+    })
+  }
+  return out
 }

@@ -4,7 +4,7 @@ import type { Quality } from '../../core/payload.ts'
 import type { EdgeDeviceConfig } from '../config.ts'
 import type { Driver, PointError, ReadResult } from '../driver.ts'
 import { type BusLocation, busFor, type Cjt188Bus, type Transaction } from './bus.ts'
-import { decodeReading, describeStatus, quantityOf } from './decode.ts'
+import { decodeReading, quantityOf, STATUS_QUANTITIES, statusReading } from './decode.ts'
 import {
   addressToText,
   addressToWire,
@@ -100,7 +100,8 @@ class Cjt188Driver implements Driver {
 
   /** The quantities a good reply gives values for. */
   quantities(): string[] {
-    return this.profile.layout.fields.map((f) => quantityOf(f, this.conn.heatQuantity))
+    const status = STATUS_QUANTITIES.filter((q) => q !== 'valve_state' || this.conn.valve === 'report')
+    return [...this.profile.layout.fields.map((f) => quantityOf(f, this.conn.heatQuantity)), ...status]
   }
 
   async connect(signal: AbortSignal): Promise<void> {
@@ -187,28 +188,25 @@ class Cjt188Driver implements Driver {
 
   private decode(f: Cjt188Frame): ReadResult {
     const r = decodeReading(this.profile.layout, f.data.subarray(DATA_HEAD), this.conn.heatQuantity, this.endpoint)
-    const errors: PointError[] = [...r.errors]
+    // The status is what the meter says of itself: published even when its bits make the measurements bad.
+    const st = statusReading(r.status, this.conn.valve, this.endpoint)
     if (r.status & this.conn.badStatusMask) {
-      return this.allBad({
-        code: 'EDGE_ERR_METER_STATUS',
-        message: `status ${r.status.toString(16).padStart(4, '0')} has bits of badStatusMask ${this.conn.badStatusMask.toString(16).padStart(4, '0')}`,
-      })
+      const bad = this.allBad(
+        {
+          code: 'EDGE_ERR_METER_STATUS',
+          message: `status ${r.status.toString(16).padStart(4, '0')} has bits of badStatusMask ${this.conn.badStatusMask.toString(16).padStart(4, '0')}`,
+        },
+        this.profile.layout.fields.map((fl) => quantityOf(fl, this.conn.heatQuantity)),
+      )
+      return { ...bad, values: st.values, quality: { ...bad.quality, ...st.quality }, errors: [...bad.errors, ...st.errors] }
     }
-    // Valve and battery flags do not make the counts wrong: reported, values stay good.
-    const notes = describeStatus(r.status)
-    if (notes.length > 0)
-      errors.push({
-        point: 'status',
-        code: 'EDGE_ERR_METER_STATUS',
-        message: `${this.endpoint}: ${notes.join(', ')} (status ${r.status.toString(16).padStart(4, '0')})`,
-      })
-    return { ts: Date.now(), values: r.values, quality: r.quality, errors }
+    return { ts: Date.now(), values: { ...r.values, ...st.values }, quality: { ...r.quality, ...st.quality }, errors: [...r.errors, ...st.errors] }
   }
 
-  private allBad(failure: { code: string; message: string }): ReadResult {
+  private allBad(failure: { code: string; message: string }, quantities = this.quantities()): ReadResult {
     const quality: Record<string, Quality> = {}
     const errors: PointError[] = []
-    for (const q of this.quantities()) {
+    for (const q of quantities) {
       quality[q] = 'bad'
       errors.push({ point: q, code: failure.code, message: `${this.endpoint}: ${failure.message}` })
     }

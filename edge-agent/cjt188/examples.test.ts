@@ -24,6 +24,7 @@ describe('CJ/T 188 sample configs', () => {
       heatQuantity: 'auto',
       timeoutMs: 1000,
       badStatusMask: 0,
+      valve: 'report',
     })
     const drivers = edge.devices.map((d) => createDriver(d) as ReturnType<typeof createDriver> & { quantities(): string[] })
     expect(drivers.map((d) => d.endpoint)).toEqual([
@@ -32,9 +33,9 @@ describe('CJ/T 188 sample configs', () => {
       'serial:/dev/ttyUSB1 2400 8E1 meter 20:00000000201003',
     ])
     expect(drivers.map((d) => d.quantities())).toEqual([
-      ['water_m3'],
-      ['gas_m3'],
-      ['heat_gj', 'heat_power_kw', 'flow_m3h', 'heat_volume_m3', 'supply_temp_c', 'return_temp_c'],
+      ['water_m3', 'valve_state', 'battery_low', 'meter_status_word'],
+      ['gas_m3', 'valve_state', 'battery_low', 'meter_status_word'],
+      ['heat_gj', 'heat_power_kw', 'flow_m3h', 'heat_volume_m3', 'supply_temp_c', 'return_temp_c', 'battery_low', 'meter_status_word'],
     ])
   })
 

@@ -32,6 +32,10 @@ export const Cjt188ConnectionSchema = Type.Object(
       default: 'auto',
       description: "heat meters: publish heat as heat_kwh or heat_gj (converted), or auto (the meter's unit)",
     }),
+    valve: Type.Enum(['report', 'none'], {
+      default: 'report',
+      description: 'report: publish valve_state from ST1 D1–D0 (0 open, 1 closed); none: a meter without a valve (its bits read 00, "open")',
+    }),
     badStatusMask: Type.Integer({
       minimum: 0,
       maximum: 0xffff,

@@ -80,6 +80,17 @@ export class SimCjt188Meter {
 
   /** The canonical values a correct reader publishes for the current state. */
   expected(): Record<string, number> {
+    return { ...this.measured(), ...this.statusValues() }
+  }
+
+  /** The status the meter serves, as published: valve 0 open / 1 closed (absent when abnormal), battery low, the raw word. */
+  statusValues(): Record<string, number> {
+    const valve = this.status & 0x03
+    return { ...(valve <= 1 ? { valve_state: valve } : {}), battery_low: (this.status & 0x04) === 0 ? 0 : 1, meter_status_word: this.status }
+  }
+
+  /** The measurements alone, in canonical units. */
+  measured(): Record<string, number> {
     if (this.kind !== 'heat') return { [this.kind === 'water' ? 'water_m3' : 'gas_m3']: this.counter / 100 }
     const heat: Record<string, number> =
       this.heatUnit === 'GJ' ? { heat_gj: this.counter / 100 } : { heat_kwh: this.heatUnit === 'MWh' ? (this.counter * 1000) / 100 : this.counter / 100 }
