@@ -6,7 +6,8 @@ import type { EscalationNote } from './notify/channel.ts'
 import { escalationAfterMs, type EscalationConfig } from './notify/config.ts'
 
 /**
- * Escalation: an alert still firing — neither acknowledged nor resolved — `after` its opening is
+ * Escalation: an alert still firing — neither acknowledged nor resolved — `after` its opening (or
+ * the end of the silence that held it back, notifier.ts) is
  * sent to the channels its escalation rule names, once per (alert, rule), and the escalation is
  * recorded in the event log:
  *
@@ -56,14 +57,15 @@ export class Escalator {
   /**
    * Follows an alert's events: `opened` schedules the rules it matches, `acknowledged` and `cleared`
    * end the wait. `done`: rule ids already escalated for this alert (from the log, at start).
+   * `from`: when the wait starts — the opening, or the end of the silence that held the alert back.
    */
-  observe(n: AlertNotification, done: ReadonlySet<string> = new Set()): void {
+  observe(n: AlertNotification, done: ReadonlySet<string> = new Set(), from: number = n.openedAt): void {
     if (n.event !== 'opened') {
       this.pending.delete(n.alertId)
       return
     }
     const due = new Map<string, number>()
-    for (const r of this.rules) if (matches(r.config, n) && !done.has(r.config.id)) due.set(r.config.id, n.openedAt + r.afterMs)
+    for (const r of this.rules) if (matches(r.config, n) && !done.has(r.config.id)) due.set(r.config.id, from + r.afterMs)
     if (due.size === 0) return
     if (this.pending.size >= MAX_PENDING) {
       const oldest = this.pending.keys().next().value

@@ -16,6 +16,14 @@ import type { EventLog, StoredEvent } from '../storage/events.ts'
  *   fields created: start, end (epoch ms), reason, user;  deleted: user
  *   ts    when it was created / deleted
  *
+ * When a silence ends (expires or is deleted) while an alert it held back is still firing, the
+ * alert service tells it then (notifier.ts) and records that it did, so a restart does not tell it
+ * again:
+ *
+ *   tags  enterprise, site, line, device, rule (the alert's), silence (id), event = released
+ *   fields alert_id, held_since (the alert's opening, epoch ms)
+ *   ts    when it was told
+ *
  * A silence lasts at most MAX_SILENCE_MS and starts at most MAX_LEAD_MS after its creation, so the
  * silences overlapping a range are among those created up to MAX_SILENCE_MS + MAX_LEAD_MS before it.
  */
@@ -84,6 +92,17 @@ export function silenceCreatedEvent(s: Silence): StoredEvent {
 
 export function silenceDeletedEvent(s: Silence, by: { user: string; ts: number }): StoredEvent {
   return { kind: SILENCE_KIND, ts: by.ts, tags: { ...scopeTags(s), silence: s.id, event: 'deleted' }, fields: { user: by.user } }
+}
+
+/** The record that an alert held back by a silence was told when the silence ended. */
+export function silenceReleasedEvent(silenceId: string, alert: DeviceAddress & { alertId: string; rule: string; openedAt: number }, ts: number): StoredEvent {
+  const { enterprise, site, line, device, rule } = alert
+  return {
+    kind: SILENCE_KIND,
+    ts,
+    tags: { enterprise, site, line, device, rule, silence: silenceId, event: 'released' },
+    fields: { alert_id: alert.alertId, held_since: alert.openedAt },
+  }
 }
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '')
@@ -158,7 +177,12 @@ export async function loadSilence(log: Pick<EventLog, 'query'>, id: string): Pro
 export class SilenceBook {
   private silences: Silence[] = []
   private timer: NodeJS.Timeout | undefined
+  /** Fires at the next end of a known silence. */
+  private expiryTimer: NodeJS.Timeout | undefined
   private reading: Promise<void> | undefined
+  private readonly watchers: ((now: number) => void)[] = []
+  /** Alert id → when its release was recorded (read once, at the first refresh). */
+  private released: Map<string, number> | undefined
 
   constructor(
     private readonly log: Pick<EventLog, 'query'>,
@@ -178,8 +202,25 @@ export class SilenceBook {
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer)
+    if (this.expiryTimer) clearTimeout(this.expiryTimer)
     this.timer = undefined
+    this.expiryTimer = undefined
+    this.watchers.length = 0
     await this.reading
+  }
+
+  /**
+   * `listener(now)` after every refresh (a silence deleted in the API is seen then) and at the end of
+   * every known silence (an expiry is seen on time): the notifier releases the alerts held back.
+   * Exceptions are logged, never thrown.
+   */
+  watch(listener: (now: number) => void): void {
+    this.watchers.push(listener)
+  }
+
+  /** When the release of an alert held back by a silence was recorded (at start: from the event log). */
+  releasedAt(alertId: string): number | undefined {
+    return this.released?.get(alertId)
   }
 
   /** The silence covering the address at `ts`, if any. */
@@ -195,8 +236,52 @@ export class SilenceBook {
     const now = this.now()
     try {
       this.silences = await loadSilences(this.log, { start: now - DAY_MS, stop: now + MAX_LEAD_MS + MAX_SILENCE_MS })
+      this.released ??= await loadReleases(this.log, now - MAX_LEAD_MS - MAX_SILENCE_MS)
     } catch (err) {
       this.logger?.warn({ err: describeError(err) }, 'reading silences from the event log failed; keeping those known')
     }
+    this.tell()
+    this.scheduleExpiry()
   }
+
+  private tell(): void {
+    const now = this.now()
+    for (const w of this.watchers) {
+      try {
+        w(now)
+      } catch (err) {
+        this.logger?.warn({ err: describeError(err) }, 'a silence watcher threw')
+      }
+    }
+  }
+
+  /** A timer at the next end (expiry) of a known silence, so what it held back is told on time. */
+  private scheduleExpiry(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer)
+    this.expiryTimer = undefined
+    if (this.watchers.length === 0) return
+    const now = this.now()
+    const next = Math.min(...this.silences.map((s) => (s.end > now && s.deletedAt === undefined ? s.end : Number.POSITIVE_INFINITY)))
+    if (!Number.isFinite(next)) return
+    // setTimeout holds at most 2^31-1 ms; a later end is scheduled again from the refresh that follows.
+    this.expiryTimer = setTimeout(
+      () => {
+        this.expiryTimer = undefined
+        this.tell()
+        this.scheduleExpiry()
+      },
+      Math.min(next - now + 1, 2 ** 31 - 1),
+    )
+    this.expiryTimer.unref()
+  }
+}
+
+/** Alert id → when its release from a silence was recorded, since `start`. */
+async function loadReleases(log: Pick<EventLog, 'query'>, start: number): Promise<Map<string, number>> {
+  const out = new Map<string, number>()
+  for (const e of await log.query({ kind: SILENCE_KIND, start, filter: { event: 'released' } })) {
+    const id = e.fields.alert_id
+    if (typeof id === 'string') out.set(id, e.ts)
+  }
+  return out
 }
