@@ -214,9 +214,10 @@ export async function startIngest(opts: StartIngestOptions): Promise<RunningInge
     flush: () => writer.flush(),
     close() {
       closed ??= (async () => {
-        subscriber.stopTaking()
-        // Offline first: nodes buffer from here on instead of publishing into a closing ingest.
+        // Offline first, while still taking: nodes hold their data from here on, and what they sent
+        // before hearing it (Sparkplug data is QoS 0) is still stored.
         await hostState?.close()
+        subscriber.stopTaking()
         connection.closing()
         state.stop()
         await writer.close()

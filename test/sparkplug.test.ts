@@ -309,6 +309,86 @@ describe('Sparkplug B through Mosquitto', () => {
   })
 })
 
+describe('Sparkplug B primary host through Mosquitto', () => {
+  it('ingest as primary host: the agent holds its samples while ingest is stopped and sends them, historical, when it is back — none lost', async () => {
+    const mosquitto = await startMosquitto()
+    cleanups.push(() => mosquitto.stop())
+    const meter = await startTestModbusServer({ units: { 1: { input: { ...SDM630_WORDS } } } })
+    cleanups.push(() => meter.close())
+    const dir = tempDir('pw-spb-host-')
+    const store = createEmbeddedStore({ path: join(dir.path, 'telemetry.db') })
+    cleanups.push(async () => {
+      await store.close()
+      dir.cleanup()
+    })
+    const ingestConfig = validateConfig(IngestConfigSchema, {
+      flushIntervalMs: 20,
+      stateIntervalMs: 0,
+      sparkplug: {
+        groups: ['acme'],
+        primaryHostId: 'plantwatt',
+        mapping: [
+          {
+            match: { group: 'acme', node: 'edge-host', device: '{device}', metric: '{quantity}' },
+            to: { enterprise: 'acme', site: 'wuhan', line: 'rolling-1', device: '{device}', quantity: '{quantity}' },
+          },
+        ],
+      },
+    }) as IngestConfig
+    const runIngest = () =>
+      startIngest({ config: ingestConfig, mqtt: { url: mosquitto.url, clientId: 'ingest-spb-host', keepaliveS: 30, reconnectPeriodMs: 100 }, store, logger })
+    let ingest = await runIngest()
+    cleanups.push(() => ingest.close())
+    const config = validateConfig(
+      EdgeConfigSchema,
+      {
+        agentId: 'edge-host',
+        buffer: 'memory',
+        publisher: 'sparkplug',
+        sparkplug: { groupId: 'acme', primaryHostId: 'plantwatt' },
+        devices: [
+          {
+            enterprise: 'acme',
+            site: 'wuhan',
+            line: 'rolling-1',
+            device: 'main-meter',
+            driver: 'modbus',
+            profile: 'eastron-sdm630',
+            pollIntervalMs: 100,
+            connection: { host: '127.0.0.1', port: meter.port, timeoutMs: 500 },
+          },
+        ],
+      },
+      'test',
+    ) as EdgeConfig
+    const agent = await startEdgeAgent({ config, mqtt: { url: mosquitto.url, clientId: 'edge-host', keepaliveS: 30, reconnectPeriodMs: 100 }, logger })
+    cleanups.push(() => agent.close())
+    const powerRows = async (start: number, stop: number) =>
+      store.raw({ measurement: 'telemetry', fields: ['active_power_kw'], filter: { device: 'main-meter' }, start, stop, limit: 10_000 })
+    await waitFor('live values', async () => ((await powerRows(0, Date.now() + 1000)).length > 3 ? true : undefined))
+
+    // Ingest stops (STATE offline): the agent keeps polling but holds its samples.
+    await ingest.close()
+    const stoppedAt = Date.now()
+    await new Promise((r) => setTimeout(r, 1500))
+    expect(agent.status().outbox.depth).toBeGreaterThanOrEqual(10)
+    const restartAt = Date.now()
+    ingest = await runIngest()
+    // Back online: the samples read while ingest was away arrive and are stored.
+    const held = await waitFor('held samples stored', async () => {
+      const rows = await powerRows(stoppedAt + 200, restartAt)
+      return rows.length >= 10 ? rows : undefined
+    })
+    expect(held.every((r) => r.value > 0)).toBe(true)
+    await waitFor('outbox drained', () => (agent.status().outbox.depth < 5 ? true : undefined))
+    // None lost: from the first stored sample to the last, one every poll (100 ms), no hole.
+    const all = (await powerRows(0, Date.now() + 1000)).map((r) => r.ts).sort((a, b) => a - b)
+    const gaps = all.slice(1).map((t, i) => t - (all[i] as number))
+    expect(Math.max(...gaps)).toBeLessThan(400)
+    expect(ingest.stats().deadLettered).toEqual({})
+  })
+})
+
 describe('examples/sparkplug.yaml', () => {
   const file = join(import.meta.dirname, '..', 'examples', 'sparkplug.yaml')
 

@@ -13,6 +13,11 @@ export const EdgeSparkplugSchema = Type.Object(
   {
     groupId: SparkplugId("Sparkplug group id; on PlantWatt's broker a gateway may only publish the group named like its enterprise"),
     edgeNodeId: Type.Optional(SparkplugId("this agent's edge node id (default: agentId)")),
+    primaryHostId: Type.Optional(
+      SparkplugId(
+        'the primary host application this node serves (e.g. ingest with ingest.sparkplug.primaryHostId): the node is born only while spBv1.0/STATE/<id> says online, and holds its data in the outbox (sent later as historical) while it says offline',
+      ),
+    ),
     devices: Type.Array(
       Type.Object(
         {
@@ -36,6 +41,8 @@ export interface SparkplugIdentity {
   edgeNodeId: string
   /** Device key (e/s/l/d) → Sparkplug device id. */
   deviceIds: ReadonlyMap<string, string>
+  /** The primary host application whose STATE gates births and data (none: always publish). */
+  primaryHostId?: string
 }
 
 /**
@@ -70,5 +77,10 @@ export function sparkplugIdentity(section: EdgeSparkplugConfig | undefined, agen
       },
     )
   }
-  return { groupId: section.groupId, edgeNodeId: section.edgeNodeId ?? agentId, deviceIds }
+  return {
+    groupId: section.groupId,
+    edgeNodeId: section.edgeNodeId ?? agentId,
+    deviceIds,
+    ...(section.primaryHostId === undefined ? {} : { primaryHostId: section.primaryHostId }),
+  }
 }

@@ -73,6 +73,73 @@ describe('Sparkplug edge node', () => {
     ])
   })
 
+  it('with a primary host: born only while its STATE says online, NDEATH and data held while offline, the backlog sent historical, a stale STATE ignored', async () => {
+    const broker = await startTestBroker()
+    cleanups.push(() => broker.close())
+    const outbox = createMemoryOutbox({ maxSamples: 100 })
+    const node = new SparkplugEdgeNode({
+      identity: sparkplugIdentity({ groupId: 'acme', primaryHostId: 'pw-host', devices: [] }, 'edge-h', [meter]),
+      outbox,
+      maxSamplesPerMessage: 10,
+      logger: silentLogger(),
+      onDelivered: () => undefined,
+      onFailed: () => undefined,
+    })
+    const host = await connectAsync(broker.url, { clientId: 'host', reconnectPeriod: 0 })
+    cleanups.push(() => host.endAsync(true))
+    const seen: { type: string; payload: UPayload }[] = []
+    host.on('message', (topic, payload) => seen.push({ type: topic.split('/')[2] ?? '', payload: decodePayload(payload) }))
+    await host.subscribeAsync('spBv1.0/acme/#')
+    const client: MqttClient = await connectAsync(broker.url, node.clientOptions({ clientId: 'edge-h', reconnectPeriod: 0 }))
+    cleanups.push(() => client.endAsync(true))
+    node.attach(client).announceAll()
+    const state = (online: boolean, timestamp: number) =>
+      host.publishAsync('spBv1.0/STATE/pw-host', JSON.stringify({ online, timestamp }), { qos: 1, retain: true })
+    const quiet = () => new Promise((r) => setTimeout(r, 300))
+    const types = () => seen.map((m) => m.type)
+
+    // Host not heard yet: no birth, the sample stays in the outbox.
+    const a = Date.now() - 60_000
+    outbox.push(meter, { ts: a, values: { active_power_kw: 1.5 } })
+    node.schedule()
+    await quiet()
+    expect(types()).toEqual([])
+    expect(outbox.depth()).toBe(1)
+
+    // Online: NBIRTH, DBIRTH, then the held sample as historical.
+    await state(true, 100)
+    await waitFor('first DDATA', () => types().includes('DDATA'))
+    expect(types()).toEqual(['NBIRTH', 'DBIRTH', 'DDATA'])
+    const first = seen[2]?.payload.metrics?.[0]
+    expect([first?.value, Number(first?.timestamp), first?.isHistorical]).toEqual([1.5, a, true])
+
+    // Offline: NDEATH with this session's bdSeq, then nothing while samples arrive.
+    await state(false, 200)
+    await waitFor('NDEATH', () => types().includes('NDEATH'))
+    const b = Date.now()
+    outbox.push(meter, { ts: b, values: { active_power_kw: 2.5 } })
+    node.schedule()
+    await quiet()
+    expect(types()).toEqual(['NBIRTH', 'DBIRTH', 'DDATA', 'NDEATH'])
+    expect(outbox.depth()).toBe(1)
+    const bdSeq = (p: UPayload | undefined) => Number(p?.metrics?.find((m) => m.name === 'bdSeq')?.value)
+    expect(bdSeq(seen[3]?.payload)).toBe(bdSeq(seen[0]?.payload))
+
+    // A STATE older than the newest seen (a late will of an earlier host session): ignored.
+    await state(true, 150)
+    await quiet()
+    expect(types()).toHaveLength(4)
+
+    // Back online: births again (seq from 0), the held sample historical.
+    await state(true, 300)
+    await waitFor('second DDATA', () => types().filter((t) => t === 'DDATA').length === 2)
+    expect(types().slice(4)).toEqual(['NBIRTH', 'DBIRTH', 'DDATA'])
+    expect(Number(seen[4]?.payload.seq)).toBe(0)
+    const second = seen[6]?.payload.metrics?.[0]
+    expect([second?.value, Number(second?.timestamp), second?.isHistorical]).toEqual([2.5, b, true])
+    expect(outbox.depth()).toBe(0)
+  })
+
   it('edge.sparkplug is checked at start: missing section, unknown device, two devices on one Sparkplug id (EDGE_ERR_CONFIG)', () => {
     const other = { ...meter, line: 'rolling-2' }
     const problem = (f: () => unknown): string => {

@@ -3,6 +3,12 @@
  * metric (name, alias, datatype, unit), DDATA drained from the outbox as samples are read, NDEATH as
  * the MQTT will with bdSeq (the NBIRTH carries the same), seq 0–255 wrapping, and a new birth on
  * NCMD `Node Control/Rebirth`. Payloads are encoded by Eclipse Tahu's sparkplug-payload.
+ *
+ * With a primary host (`primaryHostId`, §5.3 / §7.4 of Sparkplug B 3.0): the node subscribes to
+ * `spBv1.0/STATE/<id>` and is born only once the host says online; when it says offline the node
+ * sends NDEATH and holds its samples in the outbox (the disk outbox keeps them over restarts) until
+ * the host is back, then births again and sends the backlog flagged historical. A STATE whose
+ * timestamp is older than the last one seen is ignored (a late will of the host's earlier session).
  */
 import type { IClientOptions, MqttClient } from 'mqtt'
 import { decodePayload, encodePayload, type UMetric } from 'sparkplug-payload/lib/sparkplugbpayload.js'
@@ -58,8 +64,44 @@ export class SparkplugEdgeNode {
   private scheduled = false
   private closed = false
   private idleWaiters: (() => void)[] = []
+  /** Without a primary host always true; with one, what its newest STATE said (false until heard). */
+  private hostOnline: boolean
+  private hostTimestamp = Number.NEGATIVE_INFINITY
 
-  constructor(private readonly o: SparkplugEdgeNodeOptions) {}
+  constructor(private readonly o: SparkplugEdgeNodeOptions) {
+    this.hostOnline = o.identity.primaryHostId === undefined
+  }
+
+  private get stateTopic(): string | undefined {
+    const id = this.o.identity.primaryHostId
+    return id === undefined ? undefined : `${NAMESPACE}/STATE/${id}`
+  }
+
+  /** The primary host's STATE: born when it comes online, NDEATH and hold when it goes offline. */
+  private hostState(payload: Buffer): void {
+    let state: { online?: unknown; timestamp?: unknown }
+    try {
+      state = JSON.parse(payload.toString('utf8')) as { online?: unknown; timestamp?: unknown }
+    } catch {
+      this.o.logger.warn({ topic: this.stateTopic }, 'Sparkplug host STATE that is not JSON: ignored')
+      return
+    }
+    if (typeof state.online !== 'boolean' || typeof state.timestamp !== 'number') {
+      this.o.logger.warn({ topic: this.stateTopic }, 'Sparkplug host STATE without online/timestamp: ignored')
+      return
+    }
+    if (state.timestamp < this.hostTimestamp) return
+    this.hostTimestamp = state.timestamp
+    if (state.online === this.hostOnline) return
+    this.hostOnline = state.online
+    this.o.logger.info({ host: this.o.identity.primaryHostId, online: state.online }, 'Sparkplug primary host state')
+    if (state.online) this.announceAll()
+    else {
+      this.client?.publish(this.topic('NDEATH'), this.ndeath(), { qos: 1, retain: false })
+      this.bornAt = 0
+      for (const d of this.devices.values()) d.born = false
+    }
+  }
 
   private topic(type: string, device?: string): string {
     const { groupId, edgeNodeId } = this.o.identity
@@ -83,9 +125,13 @@ export class SparkplugEdgeNode {
       this.bdSeq = (this.bdSeq + 1) % 256
       if (client.options.will) client.options.will.payload = this.ndeath()
       for (const d of this.devices.values()) d.born = false
+      this.bornAt = 0
+      // The host's STATE is heard again (retained) on the next session before any birth.
+      if (this.stateTopic !== undefined) this.hostOnline = false
     })
     client.on('message', (topic, payload) => {
       if (topic === this.topic('NCMD')) this.command(payload)
+      else if (topic === this.stateTopic) this.hostState(payload)
     })
     return this
   }
@@ -109,6 +155,8 @@ export class SparkplugEdgeNode {
     const client = this.client
     if (!client?.connected || this.closed) return
     client.subscribe(this.topic('NCMD'), { qos: 0 })
+    if (this.stateTopic !== undefined) client.subscribe(this.stateTopic, { qos: 1 })
+    if (!this.hostOnline) return
     this.seq = 0
     this.bornAt = Date.now()
     const metrics: UMetric[] = [
@@ -204,7 +252,8 @@ export class SparkplugEdgeNode {
 
   private pump(): void {
     const client = this.client
-    while (!this.closed && client?.connected) {
+    // Data only after this session's NBIRTH (with a primary host: while it is online).
+    while (!this.closed && client?.connected && this.hostOnline && this.bornAt > 0) {
       const batch = this.o.outbox.take(this.o.maxSamplesPerMessage)
       if (!batch) break
       const d = this.device(batch)
