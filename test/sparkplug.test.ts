@@ -403,9 +403,16 @@ describe('examples/sparkplug.yaml', () => {
     const cfg = loadPlantWattConfig(file)
     const edge = cfg.edge as EdgeConfig
     const identity = sparkplugIdentity(edge.sparkplug, edge.agentId, edge.devices)
-    expect(identity).toEqual({ groupId: 'hb-steel', edgeNodeId: 'wuhan-rolling', deviceIds: new Map([['hb-steel/wuhan/rolling-1/main-meter', 'MainMeter']]) })
+    expect(identity).toEqual({
+      groupId: 'hb-steel',
+      edgeNodeId: 'wuhan-rolling',
+      primaryHostId: 'plantwatt',
+      deviceIds: new Map([['hb-steel/wuhan/rolling-1/main-meter', 'MainMeter']]),
+    })
     const spb = cfg.ingest?.sparkplug
     if (spb === undefined) throw new Error('no ingest.sparkplug')
+    // The node serves the host ingest announces.
+    expect(spb.primaryHostId).toBe(identity.primaryHostId)
     const mapping = new SparkplugMapping(spb.mapping, spb.enterprises)
     const at = (device: string, line: string) => ({ enterprise: 'hb-steel', site: 'wuhan', line, device })
     expect(mapping.resolve({ group: 'hb-steel', node: 'wuhan-rolling', device: 'MainMeter', metric: 'energy_import_kwh' }).mapped).toEqual({
