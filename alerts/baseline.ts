@@ -4,7 +4,7 @@ import type { ResolvedRule } from './rules.ts'
 import { inShift, lineContexts, type LineContext } from './plant-context.ts'
 import { hourOfWeek, slotOfWeek } from './time.ts'
 import { WorkCalendar } from './calendar.ts'
-import { fitRegimeSlots, learnRegimes, regimeOfPower, type RegimeSlots } from './regimes.ts'
+import { fitRegimeSlots, learnRegimes, NEAR_LEVELS_RATIO, regimeOfPower, type RegimeSlots } from './regimes.ts'
 import { fitStartShares } from './regime-start.ts'
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../core/duration.ts'
 
@@ -70,6 +70,19 @@ export interface DeviceBaseline {
   line?: string
   /** Regime model: per slot, which regimes are normal and at what level. */
   regimeSlots?: RegimeSlots
+  /**
+   * The stuck rule's low-load edge, kW (its `lowLoadKw` unless the rule sets one): at or below it,
+   * equal readings are a steady idle's quantisation. Regime model: the upper edge of idle — of
+   * reduced too when idle and reduced still lie within NEAR_LEVELS_RATIO (one idle level split in two,
+   * alerts/regimes.ts). Production model: 1.25 × the 90th percentile of the idle windows (nothing counted).
+   */
+  lowLoadKw?: number
+}
+
+/** The low-load edge of a regime model (see DeviceBaseline.lowLoadKw). */
+export function regimeLowLoadKw(levels: RegimeSlots['levels']): number {
+  const [idle, reduced] = levels.levelsKw
+  return reduced < NEAR_LEVELS_RATIO * idle ? levels.edgesKw[1] : levels.edgesKw[0]
 }
 
 /** How the fit treats the week and the levels; the anomaly rule's keys (alerts/rules.ts). */
@@ -317,6 +330,9 @@ export function fitDeviceBaseline(
           )
         : fallback,
     )
+  // The low-load edge (stuck rule): the idle windows' level, as the standby rule learns its own.
+  const idlePower = idleIdx.map((i) => y[i] as number)
+  const lowLoad = idlePower.length >= MIN_IDLE_WINDOWS ? { lowLoadKw: 1.25 * quantile(idlePower, 0.9) } : {}
   return {
     model: 'production',
     intercept: a,
@@ -335,10 +351,13 @@ export function fitDeviceBaseline(
     n: withRate.length,
     timezone,
     ...extra,
+    ...lowLoad,
   }
 }
 
 const MIN_PER_REGIME = 30
+/** Idle windows the production model needs for its low-load edge (as the standby rule's idle level). */
+const MIN_IDLE_WINDOWS = 8
 
 /** The time-of-week model (calendar slots) and its RMS residual; undefined with too little history. */
 function fitTimeOfWeek(
@@ -406,7 +425,7 @@ function fitRegimeBaseline(
   if (new Set(windows.map((w) => Math.floor((w.start - first) / WEEK_MS))).size < 2) return undefined
   const slotCount = calendarSlotCount(windowMs, fit.calendar)
   const slotOf = windows.map((w) => calendarSlot(w.start, timezone, windowMs, fit.calendar, fit.line))
-  const table = fitRegimeSlots(slotOf, power, slotCount, levels)
+  const table = fitRegimeSlots(slotOf, power, slotCount, levels, Math.ceil(DAY_MS / windowMs))
   if ((fit.restWindows ?? 0) > 0) {
     const restWindows = fit.restWindows as number
     const order = windows.map((_, i) => i).sort((a, b) => (windows[a] as BaselineWindow).start - (windows[b] as BaselineWindow).start)
@@ -454,6 +473,7 @@ function fitRegimeBaseline(
     timezone,
     ...extra,
     regimeSlots: table,
+    lowLoadKw: regimeLowLoadKw(levels),
   }
 }
 

@@ -52,10 +52,16 @@ describe('regimes', () => {
     expect(levels.levelsKw[2]).toBeGreaterThan(250)
     const t = fitRegimeSlots(slotOf, power, 2, levels)
     const o = { k: 5, minBandKw: 0.5, minRegimeShare: 0.1, direction: 'both' as const }
-    // Both regimes are normal in slot 0; the gap between them is not.
+    // Idle is 60 % of the windows: k-means is started again with its middle centre between idle and
+    // running (alerts/regimes.ts NEAR_LEVELS_RATIO), which gets no window — levels ≈ 15, 67, 304 kW.
+    expect(levels.levelsKw[1]).toBeGreaterThan(60)
+    expect(levels.levelsKw[1]).toBeLessThan(75)
+    // Both regimes are normal in slot 0, and so is the reduced range between them (a window that
+    // spans a start or a stop); above running's band (304 · e^(5 × 0.036) ≈ 364 kW) is not.
     expect(judgeRegimeWindow(t, 0, 15, o).abnormal).toBe(false)
     expect(judgeRegimeWindow(t, 0, 310, o).abnormal).toBe(false)
-    expect(judgeRegimeWindow(t, 0, 120, o).abnormal).toBe(true)
+    expect(judgeRegimeWindow(t, 0, 120, o).abnormal).toBe(false)
+    expect(judgeRegimeWindow(t, 0, 450, o).abnormal).toBe(true)
     // Slot 1 never ran: running there, or idle plus 40 kW, is abnormal; idle is not.
     expect(judgeRegimeWindow(t, 1, 300, o).abnormal).toBe(true)
     const v = judgeRegimeWindow(t, 1, 55, o)

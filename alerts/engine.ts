@@ -644,13 +644,13 @@ export class AlertEngine {
 
   /**
    * Stuck: at least minSamples equal values in a row (whatever the reporting interval), above
-   * minPowerKw; at low load (≤ lowLoadKw, default the learned idle regime's upper edge) equal
-   * readings are the quantisation of a steady idle and must last lowLoadFor.
+   * minPowerKw; at low load (≤ lowLoadKw, default the learned low-load edge, DeviceBaseline.lowLoadKw)
+   * equal readings are the quantisation of a steady idle and must last lowLoadFor.
    */
   private stuckRepeating(rule: ResolvedRule, d: DeviceState, m: RuleMemo, ts: number, v: number): boolean {
     if ((m.stuckCount ?? 1) < rule.minSamples || Math.abs(v) <= rule.minPowerKw) return false
-    const regimes = rule.quantity === 'active_power_kw' ? this.baselines.anomaly.get(d.key)?.regimeSlots : undefined
-    const lowLoadKw = rule.lowLoadKw ?? regimes?.levels.edgesKw[0]
+    const learned = rule.quantity === 'active_power_kw' ? this.baselines.anomaly.get(d.key)?.lowLoadKw : undefined
+    const lowLoadKw = rule.lowLoadKw ?? learned
     if (lowLoadKw !== undefined && Math.abs(v) <= lowLoadKw) return ts - (m.stuckSince ?? ts) >= rule.lowLoadForMs
     return true
   }

@@ -27,13 +27,17 @@ export interface RegimeSettings {
   minRegimeShare: number
 }
 
-/** Regimes of a device's window powers; undefined when idle and running are not apart by minRatio. */
-export function learnRegimes(powersKw: readonly number[], settings: RegimeSettings): RegimeLevels | undefined {
-  if (powersKw.length < 3 * R) return undefined
-  const sorted = [...powersKw].sort((a, b) => a - b)
-  const eps = Math.max(1e-3, Math.abs(sorted[Math.floor(sorted.length / 2)] as number) * 1e-3)
-  const x = sorted.map((p) => Math.log(Math.max(p, eps)))
-  const c = [0.1, 0.5, 0.9].map((q) => x[Math.floor(q * (x.length - 1))] as number)
+/**
+ * Idle and reduced centres closer than this ratio are one level that 3-centre k-means split in two
+ * (a line idle most of the week, its idle quantised or noisy). Two halves of one log-normal level lie
+ * about 1.6 σ apart: 1.5 covers an idle spread up to σ ≈ 0.25; a real reduced regime (half load, a
+ * slow shift) lies several times above idle.
+ */
+export const NEAR_LEVELS_RATIO = 1.5
+
+/** 1-D k-means with 3 centres on sorted log values from the given start, 30 rounds; centres ascending. */
+function kMeans3(x: readonly number[], start: readonly number[]): number[] {
+  const c = [...start]
   for (let it = 0; it < 30; it++) {
     const sum = [0, 0, 0]
     const n = [0, 0, 0]
@@ -45,7 +49,25 @@ export function learnRegimes(powersKw: readonly number[], settings: RegimeSettin
     }
     for (let j = 0; j < R; j++) if ((n[j] as number) > 0) c[j] = (sum[j] as number) / (n[j] as number)
   }
-  c.sort((a, b) => a - b)
+  return c.sort((a, b) => a - b)
+}
+
+/** Regimes of a device's window powers; undefined when idle and running are not apart by minRatio. */
+export function learnRegimes(powersKw: readonly number[], settings: RegimeSettings): RegimeLevels | undefined {
+  if (powersKw.length < 3 * R) return undefined
+  const sorted = [...powersKw].sort((a, b) => a - b)
+  const eps = Math.max(1e-3, Math.abs(sorted[Math.floor(sorted.length / 2)] as number) * 1e-3)
+  const x = sorted.map((p) => Math.log(Math.max(p, eps)))
+  const at = (q: number): number => x[Math.floor(q * (x.length - 1))] as number
+  let c = kMeans3(x, [at(0.1), at(0.5), at(0.9)])
+  // Started at the median, a line idle most of the week splits its idle in two and puts its few
+  // reduced windows (starts, stops) into running: then start the middle centre halfway between the
+  // 10th and 90th percentile. A middle centre that gets no window keeps its start — a two-level line
+  // has an empty reduced regime between idle and running.
+  if ((c[1] as number) - (c[0] as number) < Math.log(NEAR_LEVELS_RATIO)) {
+    const again = kMeans3(x, [at(0.1), (at(0.1) + at(0.9)) / 2, at(0.9)])
+    if ((again[1] as number) - (again[0] as number) >= Math.log(NEAR_LEVELS_RATIO)) c = again
+  }
   const levels = c.map(Math.exp) as [number, number, number]
   if (!(levels[2] / Math.max(levels[0], eps) >= settings.minRatio)) return undefined
   return { levelsKw: levels, edgesKw: [Math.sqrt(levels[0] * levels[1]), Math.sqrt(levels[1] * levels[2])] }
@@ -82,7 +104,20 @@ export interface RegimeSlots {
   restWindows?: number
 }
 
-const MIN_SLOT_SAMPLES = 3
+/**
+ * Windows a slot needs before its own regime shares count. A slot with fewer borrows its neighbours
+ * of the same day of the calendar week (± 1, ± 2, … up to MAX_WIDEN slots) until the pool has this
+ * many; only then does it fall back to the overall shares. Two weeks of history give 2 windows per
+ * slot: ± 1 slot (6 windows) is enough, and the pool blurs a shift edge by one window at most.
+ */
+export const MIN_SLOT_SAMPLES = 3
+/** Most slots a short slot borrows on each side (4: one hour of 15-minute windows). */
+export const MAX_WIDEN = 4
+/**
+ * Log spread of a regime whose windows never vary at all (every one equal): the last resort after
+ * the slots' own spread and the spread around the regime's level. Wide on purpose: nothing measured.
+ */
+export const FALLBACK_LOG_SIGMA: readonly [number, number, number] = [0.25, 0.5, 0.5]
 
 function medianOf(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN
@@ -91,26 +126,61 @@ function medianOf(values: readonly number[]): number {
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
 }
 
-/** Fits the per-slot regime table from windows already given their slot index. */
-export function fitRegimeSlots(slotOf: readonly number[], powerKw: readonly number[], slotCount: number, levels: RegimeLevels): RegimeSlots {
+/** 1.4826 × MAD; NaN for no values. */
+function madSigma(values: readonly number[]): number {
+  const m = medianOf(values)
+  return 1.4826 * medianOf(values.map((v) => Math.abs(v - m)))
+}
+
+/** The slots whose windows judge slot s: itself, or with its neighbours of the same day until MIN_SLOT_SAMPLES. */
+function poolOf(s: number, totals: readonly number[], slotsPerDay: number): number[] {
+  if ((totals[s] as number) >= MIN_SLOT_SAMPLES) return [s]
+  const dayStart = s - (s % slotsPerDay)
+  const dayEnd = Math.min(dayStart + slotsPerDay, totals.length)
+  const pool = [s]
+  let n = totals[s] as number
+  for (let w = 1; w <= MAX_WIDEN && n < MIN_SLOT_SAMPLES; w++)
+    for (const t of [s - w, s + w])
+      if (t >= dayStart && t < dayEnd) {
+        pool.push(t)
+        n += totals[t] as number
+      }
+  return pool
+}
+
+/**
+ * Fits the per-slot regime table from windows already given their slot index. `slotsPerDay`: slots
+ * of one day of the calendar week — a short slot borrows neighbours within its day only (default:
+ * the whole range is one day).
+ */
+export function fitRegimeSlots(
+  slotOf: readonly number[],
+  powerKw: readonly number[],
+  slotCount: number,
+  levels: RegimeLevels,
+  slotsPerDay = slotCount,
+): RegimeSlots {
   const by: number[][] = Array.from({ length: slotCount * R }, () => [])
   const totals = new Array<number>(slotCount).fill(0)
   const overall = [0, 0, 0]
+  const aroundLevel: number[][] = [[], [], []]
   slotOf.forEach((s, i) => {
     const p = powerKw[i] as number
     const g = regimeOfPower(levels, p)
     ;(by[s * R + g] as number[]).push(p)
     totals[s] = (totals[s] as number) + 1
     overall[g] = (overall[g] as number) + 1
+    if (p > 0) (aroundLevel[g] as number[]).push(Math.log(p / (levels.levelsKw[g] as number)))
   })
   const share: number[] = []
   const medianKw: number[] = []
   const rel: number[][] = [[], [], []]
   const logRel: number[][] = [[], [], []]
   for (let s = 0; s < slotCount; s++) {
-    const total = totals[s] as number
+    const pool = poolOf(s, totals, slotsPerDay)
+    const total = pool.reduce((a, t) => a + (totals[t] as number), 0)
     for (let g = 0; g < R; g++) {
-      const list = by[s * R + g] as number[]
+      const list = pool.length === 1 ? (by[s * R + g] as number[]) : pool.flatMap((t) => by[t * R + g] as number[])
       const m = medianOf(list)
       share.push(total >= MIN_SLOT_SAMPLES ? list.length / total : Number.NaN)
       medianKw.push(m)
@@ -122,17 +192,21 @@ export function fitRegimeSlots(slotOf: readonly number[], powerKw: readonly numb
     }
   }
   const n = Math.max(1, slotOf.length)
-  const relSigma = rel.map((r, g) => {
-    const m = medianOf(r)
-    const s = 1.4826 * medianOf(r.map((v) => Math.abs(v - m)))
-    // A regime never seen twice in one slot: the gap to its neighbours as its spread.
-    return Number.isFinite(s) && s > 0 ? s : g === 0 ? 0.25 : 0.5
-  }) as [number, number, number]
-  const logSigma = logRel.map((r, g) => {
-    const m = medianOf(r)
-    const s = 1.4826 * medianOf(r.map((v) => Math.abs(v - m)))
-    return Number.isFinite(s) && s > 0 ? s : g === 0 ? 0.25 : 0.5
-  }) as [number, number, number]
+  // σ: the slots' own spread; a regime never seen 3 times in one slot (or pool), or always at exactly
+  // its slot's level: its spread around its level over the whole history; none at all: the fallback.
+  const spread = (pooled: number[][], g: number, scale: (v: number) => number): number => {
+    const own = madSigma(pooled[g] as number[])
+    if (Number.isFinite(own) && own > 0) return own
+    const values = (aroundLevel[g] as number[]).map(scale)
+    const around = madSigma(values)
+    if (Number.isFinite(around) && around > 0) return around
+    // More than half the windows equal (quantised readings): the mean absolute deviation, scaled to σ.
+    const m = medianOf(values)
+    const mean = values.reduce((a, v) => a + Math.abs(v - m), 0) / Math.max(1, values.length)
+    return mean > 0 ? 1.2533 * mean : (FALLBACK_LOG_SIGMA[g] as number)
+  }
+  const relSigma = [0, 1, 2].map((g) => spread(rel, g, (v) => Math.exp(v) - 1)) as [number, number, number]
+  const logSigma = [0, 1, 2].map((g) => spread(logRel, g, (v) => v)) as [number, number, number]
   return { levels, share, medianKw, relSigma, logSigma, overallShare: overall.map((c) => c / n) as [number, number, number] }
 }
 
