@@ -187,6 +187,43 @@ export const AlertDetailAnswer = Type.Object({ alert: AlertRow, rows: Type.Array
 export type AlertDetail = Type.Static<typeof AlertDetailAnswer>
 export type AlertEvent = Type.Static<typeof AlertEvent>
 
+const ReplayAlert = Type.Object({
+  id: Type.String(),
+  rule: Type.String(),
+  ruleKind: Type.String(),
+  severity: Type.String(),
+  line: Type.String(),
+  device: Type.String(),
+  state: Type.String(),
+  openedAt: Type.Integer(),
+  resolvedAt: Nullable(Type.Integer()),
+  value: Type.Number(),
+  valueUnit: Type.String(),
+  threshold: Nullable(Type.Number()),
+  thresholdUnit: Type.String(),
+  expectedLow: Nullable(Type.Number()),
+  expectedHigh: Nullable(Type.Number()),
+})
+/** POST /alerts/replay (api/routes/alerts-replay.ts ReplayResponseSchema): the backtest. */
+export const ReplayAnswer = Type.Object({
+  from: Type.Integer(),
+  to: Type.Integer(),
+  learnUntil: Type.Integer(),
+  rulesBasis: Type.String(),
+  timezone: Type.String(),
+  valueBasis: Type.String(),
+  devices: Type.Integer(),
+  deviceWeeks: Type.Number(),
+  alertsPerDeviceWeek: Type.Number(),
+  samples: Type.Integer(),
+  baselines: Type.Integer(),
+  byRule: Type.Record(Type.String(), Type.Object({ kind: Type.String(), alerts: Type.Integer(), devices: Type.Integer() })),
+  problems: Type.Array(Type.Object({ code: Type.String(), device: Type.String(), message: Type.String() })),
+  alerts: Type.Array(ReplayAlert),
+})
+export type Replay = Type.Static<typeof ReplayAnswer>
+export type ReplayAlertRow = Type.Static<typeof ReplayAlert>
+
 const SilenceRow = Type.Object({
   id: Type.String(),
   state: Type.String(),
@@ -409,6 +446,7 @@ export const ANSWERS = [
   { method: 'get', path: '/api/v1/savings', schema: SavingsAnswer },
   { method: 'get', path: '/api/v1/alerts', schema: AlertsAnswer },
   { method: 'get', path: '/api/v1/alerts/{id}', schema: AlertDetailAnswer },
+  { method: 'post', path: '/api/v1/alerts/replay', schema: ReplayAnswer },
   { method: 'get', path: '/api/v1/silences', schema: SilencesAnswer },
   { method: 'get', path: '/api/v1/entries', schema: EntriesAnswer },
   { method: 'get', path: '/api/v1/entries/{id}/history', schema: EntryHistoryAnswer },

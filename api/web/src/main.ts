@@ -4,6 +4,7 @@ import { $, el } from './dom.ts'
 import { t } from './i18n.ts'
 import { can, state } from './state.ts'
 import { alertsView } from './views/alerts.ts'
+import { alertsReplayView } from './views/alerts-replay.ts'
 import { billView } from './views/bill.ts'
 import { uploadsView } from './views/uploads.ts'
 import { energyView } from './views/energy.ts'
@@ -70,6 +71,7 @@ async function route(): Promise<void> {
   if (name === 'login' || !state.me) return loginView(main, signedIn)
   try {
     if (name === 'energy') await energyView(main, params)
+    else if (name === 'alerts' && parts[1] === 'replay') await alertsReplayView(main, params)
     else if (name === 'alerts') await alertsView(main)
     else if (name === 'province') await provinceView(main, parts)
     else if (name === 'entries') await entriesView(main)

@@ -32,6 +32,7 @@ const messageOf = (r: { message: string; messageZh: string }): string => (state.
 export async function alertsView(main: HTMLElement): Promise<void> {
   const silences = silencesPanel(() => refresh())
   main.replaceChildren(
+    el('p', {}, el('a', { href: '#/alerts/replay', id: 'replay-link' }, t('replayLink'))),
     el('h2', {}, t('openAlerts')),
     el('div', { id: 'open-alerts' }, t('loading')),
     el('div', { id: 'alert-detail' }),
