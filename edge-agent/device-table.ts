@@ -10,6 +10,7 @@ import type { DeviceProfileError } from './profile-error.ts'
 import type { StateCounters } from './publisher.ts'
 import { toSample } from './sample.ts'
 import type { DeviceSetup } from './setup.ts'
+import { type WireCounts, wireCountsOf } from './wire-counts.ts'
 
 /** A driver's current trouble (connection, certificate, a node gone), carried by its device's retained state. */
 export interface DriverCondition {
@@ -34,6 +35,11 @@ export interface DriverObserver {
 export interface ObservableDriver extends Driver {
   observe(observer: DriverObserver): void
   condition(): DriverCondition | undefined
+}
+
+function wireOf(e: DeviceEntry): { wire?: WireCounts } {
+  const wire = e.poller ? wireCountsOf(e.poller.driver) : undefined
+  return wire ? { wire } : {}
 }
 
 function isObservable(driver: Driver): driver is ObservableDriver {
@@ -72,6 +78,8 @@ export interface DeviceStatus {
   polling: boolean
   /** Why the device is not polled: the profile's code, message and every problem (each with its code); null for a polled device. */
   profileError: DeviceProfileError | null
+  /** DL/T 645 and CJ/T 188 devices: requests and bad replies by kind, as the driver counted them (wire-counts.ts); absent for other drivers. */
+  wire?: WireCounts
 }
 
 /** One configured device: its poller (absent when its profile failed) and what was delivered of it. */
@@ -262,6 +270,7 @@ export class DeviceTable {
         nextSeq: e.nextSeq,
         outboxDepth: this.outbox.depth(e.key),
         dropped: this.outbox.dropped(e.key),
+        ...wireOf(e),
       }
     })
   }

@@ -19,6 +19,7 @@ import {
 } from './frame.ts'
 import type { Cjt188Profile } from './profiles.ts'
 import type { Cjt188Connection } from './schema.ts'
+import { countFailure, emptyWireCounts, type WireCounts, type WireCountingDriver } from '../wire-counts.ts'
 
 /** DI (2) and SER (1) before a reply's values. */
 const DATA_HEAD = 3
@@ -80,6 +81,7 @@ class Cjt188Driver implements Driver {
   private readonly meterType: number
   private attached = false
   private ser = 0
+  private readonly counts: WireCounts = emptyWireCounts()
 
   constructor(
     private readonly device: EdgeDeviceConfig,
@@ -96,6 +98,10 @@ class Cjt188Driver implements Driver {
     this.address = addressToWire(conn.address)
     this.endpoint = cjt188EndpointOf(conn, this.meterType)
     this.bus = busFor(cjt188Location(conn))
+  }
+
+  wireCounts(): WireCounts {
+    return { ...this.counts }
   }
 
   /** The quantities a good reply gives values for. */
@@ -137,7 +143,9 @@ class Cjt188Driver implements Driver {
         await this.close()
         throw new PlantWattError('EDGE_ERR_CONNECTION', `${this.endpoint}: connection lost: ${(cause as Error).message}`, { cause })
       }
+      this.counts.requests++
       if (t.kind === 'frame') {
+        this.counts.replies++
         const check = this.checkReply(t.frame)
         if (check.ok) return this.decode(t.frame)
         failure = check
@@ -148,6 +156,7 @@ class Cjt188Driver implements Driver {
       } else {
         failure = { code: 'EDGE_ERR_TIMEOUT', message: `no reply within ${this.conn.timeoutMs} ms` }
       }
+      countFailure(this.counts, failure.code, t.kind === 'timeout' && t.received > 0)
     }
     if (failure.code === 'EDGE_ERR_TIMEOUT') {
       // Silence says nothing about the values: the poll fails and the next one connects afresh
@@ -188,6 +197,7 @@ class Cjt188Driver implements Driver {
 
   private decode(f: Cjt188Frame): ReadResult {
     const r = decodeReading(this.profile.layout, f.data.subarray(DATA_HEAD), this.conn.heatQuantity, this.endpoint)
+    for (const e of r.errors) countFailure(this.counts, e.code)
     // The status is what the meter says of itself: published even when its bits make the measurements bad.
     const st = statusReading(r.status, this.conn.valve, this.endpoint)
     if (r.status & this.conn.badStatusMask) {
@@ -220,7 +230,7 @@ class Cjt188Driver implements Driver {
  * a BCD digit out of range or an unknown unit marks that value bad; silence fails the poll with
  * EDGE_ERR_TIMEOUT; a lost link with EDGE_ERR_CONNECTION.
  */
-export function createCjt188Driver(device: EdgeDeviceConfig, profile: Cjt188Profile): Driver & { quantities(): string[] } {
+export function createCjt188Driver(device: EdgeDeviceConfig, profile: Cjt188Profile): WireCountingDriver & { quantities(): string[] } {
   const conn = checkCjt188Device(device)
   return new Cjt188Driver(device, conn, profile)
 }

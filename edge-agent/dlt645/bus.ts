@@ -21,6 +21,8 @@ export class ExchangeError extends Error {
   constructor(
     readonly code: 'EDGE_ERR_TIMEOUT' | 'EDGE_ERR_CHECKSUM' | 'EDGE_ERR_FRAME' | 'EDGE_ERR_CONNECTION',
     message: string,
+    /** EDGE_ERR_FRAME of a reply cut short (some bytes, no whole frame). */
+    readonly truncated = false,
   ) {
     super(message)
   }
@@ -82,6 +84,7 @@ export class Dlt645Bus {
     throw new ExchangeError(
       'EDGE_ERR_FRAME',
       `truncated reply: ${got} byte(s) and no whole frame within ${timeoutMs} ms: ${outcome.rx.subarray(0, 16).toString('hex')}`,
+      true,
     )
   }
 }

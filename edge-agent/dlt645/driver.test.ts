@@ -97,9 +97,9 @@ describe('dlt645 driver on a shared serial bus', () => {
 
   const faults = [
     { fault: { kind: 'checksum' }, code: 'EDGE_ERR_CHECKSUM', stat: 'checksum' },
-    { fault: { kind: 'truncate' }, code: 'EDGE_ERR_FRAME', stat: 'frame' },
-    { fault: { kind: 'wrong-address', address: '000000009999' }, code: 'EDGE_ERR_ADDRESS', stat: 'address' },
-    { fault: { kind: 'wrong-address', address: B }, code: 'EDGE_ERR_ADDRESS', stat: 'address' }, // meter A answering as meter B
+    { fault: { kind: 'truncate' }, code: 'EDGE_ERR_FRAME', stat: 'truncated' },
+    { fault: { kind: 'wrong-address', address: '000000009999' }, code: 'EDGE_ERR_ADDRESS', stat: 'wrongAddress' },
+    { fault: { kind: 'wrong-address', address: B }, code: 'EDGE_ERR_ADDRESS', stat: 'wrongAddress' }, // meter A answering as meter B
     { fault: { kind: 'error-word', word: 0x02 }, code: 'EDGE_ERR_METER_EXCEPTION', stat: 'exceptions' },
     { fault: { kind: 'bad-bcd' }, code: 'EDGE_ERR_BCD', stat: 'bcd' },
   ] as const

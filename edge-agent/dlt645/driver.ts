@@ -9,26 +9,13 @@ import { CONTROL, readAddressRequest, readRequest } from './codec.ts'
 import { type Dlt645Profile, type Dlt645Request, planDlt645Requests } from './profile.ts'
 import { checkReadReply, pointValue } from './reply.ts'
 import type { Dlt645Connection } from './schema.ts'
+import { countFailure, emptyWireCounts, type WireCounts, type WireCountingDriver } from '../wire-counts.ts'
 
-/** What a driver has seen on the wire since it was created: every fault counted by kind. */
-export interface Dlt645Stats {
-  requests: number
-  replies: number
-  timeouts: number
-  /** Replies with a wrong checksum. */
-  checksum: number
-  /** Truncated or malformed replies, replies to another identifier, values shorter than the profile says. */
-  frame: number
-  /** Replies from another meter address. */
-  address: number
-  /** Error replies (error word). */
-  exceptions: number
-  /** Values with a BCD digit out of range. */
-  bcd: number
-}
+/** What a driver has seen on the wire since it was created: every fault counted by kind (edge-agent/wire-counts.ts). */
+export type Dlt645Stats = WireCounts
 
 const TRANSIENT = new Set(['EDGE_ERR_TIMEOUT', 'EDGE_ERR_CHECKSUM', 'EDGE_ERR_FRAME'])
-type Failure = { code: string; message: string }
+type Failure = { code: string; message: string; truncated?: boolean }
 
 class Dlt645Driver implements Driver {
   readonly kind = 'dlt645'
@@ -39,7 +26,7 @@ class Dlt645Driver implements Driver {
   private acquired = false
   /** The configured address, or the one discovery found. */
   private address: string | undefined
-  private readonly counts: Dlt645Stats = { requests: 0, replies: 0, timeouts: 0, checksum: 0, frame: 0, address: 0, exceptions: 0, bcd: 0 }
+  private readonly counts: WireCounts = emptyWireCounts()
 
   constructor(
     private readonly device: EdgeDeviceConfig,
@@ -53,6 +40,10 @@ class Dlt645Driver implements Driver {
   }
 
   stats(): Dlt645Stats {
+    return { ...this.counts }
+  }
+
+  wireCounts(): WireCounts {
     return { ...this.counts }
   }
 
@@ -128,7 +119,7 @@ class Dlt645Driver implements Driver {
         const v = pointValue(reply.data, p)
         if ('value' in v) values[p.quantity] = v.value
         else {
-          this.counts[v.code === 'EDGE_ERR_BCD' ? 'bcd' : 'frame']++
+          countFailure(this.counts, v.code)
           bad(req, v, [p])
         }
       }
@@ -160,28 +151,15 @@ class Dlt645Driver implements Driver {
         }
       }
       if ('data' in outcome) return outcome
-      this.count(outcome.code)
+      countFailure(this.counts, outcome.code, outcome.truncated === true)
       if (!TRANSIENT.has(outcome.code) || attempt >= this.device.retries) return outcome
       const backoff = this.device.retryBackoffMs * 2 ** attempt
       if (backoff > 0) await sleep(backoff, undefined, { signal })
     }
   }
 
-  private count(code: string): void {
-    const key = (
-      {
-        EDGE_ERR_TIMEOUT: 'timeouts',
-        EDGE_ERR_CHECKSUM: 'checksum',
-        EDGE_ERR_FRAME: 'frame',
-        EDGE_ERR_ADDRESS: 'address',
-        EDGE_ERR_METER_EXCEPTION: 'exceptions',
-      } as const
-    )[code]
-    if (key) this.counts[key]++
-  }
-
   private failure(err: unknown): Failure {
-    if (err instanceof ExchangeError) return { code: err.code, message: err.message }
+    if (err instanceof ExchangeError) return { code: err.code, message: err.message, truncated: err.truncated }
     return { code: 'EDGE_ERR_CONNECTION', message: err instanceof Error ? err.message : String(err) }
   }
 
@@ -226,7 +204,7 @@ export function checkDlt645Device(device: EdgeDeviceConfig): void {
 export function createDlt645Driver(
   device: EdgeDeviceConfig,
   profile: Dlt645Profile,
-): Driver & { stats(): Dlt645Stats; readonly meterAddress: string | undefined } {
+): WireCountingDriver & { stats(): Dlt645Stats; readonly meterAddress: string | undefined } {
   checkDlt645Device(device)
   if (device.dlt645?.address === 'discover' && profile.protocol === '1997')
     // 1997 defines no read-address command: C=13H is 2007's (§7.2), a 1997 meter stays silent on it.

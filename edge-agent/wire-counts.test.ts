@@ -1,0 +1,70 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { statusSamples } from '../api/metrics.ts'
+import { validateConfig } from '../core/config.ts'
+import { SimCjt188Meter } from '../simulators/cjt188/meter.ts'
+import { SimMeter } from '../simulators/dlt645/meter.ts'
+import { startFieldLineSimulator } from '../simulators/field-line.ts'
+import { startEdgeAgent } from './agent.ts'
+import { EdgeConfigSchema } from './config.ts'
+import { startTestBroker, waitFor } from './testing/mqtt.ts'
+import { emptyWireCounts } from './wire-counts.ts'
+
+/**
+ * The DL/T 645 and CJ/T 188 drivers' wire counts reach the user: a running agent's `status()` rows
+ * (and so `/health` and the Prometheus metrics) show the bad frames a meter sent.
+ */
+
+const opened: { close(): Promise<unknown> }[] = []
+afterEach(async () => {
+  for (const o of opened.splice(0).reverse()) await o.close()
+})
+
+describe('wire counts in status()', () => {
+  it('a 645 checksum error and a 188 BCD digit out of range are counted in the device rows and the metrics', async () => {
+    const electricity = new SimMeter({ address: '000000000645' })
+    electricity.setFault({ kind: 'checksum' }, ['0201FF00']) // the three phase voltages
+    const water = new SimCjt188Meter({ kind: 'water', address: '00000000000188' })
+    water.fault = 'bcd-out-of-range'
+    const sim = await startFieldLineSimulator({ dlt645: [electricity], cjt188: [water], tcp: { port: 0 }, replyDelayMs: 1 })
+    opened.push(sim)
+    const broker = await startTestBroker()
+    opened.push(broker)
+    const dtu = { transport: 'tcp', host: '127.0.0.1', port: sim.port }
+    const base = { enterprise: 'e', site: 's', line: 'l', pollIntervalMs: 50, retries: 0 }
+    const config = validateConfig(
+      EdgeConfigSchema,
+      {
+        agentId: 'edge-wire',
+        buffer: 'memory',
+        devices: [
+          { ...base, device: 'meter', driver: 'dlt645', profile: 'dlt645-2007-generic', dlt645: { ...dtu, address: '000000000645', timeoutMs: 500 } },
+          { ...base, device: 'water', driver: 'cjt188', profile: 'cjt188-water', cjt188: { ...dtu, address: '00000000000188', timeoutMs: 500 } },
+        ],
+      },
+      't',
+    )
+    const agent = await startEdgeAgent({ config, mqtt: { url: broker.url, keepaliveS: 30, reconnectPeriodMs: 100 } })
+    await waitFor('three polls of each meter', () => agent.status().devices.every((d) => d.reads >= 3), 8000)
+    const live = statusSamples({ edge: agent.status() }).filter((s) => s.name === 'plantwatt_edge_devices_wire')
+    await agent.close()
+    const [meter, wm] = agent.status().devices
+    // 645: 11 identifiers a poll, the voltage block's reply with a wrong checksum each time (no retries).
+    const polls = meter?.reads ?? 0
+    expect(meter?.wire).toEqual({
+      ...emptyWireCounts(),
+      requests: meter?.wire?.requests,
+      replies: (meter?.wire?.requests ?? 0) - (meter?.wire?.checksum ?? 0),
+      checksum: meter?.wire?.checksum,
+    })
+    expect(meter?.wire?.requests).toBeGreaterThanOrEqual(11 * polls)
+    expect([polls, polls + 1]).toContain(meter?.wire?.checksum)
+    // 188: one 901F a poll, its counter's BCD spoilt each time.
+    expect(wm?.wire).toEqual({ ...emptyWireCounts(), requests: wm?.wire?.requests, replies: wm?.wire?.requests, bcd: wm?.reads })
+    expect([wm?.reads, (wm?.reads ?? 0) + 1]).toContain(wm?.wire?.requests)
+    // The metrics carry the same counters, one series per kind and device.
+    const seen = (device: string, key: string) => live.find((s) => s.labels.device === `e/s/l/${device}` && s.labels.key === key)?.value
+    expect(seen('meter', 'checksum')).toBeGreaterThanOrEqual(3)
+    expect(seen('water', 'bcd')).toBeGreaterThanOrEqual(3)
+    expect(seen('water', 'checksum')).toBe(0)
+  })
+})
