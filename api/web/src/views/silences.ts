@@ -1,17 +1,24 @@
 import type { SilenceRow, Silences } from '../answers.ts'
 import { api, failBox, showError } from '../api.ts'
 import { $, el } from '../dom.ts'
-import { t } from '../i18n.ts'
+import { locale, t } from '../i18n.ts'
 import { can, state } from '../state.ts'
 import { rowsTable } from '../table.ts'
 
 // Silences (maintenance windows) in the alerts view: the list of those in force or to come, with
-// an "end" button, and a form (line or device, duration, reason) for roles that may acknowledge.
-// Alerts raised under a silence are still listed, marked "silenced"; they are not notified.
+// an "end" button, and a form for roles that may acknowledge: line or device, a start (empty = now,
+// or a plant-local time ahead: a planned window), a length in hours or an end time, and a reason.
+// Alerts raised under a silence are still listed, marked "silenced"; they are not notified while it
+// lasts (those still firing at its end are then).
 
 type ShownSilence = SilenceRow & { where: string }
 
-const DURATIONS_H = [1, 2, 4, 8, 12, 24, 72] as const
+const DURATIONS_H = [1, 2, 4, 8, 12, 24, 72, 168] as const
+/** The length select's value for "until an end time". */
+const UNTIL = 'until'
+
+/** An instant as the plant's wall time (the zone the form's start and end are read in). */
+const plantTime = (ms: number): string => new Date(ms).toLocaleString(locale(), { timeZone: state.plant?.timezone })
 
 /** Options of the scope select: every line, then its devices (value: enterprise/site/line[/device]). */
 function scopeChoices(): HTMLOptionElement[] {
@@ -42,8 +49,8 @@ export function silencesPanel(onChange: () => Promise<void>): { panel: HTMLEleme
           [
             ['state', 'badge'],
             ['where', 'text'],
-            ['start', 'time'],
-            ['end', 'time'],
+            ['start', (r) => plantTime(r.start)],
+            ['end', (r) => plantTime(r.end)],
             ['reason', 'text'],
             ['createdBy', 'text'],
           ],
@@ -81,10 +88,20 @@ export function silencesPanel(onChange: () => Promise<void>): { panel: HTMLEleme
 
   function silenceForm(): HTMLElement {
     const scope = el('select', { 'aria-label': t('silenceScope'), class: 'silence-scope' }, scopeChoices())
+    // Start and end are plant-local wall times (datetime-local), as the API reads them.
+    const start = el('input', { type: 'datetime-local', class: 'silence-start', 'aria-label': t('silenceStart'), title: t('silenceStartHint') })
+    const end = el('input', { type: 'datetime-local', class: 'silence-end', 'aria-label': t('silenceEnd'), required: true, disabled: true })
     const hours = el(
       'select',
-      { 'aria-label': t('silenceDuration'), class: 'silence-hours' },
+      {
+        'aria-label': t('silenceDuration'),
+        class: 'silence-hours',
+        onchange: () => {
+          end.disabled = hours.value !== UNTIL
+        },
+      },
       DURATIONS_H.map((h) => el('option', { value: String(h), selected: h === 4 }, `${h} ${t('hours')}`)),
+      el('option', { value: UNTIL }, t('silenceUntil')),
     )
     const reason = el('input', { placeholder: t('silenceReason'), 'aria-label': t('silenceReason'), class: 'silence-reason', maxlength: '500', required: true })
     const submit = async (e: Event): Promise<void> => {
@@ -93,7 +110,15 @@ export function silencesPanel(onChange: () => Promise<void>): { panel: HTMLEleme
       try {
         await api('silences', {
           method: 'POST',
-          body: { enterprise, site, line, ...(device ? { device } : {}), durationMinutes: Number(hours.value) * 60, reason: reason.value },
+          body: {
+            enterprise,
+            site,
+            line,
+            ...(device ? { device } : {}),
+            ...(start.value ? { start: start.value } : {}),
+            ...(hours.value === UNTIL ? { end: end.value } : { durationMinutes: Number(hours.value) * 60 }),
+            reason: reason.value,
+          },
         })
         reason.value = ''
         await refresh()
@@ -108,7 +133,9 @@ export function silencesPanel(onChange: () => Promise<void>): { panel: HTMLEleme
       { class: 'toolbar silence-form', onsubmit: (e) => void submit(e) },
       el('span', {}, t('newSilence')),
       scope,
+      el('label', { class: 'silence-start-label' }, `${t('silenceStart')} `, start),
       hours,
+      end,
       reason,
       el('button', { type: 'submit', class: 'create-silence' }, t('createSilence')),
     )
