@@ -277,10 +277,16 @@ export class AlertEngine {
     return this.baselines
   }
 
-  /** Marks a device as seen at `ts` without a sample (e.g. its newest point in the store at start), so offline is detected. */
-  seen(address: DeviceAddress, ts: number): void {
+  /**
+   * Marks a device as seen at `ts` without a sample (e.g. its newest point in the store at start), so
+   * offline is detected. `gapsMs`: gaps between its latest stored samples, oldest first — its
+   * reporting interval from the first minute (otherwise 15 min is assumed until its second sample);
+   * ignored once the device has gaps of its own.
+   */
+  seen(address: DeviceAddress, ts: number, gapsMs?: readonly number[]): void {
     const d = this.device(address)
     d.lastSeen = Math.max(d.lastSeen, ts)
+    if (gapsMs && d.gaps.length === 0) d.gaps.push(...gapsMs.filter((g) => Number.isFinite(g) && g > 0).slice(-GAP_MEMORY))
   }
 
   /** Feeds one sample of one device; samples must come in time order per device. */

@@ -243,6 +243,53 @@ describe('alert service', () => {
     expect(f.alertsSeen.filter((a) => a.n.event === 'opened')).toHaveLength(1)
   })
 
+  it('after a restart, a 1 s device already dead is offline after missed × interval (5 min), a 15-minute one after 75 min', async () => {
+    const f = await fixture()
+    // Before the restart: main reported every second for 30 s, pump every 15 minutes for 3 hours;
+    // both stopped at T.
+    const T = Date.now() - 10_000
+    const at = (device: string, ts: number, seq: number) => ({
+      measurement: 'telemetry',
+      tags: { enterprise: 'acme', site: 'wuhan', line: 'l1', device },
+      fields: { seq, active_power_kw: 50 },
+      ts,
+    })
+    await f.store.write([
+      ...Array.from({ length: 31 }, (_, i) => at('main', T - (30 - i) * 1000, i)),
+      ...Array.from({ length: 13 }, (_, i) => at('pump', T - (12 - i) * 900_000, i)),
+    ])
+    let clock = T + 10_000
+    const s = await startAlertService({
+      mqtt: { url: f.broker.url, ...f.serviceCreds, reconnectPeriodMs: 100 },
+      store: f.store,
+      events: f.events,
+      plant: PLANT,
+      rules: [{ id: 'device-offline', kind: 'offline', interval: '1m', missed: 5 }],
+      settings: { tickMs: 60_000, pollEventsMs: 60_000 },
+      now: () => clock,
+      logger,
+    })
+    cleanups.push(() => s.close())
+    // [device, the offline limit in minutes (the alert's threshold)]
+    const offline = () => s.openAlerts().map((a) => [a.address.device, a.threshold])
+    // 4 min 59 s after the last sample: nothing yet.
+    clock = T + 299_000
+    s.tick()
+    expect(offline()).toEqual([])
+    // main's interval is 1 s (its stored gaps): 5 × max(1 min, 1 s) = 5 min. Before, 15 min was
+    // assumed until a second sample: 5 × 15 min = 75 min.
+    clock = T + 6 * 60_000
+    s.tick()
+    expect(offline()).toEqual([['main', 5]])
+    // pump reports every 15 minutes: 5 × 15 min = 75 min.
+    clock = T + 76 * 60_000
+    s.tick()
+    expect(offline()).toEqual([
+      ['main', 5],
+      ['pump', 75],
+    ])
+  })
+
   it('counts bad messages without stopping, and refuses to start on a bad rule config', async () => {
     // A broker that lets invalid payloads through (by default it dead-letters them itself).
     const f = await fixture({ validatePayloads: false })
