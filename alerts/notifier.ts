@@ -33,7 +33,7 @@ export interface AlertNotifierOptions {
     | undefined
   /** Escalation (escalation.ts Escalator): follows every alert event that is notified; `from` starts its clock. */
   escalator?: { observe(n: AlertNotification, done?: ReadonlySet<string>, from?: number): void } | undefined
-  /** Zone of the times in the text of a released alert (the plant's); default UTC. */
+  /** The plant's zone: the text of a released alert gives its local opening time (without: only how long it was held). */
   timezone?: string | undefined
   /** Called for every transition (the API's live stream); exceptions are logged, never thrown. */
   onEvent?: ((n: AlertNotification) => void) | undefined
@@ -143,7 +143,7 @@ export class AlertNotifier {
     for (const [id, h] of this.held) {
       if (h.last.state !== 'firing' || o.silences?.silenceOf(h.last, now)) continue
       this.held.delete(id)
-      const n = releasedNotification(h, now, o.timezone ?? 'UTC')
+      const n = releasedNotification(h, now, o.timezone)
       o.webhooks.send(n)
       o.channels?.send(n)
       o.escalator?.observe(n, undefined, now)
@@ -174,18 +174,25 @@ export class AlertNotifier {
   }
 }
 
-/** The opening told late: now, its text saying which silence held it back since when. */
-function releasedNotification(h: Held, now: number, timezone: string): AlertNotification {
+/**
+ * The opening told late: now, its text saying which silence held it back, for how long and — with
+ * the plant's zone — since when (a time in another zone would mislead the operators).
+ */
+function releasedNotification(h: Held, now: number, timezone: string | undefined): AlertNotification {
   const n = h.last
-  const since = `${localTime(n.openedAt, timezone)} ${timezone}`
+  const minutes = Math.max(0, Math.round((now - n.openedAt) / 60_000))
+  const [hh, mm] = [Math.floor(minutes / 60), minutes % 60]
+  const zhFor = hh === 0 ? `${mm} 分钟` : mm === 0 ? `${hh} 小时` : `${hh} 小时 ${mm} 分钟`
+  const enFor = hh === 0 ? `${mm} min` : mm === 0 ? `${hh} h` : `${hh} h ${mm} min`
+  const since = timezone === undefined ? undefined : localTime(n.openedAt, timezone)
   return {
     ...n,
     event: 'opened',
     state: 'firing',
     ts: now,
     text: {
-      zh: `${n.text.zh}（静默 ${h.silence} 自 ${since} 起暂缓通知；静默已结束，告警仍未确认）`,
-      en: `${n.text.en} (held back by silence ${h.silence} since ${since}; the silence is over and the alert is still not acknowledged)`,
+      zh: `${n.text.zh}（静默 ${h.silence}${since ? ` 自 ${since} 起` : ' '}暂缓通知 ${zhFor}；静默已结束，告警仍未确认）`,
+      en: `${n.text.en} (held back by silence ${h.silence}${since ? ` since ${since}` : ''} for ${enFor}; the silence is over and the alert is still not acknowledged)`,
     },
   }
 }

@@ -131,8 +131,8 @@ describe('an alert held back by a silence', () => {
     await s1.book.refresh()
     await s1.hub.idle()
     expect(texts(robot.received, 'duty')).toEqual([
-      ['held-1', 'held-1 zh（静默 s-a-00000a 自 2026-01-15 10:05:00 Asia/Shanghai 起暂缓通知；静默已结束，告警仍未确认）'],
-      ['del-1', 'del-1 zh（静默 s-b-00000b 自 2026-01-15 10:05:00 Asia/Shanghai 起暂缓通知；静默已结束，告警仍未确认）'],
+      ['held-1', 'held-1 zh（静默 s-a-00000a 自 2026-01-15 10:05:00 起暂缓通知 55 分钟；静默已结束，告警仍未确认）'],
+      ['del-1', 'del-1 zh（静默 s-b-00000b 自 2026-01-15 10:05:00 起暂缓通知 57 分钟；静默已结束，告警仍未确认）'],
     ])
     const first = ((robot.received[0]?.body ?? { text: { content: '' } }) as { text: { content: string } }).text.content.split('\n')
     expect([first[0], first[5]]).toEqual(['[告警] 严重: main (l1)', '时间: 2026-01-15 11:00:00']) // told at the release
@@ -177,13 +177,46 @@ describe('an alert held back by a silence', () => {
       // restored from the log: the alert's own text (alerts/text.ts), then what held it
       [
         'late-1',
-        '[告警] main2 (l1)：active_power_kw = 150，超过上限 100（静默 s-a-00000a 自 2026-01-15 10:30:00 Asia/Shanghai 起暂缓通知；静默已结束，告警仍未确认）',
+        '[告警] main2 (l1)：active_power_kw = 150，超过上限 100（静默 s-a-00000a 自 2026-01-15 10:30:00 起暂缓通知 1 小时；静默已结束，告警仍未确认）',
       ],
     ])
     expect(s2.escalator.check(T0 + 104 * MIN)).toBe(0)
     expect(s2.escalator.check(T0 + 105 * MIN)).toBe(1)
     await s2.hub.idle()
     expect(texts(robot2.received, 'boss').map(([id]) => id)).toEqual(['late-1'])
+  })
+
+  it('without the plant zone the text says only how long it was held, in both languages (webhooks get it too)', async () => {
+    const log = new MemoryEventLog()
+    await log.append([silenceCreatedEvent(S_A)])
+    const book = new SilenceBook(log, () => T0, logger)
+    cleanups.push(() => book.stop())
+    await book.refresh()
+    const sent: AlertNotification[] = []
+    const notifier = new AlertNotifier({
+      engine: { nameOf: (a: DeviceAddress) => a.device },
+      events: { add: () => undefined },
+      broker: { publishAlert: () => undefined },
+      webhooks: { send: (n: AlertNotification) => sent.push(n) },
+      silences: book,
+      logger,
+    })
+    notifier.notify(transition(alertOf('h-2', 'l1', 'main', T0 - 30 * MIN), 'opened', T0), true)
+    expect(sent).toEqual([])
+    expect(notifier.releaseHeld(T0 + 125 * MIN)).toBe(1)
+    expect(sent.map((n) => [n.alertId, n.event, n.state, n.ts, n.openedAt, n.text])).toEqual([
+      [
+        'h-2',
+        'opened',
+        'firing',
+        T0 + 125 * MIN,
+        T0 - 30 * MIN,
+        {
+          zh: 'h-2 zh（静默 s-a-00000a 暂缓通知 2 小时 35 分钟；静默已结束，告警仍未确认）',
+          en: 'h-2 en (held back by silence s-a-00000a for 2 h 35 min; the silence is over and the alert is still not acknowledged)',
+        },
+      ],
+    ])
   })
 
   it('the book tells its watchers at a silence’s expiry on time, without waiting for a refresh', async () => {
