@@ -322,6 +322,8 @@ const ZH = {
   replayExpected: '阈值 / 期望值',
   replayBand: '正常区间',
   replayOpen: '未恢复',
+  replayLearnedBefore: '基线学习数据截至',
+  replayBaselines: '已学习基线数',
 } as const
 
 export type WordKey = keyof typeof ZH
@@ -643,6 +645,8 @@ const EN: Record<WordKey, string> = {
   replayExpected: 'Limit / expected',
   replayBand: 'Normal band',
   replayOpen: 'still open',
+  replayLearnedBefore: 'baselines learned from the history before',
+  replayBaselines: 'baselines learned:',
 }
 
 export type Lang = 'zh' | 'en'

@@ -97,6 +97,11 @@ function results(r: Replay): HTMLElement[] {
     ['bandText', 'text'],
   ]
   return [
+    el(
+      'p',
+      { id: 'replay-range' },
+      `${plantLocal(r.from, tz)} … ${plantLocal(r.to, tz)} (${tz}) · ${t('replayLearnedBefore')} ${plantLocal(r.learnUntil, tz)} · ${t('replayBaselines')} ${r.baselines}`,
+    ),
     summary(r),
     el('h2', {}, t('replayByRule')),
     rowsTable(
