@@ -216,6 +216,7 @@ export class SilenceBook {
    */
   watch(listener: (now: number) => void): void {
     this.watchers.push(listener)
+    if (this.expiryTimer === undefined) this.scheduleExpiry()
   }
 
   /** When the release of an alert held back by a silence was recorded (at start: from the event log). */
