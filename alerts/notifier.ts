@@ -182,8 +182,8 @@ function releasedNotification(h: Held, now: number, timezone: string | undefined
   const n = h.last
   const minutes = Math.max(0, Math.round((now - n.openedAt) / 60_000))
   const [hh, mm] = [Math.floor(minutes / 60), minutes % 60]
-  const zhFor = hh === 0 ? `${mm} 分钟` : mm === 0 ? `${hh} 小时` : `${hh} 小时 ${mm} 分钟`
-  const enFor = hh === 0 ? `${mm} min` : mm === 0 ? `${hh} h` : `${hh} h ${mm} min`
+  const zhFor = minutes === 0 ? '不到 1 分钟' : hh === 0 ? `${mm} 分钟` : mm === 0 ? `${hh} 小时` : `${hh} 小时 ${mm} 分钟`
+  const enFor = minutes === 0 ? 'under 1 min' : hh === 0 ? `${mm} min` : mm === 0 ? `${hh} h` : `${hh} h ${mm} min`
   const since = timezone === undefined ? undefined : localTime(n.openedAt, timezone)
   return {
     ...n,
