@@ -42,6 +42,7 @@ export class BaselineLearner {
       o.engine.setBaselines(book)
       this.learnedAt = t
       o.logger.info({ baselines: o.engine.baselineBook.anomaly.size }, 'baselines learned')
+      for (const warning of book.warnings ?? []) o.logger.warn({ warning }, warning)
     } catch (err) {
       o.logger.warn({ err: describeError(err) }, 'learning baselines failed; keeping the previous ones')
     }

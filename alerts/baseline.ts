@@ -3,7 +3,7 @@ import { TELEMETRY_MEASUREMENT, type TelemetryStore } from '../storage/store.ts'
 import type { ResolvedRule } from './rules.ts'
 import { inShift, lineContexts, type LineContext } from './plant-context.ts'
 import { hourOfWeek, slotOfWeek } from './time.ts'
-import { WorkCalendar } from './calendar.ts'
+import { HOLIDAY_UPDATE_HINT, WorkCalendar } from './calendar.ts'
 import { fitRegimeSlots, learnRegimes, NEAR_LEVELS_RATIO, regimeOfPower, type RegimeSlots } from './regimes.ts'
 import { fitStartShares } from './regime-start.ts'
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../core/duration.ts'
@@ -127,6 +127,11 @@ export interface BaselineBook {
   windowMs: number
   anomaly: Map<string, DeviceBaseline>
   idleKw: Map<string, number>
+  /**
+   * What the learning could not do right, in words for the log and a replay's problems: a year of
+   * the history or of the next days whose public holidays the calendar's source does not have.
+   */
+  warnings?: string[]
 }
 
 export function emptyBaselineBook(windowMs = 900_000): BaselineBook {
@@ -658,7 +663,24 @@ export async function learnBaselines(opts: LearnOptions): Promise<BaselineBook> 
       if (idle.length >= 8) book.idleKw.set(key, quantile(idle, 0.9) * 1.25)
     }
   }
+  const warnings = calendarWarnings(calendars.values(), start, opts.now + RELEARN_AHEAD_MS)
+  if (warnings.length > 0) book.warnings = warnings
   return book
+}
+
+/** How far past the end of the history the calendar must know its days: until the next learning, about. */
+const RELEARN_AHEAD_MS = 7 * DAY_MS
+
+/** Years the calendars need China's holidays for and chinese-days does not have, one warning each. */
+function calendarWarnings(calendars: Iterable<WorkCalendar>, from: number, to: number): string[] {
+  const years = new Set<number>()
+  for (const c of calendars) for (const y of c.uncoveredYears(from, to)) years.add(y)
+  return [...years]
+    .sort((a, b) => a - b)
+    .map(
+      (y) =>
+        `calendar: chinese-days has no public holidays for ${y} yet — days of ${y} are judged by the weekday schedule alone (holidays as working days, 调休 as weekends); ${HOLIDAY_UPDATE_HINT}`,
+    )
 }
 
 export type { LineContext }

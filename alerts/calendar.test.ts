@@ -35,6 +35,40 @@ describe('WorkCalendar', () => {
   })
 })
 
+describe("China's holidays on a week of the plant's own", () => {
+  const cal = new WorkCalendar(
+    {
+      workdays: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat'],
+      lines: { kiln: ['mon', 'wed', 'fri'] },
+      holidays: 'cn',
+      nonWorkingDays: [],
+      workingDays: [],
+    },
+    TZ,
+  )
+
+  it('a public holiday on a scheduled Saturday is off; 调休 weekends are worked by Mon–Fri (or longer) weeks only', () => {
+    expect(cal.isWorkingDay(day('2025-10-04'))).toBe(false) // Saturday inside National Day
+    expect(cal.isWorkingDay(day('2026-05-02'))).toBe(false) // Saturday of Labour Day
+    expect(cal.isWorkingDay(day('2025-10-18'))).toBe(true) // an ordinary Saturday of the Mon–Sat plant
+    expect(cal.isWorkingDay(day('2025-10-19'))).toBe(false) // an ordinary Sunday
+    expect(cal.isWorkingDay(day('2025-09-28'))).toBe(true) // Sunday worked before National Day (调休)
+    expect(cal.isWorkingDay(day('2025-10-01'))).toBe(false) // National Day, a Wednesday
+    // The Mon/Wed/Fri line: holidays off, 调休 Sundays not worked (its week is its own), its days kept.
+    expect(cal.isWorkingDay(day('2025-10-01'), 'kiln')).toBe(false)
+    expect(cal.isWorkingDay(day('2025-09-28'), 'kiln')).toBe(false)
+    expect(cal.isWorkingDay(day('2025-10-11'), 'kiln')).toBe(false) // Saturday 调休
+    expect(cal.isWorkingDay(day('2025-10-10'), 'kiln')).toBe(true) // a Friday
+  })
+
+  it('names the years chinese-days does not know (1.5.7: up to 2026), only with holidays: cn', () => {
+    expect(cal.uncoveredYears(day('2026-12-01'), day('2027-02-01'))).toEqual([2027])
+    expect(cal.uncoveredYears(day('2025-01-01'), day('2026-12-31'))).toEqual([])
+    const none = new WorkCalendar({ workdays: ['mon'], lines: {}, holidays: 'none', nonWorkingDays: [], workingDays: [] }, TZ)
+    expect(none.uncoveredYears(day('2026-12-01'), day('2027-02-01'))).toEqual([])
+  })
+})
+
 describe('regimes', () => {
   it('learns idle and running levels and judges a window against the regimes its slot has shown', () => {
     // Slot 0 runs (300 kW ± 10 %) in 80 % of the weeks and idles (15 kW) in 20 %; slot 1 always idles.

@@ -79,6 +79,27 @@ describe('the working calendar from the plant model', () => {
     expect(b?.calendar?.isWorkingDay(Date.UTC(2026, 0, 7, 2), 'press')).toBe(false)
   })
 
+  it('warns, naming the year and the update, when chinese-days does not know a year the detector judges', async () => {
+    const calendar = { workdays: ['mon', 'tue', 'wed', 'thu', 'fri'], holidays: 'cn' }
+    const store = createEmbeddedStore({ path: ':memory:' })
+    try {
+      // The same three weeks, moved to end on Monday 2026-12-28: the next week reaches into 2027.
+      const shift = Date.UTC(2026, 11, 27, 16) - (START + WEEKS * 7 * DAY)
+      await store.write(history().map((p) => ({ ...p, ts: p.ts + shift })))
+      const { rules } = validateAlertsConfig({ rules: [{ id: 'a', kind: 'anomaly', match: { deviceKind: 'meter' }, history: '3w' }] }, 'test')
+      const late = await learnBaselines({ store, plant: plant(calendar), rules, now: Date.UTC(2026, 11, 27, 16) })
+      expect(late.warnings).toHaveLength(1)
+      expect(late.warnings?.[0]).toContain('no public holidays for 2027')
+      expect(late.warnings?.[0]).toContain('npm install chinese-days@latest')
+      expect(late.warnings?.[0]).toContain('nonWorkingDays')
+      // Learned a month earlier: every day it judges is in 2026, which the package has.
+      const early = await learnBaselines({ store, plant: plant(calendar), rules, now: Date.UTC(2026, 10, 30, 16) })
+      expect(early.warnings).toBeUndefined()
+    } finally {
+      await store.close()
+    }
+  })
+
   it('is validated with the plant model: an unknown weekday is a config error naming the path', () => {
     expect(() => plant({ workdays: ['mon', 'funday'] })).toThrow(/enterprises\/0\/calendar\/workdays/)
   })

@@ -1,3 +1,4 @@
+import pino from 'pino'
 import { describe, expect, it, vi } from 'vitest'
 import { validateConfig } from '../core/config.ts'
 import { silentLogger } from '../core/logger.ts'
@@ -211,21 +212,29 @@ describe('BaselineLearner', () => {
       if (fail) throw new Error('store down')
       return book
     })
-    const learner = new BaselineLearner({ engine, store, plant: PLANT, rules, now: () => T0, logger, learn })
+    const lines: string[] = []
+    const captured = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) })
+    const learner = new BaselineLearner({ engine, store, plant: PLANT, rules, now: () => T0, logger: captured, learn })
     await learner.relearn()
     expect(learner.learnedAt).toBe(T0)
+    expect(lines).toEqual([])
+    // A warning of the learning (a year the holiday calendar does not know) goes to the log.
+    book.warnings = ['calendar: chinese-days has no public holidays for 2027 yet']
+    await learner.relearn()
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string; level: number }).msg)).toEqual(['calendar: chinese-days has no public holidays for 2027 yet'])
+    delete book.warnings
     fail = true
     await learner.relearn()
     expect(learner.learnedAt).toBe(T0)
-    expect(learn).toHaveBeenCalledTimes(2)
+    expect(learn).toHaveBeenCalledTimes(3)
     vi.useFakeTimers()
     try {
       learner.start()
       await vi.advanceTimersByTimeAsync(3_600_000)
-      expect(learn).toHaveBeenCalledTimes(3)
+      expect(learn).toHaveBeenCalledTimes(4)
       learner.stop()
       await vi.advanceTimersByTimeAsync(3_600_000)
-      expect(learn).toHaveBeenCalledTimes(3)
+      expect(learn).toHaveBeenCalledTimes(4)
     } finally {
       vi.useRealTimers()
     }
