@@ -7,6 +7,7 @@ import { type EdgeDeviceConfig, ModbusDeviceSchema } from '../config.ts'
 import type { Driver, ReadResult } from '../driver.ts'
 import { createDriver } from '../drivers.ts'
 import { type PtyPair, ptyPair } from '../testing/pty-pair.ts'
+import { wireCountsOf } from '../wire-counts.ts'
 
 /**
  * Several meters on one bus, strictly one request at a time, and every kind of bad reply a real
@@ -84,6 +85,7 @@ for (const kind of ['serial', 'tcp'] as const) {
       for (const m of meters) {
         m.fault = 'none'
         m.status = 0
+        m.noiseBefore = []
       }
     }
     const readAll = () => Promise.all([dw, dg, dh].map((d) => d.read(AbortSignal.timeout(5000))))
@@ -189,6 +191,18 @@ for (const kind of ['serial', 'tcp'] as const) {
       expect(r.values).toEqual({ water_m3: water.measured().water_m3, battery_low: 0, meter_status_word: 3 })
       expect(r.errors).toEqual([])
       await novalve.close()
+    })
+
+    it('noise before a reply: a stray 68 whose "length" byte is noise is passed over, the reply after it read and counted as resynced', async () => {
+      healAll()
+      // 68, then noise whose 11th byte (L) says 200 data bytes: read as a frame start, it would wait for 213 bytes.
+      water.noiseBefore = [0x68, 0x99, 0x99, 0x99, 0x99, 0x99, 0x99, 0x99, 0x99, 0x99, 0xc8]
+      const before = wireCountsOf(dw)?.resynced ?? 0
+      water.tick()
+      const r = await dw.read(AbortSignal.timeout(5000))
+      expect(r.errors).toEqual([])
+      expect(r.values).toEqual(water.expected())
+      expect(wireCountsOf(dw)?.resynced).toBe(before + 1)
     })
 
     it('a silent meter and a wrong configured address time out (EDGE_ERR_TIMEOUT) without stopping the others', async () => {

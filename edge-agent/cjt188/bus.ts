@@ -13,7 +13,7 @@ export type BusLocation = LineLocation
 
 /** The outcome of one request: a frame, a garbled reply, silence, or the link gone. */
 export type Transaction =
-  | { kind: 'frame'; frame: Cjt188Frame }
+  | { kind: 'frame'; frame: Cjt188Frame /** Noise came before it on the line. */; resynced?: boolean }
   | { kind: 'bad'; code: 'EDGE_ERR_CHECKSUM' | 'EDGE_ERR_FRAME'; message: string }
   | { kind: 'timeout'; received: number; expected?: number }
 
@@ -45,7 +45,11 @@ export class Cjt188Bus {
   async transact(request: Buffer, timeoutMs: number, signal: AbortSignal): Promise<Transaction> {
     const outcome = await this.line.transact(request, timeoutMs, signal, (rx): Transaction | undefined => {
       const parsed = parseFrame(rx)
-      return parsed.kind === 'incomplete' ? undefined : parsed.kind === 'frame' ? { kind: 'frame', frame: parsed.frame } : parsed
+      return parsed.kind === 'incomplete'
+        ? undefined
+        : parsed.kind === 'frame'
+          ? { kind: 'frame', frame: parsed.frame, ...(parsed.resynced ? { resynced: true } : {}) }
+          : parsed
     })
     if (outcome.kind === 'reply') return outcome.value
     const parsed = parseFrame(outcome.rx)

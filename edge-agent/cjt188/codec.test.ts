@@ -22,6 +22,20 @@ describe('CJ/T 188 frames', () => {
     expect([...parsed.frame.data]).toEqual([0x1f, 0x90, 0x07])
   })
 
+  it('resynchronises on noise: a stray 68 whose "L" comes from the noise does not swallow the reply after it', () => {
+    const f = encodeFrame({ meterType: 0x10, address: addressToWire('00000000000001'), control: 0x81, data: bytes('1f9001') }, 2)
+    // 68 then ten noise bytes, the tenth (offset 10: L) C8 = 200 data bytes announced.
+    const noise = bytes('68 99 99 99 99 99 99 99 99 99 c8')
+    const parsed = parseFrame(Buffer.concat([noise, f]))
+    expect(parsed).toMatchObject({ kind: 'frame', end: noise.length + f.length, resynced: true })
+    if (parsed.kind === 'frame') expect(addressToText(parsed.frame.address)).toBe('00000000000001')
+    // A 68 whose end byte and checksum are both wrong is noise too: 68 00 … with L = 0 and no 16.
+    const zeroL = Buffer.concat([bytes('68 00 00 00 00 00 00 00 00 00 00 00 00'), f])
+    expect(parseFrame(zeroL)).toMatchObject({ kind: 'frame', resynced: true })
+    // Preamble only before the frame: not resynced.
+    expect(parseFrame(f)).not.toHaveProperty('resynced')
+  })
+
   it('a wrong checksum, a wrong end byte and a short frame are told apart', () => {
     const f = encodeFrame({ meterType: 0x10, address: addressToWire('00000000000001'), control: 0x81, data: bytes('1f9001') }, 0)
     const badCs = Buffer.from(f)

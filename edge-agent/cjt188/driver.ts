@@ -146,6 +146,7 @@ class Cjt188Driver implements Driver {
       this.counts.requests++
       if (t.kind === 'frame') {
         this.counts.replies++
+        if (t.resynced) this.counts.resynced++
         const check = this.checkReply(t.frame)
         if (check.ok) return this.decode(t.frame)
         failure = check

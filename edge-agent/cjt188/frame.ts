@@ -33,7 +33,7 @@ export type DiOrder = 'low-first' | 'high-first'
 /** What the receive buffer holds: not yet a whole frame, a frame, or a frame that cannot be right. */
 export type ParseOutcome =
   | { kind: 'incomplete'; received: number; expected?: number }
-  | { kind: 'frame'; frame: Cjt188Frame; end: number }
+  | { kind: 'frame'; frame: Cjt188Frame; end: number /** Bytes other than FE came before it: noise passed over. */; resynced?: boolean }
   | { kind: 'bad'; code: 'EDGE_ERR_CHECKSUM' | 'EDGE_ERR_FRAME'; message: string }
 
 export function checksum(bytes: Uint8Array, from: number, to: number): number {
@@ -74,26 +74,28 @@ export function readDataRequest(meterType: number, address: Uint8Array, ser: num
   return encodeFrame({ meterType, address, control: CONTROL_READ_DATA, data: Uint8Array.from([...encodeDi(DI_METER_DATA, order), ser & 0xff]) }, preambleBytes)
 }
 
-/**
- * Finds the first frame in `buf`: preamble and noise before 68 are skipped. A frame whose end byte
- * or checksum is wrong is `bad` (never parsed further); fewer bytes than its L announces is `incomplete`.
- */
-export function parseFrame(buf: Uint8Array): ParseOutcome {
-  const start = buf.indexOf(FRAME_START)
-  if (start < 0) return { kind: 'incomplete', received: 0 }
+type Candidate = ParseOutcome | { kind: 'noise' }
+
+/** What one 68 at `start` begins: a frame, a bad frame, too few bytes yet, or noise. */
+function frameAt(buf: Uint8Array, start: number): Candidate {
   const received = buf.length - start
   if (received < HEADER_BYTES) return { kind: 'incomplete', received }
   const length = buf[start + 10] as number
   const total = OVERHEAD_BYTES + length
   if (received < total) return { kind: 'incomplete', received, expected: total }
   const endByte = buf[start + total - 1] as number
-  if (endByte !== FRAME_END) return { kind: 'bad', code: 'EDGE_ERR_FRAME', message: `frame of L=${length} does not end in 16 (got ${hex(endByte)})` }
   const cs = buf[start + total - 2] as number
   const sum = checksum(buf, start, start + total - 2)
+  // Neither end byte nor checksum: a 68 in noise (its "L" is noise too), not a frame start.
+  if (endByte !== FRAME_END && cs !== sum) return { kind: 'noise' }
+  if (endByte !== FRAME_END) return { kind: 'bad', code: 'EDGE_ERR_FRAME', message: `frame of L=${length} does not end in 16 (got ${hex(endByte)})` }
   if (cs !== sum) return { kind: 'bad', code: 'EDGE_ERR_CHECKSUM', message: `checksum ${hex(cs)}, computed ${hex(sum)}` }
+  let resynced = false
+  for (let i = 0; i < start; i++) if (buf[i] !== PREAMBLE) resynced = true
   return {
     kind: 'frame',
     end: start + total,
+    ...(resynced ? { resynced } : {}),
     frame: {
       meterType: buf[start + 1] as number,
       address: Uint8Array.from(buf.subarray(start + 2, start + 9)),
@@ -101,6 +103,25 @@ export function parseFrame(buf: Uint8Array): ParseOutcome {
       data: Uint8Array.from(buf.subarray(start + HEADER_BYTES, start + HEADER_BYTES + length)),
     },
   }
+}
+
+/**
+ * Finds the first frame in `buf`, trying every 68 in turn as its start: preamble and noise before
+ * it are skipped — a stray 68 whose length byte runs past the bytes received does not hide a whole
+ * frame after it, and one whose end byte and checksum are both wrong is passed over. A frame with a
+ * wrong end byte or checksum is `bad` unless a good one follows; fewer bytes than the first
+ * candidate's L announces is `incomplete`.
+ */
+export function parseFrame(buf: Uint8Array): ParseOutcome {
+  let first: ParseOutcome | undefined
+  let bad: ParseOutcome | undefined
+  for (let s = buf.indexOf(FRAME_START); s >= 0; s = buf.indexOf(FRAME_START, s + 1)) {
+    const c = frameAt(buf, s)
+    if (c.kind === 'frame') return c
+    if (c.kind === 'bad') bad ??= c
+    else if (c.kind === 'incomplete') first ??= c
+  }
+  return bad ?? first ?? { kind: 'incomplete', received: 0 }
 }
 
 export const hex = (b: number): string => b.toString(16).padStart(2, '0').toUpperCase()

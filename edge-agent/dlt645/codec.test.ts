@@ -35,7 +35,7 @@ describe('DL/T 645 frames', () => {
     expect('data' in reply && pointValue(reply.data, point)).toEqual({ value: 12345.67 })
   })
 
-  it('waits for the rest of a frame, refuses a bad checksum, a missing second 68 and a bad end byte', () => {
+  it('waits for the rest of a frame, refuses a bad checksum and a bad end byte; a 68 without the second 68 is no frame start', () => {
     const full = hex(REPLY_FORWARD)
     expect(scanFrame(full.subarray(0, 12)).kind).toBe('need')
     expect(scanFrame(full.subarray(0, full.length - 1)).kind).toBe('need')
@@ -45,9 +45,25 @@ describe('DL/T 645 frames', () => {
     const badEnd = Buffer.from(full)
     badEnd[badEnd.length - 1] = 0x17
     expect(scanFrame(badEnd)).toMatchObject({ kind: 'bad', code: 'EDGE_ERR_FRAME' })
+    // No second 68: not a frame start (noise); nothing else follows, so it waits (a truncated reply at the timeout).
     const noSecond = Buffer.from(full)
     noSecond[9] = 0x00
-    expect(scanFrame(noSecond)).toMatchObject({ kind: 'bad', code: 'EDGE_ERR_FRAME' })
+    expect(scanFrame(noSecond)).toEqual({ kind: 'need' })
+  })
+
+  it('resynchronises on noise: a stray 68 before the reply is passed over, and a 68 whose L runs on does not hide the frame', () => {
+    // 68 12 34: the 68 has no second 68 seven bytes on (byte 7 is the reply's 56).
+    const strayStart = Buffer.concat([hex('68 12 34'), hex(REPLY_FORWARD)])
+    const a = scanFrame(strayStart)
+    expect(a).toMatchObject({ kind: 'frame', end: strayStart.length, frame: { address: '000000123456', control: 0x91, resynced: true } })
+    // 68 00 00 00 00 00 00 68 91 FF: looks like a header announcing 255 data bytes; the real reply follows whole.
+    const longL = Buffer.concat([hex('68 00 00 00 00 00 00 68 91 FF'), hex(REPLY_FORWARD)])
+    expect(scanFrame(longL)).toMatchObject({ kind: 'frame', frame: { address: '000000123456', resynced: true } })
+    // The FE preamble alone is not noise.
+    expect(scanFrame(hex(REPLY_FORWARD))).toMatchObject({ kind: 'frame', frame: { address: '000000123456' } })
+    expect((scanFrame(hex(REPLY_FORWARD)) as { frame?: object }).frame).not.toHaveProperty('resynced')
+    // Noise and a reply still arriving: wait for it.
+    expect(scanFrame(Buffer.concat([hex('68 12 34'), hex(REPLY_FORWARD).subarray(0, 15)]))).toEqual({ kind: 'need' })
   })
 
   it('refuses a reply from another meter, to another identifier, and maps an error reply to its error word', () => {

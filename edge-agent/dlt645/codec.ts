@@ -30,6 +30,8 @@ export interface Frame {
   address: string
   control: number
   data: Uint8Array
+  /** Bytes other than the FE preamble came before it: noise on the line, passed over. */
+  resynced?: boolean
 }
 
 /** Address text (as printed on the meter, A5 first) → wire bytes (A0 first). Hex digits allow the AA wildcard. */
@@ -90,34 +92,48 @@ export type ScanResult =
 
 const hex = (buf: Uint8Array) => [...buf].map((b) => b.toString(16).padStart(2, '0')).join(' ')
 
-/**
- * Looks for one frame in `buf`: skips the FE preamble (and any noise) before the first 68, waits for
- * L, then for the whole frame, and checks the second 68, CS and the 16 end byte.
- */
-export function scanFrame(buf: Uint8Array): ScanResult {
-  let s = 0
-  while (s < buf.length && buf[s] !== START) s++
+/** What one 68 at `s` starts: a frame, a bad frame, too few bytes yet, or not a frame at all (noise). */
+function frameAt(buf: Uint8Array, s: number): ScanResult | { kind: 'noise' } {
   if (buf.length - s < HEADER) return { kind: 'need' }
-  if (buf[s + 7] !== START)
-    return { kind: 'bad', code: 'EDGE_ERR_FRAME', message: `no second 68 after the address: ${hex(buf.subarray(s, s + HEADER))}`, end: s + 1 }
+  if (buf[s + 7] !== START) return { kind: 'noise' }
   const length = buf[s + 9] as number
-  const total = 12 + length
-  if (buf.length - s < total) return { kind: 'need' }
+  const end = s + 12 + length
+  if (buf.length < end) return { kind: 'need' }
   let cs = 0
   for (let i = s; i < s + HEADER + length; i++) cs += buf[i] as number
-  const end = s + total
-  if ((cs & 0xff) !== buf[s + HEADER + length]) {
+  const csOk = (cs & 0xff) === buf[end - 2]
+  const endOk = buf[end - 1] === END
+  // Neither the checksum nor the end byte: a 68 in noise, not the start of a frame.
+  if (!csOk && !endOk) return { kind: 'noise' }
+  if (!csOk)
     return {
       kind: 'bad',
       code: 'EDGE_ERR_CHECKSUM',
       message: `checksum ${hex(buf.subarray(end - 2, end - 1))}, computed ${(cs & 0xff).toString(16).padStart(2, '0')}`,
       end,
     }
-  }
-  if (buf[end - 1] !== END) return { kind: 'bad', code: 'EDGE_ERR_FRAME', message: `frame ends with ${hex(buf.subarray(end - 1, end))}, not 16`, end }
+  if (!endOk) return { kind: 'bad', code: 'EDGE_ERR_FRAME', message: `frame ends with ${hex(buf.subarray(end - 1, end))}, not 16`, end }
   const data = new Uint8Array(length)
   for (let i = 0; i < length; i++) data[i] = ((buf[s + HEADER + i] as number) - 0x33) & 0xff
-  return { kind: 'frame', frame: { address: addressText(buf, s + 1), control: buf[s + 8] as number, data }, end }
+  let resynced = false
+  for (let i = 0; i < s; i++) if (buf[i] !== PREAMBLE) resynced = true
+  return { kind: 'frame', frame: { address: addressText(buf, s + 1), control: buf[s + 8] as number, data, ...(resynced ? { resynced } : {}) }, end }
+}
+
+/**
+ * Looks for one frame in `buf`: skips the FE preamble and any noise, trying every 68 in turn as a
+ * frame start — a stray 68 before a reply (no second 68 after the address, or neither checksum nor
+ * end byte right) is passed over, and a 68 whose L runs past the bytes received does not hide a
+ * whole frame after it. A frame with a wrong checksum or end byte is `bad` unless a good one follows.
+ */
+export function scanFrame(buf: Uint8Array): ScanResult {
+  let bad: ScanResult | undefined
+  for (let s = buf.indexOf(START); s >= 0; s = buf.indexOf(START, s + 1)) {
+    const r = frameAt(buf, s)
+    if (r.kind === 'frame') return r
+    if (r.kind === 'bad') bad ??= r
+  }
+  return bad ?? { kind: 'need' }
 }
 
 /** A BCD value, or why it is not one. */

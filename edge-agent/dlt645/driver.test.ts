@@ -127,6 +127,21 @@ describe('dlt645 driver on a shared serial bus', () => {
     })
   }
 
+  it('noise before a reply: a stray 68 is passed over and the frame after it read, counted as resynced', async () => {
+    const d = await open(A)
+    // 68 00 01 …: no second 68 seven bytes on, so not a frame start.
+    meters.a.setFault({ kind: 'noise', bytes: [0x68, 0x00, 0x01, 0x02] }, ['0201FF00', '0001FF00'])
+    try {
+      const r = await d.read(AbortSignal.timeout(10_000))
+      expect(r.errors).toEqual([])
+      expect(r.values).toMatchObject({ voltage_l1_v: 230.1, voltage_l3_v: 231.2, energy_import_kwh: 12345.67 })
+      expect(d.stats()).toMatchObject({ resynced: 2, malformed: 0, truncated: 0 })
+    } finally {
+      meters.a.clearFaults()
+    }
+    await d.close()
+  })
+
   it('an address no meter has: EDGE_ERR_TIMEOUT after the first request, and the line is free for the others', async () => {
     const d = await open('000000000042')
     const t0 = performance.now()

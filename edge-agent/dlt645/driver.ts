@@ -141,6 +141,7 @@ class Dlt645Driver implements Driver {
       try {
         const reply = await this.bus.exchange(frame, this.conn.timeoutMs, signal)
         this.counts.replies++
+        if (reply.resynced) this.counts.resynced++
         outcome = checkReadReply(reply, address, req.di, this.profile.protocol)
       } catch (err) {
         signal.throwIfAborted()

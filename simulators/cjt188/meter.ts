@@ -47,6 +47,8 @@ export class SimCjt188Meter {
   fault: Cjt188Fault = 'none'
   /** ST1 | ST2 << 8. */
   status = 0
+  /** Bytes sent before each reply: line noise, e.g. a stray 68. */
+  noiseBefore: readonly number[] = []
   requests = 0
   private counter: number
   private settlement: number
@@ -115,7 +117,7 @@ export class SimCjt188Meter {
     const out = frame(this.meterType, address, control, this.fault === 'abnormal' ? [di[0] ?? 0, di[1] ?? 0, ser, this.status & 0xff, this.status >> 8] : data)
     if (this.fault === 'bad-checksum') out[out.length - 2] = ((out[out.length - 2] as number) + 1) % 256
     if (this.fault === 'truncated') return out.subarray(0, out.length - 9)
-    return out
+    return this.noiseBefore.length > 0 ? Buffer.concat([Buffer.from(this.noiseBefore), out]) : out
   }
 
   private otherAddress(): number[] {

@@ -73,6 +73,8 @@ export type SimFault =
   | { kind: 'bad-bcd' }
   /** No reply at all. */
   | { kind: 'silent' }
+  /** These bytes (line noise, e.g. a stray 68) go out before the reply. */
+  | { kind: 'noise'; bytes: readonly number[] }
 
 export interface SimMeterOptions {
   /** 12 digits as printed on the meter. */

@@ -68,6 +68,7 @@ export function answer(meters: readonly SimMeter[], req: SimRequest, preamble: n
   const frame = buildFrame(fault?.kind === 'wrong-address' ? fault.address : meter.address, ok, data, preamble)
   if (fault?.kind === 'checksum') frame[frame.length - 2] = ((frame[frame.length - 2] as number) + 1) % 256
   if (fault?.kind === 'truncate') return frame.subarray(0, Math.floor(frame.length / 2))
+  if (fault?.kind === 'noise') return Buffer.concat([Buffer.from(fault.bytes), frame])
   return frame
 }
 
