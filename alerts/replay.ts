@@ -168,12 +168,19 @@ export async function replayAlerts(o: ReplayOptions): Promise<ReplayResult> {
   for (let day = o.from; day < o.to; day += DAY_MS) {
     const stop = Math.min(o.to, day + DAY_MS)
     const byStep = await readDay(o, day, stop, stepMs)
+    // The store's windows align on local midnight, the range need not (an API caller's ISO instant):
+    // each window is fed at the first step that reaches it, never before that step's tick.
+    const starts = [...byStep.keys()].sort((x, y) => x - y)
+    let next = 0
     for (let t = day; t < stop; t += stepMs) {
       take(engine.tick(t))
-      for (const s of byStep.get(t)?.values() ?? []) {
-        seen.set(deviceKey(s.address), s.address)
-        samples++
-        take(engine.ingest(s.address, { ts: t, values: s.values }))
+      for (; next < starts.length && (starts[next] as number) < t + stepMs; next++) {
+        const ws = starts[next] as number
+        for (const s of byStep.get(ws)?.values() ?? []) {
+          seen.set(deviceKey(s.address), s.address)
+          samples++
+          take(engine.ingest(s.address, { ts: Math.max(ws, t), values: s.values }))
+        }
       }
     }
   }

@@ -78,6 +78,12 @@ describe('alerts replay (backtest)', () => {
     expect(offline?.openedAt).toBeGreaterThan(hole - Q + 5 * Q)
     expect(offline?.openedAt).toBeLessThanOrEqual(hole - Q + 5 * Q + 60_000)
     expect(r.alertsPerDeviceWeek).toBeCloseTo(r.alerts.length / r.deviceWeeks, 10)
+    // A range that does not start on the store's window grid (an ISO instant 30 s past): the same
+    // samples but the one at replayFrom itself; time passes at :30, so the offline alert opens at the
+    // first such tick past the 75 min, 30 s earlier (75.5 min since data).
+    const unaligned = await replayAlerts({ store: s, plant, rules, from: replayFrom + 30_000, to: replayFrom + 7 * DAY, events })
+    expect(unaligned.samples).toBe(r.samples - 1)
+    expect(unaligned.alerts.map((a) => [a.rule, a.openedAt, a.value])).toEqual([['offline', (offline?.openedAt ?? 0) - 30_000, 75.5]])
     expect(r.written).toBe(0)
     expect(await events.query({ kind: ALERT_EVENT_KIND, start: 0, stop: Date.now() + DAY })).toEqual([])
     expect(formatReplayTable(r)).toMatch(/offline\s+offline\s+1\s+1/)
