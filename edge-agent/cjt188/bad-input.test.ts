@@ -86,6 +86,7 @@ for (const kind of ['serial', 'tcp'] as const) {
         m.fault = 'none'
         m.status = 0
         m.noiseBefore = []
+        m.fixedSer = undefined
       }
     }
     const readAll = () => Promise.all([dw, dg, dh].map((d) => d.read(AbortSignal.timeout(5000))))
@@ -203,6 +204,22 @@ for (const kind of ['serial', 'tcp'] as const) {
       expect(r.errors).toEqual([])
       expect(r.values).toEqual(water.expected())
       expect(wireCountsOf(dw)?.resynced).toBe(before + 1)
+    })
+
+    it('a meter answering with a fixed SER 00: refused by default (EDGE_ERR_FRAME, every value bad), read with serCheck ignore', async () => {
+      healAll()
+      water.fixedSer = 0x00
+      water.tick()
+      const strict = await dw.read(AbortSignal.timeout(5000))
+      expect(strict.values).toEqual({})
+      expect(new Set(strict.errors.map((e) => e.code))).toEqual(new Set(['EDGE_ERR_FRAME']))
+      expect(strict.errors[0]?.message).toMatch(/reply to request 0, expected \d+ \(a late reply, or a meter that answers with a fixed SER: serCheck ignore\)/)
+      const lenient = make(device('water-fixed-ser', 'cjt188-water', W, link, { serCheck: 'ignore' }))
+      await lenient.connect(AbortSignal.timeout(5000))
+      const r = await lenient.read(AbortSignal.timeout(5000))
+      expect(r.errors).toEqual([])
+      expect(r.values).toEqual(water.expected())
+      await lenient.close()
     })
 
     it('a silent meter and a wrong configured address time out (EDGE_ERR_TIMEOUT) without stopping the others', async () => {

@@ -189,7 +189,13 @@ class Cjt188Driver implements Driver {
     const [d0, d1] = encodeDi(DI_METER_DATA, this.conn.diOrder)
     if (f.data[0] !== d0 || f.data[1] !== d1)
       return { ok: false, code: 'EDGE_ERR_FRAME', message: `reply for data identifier ${hex(f.data[0] ?? 0)}${hex(f.data[1] ?? 0)}, expected 901F` }
-    if (f.data[2] !== this.ser) return { ok: false, code: 'EDGE_ERR_FRAME', message: `reply to request ${f.data[2]}, expected ${this.ser} (a late reply)` }
+    // serCheck echo: SER tells a late reply (to a request that timed out) from this one's.
+    if (this.conn.serCheck === 'echo' && f.data[2] !== this.ser)
+      return {
+        ok: false,
+        code: 'EDGE_ERR_FRAME',
+        message: `reply to request ${f.data[2]}, expected ${this.ser} (a late reply, or a meter that answers with a fixed SER: serCheck ignore)`,
+      }
     const want = DATA_HEAD + this.profile.layout.length
     if (f.data.length < want)
       return { ok: false, code: 'EDGE_ERR_FRAME', message: `reply data of ${f.data.length} byte(s), the ${this.profile.name} layout needs ${want}` }

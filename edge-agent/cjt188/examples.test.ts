@@ -25,6 +25,7 @@ describe('CJ/T 188 sample configs', () => {
       timeoutMs: 1000,
       badStatusMask: 0,
       valve: 'report',
+      serCheck: 'echo',
     })
     const drivers = edge.devices.map((d) => createDriver(d) as ReturnType<typeof createDriver> & { quantities(): string[] })
     expect(drivers.map((d) => d.endpoint)).toEqual([

@@ -32,6 +32,11 @@ export const Cjt188ConnectionSchema = Type.Object(
       default: 'auto',
       description: "heat meters: publish heat as heat_kwh or heat_gj (converted), or auto (the meter's unit)",
     }),
+    serCheck: Type.Enum(['echo', 'ignore'], {
+      default: 'echo',
+      description:
+        "echo: a reply must carry the request's SER (the agent counts it up per request), which tells a late reply to an earlier request apart from this one's; ignore: for meters that answer with a fixed SER (e.g. 00) — a late reply of the same meter may then be taken as the current one",
+    }),
     valve: Type.Enum(['report', 'none'], {
       default: 'report',
       description: 'report: publish valve_state from ST1 D1–D0 (0 open, 1 closed); none: a meter without a valve (its bits read 00, "open")',

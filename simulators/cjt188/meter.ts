@@ -47,6 +47,8 @@ export class SimCjt188Meter {
   fault: Cjt188Fault = 'none'
   /** ST1 | ST2 << 8. */
   status = 0
+  /** A fixed SER in every reply (as some meters send 00) instead of the request's; undefined: echo it. */
+  fixedSer: number | undefined = undefined
   /** Bytes sent before each reply: line noise, e.g. a stray 68. */
   noiseBefore: readonly number[] = []
   requests = 0
@@ -107,8 +109,9 @@ export class SimCjt188Meter {
   }
 
   /** The reply to a read-data request with sequence number `ser` and DI bytes as received. */
-  reply(ser: number, di: readonly number[]): Buffer | undefined {
+  reply(requestSer: number, di: readonly number[]): Buffer | undefined {
     this.requests++
+    const ser = this.fixedSer ?? requestSer
     if (this.fault === 'silent') return undefined
     const data = [...di, ser, ...(this.kind === 'heat' ? this.heatData() : this.volumeData())]
     if (this.fault === 'bcd-out-of-range') this.spoilBcd(data)
