@@ -281,7 +281,8 @@ function summarise(
 /** The replay as a text table: per rule, then every alert (at most `maxRows`), times local to the plant. */
 export function formatReplayTable(r: ReplayResult, maxRows = 200): string {
   const local = (t: number): string => new Date(wallClock(t, r.timezone)).toISOString().slice(0, 16).replace('T', ' ')
-  const num = (v: number | undefined, unit: string): string => (v === undefined ? '' : `${v.toFixed(1)}${unit ? ` ${unit}` : ''}`)
+  // A power factor (no unit) with two decimals, the rest with one and their unit.
+  const num = (v: number | undefined, unit: string): string => (v === undefined ? '' : unit ? `${v.toFixed(1)} ${unit}` : v.toFixed(2))
   const band = (a: ReplayAlert): string =>
     a.expectedLow === undefined || a.expectedHigh === undefined ? '' : `${a.expectedLow.toFixed(1)}–${a.expectedHigh.toFixed(1)} ${a.thresholdUnit}`.trim()
   const lines = [

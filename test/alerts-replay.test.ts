@@ -117,13 +117,14 @@ describe('alerts replay (backtest)', () => {
       const t = T0 + i * Q
       const kwh = t < swap ? 1_000 + i * 25 : 10 + (i - 48) * 25
       const kw = t < swap ? 100 + (i % 3) : 100
-      points.push({ measurement: 'telemetry', tags, fields: { energy_import_kwh: kwh, active_power_kw: kw }, ts: t })
+      points.push({ measurement: 'telemetry', tags, fields: { energy_import_kwh: kwh, active_power_kw: kw, power_factor: 0.82 }, ts: t })
     }
     await s.write(points)
     const { rules } = validateAlertsConfig({
       rules: [
         { id: 'ctr', kind: 'counter', quantity: 'energy_import_kwh' },
         { id: 'stuck', kind: 'stuck', quantity: 'active_power_kw', for: '1h' },
+        { id: 'pf', kind: 'power_factor', below: 0.9 },
       ],
     })
     const range = { from: T0, to: T0 + DAY }
@@ -143,6 +144,10 @@ describe('alerts replay (backtest)', () => {
       threshold: 60,
       thresholdUnit: 'min',
     })
+    // A power factor has no unit: two decimals in the table. Low from the first reading, open at the
+    // second (the rule's default duration has passed by then).
+    expect(after.alerts.find((a) => a.rule === 'pf')).toMatchObject({ openedAt: T0 + Q, value: 0.82, valueUnit: '', threshold: 0.9, thresholdUnit: '' })
+    expect(formatReplayTable(after)).toMatch(/2026-01-05 00:15\s+\(open\)\s+pf\s+acme\/wuhan\/l1\/meter\s+0\.82\s+0\.90\n/)
   })
 
   it('refuses dates that do not exist, naming the flag', () => {
