@@ -43,6 +43,10 @@ export const QUANTITIES = {
   energy_import_tariff2_kwh: { unit: 'kWh', description: 'imported active energy counter, tariff 2', min: 0, max: LARGE, cumulative: true },
   energy_import_tariff3_kwh: { unit: 'kWh', description: 'imported active energy counter, tariff 3', min: 0, max: LARGE, cumulative: true },
   energy_import_tariff4_kwh: { unit: 'kWh', description: 'imported active energy counter, tariff 4', min: 0, max: LARGE, cumulative: true },
+  energy_export_tariff1_kwh: { unit: 'kWh', description: 'exported active energy counter, tariff 1', min: 0, max: LARGE, cumulative: true },
+  energy_export_tariff2_kwh: { unit: 'kWh', description: 'exported active energy counter, tariff 2', min: 0, max: LARGE, cumulative: true },
+  energy_export_tariff3_kwh: { unit: 'kWh', description: 'exported active energy counter, tariff 3', min: 0, max: LARGE, cumulative: true },
+  energy_export_tariff4_kwh: { unit: 'kWh', description: 'exported active energy counter, tariff 4', min: 0, max: LARGE, cumulative: true },
   max_demand_import_kw: { unit: 'kW', description: "imported active maximum demand of the meter's current billing period", min: 0, max: 1e7 },
   gas_m3: { unit: 'm3', description: 'natural gas volume counter', min: 0, max: LARGE, cumulative: true },
   steam_t: { unit: 't', description: 'steam mass counter', min: 0, max: LARGE, cumulative: true },
@@ -89,6 +93,62 @@ export const QUANTITIES = {
   // Reactive energy registers (DL/T 645 combined reactive 1 / 2).
   reactive_energy_import_kvarh: { unit: 'kvarh', description: 'imported (combined reactive 1) reactive energy counter', min: 0, max: LARGE, cumulative: true },
   reactive_energy_export_kvarh: { unit: 'kvarh', description: 'exported (combined reactive 2) reactive energy counter', min: 0, max: LARGE, cumulative: true },
+  reactive_energy_import_tariff1_kvarh: {
+    unit: 'kvarh',
+    description: 'imported reactive energy counter, tariff 1 (DL/T 645-2007 combined reactive 1, -1997 forward reactive)',
+    min: 0,
+    max: LARGE,
+    cumulative: true,
+  },
+  reactive_energy_import_tariff2_kvarh: {
+    unit: 'kvarh',
+    description: 'imported reactive energy counter, tariff 2 (DL/T 645-2007 combined reactive 1, -1997 forward reactive)',
+    min: 0,
+    max: LARGE,
+    cumulative: true,
+  },
+  reactive_energy_import_tariff3_kvarh: {
+    unit: 'kvarh',
+    description: 'imported reactive energy counter, tariff 3 (DL/T 645-2007 combined reactive 1, -1997 forward reactive)',
+    min: 0,
+    max: LARGE,
+    cumulative: true,
+  },
+  reactive_energy_import_tariff4_kvarh: {
+    unit: 'kvarh',
+    description: 'imported reactive energy counter, tariff 4 (DL/T 645-2007 combined reactive 1, -1997 forward reactive)',
+    min: 0,
+    max: LARGE,
+    cumulative: true,
+  },
+  reactive_energy_export_tariff1_kvarh: {
+    unit: 'kvarh',
+    description: 'exported reactive energy counter, tariff 1 (DL/T 645-2007 combined reactive 2, -1997 reverse reactive)',
+    min: 0,
+    max: LARGE,
+    cumulative: true,
+  },
+  reactive_energy_export_tariff2_kvarh: {
+    unit: 'kvarh',
+    description: 'exported reactive energy counter, tariff 2 (DL/T 645-2007 combined reactive 2, -1997 reverse reactive)',
+    min: 0,
+    max: LARGE,
+    cumulative: true,
+  },
+  reactive_energy_export_tariff3_kvarh: {
+    unit: 'kvarh',
+    description: 'exported reactive energy counter, tariff 3 (DL/T 645-2007 combined reactive 2, -1997 reverse reactive)',
+    min: 0,
+    max: LARGE,
+    cumulative: true,
+  },
+  reactive_energy_export_tariff4_kvarh: {
+    unit: 'kvarh',
+    description: 'exported reactive energy counter, tariff 4 (DL/T 645-2007 combined reactive 2, -1997 reverse reactive)',
+    min: 0,
+    max: LARGE,
+    cumulative: true,
+  },
 } as const satisfies Record<string, QuantityInfo>
 
 export type Quantity = keyof typeof QUANTITIES

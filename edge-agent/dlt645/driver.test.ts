@@ -73,7 +73,18 @@ describe('dlt645 driver on a shared serial bus', () => {
       max_demand_import_kw: 12.3456,
       energy_import_tariff4_kwh: 2345.61,
     })
-    expect(Object.keys(results[2]?.values ?? {})).toHaveLength(19)
+    // 2007 generic: 31 values from 11 requests (four energy blocks of total + tariffs 1–4).
+    expect(Object.keys(results[2]?.values ?? {})).toHaveLength(31)
+    // The tariffs of each block add up to its total (the simulator's values: 1.01 + 5.02 + 4.03 + 2.28 = 12.34 …).
+    expect(results[0]?.values).toMatchObject({
+      energy_export_kwh: 12.34,
+      energy_export_tariff1_kwh: 1.01,
+      energy_export_tariff4_kwh: 2.28,
+      reactive_energy_import_kvarh: 3456.78,
+      reactive_energy_import_tariff2_kvarh: 1500.22,
+      reactive_energy_export_kvarh: 123.45,
+      reactive_energy_export_tariff3_kvarh: 40.03,
+    })
     // strictly one request at a time: no request met another on the line (no collision, no bad frame)
     expect(sim.stats().badFrames).toBe(0)
     for (const d of drivers) await d.close()
@@ -86,6 +97,10 @@ describe('dlt645 driver on a shared serial bus', () => {
     expect(r.values).toMatchObject({
       energy_import_kwh: 12345.67,
       energy_import_tariff2_kwh: 4000.02,
+      energy_export_tariff3_kwh: 4.03,
+      reactive_energy_import_kvarh: 3456.78,
+      reactive_energy_import_tariff1_kvarh: 300.11,
+      reactive_energy_export_tariff4_kvarh: 23.39,
       voltage_l1_v: 230,
       current_l1_a: 10.12,
       active_power_kw: 6.5432,
@@ -116,7 +131,7 @@ describe('dlt645 driver on a shared serial bus', () => {
         }
         expect(r.errors).toHaveLength(3)
         expect(r.values.energy_import_kwh).toBe(12345.67)
-        expect(Object.keys(r.values)).toHaveLength(16)
+        expect(Object.keys(r.values)).toHaveLength(28)
         expect(d.stats()[stat]).toBeGreaterThanOrEqual(1)
       } finally {
         meters.a.clearFaults()

@@ -15,6 +15,8 @@ interface Field {
 
 const f = (quantity: string, bytes: number, decimals: number, signed = false): Field => ({ quantity, bytes, decimals, signed })
 const energy = (q: string) => f(q, 4, 2)
+/** A block's quantities: the total, then tariffs 1–4 (`energy_export` → energy_export_kwh, energy_export_tariff1_kwh …). */
+const tariffs = (stem: string, unit: string) => [`${stem}_${unit}`, ...[1, 2, 3, 4].map((t) => `${stem}_tariff${t}_${unit}`)]
 const TIME_2026_01_12_09_45 = [0x45, 0x09, 0x12, 0x01, 0x26] // mm hh DD MM YY, low byte first
 
 /** DL/T 645-2007 Appendix A, the identifiers this simulator serves (DI3…DI0 as printed). */
@@ -28,8 +30,11 @@ export const TABLE_2007: Readonly<Record<string, readonly Field[]>> = {
     energy,
   ),
   '00020000': [energy('energy_export_kwh')],
+  '0002FF00': tariffs('energy_export', 'kwh').map(energy),
   '00030000': [f('reactive_energy_import_kvarh', 4, 2, true)],
+  '0003FF00': tariffs('reactive_energy_import', 'kvarh').map((q) => f(q, 4, 2, true)),
   '00040000': [f('reactive_energy_export_kvarh', 4, 2, true)],
+  '0004FF00': tariffs('reactive_energy_export', 'kvarh').map((q) => f(q, 4, 2, true)),
   '02010100': [f('voltage_l1_v', 2, 1)],
   '02010200': [f('voltage_l2_v', 2, 1)],
   '02010300': [f('voltage_l3_v', 2, 1)],
@@ -49,8 +54,11 @@ export const TABLE_1997: Readonly<Record<string, readonly Field[]>> = {
   '9010': [energy('energy_import_kwh')],
   '901F': ['energy_import_kwh', 'energy_import_tariff1_kwh', 'energy_import_tariff2_kwh', 'energy_import_tariff3_kwh', 'energy_import_tariff4_kwh'].map(energy),
   '9020': [energy('energy_export_kwh')],
+  '902F': tariffs('energy_export', 'kwh').map(energy),
   '9110': [energy('reactive_energy_import_kvarh')],
+  '911F': tariffs('reactive_energy_import', 'kvarh').map(energy),
   '9120': [energy('reactive_energy_export_kvarh')],
+  '912F': tariffs('reactive_energy_export', 'kvarh').map(energy),
   B611: [f('voltage_l1_v', 2, 0)],
   B621: [f('current_l1_a', 2, 2)],
   B630: [f('active_power_kw', 3, 4)],
@@ -91,8 +99,20 @@ const DEFAULTS: SimValues = {
   energy_import_tariff3_kwh: 5000.03,
   energy_import_tariff4_kwh: 2345.61,
   energy_export_kwh: 12.34,
+  energy_export_tariff1_kwh: 1.01,
+  energy_export_tariff2_kwh: 5.02,
+  energy_export_tariff3_kwh: 4.03,
+  energy_export_tariff4_kwh: 2.28,
   reactive_energy_import_kvarh: 3456.78,
+  reactive_energy_import_tariff1_kvarh: 300.11,
+  reactive_energy_import_tariff2_kvarh: 1500.22,
+  reactive_energy_import_tariff3_kvarh: 1200.33,
+  reactive_energy_import_tariff4_kvarh: 456.12,
   reactive_energy_export_kvarh: 123.45,
+  reactive_energy_export_tariff1_kvarh: 10.01,
+  reactive_energy_export_tariff2_kvarh: 50.02,
+  reactive_energy_export_tariff3_kvarh: 40.03,
+  reactive_energy_export_tariff4_kvarh: 23.39,
   voltage_l1_v: 230.1,
   voltage_l2_v: 229.8,
   voltage_l3_v: 231.2,
