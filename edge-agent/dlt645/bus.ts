@@ -1,5 +1,5 @@
 import { fieldLine, type FieldLine, type LineOutcome } from '../field-line.ts'
-import { type LineLocation, lineKey } from '../shared-link.ts'
+import type { LineLocation } from '../shared-link.ts'
 import { type Frame, type ScanResult, scanFrame } from './codec.ts'
 import type { Dlt645Connection } from './schema.ts'
 
@@ -9,11 +9,6 @@ export type Dlt645BusLocation = LineLocation
 export function dlt645BusLocation(c: Dlt645Connection): Dlt645BusLocation {
   if (c.transport === 'tcp') return { transport: 'tcp', host: c.host ?? '', port: c.port ?? 0 }
   return { transport: 'serial', path: c.path ?? '', baudRate: c.baudRate, parity: c.parity, dataBits: c.dataBits, stopBits: c.stopBits }
-}
-
-/** One key per physical bus: devices with the same key share one link and take turns on it. */
-export function dlt645BusKey(location: Dlt645BusLocation): string {
-  return lineKey('dlt645', location)
 }
 
 /** A request that got no usable reply: its code says why (the driver maps it to quality). */

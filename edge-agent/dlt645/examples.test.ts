@@ -33,7 +33,7 @@ describe('DL/T 645 sample configs', () => {
     expect(bus?.requests[0]).toMatchObject({ device: 'incomer', di: '0001FF00', requestBytes: 20, replyBytes: 36 })
     // bytes × 11 bits / 2400 baud
     expect(bus?.lineMsPerPoll).toBeCloseTo(((bus?.bytesPerPoll ?? 0) * 11 * 1000) / 2400, 0)
-    expect(report.text).toContain('bus dlt645:/dev/ttyUSB0: 3 meter(s), 29 request(s) per poll')
+    expect(report.text).toContain('bus serial:/dev/ttyUSB0: 3 meter(s), 29 request(s) per poll')
     expect(report.text).toContain('DI 0201FF00')
   })
 
@@ -46,8 +46,8 @@ describe('DL/T 645 sample configs', () => {
     ])
     const buses = planDlt645Buses(edge.devices)
     expect(buses.map((b) => [b.bus, b.requests.length, b.baudKnown])).toEqual([
-      ['dlt645-tcp://192.168.30.21:8899', 8, false],
-      ['dlt645-tcp://192.168.30.22:8899', 22, false],
+      ['tcp://192.168.30.21:8899', 8, false],
+      ['tcp://192.168.30.22:8899', 22, false],
     ])
     expect(edgePlan(edge).exitCode).toBe(0)
   })

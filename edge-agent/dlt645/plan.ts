@@ -1,5 +1,11 @@
+import { cjt188Location } from '../cjt188/driver.ts'
+import { hex } from '../cjt188/frame.ts'
+import { loadCjt188Profile } from '../cjt188/profiles.ts'
+import type { Cjt188Connection } from '../cjt188/schema.ts'
 import type { EdgeDeviceConfig } from '../config.ts'
-import { dlt645BusKey, dlt645BusLocation } from './bus.ts'
+import { physicalLineKey } from '../field-line.ts'
+import type { LineLocation } from '../shared-link.ts'
+import { dlt645BusLocation } from './bus.ts'
 import { lineTimeMs } from './codec.ts'
 import { loadDlt645Profile, planDlt645Requests } from './profile.ts'
 import type { Dlt645Connection } from './schema.ts'
@@ -12,6 +18,9 @@ const DTU_BAUD = 2400
 /** One request on a bus: which meter, which identifier, and what it costs on the line. */
 export interface Dlt645ScheduledRequest {
   device: string
+  /** A CJ/T 188 meter on the same line takes its turn too (one 901F read per poll). */
+  protocol: 'dlt645' | 'cjt188'
+  /** 645: the 12 digits; 188: `T:address` (meter type, 14 hex digits). */
   address: string
   di: string
   points: string[]
@@ -47,6 +56,7 @@ function requestsOf(device: EdgeDeviceConfig, c: Dlt645Connection): Dlt645Schedu
     const valueBytes = Math.max(...r.points.map((p) => p.offset + p.bytes))
     return {
       device: device.device,
+      protocol: 'dlt645' as const,
       address: c.address,
       di: r.di,
       points: r.points.map((p) => p.quantity),
@@ -56,24 +66,46 @@ function requestsOf(device: EdgeDeviceConfig, c: Dlt645Connection): Dlt645Schedu
   })
 }
 
+/** CJ/T 188: one read of 901F per poll — `FE… 68 T A0..A6 01 03 DI DI SER CS 16`, its reply L = 3 + the layout. */
+function cjt188RequestsOf(device: EdgeDeviceConfig, c: Cjt188Connection): Dlt645ScheduledRequest[] {
+  const profile = loadCjt188Profile(device.profile)
+  return [
+    {
+      device: device.device,
+      protocol: 'cjt188',
+      address: `${hex(c.meterType ?? profile.meterType)}:${c.address.toUpperCase()}`,
+      di: '901F',
+      points: profile.layout.fields.map((f) => f.quantity),
+      requestBytes: c.preambleBytes + 13 + 3,
+      replyBytes: 13 + 3 + profile.layout.length,
+    },
+  ]
+}
+
+/** A device's requests on its line, or undefined when it is no DL/T 645 / CJ/T 188 meter or its profile cannot be loaded. */
+function lineRequests(d: EdgeDeviceConfig): { loc: LineLocation; requests: Dlt645ScheduledRequest[] } | undefined {
+  try {
+    if (d.driver === 'dlt645' && d.dlt645) return { loc: dlt645BusLocation(d.dlt645), requests: requestsOf(d, d.dlt645) }
+    if (d.driver === 'cjt188' && d.cjt188) return { loc: cjt188Location(d.cjt188), requests: cjt188RequestsOf(d, d.cjt188) }
+  } catch {
+    // the device's own plan line reports its profile error
+  }
+  return undefined
+}
+
 /**
- * The schedule of every DL/T 645 bus in `devices`: the requests of one poll of all its meters in
- * turn, their bytes, and the line time at the bus's baud rate — what limits a real 2400-baud line.
+ * The schedule of every line with DL/T 645 or CJ/T 188 meters in `devices` (one line per serial port
+ * or DTU endpoint, both protocols on it together): the requests of one poll of all its meters in
+ * turn, their bytes, and the line time at the line's baud rate — what limits a real 2400-baud line.
  * Devices whose profile cannot be loaded are left out (their plan line reports the error).
  */
 export function planDlt645Buses(devices: readonly EdgeDeviceConfig[]): Dlt645BusSchedule[] {
   const buses = new Map<string, Dlt645BusSchedule>()
   for (const d of devices) {
-    const c = d.driver === 'dlt645' ? d.dlt645 : undefined
-    if (!c) continue
-    let requests: Dlt645ScheduledRequest[]
-    try {
-      requests = requestsOf(d, c)
-    } catch {
-      continue
-    }
-    const loc = dlt645BusLocation(c)
-    const key = dlt645BusKey(loc)
+    const found = lineRequests(d)
+    if (!found) continue
+    const { loc, requests } = found
+    const key = physicalLineKey(loc)
     const s = buses.get(key) ?? {
       bus: key,
       baudRate: loc.transport === 'serial' ? loc.baudRate : DTU_BAUD,
