@@ -219,8 +219,8 @@ export class DeviceTable {
     this.publishFailures++
   }
 
-  /** Counters of one device's state message. */
-  countersOf(key: string): StateCounters {
+  /** Counters of one device's state message (with `wire` for DL/T 645 and CJ/T 188 devices: their bad frames by kind). */
+  countersOf(key: string): StateCounters & { wire?: WireCounts } {
     const e = this.entries.get(key)
     const c = e?.poller?.counters
     return {
@@ -230,6 +230,7 @@ export class DeviceTable {
       published: e?.publishedSamples ?? 0,
       bufferDepth: this.outbox.depth(key),
       dropped: this.outbox.dropped(key),
+      ...(e ? wireOf(e) : {}),
     }
   }
 

@@ -1,3 +1,4 @@
+import { connectAsync } from 'mqtt'
 import { afterEach, describe, expect, it } from 'vitest'
 import { statusSamples } from '../api/metrics.ts'
 import { validateConfig } from '../core/config.ts'
@@ -53,6 +54,15 @@ describe('wire counts in status()', () => {
     expect(meter?.wire).toEqual({ ...emptyWireCounts(), requests: 11, replies: 10, checksum: 1 })
     // 188: one 901F; its counter's BCD spoilt.
     expect(wm?.wire).toEqual({ ...emptyWireCounts(), requests: 1, replies: 1, bcd: 1 })
+    // The device's retained state message carries them too (published at close with status offline).
+    const late = await connectAsync(broker.url, { clientId: 'test-wire-state' })
+    opened.push({ close: () => late.endAsync(true) })
+    const states: Record<string, { counters?: { wire?: unknown } }> = {}
+    late.on('message', (topic, payload) => void (states[topic] = JSON.parse(payload.toString('utf8'))))
+    await late.subscribeAsync('pw/v1/e/s/l/+/state', { qos: 1 })
+    await waitFor('both retained device states', () => states['pw/v1/e/s/l/meter/state'] !== undefined && states['pw/v1/e/s/l/water/state'] !== undefined, 5000)
+    expect(states['pw/v1/e/s/l/meter/state']?.counters?.wire).toEqual(meter?.wire)
+    expect(states['pw/v1/e/s/l/water/state']?.counters?.wire).toEqual(wm?.wire)
     // The metrics carry the same counters, one series per kind and device.
     const seen = (device: string, key: string) => live.find((s) => s.labels.device === `e/s/l/${device}` && s.labels.key === key)?.value
     expect(seen('meter', 'checksum')).toBe(1)
