@@ -182,6 +182,22 @@ function observedIntervalMs(d: Pick<DeviceState, 'gaps'>): number {
   const s = [...d.gaps].sort((a, b) => a - b)
   return s[s.length >> 1] as number
 }
+/**
+ * Stuck at low load: a reading whose last decimal is at least this share of its value is quantised
+ * (at most 5 significant digits: 12.4 kW from 0.1 kWh per 15 minutes, 12.68 from 0.01 kWh, a scaled
+ * integer register) and repeats at a steady idle — the low-load edge applies to it. A reading with
+ * more digits (a float register, a computed mean) that repeats is stuck at any load.
+ */
+const COARSE_STEP = 1e-4
+
+/** True when the reading's resolution (its last decimal) is at least COARSE_STEP of its value. */
+export function isCoarse(v: number): boolean {
+  if (v === 0 || !Number.isFinite(v)) return true
+  const text = String(Number(v.toPrecision(12)))
+  if (text.includes('e')) return false
+  const decimals = text.split('.')[1]?.length ?? 0
+  return 10 ** -decimals >= COARSE_STEP * Math.abs(v)
+}
 /** machine_state: 0 stopped, 1 idle (core/quantities.ts). */
 const IDLE_STATES = new Set([0, 1])
 
@@ -651,13 +667,13 @@ export class AlertEngine {
   /**
    * Stuck: at least minSamples equal values in a row (whatever the reporting interval), above
    * minPowerKw; at low load (≤ lowLoadKw, default the learned low-load edge, DeviceBaseline.lowLoadKw)
-   * equal readings are the quantisation of a steady idle and must last lowLoadFor.
+   * equal quantised readings (isCoarse) are a steady idle and must last lowLoadFor.
    */
   private stuckRepeating(rule: ResolvedRule, d: DeviceState, m: RuleMemo, ts: number, v: number): boolean {
     if ((m.stuckCount ?? 1) < rule.minSamples || Math.abs(v) <= rule.minPowerKw) return false
     const learned = rule.quantity === 'active_power_kw' ? this.baselines.anomaly.get(d.key)?.lowLoadKw : undefined
     const lowLoadKw = rule.lowLoadKw ?? learned
-    if (lowLoadKw !== undefined && Math.abs(v) <= lowLoadKw) return ts - (m.stuckSince ?? ts) >= rule.lowLoadForMs
+    if (lowLoadKw !== undefined && Math.abs(v) <= lowLoadKw && isCoarse(v)) return ts - (m.stuckSince ?? ts) >= rule.lowLoadForMs
     return true
   }
 

@@ -4,7 +4,7 @@ import { PlantModelSchema, type PlantModel } from '../core/plant.ts'
 import { createEmbeddedStore } from '../storage/embedded/index.ts'
 import type { TelemetryPoint } from '../storage/store.ts'
 import { baselineSlot, learnBaselines, regimeLowLoadKw, type BaselineBook } from './baseline.ts'
-import { AlertEngine } from './engine.ts'
+import { AlertEngine, isCoarse } from './engine.ts'
 import { regimeBands } from './regimes.ts'
 import { RECOMMENDED_RULES, validateAlertsConfig } from './rules.ts'
 
@@ -164,10 +164,22 @@ describe('the stuck rule on a two-level line', () => {
     // Saturday 20:00 (window 5 × 96 + 80 = 560) idle frozen at 12.8 kW until Monday: low load needs
     // lowLoadFor (4 h = 16 windows) from the first equal sample → window 576.
     expect(stuckAlerts(book, (i, kw) => (i - 2 * WEEK_WINDOWS >= 560 ? 12.8 : kw))).toEqual([576])
+    // A reading with more digits than a quantised one (a float register, 12.345678 kW) repeats at
+    // idle only when stuck: the 4th equal sample (window 563) fires, without lowLoadFor.
+    expect(stuckAlerts(book, (i, kw) => (i - 2 * WEEK_WINDOWS >= 560 ? 12.345678 : kw))).toEqual([563])
   })
 })
 
 describe('the low-load edge', () => {
+  it('applies to quantised readings only: at most 5 significant digits (last decimal ≥ 0.01 % of the value)', () => {
+    expect(isCoarse(12.4)).toBe(true) // 0.1 kWh per 15 minutes × 4
+    expect(isCoarse(12.68)).toBe(true) // 0.01 kWh × 4: 0.01 / 12.68 = 0.08 %
+    expect(isCoarse(3.17 * 4)).toBe(true) // 12.680000000000001 in binary: read as 12.68
+    expect(isCoarse(1200)).toBe(true)
+    expect(isCoarse(12.345678)).toBe(false) // 1e-6 / 12.3 = 0.000008 %
+    expect(isCoarse(123.456)).toBe(false) // 0.001 / 123.456 = 0.0008 %
+  })
+
   it('of a regime model whose idle is still split in two (centres within 1.5×) is the reduced/running edge', () => {
     // 11.4 / 12.4 kW (a reviewer's file): ratio 1.09 → √(12.4 × 300) = 60.99 kW, not √(11.4 × 12.4) = 11.89 kW.
     expect(regimeLowLoadKw({ levelsKw: [11.4, 12.4, 300], edgesKw: [Math.sqrt(11.4 * 12.4), Math.sqrt(12.4 * 300)] })).toBeCloseTo(60.99, 2)
