@@ -70,6 +70,40 @@ webhooks:
     expect(config.restoreLookback).toBe('30d')
   })
 
+  it('refuses a learning key on a later anomaly rule that differs from the first anomaly rule (it would be ignored)', () => {
+    const meter = { deviceKind: 'meter' }
+    const got = problems({
+      rules: [
+        { id: 'anomaly', kind: 'anomaly', match: meter, regimeRatio: 4 },
+        { id: 'spike', kind: 'anomaly', match: meter, k: 12, regimeRatio: 5, tailFactor: 0, window: '5m', restFor: '30m' },
+        { id: 'standby', kind: 'standby', match: meter, calendar: { workdays: ['mon'] } },
+      ],
+    })
+    expect(got.map((p) => p.path)).toEqual(['/rules/1/window', '/rules/1/regimeRatio', '/rules/1/tailFactor', '/rules/2/calendar'])
+    expect(got[1]?.message).toBe('regimeRatio is learned once per device, with the first anomaly rule (/rules/0, 4): set it there, or leave it out here')
+    expect(got[2]?.message).toContain('(/rules/0, "default")')
+    // The same value as the first (restFor 30m is the default), per-rule keys (k), and the same
+    // calendar on anomaly and standby rules (what the real-data evaluation does) are fine.
+    const calendar = { workdays: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat'], holidays: 'cn' }
+    const ok = validateAlertsConfig({
+      rules: [
+        { id: 'a', kind: 'anomaly', calendar, regimeRatio: 4 },
+        { id: 'b', kind: 'anomaly', k: 12, regimeRatio: 4, restFor: '30m', calendar },
+        { id: 'c', kind: 'standby', calendar },
+      ],
+    })
+    expect(ok.rules.map((r) => r.regimeRatio)).toEqual([4, 4, 3])
+    // Without an anomaly rule the first standby rule's calendar is the detector's.
+    expect(
+      problems({
+        rules: [
+          { id: 's1', kind: 'standby' },
+          { id: 's2', kind: 'standby', calendar },
+        ],
+      }).map((p) => p.path),
+    ).toEqual(['/rules/1/calendar'])
+  })
+
   it('reports a YAML syntax error with its position', () => {
     const err = (() => {
       try {

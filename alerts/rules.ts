@@ -350,12 +350,56 @@ export function validateAlertsConfig(raw: unknown, source = 'alerts'): { config:
     }
   })
   problems.push(...notifyProblems(filled.channels, filled.escalation))
-  if (problems.length > 0) {
-    const unique = problems.filter((p, i) => problems.findIndex((q) => q.path === p.path && q.message === p.message) === i)
-    const lines = unique.map((p) => `  ${p.path}: ${p.message}`).join('\n')
-    throw new PlantWattError('ALERTS_ERR_CONFIG', `${source}: ${unique.length} problem(s)\n${lines}`, { details: unique })
+  if (problems.length > 0) throw configError(source, problems)
+  const resolved = rules.map(resolveRule)
+  const learning = learningKeyProblems(rules, resolved)
+  if (learning.length > 0) throw configError(source, learning)
+  return { config: filled, rules: resolved }
+}
+
+function configError(source: string, problems: readonly ConfigProblem[]): PlantWattError {
+  const unique = problems.filter((p, i) => problems.findIndex((q) => q.path === p.path && q.message === p.message) === i)
+  const lines = unique.map((p) => `  ${p.path}: ${p.message}`).join('\n')
+  return new PlantWattError('ALERTS_ERR_CONFIG', `${source}: ${unique.length} problem(s)\n${lines}`, { details: unique })
+}
+
+/**
+ * Keys the detector learns with once per device, from the first anomaly rule (alerts/baseline.ts
+ * learnBaselines): the levels, the week and the band's shape are the device's, not a rule's. The
+ * calendar also from the first standby rule when there is no anomaly rule.
+ */
+export const LEARNING_KEYS = ['window', 'regimes', 'regimeRatio', 'tailFactor', 'restFor', 'startTolerance', 'calendar'] as const
+type LearningKey = (typeof LEARNING_KEYS)[number]
+const LEARNED_VALUE: Record<LearningKey, (r: ResolvedRule) => unknown> = {
+  window: (r) => r.windowMs,
+  regimes: (r) => r.regimes,
+  regimeRatio: (r) => r.regimeRatio,
+  tailFactor: (r) => r.tailFactor,
+  restFor: (r) => r.restForMs,
+  startTolerance: (r) => r.startToleranceMs,
+  calendar: (r) => r.calendar,
+}
+
+/** A later anomaly (or standby: calendar) rule that sets a learning key other than the first anomaly rule has it: it would be ignored. */
+function learningKeyProblems(rules: readonly RuleConfig[], resolved: readonly ResolvedRule[]): ConfigProblem[] {
+  const first = resolved.findIndex((r) => r.kind === 'anomaly')
+  const shaping = first >= 0 ? first : resolved.findIndex((r) => r.kind === 'standby')
+  if (shaping < 0) return []
+  const out: ConfigProblem[] = []
+  for (const [i, rule] of rules.entries()) {
+    if (i === shaping || (rule.kind !== 'anomaly' && rule.kind !== 'standby')) continue
+    for (const key of LEARNING_KEYS) {
+      if (rule[key] === undefined || (rule.kind === 'standby' && key !== 'calendar')) continue
+      const mine = LEARNED_VALUE[key](resolved[i] as ResolvedRule)
+      const theirs = LEARNED_VALUE[key](resolved[shaping] as ResolvedRule)
+      if (JSON.stringify(mine) !== JSON.stringify(theirs))
+        out.push({
+          path: `/rules/${i}/${key}`,
+          message: `${key} is learned once per device, with the first ${resolved[shaping]?.kind} rule (/rules/${shaping}, ${JSON.stringify(rules[shaping]?.[key] ?? 'default')}): set it there, or leave it out here`,
+        })
+    }
   }
-  return { config: filled, rules: rules.map(resolveRule) }
+  return out
 }
 
 /** Parses YAML text of the alerts section and validates it (YAML errors are CORE_ERR_CONFIG). */
