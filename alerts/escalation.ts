@@ -35,7 +35,7 @@ export interface EscalatorOptions {
   hub: { escalate(n: AlertNotification, note: EscalationNote, channelIds: readonly string[]): string[] }
   /** Where escalation events go (EventWriter). */
   events: { add(event: StoredEvent): void }
-  /** True when a silence covers the alert's device now: its escalation is dropped, not sent. */
+  /** True when a silence covers the alert's device now: its escalation waits for the silence's end. */
   silenced?: (n: AlertNotification, now: number) => boolean
   logger?: Logger
 }
@@ -81,8 +81,10 @@ export class Escalator {
       for (const r of this.rules) {
         const due = p.due.get(r.config.id)
         if (due === undefined || due > now) continue
-        p.due.delete(r.config.id)
+        // Under a silence now: kept, and sent at the first check after the silence ends if the
+        // alert is still neither acknowledged nor resolved (then it would have left `pending`).
         if (this.o.silenced?.(p.n, now)) continue
+        p.due.delete(r.config.id)
         this.escalate(p.n, r.config, r.afterMs, now)
         sent++
       }

@@ -115,8 +115,9 @@ export class AlertNotifier {
   }
 
   /**
-   * At start: alerts still firing (rebuilt from the log) wait for escalation again, except those
-   * under a silence and the escalation rules already recorded for them (`done`, by alert id).
+   * At start: alerts still firing (rebuilt from the log) wait for escalation again, except the
+   * escalation rules already recorded for them (`done`, by alert id); those opened under a silence
+   * not yet released are held again (and released now if the silence has ended).
    */
   restore(alerts: readonly Alert[], done: ReadonlyMap<string, ReadonlySet<string>>, now: number): void {
     const { silences } = this.o
@@ -128,7 +129,8 @@ export class AlertNotifier {
       const releasedAt = silences?.releasedAt?.(a.id)
       // Held back and not yet released: held again (released below, or when its silence ends).
       if (openedUnder && releasedAt === undefined) this.hold(n, openedUnder.id)
-      else if (a.state === 'firing' && !silences?.silenceOf(a.address, now)) this.o.escalator?.observe(n, done.get(a.id), releasedAt ?? a.openedAt)
+      // Under a silence now (opened before it): the Escalator holds what falls due until its end.
+      else if (a.state === 'firing') this.o.escalator?.observe(n, done.get(a.id), releasedAt ?? a.openedAt)
     }
     this.releaseHeld(now)
   }

@@ -186,6 +186,30 @@ describe('an alert held back by a silence', () => {
     expect(texts(robot2.received, 'boss').map(([id]) => id)).toEqual(['late-1'])
   })
 
+  it('an alert opened before a silence: an escalation falling due under the silence is sent when it ends, if still not acknowledged', async () => {
+    const robot = await robotServer(robotOk)
+    cleanups.push(() => robot.close())
+    const log = new MemoryEventLog()
+    const now = { t: T0 }
+    const s = await session(log, robot.url, now)
+    const early = alertOf('early-1', 'l1', 'main', T0)
+    const acked = alertOf('early-2', 'l1', 'pump', T0)
+    s.notifier.notifyAll([transition(early, 'opened', T0), transition(acked, 'opened', T0)])
+    // Maintenance on l1 from 10:05 to 10:40, created after the alerts opened.
+    await log.append([silenceCreatedEvent({ ...S_A, start: T0 + 5 * MIN, end: T0 + 40 * MIN, createdAt: T0 + 4 * MIN })])
+    now.t = T0 + 5 * MIN
+    await s.book.refresh()
+    expect(s.escalator.check(T0 + 15 * MIN)).toBe(0) // due at 10:15, under the silence
+    s.notifier.notify(transition(acked, 'acknowledged', T0 + 20 * MIN), true)
+    expect(s.escalator.check(T0 + 39 * MIN)).toBe(0)
+    expect(s.escalator.check(T0 + 40 * MIN)).toBe(1) // the silence is over: early-1 only
+    expect(s.escalator.check(T0 + 60 * MIN)).toBe(0)
+    await s.hub.idle()
+    expect(texts(robot.received, 'boss').map(([id]) => id)).toEqual(['early-1'])
+    const escalations = await log.query({ kind: 'alert_escalation' })
+    expect(escalations.map((e) => [e.fields.alert_id, e.ts, e.tags.escalation])).toEqual([['early-1', T0 + 40 * MIN, 'e15']])
+  })
+
   it('without the plant zone the text says only how long it was held, in both languages (webhooks get it too)', async () => {
     const log = new MemoryEventLog()
     await log.append([silenceCreatedEvent(S_A)])
