@@ -144,7 +144,18 @@ export async function startAlertService(opts: AlertServiceOptions): Promise<Runn
   const silences = new SilenceBook(opts.events, now, logger)
   await silences.refresh()
   const escalator = new Escalator({ rules: config.escalation, hub, events: writer, silenced: (n, t) => silences.silenceOf(n, t) !== undefined, logger })
-  const notifier = new AlertNotifier({ engine, events: writer, broker, webhooks, channels: hub, silences, escalator, onEvent: opts.onEvent, logger })
+  const notifier = new AlertNotifier({
+    engine,
+    events: writer,
+    broker,
+    webhooks,
+    channels: hub,
+    silences,
+    escalator,
+    onEvent: opts.onEvent,
+    logger,
+    timezone: opts.plant.timezone,
+  })
   notifier.restore(both.openAlerts(), await recordedEscalations(opts.events, startedAt - durationMs(config.restoreLookback), logger), startedAt)
   const feed = new TelemetryFeed(engine, (list) => notifier.notifyAll(list), logger)
   const route = (topic: string, payload: Buffer): void =>

@@ -121,8 +121,10 @@ describe('alert service and silences', () => {
     expect(Date.now()).toBeGreaterThanOrEqual(silenceEnd)
     expect(told).toMatchObject({ event: 'opened', state: 'firing', rule: 'power-high', device: 'main', value: 150 })
     expect(told.ts).toBeGreaterThanOrEqual(silenceEnd)
-    expect(told.text.en).toMatch(
-      /^\[alert\] 总表 Incomer \(l1\): active_power_kw = 150, above the limit 100 \(held back by silence s-x-00000c for under 1 min; the silence is over and the alert is still not acknowledged\)$/,
+    // The service hands the plant's time zone to the notifier: the opening time is the plant's local time.
+    const since = new Date(told.openedAt).toLocaleString('sv-SE', { timeZone: PLANT.timezone, hour12: false })
+    expect(told.text.en).toBe(
+      `[alert] 总表 Incomer (l1): active_power_kw = 150, above the limit 100 (held back by silence s-x-00000c since ${since} for under 1 min; the silence is over and the alert is still not acknowledged)`,
     )
     const releases = await events.query({ kind: SILENCE_KIND, filter: { event: 'released' } })
     expect(releases.map((e) => [e.tags.silence, e.fields.alert_id])).toEqual([['s-x-00000c', told.alertId]])
