@@ -548,6 +548,8 @@ export interface LearnOptions {
   rules: readonly ResolvedRule[]
   /** End of the history (exclusive), epoch ms. */
   now: number
+  /** The baselines are used until then (the calendar warnings cover it); default a week after `now`. */
+  usedUntil?: number
 }
 
 /**
@@ -663,7 +665,7 @@ export async function learnBaselines(opts: LearnOptions): Promise<BaselineBook> 
       if (idle.length >= 8) book.idleKw.set(key, quantile(idle, 0.9) * 1.25)
     }
   }
-  const warnings = calendarWarnings(calendars.values(), start, opts.now + RELEARN_AHEAD_MS)
+  const warnings = calendarWarnings(calendars.values(), start, Math.max(opts.usedUntil ?? 0, opts.now + RELEARN_AHEAD_MS))
   if (warnings.length > 0) book.warnings = warnings
   return book
 }

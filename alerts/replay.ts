@@ -55,9 +55,12 @@ export interface ReplayAlert extends Alert {
   thresholdUnit: string
 }
 
-/** A device the rules could not judge fully, with why (coded). */
+/**
+ * A device the rules could not judge fully, with why (coded); or a calendar warning for every
+ * device (`device` ''): a year of the history or the range that chinese-days has no holidays for.
+ */
 export interface ReplayProblem {
-  code: 'ALERTS_ERR_HISTORY'
+  code: 'ALERTS_ERR_HISTORY' | 'ALERTS_WARN_CALENDAR'
   device: string
   message: string
 }
@@ -143,7 +146,7 @@ export async function replayAlerts(o: ReplayOptions): Promise<ReplayResult> {
   const learnUntil = o.learnUntil ?? o.from
   checkRange(o, learnUntil)
   const stepMs = o.stepMs ?? 60_000
-  const baselines = await learnBaselines({ store: o.store, plant: o.plant, rules: o.rules, now: learnUntil })
+  const baselines = await learnBaselines({ store: o.store, plant: o.plant, rules: o.rules, now: learnUntil, usedUntil: o.to })
   // Counter drops explained by a recorded meter event are quiet, as live: the service's reader, over the range.
   const drops = o.events ? new RecordedDrops(o.events, () => o.to, undefined, o.to - o.from + DAY_MS) : undefined
   await drops?.refresh()
@@ -204,7 +207,8 @@ export async function replayAlerts(o: ReplayOptions): Promise<ReplayResult> {
     written = transitions.length
   }
   const alerts = [...opened.values()].map((a) => asOpened(a, atOpening.get(a.id) ?? a))
-  return summarise(o, learnUntil, alerts, seen.size, samples, problems, baselines.anomaly.size, written)
+  const calendar = (baselines.warnings ?? []).map((message): ReplayProblem => ({ code: 'ALERTS_WARN_CALENDAR', device: '', message }))
+  return summarise(o, learnUntil, alerts, seen.size, samples, [...calendar, ...problems], baselines.anomaly.size, written)
 }
 
 /** Unit of a quantity (core/quantities.ts), '' when unknown or dimensionless. */

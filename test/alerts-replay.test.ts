@@ -150,6 +150,24 @@ describe('alerts replay (backtest)', () => {
     expect(formatReplayTable(after)).toMatch(/2026-01-05 00:15\s+\(open\)\s+pf\s+acme\/wuhan\/l1\/meter\s+0\.82\s+0\.90\n/)
   })
 
+  it('a range reaching a year chinese-days has no holidays for is named among the problems (ALERTS_WARN_CALENDAR)', async () => {
+    const s = store()
+    // Three weeks ending Monday 2026-12-28 00:00 Shanghai, replayed up to 2027-01-04.
+    const end = Date.UTC(2026, 11, 27, 16)
+    await fill(s, end - 21 * DAY, end + 7 * DAY)
+    const calendar = { workdays: ['mon', 'tue', 'wed', 'thu', 'fri'], holidays: 'cn' }
+    const { rules } = validateAlertsConfig({ rules: [{ id: 'anomaly', kind: 'anomaly', history: '3w', calendar }] })
+    const r = await replayAlerts({ store: s, plant, rules, from: end, to: end + 7 * DAY })
+    const warnings = r.problems.filter((p) => p.code === 'ALERTS_WARN_CALENDAR')
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]?.device).toBe('')
+    expect(warnings[0]?.message).toContain('no public holidays for 2027')
+    expect(formatReplayTable(r)).toContain('! ALERTS_WARN_CALENDAR calendar: chinese-days has no public holidays for 2027')
+    // A range inside covered years: no warning.
+    const inside = await replayAlerts({ store: s, plant, rules, from: end - 7 * DAY, to: end - DAY, learnUntil: end - 7 * DAY })
+    expect(inside.problems.filter((p) => p.code === 'ALERTS_WARN_CALENDAR')).toEqual([])
+  })
+
   it('refuses dates that do not exist, naming the flag', () => {
     for (const bad of ['2025-13-01', '2025-00-30', '2025-02-30', '2025-04-31 08:00', '2025-01-01 24:00', '2025-02-30T00:00:00+08:00'])
       expect(() => parseReplayInstant(bad, 'Asia/Shanghai', '--from'), bad).toThrow(
