@@ -9,7 +9,8 @@
  * PW_BENCH_AGENT_FLAGS adds Node/V8 flags to the agent process, PW_BENCH_AGENT_STDOUT=<file> keeps
  * its stdout (e.g. with --trace-gc). OPC UA: PW_BENCH_OPCUA_SESSION=own gives every device its own
  * session (the default: shared, one per server); PW_BENCH_HEAP_GROWING_PERCENT sets the agent's
- * `heapGrowingPercent` (default: the agent's, 100; 0: V8's own).
+ * `heapGrowingPercent` (default: the agent's, 100; 0: V8's own); PW_BENCH_OPCUA_WINDOW_S lengthens
+ * the 30 s window.
  *
  * Three processes per run, so the agent's CPU and memory are its own: the "world" (PlantWatt broker,
  * simulated Modbus meters, node-opcua machine servers), the agent (this file with role `agent`:
@@ -614,7 +615,9 @@ export async function runOpcuaRuns(options: EdgeBenchmarkOptions, tmp: string): 
   const perServer = options.opcuaMachinesPerServer ?? 8
   // 30 s: a mark-compact of the ~100 MiB heap (≈ 0.2 s of CPU) comes about every half minute; a
   // shorter window measures 18 000 or 30 000 per CPU-s depending on whether it holds one.
-  const durationMs = Math.max(options.durationMs ?? 4000, 30_000)
+  // PW_BENCH_OPCUA_WINDOW_S: a longer window averages over the agent's mark-compact cycles (one every
+  // ~30 s or more with heapGrowingPercent 100, each a few seconds of helper-thread marking).
+  const durationMs = Math.max(options.durationMs ?? 4000, 30_000, Number(process.env.PW_BENCH_OPCUA_WINDOW_S ?? 0) * 1000)
   const session = process.env.PW_BENCH_OPCUA_SESSION === 'own' ? 'own' : 'shared'
   const heap = process.env.PW_BENCH_HEAP_GROWING_PERCENT
   const run = async (samplingIntervalMs: number, queueSize: number): Promise<OpcuaRun> => {
