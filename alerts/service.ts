@@ -215,23 +215,7 @@ export async function startAlertService(opts: AlertServiceOptions): Promise<Runn
   return {
     engine,
     rules,
-    stats: () => ({
-      ...broker.status(),
-      samples: feed.samples,
-      badMessages: feed.badMessages,
-      transitions: notifier.transitions,
-      eventLogFailures: writer.failures,
-      openAlerts: engine.openAlerts().length + system.openAlerts().length,
-      pendingEvents: writer.pendingCount,
-      baselines: engine.baselineBook.anomaly.size,
-      baselineLearnedAt: learner.learnedAt,
-      webhooks: webhooks.stats(),
-      channels: hub.stats(),
-      silenced: notifier.silenced,
-      escalations: escalator.escalated,
-      ingestStates: system.states,
-      badIngestStates: system.badStates,
-    }),
+    stats: () => serviceStats({ broker, feed, notifier, writer, engine, system, learner, webhooks, hub, escalator }),
     openAlerts: () => both.openAlerts(),
     acknowledge: (id, user, comment = '') => byHand(() => (system.has(id) ? system : engine).acknowledge(id, { user, comment, ts: now() })),
     resolve: (id, user, comment = '') => byHand(() => (system.has(id) ? system : engine).resolve(id, { user, comment, ts: now() })),
@@ -244,6 +228,40 @@ export async function startAlertService(opts: AlertServiceOptions): Promise<Runn
       await hub.idle()
     },
     close: () => (closing ??= close()),
+  }
+}
+
+/** The parts of a running service its stats are read from. */
+interface ServiceParts {
+  broker: AlertBrokerLink
+  feed: TelemetryFeed
+  notifier: AlertNotifier
+  writer: EventWriter
+  engine: AlertEngine
+  system: SystemAlerts
+  learner: BaselineLearner
+  webhooks: WebhookSender
+  hub: ChannelHub
+  escalator: Escalator
+}
+
+function serviceStats(p: ServiceParts): AlertServiceStats {
+  return {
+    ...p.broker.status(),
+    samples: p.feed.samples,
+    badMessages: p.feed.badMessages,
+    transitions: p.notifier.transitions,
+    eventLogFailures: p.writer.failures,
+    openAlerts: p.engine.openAlerts().length + p.system.openAlerts().length,
+    pendingEvents: p.writer.pendingCount,
+    baselines: p.engine.baselineBook.anomaly.size,
+    baselineLearnedAt: p.learner.learnedAt,
+    webhooks: p.webhooks.stats(),
+    channels: p.hub.stats(),
+    silenced: p.notifier.silenced,
+    escalations: p.escalator.escalated,
+    ingestStates: p.system.states,
+    badIngestStates: p.system.badStates,
   }
 }
 
