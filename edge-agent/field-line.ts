@@ -92,3 +92,32 @@ const lines = busRegistry((key, loc) => new FieldLine(key, loc))
 export function fieldLine(loc: LineLocation): FieldLine {
   return lines(physicalLineKey(loc), loc)
 }
+
+/**
+ * A protocol's view of its field line: the turn-taking every meter's bus delegates to the line
+ * (DL/T 645's and CJ/T 188's buses extend it and add their framing of an exchange).
+ */
+export class FieldLineView {
+  constructor(readonly line: FieldLine) {}
+
+  get key(): string {
+    return this.line.key
+  }
+
+  get isOpen(): boolean {
+    return this.line.isOpen
+  }
+
+  acquire(signal: AbortSignal, timeoutMs: number): Promise<void> {
+    return this.line.acquire(signal, timeoutMs)
+  }
+
+  release(): void {
+    this.line.release()
+  }
+
+  /** Runs `fn` with the line to itself: the other meters on it, of either protocol, wait (FIFO). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.line.exclusive(fn)
+  }
+}

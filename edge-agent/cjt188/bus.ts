@@ -1,4 +1,4 @@
-import { type FieldLine, fieldLine } from '../field-line.ts'
+import { fieldLine, FieldLineView } from '../field-line.ts'
 import type { LineLocation } from '../shared-link.ts'
 import { type Cjt188Frame, parseFrame } from './frame.ts'
 
@@ -17,30 +17,7 @@ export type Transaction =
   | { kind: 'bad'; code: 'EDGE_ERR_CHECKSUM' | 'EDGE_ERR_FRAME'; message: string }
   | { kind: 'timeout'; received: number; expected?: number }
 
-export class Cjt188Bus {
-  constructor(readonly line: FieldLine) {}
-
-  get key(): string {
-    return this.line.key
-  }
-
-  get isOpen(): boolean {
-    return this.line.isOpen
-  }
-
-  acquire(signal: AbortSignal, timeoutMs: number): Promise<void> {
-    return this.line.acquire(signal, timeoutMs)
-  }
-
-  release(): void {
-    this.line.release()
-  }
-
-  /** Runs `fn` with the line to itself: the other meters on it, of either protocol, wait (FIFO). */
-  exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    return this.line.exclusive(fn)
-  }
-
+export class Cjt188Bus extends FieldLineView {
   /** Sends `request` and waits up to `timeoutMs` for one whole frame. Throws EDGE_ERR_CONNECTION when the link goes. */
   async transact(request: Buffer, timeoutMs: number, signal: AbortSignal): Promise<Transaction> {
     const outcome = await this.line.transact(request, timeoutMs, signal, (rx): Transaction | undefined => {

@@ -1,4 +1,4 @@
-import { fieldLine, type FieldLine, type LineOutcome } from '../field-line.ts'
+import { fieldLine, FieldLineView, type LineOutcome } from '../field-line.ts'
 import type { LineLocation } from '../shared-link.ts'
 import { type Frame, type ScanResult, scanFrame } from './codec.ts'
 import type { Dlt645Connection } from './schema.ts'
@@ -29,30 +29,7 @@ export class ExchangeError extends Error {
  * FIFO of turns, so one device's poll is never interleaved with another's, and one request at a
  * time (DL/T 645-2007 §7.3: master–slave, half duplex). This class adds 645's framing of a reply.
  */
-export class Dlt645Bus {
-  constructor(readonly line: FieldLine) {}
-
-  get key(): string {
-    return this.line.key
-  }
-
-  get isOpen(): boolean {
-    return this.line.isOpen
-  }
-
-  acquire(signal: AbortSignal, timeoutMs: number): Promise<void> {
-    return this.line.acquire(signal, timeoutMs)
-  }
-
-  release(): void {
-    this.line.release()
-  }
-
-  /** Runs `fn` with the line to itself: the other meters on it, of either protocol, wait (FIFO). */
-  exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    return this.line.exclusive(fn)
-  }
-
+export class Dlt645Bus extends FieldLineView {
   /**
    * Sends `request` and waits for one whole frame. Rejects with an ExchangeError: no byte within
    * `timeoutMs` (EDGE_ERR_TIMEOUT), some bytes but no whole frame (EDGE_ERR_FRAME: truncated), a bad
