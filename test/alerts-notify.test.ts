@@ -1,11 +1,11 @@
 import { createHmac, randomBytes } from 'node:crypto'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { SMTPServer } from 'smtp-server'
 import { afterEach, describe, expect, it } from 'vitest'
 import { silentLogger } from '../core/logger.ts'
 import { MemoryEventLog, type StoredEvent } from '../storage/events.ts'
-import { ALERT_EVENT_KIND, loadAlert, type AlertNotification } from '../alerts/events.ts'
+import { ALERT_EVENT_KIND, loadAlert } from '../alerts/events.ts'
 import { Escalator, ESCALATION_KIND } from '../alerts/escalation.ts'
 import { AlertNotifier } from '../alerts/notifier.ts'
 import { createChannels, type ChannelConfig } from '../alerts/notify/config.ts'
@@ -13,6 +13,7 @@ import { ChannelHub } from '../alerts/notify/hub.ts'
 import { validateAlertsConfig } from '../alerts/rules.ts'
 import { SilenceBook, silenceCreatedEvent } from '../alerts/silences.ts'
 import type { AlertTransition } from '../alerts/engine.ts'
+import { note, type Received, type RobotServer, robotServer as startRobotServer, T0 } from './robot-server.ts'
 
 /**
  * Each channel against a local server that speaks its side of the protocol and checks the exact
@@ -23,8 +24,6 @@ import type { AlertTransition } from '../alerts/engine.ts'
  */
 
 const TZ = 'Asia/Shanghai'
-/** 2026-01-15 10:00:00 in Shanghai. */
-const T0 = Date.UTC(2026, 0, 15, 2, 0)
 const logger = silentLogger()
 
 let cleanups: (() => Promise<unknown> | unknown)[] = []
@@ -33,72 +32,17 @@ afterEach(async () => {
   cleanups = []
 })
 
-interface Received {
-  method: string
-  url: string
-  contentType: string
-  body: unknown
-}
-
-/** A local HTTP server on port 0; `answer` decides each reply (undefined = never answer). */
-async function robotServer(answer: (r: Received, res: ServerResponse) => void): Promise<{ url: string; received: Received[] }> {
-  const received: Received[] = []
-  const server: Server = createServer((req: IncomingMessage, res) => {
-    const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8')
-      const r: Received = {
-        method: req.method ?? '',
-        url: req.url ?? '',
-        contentType: String(req.headers['content-type']),
-        body: text ? JSON.parse(text) : null,
-      }
-      received.push(r)
-      answer(r, res)
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  )
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received }
+/** A local robot server closed after the test (test/robot-server.ts). */
+async function robotServer(answer: (r: Received, res: ServerResponse) => void): Promise<RobotServer> {
+  const server = await startRobotServer(answer)
+  cleanups.push(() => server.close())
+  return server
 }
 
 const json = (res: ServerResponse, body: unknown, status = 200) => {
   res.writeHead(status, { 'content-type': 'application/json' })
   res.end(JSON.stringify(body))
 }
-
-const note = (over: Partial<AlertNotification> = {}): AlertNotification => ({
-  type: 'alert',
-  event: 'opened',
-  ts: T0,
-  alertId: 'mkfo0g00-1x2y3z',
-  state: 'firing',
-  enterprise: 'acme',
-  site: 'wuhan',
-  line: 'l1',
-  device: 'main',
-  deviceName: '总表 Incomer',
-  rule: 'power-high',
-  ruleKind: 'threshold',
-  severity: 'critical',
-  quantity: 'active_power_kw',
-  value: 150,
-  threshold: 100,
-  expectedLow: null,
-  expectedHigh: 100,
-  openedAt: T0,
-  user: '',
-  comment: '',
-  text: { zh: '[告警] 总表 Incomer (l1)：active_power_kw = 150，超过上限 100', en: '[alert] 总表 Incomer (l1): active_power_kw = 150, above the limit 100' },
-  ...over,
-})
 
 /** The Chinese Markdown every robot gets for `note()` (written out here, not computed by the code under test). */
 const ZH_MARKDOWN = [

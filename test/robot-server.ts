@@ -4,8 +4,8 @@ import type { AlertNotification } from '../alerts/events.ts'
 
 /**
  * A local HTTP server on port 0 playing a robot (WeCom, DingTalk, Feishu): records each request
- * (method, URL, content type, parsed JSON body) and lets `answer` reply. Shared by the notification
- * tests written after test/alerts-notify.test.ts (which keeps its own copy).
+ * (method, URL, content type, parsed JSON body) and lets `answer` reply (undefined: never answer).
+ * Shared by the notification tests.
  */
 
 export interface Received {
