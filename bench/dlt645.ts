@@ -3,7 +3,7 @@
  *
  *   node --import tsx bench/dlt645.ts        # JSON on stdout
  *
- * A simulated bus of 32 DL/T 645-2007 meters (generic profile: 11 requests, 19 values per meter)
+ * A simulated bus of 32 DL/T 645-2007 meters (generic profile: 11 requests, 31 values per meter since the per-tariff blocks)
  * behind one DTU (TCP). The simulator runs in a child process, so the CPU measured here is the
  * driver's: values decoded per CPU second of this process, polling all 32 meters in turn on the
  * one shared bus, one request at a time. The bus time per poll is computed from the frame bytes

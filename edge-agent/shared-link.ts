@@ -7,8 +7,9 @@ import { PlantWattError } from '../core/errors.ts'
  * The line under a field bus that one master polls (DL/T 645, CJ/T 188): an RS-485 port with its
  * line settings, or a transparent serial-to-TCP gateway (DTU). One open link per line, shared by
  * every meter on it, reference-counted, and a FIFO lock so that meters take turns — one request
- * outstanding, as half-duplex master–slave buses require. The protocols' buses extend SharedLink
- * with their own framing; the Modbus RTU bus (modbus/client.ts) wraps modbus-serial instead.
+ * outstanding, as half-duplex master–slave buses require. FieldLine (field-line.ts) extends it
+ * with the exchange both protocols share; the DL/T 645 and CJ/T 188 buses are FieldLineViews that
+ * add their own framing; the Modbus RTU bus (modbus/client.ts) wraps modbus-serial instead.
  */
 export type LineLocation =
   | { transport: 'serial'; path: string; baudRate: number; parity: 'none' | 'even' | 'odd'; dataBits: 7 | 8; stopBits: 1 | 2 }
