@@ -1,6 +1,5 @@
 import type { CalendarConfig } from '../core/calendar.ts'
 import { lineKey, type PlantModel } from '../core/plant.ts'
-import type { DeviceAddress } from '../core/topic.ts'
 import { cachedOffsetMs } from './time.ts'
 import { DAY_MS, MINUTE_MS } from '../core/duration.ts'
 
