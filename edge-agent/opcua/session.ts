@@ -14,7 +14,7 @@ import { PlantWattError } from '../../core/errors.ts'
 import type { OpcuaConnection } from '../config.ts'
 import { opcuaApplicationUri, opcuaTrustMayHaveChanged, sharedOpcuaCertificateManager } from './certificates.ts'
 import { opcuaEndpointOf } from './lazy.ts'
-import { opcuaSessionKey } from './session-key.ts'
+import { opcuaPassword, opcuaSessionKey } from './session-key.ts'
 
 /**
  * Bounds a node-opcua promise: a vanished server may never answer. A plain timer, cleared when `p`
@@ -290,8 +290,7 @@ export class SharedOpcuaSession {
 }
 
 function identityOf(c: OpcuaConnection): UserIdentityInfo {
-  const password = c.password ?? process.env.PLANTWATT_OPCUA_PASSWORD
-  return c.username === undefined ? { type: UserTokenType.Anonymous } : { type: UserTokenType.UserName, userName: c.username, password: password ?? '' }
+  return c.username === undefined ? { type: UserTokenType.Anonymous } : { type: UserTokenType.UserName, userName: c.username, password: opcuaPassword(c) }
 }
 
 const pool = new Map<string, SharedOpcuaSession>()
