@@ -53,7 +53,7 @@ describe('ingest as a Sparkplug primary host (spBv1.0/STATE)', () => {
       now: () => clock,
     })
     cleanups.push(() => host.close())
-    await host.online(5000)
+    await until('host online', () => host.births > 0 && host.client.connected, 5000)
     const w = await watcher(url, 'pw-host')
     // Retained: a node connecting later learns the host is online.
     await until('state 1', () => w.seen.length >= 1, 5000)
@@ -78,7 +78,7 @@ describe('ingest as a Sparkplug primary host (spBv1.0/STATE)', () => {
       logger,
       now: () => 5_000,
     })
-    await host.online(5000)
+    await until('host online', () => host.births > 0 && host.client.connected, 5000)
     const w = await watcher(url, 'pw-host')
     await until('state 3', () => w.seen.length >= 1, 5000)
     // An old session's will (or anyone) says this host is offline: it answers online.

@@ -8,7 +8,6 @@
  * session carries ingest's status. The host is born after ingest has subscribed to the namespace.
  */
 import { connect, type IClientOptions, type MqttClient } from 'mqtt'
-import { PlantWattError } from '../../core/errors.ts'
 import type { Logger } from '../../core/logger.ts'
 import type { MqttClientConfig } from '../../core/mqtt.ts'
 
@@ -37,6 +36,7 @@ export class SparkplugHostState {
   /** The timestamp of the session being set up or in force: the will's and the birth's. */
   private timestamp: number
   private closing = false
+  /** Online states published (births, and answers to an offline for this host). */
   births = 0
 
   constructor(private readonly o: SparkplugHostStateOptions) {
@@ -88,16 +88,6 @@ export class SparkplugHostState {
       if (err && !this.closing) this.o.logger.warn({ err: err.message, topic: this.topic }, 'Sparkplug host STATE not published')
       else if (!err) this.o.logger.info({ topic: this.topic, timestamp: this.timestamp }, 'Sparkplug primary host online')
     })
-  }
-
-  /** Resolves once the first birth is published (or rejects after timeoutMs). */
-  async online(timeoutMs: number): Promise<void> {
-    const started = Date.now()
-    while (this.births === 0 || !this.client.connected) {
-      if (Date.now() - started > timeoutMs)
-        throw new PlantWattError('INGEST_ERR_CONNECT', `Sparkplug host state session: not online on ${this.o.mqtt.url} within ${timeoutMs} ms`)
-      await new Promise((r) => setTimeout(r, 20))
-    }
   }
 
   /** Says offline (the same timestamp as this session's birth), then disconnects cleanly (no will). */
