@@ -4,6 +4,7 @@ import type { ResolvedRule } from './rules.ts'
 import { inShift, lineContexts, type LineContext } from './plant-context.ts'
 import { hourOfWeek, slotOfWeek } from './time.ts'
 import { HOLIDAY_UPDATE_HINT, WorkCalendar } from './calendar.ts'
+import { median, quantile, robustSigma } from './robust-stats.ts'
 import { fitRegimeSlots, learnRegimes, NEAR_LEVELS_RATIO, regimeOfPower, type RegimeSlots } from './regimes.ts'
 import { fitStartShares } from './regime-start.ts'
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../core/duration.ts'
@@ -136,28 +137,6 @@ export interface BaselineBook {
 
 export function emptyBaselineBook(windowMs = 900_000): BaselineBook {
   return { learnedAt: 0, windowMs, anomaly: new Map(), idleKw: new Map() }
-}
-
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN
-  const s = [...values].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
-}
-
-export function quantile(values: readonly number[], q: number): number {
-  if (values.length === 0) return Number.NaN
-  const s = [...values].sort((a, b) => a - b)
-  const pos = (s.length - 1) * q
-  const lo = Math.floor(pos)
-  const hi = Math.ceil(pos)
-  return (s[lo] as number) + ((s[hi] as number) - (s[lo] as number)) * (pos - lo)
-}
-
-/** 1.4826 × median |x − median x|: the standard deviation of normal data, robust to outliers. */
-export function robustSigma(values: readonly number[]): number {
-  const m = median(values)
-  return 1.4826 * median(values.map((v) => Math.abs(v - m)))
 }
 
 function rms(values: readonly number[]): number {

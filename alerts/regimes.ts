@@ -8,6 +8,7 @@
  */
 
 import { isUnexpectedStart } from './regime-start.ts'
+import { median, robustSigma } from './robust-stats.ts'
 
 /** Regime indices: 0 idle, 1 reduced, 2 running. */
 export const REGIMES = ['idle', 'reduced', 'running'] as const
@@ -119,19 +120,6 @@ export const MAX_WIDEN = 4
  */
 export const FALLBACK_LOG_SIGMA: readonly [number, number, number] = [0.25, 0.5, 0.5]
 
-function medianOf(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN
-  const s = [...values].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
-}
-
-/** 1.4826 × MAD; NaN for no values. */
-function madSigma(values: readonly number[]): number {
-  const m = medianOf(values)
-  return 1.4826 * medianOf(values.map((v) => Math.abs(v - m)))
-}
-
 /** The slots whose windows judge slot s: itself, or with its neighbours of the same day until MIN_SLOT_SAMPLES. */
 function poolOf(s: number, totals: readonly number[], slotsPerDay: number): number[] {
   if ((totals[s] as number) >= MIN_SLOT_SAMPLES) return [s]
@@ -181,7 +169,7 @@ export function fitRegimeSlots(
     const total = pool.reduce((a, t) => a + (totals[t] as number), 0)
     for (let g = 0; g < R; g++) {
       const list = pool.length === 1 ? (by[s * R + g] as number[]) : pool.flatMap((t) => by[t * R + g] as number[])
-      const m = medianOf(list)
+      const m = median(list)
       share.push(total >= MIN_SLOT_SAMPLES ? list.length / total : Number.NaN)
       medianKw.push(m)
       if (list.length >= MIN_SLOT_SAMPLES && m > 0)
@@ -195,13 +183,13 @@ export function fitRegimeSlots(
   // σ: the slots' own spread; a regime never seen 3 times in one slot (or pool), or always at exactly
   // its slot's level: its spread around its level over the whole history; none at all: the fallback.
   const spread = (pooled: number[][], g: number, scale: (v: number) => number): number => {
-    const own = madSigma(pooled[g] as number[])
+    const own = robustSigma(pooled[g] as number[])
     if (Number.isFinite(own) && own > 0) return own
     const values = (aroundLevel[g] as number[]).map(scale)
-    const around = madSigma(values)
+    const around = robustSigma(values)
     if (Number.isFinite(around) && around > 0) return around
     // More than half the windows equal (quantised readings): the mean absolute deviation, scaled to σ.
-    const m = medianOf(values)
+    const m = median(values)
     const mean = values.reduce((a, v) => a + Math.abs(v - m), 0) / Math.max(1, values.length)
     return mean > 0 ? 1.2533 * mean : (FALLBACK_LOG_SIGMA[g] as number)
   }
@@ -313,7 +301,7 @@ export function judgeRegimeWindow(t: RegimeSlots, slot: number, powerKw: number,
     if (isUnexpectedStart(t.startShare?.[slot], o.recentKw, powerKw, check)) {
       // Expected: the level the line rested at (the median of its last windows); normal below running.
       const rest = (o.recentKw as readonly number[]).slice(-t.restWindows)
-      return { abnormal: true, normal: false, expectedKw: medianOf(rest), lowKw: Math.min(...rest), highKw: runningEdgeKw, start: true }
+      return { abnormal: true, normal: false, expectedKw: median(rest), lowKw: Math.min(...rest), highKw: runningEdgeKw, start: true }
     }
   }
   return { abnormal, normal, expectedKw: nearest.medianKw, lowKw: nearest.lowKw, highKw: nearest.highKw }
