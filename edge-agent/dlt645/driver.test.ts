@@ -132,7 +132,7 @@ describe('dlt645 driver on a shared serial bus', () => {
         expect(r.errors).toHaveLength(3)
         expect(r.values.energy_import_kwh).toBe(12345.67)
         expect(Object.keys(r.values)).toHaveLength(28)
-        expect(d.stats()[stat]).toBeGreaterThanOrEqual(1)
+        expect(d.wireCounts()[stat]).toBeGreaterThanOrEqual(1)
       } finally {
         meters.a.clearFaults()
       }
@@ -150,7 +150,7 @@ describe('dlt645 driver on a shared serial bus', () => {
       const r = await d.read(AbortSignal.timeout(10_000))
       expect(r.errors).toEqual([])
       expect(r.values).toMatchObject({ voltage_l1_v: 230.1, voltage_l3_v: 231.2, energy_import_kwh: 12345.67 })
-      expect(d.stats()).toMatchObject({ resynced: 2, malformed: 0, truncated: 0 })
+      expect(d.wireCounts()).toMatchObject({ resynced: 2, malformed: 0, truncated: 0 })
     } finally {
       meters.a.clearFaults()
     }

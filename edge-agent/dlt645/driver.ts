@@ -11,9 +11,6 @@ import { checkReadReply, pointValue } from './reply.ts'
 import type { Dlt645Connection } from './schema.ts'
 import { countFailure, emptyWireCounts, type WireCounts, type WireCountingDriver } from '../wire-counts.ts'
 
-/** What a driver has seen on the wire since it was created: every fault counted by kind (edge-agent/wire-counts.ts). */
-export type Dlt645Stats = WireCounts
-
 const TRANSIENT = new Set(['EDGE_ERR_TIMEOUT', 'EDGE_ERR_CHECKSUM', 'EDGE_ERR_FRAME'])
 type Failure = { code: string; message: string; truncated?: boolean }
 
@@ -37,10 +34,6 @@ class Dlt645Driver implements Driver {
     this.bus = dlt645Bus(this.conn)
     this.requests = planDlt645Requests(profile)
     if (this.conn.address !== 'discover') this.address = this.conn.address
-  }
-
-  stats(): Dlt645Stats {
-    return { ...this.counts }
   }
 
   wireCounts(): WireCounts {
@@ -202,10 +195,7 @@ export function checkDlt645Device(device: EdgeDeviceConfig): void {
  * asked to). A timeout, a garbled frame, an error reply or a bad BCD digit marks only the points of
  * that identifier bad; a lost link or a meter that answers nothing makes `read` throw.
  */
-export function createDlt645Driver(
-  device: EdgeDeviceConfig,
-  profile: Dlt645Profile,
-): WireCountingDriver & { stats(): Dlt645Stats; readonly meterAddress: string | undefined } {
+export function createDlt645Driver(device: EdgeDeviceConfig, profile: Dlt645Profile): WireCountingDriver & { readonly meterAddress: string | undefined } {
   checkDlt645Device(device)
   if (device.dlt645?.address === 'discover' && profile.protocol === '1997')
     // 1997 defines no read-address command: C=13H is 2007's (§7.2), a 1997 meter stays silent on it.
