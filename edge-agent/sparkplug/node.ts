@@ -16,6 +16,7 @@ import { describeError } from '../../core/errors.ts'
 import type { Logger } from '../../core/logger.ts'
 import type { Sample } from '../../core/payload.ts'
 import { isQuantity, quantityInfo } from '../../core/quantities.ts'
+import { hostStateTopic, parseHostState } from '../../core/sparkplug-state.ts'
 import type { DeviceEntry } from '../device-table.ts'
 import type { Outbox, OutboxBatch } from '../outbox.ts'
 import type { SparkplugIdentity } from './config.ts'
@@ -74,20 +75,14 @@ export class SparkplugEdgeNode {
 
   private get stateTopic(): string | undefined {
     const id = this.o.identity.primaryHostId
-    return id === undefined ? undefined : `${NAMESPACE}/STATE/${id}`
+    return id === undefined ? undefined : hostStateTopic(id)
   }
 
   /** The primary host's STATE: born when it comes online, NDEATH and hold when it goes offline. */
   private hostState(payload: Buffer): void {
-    let state: { online?: unknown; timestamp?: unknown }
-    try {
-      state = JSON.parse(payload.toString('utf8')) as { online?: unknown; timestamp?: unknown }
-    } catch {
-      this.o.logger.warn({ topic: this.stateTopic }, 'Sparkplug host STATE that is not JSON: ignored')
-      return
-    }
-    if (typeof state.online !== 'boolean' || typeof state.timestamp !== 'number') {
-      this.o.logger.warn({ topic: this.stateTopic }, 'Sparkplug host STATE without online/timestamp: ignored')
+    const state = parseHostState(payload)
+    if (state === undefined) {
+      this.o.logger.warn({ topic: this.stateTopic }, 'Sparkplug host STATE that is not JSON with online and timestamp: ignored')
       return
     }
     if (state.timestamp < this.hostTimestamp) return

@@ -13,7 +13,8 @@ import { createEmbeddedStore } from '../../storage/embedded/index.ts'
 import { IngestConfigSchema, type IngestConfig } from '../config.ts'
 import { startIngest } from '../ingest.ts'
 import { tempDir, waitFor } from '../test-helpers.ts'
-import { hostStateTopic, SparkplugHostState } from './host-state.ts'
+import { hostStateTopic } from '../../core/sparkplug-state.ts'
+import { SparkplugHostState } from './host-state.ts'
 
 const logger = silentLogger()
 const until = (what: string, cond: () => boolean, ms: number) => waitFor(what, () => (cond() ? true : undefined), ms)

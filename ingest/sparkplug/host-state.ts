@@ -10,14 +10,7 @@
 import { connect, type IClientOptions, type MqttClient } from 'mqtt'
 import type { Logger } from '../../core/logger.ts'
 import type { MqttClientConfig } from '../../core/mqtt.ts'
-
-export function hostStateTopic(hostId: string): string {
-  return `spBv1.0/STATE/${hostId}`
-}
-
-export function hostStatePayload(online: boolean, timestamp: number): Buffer {
-  return Buffer.from(JSON.stringify({ online, timestamp }))
-}
+import { hostStatePayload, hostStateTopic, parseHostState } from '../../core/sparkplug-state.ts'
 
 export interface SparkplugHostStateOptions {
   mqtt: MqttClientConfig
@@ -67,7 +60,7 @@ export class SparkplugHostState {
     // host id) would tell the nodes we are gone: say online again (§5.3).
     this.client.on('message', (topic, payload) => {
       if (topic !== this.topic || this.closing) return
-      const state = parseState(payload)
+      const state = parseHostState(payload)
       if (state && !state.online) this.publishOnline()
     })
   }
@@ -97,14 +90,5 @@ export class SparkplugHostState {
       await this.client.publishAsync(this.topic, hostStatePayload(false, this.timestamp), { qos: 1, retain: true }).catch(() => undefined)
     }
     await this.client.endAsync()
-  }
-}
-
-function parseState(payload: Buffer): { online: boolean; timestamp: number } | undefined {
-  try {
-    const v = JSON.parse(payload.toString('utf8')) as { online?: unknown; timestamp?: unknown }
-    return typeof v.online === 'boolean' && typeof v.timestamp === 'number' ? { online: v.online, timestamp: v.timestamp } : undefined
-  } catch {
-    return undefined
   }
 }
