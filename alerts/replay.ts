@@ -191,13 +191,13 @@ export async function replayAlerts(o: ReplayOptions): Promise<ReplayResult> {
   if (samples === 0)
     throw new PlantWattError(
       'ALERTS_ERR_NO_DATA',
-      `no telemetry between ${new Date(o.from).toISOString()} and ${new Date(o.to).toISOString()}${o.filter ? ' for the devices asked' : ''}`,
+      `no telemetry between ${localMinute(o.from, o.plant.timezone)} and ${localMinute(o.to, o.plant.timezone)} (${o.plant.timezone})${o.filter ? ' for the devices asked' : ''}`,
     )
   const problems = historyProblems(o.plant, o.rules, baselines, seen)
   if (problems.length > 0 && problems.length === [...seen.keys()].filter((k) => problems.some((p) => p.device === k) || baselines.anomaly.has(k)).length) {
     throw new PlantWattError(
       'ALERTS_ERR_HISTORY',
-      `no device has enough history before ${new Date(learnUntil).toISOString()} to learn its normal load:\n${problems.map((p) => `  ${p.device}`).join('\n')}`,
+      `no device has enough history before ${localMinute(learnUntil, o.plant.timezone)} (${o.plant.timezone}) to learn its normal load:\n${problems.map((p) => `  ${p.device}`).join('\n')}`,
       { details: problems },
     )
   }
@@ -282,9 +282,14 @@ function summarise(
   }
 }
 
+/** `YYYY-MM-DD HH:MM` on the plant's wall clock. */
+function localMinute(t: number, timezone: string): string {
+  return new Date(wallClock(t, timezone)).toISOString().slice(0, 16).replace('T', ' ')
+}
+
 /** The replay as a text table: per rule, then every alert (at most `maxRows`), times local to the plant. */
 export function formatReplayTable(r: ReplayResult, maxRows = 200): string {
-  const local = (t: number): string => new Date(wallClock(t, r.timezone)).toISOString().slice(0, 16).replace('T', ' ')
+  const local = (t: number): string => localMinute(t, r.timezone)
   // A power factor (no unit) with two decimals, the rest with one and their unit.
   const num = (v: number | undefined, unit: string): string => (v === undefined ? '' : unit ? `${v.toFixed(1)} ${unit}` : v.toFixed(2))
   const band = (a: ReplayAlert): string =>

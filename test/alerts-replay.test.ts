@@ -186,8 +186,12 @@ describe('alerts replay (backtest)', () => {
     const s = store()
     await fill(s, T0, T0 + 2 * DAY)
     const { rules } = validateAlertsConfig({ rules: [{ id: 'anomaly', kind: 'anomaly' }] })
-    await expect(replayAlerts({ store: s, plant, rules, from: T0 + 10 * DAY, to: T0 + 11 * DAY })).rejects.toSatisfy((e: unknown) =>
-      isPlantWattError(e, 'ALERTS_ERR_NO_DATA'),
+    // The range in the message is on the plant's wall clock (Shanghai, UTC+8), as the user typed it.
+    const local = (t: number): string => new Date(t + 8 * 3_600_000).toISOString().slice(0, 16).replace('T', ' ')
+    await expect(replayAlerts({ store: s, plant, rules, from: T0 + 10 * DAY, to: T0 + 11 * DAY })).rejects.toSatisfy(
+      (e: unknown) =>
+        isPlantWattError(e, 'ALERTS_ERR_NO_DATA') &&
+        (e as Error).message === `no telemetry between ${local(T0 + 10 * DAY)} and ${local(T0 + 11 * DAY)} (Asia/Shanghai)`,
     )
     await expect(replayAlerts({ store: s, plant, rules, from: T0 + 3 * 3_600_000, to: T0 + DAY })).rejects.toSatisfy(
       (e: unknown) => isPlantWattError(e, 'ALERTS_ERR_HISTORY') && /acme\/wuhan\/l1\/meter/.test((e as Error).message),
