@@ -107,6 +107,8 @@ export interface RealEvalResult {
   /** The simulated evaluation's scorer: any alert on the device detects; precision per claimed kind. */
   lenient: Record<string, KindScore>
   recall: { load: number; device: number }
+  /** Load faults no claiming rule caught, with the plant's own median load over the fault (kW, before the fault). */
+  missed: { variant: RealFault; start: string; end: string; deltaKw: number; medianLoadKw: number }[]
   clean: { alerts: number; deviceWeeks: number; falseAlarmsPerDeviceWeek: number; byRule: Record<string, number> }
   targets: { loadRecall: boolean; deviceRecall: boolean; falseAlarms: boolean }
   timingsMs: { import: number; clean: number; faults: number }
@@ -362,12 +364,25 @@ export async function runRealEvaluation(opts: RealEvalOptions = {}): Promise<Rea
   for (const a of clean.result.alerts) byRule[a.rule] = (byRule[a.rule] ?? 0) + 1
   const fa = clean.result.alertsPerDeviceWeek
   const recall = { load: recallOf(LOAD_KINDS), device: recallOf(['stuck', 'offline', 'counter_reset']) }
+  const missed = faults
+    .filter((f) => LOAD_KINDS.includes(f.kind) && !strict.detected.has(f.id) && f.end !== null)
+    .map((f) => {
+      const load = power.slice(idx(f.start), idx(f.end as number)).sort((a, b) => a - b)
+      return {
+        variant: f.variant,
+        start: iso(f.start),
+        end: iso(f.end as number),
+        deltaKw: Math.round(f.parameters.deltaKw as number),
+        medianLoadKw: Math.round(load[load.length >> 1] ?? Number.NaN),
+      }
+    })
   return {
     data: 'UCI Steel Industry Energy Consumption 2018 (DAEWOO Steel), CC BY 4.0, doi:10.24432/C52G8C',
     period: { learn: `${iso(YEAR_START)} … ${iso(learnUntil)}`, replay: `${iso(learnUntil)} … ${iso(replayTo)}` },
     strict: { byKind: strict.claimed, byVariant, precision: strict.precision, alerts: alerts.length, matchedAlerts: strict.matchedAlerts },
     lenient,
     recall,
+    missed,
     clean: { alerts: clean.result.alerts.length, deviceWeeks: clean.result.deviceWeeks, falseAlarmsPerDeviceWeek: fa, byRule },
     targets: { loadRecall: recall.load >= 0.8, deviceRecall: recall.device >= 0.95, falseAlarms: fa <= 1 },
     timingsMs: { import: clean.importMs + faulty.importMs, clean: cleanMs, faults: faultsMs },

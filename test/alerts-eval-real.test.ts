@@ -29,6 +29,14 @@ describe('real-data alert evaluation (UCI steel 2018)', () => {
     expect(r.clean.falseAlarmsPerDeviceWeek).toBeLessThanOrEqual(1)
     expect(r.targets.falseAlarms).toBe(true)
     expect(r.recall.load).toBeGreaterThanOrEqual(0.66)
+    // Every load fault not caught is listed once, with the plant's own load under it.
+    const loadFaults = ['step', 'spike', 'drift', 'standby'].reduce((n, k) => n + (r.strict.byKind[k]?.faults ?? 0), 0)
+    expect(r.missed.length).toBe(Math.round((1 - r.recall.load) * loadFaults))
+    for (const m of r.missed) {
+      expect(['step_up', 'step_down', 'spike', 'drift', 'standby_night', 'standby_dayoff']).toContain(m.variant)
+      expect(m.medianLoadKw).toBeGreaterThan(0)
+      expect(m.start < m.end).toBe(true)
+    }
     // The strict scorer never credits an alert of a rule that does not claim the kind.
     expect(r.strict.matchedAlerts).toBeLessThanOrEqual(r.strict.alerts)
     expect(r.strict.precision).toBeCloseTo(r.strict.matchedAlerts / r.strict.alerts, 10)
