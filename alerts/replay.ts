@@ -5,6 +5,7 @@ import { isQuantity, quantityInfo } from '../core/quantities.ts'
 import { deviceKey, PlantDeviceIndex, type PlantModel } from '../core/plant.ts'
 import type { DeviceAddress } from '../core/topic.ts'
 import type { EventLog } from '../storage/events.ts'
+import { QUARTER_HOUR_MS } from '../storage/retention.ts'
 import { TELEMETRY_MEASUREMENT, type TagFilter, type TelemetryStore } from '../storage/store.ts'
 import { learnBaselines, type BaselineBook } from './baseline.ts'
 import { AlertEngine, matchesRule, type Alert, type AlertTransition } from './engine.ts'
@@ -56,11 +57,12 @@ export interface ReplayAlert extends Alert {
 }
 
 /**
- * A device the rules could not judge fully, with why (coded); or a calendar warning for every
- * device (`device` ''): a year of the history or the range that chinese-days has no holidays for.
+ * A device the rules could not judge fully, with why (coded); or a note for every device (`device`
+ * ''): a year of the history or the range that chinese-days has no holidays for (calendar), a stretch
+ * read coarser than the step because the store keeps nothing finer there (resolution).
  */
 export interface ReplayProblem {
-  code: 'ALERTS_ERR_HISTORY' | 'ALERTS_WARN_CALENDAR'
+  code: 'ALERTS_ERR_HISTORY' | 'ALERTS_WARN_CALENDAR' | 'ALERTS_WARN_RESOLUTION'
   device: string
   message: string
 }
@@ -84,24 +86,41 @@ export interface ReplayResult {
   samples: number
   /** Devices matched by an anomaly rule with too little history to learn: their anomaly rules stay silent. */
   problems: ReplayProblem[]
+  /** Which stretch of [from, to) was read at what resolution (`everyMs`: the step, or 15 min where nothing finer is kept). */
+  resolutions: ReplayStretch[]
   baselines: number
   /** Events appended to the event log (0 unless write). */
   written: number
 }
 
+/** A stretch of the replayed range and the resolution the store was read at there, ms. */
+export interface ReplayStretch {
+  from: number
+  to: number
+  everyMs: number
+}
+
 type SampleMap = Map<number, Map<string, { address: DeviceAddress; values: Record<string, number> }>>
 
-/** One day of samples from the store, by step and device. */
-async function readDay(o: ReplayOptions, day: number, stop: number, stepMs: number): Promise<SampleMap> {
-  const every = `${Math.max(1, Math.round(stepMs / 1000))}s`
+/**
+ * Where the store keeps nothing finer, a replay reads this: the coarsest roll-up, kept longest by both
+ * backends (storage/retention.ts; the embedded store answers 1-minute windows only within
+ * `minuteDays`, 400 by default, InfluxDB within its own policies).
+ */
+const COARSE_MS = QUARTER_HOUR_MS
+
+/** Windows of [start, stop) from the store (last value per `everyMs`), by window start and device. */
+async function readWindows(o: ReplayOptions, start: number, stop: number, everyMs: number): Promise<SampleMap> {
+  const every = `${Math.max(1, Math.round(everyMs / 1000))}s`
   const rows = await o.store.aggregate({
     measurement: TELEMETRY_MEASUREMENT,
     fields: REPLAY_FIELDS,
-    start: day,
+    start,
     stop,
     every,
     fn: 'last',
     groupBy: ['enterprise', 'site', 'line', 'device'],
+    timezone: o.plant.timezone,
     ...(o.filter ? { filter: o.filter } : {}),
   })
   const out: SampleMap = new Map()
@@ -115,6 +134,63 @@ async function readDay(o: ReplayOptions, day: number, stop: number, stepMs: numb
     s.values[r.field] = r.value
   }
   return out
+}
+
+/**
+ * Reads the range day by day at the replay's step; a day the store answers nothing for at the step
+ * is read again at 15 minutes (retention expired the finer data: raw points and 1-minute roll-ups go
+ * first), and the first day with data at the step after none has its leading hours checked the same
+ * way (the retention boundary falls inside it). Remembers which stretch was read at what resolution.
+ */
+class HistoryReader {
+  readonly stretches: ReplayStretch[] = []
+  /** The previous day had data at the step: the next one's early hours need no check. */
+  private fine = false
+
+  constructor(
+    private readonly o: ReplayOptions,
+    private readonly stepMs: number,
+  ) {}
+
+  async day(day: number, stop: number): Promise<SampleMap> {
+    const atStep = await readWindows(this.o, day, stop, this.stepMs)
+    if (this.stepMs >= COARSE_MS) return this.mark(day, stop, this.stepMs, atStep)
+    if (atStep.size === 0) {
+      this.fine = false
+      const coarse = await readWindows(this.o, day, stop, COARSE_MS)
+      return this.mark(day, stop, coarse.size > 0 ? COARSE_MS : (this.stretches.at(-1)?.everyMs ?? this.stepMs), coarse)
+    }
+    if (this.fine) return this.mark(day, stop, this.stepMs, atStep)
+    this.fine = true
+    // A 15-minute window that ends before the first window at the step holds data the step lost.
+    const firstAtStep = Math.min(...atStep.keys())
+    const coarse = await readWindows(this.o, day, stop, COARSE_MS)
+    const lead = [...coarse.entries()].filter(([ws]) => ws + COARSE_MS <= firstAtStep)
+    if (lead.length === 0) return this.mark(day, stop, this.stepMs, atStep)
+    const boundary = Math.max(...lead.map(([ws]) => ws)) + COARSE_MS
+    for (const [ws, m] of lead) atStep.set(ws, m)
+    this.mark(day, boundary, COARSE_MS, atStep)
+    return this.mark(boundary, stop, this.stepMs, atStep)
+  }
+
+  private mark(from: number, to: number, everyMs: number, samples: SampleMap): SampleMap {
+    const last = this.stretches.at(-1)
+    if (last && last.everyMs === everyMs && last.to === from) last.to = to
+    else this.stretches.push({ from, to, everyMs })
+    return samples
+  }
+}
+
+/** The stretches read coarser than the step, as notes for `problems`. */
+function resolutionNotes(stretches: readonly ReplayStretch[], stepMs: number, timezone: string): ReplayProblem[] {
+  const minutes = (ms: number): string => `${ms / 60_000} min`
+  return stretches
+    .filter((s) => s.everyMs > stepMs)
+    .map((s) => ({
+      code: 'ALERTS_WARN_RESOLUTION',
+      device: '',
+      message: `${localMinute(s.from, timezone)} … ${localMinute(s.to, timezone)} (${timezone}) read at ${minutes(s.everyMs)}, not ${minutes(stepMs)}: the store keeps nothing finer there (past the retention of its raw points and finer roll-ups); each value is the last of its ${minutes(s.everyMs)}, offline and stuck judge that interval`,
+    }))
 }
 
 /** Devices matched by an anomaly rule that got no baseline. */
@@ -168,9 +244,10 @@ export async function replayAlerts(o: ReplayOptions): Promise<ReplayResult> {
     }
   }
   let samples = 0
+  const reader = new HistoryReader(o, stepMs)
   for (let day = o.from; day < o.to; day += DAY_MS) {
     const stop = Math.min(o.to, day + DAY_MS)
-    const byStep = await readDay(o, day, stop, stepMs)
+    const byStep = await reader.day(day, stop)
     // The store's windows align on local midnight, the range need not (an API caller's ISO instant):
     // each window is fed at the first step that reaches it, never before that step's tick.
     const starts = [...byStep.keys()].sort((x, y) => x - y)
@@ -208,7 +285,8 @@ export async function replayAlerts(o: ReplayOptions): Promise<ReplayResult> {
   }
   const alerts = [...opened.values()].map((a) => asOpened(a, atOpening.get(a.id) ?? a))
   const calendar = (baselines.warnings ?? []).map((message): ReplayProblem => ({ code: 'ALERTS_WARN_CALENDAR', device: '', message }))
-  return summarise(o, learnUntil, alerts, seen.size, samples, [...calendar, ...problems], baselines.anomaly.size, written)
+  const notes = [...resolutionNotes(reader.stretches, stepMs, o.plant.timezone), ...calendar, ...problems]
+  return { ...summarise(o, learnUntil, alerts, seen.size, samples, notes, baselines.anomaly.size, written), resolutions: reader.stretches }
 }
 
 /** Unit of a quantity (core/quantities.ts), '' when unknown or dimensionless. */
@@ -250,7 +328,7 @@ function summarise(
   problems: ReplayProblem[],
   baselines: number,
   written: number,
-): ReplayResult {
+): Omit<ReplayResult, 'resolutions'> {
   const byRule: ReplayResult['byRule'] = {}
   const devicesOf = new Map<string, Set<string>>()
   for (const rule of o.rules) byRule[rule.id] = { kind: rule.kind, alerts: 0, devices: 0 }

@@ -150,6 +150,62 @@ describe('alerts replay (backtest)', () => {
     expect(formatReplayTable(after)).toMatch(/2026-01-05 00:15\s+\(open\)\s+pf\s+acme\/wuhan\/l1\/meter\s+0\.82\s+0\.90\n/)
   })
 
+  it('reads history past the 1-minute retention at 15 minutes, and says which stretch was read at what resolution', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-replay-'))
+    dirs.push(dir)
+    // Four weeks of 1-minute power, 2024; the store's clock 400 days after Wednesday 10:00 of the replayed
+    // week, so its maintenance deletes the raw points (90 days) and the 1-minute roll-up (400 days) before that.
+    const R = Date.UTC(2024, 0, 28, 16) // Monday 2024-01-29 00:00 Shanghai
+    const from = R - 21 * DAY
+    const boundary = R + 2 * DAY + 10 * 3_600_000
+    const s = createEmbeddedStore({ path: join(dir, 'p.db'), retention: {}, clock: () => boundary + 400 * DAY, maintenanceIntervalMs: 0 })
+    stores.push(s)
+    const hole = (t: number): boolean => t >= R + 2 * 3_600_000 && t < R + 8 * 3_600_000 // Monday 02:00–08:00
+    const points = []
+    for (let t = from; t < R + 7 * DAY; t += 60_000) {
+      if (hole(t)) continue
+      const hour = new Date(t + 8 * 3_600_000).getUTCHours()
+      const kw = (hour >= 8 && hour < 17 ? 300 : 15) * (1 + 0.02 * Math.sin(t / 60_000))
+      points.push({ measurement: 'telemetry', tags, fields: { active_power_kw: kw }, ts: t })
+    }
+    await s.write(points)
+    s.maintain()
+    expect(s.horizons().minuteFrom).toBe(boundary)
+    const { rules } = validateAlertsConfig({
+      rules: [
+        { id: 'offline', kind: 'offline' },
+        { id: 'anomaly', kind: 'anomaly', history: '3w' },
+      ],
+    })
+    const r = await replayAlerts({ store: s, plant, rules, from: R, to: R + 7 * DAY })
+    expect(r.resolutions).toEqual([
+      { from: R, to: boundary, everyMs: Q },
+      { from: boundary, to: R + 7 * DAY, everyMs: 60_000 },
+    ])
+    // 15-minute windows up to Wednesday 10:00 (two days and ten hours, less the 24 of the hole), every minute after.
+    expect(r.samples).toBe(2 * 96 + 40 - 24 + (4 * 24 + 14) * 60)
+    expect(r.baselines).toBe(1)
+    // The hole judged at the 15-minute interval read there: the last window before it starts 01:45, the
+    // limit is 5 × 15 min, the alert opens at the first step past it and closes with the 08:00 window.
+    expect(r.alerts.filter((a) => a.rule === 'offline').map((a) => [a.openedAt, a.resolvedAt, a.value, a.threshold])).toEqual([
+      [R + 3 * 3_600_000 + 60_000, R + 8 * 3_600_000, 76, 75],
+    ])
+    const notes = r.problems.filter((p) => p.code === 'ALERTS_WARN_RESOLUTION')
+    expect(notes).toEqual([
+      {
+        code: 'ALERTS_WARN_RESOLUTION',
+        device: '',
+        message: expect.stringMatching(
+          /^2024-01-29 00:00 … 2024-01-31 10:00 \(Asia\/Shanghai\) read at 15 min, not 1 min: the store keeps nothing finer there/,
+        ),
+      },
+    ])
+    expect(formatReplayTable(r)).toContain('! ALERTS_WARN_RESOLUTION 2024-01-29 00:00 … 2024-01-31 10:00 (Asia/Shanghai) read at 15 min, not 1 min')
+    // A range wholly past the 1-minute horizon: read at 15 minutes throughout, one note.
+    const old = await replayAlerts({ store: s, plant, rules, from: R, to: R + DAY })
+    expect([old.resolutions, old.samples]).toEqual([[{ from: R, to: R + DAY, everyMs: Q }], 96 - 24])
+  })
+
   it('a range reaching a year chinese-days has no holidays for is named among the problems (ALERTS_WARN_CALENDAR)', async () => {
     const s = store()
     // Three weeks ending Monday 2026-12-28 00:00 Shanghai, replayed up to 2027-01-04.

@@ -70,11 +70,23 @@ const ReplayResponseSchema = Type.Object({
   devices: Type.Integer({ description: 'devices with at least one sample in the range' }),
   deviceWeeks: Type.Number({ description: 'devices × the length of [from, to) in weeks' }),
   alertsPerDeviceWeek: Type.Number({ description: 'alerts opened in the range ÷ deviceWeeks (every rule)' }),
-  samples: Type.Integer({ description: 'device samples fed to the engine (last value per device and minute)' }),
+  samples: Type.Integer({
+    description: 'device samples fed to the engine (last value per device and step: 1 min, 15 min where the store keeps nothing finer)',
+  }),
+  resolutions: Type.Array(
+    Type.Object({ from: Type.Integer(), to: Type.Integer(), everyMs: Type.Integer({ description: 'the store was read at this resolution there, ms' }) }),
+    {
+      description:
+        'which stretch of [from, to) was read at what resolution: the 1-minute step, or 15 minutes where retention left nothing finer (also a problems entry ALERTS_WARN_RESOLUTION)',
+    },
+  ),
   baselines: Type.Integer({ description: 'devices whose normal load was learned from the history before learnUntil' }),
   written: Type.Integer({ description: 'events appended to the event log (0 unless write)' }),
   byRule: Type.Record(Type.String(), Type.Object({ kind: Type.String(), alerts: Type.Integer(), devices: Type.Integer() })),
-  problems: Type.Array(Type.Object({ code: Type.String(), device: Type.String(), message: Type.String() })),
+  problems: Type.Array(Type.Object({ code: Type.String(), device: Type.String(), message: Type.String() }), {
+    description:
+      "per device: ALERTS_ERR_HISTORY (too little history to learn: its anomaly and standby rules stay silent); for every device (device ''): ALERTS_WARN_CALENDAR, ALERTS_WARN_RESOLUTION",
+  }),
   alerts: Type.Array(ReplayAlertSchema),
 })
 
