@@ -195,9 +195,9 @@ export const RECOMMENDED_RULES: readonly Record<string, unknown>[] = Object.free
   { id: 'device-offline', kind: 'offline', severity: 'critical', interval: '1m', missed: 5 },
   { id: 'value-stuck', kind: 'stuck', match: { deviceKind: 'meter' }, quantity: 'active_power_kw', for: '15m' },
   { id: 'energy-counter-backwards', kind: 'counter', match: { deviceKind: 'meter' }, quantity: 'energy_import_kwh' },
-  { id: 'power-anomaly', kind: 'anomaly', match: { deviceKind: 'meter' }, k: 5, for: '30m', clearAfter: '30m', history: '2w' },
-  { id: 'power-spike', kind: 'anomaly', match: { deviceKind: 'meter' }, k: 12, direction: 'above', for: '15m', clearAfter: '30m', history: '2w' },
-  { id: 'standby-waste', kind: 'standby', match: { deviceKind: 'meter' }, for: '30m', history: '2w' },
+  { id: 'power-anomaly', kind: 'anomaly', match: { deviceKind: 'meter' }, k: 5, for: '30m', clearAfter: '30m', history: '52w' },
+  { id: 'power-spike', kind: 'anomaly', match: { deviceKind: 'meter' }, k: 12, direction: 'above', for: '15m', clearAfter: '30m', history: '52w' },
+  { id: 'standby-waste', kind: 'standby', match: { deviceKind: 'meter' }, for: '30m', history: '52w' },
 ])
 
 export type RuleConfig = Type.Static<typeof RuleSchema>

@@ -136,11 +136,13 @@ function plantModel(): PlantModel {
   })
 }
 
-/** The recommended rules with the plant's calendar (Monday–Saturday, Sundays and Korean public holidays off) and the first half-year as history. */
+/**
+ * The recommended rules as shipped (history up to 52 weeks: here the 26 of the first half) with the
+ * plant's calendar (Monday–Saturday, Sundays and Korean public holidays off).
+ */
 export function realRules(): readonly Record<string, unknown>[] {
   const calendar = { workdays: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat'], nonWorkingDays: KOREAN_HOLIDAYS_2018 }
-  // Learning from the whole first half: 26 weeks give each calendar slot enough weeks to show its regimes.
-  return RECOMMENDED_RULES.map((r) => (r.kind === 'anomaly' || r.kind === 'standby' ? { ...r, calendar, history: '26w' } : r))
+  return RECOMMENDED_RULES.map((r) => (r.kind === 'anomaly' || r.kind === 'standby' ? { ...r, calendar } : r))
 }
 
 /** Injected extra power of a load fault at ts, kW (0 outside it). */
