@@ -9,6 +9,7 @@ import { RECOMMENDED_RULES } from '../alerts/rules.ts'
 import { build } from '../api/app.ts'
 import { validateConfig } from '../core/config.ts'
 import { PlantModelSchema } from '../core/plant.ts'
+import { createEmbeddedEventLog } from '../storage/embedded/events.ts'
 import { MemoryEventLog } from '../storage/events.ts'
 import { createEmbeddedStore } from '../storage/embedded/index.ts'
 import type { TelemetryStore } from '../storage/store.ts'
@@ -158,6 +159,67 @@ describe('POST /api/v1/alerts/replay', () => {
     const written = (await post({ from, to, rules: [{ id: 'eng-offline', kind: 'offline' }], write: true }, ENGINEER)).json()
     expect(written.written).toBeGreaterThan(0)
     expect((await events.query({ kind: ALERT_EVENT_KIND })).length).toBe(before + written.written)
+  })
+
+  it('reads the recorded meter events: a recorded replacement raises no counter alert, as in the CLI and live', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'pw-replay-api-'))
+    const s = createEmbeddedStore({ path: join(own, 'p.db') })
+    const log = createEmbeddedEventLog({ path: join(own, 'p.db') })
+    const a = await build({ store: s, plant: PLANT, events: log })
+    try {
+      // 15-minute readings counting 25 kWh each; the meter is swapped at 12:00 local (the old one reads 2,175 at 11:45, the new one 10).
+      const swap = T0 + 12 * 3_600_000
+      const points = []
+      for (let i = 0; i < 96; i++) {
+        const t = T0 + i * Q
+        points.push({
+          measurement: 'telemetry',
+          tags: { enterprise: 'acme', site: 'wuhan', line: 'l1', device: 'meter' },
+          fields: { energy_import_kwh: t < swap ? 1_000 + i * 25 : 10 + (i - 48) * 25 },
+          ts: t,
+        })
+      }
+      await s.write(points)
+      const replay = async () =>
+        (
+          await a.inject({
+            method: 'POST',
+            url: '/api/v1/alerts/replay',
+            headers: { 'content-type': 'application/json' },
+            payload: JSON.stringify({ from: '2026-01-05', to: '2026-01-06', rules: [{ id: 'ctr', kind: 'counter', quantity: 'energy_import_kwh' }] }),
+          })
+        ).json()
+      const before = await replay()
+      expect(before.byRule.ctr).toEqual({ kind: 'counter', alerts: 1, devices: 1 })
+      expect(before.alerts[0]).toMatchObject({ rule: 'ctr', openedAt: swap, value: 10, threshold: 2_175 })
+      const recorded = await a.inject({
+        method: 'POST',
+        url: '/api/v1/meter-events',
+        payload: {
+          event: {
+            type: 'replacement',
+            enterprise: 'acme',
+            site: 'wuhan',
+            line: 'l1',
+            device: 'meter',
+            ts: '2026-01-05T12:00:00',
+            oldFinalReading: 2_175,
+            newStartReading: 10,
+          },
+          reason: 'meter swapped',
+        },
+      })
+      expect(recorded.statusCode).toBe(201)
+      const after = await replay()
+      expect([after.byRule.ctr, after.alerts, after.written]).toEqual([{ kind: 'counter', alerts: 0, devices: 0 }, [], 0])
+      // Read, not written: no alert event in the log.
+      expect(await log.query({ kind: ALERT_EVENT_KIND })).toEqual([])
+    } finally {
+      await a.close()
+      await log.close()
+      await s.close()
+      rmSync(own, { recursive: true, force: true })
+    }
   })
 
   it('refuses a date that does not exist, naming the field', async () => {

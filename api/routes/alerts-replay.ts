@@ -146,7 +146,9 @@ export const alertReplayRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async 
           to: range.stop,
           ...(b.learnUntil !== undefined ? { learnUntil: parseInstant(b.learnUntil, 'learnUntil', tz, 'body') } : {}),
           ...(Object.keys(filter).length > 0 ? { filter } : {}),
-          ...(b.write ? { events: ctx.events, write: true } : {}),
+          // Always read (recorded meter events explain counter drops, as live and as the CLI); written only when asked.
+          events: ctx.events,
+          ...(b.write ? { write: true } : {}),
         })
         const alerts = r.alerts.map((a) => ({
           id: a.id,
