@@ -97,6 +97,12 @@ export interface FitOptions {
   restWindows?: number
   /** Regime model, start check: a start up to this many windows from a slot counts for it. */
   startToleranceWindows?: number
+  /** Time-of-week and production models: the quantile the tail floor is taken at (rule key tailQuantile, default 0.99). */
+  tailQuantile?: number
+  /** Time-of-week and production models: residuals relative to max(|expected|, this × the median power) (default 0.05). */
+  floorShare?: number
+  /** Regime model: windows a slot needs before its own regime shares count (default 3). */
+  minSlotSamples?: number
 }
 
 /**
@@ -221,11 +227,11 @@ function slotFit(
   return { slots, others }
 }
 
-/** 99th percentile of |residual| / max(|expected|, floor). */
-function relativeTail(residual: readonly number[], expected: readonly number[], floorKw: number): number {
+/** The q-quantile (default the 99th percentile) of |residual| / max(|expected|, floor). */
+function relativeTail(residual: readonly number[], expected: readonly number[], floorKw: number, q = 0.99): number {
   return quantile(
     residual.map((r, i) => Math.abs(r) / Math.max(Math.abs(expected[i] as number), floorKw)),
-    0.99,
+    q,
   )
 }
 
@@ -262,7 +268,7 @@ export function fitDeviceBaseline(
   const first = Math.min(...windows.map((w) => w.start))
   const weekOf = (w: BaselineWindow): number => Math.floor((w.start - first) / WEEK_MS)
   const levelKw = median(windows.map((w) => w.powerKw))
-  const floorKw = Math.max(1e-6, 0.05 * Math.abs(levelKw))
+  const floorKw = Math.max(1e-6, (fit.floorShare ?? 0.05) * Math.abs(levelKw))
 
   const { tow, towRms } = fitTimeOfWeek(windows, timezone, minWindows, windowMs, fit, extra, { weekOf, levelKw, floorKw })
 
@@ -302,7 +308,7 @@ export function fitDeviceBaseline(
   const sigma = relativeSigma(residual, expected, floorKw)
   const positive = x.filter((v) => v > cut).sort((p, q) => p - q)
   const rateEdges = positive.length >= 4 * MIN_PER_REGIME ? [1, 2, 3].map((i) => positive[Math.floor((positive.length * i) / 4)] as number) : []
-  const tail = relativeTail(residual, expected, floorKw)
+  const tail = relativeTail(residual, expected, floorKw, fit.tailQuantile)
   const regimes = Array.from({ length: rateEdges.length + 2 }, (_, g) => x.map((v, i) => (regimeOf(v, cut, rateEdges) === g ? i : -1)).filter((i) => i >= 0))
   const per = (fn: typeof relativeSigma, fallback: number): number[] =>
     regimes.map((idx) =>
@@ -326,7 +332,7 @@ export function fitDeviceBaseline(
     sigma,
     tail,
     regimeSigma: per(relativeSigma, sigma),
-    regimeTail: per(relativeTail, tail),
+    regimeTail: per((res, exp, floor) => relativeTail(res, exp, floor, fit.tailQuantile), tail),
     idleRate: cut,
     rateEdges,
     floorKw,
@@ -377,7 +383,7 @@ function fitTimeOfWeek(
       slots,
       slotMs: windowMs,
       sigma: relativeSigma(residual, expected, floorKw),
-      tail: relativeTail(residual, expected, floorKw),
+      tail: relativeTail(residual, expected, floorKw, fit.tailQuantile),
       floorKw,
       quantumKw: 0,
       levelKw,
@@ -409,7 +415,7 @@ function fitRegimeBaseline(
   if (new Set(windows.map((w) => Math.floor((w.start - first) / WEEK_MS))).size < 2) return undefined
   const slotCount = calendarSlotCount(windowMs, fit.calendar)
   const slotOf = windows.map((w) => calendarSlot(w.start, timezone, windowMs, fit.calendar, fit.line))
-  const table = fitRegimeSlots(slotOf, power, slotCount, levels, Math.ceil(DAY_MS / windowMs))
+  const table = fitRegimeSlots(slotOf, power, slotCount, levels, Math.ceil(DAY_MS / windowMs), fit.minSlotSamples)
   if ((fit.restWindows ?? 0) > 0) {
     const restWindows = fit.restWindows as number
     const order = windows.map((_, i) => i).sort((a, b) => (windows[a] as BaselineWindow).start - (windows[b] as BaselineWindow).start)
@@ -450,7 +456,7 @@ function fitRegimeBaseline(
     slotMs: windowMs,
     sigma: table.relSigma[2],
     tail: 0,
-    floorKw: Math.max(1e-6, 0.05 * Math.abs(levelKw)),
+    floorKw: Math.max(1e-6, (fit.floorShare ?? 0.05) * Math.abs(levelKw)),
     quantumKw: 0,
     levelKw,
     n: windows.length,
@@ -499,14 +505,15 @@ export function expectedPowerKw(b: DeviceBaseline, windowStart: number, rate: nu
 
 /**
  * Band half-width around the expectation, kW:
- *   max(k σ, tailFactor × tail) × max(|expected|, floor) + quantum, at least minBandKw and 1 % of |expected|.
+ *   max(k σ, tailFactor × tail) × max(|expected|, floor) + quantum, at least minBandKw and minBandShare
+ *   (default 1 %) of |expected|.
  */
-export function bandKw(b: DeviceBaseline, expected: number, k: number, minBandKw: number, rate?: number): number {
+export function bandKw(b: DeviceBaseline, expected: number, k: number, minBandKw: number, rate?: number, minBandShare = 0.01): number {
   const { sigma, tail } = spreadFor(b, rate)
   return Math.max(
     Math.max(k * sigma, (b.tailFactor ?? 1.25) * tail) * Math.max(Math.abs(expected), b.floorKw) + b.quantumKw,
     minBandKw,
-    0.01 * Math.abs(expected),
+    minBandShare * Math.abs(expected),
   )
 }
 
@@ -621,6 +628,9 @@ export async function learnBaselines(opts: LearnOptions): Promise<BaselineBook> 
         Object.assign(fitOptions, {
           regimeRatio: shaping.regimeRatio,
           tailFactor: shaping.tailFactor,
+          tailQuantile: shaping.tailQuantile,
+          floorShare: shaping.floorShare,
+          minSlotSamples: shaping.minSlotSamples,
           // The start check: rest and tolerance in windows of the first anomaly rule.
           restWindows: shaping.kind === 'anomaly' ? Math.ceil(shaping.restForMs / windowMs) : 0,
           startToleranceWindows: shaping.kind === 'anomaly' ? Math.round(shaping.startToleranceMs / windowMs) : 0,

@@ -20,8 +20,8 @@ import { HOUR_MS, MINUTE_MS } from '../core/duration.ts'
  *   idle ──condition true for `for`──▶ firing ──ack──▶ acknowledged
  *   firing/acknowledged ──condition normal for `clearAfter`──▶ resolved (or by hand)
  * While an alert is open the condition can come and go without a new alert: a continuing or
- * flapping condition is one alert. "Normal" is stricter than "not abnormal" (deadband, or 0.7 × the
- * band for anomalies), which damps flapping around a limit.
+ * flapping condition is one alert. "Normal" is stricter than "not abnormal" (deadband, or clearBand × the
+ * band for anomalies, default 0.7), which damps flapping around a limit.
  */
 
 export interface AlertSample {
@@ -697,6 +697,7 @@ export class AlertEngine {
       lowerRegimeNormal: rule.lowerRegimeNormal,
       recentKw: m.recent.before(start),
       minStartShare: rule.minStartShare,
+      clearBand: rule.clearBand,
     })
     m.recent.push(start, mean)
     const o: Observation = { abnormal: v.abnormal, normal: v.normal, since: start, value: mean, threshold: v.expectedKw, low: v.lowKw, high: v.highKw }
@@ -721,7 +722,7 @@ export class AlertEngine {
     const rate = b.model === 'production' ? this.productionRate(lineKey(d.address), start, rule.windowMs) : undefined
     const expected = expectedPowerKw(b, start, rate)
     if (expected === undefined) return
-    const band = bandKw(b, expected, rule.k, rule.minBandKw, rate)
+    const band = bandKw(b, expected, rule.k, rule.minBandKw, rate, rule.minBandShare)
     const r = mean - expected
     const end = start + rule.windowMs
     const abnormal = rule.direction === 'above' ? r > band : rule.direction === 'below' ? r < -band : Math.abs(r) > band
@@ -729,7 +730,7 @@ export class AlertEngine {
       rule,
       d.address,
       end,
-      { abnormal, normal: Math.abs(r) < 0.7 * band, since: start, value: mean, threshold: expected, low: expected - band, high: expected + band },
+      { abnormal, normal: Math.abs(r) < rule.clearBand * band, since: start, value: mean, threshold: expected, low: expected - band, high: expected + band },
       out,
     )
   }

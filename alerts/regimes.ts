@@ -121,13 +121,13 @@ export const MAX_WIDEN = 4
 export const FALLBACK_LOG_SIGMA: readonly [number, number, number] = [0.25, 0.5, 0.5]
 
 /** The slots whose windows judge slot s: itself, or with its neighbours of the same day until MIN_SLOT_SAMPLES. */
-function poolOf(s: number, totals: readonly number[], slotsPerDay: number): number[] {
-  if ((totals[s] as number) >= MIN_SLOT_SAMPLES) return [s]
+function poolOf(s: number, totals: readonly number[], slotsPerDay: number, minSamples: number): number[] {
+  if ((totals[s] as number) >= minSamples) return [s]
   const dayStart = s - (s % slotsPerDay)
   const dayEnd = Math.min(dayStart + slotsPerDay, totals.length)
   const pool = [s]
   let n = totals[s] as number
-  for (let w = 1; w <= MAX_WIDEN && n < MIN_SLOT_SAMPLES; w++)
+  for (let w = 1; w <= MAX_WIDEN && n < minSamples; w++)
     for (const t of [s - w, s + w])
       if (t >= dayStart && t < dayEnd) {
         pool.push(t)
@@ -139,7 +139,7 @@ function poolOf(s: number, totals: readonly number[], slotsPerDay: number): numb
 /**
  * Fits the per-slot regime table from windows already given their slot index. `slotsPerDay`: slots
  * of one day of the calendar week — a short slot borrows neighbours within its day only (default:
- * the whole range is one day).
+ * the whole range is one day). `minSlotSamples`: windows a slot (or its pool) needs for its own shares.
  */
 export function fitRegimeSlots(
   slotOf: readonly number[],
@@ -147,6 +147,7 @@ export function fitRegimeSlots(
   slotCount: number,
   levels: RegimeLevels,
   slotsPerDay = slotCount,
+  minSlotSamples = MIN_SLOT_SAMPLES,
 ): RegimeSlots {
   const by: number[][] = Array.from({ length: slotCount * R }, () => [])
   const totals = new Array<number>(slotCount).fill(0)
@@ -165,14 +166,14 @@ export function fitRegimeSlots(
   const rel: number[][] = [[], [], []]
   const logRel: number[][] = [[], [], []]
   for (let s = 0; s < slotCount; s++) {
-    const pool = poolOf(s, totals, slotsPerDay)
+    const pool = poolOf(s, totals, slotsPerDay, minSlotSamples)
     const total = pool.reduce((a, t) => a + (totals[t] as number), 0)
     for (let g = 0; g < R; g++) {
       const list = pool.length === 1 ? (by[s * R + g] as number[]) : pool.flatMap((t) => by[t * R + g] as number[])
       const m = median(list)
-      share.push(total >= MIN_SLOT_SAMPLES ? list.length / total : Number.NaN)
+      share.push(total >= minSlotSamples ? list.length / total : Number.NaN)
       medianKw.push(m)
-      if (list.length >= MIN_SLOT_SAMPLES && m > 0)
+      if (list.length >= minSlotSamples && m > 0)
         for (const p of list) {
           ;(rel[g] as number[]).push((p - m) / m)
           if (p > 0) (logRel[g] as number[]).push(Math.log(p / m))
@@ -200,7 +201,7 @@ export function fitRegimeSlots(
 
 export interface RegimeVerdict {
   abnormal: boolean
-  /** Normal enough to count towards auto-resolve: inside 0.7 × the band of a plausible regime. */
+  /** Normal enough to count towards auto-resolve: inside clearBand (default 0.7) × the band of a plausible regime. */
   normal: boolean
   /** Expected power: the median of the plausible regime nearest to the value, kW. */
   expectedKw: number
@@ -228,6 +229,8 @@ export interface RegimeBandOptions {
   recentKw?: readonly number[]
   /** A start at a slot where the history shows one on fewer than this share of the days at rest is abnormal (0: off). */
   minStartShare?: number
+  /** Share of a band a window must lie inside to count towards clearing (default 0.7). */
+  clearBand?: number
 }
 
 /** A plausible regime of a slot and its band. */
@@ -289,7 +292,7 @@ export function judgeRegimeWindow(t: RegimeSlots, slot: number, powerKw: number,
   let nearest = bands[0] as RegimeBand
   for (const b of bands) if (Math.abs(bandPosition(b, powerKw)) < Math.abs(bandPosition(nearest, powerKw))) nearest = b
   const inside = bands.some((b) => Math.abs(bandPosition(b, powerKw)) <= 1)
-  const normal = bands.some((b) => Math.abs(bandPosition(b, powerKw)) < 0.7)
+  const normal = bands.some((b) => Math.abs(bandPosition(b, powerKw)) < (o.clearBand ?? 0.7))
   // above: extra load — not inside any band and above the band of some plausible regime; below: the mirror.
   const aboveSome = bands.some((b) => powerKw > b.highKw)
   const belowSome = bands.some((b) => powerKw < b.lowKw)

@@ -115,6 +115,38 @@ export const RuleSchema = Type.Object(
         description: 'anomaly without regimes: the band is at least this × the 99th-percentile relative residual of the history (default 1.25; 0 = off)',
       }),
     ),
+    tailQuantile: Type.Optional(
+      Type.Number({
+        minimum: 0.5,
+        maximum: 1,
+        description: 'anomaly without regimes: the quantile of the relative residuals the tail floor (tailFactor) is taken at (default 0.99)',
+      }),
+    ),
+    floorShare: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 1,
+        description:
+          'anomaly without regimes: residuals are relative to max(|expected|, this × the median power of the history), so near-zero expectations do not make every band vanish (default 0.05)',
+      }),
+    ),
+    minBandShare: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 1, description: 'anomaly without regimes: smallest band half-width as a share of the expected value (default 0.01)' }),
+    ),
+    minSlotSamples: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description:
+          'anomaly with regimes: windows a slot of the week needs before its own regime shares count; a slot with fewer borrows its neighbours of the same day, up to one hour each side (default 3)',
+      }),
+    ),
+    clearBand: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 1,
+        description: 'anomaly: a window counts towards clearing only inside this share of the band (default 0.7: no flapping at the edge)',
+      }),
+    ),
     idleShare: Type.Optional(
       Type.Number({
         minimum: 0,
@@ -240,6 +272,11 @@ export interface ResolvedRule {
   restForMs: number
   startToleranceMs: number
   tailFactor: number
+  tailQuantile: number
+  floorShare: number
+  minBandShare: number
+  minSlotSamples: number
+  clearBand: number
   idleShare: number
   /** The rule's own calendar; unset: the enterprise's from the plant model, else every day a working day. */
   calendar?: CalendarConfig
@@ -275,6 +312,11 @@ const KIND_KEYS: Record<RuleKind, { allowed: readonly RuleKey[]; required: reado
       'restFor',
       'startTolerance',
       'tailFactor',
+      'tailQuantile',
+      'floorShare',
+      'minBandShare',
+      'minSlotSamples',
+      'clearBand',
       'calendar',
     ],
     required: [],
@@ -437,6 +479,11 @@ export function resolveRule(rule: RuleConfig): ResolvedRule {
     restForMs: ms(rule.restFor ?? '30m'),
     startToleranceMs: ms(rule.startTolerance ?? '1h'),
     tailFactor: rule.tailFactor ?? 1.25,
+    tailQuantile: rule.tailQuantile ?? 0.99,
+    floorShare: rule.floorShare ?? 0.05,
+    minBandShare: rule.minBandShare ?? 0.01,
+    minSlotSamples: rule.minSlotSamples ?? 3,
+    clearBand: rule.clearBand ?? 0.7,
     idleShare: rule.idleShare ?? 0.9,
     ...(rule.calendar ? { calendar: rule.calendar } : {}),
     forMs: ms(rule.for ?? DEFAULT_FOR[rule.kind]),
