@@ -84,7 +84,7 @@ export interface ReplayResult {
   deviceWeeks: number
   alertsPerDeviceWeek: number
   samples: number
-  /** Devices matched by an anomaly rule with too little history to learn: their anomaly rules stay silent. */
+  /** Devices with too little history to learn (their anomaly and standby rules stay silent, the others run), and the notes for every device. */
   problems: ReplayProblem[]
   /** Which stretch of [from, to) was read at what resolution (`everyMs`: the step, or 15 min where nothing finer is kept). */
   resolutions: ReplayStretch[]
@@ -193,21 +193,46 @@ function resolutionNotes(stretches: readonly ReplayStretch[], stepMs: number, ti
     }))
 }
 
-/** Devices matched by an anomaly rule that got no baseline. */
-function historyProblems(plant: PlantModel, rules: readonly ResolvedRule[], book: BaselineBook, seen: ReadonlyMap<string, DeviceAddress>): ReplayProblem[] {
-  const anomaly = rules.filter((r) => r.kind === 'anomaly')
-  const index = new PlantDeviceIndex(plant)
-  const out: ReplayProblem[] = []
+/** Whether a rule can judge the device with what was learned: anomaly needs its baseline, standby its idle level (unless configured). */
+function canRun(rule: ResolvedRule, key: string, book: BaselineBook): boolean {
+  if (rule.kind === 'anomaly') return book.anomaly.has(key)
+  if (rule.kind === 'standby') return rule.idleKw !== undefined || book.idleKw.has(key)
+  return true
+}
+
+/**
+ * Devices whose learning rules (anomaly, standby) stay silent for too little history, each naming the
+ * rules silent on it and those that ran; and whether any rule ran on any device at all.
+ */
+function historyProblems(
+  o: ReplayOptions,
+  learnUntil: number,
+  book: BaselineBook,
+  seen: ReadonlyMap<string, DeviceAddress>,
+): { problems: ReplayProblem[]; anyRan: boolean; silentRules: string[] } {
+  const index = new PlantDeviceIndex(o.plant)
+  const problems: ReplayProblem[] = []
+  let anyRan = false
+  const silentRules = new Set<string>()
+  const ids = (rules: readonly ResolvedRule[]): string => rules.map((r) => r.id).join(', ')
   for (const [key, a] of seen) {
-    const entry = index.get(a)
-    if (!anomaly.some((r) => matchesRule(r, a, entry)) || book.anomaly.has(key)) continue
-    out.push({
+    const matched = o.rules.filter((r) => matchesRule(r, a, index.get(a)))
+    const ran = matched.filter((r) => canRun(r, key, book))
+    const silent = matched.filter((r) => !canRun(r, key, book))
+    if (ran.length > 0) anyRan = true
+    // With its normal load learned, a device without an idle level never idled in the history: not too little of it.
+    if (silent.length === 0 || book.anomaly.has(key)) continue
+    for (const r of silent) silentRules.add(r.id)
+    problems.push({
       code: 'ALERTS_ERR_HISTORY',
       device: key,
-      message: `${key}: not enough history before the learning end to learn its normal load (at least one day of windows, two weeks for the time-of-week model)`,
+      message:
+        `${key}: not enough history before ${localMinute(learnUntil, o.plant.timezone)} (${o.plant.timezone}) to learn its normal load ` +
+        `(at least one day of windows, two weeks for the time-of-week model): ${ids(silent)} silent on it; ` +
+        (ran.length > 0 ? `${ids(ran)} still ran` : 'no other rule matches it'),
     })
   }
-  return out
+  return { problems, anyRan, silentRules: [...silentRules] }
 }
 
 function checkRange(o: ReplayOptions, learnUntil: number): void {
@@ -217,7 +242,7 @@ function checkRange(o: ReplayOptions, learnUntil: number): void {
     throw new PlantWattError('ALERTS_ERR_RANGE', 'replay: learnUntil must not be after from (the baselines would learn the replayed data)')
 }
 
-/** Runs the rules over [from, to) of the store. ALERTS_ERR_RANGE, ALERTS_ERR_NO_DATA, ALERTS_ERR_HISTORY (no device could learn). */
+/** Runs the rules over [from, to) of the store. ALERTS_ERR_RANGE, ALERTS_ERR_NO_DATA, ALERTS_ERR_HISTORY (only rules that need learning matched, and none could learn). */
 export async function replayAlerts(o: ReplayOptions): Promise<ReplayResult> {
   const learnUntil = o.learnUntil ?? o.from
   checkRange(o, learnUntil)
@@ -270,11 +295,12 @@ export async function replayAlerts(o: ReplayOptions): Promise<ReplayResult> {
       'ALERTS_ERR_NO_DATA',
       `no telemetry between ${localMinute(o.from, o.plant.timezone)} and ${localMinute(o.to, o.plant.timezone)} (${o.plant.timezone})${o.filter ? ' for the devices asked' : ''}`,
     )
-  const problems = historyProblems(o.plant, o.rules, baselines, seen)
-  if (problems.length > 0 && problems.length === [...seen.keys()].filter((k) => problems.some((p) => p.device === k) || baselines.anomaly.has(k)).length) {
+  const { problems, anyRan, silentRules } = historyProblems(o, learnUntil, baselines, seen)
+  // Only when nothing could run: every rule that matched a device needs a learned baseline and none learned.
+  if (problems.length > 0 && !anyRan) {
     throw new PlantWattError(
       'ALERTS_ERR_HISTORY',
-      `no device has enough history before ${localMinute(learnUntil, o.plant.timezone)} (${o.plant.timezone}) to learn its normal load:\n${problems.map((p) => `  ${p.device}`).join('\n')}`,
+      `no device has enough history before ${localMinute(learnUntil, o.plant.timezone)} (${o.plant.timezone}) to learn its normal load, and every rule that matched them needs it (${silentRules.join(', ')}), so none ran:\n${problems.map((p) => `  ${p.device}`).join('\n')}`,
       { details: problems },
     )
   }

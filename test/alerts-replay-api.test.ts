@@ -109,9 +109,16 @@ describe('POST /api/v1/alerts/replay', () => {
 
   it('coded errors: no data (404), no history to learn (409), a backwards range (400), bad rules (400); an operator sees only their enterprise', async () => {
     expect((await post({ from: '2027-01-01T00:00:00+08:00', to: '2027-01-02T00:00:00+08:00', rules })).json().error.code).toBe('API_ERR_NOT_FOUND')
-    const early = await post({ from: new Date(T0 + 3 * 3_600_000).toISOString(), to: new Date(T0 + DAY).toISOString(), rules })
+    const earlyRange = { from: new Date(T0 + 3 * 3_600_000).toISOString(), to: new Date(T0 + DAY).toISOString() }
+    const early = await post({ ...earlyRange, rules: [{ id: 'anomaly', kind: 'anomaly', history: '3w' }] })
     expect([early.statusCode, early.json().error.code]).toEqual([409, 'API_ERR_CONFLICT'])
     expect(early.json().error.message).toMatch(/acme\/wuhan\/l1\/meter/)
+    // With a rule that needs no history beside it: the answer, the device's problem naming what ran.
+    const partly = await post({ ...earlyRange, rules })
+    expect(partly.statusCode).toBe(200)
+    expect(partly.json().problems).toEqual([
+      { code: 'ALERTS_ERR_HISTORY', device: 'acme/wuhan/l1/meter', message: expect.stringMatching(/: anomaly silent on it; offline still ran$/) },
+    ])
     expect((await post({ from: to, to: from, rules })).json().error.code).toBe('API_ERR_RANGE')
     expect((await post({ from, to, rules: [{ id: 'x', kind: 'nonsense' }] })).statusCode).toBe(400)
     // The operator of another enterprise: no data of theirs in the store.

@@ -224,6 +224,47 @@ describe('alerts replay (backtest)', () => {
     expect(inside.problems.filter((p) => p.code === 'ALERTS_WARN_CALENDAR')).toEqual([])
   })
 
+  it('a device without history to learn silences only its anomaly rules: the other rules still run and the problem says which ran', async () => {
+    const s = store()
+    // Two days of data; a six-hour hole on the second: offline needs no history, anomaly would need a day before the range.
+    const hole = T0 + DAY + 2 * 3_600_000
+    await fill(s, T0, T0 + 2 * DAY, undefined, (t) => t >= hole && t < hole + 6 * 3_600_000)
+    const { rules } = validateAlertsConfig({
+      rules: [
+        { id: 'offline', kind: 'offline' },
+        { id: 'anomaly', kind: 'anomaly' },
+        { id: 'standby', kind: 'standby' },
+      ],
+    })
+    const r = await replayAlerts({ store: s, plant, rules, from: T0 + 3 * 3_600_000, to: T0 + 2 * DAY })
+    expect(r.baselines).toBe(0)
+    expect(r.byRule.offline).toEqual({ kind: 'offline', alerts: 1, devices: 1 })
+    expect(r.alerts.map((a) => [a.rule, a.openedAt, a.value])).toEqual([['offline', hole - Q + 76 * 60_000, 76]])
+    expect(r.byRule.anomaly).toEqual({ kind: 'anomaly', alerts: 0, devices: 0 })
+    expect(r.problems).toEqual([
+      {
+        code: 'ALERTS_ERR_HISTORY',
+        device: 'acme/wuhan/l1/meter',
+        message:
+          'acme/wuhan/l1/meter: not enough history before 2026-01-05 03:00 (Asia/Shanghai) to learn its normal load (at least one day of windows, two weeks for the time-of-week model): anomaly, standby silent on it; offline still ran',
+      },
+    ])
+    expect(formatReplayTable(r)).toContain('! ALERTS_ERR_HISTORY acme/wuhan/l1/meter: not enough history before 2026-01-05 03:00')
+    // Only rules that need history: nothing could run, a coded error naming them and the device.
+    const learning = validateAlertsConfig({
+      rules: [
+        { id: 'anomaly', kind: 'anomaly' },
+        { id: 'standby', kind: 'standby' },
+      ],
+    }).rules
+    await expect(replayAlerts({ store: s, plant, rules: learning, from: T0 + 3 * 3_600_000, to: T0 + 2 * DAY })).rejects.toSatisfy(
+      (e: unknown) =>
+        isPlantWattError(e, 'ALERTS_ERR_HISTORY') &&
+        (e as Error).message ===
+          'no device has enough history before 2026-01-05 03:00 (Asia/Shanghai) to learn its normal load, and every rule that matched them needs it (anomaly, standby), so none ran:\n  acme/wuhan/l1/meter',
+    )
+  })
+
   it('refuses dates that do not exist, naming the flag', () => {
     for (const bad of ['2025-13-01', '2025-00-30', '2025-02-30', '2025-04-31 08:00', '2025-01-01 24:00', '2025-02-30T00:00:00+08:00'])
       expect(() => parseReplayInstant(bad, 'Asia/Shanghai', '--from'), bad).toThrow(
