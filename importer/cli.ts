@@ -5,7 +5,7 @@ import type { PlantModel } from '../core/plant.ts'
 import type { StoreConfig } from '../storage/config.ts'
 import { openEventLog } from '../storage/events.ts'
 import { createStore } from '../storage/index.ts'
-import { importCsv, type ImportResult } from './index.ts'
+import { importCsv, type CounterStart, type ImportResult } from './index.ts'
 import { PLAIN_IMPORT_OPTION_KEYS, parseColumnMapping, type ImportOptionsInput } from './options.ts'
 
 /** The config sections `plantwatt import` reads. */
@@ -89,12 +89,26 @@ export function importOptionsFromFlags(flags: ImportFlags & Record<string, unkno
   return out as ImportOptionsInput
 }
 
-/** A short human report: counts, then up to `maxLines` bad rows as `line N [column] CODE: message`. */
+/** Why an interval file's counter starts where it does, in words. */
+function counterBasis(c: CounterStart): string {
+  if (c.basis === 'given') return 'given (startKwh)'
+  if (c.basis === 'zero') return 'zero (no earlier reading in the store)'
+  return c.storedAt === c.at
+    ? 'stored at that instant (continued)'
+    : `stored at ${new Date(c.storedAt ?? c.at).toISOString()} (latest earlier reading, continued)`
+}
+
+/**
+ * A short human report: counts; interval layout: where each device's counter starts and why; the
+ * warnings; then up to `maxLines` bad rows as `line N [column] CODE: message`.
+ */
 export function formatImportReport(r: ImportResult, maxLines = 50): string {
   const lines = [
     `${r.dryRun ? 'dry run: would import' : 'imported'} ${r.imported} of ${r.rows} rows (${r.points} points, ${r.devices.length} device(s)); rejected ${r.rejected}` +
       (r.layout === 'interval' ? `; gaps ${r.gaps}, D 00:00 rows read as end of day ${r.midnightShifted}` : ''),
   ]
+  for (const c of r.counterStarts) lines.push(`  counter ${c.device} ${c.quantity} starts at ${c.value} on ${new Date(c.at).toISOString()}: ${counterBasis(c)}`)
+  for (const w of r.warnings) lines.push(`  ${w.code}: ${w.message}`)
   for (const e of r.errors.slice(0, maxLines)) lines.push(`  line ${e.line}${e.column ? ` [${e.column}]` : ''} ${e.code}: ${e.message}`)
   if (r.rejected > Math.min(maxLines, r.errors.length)) lines.push(`  … ${r.rejected - Math.min(maxLines, r.errors.length)} more`)
   return lines.join('\n')

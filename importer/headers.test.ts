@@ -122,12 +122,14 @@ describe('interval headers', () => {
     })
     const end = await importLines(['结束时间,有功电量(kWh)', '2025-11-29 01:15,1', '2025-11-29 01:30,1'])
     expect([end.imported, end.rejected]).toEqual([2, 0])
-    // Ends 01:15 and 01:30 → intervals 01:00–01:15, 01:15–01:30: a reading at 01:00 (0) and the ends.
+    // Ends 01:15 and 01:30 → intervals 01:00–01:15, 01:15–01:30: a reading at 01:00 and the ends. The
+    // counter continues from the store's latest reading before 01:00 (6 at 00:30): 6 · 7 · 8.
     expect((await stored(['energy_import_kwh'])).energy_import_kwh?.slice(3)).toEqual([
-      [60, 0],
-      [75, 1],
-      [90, 2],
+      [60, 6],
+      [75, 7],
+      [90, 8],
     ])
+    expect(end.counterStarts).toEqual([{ device: MAIN, quantity: 'energy_import_kwh', at: D0 + 60 * MIN, value: 6, basis: 'stored', storedAt: D0 + 30 * MIN }])
   })
 
   it('refuses, naming the columns: a date and a time of day in two columns, two candidate stamps, a Chinese energy column without its unit', async () => {

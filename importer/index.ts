@@ -8,6 +8,7 @@ import { PlantWattError, isPlantWattError } from '../core/errors.ts'
 import type { PlantModel } from '../core/plant.ts'
 import type { EventLog, StoredEvent } from '../storage/events.ts'
 import type { TelemetryPoint, TelemetryStore } from '../storage/store.ts'
+import { resolveCounterStarts, type CounterStart, type ImportWarning } from './counter-start.ts'
 import { scanCsv, type CsvSource, type ImportAuthorizer, type ImportRowError } from './csv.ts'
 import { resolveImportOptions, type ImportOptions, type ImportOptionsInput } from './options.ts'
 import { LoopPacer } from './pace.ts'
@@ -15,6 +16,7 @@ import { Spool } from './spool.ts'
 
 export * from './csv.ts'
 export * from './options.ts'
+export { COUNTER_LOOKBACK_MS, type CounterStart, type ImportWarning } from './counter-start.ts'
 export { LoopPacer, DEFAULT_SLICE_MS } from './pace.ts'
 
 /** What an import reads from and writes to. */
@@ -62,6 +64,13 @@ export interface ImportResult {
   gaps: number
   /** Interval layout: D 00:00 rows read as the end of day D. */
   midnightShifted: number
+  /**
+   * Interval layout: where each device's counters start (at its first interval's start) and why —
+   * `startKwh`, the store's reading continued, or zero. Empty for the long layout.
+   */
+  counterStarts: CounterStart[]
+  /** What was written but needs the user's attention (IMPORT_WARN_*), e.g. a file imported after a later one. */
+  warnings: ImportWarning[]
   errors: ImportRowError[]
   /** True when more bad rows were found than the report lists. */
   errorsTruncated: boolean
@@ -151,6 +160,9 @@ async function importTwice(firstSource: CsvSource, secondSource: CsvSource, opts
   const pacer = new LoopPacer(deps.sliceMs)
   const report = new ErrorReport(opts.maxReportedErrors)
   const first = await scanCsv(firstSource, opts, ctx, { pacer, onError: (e) => report.add(e) })
+  // Interval layout: the counters continue from the store unless startKwh is given (counter-start.ts).
+  const counters = first.learned.spans ? await resolveCounterStarts(deps.store, first.learned.spans, opts.startKwh) : undefined
+  if (counters) first.learned.counterStarts = counters.starts
   const batcher = new PointBatcher(deps.store, opts.batchSize, opts.dryRun, pacer)
   let secondRejected = 0
   const second = await scanCsv(secondSource, opts, ctx, {
@@ -185,6 +197,8 @@ async function importTwice(firstSource: CsvSource, secondSource: CsvSource, opts
     last: second.stats.last ?? null,
     gaps: second.stats.gaps,
     midnightShifted: second.stats.midnightShifted,
+    counterStarts: counters?.report ?? [],
+    warnings: counters?.warnings ?? [],
     errors,
     errorsTruncated: report.rejected > errors.length,
   }

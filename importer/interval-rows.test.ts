@@ -93,6 +93,33 @@ describe('IntervalRowReader', () => {
     expect(rows.finish()).toEqual([])
   })
 
+  it('validating pass learns each device its span; the writing pass shifts the counters to their starts, verdicts unchanged', () => {
+    const data = [
+      ['2025-11-29 00:15', 'meter', '1'],
+      ['2025-11-29 00:30', 'meter', '2'],
+      ['2025-11-29 00:45', 'meter', '1e12'],
+    ]
+    const header = ['timestamp', 'device', 'kwh', 'gas']
+    const options = { columns: { gas: { quantity: 'gas_m3', scale: 1 } } }
+    const withGas = data.map((r) => [...r, '0.5'])
+    const first = reader({ header, options })
+    // The third row overflows the counter (1e12 kWh at most) counted from the file's own start, 0.
+    expect(readAll(first.rows, withGas).verdicts).toEqual(['good', 'good', ['kwh', 'IMPORT_ERR_VALUE_RANGE']])
+    expect(first.rows.finish()).toEqual([])
+    expect([...(first.learned.spans ?? [])]).toEqual([
+      [METER_KEY, { tags: METER, firstStart: D0, lastEnd: D0 + 30 * MIN, increase: { energy_import_kwh: 3, gas_m3: 1 } }],
+    ])
+    const learned = { ...first.learned, counterStarts: new Map([[METER_KEY, { energy_import_kwh: 500, gas_m3: 20 }]]) }
+    const second = reader({ header, options, pass: 'write', learned, withPoints: true })
+    const { verdicts, goods } = readAll(second.rows, withGas)
+    expect(verdicts).toEqual(['good', 'good', ['kwh', 'IMPORT_ERR_VALUE_RANGE']])
+    expect(goods.flatMap((g) => g.points)).toEqual([
+      pt(D0, { energy_import_kwh: 500, gas_m3: 20 }),
+      pt(D0 + 15 * MIN, { energy_import_kwh: 501, gas_m3: 20.5 }),
+      pt(D0 + 30 * MIN, { energy_import_kwh: 503, gas_m3: 21 }),
+    ])
+  })
+
   it('timestampIs start: the reading for a row is one interval after its timestamp', () => {
     const { rows } = reader({ options: { intervalMinutes: 15, timestampIs: 'start' }, withPoints: true })
     const { goods } = readAll(rows, [

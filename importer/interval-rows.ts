@@ -4,7 +4,7 @@ import { TELEMETRY_MEASUREMENT, type TelemetryPoint } from '../storage/store.ts'
 import type { Column, CsvPlan } from './csv-plan.ts'
 import type { DeviceResolver, ResolvedDevice } from './device-resolver.ts'
 import type { ImportOptions } from './options.ts'
-import { badRow, type Retraction, type RowReader, type RowVerdict, type ScanLearned } from './row-verdict.ts'
+import { badRow, type DeviceSpan, type Retraction, type RowReader, type RowVerdict, type ScanLearned } from './row-verdict.ts'
 import { badTimestamp, readRowTime } from './timestamp.ts'
 
 const DAY_MS = 86_400_000
@@ -26,16 +26,22 @@ export interface IntervalPass {
 
 /** One device's running state. */
 interface IntervalState {
+  tags: Readonly<Record<string, string>>
   /** Timestamp (as the file means it: start or end) of the device's previous good row. */
   lastTs: number
   /** Local day (days since 1970 of the wall time) the previous row was labelled with; -1 for an instant. */
   lastLabelDay: number
   firstLine: number
+  /** Timestamp (as the file means it) of the device's first good row. */
+  firstTs: number
   rows: number
-  /** The counter: startKwh plus every good interval's kWh, kWh. */
+  /** startKwh (else 0) plus every good interval's kWh, kWh: what the rows are checked against, the same in both passes. */
   total: number
   /** Running sums of the cumulative extra columns, in plan order. */
   extraTotals: number[]
+  /** Writing pass: what the written counters add to `total` and `extraTotals` (the counters' starts from the store). */
+  shift: number
+  extraShifts: number[]
   /** Smallest step between consecutive rows seen so far (ms). */
   minStepMs: number
 }
@@ -89,12 +95,15 @@ export class IntervalRowReader implements RowReader {
     return { kind: 'good', device, ts: when.ts, points, gap, midnightShifted: when.shifted }
   }
 
-  /** End of the validating pass: each device's interval length, or its lone row taken back. */
+  /** End of the validating pass: each device's interval length and span, or its lone row taken back. */
   finish(): Retraction[] {
     const lone: Retraction[] = []
-    if (this.run.pass === 'write' || this.fixedIntervalMs !== undefined) return lone
+    if (this.run.pass === 'write') return lone
+    const spans = (this.run.learned.spans ??= new Map())
     for (const [key, s] of this.states) {
-      if (s.rows >= 2) this.run.learned.intervalMs.set(key, s.minStepMs)
+      if (this.fixedIntervalMs === undefined && s.rows >= 2) this.run.learned.intervalMs.set(key, s.minStepMs)
+      const intervalMs = this.fixedIntervalMs ?? this.run.learned.intervalMs.get(key)
+      if (intervalMs !== undefined) spans.set(key, this.spanOf(s, intervalMs))
       else {
         // One row alone does not say how long its interval is: its counter has no start.
         const message = `${key} has a single interval row: its length is unknown (give intervalMinutes)`
@@ -102,6 +111,15 @@ export class IntervalRowReader implements RowReader {
       }
     }
     return lone
+  }
+
+  /** A device's rows of the file: first start, last end, and what each counter grew by. */
+  private spanOf(s: IntervalState, intervalMs: number): DeviceSpan {
+    const increase: Record<string, number> = { energy_import_kwh: s.total - (this.options.startKwh ?? 0) }
+    this.plan.extras.forEach((x, i) => {
+      if (x.cumulative) increase[x.quantity] = s.extraTotals[i] as number
+    })
+    return { tags: s.tags, firstStart: this.startOf(s.firstTs, intervalMs), lastEnd: this.startOf(s.lastTs, intervalMs) + intervalMs, increase }
   }
 
   private deviceOf(fields: readonly string[]): Found<'device', { device: ResolvedDevice }> {
@@ -203,10 +221,7 @@ export class IntervalRowReader implements RowReader {
     // Mean power over the interval, at its start like the other per-interval values (README "Interval energy becomes a counter").
     if (this.plan.meanPower) startFields.active_power_kw = (values.kwh * 3_600_000) / intervalMs
     this.accumulate(s, values)
-    const endFields: Record<string, number> = { energy_import_kwh: s.total }
-    this.plan.extras.forEach((x, i) => {
-      if (x.cumulative) endFields[x.quantity] = s.extraTotals[i] as number
-    })
+    const endFields = this.counterFields(s)
     const points: TelemetryPoint[] = []
     if (Object.keys(startFields).length > 0) points.push({ measurement: TELEMETRY_MEASUREMENT, tags: device.tags, fields: startFields, ts: start })
     points.push({ measurement: TELEMETRY_MEASUREMENT, tags: device.tags, fields: endFields, ts: start + intervalMs })
@@ -219,14 +234,18 @@ export class IntervalRowReader implements RowReader {
    */
   private startFields(s: IntervalState, values: { extras: number[] }, counters: boolean): Record<string, number> {
     const fields: Record<string, number> = {}
-    if (counters) {
-      fields.energy_import_kwh = s.total
-      this.plan.extras.forEach((x, i) => {
-        if (x.cumulative) fields[x.quantity] = s.extraTotals[i] as number
-      })
-    }
+    if (counters) Object.assign(fields, this.counterFields(s))
     this.plan.extras.forEach((x, i) => {
       if (!x.cumulative) fields[x.quantity] = values.extras[i] as number
+    })
+    return fields
+  }
+
+  /** The counters' readings now: the running sums shifted to the counters' starts. */
+  private counterFields(s: IntervalState): Record<string, number> {
+    const fields: Record<string, number> = { energy_import_kwh: s.total + s.shift }
+    this.plan.extras.forEach((x, i) => {
+      if (x.cumulative) fields[x.quantity] = (s.extraTotals[i] as number) + (s.extraShifts[i] as number)
     })
     return fields
   }
@@ -240,13 +259,20 @@ export class IntervalRowReader implements RowReader {
   }
 
   private newState(device: ResolvedDevice, line: number, ts: number): IntervalState {
+    const base = this.options.startKwh ?? 0
+    // Writing pass: the counters continue from where they were set between the passes (counter-start.ts).
+    const starts = this.run.pass === 'write' ? this.run.learned.counterStarts?.get(device.key) : undefined
     const s: IntervalState = {
+      tags: device.tags,
       lastTs: ts,
       lastLabelDay: -1,
       firstLine: line,
+      firstTs: ts,
       rows: 0,
-      total: this.options.startKwh,
+      total: base,
       extraTotals: this.plan.extras.map(() => 0),
+      shift: (starts?.energy_import_kwh ?? base) - base,
+      extraShifts: this.plan.extras.map((x) => starts?.[x.quantity] ?? 0),
       minStepMs: Number.POSITIVE_INFINITY,
     }
     this.states.set(device.key, s)

@@ -50,7 +50,13 @@ export const ImportOptionsSchema = Type.Object(
       description:
         'interval layout: mean = also write active_power_kw = kWh / interval length (h) at the interval start, so power rules and the anomaly detector see imported history; off = the counter only. Not written when a column is mapped to active_power_kw',
     }),
-    startKwh: Type.Number({ minimum: 0, default: 0, description: 'interval layout: counter value at the start of the first interval, kWh' }),
+    startKwh: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        description:
+          "interval layout: energy_import_kwh counter at the start of the file's first interval, kWh; default: the device's counter continued from the store (its reading at that instant, else its latest reading of the 366 days before), else 0",
+      }),
+    ),
     timestampColumn: Type.Optional(Type.String({ minLength: 1, description: 'default: the first of timestamp, time, ts, datetime, date' })),
     deviceColumn: Type.String({ minLength: 1, default: 'device', description: 'column holding the device' }),
     quantityColumn: Type.String({ minLength: 1, default: 'quantity', description: 'long layout: column holding the canonical quantity' }),

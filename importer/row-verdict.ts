@@ -50,10 +50,29 @@ export type RowVerdict =
   | { kind: 'bad'; problem: RowProblem }
   | { kind: 'passed' }
 
+/** Interval layout: what a device's rows of the file cover, learned by the validating pass. */
+export interface DeviceSpan {
+  /** The device's tags (enterprise, site, line, device). */
+  tags: Readonly<Record<string, string>>
+  /** Start of the device's first interval in the file, epoch ms. */
+  firstStart: number
+  /** End of its last interval, epoch ms. */
+  lastEnd: number
+  /** What each counter (energy_import_kwh, the cumulative extra columns) grows by over the file. */
+  increase: Readonly<Record<string, number>>
+}
+
 /** What the validating pass learns and the writing pass needs. */
 export interface ScanLearned {
   /** Interval length per device key, ms. */
   intervalMs: Map<string, number>
+  /** Interval layout: each device's span (devices whose interval length is known), by device key. */
+  spans?: Map<string, DeviceSpan>
+  /**
+   * Interval layout, set between the passes: each device's counters at the start of its first
+   * interval (quantity → value). Absent: energy_import_kwh starts at startKwh (else 0), the others at 0.
+   */
+  counterStarts?: Map<string, Readonly<Record<string, number>>>
 }
 
 /** A row counted good during the pass and rejected at its end (a device's lone interval row). */
