@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { bandKw, type DeviceBaseline, fitDeviceBaseline } from './baseline.ts'
+import { bandKw, type DeviceBaseline, fitDeviceBaseline, standbyIdleKw } from './baseline.ts'
 import { fitRegimeSlots, judgeRegimeWindow, type RegimeSlots } from './regimes.ts'
 import { validateAlertsConfig } from './rules.ts'
 
@@ -89,5 +89,52 @@ describe('anomaly band knobs', () => {
     const at15 = judgeRegimeWindow(t, 0, 15, o)
     expect(at15).toMatchObject({ abnormal: false, normal: false })
     expect(judgeRegimeWindow(t, 0, 15, { ...o, clearBand: 0.9 })).toMatchObject({ abnormal: false, normal: true })
+  })
+})
+
+describe('standby idle level (recentIdle)', () => {
+  const DAY = 86_400_000
+  const Q = 900_000
+  // 60 days of idle nights: 12 kW for 46 days, then 20 kW for the last 14 (a winter base load), 40 windows a night.
+  const idle = Array.from({ length: 60 * 40 }, (_, i) => {
+    const day = Math.floor(i / 40)
+    return { start: day * DAY + (i % 40) * Q, powerKw: day < 46 ? 12 : 20 }
+  })
+  const now = 60 * DAY
+
+  it("follows a base load that has risen over the last recentIdle, keeps the history's when it has not", () => {
+    // Whole history: P90 of 1,840 windows at 12 and 560 at 20 → 20 (the top 23 % are 20); 1.25 × 20 = 25.
+    expect(standbyIdleKw(idle, now, 0, Q)).toBeCloseTo(25, 9)
+    const early = idle.slice(0, 46 * 40)
+    const end = 46 * DAY
+    // Only the 12 kW nights: 15 kW; with a recent stretch that is no higher, the same.
+    expect(standbyIdleKw(early, end, 14 * DAY, Q)).toBeCloseTo(15, 9)
+    // Risen in the last 3 days: the history's P90 is still 12, the recent stretch says 20 → 25.
+    const risen = [...early, ...idle.slice(46 * 40, 49 * 40)]
+    expect(standbyIdleKw(risen, 49 * DAY, 0, Q)).toBeCloseTo(15, 9)
+    expect(standbyIdleKw(risen, 49 * DAY, 14 * DAY, Q)).toBeCloseTo(25, 9)
+    // Fallen: the recent stretch lower than the history keeps the history's level.
+    const fallen = idle.map((w, i) => ({ start: w.start, powerKw: i < 46 * 40 ? 20 : 8 }))
+    expect(standbyIdleKw(fallen, now, 14 * DAY, Q)).toBeCloseTo(25, 9)
+    expect(standbyIdleKw(fallen.slice(46 * 40), now, 14 * DAY, Q)).toBeCloseTo(10, 9)
+  })
+
+  it('needs half a day of recent idle windows and 8 in all', () => {
+    const few = [...idle.slice(0, 46 * 40), ...idle.slice(46 * 40, 46 * 40 + 47)]
+    // 47 recent windows at 20 kW: fewer than 48 (half a day of 15-minute windows) — the history decides.
+    expect(standbyIdleKw(few, 47 * DAY, 14 * DAY, Q)).toBeCloseTo(15, 9)
+    expect(standbyIdleKw(idle.slice(0, 7), now, 14 * DAY, Q)).toBeUndefined()
+  })
+
+  it('is the standby rule key recentIdle (default 14d, 0 = off)', () => {
+    const { rules } = validateAlertsConfig({
+      rules: [
+        { id: 's', kind: 'standby' },
+        { id: 't', kind: 'standby', recentIdle: '0' },
+      ],
+    })
+    expect(rules[0]?.recentIdleMs).toBe(14 * DAY)
+    expect(rules[1]?.recentIdleMs).toBe(0)
+    expect(() => validateAlertsConfig({ rules: [{ id: 'a', kind: 'anomaly', recentIdle: '14d' }] })).toThrow(/recentIdle/)
   })
 })

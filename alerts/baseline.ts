@@ -467,11 +467,31 @@ function fitRegimeBaseline(
   }
 }
 
-/** Regime model: power of the idle regime's windows in the history (the standby rule's idle level). */
-export function idleRegimePowers(b: DeviceBaseline, windows: readonly BaselineWindow[]): number[] {
+/** Regime model: the idle regime's windows in the history (the standby rule's idle level). */
+export function idleRegimeWindows(b: DeviceBaseline, windows: readonly BaselineWindow[]): BaselineWindow[] {
   const t = b.regimeSlots
   if (!t) return []
-  return windows.map((w) => w.powerKw).filter((p) => regimeOfPower(t.levels, p) === 0)
+  return windows.filter((w) => regimeOfPower(t.levels, w.powerKw) === 0)
+}
+
+/**
+ * The standby rule's idle level, kW: 1.25 × the 90th percentile of the idle windows' power over the
+ * history — or over the last `recentMs` before `now` when that is higher and holds at least half a
+ * day of idle windows. A base load that has risen for weeks (winter heating and lighting: the UCI
+ * steel works' nights went from 11–15 to 19–22 kW in November) is the new idle, not waste every
+ * night; a level that fell keeps the history's. Undefined with fewer than 8 idle windows.
+ */
+export function standbyIdleKw(idle: readonly BaselineWindow[], now: number, recentMs: number, windowMs: number): number | undefined {
+  if (idle.length < 8) return undefined
+  let p90 = quantile(
+    idle.map((w) => w.powerKw),
+    0.9,
+  )
+  if (recentMs > 0) {
+    const recent = idle.filter((w) => w.start >= now - recentMs).map((w) => w.powerKw)
+    if (recent.length >= Math.ceil(DAY_MS / 2 / windowMs)) p90 = Math.max(p90, quantile(recent, 0.9))
+  }
+  return 1.25 * p90
 }
 
 /** The calendar slot of ts in the device's baseline (regime and time-of-week models). */
@@ -647,11 +667,12 @@ export async function learnBaselines(opts: LearnOptions): Promise<BaselineBook> 
       // Idle level: out-of-shift windows, else (no shifts in the model) the idle regime's windows.
       const idle =
         line.shifts.length > 0
-          ? windows.filter((w) => !inShift(line, w.start) && !inShift(line, w.start + windowMs - 1)).map((w) => w.powerKw)
+          ? windows.filter((w) => !inShift(line, w.start) && !inShift(line, w.start + windowMs - 1))
           : fit
-            ? idleRegimePowers(fit, windows)
+            ? idleRegimeWindows(fit, windows)
             : []
-      if (idle.length >= 8) book.idleKw.set(key, quantile(idle, 0.9) * 1.25)
+      const idleKw = standbyIdleKw(idle, opts.now, standbyRules[0]?.recentIdleMs ?? 0, windowMs)
+      if (idleKw !== undefined) book.idleKw.set(key, idleKw)
     }
   }
   const warnings = calendarWarnings(calendars.values(), start, Math.max(opts.usedUntil ?? 0, opts.now + RELEARN_AHEAD_MS))

@@ -147,6 +147,11 @@ export const RuleSchema = Type.Object(
         description: 'anomaly: a window counts towards clearing only inside this share of the band (default 0.7: no flapping at the edge)',
       }),
     ),
+    recentIdle: Type.Optional(
+      Duration(
+        'standby: the learned idle level follows the idle windows of this last stretch of the history when they sit higher than the whole history (a base load risen for the season is the new idle; default 14d; 0 = the whole history only; first standby rule)',
+      ),
+    ),
     idleShare: Type.Optional(
       Type.Number({
         minimum: 0,
@@ -278,6 +283,7 @@ export interface ResolvedRule {
   minSlotSamples: number
   clearBand: number
   idleShare: number
+  recentIdleMs: number
   /** The rule's own calendar; unset: the enterprise's from the plant model, else every day a working day. */
   calendar?: CalendarConfig
   forMs: number
@@ -295,7 +301,7 @@ const KIND_KEYS: Record<RuleKind, { allowed: readonly RuleKey[]; required: reado
   counter: { allowed: ['quantity'], required: [] },
   power_factor: { allowed: ['below', 'deadband', 'minPowerKw'], required: [] },
   demand: { allowed: ['margin', 'minElapsed'], required: [] },
-  standby: { allowed: ['idleKw', 'history', 'relearnEvery', 'idleShare', 'calendar'], required: [] },
+  standby: { allowed: ['idleKw', 'history', 'relearnEvery', 'idleShare', 'recentIdle', 'calendar'], required: [] },
   anomaly: {
     allowed: [
       'k',
@@ -485,6 +491,7 @@ export function resolveRule(rule: RuleConfig): ResolvedRule {
     minSlotSamples: rule.minSlotSamples ?? 3,
     clearBand: rule.clearBand ?? 0.7,
     idleShare: rule.idleShare ?? 0.9,
+    recentIdleMs: ms(rule.recentIdle ?? '14d'),
     ...(rule.calendar ? { calendar: rule.calendar } : {}),
     forMs: ms(rule.for ?? DEFAULT_FOR[rule.kind]),
     clearAfterMs: ms(rule.clearAfter ?? DEFAULT_CLEAR[rule.kind]),
