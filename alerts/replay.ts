@@ -44,7 +44,17 @@ export interface ReplayOptions {
    */
   events?: EventLog
   write?: boolean
+  /**
+   * How the caller calls its inputs, for the messages and `details.field` of its errors: the CLI's
+   * flags (`--from`, `--learn-until`, `--device`) or the API's body fields. Default the option names.
+   */
+  names?: Partial<Record<ReplayInput, string>>
 }
+
+/** The inputs an error may name. */
+export type ReplayInput = 'from' | 'to' | 'learnUntil' | (typeof SCOPE_KEYS)[number]
+/** The tags of a filter the plant model can be checked against, outermost first. */
+const SCOPE_KEYS = ['enterprise', 'site', 'line', 'device'] as const
 
 /**
  * An alert the replay found. `value`, `threshold` and the band are those of the moment it opened
@@ -235,14 +245,58 @@ function historyProblems(
   return { problems, anyRan, silentRules: [...silentRules] }
 }
 
-function checkRange(o: ReplayOptions, learnUntil: number): void {
-  if (!(Number.isFinite(o.from) && Number.isFinite(o.to) && o.from < o.to))
-    throw new PlantWattError('ALERTS_ERR_RANGE', `replay range: from must be before to (${o.from} … ${o.to})`)
-  if (learnUntil > o.from)
-    throw new PlantWattError('ALERTS_ERR_RANGE', 'replay: learnUntil must not be after from (the baselines would learn the replayed data)')
+/** The caller's name of an input (a CLI flag, an API body field). */
+function nameOf(o: ReplayOptions, input: ReplayInput): string {
+  return o.names?.[input] ?? input
 }
 
-/** Runs the rules over [from, to) of the store. ALERTS_ERR_RANGE, ALERTS_ERR_NO_DATA, ALERTS_ERR_HISTORY (only rules that need learning matched, and none could learn). */
+function checkRange(o: ReplayOptions, learnUntil: number): void {
+  const tz = o.plant.timezone
+  const at = (t: number): string => (Number.isFinite(t) ? localMinute(t, tz) : String(t))
+  const [from, to, until] = [nameOf(o, 'from'), nameOf(o, 'to'), nameOf(o, 'learnUntil')]
+  if (!(Number.isFinite(o.from) && Number.isFinite(o.to) && o.from < o.to))
+    throw new PlantWattError('ALERTS_ERR_RANGE', `replay range: ${from} must be before ${to} (${from} ${at(o.from)}, ${to} ${at(o.to)}; ${tz})`, {
+      details: { field: to },
+    })
+  if (learnUntil > o.from)
+    throw new PlantWattError(
+      'ALERTS_ERR_RANGE',
+      `${until} (${at(learnUntil)}) must not be after ${from} (${at(o.from)}; ${tz}): the baselines would learn the replayed data`,
+      { details: { field: until } },
+    )
+}
+
+/**
+ * ALERTS_ERR_SCOPE for the first filter value (outermost tag first) that names nothing: in no device
+ * of the plant model (within the outer tags asked) and in no telemetry read. A device outside a
+ * non-strict model with telemetry is replayed as any other.
+ */
+function scopeError(o: ReplayOptions, seen: ReadonlyMap<string, DeviceAddress>): PlantWattError | undefined {
+  const f = o.filter
+  if (!f) return undefined
+  const devices = new PlantDeviceIndex(o.plant).devices
+  const valuesOf = (k: string): readonly string[] => {
+    const v = f[k]
+    return v === undefined ? [] : typeof v === 'string' ? [v] : v
+  }
+  const tz = o.plant.timezone
+  for (const [i, key] of SCOPE_KEYS.entries()) {
+    const outer = SCOPE_KEYS.slice(0, i).filter((k) => valuesOf(k).length > 0)
+    for (const v of valuesOf(key)) {
+      const inModel = devices.some((d) => d[key] === v && outer.every((k) => valuesOf(k).includes(d[k])))
+      if (inModel || [...seen.values()].some((a) => a[key] === v)) continue
+      const within = outer.length > 0 ? ` within ${outer.map((k) => `${k} ${valuesOf(k).join(' | ')}`).join(', ')}` : ''
+      return new PlantWattError(
+        'ALERTS_ERR_SCOPE',
+        `${nameOf(o, key)}: ${JSON.stringify(v)} is not a${key === 'enterprise' ? 'n' : ''} ${key} of the plant model${within}, and the store has no telemetry of it between ${localMinute(o.from, tz)} and ${localMinute(o.to, tz)} (${tz})`,
+        { details: { field: nameOf(o, key), value: v } },
+      )
+    }
+  }
+  return undefined
+}
+
+/** Runs the rules over [from, to) of the store. ALERTS_ERR_RANGE, ALERTS_ERR_SCOPE (a filter value nowhere in the plant model nor the telemetry), ALERTS_ERR_NO_DATA, ALERTS_ERR_HISTORY (only rules that need learning matched, and none could learn). */
 export async function replayAlerts(o: ReplayOptions): Promise<ReplayResult> {
   const learnUntil = o.learnUntil ?? o.from
   checkRange(o, learnUntil)
@@ -290,11 +344,15 @@ export async function replayAlerts(o: ReplayOptions): Promise<ReplayResult> {
     }
   }
   take(engine.tick(o.to))
-  if (samples === 0)
+  const unknown = scopeError(o, seen)
+  if (unknown) throw unknown
+  if (samples === 0) {
+    const asked = Object.entries(o.filter ?? {}).map(([k, v]) => `${k} ${[v].flat().join(' | ')}`)
     throw new PlantWattError(
       'ALERTS_ERR_NO_DATA',
-      `no telemetry between ${localMinute(o.from, o.plant.timezone)} and ${localMinute(o.to, o.plant.timezone)} (${o.plant.timezone})${o.filter ? ' for the devices asked' : ''}`,
+      `no telemetry between ${localMinute(o.from, o.plant.timezone)} and ${localMinute(o.to, o.plant.timezone)} (${o.plant.timezone})${asked.length > 0 ? ` for ${asked.join(', ')}` : ''}`,
     )
+  }
   const { problems, anyRan, silentRules } = historyProblems(o, learnUntil, baselines, seen)
   // Only when nothing could run: every rule that matched a device needs a learned baseline and none learned.
   if (problems.length > 0 && !anyRan) {

@@ -108,10 +108,42 @@ describe('POST /api/v1/alerts/replay', () => {
   })
 
   it('coded errors: no data (404), no history to learn (409), a backwards range (400), bad rules (400); an operator sees only their enterprise', async () => {
-    expect((await post({ from: '2027-01-01T00:00:00+08:00', to: '2027-01-02T00:00:00+08:00', rules })).json().error.code).toBe('API_ERR_NOT_FOUND')
+    const empty = await post({ from: '2027-01-01T00:00:00+08:00', to: '2027-01-02T00:00:00+08:00', rules })
+    // The API's code and status, the replay's own code in details.code: a client tells no data from an unknown scope.
+    expect([empty.statusCode, empty.json().error]).toEqual([
+      404,
+      {
+        code: 'API_ERR_NOT_FOUND',
+        message: 'no telemetry between 2027-01-01 00:00 and 2027-01-02 00:00 (Asia/Shanghai)',
+        details: { code: 'ALERTS_ERR_NO_DATA' },
+      },
+    ])
+    const unknown = await post({ from, to, rules, device: 'nope' })
+    expect([unknown.statusCode, unknown.json().error.code, unknown.json().error.details]).toEqual([
+      404,
+      'API_ERR_NOT_FOUND',
+      { code: 'ALERTS_ERR_SCOPE', field: 'device', value: 'nope' },
+    ])
+    expect(unknown.json().error.message).toMatch(
+      /^device: "nope" is not a device of the plant model, and the store has no telemetry of it between 2026-01-26 00:00/,
+    )
+    const line = await post({ from, to, rules, site: 'wuhan', line: 'l9' })
+    expect([line.statusCode, line.json().error.details]).toEqual([404, { code: 'ALERTS_ERR_SCOPE', field: 'line', value: 'l9' }])
+    const learnLate = await post({ from, to, rules, learnUntil: to })
+    expect([learnLate.statusCode, learnLate.json().error.code, learnLate.json().error.details]).toEqual([
+      400,
+      'API_ERR_RANGE',
+      { code: 'ALERTS_ERR_RANGE', field: 'learnUntil' },
+    ])
+    expect(learnLate.json().error.message).toBe(
+      'learnUntil (2026-02-02 00:00) must not be after from (2026-01-26 00:00; Asia/Shanghai): the baselines would learn the replayed data',
+    )
     const earlyRange = { from: new Date(T0 + 3 * 3_600_000).toISOString(), to: new Date(T0 + DAY).toISOString() }
     const early = await post({ ...earlyRange, rules: [{ id: 'anomaly', kind: 'anomaly', history: '3w' }] })
-    expect([early.statusCode, early.json().error.code]).toEqual([409, 'API_ERR_CONFLICT'])
+    expect([early.statusCode, early.json().error.code, early.json().error.details.code]).toEqual([409, 'API_ERR_CONFLICT', 'ALERTS_ERR_HISTORY'])
+    expect(early.json().error.details.problems).toEqual([
+      { code: 'ALERTS_ERR_HISTORY', device: 'acme/wuhan/l1/meter', message: expect.stringMatching(/: anomaly silent on it; no other rule matches it$/) },
+    ])
     expect(early.json().error.message).toMatch(/acme\/wuhan\/l1\/meter/)
     // With a rule that needs no history beside it: the answer, the device's problem naming what ran.
     const partly = await post({ ...earlyRange, rules })
@@ -122,7 +154,7 @@ describe('POST /api/v1/alerts/replay', () => {
     expect((await post({ from: to, to: from, rules })).json().error.code).toBe('API_ERR_RANGE')
     expect((await post({ from, to, rules: [{ id: 'x', kind: 'nonsense' }] })).statusCode).toBe(400)
     // The operator of another enterprise: no data of theirs in the store.
-    expect((await post({ from, to, rules }, OP)).json().error.code).toBe('API_ERR_NOT_FOUND')
+    expect((await post({ from, to, rules }, OP)).json().error).toMatchObject({ code: 'API_ERR_NOT_FOUND', details: { code: 'ALERTS_ERR_NO_DATA' } })
   })
 
   it('runs the configured rules (alerts.rules, as the alert service), the recommended set when none is configured, and says which', async () => {

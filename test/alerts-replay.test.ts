@@ -295,4 +295,49 @@ describe('alerts replay (backtest)', () => {
     )
     await expect(replayAlerts({ store: s, plant, rules, from: T0 + DAY, to: T0 })).rejects.toSatisfy((e: unknown) => isPlantWattError(e, 'ALERTS_ERR_RANGE'))
   })
+
+  it('range errors on the plant wall clock, naming the caller’s inputs; a scope outside the plant model says so', async () => {
+    const s = store()
+    await fill(s, T0, T0 + 2 * DAY)
+    const { rules } = validateAlertsConfig({ rules: [{ id: 'offline', kind: 'offline' }] })
+    const cli = { from: '--from', to: '--to', learnUntil: '--learn-until', device: '--device' }
+    const refusal = async (o: Partial<Parameters<typeof replayAlerts>[0]>): Promise<unknown> =>
+      replayAlerts({ store: s, plant, rules, from: T0, to: T0 + DAY, ...o }).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+    // (a) A backwards range: local times with the zone, not epoch ms.
+    expect(await refusal({ from: T0 + DAY, to: T0 })).toMatchObject({
+      code: 'ALERTS_ERR_RANGE',
+      message: 'replay range: from must be before to (from 2026-01-06 00:00, to 2026-01-05 00:00; Asia/Shanghai)',
+      details: { field: 'to' },
+    })
+    // (b) The CLI's flags, not the API's field names.
+    expect(await refusal({ from: T0, learnUntil: T0 + 3_600_000, names: cli })).toMatchObject({
+      code: 'ALERTS_ERR_RANGE',
+      message: '--learn-until (2026-01-05 01:00) must not be after --from (2026-01-05 00:00; Asia/Shanghai): the baselines would learn the replayed data',
+      details: { field: '--learn-until' },
+    })
+    // (c) Not in the plant model (and no telemetry of it): said so, naming the input — not "no telemetry".
+    expect(await refusal({ filter: { device: ['meter', 'nope'] }, names: cli })).toMatchObject({
+      code: 'ALERTS_ERR_SCOPE',
+      message:
+        '--device: "nope" is not a device of the plant model, and the store has no telemetry of it between 2026-01-05 00:00 and 2026-01-06 00:00 (Asia/Shanghai)',
+      details: { field: '--device', value: 'nope' },
+    })
+    expect(await refusal({ filter: { site: 'wuhan', line: 'l9' } })).toMatchObject({
+      code: 'ALERTS_ERR_SCOPE',
+      message: expect.stringMatching(/^line: "l9" is not a line of the plant model within site wuhan, and the store has no telemetry of it/),
+      details: { field: 'line' },
+    })
+    // A device of the model without data in the range: no telemetry, naming what was asked.
+    expect(await refusal({ from: T0 + 5 * DAY, to: T0 + 6 * DAY, filter: { device: 'meter' } })).toMatchObject({
+      code: 'ALERTS_ERR_NO_DATA',
+      message: 'no telemetry between 2026-01-10 00:00 and 2026-01-11 00:00 (Asia/Shanghai) for device meter',
+    })
+    // The model is not strict: a device outside it that has telemetry is replayed like any other.
+    await s.write([{ measurement: 'telemetry', tags: { ...tags, device: 'spare' }, fields: { active_power_kw: 5 }, ts: T0 + 3_600_000 }])
+    const spare = await replayAlerts({ store: s, plant, rules, from: T0, to: T0 + DAY, filter: { device: 'spare' } })
+    expect([spare.devices, spare.samples]).toEqual([1, 1])
+  })
 })

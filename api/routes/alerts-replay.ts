@@ -90,13 +90,27 @@ const ReplayResponseSchema = Type.Object({
   alerts: Type.Array(ReplayAlertSchema),
 })
 
-/** The replay's coded errors as API answers. */
+/** The replay's coded errors as API answers: the API's code and status, the replay's own code in `details.code` (as the import's). */
 function asApiError(err: unknown): unknown {
-  if (isPlantWattError(err, 'ALERTS_ERR_NO_DATA')) return apiError('API_ERR_NOT_FOUND', err.message)
-  if (isPlantWattError(err, 'ALERTS_ERR_HISTORY')) return apiError('API_ERR_CONFLICT', err.message, err.details)
-  if (isPlantWattError(err, 'ALERTS_ERR_RANGE')) return apiError('API_ERR_RANGE', err.message)
-  if (isPlantWattError(err, 'ALERTS_ERR_CONFIG')) return apiError('API_ERR_VALIDATION', err.message, err.details)
-  return err
+  if (!isPlantWattError(err)) return err
+  const own = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    code: err.code,
+    ...(typeof err.details === 'object' && err.details !== null && !Array.isArray(err.details) ? err.details : {}),
+    ...extra,
+  })
+  switch (err.code) {
+    case 'ALERTS_ERR_NO_DATA':
+    case 'ALERTS_ERR_SCOPE':
+      return apiError('API_ERR_NOT_FOUND', err.message, own())
+    case 'ALERTS_ERR_HISTORY':
+      return apiError('API_ERR_CONFLICT', err.message, own({ problems: err.details }))
+    case 'ALERTS_ERR_RANGE':
+      return apiError('API_ERR_RANGE', err.message, own())
+    case 'ALERTS_ERR_CONFIG':
+      return apiError('API_ERR_VALIDATION', err.message, err.details)
+    default:
+      return err
+  }
 }
 
 /** POST /alerts/replay: the backtest of alerts/replay.ts — the rules over stored history. */

@@ -37,6 +37,8 @@ async function runReplay(flags: ReplayFlags): Promise<void> {
       ...(flags.device && flags.device.length > 0 ? { filter: { device: flags.device } } : {}),
       events,
       ...(flags.write ? { write: true } : {}),
+      // Errors name the flags the user typed, not the API's fields.
+      names: { from: '--from', to: '--to', learnUntil: '--learn-until', device: '--device' },
     })
     process.stdout.write(flags.json ? `${JSON.stringify({ rulesBasis, ...r }, null, 2)}\n` : `rules: ${rulesBasis}\n${formatReplayTable(r)}`)
   } finally {
