@@ -144,6 +144,9 @@ function describeUciChecks(name: string, open: () => Promise<{ store: TelemetryS
         gaps: 0,
         midnightShifted: 365,
         devices: [DEVICE],
+        // An empty store: the counter starts at 0 at the first interval's start, and says so.
+        counterStarts: [{ device: DEVICE, quantity: 'energy_import_kwh', at: YEAR_START, value: 0, basis: 'zero' }],
+        warnings: [],
       })
       // First row 01/01/2018 00:15 Seoul = 2017-12-31T15:15Z; last "31/12/2018 00:00" = 2019-01-01 00:00 Seoul.
       expect([answer.first, answer.last]).toEqual([YEAR_START + 900_000, YEAR_END])

@@ -81,7 +81,13 @@ const ImportQuerySchema = Type.Object(
     intervalMinutes: Type.Optional(
       Type.Integer({ minimum: 1, maximum: 1440, description: 'interval layout: interval length; default the smallest step between rows' }),
     ),
-    startKwh: Type.Optional(Type.Number({ minimum: 0, description: 'interval layout: counter value at the start of the first interval (default 0)' })),
+    startKwh: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        description:
+          'interval layout: counter value at the start of the first interval (default: continued from the store — its reading at that instant, else its latest in the 366 days before, else 0)',
+      }),
+    ),
     intervalPower: Type.Optional(
       StringEnum(['mean', 'off'] as const, {
         default: 'mean',
@@ -137,8 +143,32 @@ const ImportAnswerSchema = Type.Object(
     midnightShifted: Type.Integer({ description: 'interval layout: D 00:00 rows read as the end of day D' }),
     rowsTruncated: Type.Boolean({ description: 'true when there were more bad rows than `rows` lists' }),
     rows: Type.Array(RowErrorSchema, { description: 'the rejected rows, by line (the CSV export renders this table)' }),
+    counterStarts: Type.Array(
+      Type.Object({
+        device: Type.String({ description: 'enterprise/site/line/device' }),
+        quantity: Type.String({ description: 'energy_import_kwh, or a cumulative extra column (gas_m3 …)' }),
+        at: Type.Integer({ description: "the start of the device's first interval in the file, epoch ms" }),
+        value: Type.Number({ description: 'the counter there' }),
+        basis: StringEnum(['given', 'stored', 'zero'] as const, {
+          description: 'given: startKwh; stored: continued from the reading at storedAt; zero: no reading at or in the 366 days before `at`',
+        }),
+        storedAt: Type.Optional(Type.Integer({ description: 'basis stored: the instant of the reading continued from, epoch ms' })),
+      }),
+      { description: 'interval layout: where each counter of each device starts, and why' },
+    ),
+    warnings: Type.Array(
+      Type.Object({
+        code: StringEnum(['IMPORT_WARN_COUNTER_BACKWARDS'] as const, {
+          description: 'IMPORT_WARN_COUNTER_BACKWARDS: a later stored reading is below the counter this file ends with (imported after a later file)',
+        }),
+        device: Type.String(),
+        quantity: Type.String(),
+        message: Type.String(),
+      }),
+      { description: "what was written but needs the user's attention" },
+    ),
   },
-  { description: 'what was imported and the report of rejected rows' },
+  { description: 'what was imported, the report of rejected rows, where the counters start and any warnings' },
 )
 
 function configured(opts: ImportRouteOptions, own: number | undefined, key: string, fallback: number): number {
@@ -213,6 +243,8 @@ function importAnswer(result: ImportResult): Static<typeof ImportAnswerSchema> {
     midnightShifted: result.midnightShifted,
     rowsTruncated: result.errorsTruncated,
     rows: result.errors,
+    counterStarts: result.counterStarts,
+    warnings: result.warnings,
   }
 }
 

@@ -27,7 +27,10 @@ export function registerImportCommand(program: Command): void {
     .option('--timestamp-is <end>', 'interval layout: the timestamp marks the interval start | end (default end)')
     .option('--midnight <mode>', "auto | literal: read 'D 00:00' after D's rows as the end of day D (auto, default)")
     .option('--interval-minutes <n>', 'interval layout: interval length (default: learned per device)')
-    .option('--start-kwh <n>', 'interval layout: counter value at the first interval start (default 0)')
+    .option(
+      '--start-kwh <n>',
+      'interval layout: counter value at the first interval start (default: continued from the store — its reading there, else its latest in the 366 days before, else 0)',
+    )
     .option('--interval-power <mode>', "interval layout: mean (default) also writes each interval's mean active_power_kw; off = the counter only")
     .option('--timestamp-column <name>', 'timestamp column name')
     .option('--device-column <name>', 'device column name')
