@@ -18,6 +18,11 @@ export interface BaselineLearnerOptions {
   learn?: typeof learnBaselines
 }
 
+/** How often the baselines are learned again: the shortest `relearnEvery` of the anomaly and standby rules (Infinity: none). */
+export function relearnEveryMs(rules: readonly ResolvedRule[]): number {
+  return Math.min(...rules.filter((r) => r.kind === 'anomaly' || r.kind === 'standby').map((r) => r.relearnEveryMs), Infinity)
+}
+
 /**
  * The anomaly and standby baselines of the engine: learned from the store at start, again every
  * `relearnEvery` of those rules (the shortest), and on demand (a `baseline_revision` event). A
@@ -50,7 +55,7 @@ export class BaselineLearner {
 
   /** Re-learns every shortest `relearnEvery` of the baseline rules (none: no timer). */
   start(): void {
-    const everyMs = Math.min(...this.baselineRules.map((r) => r.relearnEveryMs), Infinity)
+    const everyMs = relearnEveryMs(this.baselineRules)
     if (Number.isFinite(everyMs) && everyMs > 0) this.timer = setInterval(() => void this.relearn(), everyMs)
   }
 

@@ -8,6 +8,7 @@ import type { EventLog } from '../storage/events.ts'
 import { QUARTER_HOUR_MS } from '../storage/retention.ts'
 import { TELEMETRY_MEASUREMENT, type TagFilter, type TelemetryStore } from '../storage/store.ts'
 import { learnBaselines, type BaselineBook } from './baseline.ts'
+import { relearnEveryMs } from './baseline-learner.ts'
 import { AlertEngine, matchesRule, type Alert, type AlertTransition } from './engine.ts'
 import { transitionToEvent } from './events.ts'
 import { RecordedDrops } from './recorded-drops.ts'
@@ -16,8 +17,10 @@ import type { ResolvedRule } from './rules.ts'
 /**
  * Backtest: the configured rules and the detector run over stored history exactly as they would have
  * run live — baselines learned from the history before `learnUntil`, then the samples of [from, to)
- * fed in time order with time passing every `stepMs`. Nothing is written unless `write` is set (then
- * every transition goes to the event log, as the service would have written it).
+ * fed in time order with time passing every `stepMs`, the baselines learned again every `relearnEvery`
+ * of the rules from the history before that instant as the service does (`relearn: 'live'`, default;
+ * `'once'` keeps the first). Nothing is written unless `write` is set (then every transition goes to
+ * the event log, as the service would have written it).
  */
 
 const WEEK_MS = 7 * DAY_MS
@@ -33,6 +36,12 @@ export interface ReplayOptions {
   to: number
   /** Baselines learn from the history before this instant (default `from`). */
   learnUntil?: number
+  /**
+   * live (default): learned again every shortest `relearnEvery` of the anomaly and standby rules from
+   * `from` on, each time from the history before that instant (the replayed range included, as live);
+   * once: only at `learnUntil`.
+   */
+  relearn?: 'live' | 'once'
   /** Only these devices (tags enterprise, site, line, device). */
   filter?: TagFilter
   /** Resolution the store is read at (last value per step) and time passes in, ms. Default 60 000. */
@@ -99,6 +108,9 @@ export interface ReplayResult {
   /** Which stretch of [from, to) was read at what resolution (`everyMs`: the step, or 15 min where nothing finer is kept). */
   resolutions: ReplayStretch[]
   baselines: number
+  /** How the baselines were learned (ReplayOptions.relearn), and how many times again after `learnUntil`. */
+  relearn: 'live' | 'once'
+  relearned: number
   /** Events appended to the event log (0 unless write). */
   written: number
 }
@@ -323,9 +335,18 @@ export async function replayAlerts(o: ReplayOptions): Promise<ReplayResult> {
     }
   }
   let samples = 0
+  let relearned = 0
   const reader = new HistoryReader(o, stepMs)
+  const everyMs = (o.relearn ?? 'live') === 'live' ? relearnEveryMs(o.rules) : Infinity
+  let nextLearn = Number.isFinite(everyMs) && everyMs > 0 ? Math.max(o.from, learnUntil + everyMs) : Infinity
   for (let day = o.from; day < o.to; day += DAY_MS) {
     const stop = Math.min(o.to, day + DAY_MS)
+    // Learned again as the service does, from the history before that instant (whole days of the range).
+    if (day >= nextLearn) {
+      engine.setBaselines(await learnBaselines({ store: o.store, plant: o.plant, rules: o.rules, now: day, usedUntil: o.to }))
+      relearned++
+      nextLearn = day + Math.max(everyMs, DAY_MS)
+    }
     const byStep = await reader.day(day, stop)
     // The store's windows align on local midnight, the range need not (an API caller's ISO instant):
     // each window is fed at the first step that reaches it, never before that step's tick.
@@ -370,7 +391,12 @@ export async function replayAlerts(o: ReplayOptions): Promise<ReplayResult> {
   const alerts = [...opened.values()].map((a) => asOpened(a, atOpening.get(a.id) ?? a))
   const calendar = (baselines.warnings ?? []).map((message): ReplayProblem => ({ code: 'ALERTS_WARN_CALENDAR', device: '', message }))
   const notes = [...resolutionNotes(reader.stretches, stepMs, o.plant.timezone), ...calendar, ...problems]
-  return { ...summarise(o, learnUntil, alerts, seen.size, samples, notes, baselines.anomaly.size, written), resolutions: reader.stretches }
+  return {
+    ...summarise(o, learnUntil, alerts, seen.size, samples, notes, baselines.anomaly.size, written),
+    resolutions: reader.stretches,
+    relearn: o.relearn ?? 'live',
+    relearned,
+  }
 }
 
 /** Unit of a quantity (core/quantities.ts), '' when unknown or dimensionless. */
@@ -412,7 +438,7 @@ function summarise(
   problems: ReplayProblem[],
   baselines: number,
   written: number,
-): Omit<ReplayResult, 'resolutions'> {
+): Omit<ReplayResult, 'resolutions' | 'relearn' | 'relearned'> {
   const byRule: ReplayResult['byRule'] = {}
   const devicesOf = new Map<string, Set<string>>()
   for (const rule of o.rules) byRule[rule.id] = { kind: rule.kind, alerts: 0, devices: 0 }
@@ -457,7 +483,7 @@ export function formatReplayTable(r: ReplayResult, maxRows = 200): string {
   const band = (a: ReplayAlert): string =>
     a.expectedLow === undefined || a.expectedHigh === undefined ? '' : `${a.expectedLow.toFixed(1)}–${a.expectedHigh.toFixed(1)} ${a.thresholdUnit}`.trim()
   const lines = [
-    `replay ${local(r.from)} … ${local(r.to)} (${r.timezone}), learned from history before ${local(r.learnUntil)}: ${r.devices} device(s), ${r.baselines} baseline(s), ${r.samples} samples`,
+    `replay ${local(r.from)} … ${local(r.to)} (${r.timezone}), learned from history before ${local(r.learnUntil)}${r.relearned > 0 ? `, again ${r.relearned} time(s) as live` : ''}: ${r.devices} device(s), ${r.baselines} baseline(s), ${r.samples} samples`,
     `${r.alerts.length} alert(s), ${r.alertsPerDeviceWeek.toFixed(2)} per device-week (${r.deviceWeeks.toFixed(1)} device-weeks)`,
     '',
     'rule                          kind          alerts  devices',

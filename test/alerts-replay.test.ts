@@ -265,6 +265,45 @@ describe('alerts replay (backtest)', () => {
     )
   })
 
+  it('relearns as live (default): a base load risen at night is waste the first night, the new idle after', async () => {
+    const s = store()
+    const replayFrom = T0 + 21 * DAY
+    // Three weeks at 15 kW off shift, then the nights at 25 kW (running 300 kW 08:00–17:00 throughout).
+    const night = (t: number): boolean => {
+      const h = new Date(t + 8 * 3_600_000).getUTCHours()
+      return h < 8 || h >= 17
+    }
+    await fill(s, T0, replayFrom + 5 * DAY, (t) => (t >= replayFrom && night(t) ? 10 : 0))
+    // The line works one shift: out of it is idle time for the standby rule.
+    const shifted = validateConfig(PlantModelSchema, {
+      timezone: 'Asia/Shanghai',
+      enterprises: [
+        {
+          id: 'acme',
+          sites: [{ id: 'wuhan', lines: [{ id: 'l1', shifts: [{ name: 'day', start: '08:00', end: '17:00' }], devices: [{ id: 'meter', kind: 'meter' }] }] }],
+        },
+      ],
+    })
+    const { rules } = validateAlertsConfig({ rules: [{ id: 'standby', kind: 'standby', history: '3w' }] })
+    const at = (relearn: 'live' | 'once') => replayAlerts({ store: s, plant: shifted, rules, from: replayFrom, to: replayFrom + 5 * DAY, relearn })
+    const once = await at('once')
+    const live = await at('live')
+    expect([once.relearn, once.relearned]).toEqual(['once', 0])
+    // Learned at the start, then again at the start of each of the next four days (relearnEvery 1d).
+    expect([live.relearn, live.relearned]).toEqual(['live', 4])
+    const opened = (r: typeof once): number[] => r.alerts.map((a) => a.openedAt)
+    // Once: the learned idle level (1.25 × P90 of ≈ 15 kW = 19.1 kW) stays, and every stretch of 25 kW
+    // off shift is waste: the first morning, then each evening (the alert clears in the shift).
+    expect(once.alerts.length).toBe(6)
+    expect(once.alerts.every((a) => a.threshold !== undefined && Math.abs(a.threshold - 19.1) < 0.1)).toBe(true)
+    // Live: relearned each midnight, the 25 kW nights become the idle level once they are more than a
+    // tenth of the last 14 days' idle windows (recentIdle): two days in, no alert after.
+    expect(live.alerts.length).toBe(3)
+    expect(opened(live)).toEqual(opened(once).slice(0, 3))
+    expect(Math.max(...opened(live))).toBeLessThan(replayFrom + 2 * DAY)
+    expect(formatReplayTable(live)).toMatch(/again 4 time\(s\) as live/)
+  })
+
   it('refuses dates that do not exist, naming the flag', () => {
     for (const bad of ['2025-13-01', '2025-00-30', '2025-02-30', '2025-04-31 08:00', '2025-01-01 24:00', '2025-02-30T00:00:00+08:00'])
       expect(() => parseReplayInstant(bad, 'Asia/Shanghai', '--from'), bad).toThrow(

@@ -17,6 +17,12 @@ const ReplayBodySchema = Type.Object(
     from: InstantSchema('start of the replayed range'),
     to: InstantSchema('end of the replayed range (exclusive)'),
     learnUntil: Type.Optional(InstantSchema('baselines learn from the history before this (default from)')),
+    relearn: Type.Optional(
+      StringEnum(['live', 'once'] as const, {
+        description:
+          'live (default): the baselines are learned again every relearnEvery of the rules (1 day by default), each time from the history before that instant, as the alert service does; once: only at learnUntil',
+      }),
+    ),
     rules: Type.Optional(
       Type.Array(RuleSchema, {
         description:
@@ -81,6 +87,8 @@ const ReplayResponseSchema = Type.Object({
     },
   ),
   baselines: Type.Integer({ description: 'devices whose normal load was learned from the history before learnUntil' }),
+  relearn: StringEnum(['live', 'once'] as const, { description: 'how the baselines were learned (the request, default live)' }),
+  relearned: Type.Integer({ description: 'times the baselines were learned again during the range (relearn live)' }),
   written: Type.Integer({ description: 'events appended to the event log (0 unless write)' }),
   byRule: Type.Record(Type.String(), Type.Object({ kind: Type.String(), alerts: Type.Integer(), devices: Type.Integer() })),
   problems: Type.Array(Type.Object({ code: Type.String(), device: Type.String(), message: Type.String() }), {
@@ -159,6 +167,7 @@ export const alertReplayRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async 
           from: range.start,
           to: range.stop,
           ...(b.learnUntil !== undefined ? { learnUntil: parseInstant(b.learnUntil, 'learnUntil', tz, 'body') } : {}),
+          ...(b.relearn !== undefined ? { relearn: b.relearn } : {}),
           ...(Object.keys(filter).length > 0 ? { filter } : {}),
           // Always read (recorded meter events explain counter drops, as live and as the CLI); written only when asked.
           events: ctx.events,

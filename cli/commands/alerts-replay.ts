@@ -1,4 +1,4 @@
-import type { Command } from 'commander'
+import { type Command, Option } from 'commander'
 import { loadConfig } from '../load-config.ts'
 import type { CommonOptions } from '../options.ts'
 
@@ -6,6 +6,7 @@ interface ReplayFlags extends CommonOptions {
   from: string
   to: string
   learnUntil?: string
+  relearn: 'live' | 'once'
   json?: boolean
   write?: boolean
   device?: string[]
@@ -34,6 +35,7 @@ async function runReplay(flags: ReplayFlags): Promise<void> {
       from,
       to,
       ...(flags.learnUntil ? { learnUntil: parseReplayInstant(flags.learnUntil, tz, '--learn-until') } : {}),
+      relearn: flags.relearn,
       ...(flags.device && flags.device.length > 0 ? { filter: { device: flags.device } } : {}),
       events,
       ...(flags.write ? { write: true } : {}),
@@ -56,6 +58,14 @@ export function registerAlertsReplay(alerts: Command): void {
     .requiredOption('--from <time>', 'start of the replayed range: YYYY-MM-DD[ HH:MM] in the plant zone, or ISO 8601 with offset')
     .requiredOption('--to <time>', 'end of the replayed range (exclusive)')
     .option('--learn-until <time>', 'baselines learn from the history before this (default --from)')
+    .addOption(
+      new Option(
+        '--relearn <mode>',
+        'live: learn the baselines again every relearnEvery of the rules (1 day), each time from the history before then, as the alert service does; once: only at --learn-until',
+      )
+        .choices(['live', 'once'])
+        .default('live'),
+    )
     .option('--device <id...>', 'only these device ids')
     .option('--json', 'print the result as JSON (every alert, per-rule counts, alerts per device-week)')
     .option('--write', 'append the transitions to the event log (default: nothing is written)')

@@ -217,6 +217,7 @@ export const ReplayAnswer = Type.Object({
   alertsPerDeviceWeek: Type.Number(),
   samples: Type.Integer(),
   baselines: Type.Integer(),
+  relearned: Type.Integer(),
   byRule: Type.Record(Type.String(), Type.Object({ kind: Type.String(), alerts: Type.Integer(), devices: Type.Integer() })),
   problems: Type.Array(Type.Object({ code: Type.String(), device: Type.String(), message: Type.String() })),
   alerts: Type.Array(ReplayAlert),

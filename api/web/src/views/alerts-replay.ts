@@ -100,7 +100,7 @@ function results(r: Replay): HTMLElement[] {
     el(
       'p',
       { id: 'replay-range' },
-      `${plantLocal(r.from, tz)} … ${plantLocal(r.to, tz)} (${tz}) · ${t('replayLearnedBefore')} ${plantLocal(r.learnUntil, tz)} · ${t('replayBaselines')} ${r.baselines}`,
+      `${plantLocal(r.from, tz)} … ${plantLocal(r.to, tz)} (${tz}) · ${t('replayLearnedBefore')} ${plantLocal(r.learnUntil, tz)} · ${t('replayBaselines')} ${r.baselines}${r.relearned > 0 ? ` · ${t('replayRelearned')} ${r.relearned}` : ''}`,
     ),
     summary(r),
     el('h2', {}, t('replayByRule')),
