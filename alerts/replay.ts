@@ -24,6 +24,8 @@ import type { ResolvedRule } from './rules.ts'
  */
 
 const WEEK_MS = 7 * DAY_MS
+/** Most learnings of one replay with relearn live (a month of daily learnings). */
+export const MAX_RELEARNS = 31
 /** Quantities the rules read. */
 export const REPLAY_FIELDS = ['active_power_kw', 'power_factor', 'energy_import_kwh', 'output_t', 'output_count', 'machine_state'] as const
 
@@ -42,6 +44,8 @@ export interface ReplayOptions {
    * once: only at `learnUntil`.
    */
   relearn?: 'live' | 'once'
+  /** relearn live: at most this many learnings over the range, whole days apart (default MAX_RELEARNS; Infinity: every relearnEvery, however long the range). */
+  maxRelearns?: number
   /** Only these devices (tags enterprise, site, line, device). */
   filter?: TagFilter
   /** Resolution the store is read at (last value per step) and time passes in, ms. Default 60 000. */
@@ -81,7 +85,7 @@ export interface ReplayAlert extends Alert {
  * read coarser than the step because the store keeps nothing finer there (resolution).
  */
 export interface ReplayProblem {
-  code: 'ALERTS_ERR_HISTORY' | 'ALERTS_WARN_CALENDAR' | 'ALERTS_WARN_RESOLUTION'
+  code: 'ALERTS_ERR_HISTORY' | 'ALERTS_WARN_CALENDAR' | 'ALERTS_WARN_RESOLUTION' | 'ALERTS_WARN_RELEARN'
   device: string
   message: string
 }
@@ -337,7 +341,12 @@ export async function replayAlerts(o: ReplayOptions): Promise<ReplayResult> {
   let samples = 0
   let relearned = 0
   const reader = new HistoryReader(o, stepMs)
-  const everyMs = (o.relearn ?? 'live') === 'live' ? relearnEveryMs(o.rules) : Infinity
+  const ruleEveryMs = (o.relearn ?? 'live') === 'live' ? relearnEveryMs(o.rules) : Infinity
+  // A learning reads the whole history (a year of a plant: seconds): a long range learns at most
+  // MAX_RELEARNS times, whole days apart, and says so.
+  const everyMs = Number.isFinite(ruleEveryMs)
+    ? Math.max(ruleEveryMs, Math.ceil((o.to - o.from) / (o.maxRelearns ?? MAX_RELEARNS) / DAY_MS) * DAY_MS)
+    : ruleEveryMs
   let nextLearn = Number.isFinite(everyMs) && everyMs > 0 ? Math.max(o.from, learnUntil + everyMs) : Infinity
   for (let day = o.from; day < o.to; day += DAY_MS) {
     const stop = Math.min(o.to, day + DAY_MS)
@@ -391,6 +400,12 @@ export async function replayAlerts(o: ReplayOptions): Promise<ReplayResult> {
   const alerts = [...opened.values()].map((a) => asOpened(a, atOpening.get(a.id) ?? a))
   const calendar = (baselines.warnings ?? []).map((message): ReplayProblem => ({ code: 'ALERTS_WARN_CALENDAR', device: '', message }))
   const notes = [...resolutionNotes(reader.stretches, stepMs, o.plant.timezone), ...calendar, ...problems]
+  if (everyMs > Math.max(ruleEveryMs, DAY_MS) && relearned > 0)
+    notes.unshift({
+      code: 'ALERTS_WARN_RELEARN',
+      device: '',
+      message: `baselines learned again every ${Math.round(everyMs / DAY_MS)} days, not every ${Math.round(ruleEveryMs / 3_600_000)} h as live: a range this long learns at most ${o.maxRelearns ?? MAX_RELEARNS} times (a shorter range replays the live learning exactly)`,
+    })
   return {
     ...summarise(o, learnUntil, alerts, seen.size, samples, notes, baselines.anomaly.size, written),
     resolutions: reader.stretches,

@@ -310,7 +310,16 @@ async function replayStore(
     const t0 = Date.now()
     await importInto(file, injector ? injecting(inner, injector) : inner, plant)
     const importMs = Date.now() - t0
-    const result = await replayAlerts({ store: inner, plant, rules, from: o.learnUntil, to: o.replayTo, stepMs: 5 * MINUTE_MS, relearn: o.relearn })
+    const result = await replayAlerts({
+      store: inner,
+      plant,
+      rules,
+      from: o.learnUntil,
+      to: o.replayTo,
+      stepMs: 5 * MINUTE_MS,
+      relearn: o.relearn,
+      maxRelearns: Number.POSITIVE_INFINITY,
+    })
     return { result, importMs }
   } finally {
     await inner.close()

@@ -302,6 +302,13 @@ describe('alerts replay (backtest)', () => {
     expect(opened(live)).toEqual(opened(once).slice(0, 3))
     expect(Math.max(...opened(live))).toBeLessThan(replayFrom + 2 * DAY)
     expect(formatReplayTable(live)).toMatch(/again 4 time\(s\) as live/)
+    expect(live.problems.filter((p) => p.code === 'ALERTS_WARN_RELEARN')).toEqual([])
+    // A long range learns at most maxRelearns times (default 31), whole days apart, and says so: 5 days in 2 → every 3 days.
+    const capped = await replayAlerts({ store: s, plant: shifted, rules, from: replayFrom, to: replayFrom + 5 * DAY, maxRelearns: 2 })
+    expect(capped.relearned).toBe(1)
+    expect(capped.problems.find((p) => p.code === 'ALERTS_WARN_RELEARN')?.message).toMatch(
+      /^baselines learned again every 3 days, not every 24 h as live: a range this long learns at most 2 times/,
+    )
   })
 
   it('refuses dates that do not exist, naming the flag', () => {

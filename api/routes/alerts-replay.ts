@@ -93,7 +93,7 @@ const ReplayResponseSchema = Type.Object({
   byRule: Type.Record(Type.String(), Type.Object({ kind: Type.String(), alerts: Type.Integer(), devices: Type.Integer() })),
   problems: Type.Array(Type.Object({ code: Type.String(), device: Type.String(), message: Type.String() }), {
     description:
-      "per device: ALERTS_ERR_HISTORY (too little history to learn: its anomaly and standby rules stay silent); for every device (device ''): ALERTS_WARN_CALENDAR, ALERTS_WARN_RESOLUTION",
+      "per device: ALERTS_ERR_HISTORY (too little history to learn: its anomaly and standby rules stay silent); for every device (device ''): ALERTS_WARN_CALENDAR, ALERTS_WARN_RESOLUTION, ALERTS_WARN_RELEARN (a range longer than 31 days learns at most 31 times, not every day)",
   }),
   alerts: Type.Array(ReplayAlertSchema),
 })
