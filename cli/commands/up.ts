@@ -117,7 +117,11 @@ export function registerUpCommand(program: Command): void {
     .addOption(portOption('control-port', 'with --scenario: HTTP endpoint to inject and end faults (GET/POST /faults, DELETE /faults/<id>)'))
     .option('--opcua-dir <dir>', "with --scenario: folder for the OPC UA machines' certificates and generated profiles", './data/opcua')
     .option('--no-opcua', "with --scenario: don't serve and poll the OPC UA machines")
-    .option('--history-days <n>', 'with --scenario: days of simulated history in the store before the live run (only what is missing; 0 = none). The default is the one `npm start` uses: the anomaly rules learn their time-of-week model from two weeks, the monthly reports get a whole month', '35')
+    .option(
+      '--history-days <n>',
+      'with --scenario: days of simulated history in the store before the live run (only what is missing; 0 = none). The default is the one `npm start` uses: the anomaly rules learn their time-of-week model from two weeks, the monthly reports get a whole month',
+      '35',
+    )
     .addHelpText('after', configHelp(['plant', 'mqtt', 'storage', 'broker', 'ingest', 'edge', 'api', 'sim']))
     .action(up)
 }
