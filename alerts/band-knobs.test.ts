@@ -10,14 +10,12 @@ import { validateAlertsConfig } from './rules.ts'
  */
 describe('anomaly band knobs', () => {
   it('are rule keys of anomaly rules with the measured defaults, range-checked, refused on other kinds', () => {
-    const { rules } = validateAlertsConfig({
-      rules: [
-        { id: 'a', kind: 'anomaly' },
-        { id: 'b', kind: 'anomaly', tailQuantile: 0.95, floorShare: 0.1, minBandShare: 0.02, minSlotSamples: 5, clearBand: 0.5 },
-      ],
-    })
-    expect(rules[0]).toMatchObject({ tailQuantile: 0.99, floorShare: 0.05, minBandShare: 0.01, minSlotSamples: 3, clearBand: 0.7 })
-    expect(rules[1]).toMatchObject({ tailQuantile: 0.95, floorShare: 0.1, minBandShare: 0.02, minSlotSamples: 5, clearBand: 0.5 })
+    const plain = validateAlertsConfig({ rules: [{ id: 'a', kind: 'anomaly' }] }).rules[0]
+    const set = validateAlertsConfig({
+      rules: [{ id: 'b', kind: 'anomaly', tailQuantile: 0.95, floorShare: 0.1, minBandShare: 0.02, minSlotSamples: 5, clearBand: 0.5 }],
+    }).rules[0]
+    expect(plain).toMatchObject({ tailQuantile: 0.99, floorShare: 0.05, minBandShare: 0.01, minSlotSamples: 3, clearBand: 0.7 })
+    expect(set).toMatchObject({ tailQuantile: 0.95, floorShare: 0.1, minBandShare: 0.02, minSlotSamples: 5, clearBand: 0.5 })
     for (const bad of [{ clearBand: 0 }, { clearBand: 1.5 }, { tailQuantile: 0.3 }, { minSlotSamples: 0 }, { minSlotSamples: 2.5 }, { floorShare: 0 }])
       expect(() => validateAlertsConfig({ rules: [{ id: 'x', kind: 'anomaly', ...bad }] }), JSON.stringify(bad)).toThrow(
         expect.objectContaining({
@@ -26,6 +24,44 @@ describe('anomaly band knobs', () => {
         }),
       )
     expect(() => validateAlertsConfig({ rules: [{ id: 'x', kind: 'stuck', clearBand: 0.5 }] })).toThrow(/clearBand/)
+  })
+
+  it('the keys that shape learning are the first anomaly rule’s: a later rule setting another value is refused', () => {
+    for (const key of ['tailQuantile', 'floorShare', 'minSlotSamples'] as const) {
+      const value = key === 'minSlotSamples' ? 5 : 0.9
+      expect(
+        () =>
+          validateAlertsConfig({
+            rules: [
+              { id: 'a', kind: 'anomaly' },
+              { id: 'b', kind: 'anomaly', [key]: value },
+            ],
+          }),
+        key,
+      ).toThrow(
+        expect.objectContaining({
+          message: expect.stringContaining(`/rules/1/${key}: ${key} is learned once per device, with the first anomaly rule (/rules/0, "default")`),
+        }),
+      )
+      // The same value, or set on the first rule only: accepted.
+      expect(() =>
+        validateAlertsConfig({
+          rules: [
+            { id: 'a', kind: 'anomaly', [key]: value },
+            { id: 'b', kind: 'anomaly', [key]: value },
+          ],
+        }),
+      ).not.toThrow()
+    }
+    // clearBand and minBandShare are per rule.
+    expect(() =>
+      validateAlertsConfig({
+        rules: [
+          { id: 'a', kind: 'anomaly' },
+          { id: 'b', kind: 'anomaly', clearBand: 0.5, minBandShare: 0.05 },
+        ],
+      }),
+    ).not.toThrow()
   })
 
   it('minBandShare: the smallest band as a share of the expected value', () => {
@@ -127,14 +163,25 @@ describe('standby idle level (recentIdle)', () => {
   })
 
   it('is the standby rule key recentIdle (default 14d, 0 = off)', () => {
-    const { rules } = validateAlertsConfig({
-      rules: [
-        { id: 's', kind: 'standby' },
-        { id: 't', kind: 'standby', recentIdle: '0' },
-      ],
-    })
-    expect(rules[0]?.recentIdleMs).toBe(14 * DAY)
-    expect(rules[1]?.recentIdleMs).toBe(0)
+    expect(validateAlertsConfig({ rules: [{ id: 's', kind: 'standby' }] }).rules[0]?.recentIdleMs).toBe(14 * DAY)
+    expect(validateAlertsConfig({ rules: [{ id: 't', kind: 'standby', recentIdle: '0' }] }).rules[0]?.recentIdleMs).toBe(0)
     expect(() => validateAlertsConfig({ rules: [{ id: 'a', kind: 'anomaly', recentIdle: '14d' }] })).toThrow(/recentIdle/)
+    // Learned once per device: a later standby rule with another recentIdle is refused.
+    expect(() =>
+      validateAlertsConfig({
+        rules: [
+          { id: 's', kind: 'standby' },
+          { id: 't', kind: 'standby', recentIdle: '7d' },
+        ],
+      }),
+    ).toThrow(/\/rules\/1\/recentIdle: recentIdle is learned once per device, with the first standby rule \(\/rules\/0, "default"\)/)
+    expect(() =>
+      validateAlertsConfig({
+        rules: [
+          { id: 's', kind: 'standby' },
+          { id: 't', kind: 'standby', recentIdle: '14d' },
+        ],
+      }),
+    ).not.toThrow()
   })
 })

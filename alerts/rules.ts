@@ -416,13 +416,27 @@ function configError(source: string, problems: readonly ConfigProblem[]): PlantW
  * learnBaselines): the levels, the week and the band's shape are the device's, not a rule's. The
  * calendar also from the first standby rule when there is no anomaly rule.
  */
-export const LEARNING_KEYS = ['window', 'regimes', 'regimeRatio', 'tailFactor', 'restFor', 'startTolerance', 'calendar'] as const
+export const LEARNING_KEYS = [
+  'window',
+  'regimes',
+  'regimeRatio',
+  'tailFactor',
+  'tailQuantile',
+  'floorShare',
+  'minSlotSamples',
+  'restFor',
+  'startTolerance',
+  'calendar',
+] as const
 type LearningKey = (typeof LEARNING_KEYS)[number]
 const LEARNED_VALUE: Record<LearningKey, (r: ResolvedRule) => unknown> = {
   window: (r) => r.windowMs,
   regimes: (r) => r.regimes,
   regimeRatio: (r) => r.regimeRatio,
   tailFactor: (r) => r.tailFactor,
+  tailQuantile: (r) => r.tailQuantile,
+  floorShare: (r) => r.floorShare,
+  minSlotSamples: (r) => r.minSlotSamples,
   restFor: (r) => r.restForMs,
   startTolerance: (r) => r.startToleranceMs,
   calendar: (r) => r.calendar,
@@ -446,6 +460,16 @@ function learningKeyProblems(rules: readonly RuleConfig[], resolved: readonly Re
           message: `${key} is learned once per device, with the first ${resolved[shaping]?.kind} rule (/rules/${shaping}, ${JSON.stringify(rules[shaping]?.[key] ?? 'default')}): set it there, or leave it out here`,
         })
     }
+  }
+  // The standby rules' idle level is learned once per device too, with the first standby rule's recentIdle.
+  const firstStandby = resolved.findIndex((r) => r.kind === 'standby')
+  for (const [i, rule] of rules.entries()) {
+    if (i <= firstStandby || rule.kind !== 'standby' || rule.recentIdle === undefined) continue
+    if (resolved[i]?.recentIdleMs !== resolved[firstStandby]?.recentIdleMs)
+      out.push({
+        path: `/rules/${i}/recentIdle`,
+        message: `recentIdle is learned once per device, with the first standby rule (/rules/${firstStandby}, ${JSON.stringify(rules[firstStandby]?.recentIdle ?? 'default')}): set it there, or leave it out here`,
+      })
   }
   return out
 }
