@@ -111,6 +111,7 @@ export interface ReplayResult {
   problems: ReplayProblem[]
   /** Which stretch of [from, to) was read at what resolution (`everyMs`: the step, or 15 min where nothing finer is kept). */
   resolutions: ReplayStretch[]
+  /** Devices whose normal load any learning of the replay learned (at learnUntil, or again as live). */
   baselines: number
   /** How the baselines were learned (ReplayOptions.relearn), and how many times again after `learnUntil`. */
   relearn: 'live' | 'once'
@@ -344,17 +345,25 @@ export async function replayAlerts(o: ReplayOptions): Promise<ReplayResult> {
   const ruleEveryMs = (o.relearn ?? 'live') === 'live' ? relearnEveryMs(o.rules) : Infinity
   // A learning reads the whole history (a year of a plant: seconds): a long range learns at most
   // MAX_RELEARNS times, whole days apart, and says so.
-  const everyMs = Number.isFinite(ruleEveryMs)
-    ? Math.max(ruleEveryMs, Math.ceil((o.to - o.from) / (o.maxRelearns ?? MAX_RELEARNS) / DAY_MS) * DAY_MS)
-    : ruleEveryMs
-  let nextLearn = Number.isFinite(everyMs) && everyMs > 0 ? Math.max(o.from, learnUntil + everyMs) : Infinity
+  // The replay learns at whole days of the range (a shorter relearnEvery: daily), and says so.
+  const capMs = Math.ceil((o.to - o.from) / (o.maxRelearns ?? MAX_RELEARNS) / DAY_MS) * DAY_MS
+  const everyMs = Number.isFinite(ruleEveryMs) && ruleEveryMs > 0 ? Math.max(Math.ceil(ruleEveryMs / DAY_MS) * DAY_MS, capMs) : Infinity
+  // The first learning judges the range's first relearnEvery, as the service's learning at its start.
+  let nextLearn = Math.max(o.from, learnUntil) + everyMs
+  // Every device any learning of the range gave a baseline or an idle level (live: more as history grows).
+  const learned: BaselineBook = { ...baselines, anomaly: new Map(baselines.anomaly), idleKw: new Map(baselines.idleKw) }
+  let lastLearnAt = learnUntil
   for (let day = o.from; day < o.to; day += DAY_MS) {
     const stop = Math.min(o.to, day + DAY_MS)
     // Learned again as the service does, from the history before that instant (whole days of the range).
     if (day >= nextLearn) {
-      engine.setBaselines(await learnBaselines({ store: o.store, plant: o.plant, rules: o.rules, now: day, usedUntil: o.to }))
+      const book = await learnBaselines({ store: o.store, plant: o.plant, rules: o.rules, now: day, usedUntil: o.to })
+      engine.setBaselines(book)
+      for (const [k, v] of book.anomaly) if (!learned.anomaly.has(k)) learned.anomaly.set(k, v)
+      for (const [k, v] of book.idleKw) if (!learned.idleKw.has(k)) learned.idleKw.set(k, v)
       relearned++
-      nextLearn = day + Math.max(everyMs, DAY_MS)
+      lastLearnAt = day
+      nextLearn = day + everyMs
     }
     const byStep = await reader.day(day, stop)
     // The store's windows align on local midnight, the range need not (an API caller's ISO instant):
@@ -383,7 +392,7 @@ export async function replayAlerts(o: ReplayOptions): Promise<ReplayResult> {
       `no telemetry between ${localMinute(o.from, o.plant.timezone)} and ${localMinute(o.to, o.plant.timezone)} (${o.plant.timezone})${asked.length > 0 ? ` for ${asked.join(', ')}` : ''}`,
     )
   }
-  const { problems, anyRan, silentRules } = historyProblems(o, learnUntil, baselines, seen)
+  const { problems, anyRan, silentRules } = historyProblems(o, lastLearnAt, learned, seen)
   // Only when nothing could run: every rule that matched a device needs a learned baseline and none learned.
   if (problems.length > 0 && !anyRan) {
     throw new PlantWattError(
@@ -400,14 +409,20 @@ export async function replayAlerts(o: ReplayOptions): Promise<ReplayResult> {
   const alerts = [...opened.values()].map((a) => asOpened(a, atOpening.get(a.id) ?? a))
   const calendar = (baselines.warnings ?? []).map((message): ReplayProblem => ({ code: 'ALERTS_WARN_CALENDAR', device: '', message }))
   const notes = [...resolutionNotes(reader.stretches, stepMs, o.plant.timezone), ...calendar, ...problems]
-  if (everyMs > Math.max(ruleEveryMs, DAY_MS) && relearned > 0)
+  if (everyMs > ruleEveryMs && relearned > 0) {
+    const live = ruleEveryMs % DAY_MS === 0 ? `${ruleEveryMs / DAY_MS} day(s)` : `${Math.round(ruleEveryMs / 60_000)} min`
+    const why =
+      capMs > Math.ceil(ruleEveryMs / DAY_MS) * DAY_MS
+        ? `a range this long learns at most ${o.maxRelearns ?? MAX_RELEARNS} times`
+        : 'the replay learns at whole days'
     notes.unshift({
       code: 'ALERTS_WARN_RELEARN',
       device: '',
-      message: `baselines learned again every ${Math.round(everyMs / DAY_MS)} days, not every ${Math.round(ruleEveryMs / 3_600_000)} h as live: a range this long learns at most ${o.maxRelearns ?? MAX_RELEARNS} times (a shorter range replays the live learning exactly)`,
+      message: `baselines learned again every ${everyMs / DAY_MS} day(s), not every ${live} as live: ${why}`,
     })
+  }
   return {
-    ...summarise(o, learnUntil, alerts, seen.size, samples, notes, baselines.anomaly.size, written),
+    ...summarise(o, learnUntil, alerts, seen.size, samples, notes, learned.anomaly.size, written),
     resolutions: reader.stretches,
     relearn: o.relearn ?? 'live',
     relearned,

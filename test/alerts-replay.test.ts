@@ -237,6 +237,8 @@ describe('alerts replay (backtest)', () => {
       ],
     })
     const r = await replayAlerts({ store: s, plant, rules, from: T0 + 3 * 3_600_000, to: T0 + 2 * DAY })
+    // Learned at the start and again a day later (as live): still too little; the problem names the last learning.
+    expect(r.relearned).toBe(1)
     expect(r.baselines).toBe(0)
     expect(r.byRule.offline).toEqual({ kind: 'offline', alerts: 1, devices: 1 })
     expect(r.alerts.map((a) => [a.rule, a.openedAt, a.value])).toEqual([['offline', hole - Q + 76 * 60_000, 76]])
@@ -246,10 +248,10 @@ describe('alerts replay (backtest)', () => {
         code: 'ALERTS_ERR_HISTORY',
         device: 'acme/wuhan/l1/meter',
         message:
-          'acme/wuhan/l1/meter: not enough history before 2026-01-05 03:00 (Asia/Shanghai) to learn its normal load (at least one day of windows, two weeks for the time-of-week model): anomaly, standby silent on it; offline still ran',
+          'acme/wuhan/l1/meter: not enough history before 2026-01-06 03:00 (Asia/Shanghai) to learn its normal load (at least one day of windows, two weeks for the time-of-week model): anomaly, standby silent on it; offline still ran',
       },
     ])
-    expect(formatReplayTable(r)).toContain('! ALERTS_ERR_HISTORY acme/wuhan/l1/meter: not enough history before 2026-01-05 03:00')
+    expect(formatReplayTable(r)).toContain('! ALERTS_ERR_HISTORY acme/wuhan/l1/meter: not enough history before 2026-01-06 03:00')
     // Only rules that need history: nothing could run, a coded error naming them and the device.
     const learning = validateAlertsConfig({
       rules: [
@@ -306,8 +308,35 @@ describe('alerts replay (backtest)', () => {
     // A long range learns at most maxRelearns times (default 31), whole days apart, and says so: 5 days in 2 → every 3 days.
     const capped = await replayAlerts({ store: s, plant: shifted, rules, from: replayFrom, to: replayFrom + 5 * DAY, maxRelearns: 2 })
     expect(capped.relearned).toBe(1)
-    expect(capped.problems.find((p) => p.code === 'ALERTS_WARN_RELEARN')?.message).toMatch(
-      /^baselines learned again every 3 days, not every 24 h as live: a range this long learns at most 2 times/,
+    expect(capped.problems.find((p) => p.code === 'ALERTS_WARN_RELEARN')?.message).toBe(
+      'baselines learned again every 3 day(s), not every 1 day(s) as live: a range this long learns at most 2 times',
+    )
+  })
+
+  it('relearning as live, a device whose history grows during the range learns: no history problem, its rules ran', async () => {
+    const s = store()
+    const from = T0 + 21 * DAY
+    // Data from 6 h before the range: too little to learn at its start, two weeks of it by day 15.
+    await fill(s, from - 6 * 3_600_000, from + 16 * DAY)
+    const { rules } = validateAlertsConfig({ rules: [{ id: 'anomaly', kind: 'anomaly', history: '3w' }] })
+    await expect(replayAlerts({ store: s, plant, rules, from, to: from + 16 * DAY, relearn: 'once' })).rejects.toSatisfy((e: unknown) =>
+      isPlantWattError(e, 'ALERTS_ERR_HISTORY'),
+    )
+    const live = await replayAlerts({ store: s, plant, rules, from, to: from + 16 * DAY })
+    expect(live.relearned).toBe(15)
+    expect(live.baselines).toBe(1)
+    expect(live.problems.filter((p) => p.code === 'ALERTS_ERR_HISTORY')).toEqual([])
+  })
+
+  it('a relearnEvery shorter than a day is replayed daily, and the result says so', async () => {
+    const s = store()
+    const from = T0 + 21 * DAY
+    await fill(s, T0, from + 3 * DAY)
+    const { rules } = validateAlertsConfig({ rules: [{ id: 'anomaly', kind: 'anomaly', history: '3w', relearnEvery: '6h' }] })
+    const r = await replayAlerts({ store: s, plant, rules, from, to: from + 3 * DAY })
+    expect(r.relearned).toBe(2)
+    expect(r.problems.find((p) => p.code === 'ALERTS_WARN_RELEARN')?.message).toBe(
+      'baselines learned again every 1 day(s), not every 360 min as live: the replay learns at whole days',
     )
   })
 

@@ -16,7 +16,11 @@ const ReplayBodySchema = Type.Object(
   {
     from: InstantSchema('start of the replayed range'),
     to: InstantSchema('end of the replayed range (exclusive)'),
-    learnUntil: Type.Optional(InstantSchema('baselines learn from the history before this (default from)')),
+    learnUntil: Type.Optional(
+      InstantSchema(
+        'baselines learn from the history before this (default from); with relearn live only the first learning: the later ones read all history before their day',
+      ),
+    ),
     relearn: Type.Optional(
       StringEnum(['live', 'once'] as const, {
         description:
@@ -86,7 +90,7 @@ const ReplayResponseSchema = Type.Object({
         'which stretch of [from, to) was read at what resolution: the 1-minute step, or 15 minutes where retention left nothing finer (also a problems entry ALERTS_WARN_RESOLUTION)',
     },
   ),
-  baselines: Type.Integer({ description: 'devices whose normal load was learned from the history before learnUntil' }),
+  baselines: Type.Integer({ description: 'devices whose normal load any learning of the replay learned (at learnUntil, or later as live)' }),
   relearn: StringEnum(['live', 'once'] as const, { description: 'how the baselines were learned (the request, default live)' }),
   relearned: Type.Integer({ description: 'times the baselines were learned again during the range (relearn live)' }),
   written: Type.Integer({ description: 'events appended to the event log (0 unless write)' }),

@@ -57,7 +57,10 @@ export function registerAlertsReplay(alerts: Command): void {
     .option('-c, --config <file>', 'YAML config file (sections storage, plant, alerts)')
     .requiredOption('--from <time>', 'start of the replayed range: YYYY-MM-DD[ HH:MM] in the plant zone, or ISO 8601 with offset')
     .requiredOption('--to <time>', 'end of the replayed range (exclusive)')
-    .option('--learn-until <time>', 'baselines learn from the history before this (default --from)')
+    .option(
+      '--learn-until <time>',
+      'baselines learn from the history before this (default --from); with --relearn live only the first learning: the later ones read all history before their day',
+    )
     .addOption(
       new Option(
         '--relearn <mode>',

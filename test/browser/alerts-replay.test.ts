@@ -120,7 +120,7 @@ describe('alert backtest view', () => {
     expect(await text('#replay-rules-basis')).toBe('已配置规则')
     // Learned from the three weeks before the range (default learnUntil = from): one baseline.
     expect(await text('#replay-range')).toBe(
-      '2026-01-26 00:00 … 2026-02-02 00:00 (Asia/Shanghai) · 基线学习数据截至 2026-01-26 00:00 · 已学习基线数 1 · 回测期间按实时方式每日重新学习次数 6',
+      '2026-01-26 00:00 … 2026-02-02 00:00 (Asia/Shanghai) · 基线学习数据截至 2026-01-26 00:00 · 已学习基线数 1 · 回测期间按实时方式重新学习次数 6',
     )
     expect(await text('#replay-devices')).toBe(String(a.devices))
     expect(await text('#replay-device-weeks')).toBe(a.deviceWeeks.toFixed(1))

@@ -324,7 +324,7 @@ const ZH = {
   replayOpen: '未恢复',
   replayLearnedBefore: '基线学习数据截至',
   replayBaselines: '已学习基线数',
-  replayRelearned: '回测期间按实时方式每日重新学习次数',
+  replayRelearned: '回测期间按实时方式重新学习次数',
 } as const
 
 export type WordKey = keyof typeof ZH
@@ -648,7 +648,7 @@ const EN: Record<WordKey, string> = {
   replayOpen: 'still open',
   replayLearnedBefore: 'baselines learned from the history before',
   replayBaselines: 'baselines learned:',
-  replayRelearned: 'relearned as live (daily) during the range:',
+  replayRelearned: 'relearned as live during the range:',
 }
 
 export type Lang = 'zh' | 'en'
