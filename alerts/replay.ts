@@ -343,9 +343,8 @@ export async function replayAlerts(o: ReplayOptions): Promise<ReplayResult> {
   let relearned = 0
   const reader = new HistoryReader(o, stepMs)
   const ruleEveryMs = (o.relearn ?? 'live') === 'live' ? relearnEveryMs(o.rules) : Infinity
-  // A learning reads the whole history (a year of a plant: seconds): a long range learns at most
-  // MAX_RELEARNS times, whole days apart, and says so.
-  // The replay learns at whole days of the range (a shorter relearnEvery: daily), and says so.
+  // Learnings fall on whole days of the range (a shorter relearnEvery: daily), and, as one reads the
+  // whole history (a year of a plant: seconds), a long range learns at most MAX_RELEARNS times. A note says either.
   const capMs = Math.ceil((o.to - o.from) / (o.maxRelearns ?? MAX_RELEARNS) / DAY_MS) * DAY_MS
   const everyMs = Number.isFinite(ruleEveryMs) && ruleEveryMs > 0 ? Math.max(Math.ceil(ruleEveryMs / DAY_MS) * DAY_MS, capMs) : Infinity
   // The first learning judges the range's first relearnEvery, as the service's learning at its start.
