@@ -396,7 +396,7 @@ export async function replayAlerts(o: ReplayOptions): Promise<ReplayResult> {
   if (problems.length > 0 && !anyRan) {
     throw new PlantWattError(
       'ALERTS_ERR_HISTORY',
-      `no device has enough history before ${localMinute(learnUntil, o.plant.timezone)} (${o.plant.timezone}) to learn its normal load, and every rule that matched them needs it (${silentRules.join(', ')}), so none ran:\n${problems.map((p) => `  ${p.device}`).join('\n')}`,
+      `no device has enough history before ${localMinute(lastLearnAt, o.plant.timezone)} (${o.plant.timezone}) to learn its normal load, and every rule that matched them needs it (${silentRules.join(', ')}), so none ran:\n${problems.map((p) => `  ${p.device}`).join('\n')}`,
       { details: problems },
     )
   }
