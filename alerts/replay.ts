@@ -220,6 +220,72 @@ function resolutionNotes(stretches: readonly ReplayStretch[], stepMs: number, ti
     }))
 }
 
+/** Adds the entries of `from` whose keys `into` lacks (the first learning of a device stays). */
+function addMissing<T>(into: Map<string, T>, from: ReadonlyMap<string, T>): void {
+  for (const [k, v] of from) if (!into.has(k)) into.set(k, v)
+}
+
+/**
+ * When a replay learns its baselines again (relearn live) and what all its learnings gave. Learnings
+ * fall on whole days of the range (a shorter relearnEvery: daily), and, as one reads the whole history
+ * (a year of a plant: seconds), a long range learns at most `maxRelearns` times; `note()` says either.
+ * The first learning judges the range's first relearnEvery, as the service's learning at its start.
+ */
+class ReplayLearning {
+  /** Every device any learning gave a baseline or an idle level (more as the history grows). */
+  readonly learned: BaselineBook
+  /** Learnings after the first, and the instant of the last one. */
+  count = 0
+  lastAt: number
+  private readonly ruleEveryMs: number
+  private readonly capMs: number
+  private readonly everyMs: number
+  private next: number
+
+  constructor(
+    private readonly o: ReplayOptions,
+    learnUntil: number,
+    first: BaselineBook,
+  ) {
+    this.learned = { ...first, anomaly: new Map(first.anomaly), idleKw: new Map(first.idleKw) }
+    this.lastAt = learnUntil
+    this.ruleEveryMs = (o.relearn ?? 'live') === 'live' ? relearnEveryMs(o.rules) : Infinity
+    this.capMs = Math.ceil((o.to - o.from) / (o.maxRelearns ?? MAX_RELEARNS) / DAY_MS) * DAY_MS
+    const r = this.ruleEveryMs
+    this.everyMs = Number.isFinite(r) && r > 0 ? Math.max(Math.ceil(r / DAY_MS) * DAY_MS, this.capMs) : Infinity
+    this.next = Math.max(o.from, learnUntil) + this.everyMs
+  }
+
+  /** At the start of a day of the range: the baselines learned again from the history before it, when due. */
+  async at(day: number): Promise<BaselineBook | undefined> {
+    if (day < this.next) return undefined
+    const o = this.o
+    const book = await learnBaselines({ store: o.store, plant: o.plant, rules: o.rules, now: day, usedUntil: o.to })
+    addMissing(this.learned.anomaly, book.anomaly)
+    addMissing(this.learned.idleKw, book.idleKw)
+    this.count++
+    this.lastAt = day
+    this.next = day + this.everyMs
+    return book
+  }
+
+  /** ALERTS_WARN_RELEARN when the replay learned less often than the service would. */
+  note(): ReplayProblem | undefined {
+    const { ruleEveryMs: live, everyMs } = this
+    if (!(everyMs > live && this.count > 0)) return undefined
+    const liveText = live % DAY_MS === 0 ? `${live / DAY_MS} day(s)` : `${Math.round(live / 60_000)} min`
+    const why =
+      this.capMs > Math.ceil(live / DAY_MS) * DAY_MS
+        ? `a range this long learns at most ${this.o.maxRelearns ?? MAX_RELEARNS} times`
+        : 'the replay learns at whole days'
+    return {
+      code: 'ALERTS_WARN_RELEARN',
+      device: '',
+      message: `baselines learned again every ${everyMs / DAY_MS} day(s), not every ${liveText} as live: ${why}`,
+    }
+  }
+}
+
 /** Whether a rule can judge the device with what was learned: anomaly needs its baseline, standby its idle level (unless configured). */
 function canRun(rule: ResolvedRule, key: string, book: BaselineBook): boolean {
   if (rule.kind === 'anomaly') return book.anomaly.has(key)
@@ -340,30 +406,13 @@ export async function replayAlerts(o: ReplayOptions): Promise<ReplayResult> {
     }
   }
   let samples = 0
-  let relearned = 0
   const reader = new HistoryReader(o, stepMs)
-  const ruleEveryMs = (o.relearn ?? 'live') === 'live' ? relearnEveryMs(o.rules) : Infinity
-  // Learnings fall on whole days of the range (a shorter relearnEvery: daily), and, as one reads the
-  // whole history (a year of a plant: seconds), a long range learns at most MAX_RELEARNS times. A note says either.
-  const capMs = Math.ceil((o.to - o.from) / (o.maxRelearns ?? MAX_RELEARNS) / DAY_MS) * DAY_MS
-  const everyMs = Number.isFinite(ruleEveryMs) && ruleEveryMs > 0 ? Math.max(Math.ceil(ruleEveryMs / DAY_MS) * DAY_MS, capMs) : Infinity
-  // The first learning judges the range's first relearnEvery, as the service's learning at its start.
-  let nextLearn = Math.max(o.from, learnUntil) + everyMs
-  // Every device any learning of the range gave a baseline or an idle level (live: more as history grows).
-  const learned: BaselineBook = { ...baselines, anomaly: new Map(baselines.anomaly), idleKw: new Map(baselines.idleKw) }
-  let lastLearnAt = learnUntil
+  const learning = new ReplayLearning(o, learnUntil, baselines)
   for (let day = o.from; day < o.to; day += DAY_MS) {
     const stop = Math.min(o.to, day + DAY_MS)
-    // Learned again as the service does, from the history before that instant (whole days of the range).
-    if (day >= nextLearn) {
-      const book = await learnBaselines({ store: o.store, plant: o.plant, rules: o.rules, now: day, usedUntil: o.to })
-      engine.setBaselines(book)
-      for (const [k, v] of book.anomaly) if (!learned.anomaly.has(k)) learned.anomaly.set(k, v)
-      for (const [k, v] of book.idleKw) if (!learned.idleKw.has(k)) learned.idleKw.set(k, v)
-      relearned++
-      lastLearnAt = day
-      nextLearn = day + everyMs
-    }
+    // Learned again as the service does, from the history before that instant.
+    const book = await learning.at(day)
+    if (book) engine.setBaselines(book)
     const byStep = await reader.day(day, stop)
     // The store's windows align on local midnight, the range need not (an API caller's ISO instant):
     // each window is fed at the first step that reaches it, never before that step's tick.
@@ -391,12 +440,12 @@ export async function replayAlerts(o: ReplayOptions): Promise<ReplayResult> {
       `no telemetry between ${localMinute(o.from, o.plant.timezone)} and ${localMinute(o.to, o.plant.timezone)} (${o.plant.timezone})${asked.length > 0 ? ` for ${asked.join(', ')}` : ''}`,
     )
   }
-  const { problems, anyRan, silentRules } = historyProblems(o, lastLearnAt, learned, seen)
+  const { problems, anyRan, silentRules } = historyProblems(o, learning.lastAt, learning.learned, seen)
   // Only when nothing could run: every rule that matched a device needs a learned baseline and none learned.
   if (problems.length > 0 && !anyRan) {
     throw new PlantWattError(
       'ALERTS_ERR_HISTORY',
-      `no device has enough history before ${localMinute(lastLearnAt, o.plant.timezone)} (${o.plant.timezone}) to learn its normal load, and every rule that matched them needs it (${silentRules.join(', ')}), so none ran:\n${problems.map((p) => `  ${p.device}`).join('\n')}`,
+      `no device has enough history before ${localMinute(learning.lastAt, o.plant.timezone)} (${o.plant.timezone}) to learn its normal load, and every rule that matched them needs it (${silentRules.join(', ')}), so none ran:\n${problems.map((p) => `  ${p.device}`).join('\n')}`,
       { details: problems },
     )
   }
@@ -407,24 +456,13 @@ export async function replayAlerts(o: ReplayOptions): Promise<ReplayResult> {
   }
   const alerts = [...opened.values()].map((a) => asOpened(a, atOpening.get(a.id) ?? a))
   const calendar = (baselines.warnings ?? []).map((message): ReplayProblem => ({ code: 'ALERTS_WARN_CALENDAR', device: '', message }))
-  const notes = [...resolutionNotes(reader.stretches, stepMs, o.plant.timezone), ...calendar, ...problems]
-  if (everyMs > ruleEveryMs && relearned > 0) {
-    const live = ruleEveryMs % DAY_MS === 0 ? `${ruleEveryMs / DAY_MS} day(s)` : `${Math.round(ruleEveryMs / 60_000)} min`
-    const why =
-      capMs > Math.ceil(ruleEveryMs / DAY_MS) * DAY_MS
-        ? `a range this long learns at most ${o.maxRelearns ?? MAX_RELEARNS} times`
-        : 'the replay learns at whole days'
-    notes.unshift({
-      code: 'ALERTS_WARN_RELEARN',
-      device: '',
-      message: `baselines learned again every ${everyMs / DAY_MS} day(s), not every ${live} as live: ${why}`,
-    })
-  }
+  const relearnNote = learning.note()
+  const notes = [...(relearnNote ? [relearnNote] : []), ...resolutionNotes(reader.stretches, stepMs, o.plant.timezone), ...calendar, ...problems]
   return {
-    ...summarise(o, learnUntil, alerts, seen.size, samples, notes, learned.anomaly.size, written),
+    ...summarise(o, learnUntil, alerts, seen.size, samples, notes, learning.learned.anomaly.size, written),
     resolutions: reader.stretches,
     relearn: o.relearn ?? 'live',
-    relearned,
+    relearned: learning.count,
   }
 }
 
