@@ -442,34 +442,40 @@ const LEARNED_VALUE: Record<LearningKey, (r: ResolvedRule) => unknown> = {
   calendar: (r) => r.calendar,
 }
 
-/** A later anomaly (or standby: calendar) rule that sets a learning key other than the first anomaly rule has it: it would be ignored. */
+/** The standby rules' idle level is learned once per device too, with the first standby rule's keys. */
+const STANDBY_LEARNED_VALUE: Record<'recentIdle', (r: ResolvedRule) => unknown> = { recentIdle: (r) => r.recentIdleMs }
+
+/**
+ * A later rule that sets a key learned once per device to another value than the rule the learning
+ * takes it from: it would be ignored. The detector's keys come from the first anomaly rule (the first
+ * standby rule when there is none; standby rules may set only calendar of them), the standby idle
+ * level's from the first standby rule.
+ */
 function learningKeyProblems(rules: readonly RuleConfig[], resolved: readonly ResolvedRule[]): ConfigProblem[] {
-  const first = resolved.findIndex((r) => r.kind === 'anomaly')
-  const shaping = first >= 0 ? first : resolved.findIndex((r) => r.kind === 'standby')
-  if (shaping < 0) return []
-  const out: ConfigProblem[] = []
-  for (const [i, rule] of rules.entries()) {
-    if (i === shaping || (rule.kind !== 'anomaly' && rule.kind !== 'standby')) continue
-    for (const key of LEARNING_KEYS) {
-      if (rule[key] === undefined || (rule.kind === 'standby' && key !== 'calendar')) continue
-      const mine = LEARNED_VALUE[key](resolved[i] as ResolvedRule)
-      const theirs = LEARNED_VALUE[key](resolved[shaping] as ResolvedRule)
-      if (JSON.stringify(mine) !== JSON.stringify(theirs))
-        out.push({
-          path: `/rules/${i}/${key}`,
-          message: `${key} is learned once per device, with the first ${resolved[shaping]?.kind} rule (/rules/${shaping}, ${JSON.stringify(rules[shaping]?.[key] ?? 'default')}): set it there, or leave it out here`,
-        })
-    }
-  }
-  // The standby rules' idle level is learned once per device too, with the first standby rule's recentIdle.
+  const firstAnomaly = resolved.findIndex((r) => r.kind === 'anomaly')
   const firstStandby = resolved.findIndex((r) => r.kind === 'standby')
-  for (const [i, rule] of rules.entries()) {
-    if (i <= firstStandby || rule.kind !== 'standby' || rule.recentIdle === undefined) continue
-    if (resolved[i]?.recentIdleMs !== resolved[firstStandby]?.recentIdleMs)
-      out.push({
-        path: `/rules/${i}/recentIdle`,
-        message: `recentIdle is learned once per device, with the first standby rule (/rules/${firstStandby}, ${JSON.stringify(rules[firstStandby]?.recentIdle ?? 'default')}): set it there, or leave it out here`,
-      })
+  const groups: { shaping: number; values: Record<string, (r: ResolvedRule) => unknown>; applies: (rule: RuleConfig, key: string) => boolean }[] = [
+    {
+      shaping: firstAnomaly >= 0 ? firstAnomaly : firstStandby,
+      values: LEARNED_VALUE,
+      applies: (rule, key) => rule.kind === 'anomaly' || (rule.kind === 'standby' && key === 'calendar'),
+    },
+    { shaping: firstStandby, values: STANDBY_LEARNED_VALUE, applies: (rule) => rule.kind === 'standby' },
+  ]
+  const out: ConfigProblem[] = []
+  for (const { shaping, values, applies } of groups) {
+    if (shaping < 0) continue
+    for (const [i, rule] of rules.entries()) {
+      if (i === shaping) continue
+      for (const [key, value] of Object.entries(values)) {
+        if (rule[key as keyof RuleConfig] === undefined || !applies(rule, key)) continue
+        if (JSON.stringify(value(resolved[i] as ResolvedRule)) !== JSON.stringify(value(resolved[shaping] as ResolvedRule)))
+          out.push({
+            path: `/rules/${i}/${key}`,
+            message: `${key} is learned once per device, with the first ${resolved[shaping]?.kind} rule (/rules/${shaping}, ${JSON.stringify(rules[shaping]?.[key as keyof RuleConfig] ?? 'default')}): set it there, or leave it out here`,
+          })
+      }
+    }
   }
   return out
 }
