@@ -4,11 +4,8 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { replayAlerts } from '../alerts/replay.ts'
 import { validateAlertsConfig } from '../alerts/rules.ts'
-import { validateConfig } from '../core/config.ts'
-import { PlantModelSchema } from '../core/plant.ts'
-import { importCsv } from '../importer/index.ts'
 import { createEmbeddedStore } from '../storage/embedded/index.ts'
-import { rulesWithSettings, uciPath } from './alerts-eval-real.ts'
+import { importUci, rulesWithSettings, uciPath, uciPlantModel } from './alerts-eval-real.ts'
 
 /**
  * How much history the recommended rules need on a real line (on demand:
@@ -18,7 +15,6 @@ import { rulesWithSettings, uciPath } from './alerts-eval-real.ts'
  * history before it). Prints false alarms per device-week and per rule, JSON.
  */
 
-const DEVICE = 'uci/steel/works/main'
 const FROM = Date.UTC(2018, 6, 1, 15) // 2018-07-02 00:00 Seoul
 const TO = Date.UTC(2018, 11, 30, 15) // 2018-12-31 00:00 Seoul
 const LEARNING = ['power-anomaly', 'power-spike', 'standby-waste'] as const
@@ -33,14 +29,11 @@ export interface HistoryRow {
 }
 
 export async function runHistoryComparison(histories: readonly string[]): Promise<HistoryRow[]> {
-  const plant = validateConfig(PlantModelSchema, {
-    timezone: 'Asia/Seoul',
-    enterprises: [{ id: 'uci', sites: [{ id: 'steel', lines: [{ id: 'works', mainMeter: 'main', devices: [{ id: 'main', kind: 'meter' }] }] }] }],
-  })
+  const plant = uciPlantModel()
   const dir = mkdtempSync(join(tmpdir(), 'pw-alerts-history-'))
   const store = createEmbeddedStore({ path: join(dir, 'plantwatt.db') })
   try {
-    await importCsv({ path: uciPath() }, { layout: 'interval', device: DEVICE }, { store, plant })
+    await importUci(uciPath(), store, plant)
     const out: HistoryRow[] = []
     for (const history of histories) {
       const { rules } = validateAlertsConfig({ rules: rulesWithSettings(LEARNING.map((id) => `${id}.history=${history}`)) }, 'history comparison')

@@ -128,7 +128,8 @@ export function readUciPower(file: string): number[] {
   return lines.map((l) => Number(l.split(',')[1]) * 4)
 }
 
-function plantModel(): PlantModel {
+/** The plant model of the UCI file: one enterprise, site, line and main meter, in Seoul time. */
+export function uciPlantModel(): PlantModel {
   return validateConfig(PlantModelSchema, {
     timezone: TZ,
     enterprises: [
@@ -290,7 +291,8 @@ function injecting(inner: TelemetryStore, injector: FaultInjector): TelemetrySto
   })
 }
 
-async function importInto(file: string, store: TelemetryStore, plant: PlantModel): Promise<void> {
+/** The UCI file through the real importer (interval kWh → counter and mean power) into `store`. */
+export async function importUci(file: string, store: TelemetryStore, plant: PlantModel): Promise<void> {
   const r = await importCsv({ path: file }, { layout: 'interval', device: DEVICE }, { store, plant })
   if (r.rejected > 0 || r.imported === 0) throw new Error(`UCI import: ${r.imported} rows imported, ${r.rejected} rejected (${r.errors[0]?.message ?? ''})`)
 }
@@ -308,7 +310,7 @@ async function replayStore(
   const inner = createEmbeddedStore({ path: join(dir, 'plantwatt.db') })
   try {
     const t0 = Date.now()
-    await importInto(file, injector ? injecting(inner, injector) : inner, plant)
+    await importUci(file, injector ? injecting(inner, injector) : inner, plant)
     const importMs = Date.now() - t0
     const result = await replayAlerts({
       store: inner,
@@ -337,7 +339,7 @@ export async function runRealEvaluation(opts: RealEvalOptions = {}): Promise<Rea
   const power = readUciPower(file)
   const learnSlots = idx(learnUntil)
   const meanKw = power.slice(0, learnSlots).reduce((a, b) => a + b, 0) / learnSlots
-  const plant = plantModel()
+  const plant = uciPlantModel()
   const { rules } = validateAlertsConfig({ rules: opts.rules ?? realRules() }, 'real eval rules')
   const calendar = rules.find((r) => r.kind === 'anomaly')?.calendar
   const { WorkCalendar } = await import('../alerts/calendar.ts')
