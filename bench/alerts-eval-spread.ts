@@ -1,6 +1,7 @@
 import { pathToFileURL } from 'node:url'
 import { WorkCalendar } from '../alerts/calendar.ts'
 import { learnRegimes } from '../alerts/regimes.ts'
+import { median } from '../alerts/robust-stats.ts'
 import { validateAlertsConfig } from '../alerts/rules.ts'
 import { HOUR_MS, MINUTE_MS } from '../core/duration.ts'
 import { generateRealFaults, readUciPower, realRules, uciPath } from './alerts-eval-real.ts'
@@ -30,12 +31,6 @@ export interface SpreadResult {
   runningEdgeKw: number
   clean: Record<string, { windows: number; q99: number; q999: number; max: number }>
   faults: { seed: number; variant: string; start: string; deltaKw: number; maxAbsS: Record<string, number | null> }[]
-}
-
-function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
 }
 
 function quantile(sorted: readonly number[], q: number): number {
